@@ -1,0 +1,131 @@
+//! The `argus` binary: `up`, `server`, `agent` and `check`.
+//!
+//! ```text
+//! argus up                       # server + built-in agent on ./data, http://127.0.0.1:9797
+//! argus server --config argus.yml --data-dir /var/lib/argus
+//! argus agent --listen 127.0.0.1:9798 [--push-url http://server:9797/api/v1/write]
+//! argus check --config argus.yml
+//! ```
+//!
+//! Exit codes: 0 success, 1 runtime failure, 2 invalid configuration or usage.
+
+mod agent_cmd;
+
+use anyhow::Context;
+use argus_server::config::{Config, ConfigError};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "argus", version, about = "Argus: monitoring and alerting in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run everything on this machine: the server plus a built-in agent for this host.
+    Up(ServerArgs),
+    /// Run the server only (ingest, storage, query).
+    Server(ServerArgs),
+    /// Run the host agent: serve /metrics and optionally push to a server.
+    Agent(agent_cmd::AgentArgs),
+    /// Validate a configuration file without starting anything.
+    Check {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct ServerArgs {
+    /// Directory of the embedded store.
+    #[arg(long, default_value = "./data")]
+    data_dir: PathBuf,
+    /// HTTP listen address.
+    #[arg(long, default_value = "127.0.0.1:9797")]
+    listen: SocketAddr,
+    /// YAML configuration file (optional).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+fn load_config(path: Option<&PathBuf>) -> Result<Config, ConfigError> {
+    match path {
+        Some(p) => Config::load(p),
+        None => Ok(Config::default()),
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ARGUS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("Shutdown requested; finishing in-flight requests and closing the store.");
+}
+
+fn run_server(args: ServerArgs, run_agent: bool) -> anyhow::Result<()> {
+    let config = load_config(args.config.as_ref())?;
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    rt.block_on(argus_server::run(
+        argus_server::ServerOptions {
+            data_dir: args.data_dir,
+            listen: args.listen,
+            config,
+            run_agent,
+        },
+        Arc::new(argus_model::SystemClock),
+        shutdown_signal(),
+    ))?;
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging();
+    let res = match cli.cmd {
+        Cmd::Up(a) => run_server(a, true),
+        Cmd::Server(a) => run_server(a, false),
+        Cmd::Agent(a) => agent_cmd::run(a),
+        Cmd::Check { config } => match Config::load(&config) {
+            Ok(c) => {
+                println!(
+                    "{}: valid ({} scrape jobs)",
+                    config.display(),
+                    c.scrape_configs.len()
+                );
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        },
+    };
+    if let Err(e) = res {
+        eprintln!("argus: error: {e:#}");
+        let code = if e.downcast_ref::<ConfigError>().is_some() { 2 } else { 1 };
+        std::process::exit(code);
+    }
+}

@@ -1,0 +1,43 @@
+//! Shared vocabulary for Argus, with no I/O: labels, matchers, samples, the
+//! remote_write protobuf messages and the injected [`Clock`].
+//!
+//! Every other crate builds on these types, so they stay small and stable.
+//!
+//! ```
+//! use argus_model::{Labels, Matcher, MatchOp};
+//!
+//! let l = Labels::from_pairs(&[("__name__", "up"), ("job", "node")]);
+//! assert_eq!(l.get("job"), Some("node"));
+//! assert_eq!(l.to_string(), r#"up{job="node"}"#);
+//!
+//! let m = Matcher::new(MatchOp::Re, "job", "no.*").unwrap();
+//! assert!(m.matches(l.get("job").unwrap_or("")));
+//! ```
+
+mod clock;
+mod duration;
+mod labels;
+mod matcher;
+pub mod prompb;
+mod sample;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use duration::{format_duration, parse_duration, DurationError, PromDuration};
+pub use labels::{hash_pairs, is_valid_label_name, is_valid_metric_name, Label, Labels, METRIC_NAME};
+pub use matcher::{MatchOp, Matcher};
+pub use sample::{is_stale_nan, Sample, STALE_NAN, STALE_NAN_BITS};
+
+/// Errors raised while building model values from outside input.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ModelError {
+    /// A regular expression in a matcher did not compile.
+    #[error("invalid regular expression {pattern:?} in matcher for label {label:?}: {reason}")]
+    BadRegex {
+        /// The label the matcher applies to.
+        label: String,
+        /// The pattern as given.
+        pattern: String,
+        /// What the regex compiler said.
+        reason: String,
+    },
+}

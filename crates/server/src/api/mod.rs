@@ -1,0 +1,120 @@
+//! The HTTP API: Prometheus-compatible write and read endpoints, health, and
+//! Argus's own metrics.
+//!
+//! ```no_run
+//! # async fn f(state: argus_server::api::AppState) {
+//! let app = argus_server::api::router(state, 32 << 20);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9797").await.unwrap();
+//! axum::serve(listener, app).await.unwrap();
+//! # }
+//! ```
+
+pub mod params;
+mod read;
+mod write;
+
+use crate::selfmetrics::SelfMetrics;
+use argus_model::Clock;
+use argus_tsdb::Db;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub db: Db,
+    /// The injected clock.
+    pub clock: Arc<dyn Clock>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<SelfMetrics>,
+    /// The scrape manager, when scrape jobs run.
+    pub scrape: Option<Arc<argus_ingest::ScrapeManager>>,
+    /// Set once start-up (WAL replay) is done.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// Builds the router. `max_body` bounds request bodies in bytes.
+pub fn router(state: AppState, max_body: usize) -> Router {
+    Router::new()
+        .route("/api/v1/write", post(write::remote_write))
+        .route("/api/v1/import/prometheus", post(write::import_text))
+        .route("/api/v1/push", post(write::push_json))
+        .route("/api/v1/series", get(read::series).post(read::series))
+        .route("/api/v1/labels", get(read::labels).post(read::labels))
+        .route("/api/v1/label/{name}/values", get(read::label_values))
+        .route("/api/v1/query", get(read::query).post(read::query))
+        .route("/api/v1/targets", get(targets))
+        .route("/api/v1/status/tsdb", get(tsdb_status))
+        .route("/api/v1/admin/tsdb/compact", post(compact))
+        .route("/-/healthy", get(healthy))
+        .route("/-/ready", get(ready))
+        .route("/metrics", get(own_metrics))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+async fn healthy() -> &'static str {
+    "Argus is Healthy.\n"
+}
+
+async fn ready(State(st): State<AppState>) -> Response {
+    if st.ready.load(Ordering::Acquire) {
+        (StatusCode::OK, "Argus is Ready.\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n").into_response()
+    }
+}
+
+async fn own_metrics(State(st): State<AppState>) -> Response {
+    let stats = st.db.stats();
+    let body = st.metrics.render(&stats, st.scrape.as_deref());
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+async fn tsdb_status(State(st): State<AppState>) -> Response {
+    let s = st.db.stats();
+    params::success(serde_json::json!({
+        "headStats": {
+            "numSeries": s.head_series,
+            "chunkCount": s.head_chunks,
+            "minTime": s.head_min_time,
+            "maxTime": s.head_max_time,
+        },
+        "blocks": s.blocks,
+        "blockBytes": s.block_bytes,
+        "walBytes": s.wal_bytes,
+    }))
+}
+
+/// `POST /api/v1/admin/tsdb/compact`: cuts the whole head into a block now
+/// (used by benchmarks to measure bytes per sample after compaction).
+async fn compact(State(st): State<AppState>) -> Result<Response, params::ApiError> {
+    let db = st.db.clone();
+    tokio::task::spawn_blocking(move || db.compact_head_fully())
+        .await
+        .map_err(|e| params::ApiError::internal(e.to_string()))??;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn targets(State(st): State<AppState>) -> Response {
+    let active: Vec<serde_json::Value> = st
+        .scrape
+        .as_ref()
+        .map(|s| s.targets().iter().map(target_json).collect())
+        .unwrap_or_default();
+    params::success(serde_json::json!({"activeTargets": active, "droppedTargets": []}))
+}
+
+fn target_json(t: &argus_ingest::TargetStatus) -> serde_json::Value {
+    serde_json::to_value(t).unwrap_or(serde_json::Value::Null)
+}

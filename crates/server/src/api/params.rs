@@ -1,0 +1,361 @@
+//! Parameter parsing and response envelopes shared by the Prometheus-style API handlers.
+//!
+//! Times are RFC 3339 or Unix seconds (fractions allowed); durations are
+//! Prometheus durations or float seconds; `match[]` selectors are parsed with
+//! `promql-parser`. Errors use Prometheus's JSON envelope and error types.
+
+use argus_model::{MatchOp, Matcher};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// The earliest time Prometheus's API accepts, in ms (its `minTime`).
+pub const MIN_TIME_MS: i64 = -9_223_309_901_257_974;
+/// The latest time, in ms (its `maxTime`).
+pub const MAX_TIME_MS: i64 = 9_223_309_901_257_974;
+
+/// Prometheus's error classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorType {
+    /// Malformed request parameters (HTTP 400).
+    BadData,
+    /// Evaluation failed (HTTP 422).
+    Execution,
+    /// Internal problem (HTTP 500).
+    Internal,
+    /// The server cannot serve now (HTTP 503).
+    Unavailable,
+    /// Timed out or canceled (HTTP 503).
+    Timeout,
+    /// Unsupported media (HTTP 415).
+    UnsupportedMediaType,
+    /// Too large (HTTP 413).
+    TooLarge,
+}
+
+impl ErrorType {
+    fn as_str(self) -> &'static str {
+        match self {
+            ErrorType::BadData | ErrorType::UnsupportedMediaType | ErrorType::TooLarge => {
+                "bad_data"
+            }
+            ErrorType::Execution => "execution",
+            ErrorType::Internal => "internal",
+            ErrorType::Unavailable => "unavailable",
+            ErrorType::Timeout => "timeout",
+        }
+    }
+    fn status(self) -> StatusCode {
+        match self {
+            ErrorType::BadData => StatusCode::BAD_REQUEST,
+            ErrorType::Execution => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorType::Unavailable | ErrorType::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorType::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorType::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        }
+    }
+}
+
+/// An API error rendered as `{"status":"error","errorType":..,"error":..}`.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The class.
+    pub kind: ErrorType,
+    /// The message.
+    pub message: String,
+}
+
+impl ApiError {
+    /// A `bad_data` error.
+    pub fn bad_data(message: impl Into<String>) -> Self {
+        ApiError {
+            kind: ErrorType::BadData,
+            message: message.into(),
+        }
+    }
+    /// An `internal` error.
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError {
+            kind: ErrorType::Internal,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "status": "error",
+            "errorType": self.kind.as_str(),
+            "error": self.message,
+        });
+        (self.kind.status(), axum::Json(body)).into_response()
+    }
+}
+
+impl From<argus_tsdb::TsdbError> for ApiError {
+    fn from(e: argus_tsdb::TsdbError) -> Self {
+        match e {
+            argus_tsdb::TsdbError::Limit(m) => ApiError {
+                kind: ErrorType::Execution,
+                message: m,
+            },
+            other => ApiError::internal(other.to_string()),
+        }
+    }
+}
+
+/// A success envelope `{"status":"success","data":..}`.
+pub fn success<T: Serialize>(data: T) -> Response {
+    axum::Json(serde_json::json!({ "status": "success", "data": data })).into_response()
+}
+
+/// Parses a time parameter: Unix seconds (float) or RFC 3339. Returns ms.
+pub fn parse_time(name: &str, s: &str) -> Result<i64, ApiError> {
+    if let Ok(f) = s.parse::<f64>() {
+        if !f.is_finite() {
+            return Err(ApiError::bad_data(format!(
+                "invalid parameter {name:?}: cannot parse {s:?} to a valid timestamp"
+            )));
+        }
+        let ms = (f * 1000.0).round();
+        return Ok(ms.clamp(MIN_TIME_MS as f64, MAX_TIME_MS as f64) as i64);
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|d| d.timestamp_millis())
+        .map_err(|_| {
+            ApiError::bad_data(format!(
+                "invalid parameter {name:?}: cannot parse {s:?} to a valid timestamp"
+            ))
+        })
+}
+
+/// Parses an optional time parameter with a default.
+pub fn opt_time(name: &str, s: Option<&String>, default: i64) -> Result<i64, ApiError> {
+    match s {
+        None => Ok(default),
+        Some(v) if v.is_empty() => Ok(default),
+        Some(v) => parse_time(name, v),
+    }
+}
+
+/// Parses a duration parameter: float seconds or a Prometheus duration. Returns ms.
+pub fn parse_duration_param(name: &str, s: &str) -> Result<i64, ApiError> {
+    if let Ok(f) = s.parse::<f64>() {
+        if !f.is_finite() || f * 1000.0 > i64::MAX as f64 || f < 0.0 {
+            return Err(ApiError::bad_data(format!(
+                "invalid parameter {name:?}: cannot parse {s:?} to a valid duration"
+            )));
+        }
+        return Ok((f * 1000.0).round() as i64);
+    }
+    argus_model::parse_duration(s).map_err(|_| {
+        ApiError::bad_data(format!(
+            "invalid parameter {name:?}: cannot parse {s:?} to a valid duration"
+        ))
+    })
+}
+
+/// A parsed series selector: the matchers and, for `x[5m]`, the range in ms.
+#[derive(Debug)]
+pub struct Selector {
+    /// All matchers, the metric name included as `__name__="..."`.
+    pub matchers: Vec<Matcher>,
+    /// The range of a matrix selector, if one was given.
+    pub range_ms: Option<i64>,
+}
+
+fn convert_matchers(
+    name: Option<&String>,
+    ms: &promql_parser::label::Matchers,
+) -> Result<Vec<Matcher>, ApiError> {
+    if !ms.or_matchers.is_empty() {
+        return Err(ApiError::bad_data(
+            "selectors with \"or\" matchers are not supported yet",
+        ));
+    }
+    let mut out = Vec::new();
+    if let Some(n) = name {
+        out.push(Matcher::eq("__name__", n));
+    }
+    for m in &ms.matchers {
+        use promql_parser::label::MatchOp as P;
+        let op = match &m.op {
+            P::Equal => MatchOp::Eq,
+            P::NotEqual => MatchOp::Neq,
+            P::Re(_) => MatchOp::Re,
+            P::NotRe(_) => MatchOp::Nre,
+        };
+        out.push(Matcher::new(op, &m.name, &m.value).map_err(|e| ApiError::bad_data(e.to_string()))?);
+    }
+    Ok(out)
+}
+
+/// Parses a series selector such as `up{job="node"}` or `rate_me{a=~"x.*"}[5m]`.
+/// Prometheus refuses selectors whose every matcher matches the empty string; so do we.
+pub fn parse_selector(s: &str) -> Result<Selector, ApiError> {
+    use promql_parser::parser::Expr;
+    let expr = promql_parser::parser::parse(s)
+        .map_err(|e| ApiError::bad_data(format!("invalid selector {s:?}: {e}")))?;
+    let (vs, range_ms) = match &expr {
+        Expr::VectorSelector(vs) => (vs, None),
+        Expr::MatrixSelector(m) => (&m.vs, Some(m.range.as_millis() as i64)),
+        _ => {
+            return Err(ApiError::bad_data(format!(
+                "invalid selector {s:?}: expected a series selector like up{{job=\"x\"}}"
+            )))
+        }
+    };
+    if vs.offset.is_some() || vs.at.is_some() {
+        return Err(ApiError::bad_data(format!(
+            "invalid selector {s:?}: offset and @ need the PromQL engine"
+        )));
+    }
+    let matchers = convert_matchers(vs.name.as_ref(), &vs.matchers)?;
+    if matchers.iter().all(|m| m.matches_empty()) {
+        return Err(ApiError::bad_data(format!(
+            "invalid selector {s:?}: vector selector must contain at least one non-empty matcher"
+        )));
+    }
+    Ok(Selector { matchers, range_ms })
+}
+
+/// Collects the query string and form body into (name, value) pairs, so GET and
+/// form POST behave alike.
+pub fn collect_params(query: Option<&str>, body: &[u8]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    if let Some(q) = query {
+        out.extend(form_urlencoded_pairs(q.as_bytes()));
+    }
+    out.extend(form_urlencoded_pairs(body));
+    out
+}
+
+fn form_urlencoded_pairs(b: &[u8]) -> Vec<(String, String)> {
+    b.split(|c| *c == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut it = p.splitn(2, |c| *c == b'=');
+            let k = it.next().unwrap_or_default();
+            let v = it.next().unwrap_or_default();
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(b: &[u8]) -> String {
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (hex(b[i + 1]), hex(b[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The first value of parameter `name`.
+pub fn param<'a>(p: &'a [(String, String)], name: &str) -> Option<&'a String> {
+    p.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// All values of parameter `name` (for `match[]`).
+pub fn params_all<'a>(p: &'a [(String, String)], name: &str) -> Vec<&'a String> {
+    p.iter().filter(|(k, _)| k == name).map(|(_, v)| v).collect()
+}
+
+/// Formats a float the way Prometheus's JSON does (`"NaN"`, `"+Inf"`, shortest round-trip form).
+pub fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_string()
+    } else if v == f64::INFINITY {
+        "+Inf".to_string()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".to_string()
+    } else {
+        let s = format!("{v}");
+        // Go prints large/small magnitudes in exponent form; Rust's Display never does.
+        if v != 0.0 && (v.abs() >= 1e21 || v.abs() < 1e-4) {
+            let e = format!("{v:e}");
+            // Go's form is 1e+21 / 1e-05.
+            match e.split_once('e') {
+                Some((m, x)) => {
+                    let (sign, digits) = match x.strip_prefix('-') {
+                        Some(d) => ("-", d),
+                        None => ("+", x),
+                    };
+                    format!("{m}e{sign}{digits:0>2}")
+                }
+                None => e,
+            }
+        } else {
+            s
+        }
+    }
+}
+
+/// Formats a ms timestamp as Prometheus's JSON number of seconds.
+pub fn ts_json(ms: i64) -> serde_json::Value {
+    if ms % 1000 == 0 {
+        serde_json::json!(ms / 1000)
+    } else {
+        serde_json::json!(ms as f64 / 1000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_durations() {
+        assert_eq!(parse_time("t", "1.5").unwrap(), 1500);
+        assert_eq!(parse_time("t", "2015-07-01T20:10:51.781Z").unwrap(), 1435781451781);
+        assert!(parse_time("t", "yesterday").is_err());
+        assert!(parse_time("t", "NaN").is_err());
+        assert_eq!(parse_duration_param("step", "15").unwrap(), 15000);
+        assert_eq!(parse_duration_param("step", "1m").unwrap(), 60000);
+        assert!(parse_duration_param("step", "-1").is_err());
+    }
+
+    #[test]
+    fn selectors() {
+        let s = parse_selector(r#"up{job=~"n.*"}[5m]"#).unwrap();
+        assert_eq!(s.matchers.len(), 2);
+        assert_eq!(s.range_ms, Some(300_000));
+        assert!(parse_selector(r#"{job=~".*"}"#).is_err());
+        assert!(parse_selector("sum(up)").is_err());
+        assert!(parse_selector("up{").is_err());
+    }
+
+    #[test]
+    fn form_decoding() {
+        let p = collect_params(Some("match%5B%5D=up&match[]=a%20b"), b"x=1+2");
+        assert_eq!(params_all(&p, "match[]"), vec!["up", "a b"]);
+        assert_eq!(param(&p, "x").unwrap(), "1 2");
+        assert_eq!(percent_decode(b"%"), "%");
+        assert_eq!(percent_decode(b"%4"), "%4");
+    }
+
+    #[test]
+    fn values_like_go() {
+        assert_eq!(format_value(1.0), "1");
+        assert_eq!(format_value(0.5), "0.5");
+        assert_eq!(format_value(f64::NAN), "NaN");
+        assert_eq!(format_value(1e21), "1e+21");
+        assert_eq!(format_value(1.5e-5), "1.5e-05");
+    }
+}

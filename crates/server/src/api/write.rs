@@ -1,0 +1,148 @@
+//! Write endpoints: remote_write, Prometheus text import and JSON push.
+//!
+//! A request is acknowledged (2xx) only after its samples are committed to the
+//! WAL. When some series are refused and others kept, the answer is 400 with a
+//! body that says how many were accepted and rejected, and why.
+
+use super::AppState;
+use argus_ingest::{IngestError, IngestReport, TextFormat};
+use argus_tsdb::Appender;
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::sync::atomic::Ordering;
+
+fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn plain(status: StatusCode, msg: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], msg).into_response()
+}
+
+fn ingest_error(st: &AppState, e: IngestError) -> Response {
+    st.metrics.requests_failed.fetch_add(1, Ordering::Relaxed);
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    plain(status, format!("{e}\n"))
+}
+
+/// Commits `app` and turns the report into the HTTP answer.
+fn finish<A: Appender>(st: &AppState, app: A, report: IngestReport) -> Response {
+    match app.commit() {
+        Ok(_) => {}
+        Err(e) => {
+            st.metrics.requests_failed.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(error = %e, "Committing a write request to the WAL failed; nothing was acknowledged.");
+            let status = if e.is_retryable() {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            return plain(status, format!("storage error, nothing stored: {e}\n"));
+        }
+    }
+    st.metrics
+        .samples_accepted
+        .fetch_add(report.accepted, Ordering::Relaxed);
+    st.metrics
+        .samples_rejected
+        .fetch_add(report.rejected, Ordering::Relaxed);
+    if report.rejected == 0 {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    st.metrics.requests_failed.fetch_add(1, Ordering::Relaxed);
+    let mut msg = format!(
+        "accepted {} samples, rejected {} samples\n",
+        report.accepted, report.rejected
+    );
+    for e in &report.errors {
+        msg.push_str(e);
+        msg.push('\n');
+    }
+    plain(StatusCode::BAD_REQUEST, msg)
+}
+
+/// `POST /api/v1/write`: Prometheus remote_write 1.0 (protobuf + snappy).
+pub async fn remote_write(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    st.metrics.write_requests.fetch_add(1, Ordering::Relaxed);
+    let mut app = st.db.appender();
+    let res = argus_ingest::ingest_remote_write(
+        &mut app,
+        &body,
+        header_str(&headers, header::CONTENT_TYPE),
+        header_str(&headers, header::CONTENT_ENCODING),
+    );
+    match res {
+        Ok(report) => finish(&st, app, report),
+        Err(e) => {
+            app.rollback();
+            ingest_error(&st, e)
+        }
+    }
+}
+
+/// `POST /api/v1/import/prometheus`: Prometheus text 0.0.4 or OpenMetrics
+/// (by content type). Lines without a timestamp get the server's time.
+pub async fn import_text(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    st.metrics.write_requests.fetch_add(1, Ordering::Relaxed);
+    let format = match header_str(&headers, header::CONTENT_TYPE) {
+        Some(ct) if ct.starts_with("application/openmetrics-text") => TextFormat::OpenMetrics,
+        _ => TextFormat::Prometheus,
+    };
+    let body = match decode_gzip(&headers, &body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let mut app = st.db.appender();
+    let report = argus_ingest::ingest_text(&mut app, &body, st.clock.now_ms(), format);
+    finish(&st, app, report)
+}
+
+/// `POST /api/v1/push`: JSON samples (see docs/format/json-push.md).
+pub async fn push_json(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    st.metrics.write_requests.fetch_add(1, Ordering::Relaxed);
+    let body = match decode_gzip(&headers, &body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let mut app = st.db.appender();
+    match argus_ingest::ingest_json(&mut app, &body, st.clock.as_ref()) {
+        Ok(report) => finish(&st, app, report),
+        Err(e) => {
+            app.rollback();
+            ingest_error(&st, e)
+        }
+    }
+}
+
+/// Undoes `Content-Encoding: gzip` for the text endpoints.
+fn decode_gzip(headers: &HeaderMap, body: &Bytes) -> Result<Bytes, Response> {
+    match header_str(headers, header::CONTENT_ENCODING) {
+        None | Some("identity") => Ok(body.clone()),
+        Some("gzip") => {
+            use std::io::Read;
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&body[..])
+                .take(256 << 20)
+                .read_to_end(&mut out)
+                .map_err(|e| plain(StatusCode::BAD_REQUEST, format!("invalid gzip body: {e}\n")))?;
+            Ok(Bytes::from(out))
+        }
+        Some(other) => Err(plain(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("unsupported Content-Encoding {other:?}: use gzip or none\n"),
+        )),
+    }
+}

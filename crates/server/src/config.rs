@@ -1,0 +1,323 @@
+//! The server's YAML configuration. Every key is documented here; unknown keys
+//! are rejected with their name and line.
+//!
+//! ```
+//! let cfg = argus_server::config::Config::from_yaml_str(
+//!     "storage:\n  retention: 30d\nscrape_configs: []\n",
+//!     "argus.yml",
+//! ).unwrap();
+//! assert_eq!(cfg.storage.retention.as_millis(), 30 * 86_400_000);
+//! assert!(argus_server::config::Config::from_yaml_str("storag: {}\n", "x.yml").is_err());
+//! ```
+
+use argus_model::PromDuration;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The whole configuration file. All sections are optional.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Defaults shared by scrape jobs.
+    pub global: GlobalConfig,
+    /// The embedded time-series store.
+    pub storage: StorageConfig,
+    /// Prometheus-style scrape jobs (a subset of Prometheus's `scrape_configs`).
+    pub scrape_configs: Vec<argus_ingest::ScrapeConfig>,
+    /// The built-in agent that `argus up` runs in-process.
+    pub agent: LocalAgentConfig,
+    /// Limits on HTTP input.
+    pub limits: LimitsConfig,
+}
+
+/// `global:` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GlobalConfig {
+    /// Default scrape interval. Default `15s`.
+    pub scrape_interval: PromDuration,
+    /// Default scrape timeout. Default `10s`.
+    pub scrape_timeout: PromDuration,
+    /// Labels added to every sample scraped by this server. Default none.
+    pub external_labels: BTreeMap<String, String>,
+}
+
+impl Default for GlobalConfig {
+    fn default() -> Self {
+        GlobalConfig {
+            scrape_interval: PromDuration::from_secs(15),
+            scrape_timeout: PromDuration::from_secs(10),
+            external_labels: BTreeMap::new(),
+        }
+    }
+}
+
+/// How the WAL is synced to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalFsync {
+    /// fsync before every acknowledgement.
+    Always,
+    /// fsync at most once per interval (and on a timer).
+    Interval(PromDuration),
+    /// Never fsync (the OS decides). Survives a process crash, not a power loss.
+    Never,
+}
+
+impl<'de> Deserialize<'de> for WalFsync {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.as_str() {
+            "always" => Ok(WalFsync::Always),
+            "never" => Ok(WalFsync::Never),
+            other => other.parse().map(WalFsync::Interval).map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "wal_fsync must be \"always\", \"never\" or a duration: {e}"
+                ))
+            }),
+        }
+    }
+}
+
+/// `storage:` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Keep blocks for this long. Default `15d`. `0` disables time retention.
+    pub retention: PromDuration,
+    /// Keep at most this many bytes of blocks (e.g. `10GB`, `512MiB`). Default unlimited.
+    pub retention_size: Option<ByteSize>,
+    /// Time span of one block. Default `2h`.
+    pub block_range: PromDuration,
+    /// Accept samples up to this much older than a series' newest sample. Default `10m`.
+    pub out_of_order_window: PromDuration,
+    /// WAL fsync policy: `always`, `never`, or an interval such as `1s`. Default `1s`.
+    /// Every acknowledged write is in the OS before the reply, so a process crash
+    /// (`kill -9`) loses nothing under any policy; the policy bounds loss on power failure.
+    pub wal_fsync: WalFsync,
+    /// How often compaction and retention run. Default `1m`.
+    pub maintenance_interval: PromDuration,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            retention: PromDuration(15 * 86_400_000),
+            retention_size: None,
+            block_range: PromDuration(2 * 3_600_000),
+            out_of_order_window: PromDuration(10 * 60_000),
+            wal_fsync: WalFsync::Interval(PromDuration(1_000)),
+            maintenance_interval: PromDuration(60_000),
+        }
+    }
+}
+
+/// `agent:` section: the in-process host agent of `argus up`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LocalAgentConfig {
+    /// Run the built-in agent (`argus up` only). Default true.
+    pub enabled: bool,
+    /// How often it collects. Default `15s`.
+    pub interval: PromDuration,
+    /// The `job` label of its series. Default `node`.
+    pub job: String,
+    /// Settings of the collectors themselves.
+    pub collect: argus_collect::AgentConfig,
+}
+
+impl Default for LocalAgentConfig {
+    fn default() -> Self {
+        LocalAgentConfig {
+            enabled: true,
+            interval: PromDuration::from_secs(15),
+            job: "node".to_string(),
+            collect: argus_collect::AgentConfig::default(),
+        }
+    }
+}
+
+/// `limits:` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest accepted request body, compressed. Default `32MiB`.
+    pub max_request_body: ByteSize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_request_body: ByteSize(32 << 20),
+        }
+    }
+}
+
+/// A byte count written as `512MiB`, `10GB`, `1024` (bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: f64 = num
+            .parse()
+            .map_err(|_| format!("invalid size {s:?}: expected a number and a unit like 10GB"))?;
+        let mult: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KB" => 1_000,
+            "MB" => 1_000_000,
+            "GB" => 1_000_000_000,
+            "TB" => 1_000_000_000_000,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            "TiB" => 1 << 40,
+            u => return Err(format!("invalid size {s:?}: unknown unit {u:?}")),
+        };
+        Ok(ByteSize((n * mult as f64) as u64))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(ByteSize(n)),
+            Raw::S(s) => s.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// A configuration error: the file and what was wrong, with line and column when known.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The YAML is invalid or does not fit the schema (unknown key, wrong type...).
+    #[error("invalid config file {path}: {message}")]
+    Invalid {
+        /// The path.
+        path: String,
+        /// The parser's message, naming the key and its line.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Parses YAML text; `origin` names the file in errors.
+    pub fn from_yaml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = if text.trim().is_empty() {
+            Config::default()
+        } else {
+            serde_saphyr::from_str(text).map_err(|e| ConfigError::Invalid {
+                path: origin.to_string(),
+                message: e.to_string(),
+            })?
+        };
+        cfg.validate().map_err(|message| ConfigError::Invalid {
+            path: origin.to_string(),
+            message,
+        })?;
+        Ok(cfg)
+    }
+
+    /// Reads and parses a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_yaml_str(&text, &path.display().to_string())
+    }
+
+    /// Checks relations between fields that the types cannot express.
+    fn validate(&self) -> Result<(), String> {
+        if self.storage.block_range.as_millis() < 60_000 {
+            return Err("storage.block_range must be at least 1m".into());
+        }
+        if self.storage.retention.as_millis() != 0
+            && self.storage.retention.as_millis() < self.storage.block_range.as_millis()
+        {
+            return Err("storage.retention must be 0 (off) or at least storage.block_range".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for sc in &self.scrape_configs {
+            if !seen.insert(sc.job_name.clone()) {
+                return Err(format!(
+                    "scrape_configs: job_name {:?} appears more than once",
+                    sc.job_name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The store options this configuration asks for.
+    pub fn tsdb_options(&self) -> argus_tsdb::Options {
+        let s = &self.storage;
+        argus_tsdb::Options {
+            block_range_ms: s.block_range.as_millis(),
+            retention_ms: (s.retention.as_millis() > 0).then_some(s.retention.as_millis()),
+            retention_bytes: s.retention_size.map(|b| b.0),
+            ooo_window_ms: s.out_of_order_window.as_millis(),
+            wal_fsync: match s.wal_fsync {
+                WalFsync::Always => argus_tsdb::FsyncPolicy::Always,
+                WalFsync::Never => argus_tsdb::FsyncPolicy::Never,
+                WalFsync::Interval(d) => argus_tsdb::FsyncPolicy::Interval(d.to_std()),
+            },
+            ..argus_tsdb::Options::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let e = Config::from_yaml_str("storage:\n  retention: 1d\n  retension_size: 1GB\n", "a.yml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("retension_size"), "{e}");
+        assert!(e.contains("a.yml"), "{e}");
+        assert!(e.contains('3'), "line number missing: {e}");
+    }
+
+    #[test]
+    fn sizes_and_fsync_parse() {
+        let c = Config::from_yaml_str(
+            "storage:\n  retention_size: 512MiB\n  wal_fsync: always\n",
+            "a.yml",
+        )
+        .unwrap();
+        assert_eq!(c.storage.retention_size, Some(ByteSize(512 << 20)));
+        assert_eq!(c.storage.wal_fsync, WalFsync::Always);
+        assert!(Config::from_yaml_str("storage:\n  wal_fsync: sometimes\n", "a").is_err());
+        assert!(Config::from_yaml_str("storage:\n  retention_size: 5 parsecs\n", "a").is_err());
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = Config::from_yaml_str("", "a").unwrap();
+        assert_eq!(c.storage.block_range.as_millis(), 7_200_000);
+        assert!(c.agent.enabled);
+    }
+}

@@ -1,0 +1,203 @@
+//! The Argus server: configuration, the HTTP APIs, and the wiring of store,
+//! ingestion, scraping and the built-in agent.
+//!
+//! ```no_run
+//! use argus_server::{config::Config, run, ServerOptions};
+//! # async fn f() -> Result<(), argus_server::ServerError> {
+//! let opts = ServerOptions {
+//!     data_dir: "./data".into(),
+//!     listen: "127.0.0.1:9797".parse().unwrap(),
+//!     config: Config::default(),
+//!     run_agent: true,
+//! };
+//! run(opts, std::sync::Arc::new(argus_model::SystemClock), std::future::pending()).await
+//! # }
+//! ```
+
+pub mod api;
+pub mod config;
+mod local_agent;
+pub mod selfmetrics;
+
+use argus_model::Clock;
+use argus_tsdb::Db;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Errors that stop the server from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The store could not be opened.
+    #[error("cannot open the store in {dir}: {source}")]
+    Storage {
+        /// The data directory.
+        dir: PathBuf,
+        /// The store's error.
+        source: argus_tsdb::TsdbError,
+    },
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The HTTP server failed.
+    #[error("http server failed: {0}")]
+    Serve(std::io::Error),
+    /// The built-in agent could not start.
+    #[error("cannot start the built-in agent: {0}")]
+    Agent(String),
+    /// A background task panicked or was cancelled.
+    #[error("background task failed: {0}")]
+    Task(String),
+}
+
+/// What `argus up` and `argus server` pass in.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Where the store lives.
+    pub data_dir: PathBuf,
+    /// The HTTP listen address.
+    pub listen: SocketAddr,
+    /// The parsed configuration file.
+    pub config: config::Config,
+    /// Run the in-process host agent (`argus up`).
+    pub run_agent: bool,
+}
+
+/// Lets the scrape manager write into the store.
+#[derive(Clone)]
+pub struct DbSink(pub Db);
+
+impl argus_ingest::AppenderFactory for DbSink {
+    type App = argus_tsdb::DbAppender;
+    fn appender(&self) -> Self::App {
+        self.0.appender()
+    }
+}
+
+/// Runs the server until `shutdown` completes, then stops scraping, finishes
+/// in-flight requests and closes the store cleanly.
+pub async fn run(
+    opts: ServerOptions,
+    clock: Arc<dyn Clock>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|source| ServerError::Listen {
+            addr: opts.listen,
+            source,
+        })?;
+    let dir = opts.data_dir.clone();
+    let tsdb_opts = opts.config.tsdb_options();
+    let c2 = clock.clone();
+    let started = std::time::Instant::now();
+    let db = tokio::task::spawn_blocking(move || Db::open(&dir, tsdb_opts, c2))
+        .await
+        .map_err(|e| ServerError::Task(e.to_string()))?
+        .map_err(|source| ServerError::Storage {
+            dir: opts.data_dir.clone(),
+            source,
+        })?;
+    let st = db.stats();
+    tracing::info!(
+        dir = %opts.data_dir.display(),
+        head_series = st.head_series,
+        blocks = st.blocks,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "Opened the store and replayed the WAL."
+    );
+
+    let metrics = Arc::new(selfmetrics::SelfMetrics::default());
+    let scrape = if opts.config.scrape_configs.is_empty() {
+        None
+    } else {
+        let sm = Arc::new(argus_ingest::ScrapeManager::new(
+            Arc::new(DbSink(db.clone())),
+            clock.clone(),
+        ));
+        sm.apply(opts.config.scrape_configs.clone(), &opts.config.global.scrape_interval, &opts.config.global.scrape_timeout);
+        Some(sm)
+    };
+
+    let mut tasks = Vec::new();
+    tasks.push(spawn_maintenance(
+        db.clone(),
+        opts.config.storage.maintenance_interval.to_std(),
+        metrics.clone(),
+    ));
+    if opts.run_agent && opts.config.agent.enabled {
+        let h = local_agent::spawn(db.clone(), clock.clone(), opts.config.agent.clone())
+            .map_err(ServerError::Agent)?;
+        tasks.push(h);
+    }
+
+    let state = api::AppState {
+        db: db.clone(),
+        clock,
+        metrics,
+        scrape: scrape.clone(),
+        ready: Arc::new(AtomicBool::new(false)),
+    };
+    state.ready.store(true, Ordering::Release);
+    let app = api::router(state, opts.config.limits.max_request_body.0 as usize);
+    tracing::info!(listen = %opts.listen, "Argus is listening.");
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+
+    for t in &tasks {
+        t.abort();
+    }
+    if let Some(sm) = scrape {
+        sm.shutdown().await;
+    }
+    let db2 = db.clone();
+    match tokio::task::spawn_blocking(move || db2.close()).await {
+        Ok(Ok(())) => tracing::info!("Closed the store cleanly."),
+        Ok(Err(e)) => tracing::error!(error = %e, "Closing the store failed; the WAL will be replayed at the next start."),
+        Err(e) => tracing::error!(error = %e, "The close task failed."),
+    }
+    served.map_err(ServerError::Serve)
+}
+
+fn spawn_maintenance(
+    db: Db,
+    every: std::time::Duration,
+    metrics: Arc<selfmetrics::SelfMetrics>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last = std::time::Instant::now();
+        loop {
+            tick.tick().await;
+            let d = db.clone();
+            let full = last.elapsed() >= every;
+            if full {
+                last = std::time::Instant::now();
+            }
+            let res = tokio::task::spawn_blocking(move || {
+                if full {
+                    d.maintenance()
+                } else {
+                    d.sync_wal()
+                }
+            })
+            .await;
+            match res {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    metrics.maintenance_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(error = %e, "Store maintenance failed; it will be retried.");
+                }
+                Err(e) => tracing::error!(error = %e, "The maintenance task failed."),
+            }
+        }
+    })
+}

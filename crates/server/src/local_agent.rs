@@ -1,0 +1,83 @@
+//! The in-process host agent of `argus up`: collects the local host's metrics
+//! on an interval and writes them straight into the store, labelled
+//! `job=<agent.job>` and `instance=<hostname>`.
+
+use crate::config::LocalAgentConfig;
+use argus_model::{Clock, Labels, STALE_NAN};
+use argus_tsdb::{Appender, Db};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Starts the agent loop. Fails only when the agent cannot be built.
+pub fn spawn(
+    db: Db,
+    clock: Arc<dyn Clock>,
+    cfg: LocalAgentConfig,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let agent = argus_collect::Agent::new(cfg.collect.clone(), clock.clone()).map_err(|e| e.to_string())?;
+    let host = hostname();
+    let extra = Labels::from_pairs(&[("job", cfg.job.as_str()), ("instance", host.as_str())]);
+    let every = cfg.interval.to_std();
+    Ok(tokio::spawn(async move {
+        let agent = Arc::new(parking_lot::Mutex::new(agent));
+        let mut previous: HashSet<Labels> = HashSet::new();
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let (a, d, c, x) = (agent.clone(), db.clone(), clock.clone(), extra.clone());
+            let prev = std::mem::take(&mut previous);
+            let res = tokio::task::spawn_blocking(move || collect_once(&a, &d, c.as_ref(), &x, prev)).await;
+            match res {
+                Ok(Ok(seen)) => previous = seen,
+                Ok(Err((e, seen))) => {
+                    previous = seen;
+                    tracing::warn!(error = %e, "The built-in agent could not store its samples.");
+                }
+                Err(e) => tracing::error!(error = %e, "The built-in agent task failed."),
+            }
+        }
+    }))
+}
+
+type CollectResult = Result<HashSet<Labels>, (String, HashSet<Labels>)>;
+
+/// One collection: append every sample, and a stale marker for each series that
+/// was there last time and is gone now (a process that left the top N, say).
+fn collect_once(
+    agent: &parking_lot::Mutex<argus_collect::Agent>,
+    db: &Db,
+    clock: &dyn Clock,
+    extra: &Labels,
+    previous: HashSet<Labels>,
+) -> CollectResult {
+    let t = clock.now_ms();
+    let families = agent.lock().gather();
+    let samples = argus_collect::to_samples(&families, extra, t);
+    let mut app = db.appender();
+    let mut seen = HashSet::with_capacity(samples.len());
+    let mut rejected = 0u64;
+    for (labels, s) in &samples {
+        if app.append(labels, s.t, s.v).is_err() {
+            rejected += 1;
+        }
+        seen.insert(labels.clone());
+    }
+    for gone in previous.difference(&seen) {
+        let _ = app.append(gone, t, STALE_NAN);
+    }
+    if rejected > 0 {
+        tracing::debug!(rejected, "The built-in agent had samples refused by the store.");
+    }
+    match app.commit() {
+        Ok(_) => Ok(seen),
+        Err(e) => Err((e.to_string(), seen)),
+    }
+}
+
+/// The host name, from the kernel.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".to_string())
+}

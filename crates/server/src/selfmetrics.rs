@@ -1,0 +1,63 @@
+//! Argus's own metrics (`argus_<area>_<name>_<unit>`), rendered for `/metrics`.
+
+use argus_tsdb::DbStats;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters updated by the HTTP handlers and background tasks.
+#[derive(Debug, Default)]
+pub struct SelfMetrics {
+    /// Write requests received on any ingest endpoint.
+    pub write_requests: AtomicU64,
+    /// Write requests answered with an error (fully or partly refused).
+    pub requests_failed: AtomicU64,
+    /// Samples accepted by the ingest endpoints.
+    pub samples_accepted: AtomicU64,
+    /// Samples refused by the ingest endpoints.
+    pub samples_rejected: AtomicU64,
+    /// Maintenance runs (compaction + retention) that failed.
+    pub maintenance_failures: AtomicU64,
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str, v: f64) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+}
+
+impl SelfMetrics {
+    /// Renders the counters and the store's statistics in text format 0.0.4.
+    pub fn render(&self, s: &DbStats, scrape: Option<&argus_ingest::ScrapeManager>) -> String {
+        let c = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
+        let mut o = String::with_capacity(4096);
+        family(&mut o, "argus_ingest_requests_total", "counter", "Write requests received.", c(&self.write_requests));
+        family(&mut o, "argus_ingest_requests_failed_total", "counter", "Write requests answered with an error.", c(&self.requests_failed));
+        family(&mut o, "argus_ingest_samples_accepted_total", "counter", "Samples accepted by the write endpoints.", c(&self.samples_accepted));
+        family(&mut o, "argus_ingest_samples_rejected_total", "counter", "Samples refused by the write endpoints.", c(&self.samples_rejected));
+        family(&mut o, "argus_tsdb_maintenance_failures_total", "counter", "Compaction or retention runs that failed.", c(&self.maintenance_failures));
+        family(&mut o, "argus_tsdb_head_series", "gauge", "Series in the head.", s.head_series as f64);
+        family(&mut o, "argus_tsdb_head_chunks", "gauge", "Chunks in the head.", s.head_chunks as f64);
+        family(&mut o, "argus_tsdb_head_samples", "gauge", "Samples in the head.", s.head_samples as f64);
+        family(&mut o, "argus_tsdb_blocks", "gauge", "Persisted blocks.", s.blocks as f64);
+        family(&mut o, "argus_tsdb_blocks_size_bytes", "gauge", "Bytes of persisted blocks.", s.block_bytes as f64);
+        family(&mut o, "argus_tsdb_wal_size_bytes", "gauge", "Bytes of WAL segments.", s.wal_bytes as f64);
+        family(&mut o, "argus_tsdb_samples_appended_total", "counter", "Samples appended to the store.", s.samples_appended_total as f64);
+        family(&mut o, "argus_tsdb_series_created_total", "counter", "Series created.", s.series_created_total as f64);
+        family(&mut o, "argus_tsdb_out_of_order_samples_total", "counter", "Samples refused as out of order.", s.samples_rejected_out_of_order_total as f64);
+        family(&mut o, "argus_tsdb_compactions_total", "counter", "Head compactions.", s.compactions_total as f64);
+        if let Some(sm) = scrape {
+            let t = sm.targets();
+            let up = t.iter().filter(|x| x.health == "up").count();
+            family(&mut o, "argus_scrape_targets", "gauge", "Scrape targets configured.", t.len() as f64);
+            family(&mut o, "argus_scrape_targets_up", "gauge", "Scrape targets whose last scrape succeeded.", up as f64);
+        }
+        if let Some(rss) = read_rss_bytes() {
+            family(&mut o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", rss as f64);
+        }
+        o
+    }
+}
+
+fn read_rss_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}

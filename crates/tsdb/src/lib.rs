@@ -1,0 +1,65 @@
+//! Argus's embedded time-series store.
+//!
+//! Samples are written to a checksummed write-ahead log, kept in an in-memory
+//! head of Gorilla-compressed chunks, and compacted into immutable
+//! `pco`-compressed blocks. A postings index answers label matchers.
+//! Retention drops whole blocks by age and by total size. The on-disk formats
+//! are documented in `docs/format/`.
+//!
+//! ```
+//! use argus_model::{Labels, Matcher, SystemClock};
+//! use argus_tsdb::{Appender, Db, Options, Querier};
+//! use std::sync::Arc;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = Db::open(dir.path(), Options::default(), Arc::new(SystemClock)).unwrap();
+//! let mut app = db.appender();
+//! let up = Labels::from_pairs(&[("__name__", "up"), ("job", "node")]);
+//! app.append(&up, 1_000, 1.0).unwrap();
+//! app.commit().unwrap();
+//! let got = db.select(&[Matcher::eq("job", "node")], 0, 2_000).unwrap();
+//! assert_eq!(got[0].samples[0].v, 1.0);
+//! ```
+
+mod api;
+
+pub use api::{AppendStats, Appender, Querier, SampleError, Series};
+
+/// Errors from the store. Disk errors are retryable; corruption is not.
+#[derive(Debug, thiserror::Error)]
+pub enum TsdbError {
+    /// An I/O error on `path`.
+    #[error("i/o error on {path}: {source}")]
+    Io {
+        /// The file or directory involved.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A file failed its checksum or could not be decoded.
+    #[error("corrupt data in {path} at byte {offset}: {reason}")]
+    Corrupt {
+        /// The file involved.
+        path: std::path::PathBuf,
+        /// Byte offset where decoding failed.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The data directory is locked by another process.
+    #[error("data directory {0} is in use by another process")]
+    Locked(std::path::PathBuf),
+    /// A query hit a limit.
+    #[error("query limit exceeded: {0}")]
+    Limit(String),
+    /// Invalid options.
+    #[error("invalid storage option: {0}")]
+    Options(String),
+}
+
+impl TsdbError {
+    /// True when trying again later may succeed (disk full, transient I/O).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, TsdbError::Io { .. } | TsdbError::Locked(_))
+    }
+}
