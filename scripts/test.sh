@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test of the project: formatting, lints, unit, property and integration tests.
+# Works on a fresh Debian 12 machine with only the Rust toolchain; it installs what it needs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() { command -v "$1" >/dev/null 2>&1; }
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+apt_install() {
+  echo "test.sh: installing $* from Debian's packages"
+  $SUDO apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "$@" >/dev/null
+}
+# A C compiler for crates with build scripts, and curl for the benchmark helpers.
+need cc || apt_install gcc libc6-dev
+need curl || apt_install curl
+
+rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt
+rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -q -- -D warnings
+echo "== cargo test"
+cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt
+# Summarise across all test binaries, in the plain form CI reads.
+awk '/^test result:/ {p+=$4; f+=$6; i+=$8} END {printf "%d passed, %d failed, %d skipped\n", p, f, i; exit (f>0)}' target/test-output.txt
