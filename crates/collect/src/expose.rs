@@ -277,7 +277,11 @@ fn escape_help(h: &str, quote: bool, out: &mut String) {
 /// (counters keep `_total`, info metrics keep `_info`). `extra_labels` (such as
 /// `instance` and `job`) are added to every series; a sample's own label of the
 /// same name wins.
-pub fn to_samples(families: &[MetricFamily], extra_labels: &Labels, t_ms: i64) -> Vec<(Labels, Sample)> {
+pub fn to_samples(
+    families: &[MetricFamily],
+    extra_labels: &Labels,
+    t_ms: i64,
+) -> Vec<(Labels, Sample)> {
     let n: usize = families.iter().map(|f| f.samples.len()).sum();
     let mut out = Vec::with_capacity(n);
     for f in families {
@@ -303,7 +307,11 @@ mod tests {
     use super::*;
 
     fn fams() -> Vec<MetricFamily> {
-        let mut c = MetricFamily::new("x_requests_total", "Requests \"served\"\\ok\nnext.", MetricKind::Counter);
+        let mut c = MetricFamily::new(
+            "x_requests_total",
+            "Requests \"served\"\\ok\nnext.",
+            MetricKind::Counter,
+        );
         c.push(&[("path", "a\"b\\c\nd")], 3.0);
         let mut i = MetricFamily::new("x_build_info", "Build.", MetricKind::Info);
         i.push(&[("version", "1")], 1.0);
@@ -331,7 +339,9 @@ x_g{a=\"1\",b=\"2\"} NaN\nx_g -0.00000015\n";
     fn openmetrics_format_strips_total_and_ends_with_eof() {
         let mut out = String::new();
         render(&fams(), Format::OpenMetrics, &mut out);
-        assert!(out.contains("# TYPE x_requests counter\n# HELP x_requests Requests \\\"served\\\"\\\\ok\\nnext.\n"));
+        assert!(out.contains(
+            "# TYPE x_requests counter\n# HELP x_requests Requests \\\"served\\\"\\\\ok\\nnext.\n"
+        ));
         assert!(out.contains("\nx_requests_total{path=\"a\\\"b\\\\c\\nd\"} 3\n"));
         assert!(out.contains("# TYPE x_build info\n"));
         assert!(out.contains("\nx_build_info{version=\"1\"} 1\n"));
@@ -348,10 +358,22 @@ x_g{a=\"1\",b=\"2\"} NaN\nx_g -0.00000015\n";
         assert_eq!(negotiate(Some("text/plain;version=0.0.4")), Format::Text);
         let prom = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
         assert_eq!(negotiate(Some(prom)), Format::OpenMetrics);
-        assert_eq!(negotiate(Some("application/openmetrics-text")), Format::OpenMetrics);
-        assert_eq!(negotiate(Some("application/openmetrics-text;version=9.9.9")), Format::Text);
-        assert_eq!(negotiate(Some("application/openmetrics-text;q=0.2, text/plain")), Format::Text);
-        assert_eq!(negotiate(Some("application/openmetrics-text;q=0")), Format::Text);
+        assert_eq!(
+            negotiate(Some("application/openmetrics-text")),
+            Format::OpenMetrics
+        );
+        assert_eq!(
+            negotiate(Some("application/openmetrics-text;version=9.9.9")),
+            Format::Text
+        );
+        assert_eq!(
+            negotiate(Some("application/openmetrics-text;q=0.2, text/plain")),
+            Format::Text
+        );
+        assert_eq!(
+            negotiate(Some("application/openmetrics-text;q=0")),
+            Format::Text
+        );
     }
 
     #[test]

@@ -100,7 +100,11 @@ impl BlockWriter {
 
     /// Adds one series; callers add series in label-set order and samples in
     /// time order. A series without samples is skipped.
-    pub(crate) fn add<'a>(&mut self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>, samples: &[Sample]) -> Result<(), TsdbError> {
+    pub(crate) fn add<'a>(
+        &mut self,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+        samples: &[Sample],
+    ) -> Result<(), TsdbError> {
         let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
             return Ok(());
         };
@@ -171,7 +175,10 @@ impl BlockWriter {
         foot.extend_from_slice(MAGIC);
         self.write(&foot)?;
         let data_path = self.tmp.join("data");
-        let f = self.out.into_inner().map_err(|e| io_err(&data_path, e.into_error()))?;
+        let f = self
+            .out
+            .into_inner()
+            .map_err(|e| io_err(&data_path, e.into_error()))?;
         f.sync_all().map_err(|e| io_err(&data_path, e))?;
         let meta = BlockMeta {
             version: BLOCK_VERSION,
@@ -184,7 +191,9 @@ impl BlockWriter {
         let meta_path = self.tmp.join("meta.json");
         let json = serde_json::to_vec_pretty(&meta).map_err(|e| io_err(&meta_path, e.into()))?;
         let mut mf = File::create(&meta_path).map_err(|e| io_err(&meta_path, e))?;
-        mf.write_all(&json).and_then(|_| mf.sync_all()).map_err(|e| io_err(&meta_path, e))?;
+        mf.write_all(&json)
+            .and_then(|_| mf.sync_all())
+            .map_err(|e| io_err(&meta_path, e))?;
         sync_dir(&self.tmp)?;
         let mut name = format!("{}-{}", meta.mint, meta.maxt);
         let mut n = 1;
@@ -222,7 +231,10 @@ pub struct Block {
 
 impl std::fmt::Debug for Block {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Block").field("dir", &self.dir).field("meta", &self.meta).finish()
+        f.debug_struct("Block")
+            .field("dir", &self.dir)
+            .field("meta", &self.meta)
+            .finish()
     }
 }
 
@@ -245,15 +257,24 @@ impl Block {
     pub(crate) fn open(dir: &Path) -> Result<Block, TsdbError> {
         let meta_path = dir.join("meta.json");
         let raw = fs::read(&meta_path).map_err(|e| io_err(&meta_path, e))?;
-        let meta: BlockMeta = serde_json::from_slice(&raw).map_err(|e| corrupt(&meta_path, 0, format!("bad meta.json: {e}")))?;
+        let meta: BlockMeta = serde_json::from_slice(&raw)
+            .map_err(|e| corrupt(&meta_path, 0, format!("bad meta.json: {e}")))?;
         if meta.version != BLOCK_VERSION {
-            return Err(corrupt(&meta_path, 0, format!("unsupported block version {}", meta.version)));
+            return Err(corrupt(
+                &meta_path,
+                0,
+                format!("unsupported block version {}", meta.version),
+            ));
         }
         let path = dir.join("data");
         let file = File::open(&path).map_err(|e| io_err(&path, e))?;
         let size = file.metadata().map_err(|e| io_err(&path, e))?.len();
         if size < (MAGIC.len() + FOOTER_LEN) as u64 || size != meta.data_bytes {
-            return Err(corrupt(&path, 0, format!("file is {size} bytes, meta.json says {}", meta.data_bytes)));
+            return Err(corrupt(
+                &path,
+                0,
+                format!("file is {size} bytes, meta.json says {}", meta.data_bytes),
+            ));
         }
         let mut foot = vec![0u8; FOOTER_LEN];
         let foot_off = size - FOOTER_LEN as u64;
@@ -285,7 +306,8 @@ impl Block {
         let (sym_off, ser_off) = (u(0), u(2));
         let sym = section(sym_off, u(1), c(0))?;
         let ser = section(ser_off, u(3), c(1))?;
-        let bad = |off: u64| move |r: &'static str| corrupt(&path, off, r.into());
+        let path_ref = &path;
+        let bad = |off: u64| move |r: &'static str| corrupt(path_ref, off, r.into());
         let mut symbols = Symbols::default();
         let mut r = Reader::new(&sym);
         for _ in 0..r.count().map_err(bad(sym_off))? {
@@ -306,16 +328,18 @@ impl Block {
                     }
                     labels.push(s as u32);
                 }
+                let (mint, maxt) = (r.varint()?, r.varint()?);
+                let _samples = r.uvarint()?;
+                let (off, len) = (r.uvarint()?, r.uvarint()?);
+                let mut crc = [0u8; 4];
+                crc.copy_from_slice(r.take(4)?);
                 Ok(BlockSeries {
                     labels: labels.into_boxed_slice(),
-                    mint: r.varint()?,
-                    maxt: r.varint()?,
-                    off: {
-                        r.uvarint()?;
-                        r.uvarint()?
-                    },
-                    len: r.uvarint()?,
-                    crc: u32::from_le_bytes([r.take(1)?[0], r.take(1)?[0], r.take(1)?[0], r.take(1)?[0]]),
+                    mint,
+                    maxt,
+                    off,
+                    len,
+                    crc: u32::from_le_bytes(crc),
                 })
             };
             let s = read().map_err(bad(ser_off))?;
@@ -349,7 +373,10 @@ impl Block {
 
     /// The label set of series `i`.
     pub(crate) fn labels(&self, i: usize) -> Labels {
-        self.series.get(i).map(|s| self.symbols.labels(&s.labels)).unwrap_or_default()
+        self.series
+            .get(i)
+            .map(|s| self.symbols.labels(&s.labels))
+            .unwrap_or_default()
     }
 
     /// Reads and decodes the samples of series `i` (all of them).
@@ -361,13 +388,26 @@ impl Block {
         let mut b = vec![0u8; s.len as usize];
         read_at(&self.file, s.off, &mut b).map_err(|e| io_err(&path, e))?;
         if crc32fast::hash(&b) != s.crc {
-            return Err(corrupt(&path, s.off, "series data checksum mismatch".into()));
+            return Err(corrupt(
+                &path,
+                s.off,
+                "series data checksum mismatch".into(),
+            ));
         }
-        let (ts, vs) = blockcodec::decode_series(&b).map_err(|e| corrupt(&path, s.off, format!("cannot decode series data: {e}")))?;
+        let (ts, vs) = blockcodec::decode_series(&b)
+            .map_err(|e| corrupt(&path, s.off, format!("cannot decode series data: {e}")))?;
         if ts.len() != vs.len() {
-            return Err(corrupt(&path, s.off, "timestamp and value counts differ".into()));
+            return Err(corrupt(
+                &path,
+                s.off,
+                "timestamp and value counts differ".into(),
+            ));
         }
-        Ok(ts.into_iter().zip(vs).map(|(t, v)| Sample::new(t, v)).collect())
+        Ok(ts
+            .into_iter()
+            .zip(vs)
+            .map(|(t, v)| Sample::new(t, v))
+            .collect())
     }
 }
 
@@ -388,13 +428,21 @@ mod tests {
     fn write_open_read_and_detect_corruption() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = BlockWriter::create(dir.path(), "x").unwrap();
-        let a: Vec<Sample> = (0..500).map(|i| Sample::new(i * 15_000, (i % 7) as f64 * 0.5)).collect();
-        let b = vec![Sample::new(5, argus_model::STALE_NAN), Sample::new(9, -1.25)];
+        let a: Vec<Sample> = (0..500)
+            .map(|i| Sample::new(i * 15_000, (i % 7) as f64 * 0.5))
+            .collect();
+        let b = vec![
+            Sample::new(5, argus_model::STALE_NAN),
+            Sample::new(9, -1.25),
+        ];
         w.add([("__name__", "up"), ("job", "a")], &a).unwrap();
         w.add([("__name__", "up"), ("job", "b")], &b).unwrap();
         w.add([("__name__", "empty")], &[]).unwrap();
         let (meta, path) = w.finish().unwrap().unwrap();
-        assert_eq!((meta.mint, meta.maxt, meta.series, meta.samples), (0, 499 * 15_000, 2, 502));
+        assert_eq!(
+            (meta.mint, meta.maxt, meta.series, meta.samples),
+            (0, 499 * 15_000, 2, 502)
+        );
         let blk = Block::open(&path).unwrap();
         let ids = blk.select_ids(&[Matcher::new(MatchOp::Re, "job", "b").unwrap()]);
         assert_eq!(ids, vec![1]);

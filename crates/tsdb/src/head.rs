@@ -81,12 +81,18 @@ impl MemSeries {
 
     /// Newest in-order timestamp.
     pub(crate) fn max_t(&self) -> Option<i64> {
-        self.open.last_t().or_else(|| self.closed.last().and_then(|c| c.last_t()))
+        self.open
+            .last_t()
+            .or_else(|| self.closed.last().and_then(|c| c.last_t()))
     }
 
     /// Oldest timestamp, counting the out-of-order buffer.
     pub(crate) fn min_t(&self) -> Option<i64> {
-        let c = self.closed.first().and_then(|c| c.first_t()).or_else(|| self.open.first_t());
+        let c = self
+            .closed
+            .first()
+            .and_then(|c| c.first_t())
+            .or_else(|| self.open.first_t());
         match (c, self.ooo.first()) {
             (Some(a), Some(b)) => Some(a.min(b.t)),
             (a, b) => a.or(b.map(|s| s.t)),
@@ -118,7 +124,10 @@ impl MemSeries {
             return Ok(Accept::Added);
         }
         if t == mx {
-            let same = self.open.last_v().or_else(|| self.closed.last().and_then(|c| c.last_v()));
+            let same = self
+                .open
+                .last_v()
+                .or_else(|| self.closed.last().and_then(|c| c.last_v()));
             return match same {
                 Some(old) if old.to_bits() == v.to_bits() => Ok(Accept::Noop),
                 _ => Err(Reject::Duplicate),
@@ -152,8 +161,10 @@ impl MemSeries {
             _ => {
                 if let Some(first) = self.open.first_t() {
                     let range = lim.block_range.max(1);
-                    if self.open.len() >= CHUNK_SAMPLES || first.div_euclid(range) != t.div_euclid(range) {
-                        let mut done = std::mem::replace(&mut self.open, XorChunk::new());
+                    if self.open.len() >= CHUNK_SAMPLES
+                        || first.div_euclid(range) != t.div_euclid(range)
+                    {
+                        let mut done = std::mem::take(&mut self.open);
                         done.shrink_to_fit();
                         self.closed.push(done);
                     }
@@ -188,7 +199,7 @@ impl MemSeries {
 
     /// Drops samples before `cut`. Returns the number dropped.
     fn truncate(&mut self, cut: i64, block_range: i64) -> usize {
-        if !self.min_t().is_some_and(|m| m < cut) {
+        if self.min_t().is_none_or(|m| m >= cut) {
             return 0;
         }
         let before = self.len();
@@ -197,7 +208,11 @@ impl MemSeries {
         if self.open.last_t().is_some_and(|l| l < cut) {
             self.open = XorChunk::new();
         }
-        let first = self.closed.first().and_then(|c| c.first_t()).or_else(|| self.open.first_t());
+        let first = self
+            .closed
+            .first()
+            .and_then(|c| c.first_t())
+            .or_else(|| self.open.first_t());
         if first.is_some_and(|f| f < cut) {
             // A chunk straddles the cut (only when the cut is not a block boundary).
             let keep: Vec<Sample> = self
@@ -234,7 +249,11 @@ pub(crate) struct Shard {
 
 impl Shard {
     fn find(&self, hash: u64, pairs: &[(&str, &str)], syms: &Symbols) -> Option<u64> {
-        let hit = |id: &u64| self.series.get(id).is_some_and(|s| s.hash == hash && syms.eq_pairs(&s.labels, pairs));
+        let hit = |id: &u64| {
+            self.series
+                .get(id)
+                .is_some_and(|s| s.hash == hash && syms.eq_pairs(&s.labels, pairs))
+        };
         match self.by_hash.get(&hash) {
             Some(id) if hit(id) => Some(*id),
             Some(_) => self.collisions.iter().copied().find(hit),
@@ -325,28 +344,46 @@ impl Head {
         }
     }
 
-    fn insert(&self, sh: &mut Shard, shard_no: usize, id: Option<u64>, hash: u64, pairs: &[(&str, &str)]) -> u64 {
-        let id = id.unwrap_or_else(|| (self.next_seq.fetch_add(1, Ordering::Relaxed) << SHARD_BITS) | shard_no as u64);
+    fn insert(
+        &self,
+        sh: &mut Shard,
+        shard_no: usize,
+        id: Option<u64>,
+        hash: u64,
+        pairs: &[(&str, &str)],
+    ) -> u64 {
+        let id = id.unwrap_or_else(|| {
+            (self.next_seq.fetch_add(1, Ordering::Relaxed) << SHARD_BITS) | shard_no as u64
+        });
         let labels = self.symbols.write().intern_pairs(pairs.iter().copied());
         self.postings.write().add(id, &labels);
-        if sh.by_hash.contains_key(&hash) {
-            sh.collisions.push(id);
-        } else {
-            sh.by_hash.insert(hash, id);
+        match sh.by_hash.entry(hash) {
+            std::collections::hash_map::Entry::Occupied(_) => sh.collisions.push(id),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(id);
+            }
         }
         let epoch = self.epoch.load(Ordering::Relaxed);
-        sh.series.insert(id, Box::new(MemSeries::new(labels, hash, epoch)));
+        sh.series
+            .insert(id, Box::new(MemSeries::new(labels, hash, epoch)));
         self.series_created.fetch_add(1, Ordering::Relaxed);
         id
     }
 
     /// Finds or creates the series for sorted `pairs` and pre-checks `(t, v)`.
-    /// Returns the id and whether the series still needs a WAL series record.
-    pub(crate) fn stage(&self, pairs: &[(&str, &str)], t: i64, v: f64) -> Result<(u64, bool), SampleError> {
+    /// Returns the id, whether the series still needs a WAL series record, and
+    /// whether this call created it.
+    pub(crate) fn stage(
+        &self,
+        pairs: &[(&str, &str)],
+        t: i64,
+        v: f64,
+    ) -> Result<(u64, bool, bool), SampleError> {
         let hash = hash_pairs(pairs.iter().copied());
         let shard_no = (hash as usize) & (SHARDS - 1);
         let mut sh = self.shards[shard_no].lock();
         let found = sh.find(hash, pairs, &self.symbols.read());
+        let created = found.is_none();
         let id = match found {
             Some(id) => id,
             None => {
@@ -365,14 +402,18 @@ impl Head {
         };
         s.epoch = epoch;
         match s.check(t, v, &lim) {
-            Ok(_) => Ok((id, !s.logged)),
+            Ok(_) => Ok((id, !s.logged, created)),
             Err(r) => Err(self.reject_error(r, pairs_text(pairs), t)),
         }
     }
 
     fn reject_error(&self, r: Reject, series: String, t: i64) -> SampleError {
         match r {
-            Reject::OutOfBounds(min_valid) => SampleError::OutOfBounds { series, t, min_valid },
+            Reject::OutOfBounds(min_valid) => SampleError::OutOfBounds {
+                series,
+                t,
+                min_valid,
+            },
             Reject::OutOfOrder(newest) => SampleError::OutOfOrder {
                 series,
                 t,
@@ -393,7 +434,8 @@ impl Head {
             return None;
         }
         let mut sh = self.shards[shard_no].lock();
-        self.next_seq.fetch_max((id >> SHARD_BITS) + 1, Ordering::Relaxed);
+        self.next_seq
+            .fetch_max((id >> SHARD_BITS) + 1, Ordering::Relaxed);
         if let Some(existing) = sh.find(hash, pairs, &self.symbols.read()) {
             return Some(existing);
         }
@@ -410,7 +452,11 @@ impl Head {
     /// Marks series as having their WAL series record written.
     pub(crate) fn mark_logged(&self, ids: &[u64]) {
         for id in ids {
-            if let Some(s) = self.shards[(*id as usize) & (SHARDS - 1)].lock().series.get_mut(id) {
+            if let Some(s) = self.shards[(*id as usize) & (SHARDS - 1)]
+                .lock()
+                .series
+                .get_mut(id)
+            {
                 s.logged = true;
             }
         }
@@ -457,7 +503,11 @@ impl Head {
 
     /// Calls `f` with a series under its shard lock; `None` if it is gone.
     pub(crate) fn with_series<R>(&self, id: u64, f: impl FnOnce(&MemSeries) -> R) -> Option<R> {
-        self.shards[(id as usize) & (SHARDS - 1)].lock().series.get(&id).map(|s| f(s))
+        self.shards[(id as usize) & (SHARDS - 1)]
+            .lock()
+            .series
+            .get(&id)
+            .map(|s| f(s))
     }
 
     /// Drops samples before `cut`, raises the lower bound to `cut`, and removes
@@ -486,7 +536,11 @@ impl Head {
                     sh.by_hash.remove(&hash);
                     // Promote a colliding series with the same hash, if any.
                     let series = &sh.series;
-                    if let Some(pos) = sh.collisions.iter().position(|c| series.get(c).is_some_and(|s| s.hash == hash)) {
+                    if let Some(pos) = sh
+                        .collisions
+                        .iter()
+                        .position(|c| series.get(c).is_some_and(|s| s.hash == hash))
+                    {
                         let other = sh.collisions.swap_remove(pos);
                         sh.by_hash.insert(hash, other);
                     }
@@ -517,5 +571,91 @@ impl Head {
                 .sum::<u64>();
         }
         (series, chunks)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIM: Limits = Limits {
+        min_valid: i64::MIN,
+        ooo_window: 100,
+        block_range: 1000,
+    };
+
+    fn samples(s: &MemSeries) -> Vec<(i64, f64)> {
+        let mut v = Vec::new();
+        s.samples_in(i64::MIN, i64::MAX, &mut v);
+        v.into_iter().map(|x| (x.t, x.v)).collect()
+    }
+
+    #[test]
+    fn chunks_cut_at_120_samples_and_block_boundaries() {
+        let mut s = MemSeries::new(Box::new([]), 0, 0);
+        for t in 0..130 {
+            s.append(t, t as f64, &LIM).unwrap();
+        }
+        assert_eq!((s.closed.len(), s.open.len()), (1, 10));
+        s.append(1000, 1.0, &LIM).unwrap(); // next block window
+        assert_eq!((s.closed.len(), s.open.len()), (2, 1));
+        assert_eq!(s.len(), 131);
+    }
+
+    #[test]
+    fn out_of_order_buffer_merges_and_truncation_straddles() {
+        let mut s = MemSeries::new(Box::new([]), 0, 0);
+        for t in [10, 20, 30, 200] {
+            s.append(t, 1.0, &LIM).unwrap();
+        }
+        assert_eq!(s.append(150, 2.0, &LIM), Ok(Accept::Added));
+        assert_eq!(s.append(150, 2.0, &LIM), Ok(Accept::Noop));
+        assert_eq!(s.append(150, 3.0, &LIM), Err(Reject::Duplicate));
+        assert_eq!(s.append(99, 3.0, &LIM), Err(Reject::OutOfOrder(200)));
+        assert_eq!(
+            samples(&s),
+            vec![(10, 1.0), (20, 1.0), (30, 1.0), (150, 2.0), (200, 1.0)]
+        );
+        assert_eq!(s.truncate(25, 1000), 2);
+        assert_eq!(samples(&s), vec![(30, 1.0), (150, 2.0), (200, 1.0)]);
+        assert_eq!(s.min_t(), Some(30));
+    }
+
+    #[test]
+    fn staging_interning_and_collection() {
+        let h = Head::new(1000, 0);
+        let p = [("__name__", "up"), ("job", "a")];
+        let (id, needs_log, created) = h.stage(&p, 5, 1.0).unwrap();
+        assert!(needs_log && created);
+        assert_eq!(h.stage(&p, 6, 1.0).unwrap(), (id, true, false));
+        h.mark_logged(&[id]);
+        assert_eq!(
+            h.apply(&[(id, 5, 1.0), (id, 6, 1.0), (id + 64, 1, 1.0)])
+                .other,
+            1
+        );
+        assert!(!h.stage(&p, 7, 1.0).unwrap().1);
+        assert!(matches!(
+            h.stage(&p, 4, 1.0),
+            Err(SampleError::OutOfOrder { .. })
+        ));
+        assert_eq!(
+            h.create_with_id(id + 128, &p),
+            Some(id),
+            "same labels alias"
+        );
+        assert_eq!(
+            h.truncate(100),
+            0,
+            "recently staged series survive one truncation"
+        );
+        assert!(matches!(
+            h.stage(&p, 50, 1.0),
+            Err(SampleError::OutOfBounds { .. })
+        ));
+        assert_eq!(h.truncate(100), 0, "staged again above");
+        assert_eq!(h.truncate(100), 1);
+        assert_eq!(h.counts(), (0, 0));
+        assert!(h.select_ids(&[]).is_empty());
     }
 }

@@ -35,7 +35,10 @@ impl Symbols {
     }
 
     /// Interns sorted pairs into the flat `[name, value, name, value, ...]` form.
-    pub(crate) fn intern_pairs<'a>(&mut self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Box<[u32]> {
+    pub(crate) fn intern_pairs<'a>(
+        &mut self,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Box<[u32]> {
         let mut v = Vec::new();
         for (n, val) in pairs {
             v.push(self.intern(n));
@@ -149,7 +152,14 @@ impl Postings {
     /// Adds series `id` with flat symbol labels.
     pub(crate) fn add(&mut self, id: u64, labels: &[u32]) {
         for c in labels.chunks_exact(2) {
-            insert_sorted(self.by_name.entry(c[0]).or_default().entry(c[1]).or_default(), id);
+            insert_sorted(
+                self.by_name
+                    .entry(c[0])
+                    .or_default()
+                    .entry(c[1])
+                    .or_default(),
+                id,
+            );
         }
         insert_sorted(&mut self.all, id);
     }
@@ -170,6 +180,7 @@ impl Postings {
     }
 
     /// Number of series indexed.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.all.len()
     }
@@ -226,13 +237,19 @@ impl Postings {
     }
 
     /// Sorted names of all indexed labels.
+    #[cfg(test)]
     pub(crate) fn names(&self, syms: &Symbols) -> Vec<String> {
-        let mut v: Vec<String> = self.by_name.keys().map(|n| syms.str(*n).to_string()).collect();
+        let mut v: Vec<String> = self
+            .by_name
+            .keys()
+            .map(|n| syms.str(*n).to_string())
+            .collect();
         v.sort_unstable();
         v
     }
 
     /// Sorted values of label `name`.
+    #[cfg(test)]
     pub(crate) fn values(&self, name: &str, syms: &Symbols) -> Vec<String> {
         let mut v: Vec<String> = syms
             .get(name)
@@ -273,16 +290,34 @@ mod tests {
     fn prometheus_matcher_semantics() {
         let (s, p) = setup();
         assert_eq!(p.select(&[], &s), vec![1, 2, 3, 4]);
-        assert_eq!(p.select(&[m(MatchOp::Eq, "__name__", "up")], &s), vec![1, 2, 3]);
+        assert_eq!(
+            p.select(&[m(MatchOp::Eq, "__name__", "up")], &s),
+            vec![1, 2, 3]
+        );
         assert_eq!(p.select(&[m(MatchOp::Eq, "zone", "")], &s), vec![2]);
         assert_eq!(p.select(&[m(MatchOp::Neq, "zone", "a")], &s), vec![2, 3]);
-        assert_eq!(p.select(&[m(MatchOp::Re, "job", "api|web")], &s), vec![1, 3]);
-        assert_eq!(p.select(&[m(MatchOp::Re, "job", "a.*|d.")], &s), vec![1, 2]);
-        assert_eq!(p.select(&[m(MatchOp::Re, "job", ".*")], &s), vec![1, 2, 3, 4]);
-        assert_eq!(p.select(&[m(MatchOp::Re, "job", ".+")], &s), vec![1, 2, 3]);
-        assert_eq!(p.select(&[m(MatchOp::Nre, "job", "a.*")], &s), vec![2, 3, 4]);
         assert_eq!(
-            p.select(&[m(MatchOp::Eq, "__name__", "up"), m(MatchOp::Nre, "zone", "b|")], &s),
+            p.select(&[m(MatchOp::Re, "job", "api|web")], &s),
+            vec![1, 3]
+        );
+        assert_eq!(p.select(&[m(MatchOp::Re, "job", "a.*|d.")], &s), vec![1, 2]);
+        assert_eq!(
+            p.select(&[m(MatchOp::Re, "job", ".*")], &s),
+            vec![1, 2, 3, 4]
+        );
+        assert_eq!(p.select(&[m(MatchOp::Re, "job", ".+")], &s), vec![1, 2, 3]);
+        assert_eq!(
+            p.select(&[m(MatchOp::Nre, "job", "a.*")], &s),
+            vec![2, 3, 4]
+        );
+        assert_eq!(
+            p.select(
+                &[
+                    m(MatchOp::Eq, "__name__", "up"),
+                    m(MatchOp::Nre, "zone", "b|")
+                ],
+                &s
+            ),
             vec![1]
         );
         assert!(p.select(&[m(MatchOp::Eq, "nope", "x")], &s).is_empty());
@@ -298,6 +333,9 @@ mod tests {
         assert_eq!(p.len(), 2);
         assert_eq!(p.values("job", &s), vec!["db"]);
         assert_eq!(p.select(&[m(MatchOp::Eq, "zone", "a")], &s), vec![4]);
-        assert!(s.eq_pairs(&s.get("zone").map(|z| vec![z, s.get("a").unwrap()]).unwrap(), &[("zone", "a")]));
+        assert!(s.eq_pairs(
+            &s.get("zone").map(|z| vec![z, s.get("a").unwrap()]).unwrap(),
+            &[("zone", "a")]
+        ));
     }
 }

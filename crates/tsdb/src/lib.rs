@@ -22,8 +22,23 @@
 //! ```
 
 mod api;
+mod appender;
+pub mod block;
+pub mod blockcodec;
+pub mod chunk;
+mod compact;
+mod db;
+mod enc;
+mod head;
+mod index;
+mod querier;
+mod wal;
 
 pub use api::{AppendStats, Appender, Querier, SampleError, Series};
+pub use appender::DbAppender;
+pub use block::{BlockMeta, BLOCK_VERSION};
+pub use db::{Db, DbStats, Options};
+pub use wal::FsyncPolicy;
 
 /// Errors from the store. Disk errors are retryable; corruption is not.
 #[derive(Debug, thiserror::Error)]

@@ -284,7 +284,10 @@ pub(crate) fn list(dir: &Path) -> Result<(Vec<u64>, Vec<u64>), TsdbError> {
         if name.ends_with(".tmp") {
             tracing::warn!(path = %e.path().display(), "Deleting a temporary WAL file left by an interrupted checkpoint.");
             fs::remove_file(e.path()).map_err(|err| io_err(&e.path(), err))?;
-        } else if let Some(n) = name.strip_prefix("checkpoint.").and_then(|s| s.parse().ok()) {
+        } else if let Some(n) = name
+            .strip_prefix("checkpoint.")
+            .and_then(|s| s.parse().ok())
+        {
             cps.push(n);
         } else if let Ok(n) = name.parse::<u64>() {
             segs.push(n);
@@ -315,6 +318,9 @@ pub(crate) struct Wal {
     policy: FsyncPolicy,
     last_sync: Instant,
     dirty: bool,
+    /// A write failed part-way; the next write starts a fresh segment so no
+    /// later record follows the torn one.
+    broken: bool,
     /// fsyncs done so far.
     pub(crate) fsyncs: u64,
     /// Bytes of all segment files this writer knows of (not checkpoints).
@@ -323,7 +329,13 @@ pub(crate) struct Wal {
 
 impl Wal {
     /// Starts writing a fresh segment `seg` in `dir`.
-    pub(crate) fn create(dir: &Path, seg: u64, max_seg_bytes: u64, policy: FsyncPolicy, bytes: u64) -> Result<Wal, TsdbError> {
+    pub(crate) fn create(
+        dir: &Path,
+        seg: u64,
+        max_seg_bytes: u64,
+        policy: FsyncPolicy,
+        bytes: u64,
+    ) -> Result<Wal, TsdbError> {
         let file = new_segment(dir, seg, policy != FsyncPolicy::Never)?;
         Ok(Wal {
             dir: dir.to_path_buf(),
@@ -334,12 +346,14 @@ impl Wal {
             policy,
             last_sync: Instant::now(),
             dirty: false,
+            broken: false,
             fsyncs: 0,
             bytes: bytes + FILE_MAGIC.len() as u64,
         })
     }
 
     /// The segment being written.
+    #[cfg(test)]
     pub(crate) fn segment(&self) -> u64 {
         self.seg
     }
@@ -350,11 +364,18 @@ impl Wal {
         if buf.is_empty() {
             return Ok(());
         }
-        if self.seg_bytes + buf.len() as u64 > self.max_seg_bytes && self.seg_bytes > FILE_MAGIC.len() as u64 {
+        if self.broken
+            || (self.seg_bytes + buf.len() as u64 > self.max_seg_bytes
+                && self.seg_bytes > FILE_MAGIC.len() as u64)
+        {
             self.cut()?;
+            self.broken = false;
         }
         let path = segment_path(&self.dir, self.seg);
-        self.file.write_all(buf).map_err(|e| io_err(&path, e))?;
+        if let Err(e) = self.file.write_all(buf) {
+            self.broken = true;
+            return Err(io_err(&path, e));
+        }
         self.seg_bytes += buf.len() as u64;
         self.bytes += buf.len() as u64;
         self.dirty = true;
@@ -441,7 +462,9 @@ impl CheckpointWriter {
 
     /// Writes out the scratch buffer.
     pub(crate) fn flush_buf(&mut self) -> Result<(), TsdbError> {
-        self.out.write_all(&self.buf).map_err(|e| io_err(&self.tmp, e))?;
+        self.out
+            .write_all(&self.buf)
+            .map_err(|e| io_err(&self.tmp, e))?;
         self.buf.clear();
         Ok(())
     }
@@ -497,7 +520,11 @@ mod tests {
         let mut w = Wal::create(dir.path(), 1, 1 << 20, FsyncPolicy::Always, 0).unwrap();
         let mut b = Vec::new();
         encode_series(&mut b, [(7u64, [("__name__", "up"), ("job", "a")])]);
-        let samples = vec![(7u64, 1000i64, 1.5f64), (3, 900, f64::from_bits(0x7ff0_0000_0000_0002)), (7, 2000, -0.0)];
+        let samples = vec![
+            (7u64, 1000i64, 1.5f64),
+            (3, 900, f64::from_bits(0x7ff0_0000_0000_0002)),
+            (7, 2000, -0.0),
+        ];
         encode_samples(&mut b, &samples);
         encode_chunk(&mut b, 9, &[1, 2, 3]);
         encode_checkpoint(&mut b, -5);
@@ -509,7 +536,10 @@ mod tests {
         assert_eq!(recs.len(), 4);
         assert_eq!(
             recs[0],
-            Record::Series(vec![(7, vec![("__name__".into(), "up".into()), ("job".into(), "a".into())])])
+            Record::Series(vec![(
+                7,
+                vec![("__name__".into(), "up".into()), ("job".into(), "a".into())]
+            )])
         );
         match &recs[1] {
             Record::Samples(s) => {
@@ -524,10 +554,42 @@ mod tests {
         assert_eq!(recs[3], Record::Checkpoint { min_valid: -5 });
         // Tear the last record.
         let len = fs::metadata(&path).unwrap().len();
-        OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 2).unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len - 2)
+            .unwrap();
         let (recs, end) = all(&path);
         assert_eq!(recs.len(), 3);
-        assert!(matches!(end, ReadEnd::Corrupt { reason: "truncated record", .. }), "{end:?}");
+        assert!(
+            matches!(
+                end,
+                ReadEnd::Corrupt {
+                    reason: "truncated record header",
+                    ..
+                }
+            ),
+            "{end:?}"
+        );
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len - 12)
+            .unwrap();
+        let (recs, end) = all(&path);
+        assert_eq!(recs.len(), 2);
+        assert!(
+            matches!(
+                end,
+                ReadEnd::Corrupt {
+                    reason: "truncated record",
+                    ..
+                }
+            ),
+            "{end:?}"
+        );
     }
 
     #[test]
@@ -560,6 +622,12 @@ mod tests {
         let mut b = FILE_MAGIC.to_vec();
         b.extend_from_slice(&[0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0, 2]);
         fs::write(&p, &b).unwrap();
-        assert!(matches!(all(&p).1, ReadEnd::Corrupt { offset: 8, reason: "record length too large" }));
+        assert!(matches!(
+            all(&p).1,
+            ReadEnd::Corrupt {
+                offset: 8,
+                reason: "record length too large"
+            }
+        ));
     }
 }

@@ -19,7 +19,9 @@ use crate::CollectError;
 
 /// Clock ticks per second of `/proc/stat` (USER_HZ, 100 on every Linux ABI).
 const USER_HZ: f64 = 100.0;
-const MODES: [&str; 8] = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"];
+const MODES: [&str; 8] = [
+    "user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal",
+];
 
 /// Reads `/proc/stat` and `/proc/loadavg`.
 #[derive(Debug)]
@@ -40,7 +42,13 @@ impl CpuCollector {
     }
 }
 
-fn single(out: &mut Vec<MetricFamily>, name: &'static str, help: &'static str, kind: MetricKind, v: f64) {
+fn single(
+    out: &mut Vec<MetricFamily>,
+    name: &'static str,
+    help: &'static str,
+    kind: MetricKind,
+    v: f64,
+) {
     let mut f = MetricFamily::new(name, help, kind);
     f.push(&[], v);
     out.push(f);
@@ -73,23 +81,51 @@ impl Collector for CpuCollector {
                 let cpu = cpu.to_string();
                 let vals: Vec<u64> = it.map_while(parse_u64).collect();
                 for (mode, v) in MODES.iter().zip(vals.iter()) {
-                    secs.push_owned(vec![("cpu", cpu.clone()), ("mode", (*mode).to_string())], *v as f64 / USER_HZ);
+                    secs.push_owned(
+                        vec![("cpu", cpu.clone()), ("mode", (*mode).to_string())],
+                        *v as f64 / USER_HZ,
+                    );
                 }
                 for (i, mode) in ["user", "nice"].iter().enumerate() {
                     if let Some(v) = vals.get(8 + i) {
-                        guest.push_owned(vec![("cpu", cpu.clone()), ("mode", (*mode).to_string())], *v as f64 / USER_HZ);
+                        guest.push_owned(
+                            vec![("cpu", cpu.clone()), ("mode", (*mode).to_string())],
+                            *v as f64 / USER_HZ,
+                        );
                     }
                 }
                 continue;
             }
-            let Some(v) = it.next().and_then(parse_u64) else { continue };
+            let Some(v) = it.next().and_then(parse_u64) else {
+                continue;
+            };
             let v = v as f64;
             let m = match key {
-                b"intr" => ("node_intr_total", "Total number of interrupts serviced.", MetricKind::Counter),
-                b"ctxt" => ("node_context_switches_total", "Total number of context switches.", MetricKind::Counter),
-                b"btime" => ("node_boot_time_seconds", "Node boot time, in unixtime.", MetricKind::Gauge),
-                b"processes" => ("node_forks_total", "Total number of forks.", MetricKind::Counter),
-                b"procs_running" => ("node_procs_running", "Number of processes in runnable state.", MetricKind::Gauge),
+                b"intr" => (
+                    "node_intr_total",
+                    "Total number of interrupts serviced.",
+                    MetricKind::Counter,
+                ),
+                b"ctxt" => (
+                    "node_context_switches_total",
+                    "Total number of context switches.",
+                    MetricKind::Counter,
+                ),
+                b"btime" => (
+                    "node_boot_time_seconds",
+                    "Node boot time, in unixtime.",
+                    MetricKind::Gauge,
+                ),
+                b"processes" => (
+                    "node_forks_total",
+                    "Total number of forks.",
+                    MetricKind::Counter,
+                ),
+                b"procs_running" => (
+                    "node_procs_running",
+                    "Number of processes in runnable state.",
+                    MetricKind::Gauge,
+                ),
                 b"procs_blocked" => (
                     "node_procs_blocked",
                     "Number of processes blocked waiting for I/O to complete.",
@@ -149,16 +185,43 @@ intr 12345 1 2 3\nctxt 999\nbtime 1700000000\nprocesses 4242\nprocs_running 3\np
         CpuCollector::new(d.path()).collect(&mut out).unwrap();
         let secs = get(&out, "node_cpu_seconds_total").unwrap();
         assert_eq!(secs.samples.len(), 8 + 3, "cpu1 is truncated to 3 modes");
-        assert_eq!(secs.samples[0].labels, vec![("cpu", "0".to_string()), ("mode", "user".to_string())]);
+        assert_eq!(
+            secs.samples[0].labels,
+            vec![("cpu", "0".to_string()), ("mode", "user".to_string())]
+        );
         assert_eq!(secs.samples[0].value, 1.0);
         assert_eq!(secs.samples[7].value, 8.0);
-        assert_eq!(get(&out, "node_cpu_guest_seconds_total").unwrap().samples.len(), 2);
-        assert_eq!(get(&out, "node_intr_total").unwrap().samples[0].value, 12345.0);
-        assert_eq!(get(&out, "node_context_switches_total").unwrap().samples[0].value, 999.0);
-        assert_eq!(get(&out, "node_boot_time_seconds").unwrap().samples[0].value, 1.7e9);
-        assert_eq!(get(&out, "node_forks_total").unwrap().samples[0].value, 4242.0);
-        assert_eq!(get(&out, "node_procs_running").unwrap().samples[0].value, 3.0);
-        assert_eq!(get(&out, "node_procs_blocked").unwrap().samples[0].value, 1.0);
+        assert_eq!(
+            get(&out, "node_cpu_guest_seconds_total")
+                .unwrap()
+                .samples
+                .len(),
+            2
+        );
+        assert_eq!(
+            get(&out, "node_intr_total").unwrap().samples[0].value,
+            12345.0
+        );
+        assert_eq!(
+            get(&out, "node_context_switches_total").unwrap().samples[0].value,
+            999.0
+        );
+        assert_eq!(
+            get(&out, "node_boot_time_seconds").unwrap().samples[0].value,
+            1.7e9
+        );
+        assert_eq!(
+            get(&out, "node_forks_total").unwrap().samples[0].value,
+            4242.0
+        );
+        assert_eq!(
+            get(&out, "node_procs_running").unwrap().samples[0].value,
+            3.0
+        );
+        assert_eq!(
+            get(&out, "node_procs_blocked").unwrap().samples[0].value,
+            1.0
+        );
         assert_eq!(get(&out, "node_load1").unwrap().samples[0].value, 0.52);
         assert_eq!(get(&out, "node_load15").unwrap().samples[0].value, 0.30);
     }
@@ -167,11 +230,24 @@ intr 12345 1 2 3\nctxt 999\nbtime 1700000000\nprocesses 4242\nprocs_running 3\np
     fn odd_inputs_do_not_panic() {
         let d = tempfile::tempdir().unwrap();
         let mut c = CpuCollector::new(d.path());
-        assert!(c.collect(&mut Vec::new()).is_err(), "missing /proc/stat is an error");
-        std::fs::write(d.path().join("stat"), "cpuX 1 2\ncpu0\nctxt\nctxt abc\n\u{0}\u{ff}garbage").unwrap();
+        assert!(
+            c.collect(&mut Vec::new()).is_err(),
+            "missing /proc/stat is an error"
+        );
+        std::fs::write(
+            d.path().join("stat"),
+            "cpuX 1 2\ncpu0\nctxt\nctxt abc\n\u{0}\u{ff}garbage",
+        )
+        .unwrap();
         std::fs::write(d.path().join("loadavg"), "0.5").unwrap();
         let mut out = Vec::new();
-        assert!(c.collect(&mut out).is_err(), "truncated loadavg is reported");
-        assert!(get(&out, "node_cpu_seconds_total").unwrap().samples.is_empty());
+        assert!(
+            c.collect(&mut out).is_err(),
+            "truncated loadavg is reported"
+        );
+        assert!(get(&out, "node_cpu_seconds_total")
+            .unwrap()
+            .samples
+            .is_empty());
     }
 }

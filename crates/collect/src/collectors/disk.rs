@@ -20,22 +20,102 @@ const MS: f64 = 0.001;
 
 /// (name, help, kind, scale) for diskstats fields 4.. in order.
 const FIELDS: [(&str, &str, MetricKind, f64); 17] = [
-    ("node_disk_reads_completed_total", "The total number of reads completed successfully.", MetricKind::Counter, 1.0),
-    ("node_disk_reads_merged_total", "The total number of reads merged.", MetricKind::Counter, 1.0),
-    ("node_disk_read_bytes_total", "The total number of bytes read successfully.", MetricKind::Counter, SECTOR),
-    ("node_disk_read_time_seconds_total", "The total number of seconds spent by all reads.", MetricKind::Counter, MS),
-    ("node_disk_writes_completed_total", "The total number of writes completed successfully.", MetricKind::Counter, 1.0),
-    ("node_disk_writes_merged_total", "The number of writes merged.", MetricKind::Counter, 1.0),
-    ("node_disk_written_bytes_total", "The total number of bytes written successfully.", MetricKind::Counter, SECTOR),
-    ("node_disk_write_time_seconds_total", "This is the total number of seconds spent by all writes.", MetricKind::Counter, MS),
-    ("node_disk_io_now", "The number of I/Os currently in progress.", MetricKind::Gauge, 1.0),
-    ("node_disk_io_time_seconds_total", "Total seconds spent doing I/Os.", MetricKind::Counter, MS),
-    ("node_disk_io_time_weighted_seconds_total", "The weighted # of seconds spent doing I/Os.", MetricKind::Counter, MS),
-    ("node_disk_discards_completed_total", "The total number of discards completed successfully.", MetricKind::Counter, 1.0),
-    ("node_disk_discards_merged_total", "The total number of discards merged.", MetricKind::Counter, 1.0),
-    ("node_disk_discarded_sectors_total", "The total number of sectors discarded successfully.", MetricKind::Counter, 1.0),
-    ("node_disk_discard_time_seconds_total", "This is the total number of seconds spent by all discards.", MetricKind::Counter, MS),
-    ("node_disk_flush_requests_total", "The total number of flush requests completed successfully", MetricKind::Counter, 1.0),
+    (
+        "node_disk_reads_completed_total",
+        "The total number of reads completed successfully.",
+        MetricKind::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_reads_merged_total",
+        "The total number of reads merged.",
+        MetricKind::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_read_bytes_total",
+        "The total number of bytes read successfully.",
+        MetricKind::Counter,
+        SECTOR,
+    ),
+    (
+        "node_disk_read_time_seconds_total",
+        "The total number of seconds spent by all reads.",
+        MetricKind::Counter,
+        MS,
+    ),
+    (
+        "node_disk_writes_completed_total",
+        "The total number of writes completed successfully.",
+        MetricKind::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_writes_merged_total",
+        "The number of writes merged.",
+        MetricKind::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_written_bytes_total",
+        "The total number of bytes written successfully.",
+        MetricKind::Counter,
+        SECTOR,
+    ),
+    (
+        "node_disk_write_time_seconds_total",
+        "This is the total number of seconds spent by all writes.",
+        MetricKind::Counter,
+        MS,
+    ),
+    (
+        "node_disk_io_now",
+        "The number of I/Os currently in progress.",
+        MetricKind::Gauge,
+        1.0,
+    ),
+    (
+        "node_disk_io_time_seconds_total",
+        "Total seconds spent doing I/Os.",
+        MetricKind::Counter,
+        MS,
+    ),
+    (
+        "node_disk_io_time_weighted_seconds_total",
+        "The weighted # of seconds spent doing I/Os.",
+        MetricKind::Counter,
+        MS,
+    ),
+    (
+        "node_disk_discards_completed_total",
+        "The total number of discards completed successfully.",
+        MetricKind::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_discards_merged_total",
+        "The total number of discards merged.",
+        MetricKind::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_discarded_sectors_total",
+        "The total number of sectors discarded successfully.",
+        MetricKind::Counter,
+        1.0,
+    ),
+    (
+        "node_disk_discard_time_seconds_total",
+        "This is the total number of seconds spent by all discards.",
+        MetricKind::Counter,
+        MS,
+    ),
+    (
+        "node_disk_flush_requests_total",
+        "The total number of flush requests completed successfully",
+        MetricKind::Counter,
+        1.0,
+    ),
     (
         "node_disk_flush_requests_time_seconds_total",
         "This is the total number of seconds spent by all flush requests.",
@@ -54,14 +134,18 @@ pub fn device_ignored(dev: &str) -> bool {
         return true;
     }
     let b = prefix.as_bytes();
-    let disk_letter = |rest: &[u8]| rest.len() == 2 && rest[0] == b'd' && rest[1].is_ascii_lowercase();
+    let disk_letter =
+        |rest: &[u8]| rest.len() == 2 && rest[0] == b'd' && rest[1].is_ascii_lowercase();
     if (b.len() == 3 && matches!(b[0], b'h' | b's' | b'v') && disk_letter(&b[1..]))
         || (b.len() == 4 && b.starts_with(b"xv") && disk_letter(&b[2..]))
     {
         return true;
     }
     // nvme\d+n\d+p
-    if let Some(rest) = prefix.strip_prefix("nvme").and_then(|r| r.strip_suffix('p')) {
+    if let Some(rest) = prefix
+        .strip_prefix("nvme")
+        .and_then(|r| r.strip_suffix('p'))
+    {
         if let Some((a, c)) = rest.split_once('n') {
             let digits = |s: &str| !s.is_empty() && s.bytes().all(|x| x.is_ascii_digit());
             return digits(a) && digits(c);
@@ -94,11 +178,15 @@ impl Collector for DiskCollector {
 
     fn collect(&mut self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         read_into(&self.path, &mut self.buf)?;
-        let mut fams: Vec<MetricFamily> =
-            FIELDS.iter().map(|(n, h, k, _)| MetricFamily::new(*n, *h, *k)).collect();
+        let mut fams: Vec<MetricFamily> = FIELDS
+            .iter()
+            .map(|(n, h, k, _)| MetricFamily::new(*n, *h, *k))
+            .collect();
         for line in lines(&self.buf) {
             let mut it = fields(line).skip(2);
-            let Some(dev) = it.next().and_then(as_str) else { continue };
+            let Some(dev) = it.next().and_then(as_str) else {
+                continue;
+            };
             if device_ignored(dev) {
                 continue;
             }
@@ -117,10 +205,33 @@ mod tests {
 
     #[test]
     fn filter_matches_node_exporter_default() {
-        for d in ["ram0", "zram1", "loop12", "fd0", "hda1", "sdb3", "vda1", "xvdc2", "nvme0n1p1", "nvme10n2p15"] {
+        for d in [
+            "ram0",
+            "zram1",
+            "loop12",
+            "fd0",
+            "hda1",
+            "sdb3",
+            "vda1",
+            "xvdc2",
+            "nvme0n1p1",
+            "nvme10n2p15",
+        ] {
             assert!(device_ignored(d), "{d}");
         }
-        for d in ["sda", "vdb", "nvme0n1", "dm-0", "md0", "mmcblk0", "sr0", "xvda", "nvmeXn1p1", "sdaa1", ""] {
+        for d in [
+            "sda",
+            "vdb",
+            "nvme0n1",
+            "dm-0",
+            "md0",
+            "mmcblk0",
+            "sr0",
+            "xvda",
+            "nvmeXn1p1",
+            "sdaa1",
+            "",
+        ] {
             assert!(!device_ignored(d), "{d}");
         }
     }
@@ -149,6 +260,8 @@ mod tests {
         assert_eq!(f("node_disk_io_now").samples[1].value, 2.0);
         assert_eq!(f("node_disk_discards_completed_total").samples.len(), 1);
         assert_eq!(f("node_disk_flush_requests_total").samples[0].value, 3.0);
-        assert!(out.iter().all(|f| f.samples.iter().all(|s| s.labels[0].1 != "sda1")));
+        assert!(out
+            .iter()
+            .all(|f| f.samples.iter().all(|s| s.labels[0].1 != "sda1")));
     }
 }

@@ -34,14 +34,49 @@ use crate::expose::{MetricFamily, MetricKind};
 use crate::CollectError;
 
 const IGNORED_FS: [&str; 24] = [
-    "autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs", "devpts", "devtmpfs", "fusectl",
-    "hugetlbfs", "iso9660", "mqueue", "nsfs", "overlay", "proc", "procfs", "pstore", "rpc_pipefs", "securityfs",
-    "selinuxfs", "squashfs", "sysfs", "tracefs",
+    "autofs",
+    "binfmt_misc",
+    "bpf",
+    "cgroup",
+    "cgroup2",
+    "configfs",
+    "debugfs",
+    "devpts",
+    "devtmpfs",
+    "fusectl",
+    "hugetlbfs",
+    "iso9660",
+    "mqueue",
+    "nsfs",
+    "overlay",
+    "proc",
+    "procfs",
+    "pstore",
+    "rpc_pipefs",
+    "securityfs",
+    "selinuxfs",
+    "squashfs",
+    "sysfs",
+    "tracefs",
 ];
 
 const NETWORK_FS: [&str; 16] = [
-    "nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "fuse.glusterfs", "fuse.sshfs", "9p", "lustre",
-    "afs", "ncpfs", "fuse.s3fs", "fuse.rclone", "gpfs",
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "ceph",
+    "glusterfs",
+    "fuse.glusterfs",
+    "fuse.sshfs",
+    "9p",
+    "lustre",
+    "afs",
+    "ncpfs",
+    "fuse.s3fs",
+    "fuse.rclone",
+    "gpfs",
 ];
 
 /// Whether node_exporter's default `fs-types-exclude` drops `fstype`.
@@ -56,7 +91,9 @@ pub fn is_network_fs(fstype: &str) -> bool {
 
 /// Whether node_exporter's default `mount-points-exclude` drops `mp`.
 pub fn mountpoint_ignored(mp: &str) -> bool {
-    let Some(r) = mp.strip_prefix('/') else { return false };
+    let Some(r) = mp.strip_prefix('/') else {
+        return false;
+    };
     for p in ["dev", "proc", "sys"] {
         if let Some(rest) = r.strip_prefix(p) {
             if rest.is_empty() || rest.starts_with('/') {
@@ -64,9 +101,13 @@ pub fn mountpoint_ignored(mp: &str) -> bool {
             }
         }
     }
-    ["run/credentials/", "var/lib/docker/", "var/lib/containers/storage/"]
-        .iter()
-        .any(|p| r.strip_prefix(p).is_some_and(|rest| !rest.is_empty()))
+    [
+        "run/credentials/",
+        "var/lib/docker/",
+        "var/lib/containers/storage/",
+    ]
+    .iter()
+    .any(|p| r.strip_prefix(p).is_some_and(|rest| !rest.is_empty()))
 }
 
 /// Undoes the kernel's octal escapes in /proc/mounts (`\040` for a space).
@@ -78,8 +119,13 @@ pub fn unescape_mount(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            let v = (u32::from(b[i + 1] - b'0') << 6) | (u32::from(b[i + 2] - b'0') << 3) | u32::from(b[i + 3] - b'0');
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (u32::from(b[i + 1] - b'0') << 6)
+                | (u32::from(b[i + 2] - b'0') << 3)
+                | u32::from(b[i + 3] - b'0');
             out.push(v as u8);
             i += 4;
         } else {
@@ -121,7 +167,11 @@ fn statvfs(path: &Path) -> std::io::Result<Stat> {
         st.f_bavail as f64 * bs,
         st.f_files as f64,
         st.f_ffree as f64,
-        if st.f_flag & libc::ST_RDONLY != 0 { 1.0 } else { 0.0 },
+        if st.f_flag & libc::ST_RDONLY != 0 {
+            1.0
+        } else {
+            0.0
+        },
     ])
 }
 
@@ -138,7 +188,10 @@ impl FilesystemCollector {
     /// A collector reading the mount table under `procfs_root`.
     pub fn new(procfs_root: &Path, opts: FsOptions) -> Self {
         FilesystemCollector {
-            mounts: [procfs_root.join("1/mounts"), procfs_root.join("self/mounts")],
+            mounts: [
+                procfs_root.join("1/mounts"),
+                procfs_root.join("self/mounts"),
+            ],
             opts,
             buf: Vec::with_capacity(8192),
             stuck: Arc::new(Mutex::new(HashSet::new())),
@@ -152,11 +205,13 @@ impl FilesystemCollector {
         let (tx, rx) = std::sync::mpsc::channel();
         let stuck = Arc::clone(&self.stuck);
         let p = path.clone();
-        let spawned = std::thread::Builder::new().name("argus-statvfs".into()).spawn(move || {
-            let r = statvfs(&p);
-            stuck.lock().remove(&p);
-            let _ = tx.send(r);
-        });
+        let spawned = std::thread::Builder::new()
+            .name("argus-statvfs".into())
+            .spawn(move || {
+                let r = statvfs(&p);
+                stuck.lock().remove(&p);
+                let _ = tx.send(r);
+            });
         if spawned.is_err() {
             return None;
         }
@@ -173,10 +228,19 @@ impl FilesystemCollector {
 
 const NAMES: [(&str, &str); 6] = [
     ("node_filesystem_size_bytes", "Filesystem size in bytes."),
-    ("node_filesystem_free_bytes", "Filesystem free space in bytes."),
-    ("node_filesystem_avail_bytes", "Filesystem space available to non-root users in bytes."),
+    (
+        "node_filesystem_free_bytes",
+        "Filesystem free space in bytes.",
+    ),
+    (
+        "node_filesystem_avail_bytes",
+        "Filesystem space available to non-root users in bytes.",
+    ),
     ("node_filesystem_files", "Filesystem total file nodes."),
-    ("node_filesystem_files_free", "Filesystem total free file nodes."),
+    (
+        "node_filesystem_files_free",
+        "Filesystem total free file nodes.",
+    ),
     ("node_filesystem_readonly", "Filesystem read-only status."),
 ];
 
@@ -189,8 +253,10 @@ impl Collector for FilesystemCollector {
         if read_into(&self.mounts[0], &mut self.buf).is_err() {
             read_into(&self.mounts[1], &mut self.buf)?;
         }
-        let mut fams: Vec<MetricFamily> =
-            NAMES.iter().map(|(n, h)| MetricFamily::new(*n, *h, MetricKind::Gauge)).collect();
+        let mut fams: Vec<MetricFamily> = NAMES
+            .iter()
+            .map(|(n, h)| MetricFamily::new(*n, *h, MetricKind::Gauge))
+            .collect();
         let mut err_fam = MetricFamily::new(
             "node_filesystem_device_error",
             "Whether an error occurred while getting statistics for the given device.",
@@ -200,10 +266,15 @@ impl Collector for FilesystemCollector {
         let buf = std::mem::take(&mut self.buf);
         for line in lines(&buf) {
             let mut it = fields(line);
-            let (Some(dev), Some(mp), Some(fstype), opts) = (it.next(), it.next(), it.next(), it.next()) else {
+            let (Some(dev), Some(mp), Some(fstype), opts) =
+                (it.next(), it.next(), it.next(), it.next())
+            else {
                 continue;
             };
-            let (Some(dev), Some(mp), Some(fstype)) = (as_str(dev), as_str(mp), as_str(fstype)) else { continue };
+            let (Some(dev), Some(mp), Some(fstype)) = (as_str(dev), as_str(mp), as_str(fstype))
+            else {
+                continue;
+            };
             if fstype_ignored(fstype) {
                 continue;
             }
@@ -220,7 +291,11 @@ impl Collector for FilesystemCollector {
                 continue;
             }
             let path = self.opts.rootfs.join(key.2.trim_start_matches('/'));
-            let st = if network { self.stat_with_timeout(path) } else { statvfs(&path).ok() };
+            let st = if network {
+                self.stat_with_timeout(path)
+            } else {
+                statvfs(&path).ok()
+            };
             let labels = vec![("device", key.0), ("fstype", key.1), ("mountpoint", key.2)];
             match st {
                 Some(st) => {
@@ -249,10 +324,25 @@ mod tests {
 
     #[test]
     fn excludes_match_node_exporter_defaults() {
-        for m in ["/dev", "/dev/shm", "/proc", "/sys/kernel", "/run/credentials/x", "/var/lib/docker/overlay2/a"] {
+        for m in [
+            "/dev",
+            "/dev/shm",
+            "/proc",
+            "/sys/kernel",
+            "/run/credentials/x",
+            "/var/lib/docker/overlay2/a",
+        ] {
             assert!(mountpoint_ignored(m), "{m}");
         }
-        for m in ["/", "/home", "/devices", "/var/lib/docker", "/run/credentials", "/run", "relative"] {
+        for m in [
+            "/",
+            "/home",
+            "/devices",
+            "/var/lib/docker",
+            "/run/credentials",
+            "/run",
+            "relative",
+        ] {
             assert!(!mountpoint_ignored(m), "{m}");
         }
         assert!(fstype_ignored("cgroup2") && fstype_ignored("overlay") && !fstype_ignored("xfs"));
@@ -274,17 +364,40 @@ srv:/x /mnt/nfs nfs4 rw 0 0\n/dev/gone /definitely/missing\\040dir xfs ro 0 0\nt
             ),
         )
         .unwrap();
-        let opts = FsOptions { rootfs: "/".into(), include_network: false, timeout: Duration::from_secs(1) };
+        let opts = FsOptions {
+            rootfs: "/".into(),
+            include_network: false,
+            timeout: Duration::from_secs(1),
+        };
         let mut out = Vec::new();
-        FilesystemCollector::new(d.path(), opts).collect(&mut out).unwrap();
-        let size = out.iter().find(|f| f.name == "node_filesystem_size_bytes").unwrap();
-        assert_eq!(size.samples.len(), 2, "/ and the tempdir, deduplicated; nfs skipped");
+        FilesystemCollector::new(d.path(), opts)
+            .collect(&mut out)
+            .unwrap();
+        let size = out
+            .iter()
+            .find(|f| f.name == "node_filesystem_size_bytes")
+            .unwrap();
+        assert_eq!(
+            size.samples.len(),
+            2,
+            "/ and the tempdir, deduplicated; nfs skipped"
+        );
         assert!(size.samples.iter().all(|s| s.value > 0.0));
         assert_eq!(size.samples[0].labels[2], ("mountpoint", "/".to_string()));
-        let err = out.iter().find(|f| f.name == "node_filesystem_device_error").unwrap();
-        let missing = err.samples.iter().find(|s| s.labels[2].1 == "/definitely/missing dir").unwrap();
+        let err = out
+            .iter()
+            .find(|f| f.name == "node_filesystem_device_error")
+            .unwrap();
+        let missing = err
+            .samples
+            .iter()
+            .find(|s| s.labels[2].1 == "/definitely/missing dir")
+            .unwrap();
         assert_eq!(missing.value, 1.0);
-        let ro = out.iter().find(|f| f.name == "node_filesystem_readonly").unwrap();
+        let ro = out
+            .iter()
+            .find(|f| f.name == "node_filesystem_readonly")
+            .unwrap();
         assert_eq!(ro.samples.last().unwrap().value, 1.0);
     }
 
@@ -293,10 +406,20 @@ srv:/x /mnt/nfs nfs4 rw 0 0\n/dev/gone /definitely/missing\\040dir xfs ro 0 0\nt
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(d.path().join("1")).unwrap();
         let mp = d.path().to_str().unwrap().to_string();
-        std::fs::write(d.path().join("1/mounts"), format!("srv:/x {mp} nfs4 rw 0 0\n")).unwrap();
-        let opts = FsOptions { rootfs: "/".into(), include_network: true, timeout: Duration::from_secs(5) };
+        std::fs::write(
+            d.path().join("1/mounts"),
+            format!("srv:/x {mp} nfs4 rw 0 0\n"),
+        )
+        .unwrap();
+        let opts = FsOptions {
+            rootfs: "/".into(),
+            include_network: true,
+            timeout: Duration::from_secs(5),
+        };
         let mut out = Vec::new();
-        FilesystemCollector::new(d.path(), opts).collect(&mut out).unwrap();
+        FilesystemCollector::new(d.path(), opts)
+            .collect(&mut out)
+            .unwrap();
         assert_eq!(out[0].samples.len(), 1);
     }
 }

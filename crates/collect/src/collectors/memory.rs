@@ -67,12 +67,19 @@ impl Collector for MemoryCollector {
         read_into(&self.meminfo, &mut self.buf)?;
         for line in lines(&self.buf) {
             let mut it = fields(line);
-            let (Some(key), Some(val)) = (it.next(), it.next()) else { continue };
-            let Some(key) = key.strip_suffix(b":").and_then(as_str) else { continue };
+            let (Some(key), Some(val)) = (it.next(), it.next()) else {
+                continue;
+            };
+            let Some(key) = key.strip_suffix(b":").and_then(as_str) else {
+                continue;
+            };
             let Some(val) = parse_u64(val) else { continue };
             let kb = it.next() == Some(b"kB");
             let name = meminfo_name(key, kb);
-            let help = format!("Memory information field {}.", &name["node_memory_".len()..]);
+            let help = format!(
+                "Memory information field {}.",
+                &name["node_memory_".len()..]
+            );
             let mut f = MetricFamily::new(name, help, MetricKind::Gauge);
             f.push(&[], if kb { val as f64 * 1024.0 } else { val as f64 });
             out.push(f);
@@ -81,8 +88,12 @@ impl Collector for MemoryCollector {
         if read_optional(&self.vmstat, &mut self.buf)? {
             for line in lines(&self.buf) {
                 let mut it = fields(line);
-                let (Some(key), Some(val)) = (it.next(), it.next()) else { continue };
-                let (Some(key), Some(val)) = (as_str(key), parse_u64(val)) else { continue };
+                let (Some(key), Some(val)) = (it.next(), it.next()) else {
+                    continue;
+                };
+                let (Some(key), Some(val)) = (as_str(key), parse_u64(val)) else {
+                    continue;
+                };
                 if !vmstat_wanted(key) {
                     continue;
                 }

@@ -82,7 +82,8 @@ pub fn parse_f64(b: &[u8]) -> Option<f64> {
 
 /// Splits on ASCII whitespace, skipping empty fields.
 pub fn fields(line: &[u8]) -> impl Iterator<Item = &[u8]> {
-    line.split(|c| c.is_ascii_whitespace()).filter(|f| !f.is_empty())
+    line.split(|c| c.is_ascii_whitespace())
+        .filter(|f| !f.is_empty())
 }
 
 /// Bytes as `&str`, lossy-free: invalid UTF-8 gives `None`.

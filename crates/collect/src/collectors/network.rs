@@ -59,7 +59,12 @@ impl NetworkCollector {
             small: Vec::with_capacity(64),
             families: STATS
                 .iter()
-                .map(|s| (format!("node_network_{s}_total"), format!("Network device statistic {s}.")))
+                .map(|s| {
+                    (
+                        format!("node_network_{s}_total"),
+                        format!("Network device statistic {s}."),
+                    )
+                })
                 .collect(),
         }
     }
@@ -87,12 +92,20 @@ impl Collector for NetworkCollector {
         let mut devices: Vec<String> = Vec::new();
         // The first two lines are headers.
         for line in self.buf.split(|&c| c == b'\n').skip(2) {
-            let Some(colon) = line.iter().position(|&c| c == b':') else { continue };
-            let Some(dev) = as_str(line[..colon].trim_ascii()) else { continue };
+            let Some(colon) = line.iter().position(|&c| c == b':') else {
+                continue;
+            };
+            let Some(dev) = as_str(line[..colon].trim_ascii()) else {
+                continue;
+            };
             if dev.is_empty() {
                 continue;
             }
-            for (i, v) in fields(&line[colon + 1..]).map_while(parse_u64).take(STATS.len()).enumerate() {
+            for (i, v) in fields(&line[colon + 1..])
+                .map_while(parse_u64)
+                .take(STATS.len())
+                .enumerate()
+            {
                 fams[i].push_owned(vec![("device", dev.to_string())], v as f64);
             }
             devices.push(dev.to_string());
@@ -106,11 +119,20 @@ impl Collector for NetworkCollector {
             "Value is 1 if operstate is 'up', 0 otherwise.",
             MetricKind::Gauge,
         );
-        let mut mtu = MetricFamily::new("node_network_mtu_bytes", "Network device property: mtu_bytes", MetricKind::Gauge);
-        let mut speed =
-            MetricFamily::new("node_network_speed_bytes", "Network device property: speed_bytes", MetricKind::Gauge);
+        let mut mtu = MetricFamily::new(
+            "node_network_mtu_bytes",
+            "Network device property: mtu_bytes",
+            MetricKind::Gauge,
+        );
+        let mut speed = MetricFamily::new(
+            "node_network_speed_bytes",
+            "Network device property: speed_bytes",
+            MetricKind::Gauge,
+        );
         for dev in devices {
-            let Some(state) = self.attr(&dev, "operstate") else { continue };
+            let Some(state) = self.attr(&dev, "operstate") else {
+                continue;
+            };
             let is_up = state == b"up";
             up.push_owned(vec![("device", dev.clone())], if is_up { 1.0 } else { 0.0 });
             if let Some(v) = self.attr(&dev, "mtu").and_then(parse_u64) {
@@ -143,20 +165,28 @@ mod tests {
         )
         .unwrap();
         let cls = d.path().join("class/net");
-        for (dev, state, mtu, speed) in [("lo", "unknown", "65536", "-1"), ("eth0", "up", "1500", "1000")] {
+        for (dev, state, mtu, speed) in [
+            ("lo", "unknown", "65536", "-1"),
+            ("eth0", "up", "1500", "1000"),
+        ] {
             std::fs::create_dir_all(cls.join(dev)).unwrap();
             std::fs::write(cls.join(dev).join("operstate"), format!("{state}\n")).unwrap();
             std::fs::write(cls.join(dev).join("mtu"), format!("{mtu}\n")).unwrap();
             std::fs::write(cls.join(dev).join("speed"), format!("{speed}\n")).unwrap();
         }
         let mut out = Vec::new();
-        NetworkCollector::new(d.path(), d.path(), true).collect(&mut out).unwrap();
+        NetworkCollector::new(d.path(), d.path(), true)
+            .collect(&mut out)
+            .unwrap();
         let f = |n: &str| out.iter().find(|f| f.name == n).unwrap();
         let rb = f("node_network_receive_bytes_total");
         assert_eq!(rb.samples.len(), 3);
         assert_eq!(rb.samples[1].labels, vec![("device", "eth0".to_string())]);
         assert_eq!(rb.samples[1].value, 5000.0);
-        assert_eq!(f("node_network_transmit_carrier_total").samples[1].value, 11.0);
+        assert_eq!(
+            f("node_network_transmit_carrier_total").samples[1].value,
+            11.0
+        );
         assert_eq!(f("node_network_transmit_compressed_total").samples.len(), 2);
         let up = f("node_network_up");
         assert_eq!((up.samples[0].value, up.samples[1].value), (0.0, 1.0));

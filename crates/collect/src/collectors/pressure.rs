@@ -70,7 +70,9 @@ impl PressureCollector {
 /// The `total=` value (microseconds) of the line starting with `kind`.
 fn total_of(buf: &[u8], kind: &[u8]) -> Option<u64> {
     let line = lines(buf).find(|l| l.starts_with(kind))?;
-    fields(line).find_map(|f| f.strip_prefix(b"total=")).and_then(parse_u64)
+    fields(line)
+        .find_map(|f| f.strip_prefix(b"total="))
+        .and_then(parse_u64)
 }
 
 impl Collector for PressureCollector {
@@ -108,12 +110,23 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("pressure");
         std::fs::create_dir(&p).unwrap();
-        std::fs::write(p.join("cpu"), "some avg10=1.00 avg60=0.00 avg300=0.00 total=2500000\nfull avg10=0 total=9\n").unwrap();
-        std::fs::write(p.join("memory"), "some avg10=0.00 total=1000000\nfull avg10=0.00 total=500000\n").unwrap();
+        std::fs::write(
+            p.join("cpu"),
+            "some avg10=1.00 avg60=0.00 avg300=0.00 total=2500000\nfull avg10=0 total=9\n",
+        )
+        .unwrap();
+        std::fs::write(
+            p.join("memory"),
+            "some avg10=0.00 total=1000000\nfull avg10=0.00 total=500000\n",
+        )
+        .unwrap();
         std::fs::write(p.join("io"), "some avg10=0.00 total=bad\nfull avg10").unwrap();
         let mut out = Vec::new();
         PressureCollector::new(d.path()).collect(&mut out).unwrap();
-        let got: Vec<(&str, f64)> = out.iter().map(|f| (f.name.as_ref(), f.samples[0].value)).collect();
+        let got: Vec<(&str, f64)> = out
+            .iter()
+            .map(|f| (f.name.as_ref(), f.samples[0].value))
+            .collect();
         assert_eq!(
             got,
             vec![

@@ -109,28 +109,46 @@ impl ProcessCollector {
         let stale = !matches!(self.cmdlines.get(&pid), Some((s, _)) if *s == start);
         if stale {
             let mut cl = String::new();
-            if read_into(&self.root.join(pid.to_string()).join("cmdline"), &mut self.buf).is_ok() {
-                let b: Vec<u8> = self.buf.iter().map(|&c| if c == 0 { b' ' } else { c }).collect();
+            if read_into(
+                &self.root.join(pid.to_string()).join("cmdline"),
+                &mut self.buf,
+            )
+            .is_ok()
+            {
+                let b: Vec<u8> = self
+                    .buf
+                    .iter()
+                    .map(|&c| if c == 0 { b' ' } else { c })
+                    .collect();
                 cl = String::from_utf8_lossy(b.trim_ascii_end()).into_owned();
             }
             self.cmdlines.insert(pid, (start, cl));
         }
-        self.cmdlines.get(&pid).map(|(_, c)| c.as_str()).unwrap_or("")
+        self.cmdlines
+            .get(&pid)
+            .map(|(_, c)| c.as_str())
+            .unwrap_or("")
     }
 
     fn refresh(&mut self, now_ms: i64) -> Result<(), CollectError> {
         let uptime = read_into(&self.root.join("uptime"), &mut self.buf)
             .ok()
             .and_then(|_| fields(&self.buf).next().and_then(parse_f64));
-        let dt = self.prev_ms.map(|p| (now_ms - p) as f64 / 1000.0).filter(|d| *d > 0.0);
+        let dt = self
+            .prev_ms
+            .map(|p| (now_ms - p) as f64 / 1000.0)
+            .filter(|d| *d > 0.0);
         let dir = std::fs::read_dir(&self.root).map_err(|e| CollectError::io(&self.root, e))?;
         let mut procs: Vec<Proc> = Vec::with_capacity(self.prev.len() + 16);
         let mut next: HashMap<u32, (u64, u64)> = HashMap::with_capacity(self.prev.len() + 16);
         let mut counts = vec![0u32; self.services.len()];
         let mut path = PathBuf::new();
+        let services = std::mem::take(&mut self.services);
         for ent in dir.flatten() {
             let name = ent.file_name();
-            let Some(pid) = name.to_str().and_then(|s| parse_u64(s.as_bytes())) else { continue };
+            let Some(pid) = name.to_str().and_then(|s| parse_u64(s.as_bytes())) else {
+                continue;
+            };
             let pid = pid as u32;
             path.clone_from(&self.root);
             path.push(&name);
@@ -138,7 +156,9 @@ impl ProcessCollector {
             if read_into(&path, &mut self.buf).is_err() {
                 continue; // exited meanwhile
             }
-            let Some((comm, utime, stime, start, rss)) = parse_stat(&self.buf) else { continue };
+            let Some((comm, utime, stime, start, rss)) = parse_stat(&self.buf) else {
+                continue;
+            };
             let ticks = utime + stime;
             let cpu_secs = ticks as f64 / HZ;
             let ratio = match (self.prev.get(&pid), dt) {
@@ -157,18 +177,29 @@ impl ProcessCollector {
                 }
             };
             next.insert(pid, (start, ticks));
-            for i in 0..self.services.len() {
-                let hit = self.services[i].comm.as_deref().is_some_and(|c| c.get(..15).unwrap_or(c) == comm)
-                    || match self.services[i].cmdline.clone() {
-                        Some(pat) => self.cmdline(pid, start).contains(pat.as_str()),
-                        None => false,
-                    };
+            let comm = comm.to_string();
+            for (svc, n) in services.iter().zip(counts.iter_mut()) {
+                let hit = svc
+                    .comm
+                    .as_deref()
+                    .is_some_and(|c| c.get(..15).unwrap_or(c) == comm)
+                    || svc
+                        .cmdline
+                        .as_deref()
+                        .is_some_and(|pat| self.cmdline(pid, start).contains(pat));
                 if hit {
-                    counts[i] += 1;
+                    *n += 1;
                 }
             }
-            procs.push(Proc { pid, comm: comm.to_string(), cpu_secs, ratio, rss: rss as f64 * self.page_size });
+            procs.push(Proc {
+                pid,
+                comm,
+                cpu_secs,
+                ratio,
+                rss: rss as f64 * self.page_size,
+            });
         }
+        self.services = services;
         self.cmdlines.retain(|pid, _| next.contains_key(pid));
         self.prev = next;
         self.prev_ms = Some(now_ms);
@@ -190,12 +221,20 @@ impl ProcessCollector {
         );
         for rank_by in ["cpu", "memory"] {
             if rank_by == "cpu" {
-                procs.sort_unstable_by(|a, b| b.ratio.total_cmp(&a.ratio).then(b.cpu_secs.total_cmp(&a.cpu_secs)));
+                procs.sort_unstable_by(|a, b| {
+                    b.ratio
+                        .total_cmp(&a.ratio)
+                        .then(b.cpu_secs.total_cmp(&a.cpu_secs))
+                });
             } else {
                 procs.sort_unstable_by(|a, b| b.rss.total_cmp(&a.rss));
             }
             for p in procs.iter().take(self.top_n) {
-                let l = vec![("pid", p.pid.to_string()), ("comm", p.comm.clone()), ("rank_by", rank_by.to_string())];
+                let l = vec![
+                    ("pid", p.pid.to_string()),
+                    ("comm", p.comm.clone()),
+                    ("rank_by", rank_by.to_string()),
+                ];
                 cpu_s.push_owned(l.clone(), p.cpu_secs);
                 rss.push_owned(l.clone(), p.rss);
                 ratio.push_owned(l, p.ratio);
@@ -245,7 +284,9 @@ impl Collector for ProcessCollector {
 
     fn collect(&mut self, out: &mut Vec<MetricFamily>) -> Result<(), CollectError> {
         let now = self.clock.now_ms();
-        let due = self.prev_ms.is_none_or(|p| now - p >= self.interval_ms || now < p);
+        let due = self
+            .prev_ms
+            .is_none_or(|p| now - p >= self.interval_ms || now < p);
         if due {
             self.refresh(now)?;
         }
@@ -262,7 +303,9 @@ mod tests {
     fn write_proc(root: &Path, pid: u32, comm: &str, ticks: u64, start: u64, rss: u64, cmd: &str) {
         let d = root.join(pid.to_string());
         std::fs::create_dir_all(&d).unwrap();
-        let stat = format!("{pid} ({comm}) S 1 1 1 0 -1 0 0 0 0 0 {ticks} 0 0 0 20 0 1 0 {start} 1000 {rss} 0 0\n");
+        let stat = format!(
+            "{pid} ({comm}) S 1 1 1 0 -1 0 0 0 0 0 {ticks} 0 0 0 20 0 1 0 {start} 1000 {rss} 0 0\n"
+        );
         std::fs::write(d.join("stat"), stat).unwrap();
         std::fs::write(d.join("cmdline"), cmd.replace(' ', "\0")).unwrap();
     }
@@ -273,15 +316,31 @@ mod tests {
         let r = d.path();
         std::fs::write(r.join("uptime"), "100.00 50.00\n").unwrap();
         write_proc(r, 1, "init", 1000, 0, 100, "/sbin/init");
-        write_proc(r, 20, "my (weird) app", 10, 5000, 5000, "/usr/bin/app --serve");
+        write_proc(
+            r,
+            20,
+            "my (weird) app",
+            10,
+            5000,
+            5000,
+            "/usr/bin/app --serve",
+        );
         write_proc(r, 30, "idle", 0, 9000, 1, "");
         std::fs::create_dir_all(r.join("40")).unwrap();
         std::fs::write(r.join("40/stat"), "40 (trunc) S 1 2").unwrap();
         std::fs::create_dir_all(r.join("self")).unwrap();
         let clock = Arc::new(ManualClock::new(1_000_000));
         let svc = vec![
-            ServiceConfig { name: "app".into(), comm: None, cmdline: Some("--serve".into()) },
-            ServiceConfig { name: "db".into(), comm: Some("postgres".into()), cmdline: None },
+            ServiceConfig {
+                name: "app".into(),
+                comm: None,
+                cmdline: Some("--serve".into()),
+            },
+            ServiceConfig {
+                name: "db".into(),
+                comm: Some("postgres".into()),
+                cmdline: None,
+            },
         ];
         let mut c = ProcessCollector::new(r, 2, 15_000, svc, clock.clone());
         let mut out = Vec::new();
@@ -289,7 +348,10 @@ mod tests {
         let f = |out: &[MetricFamily], n: &str| out.iter().find(|f| f.name == n).unwrap().clone();
         let cpu = f(&out, "argus_process_cpu_seconds_total");
         assert_eq!(cpu.samples.len(), 4, "top 2 by cpu + top 2 by memory");
-        assert_eq!(cpu.samples[0].labels[1].1, "init", "first gather: lifetime ratio");
+        assert_eq!(
+            cpu.samples[0].labels[1].1, "init",
+            "first gather: lifetime ratio"
+        );
         let rss = f(&out, "argus_process_resident_memory_bytes");
         assert_eq!(rss.samples[2].labels[1].1, "my (weird) app");
         assert_eq!(rss.samples[2].labels[2].1, "memory");
@@ -298,11 +360,22 @@ mod tests {
         assert_eq!((up.samples[0].value, up.samples[1].value), (1.0, 0.0));
 
         // pid 20 burns 10 s of CPU in 10 s of wall time; cached until the interval passes.
-        write_proc(r, 20, "my (weird) app", 1010, 5000, 5000, "/usr/bin/app --serve");
+        write_proc(
+            r,
+            20,
+            "my (weird) app",
+            1010,
+            5000,
+            5000,
+            "/usr/bin/app --serve",
+        );
         clock.advance(10_000);
         out.clear();
         c.collect(&mut out).unwrap();
-        assert_eq!(f(&out, "argus_process_cpu_ratio").samples[0].labels[1].1, "init");
+        assert_eq!(
+            f(&out, "argus_process_cpu_ratio").samples[0].labels[1].1,
+            "init"
+        );
         clock.advance(5_000);
         out.clear();
         c.collect(&mut out).unwrap();
@@ -323,7 +396,13 @@ mod tests {
 
     #[test]
     fn missing_proc_dir_is_an_error_not_a_panic() {
-        let mut c = ProcessCollector::new(Path::new("/nonexistent/argus"), 3, 1, vec![], Arc::new(ManualClock::new(0)));
+        let mut c = ProcessCollector::new(
+            Path::new("/nonexistent/argus"),
+            3,
+            1,
+            vec![],
+            Arc::new(ManualClock::new(0)),
+        );
         assert!(c.collect(&mut Vec::new()).is_err());
     }
 }

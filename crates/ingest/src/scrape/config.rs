@@ -1,0 +1,378 @@
+//! Scrape configuration: the Prometheus `scrape_configs` subset, and file-based
+//! discovery files.
+
+use crate::relabel::{RelabelConfig, RelabelError};
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A Prometheus duration: `[0-9]+(ms|s|m|h|d|w|y)` units in decreasing order,
+/// for example `15s`, `1m30s`, `250ms`, or `0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct PromDuration(pub Duration);
+
+impl PromDuration {
+    /// Parses the Prometheus duration syntax.
+    pub fn parse(s: &str) -> Result<PromDuration, String> {
+        if s == "0" {
+            return Ok(PromDuration(Duration::ZERO));
+        }
+        const UNITS: [(&str, u64); 7] = [
+            ("y", 365 * 86_400_000),
+            ("w", 7 * 86_400_000),
+            ("d", 86_400_000),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1_000),
+            ("ms", 1),
+        ];
+        let bad = || format!("invalid duration {s:?}: expected e.g. \"15s\", \"1m30s\", \"250ms\"");
+        let (mut rest, mut total, mut next_unit) = (s, 0u64, 0usize);
+        if rest.is_empty() {
+            return Err(bad());
+        }
+        while !rest.is_empty() {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return Err(bad());
+            }
+            let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+            rest = &rest[digits..];
+            let unit_len = rest.bytes().take_while(|c| c.is_ascii_alphabetic()).count();
+            let unit = &rest[..unit_len];
+            let idx = UNITS.iter().position(|(u, _)| *u == unit).ok_or_else(bad)?;
+            if idx < next_unit {
+                return Err(bad());
+            }
+            next_unit = idx + 1;
+            total = n
+                .checked_mul(UNITS[idx].1)
+                .and_then(|x| total.checked_add(x))
+                .ok_or_else(bad)?;
+            rest = &rest[unit_len..];
+        }
+        Ok(PromDuration(Duration::from_millis(total)))
+    }
+}
+
+impl<'de> Deserialize<'de> for PromDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        PromDuration::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `http` or `https`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    /// Plain HTTP (the default).
+    #[default]
+    Http,
+    /// HTTPS (rustls, web PKI roots).
+    Https,
+}
+
+impl Scheme {
+    /// `"http"` or `"https"`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// One group of targets sharing labels, in `static_configs` and in file_sd files.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TargetGroup {
+    /// `host:port` addresses.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// Labels added to every target of the group.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// `file_sd_configs`: target groups read from JSON or YAML files.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSdConfig {
+    /// Paths; the last path component may hold `*` and `?` wildcards. Files
+    /// ending in `.json` are JSON, `.yml`/`.yaml` YAML.
+    pub files: Vec<String>,
+    /// How often the files are re-read. Default `5m`.
+    #[serde(default = "default_refresh")]
+    pub refresh_interval: PromDuration,
+}
+
+fn default_refresh() -> PromDuration {
+    PromDuration(Duration::from_secs(300))
+}
+
+fn default_metrics_path() -> String {
+    "/metrics".to_string()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// One `scrape_configs` entry. Unknown keys are refused.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScrapeConfig {
+    /// The `job` label of every target. Required, unique.
+    pub job_name: String,
+    /// How often to scrape. Default `1m` (see [`ScrapeConfig::interval`]).
+    #[serde(default)]
+    pub scrape_interval: Option<PromDuration>,
+    /// Per-scrape timeout. Default `10s`, and never more than the interval.
+    #[serde(default)]
+    pub scrape_timeout: Option<PromDuration>,
+    /// The HTTP path. Default `/metrics`.
+    #[serde(default = "default_metrics_path")]
+    pub metrics_path: String,
+    /// `http` (default) or `https`.
+    #[serde(default)]
+    pub scheme: Scheme,
+    /// URL query parameters. Default none.
+    #[serde(default)]
+    pub params: BTreeMap<String, Vec<String>>,
+    /// Keep the target's own labels on conflict (default false: they become `exported_<name>`).
+    #[serde(default)]
+    pub honor_labels: bool,
+    /// Use timestamps the target exposes (default true).
+    #[serde(default = "default_true")]
+    pub honor_timestamps: bool,
+    /// Fixed target groups.
+    #[serde(default)]
+    pub static_configs: Vec<TargetGroup>,
+    /// File-based discovery.
+    #[serde(default)]
+    pub file_sd_configs: Vec<FileSdConfig>,
+    /// Relabeling of target labels before scraping.
+    #[serde(default)]
+    pub relabel_configs: Vec<RelabelConfig>,
+    /// Relabeling of scraped samples before storing.
+    #[serde(default)]
+    pub metric_relabel_configs: Vec<RelabelConfig>,
+}
+
+/// A scrape configuration that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScrapeConfigError {
+    /// Two scrape configs share a job name.
+    #[error("duplicate job_name {0:?} in scrape_configs")]
+    DuplicateJob(String),
+    /// A field has a bad value.
+    #[error("scrape config {job:?}: {reason}")]
+    Invalid {
+        /// The job.
+        job: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A relabel step is invalid.
+    #[error("scrape config {job:?}: {source}")]
+    Relabel {
+        /// The job.
+        job: String,
+        /// The relabel error.
+        source: RelabelError,
+    },
+    /// `apply` was called outside a tokio runtime.
+    #[error("the scrape manager must run inside a tokio runtime")]
+    NoRuntime,
+}
+
+impl ScrapeConfig {
+    /// A config with Prometheus defaults for `job_name`, scraping `targets`.
+    pub fn new_static(job_name: &str, targets: &[&str]) -> ScrapeConfig {
+        ScrapeConfig {
+            job_name: job_name.to_string(),
+            scrape_interval: None,
+            scrape_timeout: None,
+            metrics_path: default_metrics_path(),
+            scheme: Scheme::Http,
+            params: BTreeMap::new(),
+            honor_labels: false,
+            honor_timestamps: true,
+            static_configs: vec![TargetGroup {
+                targets: targets.iter().map(|t| t.to_string()).collect(),
+                labels: BTreeMap::new(),
+            }],
+            file_sd_configs: Vec::new(),
+            relabel_configs: Vec::new(),
+            metric_relabel_configs: Vec::new(),
+        }
+    }
+
+    /// The scrape interval (default 1m).
+    pub fn interval(&self) -> Duration {
+        self.scrape_interval
+            .map_or(Duration::from_secs(60), |d| d.0)
+    }
+
+    /// The scrape timeout (default 10s), capped at the interval.
+    pub fn timeout(&self) -> Duration {
+        self.scrape_timeout
+            .map_or(Duration::from_secs(10), |d| d.0)
+            .min(self.interval())
+    }
+
+    /// Checks field values and relabel steps.
+    pub fn validate(&self) -> Result<(), ScrapeConfigError> {
+        let bad = |reason: &str| {
+            Err(ScrapeConfigError::Invalid {
+                job: self.job_name.clone(),
+                reason: reason.to_string(),
+            })
+        };
+        if self.job_name.is_empty() {
+            return bad("job_name must not be empty");
+        }
+        if self.interval().is_zero() {
+            return bad("scrape_interval must be greater than 0");
+        }
+        if let Some(t) = self.scrape_timeout {
+            if t.0 > self.interval() {
+                return bad("scrape_timeout must not be greater than scrape_interval");
+            }
+        }
+        if !self.metrics_path.starts_with('/') {
+            return bad("metrics_path must start with '/'");
+        }
+        for rc in self
+            .relabel_configs
+            .iter()
+            .chain(&self.metric_relabel_configs)
+        {
+            rc.validate().map_err(|source| ScrapeConfigError::Relabel {
+                job: self.job_name.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Matches `name` against a pattern with `*` and `?` wildcards.
+pub fn wildcard_match(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// The files a file_sd pattern names now, sorted.
+pub fn expand_pattern(pattern: &str) -> Vec<PathBuf> {
+    let path = Path::new(pattern);
+    let Some(last) = path.file_name().and_then(|f| f.to_str()) else {
+        return Vec::new();
+    };
+    if !last.contains(['*', '?']) {
+        return if path.is_file() {
+            vec![path.to_path_buf()]
+        } else {
+            Vec::new()
+        };
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut out: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(Result::ok)
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| wildcard_match(last, n))
+            })
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    out.sort();
+    out
+}
+
+/// Reads one file_sd file: a JSON or YAML list of target groups.
+pub fn read_sd_file(path: &Path) -> Result<Vec<TargetGroup>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let groups: Vec<TargetGroup> = match ext {
+        "json" => serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?,
+        "yml" | "yaml" => {
+            serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        _ => {
+            return Err(format!(
+                "{}: file_sd files must end in .json, .yml or .yaml",
+                path.display()
+            ))
+        }
+    };
+    Ok(groups)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let ms = |s: &str| PromDuration::parse(s).map(|d| d.0.as_millis());
+        assert_eq!(ms("15s"), Ok(15_000));
+        assert_eq!(ms("1m30s"), Ok(90_000));
+        assert_eq!(ms("250ms"), Ok(250));
+        assert_eq!(ms("1h1ms"), Ok(3_600_001));
+        assert_eq!(ms("0"), Ok(0));
+        for bad in ["", "s", "15", "1s1m", "1x", "-1s", "1.5s"] {
+            assert!(ms(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("*.json", "a.json"));
+        assert!(wildcard_match("t?.yml", "t1.yml"));
+        assert!(!wildcard_match("*.json", "a.yml"));
+        assert!(wildcard_match("*", ""));
+    }
+
+    #[test]
+    fn yaml_config_with_unknown_key_is_refused() {
+        let ok =
+            "job_name: node\nscrape_interval: 15s\nstatic_configs:\n  - targets: ['a:1']\n    labels: {env: prod}\n";
+        let c: ScrapeConfig = serde_saphyr::from_str(ok).unwrap();
+        assert_eq!(c.interval(), Duration::from_secs(15));
+        assert_eq!(c.timeout(), Duration::from_secs(10));
+        assert!(c.validate().is_ok());
+        let bad = "job_name: node\nscrape_intervall: 15s\n";
+        let e = serde_saphyr::from_str::<ScrapeConfig>(bad)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("scrape_intervall"), "{e}");
+    }
+}

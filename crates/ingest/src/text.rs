@@ -1,0 +1,653 @@
+//! A hand-written parser for the Prometheus text exposition format 0.0.4 and
+//! OpenMetrics 1.0, and [`ingest_text`] for `POST /api/v1/import/prometheus`.
+//!
+//! [`TextParser`] is a streaming iterator over the lines of a body: it yields
+//! one `Result` per sample line, so a broken line is reported with its line and
+//! column and the lines after it are still read. `# TYPE`, `# HELP` and
+//! `# UNIT` are collected into [`TextParser::metadata`] (or read alone with
+//! [`parse_metadata`]) for `/api/v1/metadata`.
+//!
+//! Accepted: comments and blank lines, Windows line endings, `m{} 1`, a
+//! trailing comma in a label set, the escapes `\\`, `\"` and `\n` in label
+//! values, `+Inf`/`-Inf`/`NaN` values, optional timestamps (integer
+//! milliseconds in 0.0.4, float seconds in OpenMetrics), exemplars after ` # `
+//! (OpenMetrics, skipped), `# EOF` (OpenMetrics; required, nothing may follow),
+//! and `_created` series of counters, histograms and summaries (OpenMetrics,
+//! skipped). Columns are 1-based byte offsets within the line.
+//!
+//! ```
+//! use argus_ingest::text::{TextFormat, TextParser};
+//!
+//! let body = b"# TYPE http_requests_total counter\nhttp_requests_total{code=\"200\",} 1027 1395066363000\nm{1a=\"x\"} 1\n";
+//! let mut p = TextParser::new(body, TextFormat::Prometheus);
+//! let s = p.next().unwrap().unwrap();
+//! assert_eq!((s.name, s.value, s.timestamp_ms), ("http_requests_total", 1027.0, Some(1395066363000)));
+//! assert_eq!(s.labels[0].1, "200");
+//! let e = p.next().unwrap().unwrap_err();
+//! assert_eq!((e.line, e.column), (3, 3));
+//! assert!(p.next().is_none());
+//! assert_eq!(p.metadata()["http_requests_total"].metric_type.as_str(), "counter");
+//! ```
+
+use crate::validate::validate_pairs;
+use crate::IngestReport;
+use argus_tsdb::Appender;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// Which exposition format a body is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextFormat {
+    /// Prometheus text format 0.0.4: timestamps in integer milliseconds.
+    Prometheus,
+    /// OpenMetrics 1.0: timestamps in float seconds, `# EOF` required.
+    OpenMetrics,
+}
+
+impl TextFormat {
+    /// `application/openmetrics-text` means OpenMetrics; anything else (or nothing) 0.0.4.
+    pub fn from_content_type(content_type: Option<&str>) -> TextFormat {
+        match content_type {
+            Some(ct)
+                if ct
+                    .trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/openmetrics-text") =>
+            {
+                TextFormat::OpenMetrics
+            }
+            _ => TextFormat::Prometheus,
+        }
+    }
+}
+
+/// One sample line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextSample<'a> {
+    /// 1-based line number.
+    pub line: usize,
+    /// The metric name.
+    pub name: &'a str,
+    /// The labels in input order, without `__name__`; values unescaped.
+    pub labels: Vec<(&'a str, Cow<'a, str>)>,
+    /// The value.
+    pub value: f64,
+    /// The timestamp in milliseconds, if the line had one.
+    pub timestamp_ms: Option<i64>,
+}
+
+/// A line that could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {reason}")]
+pub struct ParseError {
+    /// 1-based line number.
+    pub line: usize,
+    /// 1-based byte column within the line.
+    pub column: usize,
+    /// What was wrong.
+    pub reason: String,
+}
+
+/// A metric family type from `# TYPE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetricType {
+    /// `counter`.
+    Counter,
+    /// `gauge`.
+    Gauge,
+    /// `histogram`.
+    Histogram,
+    /// `gaugehistogram` (OpenMetrics).
+    GaugeHistogram,
+    /// `summary`.
+    Summary,
+    /// `info` (OpenMetrics).
+    Info,
+    /// `stateset` (OpenMetrics).
+    StateSet,
+    /// `untyped` (0.0.4) or `unknown` (OpenMetrics), or no `# TYPE` line.
+    #[default]
+    Unknown,
+}
+
+impl MetricType {
+    /// Parses a `# TYPE` keyword.
+    pub fn parse(s: &str) -> Option<MetricType> {
+        Some(match s {
+            "counter" => MetricType::Counter,
+            "gauge" => MetricType::Gauge,
+            "histogram" => MetricType::Histogram,
+            "gaugehistogram" => MetricType::GaugeHistogram,
+            "summary" => MetricType::Summary,
+            "info" => MetricType::Info,
+            "stateset" => MetricType::StateSet,
+            "untyped" | "unknown" => MetricType::Unknown,
+            _ => return None,
+        })
+    }
+
+    /// The name `/api/v1/metadata` uses.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+            MetricType::GaugeHistogram => "gaugehistogram",
+            MetricType::Summary => "summary",
+            MetricType::Info => "info",
+            MetricType::StateSet => "stateset",
+            MetricType::Unknown => "unknown",
+        }
+    }
+}
+
+/// What `# TYPE`, `# HELP` and `# UNIT` said about one metric family.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MetricMetadata {
+    /// The type.
+    pub metric_type: MetricType,
+    /// The help text, unescaped.
+    pub help: String,
+    /// The unit (OpenMetrics), or empty.
+    pub unit: String,
+}
+
+/// A streaming parser over an exposition body. See the module documentation.
+#[derive(Debug)]
+pub struct TextParser<'a> {
+    body: &'a [u8],
+    pos: usize,
+    line: usize,
+    format: TextFormat,
+    metadata: BTreeMap<String, MetricMetadata>,
+    eof_seen: bool,
+    finished: bool,
+}
+
+impl<'a> TextParser<'a> {
+    /// A parser over `body`.
+    pub fn new(body: &'a [u8], format: TextFormat) -> Self {
+        TextParser {
+            body,
+            pos: 0,
+            line: 0,
+            format,
+            metadata: BTreeMap::new(),
+            eof_seen: false,
+            finished: false,
+        }
+    }
+
+    /// The metadata read so far, by metric family name.
+    pub fn metadata(&self) -> &BTreeMap<String, MetricMetadata> {
+        &self.metadata
+    }
+
+    /// Consumes the parser and returns the metadata read so far.
+    pub fn into_metadata(self) -> BTreeMap<String, MetricMetadata> {
+        self.metadata
+    }
+
+    fn err<T>(&self, column: usize, reason: impl Into<String>) -> Option<Result<T, ParseError>> {
+        Some(Err(ParseError {
+            line: self.line,
+            column,
+            reason: reason.into(),
+        }))
+    }
+
+    /// Handles a `#` line; `Some` when it yields an error.
+    fn comment(&mut self, line: &'a str) -> Option<Result<TextSample<'a>, ParseError>> {
+        let rest = line[1..].trim_start_matches([' ', '\t']);
+        let mut words = rest.splitn(3, [' ', '\t']);
+        let keyword = words.next().unwrap_or("");
+        if keyword == "EOF" && self.format == TextFormat::OpenMetrics {
+            self.eof_seen = true;
+            return None;
+        }
+        if keyword != "TYPE" && keyword != "HELP" && keyword != "UNIT" {
+            return None; // An ordinary comment.
+        }
+        let name = words.next().unwrap_or("");
+        let text = words.next().unwrap_or("").trim_start_matches([' ', '\t']);
+        let col = line.len() - rest.len() + keyword.len() + 2;
+        if !argus_model::is_valid_metric_name(name) {
+            return self.err(
+                col,
+                format!("# {keyword} line needs a valid metric name, got {name:?}"),
+            );
+        }
+        let format = self.format;
+        let entry = self.metadata.entry(name.to_string()).or_default();
+        match keyword {
+            "TYPE" => match MetricType::parse(text.trim_end()) {
+                Some(t) => entry.metric_type = t,
+                None => {
+                    let reason = format!("unknown metric type {:?} for {name}", text.trim_end());
+                    return self.err(col + name.len() + 1, reason);
+                }
+            },
+            "HELP" => entry.help = unescape_help(text, format),
+            _ => entry.unit = text.trim_end().to_string(),
+        }
+        None
+    }
+
+    fn sample(&self, line: &'a str) -> Result<Option<TextSample<'a>>, (usize, String)> {
+        let b = line.as_bytes();
+        let name_end = scan_name(b, 0, true);
+        if name_end == 0 {
+            let what = if b[0] == b'{' {
+                "missing metric name".to_string()
+            } else {
+                format!("invalid metric name start {:?}", char_at(line, 0))
+            };
+            return Err((1, what));
+        }
+        let name = &line[..name_end];
+        let mut i = name_end;
+        let mut labels: Vec<(&'a str, Cow<'a, str>)> = Vec::new();
+        if b.get(skip_ws(b, i)) == Some(&b'{') {
+            i = skip_ws(b, i) + 1;
+            loop {
+                i = skip_ws(b, i);
+                match b.get(i) {
+                    None => return Err((i + 1, "unterminated label set: expected '}'".into())),
+                    Some(b'}') => {
+                        i += 1;
+                        break;
+                    }
+                    _ => {}
+                }
+                let ln_start = i;
+                let ln_end = scan_name(b, i, false);
+                if ln_end == ln_start {
+                    return Err((
+                        i + 1,
+                        format!("invalid label name start {:?}", char_at(line, i)),
+                    ));
+                }
+                let lname = &line[ln_start..ln_end];
+                if lname == argus_model::METRIC_NAME || labels.iter().any(|(n, _)| *n == lname) {
+                    return Err((ln_start + 1, format!("duplicate label name {lname:?}")));
+                }
+                i = skip_ws(b, ln_end);
+                if b.get(i) != Some(&b'=') {
+                    return Err((i + 1, format!("expected '=' after label name {lname:?}")));
+                }
+                i = skip_ws(b, i + 1);
+                if b.get(i) != Some(&b'"') {
+                    return Err((
+                        i + 1,
+                        format!("expected '\"' to open the value of label {lname:?}"),
+                    ));
+                }
+                let (value, after) = scan_value(line, i + 1)?;
+                labels.push((lname, value));
+                i = skip_ws(b, after);
+                match b.get(i) {
+                    Some(b',') => i += 1,
+                    Some(b'}') => {}
+                    _ => {
+                        return Err((
+                            i + 1,
+                            format!("expected ',' or '}}' after the value of label {lname:?}"),
+                        ))
+                    }
+                }
+            }
+        }
+        let ws = skip_ws(b, i);
+        if ws == i {
+            let reason = if i >= b.len() {
+                "missing value".to_string()
+            } else {
+                format!(
+                    "unexpected {:?} after metric name and labels",
+                    char_at(line, i)
+                )
+            };
+            return Err((i + 1, reason));
+        }
+        i = ws;
+        let (tok, end) = token(line, i);
+        if tok.is_empty() {
+            return Err((i + 1, "missing value".into()));
+        }
+        let value = parse_value(tok).ok_or_else(|| (i + 1, format!("invalid value {tok:?}")))?;
+        i = skip_ws(b, end);
+        let mut timestamp_ms = None;
+        let om = self.format == TextFormat::OpenMetrics;
+        if i < b.len() && !(om && b[i] == b'#') {
+            let (tok, end) = token(line, i);
+            timestamp_ms = Some(parse_timestamp(tok, self.format).map_err(|r| (i + 1, r))?);
+            i = skip_ws(b, end);
+        }
+        if i < b.len() && !(om && b[i] == b'#') {
+            return Err((
+                i + 1,
+                format!("unexpected text {:?} after the sample", &line[i..]),
+            ));
+        }
+        if om && name.ends_with("_created") {
+            let family = &name[..name.len() - "_created".len()];
+            if let Some(m) = self.metadata.get(family) {
+                if matches!(
+                    m.metric_type,
+                    MetricType::Counter
+                        | MetricType::Histogram
+                        | MetricType::Summary
+                        | MetricType::GaugeHistogram
+                ) {
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(TextSample {
+            line: self.line,
+            name,
+            labels,
+            value,
+            timestamp_ms,
+        }))
+    }
+}
+
+impl<'a> Iterator for TextParser<'a> {
+    type Item = Result<TextSample<'a>, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.finished {
+            if self.pos >= self.body.len() {
+                self.finished = true;
+                if self.format == TextFormat::OpenMetrics && !self.eof_seen && !self.body.is_empty()
+                {
+                    self.line += 1;
+                    return self.err(1, "missing \"# EOF\" at the end of OpenMetrics input");
+                }
+                return None;
+            }
+            let rest = &self.body[self.pos..];
+            let len = rest.iter().position(|&c| c == b'\n').unwrap_or(rest.len());
+            self.pos += len + 1;
+            self.line += 1;
+            let raw = &rest[..len];
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            let line = match std::str::from_utf8(raw) {
+                Ok(l) => l,
+                Err(e) => return self.err(e.valid_up_to() + 1, "line is not valid UTF-8"),
+            };
+            if line.trim().is_empty() {
+                continue;
+            }
+            if self.eof_seen {
+                return self.err(1, "content after \"# EOF\"");
+            }
+            if line.starts_with('#') {
+                match self.comment(line) {
+                    Some(e) => return Some(e),
+                    None => continue,
+                }
+            }
+            let start = line.len() - line.trim_start_matches([' ', '\t']).len();
+            match self.sample(&line[start..]) {
+                Ok(Some(s)) => return Some(Ok(s)),
+                Ok(None) => continue,
+                Err((col, reason)) => return self.err(col + start, reason),
+            }
+        }
+        None
+    }
+}
+
+/// Reads only the `# TYPE`, `# HELP` and `# UNIT` lines of a body.
+pub fn parse_metadata(body: &[u8], format: TextFormat) -> BTreeMap<String, MetricMetadata> {
+    let mut p = TextParser::new(body, format);
+    for _ in p.by_ref() {}
+    p.into_metadata()
+}
+
+/// Parses `body` and stages every good sample in `app`; lines without a
+/// timestamp get `default_ts_ms`. Each broken line is rejected with its line
+/// number and reason; the good lines are kept. The caller commits.
+pub fn ingest_text<A: Appender>(
+    app: &mut A,
+    body: &[u8],
+    default_ts_ms: i64,
+    format: TextFormat,
+) -> IngestReport {
+    let mut report = IngestReport::default();
+    for item in TextParser::new(body, format) {
+        let s = match item {
+            Ok(s) => s,
+            Err(e) => {
+                report.reject(1, || e.to_string());
+                continue;
+            }
+        };
+        let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(s.labels.len() + 1);
+        pairs.push((argus_model::METRIC_NAME, s.name));
+        pairs.extend(s.labels.iter().map(|(n, v)| (*n, v.as_ref())));
+        if let Err(reason) = validate_pairs(&mut pairs) {
+            report.reject(1, || format!("line {}: {reason}", s.line));
+            continue;
+        }
+        match app.append_pairs(&pairs, s.timestamp_ms.unwrap_or(default_ts_ms), s.value) {
+            Ok(()) => report.accepted += 1,
+            Err(e) => report.reject(1, || format!("line {}: {e}", s.line)),
+        }
+    }
+    report
+}
+
+fn char_at(line: &str, i: usize) -> char {
+    line.get(i..).and_then(|s| s.chars().next()).unwrap_or(' ')
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+        i += 1;
+    }
+    i
+}
+
+/// The end of a metric name (`colon` allowed) or label name starting at `i`; `i` when none.
+fn scan_name(b: &[u8], i: usize, colon: bool) -> usize {
+    let ok_first = |c: u8| c.is_ascii_alphabetic() || c == b'_' || (colon && c == b':');
+    let ok = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || (colon && c == b':');
+    if i >= b.len() || !ok_first(b[i]) {
+        return i;
+    }
+    let mut j = i + 1;
+    while j < b.len() && ok(b[j]) {
+        j += 1;
+    }
+    j
+}
+
+/// A quoted label value starting just after its opening quote; returns the
+/// value and the index after the closing quote.
+fn scan_value(line: &str, start: usize) -> Result<(Cow<'_, str>, usize), (usize, String)> {
+    let b = line.as_bytes();
+    let mut i = start;
+    let mut owned: Option<String> = None;
+    let mut run = start;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                let v = match owned {
+                    Some(mut s) => {
+                        s.push_str(&line[run..i]);
+                        Cow::Owned(s)
+                    }
+                    None => Cow::Borrowed(&line[start..i]),
+                };
+                return Ok((v, i + 1));
+            }
+            b'\\' => {
+                let s = owned.get_or_insert_with(String::new);
+                s.push_str(&line[run..i]);
+                match b.get(i + 1) {
+                    Some(b'\\') => s.push('\\'),
+                    Some(b'"') => s.push('"'),
+                    Some(b'n') => s.push('\n'),
+                    Some(_) => {
+                        return Err((
+                            i + 1,
+                            format!(
+                                "invalid escape sequence \"\\{}\" in label value",
+                                char_at(line, i + 1)
+                            ),
+                        ))
+                    }
+                    None => {
+                        return Err((
+                            i + 1,
+                            "unterminated label value: missing closing '\"'".into(),
+                        ))
+                    }
+                }
+                i += 2;
+                run = i;
+            }
+            _ => i += 1,
+        }
+    }
+    Err((
+        start,
+        "unterminated label value: missing closing '\"'".into(),
+    ))
+}
+
+/// The whitespace-delimited token at `i` and its end.
+fn token(line: &str, i: usize) -> (&str, usize) {
+    let b = line.as_bytes();
+    let mut j = i;
+    while j < b.len() && b[j] != b' ' && b[j] != b'\t' {
+        j += 1;
+    }
+    (&line[i..j], j)
+}
+
+/// A sample value: a decimal float, or `+Inf`, `-Inf`, `NaN` (any case).
+fn parse_value(tok: &str) -> Option<f64> {
+    let ok = tok
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'-'));
+    if !ok {
+        return None;
+    }
+    tok.parse::<f64>().ok()
+}
+
+fn parse_timestamp(tok: &str, format: TextFormat) -> Result<i64, String> {
+    match format {
+        TextFormat::Prometheus => tok
+            .parse::<i64>()
+            .map_err(|_| format!("invalid timestamp {tok:?}: expected integer milliseconds")),
+        TextFormat::OpenMetrics => {
+            let secs = parse_value(tok)
+                .ok_or_else(|| format!("invalid timestamp {tok:?}: expected seconds"))?;
+            let ms = (secs * 1000.0).round();
+            if !ms.is_finite() || ms.abs() >= 9.2e18 {
+                return Err(format!(
+                    "invalid timestamp {tok:?}: must be a finite number of seconds"
+                ));
+            }
+            Ok(ms as i64)
+        }
+    }
+}
+
+fn unescape_help(text: &str, format: TextFormat) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('\\') => out.push('\\'),
+            Some('"') if format == TextFormat::OpenMetrics => out.push('"'),
+            Some(o) => {
+                out.push('\\');
+                out.push(o);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(line: &str, f: TextFormat) -> Result<TextSample<'_>, ParseError> {
+        TextParser::new(line.as_bytes(), f).next().unwrap()
+    }
+
+    #[test]
+    fn values_and_timestamps() {
+        let s = one("m +Inf", TextFormat::Prometheus).unwrap();
+        assert_eq!(s.value, f64::INFINITY);
+        assert!(one("m NaN", TextFormat::Prometheus).unwrap().value.is_nan());
+        assert_eq!(
+            one("m{} -Inf 5", TextFormat::Prometheus)
+                .unwrap()
+                .timestamp_ms,
+            Some(5)
+        );
+        let s = one("m 1 1.5 # {a=\"b\"} 1\n# EOF\n", TextFormat::OpenMetrics).unwrap();
+        assert_eq!(s.timestamp_ms, Some(1500));
+        assert!(one("m 1 NaN", TextFormat::OpenMetrics)
+            .unwrap_err()
+            .reason
+            .contains("finite"));
+        assert!(one("m 1 NaN", TextFormat::Prometheus)
+            .unwrap_err()
+            .reason
+            .contains("invalid timestamp"));
+        assert!(one("m 0x10", TextFormat::Prometheus)
+            .unwrap_err()
+            .reason
+            .contains("invalid value"));
+    }
+
+    #[test]
+    fn escapes() {
+        let s = one(r#"m{a="x\\y\"z\n"} 1"#, TextFormat::Prometheus).unwrap();
+        assert_eq!(s.labels[0].1, "x\\y\"z\n");
+        let e = one(r#"m{a="x\q"} 1"#, TextFormat::Prometheus).unwrap_err();
+        assert_eq!(e.column, 7);
+    }
+
+    #[test]
+    fn help_and_created() {
+        let body = b"# HELP c_total Count of \\n things\n# TYPE c counter\nc_total 1\nc_created 17\n# EOF\n";
+        let mut p = TextParser::new(body, TextFormat::OpenMetrics);
+        let got: Vec<_> = p.by_ref().collect();
+        assert_eq!(got.len(), 1);
+        assert_eq!(p.metadata()["c_total"].help, "Count of \n things");
+        assert_eq!(p.metadata()["c"].metric_type, MetricType::Counter);
+    }
+
+    #[test]
+    fn openmetrics_eof_rules() {
+        let got: Vec<_> = TextParser::new(b"m 1\n", TextFormat::OpenMetrics).collect();
+        assert_eq!(got.len(), 2);
+        assert!(got[1].as_ref().unwrap_err().reason.contains("EOF"));
+        let got: Vec<_> = TextParser::new(b"# EOF\nm 1\n", TextFormat::OpenMetrics).collect();
+        assert_eq!(got[0].as_ref().unwrap_err().line, 2);
+        assert_eq!(
+            TextFormat::from_content_type(Some("application/openmetrics-text; version=1.0.0")),
+            TextFormat::OpenMetrics
+        );
+        assert_eq!(
+            TextFormat::from_content_type(Some("text/plain")),
+            TextFormat::Prometheus
+        );
+    }
+}

@@ -1,0 +1,9 @@
+//! The integration tests of argus-ingest (one binary).
+
+mod common;
+mod props;
+mod push;
+mod relabel;
+mod remote_write;
+mod scrape;
+mod text;

@@ -1,0 +1,56 @@
+//! The query error type and its mapping onto Prometheus's API error types.
+
+/// Why a query failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PromqlError {
+    /// The expression does not parse or is ill-typed (`bad_data`, HTTP 400).
+    #[error("{0}")]
+    Parse(String),
+    /// Evaluation failed, e.g. many-to-many matching (`execution`, HTTP 422).
+    #[error("{0}")]
+    Execution(String),
+    /// The query ran past its deadline (`timeout`, HTTP 503).
+    #[error("query timed out in query execution")]
+    Timeout,
+    /// The caller canceled the query (`canceled`, HTTP 503).
+    #[error("query was canceled in query execution")]
+    Canceled,
+    /// The query would load more samples than allowed (`execution`, HTTP 422).
+    #[error("query processing would load too many samples into memory in query execution")]
+    TooManySamples,
+    /// The store failed (`internal`, HTTP 500).
+    #[error("storage error: {0}")]
+    Storage(String),
+}
+
+impl PromqlError {
+    /// Prometheus's `errorType` string for this error.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            PromqlError::Parse(_) => "bad_data",
+            PromqlError::Execution(_) | PromqlError::TooManySamples => "execution",
+            PromqlError::Timeout => "timeout",
+            PromqlError::Canceled => "canceled",
+            PromqlError::Storage(_) => "internal",
+        }
+    }
+
+    /// The HTTP status Prometheus answers this error with.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            PromqlError::Parse(_) => 400,
+            PromqlError::Execution(_) | PromqlError::TooManySamples => 422,
+            PromqlError::Timeout | PromqlError::Canceled => 503,
+            PromqlError::Storage(_) => 500,
+        }
+    }
+
+    /// Whether retrying the same query may succeed (timeouts and storage failures).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, PromqlError::Timeout | PromqlError::Storage(_))
+    }
+}
+
+pub(crate) fn exec<T>(msg: impl Into<String>) -> Result<T, PromqlError> {
+    Err(PromqlError::Execution(msg.into()))
+}

@@ -1,0 +1,205 @@
+//! The evaluator: every expression is evaluated once over the whole step grid
+//! (an instant query is a grid of one step), series-wise where possible.
+
+mod aggregate;
+mod binary;
+mod functions;
+mod histogram;
+mod range_funcs;
+mod selector;
+pub(crate) mod util;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use argus_tsdb::Querier;
+use promql_parser::parser::{AtModifier, Expr, Offset};
+
+use crate::error::{exec, PromqlError};
+use crate::value::{SSeries, Val};
+
+/// Default step of a subquery without an explicit resolution (Prometheus's
+/// default global evaluation interval).
+pub(crate) const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
+
+/// The evaluation grid: `start, start+step, ..., end` (ms).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Grid {
+    pub start: i64,
+    pub end: i64,
+    pub step: i64,
+}
+
+impl Grid {
+    pub fn len(&self) -> usize {
+        if self.step <= 0 || self.end < self.start {
+            return 1;
+        }
+        ((self.end - self.start) / self.step) as usize + 1
+    }
+    pub fn ts(&self, i: usize) -> i64 {
+        self.start + i as i64 * self.step
+    }
+    pub fn idx(&self, t: i64) -> usize {
+        if self.step <= 0 {
+            0
+        } else {
+            ((t - self.start) / self.step) as usize
+        }
+    }
+}
+
+/// Warnings and infos collected during evaluation (Prometheus's annotations).
+#[derive(Debug, Default, Clone)]
+pub struct Annotations {
+    /// `PromQL warning: ...` messages.
+    pub warnings: Vec<String>,
+    /// `PromQL info: ...` messages.
+    pub infos: Vec<String>,
+}
+
+impl Annotations {
+    pub(crate) fn warn(&mut self, msg: String) {
+        let m = format!("PromQL warning: {msg}");
+        if !self.warnings.contains(&m) {
+            self.warnings.push(m);
+        }
+    }
+    pub(crate) fn info(&mut self, msg: String) {
+        let m = format!("PromQL info: {msg}");
+        if !self.infos.contains(&m) {
+            self.infos.push(m);
+        }
+    }
+}
+
+/// Per-query evaluation state.
+pub(crate) struct Evaluator<'a> {
+    pub q: &'a dyn Querier,
+    pub lookback: i64,
+    pub max_samples: usize,
+    pub samples: usize,
+    pub deadline: Option<Instant>,
+    pub cancel: Option<&'a AtomicBool>,
+    pub query_start: i64,
+    pub query_end: i64,
+    pub annotations: Annotations,
+}
+
+impl<'a> Evaluator<'a> {
+    /// Checks the deadline and the cancellation flag.
+    pub fn check(&self) -> Result<(), PromqlError> {
+        if let Some(c) = self.cancel {
+            if c.load(Ordering::Relaxed) {
+                return Err(PromqlError::Canceled);
+            }
+        }
+        if let Some(d) = self.deadline {
+            if Instant::now() >= d {
+                return Err(PromqlError::Timeout);
+            }
+        }
+        Ok(())
+    }
+
+    /// Accounts for `n` samples loaded into memory.
+    pub fn add_samples(&mut self, n: usize) -> Result<(), PromqlError> {
+        self.samples = self.samples.saturating_add(n);
+        if self.max_samples > 0 && self.samples > self.max_samples {
+            return Err(PromqlError::TooManySamples);
+        }
+        Ok(())
+    }
+
+    /// Resolves an `@` modifier to milliseconds.
+    pub fn at_ms(&self, at: &Option<AtModifier>) -> Option<i64> {
+        match at {
+            None => None,
+            Some(AtModifier::Start) => Some(self.query_start),
+            Some(AtModifier::End) => Some(self.query_end),
+            Some(AtModifier::At(t)) => Some(system_time_ms(*t)),
+        }
+    }
+
+    /// Evaluates `expr` over `grid`.
+    pub fn eval(&mut self, expr: &Expr, grid: &Grid) -> Result<Val, PromqlError> {
+        self.check()?;
+        match expr {
+            Expr::NumberLiteral(n) => Ok(Val::Scalar(vec![n.val; grid.len()])),
+            Expr::StringLiteral(s) => Ok(Val::Str(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, grid),
+            Expr::Unary(u) => match self.eval(&u.expr, grid)? {
+                Val::Scalar(v) => Ok(Val::Scalar(v.into_iter().map(|x| -x).collect())),
+                Val::Vector(mut ss) => {
+                    for s in &mut ss {
+                        s.drop_name = true;
+                        for p in &mut s.pts {
+                            p.v = -p.v;
+                        }
+                    }
+                    Ok(Val::Vector(ss))
+                }
+                _ => exec("unary expression only allowed on expressions of type scalar or instant vector"),
+            },
+            Expr::Binary(b) => binary::eval_binary(self, b, grid),
+            Expr::Aggregate(a) => aggregate::eval_aggregate(self, a, grid),
+            Expr::Call(c) => functions::eval_call(self, c, grid),
+            Expr::VectorSelector(vs) => {
+                Ok(Val::Vector(selector::eval_vector_selector(self, vs, grid, false)?))
+            }
+            Expr::MatrixSelector(_) | Expr::Subquery(_) => {
+                if grid.len() != 1 {
+                    return exec("range vectors can only be evaluated in an instant query");
+                }
+                let rd = selector::eval_range_input(self, expr, grid)?;
+                let r = rd.refs[0];
+                let mut out = Vec::new();
+                for s in rd.series {
+                    let w: Vec<_> = s.pts.iter().filter(|p| p.t > r - rd.range && p.t <= r).copied().collect();
+                    if !w.is_empty() {
+                        out.push(SSeries { labels: s.labels, drop_name: false, pts: w });
+                    }
+                }
+                Ok(Val::Matrix(out))
+            }
+            Expr::Extension(_) => exec("extension expressions are not supported"),
+        }
+    }
+
+    /// Evaluates `expr` expecting a scalar: one value per step.
+    pub fn eval_scalar(&mut self, expr: &Expr, grid: &Grid) -> Result<Vec<f64>, PromqlError> {
+        match self.eval(expr, grid)? {
+            Val::Scalar(v) => Ok(v),
+            _ => exec("expected a scalar expression"),
+        }
+    }
+
+    /// Evaluates `expr` expecting an instant vector.
+    pub fn eval_vector(&mut self, expr: &Expr, grid: &Grid) -> Result<Vec<SSeries>, PromqlError> {
+        match self.eval(expr, grid)? {
+            Val::Vector(v) => Ok(v),
+            _ => exec("expected an instant vector expression"),
+        }
+    }
+}
+
+/// Milliseconds since the epoch of a `SystemTime` (negative before 1970).
+pub(crate) fn system_time_ms(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+/// Offset in milliseconds (positive looks back).
+pub(crate) fn offset_ms(o: &Option<Offset>) -> i64 {
+    match o {
+        None => 0,
+        Some(Offset::Pos(d)) => dur_ms(d),
+        Some(Offset::Neg(d)) => -dur_ms(d),
+    }
+}
+
+pub(crate) fn dur_ms(d: &Duration) -> i64 {
+    d.as_millis() as i64
+}

@@ -1,0 +1,129 @@
+//! The batch appender: stages samples against the head, then writes one WAL
+//! write per commit and applies the batch.
+//!
+//! ```ignore
+//! let mut app = db.appender();
+//! app.append_pairs(&[("__name__", "up"), ("job", "a")], 1_000, 1.0)?;
+//! let stats = app.commit()?; // durable against kill -9 once Ok
+//! ```
+
+use crate::wal;
+use crate::{AppendStats, Appender, Db, SampleError, TsdbError};
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+
+/// The [`Appender`] of a [`Db`]. Owned and `Send`; staged samples are
+/// invisible until [`Appender::commit`].
+pub struct DbAppender {
+    db: Db,
+    samples: Vec<(u64, i64, f64)>,
+    unlogged: Vec<u64>,
+    unlogged_set: HashSet<u64>,
+    created: u64,
+    buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for DbAppender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbAppender")
+            .field("staged", &self.samples.len())
+            .finish()
+    }
+}
+
+impl DbAppender {
+    pub(crate) fn new(db: Db) -> Self {
+        DbAppender {
+            db,
+            samples: Vec::new(),
+            unlogged: Vec::new(),
+            unlogged_set: HashSet::new(),
+            created: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Number of staged samples.
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// True when nothing is staged.
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    fn encode(&mut self) {
+        let head = &self.db.inner.head;
+        self.buf.clear();
+        if !self.unlogged.is_empty() {
+            let labels: Vec<(u64, Box<[u32]>)> = self
+                .unlogged
+                .iter()
+                .filter_map(|&id| head.with_series(id, |s| (id, s.labels.clone())))
+                .collect();
+            let syms = head.symbols.read();
+            wal::encode_series(
+                &mut self.buf,
+                labels.iter().map(|(id, l)| {
+                    (
+                        *id,
+                        l.chunks_exact(2).map(|c| (syms.str(c[0]), syms.str(c[1]))),
+                    )
+                }),
+            );
+        }
+        wal::encode_samples(&mut self.buf, &self.samples);
+    }
+}
+
+impl Appender for DbAppender {
+    fn append_pairs(&mut self, pairs: &[(&str, &str)], t: i64, v: f64) -> Result<(), SampleError> {
+        let res = self.db.inner.head.stage(pairs, t, v);
+        let c = &self.db.inner.counters;
+        match res {
+            Ok((id, needs_log, created)) => {
+                if needs_log && self.unlogged_set.insert(id) {
+                    self.unlogged.push(id);
+                }
+                self.created += u64::from(created);
+                self.samples.push((id, t, v));
+                Ok(())
+            }
+            Err(e) => {
+                match e {
+                    SampleError::OutOfOrder { .. } => {
+                        c.rejected_ooo.fetch_add(1, Ordering::Relaxed)
+                    }
+                    _ => c.rejected_other.fetch_add(1, Ordering::Relaxed),
+                };
+                Err(e)
+            }
+        }
+    }
+
+    fn commit(mut self) -> Result<AppendStats, TsdbError> {
+        if self.samples.is_empty() && self.unlogged.is_empty() {
+            return Ok(AppendStats::default());
+        }
+        self.encode();
+        let inner = &self.db.inner;
+        let applied = {
+            let _gate = inner.gate.read();
+            inner.wal.lock().write(&self.buf)?;
+            inner.head.mark_logged(&self.unlogged);
+            inner.head.apply(&self.samples)
+        };
+        let c = &inner.counters;
+        c.appended.fetch_add(applied.added, Ordering::Relaxed);
+        c.rejected_ooo
+            .fetch_add(applied.out_of_order, Ordering::Relaxed);
+        c.rejected_other.fetch_add(applied.other, Ordering::Relaxed);
+        Ok(AppendStats {
+            samples: applied.added,
+            new_series: self.created,
+        })
+    }
+
+    fn rollback(self) {}
+}

@@ -1,0 +1,147 @@
+//! Reads over the head and the blocks: series merged by label set and
+//! deduplicated by timestamp (a block's sample wins over the head's).
+//!
+//! ```ignore
+//! let series = db.select(&[Matcher::eq("job", "node")], 0, i64::MAX)?;
+//! let names = db.label_names(&[], 0, i64::MAX)?;
+//! ```
+
+use crate::{Db, Querier, Series, TsdbError};
+use argus_model::{Labels, Matcher, Sample};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
+
+impl Db {
+    /// Label sets (with samples when `with_samples`) of matching series with
+    /// data in `[mint, maxt]`, blocks first, head last.
+    fn gather(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        with_samples: bool,
+    ) -> BTreeMap<Labels, Vec<Sample>> {
+        let mut out: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
+        let blocks: Vec<_> = self
+            .inner
+            .blocks
+            .read()
+            .iter()
+            .filter(|b| b.meta().mint <= maxt && b.meta().maxt >= mint)
+            .cloned()
+            .collect();
+        for b in blocks {
+            for idx in b.select_ids(matchers) {
+                let idx = idx as usize;
+                let Some(s) = b.series.get(idx) else { continue };
+                if s.mint > maxt || s.maxt < mint {
+                    continue;
+                }
+                if !with_samples {
+                    out.entry(b.labels(idx)).or_default();
+                    continue;
+                }
+                match b.read_series(idx) {
+                    Ok(all) => {
+                        let lo = all.partition_point(|x| x.t < mint);
+                        let hi = all.partition_point(|x| x.t <= maxt);
+                        if lo < hi {
+                            out.entry(b.labels(idx))
+                                .or_default()
+                                .extend_from_slice(&all[lo..hi]);
+                        }
+                    }
+                    Err(err) => {
+                        tracing::error!(path = %b.dir().display(), series = %b.labels(idx), error = %err, "Skipping unreadable series data in a block.");
+                    }
+                }
+            }
+        }
+        let head = &self.inner.head;
+        let (hmin, hmax) = (
+            head.min_t.load(Ordering::Acquire),
+            head.max_t.load(Ordering::Acquire),
+        );
+        if hmin <= maxt && hmax >= mint {
+            let mut buf = Vec::new();
+            for id in head.select_ids(matchers) {
+                buf.clear();
+                let got = head.with_series(id, |s| {
+                    let overlaps = s.min_t().is_some_and(|m| m <= maxt)
+                        && s.max_t().is_some_and(|m| m >= mint);
+                    if with_samples {
+                        s.samples_in(mint, maxt, &mut buf);
+                    }
+                    let keep = if with_samples {
+                        !buf.is_empty()
+                    } else {
+                        overlaps || s.ooo.iter().any(|o| o.t >= mint && o.t <= maxt)
+                    };
+                    keep.then(|| s.labels.clone())
+                });
+                if let Some(Some(ids)) = got {
+                    let labels = head.symbols.read().labels(&ids);
+                    out.entry(labels).or_default().extend_from_slice(&buf);
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Querier for Db {
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, TsdbError> {
+        Ok(self
+            .gather(matchers, mint, maxt, true)
+            .into_iter()
+            .filter_map(|(labels, mut samples)| {
+                // Stable: for equal timestamps the block's sample (added first) is kept.
+                samples.sort_by_key(|s| s.t);
+                samples.dedup_by_key(|s| s.t);
+                (!samples.is_empty()).then_some(Series { labels, samples })
+            })
+            .collect())
+    }
+
+    fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, TsdbError> {
+        Ok(self
+            .gather(matchers, mint, maxt, false)
+            .into_keys()
+            .collect())
+    }
+
+    fn label_names(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, TsdbError> {
+        let mut names = BTreeSet::new();
+        for l in self.gather(matchers, mint, maxt, false).keys() {
+            for p in l.iter() {
+                if !names.contains(&p.name) {
+                    names.insert(p.name.clone());
+                }
+            }
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, TsdbError> {
+        let mut vals = BTreeSet::new();
+        for l in self.gather(matchers, mint, maxt, false).keys() {
+            if let Some(v) = l.get(name) {
+                if !vals.contains(v) {
+                    vals.insert(v.to_string());
+                }
+            }
+        }
+        Ok(vals.into_iter().collect())
+    }
+}
