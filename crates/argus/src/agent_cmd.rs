@@ -13,12 +13,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Flags of `argus agent`.
+/// Flags of `argus agent`. Flags override the config file.
 #[derive(Args)]
 pub struct AgentArgs {
-    /// HTTP listen address for /metrics.
-    #[arg(long, default_value = "127.0.0.1:9798")]
-    listen: SocketAddr,
+    /// HTTP listen address for /metrics. Default `127.0.0.1:9798` (or the file's `listen`).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
     /// YAML file with the agent's settings (collectors, processes, push).
     #[arg(long)]
     config: Option<PathBuf>,
@@ -30,64 +30,82 @@ pub struct AgentArgs {
     buffer_dir: PathBuf,
 }
 
-type Shared = Arc<parking_lot::Mutex<Agent>>;
+type Shared = Arc<Agent>;
 
 async fn metrics(State(agent): State<Shared>, headers: HeaderMap) -> impl IntoResponse {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = argus_collect::negotiate(accept);
-    let a = agent.clone();
-    let body = tokio::task::spawn_blocking(move || a.lock().render(format))
+    let body = tokio::task::spawn_blocking(move || agent.render(format))
         .await
         .unwrap_or_default();
     ([(header::CONTENT_TYPE, format.content_type())], body)
 }
 
+/// Reads the agent's YAML settings; unknown keys are named with their line.
+pub fn load_config(path: &std::path::Path) -> anyhow::Result<AgentConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read agent config {}", path.display()))?;
+    if text.trim().is_empty() {
+        return Ok(AgentConfig::default());
+    }
+    serde_saphyr::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("invalid agent config {}: {e}", path.display()))
+}
+
 /// Runs the agent until SIGINT/SIGTERM.
 pub fn run(args: AgentArgs) -> anyhow::Result<()> {
-    let cfg: AgentConfig = match &args.config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read agent config {}", p.display()))?;
-            AgentConfig::from_yaml_str(&text)
-                .with_context(|| format!("invalid agent config {}", p.display()))?
-        }
+    let mut cfg = match &args.config {
+        Some(p) => load_config(p)?,
         None => AgentConfig::default(),
+    };
+    if let Some(url) = &args.push_url {
+        cfg.push = Some(argus_collect::PushConfig::new(url.clone(), args.buffer_dir.clone()));
+    }
+    let listen: SocketAddr = match args.listen {
+        Some(l) => l,
+        None => cfg
+            .listen
+            .parse()
+            .with_context(|| format!("invalid listen address {:?} in the agent config", cfg.listen))?,
     };
     let clock: Arc<dyn argus_model::Clock> = Arc::new(argus_model::SystemClock);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
+        .max_blocking_threads(4)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let agent = Agent::new(cfg.clone(), clock.clone()).context("cannot start the agent")?;
-        let shared: Shared = Arc::new(parking_lot::Mutex::new(agent));
-        let pusher = match &args.push_url {
-            Some(url) => Some(
-                argus_collect::Pusher::start(
-                    url.clone(),
-                    args.buffer_dir.clone(),
-                    shared.clone(),
-                    clock.clone(),
-                )
-                .context("cannot start the push loop")?,
-            ),
+        let push_cfg = cfg.push.clone();
+        let agent: Shared = Arc::new(Agent::new(cfg, clock.clone()).context("cannot start the agent")?);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let pusher = match push_cfg {
+            Some(pc) => {
+                let p = argus_collect::Pusher::new(pc, agent.clone(), clock.clone())
+                    .context("cannot start the push loop")?;
+                agent.attach_push_stats(p.stats());
+                let mut rx = stop_rx.clone();
+                Some(tokio::spawn(p.run(async move {
+                    let _ = rx.wait_for(|v| *v).await;
+                })))
+            }
             None => None,
         };
         let app = axum::Router::new()
             .route("/metrics", get(metrics))
             .route("/-/healthy", get(|| async { "Argus agent is Healthy.\n" }))
-            .with_state(shared);
-        let listener = tokio::net::TcpListener::bind(args.listen)
+            .with_state(agent);
+        let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
-        tracing::info!(listen = %args.listen, "The Argus agent is serving /metrics.");
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        tracing::info!(listen = %listen, "The Argus agent is serving /metrics.");
         axum::serve(listener, app)
             .with_graceful_shutdown(crate::shutdown_signal())
             .await
             .context("the agent's http server failed")?;
+        let _ = stop_tx.send(true);
         if let Some(p) = pusher {
-            p.shutdown().await;
+            let _ = p.await;
         }
         Ok(())
     })

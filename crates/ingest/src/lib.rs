@@ -47,7 +47,7 @@ pub mod text;
 mod validate;
 
 pub use report::{IngestError, IngestReport, MAX_BODY_BYTES, MAX_REPORTED_ERRORS};
-pub use validate::validate_pairs;
+pub use validate::{describe_pairs, validate_pairs};
 
 /// Something that makes appenders: the scrape manager opens one per scrape.
 /// The server implements it for the store's `Db`.

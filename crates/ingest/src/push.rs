@@ -105,13 +105,13 @@ fn stage<A: Appender>(app: &mut A, report: &mut IngestReport, v: &Value, now: i6
     }
 }
 
+/// One parsed entry: label pairs and `(timestamp_ms, value)` samples.
+pub type Entry = (Vec<(String, String)>, Vec<(i64, f64)>);
+
 /// Reads one entry into its label pairs and `(timestamp_ms, value)` samples;
 /// `now` is the timestamp of a shorthand entry without one. The labels are
 /// not validated here.
-pub fn parse_entry(
-    v: &Value,
-    now: i64,
-) -> Result<(Vec<(String, String)>, Vec<(i64, f64)>), String> {
+pub fn parse_entry(v: &Value, now: i64) -> Result<Entry, String> {
     let obj = v.as_object().ok_or("an entry must be a JSON object")?;
     for k in obj.keys() {
         if !matches!(k.as_str(), "labels" | "samples" | "value" | "timestamp") {

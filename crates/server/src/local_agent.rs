@@ -14,12 +14,13 @@ pub fn spawn(
     clock: Arc<dyn Clock>,
     cfg: LocalAgentConfig,
 ) -> Result<tokio::task::JoinHandle<()>, String> {
-    let agent = argus_collect::Agent::new(cfg.collect.clone(), clock.clone()).map_err(|e| e.to_string())?;
+    let agent = Arc::new(
+        argus_collect::Agent::new(cfg.collect.clone(), clock.clone()).map_err(|e| e.to_string())?,
+    );
     let host = hostname();
     let extra = Labels::from_pairs(&[("job", cfg.job.as_str()), ("instance", host.as_str())]);
     let every = cfg.interval.to_std();
     Ok(tokio::spawn(async move {
-        let agent = Arc::new(parking_lot::Mutex::new(agent));
         let mut previous: HashSet<Labels> = HashSet::new();
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -45,14 +46,14 @@ type CollectResult = Result<HashSet<Labels>, (String, HashSet<Labels>)>;
 /// One collection: append every sample, and a stale marker for each series that
 /// was there last time and is gone now (a process that left the top N, say).
 fn collect_once(
-    agent: &parking_lot::Mutex<argus_collect::Agent>,
+    agent: &argus_collect::Agent,
     db: &Db,
     clock: &dyn Clock,
     extra: &Labels,
     previous: HashSet<Labels>,
 ) -> CollectResult {
     let t = clock.now_ms();
-    let families = agent.lock().gather();
+    let families = agent.gather();
     let samples = argus_collect::to_samples(&families, extra, t);
     let mut app = db.appender();
     let mut seen = HashSet::with_capacity(samples.len());

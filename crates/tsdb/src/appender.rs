@@ -17,9 +17,10 @@ use std::sync::atomic::Ordering;
 pub struct DbAppender {
     db: Db,
     samples: Vec<(u64, i64, f64)>,
-    unlogged: Vec<u64>,
-    unlogged_set: HashSet<u64>,
+    unlogged: Vec<u32>,
+    unlogged_set: HashSet<u32>,
     created: u64,
+    /// WAL records of the commit; also the label hash's scratch space.
     buf: Vec<u8>,
 }
 
@@ -60,7 +61,7 @@ impl DbAppender {
             let labels: Vec<(u64, Box<[u32]>)> = self
                 .unlogged
                 .iter()
-                .filter_map(|&id| head.with_series(id, |s| (id, s.labels.clone())))
+                .filter_map(|&id| head.with_series(id, |s| (u64::from(id), s.labels.clone())))
                 .collect();
             let syms = head.symbols.read();
             wal::encode_series(
@@ -79,7 +80,8 @@ impl DbAppender {
 
 impl Appender for DbAppender {
     fn append_pairs(&mut self, pairs: &[(&str, &str)], t: i64, v: f64) -> Result<(), SampleError> {
-        let res = self.db.inner.head.stage(pairs, t, v);
+        let hash = crate::head::hash_pairs_into(pairs, &mut self.buf);
+        let res = self.db.inner.head.stage(pairs, hash, t, v);
         let c = &self.db.inner.counters;
         match res {
             Ok((id, needs_log, created)) => {
@@ -87,7 +89,7 @@ impl Appender for DbAppender {
                     self.unlogged.push(id);
                 }
                 self.created += u64::from(created);
-                self.samples.push((id, t, v));
+                self.samples.push((u64::from(id), t, v));
                 Ok(())
             }
             Err(e) => {
@@ -111,7 +113,7 @@ impl Appender for DbAppender {
         let applied = {
             let _gate = inner.gate.read();
             inner.wal.lock().write(&self.buf)?;
-            inner.head.mark_logged(&self.unlogged);
+            // Marks every series it touches logged: this write holds their records.
             inner.head.apply(&self.samples)
         };
         let c = &inner.counters;

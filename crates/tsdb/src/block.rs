@@ -226,7 +226,7 @@ pub struct Block {
     file: File,
     pub(crate) symbols: Symbols,
     pub(crate) series: Vec<BlockSeries>,
-    postings: Postings,
+    pub(crate) postings: Postings,
 }
 
 impl std::fmt::Debug for Block {
@@ -343,7 +343,8 @@ impl Block {
                 })
             };
             let s = read().map_err(bad(ser_off))?;
-            postings.add(i as u64, &s.labels);
+            let id = u32::try_from(i).map_err(|_| "more than 2^32 series").map_err(bad(ser_off))?;
+            postings.add(id, &s.labels);
             series.push(s);
         }
         Ok(Block {
@@ -368,7 +369,11 @@ impl Block {
 
     /// Indexes of series matching `matchers`.
     pub(crate) fn select_ids(&self, matchers: &[Matcher]) -> Vec<u64> {
-        self.postings.select(matchers, &self.symbols)
+        self.postings
+            .select(matchers, &self.symbols)
+            .into_iter()
+            .map(u64::from)
+            .collect()
     }
 
     /// The label set of series `i`.

@@ -207,12 +207,7 @@ fn decode_decimal(b: &[u8], mut pos: usize, n: usize) -> Result<Vec<f64>, ChunkE
             .get(pos..pos + 8)
             .and_then(|s| <[u8; 8]>::try_from(s).ok());
         let Some(raw) = raw else {
-            return Err(ChunkError::Truncated {
-                what: "exception value",
-                bit: pos as u64 * 8,
-                need: 64,
-                len: b.len(),
-            });
+            return Err(truncated("exception value", pos));
         };
         pos += 8;
         exceptions.push((idx as usize, f64::from_le_bytes(raw)));
@@ -350,6 +345,11 @@ fn unzigzag(u: u64) -> i64 {
     ((u >> 1) as i64) ^ -((u & 1) as i64)
 }
 
+fn truncated(what: &'static str, byte: usize) -> ChunkError {
+    let bit = byte as u64 * 8;
+    ChunkError::Truncated { what, bit }
+}
+
 fn put_varint(out: &mut Vec<u8>, mut u: u64) {
     while u >= 0x80 {
         out.push((u as u8 & 0x7f) | 0x80);
@@ -360,12 +360,7 @@ fn put_varint(out: &mut Vec<u8>, mut u: u64) {
 
 fn take_byte(b: &[u8], pos: &mut usize, what: &'static str) -> Result<u8, ChunkError> {
     let Some(&byte) = b.get(*pos) else {
-        return Err(ChunkError::Truncated {
-            what,
-            bit: *pos as u64 * 8,
-            need: 8,
-            len: b.len(),
-        });
+        return Err(truncated(what, *pos));
     };
     *pos += 1;
     Ok(byte)

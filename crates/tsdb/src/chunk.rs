@@ -412,32 +412,32 @@ struct Decoder<'a> {
 
 impl<'a> Decoder<'a> {
     fn new(b: &'a [u8]) -> Result<Self, ChunkError> {
-        let version = b.first().copied();
-        if version.is_some_and(|v| v != FORMAT_VERSION) {
-            let (format, supported) = ("xor chunk", FORMAT_VERSION);
-            let version = version.unwrap_or_default();
-            return Err(ChunkError::UnsupportedVersion {
-                format,
-                version,
-                supported,
-            });
-        }
-        let Some(count) = header_count(b) else {
-            return Err(ChunkError::Truncated {
+        match (b.first(), header_count(b)) {
+            (Some(&version), _) if version != FORMAT_VERSION => {
+                let (format, supported) = ("xor chunk", FORMAT_VERSION);
+                Err(ChunkError::UnsupportedVersion {
+                    format,
+                    version,
+                    supported,
+                })
+            }
+            (_, None) => Err(ChunkError::Truncated {
                 what: "header",
                 bit: 0,
-            });
-        };
-        let r = BitReader {
-            data: b,
-            pos: HEADER_LEN as u64 * 8,
-        };
-        Ok(Decoder {
-            r,
-            count,
-            done: 0,
-            st: START,
-        })
+            }),
+            (_, Some(count)) => {
+                let r = BitReader {
+                    data: b,
+                    pos: HEADER_LEN as u64 * 8,
+                };
+                Ok(Decoder {
+                    r,
+                    count,
+                    done: 0,
+                    st: START,
+                })
+            }
+        }
     }
 
     fn next_sample(&mut self) -> Result<Option<Sample>, ChunkError> {

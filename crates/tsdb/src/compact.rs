@@ -72,14 +72,14 @@ impl Db {
         let head = &i.head;
         // Refuse new samples below `end` first, so none slip in behind the snapshot.
         head.min_valid.fetch_max(end, Ordering::AcqRel);
-        let mut ids: Vec<(u64, Box<[u32]>)> = head
+        let mut ids: Vec<(u32, Box<[u32]>)> = head
             .select_ids(&[])
             .into_iter()
             .filter_map(|id| {
                 head.with_series(id, |s| {
                     let overlaps = s.min_t().is_some_and(|m| m < end)
                         && s.max_t().is_some_and(|m| m >= start)
-                        || s.ooo.first().is_some_and(|o| o.t < end);
+                        || s.ooo().first().is_some_and(|o| o.t < end);
                     overlaps.then(|| (id, s.labels.clone()))
                 })
                 .flatten()
@@ -139,20 +139,21 @@ impl Db {
                 let sh = shard.lock();
                 let syms = i.head.symbols.read();
                 let buf = cp.buf();
-                for (id, s) in sh.series.iter() {
+                for (id, s) in sh.iter() {
+                    let id = u64::from(id);
                     let pairs = s
                         .labels
                         .chunks_exact(2)
                         .map(|c| (syms.str(c[0]), syms.str(c[1])));
-                    wal::encode_series(buf, [(*id, pairs)]);
+                    wal::encode_series(buf, [(id, pairs)]);
                     for c in s.closed.iter().chain(std::iter::once(&s.open)) {
                         if !c.is_empty() {
-                            wal::encode_chunk(buf, *id, c.bytes());
+                            wal::encode_chunk(buf, id, c.bytes());
                         }
                     }
-                    if !s.ooo.is_empty() {
+                    if !s.ooo().is_empty() {
                         let ooo: Vec<(u64, i64, f64)> =
-                            s.ooo.iter().map(|x| (*id, x.t, x.v)).collect();
+                            s.ooo().iter().map(|x| (id, x.t, x.v)).collect();
                         wal::encode_samples(buf, &ooo);
                     }
                 }

@@ -1,264 +1,116 @@
-//! The in-memory head: series sharded by label hash, labels interned as
-//! symbol ids, samples in Gorilla chunks plus a small sorted out-of-order
-//! buffer per series.
+//! The in-memory head: series sharded by label hash, each shard a slab of
+//! series indexed by the id's high bits, labels interned as symbol ids, and
+//! the postings index over all of them.
+//!
+//! A series id is `(slot << SHARD_BITS) | shard`: staging finds the series by
+//! label hash under one shard lock and returns the id; applying a commit goes
+//! straight to the slot, taking each shard's lock once per commit.
 //!
 //! ```ignore
 //! let head = Head::new(2 * 3_600_000, 600_000);
-//! let (id, _) = head.stage(&[("__name__", "up")], 1_000, 1.0)?;
-//! head.apply(&[(id, 1_000, 1.0)]);
+//! let mut scratch = Vec::new();
+//! let hash = hash_pairs_into(&[("__name__", "up")], &mut scratch);
+//! let (id, _, _) = head.stage(&[("__name__", "up")], hash, 1_000, 1.0)?;
+//! head.apply(&[(u64::from(id), 1_000, 1.0)]);
 //! ```
 
-use crate::chunk::XorChunk;
 use crate::index::{Postings, Symbols};
+pub(crate) use crate::series::{Accept, Limits, MemSeries, Reject};
 use crate::SampleError;
-use argus_model::{hash_pairs, is_valid_label_name, is_valid_metric_name, Sample, METRIC_NAME};
+use argus_model::{is_valid_label_name, is_valid_metric_name, METRIC_NAME};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 /// Number of series shards; the low bits of a series id name its shard.
 pub(crate) const SHARD_BITS: u32 = 6;
 /// Shards in the head.
 pub(crate) const SHARDS: usize = 1 << SHARD_BITS;
-/// A head chunk is closed after this many samples.
-pub(crate) const CHUNK_SAMPLES: usize = 120;
+/// Slots per shard: ids are `u32`.
+const MAX_SLOTS: usize = 1 << (32 - SHARD_BITS);
 
-/// One series in the head.
-pub(crate) struct MemSeries {
-    /// Flat `[name, value, ...]` symbol ids.
-    pub(crate) labels: Box<[u32]>,
-    /// The label hash (`hash_pairs`).
-    pub(crate) hash: u64,
-    /// Closed chunks, oldest first.
-    pub(crate) closed: Vec<XorChunk>,
-    /// The chunk being appended to.
-    pub(crate) open: XorChunk,
-    /// Out-of-order samples, sorted by time, none at a time also in a chunk.
-    pub(crate) ooo: Vec<Sample>,
-    /// Head epoch of the last staging; protects fresh series from collection.
-    epoch: u32,
-    /// True once a series record for it is in the WAL.
-    pub(crate) logged: bool,
+/// Hashes a key that is already an xxh3 label hash. The low `SHARD_BITS` are
+/// the same for every key of a shard, so they are shifted out and the rest
+/// spread with one multiply.
+#[derive(Default)]
+pub(crate) struct PrehashedHasher(u64);
+
+impl Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        (self.0 >> SHARD_BITS).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
 }
 
-/// Why the head refused a sample (the caller adds the series' text form).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Reject {
-    OutOfBounds(i64),
-    OutOfOrder(i64),
-    Duplicate,
+type HashIndex = HashMap<u64, u32, BuildHasherDefault<PrehashedHasher>>;
+
+/// The label hash of sorted pairs, equal to `argus_model::hash_pairs`, in one
+/// xxh3 call over bytes laid out in `scratch` (reused across calls).
+#[inline]
+pub(crate) fn hash_pairs_into(pairs: &[(&str, &str)], scratch: &mut Vec<u8>) -> u64 {
+    scratch.clear();
+    for (n, v) in pairs {
+        scratch.extend_from_slice(n.as_bytes());
+        scratch.push(0xff);
+        scratch.extend_from_slice(v.as_bytes());
+        scratch.push(0xff);
+    }
+    xxhash_rust::xxh3::xxh3_64(scratch)
 }
 
-/// What an accepted sample did.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Accept {
-    /// Stored.
-    Added,
-    /// Identical to a stored sample; nothing changed.
-    Noop,
+fn shard_of(id: u32) -> usize {
+    id as usize & (SHARDS - 1)
 }
 
-/// Limits an append is checked against.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    pub(crate) min_valid: i64,
-    pub(crate) ooo_window: i64,
-    pub(crate) block_range: i64,
-}
-
-impl MemSeries {
-    fn new(labels: Box<[u32]>, hash: u64, epoch: u32) -> Self {
-        MemSeries {
-            labels,
-            hash,
-            closed: Vec::new(),
-            open: XorChunk::new(),
-            ooo: Vec::new(),
-            epoch,
-            logged: false,
-        }
-    }
-
-    /// Newest in-order timestamp.
-    pub(crate) fn max_t(&self) -> Option<i64> {
-        self.open
-            .last_t()
-            .or_else(|| self.closed.last().and_then(|c| c.last_t()))
-    }
-
-    /// Oldest timestamp, counting the out-of-order buffer.
-    pub(crate) fn min_t(&self) -> Option<i64> {
-        let c = self
-            .closed
-            .first()
-            .and_then(|c| c.first_t())
-            .or_else(|| self.open.first_t());
-        match (c, self.ooo.first()) {
-            (Some(a), Some(b)) => Some(a.min(b.t)),
-            (a, b) => a.or(b.map(|s| s.t)),
-        }
-    }
-
-    /// Samples held.
-    pub(crate) fn len(&self) -> usize {
-        self.closed.iter().map(|c| c.len()).sum::<usize>() + self.open.len() + self.ooo.len()
-    }
-
-    fn find_in_chunks(&self, t: i64) -> Option<f64> {
-        self.closed
-            .iter()
-            .chain(std::iter::once(&self.open))
-            .filter(|c| c.first_t().is_some_and(|f| f <= t) && c.last_t().is_some_and(|l| l >= t))
-            .find_map(|c| c.iter().find(|s| s.t == t).map(|s| s.v))
-    }
-
-    /// Checks `(t, v)` without storing it.
-    pub(crate) fn check(&self, t: i64, v: f64, lim: &Limits) -> Result<Accept, Reject> {
-        if t < lim.min_valid {
-            return Err(Reject::OutOfBounds(lim.min_valid));
-        }
-        let Some(mx) = self.max_t() else {
-            return Ok(Accept::Added);
-        };
-        if t > mx {
-            return Ok(Accept::Added);
-        }
-        if t == mx {
-            let same = self
-                .open
-                .last_v()
-                .or_else(|| self.closed.last().and_then(|c| c.last_v()));
-            return match same {
-                Some(old) if old.to_bits() == v.to_bits() => Ok(Accept::Noop),
-                _ => Err(Reject::Duplicate),
-            };
-        }
-        if mx - t > lim.ooo_window {
-            return Err(Reject::OutOfOrder(mx));
-        }
-        let old = match self.ooo.binary_search_by(|s| s.t.cmp(&t)) {
-            Ok(i) => Some(self.ooo[i].v),
-            Err(_) => self.find_in_chunks(t),
-        };
-        match old {
-            Some(o) if o.to_bits() == v.to_bits() => Ok(Accept::Noop),
-            Some(_) => Err(Reject::Duplicate),
-            None => Ok(Accept::Added),
-        }
-    }
-
-    /// Checks and stores `(t, v)`.
-    pub(crate) fn append(&mut self, t: i64, v: f64, lim: &Limits) -> Result<Accept, Reject> {
-        let acc = self.check(t, v, lim)?;
-        if acc == Accept::Noop {
-            return Ok(acc);
-        }
-        match self.max_t() {
-            Some(mx) if t < mx => {
-                let i = self.ooo.partition_point(|s| s.t < t);
-                self.ooo.insert(i, Sample::new(t, v));
-            }
-            _ => {
-                if let Some(first) = self.open.first_t() {
-                    let range = lim.block_range.max(1);
-                    if self.open.len() >= CHUNK_SAMPLES
-                        || first.div_euclid(range) != t.div_euclid(range)
-                    {
-                        let mut done = std::mem::take(&mut self.open);
-                        done.shrink_to_fit();
-                        self.closed.push(done);
-                    }
-                }
-                self.open.append(t, v);
-            }
-        }
-        Ok(Accept::Added)
-    }
-
-    /// Appends the samples in `[mint, maxt]`, in time order, to `out`.
-    pub(crate) fn samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
-        let start = out.len();
-        for c in self.closed.iter().chain(std::iter::once(&self.open)) {
-            match (c.first_t(), c.last_t()) {
-                (Some(f), Some(l)) if f <= maxt && l >= mint => {
-                    out.extend(c.iter().filter(|s| s.t >= mint && s.t <= maxt));
-                }
-                _ => {}
-            }
-        }
-        let extra = self.ooo.iter().filter(|s| s.t >= mint && s.t <= maxt);
-        if self.ooo.is_empty() {
-            return;
-        }
-        out.extend(extra);
-        out[start..].sort_by_key(|s| s.t);
-        let mut tail: Vec<Sample> = out.drain(start..).collect();
-        tail.dedup_by_key(|s| s.t);
-        out.extend(tail);
-    }
-
-    /// Drops samples before `cut`. Returns the number dropped.
-    fn truncate(&mut self, cut: i64, block_range: i64) -> usize {
-        if self.min_t().is_none_or(|m| m >= cut) {
-            return 0;
-        }
-        let before = self.len();
-        self.ooo.retain(|s| s.t >= cut);
-        self.closed.retain(|c| c.last_t().is_some_and(|l| l >= cut));
-        if self.open.last_t().is_some_and(|l| l < cut) {
-            self.open = XorChunk::new();
-        }
-        let first = self
-            .closed
-            .first()
-            .and_then(|c| c.first_t())
-            .or_else(|| self.open.first_t());
-        if first.is_some_and(|f| f < cut) {
-            // A chunk straddles the cut (only when the cut is not a block boundary).
-            let keep: Vec<Sample> = self
-                .closed
-                .iter()
-                .chain(std::iter::once(&self.open))
-                .flat_map(|c| c.iter())
-                .filter(|s| s.t >= cut)
-                .collect();
-            self.closed.clear();
-            self.open = XorChunk::new();
-            let lim = Limits {
-                min_valid: i64::MIN,
-                ooo_window: 0,
-                block_range,
-            };
-            for s in keep {
-                // In order and unique by construction, so this cannot be refused.
-                let _ = self.append(s.t, s.v, &lim);
-            }
-        }
-        before - self.len()
-    }
+fn slot_of(id: u32) -> usize {
+    (id >> SHARD_BITS) as usize
 }
 
 /// One shard of the series map.
 #[derive(Default)]
 pub(crate) struct Shard {
-    by_hash: HashMap<u64, u64>,
-    collisions: Vec<u64>,
-    /// Series by id.
-    pub(crate) series: HashMap<u64, Box<MemSeries>>,
+    /// Label hash → id of the first series with that hash.
+    by_hash: HashIndex,
+    /// Ids of series whose hash was already taken (practically never).
+    collisions: Vec<u32>,
+    /// Series by slot (`id >> SHARD_BITS`); `None` once collected. Slots are
+    /// not reused, so a stale id never names another series.
+    slots: Vec<Option<Box<MemSeries>>>,
+    /// Live series.
+    live: usize,
 }
 
 impl Shard {
-    fn find(&self, hash: u64, pairs: &[(&str, &str)], syms: &Symbols) -> Option<u64> {
-        let hit = |id: &u64| {
-            self.series
-                .get(id)
-                .is_some_and(|s| s.hash == hash && syms.eq_pairs(&s.labels, pairs))
-        };
+    fn get(&self, id: u32) -> Option<&MemSeries> {
+        self.slots.get(slot_of(id)).and_then(|s| s.as_deref())
+    }
+
+    fn get_mut(&mut self, id: u32) -> Option<&mut MemSeries> {
+        self.slots.get_mut(slot_of(id)).and_then(|s| s.as_deref_mut())
+    }
+
+    fn find(&self, hash: u64, pairs: &[(&str, &str)], syms: &Symbols) -> Option<u32> {
+        let hit = |id: &u32| self.get(*id).is_some_and(|s| syms.eq_pairs(&s.labels, pairs));
         match self.by_hash.get(&hash) {
             Some(id) if hit(id) => Some(*id),
             Some(_) => self.collisions.iter().copied().find(hit),
             None => None,
         }
+    }
+
+    /// Live series with their ids.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &MemSeries)> + '_ {
+        self.slots.iter().enumerate().filter_map(|(slot, s)| {
+            s.as_deref().map(|s| ((slot as u32) << SHARD_BITS, s))
+        })
     }
 }
 
@@ -267,7 +119,6 @@ pub(crate) struct Head {
     pub(crate) shards: Box<[Mutex<Shard>]>,
     pub(crate) symbols: RwLock<Symbols>,
     pub(crate) postings: RwLock<Postings>,
-    next_seq: AtomicU64,
     /// Samples below this are out of bounds (already in blocks).
     pub(crate) min_valid: AtomicI64,
     /// Oldest sample time (i64::MAX when empty). Raised only by truncation.
@@ -324,7 +175,6 @@ impl Head {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             symbols: RwLock::new(Symbols::default()),
             postings: RwLock::new(Postings::default()),
-            next_seq: AtomicU64::new(1),
             min_valid: AtomicI64::new(i64::MIN),
             min_t: AtomicI64::new(i64::MAX),
             max_t: AtomicI64::new(i64::MIN),
@@ -344,17 +194,21 @@ impl Head {
         }
     }
 
+    /// Adds a series in slot `slot` of shard `shard_no` (the next free slot when `None`).
+    /// `None` when the shard's id space is exhausted.
     fn insert(
         &self,
         sh: &mut Shard,
         shard_no: usize,
-        id: Option<u64>,
+        slot: Option<usize>,
         hash: u64,
         pairs: &[(&str, &str)],
-    ) -> u64 {
-        let id = id.unwrap_or_else(|| {
-            (self.next_seq.fetch_add(1, Ordering::Relaxed) << SHARD_BITS) | shard_no as u64
-        });
+    ) -> Option<u32> {
+        let slot = slot.unwrap_or(sh.slots.len());
+        if slot >= MAX_SLOTS {
+            return None;
+        }
+        let id = ((slot as u32) << SHARD_BITS) | shard_no as u32;
         let labels = self.symbols.write().intern_pairs(pairs.iter().copied());
         self.postings.write().add(id, &labels);
         match sh.by_hash.entry(hash) {
@@ -363,23 +217,27 @@ impl Head {
                 v.insert(id);
             }
         }
+        if sh.slots.len() <= slot {
+            sh.slots.resize_with(slot + 1, || None);
+        }
         let epoch = self.epoch.load(Ordering::Relaxed);
-        sh.series
-            .insert(id, Box::new(MemSeries::new(labels, hash, epoch)));
+        sh.slots[slot] = Some(Box::new(MemSeries::new(labels, epoch)));
+        sh.live += 1;
         self.series_created.fetch_add(1, Ordering::Relaxed);
-        id
+        Some(id)
     }
 
-    /// Finds or creates the series for sorted `pairs` and pre-checks `(t, v)`.
-    /// Returns the id, whether the series still needs a WAL series record, and
-    /// whether this call created it.
+    /// Finds or creates the series for sorted `pairs` (whose label hash is
+    /// `hash`, see [`hash_pairs_into`]) and pre-checks `(t, v)`. Returns the
+    /// id, whether the series still needs a WAL series record, and whether
+    /// this call created it.
     pub(crate) fn stage(
         &self,
         pairs: &[(&str, &str)],
+        hash: u64,
         t: i64,
         v: f64,
-    ) -> Result<(u64, bool, bool), SampleError> {
-        let hash = hash_pairs(pairs.iter().copied());
+    ) -> Result<(u32, bool, bool), SampleError> {
         let shard_no = (hash as usize) & (SHARDS - 1);
         let mut sh = self.shards[shard_no].lock();
         let found = sh.find(hash, pairs, &self.symbols.read());
@@ -387,16 +245,18 @@ impl Head {
         let id = match found {
             Some(id) => id,
             None => {
-                validate(pairs).map_err(|reason| SampleError::InvalidLabels {
+                let invalid = |reason| SampleError::InvalidLabels {
                     series: pairs_text(pairs),
                     reason,
-                })?;
+                };
+                validate(pairs).map_err(invalid)?;
                 self.insert(&mut sh, shard_no, None, hash, pairs)
+                    .ok_or_else(|| invalid("the head's series id space is exhausted".into()))?
             }
         };
         let lim = self.limits();
         let epoch = self.epoch.load(Ordering::Relaxed);
-        let Some(s) = sh.series.get_mut(&id) else {
+        let Some(s) = sh.get_mut(id) else {
             // `find` or `insert` just returned this id under the same lock.
             unreachable!("series {id} vanished under its shard lock");
         };
@@ -428,61 +288,72 @@ impl Head {
     /// another id, returns that id so the caller can alias. `None` when the id
     /// does not fit this head's sharding (a foreign or corrupt record).
     pub(crate) fn create_with_id(&self, id: u64, pairs: &[(&str, &str)]) -> Option<u64> {
-        let hash = hash_pairs(pairs.iter().copied());
+        let id = u32::try_from(id).ok()?;
+        let mut scratch = Vec::new();
+        let hash = hash_pairs_into(pairs, &mut scratch);
         let shard_no = (hash as usize) & (SHARDS - 1);
-        if (id as usize) & (SHARDS - 1) != shard_no || validate(pairs).is_err() {
+        if shard_of(id) != shard_no || validate(pairs).is_err() {
             return None;
         }
         let mut sh = self.shards[shard_no].lock();
-        self.next_seq
-            .fetch_max((id >> SHARD_BITS) + 1, Ordering::Relaxed);
         if let Some(existing) = sh.find(hash, pairs, &self.symbols.read()) {
-            return Some(existing);
+            return Some(u64::from(existing));
         }
-        if sh.series.contains_key(&id) {
+        if sh.get(id).is_some() {
             return None; // same id, other labels: corrupt
         }
-        let got = self.insert(&mut sh, shard_no, Some(id), hash, pairs);
-        if let Some(s) = sh.series.get_mut(&got) {
+        let got = self.insert(&mut sh, shard_no, Some(slot_of(id)), hash, pairs)?;
+        if let Some(s) = sh.get_mut(got) {
             s.logged = true;
         }
-        Some(got)
+        Some(u64::from(got))
     }
 
-    /// Marks series as having their WAL series record written.
-    pub(crate) fn mark_logged(&self, ids: &[u64]) {
-        for id in ids {
-            if let Some(s) = self.shards[(*id as usize) & (SHARDS - 1)]
-                .lock()
-                .series
-                .get_mut(id)
-            {
-                s.logged = true;
-            }
-        }
-    }
-
-    /// Stores committed samples; consecutive samples of one shard share a lock.
+    /// Stores committed samples (written to the WAL together with the series
+    /// records of every series they name), taking each shard's lock once.
+    /// Samples of one series keep their order.
     pub(crate) fn apply(&self, samples: &[(u64, i64, f64)]) -> Applied {
         let lim = self.limits();
         let mut out = Applied::default();
         let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-        let mut i = 0;
-        while i < samples.len() {
-            let shard_no = (samples[i].0 as usize) & (SHARDS - 1);
+        // Counting sort of sample indexes by shard (stable).
+        let mut start = [0u32; SHARDS + 1];
+        for s in samples {
+            start[(s.0 as usize & (SHARDS - 1)) + 1] += 1;
+        }
+        for i in 1..=SHARDS {
+            start[i] += start[i - 1];
+        }
+        let mut fill = start;
+        let mut order = vec![0u32; samples.len()];
+        for (i, s) in samples.iter().enumerate() {
+            let b = s.0 as usize & (SHARDS - 1);
+            order[fill[b] as usize] = i as u32;
+            fill[b] += 1;
+        }
+        for shard_no in 0..SHARDS {
+            let range = start[shard_no] as usize..start[shard_no + 1] as usize;
+            if range.is_empty() {
+                continue;
+            }
             let mut sh = self.shards[shard_no].lock();
-            while i < samples.len() && (samples[i].0 as usize) & (SHARDS - 1) == shard_no {
-                let (id, t, v) = samples[i];
-                i += 1;
-                match sh.series.get_mut(&id).map(|s| s.append(t, v, &lim)) {
-                    Some(Ok(Accept::Added)) => {
+            for &i in &order[range] {
+                let (id, t, v) = samples[i as usize];
+                let s = u32::try_from(id).ok().and_then(|id| sh.get_mut(id));
+                let Some(s) = s else {
+                    out.other += 1;
+                    continue;
+                };
+                s.logged = true;
+                match s.append(t, v, &lim) {
+                    Ok(Accept::Added) => {
                         out.added += 1;
                         lo = lo.min(t);
                         hi = hi.max(t);
                     }
-                    Some(Ok(Accept::Noop)) => {}
-                    Some(Err(Reject::OutOfOrder(_))) => out.out_of_order += 1,
-                    Some(Err(_)) | None => out.other += 1,
+                    Ok(Accept::Noop) => {}
+                    Err(Reject::OutOfOrder(_)) => out.out_of_order += 1,
+                    Err(_) => out.other += 1,
                 }
             }
         }
@@ -495,19 +366,15 @@ impl Head {
     }
 
     /// Ids of the series matching `matchers`, sorted.
-    pub(crate) fn select_ids(&self, matchers: &[argus_model::Matcher]) -> Vec<u64> {
+    pub(crate) fn select_ids(&self, matchers: &[argus_model::Matcher]) -> Vec<u32> {
         let syms = self.symbols.read();
         let p = self.postings.read();
         p.select(matchers, &syms)
     }
 
     /// Calls `f` with a series under its shard lock; `None` if it is gone.
-    pub(crate) fn with_series<R>(&self, id: u64, f: impl FnOnce(&MemSeries) -> R) -> Option<R> {
-        self.shards[(id as usize) & (SHARDS - 1)]
-            .lock()
-            .series
-            .get(&id)
-            .map(|s| f(s))
+    pub(crate) fn with_series<R>(&self, id: u32, f: impl FnOnce(&MemSeries) -> R) -> Option<R> {
+        self.shards[shard_of(id)].lock().get(id).map(f)
     }
 
     /// Drops samples before `cut`, raises the lower bound to `cut`, and removes
@@ -518,29 +385,51 @@ impl Head {
         let epoch = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
         let mut dead = HashSet::new();
         let mut new_min = i64::MAX;
-        for sh in self.shards.iter() {
+        let mut scratch = Vec::new();
+        for (shard_no, sh) in self.shards.iter().enumerate() {
             let mut sh = sh.lock();
             let mut gone = Vec::new();
-            for (id, s) in sh.series.iter_mut() {
+            for (slot, s) in sh.slots.iter_mut().enumerate() {
+                let Some(s) = s.as_deref_mut() else { continue };
                 let dropped = s.truncate(cut, self.block_range);
                 self.samples.fetch_sub(dropped as u64, Ordering::Relaxed);
                 match s.min_t() {
                     Some(m) => new_min = new_min.min(m),
-                    None if s.epoch.wrapping_add(1) < epoch => gone.push((*id, s.hash)),
+                    None if s.epoch.wrapping_add(1) < epoch => {
+                        gone.push(((slot as u32) << SHARD_BITS) | shard_no as u32)
+                    }
                     None => {}
                 }
             }
-            for (id, hash) in gone {
-                sh.series.remove(&id);
+            if gone.is_empty() {
+                continue;
+            }
+            let syms = self.symbols.read();
+            for id in gone {
+                let Some(s) = sh.slots.get_mut(slot_of(id)).and_then(Option::take) else {
+                    continue;
+                };
+                sh.live -= 1;
+                let pairs: Vec<(&str, &str)> = s
+                    .labels
+                    .chunks_exact(2)
+                    .map(|c| (syms.str(c[0]), syms.str(c[1])))
+                    .collect();
+                let hash = hash_pairs_into(&pairs, &mut scratch);
                 if sh.by_hash.get(&hash) == Some(&id) {
                     sh.by_hash.remove(&hash);
                     // Promote a colliding series with the same hash, if any.
-                    let series = &sh.series;
-                    if let Some(pos) = sh
-                        .collisions
-                        .iter()
-                        .position(|c| series.get(c).is_some_and(|s| s.hash == hash))
-                    {
+                    let same = |c: &u32| {
+                        sh.get(*c).is_some_and(|o| {
+                            let p: Vec<(&str, &str)> = o
+                                .labels
+                                .chunks_exact(2)
+                                .map(|c| (syms.str(c[0]), syms.str(c[1])))
+                                .collect();
+                            hash_pairs_into(&p, &mut Vec::new()) == hash
+                        })
+                    };
+                    if let Some(pos) = sh.collisions.iter().position(same) {
                         let other = sh.collisions.swap_remove(pos);
                         sh.by_hash.insert(hash, other);
                     }
@@ -563,11 +452,10 @@ impl Head {
         let (mut series, mut chunks) = (0u64, 0u64);
         for sh in self.shards.iter() {
             let sh = sh.lock();
-            series += sh.series.len() as u64;
+            series += sh.live as u64;
             chunks += sh
-                .series
-                .values()
-                .map(|s| s.closed.len() as u64 + u64::from(!s.open.is_empty()))
+                .iter()
+                .map(|(_, s)| s.closed.len() as u64 + u64::from(!s.open.is_empty()))
                 .sum::<u64>();
         }
         (series, chunks)
@@ -578,70 +466,44 @@ impl Head {
 mod tests {
     use super::*;
 
-    const LIM: Limits = Limits {
-        min_valid: i64::MIN,
-        ooo_window: 100,
-        block_range: 1000,
-    };
-
-    fn samples(s: &MemSeries) -> Vec<(i64, f64)> {
-        let mut v = Vec::new();
-        s.samples_in(i64::MIN, i64::MAX, &mut v);
-        v.into_iter().map(|x| (x.t, x.v)).collect()
+    fn stage(h: &Head, p: &[(&str, &str)], t: i64) -> Result<(u32, bool, bool), SampleError> {
+        h.stage(p, hash_pairs_into(p, &mut Vec::new()), t, 1.0)
     }
 
     #[test]
-    fn chunks_cut_at_120_samples_and_block_boundaries() {
-        let mut s = MemSeries::new(Box::new([]), 0, 0);
-        for t in 0..130 {
-            s.append(t, t as f64, &LIM).unwrap();
-        }
-        assert_eq!((s.closed.len(), s.open.len()), (1, 10));
-        s.append(1000, 1.0, &LIM).unwrap(); // next block window
-        assert_eq!((s.closed.len(), s.open.len()), (2, 1));
-        assert_eq!(s.len(), 131);
-    }
-
-    #[test]
-    fn out_of_order_buffer_merges_and_truncation_straddles() {
-        let mut s = MemSeries::new(Box::new([]), 0, 0);
-        for t in [10, 20, 30, 200] {
-            s.append(t, 1.0, &LIM).unwrap();
-        }
-        assert_eq!(s.append(150, 2.0, &LIM), Ok(Accept::Added));
-        assert_eq!(s.append(150, 2.0, &LIM), Ok(Accept::Noop));
-        assert_eq!(s.append(150, 3.0, &LIM), Err(Reject::Duplicate));
-        assert_eq!(s.append(99, 3.0, &LIM), Err(Reject::OutOfOrder(200)));
+    fn one_shot_hash_matches_the_model_hash() {
+        let p = [("__name__", "up"), ("job", "a"), ("zone", "é")];
         assert_eq!(
-            samples(&s),
-            vec![(10, 1.0), (20, 1.0), (30, 1.0), (150, 2.0), (200, 1.0)]
+            hash_pairs_into(&p, &mut Vec::new()),
+            argus_model::hash_pairs(p.iter().copied())
         );
-        assert_eq!(s.truncate(25, 1000), 2);
-        assert_eq!(samples(&s), vec![(30, 1.0), (150, 2.0), (200, 1.0)]);
-        assert_eq!(s.min_t(), Some(30));
+        assert_eq!(
+            hash_pairs_into(&[], &mut Vec::new()),
+            argus_model::hash_pairs(std::iter::empty())
+        );
     }
 
     #[test]
     fn staging_interning_and_collection() {
         let h = Head::new(1000, 0);
         let p = [("__name__", "up"), ("job", "a")];
-        let (id, needs_log, created) = h.stage(&p, 5, 1.0).unwrap();
+        let (id, needs_log, created) = stage(&h, &p, 5).unwrap();
         assert!(needs_log && created);
-        assert_eq!(h.stage(&p, 6, 1.0).unwrap(), (id, true, false));
-        h.mark_logged(&[id]);
+        assert_eq!(stage(&h, &p, 6).unwrap(), (id, true, false));
+        let id64 = u64::from(id);
         assert_eq!(
-            h.apply(&[(id, 5, 1.0), (id, 6, 1.0), (id + 64, 1, 1.0)])
+            h.apply(&[(id64, 5, 1.0), (id64, 6, 1.0), (id64 + 64, 1, 1.0)])
                 .other,
             1
         );
-        assert!(!h.stage(&p, 7, 1.0).unwrap().1);
+        assert!(!stage(&h, &p, 7).unwrap().1, "applied series are logged");
         assert!(matches!(
-            h.stage(&p, 4, 1.0),
+            stage(&h, &p, 4),
             Err(SampleError::OutOfOrder { .. })
         ));
         assert_eq!(
-            h.create_with_id(id + 128, &p),
-            Some(id),
+            h.create_with_id(id64 + 128, &p),
+            Some(id64),
             "same labels alias"
         );
         assert_eq!(
@@ -650,12 +512,14 @@ mod tests {
             "recently staged series survive one truncation"
         );
         assert!(matches!(
-            h.stage(&p, 50, 1.0),
+            stage(&h, &p, 50),
             Err(SampleError::OutOfBounds { .. })
         ));
         assert_eq!(h.truncate(100), 0, "staged again above");
         assert_eq!(h.truncate(100), 1);
         assert_eq!(h.counts(), (0, 0));
         assert!(h.select_ids(&[]).is_empty());
+        let (again, _, created) = stage(&h, &p, 200).unwrap();
+        assert!(created && again != id, "slots are not reused");
     }
 }

@@ -1,5 +1,5 @@
 //! The symbol table and the inverted postings index: label name → value →
-//! sorted series ids, answering Prometheus's four matcher kinds.
+//! sorted series ids (`u32`), answering Prometheus's four matcher kinds.
 //!
 //! ```ignore
 //! let mut syms = Symbols::default();
@@ -85,14 +85,14 @@ impl Symbols {
     }
 }
 
-/// Inverted index from `(name symbol, value symbol)` to sorted series ids.
+/// Inverted index from `(name symbol, value symbol)` to sorted series ids (`u32`).
 #[derive(Debug, Default)]
 pub(crate) struct Postings {
-    by_name: HashMap<u32, HashMap<u32, Vec<u64>>>,
-    all: Vec<u64>,
+    by_name: HashMap<u32, HashMap<u32, Vec<u32>>>,
+    all: Vec<u32>,
 }
 
-fn insert_sorted(v: &mut Vec<u64>, id: u64) {
+fn insert_sorted(v: &mut Vec<u32>, id: u32) {
     match v.last() {
         None => v.push(id),
         Some(&l) if l < id => v.push(id),
@@ -105,7 +105,7 @@ fn insert_sorted(v: &mut Vec<u64>, id: u64) {
 }
 
 /// Sorted intersection of two sorted lists.
-fn intersect(a: &[u64], b: &[u64]) -> Vec<u64> {
+fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
     let (mut i, mut j, mut out) = (0, 0, Vec::new());
     while i < a.len() && j < b.len() {
         match a[i].cmp(&b[j]) {
@@ -121,8 +121,24 @@ fn intersect(a: &[u64], b: &[u64]) -> Vec<u64> {
     out
 }
 
+/// True when sorted `a` and `b` share an element.
+fn intersects(a: &[u32], b: &[u32]) -> bool {
+    let (small, big) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let mut lo = 0;
+    for x in small {
+        match big[lo..].binary_search(x) {
+            Ok(_) => return true,
+            Err(i) => lo += i,
+        }
+        if lo >= big.len() {
+            return false;
+        }
+    }
+    false
+}
+
 /// Sorted `a` minus sorted `b`.
-fn subtract(a: &[u64], b: &[u64]) -> Vec<u64> {
+fn subtract(a: &[u32], b: &[u32]) -> Vec<u32> {
     let (mut j, mut out) = (0, Vec::with_capacity(a.len()));
     for &x in a {
         while j < b.len() && b[j] < x {
@@ -135,12 +151,12 @@ fn subtract(a: &[u64], b: &[u64]) -> Vec<u64> {
     out
 }
 
-fn union(lists: Vec<&Vec<u64>>) -> Vec<u64> {
+fn union(lists: Vec<&Vec<u32>>) -> Vec<u32> {
     match lists.len() {
         0 => Vec::new(),
         1 => lists[0].clone(),
         _ => {
-            let mut v: Vec<u64> = lists.into_iter().flatten().copied().collect();
+            let mut v: Vec<u32> = lists.into_iter().flatten().copied().collect();
             v.sort_unstable();
             v.dedup();
             v
@@ -150,7 +166,7 @@ fn union(lists: Vec<&Vec<u64>>) -> Vec<u64> {
 
 impl Postings {
     /// Adds series `id` with flat symbol labels.
-    pub(crate) fn add(&mut self, id: u64, labels: &[u32]) {
+    pub(crate) fn add(&mut self, id: u32, labels: &[u32]) {
         for c in labels.chunks_exact(2) {
             insert_sorted(
                 self.by_name
@@ -165,7 +181,7 @@ impl Postings {
     }
 
     /// Removes the `dead` series everywhere; empties are dropped.
-    pub(crate) fn remove(&mut self, dead: &HashSet<u64>) {
+    pub(crate) fn remove(&mut self, dead: &HashSet<u32>) {
         if dead.is_empty() {
             return;
         }
@@ -187,13 +203,13 @@ impl Postings {
 
     /// Sorted ids of series matching all `matchers` (all series for none).
     /// A matcher that matches "" also selects series without the label.
-    pub(crate) fn select(&self, matchers: &[Matcher], syms: &Symbols) -> Vec<u64> {
-        let mut pos: Option<Vec<u64>> = None;
-        let mut neg: Vec<Vec<u64>> = Vec::new();
+    pub(crate) fn select(&self, matchers: &[Matcher], syms: &Symbols) -> Vec<u32> {
+        let mut pos: Option<Vec<u32>> = None;
+        let mut neg: Vec<Vec<u32>> = Vec::new();
         for m in matchers {
             let vals = syms.get(&m.name).and_then(|n| self.by_name.get(&n));
             let lookup = |v: &str| syms.get(v).and_then(|s| vals.and_then(|vs| vs.get(&s)));
-            let scan = |want: bool| -> Vec<&Vec<u64>> {
+            let scan = |want: bool| -> Vec<&Vec<u32>> {
                 vals.map(|vs| {
                     vs.iter()
                         .filter(|(v, _)| m.matches(syms.str(**v)) == want)
@@ -237,7 +253,6 @@ impl Postings {
     }
 
     /// Sorted names of all indexed labels.
-    #[cfg(test)]
     pub(crate) fn names(&self, syms: &Symbols) -> Vec<String> {
         let mut v: Vec<String> = self
             .by_name
@@ -248,8 +263,23 @@ impl Postings {
         v
     }
 
+    /// Sorted values of label `name` held by at least one of the sorted `ids`.
+    pub(crate) fn values_among(&self, name: &str, ids: &[u32], syms: &Symbols) -> Vec<String> {
+        let mut v: Vec<String> = syms
+            .get(name)
+            .and_then(|n| self.by_name.get(&n))
+            .map(|vs| {
+                vs.iter()
+                    .filter(|(_, list)| intersects(list, ids))
+                    .map(|(s, _)| syms.str(*s).to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort_unstable();
+        v
+    }
+
     /// Sorted values of label `name`.
-    #[cfg(test)]
     pub(crate) fn values(&self, name: &str, syms: &Symbols) -> Vec<String> {
         let mut v: Vec<String> = syms
             .get(name)
@@ -275,7 +305,7 @@ mod tests {
             &[("__name__", "down"), ("zone", "a")],
         ];
         // Insert out of order to exercise sorted insertion.
-        for (id, l) in [(3u64, sets[2]), (1, sets[0]), (2, sets[1]), (4, sets[3])] {
+        for (id, l) in [(3u32, sets[2]), (1, sets[0]), (2, sets[1]), (4, sets[3])] {
             let ids = s.intern_pairs(l.iter().copied());
             p.add(id, &ids);
         }
@@ -329,7 +359,7 @@ mod tests {
     #[test]
     fn removal_drops_ids_and_empty_values() {
         let (s, mut p) = setup();
-        p.remove(&[1u64, 3].into_iter().collect());
+        p.remove(&[1u32, 3].into_iter().collect());
         assert_eq!(p.len(), 2);
         assert_eq!(p.values("job", &s), vec!["db"]);
         assert_eq!(p.select(&[m(MatchOp::Eq, "zone", "a")], &s), vec![4]);

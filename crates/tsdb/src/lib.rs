@@ -32,6 +32,7 @@ mod enc;
 mod head;
 mod index;
 mod querier;
+mod series;
 mod wal;
 
 pub use api::{AppendStats, Appender, Querier, SampleError, Series};

@@ -75,7 +75,7 @@ impl Db {
                     let keep = if with_samples {
                         !buf.is_empty()
                     } else {
-                        overlaps || s.ooo.iter().any(|o| o.t >= mint && o.t <= maxt)
+                        overlaps || s.ooo().iter().any(|o| o.t >= mint && o.t <= maxt)
                     };
                     keep.then(|| s.labels.clone())
                 });

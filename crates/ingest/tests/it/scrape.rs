@@ -49,7 +49,7 @@ async fn wait_for(recs: &Arc<Mutex<Vec<Rec>>>, what: &str, f: impl Fn(&Rec) -> b
     panic!("timed out waiting for {what}; got {:?}", recs.lock());
 }
 
-fn named<'a>(r: &'a Rec, n: &str) -> bool {
+fn named(r: &Rec, n: &str) -> bool {
     get(r, "__name__") == Some(n)
 }
 

@@ -9,6 +9,15 @@ mod range_funcs;
 mod selector;
 pub(crate) mod util;
 
+pub(crate) use selector::to_matcher_sets;
+
+/// Store matchers of a selector (one set per `or` alternative).
+pub(crate) fn selector_matchers(
+    vs: &promql_parser::parser::VectorSelector,
+) -> Result<Vec<Vec<argus_model::Matcher>>, PromqlError> {
+    to_matcher_sets(&vs.name, &vs.matchers)
+}
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
