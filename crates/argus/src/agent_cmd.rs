@@ -59,14 +59,19 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         None => AgentConfig::default(),
     };
     if let Some(url) = &args.push_url {
-        cfg.push = Some(argus_collect::PushConfig::new(url.clone(), args.buffer_dir.clone()));
+        cfg.push = Some(argus_collect::PushConfig::new(
+            url.clone(),
+            args.buffer_dir.clone(),
+        ));
     }
     let listen: SocketAddr = match args.listen {
         Some(l) => l,
-        None => cfg
-            .listen
-            .parse()
-            .with_context(|| format!("invalid listen address {:?} in the agent config", cfg.listen))?,
+        None => cfg.listen.parse().with_context(|| {
+            format!(
+                "invalid listen address {:?} in the agent config",
+                cfg.listen
+            )
+        })?,
     };
     let clock: Arc<dyn argus_model::Clock> = Arc::new(argus_model::SystemClock);
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -77,7 +82,8 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
         let push_cfg = cfg.push.clone();
-        let agent: Shared = Arc::new(Agent::new(cfg, clock.clone()).context("cannot start the agent")?);
+        let agent: Shared =
+            Arc::new(Agent::new(cfg, clock.clone()).context("cannot start the agent")?);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let pusher = match push_cfg {
             Some(pc) => {

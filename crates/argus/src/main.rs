@@ -19,7 +19,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "argus", version, about = "Argus: monitoring and alerting in one binary")]
+#[command(
+    name = "argus",
+    version,
+    about = "Argus: monitoring and alerting in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -64,20 +68,24 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, ConfigError> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ARGUS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
@@ -125,7 +133,11 @@ fn main() {
     };
     if let Err(e) = res {
         eprintln!("argus: error: {e:#}");
-        let code = if e.downcast_ref::<ConfigError>().is_some() { 2 } else { 1 };
+        let code = if e.downcast_ref::<ConfigError>().is_some() {
+            2
+        } else {
+            1
+        };
         std::process::exit(code);
     }
 }

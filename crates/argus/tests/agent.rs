@@ -12,7 +12,12 @@ async fn agent_serves_core_families_in_both_formats() {
     let port = free_port();
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_argus"))
-        .args(["agent", "--listen", &format!("127.0.0.1:{port}"), "--buffer-dir"])
+        .args([
+            "agent",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--buffer-dir",
+        ])
         .arg(tmp.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -20,7 +25,10 @@ async fn agent_serves_core_families_in_both_formats() {
         .expect("spawn agent");
     let start = Instant::now();
     while http_status(port, "/metrics") != Some(200) {
-        assert!(start.elapsed() < Duration::from_secs(30), "agent did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "agent did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let c = reqwest::Client::new();
@@ -41,7 +49,11 @@ async fn agent_serves_core_families_in_both_formats() {
         "node_load1",
     ] {
         assert!(text.contains(&format!("# TYPE {fam} ")), "{fam} missing");
-        assert!(text.lines().any(|l| l.starts_with(fam) && !l.starts_with('#')), "no {fam} sample");
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(fam) && !l.starts_with('#')),
+            "no {fam} sample"
+        );
     }
     assert!(text.contains("node_network_receive_bytes_total{device=\"lo\"}"));
     let om = c
@@ -83,11 +95,18 @@ async fn up_stores_the_built_in_agents_samples() {
             .expect("json");
         let n = j["data"]["result"].as_array().map(|a| a.len()).unwrap_or(0);
         if n == 1 {
-            let v: f64 = j["data"]["result"][0]["value"][1].as_str().expect("value").parse().expect("float");
+            let v: f64 = j["data"]["result"][0]["value"][1]
+                .as_str()
+                .expect("value")
+                .parse()
+                .expect("float");
             assert!(v > 0.0);
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "no agent samples stored: {j}");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no agent samples stored: {j}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     p.stop();

@@ -78,7 +78,11 @@ async fn acknowledged_samples_survive_kill_9() {
     }
 
     let expected = acked.lock().expect("lock").clone();
-    assert!(expected.len() > 1000, "too few acknowledged samples to mean anything: {}", expected.len());
+    assert!(
+        expected.len() > 1000,
+        "too few acknowledged samples to mean anything: {}",
+        expected.len()
+    );
 
     let proc_ = ArgusProc::start("server", &data, &[]);
     let client = reqwest::Client::new();
@@ -86,7 +90,11 @@ async fn acknowledged_samples_survive_kill_9() {
     let got = query_matrix(&client, &proc_.url(""), "crash_metric[30d]", end_s).await;
     let mut found: BTreeMap<(String, i64), f64> = BTreeMap::new();
     for (m, vals) in got {
-        let id = m.get("id").and_then(|v| v.as_str()).expect("id label").to_string();
+        let id = m
+            .get("id")
+            .and_then(|v| v.as_str())
+            .expect("id label")
+            .to_string();
         for (t, v) in vals {
             found.insert((id.clone(), t), v);
         }
@@ -98,6 +106,11 @@ async fn acknowledged_samples_survive_kill_9() {
             None => missing += 1,
         }
     }
-    assert_eq!(missing, 0, "{missing} of {} acknowledged samples were lost", expected.len());
+    assert_eq!(
+        missing,
+        0,
+        "{missing} of {} acknowledged samples were lost",
+        expected.len()
+    );
     proc_.stop();
 }

@@ -23,16 +23,25 @@ async fn bad_input_is_refused_clearly_and_good_data_kept() {
     let t = now_ms() - 60_000;
 
     // Malformed protobuf inside valid snappy.
-    let junk = snap::raw::Encoder::new().compress_vec(&[0x0a, 0xff, 0xff, 0x01]).expect("snappy");
+    let junk = snap::raw::Encoder::new()
+        .compress_vec(&[0x0a, 0xff, 0xff, 0x01])
+        .expect("snappy");
     let r = post_write(&c, &write, junk).await.expect("send");
     assert_eq!(r.status(), 400);
     let msg = r.text().await.expect("body");
     assert!(msg.to_lowercase().contains("protobuf"), "{msg}");
 
     // Bad snappy.
-    let r = post_write(&c, &write, b"definitely not snappy".to_vec()).await.expect("send");
+    let r = post_write(&c, &write, b"definitely not snappy".to_vec())
+        .await
+        .expect("send");
     assert_eq!(r.status(), 400);
-    assert!(r.text().await.expect("body").to_lowercase().contains("snappy"));
+    assert!(r
+        .text()
+        .await
+        .expect("body")
+        .to_lowercase()
+        .contains("snappy"));
 
     // Wrong content type.
     let body = encode_write(&[(vec![("__name__", "x".into())], vec![(t, 1.0)])]);
@@ -48,14 +57,26 @@ async fn bad_input_is_refused_clearly_and_good_data_kept() {
 
     // A good series and one with an invalid label name in the same request.
     let body = encode_write(&[
-        (vec![("__name__", "good_rw".into()), ("k", "v".into())], vec![(t, 42.5)]),
-        (vec![("__name__", "bad_rw".into()), ("1bad", "v".into())], vec![(t, 1.0)]),
+        (
+            vec![("__name__", "good_rw".into()), ("k", "v".into())],
+            vec![(t, 42.5)],
+        ),
+        (
+            vec![("__name__", "bad_rw".into()), ("1bad", "v".into())],
+            vec![(t, 1.0)],
+        ),
     ]);
     let r = post_write(&c, &write, body).await.expect("send");
     assert_eq!(r.status(), 400);
     let msg = r.text().await.expect("body");
-    assert!(msg.contains("accepted 1") && msg.contains("rejected 1"), "{msg}");
-    assert!(msg.contains("1bad"), "the message should name the bad label: {msg}");
+    assert!(
+        msg.contains("accepted 1") && msg.contains("rejected 1"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("1bad"),
+        "the message should name the bad label: {msg}"
+    );
 
     // Text import: a broken label set and a NaN timestamp next to good lines.
     let text = format!(
@@ -69,14 +90,25 @@ async fn bad_input_is_refused_clearly_and_good_data_kept() {
         .expect("send");
     assert_eq!(r.status(), 400);
     let msg = r.text().await.expect("body");
-    assert!(msg.contains("accepted 2") && msg.contains("rejected 2"), "{msg}");
-    assert!(msg.contains("line 2"), "the message should name the line: {msg}");
+    assert!(
+        msg.contains("accepted 2") && msg.contains("rejected 2"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("line 2"),
+        "the message should name the line: {msg}"
+    );
 
     // JSON push: one good entry, one with an invalid label name.
     let body = format!(
         "[{{\"labels\":{{\"__name__\":\"good_json\"}},\"samples\":[[{t},3.5]]}},{{\"labels\":{{\"__name__\":\"x\",\"bad-name\":\"v\"}},\"value\":1}}]"
     );
-    let r = c.post(p.url("/api/v1/push")).body(body).send().await.expect("send");
+    let r = c
+        .post(p.url("/api/v1/push"))
+        .body(body)
+        .send()
+        .await
+        .expect("send");
     assert_eq!(r.status(), 400);
     let msg = r.text().await.expect("body");
     assert!(msg.contains("accepted 1"), "{msg}");
@@ -111,7 +143,12 @@ async fn bad_input_is_refused_clearly_and_good_data_kept() {
         .json()
         .await
         .expect("json");
-    let names: Vec<&str> = j["data"].as_array().expect("array").iter().filter_map(|v| v.as_str()).collect();
+    let names: Vec<&str> = j["data"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
     for n in ["good_rw", "good_txt", "good_json"] {
         assert!(names.contains(&n), "{n} missing from {names:?}");
     }
@@ -141,5 +178,9 @@ fn check_names_the_unknown_key_and_line() {
         .arg(&f)
         .output()
         .expect("run argus check");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

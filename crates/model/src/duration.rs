@@ -66,7 +66,11 @@ pub fn parse_duration(s: &str) -> Result<i64, DurationError> {
         let idx = UNITS[..7]
             .iter()
             .position(|(u, _)| *u == unit)
-            .ok_or_else(|| err(&format!("unknown unit {unit:?} (use y, w, d, h, m, s or ms)")))?;
+            .ok_or_else(|| {
+                err(&format!(
+                    "unknown unit {unit:?} (use y, w, d, h, m, s or ms)"
+                ))
+            })?;
         if last_unit != usize::MAX && idx <= last_unit {
             return Err(err("units must be in decreasing order and appear once"));
         }
@@ -160,7 +164,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_input_with_reason() {
-        for bad in ["", "5", "1x", "1m1h", "1s1s", "h", "-1s", "99999999999999999999s"] {
+        for bad in [
+            "",
+            "5",
+            "1x",
+            "1m1h",
+            "1s1s",
+            "h",
+            "-1s",
+            "99999999999999999999s",
+        ] {
             let e = parse_duration(bad).unwrap_err();
             assert!(e.to_string().contains("invalid duration"), "{bad}: {e}");
         }

@@ -195,7 +195,9 @@ pub fn is_valid_label_name(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && (b[0].is_ascii_alphabetic() || b[0] == b'_')
-        && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
 /// True when `s` is a valid metric name in the classic charset: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
@@ -214,7 +216,13 @@ mod tests {
 
     #[test]
     fn sorted_unique_and_display() {
-        let l = Labels::from_pairs(&[("b", "2"), ("__name__", "m"), ("a", "1"), ("a", "3"), ("e", "")]);
+        let l = Labels::from_pairs(&[
+            ("b", "2"),
+            ("__name__", "m"),
+            ("a", "1"),
+            ("a", "3"),
+            ("e", ""),
+        ]);
         assert_eq!(l.len(), 3);
         assert_eq!(l.get("a"), Some("3"));
         assert_eq!(l.get("e"), None);
@@ -230,8 +238,14 @@ mod tests {
         l.set("c", "3");
         l.set("b", "");
         assert_eq!(l.to_string(), r#"{a="1",c="3"}"#);
-        assert_eq!(l.stable_hash(), Labels::from_pairs(&[("c", "3"), ("a", "1")]).stable_hash());
-        assert_ne!(l.stable_hash(), Labels::from_pairs(&[("a", "13")]).stable_hash());
+        assert_eq!(
+            l.stable_hash(),
+            Labels::from_pairs(&[("c", "3"), ("a", "1")]).stable_hash()
+        );
+        assert_ne!(
+            l.stable_hash(),
+            Labels::from_pairs(&[("a", "13")]).stable_hash()
+        );
     }
 
     #[test]

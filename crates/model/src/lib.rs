@@ -23,7 +23,9 @@ mod sample;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use duration::{format_duration, parse_duration, DurationError, PromDuration};
-pub use labels::{hash_pairs, is_valid_label_name, is_valid_metric_name, Label, Labels, METRIC_NAME};
+pub use labels::{
+    hash_pairs, is_valid_label_name, is_valid_metric_name, Label, Labels, METRIC_NAME,
+};
 pub use matcher::{MatchOp, Matcher};
 pub use sample::{is_stale_nan, Sample, STALE_NAN, STALE_NAN_BITS};
 

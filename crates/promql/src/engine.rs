@@ -4,7 +4,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use argus_model::{Sample, METRIC_NAME};
+use argus_model::Sample;
 use argus_tsdb::{Querier, Series};
 use promql_parser::parser::value::ValueType;
 
@@ -26,7 +26,11 @@ pub struct EngineOptions {
 impl Default for EngineOptions {
     /// 5 minutes lookback, 50 million samples, 2 minutes timeout (Prometheus's defaults).
     fn default() -> Self {
-        EngineOptions { lookback_ms: 300_000, max_samples: 50_000_000, timeout: Duration::from_secs(120) }
+        EngineOptions {
+            lookback_ms: 300_000,
+            max_samples: 50_000_000,
+            timeout: Duration::from_secs(120),
+        }
     }
 }
 
@@ -72,8 +76,19 @@ impl Engine {
     }
 
     /// Evaluates `expr` at `t_ms`.
-    pub fn instant_query(&self, q: &dyn Querier, expr: &str, t_ms: i64) -> Result<Value, PromqlError> {
-        let req = QueryRequest { expr: expr.into(), start_ms: t_ms, end_ms: t_ms, step_ms: 0, cancel: None };
+    pub fn instant_query(
+        &self,
+        q: &dyn Querier,
+        expr: &str,
+        t_ms: i64,
+    ) -> Result<Value, PromqlError> {
+        let req = QueryRequest {
+            expr: expr.into(),
+            start_ms: t_ms,
+            end_ms: t_ms,
+            step_ms: 0,
+            cancel: None,
+        };
         self.exec(q, &req).map(|r| r.value)
     }
 
@@ -86,7 +101,13 @@ impl Engine {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<Value, PromqlError> {
-        let req = QueryRequest { expr: expr.into(), start_ms, end_ms, step_ms, cancel: None };
+        let req = QueryRequest {
+            expr: expr.into(),
+            start_ms,
+            end_ms,
+            step_ms,
+            cancel: None,
+        };
         self.exec(q, &req).map(|r| r.value)
     }
 
@@ -101,7 +122,9 @@ impl Engine {
                 ));
             }
             if req.end_ms < req.start_ms {
-                return Err(PromqlError::Parse("end timestamp must not be before start time".into()));
+                return Err(PromqlError::Parse(
+                    "end timestamp must not be before start time".into(),
+                ));
             }
             match expr.value_type() {
                 ValueType::Scalar | ValueType::Vector => {}
@@ -118,9 +141,17 @@ impl Engine {
             }
         }
         let grid = if instant {
-            Grid { start: req.start_ms, end: req.start_ms, step: 1 }
+            Grid {
+                start: req.start_ms,
+                end: req.start_ms,
+                step: 1,
+            }
         } else {
-            Grid { start: req.start_ms, end: req.end_ms, step: req.step_ms }
+            Grid {
+                start: req.start_ms,
+                end: req.end_ms,
+                step: req.step_ms,
+            }
         };
         let mut ev = Evaluator {
             q,
@@ -135,7 +166,10 @@ impl Engine {
         };
         let val = ev.eval(&expr, &grid)?;
         let value = shape(val, instant, &grid)?;
-        Ok(QueryResult { value, annotations: ev.annotations })
+        Ok(QueryResult {
+            value,
+            annotations: ev.annotations,
+        })
     }
 }
 
@@ -143,23 +177,32 @@ impl Engine {
 fn cleanup(mut v: Vec<SSeries>) -> Result<Vec<SSeries>, PromqlError> {
     for s in &mut v {
         if s.drop_name {
-            s.labels.remove(METRIC_NAME);
+            crate::eval::util::drop_metric_name(&mut s.labels);
             s.drop_name = false;
         }
     }
     v.sort_by(|a, b| a.labels.cmp(&b.labels));
     if v.windows(2).any(|w| w[0].labels == w[1].labels) {
-        return Err(PromqlError::Execution("vector cannot contain metrics with the same labelset".into()));
+        return Err(PromqlError::Execution(
+            "vector cannot contain metrics with the same labelset".into(),
+        ));
     }
     Ok(v)
 }
 
 fn shape(val: Val, instant: bool, grid: &Grid) -> Result<Value, PromqlError> {
     Ok(match val {
-        Val::Scalar(v) if instant => Value::Scalar { t: grid.start, v: v.first().copied().unwrap_or(f64::NAN) },
+        Val::Scalar(v) if instant => Value::Scalar {
+            t: grid.start,
+            v: v.first().copied().unwrap_or(f64::NAN),
+        },
         Val::Scalar(v) => Value::Matrix(vec![Series {
             labels: argus_model::Labels::empty(),
-            samples: v.iter().enumerate().map(|(i, x)| Sample::new(grid.ts(i), *x)).collect(),
+            samples: v
+                .iter()
+                .enumerate()
+                .map(|(i, x)| Sample::new(grid.ts(i), *x))
+                .collect(),
         }]),
         Val::Str(s) => Value::String { t: grid.start, s },
         Val::Vector(v) if instant => {
@@ -167,27 +210,47 @@ fn shape(val: Val, instant: bool, grid: &Grid) -> Result<Value, PromqlError> {
             let mut order = v;
             for s in &mut order {
                 if s.drop_name {
-                    s.labels.remove(METRIC_NAME);
+                    crate::eval::util::drop_metric_name(&mut s.labels);
                     s.drop_name = false;
                 }
             }
             let mut ls: Vec<&argus_model::Labels> = order.iter().map(|s| &s.labels).collect();
             ls.sort();
             if ls.windows(2).any(|w| w[0] == w[1]) {
-                return Err(PromqlError::Execution("vector cannot contain metrics with the same labelset".into()));
+                return Err(PromqlError::Execution(
+                    "vector cannot contain metrics with the same labelset".into(),
+                ));
             }
             Value::Vector(
                 order
                     .into_iter()
-                    .filter_map(|s| s.pts.first().map(|p| VectorSample { labels: s.labels.clone(), t: grid.start, v: p.v }))
+                    .filter_map(|s| {
+                        s.pts.first().map(|p| VectorSample {
+                            labels: s.labels.clone(),
+                            t: grid.start,
+                            v: p.v,
+                        })
+                    })
                     .collect(),
             )
         }
         Val::Vector(v) => Value::Matrix(
-            cleanup(v)?.into_iter().map(|s| Series { labels: s.labels, samples: s.pts }).collect(),
+            cleanup(v)?
+                .into_iter()
+                .map(|s| Series {
+                    labels: s.labels,
+                    samples: s.pts,
+                })
+                .collect(),
         ),
         Val::Matrix(v) => Value::Matrix(
-            cleanup(v)?.into_iter().map(|s| Series { labels: s.labels, samples: s.pts }).collect(),
+            cleanup(v)?
+                .into_iter()
+                .map(|s| Series {
+                    labels: s.labels,
+                    samples: s.pts,
+                })
+                .collect(),
         ),
     })
 }

@@ -21,7 +21,10 @@ impl MemStorage {
         let idx = match self.series.iter().position(|s| &s.labels == labels) {
             Some(i) => i,
             None => {
-                self.series.push(Series { labels: labels.clone(), samples: Vec::new() });
+                self.series.push(Series {
+                    labels: labels.clone(),
+                    samples: Vec::new(),
+                });
                 self.series.len() - 1
             }
         };
@@ -48,7 +51,9 @@ impl MemStorage {
 
     fn matching<'a>(&'a self, matchers: &'a [Matcher]) -> impl Iterator<Item = &'a Series> + 'a {
         self.series.iter().filter(move |s| {
-            matchers.iter().all(|m| m.matches(s.labels.get(&m.name).unwrap_or("")))
+            matchers
+                .iter()
+                .all(|m| m.matches(s.labels.get(&m.name).unwrap_or("")))
         })
     }
 }
@@ -58,9 +63,16 @@ impl Querier for MemStorage {
         let mut out: Vec<Series> = self
             .matching(matchers)
             .filter_map(|s| {
-                let samples: Vec<Sample> =
-                    s.samples.iter().filter(|x| x.t >= mint && x.t <= maxt).copied().collect();
-                (!samples.is_empty()).then(|| Series { labels: s.labels.clone(), samples })
+                let samples: Vec<Sample> = s
+                    .samples
+                    .iter()
+                    .filter(|x| x.t >= mint && x.t <= maxt)
+                    .copied()
+                    .collect();
+                (!samples.is_empty()).then(|| Series {
+                    labels: s.labels.clone(),
+                    samples,
+                })
             })
             .collect();
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -68,10 +80,19 @@ impl Querier for MemStorage {
     }
 
     fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, TsdbError> {
-        Ok(self.select(matchers, mint, maxt)?.into_iter().map(|s| s.labels).collect())
+        Ok(self
+            .select(matchers, mint, maxt)?
+            .into_iter()
+            .map(|s| s.labels)
+            .collect())
     }
 
-    fn label_names(&self, matchers: &[Matcher], _mint: i64, _maxt: i64) -> Result<Vec<String>, TsdbError> {
+    fn label_names(
+        &self,
+        matchers: &[Matcher],
+        _mint: i64,
+        _maxt: i64,
+    ) -> Result<Vec<String>, TsdbError> {
         let mut names: Vec<String> = self
             .matching(matchers)
             .flat_map(|s| s.labels.iter().map(|l| l.name.clone()).collect::<Vec<_>>())
@@ -88,8 +109,10 @@ impl Querier for MemStorage {
         _mint: i64,
         _maxt: i64,
     ) -> Result<Vec<String>, TsdbError> {
-        let mut vals: Vec<String> =
-            self.matching(matchers).filter_map(|s| s.labels.get(name).map(str::to_string)).collect();
+        let mut vals: Vec<String> = self
+            .matching(matchers)
+            .filter_map(|s| s.labels.get(name).map(str::to_string))
+            .collect();
         vals.sort();
         vals.dedup();
         Ok(vals)

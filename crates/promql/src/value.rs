@@ -60,7 +60,11 @@ pub(crate) struct SSeries {
 
 impl SSeries {
     pub fn new(labels: Labels, drop_name: bool) -> Self {
-        SSeries { labels, drop_name, pts: Vec::new() }
+        SSeries {
+            labels,
+            drop_name,
+            pts: Vec::new(),
+        }
     }
 }
 

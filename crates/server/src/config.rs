@@ -24,7 +24,7 @@ pub struct Config {
     /// The embedded time-series store.
     pub storage: StorageConfig,
     /// Prometheus-style scrape jobs (a subset of Prometheus's `scrape_configs`).
-    pub scrape_configs: Vec<argus_ingest::ScrapeConfig>,
+    pub scrape_configs: Vec<argus_ingest::scrape::ScrapeConfig>,
     /// The built-in agent that `argus up` runs in-process.
     pub agent: LocalAgentConfig,
     /// Limits on HTTP input.
@@ -259,6 +259,8 @@ impl Config {
         }
         let mut seen = std::collections::HashSet::new();
         for sc in &self.scrape_configs {
+            sc.validate()
+                .map_err(|e| format!("scrape_configs: job {:?}: {e}", sc.job_name))?;
             if !seen.insert(sc.job_name.clone()) {
                 return Err(format!(
                     "scrape_configs: job_name {:?} appears more than once",
@@ -267,6 +269,25 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Scrape jobs with the `global` interval and timeout filled in where a job sets none.
+    pub fn effective_scrape_configs(&self) -> Vec<argus_ingest::scrape::ScrapeConfig> {
+        use argus_ingest::scrape::config::PromDuration as D;
+        self.scrape_configs
+            .iter()
+            .cloned()
+            .map(|mut sc| {
+                sc.scrape_interval
+                    .get_or_insert(D(self.global.scrape_interval.to_std()));
+                if sc.scrape_timeout.is_none() {
+                    let t = self.global.scrape_timeout.to_std();
+                    let i = sc.scrape_interval.map(|d| d.0).unwrap_or(t);
+                    sc.scrape_timeout = Some(D(t.min(i)));
+                }
+                sc
+            })
+            .collect()
     }
 
     /// The store options this configuration asks for.
@@ -293,9 +314,12 @@ mod tests {
 
     #[test]
     fn unknown_key_is_named_with_its_line() {
-        let e = Config::from_yaml_str("storage:\n  retention: 1d\n  retension_size: 1GB\n", "a.yml")
-            .unwrap_err()
-            .to_string();
+        let e = Config::from_yaml_str(
+            "storage:\n  retention: 1d\n  retension_size: 1GB\n",
+            "a.yml",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("retension_size"), "{e}");
         assert!(e.contains("a.yml"), "{e}");
         assert!(e.contains('3'), "line number missing: {e}");

@@ -51,6 +51,9 @@ pub enum ServerError {
     /// The built-in agent could not start.
     #[error("cannot start the built-in agent: {0}")]
     Agent(String),
+    /// The scrape configuration could not be applied.
+    #[error("cannot start scraping: {0}")]
+    Scrape(String),
     /// A background task panicked or was cancelled.
     #[error("background task failed: {0}")]
     Task(String),
@@ -117,12 +120,12 @@ pub async fn run(
     let scrape = if opts.config.scrape_configs.is_empty() {
         None
     } else {
-        let sm = Arc::new(argus_ingest::ScrapeManager::new(
-            Arc::new(DbSink(db.clone())),
-            clock.clone(),
-        ));
-        sm.apply(opts.config.scrape_configs.clone(), &opts.config.global.scrape_interval, &opts.config.global.scrape_timeout);
-        Some(sm)
+        let sm =
+            argus_ingest::scrape::ScrapeManager::new(Arc::new(DbSink(db.clone())), clock.clone())
+                .map_err(|e| ServerError::Scrape(e.to_string()))?;
+        sm.apply(opts.config.effective_scrape_configs())
+            .map_err(|e| ServerError::Scrape(e.to_string()))?;
+        Some(Arc::new(sm))
     };
 
     let mut tasks = Vec::new();
@@ -160,7 +163,9 @@ pub async fn run(
     let db2 = db.clone();
     match tokio::task::spawn_blocking(move || db2.close()).await {
         Ok(Ok(())) => tracing::info!("Closed the store cleanly."),
-        Ok(Err(e)) => tracing::error!(error = %e, "Closing the store failed; the WAL will be replayed at the next start."),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "Closing the store failed; the WAL will be replayed at the next start.")
+        }
         Err(e) => tracing::error!(error = %e, "The close task failed."),
     }
     served.map_err(ServerError::Serve)
@@ -182,14 +187,17 @@ fn spawn_maintenance(
             if full {
                 last = std::time::Instant::now();
             }
-            let res = tokio::task::spawn_blocking(move || {
-                if full {
-                    d.maintenance()
-                } else {
-                    d.sync_wal()
-                }
-            })
-            .await;
+            let res =
+                tokio::task::spawn_blocking(
+                    move || {
+                        if full {
+                            d.maintenance()
+                        } else {
+                            d.sync_wal()
+                        }
+                    },
+                )
+                .await;
             match res {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {

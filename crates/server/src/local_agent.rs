@@ -28,7 +28,9 @@ pub fn spawn(
             tick.tick().await;
             let (a, d, c, x) = (agent.clone(), db.clone(), clock.clone(), extra.clone());
             let prev = std::mem::take(&mut previous);
-            let res = tokio::task::spawn_blocking(move || collect_once(&a, &d, c.as_ref(), &x, prev)).await;
+            let res =
+                tokio::task::spawn_blocking(move || collect_once(&a, &d, c.as_ref(), &x, prev))
+                    .await;
             match res {
                 Ok(Ok(seen)) => previous = seen,
                 Ok(Err((e, seen))) => {
@@ -68,7 +70,10 @@ fn collect_once(
         let _ = app.append(gone, t, STALE_NAN);
     }
     if rejected > 0 {
-        tracing::debug!(rejected, "The built-in agent had samples refused by the store.");
+        tracing::debug!(
+            rejected,
+            "The built-in agent had samples refused by the store."
+        );
     }
     match app.commit() {
         Ok(_) => Ok(seen),

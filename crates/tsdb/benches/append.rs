@@ -48,7 +48,8 @@ fn fixture() -> Fixture {
     for chunk in labels.chunks(BATCH) {
         let mut app = db.appender();
         for l in chunk {
-            let pairs: Vec<(&str, &str)> = l.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            let pairs: Vec<(&str, &str)> =
+                l.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
             app.append_pairs(&pairs, 0, 1.0).expect("append");
         }
         app.commit().expect("commit");

@@ -36,7 +36,10 @@ fn label_set(i: usize) -> Vec<(String, String)> {
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let series = args.first().copied().unwrap_or(100_000).max(BATCH);
     let threads = args.get(1).copied().unwrap_or(8).max(1);
     let commits = args.get(2).copied().unwrap_or(3_000);
@@ -50,7 +53,8 @@ fn main() {
     for chunk in labels.chunks(BATCH) {
         let mut app = db.appender();
         for l in chunk {
-            let pairs: Vec<(&str, &str)> = l.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            let pairs: Vec<(&str, &str)> =
+                l.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
             app.append_pairs(&pairs, 0, 0.0).expect("append");
         }
         app.commit().expect("commit");

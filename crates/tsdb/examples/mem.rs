@@ -40,7 +40,10 @@ fn value(series: usize, k: usize) -> f64 {
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let n = args.first().copied().unwrap_or(100_000).max(1);
     let samples = args.get(1).copied().unwrap_or(120);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -74,7 +77,8 @@ fn main() {
                     ("zone", v[4].as_str()),
                 ];
                 let t = t0 + k as i64 * 15_000;
-                app.append_pairs(&pairs, t, value(start + j, k)).expect("append");
+                app.append_pairs(&pairs, t, value(start + j, k))
+                    .expect("append");
             }
             app.commit().expect("commit");
         }

@@ -93,13 +93,28 @@ pub trait Appender {
 pub trait Querier: Send + Sync {
     /// Series matching all `matchers` that have at least one sample in `[mint, maxt]`,
     /// with those samples, sorted by label set.
-    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, crate::TsdbError>;
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Series>, crate::TsdbError>;
 
     /// Label sets of the matching series with data in `[mint, maxt]`, sorted.
-    fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, crate::TsdbError>;
+    fn series(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Labels>, crate::TsdbError>;
 
     /// Sorted label names over matching series (all series when `matchers` is empty).
-    fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, crate::TsdbError>;
+    fn label_names(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, crate::TsdbError>;
 
     /// Sorted values of label `name` over matching series (all series when `matchers` is empty).
     fn label_values(

@@ -343,7 +343,9 @@ impl Block {
                 })
             };
             let s = read().map_err(bad(ser_off))?;
-            let id = u32::try_from(i).map_err(|_| "more than 2^32 series").map_err(bad(ser_off))?;
+            let id = u32::try_from(i)
+                .map_err(|_| "more than 2^32 series")
+                .map_err(bad(ser_off))?;
             postings.add(id, &s.labels);
             series.push(s);
         }

@@ -77,6 +77,8 @@ fn slot_of(id: u32) -> usize {
 /// One shard of the series map.
 #[derive(Default)]
 pub(crate) struct Shard {
+    /// This shard's number (the low bits of its ids).
+    no: u32,
     /// Label hash → id of the first series with that hash.
     by_hash: HashIndex,
     /// Ids of series whose hash was already taken (practically never).
@@ -94,11 +96,16 @@ impl Shard {
     }
 
     fn get_mut(&mut self, id: u32) -> Option<&mut MemSeries> {
-        self.slots.get_mut(slot_of(id)).and_then(|s| s.as_deref_mut())
+        self.slots
+            .get_mut(slot_of(id))
+            .and_then(|s| s.as_deref_mut())
     }
 
     fn find(&self, hash: u64, pairs: &[(&str, &str)], syms: &Symbols) -> Option<u32> {
-        let hit = |id: &u32| self.get(*id).is_some_and(|s| syms.eq_pairs(&s.labels, pairs));
+        let hit = |id: &u32| {
+            self.get(*id)
+                .is_some_and(|s| syms.eq_pairs(&s.labels, pairs))
+        };
         match self.by_hash.get(&hash) {
             Some(id) if hit(id) => Some(*id),
             Some(_) => self.collisions.iter().copied().find(hit),
@@ -109,7 +116,8 @@ impl Shard {
     /// Live series with their ids.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &MemSeries)> + '_ {
         self.slots.iter().enumerate().filter_map(|(slot, s)| {
-            s.as_deref().map(|s| ((slot as u32) << SHARD_BITS, s))
+            s.as_deref()
+                .map(|s| (((slot as u32) << SHARD_BITS) | self.no, s))
         })
     }
 }
@@ -172,7 +180,14 @@ impl Head {
     /// An empty head.
     pub(crate) fn new(block_range: i64, ooo_window: i64) -> Head {
         Head {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            shards: (0..SHARDS)
+                .map(|no| {
+                    Mutex::new(Shard {
+                        no: no as u32,
+                        ..Shard::default()
+                    })
+                })
+                .collect(),
             symbols: RwLock::new(Symbols::default()),
             postings: RwLock::new(Postings::default()),
             min_valid: AtomicI64::new(i64::MIN),

@@ -6,12 +6,102 @@
 //! let names = db.label_names(&[], 0, i64::MAX)?;
 //! ```
 
+use crate::index::{Postings, Symbols};
 use crate::{Db, Querier, Series, TsdbError};
-use argus_model::{Labels, Matcher, Sample};
+use argus_model::{Labels, MatchOp, Matcher, Sample, METRIC_NAME};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 
+/// True when label names and values can come from the postings indexes
+/// alone: no matchers, or only `__name__="..."`.
+fn index_only(matchers: &[Matcher]) -> bool {
+    matchers
+        .iter()
+        .all(|m| m.name == METRIC_NAME && m.op == MatchOp::Eq)
+}
+
 impl Db {
+    fn overlapping_blocks(&self, mint: i64, maxt: i64) -> Vec<std::sync::Arc<crate::block::Block>> {
+        self.inner
+            .blocks
+            .read()
+            .iter()
+            .filter(|b| b.meta().mint <= maxt && b.meta().maxt >= mint)
+            .cloned()
+            .collect()
+    }
+
+    fn head_overlaps(&self, mint: i64, maxt: i64) -> bool {
+        let head = &self.inner.head;
+        head.min_t.load(Ordering::Acquire) <= maxt && head.max_t.load(Ordering::Acquire) >= mint
+    }
+
+    /// Label names from the postings indexes (see [`index_only`]). Like
+    /// Prometheus, a block or head that overlaps `[mint, maxt]` contributes the
+    /// names of all its matching series, even those without samples in range.
+    fn index_label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        for b in self.overlapping_blocks(mint, maxt) {
+            if matchers.is_empty() {
+                names.extend(b.postings.names(&b.symbols));
+                continue;
+            }
+            let mut seen = BTreeSet::new();
+            for id in b.postings.select(matchers, &b.symbols) {
+                if let Some(s) = b.series.get(id as usize) {
+                    seen.extend(s.labels.chunks_exact(2).map(|c| c[0]));
+                }
+            }
+            names.extend(seen.into_iter().map(|n| b.symbols.str(n).to_string()));
+        }
+        if self.head_overlaps(mint, maxt) {
+            let head = &self.inner.head;
+            if matchers.is_empty() {
+                let syms = head.symbols.read();
+                names.extend(head.postings.read().names(&syms));
+            } else {
+                // Shard locks are taken with no index lock held (staging takes
+                // a shard lock, then the symbols).
+                let mut seen = BTreeSet::new();
+                for id in head.select_ids(matchers) {
+                    head.with_series(id, |s| seen.extend(s.labels.chunks_exact(2).map(|c| c[0])));
+                }
+                let syms = head.symbols.read();
+                names.extend(seen.into_iter().map(|n| syms.str(n).to_string()));
+            }
+        }
+        names
+    }
+
+    /// Label values from the postings indexes; same caveat as [`Self::index_label_names`].
+    fn index_label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> BTreeSet<String> {
+        let mut vals = BTreeSet::new();
+        let mut from = |p: &Postings, syms: &Symbols| {
+            if matchers.is_empty() {
+                vals.extend(p.values(name, syms));
+            } else {
+                let ids = p.select(matchers, syms);
+                vals.extend(p.values_among(name, &ids, syms));
+            }
+        };
+        for b in self.overlapping_blocks(mint, maxt) {
+            from(&b.postings, &b.symbols);
+        }
+        if self.head_overlaps(mint, maxt) {
+            let head = &self.inner.head;
+            let syms = head.symbols.read();
+            let p = head.postings.read();
+            from(&p, &syms);
+        }
+        vals
+    }
+
     /// Label sets (with samples when `with_samples`) of matching series with
     /// data in `[mint, maxt]`, blocks first, head last.
     fn gather(
@@ -116,6 +206,10 @@ impl Querier for Db {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<String>, TsdbError> {
+        if index_only(matchers) {
+            let names = self.index_label_names(matchers, mint, maxt);
+            return Ok(names.into_iter().collect());
+        }
         let mut names = BTreeSet::new();
         for l in self.gather(matchers, mint, maxt, false).keys() {
             for p in l.iter() {
@@ -134,6 +228,10 @@ impl Querier for Db {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<String>, TsdbError> {
+        if index_only(matchers) {
+            let vals = self.index_label_values(name, matchers, mint, maxt);
+            return Ok(vals.into_iter().collect());
+        }
         let mut vals = BTreeSet::new();
         for l in self.gather(matchers, mint, maxt, false).keys() {
             if let Some(v) = l.get(name) {

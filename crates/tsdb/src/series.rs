@@ -22,6 +22,7 @@ pub(crate) struct MemSeries {
     pub(crate) open: XorChunk,
     /// Out-of-order samples, sorted by time, none at a time also in a chunk.
     /// Boxed: almost every series has none, and `None` costs 8 bytes, not 24.
+    #[allow(clippy::box_collection)] // the box is the point: see above
     ooo: Option<Box<Vec<Sample>>>,
     /// Head epoch of the last staging; protects fresh series from collection.
     pub(crate) epoch: u32,

@@ -57,14 +57,19 @@ impl ArgusProc {
         let start = Instant::now();
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                let log = std::fs::read_to_string(self.data_dir.with_extension(format!("{}.log", self.port)))
-                    .unwrap_or_default();
+                let log = std::fs::read_to_string(
+                    self.data_dir.with_extension(format!("{}.log", self.port)),
+                )
+                .unwrap_or_default();
                 panic!("argus exited early with {status}; log:\n{log}");
             }
             if http_status(self.port, "/-/ready") == Some(200) {
                 return;
             }
-            assert!(start.elapsed() < limit, "argus did not become ready within {limit:?}");
+            assert!(
+                start.elapsed() < limit,
+                "argus did not become ready within {limit:?}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -78,7 +83,9 @@ impl ArgusProc {
 
     /// SIGTERM and wait for a clean exit.
     pub fn stop(mut self) {
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
         let _ = self.child.wait();
         std::mem::forget(self);
     }
@@ -96,7 +103,11 @@ pub fn http_status(port: u16, path: &str) -> Option<u16> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut buf = [0u8; 64];
     let n = s.read(&mut buf).ok()?;
     let line = std::str::from_utf8(&buf[..n]).ok()?;
@@ -134,7 +145,11 @@ pub fn encode_write(series: &[(Vec<(&str, String)>, Vec<(i64, f64)>)]) -> Vec<u8
         .expect("snappy encode")
 }
 
-pub async fn post_write(client: &reqwest::Client, url: &str, body: Vec<u8>) -> reqwest::Result<reqwest::Response> {
+pub async fn post_write(
+    client: &reqwest::Client,
+    url: &str,
+    body: Vec<u8>,
+) -> reqwest::Result<reqwest::Response> {
     client
         .post(url)
         .header("Content-Type", "application/x-protobuf")

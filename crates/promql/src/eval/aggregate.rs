@@ -15,9 +15,11 @@ use crate::value::{SSeries, Val};
 fn group_labels(l: &Labels, m: &Option<LabelModifier>) -> Labels {
     match m {
         None => Labels::empty(),
-        Some(LabelModifier::Include(ls)) => {
-            l.iter().filter(|x| ls.labels.iter().any(|n| n == &x.name)).cloned().collect()
-        }
+        Some(LabelModifier::Include(ls)) => l
+            .iter()
+            .filter(|x| ls.labels.iter().any(|n| n == &x.name))
+            .cloned()
+            .collect(),
         Some(LabelModifier::Exclude(ls)) => l
             .iter()
             .filter(|x| x.name != METRIC_NAME && !ls.labels.iter().any(|n| n == &x.name))
@@ -27,7 +29,11 @@ fn group_labels(l: &Labels, m: &Option<LabelModifier>) -> Labels {
 }
 
 /// Evaluates an aggregation.
-pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr, grid: &Grid) -> Result<Val, PromqlError> {
+pub(crate) fn eval_aggregate(
+    ev: &mut Evaluator<'_>,
+    a: &AggregateExpr,
+    grid: &Grid,
+) -> Result<Val, PromqlError> {
     let op = a.op.to_string();
     let op = op.as_str();
     let mut fparam: Option<Vec<f64>> = None;
@@ -146,9 +152,16 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr, grid: &G
             }
             continue;
         }
-        if op == "quantile" && !(0.0..=1.0).contains(&param) && !warned && per_group.iter().any(|g| !g.is_empty()) {
+        if op == "quantile"
+            && !(0.0..=1.0).contains(&param)
+            && !warned
+            && per_group.iter().any(|g| !g.is_empty())
+        {
             warned = true;
-            ev.annotations.warn(format!("quantile value should be between 0 and 1, got {}", fmt_g(param)));
+            ev.annotations.warn(format!(
+                "quantile value should be between 0 and 1, got {}",
+                fmt_g(param)
+            ));
         }
         for (g, grp) in per_group.iter().enumerate() {
             if grp.is_empty() {
@@ -228,7 +241,12 @@ fn cmp_nan_high(a: f64, b: f64) -> std::cmp::Ordering {
     }
 }
 
-fn count_values(v: &[SSeries], label: &str, m: &Option<LabelModifier>, grid: &Grid) -> Vec<SSeries> {
+fn count_values(
+    v: &[SSeries],
+    label: &str,
+    m: &Option<LabelModifier>,
+    grid: &Grid,
+) -> Vec<SSeries> {
     let glabels: Vec<Labels> = v.iter().map(|s| group_labels(&s.labels, m)).collect();
     let mut idx: HashMap<Labels, usize> = HashMap::new();
     let mut out: Vec<SSeries> = Vec::new();

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use argus_model::{Labels, Sample, METRIC_NAME};
+use argus_model::{Labels, Sample};
 use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 
 use super::util::{sig_hash, sig_labels};
@@ -37,12 +37,19 @@ pub(crate) fn apply(op: &str, l: f64, r: f64) -> (f64, bool) {
 
 /// Prometheus's `labels.String()`: `{a="1", b="2"}`.
 pub(crate) fn prom_labels_string(l: &Labels) -> String {
-    let parts: Vec<String> = l.iter().map(|x| format!("{}={:?}", x.name, x.value)).collect();
+    let parts: Vec<String> = l
+        .iter()
+        .map(|x| format!("{}={:?}", x.name, x.value))
+        .collect();
     format!("{{{}}}", parts.join(", "))
 }
 
 /// Evaluates a binary expression.
-pub(crate) fn eval_binary(ev: &mut Evaluator<'_>, b: &BinaryExpr, grid: &Grid) -> Result<Val, PromqlError> {
+pub(crate) fn eval_binary(
+    ev: &mut Evaluator<'_>,
+    b: &BinaryExpr,
+    grid: &Grid,
+) -> Result<Val, PromqlError> {
     let op = b.op.to_string();
     let op = op.as_str();
     let rb = b.modifier.as_ref().is_some_and(|m| m.return_bool);
@@ -67,25 +74,42 @@ pub(crate) fn eval_binary(ev: &mut Evaluator<'_>, b: &BinaryExpr, grid: &Grid) -
                 })
                 .collect(),
         )),
-        (Val::Vector(v), Val::Scalar(s)) => Ok(Val::Vector(vector_scalar(op, v, &s, false, rb, grid))),
-        (Val::Scalar(s), Val::Vector(v)) => Ok(Val::Vector(vector_scalar(op, v, &s, true, rb, grid))),
+        (Val::Vector(v), Val::Scalar(s)) => {
+            Ok(Val::Vector(vector_scalar(op, v, &s, false, rb, grid)))
+        }
+        (Val::Scalar(s), Val::Vector(v)) => {
+            Ok(Val::Vector(vector_scalar(op, v, &s, true, rb, grid)))
+        }
         (Val::Vector(l), Val::Vector(r)) => {
             let (on, names) = match b.modifier.as_ref().and_then(|m| m.matching.as_ref()) {
                 Some(LabelModifier::Include(ls)) => (true, ls.labels.clone()),
                 Some(LabelModifier::Exclude(ls)) => (false, ls.labels.clone()),
                 None => (false, Vec::new()),
             };
-            let card = b.modifier.as_ref().map(|m| m.card.clone()).unwrap_or(VectorMatchCardinality::OneToOne);
+            let card = b
+                .modifier
+                .as_ref()
+                .map(|m| m.card.clone())
+                .unwrap_or(VectorMatchCardinality::OneToOne);
             match op {
                 "and" | "or" | "unless" => Ok(Val::Vector(set_op(op, l, r, on, &names, grid))),
                 _ => vector_vector(ev, op, l, r, on, &names, &card, rb, grid).map(Val::Vector),
             }
         }
-        _ => exec(format!("binary operator {op} is not defined on these operand types")),
+        _ => exec(format!(
+            "binary operator {op} is not defined on these operand types"
+        )),
     }
 }
 
-fn vector_scalar(op: &str, v: Vec<SSeries>, s: &[f64], swap: bool, rb: bool, grid: &Grid) -> Vec<SSeries> {
+fn vector_scalar(
+    op: &str,
+    v: Vec<SSeries>,
+    s: &[f64],
+    swap: bool,
+    rb: bool,
+    grid: &Grid,
+) -> Vec<SSeries> {
     let cmp = is_cmp(op);
     let mut out = Vec::with_capacity(v.len());
     for mut series in v {
@@ -127,7 +151,14 @@ fn step_values(v: &[SSeries], cursors: &mut [usize], t: i64, buf: &mut Vec<(usiz
     }
 }
 
-fn set_op(op: &str, l: Vec<SSeries>, r: Vec<SSeries>, on: bool, names: &[String], grid: &Grid) -> Vec<SSeries> {
+fn set_op(
+    op: &str,
+    l: Vec<SSeries>,
+    r: Vec<SSeries>,
+    on: bool,
+    names: &[String],
+    grid: &Grid,
+) -> Vec<SSeries> {
     let lsig: Vec<u64> = l.iter().map(|s| sig_hash(&s.labels, on, names)).collect();
     let rsig: Vec<u64> = r.iter().map(|s| sig_hash(&s.labels, on, names)).collect();
     let mut out: Vec<SSeries> = Vec::new();
@@ -197,10 +228,11 @@ fn vector_vector(
     rb: bool,
     grid: &Grid,
 ) -> Result<Vec<SSeries>, PromqlError> {
-    let cmp = is_cmp(op);
     let swap = matches!(card, VectorMatchCardinality::OneToMany(_));
     let include: Vec<String> = match card {
-        VectorMatchCardinality::ManyToOne(ls) | VectorMatchCardinality::OneToMany(ls) => ls.labels.clone(),
+        VectorMatchCardinality::ManyToOne(ls) | VectorMatchCardinality::OneToMany(ls) => {
+            ls.labels.clone()
+        }
         _ => Vec::new(),
     };
     let one_to_one = matches!(card, VectorMatchCardinality::OneToOne);
@@ -240,7 +272,9 @@ fn vector_vector(
         let mut matched: HashMap<u64, HashSet<u64>> = HashMap::new();
         for &(li, lv) in &lb {
             let sig = lsig[li];
-            let Some(&(ri, rv)) = right.get(&sig) else { continue };
+            let Some(&(ri, rv)) = right.get(&sig) else {
+                continue;
+            };
             let (fl, fr) = if swap { (rv, lv) } else { (lv, rv) };
             let (mut val, keep) = apply(op, fl, fr);
             if rb {
@@ -253,13 +287,19 @@ fn vector_vector(
                 None => {
                     let mut m = ls[li].labels.clone();
                     if drop {
-                        m.remove(METRIC_NAME);
+                        crate::eval::util::drop_metric_name(&mut m);
                     }
                     if one_to_one {
                         m = if on {
-                            m.iter().filter(|x| names.iter().any(|n| n == &x.name)).cloned().collect()
+                            m.iter()
+                                .filter(|x| names.iter().any(|n| n == &x.name))
+                                .cloned()
+                                .collect()
                         } else {
-                            m.iter().filter(|x| !names.iter().any(|n| n == &x.name)).cloned().collect()
+                            m.iter()
+                                .filter(|x| !names.iter().any(|n| n == &x.name))
+                                .cloned()
+                                .collect()
                         };
                     }
                     for ln in &include {

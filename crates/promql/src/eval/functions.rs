@@ -13,7 +13,11 @@ use crate::error::{exec, PromqlError};
 use crate::value::{SSeries, Val};
 
 /// Evaluates a function call.
-pub(crate) fn eval_call(ev: &mut Evaluator<'_>, call: &Call, grid: &Grid) -> Result<Val, PromqlError> {
+pub(crate) fn eval_call(
+    ev: &mut Evaluator<'_>,
+    call: &Call,
+    grid: &Grid,
+) -> Result<Val, PromqlError> {
     let name = call.func.name;
     let args = &call.args.args;
     if is_range_func(name) {
@@ -21,7 +25,11 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, call: &Call, grid: &Grid) -> Res
     }
     let n = grid.len();
     match name {
-        "time" => return Ok(Val::Scalar((0..n).map(|i| grid.ts(i) as f64 / 1000.0).collect())),
+        "time" => {
+            return Ok(Val::Scalar(
+                (0..n).map(|i| grid.ts(i) as f64 / 1000.0).collect(),
+            ))
+        }
         "pi" => return Ok(Val::Scalar(vec![std::f64::consts::PI; n])),
         "start" => return Ok(Val::Scalar(vec![ev.query_start as f64 / 1000.0; n])),
         "end" => return Ok(Val::Scalar(vec![ev.query_end as f64 / 1000.0; n])),
@@ -30,12 +38,22 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, call: &Call, grid: &Grid) -> Res
     }
     if matches!(
         name,
-        "minute" | "hour" | "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "month" | "year"
+        "minute"
+            | "hour"
+            | "day_of_month"
+            | "day_of_week"
+            | "day_of_year"
+            | "days_in_month"
+            | "month"
+            | "year"
     ) && args.is_empty()
     {
         let mut s = SSeries::new(Labels::empty(), false);
         for i in 0..n {
-            s.pts.push(Sample::new(grid.ts(i), date_part(name, grid.ts(i) as f64 / 1000.0)));
+            s.pts.push(Sample::new(
+                grid.ts(i),
+                date_part(name, grid.ts(i) as f64 / 1000.0),
+            ));
         }
         return Ok(Val::Vector(vec![s]));
     }
@@ -71,12 +89,21 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, call: &Call, grid: &Grid) -> Res
                     val[i] = p.v;
                 }
             }
-            return Ok(Val::Scalar(val.into_iter().zip(cnt).map(|(v, c)| if c == 1 { v } else { f64::NAN }).collect()));
+            return Ok(Val::Scalar(
+                val.into_iter()
+                    .zip(cnt)
+                    .map(|(v, c)| if c == 1 { v } else { f64::NAN })
+                    .collect(),
+            ));
         }
         "vector" => {
             let v = ev.eval_scalar(arg0, grid)?;
             let mut s = SSeries::new(Labels::empty(), false);
-            s.pts = v.iter().enumerate().map(|(i, x)| Sample::new(grid.ts(i), *x)).collect();
+            s.pts = v
+                .iter()
+                .enumerate()
+                .map(|(i, x)| Sample::new(grid.ts(i), *x))
+                .collect();
             return Ok(Val::Vector(vec![s]));
         }
         "absent" => {
@@ -88,10 +115,15 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, call: &Call, grid: &Grid) -> Res
                 }
             }
             let mut s = SSeries::new(absent_labels(arg0), false);
-            s.pts = (0..n).filter(|i| !have[*i]).map(|i| Sample::new(grid.ts(i), 1.0)).collect();
+            s.pts = (0..n)
+                .filter(|i| !have[*i])
+                .map(|i| Sample::new(grid.ts(i), 1.0))
+                .collect();
             return Ok(Val::Vector(if s.pts.is_empty() { vec![] } else { vec![s] }));
         }
-        "histogram_quantile" => return histogram::histogram_quantile(ev, call, grid),
+        "histogram_quantile" | "histogram_fraction" => {
+            return histogram::histogram_quantile(ev, call, grid)
+        }
         _ => {}
     }
     // Scalar parameters after the vector argument.
@@ -151,7 +183,13 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, call: &Call, grid: &Grid) -> Res
                 "log2" => Some(x.log2()),
                 "log10" => Some(x.log10()),
                 "sqrt" => Some(x.sqrt()),
-                "sgn" => Some(if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { x }),
+                "sgn" => Some(if x > 0.0 {
+                    1.0
+                } else if x < 0.0 {
+                    -1.0
+                } else {
+                    x
+                }),
                 "sin" => Some(x.sin()),
                 "cos" => Some(x.cos()),
                 "tan" => Some(x.tan()),
@@ -172,7 +210,10 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, call: &Call, grid: &Grid) -> Res
                     Some((x * inv + 0.5).floor() / inv)
                 }
                 "clamp" => {
-                    let (lo, hi) = (p(0, pt.t).unwrap_or(f64::NAN), p(1, pt.t).unwrap_or(f64::NAN));
+                    let (lo, hi) = (
+                        p(0, pt.t).unwrap_or(f64::NAN),
+                        p(1, pt.t).unwrap_or(f64::NAN),
+                    );
                     if hi < lo {
                         None
                     } else {
@@ -181,10 +222,10 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, call: &Call, grid: &Grid) -> Res
                 }
                 "clamp_min" => Some(go_max(p(0, pt.t).unwrap_or(f64::NAN), x)),
                 "clamp_max" => Some(go_min(p(0, pt.t).unwrap_or(f64::NAN), x)),
-                "minute" | "hour" | "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "month"
-                | "year" => Some(date_part(name, x)),
+                "minute" | "hour" | "day_of_month" | "day_of_week" | "day_of_year"
+                | "days_in_month" | "month" | "year" => Some(date_part(name, x)),
                 "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
-                | "histogram_stdvar" | "histogram_fraction" => None,
+                | "histogram_stdvar" => None,
                 _ => return exec(format!("function {name} is not supported")),
             };
             if let Some(r) = r {
@@ -252,10 +293,15 @@ fn label_replace(v: Vec<SSeries>, a: &[String]) -> Result<Vec<SSeries>, PromqlEr
     let [dst, repl, src, re] = a else {
         return exec("label_replace() needs 4 string arguments");
     };
-    let rx = regex::Regex::new(&format!("^(?s:{re})$"))
-        .map_err(|_| PromqlError::Execution(format!("invalid regular expression in label_replace(): {re}")))?;
+    let rx = regex::Regex::new(&format!("^(?s:{re})$")).map_err(|_| {
+        PromqlError::Execution(format!(
+            "invalid regular expression in label_replace(): {re}"
+        ))
+    })?;
     if !is_valid_label_name(dst) {
-        return exec(format!("invalid destination label name in label_replace(): {dst}"));
+        return exec(format!(
+            "invalid destination label name in label_replace(): {dst}"
+        ));
     }
     let mut out = Vec::with_capacity(v.len());
     for mut s in v {
@@ -279,7 +325,9 @@ fn label_join(v: Vec<SSeries>, a: &[String]) -> Result<Vec<SSeries>, PromqlError
     }
     let (dst, sep, srcs) = (&a[0], &a[1], &a[2..]);
     if !is_valid_label_name(dst) {
-        return exec(format!("invalid destination label name in label_join(): {dst}"));
+        return exec(format!(
+            "invalid destination label name in label_join(): {dst}"
+        ));
     }
     for s in srcs {
         if !is_valid_label_name(s) {
@@ -325,7 +373,20 @@ fn date_part(name: &str, secs: f64) -> f64 {
     let days = s.div_euclid(86_400);
     let sod = s.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    let mdays = [31, if is_leap(y) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let mdays = [
+        31,
+        if is_leap(y) { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     match name {
         "minute" => ((sod / 60) % 60) as f64,
         "hour" => (sod / 3600) as f64,

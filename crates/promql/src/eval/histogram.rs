@@ -30,7 +30,11 @@ pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> (f64, bool) 
     if q > 1.0 {
         return (f64::INFINITY, false);
     }
-    buckets.sort_by(|a, b| a.upper.partial_cmp(&b.upper).unwrap_or(std::cmp::Ordering::Equal));
+    buckets.sort_by(|a, b| {
+        a.upper
+            .partial_cmp(&b.upper)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     match buckets.last() {
         Some(b) if b.upper == f64::INFINITY => {}
         _ => return (f64::NAN, false),
@@ -87,14 +91,99 @@ pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> (f64, bool) 
     (start + (end - start) * (rank / count), forced)
 }
 
-/// `histogram_quantile(q, v)`.
-pub(crate) fn histogram_quantile(ev: &mut Evaluator<'_>, call: &Call, grid: &Grid) -> Result<Val, PromqlError> {
+/// Classic bucket fraction of observations in `(lower, upper]`.
+pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<Bucket>) -> f64 {
+    buckets.sort_by(|a, b| {
+        a.upper
+            .partial_cmp(&b.upper)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    match buckets.last() {
+        Some(b) if b.upper == f64::INFINITY => {}
+        _ => return f64::NAN,
+    }
+    let mut co: Vec<Bucket> = Vec::with_capacity(buckets.len());
+    for b in buckets.iter() {
+        match co.last_mut() {
+            Some(l) if l.upper == b.upper => l.count += b.count,
+            _ => co.push(*b),
+        }
+    }
+    let count = co[co.len() - 1].count;
+    if count == 0.0 || lower.is_nan() || upper.is_nan() {
+        return f64::NAN;
+    }
+    if lower >= upper {
+        return 0.0;
+    }
+    let (mut rank, mut lower_rank, mut upper_rank) = (0.0, 0.0, 0.0);
+    let (mut lower_set, mut upper_set) = (false, false);
+    for (i, b) in co.iter().enumerate() {
+        let lb = if i > 0 {
+            co[i - 1].upper
+        } else if b.upper > 0.0 {
+            0.0
+        } else {
+            f64::NEG_INFINITY
+        };
+        let ub = b.upper;
+        let interp = |v: f64| rank + (b.count - rank) * (v - lb) / (ub - lb);
+        if !lower_set && lb >= lower {
+            lower_rank = rank;
+            lower_set = true;
+        }
+        if !upper_set && lb >= upper {
+            upper_rank = rank;
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        if !lower_set && lb < lower && ub > lower {
+            lower_rank = interp(lower);
+            lower_set = true;
+        }
+        if !upper_set && lb < upper && ub > upper {
+            upper_rank = interp(upper);
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        rank = b.count;
+    }
+    if !lower_set || lower_rank > count {
+        lower_rank = count;
+    }
+    if !upper_set || upper_rank > count {
+        upper_rank = count;
+    }
+    (upper_rank - lower_rank) / count
+}
+
+/// `histogram_quantile(q, v)` and `histogram_fraction(lower, upper, v)` over classic buckets.
+pub(crate) fn histogram_quantile(
+    ev: &mut Evaluator<'_>,
+    call: &Call,
+    grid: &Grid,
+) -> Result<Val, PromqlError> {
     let args = &call.args.args;
-    if args.len() != 2 {
-        return exec("histogram_quantile() needs 2 arguments");
+    let fraction = call.func.name == "histogram_fraction";
+    let nparams = if fraction { 2 } else { 1 };
+    if args.len() != nparams + 1 {
+        return exec(format!(
+            "{}() needs {} arguments",
+            call.func.name,
+            nparams + 1
+        ));
     }
     let q = ev.eval_scalar(&args[0], grid)?;
-    let v = ev.eval_vector(&args[1], grid)?;
+    let q2 = if fraction {
+        ev.eval_scalar(&args[1], grid)?
+    } else {
+        Vec::new()
+    };
+    let v = ev.eval_vector(&args[nparams], grid)?;
     // Group series by their labels without `le`.
     let mut groups: HashMap<argus_model::Labels, usize> = HashMap::new();
     let mut members: Vec<(usize, f64)> = Vec::new(); // (group, upper) per input series (usize::MAX: skip)
@@ -118,7 +207,7 @@ pub(crate) fn histogram_quantile(ev: &mut Evaluator<'_>, call: &Call, grid: &Gri
         let g = *groups.entry(key.clone()).or_insert(next);
         if g == next {
             let mut l = key;
-            l.remove(METRIC_NAME);
+            crate::eval::util::drop_metric_name(&mut l);
             out.push(SSeries::new(l, true));
         }
         members.push((g, upper));
@@ -137,7 +226,10 @@ pub(crate) fn histogram_quantile(ev: &mut Evaluator<'_>, call: &Call, grid: &Gri
             if *c < s.pts.len() && s.pts[*c].t == t {
                 let (g, upper) = members[si];
                 if g != usize::MAX {
-                    per_group[g].push(Bucket { upper, count: s.pts[*c].v });
+                    per_group[g].push(Bucket {
+                        upper,
+                        count: s.pts[*c].v,
+                    });
                     if names[g].is_empty() {
                         names[g] = s.labels.get(METRIC_NAME).unwrap_or("").to_string();
                     }
@@ -150,9 +242,17 @@ pub(crate) fn histogram_quantile(ev: &mut Evaluator<'_>, call: &Call, grid: &Gri
             if b.is_empty() {
                 continue;
             }
+            if fraction {
+                let r = bucket_fraction(qv, q2[i], b);
+                out[g].pts.push(Sample::new(t, r));
+                continue;
+            }
             if !(0.0..=1.0).contains(&qv) && !warned_q {
                 warned_q = true;
-                ev.annotations.warn(format!("quantile value should be between 0 and 1, got {}", fmt_g(qv)));
+                ev.annotations.warn(format!(
+                    "quantile value should be between 0 and 1, got {}",
+                    fmt_g(qv)
+                ));
             }
             let (r, forced) = bucket_quantile(qv, b);
             if forced {
@@ -183,9 +283,18 @@ mod tests {
     #[test]
     fn interpolates_within_bucket() {
         let mut b = vec![
-            Bucket { upper: 1.0, count: 10.0 },
-            Bucket { upper: 2.0, count: 20.0 },
-            Bucket { upper: f64::INFINITY, count: 20.0 },
+            Bucket {
+                upper: 1.0,
+                count: 10.0,
+            },
+            Bucket {
+                upper: 2.0,
+                count: 20.0,
+            },
+            Bucket {
+                upper: f64::INFINITY,
+                count: 20.0,
+            },
         ];
         assert_eq!(bucket_quantile(0.5, &mut b).0, 1.0);
         assert_eq!(bucket_quantile(0.75, &mut b).0, 1.5);
@@ -194,12 +303,24 @@ mod tests {
 
     #[test]
     fn needs_inf_bucket_and_fixes_monotonicity() {
-        let mut b = vec![Bucket { upper: 1.0, count: 1.0 }];
+        let mut b = vec![Bucket {
+            upper: 1.0,
+            count: 1.0,
+        }];
         assert!(bucket_quantile(0.5, &mut b).0.is_nan());
         let mut b = vec![
-            Bucket { upper: 1.0, count: 10.0 },
-            Bucket { upper: 2.0, count: 5.0 },
-            Bucket { upper: f64::INFINITY, count: 10.0 },
+            Bucket {
+                upper: 1.0,
+                count: 10.0,
+            },
+            Bucket {
+                upper: 2.0,
+                count: 5.0,
+            },
+            Bucket {
+                upper: f64::INFINITY,
+                count: 10.0,
+            },
         ];
         assert!(bucket_quantile(0.5, &mut b).1);
     }

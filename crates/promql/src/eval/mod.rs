@@ -148,14 +148,16 @@ impl<'a> Evaluator<'a> {
                     }
                     Ok(Val::Vector(ss))
                 }
-                _ => exec("unary expression only allowed on expressions of type scalar or instant vector"),
+                _ => exec(
+                    "unary expression only allowed on expressions of type scalar or instant vector",
+                ),
             },
             Expr::Binary(b) => binary::eval_binary(self, b, grid),
             Expr::Aggregate(a) => aggregate::eval_aggregate(self, a, grid),
             Expr::Call(c) => functions::eval_call(self, c, grid),
-            Expr::VectorSelector(vs) => {
-                Ok(Val::Vector(selector::eval_vector_selector(self, vs, grid, false)?))
-            }
+            Expr::VectorSelector(vs) => Ok(Val::Vector(selector::eval_vector_selector(
+                self, vs, grid, false,
+            )?)),
             Expr::MatrixSelector(_) | Expr::Subquery(_) => {
                 if grid.len() != 1 {
                     return exec("range vectors can only be evaluated in an instant query");
@@ -164,9 +166,18 @@ impl<'a> Evaluator<'a> {
                 let r = rd.refs[0];
                 let mut out = Vec::new();
                 for s in rd.series {
-                    let w: Vec<_> = s.pts.iter().filter(|p| p.t > r - rd.range && p.t <= r).copied().collect();
+                    let w: Vec<_> = s
+                        .pts
+                        .iter()
+                        .filter(|p| p.t > r - rd.range && p.t <= r)
+                        .copied()
+                        .collect();
                     if !w.is_empty() {
-                        out.push(SSeries { labels: s.labels, drop_name: false, pts: w });
+                        out.push(SSeries {
+                            labels: s.labels,
+                            drop_name: false,
+                            pts: w,
+                        });
                     }
                 }
                 Ok(Val::Matrix(out))
@@ -193,7 +204,7 @@ impl<'a> Evaluator<'a> {
 }
 
 /// Milliseconds since the epoch of a `SystemTime` (negative before 1970).
-pub(crate) fn system_time_ms(t: SystemTime) -> i64 {
+pub fn system_time_ms(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_millis() as i64,
         Err(e) => -(e.duration().as_millis() as i64),
@@ -201,7 +212,7 @@ pub(crate) fn system_time_ms(t: SystemTime) -> i64 {
 }
 
 /// Offset in milliseconds (positive looks back).
-pub(crate) fn offset_ms(o: &Option<Offset>) -> i64 {
+pub fn offset_ms(o: &Option<Offset>) -> i64 {
     match o {
         None => 0,
         Some(Offset::Pos(d)) => dur_ms(d),
@@ -209,6 +220,6 @@ pub(crate) fn offset_ms(o: &Option<Offset>) -> i64 {
     }
 }
 
-pub(crate) fn dur_ms(d: &Duration) -> i64 {
+pub fn dur_ms(d: &Duration) -> i64 {
     d.as_millis() as i64
 }

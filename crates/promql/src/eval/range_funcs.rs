@@ -5,7 +5,7 @@ use argus_model::{Labels, Sample, METRIC_NAME};
 use promql_parser::parser::Call;
 
 use super::selector::{eval_range_input, for_each_window, unparen};
-use super::util::{go_max, go_min, kahan_inc, quantile};
+use super::util::{kahan_inc, quantile};
 use super::{Evaluator, Grid};
 use crate::error::{exec, PromqlError};
 use crate::value::{SSeries, Val};
@@ -14,19 +14,46 @@ use crate::value::{SSeries, Val};
 pub(crate) fn is_range_func(name: &str) -> bool {
     matches!(
         name,
-        "rate" | "irate" | "increase" | "delta" | "idelta" | "deriv" | "predict_linear"
-            | "holt_winters" | "double_exponential_smoothing" | "changes" | "resets"
-            | "avg_over_time" | "min_over_time" | "max_over_time" | "sum_over_time"
-            | "count_over_time" | "quantile_over_time" | "stddev_over_time"
-            | "stdvar_over_time" | "last_over_time" | "first_over_time"
-            | "present_over_time" | "mad_over_time" | "absent_over_time"
-            | "ts_of_max_over_time" | "ts_of_min_over_time" | "ts_of_last_over_time"
+        "rate"
+            | "irate"
+            | "increase"
+            | "delta"
+            | "idelta"
+            | "deriv"
+            | "predict_linear"
+            | "holt_winters"
+            | "double_exponential_smoothing"
+            | "changes"
+            | "resets"
+            | "avg_over_time"
+            | "min_over_time"
+            | "max_over_time"
+            | "sum_over_time"
+            | "count_over_time"
+            | "quantile_over_time"
+            | "stddev_over_time"
+            | "stdvar_over_time"
+            | "last_over_time"
+            | "first_over_time"
+            | "present_over_time"
+            | "mad_over_time"
+            | "absent_over_time"
+            | "ts_of_max_over_time"
+            | "ts_of_min_over_time"
+            | "ts_of_last_over_time"
             | "ts_of_first_over_time"
     )
 }
 
 /// Prometheus's extrapolated rate/increase/delta.
-pub(crate) fn extrapolated_rate(w: &[Sample], range_start: i64, range_end: i64, range: i64, is_counter: bool, is_rate: bool) -> Option<f64> {
+pub(crate) fn extrapolated_rate(
+    w: &[Sample],
+    range_start: i64,
+    range_end: i64,
+    range: i64,
+    is_counter: bool,
+    is_rate: bool,
+) -> Option<f64> {
     if w.len() < 2 {
         return None;
     }
@@ -139,7 +166,11 @@ pub(crate) fn mean(vals: impl Iterator<Item = f64>) -> Option<f64> {
         let q = (count - 1.0) / count;
         (m, c) = kahan_inc(v / count, q * m, q * c);
     }
-    Some(if incremental { m + c } else { sum / count + c / count })
+    Some(if incremental {
+        m + c
+    } else {
+        sum / count + c / count
+    })
 }
 
 /// Population variance with compensated Welford updates.
@@ -182,7 +213,12 @@ fn metric_name(s: &SSeries) -> String {
 }
 
 /// Evaluates a range-vector function call.
-pub(crate) fn eval_range_func(ev: &mut Evaluator<'_>, name: &str, call: &Call, grid: &Grid) -> Result<Val, PromqlError> {
+pub(crate) fn eval_range_func(
+    ev: &mut Evaluator<'_>,
+    name: &str,
+    call: &Call,
+    grid: &Grid,
+) -> Result<Val, PromqlError> {
     let args = &call.args.args;
     let (mat_idx, scalar_idx): (usize, Vec<usize>) = match name {
         "quantile_over_time" => (1, vec![0]),
@@ -235,17 +271,23 @@ pub(crate) fn eval_range_func(ev: &mut Evaluator<'_>, name: &str, call: &Call, g
             "holt_winters" | "double_exponential_smoothing" => {
                 let (sf, tf) = (p(0), p(1));
                 if sf <= 0.0 || sf >= 1.0 {
-                    err.get_or_insert(format!("invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"));
+                    err.get_or_insert(format!(
+                        "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
+                    ));
                     return None;
                 }
                 if tf <= 0.0 || tf >= 1.0 {
-                    err.get_or_insert(format!("invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"));
+                    err.get_or_insert(format!(
+                        "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
+                    ));
                     return None;
                 }
                 double_exp(w, sf, tf)
             }
             "changes" => Some(
-                w.windows(2).filter(|x| x[1].v != x[0].v && !(x[1].v.is_nan() && x[0].v.is_nan())).count() as f64,
+                w.windows(2)
+                    .filter(|x| x[1].v != x[0].v && !(x[1].v.is_nan() && x[0].v.is_nan()))
+                    .count() as f64,
             ),
             "resets" => Some(w.windows(2).filter(|x| x[1].v < x[0].v).count() as f64),
             "avg_over_time" => mean(w.iter().map(|x| x.v)),
@@ -257,8 +299,18 @@ pub(crate) fn eval_range_func(ev: &mut Evaluator<'_>, name: &str, call: &Call, g
                 Some(s + c)
             }
             "count_over_time" => Some(w.len() as f64),
-            "min_over_time" => Some(w.iter().fold(w[0].v, |m, x| if x.v < m || m.is_nan() { x.v } else { m })),
-            "max_over_time" => Some(w.iter().fold(w[0].v, |m, x| if x.v > m || m.is_nan() { x.v } else { m })),
+            "min_over_time" => {
+                Some(
+                    w.iter()
+                        .fold(w[0].v, |m, x| if x.v < m || m.is_nan() { x.v } else { m }),
+                )
+            }
+            "max_over_time" => {
+                Some(
+                    w.iter()
+                        .fold(w[0].v, |m, x| if x.v > m || m.is_nan() { x.v } else { m }),
+                )
+            }
             "last_over_time" => Some(w[w.len() - 1].v),
             "first_over_time" => Some(w[0].v),
             "ts_of_last_over_time" => Some(w[w.len() - 1].t as f64 / 1000.0),
@@ -280,7 +332,10 @@ pub(crate) fn eval_range_func(ev: &mut Evaluator<'_>, name: &str, call: &Call, g
             "quantile_over_time" => {
                 let q = p(0);
                 if !(0.0..=1.0).contains(&q) {
-                    let m = format!("quantile value should be between 0 and 1, got {}", super::util::fmt_g(q));
+                    let m = format!(
+                        "quantile value should be between 0 and 1, got {}",
+                        super::util::fmt_g(q)
+                    );
                     if !warns.contains(&m) {
                         warns.push(m);
                     }
@@ -310,7 +365,6 @@ pub(crate) fn eval_range_func(ev: &mut Evaluator<'_>, name: &str, call: &Call, g
     for s in &mut out {
         s.drop_name = !keep_name;
     }
-    let _ = (go_max, go_min);
     Ok(Val::Vector(out))
 }
 
@@ -330,24 +384,25 @@ pub(crate) fn absent_labels(expr: &promql_parser::parser::Expr) -> Labels {
     };
     let all: Vec<&promql_parser::label::Matcher> = vs.matchers.matchers.iter().collect();
     let mut pairs: Vec<(String, String)> = Vec::new();
-    let mut dup: Vec<String> = Vec::new();
     for m in &all {
         if m.name == METRIC_NAME {
             continue;
         }
         if all.iter().filter(|x| x.name == m.name).count() > 1 {
-            dup.push(m.name.clone());
             continue;
         }
         if matches!(m.op, P::Equal) {
             pairs.push((m.name.clone(), m.value.clone()));
         }
     }
-    let _ = dup;
     Labels::from_pairs(&pairs)
 }
 
-fn absent_over_time(rd: &super::selector::RangeData, grid: &Grid, expr: &promql_parser::parser::Expr) -> Vec<SSeries> {
+fn absent_over_time(
+    rd: &super::selector::RangeData,
+    grid: &Grid,
+    expr: &promql_parser::parser::Expr,
+) -> Vec<SSeries> {
     let present = for_each_window(rd, grid, |_, _, _, _, _| Some(1.0));
     let mut have = vec![false; grid.len()];
     for s in &present {

@@ -12,7 +12,10 @@ use crate::value::{SSeries, Val};
 
 /// Converts the parser's matchers into one or more store matcher sets (one
 /// per `or` alternative).
-pub(crate) fn to_matcher_sets(name: &Option<String>, m: &Matchers) -> Result<Vec<Vec<Matcher>>, PromqlError> {
+pub(crate) fn to_matcher_sets(
+    name: &Option<String>,
+    m: &Matchers,
+) -> Result<Vec<Vec<Matcher>>, PromqlError> {
     let conv = |list: &[promql_parser::label::Matcher]| -> Result<Vec<Matcher>, PromqlError> {
         let mut out = Vec::with_capacity(list.len() + 1);
         for pm in list {
@@ -22,7 +25,10 @@ pub(crate) fn to_matcher_sets(name: &Option<String>, m: &Matchers) -> Result<Vec
                 PMatchOp::Re(_) => MatchOp::Re,
                 PMatchOp::NotRe(_) => MatchOp::Nre,
             };
-            out.push(Matcher::new(op, &pm.name, &pm.value).map_err(|e| PromqlError::Parse(e.to_string()))?);
+            out.push(
+                Matcher::new(op, &pm.name, &pm.value)
+                    .map_err(|e| PromqlError::Parse(e.to_string()))?,
+            );
         }
         if let Some(n) = name {
             if !out.iter().any(|x| x.name == METRIC_NAME) {
@@ -39,11 +45,18 @@ pub(crate) fn to_matcher_sets(name: &Option<String>, m: &Matchers) -> Result<Vec
 }
 
 /// Selects all series for `vs` with samples in `[mint, maxt]`.
-pub(crate) fn select(ev: &mut Evaluator<'_>, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<Series>, PromqlError> {
+pub(crate) fn select(
+    ev: &mut Evaluator<'_>,
+    vs: &VectorSelector,
+    mint: i64,
+    maxt: i64,
+) -> Result<Vec<Series>, PromqlError> {
     let sets = to_matcher_sets(&vs.name, &vs.matchers)?;
     let mut out: Vec<Series> = Vec::new();
     for set in &sets {
-        let got = ev.q.select(set, mint, maxt).map_err(|e| PromqlError::Storage(e.to_string()))?;
+        let got =
+            ev.q.select(set, mint, maxt)
+                .map_err(|e| PromqlError::Storage(e.to_string()))?;
         if sets.len() == 1 {
             out = got;
         } else {
@@ -64,8 +77,10 @@ pub(crate) fn select(ev: &mut Evaluator<'_>, vs: &VectorSelector, mint: i64, max
 }
 
 /// Reference times (ms) of each grid step for a selector with `@`/`offset`.
-pub(crate) fn ref_times(ev: &Evaluator<'_>, grid: &Grid, at: Option<i64>, offset: i64) -> Vec<i64> {
-    (0..grid.len()).map(|i| at.unwrap_or_else(|| grid.ts(i)) - offset).collect()
+pub(crate) fn ref_times(grid: &Grid, at: Option<i64>, offset: i64) -> Vec<i64> {
+    (0..grid.len())
+        .map(|i| at.unwrap_or_else(|| grid.ts(i)) - offset)
+        .collect()
 }
 
 /// Evaluates an instant selector: the newest sample in `(ref - lookback, ref]`
@@ -77,7 +92,7 @@ pub(crate) fn eval_vector_selector(
     grid: &Grid,
     want_ts: bool,
 ) -> Result<Vec<SSeries>, PromqlError> {
-    let refs = ref_times(ev, grid, ev.at_ms(&vs.at), offset_ms(&vs.offset));
+    let refs = ref_times(grid, ev.at_ms(&vs.at), offset_ms(&vs.offset));
     let (Some(&lo), Some(&hi)) = (refs.iter().min(), refs.iter().max()) else {
         return Ok(Vec::new());
     };
@@ -103,11 +118,19 @@ pub(crate) fn eval_vector_selector(
             if smp.t <= r - ev.lookback || is_stale_nan(smp.v) {
                 continue;
             }
-            let v = if want_ts { smp.t as f64 / 1000.0 } else { smp.v };
+            let v = if want_ts {
+                smp.t as f64 / 1000.0
+            } else {
+                smp.v
+            };
             pts.push(Sample::new(grid.ts(i), v));
         }
         if !pts.is_empty() {
-            out.push(SSeries { labels: s.labels, drop_name: false, pts });
+            out.push(SSeries {
+                labels: s.labels,
+                drop_name: false,
+                pts,
+            });
         }
     }
     Ok(out)
@@ -134,11 +157,15 @@ pub(crate) fn unparen(mut e: &Expr) -> &Expr {
 }
 
 /// Evaluates a matrix selector or subquery for use by range functions.
-pub(crate) fn eval_range_input(ev: &mut Evaluator<'_>, expr: &Expr, grid: &Grid) -> Result<RangeData, PromqlError> {
+pub(crate) fn eval_range_input(
+    ev: &mut Evaluator<'_>,
+    expr: &Expr,
+    grid: &Grid,
+) -> Result<RangeData, PromqlError> {
     match unparen(expr) {
         Expr::MatrixSelector(ms) => {
             let range = dur_ms(&ms.range);
-            let refs = ref_times(ev, grid, ev.at_ms(&ms.vs.at), offset_ms(&ms.vs.offset));
+            let refs = ref_times(grid, ev.at_ms(&ms.vs.at), offset_ms(&ms.vs.offset));
             let (Some(&lo), Some(&hi)) = (refs.iter().min(), refs.iter().max()) else {
                 return exec("empty grid");
             };
@@ -148,18 +175,31 @@ pub(crate) fn eval_range_input(ev: &mut Evaluator<'_>, expr: &Expr, grid: &Grid)
                 .map(|s| SSeries {
                     labels: s.labels,
                     drop_name: false,
-                    pts: s.samples.into_iter().filter(|x| !is_stale_nan(x.v)).collect(),
+                    pts: s
+                        .samples
+                        .into_iter()
+                        .filter(|x| !is_stale_nan(x.v))
+                        .collect(),
                 })
                 .collect();
-            Ok(RangeData { series, range, refs, selector: Some(ms.vs.clone()) })
+            Ok(RangeData {
+                series,
+                range,
+                refs,
+                selector: Some(ms.vs.clone()),
+            })
         }
         Expr::Subquery(sq) => {
             let range = dur_ms(&sq.range);
-            let step = sq.step.as_ref().map(dur_ms).unwrap_or(DEFAULT_SUBQUERY_STEP_MS);
+            let step = sq
+                .step
+                .as_ref()
+                .map(dur_ms)
+                .unwrap_or(DEFAULT_SUBQUERY_STEP_MS);
             if step <= 0 {
                 return exec("zero or negative subquery step");
             }
-            let refs = ref_times(ev, grid, ev.at_ms(&sq.at), offset_ms(&sq.offset));
+            let refs = ref_times(grid, ev.at_ms(&sq.at), offset_ms(&sq.offset));
             let (Some(&lo), Some(&hi)) = (refs.iter().min(), refs.iter().max()) else {
                 return exec("empty grid");
             };
@@ -168,30 +208,50 @@ pub(crate) fn eval_range_input(ev: &mut Evaluator<'_>, expr: &Expr, grid: &Grid)
             if start <= from {
                 start += step;
             }
-            let inner = Grid { start, end: hi, step };
+            let inner = Grid {
+                start,
+                end: hi,
+                step,
+            };
             if hi < start {
-                return Ok(RangeData { series: Vec::new(), range, refs, selector: None });
+                return Ok(RangeData {
+                    series: Vec::new(),
+                    range,
+                    refs,
+                    selector: None,
+                });
             }
             let series = match ev.eval(&sq.expr, &inner)? {
                 Val::Vector(v) => v,
                 Val::Scalar(v) => vec![SSeries {
                     labels: argus_model::Labels::empty(),
                     drop_name: false,
-                    pts: v.iter().enumerate().map(|(i, x)| Sample::new(inner.ts(i), *x)).collect(),
+                    pts: v
+                        .iter()
+                        .enumerate()
+                        .map(|(i, x)| Sample::new(inner.ts(i), *x))
+                        .collect(),
                 }],
-                _ => return exec("subquery is only allowed on instant vector or scalar expressions"),
+                _ => {
+                    return exec("subquery is only allowed on instant vector or scalar expressions")
+                }
             };
             let series = series
                 .into_iter()
                 .map(|mut s| {
                     if s.drop_name {
-                        s.labels.remove(METRIC_NAME);
+                        crate::eval::util::drop_metric_name(&mut s.labels);
                         s.drop_name = false;
                     }
                     s
                 })
                 .collect();
-            Ok(RangeData { series, range, refs, selector: None })
+            Ok(RangeData {
+                series,
+                range,
+                refs,
+                selector: None,
+            })
         }
         _ => exec("expected a range vector argument"),
     }
@@ -231,7 +291,11 @@ where
             }
         }
         if !pts.is_empty() {
-            out.push(SSeries { labels: s.labels.clone(), drop_name: false, pts });
+            out.push(SSeries {
+                labels: s.labels.clone(),
+                drop_name: false,
+                pts,
+            });
         }
     }
     out

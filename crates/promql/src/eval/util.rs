@@ -51,14 +51,22 @@ pub(crate) fn fmt_g(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let a = f.abs();
     if a != 0.0 && !(1e-4..1e21).contains(&a) {
         let s = format!("{f:e}");
         // Go writes e+XX / e-XX with at least two exponent digits.
         if let Some((m, e)) = s.split_once('e') {
-            let (sign, digits) = if let Some(d) = e.strip_prefix('-') { ('-', d) } else { ('+', e) };
+            let (sign, digits) = if let Some(d) = e.strip_prefix('-') {
+                ('-', d)
+            } else {
+                ('+', e)
+            };
             return format!("{m}e{sign}{digits:0>2}");
         }
         s
@@ -151,6 +159,13 @@ pub(crate) fn quantile(q: f64, vals: &mut [f64]) -> f64 {
     let upper = (lower + 1.0).min(n - 1.0);
     let weight = rank - rank.floor();
     vals[lower as usize] * (1.0 - weight) + vals[upper as usize] * weight
+}
+
+/// Removes `__name__` and, with it, the `__type__` and `__unit__` metadata labels.
+pub(crate) fn drop_metric_name(l: &mut Labels) {
+    l.remove(METRIC_NAME);
+    l.remove("__type__");
+    l.remove("__unit__");
 }
 
 #[cfg(test)]

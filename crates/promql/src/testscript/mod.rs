@@ -43,7 +43,10 @@ pub struct FileReport {
 
 /// Runs a script given as text.
 pub fn run_script(name: &str, text: &str) -> FileReport {
-    let mut rep = FileReport { name: name.to_string(), ..FileReport::default() };
+    let mut rep = FileReport {
+        name: name.to_string(),
+        ..FileReport::default()
+    };
     let cmds = match parse::parse_script(text) {
         Ok(c) => c,
         Err(e) => {
@@ -60,7 +63,8 @@ pub fn run_script(name: &str, text: &str) -> FileReport {
             Outcome::Pass => rep.passed += 1,
             Outcome::Fail(m) => {
                 rep.failed += 1;
-                rep.failures.push(format!("line {}: {}: {m}", e.line, e.expr));
+                rep.failures
+                    .push(format!("line {}: {}: {m}", e.line, e.expr));
             }
             Outcome::Skip(m) => {
                 rep.skipped += 1;
@@ -74,6 +78,9 @@ pub fn run_script(name: &str, text: &str) -> FileReport {
 /// Runs one script file.
 pub fn run_file(path: &Path) -> std::io::Result<FileReport> {
     let text = std::fs::read_to_string(path)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     Ok(run_script(&name, &text))
 }

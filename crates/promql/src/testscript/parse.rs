@@ -92,7 +92,9 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     if let Ok(ms) = parse_duration(s) {
         return Ok(ms);
     }
-    s.parse::<f64>().map(|x| (x * 1000.0).round() as i64).map_err(|_| format!("invalid time {s:?}"))
+    s.parse::<f64>()
+        .map(|x| (x * 1000.0).round() as i64)
+        .map_err(|_| format!("invalid time {s:?}"))
 }
 
 /// Parses a number the way Go's test runner does (`Inf`, `NaN`, hex...).
@@ -109,7 +111,11 @@ pub fn parse_number(s: &str) -> Option<f64> {
             "inf" | "infinity" => f64::INFINITY,
             "nan" => f64::NAN,
             _ => {
-                if body.is_empty() || !body.chars().all(|c| c.is_ascii_digit() || "._eE+-".contains(c)) {
+                if body.is_empty()
+                    || !body
+                        .chars()
+                        .all(|c| c.is_ascii_digit() || "._eE+-".contains(c))
+                {
                     return None;
                 }
                 body.replace('_', "").parse::<f64>().ok()?
@@ -255,13 +261,22 @@ pub fn parse_values(s: &str) -> Result<Vec<Point>, String> {
     let mut out = Vec::new();
     for tok in split_values(s) {
         if tok.starts_with("{{") {
-            let n = tok.rsplit_once("}}x").and_then(|(_, n)| n.parse::<usize>().ok()).map(|n| n + 1).unwrap_or(1);
+            let n = tok
+                .rsplit_once("}}x")
+                .and_then(|(_, n)| n.parse::<usize>().ok())
+                .map(|n| n + 1)
+                .unwrap_or(1);
             out.extend(std::iter::repeat_n(Point::Histogram, n));
             continue;
         }
         let (base, times) = match tok.rsplit_once('x') {
-            Some((b, n)) if !b.is_empty() && n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() => {
-                (b.to_string(), Some(n.parse::<usize>().map_err(|e| e.to_string())?))
+            Some((b, n))
+                if !b.is_empty() && n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() =>
+            {
+                (
+                    b.to_string(),
+                    Some(n.parse::<usize>().map_err(|e| e.to_string())?),
+                )
             }
             _ => (tok.clone(), None),
         };
@@ -270,11 +285,16 @@ pub fn parse_values(s: &str) -> Result<Vec<Point>, String> {
             continue;
         }
         if base == "stale" {
-            out.extend(std::iter::repeat_n(Point::Value(STALE_NAN), times.unwrap_or(1)));
+            out.extend(std::iter::repeat_n(
+                Point::Value(STALE_NAN),
+                times.unwrap_or(1),
+            ));
             continue;
         }
         let Some(times) = times else {
-            out.push(Point::Value(parse_number(&base).ok_or(format!("bad value {tok:?}"))?));
+            out.push(Point::Value(
+                parse_number(&base).ok_or(format!("bad value {tok:?}"))?,
+            ));
             continue;
         };
         // a+bxN / a-bxN / axN
@@ -291,7 +311,10 @@ pub fn parse_values(s: &str) -> Result<Vec<Point>, String> {
                 let b = parse_number(&base[i + 1..]).ok_or(format!("bad value {tok:?}"))?;
                 (a, if bytes[i] == b'-' { -b } else { b })
             }
-            None => (parse_number(&base).ok_or(format!("bad value {tok:?}"))?, 0.0),
+            None => (
+                parse_number(&base).ok_or(format!("bad value {tok:?}"))?,
+                0.0,
+            ),
         };
         let mut k = start;
         for _ in 0..=times {
@@ -305,7 +328,10 @@ pub fn parse_values(s: &str) -> Result<Vec<Point>, String> {
 /// Parses a series line `metric{...} values`.
 pub fn parse_series_line(s: &str) -> Result<SeriesDesc, String> {
     let (labels, rest) = parse_labels(s)?;
-    Ok(SeriesDesc { labels, points: parse_values(rest)? })
+    Ok(SeriesDesc {
+        labels,
+        points: parse_values(rest)?,
+    })
 }
 
 fn parse_expect(line: &str) -> Result<Expect, String> {
@@ -314,7 +340,11 @@ fn parse_expect(line: &str) -> Result<Expect, String> {
         Some((k, t)) => (k.to_string(), t.trim()),
         None => (rest.to_string(), ""),
     };
-    let mut e = Expect { kind, msg: None, regex: None };
+    let mut e = Expect {
+        kind,
+        msg: None,
+        regex: None,
+    };
     if let Some(m) = tail.strip_prefix("msg:") {
         e.msg = Some(m.trim().to_string());
     } else if let Some(r) = tail.strip_prefix("regex:") {
@@ -349,11 +379,13 @@ pub fn parse_script(text: &str) -> Result<Vec<Command>, String> {
             continue;
         }
         let mut block = Vec::new();
-        while i < lines.len() && !lines[i].is_empty() {
+        while line != "clear" && i < lines.len() && !lines[i].is_empty() {
             block.push(lines[i].clone());
             i += 1;
         }
-        let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((line.as_str(), ""));
+        let (word, rest) = line
+            .split_once(char::is_whitespace)
+            .unwrap_or((line.as_str(), ""));
         match word {
             "clear" => cmds.push(Command::Clear),
             "load" | "load_with_nhcb" => {
@@ -363,11 +395,15 @@ pub fn parse_script(text: &str) -> Result<Vec<Command>, String> {
                     .map(|l| parse_series_line(l))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| format!("line {lineno}: {e}"))?;
-                cmds.push(Command::Load { interval, series, nhcb: word == "load_with_nhcb" });
+                cmds.push(Command::Load {
+                    interval,
+                    series,
+                    nhcb: word == "load_with_nhcb",
+                });
             }
-            w if w.starts_with("eval") => {
-                cmds.push(Command::Eval(parse_eval(lineno, w, rest, &block).map_err(|e| format!("line {lineno}: {e}"))?))
-            }
+            w if w.starts_with("eval") => cmds.push(Command::Eval(
+                parse_eval(lineno, w, rest, &block).map_err(|e| format!("line {lineno}: {e}"))?,
+            )),
             _ => return Err(format!("line {lineno}: unknown command {line:?}")),
         }
     }
@@ -377,20 +413,37 @@ pub fn parse_script(text: &str) -> Result<Vec<Command>, String> {
 fn parse_eval(line: usize, word: &str, rest: &str, block: &[String]) -> Result<EvalCmd, String> {
     let mut expects = Vec::new();
     if let Some(k) = word.strip_prefix("eval_") {
-        expects.push(Expect { kind: k.to_string(), msg: None, regex: None });
+        expects.push(Expect {
+            kind: k.to_string(),
+            msg: None,
+            regex: None,
+        });
     }
     let rest = rest.trim();
     let (at, range, expr) = if let Some(r) = rest.strip_prefix("instant") {
         let r = r.trim_start();
         let r = r.strip_prefix("at").ok_or("expected 'at'")?.trim_start();
-        let (t, e) = r.split_once(char::is_whitespace).ok_or("missing expression")?;
+        let (t, e) = r
+            .split_once(char::is_whitespace)
+            .ok_or("missing expression")?;
         (Some(parse_time(t)?), None, e.trim().to_string())
     } else if let Some(r) = rest.strip_prefix("range") {
-        let r = r.trim_start().strip_prefix("from").ok_or("expected 'from'")?.trim_start();
+        let r = r
+            .trim_start()
+            .strip_prefix("from")
+            .ok_or("expected 'from'")?
+            .trim_start();
         let (from, r) = r.split_once(" to ").ok_or("expected 'to'")?;
         let (to, r) = r.trim().split_once(" step ").ok_or("expected 'step'")?;
-        let (step, e) = r.trim().split_once(char::is_whitespace).ok_or("missing expression")?;
-        (None, Some((parse_time(from)?, parse_time(to)?, parse_time(step)?)), e.trim().to_string())
+        let (step, e) = r
+            .trim()
+            .split_once(char::is_whitespace)
+            .ok_or("missing expression")?;
+        (
+            None,
+            Some((parse_time(from)?, parse_time(to)?, parse_time(step)?)),
+            e.trim().to_string(),
+        )
     } else {
         return Err(format!("bad eval line {rest:?}"));
     };
@@ -400,9 +453,17 @@ fn parse_eval(line: usize, word: &str, rest: &str, block: &[String]) -> Result<E
         if l.starts_with("expect ") || l == "expect" {
             expects.push(parse_expect(l)?);
         } else if let Some(m) = l.strip_prefix("expected_fail_message") {
-            expects.push(Expect { kind: "fail".into(), msg: Some(m.trim().to_string()), regex: None });
+            expects.push(Expect {
+                kind: "fail".into(),
+                msg: Some(m.trim().to_string()),
+                regex: None,
+            });
         } else if let Some(m) = l.strip_prefix("expected_fail_regexp") {
-            expects.push(Expect { kind: "fail".into(), msg: None, regex: Some(m.trim().to_string()) });
+            expects.push(Expect {
+                kind: "fail".into(),
+                msg: None,
+                regex: Some(m.trim().to_string()),
+            });
         } else if let Some(v) = parse_number(l) {
             expected = Some(Expected::Scalar(v));
         } else if let Some(s) = unquote(l) {
@@ -411,7 +472,14 @@ fn parse_eval(line: usize, word: &str, rest: &str, block: &[String]) -> Result<E
             series.push(parse_series_line(l)?);
         }
     }
-    Ok(EvalCmd { line, expr, at, range, expects, expected: expected.unwrap_or(Expected::Series(series)) })
+    Ok(EvalCmd {
+        line,
+        expr,
+        at,
+        range,
+        expects,
+        expected: expected.unwrap_or(Expected::Series(series)),
+    })
 }
 
 #[cfg(test)]
@@ -421,12 +489,33 @@ mod tests {
     #[test]
     fn expands_values() {
         let v = parse_values("5 2+3x2 _ stale 1x1 -1-1x1 _x2").unwrap();
-        assert_eq!(v[..4], [Point::Value(5.0), Point::Value(2.0), Point::Value(5.0), Point::Value(8.0)]);
+        assert_eq!(
+            v[..4],
+            [
+                Point::Value(5.0),
+                Point::Value(2.0),
+                Point::Value(5.0),
+                Point::Value(8.0)
+            ]
+        );
         assert_eq!(v[4], Point::Omitted);
         assert!(matches!(v[5], Point::Value(x) if argus_model::is_stale_nan(x)));
-        assert_eq!(v[6..10], [Point::Value(1.0), Point::Value(1.0), Point::Value(-1.0), Point::Value(-2.0)]);
+        assert_eq!(
+            v[6..10],
+            [
+                Point::Value(1.0),
+                Point::Value(1.0),
+                Point::Value(-1.0),
+                Point::Value(-2.0)
+            ]
+        );
         assert_eq!(v.len(), 12);
-        assert_eq!(parse_values("{{schema:1 sum:3 count:22 buckets:[5 10 7]}}x2 1").unwrap().len(), 4);
+        assert_eq!(
+            parse_values("{{schema:1 sum:3 count:22 buckets:[5 10 7]}}x2 1")
+                .unwrap()
+                .len(),
+            4
+        );
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! Executes parsed scripts against [`MemStorage`] and compares results with
 //! Prometheus's rules (`almost.Equal` with epsilon 1e-6, relative).
 
-use argus_model::{Labels, Matcher, MatchOp};
+use argus_model::{Labels, Matcher};
 use promql_parser::parser::Expr;
 
 use super::parse::{Command, EvalCmd, Expected, Point, SeriesDesc};
 use crate::engine::{Engine, EngineOptions, QueryRequest};
 use crate::eval::util::almost_equal;
-use crate::{MemStorage, PromqlError, Value};
+use crate::{MemStorage, Value};
 
 /// Prometheus's test epsilon (`defaultEpsilon` in promqltest).
 pub const EPSILON: f64 = 1e-6;
@@ -26,7 +26,8 @@ pub enum Outcome {
 /// The script's state: stored data and the series known to hold native histograms.
 pub struct Runner {
     store: MemStorage,
-    hist_series: Vec<Labels>,
+    /// Series with native-histogram samples, and those samples' timestamps.
+    hist_series: Vec<(Labels, Vec<i64>)>,
     engine: Engine,
     native_only: bool,
 }
@@ -34,8 +35,16 @@ pub struct Runner {
 impl Runner {
     /// A fresh runner; `native_only` skips every eval (for `native_histograms.test`).
     pub fn new(native_only: bool) -> Self {
-        let opts = EngineOptions { timeout: std::time::Duration::from_secs(20), ..EngineOptions::default() };
-        Runner { store: MemStorage::new(), hist_series: Vec::new(), engine: Engine::new(opts), native_only }
+        let opts = EngineOptions {
+            timeout: std::time::Duration::from_secs(20),
+            ..EngineOptions::default()
+        };
+        Runner {
+            store: MemStorage::new(),
+            hist_series: Vec::new(),
+            engine: Engine::new(opts),
+            native_only,
+        }
     }
 
     /// Executes one command; `Some` for `eval`.
@@ -46,7 +55,11 @@ impl Runner {
                 self.hist_series.clear();
                 None
             }
-            Command::Load { interval, series, nhcb } => {
+            Command::Load {
+                interval,
+                series,
+                nhcb,
+            } => {
                 self.load(*interval, series, *nhcb);
                 None
             }
@@ -61,35 +74,62 @@ impl Runner {
                 match p {
                     Point::Value(v) => self.store.add(&s.labels, t, *v),
                     Point::Omitted => {}
-                    Point::Histogram => {
-                        if !self.hist_series.contains(&s.labels) {
-                            self.hist_series.push(s.labels.clone());
-                        }
-                    }
+                    Point::Histogram => self.add_hist(&s.labels, t),
                 }
             }
             if nhcb {
-                if let Some(base) = s.labels.metric_name().and_then(|n| n.strip_suffix("_bucket")) {
+                if let Some(base) = s
+                    .labels
+                    .metric_name()
+                    .and_then(|n| n.strip_suffix("_bucket"))
+                {
                     let mut l = s.labels.clone();
                     l.set("__name__", base);
                     l.remove("le");
-                    if !self.hist_series.contains(&l) {
-                        self.hist_series.push(l);
+                    for (i, p) in s.points.iter().enumerate() {
+                        if matches!(p, Point::Value(_)) {
+                            self.add_hist(&l, i as i64 * interval);
+                        }
                     }
                 }
             }
         }
     }
 
-    fn touches_histograms(&self, e: &Expr) -> bool {
+    fn add_hist(&mut self, l: &Labels, t: i64) {
+        match self.hist_series.iter_mut().find(|(x, _)| x == l) {
+            Some((_, ts)) => ts.push(t),
+            None => self.hist_series.push((l.clone(), vec![t])),
+        }
+    }
+
+    /// Whether a selector of `e` could read a native-histogram sample when
+    /// evaluated over `[start, end]`.
+    fn touches_histograms(&self, e: &Expr, start: i64, end: i64) -> bool {
         let mut sels = Vec::new();
-        collect_selectors(e, &mut sels);
-        sels.iter().any(|vs| {
-            let Ok(sets) = crate::eval::selector_matchers(vs) else { return false };
+        collect_selectors(e, 0, &mut sels);
+        let lookback = self.engine.options().lookback_ms;
+        sels.iter().any(|(vs, extra)| {
+            let Ok(sets) = crate::eval::selector_matchers(vs) else {
+                return false;
+            };
+            let off = crate::eval::offset_ms(&vs.offset);
+            let at = vs.at.as_ref().map(|a| match a {
+                promql_parser::parser::AtModifier::Start => start,
+                promql_parser::parser::AtModifier::End => end,
+                promql_parser::parser::AtModifier::At(t) => crate::eval::system_time_ms(*t),
+            });
+            let (lo, hi) = match at {
+                Some(t) => (t.min(start), t.max(end)),
+                None => (start, end),
+            };
+            let (lo, hi) = (lo - off - extra - lookback, hi - off + 1);
             sets.iter().any(|set| {
-                self.hist_series
-                    .iter()
-                    .any(|l| set.iter().all(|m: &Matcher| m.matches(l.get(&m.name).unwrap_or(""))))
+                self.hist_series.iter().any(|(l, ts)| {
+                    set.iter()
+                        .all(|m: &Matcher| m.matches(l.get(&m.name).unwrap_or("")))
+                        && ts.iter().any(|t| *t >= lo && *t <= hi)
+                })
             })
         })
     }
@@ -112,20 +152,37 @@ impl Runner {
                 if want_fail {
                     return match check_fail(cmd, &e) {
                         Ok(()) => Outcome::Pass,
-                        Err(_) => Outcome::Skip(format!("promql-parser rejects it with another message: {e1}")),
+                        Err(_) => Outcome::Skip(format!(
+                            "promql-parser rejects it with another message: {e1}"
+                        )),
                     };
                 }
                 return Outcome::Skip(format!("promql-parser cannot parse: {e1}"));
             }
         };
-        if self.touches_histograms(&ast) {
+        let (qs, qe) = match (cmd.at, cmd.range) {
+            (Some(t), _) => (t, t),
+            (None, Some((s, e, _))) => (s, e),
+            _ => (0, 0),
+        };
+        if self.touches_histograms(&ast, qs, qe) {
             return Outcome::Skip("native histogram input".into());
         }
         let req = match (cmd.at, cmd.range) {
-            (Some(t), _) => QueryRequest { expr: cmd.expr.clone(), start_ms: t, end_ms: t, step_ms: 0, cancel: None },
-            (None, Some((s, e, st))) => {
-                QueryRequest { expr: cmd.expr.clone(), start_ms: s, end_ms: e, step_ms: st, cancel: None }
-            }
+            (Some(t), _) => QueryRequest {
+                expr: cmd.expr.clone(),
+                start_ms: t,
+                end_ms: t,
+                step_ms: 0,
+                cancel: None,
+            },
+            (None, Some((s, e, st))) => QueryRequest {
+                expr: cmd.expr.clone(),
+                start_ms: s,
+                end_ms: e,
+                step_ms: st,
+                cancel: None,
+            },
             _ => return Outcome::Fail("eval without time".into()),
         };
         let res = self.engine.exec(&self.store, &req);
@@ -157,24 +214,42 @@ impl Runner {
     }
 }
 
-fn collect_selectors<'a>(e: &'a Expr, out: &mut Vec<&'a promql_parser::parser::VectorSelector>) {
+/// Collects selectors with the extra look-back (ranges, subquery ranges and offsets) around them.
+fn collect_selectors<'a>(
+    e: &'a Expr,
+    extra: i64,
+    out: &mut Vec<(&'a promql_parser::parser::VectorSelector, i64)>,
+) {
+    use crate::eval::{dur_ms, offset_ms};
     match e {
         Expr::Aggregate(a) => {
-            collect_selectors(&a.expr, out);
+            collect_selectors(&a.expr, extra, out);
             if let Some(p) = &a.param {
-                collect_selectors(p, out);
+                collect_selectors(p, extra, out);
             }
         }
-        Expr::Unary(u) => collect_selectors(&u.expr, out),
+        Expr::Unary(u) => collect_selectors(&u.expr, extra, out),
         Expr::Binary(b) => {
-            collect_selectors(&b.lhs, out);
-            collect_selectors(&b.rhs, out);
+            collect_selectors(&b.lhs, extra, out);
+            collect_selectors(&b.rhs, extra, out);
         }
-        Expr::Paren(p) => collect_selectors(&p.expr, out),
-        Expr::Subquery(s) => collect_selectors(&s.expr, out),
-        Expr::VectorSelector(v) => out.push(v),
-        Expr::MatrixSelector(m) => out.push(&m.vs),
-        Expr::Call(c) => c.args.args.iter().for_each(|a| collect_selectors(a, out)),
+        Expr::Paren(p) => collect_selectors(&p.expr, extra, out),
+        Expr::Subquery(s) => {
+            // Subqueries with @ are approximated by widening the window.
+            let at_extra = if s.at.is_some() { 1 << 40 } else { 0 };
+            collect_selectors(
+                &s.expr,
+                extra + dur_ms(&s.range) + offset_ms(&s.offset).abs() + at_extra,
+                out,
+            )
+        }
+        Expr::VectorSelector(v) => out.push((v, extra)),
+        Expr::MatrixSelector(m) => out.push((&m.vs, extra + dur_ms(&m.range))),
+        Expr::Call(c) => c
+            .args
+            .args
+            .iter()
+            .for_each(|a| collect_selectors(a, extra, out)),
         _ => {}
     }
 }
@@ -187,7 +262,9 @@ fn check_fail(cmd: &EvalCmd, err: &str) -> Result<(), String> {
             }
         }
         if let Some(r) = &e.regex {
-            let ok = regex::Regex::new(r).map(|re| re.is_match(err)).unwrap_or(false);
+            let ok = regex::Regex::new(r)
+                .map(|re| re.is_match(err))
+                .unwrap_or(false);
             if !ok {
                 return Err(format!("expected error matching {r:?}, got {err:?}"));
             }
@@ -211,13 +288,18 @@ fn check_annotations(cmd: &EvalCmd, kind: &str, got: &[String]) -> Result<(), St
     let matches = |e: &super::parse::Expect, a: &str| -> bool {
         match (&e.msg, &e.regex) {
             (Some(m), _) => m == a,
-            (_, Some(r)) => regex::Regex::new(r).map(|re| re.is_match(a)).unwrap_or(false),
+            (_, Some(r)) => regex::Regex::new(r)
+                .map(|re| re.is_match(a))
+                .unwrap_or(false),
             _ => true,
         }
     };
     for e in &exps {
         if !got.iter().any(|a| matches(e, a)) {
-            return Err(format!("expected {kind} annotation {:?}/{:?}, got {got:?}", e.msg, e.regex));
+            return Err(format!(
+                "expected {kind} annotation {:?}/{:?}, got {got:?}",
+                e.msg, e.regex
+            ));
         }
     }
     for a in got {
@@ -247,14 +329,25 @@ fn compare(cmd: &EvalCmd, v: &Value) -> Result<(), String> {
         }
         (Expected::Series(exp), Value::Vector(got)) => {
             if got.len() != exp.len() {
-                return Err(format!("expected {} series, got {}: {}", exp.len(), got.len(), show_vec(got)));
+                return Err(format!(
+                    "expected {} series, got {}: {}",
+                    exp.len(),
+                    got.len(),
+                    show_vec(got)
+                ));
             }
             for (pos, s) in got.iter().enumerate() {
                 let Some(ei) = exp.iter().position(|e| e.labels == s.labels) else {
-                    return Err(format!("unexpected series {} = {} in the result", s.labels, s.v));
+                    return Err(format!(
+                        "unexpected series {} = {} in the result",
+                        s.labels, s.v
+                    ));
                 };
                 if ordered && ei != pos {
-                    return Err(format!("series {} at position {pos}, expected {ei}", s.labels));
+                    return Err(format!(
+                        "series {} at position {pos}, expected {ei}",
+                        s.labels
+                    ));
                 }
                 let want = match exp[ei].points.first() {
                     Some(Point::Value(x)) => *x,
@@ -276,7 +369,10 @@ fn compare(cmd: &EvalCmd, v: &Value) -> Result<(), String> {
             };
             for s in got {
                 let Some(e) = exp.iter().find(|e| e.labels == s.labels) else {
-                    return Err(format!("unexpected series {} in the result: {:?}", s.labels, s.samples));
+                    return Err(format!(
+                        "unexpected series {} in the result: {:?}",
+                        s.labels, s.samples
+                    ));
                 };
                 let want: Vec<(i64, f64)> = e
                     .points
@@ -298,7 +394,10 @@ fn compare(cmd: &EvalCmd, v: &Value) -> Result<(), String> {
                 }
                 for ((wt, wv), p) in want.iter().zip(&s.samples) {
                     if (step != 0 && *wt != p.t) || !almost_equal(*wv, p.v, EPSILON) {
-                        return Err(format!("expected {wv}@{wt} for {}, got {}@{}", s.labels, p.v, p.t));
+                        return Err(format!(
+                            "expected {wv}@{wt} for {}, got {}@{}",
+                            s.labels, p.v, p.t
+                        ));
                     }
                 }
             }
@@ -314,15 +413,10 @@ fn compare(cmd: &EvalCmd, v: &Value) -> Result<(), String> {
 }
 
 fn show_vec(v: &[crate::VectorSample]) -> String {
-    let parts: Vec<String> = v.iter().take(5).map(|s| format!("{} {}", s.labels, s.v)).collect();
+    let parts: Vec<String> = v
+        .iter()
+        .take(5)
+        .map(|s| format!("{} {}", s.labels, s.v))
+        .collect();
     parts.join("; ")
 }
-
-/// Used by tests: an equality matcher on a metric name.
-#[allow(dead_code)]
-pub(crate) fn name_matcher(n: &str) -> Matcher {
-    Matcher::eq("__name__", n)
-}
-
-#[allow(dead_code)]
-fn _unused(_: MatchOp, _: PromqlError) {}

@@ -34,7 +34,7 @@ pub struct AppState {
     /// Counters for `/metrics`.
     pub metrics: Arc<SelfMetrics>,
     /// The scrape manager, when scrape jobs run.
-    pub scrape: Option<Arc<argus_ingest::ScrapeManager>>,
+    pub scrape: Option<Arc<argus_ingest::scrape::ScrapeManager<crate::DbSink>>>,
     /// Set once start-up (WAL replay) is done.
     pub ready: Arc<AtomicBool>,
 }
@@ -75,7 +75,10 @@ async fn own_metrics(State(st): State<AppState>) -> Response {
     let stats = st.db.stats();
     let body = st.metrics.render(&stats, st.scrape.as_deref());
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         body,
     )
         .into_response()
@@ -115,6 +118,30 @@ async fn targets(State(st): State<AppState>) -> Response {
     params::success(serde_json::json!({"activeTargets": active, "droppedTargets": []}))
 }
 
-fn target_json(t: &argus_ingest::TargetStatus) -> serde_json::Value {
-    serde_json::to_value(t).unwrap_or(serde_json::Value::Null)
+fn labels_map(l: &argus_model::Labels) -> serde_json::Map<String, serde_json::Value> {
+    l.iter()
+        .map(|x| (x.name.clone(), serde_json::Value::String(x.value.clone())))
+        .collect()
+}
+
+/// One active target in Prometheus's `/api/v1/targets` shape.
+fn target_json(t: &argus_ingest::scrape::TargetStatus) -> serde_json::Value {
+    let last = t
+        .last_scrape_ms
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_else(|| "0001-01-01T00:00:00Z".to_string());
+    serde_json::json!({
+        "discoveredLabels": labels_map(&t.discovered_labels),
+        "labels": labels_map(&t.labels),
+        "scrapePool": t.job,
+        "scrapeUrl": t.scrape_url,
+        "globalUrl": t.scrape_url,
+        "lastError": t.last_error.clone().unwrap_or_default(),
+        "lastScrape": last,
+        "lastScrapeDuration": t.last_scrape_duration.map(|d| d.as_secs_f64()).unwrap_or(0.0),
+        "health": t.health.as_str(),
+        "scrapeInterval": argus_model::format_duration(t.scrape_interval.as_millis() as i64),
+        "scrapeTimeout": argus_model::format_duration(t.scrape_timeout.as_millis() as i64),
+    })
 }

@@ -187,7 +187,9 @@ fn convert_matchers(
             P::Re(_) => MatchOp::Re,
             P::NotRe(_) => MatchOp::Nre,
         };
-        out.push(Matcher::new(op, &m.name, &m.value).map_err(|e| ApiError::bad_data(e.to_string()))?);
+        out.push(
+            Matcher::new(op, &m.name, &m.value).map_err(|e| ApiError::bad_data(e.to_string()))?,
+        );
     }
     Ok(out)
 }
@@ -274,7 +276,10 @@ pub fn param<'a>(p: &'a [(String, String)], name: &str) -> Option<&'a String> {
 
 /// All values of parameter `name` (for `match[]`).
 pub fn params_all<'a>(p: &'a [(String, String)], name: &str) -> Vec<&'a String> {
-    p.iter().filter(|(k, _)| k == name).map(|(_, v)| v).collect()
+    p.iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v)
+        .collect()
 }
 
 /// Formats a float the way Prometheus's JSON does (`"NaN"`, `"+Inf"`, shortest round-trip form).
@@ -323,7 +328,10 @@ mod tests {
     #[test]
     fn times_and_durations() {
         assert_eq!(parse_time("t", "1.5").unwrap(), 1500);
-        assert_eq!(parse_time("t", "2015-07-01T20:10:51.781Z").unwrap(), 1435781451781);
+        assert_eq!(
+            parse_time("t", "2015-07-01T20:10:51.781Z").unwrap(),
+            1435781451781
+        );
         assert!(parse_time("t", "yesterday").is_err());
         assert!(parse_time("t", "NaN").is_err());
         assert_eq!(parse_duration_param("step", "15").unwrap(), 15000);

@@ -2,8 +2,8 @@
 //! selectors (the PromQL engine replaces it later).
 
 use super::params::{
-    collect_params, opt_time, param, params_all, parse_selector, parse_time, success, ts_json,
-    format_value, ApiError, MAX_TIME_MS, MIN_TIME_MS,
+    collect_params, format_value, opt_time, param, params_all, parse_selector, parse_time, success,
+    ts_json, ApiError, MAX_TIME_MS, MIN_TIME_MS,
 };
 use super::AppState;
 use argus_model::{is_stale_nan, Labels, Matcher};
@@ -28,9 +28,9 @@ fn parse_limit(p: &[(String, String)]) -> Result<usize, ApiError> {
     match param(p, "limit") {
         None => Ok(0),
         Some(s) if s.is_empty() => Ok(0),
-        Some(s) => s
-            .parse::<usize>()
-            .map_err(|_| ApiError::bad_data(format!("invalid parameter \"limit\": cannot parse {s:?}"))),
+        Some(s) => s.parse::<usize>().map_err(|_| {
+            ApiError::bad_data(format!("invalid parameter \"limit\": cannot parse {s:?}"))
+        }),
     }
 }
 
@@ -157,7 +157,8 @@ pub async fn query(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let p = collect_params(q.as_deref(), &body);
-    let expr = param(&p, "query").ok_or_else(|| ApiError::bad_data("invalid parameter \"query\": query is empty"))?;
+    let expr = param(&p, "query")
+        .ok_or_else(|| ApiError::bad_data("invalid parameter \"query\": query is empty"))?;
     let t = match param(&p, "time") {
         Some(s) if !s.is_empty() => parse_time("time", s)?,
         _ => st.clock.now_ms(),
@@ -181,7 +182,8 @@ pub async fn query(
                         .filter(|x| !is_stale_nan(x.v))
                         .map(|x| json!([ts_json(x.t), format_value(x.v)]))
                         .collect();
-                    (!values.is_empty()).then(|| json!({"metric": labels_json(&s.labels), "values": values}))
+                    (!values.is_empty())
+                        .then(|| json!({"metric": labels_json(&s.labels), "values": values}))
                 })
                 .collect();
             Ok(success(json!({"resultType": "matrix", "result": result})))

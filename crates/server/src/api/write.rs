@@ -5,7 +5,8 @@
 //! body that says how many were accepted and rejected, and why.
 
 use super::AppState;
-use argus_ingest::{IngestError, IngestReport, TextFormat};
+use argus_ingest::text::TextFormat;
+use argus_ingest::{IngestError, IngestReport};
 use argus_tsdb::Appender;
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -17,7 +18,12 @@ fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str>
 }
 
 fn plain(status: StatusCode, msg: String) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], msg).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        msg,
+    )
+        .into_response()
 }
 
 fn ingest_error(st: &AppState, e: IngestError) -> Response {
@@ -70,7 +76,7 @@ pub async fn remote_write(
 ) -> Response {
     st.metrics.write_requests.fetch_add(1, Ordering::Relaxed);
     let mut app = st.db.appender();
-    let res = argus_ingest::ingest_remote_write(
+    let res = argus_ingest::remote_write::ingest_remote_write(
         &mut app,
         &body,
         header_str(&headers, header::CONTENT_TYPE),
@@ -93,16 +99,13 @@ pub async fn import_text(
     body: Bytes,
 ) -> Response {
     st.metrics.write_requests.fetch_add(1, Ordering::Relaxed);
-    let format = match header_str(&headers, header::CONTENT_TYPE) {
-        Some(ct) if ct.starts_with("application/openmetrics-text") => TextFormat::OpenMetrics,
-        _ => TextFormat::Prometheus,
-    };
+    let format = TextFormat::from_content_type(header_str(&headers, header::CONTENT_TYPE));
     let body = match decode_gzip(&headers, &body) {
         Ok(b) => b,
         Err(r) => return r,
     };
     let mut app = st.db.appender();
-    let report = argus_ingest::ingest_text(&mut app, &body, st.clock.now_ms(), format);
+    let report = argus_ingest::text::ingest_text(&mut app, &body, st.clock.now_ms(), format);
     finish(&st, app, report)
 }
 
@@ -118,7 +121,7 @@ pub async fn push_json(
         Err(r) => return r,
     };
     let mut app = st.db.appender();
-    match argus_ingest::ingest_json(&mut app, &body, st.clock.as_ref()) {
+    match argus_ingest::push::ingest_json(&mut app, &body, st.clock.as_ref()) {
         Ok(report) => finish(&st, app, report),
         Err(e) => {
             app.rollback();
