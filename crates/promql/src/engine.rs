@@ -12,6 +12,9 @@ use crate::error::PromqlError;
 use crate::eval::{Annotations, Evaluator, Grid};
 use crate::value::{SSeries, Val, Value, VectorSample};
 
+/// Most points per series a range query may return (Prometheus's limit).
+pub const MAX_POINTS: usize = 11_000;
+
 /// Engine limits and defaults.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -116,7 +119,7 @@ impl Engine {
         let expr = promql_parser::parser::parse(&req.expr).map_err(PromqlError::Parse)?;
         let instant = req.step_ms == 0;
         if !instant {
-            if req.step_ms < 0 {
+            if req.step_ms <= 0 {
                 return Err(PromqlError::Parse(
                     "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
                 ));

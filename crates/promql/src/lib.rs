@@ -28,7 +28,7 @@ mod storage;
 pub mod testscript;
 mod value;
 
-pub use engine::{Engine, EngineOptions, QueryRequest, QueryResult};
+pub use engine::{Engine, EngineOptions, QueryRequest, QueryResult, MAX_POINTS};
 pub use error::PromqlError;
 pub use eval::util::almost_equal;
 pub use eval::Annotations;

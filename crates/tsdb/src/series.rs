@@ -154,10 +154,12 @@ impl MemSeries {
                 ooo.insert(i, Sample::new(t, v));
             }
             _ => {
-                if let Some(first) = self.open.first_t() {
+                // The open chunk never spans a block window, so its last sample's
+                // window is its first's (`first_t` would decode the chunk).
+                if let Some(last) = self.open.last_t() {
                     let range = lim.block_range.max(1);
                     if self.open.len() >= CHUNK_SAMPLES
-                        || first.div_euclid(range) != t.div_euclid(range)
+                        || last.div_euclid(range) != t.div_euclid(range)
                     {
                         let mut done = std::mem::take(&mut self.open);
                         done.shrink_to_fit();

@@ -20,7 +20,7 @@ pub(crate) struct Bucket {
 }
 
 /// Prometheus's classic-bucket quantile; returns `(value, forced_monotonic)`.
-pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> (f64, bool) {
+pub(crate) fn bucket_quantile(q: f64, buckets: &mut [Bucket]) -> (f64, bool) {
     if q.is_nan() {
         return (f64::NAN, false);
     }
@@ -92,7 +92,7 @@ pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> (f64, bool) 
 }
 
 /// Classic bucket fraction of observations in `(lower, upper]`.
-pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<Bucket>) -> f64 {
+pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut [Bucket]) -> f64 {
     buckets.sort_by(|a, b| {
         a.upper
             .partial_cmp(&b.upper)

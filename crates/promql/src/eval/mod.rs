@@ -7,6 +7,8 @@ mod functions;
 mod histogram;
 mod range_funcs;
 mod selector;
+#[cfg(test)]
+mod tests;
 pub(crate) mod util;
 
 pub(crate) use selector::to_matcher_sets;
@@ -44,7 +46,7 @@ impl Grid {
         if self.step <= 0 || self.end < self.start {
             return 1;
         }
-        ((self.end - self.start) / self.step) as usize + 1
+        (self.end.saturating_sub(self.start) / self.step) as usize + 1
     }
     pub fn ts(&self, i: usize) -> i64 {
         self.start + i as i64 * self.step
