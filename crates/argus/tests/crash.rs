@@ -35,7 +35,7 @@ async fn acknowledged_samples_survive_kill_9() {
                 let mut round = first_round;
                 loop {
                     let t = base_t + round * 1000;
-                    let batch: Vec<(Vec<(&str, String)>, Vec<(i64, f64)>)> = (0..50)
+                    let batch: Vec<common::WriteSeries> = (0..50)
                         .map(|s| {
                             let id = format!("w{w}s{s}");
                             // Values with full mantissas, so any rounding would show.

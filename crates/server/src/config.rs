@@ -29,6 +29,40 @@ pub struct Config {
     pub agent: LocalAgentConfig,
     /// Limits on HTTP input.
     pub limits: LimitsConfig,
+    /// The PromQL engine behind `/api/v1/query` and `/api/v1/query_range`.
+    pub query: QueryConfig,
+    /// The file's text as loaded (served by `/api/v1/status/config`); not a key.
+    #[serde(skip)]
+    pub source_text: Option<String>,
+}
+
+/// `query:` section: limits and defaults of the PromQL engine (Prometheus's
+/// `--query.*` flags).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryConfig {
+    /// How far back an instant selector looks for a sample. Default `5m`.
+    pub lookback_delta: PromDuration,
+    /// Most samples one query may load into memory; past it the query fails
+    /// with an `execution` error (HTTP 422). `0` means unlimited. Default `50000000`.
+    pub max_samples: usize,
+    /// Longest a query may run; the `timeout` request parameter can only
+    /// shorten it. Past it the answer is a `timeout` error (HTTP 503). Default `2m`.
+    pub timeout: PromDuration,
+    /// Most queries evaluated at once; others wait (within their timeout) for a
+    /// slot. Default `20`.
+    pub max_concurrent: usize,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        QueryConfig {
+            lookback_delta: PromDuration(5 * 60_000),
+            max_samples: 50_000_000,
+            timeout: PromDuration(2 * 60_000),
+            max_concurrent: 20,
+        }
+    }
 }
 
 /// `global:` section.
@@ -223,7 +257,7 @@ pub enum ConfigError {
 impl Config {
     /// Parses YAML text; `origin` names the file in errors.
     pub fn from_yaml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let cfg: Config = if text.trim().is_empty() {
+        let mut cfg: Config = if text.trim().is_empty() {
             Config::default()
         } else {
             serde_saphyr::from_str(text).map_err(|e| ConfigError::Invalid {
@@ -231,6 +265,7 @@ impl Config {
                 message: e.to_string(),
             })?
         };
+        cfg.source_text = Some(text.to_string());
         cfg.validate().map_err(|message| ConfigError::Invalid {
             path: origin.to_string(),
             message,
@@ -256,6 +291,15 @@ impl Config {
             && self.storage.retention.as_millis() < self.storage.block_range.as_millis()
         {
             return Err("storage.retention must be 0 (off) or at least storage.block_range".into());
+        }
+        if self.query.lookback_delta.as_millis() <= 0 {
+            return Err("query.lookback_delta must be positive".into());
+        }
+        if self.query.timeout.as_millis() <= 0 {
+            return Err("query.timeout must be positive".into());
+        }
+        if self.query.max_concurrent == 0 {
+            return Err("query.max_concurrent must be at least 1".into());
         }
         let mut seen = std::collections::HashSet::new();
         for sc in &self.scrape_configs {
@@ -339,9 +383,33 @@ mod tests {
     }
 
     #[test]
+    fn query_section() {
+        let c = Config::from_yaml_str(
+            "query:\n  lookback_delta: 1m\n  max_samples: 10\n  timeout: 5s\n",
+            "a.yml",
+        )
+        .unwrap();
+        assert_eq!(c.query.lookback_delta.as_millis(), 60_000);
+        assert_eq!(c.query.max_samples, 10);
+        assert_eq!(c.query.timeout.as_millis(), 5_000);
+        assert_eq!(c.query.max_concurrent, 20);
+        assert!(c.source_text.unwrap().contains("max_samples"));
+        let e = Config::from_yaml_str("query:\n  max_sample: 1\n", "a.yml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_sample"), "{e}");
+        assert!(Config::from_yaml_str("query:\n  timeout: 0s\n", "a").is_err());
+        assert!(Config::from_yaml_str("query:\n  max_concurrent: 0\n", "a").is_err());
+        assert!(Config::from_yaml_str("source_text: x\n", "a").is_err());
+    }
+
+    #[test]
     fn empty_file_gives_defaults() {
         let c = Config::from_yaml_str("", "a").unwrap();
         assert_eq!(c.storage.block_range.as_millis(), 7_200_000);
         assert!(c.agent.enabled);
+        assert_eq!(c.query.lookback_delta.as_millis(), 300_000);
+        assert_eq!(c.query.max_samples, 50_000_000);
+        assert_eq!(c.query.timeout.as_millis(), 120_000);
     }
 }

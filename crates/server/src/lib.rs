@@ -140,12 +140,15 @@ pub async fn run(
         tasks.push(h);
     }
 
+    let started_at = chrono::DateTime::from_timestamp_millis(clock.now_ms()).unwrap_or_default();
     let state = api::AppState {
         db: db.clone(),
         clock,
         metrics,
         scrape: scrape.clone(),
         ready: Arc::new(AtomicBool::new(false)),
+        query: Arc::new(api::exec::QueryService::new(&opts.config.query)),
+        info: Arc::new(api::status::ServerInfo::new(&opts, started_at)),
     };
     state.ready.store(true, Ordering::Release);
     let app = api::router(state, opts.config.limits.max_request_body.0 as usize);

@@ -114,8 +114,11 @@ pub fn http_status(port: u16, path: &str) -> Option<u16> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// One series for [`encode_write`]: its labels and its `(t_ms, value)` samples.
+pub type WriteSeries<'a> = (Vec<(&'a str, String)>, Vec<(i64, f64)>);
+
 /// Encodes a remote_write request body (protobuf + snappy).
-pub fn encode_write(series: &[(Vec<(&str, String)>, Vec<(i64, f64)>)]) -> Vec<u8> {
+pub fn encode_write(series: &[WriteSeries<'_>]) -> Vec<u8> {
     use argus_model::prompb::{Label, Sample, TimeSeries, WriteRequest};
     use prost::Message;
     let req = WriteRequest {
@@ -196,4 +199,12 @@ pub async fn query_matrix(
             (m, vals)
         })
         .collect()
+}
+
+/// Writes `yaml` next to `data_dir` and starts `argus <sub>` with it as `--config`.
+pub fn start_with_config(sub: &str, data_dir: &Path, port: u16, yaml: &str) -> ArgusProc {
+    let cfg = data_dir.with_extension("yml");
+    std::fs::write(&cfg, yaml).expect("write config");
+    let cfg = cfg.to_str().expect("utf-8 path").to_string();
+    ArgusProc::start_on(sub, data_dir, port, &["--config", &cfg])
 }

@@ -1,4 +1,5 @@
-//! The HTTP API: Prometheus-compatible write and read endpoints, health, and
+//! The HTTP API: Prometheus-compatible write endpoints, the Prometheus HTTP
+//! API v1 (PromQL queries, series and label metadata, status), health, and
 //! Argus's own metrics.
 //!
 //! ```no_run
@@ -9,8 +10,11 @@
 //! # }
 //! ```
 
+pub mod exec;
 pub mod params;
+mod query;
 mod read;
+pub mod status;
 mod write;
 
 use crate::selfmetrics::SelfMetrics;
@@ -37,6 +41,10 @@ pub struct AppState {
     pub scrape: Option<Arc<argus_ingest::scrape::ScrapeManager<crate::DbSink>>>,
     /// Set once start-up (WAL replay) is done.
     pub ready: Arc<AtomicBool>,
+    /// The PromQL engine and its limits.
+    pub query: Arc<exec::QueryService>,
+    /// What the status endpoints report.
+    pub info: Arc<status::ServerInfo>,
 }
 
 /// Builds the router. `max_body` bounds request bodies in bytes.
@@ -47,8 +55,33 @@ pub fn router(state: AppState, max_body: usize) -> Router {
         .route("/api/v1/push", post(write::push_json))
         .route("/api/v1/series", get(read::series).post(read::series))
         .route("/api/v1/labels", get(read::labels).post(read::labels))
-        .route("/api/v1/label/{name}/values", get(read::label_values))
-        .route("/api/v1/query", get(read::query).post(read::query))
+        .route(
+            "/api/v1/label/{name}/values",
+            get(read::label_values).post(read::label_values),
+        )
+        .route("/api/v1/query", get(query::query).post(query::query))
+        .route(
+            "/api/v1/query_range",
+            get(query::query_range).post(query::query_range),
+        )
+        .route(
+            "/api/v1/format_query",
+            get(query::format_query).post(query::format_query),
+        )
+        .route(
+            "/api/v1/query_exemplars",
+            get(query::query_exemplars).post(query::query_exemplars),
+        )
+        .route(
+            "/api/v1/metadata",
+            get(status::metadata).post(status::metadata),
+        )
+        .route("/api/v1/status/buildinfo", get(status::buildinfo))
+        .route("/api/v1/status/config", get(status::config))
+        .route("/api/v1/status/flags", get(status::flags))
+        .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
+        .route("/api/v1/rules", get(status::rules))
+        .route("/api/v1/alerts", get(status::alerts))
         .route("/api/v1/targets", get(targets))
         .route("/api/v1/status/tsdb", get(tsdb_status))
         .route("/api/v1/admin/tsdb/compact", post(compact))

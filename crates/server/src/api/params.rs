@@ -25,8 +25,10 @@ pub enum ErrorType {
     Internal,
     /// The server cannot serve now (HTTP 503).
     Unavailable,
-    /// Timed out or canceled (HTTP 503).
+    /// Timed out (HTTP 503).
     Timeout,
+    /// Canceled, e.g. the client went away (HTTP 503).
+    Canceled,
     /// Unsupported media (HTTP 415).
     UnsupportedMediaType,
     /// Too large (HTTP 413).
@@ -43,6 +45,7 @@ impl ErrorType {
             ErrorType::Internal => "internal",
             ErrorType::Unavailable => "unavailable",
             ErrorType::Timeout => "timeout",
+            ErrorType::Canceled => "canceled",
         }
     }
     fn status(self) -> StatusCode {
@@ -50,7 +53,9 @@ impl ErrorType {
             ErrorType::BadData => StatusCode::BAD_REQUEST,
             ErrorType::Execution => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorType::Unavailable | ErrorType::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorType::Unavailable | ErrorType::Timeout | ErrorType::Canceled => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ErrorType::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorType::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         }
@@ -106,6 +111,26 @@ impl From<argus_tsdb::TsdbError> for ApiError {
     }
 }
 
+impl From<argus_promql::PromqlError> for ApiError {
+    /// Maps an engine error onto Prometheus's API error: parse and type errors
+    /// are `bad_data` about the `query` parameter, as Prometheus words them.
+    fn from(e: argus_promql::PromqlError) -> Self {
+        use argus_promql::PromqlError as P;
+        let kind = match &e {
+            P::Parse(_) => ErrorType::BadData,
+            P::Execution(_) | P::TooManySamples => ErrorType::Execution,
+            P::Timeout => ErrorType::Timeout,
+            P::Canceled => ErrorType::Canceled,
+            P::Storage(_) => ErrorType::Internal,
+        };
+        let message = match &e {
+            P::Parse(m) => format!("invalid parameter \"query\": {m}"),
+            other => other.to_string(),
+        };
+        ApiError { kind, message }
+    }
+}
+
 /// A success envelope `{"status":"success","data":..}`.
 pub fn success<T: Serialize>(data: T) -> Response {
     axum::Json(serde_json::json!({ "status": "success", "data": data })).into_response()
@@ -141,14 +166,16 @@ pub fn opt_time(name: &str, s: Option<&String>, default: i64) -> Result<i64, Api
 }
 
 /// Parses a duration parameter: float seconds or a Prometheus duration. Returns ms.
+/// Negative float seconds parse (as in Prometheus); callers check the sign.
 pub fn parse_duration_param(name: &str, s: &str) -> Result<i64, ApiError> {
     if let Ok(f) = s.parse::<f64>() {
-        if !f.is_finite() || f * 1000.0 > i64::MAX as f64 || f < 0.0 {
+        let ms = f * 1000.0;
+        if !ms.is_finite() || ms >= i64::MAX as f64 || ms <= i64::MIN as f64 {
             return Err(ApiError::bad_data(format!(
                 "invalid parameter {name:?}: cannot parse {s:?} to a valid duration"
             )));
         }
-        return Ok((f * 1000.0).round() as i64);
+        return Ok(ms.round() as i64);
     }
     argus_model::parse_duration(s).map_err(|_| {
         ApiError::bad_data(format!(
@@ -157,29 +184,15 @@ pub fn parse_duration_param(name: &str, s: &str) -> Result<i64, ApiError> {
     })
 }
 
-/// A parsed series selector: the matchers and, for `x[5m]`, the range in ms.
-#[derive(Debug)]
-pub struct Selector {
-    /// All matchers, the metric name included as `__name__="..."`.
-    pub matchers: Vec<Matcher>,
-    /// The range of a matrix selector, if one was given.
-    pub range_ms: Option<i64>,
-}
-
-fn convert_matchers(
+fn convert_group(
     name: Option<&String>,
-    ms: &promql_parser::label::Matchers,
+    group: &[promql_parser::label::Matcher],
 ) -> Result<Vec<Matcher>, ApiError> {
-    if !ms.or_matchers.is_empty() {
-        return Err(ApiError::bad_data(
-            "selectors with \"or\" matchers are not supported yet",
-        ));
-    }
     let mut out = Vec::new();
     if let Some(n) = name {
         out.push(Matcher::eq("__name__", n));
     }
-    for m in &ms.matchers {
+    for m in group {
         use promql_parser::label::MatchOp as P;
         let op = match &m.op {
             P::Equal => MatchOp::Eq,
@@ -194,33 +207,72 @@ fn convert_matchers(
     Ok(out)
 }
 
-/// Parses a series selector such as `up{job="node"}` or `rate_me{a=~"x.*"}[5m]`.
-/// Prometheus refuses selectors whose every matcher matches the empty string; so do we.
+/// The matcher sets of a selector: one, or one per `or` branch
+/// (`{a="1" or b="2"}`); a series matches the selector if it matches any set.
+fn convert_matchers(
+    name: Option<&String>,
+    ms: &promql_parser::label::Matchers,
+) -> Result<Vec<Vec<Matcher>>, ApiError> {
+    if ms.or_matchers.is_empty() {
+        return Ok(vec![convert_group(name, &ms.matchers)?]);
+    }
+    let mut sets = Vec::new();
+    for g in &ms.or_matchers {
+        // Matchers written before the first `or` are moved into the first group
+        // by the parser; any still outside the groups apply to every branch.
+        let mut all = g.clone();
+        all.extend(ms.matchers.iter().cloned());
+        sets.push(convert_group(name, &all)?);
+    }
+    Ok(sets)
+}
+
+/// A parsed series selector: the matchers and, for `x[5m]`, the range in ms.
+#[derive(Debug)]
+pub struct Selector {
+    /// Matcher sets (more than one for `or`), the metric name included as `__name__="..."`.
+    pub sets: Vec<Vec<Matcher>>,
+    /// The range of a matrix selector, if one was given.
+    pub range_ms: Option<i64>,
+}
+
+/// Parses a series selector such as `up{job="node"}`, `{__name__=~"up|x"}`,
+/// `{job="a" or job="b"}` or `rate_me{a=~"x.*"}[5m]`. Like Prometheus, refuses
+/// selectors whose every matcher matches the empty string.
 pub fn parse_selector(s: &str) -> Result<Selector, ApiError> {
     use promql_parser::parser::Expr;
     let expr = promql_parser::parser::parse(s)
-        .map_err(|e| ApiError::bad_data(format!("invalid selector {s:?}: {e}")))?;
+        .map_err(|e| ApiError::bad_data(format!("invalid parameter \"match[]\": {e}")))?;
     let (vs, range_ms) = match &expr {
         Expr::VectorSelector(vs) => (vs, None),
         Expr::MatrixSelector(m) => (&m.vs, Some(m.range.as_millis() as i64)),
         _ => {
             return Err(ApiError::bad_data(format!(
-                "invalid selector {s:?}: expected a series selector like up{{job=\"x\"}}"
+                "invalid parameter \"match[]\": {s:?} is not a series selector like up{{job=\"x\"}}"
             )))
         }
     };
     if vs.offset.is_some() || vs.at.is_some() {
         return Err(ApiError::bad_data(format!(
-            "invalid selector {s:?}: offset and @ need the PromQL engine"
+            "invalid parameter \"match[]\": {s:?}: offset and @ are not allowed in a series selector"
         )));
     }
-    let matchers = convert_matchers(vs.name.as_ref(), &vs.matchers)?;
-    if matchers.iter().all(|m| m.matches_empty()) {
+    let sets = convert_matchers(vs.name.as_ref(), &vs.matchers)?;
+    if sets.iter().any(|set| set.iter().all(|m| m.matches_empty())) {
         return Err(ApiError::bad_data(format!(
-            "invalid selector {s:?}: vector selector must contain at least one non-empty matcher"
+            "invalid parameter \"match[]\": {s:?}: vector selector must contain at least one non-empty matcher"
         )));
     }
-    Ok(Selector { matchers, range_ms })
+    Ok(Selector { sets, range_ms })
+}
+
+/// All `match[]` parameters as matcher sets (a series matches if it matches any set).
+pub fn match_sets(p: &[(String, String)]) -> Result<Vec<Vec<Matcher>>, ApiError> {
+    let mut out = Vec::new();
+    for s in params_all(p, "match[]") {
+        out.extend(parse_selector(s)?.sets);
+    }
+    Ok(out)
 }
 
 /// Collects the query string and form body into (name, value) pairs, so GET and
@@ -336,14 +388,44 @@ mod tests {
         assert!(parse_time("t", "NaN").is_err());
         assert_eq!(parse_duration_param("step", "15").unwrap(), 15000);
         assert_eq!(parse_duration_param("step", "1m").unwrap(), 60000);
-        assert!(parse_duration_param("step", "-1").is_err());
+        assert_eq!(parse_duration_param("step", "-1").unwrap(), -1000);
+        assert_eq!(parse_duration_param("step", "0.001").unwrap(), 1);
+        assert_eq!(parse_duration_param("step", "1h30m").unwrap(), 5_400_000);
+        assert!(parse_duration_param("step", "1e300").is_err());
+        assert!(parse_duration_param("step", "Inf").is_err());
+        assert!(parse_duration_param("step", "").is_err());
+        assert!(parse_duration_param("step", "5 minutes").is_err());
+        assert_eq!(parse_time("t", "-1.5").unwrap(), -1500);
+        assert_eq!(
+            parse_time("t", "2015-07-01T20:10:51+02:00").unwrap(),
+            1435774251000
+        );
+        assert!(parse_time("t", "").is_err());
     }
 
     #[test]
     fn selectors() {
         let s = parse_selector(r#"up{job=~"n.*"}[5m]"#).unwrap();
-        assert_eq!(s.matchers.len(), 2);
+        assert_eq!(s.sets.len(), 1);
+        assert_eq!(s.sets[0].len(), 2);
         assert_eq!(s.range_ms, Some(300_000));
+        let s = parse_selector(r#"{__name__=~"up|x", job!=""}"#).unwrap();
+        assert_eq!(
+            s.sets,
+            vec![vec![
+                Matcher::new(MatchOp::Re, "__name__", "up|x").unwrap(),
+                Matcher::new(MatchOp::Neq, "job", "").unwrap(),
+            ]]
+        );
+        let s = parse_selector(r#"up{job="a" or job="b"}"#).unwrap();
+        assert_eq!(s.sets.len(), 2);
+        assert!(s
+            .sets
+            .iter()
+            .all(|m| m.len() == 2 && m[0] == Matcher::eq("__name__", "up")));
+        assert_eq!(s.sets[1][1], Matcher::eq("job", "b"));
+        assert!(parse_selector(r#"{job="a" or x=~".*"}"#).is_err());
+        assert!(parse_selector("up offset 5m").is_err());
         assert!(parse_selector(r#"{job=~".*"}"#).is_err());
         assert!(parse_selector("sum(up)").is_err());
         assert!(parse_selector("up{").is_err());

@@ -1,20 +1,22 @@
-//! Read endpoints: series, labels, label values, and a raw `query` for bare
-//! selectors (the PromQL engine replaces it later).
+//! Metadata read endpoints: `/api/v1/series`, `/api/v1/labels` and
+//! `/api/v1/label/<name>/values`, with `match[]` (any series selector,
+//! `or` branches included), `start`, `end` and `limit`, by GET or form POST.
+//!
+//! ```text
+//! GET /api/v1/label/job/values?match[]=up&start=1700000000&end=1700003600
+//! → {"status":"success","data":["api","node"]}
+//! ```
 
 use super::params::{
-    collect_params, format_value, opt_time, param, params_all, parse_selector, parse_time, success,
-    ts_json, ApiError, MAX_TIME_MS, MIN_TIME_MS,
+    collect_params, match_sets, opt_time, param, success, ApiError, MAX_TIME_MS, MIN_TIME_MS,
 };
 use super::AppState;
-use argus_model::{is_stale_nan, Labels, Matcher};
+use argus_model::{Labels, Matcher};
 use argus_tsdb::Querier;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
-
-/// Prometheus's default lookback for instant selectors.
-const LOOKBACK_MS: i64 = 5 * 60_000;
 
 fn labels_json(l: &Labels) -> Value {
     let mut m = Map::new();
@@ -35,10 +37,7 @@ fn parse_limit(p: &[(String, String)]) -> Result<usize, ApiError> {
 }
 
 fn matcher_sets(p: &[(String, String)]) -> Result<Vec<Vec<Matcher>>, ApiError> {
-    params_all(p, "match[]")
-        .into_iter()
-        .map(|s| parse_selector(s).map(|sel| sel.matchers))
-        .collect()
+    match_sets(p)
 }
 
 fn range(p: &[(String, String)]) -> Result<(i64, i64), ApiError> {
@@ -121,13 +120,14 @@ pub async fn labels(
     Ok(limited_success(names, truncated, limit))
 }
 
-/// `GET /api/v1/label/<name>/values`.
+/// `GET|POST /api/v1/label/<name>/values`.
 pub async fn label_values(
     State(st): State<AppState>,
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
-    let p = collect_params(q.as_deref(), &[]);
+    let p = collect_params(q.as_deref(), &body);
     if !argus_model::is_valid_label_name(&name) && name != "__name__" {
         return Err(ApiError::bad_data(format!("invalid label name: {name:?}")));
     }
@@ -146,64 +146,4 @@ pub async fn label_values(
     }
     let (vals, truncated) = with_limit(vals, limit);
     Ok(limited_success(vals, truncated, limit))
-}
-
-/// `GET|POST /api/v1/query` for bare selectors: `up{job="x"}` gives an instant
-/// vector (latest sample within the 5-minute lookback, stale series left out);
-/// `up[5m]` gives a range vector.
-pub async fn query(
-    State(st): State<AppState>,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let p = collect_params(q.as_deref(), &body);
-    let expr = param(&p, "query")
-        .ok_or_else(|| ApiError::bad_data("invalid parameter \"query\": query is empty"))?;
-    let t = match param(&p, "time") {
-        Some(s) if !s.is_empty() => parse_time("time", s)?,
-        _ => st.clock.now_ms(),
-    };
-    let sel = parse_selector(expr).map_err(|e| {
-        ApiError::bad_data(format!(
-            "{}; this build answers bare series selectors only (with an optional [range])",
-            e.message
-        ))
-    })?;
-    match sel.range_ms {
-        Some(r) => {
-            // Range selectors are left-open: (t - r, t].
-            let got = st.db.select(&sel.matchers, t - r + 1, t)?;
-            let result: Vec<Value> = got
-                .into_iter()
-                .filter_map(|s| {
-                    let values: Vec<Value> = s
-                        .samples
-                        .iter()
-                        .filter(|x| !is_stale_nan(x.v))
-                        .map(|x| json!([ts_json(x.t), format_value(x.v)]))
-                        .collect();
-                    (!values.is_empty())
-                        .then(|| json!({"metric": labels_json(&s.labels), "values": values}))
-                })
-                .collect();
-            Ok(success(json!({"resultType": "matrix", "result": result})))
-        }
-        None => {
-            let got = st.db.select(&sel.matchers, t - LOOKBACK_MS + 1, t)?;
-            let result: Vec<Value> = got
-                .into_iter()
-                .filter_map(|s| {
-                    let last = s.samples.last()?;
-                    if is_stale_nan(last.v) {
-                        return None;
-                    }
-                    Some(json!({
-                        "metric": labels_json(&s.labels),
-                        "value": [ts_json(t), format_value(last.v)],
-                    }))
-                })
-                .collect();
-            Ok(success(json!({"resultType": "vector", "result": result})))
-        }
-    }
 }

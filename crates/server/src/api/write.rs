@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::sync::atomic::Ordering;
 
-fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -102,7 +102,7 @@ pub async fn import_text(
     let format = TextFormat::from_content_type(header_str(&headers, header::CONTENT_TYPE));
     let body = match decode_gzip(&headers, &body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut app = st.db.appender();
     let report = argus_ingest::text::ingest_text(&mut app, &body, st.clock.now_ms(), format);
@@ -118,7 +118,7 @@ pub async fn push_json(
     st.metrics.write_requests.fetch_add(1, Ordering::Relaxed);
     let body = match decode_gzip(&headers, &body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut app = st.db.appender();
     match argus_ingest::push::ingest_json(&mut app, &body, st.clock.as_ref()) {
@@ -131,7 +131,7 @@ pub async fn push_json(
 }
 
 /// Undoes `Content-Encoding: gzip` for the text endpoints.
-fn decode_gzip(headers: &HeaderMap, body: &Bytes) -> Result<Bytes, Response> {
+fn decode_gzip(headers: &HeaderMap, body: &Bytes) -> Result<Bytes, Box<Response>> {
     match header_str(headers, header::CONTENT_ENCODING) {
         None | Some("identity") => Ok(body.clone()),
         Some("gzip") => {
@@ -140,12 +140,17 @@ fn decode_gzip(headers: &HeaderMap, body: &Bytes) -> Result<Bytes, Response> {
             flate2::read::GzDecoder::new(&body[..])
                 .take(256 << 20)
                 .read_to_end(&mut out)
-                .map_err(|e| plain(StatusCode::BAD_REQUEST, format!("invalid gzip body: {e}\n")))?;
+                .map_err(|e| {
+                    Box::new(plain(
+                        StatusCode::BAD_REQUEST,
+                        format!("invalid gzip body: {e}\n"),
+                    ))
+                })?;
             Ok(Bytes::from(out))
         }
-        Some(other) => Err(plain(
+        Some(other) => Err(Box::new(plain(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!("unsupported Content-Encoding {other:?}: use gzip or none\n"),
-        )),
+        ))),
     }
 }

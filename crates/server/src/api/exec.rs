@@ -1,0 +1,216 @@
+//! Running PromQL queries for the HTTP API: on the blocking pool, bounded in
+//! number, with a per-query timeout, and canceled when the client goes away.
+//!
+//! ```no_run
+//! # async fn f(db: argus_tsdb::Db) -> Result<(), argus_server::api::params::ApiError> {
+//! use argus_server::api::exec::{QueryJob, QueryService};
+//! let svc = QueryService::new(&argus_server::config::QueryConfig::default());
+//! let job = QueryJob { expr: "sum(up)".into(), start_ms: 0, end_ms: 0, step_ms: 0,
+//!                      timeout: None, lookback_ms: None };
+//! let result = svc.run(db, job).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The HTTP handler's future owns a [`CancelOnDrop`] guard. When hyper drops
+//! the future (the client closed the connection), the guard sets the query's
+//! cancel flag and the evaluator stops at its next check. The concurrency slot
+//! moves into the blocking task, so it is held until evaluation really ends.
+
+use super::params::{ApiError, ErrorType};
+use crate::config::QueryConfig;
+use argus_promql::{Engine, EngineOptions, PromqlError, QueryRequest, QueryResult};
+use argus_tsdb::Db;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// How long past its deadline the HTTP side waits for the evaluator to notice
+/// the deadline itself, before answering `timeout` on its own.
+const DEADLINE_GRACE: Duration = Duration::from_secs(1);
+
+/// Sets the flag when dropped: the HTTP request future went away.
+#[derive(Debug)]
+pub struct CancelOnDrop(pub Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// One query as the API asks for it.
+#[derive(Debug, Clone)]
+pub struct QueryJob {
+    /// The PromQL text.
+    pub expr: String,
+    /// First evaluation time (ms).
+    pub start_ms: i64,
+    /// Last evaluation time (ms); equal to `start_ms` for an instant query.
+    pub end_ms: i64,
+    /// Step in ms; 0 for an instant query.
+    pub step_ms: i64,
+    /// The request's `timeout`, if given; capped by the configured timeout.
+    pub timeout: Option<Duration>,
+    /// The request's `lookback_delta`, if given (Prometheus 3 parameter).
+    pub lookback_ms: Option<i64>,
+}
+
+/// The engine's settings plus the concurrency limit.
+#[derive(Debug)]
+pub struct QueryService {
+    opts: EngineOptions,
+    slots: Arc<Semaphore>,
+    max_concurrent: usize,
+}
+
+impl QueryService {
+    /// A service configured by the `query:` section.
+    pub fn new(cfg: &QueryConfig) -> Self {
+        QueryService {
+            opts: EngineOptions {
+                lookback_ms: cfg.lookback_delta.as_millis(),
+                max_samples: cfg.max_samples,
+                timeout: cfg.timeout.to_std(),
+            },
+            slots: Arc::new(Semaphore::new(cfg.max_concurrent.max(1))),
+            max_concurrent: cfg.max_concurrent.max(1),
+        }
+    }
+
+    /// The engine options in force.
+    pub fn options(&self) -> &EngineOptions {
+        &self.opts
+    }
+
+    /// Most queries evaluated at once.
+    pub fn max_concurrent(&self) -> usize {
+        self.max_concurrent
+    }
+
+    /// The timeout a request gets: its own `timeout` parameter capped by the
+    /// configured one.
+    pub fn effective_timeout(&self, requested: Option<Duration>) -> Duration {
+        match requested {
+            Some(t) => t.min(self.opts.timeout),
+            None => self.opts.timeout,
+        }
+    }
+
+    /// Evaluates `job` over `db`. Waiting for a slot counts against the timeout.
+    pub async fn run(&self, db: Db, job: QueryJob) -> Result<QueryResult, ApiError> {
+        let timeout = self.effective_timeout(job.timeout);
+        if timeout.is_zero() {
+            return Err(PromqlError::Timeout.into());
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        let cancel = Arc::new(AtomicBool::new(false));
+        let _guard = CancelOnDrop(cancel.clone());
+
+        let permit =
+            match tokio::time::timeout_at(deadline, self.slots.clone().acquire_owned()).await {
+                Ok(Ok(p)) => p,
+                Ok(Err(_closed)) => {
+                    return Err(ApiError::internal("the query slots were closed"));
+                }
+                Err(_elapsed) => {
+                    return Err(ApiError {
+                        kind: ErrorType::Timeout,
+                        message: "query timed out in query queue".into(),
+                    })
+                }
+            };
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if remaining.is_zero() {
+            return Err(PromqlError::Timeout.into());
+        }
+        let engine = Engine::new(EngineOptions {
+            lookback_ms: job.lookback_ms.unwrap_or(self.opts.lookback_ms),
+            timeout: remaining,
+            ..self.opts.clone()
+        });
+        let req = QueryRequest {
+            expr: job.expr,
+            start_ms: job.start_ms,
+            end_ms: job.end_ms,
+            step_ms: job.step_ms,
+            cancel: Some(cancel.clone()),
+        };
+        let task = tokio::task::spawn_blocking(move || {
+            let _slot = permit;
+            engine.exec(&db, &req)
+        });
+        match tokio::time::timeout(remaining + DEADLINE_GRACE, task).await {
+            // The evaluator checks its deadline between steps of work; a result
+            // that arrives after the deadline is still a timeout, as the
+            // caller asked for an answer within `timeout`.
+            Ok(Ok(_)) if tokio::time::Instant::now() > deadline => Err(PromqlError::Timeout.into()),
+            Ok(Ok(res)) => res.map_err(ApiError::from),
+            Ok(Err(join)) => {
+                tracing::error!(error = %join, "A query evaluation task failed; the query was answered with an internal error.");
+                Err(ApiError::internal(format!(
+                    "query evaluation failed: {join}"
+                )))
+            }
+            Err(_elapsed) => {
+                // The evaluator did not notice its deadline in time (for example
+                // inside one long storage read); stop it and answer now.
+                cancel.store(true, Ordering::Release);
+                Err(PromqlError::Timeout.into())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argus_model::PromDuration;
+
+    #[test]
+    fn guard_sets_the_flag_when_dropped() {
+        let flag = Arc::new(AtomicBool::new(false));
+        {
+            let _g = CancelOnDrop(flag.clone());
+            assert!(!flag.load(Ordering::Acquire));
+        }
+        assert!(flag.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn dropping_a_pending_future_cancels() {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f2 = flag.clone();
+        let fut = async move {
+            let _g = CancelOnDrop(f2);
+            std::future::pending::<()>().await;
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let out = rt.block_on(async { tokio::time::timeout(Duration::from_millis(10), fut).await });
+        assert!(out.is_err());
+        assert!(
+            flag.load(Ordering::Acquire),
+            "the timed-out future was dropped"
+        );
+    }
+
+    #[test]
+    fn timeout_is_capped_by_config() {
+        let svc = QueryService::new(&QueryConfig {
+            timeout: PromDuration(10_000),
+            ..QueryConfig::default()
+        });
+        assert_eq!(svc.effective_timeout(None), Duration::from_secs(10));
+        assert_eq!(
+            svc.effective_timeout(Some(Duration::from_secs(60))),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            svc.effective_timeout(Some(Duration::from_millis(5))),
+            Duration::from_millis(5)
+        );
+    }
+}
