@@ -1,0 +1,175 @@
+//! [`RuleManager`]: loads rule files, runs one tokio task per group that
+//! evaluates it on its aligned interval, and swaps groups on reload while
+//! keeping alert state. The evaluation itself is [`Group::eval`], run on the
+//! blocking pool because queries are CPU work.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use argus_model::Clock;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::alert::Alert;
+use crate::file::{load_rule_file, LoadError};
+use crate::group::{EvalDeps, Group, GroupOptions};
+use crate::inject::{AlertSink, QueryFn, SampleSink};
+
+/// The injected functions, shared by all group tasks.
+#[derive(Clone)]
+pub struct Deps {
+    /// Runs the rules' queries.
+    pub query: Arc<dyn QueryFn>,
+    /// Receives recorded samples and `ALERTS` series.
+    pub samples: Arc<dyn SampleSink>,
+    /// Receives alerts to send.
+    pub alerts: Arc<dyn AlertSink>,
+}
+
+struct Running {
+    group: Arc<Mutex<Group>>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+/// Runs rule groups. Create it inside a tokio runtime.
+pub struct RuleManager {
+    opts: GroupOptions,
+    deps: Deps,
+    clock: Arc<dyn Clock>,
+    running: Mutex<Vec<Running>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic inside an evaluation poisons the lock; the group state is still
+    // consistent between rules, so keep going with it.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl RuleManager {
+    /// A manager with no groups yet.
+    pub fn new(opts: GroupOptions, deps: Deps, clock: Arc<dyn Clock>) -> Self {
+        RuleManager {
+            opts,
+            deps,
+            clock,
+            running: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Loads `files` and replaces the running groups. All files are parsed
+    /// first: on any error nothing changes and every error is returned. Groups
+    /// that exist before and after (same file and name) keep their alert state.
+    pub fn load(&self, files: &[PathBuf]) -> Result<usize, Vec<LoadError>> {
+        let mut specs = Vec::new();
+        let mut errors = Vec::new();
+        for f in files {
+            match load_rule_file(f) {
+                Ok(rf) => specs.extend(rf.groups),
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut running = lock(&self.running);
+        let old: Vec<Running> = std::mem::take(&mut *running);
+        let mut groups = Vec::new();
+        for spec in specs {
+            let mut g = Group::new(spec, self.opts.clone());
+            if let Some(o) = old.iter().find(|o| {
+                let o = lock(&o.group);
+                o.name == g.name && o.file == g.file
+            }) {
+                g.copy_state_from(&lock(&o.group));
+            }
+            groups.push(g);
+        }
+        for o in old {
+            let _ = o.stop.send(true);
+            o.task.abort();
+        }
+        let n = groups.len();
+        for g in groups {
+            running.push(self.spawn(g));
+        }
+        tracing::info!(groups = n, "Loaded the rule groups.");
+        Ok(n)
+    }
+
+    fn spawn(&self, g: Group) -> Running {
+        let group = Arc::new(Mutex::new(g));
+        let (stop, mut stopped) = watch::channel(false);
+        let (gr, deps, clock) = (group.clone(), self.deps.clone(), self.clock.clone());
+        let task = tokio::spawn(async move {
+            let (interval, mut next) = {
+                let g = lock(&gr);
+                (g.interval_ms, g.next_eval_after(clock.now_ms()))
+            };
+            loop {
+                let now = clock.now_ms();
+                if next > now {
+                    let wait = std::time::Duration::from_millis((next - now) as u64);
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = stopped.changed() => return,
+                    }
+                }
+                let now = clock.now_ms();
+                if now - next >= interval {
+                    let missed = (now - next) / interval;
+                    tracing::warn!(
+                        missed,
+                        "Rule group evaluation fell behind; skipping iterations."
+                    );
+                    next += missed * interval;
+                }
+                let (g2, d2, ts) = (gr.clone(), deps.clone(), next);
+                let res = tokio::task::spawn_blocking(move || {
+                    let deps = EvalDeps {
+                        query: d2.query.as_ref(),
+                        samples: d2.samples.as_ref(),
+                        alerts: d2.alerts.as_ref(),
+                    };
+                    lock(&g2).eval(ts, deps);
+                })
+                .await;
+                if let Err(e) = res {
+                    tracing::error!(error = %e, "A rule group evaluation panicked.");
+                }
+                next += interval;
+                if *stopped.borrow() {
+                    return;
+                }
+            }
+        });
+        Running { group, stop, task }
+    }
+
+    /// A point-in-time view of every group, for `/api/v1/rules`.
+    pub fn with_groups<R>(&self, f: impl FnOnce(&[&Group]) -> R) -> R {
+        let running = lock(&self.running);
+        let guards: Vec<MutexGuard<'_, Group>> = running.iter().map(|r| lock(&r.group)).collect();
+        let refs: Vec<&Group> = guards.iter().map(|g| &**g).collect();
+        f(&refs)
+    }
+
+    /// Pending and firing alerts of all groups, for `/api/v1/alerts`.
+    pub fn active_alerts(&self) -> Vec<Alert> {
+        self.with_groups(|gs| {
+            gs.iter()
+                .flat_map(|g| g.alerts())
+                .filter(|a| a.state != crate::AlertState::Inactive)
+                .collect()
+        })
+    }
+
+    /// Stops every group task and waits for them.
+    pub async fn stop(&self) {
+        let old: Vec<Running> = std::mem::take(&mut *lock(&self.running));
+        for o in old {
+            let _ = o.stop.send(true);
+            let _ = o.task.await;
+        }
+    }
+}

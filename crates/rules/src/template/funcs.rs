@@ -1,0 +1,462 @@
+//! Template functions: Go's builtins that rules use and Prometheus's own
+//! (`template/template.go`): humanize*, query helpers, string helpers.
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+
+use super::gofmt::{fmt_g, sprintf};
+use super::value::Value;
+use super::FuncCtx;
+
+const NAMES: &[&str] = &[
+    // Go builtins
+    "and",
+    "or",
+    "not",
+    "len",
+    "index",
+    "print",
+    "printf",
+    "println",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "html",
+    "urlquery",
+    "js",
+    "slice",
+    "call",
+    // Prometheus
+    "query",
+    "first",
+    "label",
+    "value",
+    "strvalue",
+    "args",
+    "reReplaceAll",
+    "safeHtml",
+    "match",
+    "title",
+    "toUpper",
+    "toLower",
+    "graphLink",
+    "tableLink",
+    "sortByLabel",
+    "humanize",
+    "humanize1024",
+    "humanizeDuration",
+    "humanizePercentage",
+    "humanizeTimestamp",
+    "toTime",
+    "pathPrefix",
+    "externalURL",
+    "parseDuration",
+    "now",
+    "stripPort",
+    "stripDomain",
+];
+
+/// True for a function name the templates know.
+pub(crate) fn is_known(name: &str) -> bool {
+    NAMES.contains(&name)
+}
+
+fn want(args: &[Value], n: usize, name: &str) -> Result<(), String> {
+    if args.len() != n {
+        return Err(format!(
+            "wrong number of args for {name}: want {n} got {}",
+            args.len()
+        ));
+    }
+    Ok(())
+}
+
+fn s(v: &Value) -> String {
+    v.to_go_string()
+}
+
+fn f(v: &Value) -> Result<f64, String> {
+    v.to_float()
+}
+
+fn cmp(a: &Value, b: &Value) -> Result<std::cmp::Ordering, String> {
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => Ok(x.cmp(y)),
+        (Value::Int(x), Value::Int(y)) => Ok(x.cmp(y)),
+        (Value::Float(_) | Value::Int(_), Value::Float(_) | Value::Int(_)) => {
+            let (x, y) = (f(a)?, f(b)?);
+            x.partial_cmp(&y)
+                .ok_or_else(|| "NaN is not comparable".to_string())
+        }
+        (Value::Bool(x), Value::Bool(y)) => Ok(x.cmp(y)),
+        _ => Err("incompatible types for comparison".into()),
+    }
+}
+
+fn eq(a: &Value, b: &Value) -> Result<bool, String> {
+    match (a, b) {
+        (Value::Nil, Value::Nil) => Ok(true),
+        (Value::Float(_) | Value::Int(_), Value::Float(_) | Value::Int(_)) => Ok(f(a)? == f(b)?),
+        _ => cmp(a, b).map(|o| o.is_eq()),
+    }
+}
+
+/// Calls `name` with evaluated `args` (a piped value comes last).
+pub(crate) fn call(name: &str, args: Vec<Value>, ctx: &FuncCtx<'_>) -> Result<Value, String> {
+    let a = &args;
+    Ok(match name {
+        "and" => a
+            .iter()
+            .find(|v| !v.truthy())
+            .or(a.last())
+            .cloned()
+            .unwrap_or(Value::Nil),
+        "or" => a
+            .iter()
+            .find(|v| v.truthy())
+            .or(a.last())
+            .cloned()
+            .unwrap_or(Value::Nil),
+        "not" => {
+            want(a, 1, name)?;
+            Value::Bool(!a[0].truthy())
+        }
+        "len" => {
+            want(a, 1, name)?;
+            Value::Int(match &a[0] {
+                Value::Str(x) => x.len(),
+                Value::List(l) => l.len(),
+                Value::Map(m) => m.len(),
+                v => return Err(format!("len of type {}", v.go_type())),
+            } as i64)
+        }
+        "index" => {
+            let mut cur = a.first().cloned().unwrap_or(Value::Nil);
+            for k in &a[1.min(a.len())..] {
+                cur = match (&cur, k) {
+                    (Value::Map(m), key) => {
+                        m.get(&s(key)).cloned().unwrap_or(Value::Str(String::new()))
+                    }
+                    (Value::List(l), Value::Int(i)) => l
+                        .get(usize::try_from(*i).map_err(|_| "index out of range")?)
+                        .cloned()
+                        .ok_or_else(|| format!("index out of range: {i}"))?,
+                    (v, _) => return Err(format!("can't index item of type {}", v.go_type())),
+                };
+            }
+            cur
+        }
+        "print" => {
+            // Go's Sprint adds spaces between operands when neither is a string.
+            let mut out = String::new();
+            for (i, v) in a.iter().enumerate() {
+                if i > 0 && !matches!(v, Value::Str(_)) && !matches!(a[i - 1], Value::Str(_)) {
+                    out.push(' ');
+                }
+                out.push_str(&s(v));
+            }
+            Value::Str(out)
+        }
+        "println" => Value::Str(format!(
+            "{}\n",
+            a.iter().map(s).collect::<Vec<_>>().join(" ")
+        )),
+        "printf" => {
+            let (fmt, rest) = a.split_first().ok_or("printf needs a format")?;
+            Value::Str(sprintf(&s(fmt), rest))
+        }
+        "eq" => {
+            let (x, rest) = a.split_first().ok_or("missing argument for comparison")?;
+            let mut any = false;
+            for y in rest {
+                any |= eq(x, y)?;
+            }
+            Value::Bool(any)
+        }
+        "ne" => {
+            want(a, 2, name)?;
+            Value::Bool(!eq(&a[0], &a[1])?)
+        }
+        "lt" | "le" | "gt" | "ge" => {
+            want(a, 2, name)?;
+            let o = cmp(&a[0], &a[1])?;
+            Value::Bool(match name {
+                "lt" => o.is_lt(),
+                "le" => o.is_le(),
+                "gt" => o.is_gt(),
+                _ => o.is_ge(),
+            })
+        }
+        "html" | "js" | "urlquery" | "safeHtml" => {
+            Value::Str(a.iter().map(s).collect::<Vec<_>>().join(""))
+        }
+        "slice" | "call" => return Err(format!("{name} is not supported")),
+        "query" => {
+            want(a, 1, name)?;
+            let q = ctx.query.ok_or("query is not available in this context")?;
+            let res = q.query(&s(&a[0]), ctx.t_ms)?;
+            Value::List(res.iter().map(|x| Value::sample(&x.labels, x.v)).collect())
+        }
+        "first" => {
+            want(a, 1, name)?;
+            match &a[0] {
+                Value::List(l) => l
+                    .first()
+                    .cloned()
+                    .ok_or("first() called on vector with no elements")?,
+                v => return Err(format!("first of type {}", v.go_type())),
+            }
+        }
+        "label" => {
+            want(a, 2, name)?;
+            a[1].field("Labels")?.field(&s(&a[0]))?
+        }
+        "value" => {
+            want(a, 1, name)?;
+            a[0].field("Value")?
+        }
+        "strvalue" => {
+            want(a, 1, name)?;
+            a[0].field("Labels")?.field("__value__")?
+        }
+        "args" => {
+            let mut m = BTreeMap::new();
+            for (i, v) in a.iter().enumerate() {
+                m.insert(format!("arg{i}"), v.clone());
+            }
+            Value::Map(m)
+        }
+        "reReplaceAll" => {
+            want(a, 3, name)?;
+            let re = Regex::new(&s(&a[0])).map_err(|e| e.to_string())?;
+            Value::Str(re.replace_all(&s(&a[2]), s(&a[1]).as_str()).into_owned())
+        }
+        "match" => {
+            want(a, 2, name)?;
+            let re = Regex::new(&s(&a[0])).map_err(|e| e.to_string())?;
+            Value::Bool(re.is_match(&s(&a[1])))
+        }
+        "title" => {
+            want(a, 1, name)?;
+            let mut out = String::new();
+            let mut prev_letter = false;
+            for c in s(&a[0]).chars() {
+                if !prev_letter && c.is_alphanumeric() {
+                    out.extend(c.to_uppercase());
+                } else {
+                    out.push(c);
+                }
+                prev_letter = c.is_alphanumeric() || c == '_';
+            }
+            Value::Str(out)
+        }
+        "toUpper" => Value::Str(s(a.first().ok_or("toUpper needs an argument")?).to_uppercase()),
+        "toLower" => Value::Str(s(a.first().ok_or("toLower needs an argument")?).to_lowercase()),
+        "graphLink" | "tableLink" => {
+            want(a, 1, name)?;
+            let tab = if name == "graphLink" { 0 } else { 1 };
+            Value::Str(format!(
+                "/graph?g0.expr={}&g0.tab={tab}",
+                url_escape(&s(&a[0]))
+            ))
+        }
+        "sortByLabel" => {
+            want(a, 2, name)?;
+            let key = s(&a[0]);
+            let Value::List(mut l) = a[1].clone() else {
+                return Err("sortByLabel needs a query result".into());
+            };
+            l.sort_by_key(|x| {
+                x.field("Labels")
+                    .and_then(|m| m.field(&key))
+                    .map(|v| s(&v))
+                    .unwrap_or_default()
+            });
+            Value::List(l)
+        }
+        "humanize" => Value::Str(humanize(f(one(a, name)?)?)),
+        "humanize1024" => Value::Str(humanize1024(f(one(a, name)?)?)),
+        "humanizeDuration" => Value::Str(humanize_duration(f(one(a, name)?)?)),
+        "humanizePercentage" => {
+            Value::Str(format!("{}%", fmt_g(f(one(a, name)?)? * 100.0, Some(4))))
+        }
+        "humanizeTimestamp" => {
+            let v = f(one(a, name)?)?;
+            Value::Str(if v.is_finite() {
+                go_time(v)
+            } else {
+                fmt_g(v, Some(4))
+            })
+        }
+        "toTime" => {
+            let v = f(one(a, name)?)?;
+            Value::Str(go_time(v))
+        }
+        "parseDuration" => {
+            let d = argus_model::parse_duration(&s(one(a, name)?)).map_err(|e| e.to_string())?;
+            Value::Float(d as f64 / 1000.0)
+        }
+        "pathPrefix" => Value::Str(String::new()),
+        "externalURL" => Value::Str(ctx.external_url.to_string()),
+        "now" => Value::Float(ctx.t_ms as f64 / 1000.0),
+        "stripPort" => {
+            let h = s(one(a, name)?);
+            Value::Str(match h.rsplit_once(':') {
+                Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string(),
+                _ => h,
+            })
+        }
+        "stripDomain" => {
+            let h = s(one(a, name)?);
+            let (host, port) = match h.rsplit_once(':') {
+                Some((x, p)) if p.chars().all(|c| c.is_ascii_digit()) => {
+                    (x.to_string(), format!(":{p}"))
+                }
+                _ => (h.clone(), String::new()),
+            };
+            if host.parse::<std::net::IpAddr>().is_ok() {
+                Value::Str(h)
+            } else {
+                Value::Str(format!("{}{port}", host.split('.').next().unwrap_or("")))
+            }
+        }
+        other => return Err(format!("function \"{other}\" not defined")),
+    })
+}
+
+fn one<'a>(a: &'a [Value], name: &str) -> Result<&'a Value, String> {
+    want(a, 1, name)?;
+    Ok(&a[0])
+}
+
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Prometheus's `humanize`: SI prefixes, 4 significant digits.
+pub fn humanize(mut v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return fmt_g(v, Some(4));
+    }
+    let mut prefix = "";
+    if v.abs() >= 1.0 {
+        for p in ["k", "M", "G", "T", "P", "E", "Z", "Y"] {
+            if v.abs() < 1000.0 {
+                break;
+            }
+            prefix = p;
+            v /= 1000.0;
+        }
+    } else {
+        for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
+            if v.abs() >= 1.0 {
+                break;
+            }
+            prefix = p;
+            v *= 1000.0;
+        }
+    }
+    format!("{}{prefix}", fmt_g(v, Some(4)))
+}
+
+/// Prometheus's `humanize1024`: binary prefixes (`ki`, `Mi`, ...).
+pub fn humanize1024(mut v: f64) -> String {
+    if v.abs() <= 1.0 || !v.is_finite() {
+        return fmt_g(v, Some(4));
+    }
+    let mut prefix = "";
+    for p in ["ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"] {
+        if v.abs() < 1024.0 {
+            break;
+        }
+        prefix = p;
+        v /= 1024.0;
+    }
+    format!("{}{prefix}", fmt_g(v, Some(4)))
+}
+
+/// Prometheus's `humanizeDuration` over seconds: `1d 2h 3m 4s`, `1.5s`, `250ms`.
+pub fn humanize_duration(mut v: f64) -> String {
+    if !v.is_finite() {
+        return fmt_g(v, Some(4));
+    }
+    if v == 0.0 {
+        return format!("{}s", fmt_g(v, Some(4)));
+    }
+    if v.abs() >= 1.0 {
+        let sign = if v < 0.0 { "-" } else { "" };
+        v = v.abs();
+        let d = v as i64;
+        let (secs, mins, hours, days) = (d % 60, (d / 60) % 60, (d / 3600) % 24, d / 86400);
+        if days != 0 {
+            return format!("{sign}{days}d {hours}h {mins}m {secs}s");
+        }
+        if hours != 0 {
+            return format!("{sign}{hours}h {mins}m {secs}s");
+        }
+        if mins != 0 {
+            return format!("{sign}{mins}m {secs}s");
+        }
+        return format!("{sign}{}s", fmt_g(v, Some(4)));
+    }
+    let mut prefix = "";
+    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
+        if v.abs() >= 1.0 {
+            break;
+        }
+        prefix = p;
+        v *= 1000.0;
+    }
+    format!("{}{prefix}s", fmt_g(v, Some(4)))
+}
+
+/// Go's `time.Time.String()` in UTC for Unix seconds: `2006-01-02 15:04:05.5 +0000 UTC`.
+pub fn go_time(secs: f64) -> String {
+    // Prometheus converts through model.Time: nanoseconds, truncated to milliseconds.
+    let ms = ((secs * 1e9) as i64) / 1_000_000;
+    let whole = ms.div_euclid(1000);
+    let frac_ms = ms.rem_euclid(1000);
+    let days = whole.div_euclid(86_400);
+    let sod = whole.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let frac = if frac_ms > 0 {
+        format!(".{frac_ms:03}").trim_end_matches('0').to_string()
+    } else {
+        String::new()
+    };
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}{frac} +0000 UTC",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}

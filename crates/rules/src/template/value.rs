@@ -1,0 +1,151 @@
+//! The dynamic values a template works on, printed the way Go's `fmt` prints them.
+
+use std::collections::BTreeMap;
+
+use argus_model::Labels;
+
+use super::gofmt::fmt_v;
+
+/// A template value: what Go's `interface{}` holds in Prometheus's templates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `nil` (also the result of an absent field).
+    Nil,
+    /// A boolean.
+    Bool(bool),
+    /// An integer (literals, `len`).
+    Int(i64),
+    /// A float (`$value`, sample values, humanize inputs).
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A list (query results, `args`).
+    List(Vec<Value>),
+    /// A map with string keys (`$labels`, a sample: `{Labels, Value}`).
+    Map(BTreeMap<String, Value>),
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Str(s.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Str(s)
+    }
+}
+
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Float(v)
+    }
+}
+
+impl From<&Labels> for Value {
+    /// A label set as a map of strings (the metric name included, as in Prometheus).
+    fn from(l: &Labels) -> Self {
+        Value::Map(
+            l.iter()
+                .map(|l| (l.name.clone(), Value::Str(l.value.clone())))
+                .collect(),
+        )
+    }
+}
+
+impl Value {
+    /// A query-result sample: a map with `Labels` and `Value`, as Prometheus's `sample` struct.
+    pub fn sample(labels: &Labels, v: f64) -> Value {
+        let mut m = BTreeMap::new();
+        m.insert("Labels".to_string(), Value::from(labels));
+        m.insert("Value".to_string(), Value::Float(v));
+        Value::Map(m)
+    }
+
+    /// Go's truth: false, 0, nil and empty strings, lists and maps are false.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Value::Nil => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) => *i != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::Str(s) => !s.is_empty(),
+            Value::List(l) => !l.is_empty(),
+            Value::Map(m) => !m.is_empty(),
+        }
+    }
+
+    /// Go's type name, for error messages.
+    pub fn go_type(&self) -> &'static str {
+        match self {
+            Value::Nil => "<nil>",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float64",
+            Value::Str(_) => "string",
+            Value::List(_) => "[]interface {}",
+            Value::Map(_) => "map[string]interface {}",
+        }
+    }
+
+    /// What `{{ . }}` prints (Go's `%v`).
+    pub fn to_go_string(&self) -> String {
+        match self {
+            Value::Nil => "<no value>".to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => fmt_v(*f),
+            Value::Str(s) => s.clone(),
+            Value::List(l) => {
+                let parts: Vec<String> = l.iter().map(Value::to_go_string).collect();
+                format!("[{}]", parts.join(" "))
+            }
+            Value::Map(m) => {
+                let parts: Vec<String> = m
+                    .iter()
+                    .map(|(k, v)| format!("{k}:{}", v.to_go_string()))
+                    .collect();
+                format!("map[{}]", parts.join(" "))
+            }
+        }
+    }
+
+    /// The value as a float, converting strings like Prometheus's `convertToFloat`.
+    pub fn to_float(&self) -> Result<f64, String> {
+        match self {
+            Value::Float(f) => Ok(*f),
+            Value::Int(i) => Ok(*i as f64),
+            Value::Str(s) => parse_go_float(s),
+            Value::Bool(_) | Value::Nil | Value::List(_) | Value::Map(_) => {
+                Err(format!("can't convert {} to float", self.go_type()))
+            }
+        }
+    }
+
+    /// `.Field` access on a map; an absent key gives an empty string (Prometheus
+    /// executes with `missingkey=zero` over `map[string]string`).
+    pub fn field(&self, name: &str) -> Result<Value, String> {
+        match self {
+            Value::Map(m) => Ok(m.get(name).cloned().unwrap_or(Value::Str(String::new()))),
+            Value::Nil => Err(format!("nil pointer evaluating .{name}")),
+            other => Err(format!(
+                "can't evaluate field {name} in type {}",
+                other.go_type()
+            )),
+        }
+    }
+}
+
+/// `strconv.ParseFloat` as Prometheus's templates use it (also `Inf`, `NaN`, hex is not needed).
+pub fn parse_go_float(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    match t.to_ascii_lowercase().as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => return Ok(f64::INFINITY),
+        "-inf" | "-infinity" => return Ok(f64::NEG_INFINITY),
+        "nan" => return Ok(f64::NAN),
+        _ => {}
+    }
+    t.parse::<f64>()
+        .map_err(|_| format!("strconv.ParseFloat: parsing {s:?}: invalid syntax"))
+}

@@ -1,0 +1,8 @@
+//! The one integration-test binary of `argus-rules`.
+
+mod common;
+mod eval;
+mod files;
+mod manager;
+mod promtool;
+mod restore;
