@@ -389,7 +389,7 @@ fn take_varint(b: &[u8], pos: &mut usize, what: &'static str) -> Result<u64, Chu
 mod tests {
     use super::*;
     use crate::chunk::tests::{increasing, value};
-    use crate::chunk::XorChunk;
+    use crate::chunk::{HeadChunk, XorChunk};
     use argus_model::STALE_NAN;
     use proptest::prelude::*;
 
@@ -572,16 +572,22 @@ mod tests {
     #[test]
     fn synthetic_load_compresses_below_one_byte_per_sample() {
         let names = ["counter", "gauge random walk", "mostly-constant gauge"];
-        let (mut total, mut xor_total, mut samples) = (0usize, 0usize, 0usize);
+        let (mut total, mut xor_total, mut head_total, mut samples) = (0, 0, 0, 0usize);
         for (kind, name) in names.iter().enumerate() {
-            let (mut bytes, mut xor_bytes) = (0, 0);
+            let (mut bytes, mut xor_bytes, mut head_bytes) = (0, 0, 0);
             for seed in 0..50 {
                 let (ts, vs) = synthetic(kind, seed * 3 + kind as u64);
-                // The head cuts XOR chunks at 120 samples, like Prometheus.
+                // The head cuts chunks at 120 samples, like Prometheus.
                 for (tc, vc) in ts.chunks(120).zip(vs.chunks(120)) {
                     let mut c = XorChunk::new();
                     tc.iter().zip(vc).for_each(|(&t, &v)| c.append(t, v));
                     xor_bytes += c.bytes().len();
+                    let mut h = HeadChunk::default();
+                    tc.iter()
+                        .zip(vc)
+                        .for_each(|(&t, &v)| assert!(h.try_append(t, v)));
+                    assert_eq!(h.scale(), Some(if kind == 1 { 2 } else { 0 }));
+                    head_bytes += h.bytes().len();
                 }
                 let b = encode_series(&ts, &vs);
                 assert_eq!(decode_series(&b).unwrap(), (ts, vs));
@@ -589,18 +595,25 @@ mod tests {
             }
             let per = |b: usize| b as f64 / (50.0 * 480.0);
             println!(
-                "{name}: block codec {:.3}, xor chunk {:.3} bytes/sample",
+                "{name}: block codec {:.3}, xor chunk {:.3}, decimal head chunk {:.3} bytes/sample",
                 per(bytes),
-                per(xor_bytes)
+                per(xor_bytes),
+                per(head_bytes)
             );
             xor_total += xor_bytes;
+            head_total += head_bytes;
             total += bytes;
             samples += 50 * 480;
         }
         let avg = total as f64 / samples as f64;
         let xor_avg = xor_total as f64 / samples as f64;
-        println!("average: block codec {avg:.3}, xor chunk {xor_avg:.3} bytes/sample");
+        let head_avg = head_total as f64 / samples as f64;
+        println!("average: block codec {avg:.3}, xor chunk {xor_avg:.3}, decimal head chunk {head_avg:.3} bytes/sample");
         assert!(xor_avg < 3.5, "xor chunk: {xor_avg} bytes/sample");
+        assert!(
+            head_avg < 1.5,
+            "decimal head chunk: {head_avg} bytes/sample"
+        );
         assert!(avg < 1.0, "{avg} bytes/sample");
     }
 }

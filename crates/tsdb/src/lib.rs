@@ -1,8 +1,8 @@
 //! Argus's embedded time-series store.
 //!
 //! Samples are written to a checksummed write-ahead log, kept in an in-memory
-//! head of Gorilla-compressed chunks, and compacted into immutable
-//! `pco`-compressed blocks. A postings index answers label matchers.
+//! head of compressed chunks (Gorilla XOR, or scaled decimals for counters and
+//! few-decimal gauges), and compacted into immutable `pco`-compressed blocks. A postings index answers label matchers.
 //! Retention drops whole blocks by age and by total size. The on-disk formats
 //! are documented in `docs/format/`.
 //!

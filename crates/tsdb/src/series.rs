@@ -1,4 +1,4 @@
-//! One head series: its label symbols, Gorilla chunks and out-of-order
+//! One head series: its label symbols, compressed chunks and out-of-order
 //! buffer, and the append rules (bounds, out-of-order window, duplicates).
 //!
 //! ```ignore
@@ -6,7 +6,7 @@
 //! s.append(1_000, 1.0, &limits)?;
 //! ```
 
-use crate::chunk::XorChunk;
+use crate::chunk::{DecimalChunk, HeadChunk, XorChunk};
 use argus_model::Sample;
 
 /// A head chunk is closed after this many samples.
@@ -17,9 +17,9 @@ pub(crate) struct MemSeries {
     /// Flat `[name, value, ...]` symbol ids.
     pub(crate) labels: Box<[u32]>,
     /// Closed chunks, oldest first.
-    pub(crate) closed: Vec<XorChunk>,
+    pub(crate) closed: Vec<HeadChunk>,
     /// The chunk being appended to.
-    pub(crate) open: XorChunk,
+    pub(crate) open: HeadChunk,
     /// Out-of-order samples, sorted by time, none at a time also in a chunk.
     /// Boxed: almost every series has none, and `None` costs 8 bytes, not 24.
     #[allow(clippy::box_collection)] // the box is the point: see above
@@ -60,7 +60,7 @@ impl MemSeries {
         MemSeries {
             labels,
             closed: Vec::new(),
-            open: XorChunk::new(),
+            open: HeadChunk::default(),
             ooo: None,
             epoch,
             logged: false,
@@ -107,10 +107,21 @@ impl MemSeries {
 
     /// Checks `(t, v)` without storing it.
     pub(crate) fn check(&self, t: i64, v: f64, lim: &Limits) -> Result<Accept, Reject> {
+        self.check_below(t, v, lim, self.max_t())
+    }
+
+    /// [`Self::check`] given the newest in-order timestamp `max_t`.
+    fn check_below(
+        &self,
+        t: i64,
+        v: f64,
+        lim: &Limits,
+        max_t: Option<i64>,
+    ) -> Result<Accept, Reject> {
         if t < lim.min_valid {
             return Err(Reject::OutOfBounds(lim.min_valid));
         }
-        let Some(mx) = self.max_t() else {
+        let Some(mx) = max_t else {
             return Ok(Accept::Added);
         };
         if t > mx {
@@ -143,11 +154,12 @@ impl MemSeries {
 
     /// Checks and stores `(t, v)`.
     pub(crate) fn append(&mut self, t: i64, v: f64, lim: &Limits) -> Result<Accept, Reject> {
-        let acc = self.check(t, v, lim)?;
+        let max_t = self.max_t();
+        let acc = self.check_below(t, v, lim, max_t)?;
         if acc == Accept::Noop {
             return Ok(acc);
         }
-        match self.max_t() {
+        match max_t {
             Some(mx) if t < mx => {
                 let ooo = self.ooo.get_or_insert_with(Box::default);
                 let i = ooo.partition_point(|s| s.t < t);
@@ -161,15 +173,34 @@ impl MemSeries {
                     if self.open.len() >= CHUNK_SAMPLES
                         || last.div_euclid(range) != t.div_euclid(range)
                     {
-                        let mut done = std::mem::take(&mut self.open);
-                        done.shrink_to_fit();
-                        self.closed.push(done);
+                        self.cut();
                     }
                 }
-                self.open.append(t, v);
+                if !self.open.try_append(t, v) {
+                    // The value does not fit the open chunk's encoding (a NaN
+                    // in a decimal chunk): start a chunk that takes it.
+                    self.cut();
+                    if !self.open.try_append(t, v) {
+                        self.open = HeadChunk::Xor(XorChunk::new());
+                        // An empty XOR chunk takes any value.
+                        let _ = self.open.try_append(t, v);
+                    }
+                }
             }
         }
         Ok(Accept::Added)
+    }
+
+    /// Closes the open chunk (if it holds samples) and opens an empty decimal
+    /// chunk at the same scale (it allocates nothing until its first sample).
+    fn cut(&mut self) {
+        let scale = self.open.scale().unwrap_or(0);
+        let mut done =
+            std::mem::replace(&mut self.open, HeadChunk::Decimal(DecimalChunk::new(scale)));
+        if !done.is_empty() {
+            done.shrink_to_fit();
+            self.closed.push(done);
+        }
     }
 
     /// Appends the samples in `[mint, maxt]`, in time order, to `out`.
@@ -209,7 +240,7 @@ impl MemSeries {
         }
         self.closed.retain(|c| c.last_t().is_some_and(|l| l >= cut));
         if self.open.last_t().is_some_and(|l| l < cut) {
-            self.open = XorChunk::new();
+            self.open = HeadChunk::default();
         }
         let first = self
             .closed
@@ -226,7 +257,7 @@ impl MemSeries {
                 .filter(|s| s.t >= cut)
                 .collect();
             self.closed.clear();
-            self.open = XorChunk::new();
+            self.open = HeadChunk::default();
             let lim = Limits {
                 min_valid: i64::MIN,
                 ooo_window: 0,
