@@ -1,0 +1,422 @@
+//! The Alertmanager configuration file, accepted unchanged, plus Argus's `argus:` section.
+//!
+//! Unknown keys are rejected with their line, as Alertmanager rejects them; integrations that
+//! Argus does not deliver to yet are accepted and listed by [`Config::unsupported`].
+//!
+//! ```
+//! use argus_alert::config::Config;
+//! let cfg = Config::parse(r#"
+//! route:
+//!   receiver: team
+//!   group_by: [alertname]
+//! receivers:
+//!   - name: team
+//!     webhook_configs: [{url: "http://127.0.0.1:5001/"}]
+//! "#, "alertmanager.yml").unwrap();
+//! assert_eq!(cfg.global.resolve_timeout().as_millis(), 300_000);
+//! let err = Config::parse("route:\n  receiver: x\n  grup_by: [a]\n", "am.yml").unwrap_err();
+//! assert!(err.to_string().contains("grup_by") && err.to_string().contains("line 3"));
+//! ```
+
+mod argus;
+mod matchers;
+mod receiver;
+mod route;
+mod time;
+
+pub use argus::{
+    ArgusConfig, ContactConfig, ContactGroupConfig, EscalationLevelConfig, EscalationPolicyConfig,
+    FlapDampingConfig, RetryConfig,
+};
+pub use matchers::{all_match, combine, parse_matchers, MatcherList};
+pub use receiver::{
+    Authorization, BasicAuth, EmailConfig, HttpConfig, PagerdutyConfig, ReceiverConfig,
+    SlackConfig, WebhookConfig,
+};
+pub use route::{InhibitRuleConfig, RouteConfig};
+pub use time::{Location, Range, TimeInterval, TimeIntervalConfig, TimeRange};
+
+use argus_model::PromDuration;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::path::Path;
+
+/// A configuration error, naming the file and, where known, the key and line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read alertmanager config {path}: {source}")]
+    Read {
+        /// The path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The YAML is malformed or does not fit the schema.
+    #[error("invalid alertmanager config {origin}: {message}")]
+    Syntax {
+        /// The file.
+        origin: String,
+        /// The parser's message with key and line.
+        message: String,
+    },
+    /// The YAML is well formed but inconsistent (an undefined receiver, say).
+    #[error("invalid alertmanager config {origin}{}: {message}", .line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    Invalid {
+        /// The file.
+        origin: String,
+        /// The first line that mentions the offending name, when found.
+        line: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Defaults shared by receivers.
+    #[serde(default)]
+    pub global: GlobalConfig,
+    /// The routing tree.
+    pub route: RouteConfig,
+    /// Inhibition rules.
+    #[serde(default)]
+    pub inhibit_rules: Vec<InhibitRuleConfig>,
+    /// Receivers.
+    #[serde(default)]
+    pub receivers: Vec<ReceiverConfig>,
+    /// Go template files. Accepted; Argus renders its own `minijinja` templates instead.
+    #[serde(default)]
+    pub templates: Vec<String>,
+    /// Named time intervals.
+    #[serde(default)]
+    pub time_intervals: Vec<TimeIntervalConfig>,
+    /// Legacy name of `time_intervals`.
+    #[serde(default)]
+    pub mute_time_intervals: Vec<TimeIntervalConfig>,
+    /// Argus's extensions.
+    #[serde(default)]
+    pub argus: ArgusConfig,
+}
+
+/// The `global:` section. Keys Argus uses are typed; the rest are accepted.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GlobalConfig {
+    /// End time given to alerts posted without one (default 5m).
+    #[serde(default)]
+    pub resolve_timeout: Option<PromDuration>,
+    /// Default HTTP client settings.
+    #[serde(default)]
+    pub http_config: Option<HttpConfig>,
+    /// Default email sender.
+    #[serde(default)]
+    pub smtp_from: Option<String>,
+    /// Default HELO name (default `localhost`).
+    #[serde(default)]
+    pub smtp_hello: Option<String>,
+    /// Default SMTP `host:port`.
+    #[serde(default)]
+    pub smtp_smarthost: Option<String>,
+    /// Default SMTP user.
+    #[serde(default)]
+    pub smtp_auth_username: Option<String>,
+    /// Default SMTP password.
+    #[serde(default)]
+    pub smtp_auth_password: Option<String>,
+    /// File holding the default SMTP password.
+    #[serde(default)]
+    pub smtp_auth_password_file: Option<String>,
+    /// Default CRAM-MD5 secret.
+    #[serde(default)]
+    pub smtp_auth_secret: Option<String>,
+    /// Default PLAIN identity.
+    #[serde(default)]
+    pub smtp_auth_identity: Option<String>,
+    /// Require STARTTLS (default true).
+    #[serde(default)]
+    pub smtp_require_tls: Option<bool>,
+    /// Implicit TLS.
+    #[serde(default)]
+    pub smtp_force_implicit_tls: Option<bool>,
+    /// SMTP TLS settings (accepted).
+    #[serde(default)]
+    pub smtp_tls_config: Option<Value>,
+    /// Default Slack webhook URL.
+    #[serde(default)]
+    pub slack_api_url: Option<String>,
+    /// File holding the Slack URL.
+    #[serde(default)]
+    pub slack_api_url_file: Option<String>,
+    /// PagerDuty events URL (default `https://events.pagerduty.com/v2/enqueue`).
+    #[serde(default)]
+    pub pagerduty_url: Option<String>,
+    /// Accepted.
+    #[serde(default)]
+    pub opsgenie_api_key: Option<Value>,
+    /// Accepted.
+    #[serde(default)]
+    pub opsgenie_api_key_file: Option<Value>,
+    /// Accepted.
+    #[serde(default)]
+    pub opsgenie_api_url: Option<Value>,
+    /// Accepted.
+    #[serde(default)]
+    pub wechat_api_url: Option<Value>,
+    /// Accepted.
+    #[serde(default)]
+    pub wechat_api_secret: Option<Value>,
+    /// Accepted.
+    #[serde(default)]
+    pub wechat_api_corp_id: Option<Value>,
+    /// Accepted.
+    #[serde(default)]
+    pub victorops_api_key: Option<Value>,
+    /// Accepted.
+    #[serde(default)]
+    pub victorops_api_key_file: Option<Value>,
+    /// Accepted.
+    #[serde(default)]
+    pub victorops_api_url: Option<Value>,
+    /// Accepted.
+    #[serde(default)]
+    pub telegram_api_url: Option<Value>,
+    /// Accepted.
+    #[serde(default)]
+    pub webex_api_url: Option<Value>,
+    /// Accepted.
+    #[serde(default)]
+    pub jira_api_url: Option<Value>,
+    /// Accepted.
+    #[serde(default)]
+    pub rocketchat_api_url: Option<Value>,
+    /// Accepted.
+    #[serde(default)]
+    pub rocketchat_token: Option<Value>,
+    /// Accepted.
+    #[serde(default)]
+    pub rocketchat_token_id: Option<Value>,
+}
+
+impl GlobalConfig {
+    /// `resolve_timeout`, 5m when unset.
+    pub fn resolve_timeout(&self) -> PromDuration {
+        self.resolve_timeout.unwrap_or(PromDuration::from_secs(300))
+    }
+}
+
+impl Config {
+    /// Reads and validates a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates YAML text; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = serde_saphyr::from_str(text).map_err(|e| ConfigError::Syntax {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        cfg.validate()
+            .map_err(|(needle, message)| ConfigError::Invalid {
+                origin: origin.to_string(),
+                line: needle.and_then(|n| locate(text, &n)),
+                message,
+            })?;
+        Ok(cfg)
+    }
+
+    /// All named time intervals, from both `time_intervals` and `mute_time_intervals`.
+    pub fn all_time_intervals(&self) -> impl Iterator<Item = &TimeIntervalConfig> {
+        self.time_intervals
+            .iter()
+            .chain(self.mute_time_intervals.iter())
+    }
+
+    /// `(receiver, integration kind)` for every integration Argus accepts but does not deliver.
+    pub fn unsupported(&self) -> Vec<(String, &'static str)> {
+        self.receivers
+            .iter()
+            .flat_map(|r| r.unsupported().into_iter().map(|k| (r.name.clone(), k)))
+            .collect()
+    }
+
+    /// Semantic checks like Alertmanager's. The error carries a name to look up the line by.
+    fn validate(&self) -> Result<(), (Option<String>, String)> {
+        let mut names = HashSet::new();
+        for r in &self.receivers {
+            if !names.insert(r.name.as_str()) {
+                return Err((
+                    Some(format!("name: {}", r.name)),
+                    format!("receiver {:?} is defined more than once", r.name),
+                ));
+            }
+            for w in &r.webhook_configs {
+                if w.url.is_none() && w.url_file.is_none() {
+                    return Err((
+                        Some("webhook_configs".into()),
+                        format!(
+                            "receiver {:?}: webhook_configs needs url or url_file",
+                            r.name
+                        ),
+                    ));
+                }
+            }
+            for e in &r.email_configs {
+                if e.to.is_none() {
+                    return Err((
+                        Some("email_configs".into()),
+                        format!("receiver {:?}: email_configs needs 'to'", r.name),
+                    ));
+                }
+                if e.smarthost.is_none() && self.global.smtp_smarthost.is_none() {
+                    return Err((
+                        Some("email_configs".into()),
+                        format!(
+                            "receiver {:?}: no smarthost in email_configs or global.smtp_smarthost",
+                            r.name
+                        ),
+                    ));
+                }
+            }
+        }
+        let mut intervals = HashSet::new();
+        for t in self.all_time_intervals() {
+            if !intervals.insert(t.name.as_str()) {
+                return Err((
+                    Some(format!("name: {}", t.name)),
+                    format!("time interval {:?} is defined more than once", t.name),
+                ));
+            }
+        }
+        let root = &self.route;
+        if root.receiver.is_none() {
+            return Err((
+                Some("route:".into()),
+                "root route must specify a default receiver".into(),
+            ));
+        }
+        if !root.matchers.0.is_empty() || !root.match_eq.is_empty() || !root.match_re.is_empty() {
+            return Err((
+                Some("route:".into()),
+                "root route must not have any matchers".into(),
+            ));
+        }
+        if root.continue_matching {
+            return Err((
+                Some("continue".into()),
+                "cannot have continue in root route".into(),
+            ));
+        }
+        if !root.mute_time_intervals.is_empty() || !root.active_time_intervals.is_empty() {
+            return Err((
+                Some("route:".into()),
+                "root route must not have any mute or active time intervals".into(),
+            ));
+        }
+        self.check_route(root, &names, &intervals)?;
+        for p in &self.argus.escalation_policies {
+            if p.levels.is_empty() {
+                return Err((
+                    Some(p.name.clone()),
+                    format!("escalation policy {:?} has no levels", p.name),
+                ));
+            }
+            let mut last = 0;
+            for l in &p.levels {
+                if l.after.as_millis() <= last {
+                    return Err((
+                        Some(p.name.clone()),
+                        format!(
+                            "escalation policy {:?}: level delays must be positive and increasing",
+                            p.name
+                        ),
+                    ));
+                }
+                last = l.after.as_millis();
+                for r in &l.receivers {
+                    if !names.contains(r.as_str()) {
+                        return Err((
+                            Some(r.clone()),
+                            format!(
+                                "escalation policy {:?} names undefined receiver {r:?}",
+                                p.name
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_route(
+        &self,
+        r: &RouteConfig,
+        receivers: &HashSet<&str>,
+        intervals: &HashSet<&str>,
+    ) -> Result<(), (Option<String>, String)> {
+        if let Some(name) = &r.receiver {
+            if !receivers.contains(name.as_str()) {
+                return Err((
+                    Some(format!("receiver: {name}")),
+                    format!("undefined receiver {name:?} used in route"),
+                ));
+            }
+        }
+        if let Some(g) = &r.group_by {
+            if g.iter().any(|l| l == "...") && g.len() > 1 {
+                return Err((
+                    Some("group_by".into()),
+                    "cannot have wildcard group_by (`...`) and other labels at the same time"
+                        .into(),
+                ));
+            }
+            let mut seen = HashSet::new();
+            for l in g {
+                if !seen.insert(l) {
+                    return Err((
+                        Some("group_by".into()),
+                        format!("duplicated label {l:?} in group_by"),
+                    ));
+                }
+            }
+        }
+        for (what, d) in [
+            ("group_interval", r.group_interval),
+            ("repeat_interval", r.repeat_interval),
+        ] {
+            if d.is_some_and(|d| d.as_millis() <= 0) {
+                return Err((Some(what.into()), format!("{what} cannot be zero")));
+            }
+        }
+        for t in r
+            .mute_time_intervals
+            .iter()
+            .chain(r.active_time_intervals.iter())
+        {
+            if !intervals.contains(t.as_str()) {
+                return Err((
+                    Some(t.clone()),
+                    format!("undefined time interval {t:?} used in route"),
+                ));
+            }
+        }
+        for c in &r.routes {
+            self.check_route(c, receivers, intervals)?;
+        }
+        Ok(())
+    }
+}
+
+/// The 1-based line of the first occurrence of `needle`.
+fn locate(text: &str, needle: &str) -> Option<usize> {
+    text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
+}

@@ -1,0 +1,121 @@
+//! The thin tokio task that drives a [`Dispatcher`]: tick at the next wakeup (or when woken),
+//! deliver each notification through its channel with retries, and report the outcome.
+//!
+//! ```no_run
+//! # async fn f(d: argus_alert::Dispatcher, chans: argus_alert::channel::Channels) {
+//! use argus_alert::runner::Runner;
+//! let runner = Runner::new(d, chans);
+//! let handle = runner.handle();
+//! let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+//! let task = tokio::spawn(runner.run(async { let _ = stop_rx.await; }));
+//! handle.with(|d| d.put_alerts(vec![])).unwrap();
+//! handle.wake();
+//! let _ = stop_tx.send(());
+//! task.await.unwrap();
+//! # }
+//! ```
+
+use crate::channel::{deliver, Channels};
+use crate::dispatch::Dispatcher;
+use crate::notification::Notification;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Longest sleep between ticks, so clock jumps and timeouts are noticed.
+pub const MAX_SLEEP: Duration = Duration::from_secs(1);
+
+/// Shared access to the dispatcher for the API, and a way to wake the loop.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    dispatcher: Arc<Mutex<Dispatcher>>,
+    wake: Arc<Notify>,
+}
+
+impl Handle {
+    /// Runs `f` with the dispatcher locked.
+    pub fn with<T>(&self, f: impl FnOnce(&mut Dispatcher) -> T) -> T {
+        // A panic while locked leaves consistent-enough state: every mutation commits first.
+        let mut g = self.dispatcher.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut g)
+    }
+
+    /// Makes the loop tick now (after new alerts, say).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// The driver task.
+#[derive(Debug)]
+pub struct Runner {
+    handle: Handle,
+    channels: Arc<Channels>,
+}
+
+impl Runner {
+    /// A runner over a dispatcher and its channels.
+    pub fn new(d: Dispatcher, channels: Channels) -> Self {
+        Runner {
+            handle: Handle {
+                dispatcher: Arc::new(Mutex::new(d)),
+                wake: Arc::new(Notify::new()),
+            },
+            channels: Arc::new(channels),
+        }
+    }
+
+    /// A handle for the API.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// Runs until `shutdown` completes, then waits for deliveries in flight.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
+            let (out, wait, retry) = self.handle.with(|d| {
+                let now = d.clock().now_ms();
+                let out = d.tick(now);
+                let wait = d.next_wakeup().map_or(MAX_SLEEP, |t| {
+                    Duration::from_millis((t - now).clamp(0, MAX_SLEEP.as_millis() as i64) as u64)
+                });
+                (out, wait, d.config().argus.retry)
+            });
+            for n in out {
+                let h = self.handle.clone();
+                let chans = self.channels.clone();
+                tasks.spawn(async move { send(h, chans, n, retry).await });
+            }
+            while tasks.try_join_next().is_some() {}
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.handle.wake.notified() => {}
+                _ = &mut shutdown => break,
+            }
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+async fn send(h: Handle, chans: Arc<Channels>, n: Notification, retry: crate::config::RetryConfig) {
+    let ok = match chans.get(&n.receiver, n.integration) {
+        Some(ch) => match deliver(ch.as_ref(), &n, &retry).await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::error!(receiver = %n.receiver, group = %n.group_key, error = %e, "Notification failed for good.");
+                false
+            }
+        },
+        None => {
+            tracing::warn!(receiver = %n.receiver, integration = n.integration, "No channel for this integration; the notification is dropped.");
+            false
+        }
+    };
+    if let Err(e) = h.with(|d| d.complete(&n, ok)) {
+        tracing::error!(error = %e, "Could not record a delivered notification; it may be sent again.");
+    }
+    h.wake();
+}

@@ -1,0 +1,331 @@
+//! Silences: matchers with a start, an end, an author and a comment. A silence is pending
+//! before `starts_at`, active until `ends_at`, expired after. Semantics follow Alertmanager's
+//! `silence` package, including when an update is made in place and when it replaces.
+//!
+//! ```
+//! use argus_alert::silence::{Silence, SilenceMatcher, Silences, SilenceState};
+//! use argus_model::Labels;
+//! let mut s = Silences::default();
+//! let id = s.set(Silence::new(vec![SilenceMatcher::equal("job", "node")], 0, 60_000, "ops", "deploy"), 0).unwrap();
+//! let l = Labels::from_pairs(&[("job", "node")]);
+//! assert_eq!(s.mutes(&l, 1_000), vec![id.clone()]);
+//! s.expire(&id, 2_000).unwrap();
+//! assert!(s.mutes(&l, 3_000).is_empty());
+//! assert_eq!(s.get(&id).unwrap().state(3_000), SilenceState::Expired);
+//! ```
+
+use argus_model::{Labels, MatchOp, Matcher};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How long an expired silence is kept before garbage collection (Alertmanager's 120h).
+pub const DEFAULT_RETENTION_MS: i64 = 120 * 3_600_000;
+
+/// A matcher in Alertmanager's API v2 form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SilenceMatcher {
+    /// Label name.
+    pub name: String,
+    /// Value or pattern.
+    pub value: String,
+    /// Regex match.
+    #[serde(default)]
+    pub is_regex: bool,
+    /// Positive match (`=`/`=~`); false for `!=`/`!~`.
+    #[serde(default = "yes")]
+    pub is_equal: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl SilenceMatcher {
+    /// `name="value"`.
+    pub fn equal(name: &str, value: &str) -> Self {
+        SilenceMatcher {
+            name: name.to_string(),
+            value: value.to_string(),
+            is_regex: false,
+            is_equal: true,
+        }
+    }
+
+    /// Compiles to a label matcher.
+    pub fn compile(&self) -> Result<Matcher, SilenceError> {
+        let op = match (self.is_regex, self.is_equal) {
+            (false, true) => MatchOp::Eq,
+            (false, false) => MatchOp::Neq,
+            (true, true) => MatchOp::Re,
+            (true, false) => MatchOp::Nre,
+        };
+        Matcher::new(op, &self.name, &self.value).map_err(|e| SilenceError::Invalid(e.to_string()))
+    }
+}
+
+/// A silence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Silence {
+    /// Id; empty when creating.
+    #[serde(default)]
+    pub id: String,
+    /// All must match for an alert to be silenced.
+    pub matchers: Vec<SilenceMatcher>,
+    /// Start, ms.
+    pub starts_at: i64,
+    /// End, ms.
+    pub ends_at: i64,
+    /// Last change, ms.
+    #[serde(default)]
+    pub updated_at: i64,
+    /// Author.
+    #[serde(default)]
+    pub created_by: String,
+    /// Why.
+    #[serde(default)]
+    pub comment: String,
+}
+
+impl Silence {
+    /// A new silence (no id yet).
+    pub fn new(
+        matchers: Vec<SilenceMatcher>,
+        starts_at: i64,
+        ends_at: i64,
+        created_by: &str,
+        comment: &str,
+    ) -> Self {
+        Silence {
+            id: String::new(),
+            matchers,
+            starts_at,
+            ends_at,
+            updated_at: 0,
+            created_by: created_by.to_string(),
+            comment: comment.to_string(),
+        }
+    }
+
+    /// State at `now`.
+    pub fn state(&self, now: i64) -> SilenceState {
+        if now < self.starts_at {
+            SilenceState::Pending
+        } else if now < self.ends_at {
+            SilenceState::Active
+        } else {
+            SilenceState::Expired
+        }
+    }
+}
+
+/// Lifecycle state of a silence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SilenceState {
+    /// Not started yet.
+    Pending,
+    /// In force.
+    Active,
+    /// Over.
+    Expired,
+}
+
+/// Why a silence operation was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SilenceError {
+    /// Bad input.
+    #[error("invalid silence: {0}")]
+    Invalid(String),
+    /// No silence with that id.
+    #[error("silence {0} not found")]
+    NotFound(String),
+    /// Already expired.
+    #[error("silence {0} already expired")]
+    AlreadyExpired(String),
+}
+
+/// The set of silences.
+#[derive(Debug, Default)]
+pub struct Silences {
+    by_id: BTreeMap<String, (Silence, Vec<Matcher>)>,
+}
+
+impl Silences {
+    /// Creates or updates a silence and returns its id. An update keeps the id when Alertmanager
+    /// would (same matchers, not expired, start unchanged once active); otherwise the old one
+    /// is expired and a new id is returned.
+    pub fn set(&mut self, mut s: Silence, now: i64) -> Result<String, SilenceError> {
+        let compiled = validate(&s)?;
+        s.updated_at = now;
+        if let Some((old, _)) = self.by_id.get(&s.id).cloned() {
+            if can_update(&old, &s, now) {
+                self.by_id.insert(s.id.clone(), (s.clone(), compiled));
+                return Ok(s.id);
+            }
+            if old.state(now) != SilenceState::Expired {
+                self.expire(&old.id, now)?;
+            }
+        } else if !s.id.is_empty() {
+            return Err(SilenceError::NotFound(s.id));
+        }
+        if s.ends_at <= now {
+            return Err(SilenceError::Invalid(
+                "end time can't be in the past".into(),
+            ));
+        }
+        if s.starts_at < now {
+            s.starts_at = now;
+        }
+        s.id = uuid::Uuid::new_v4().to_string();
+        self.by_id.insert(s.id.clone(), (s.clone(), compiled));
+        Ok(s.id)
+    }
+
+    /// Inserts a silence as stored, without validation (used when loading).
+    pub fn restore(&mut self, s: Silence) -> Result<(), SilenceError> {
+        let compiled = validate(&s)?;
+        self.by_id.insert(s.id.clone(), (s, compiled));
+        Ok(())
+    }
+
+    /// Expires a silence now. A pending one gets `starts_at = ends_at = now`.
+    pub fn expire(&mut self, id: &str, now: i64) -> Result<&Silence, SilenceError> {
+        let (s, _) = self
+            .by_id
+            .get_mut(id)
+            .ok_or_else(|| SilenceError::NotFound(id.to_string()))?;
+        match s.state(now) {
+            SilenceState::Expired => return Err(SilenceError::AlreadyExpired(id.to_string())),
+            SilenceState::Pending => {
+                s.starts_at = now;
+                s.ends_at = now;
+            }
+            SilenceState::Active => s.ends_at = now,
+        }
+        s.updated_at = now;
+        Ok(s)
+    }
+
+    /// One silence.
+    pub fn get(&self, id: &str) -> Option<&Silence> {
+        self.by_id.get(id).map(|(s, _)| s)
+    }
+
+    /// All silences, by id.
+    pub fn iter(&self) -> impl Iterator<Item = &Silence> {
+        self.by_id.values().map(|(s, _)| s)
+    }
+
+    /// Number of silences kept.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// True when none are kept.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Ids of the active silences that match `labels` at `now`.
+    pub fn mutes(&self, labels: &Labels, now: i64) -> Vec<String> {
+        self.by_id
+            .values()
+            .filter(|(s, m)| {
+                s.state(now) == SilenceState::Active && crate::config::all_match(m, labels)
+            })
+            .map(|(s, _)| s.id.clone())
+            .collect()
+    }
+
+    /// Drops silences expired for longer than `retention_ms`; returns their ids.
+    pub fn gc(&mut self, now: i64, retention_ms: i64) -> Vec<String> {
+        let old: Vec<String> = self
+            .by_id
+            .values()
+            .filter(|(s, _)| s.ends_at + retention_ms <= now)
+            .map(|(s, _)| s.id.clone())
+            .collect();
+        for id in &old {
+            self.by_id.remove(id);
+        }
+        old
+    }
+}
+
+fn validate(s: &Silence) -> Result<Vec<Matcher>, SilenceError> {
+    if s.matchers.is_empty() {
+        return Err(SilenceError::Invalid(
+            "at least one matcher required".into(),
+        ));
+    }
+    let compiled = s
+        .matchers
+        .iter()
+        .map(SilenceMatcher::compile)
+        .collect::<Result<Vec<_>, _>>()?;
+    if compiled.iter().all(|m| m.matches_empty()) {
+        return Err(SilenceError::Invalid(
+            "at least one matcher must not match the empty string".into(),
+        ));
+    }
+    if s.ends_at < s.starts_at {
+        return Err(SilenceError::Invalid(
+            "start time must be before end time".into(),
+        ));
+    }
+    Ok(compiled)
+}
+
+fn can_update(old: &Silence, new: &Silence, now: i64) -> bool {
+    if old.matchers != new.matchers {
+        return false;
+    }
+    match old.state(now) {
+        SilenceState::Active => new.starts_at == old.starts_at && new.ends_at >= now,
+        SilenceState::Pending => new.starts_at >= now,
+        SilenceState::Expired => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_in_place_or_replace() {
+        let mut s = Silences::default();
+        let m = vec![SilenceMatcher::equal("a", "1")];
+        let id = s
+            .set(Silence::new(m.clone(), 0, 100, "me", "c"), 0)
+            .unwrap();
+        let mut upd = s.get(&id).unwrap().clone();
+        upd.ends_at = 200;
+        assert_eq!(s.set(upd.clone(), 10).unwrap(), id);
+        upd.matchers = vec![SilenceMatcher::equal("a", "2")];
+        let id2 = s.set(upd, 20).unwrap();
+        assert_ne!(id, id2);
+        assert_eq!(s.get(&id).unwrap().state(20), SilenceState::Expired);
+        assert_eq!(
+            s.gc(20 + DEFAULT_RETENTION_MS, DEFAULT_RETENTION_MS),
+            vec![id]
+        );
+    }
+
+    #[test]
+    fn rejects_bad_silences() {
+        let mut s = Silences::default();
+        let empty = SilenceMatcher {
+            name: "a".into(),
+            value: ".*".into(),
+            is_regex: true,
+            is_equal: true,
+        };
+        assert!(s.set(Silence::new(vec![empty], 0, 10, "", ""), 0).is_err());
+        assert!(s.set(Silence::new(vec![], 0, 10, "", ""), 0).is_err());
+        let m = vec![SilenceMatcher::equal("a", "1")];
+        assert!(s.set(Silence::new(m.clone(), 10, 5, "", ""), 0).is_err());
+        assert!(s.set(Silence::new(m, 0, 5, "", ""), 10).is_err());
+    }
+}

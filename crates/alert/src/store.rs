@@ -1,0 +1,275 @@
+//! The embedded store: one `redb` file, `alert.redb`, in the data directory. Every change is
+//! committed (durably, fsync) before the call that made it returns, so state survives `kill -9`.
+//!
+//! Tables, all `&str → JSON bytes`:
+//! - `alerts`: alert fingerprint (16 hex digits) → [`crate::dispatch::AlertRecord`]
+//! - `flap`: fingerprint → [`crate::flap::FlapState`]
+//! - `silences`: silence id → [`crate::silence::Silence`]
+//! - `nflog`: [`crate::nflog::NotificationLog::key`] → [`crate::nflog::NflogEntry`]
+//! - `escalations`: group id → [`crate::escalation::EscalationState`]
+//! - `actions`: `{at:020}{seq:010}` → [`Action`], the audit history
+//!
+//! ```
+//! use argus_alert::store::{Batch, Store, Table};
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = Store::open(dir.path()).unwrap();
+//! let mut b = Batch::default();
+//! b.put(Table::Silences, "id-1", &serde_json::json!({"x": 1})).unwrap();
+//! store.commit(b).unwrap();
+//! let back: Vec<(String, serde_json::Value)> = store.load(Table::Silences).unwrap();
+//! assert_eq!(back[0].0, "id-1");
+//! ```
+
+use redb::{Database, ReadableTable, TableDefinition};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The file name inside the data directory.
+pub const FILE_NAME: &str = "alert.redb";
+
+/// A store error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Creating the directory failed.
+    #[error("cannot create alert store directory {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The database reported an error.
+    #[error("alert store error: {0}")]
+    Db(Box<redb::Error>),
+    /// A record could not be encoded or decoded.
+    #[error("alert store record {key:?} in table {table}: {source}")]
+    Codec {
+        /// The table.
+        table: &'static str,
+        /// The key.
+        key: String,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+}
+
+impl StoreError {
+    /// True for I/O failures that may pass (disk full, say); false for corruption or bad data.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Db(e) => matches!(**e, redb::Error::Io(_)),
+            StoreError::Dir { .. } => true,
+            StoreError::Codec { .. } => false,
+        }
+    }
+}
+
+fn db<E: Into<redb::Error>>(e: E) -> StoreError {
+    StoreError::Db(Box::new(e.into()))
+}
+
+/// The tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    /// Alerts with their state.
+    Alerts,
+    /// Flap histories.
+    Flap,
+    /// Silences.
+    Silences,
+    /// The notification log.
+    Nflog,
+    /// Escalation states.
+    Escalations,
+    /// The audit history.
+    Actions,
+}
+
+impl Table {
+    const ALL: [Table; 6] = [
+        Table::Alerts,
+        Table::Flap,
+        Table::Silences,
+        Table::Nflog,
+        Table::Escalations,
+        Table::Actions,
+    ];
+
+    /// The table's name in the file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Alerts => "alerts",
+            Table::Flap => "flap",
+            Table::Silences => "silences",
+            Table::Nflog => "nflog",
+            Table::Escalations => "escalations",
+            Table::Actions => "actions",
+        }
+    }
+
+    fn def(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
+        TableDefinition::new(self.name())
+    }
+}
+
+/// One recorded action: who did what, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Action {
+    /// When, ms.
+    pub at: i64,
+    /// Who (`argus` for the system itself).
+    pub who: String,
+    /// What: `ack`, `silence_create`, `silence_expire`, `notify`, `escalate`...
+    pub kind: String,
+    /// What it was done to: a fingerprint, group key or silence id.
+    pub target: String,
+    /// Free text.
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// A set of changes committed together.
+#[derive(Debug, Default)]
+pub struct Batch {
+    ops: Vec<(Table, String, Option<Vec<u8>>)>,
+    actions: Vec<Action>,
+}
+
+impl Batch {
+    /// Writes `value` under `key`.
+    pub fn put<T: Serialize>(&mut self, t: Table, key: &str, value: &T) -> Result<(), StoreError> {
+        let v = serde_json::to_vec(value).map_err(|source| StoreError::Codec {
+            table: t.name(),
+            key: key.to_string(),
+            source,
+        })?;
+        self.ops.push((t, key.to_string(), Some(v)));
+        Ok(())
+    }
+
+    /// Deletes `key`.
+    pub fn delete(&mut self, t: Table, key: &str) {
+        self.ops.push((t, key.to_string(), None));
+    }
+
+    /// Appends an action to the history.
+    pub fn action(&mut self, a: Action) {
+        self.actions.push(a);
+    }
+
+    /// True when there is nothing to commit.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty() && self.actions.is_empty()
+    }
+}
+
+/// The store.
+#[derive(Debug)]
+pub struct Store {
+    db: Database,
+    seq: AtomicU64,
+}
+
+impl Store {
+    /// Opens or creates `dir/alert.redb`.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let database = Database::create(dir.join(FILE_NAME)).map_err(db)?;
+        let tx = database.begin_write().map_err(db)?;
+        for t in Table::ALL {
+            tx.open_table(t.def()).map_err(db)?;
+        }
+        tx.commit().map_err(db)?;
+        let seq = {
+            let rtx = database.begin_read().map_err(db)?;
+            let t = rtx.open_table(Table::Actions.def()).map_err(db)?;
+            let last = t.last().map_err(db)?;
+            last.and_then(|(k, _)| k.value().get(20..).and_then(|s| s.parse::<u64>().ok()))
+                .map_or(0, |s| s + 1)
+        };
+        Ok(Store {
+            db: database,
+            seq: AtomicU64::new(seq),
+        })
+    }
+
+    /// Commits a batch durably.
+    pub fn commit(&self, b: Batch) -> Result<(), StoreError> {
+        if b.is_empty() {
+            return Ok(());
+        }
+        let tx = self.db.begin_write().map_err(db)?;
+        for t in Table::ALL {
+            let mut table = tx.open_table(t.def()).map_err(db)?;
+            for (_, k, v) in b.ops.iter().filter(|(tt, _, _)| *tt == t) {
+                match v {
+                    Some(v) => {
+                        table.insert(k.as_str(), v.as_slice()).map_err(db)?;
+                    }
+                    None => {
+                        table.remove(k.as_str()).map_err(db)?;
+                    }
+                }
+            }
+            if t == Table::Actions {
+                for a in &b.actions {
+                    let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+                    let key = format!("{:020}{:010}", a.at.max(0), seq);
+                    let v = serde_json::to_vec(a).map_err(|source| StoreError::Codec {
+                        table: t.name(),
+                        key: key.clone(),
+                        source,
+                    })?;
+                    table.insert(key.as_str(), v.as_slice()).map_err(db)?;
+                }
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(())
+    }
+
+    /// Every record of a table, decoded.
+    pub fn load<T: DeserializeOwned>(&self, t: Table) -> Result<Vec<(String, T)>, StoreError> {
+        let rtx = self.db.begin_read().map_err(db)?;
+        let table = rtx.open_table(t.def()).map_err(db)?;
+        let mut out = Vec::new();
+        for r in table.iter().map_err(db)? {
+            let (k, v) = r.map_err(db)?;
+            let key = k.value().to_string();
+            let val = serde_json::from_slice(v.value()).map_err(|source| StoreError::Codec {
+                table: t.name(),
+                key: key.clone(),
+                source,
+            })?;
+            out.push((key, val));
+        }
+        Ok(out)
+    }
+
+    /// Actions with `from <= at < to`, oldest first, at most `limit`.
+    pub fn actions(&self, from: i64, to: i64, limit: usize) -> Result<Vec<Action>, StoreError> {
+        let rtx = self.db.begin_read().map_err(db)?;
+        let table = rtx.open_table(Table::Actions.def()).map_err(db)?;
+        let lo = format!("{:020}", from.max(0));
+        let hi = format!("{:020}", to.max(0));
+        let mut out = Vec::new();
+        for r in table.range(lo.as_str()..hi.as_str()).map_err(db)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = r.map_err(db)?;
+            out.push(
+                serde_json::from_slice(v.value()).map_err(|source| StoreError::Codec {
+                    table: "actions",
+                    key: k.value().to_string(),
+                    source,
+                })?,
+            );
+        }
+        Ok(out)
+    }
+}
