@@ -1,15 +1,20 @@
-//! The `argus` binary: `up`, `server`, `agent` and `check`.
+//! The `argus` binary: `up`, `server`, `agent`, `check` and `test`.
 //!
 //! ```text
 //! argus up                       # server + built-in agent on ./data, http://127.0.0.1:9797
 //! argus server --config argus.yml --data-dir /var/lib/argus
 //! argus agent --listen 127.0.0.1:9798 [--push-url http://server:9797/api/v1/write]
-//! argus check --config argus.yml
+//! argus check --config argus.yml           # or: argus check config argus.yml
+//! argus check rules rules/*.yml             # like promtool check rules
+//! argus test rules tests.yml                # like promtool test rules
 //! ```
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 invalid configuration or usage.
+//! `check rules` and `test rules` follow promtool: 1 when a file is invalid or
+//! a test fails. SIGHUP and `POST /-/reload` reload the rule files.
 
 mod agent_cmd;
+mod check_cmd;
 
 use anyhow::Context;
 use argus_server::config::{Config, ConfigError};
@@ -37,12 +42,10 @@ enum Cmd {
     Server(ServerArgs),
     /// Run the host agent: serve /metrics and optionally push to a server.
     Agent(agent_cmd::AgentArgs),
-    /// Validate a configuration file without starting anything.
-    Check {
-        /// The configuration file.
-        #[arg(long)]
-        config: PathBuf,
-    },
+    /// Validate a configuration file or rule files without starting anything.
+    Check(check_cmd::CheckArgs),
+    /// Run unit tests (`argus test rules`, like promtool).
+    Test(check_cmd::TestArgs),
 }
 
 #[derive(Args)]
@@ -105,6 +108,10 @@ fn run_server(args: ServerArgs, run_agent: bool) -> anyhow::Result<()> {
             listen: args.listen,
             config,
             run_agent,
+            config_path: args.config,
+            // The alert pipeline is not wired yet: alerts stay in the
+            // in-memory outbox (see argus_server::rules).
+            alert_tx: None,
         },
         Arc::new(argus_model::SystemClock),
         shutdown_signal(),
@@ -119,21 +126,19 @@ fn main() {
         Cmd::Up(a) => run_server(a, true),
         Cmd::Server(a) => run_server(a, false),
         Cmd::Agent(a) => agent_cmd::run(a),
-        Cmd::Check { config } => match Config::load(&config) {
-            Ok(c) => {
-                println!(
-                    "{}: valid ({} scrape jobs)",
-                    config.display(),
-                    c.scrape_configs.len()
-                );
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
-        },
+        Cmd::Check(a) => check_cmd::check(a),
+        Cmd::Test(a) => check_cmd::test(a),
     };
     if let Err(e) = res {
+        if let Some(check_cmd::Exit(code)) = e.downcast_ref::<check_cmd::Exit>() {
+            std::process::exit(*code);
+        }
         eprintln!("argus: error: {e:#}");
-        let code = if e.downcast_ref::<ConfigError>().is_some() {
+        let code = if e.downcast_ref::<ConfigError>().is_some()
+            || matches!(
+                e.downcast_ref::<argus_server::ServerError>(),
+                Some(argus_server::ServerError::Rules(_))
+            ) {
             2
         } else {
             1

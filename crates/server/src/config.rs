@@ -13,7 +13,7 @@
 use argus_model::PromDuration;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The whole configuration file. All sections are optional.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -31,9 +31,55 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// The PromQL engine behind `/api/v1/query` and `/api/v1/query_range`.
     pub query: QueryConfig,
+    /// Prometheus rule files to load, as in Prometheus: paths, with an optional
+    /// `*`/`?`/`[...]` wildcard in the last component, relative to the directory
+    /// of this configuration file. Default none.
+    pub rule_files: Vec<String>,
+    /// Argus's own knobs of the rules engine (not a Prometheus key).
+    pub rules: RulesConfig,
     /// The file's text as loaded (served by `/api/v1/status/config`); not a key.
     #[serde(skip)]
     pub source_text: Option<String>,
+    /// The directory `rule_files` are relative to (the config file's
+    /// directory; the working directory when there is no file); not a key.
+    #[serde(skip)]
+    pub base_dir: Option<PathBuf>,
+}
+
+/// `rules:` section: Argus's settings of the rules engine. The Prometheus
+/// settings stay where Prometheus has them (`global.evaluation_interval`,
+/// `global.rule_query_offset`, `global.external_labels`, `rule_files`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    /// Where alert state snapshots are kept so pending and firing alerts survive
+    /// a restart. Default `<data-dir>/rules`.
+    pub state_dir: Option<PathBuf>,
+    /// The URL Argus is reached at, for `$externalURL` in templates and alerts'
+    /// generator URLs (Prometheus's `--web.external-url`). Default
+    /// `http://<listen address>`.
+    pub external_url: Option<String>,
+    /// Least time between two sends of an unchanged firing alert
+    /// (Prometheus's `--rules.alert.resend-delay`). Default `1m`.
+    pub resend_delay: PromDuration,
+    /// Alert state older than this at start-up is not restored
+    /// (Prometheus's `--rules.alert.for-outage-tolerance`). Default `1h`.
+    pub outage_tolerance: PromDuration,
+    /// Least time a restored pending alert still waits before firing
+    /// (Prometheus's `--rules.alert.for-grace-period`). Default `10m`.
+    pub for_grace_period: PromDuration,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            state_dir: None,
+            external_url: None,
+            resend_delay: PromDuration(60_000),
+            outage_tolerance: PromDuration(3_600_000),
+            for_grace_period: PromDuration(600_000),
+        }
+    }
 }
 
 /// `query:` section: limits and defaults of the PromQL engine (Prometheus's
@@ -73,8 +119,14 @@ pub struct GlobalConfig {
     pub scrape_interval: PromDuration,
     /// Default scrape timeout. Default `10s`.
     pub scrape_timeout: PromDuration,
-    /// Labels added to every sample scraped by this server. Default none.
+    /// Labels added to every sample scraped by this server, also available to
+    /// rule templates as `$externalLabels`. Default none.
     pub external_labels: BTreeMap<String, String>,
+    /// How often rule groups without their own `interval` are evaluated. Default `1m`.
+    pub evaluation_interval: PromDuration,
+    /// How far back in time rule groups without their own `query_offset`
+    /// query (Prometheus's `rule_query_offset`). Default `0s`.
+    pub rule_query_offset: PromDuration,
 }
 
 impl Default for GlobalConfig {
@@ -83,6 +135,8 @@ impl Default for GlobalConfig {
             scrape_interval: PromDuration::from_secs(15),
             scrape_timeout: PromDuration::from_secs(10),
             external_labels: BTreeMap::new(),
+            evaluation_interval: PromDuration(60_000),
+            rule_query_offset: PromDuration(0),
         }
     }
 }
@@ -252,6 +306,12 @@ pub enum ConfigError {
         /// The parser's message, naming the key and its line.
         message: String,
     },
+    /// A rule file named by `rule_files` is missing or invalid.
+    #[error("invalid rule files:\n{}", .errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Rules {
+        /// One error per bad file, each naming file, line, column and reason.
+        errors: Vec<argus_rules::LoadError>,
+    },
 }
 
 impl Config {
@@ -279,7 +339,40 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_yaml_str(&text, &path.display().to_string())
+        let mut cfg = Self::from_yaml_str(&text, &path.display().to_string())?;
+        cfg.base_dir = Some(match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        });
+        Ok(cfg)
+    }
+
+    /// `rule_files` expanded against [`Config::base_dir`]: the files to load, in order.
+    pub fn rule_file_paths(&self) -> Result<Vec<PathBuf>, ConfigError> {
+        let base = self.base_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+        argus_rules::expand_rule_globs(&self.rule_files, &base).map_err(|e| ConfigError::Invalid {
+            path: base.display().to_string(),
+            message: format!("rule_files: {e}"),
+        })
+    }
+
+    /// Loads and validates every rule file, as the server would at start-up
+    /// (`argus check config`). Returns the number of rules.
+    pub fn check_rule_files(&self) -> Result<usize, ConfigError> {
+        let paths = self.rule_file_paths()?;
+        let mut rules = 0;
+        let mut errors = Vec::new();
+        for r in argus_rules::check_rule_files(&paths) {
+            match r {
+                Ok(s) => rules += s.rules,
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(rules)
+        } else {
+            Err(ConfigError::Rules { errors })
+        }
     }
 
     /// Checks relations between fields that the types cannot express.
@@ -300,6 +393,12 @@ impl Config {
         }
         if self.query.max_concurrent == 0 {
             return Err("query.max_concurrent must be at least 1".into());
+        }
+        if self.global.evaluation_interval.as_millis() <= 0 {
+            return Err("global.evaluation_interval must be positive".into());
+        }
+        if self.global.rule_query_offset.as_millis() < 0 {
+            return Err("global.rule_query_offset must not be negative".into());
         }
         let mut seen = std::collections::HashSet::new();
         for sc in &self.scrape_configs {
@@ -404,6 +503,36 @@ mod tests {
     }
 
     #[test]
+    fn rule_files_resolve_against_the_config_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("rules")).unwrap();
+        for f in ["b.yml", "a.yml", "skip.txt"] {
+            std::fs::write(dir.path().join("rules").join(f), "groups: []\n").unwrap();
+        }
+        let cfg_path = dir.path().join("argus.yml");
+        std::fs::write(
+            &cfg_path,
+            "global:\n  evaluation_interval: 5s\nrule_files: ['rules/*.yml']\n",
+        )
+        .unwrap();
+        let c = Config::load(&cfg_path).unwrap();
+        assert_eq!(c.global.evaluation_interval.as_millis(), 5_000);
+        let paths = c.rule_file_paths().unwrap();
+        let names: Vec<_> = paths.iter().map(|p| p.file_name().unwrap()).collect();
+        assert_eq!(names, ["a.yml", "b.yml"]);
+        assert_eq!(c.check_rule_files().unwrap(), 0);
+        std::fs::write(
+            dir.path().join("rules/b.yml"),
+            "groups:\n- name: g\n  rules:\n  - record: x\n    expr: sum(\n",
+        )
+        .unwrap();
+        let e = c.check_rule_files().unwrap_err().to_string();
+        assert!(e.contains("b.yml:5:"), "{e}");
+        assert!(Config::from_yaml_str("global:\n  evaluation_interval: 0s\n", "a").is_err());
+        assert!(Config::from_yaml_str("rules:\n  stat_dir: x\n", "a").is_err());
+    }
+
+    #[test]
     fn empty_file_gives_defaults() {
         let c = Config::from_yaml_str("", "a").unwrap();
         assert_eq!(c.storage.block_range.as_millis(), 7_200_000);
@@ -411,5 +540,8 @@ mod tests {
         assert_eq!(c.query.lookback_delta.as_millis(), 300_000);
         assert_eq!(c.query.max_samples, 50_000_000);
         assert_eq!(c.query.timeout.as_millis(), 120_000);
+        assert_eq!(c.global.evaluation_interval.as_millis(), 60_000);
+        assert!(c.rule_files.is_empty());
+        assert_eq!(c.rules.resend_delay.as_millis(), 60_000);
     }
 }

@@ -1,5 +1,5 @@
 //! The Argus server: configuration, the HTTP APIs, and the wiring of store,
-//! ingestion, scraping and the built-in agent.
+//! ingestion, scraping, the rules engine and the built-in agent.
 //!
 //! ```no_run
 //! use argus_server::{config::Config, run, ServerOptions};
@@ -9,6 +9,8 @@
 //!     listen: "127.0.0.1:9797".parse().unwrap(),
 //!     config: Config::default(),
 //!     run_agent: true,
+//!     config_path: None,
+//!     alert_tx: None,
 //! };
 //! run(opts, std::sync::Arc::new(argus_model::SystemClock), std::future::pending()).await
 //! # }
@@ -17,6 +19,7 @@
 pub mod api;
 pub mod config;
 mod local_agent;
+pub mod rules;
 pub mod selfmetrics;
 
 use argus_model::Clock;
@@ -54,6 +57,9 @@ pub enum ServerError {
     /// The scrape configuration could not be applied.
     #[error("cannot start scraping: {0}")]
     Scrape(String),
+    /// The rule files could not be loaded (each error names file and line).
+    #[error("{0}")]
+    Rules(config::ConfigError),
     /// A background task panicked or was cancelled.
     #[error("background task failed: {0}")]
     Task(String),
@@ -70,6 +76,13 @@ pub struct ServerOptions {
     pub config: config::Config,
     /// Run the in-process host agent (`argus up`).
     pub run_agent: bool,
+    /// The configuration file, re-read by `POST /-/reload` and SIGHUP; `None`
+    /// when the server runs on defaults.
+    pub config_path: Option<PathBuf>,
+    /// Where alerts due for sending go besides the in-memory outbox: the input
+    /// of the alert pipeline (`argus-alert`), which consumes the receiver.
+    /// `None`: alerts are only kept in memory and logged at debug level.
+    pub alert_tx: Option<tokio::sync::mpsc::Sender<Vec<argus_rules::Alert>>>,
 }
 
 /// Lets the scrape manager write into the store.
@@ -140,6 +153,39 @@ pub async fn run(
         tasks.push(h);
     }
 
+    let outbox = Arc::new(rules::AlertOutbox::new(opts.alert_tx.clone()));
+    let query = Arc::new(api::exec::QueryService::new(&opts.config.query));
+    let deps = argus_rules::Deps {
+        query: Arc::new(rules::store_query_fn(db.clone(), query.options().clone())),
+        samples: Arc::new(rules::store_sample_sink(db.clone())),
+        alerts: outbox.clone(),
+    };
+    let group_opts = rules::group_options(&opts.config, &opts.data_dir, opts.listen);
+    let rule_service = match rules::RuleService::start(
+        &opts.config,
+        group_opts,
+        deps,
+        outbox,
+        opts.config_path.clone(),
+        clock.clone(),
+    ) {
+        Ok(r) => Arc::new(r),
+        Err(e) => {
+            for t in &tasks {
+                t.abort();
+            }
+            if let Some(sm) = scrape {
+                sm.shutdown().await;
+            }
+            let _ = tokio::task::spawn_blocking(move || db.close()).await;
+            return Err(ServerError::Rules(e));
+        }
+    };
+    #[cfg(unix)]
+    if opts.config_path.is_some() {
+        tasks.push(spawn_sighup_reload(rule_service.clone())?);
+    }
+
     let started_at = chrono::DateTime::from_timestamp_millis(clock.now_ms()).unwrap_or_default();
     let state = api::AppState {
         db: db.clone(),
@@ -147,8 +193,9 @@ pub async fn run(
         metrics,
         scrape: scrape.clone(),
         ready: Arc::new(AtomicBool::new(false)),
-        query: Arc::new(api::exec::QueryService::new(&opts.config.query)),
+        query,
         info: Arc::new(api::status::ServerInfo::new(&opts, started_at)),
+        rules: rule_service.clone(),
     };
     state.ready.store(true, Ordering::Release);
     let app = api::router(state, opts.config.limits.max_request_body.0 as usize);
@@ -160,6 +207,7 @@ pub async fn run(
     for t in &tasks {
         t.abort();
     }
+    rule_service.stop().await;
     if let Some(sm) = scrape {
         sm.shutdown().await;
     }
@@ -172,6 +220,23 @@ pub async fn run(
         Err(e) => tracing::error!(error = %e, "The close task failed."),
     }
     served.map_err(ServerError::Serve)
+}
+
+/// Reloads the configuration and rule files on SIGHUP, like Prometheus.
+#[cfg(unix)]
+fn spawn_sighup_reload(
+    rules: Arc<rules::RuleService>,
+) -> Result<tokio::task::JoinHandle<()>, ServerError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup())
+        .map_err(|e| ServerError::Task(format!("cannot listen for SIGHUP: {e}")))?;
+    Ok(tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP received; reloading the configuration.");
+            // `reload` logs its own failure; the old rules stay in force.
+            let _ = rules.reload().await;
+        }
+    }))
 }
 
 fn spawn_maintenance(

@@ -1,6 +1,6 @@
 //! The HTTP API: Prometheus-compatible write endpoints, the Prometheus HTTP
-//! API v1 (PromQL queries, series and label metadata, status), health, and
-//! Argus's own metrics.
+//! API v1 (PromQL queries, series and label metadata, status, rules and
+//! alerts), health, reload, and Argus's own metrics.
 //!
 //! ```no_run
 //! # async fn f(state: argus_server::api::AppState) {
@@ -14,6 +14,7 @@ pub mod exec;
 pub mod params;
 mod query;
 mod read;
+pub mod rules;
 pub mod status;
 mod write;
 
@@ -45,6 +46,8 @@ pub struct AppState {
     pub query: Arc<exec::QueryService>,
     /// What the status endpoints report.
     pub info: Arc<status::ServerInfo>,
+    /// The rules engine: `/api/v1/rules`, `/api/v1/alerts` and `/-/reload`.
+    pub rules: Arc<crate::rules::RuleService>,
 }
 
 /// Builds the router. `max_body` bounds request bodies in bytes.
@@ -80,13 +83,14 @@ pub fn router(state: AppState, max_body: usize) -> Router {
         .route("/api/v1/status/config", get(status::config))
         .route("/api/v1/status/flags", get(status::flags))
         .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
-        .route("/api/v1/rules", get(status::rules))
-        .route("/api/v1/alerts", get(status::alerts))
+        .route("/api/v1/rules", get(rules::rules).post(rules::rules))
+        .route("/api/v1/alerts", get(rules::alerts))
         .route("/api/v1/targets", get(targets))
         .route("/api/v1/status/tsdb", get(tsdb_status))
         .route("/api/v1/admin/tsdb/compact", post(compact))
         .route("/-/healthy", get(healthy))
         .route("/-/ready", get(ready))
+        .route("/-/reload", post(rules::reload).put(rules::reload))
         .route("/metrics", get(own_metrics))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)

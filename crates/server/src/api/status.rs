@@ -1,6 +1,5 @@
 //! Status and metadata endpoints: `/api/v1/status/{buildinfo,config,flags,runtimeinfo}`,
-//! `/api/v1/metadata`, and `/api/v1/rules` and `/api/v1/alerts` (empty until
-//! the rules engine fills them).
+//! and `/api/v1/metadata` (`/api/v1/rules` and `/api/v1/alerts` are in `rules.rs`).
 //!
 //! ```text
 //! GET /api/v1/status/buildinfo
@@ -136,11 +135,15 @@ pub async fn runtimeinfo(State(st): State<AppState>) -> Response {
     let tasks = tokio::runtime::Handle::current()
         .metrics()
         .num_alive_tasks();
+    let reload = st.rules.reload_status();
+    let last_config = chrono::DateTime::from_timestamp_millis(reload.at_ms)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_else(|| st.info.start_time.clone());
     success(json!({
         "startTime": st.info.start_time,
         "CWD": cwd,
-        "reloadConfigSuccess": true,
-        "lastConfigTime": st.info.start_time,
+        "reloadConfigSuccess": reload.success,
+        "lastConfigTime": last_config,
         "corruptionCount": 0,
         "goroutineCount": tasks,
         "GOMAXPROCS": cpus,
@@ -200,14 +203,4 @@ pub async fn metadata(
         out.insert(name.clone(), Value::Array(list));
     }
     Ok(success(Value::Object(out)))
-}
-
-/// `GET /api/v1/rules`: no rule groups yet.
-pub async fn rules() -> Response {
-    success(json!({ "groups": [] }))
-}
-
-/// `GET /api/v1/alerts`: no alerts yet.
-pub async fn alerts() -> Response {
-    success(json!({ "alerts": [] }))
 }

@@ -1,0 +1,129 @@
+//! `argus check` and `argus test`: offline validation of the configuration and
+//! of rule files, and rule unit tests, with `promtool`'s output and exit codes.
+//!
+//! ```text
+//! argus check --config argus.yml      # same as `argus check config argus.yml` (kept for compatibility)
+//! argus check config argus.yml        # the config and every rule file it names; exit 2 when invalid
+//! argus check rules a.yml b.yml       # promtool check rules: exit 1 when any file is invalid
+//! argus test rules tests.yml          # promtool test rules: exit 1 when any test fails
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use argus_server::config::Config;
+use clap::{Args, Subcommand};
+
+/// A command's verdict that is not an error message: exit with this code.
+#[derive(Debug)]
+pub struct Exit(pub i32);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+/// `argus check`.
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CheckArgs {
+    /// The configuration file (the same as `argus check config FILE`).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    what: Option<CheckCmd>,
+}
+
+#[derive(Subcommand)]
+enum CheckCmd {
+    /// Validate a configuration file and the rule files it names.
+    Config {
+        /// The configuration file.
+        file: PathBuf,
+    },
+    /// Validate Prometheus rule files, like `promtool check rules` (exit 1 on any error).
+    Rules {
+        /// The rule files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// `argus test`.
+#[derive(Args)]
+pub struct TestArgs {
+    #[command(subcommand)]
+    what: TestCmd,
+}
+
+#[derive(Subcommand)]
+enum TestCmd {
+    /// Run rule unit tests in `promtool test rules` format (exit 1 when a test fails).
+    Rules {
+        /// The test files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Runs `argus check ...`.
+pub fn check(args: CheckArgs) -> anyhow::Result<()> {
+    match (args.what, args.config) {
+        (Some(CheckCmd::Config { file }), _) | (None, Some(file)) => check_config(&file),
+        (Some(CheckCmd::Rules { files }), _) => check_rules(&files),
+        (None, None) => {
+            eprintln!("argus: error: say what to check: `argus check config FILE`, `argus check rules FILE...` or `argus check --config FILE`");
+            Err(Exit(2).into())
+        }
+    }
+}
+
+fn check_config(file: &Path) -> anyhow::Result<()> {
+    let c = Config::load(file)?;
+    let rules = c.check_rule_files()?;
+    let files = c.rule_file_paths()?.len();
+    println!(
+        "{}: valid ({} scrape jobs, {files} rule files, {rules} rules)",
+        file.display(),
+        c.scrape_configs.len()
+    );
+    Ok(())
+}
+
+/// promtool's layout: `Checking FILE`, then `  SUCCESS: N rules found` on
+/// stdout or `  FAILED:` and one `file:line:col: reason` per problem on stderr.
+fn check_rules(files: &[PathBuf]) -> anyhow::Result<()> {
+    let mut failed = false;
+    for (f, res) in files.iter().zip(argus_rules::check_rule_files(files)) {
+        println!("Checking {}", f.display());
+        match res {
+            Ok(summary) => println!("  {summary}\n"),
+            Err(e) => {
+                failed = true;
+                eprintln!("  FAILED:\n{e}\n");
+            }
+        }
+    }
+    if failed {
+        Err(Exit(1).into())
+    } else {
+        Ok(())
+    }
+}
+
+/// Runs `argus test ...`.
+pub fn test(args: TestArgs) -> anyhow::Result<()> {
+    match args.what {
+        TestCmd::Rules { files } => {
+            let report = argus_rules::run_rule_test_files(&files);
+            print!("{report}");
+            if report.passed() {
+                Ok(())
+            } else {
+                Err(Exit(1).into())
+            }
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! Wiring of the rules engine (`argus_rules`) into the server: the server
+//! hands the engine three functions, as ARCHITECTURE.md asks ("rules are
+//! decoupled from the engine through function types"):
+//!
+//! - the **query function** is the PromQL engine's instant query over the store
+//!   ([`store_query_fn`]);
+//! - the **sample sink** appends and commits recorded series and
+//!   `ALERTS`/`ALERTS_FOR_STATE` to the store ([`store_sample_sink`]);
+//! - the **alert sink** is an [`AlertOutbox`]: it keeps the latest notification
+//!   of every alert in memory, logs it at debug level, and forwards each batch
+//!   to an optional [`tokio::sync::mpsc`] channel. **That channel is the seam
+//!   for the alert pipeline** (`argus-alert`): the binary creates the channel,
+//!   passes the sender in [`crate::ServerOptions::alert_tx`] and gives the
+//!   receiver to the pipeline. Neither `argus-rules` nor `argus-alert` imports
+//!   the other; only the server and the binary know both.
+//!
+//! [`RuleService`] owns the [`RuleManager`] and implements reload
+//! (`POST /-/reload`, SIGHUP): the config file and every rule file are read and
+//! validated first; on any error nothing changes.
+//!
+//! ```no_run
+//! # fn f(db: argus_tsdb::Db, cfg: argus_server::config::Config) {
+//! use argus_server::rules::{AlertOutbox, RuleService};
+//! let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+//! let outbox = std::sync::Arc::new(AlertOutbox::new(Some(tx)));
+//! // The future alert pipeline consumes `rx`:
+//! // tokio::spawn(async move { while let Some(batch) = rx.recv().await { pipeline.ingest(batch) } });
+//! # let _ = (&mut rx, outbox);
+//! # }
+//! ```
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use argus_model::{Clock, Labels};
+use argus_promql::{Engine, EngineOptions, Value, VectorSample};
+use argus_rules::{
+    Alert, AlertSink, AlertState, Deps, GroupOptions, QueryFn, RuleContext, RuleManager,
+    SampleSink, RESOLVED_RETENTION_MS,
+};
+use argus_tsdb::{Appender, Db};
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+
+use crate::config::{Config, ConfigError};
+
+/// The rules engine's query function: an instant query over `db`.
+///
+/// A vector is returned as is, a scalar as one sample with empty labels;
+/// strings and matrices are errors, as in Prometheus.
+pub fn store_query_fn(db: Db, opts: EngineOptions) -> impl QueryFn {
+    let engine = Engine::new(opts);
+    move |expr: &str, t_ms: i64| -> Result<Vec<VectorSample>, String> {
+        match engine.instant_query(&db, expr, t_ms) {
+            Ok(Value::Vector(v)) => Ok(v),
+            Ok(Value::Scalar { t, v }) => Ok(vec![VectorSample {
+                labels: Labels::empty(),
+                t,
+                v,
+            }]),
+            Ok(other) => Err(format!(
+                "rule result is a {}, not a vector or scalar",
+                other.type_name()
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// The rules engine's sample sink: one appender and one commit per batch.
+/// Samples the store refuses (out of order, duplicates) are skipped and
+/// logged, like Prometheus's rule manager does; a failed commit is an error.
+pub fn store_sample_sink(db: Db) -> impl SampleSink {
+    move |samples: Vec<(Labels, i64, f64)>| -> Result<(), String> {
+        let mut app = db.appender();
+        let mut refused = 0usize;
+        let mut first_err = None;
+        for (l, t, v) in &samples {
+            if let Err(e) = app.append(l, *t, *v) {
+                refused += 1;
+                first_err.get_or_insert_with(|| e.to_string());
+            }
+        }
+        app.commit().map_err(|e| e.to_string())?;
+        if let Some(e) = first_err {
+            tracing::debug!(refused, first_error = %e, "The store refused some rule results.");
+        }
+        Ok(())
+    }
+}
+
+/// The alert sink the server gives the rules engine. It keeps the latest
+/// notification of every alert (firing, and resolved ones for 15 minutes),
+/// logs each at debug level, and forwards every batch to the alert pipeline's
+/// channel when one is connected. A full channel drops the batch and counts it
+/// (like Prometheus's notifier queue): rule evaluation never waits on delivery.
+#[derive(Debug)]
+pub struct AlertOutbox {
+    latest: Mutex<HashMap<Labels, Alert>>,
+    tx: Option<mpsc::Sender<Vec<Alert>>>,
+    dropped: AtomicU64,
+}
+
+impl AlertOutbox {
+    /// An outbox forwarding to `tx` (the alert pipeline's input), if any.
+    pub fn new(tx: Option<mpsc::Sender<Vec<Alert>>>) -> Self {
+        AlertOutbox {
+            latest: Mutex::new(HashMap::new()),
+            tx,
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// The latest notification of every alert, sorted by labels.
+    pub fn latest(&self) -> Vec<Alert> {
+        let mut v: Vec<Alert> = self.latest.lock().values().cloned().collect();
+        v.sort_by(|a, b| a.labels.cmp(&b.labels));
+        v
+    }
+
+    /// Alerts dropped because the pipeline's channel was full or closed.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl AlertSink for AlertOutbox {
+    fn send(&self, alerts: Vec<Alert>) {
+        let newest = alerts.iter().map(|a| a.last_sent_at_ms.unwrap_or(0)).max();
+        {
+            let mut latest = self.latest.lock();
+            for a in &alerts {
+                tracing::debug!(
+                    alertname = %a.name(),
+                    state = a.state.as_str(),
+                    labels = ?a.labels,
+                    value = a.value,
+                    "An alert is due for sending."
+                );
+                latest.insert(a.labels.clone(), a.clone());
+            }
+            if let Some(now) = newest {
+                latest.retain(|_, a| {
+                    a.state != AlertState::Inactive
+                        || a.resolved_at_ms
+                            .is_none_or(|r| now - r <= RESOLVED_RETENTION_MS)
+                });
+            }
+        }
+        if let Some(tx) = &self.tx {
+            let n = alerts.len() as u64;
+            if let Err(e) = tx.try_send(alerts) {
+                self.dropped.fetch_add(n, Ordering::Relaxed);
+                tracing::warn!(dropped = n, error = %e, "The alert pipeline did not take a batch of alerts; it was dropped.");
+            }
+        }
+    }
+}
+
+/// How the last reload went, for `/api/v1/status/runtimeinfo`.
+#[derive(Debug, Clone, Copy)]
+pub struct ReloadStatus {
+    /// Whether the last reload (or the start-up load) succeeded.
+    pub success: bool,
+    /// When the configuration in force was loaded (ms).
+    pub at_ms: i64,
+}
+
+/// The rules engine as the server runs it: the manager, the outbox and reload.
+pub struct RuleService {
+    manager: RuleManager,
+    outbox: Arc<AlertOutbox>,
+    config_path: Option<PathBuf>,
+    clock: Arc<dyn Clock>,
+    reload_lock: tokio::sync::Mutex<()>,
+    status: Mutex<ReloadStatus>,
+}
+
+/// The group options a configuration asks for.
+pub fn group_options(cfg: &Config, data_dir: &Path, listen: std::net::SocketAddr) -> GroupOptions {
+    let pairs: Vec<(&str, &str)> = cfg
+        .global
+        .external_labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    GroupOptions {
+        default_interval_ms: cfg.global.evaluation_interval.as_millis(),
+        default_query_offset_ms: cfg.global.rule_query_offset.as_millis(),
+        resend_delay_ms: cfg.rules.resend_delay.as_millis(),
+        context: RuleContext {
+            external_labels: Labels::from_pairs(&pairs),
+            external_url: cfg
+                .rules
+                .external_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{listen}")),
+        },
+        state_dir: Some(
+            cfg.rules
+                .state_dir
+                .clone()
+                .unwrap_or_else(|| data_dir.join("rules")),
+        ),
+        outage_tolerance_ms: cfg.rules.outage_tolerance.as_millis(),
+        for_grace_period_ms: cfg.rules.for_grace_period.as_millis(),
+    }
+}
+
+impl RuleService {
+    /// Builds the manager and loads the configuration's rule files. Must run
+    /// inside a tokio runtime. A bad rule file is an error naming its file and line.
+    pub fn start(
+        cfg: &Config,
+        opts: GroupOptions,
+        deps: Deps,
+        outbox: Arc<AlertOutbox>,
+        config_path: Option<PathBuf>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConfigError> {
+        let files = cfg.rule_file_paths()?;
+        let manager = RuleManager::new(opts, deps, clock.clone());
+        manager
+            .load(&files)
+            .map_err(|errors| ConfigError::Rules { errors })?;
+        let at_ms = clock.now_ms();
+        Ok(RuleService {
+            manager,
+            outbox,
+            config_path,
+            clock,
+            reload_lock: tokio::sync::Mutex::new(()),
+            status: Mutex::new(ReloadStatus {
+                success: true,
+                at_ms,
+            }),
+        })
+    }
+
+    /// The manager, for the rules and alerts APIs.
+    pub fn manager(&self) -> &RuleManager {
+        &self.manager
+    }
+
+    /// The alert outbox.
+    pub fn outbox(&self) -> &AlertOutbox {
+        &self.outbox
+    }
+
+    /// How the last reload went.
+    pub fn reload_status(&self) -> ReloadStatus {
+        *self.status.lock()
+    }
+
+    /// Re-reads the configuration file and the rule files it names and applies
+    /// the new rules. On any error nothing changes and the error is returned.
+    /// Other sections of the configuration (and `global.evaluation_interval`)
+    /// take effect at the next restart. Returns the number of rule groups.
+    pub async fn reload(&self) -> Result<usize, ConfigError> {
+        let _one_at_a_time = self.reload_lock.lock().await;
+        let res = self.reload_locked().await;
+        if let Err(e) = &res {
+            tracing::error!(error = %e, "Reloading the configuration failed; the old rules stay in force.");
+        }
+        let mut st = self.status.lock();
+        st.success = res.is_ok();
+        if res.is_ok() {
+            st.at_ms = self.clock.now_ms();
+        }
+        res
+    }
+
+    async fn reload_locked(&self) -> Result<usize, ConfigError> {
+        let Some(path) = self.config_path.clone() else {
+            tracing::info!("Reload requested without a configuration file; nothing to reload.");
+            return Ok(self.manager.with_groups(|g| g.len()));
+        };
+        let p2 = path.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let cfg = Config::load(&p2)?;
+            let files = cfg.rule_file_paths()?;
+            // Validate before touching the running groups; `load` re-reads them.
+            let errors: Vec<_> = argus_rules::check_rule_files(&files)
+                .into_iter()
+                .filter_map(Result::err)
+                .collect();
+            if errors.is_empty() {
+                Ok(files)
+            } else {
+                Err(ConfigError::Rules { errors })
+            }
+        })
+        .await
+        .map_err(|e| ConfigError::Invalid {
+            path: path.display().to_string(),
+            message: format!("the reload task failed: {e}"),
+        })?;
+        let files = loaded?;
+        let n = self
+            .manager
+            .load(&files)
+            .map_err(|errors| ConfigError::Rules { errors })?;
+        tracing::info!(config = %path.display(), groups = n, "Reloaded the configuration and the rule files.");
+        Ok(n)
+    }
+
+    /// Stops every rule group.
+    pub async fn stop(&self) {
+        self.manager.stop().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(name: &str, state: AlertState, sent: i64, resolved: Option<i64>) -> Alert {
+        Alert {
+            labels: Labels::from_pairs(&[("alertname", name)]),
+            annotations: Labels::empty(),
+            state,
+            value: 1.0,
+            active_at_ms: 0,
+            fired_at_ms: Some(0),
+            resolved_at_ms: resolved,
+            last_sent_at_ms: Some(sent),
+            valid_until_ms: None,
+            keep_firing_since_ms: None,
+            generator_url: String::new(),
+        }
+    }
+
+    #[test]
+    fn outbox_keeps_latest_and_forwards() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let o = AlertOutbox::new(Some(tx));
+        o.send(vec![alert("A", AlertState::Firing, 0, None)]);
+        o.send(vec![alert("B", AlertState::Firing, 1, None)]);
+        assert_eq!(o.dropped(), 1, "the channel holds one batch");
+        assert_eq!(rx.try_recv().unwrap()[0].name(), "A");
+        o.send(vec![alert("A", AlertState::Inactive, 2, Some(2))]);
+        let l = o.latest();
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[0].state, AlertState::Inactive);
+        // A resolved alert is forgotten after the retention.
+        o.send(vec![alert(
+            "B",
+            AlertState::Firing,
+            RESOLVED_RETENTION_MS + 10,
+            None,
+        )]);
+        assert_eq!(o.latest().len(), 1);
+    }
+
+    #[test]
+    fn query_fn_converts_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(
+            dir.path(),
+            argus_tsdb::Options::default(),
+            Arc::new(argus_model::SystemClock),
+        )
+        .unwrap();
+        let sink = store_sample_sink(db.clone());
+        let l = Labels::from_pairs(&[("__name__", "x"), ("job", "a")]);
+        let now = argus_model::SystemClock.now_ms();
+        sink.append(vec![(l.clone(), now, 3.0)]).unwrap();
+        let q = store_query_fn(db, EngineOptions::default());
+        let v = q.query("x", now).unwrap();
+        assert_eq!((v.len(), v[0].v), (1, 3.0));
+        let s = q.query("scalar(x) * 2", now).unwrap();
+        assert_eq!((s[0].labels.len(), s[0].v), (0, 6.0));
+        assert!(q.query("x[1m]", now).unwrap_err().contains("matrix"));
+        assert!(q.query("sum(", now).is_err());
+    }
+}
