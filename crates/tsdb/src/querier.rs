@@ -132,13 +132,13 @@ impl Db {
                     continue;
                 }
                 match b.read_series(idx) {
-                    Ok(all) => {
+                    Ok(mut all) => {
                         let lo = all.partition_point(|x| x.t < mint);
                         let hi = all.partition_point(|x| x.t <= maxt);
                         if lo < hi {
-                            out.entry(b.labels(idx))
-                                .or_default()
-                                .extend_from_slice(&all[lo..hi]);
+                            all.truncate(hi);
+                            all.drain(..lo);
+                            append_samples(out.entry(b.labels(idx)).or_default(), all);
                         }
                     }
                     Err(err) => {
@@ -153,13 +153,19 @@ impl Db {
             head.max_t.load(Ordering::Acquire),
         );
         if hmin <= maxt && hmax >= mint {
-            let mut buf = Vec::new();
             for id in head.select_ids(matchers) {
-                buf.clear();
+                let mut buf = Vec::new();
                 let got = head.with_series(id, |s| {
                     let overlaps = s.min_t().is_some_and(|m| m <= maxt)
                         && s.max_t().is_some_and(|m| m >= mint);
                     if with_samples {
+                        if let (Some(lo), Some(hi)) = (s.min_t(), s.max_t()) {
+                            // Sized for the overlap, assuming even spacing, so the
+                            // vector is not regrown (and copied) while decoding.
+                            let span = (hi - lo).max(1) as f64;
+                            let part = (maxt.min(hi) - mint.max(lo)).max(0) as f64;
+                            buf.reserve((s.len() as f64 * (part / span)) as usize + 2);
+                        }
                         s.samples_in(mint, maxt, &mut buf);
                     }
                     let keep = if with_samples {
@@ -171,11 +177,20 @@ impl Db {
                 });
                 if let Some(Some(ids)) = got {
                     let labels = head.symbols.read().labels(&ids);
-                    out.entry(labels).or_default().extend_from_slice(&buf);
+                    append_samples(out.entry(labels).or_default(), buf);
                 }
             }
         }
         out
+    }
+}
+
+/// Appends `more` to `into`, moving it (no copy) when `into` is empty.
+fn append_samples(into: &mut Vec<Sample>, mut more: Vec<Sample>) {
+    if into.is_empty() {
+        *into = more;
+    } else {
+        into.append(&mut more);
     }
 }
 
@@ -185,9 +200,12 @@ impl Querier for Db {
             .gather(matchers, mint, maxt, true)
             .into_iter()
             .filter_map(|(labels, mut samples)| {
-                // Stable: for equal timestamps the block's sample (added first) is kept.
-                samples.sort_by_key(|s| s.t);
-                samples.dedup_by_key(|s| s.t);
+                // Most series come from one source and are already in order.
+                if !samples.windows(2).all(|w| w[0].t < w[1].t) {
+                    // Stable: for equal timestamps the block's sample (added first) is kept.
+                    samples.sort_by_key(|s| s.t);
+                    samples.dedup_by_key(|s| s.t);
+                }
                 (!samples.is_empty()).then_some(Series { labels, samples })
             })
             .collect())

@@ -6,8 +6,7 @@ use std::collections::HashMap;
 use argus_model::{is_valid_label_name, Labels, Sample, METRIC_NAME};
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
-use super::range_funcs::{mean, variance};
-use super::util::{fmt_float, fmt_g, kahan_inc, prom_hash, quantile};
+use super::util::{fmt_float, fmt_g, go_max, go_min, kahan_inc, prom_hash, quantile};
 use super::{Evaluator, Grid};
 use crate::error::{exec, PromqlError};
 use crate::value::{SSeries, Val};
@@ -70,12 +69,86 @@ pub(crate) fn eval_aggregate(
         member.push(g);
     }
     let selecting = matches!(op, "topk" | "bottomk" | "limitk" | "limit_ratio");
+    if let Some(kind) = AccKind::of(op) {
+        out = accumulate(ev, kind, &v, &member, out, grid)?;
+        out.retain(|s| !s.pts.is_empty());
+        return Ok(Val::Vector(out));
+    }
+    // Parameter checks as Prometheus 3's `rangeEvalAgg`, over all steps at once
+    // and before any input is looked at (`fParams` with Go's NaN-propagating
+    // `math.Max`/`math.Min`).
+    let (pmin, pmax, pnan) = match &fparam {
+        Some(p) => (
+            p.iter().fold(f64::MAX, |m, &x| go_min(m, x)),
+            p.iter().fold(-f64::MAX, |m, &x| go_max(m, x)),
+            p.iter().any(|x| x.is_nan()),
+        ),
+        None => (0.0, 0.0, false),
+    };
+    match op {
+        "topk" | "bottomk" | "limitk" => {
+            if pmax < 1.0 {
+                return Ok(Val::Vector(Vec::new()));
+            }
+            if let Some(bad) = fparam.iter().flatten().find(|x| !convertible_to_i64(**x)) {
+                return exec(format!("Scalar value {} overflows int64", fmt_g(*bad)));
+            }
+        }
+        "limit_ratio" => {
+            if pmax == 0.0 && pmin == 0.0 {
+                return Ok(Val::Vector(Vec::new()));
+            }
+            if pnan {
+                return exec("Ratio value NaN is NaN");
+            }
+            if pmax > 1.0 {
+                ev.annotations.warn(format!(
+                    "ratio value should be between -1 and 1, got {}, capping to 1",
+                    fmt_g(pmax)
+                ));
+            }
+            if pmin < -1.0 {
+                ev.annotations.warn(format!(
+                    "ratio value should be between -1 and 1, got {}, capping to -1",
+                    fmt_g(pmin)
+                ));
+            }
+        }
+        "quantile" => {
+            if pnan {
+                ev.annotations
+                    .warn("quantile value should be between 0 and 1, got NaN".into());
+            }
+            if pmax > 1.0 {
+                ev.annotations.warn(format!(
+                    "quantile value should be between 0 and 1, got {}",
+                    fmt_g(pmax)
+                ));
+            }
+            if pmin < 0.0 {
+                ev.annotations.warn(format!(
+                    "quantile value should be between 0 and 1, got {}",
+                    fmt_g(pmin)
+                ));
+            }
+        }
+        _ => {}
+    }
     // For selecting aggregations, output series are input series.
     let mut sel_out: Vec<Option<usize>> = vec![None; v.len()];
     let mut sel_series: Vec<SSeries> = Vec::new();
     let mut per_group: Vec<Vec<(usize, f64)>> = vec![Vec::new(); out.len()];
     let mut cursors = vec![0usize; v.len()];
-    let mut warned = false;
+    let mut chosen: Vec<(usize, f64)> = Vec::new();
+    let mut scratch: Vec<f64> = Vec::new();
+    // limit_ratio's per-series offsets, computed once.
+    let ratio_off: Vec<f64> = if op == "limit_ratio" {
+        v.iter()
+            .map(|s| prom_hash(&s.labels) as f64 / u64::MAX as f64)
+            .collect()
+    } else {
+        Vec::new()
+    };
     for i in 0..grid.len() {
         let t = grid.ts(i);
         if i % 256 == 0 {
@@ -93,45 +166,40 @@ pub(crate) fn eval_aggregate(
         }
         let param = fparam.as_ref().map(|p| p[i]).unwrap_or(f64::NAN);
         if selecting {
-            let mut chosen: Vec<(usize, f64)> = Vec::new();
-            for grp in per_group.iter() {
+            chosen.clear();
+            for grp in per_group.iter_mut() {
                 if grp.is_empty() {
                     continue;
                 }
                 match op {
                     "topk" | "bottomk" | "limitk" => {
-                        if param >= 9.223_372_036_854_776e18 {
-                            return exec(format!("Scalar value {} overflows int64", fmt_g(param)));
-                        }
-                        let k = if param.is_nan() { 0 } else { param as i64 };
+                        // Checked above: `param` converts to an i64.
+                        let k = param as i64;
                         if k < 1 {
                             continue;
                         }
                         let k = (k as usize).min(grp.len());
-                        let mut g = grp.clone();
-                        if op == "topk" {
-                            g.sort_by(|a, b| cmp_nan_low(b.1, a.1));
-                        } else if op == "bottomk" {
-                            g.sort_by(|a, b| cmp_nan_high(a.1, b.1));
+                        // A total order (value, then input position) picks the
+                        // same k series as a stable sort, without sorting all.
+                        let top = |a: &(usize, f64), b: &(usize, f64)| {
+                            cmp_nan_low(b.1, a.1).then(a.0.cmp(&b.0))
+                        };
+                        let bottom = |a: &(usize, f64), b: &(usize, f64)| {
+                            cmp_nan_high(a.1, b.1).then(a.0.cmp(&b.0))
+                        };
+                        if op != "limitk" {
+                            let cmp: &RankCmp = if op == "topk" { &top } else { &bottom };
+                            if k < grp.len() {
+                                grp.select_nth_unstable_by(k - 1, cmp);
+                            }
+                            grp[..k].sort_unstable_by(cmp);
                         }
-                        chosen.extend_from_slice(&g[..k]);
+                        chosen.extend_from_slice(&grp[..k]);
                     }
                     _ => {
-                        let mut r = param;
-                        if !(-1.0..=1.0).contains(&r) {
-                            let capped = if r < -1.0 { -1.0 } else { 1.0 };
-                            if !warned {
-                                warned = true;
-                                ev.annotations.warn(format!(
-                                    "ratio value should be between -1 and 1, got {}, capping to {}",
-                                    fmt_g(r),
-                                    fmt_g(capped)
-                                ));
-                            }
-                            r = capped;
-                        }
-                        for &(si, x) in grp {
-                            let off = prom_hash(&v[si].labels) as f64 / u64::MAX as f64;
+                        let r = param.clamp(-1.0, 1.0);
+                        for &(si, x) in grp.iter() {
+                            let off = ratio_off[si];
                             if (r >= 0.0 && off < r) || (r < 0.0 && off >= 1.0 + r) {
                                 chosen.push((si, x));
                             }
@@ -139,7 +207,7 @@ pub(crate) fn eval_aggregate(
                     }
                 }
             }
-            for (si, x) in chosen {
+            for &(si, x) in &chosen {
                 let o = match sel_out[si] {
                     Some(o) => o,
                     None => {
@@ -152,40 +220,15 @@ pub(crate) fn eval_aggregate(
             }
             continue;
         }
-        if op == "quantile"
-            && !(0.0..=1.0).contains(&param)
-            && !warned
-            && per_group.iter().any(|g| !g.is_empty())
-        {
-            warned = true;
-            ev.annotations.warn(format!(
-                "quantile value should be between 0 and 1, got {}",
-                fmt_g(param)
-            ));
-        }
         for (g, grp) in per_group.iter().enumerate() {
             if grp.is_empty() {
                 continue;
             }
-            let vals = grp.iter().map(|x| x.1);
             let r = match op {
-                "sum" => {
-                    let (mut s, mut c) = (0.0, 0.0);
-                    for x in vals {
-                        (s, c) = kahan_inc(x, s, c);
-                    }
-                    s + c
-                }
-                "avg" => mean(vals).unwrap_or(f64::NAN),
-                "count" => grp.len() as f64,
-                "group" => 1.0,
-                "min" => vals.fold(grp[0].1, |m, x| if m > x || m.is_nan() { x } else { m }),
-                "max" => vals.fold(grp[0].1, |m, x| if m < x || m.is_nan() { x } else { m }),
-                "stddev" => variance(vals).sqrt(),
-                "stdvar" => variance(vals),
                 "quantile" => {
-                    let mut xs: Vec<f64> = vals.collect();
-                    quantile(param, &mut xs)
+                    scratch.clear();
+                    scratch.extend(grp.iter().map(|x| x.1));
+                    quantile(param, &mut scratch)
                 }
                 _ => return exec(format!("unsupported aggregation {op}")),
             };
@@ -276,4 +319,167 @@ fn count_values(
         }
     }
     out
+}
+
+/// Orders `(input index, value)` pairs for topk/bottomk.
+type RankCmp = dyn Fn(&(usize, f64), &(usize, f64)) -> std::cmp::Ordering;
+
+/// Go's `convertibleToInt64` with Prometheus's float bounds.
+fn convertible_to_i64(v: f64) -> bool {
+    // The largest i64 that is exactly representable as an f64 (engine.go's maxInt64).
+    const MAX: f64 = 9_223_372_036_854_774_784.0;
+    const MIN: f64 = -9_223_372_036_854_775_808.0;
+    (MIN..=MAX).contains(&v)
+}
+
+/// Aggregations that fold values one by one, in input-series order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AccKind {
+    Sum,
+    Avg,
+    Count,
+    Group,
+    Min,
+    Max,
+    Stddev,
+    Stdvar,
+}
+
+impl AccKind {
+    fn of(op: &str) -> Option<AccKind> {
+        Some(match op {
+            "sum" => AccKind::Sum,
+            "avg" => AccKind::Avg,
+            "count" => AccKind::Count,
+            "group" => AccKind::Group,
+            "min" => AccKind::Min,
+            "max" => AccKind::Max,
+            "stddev" => AccKind::Stddev,
+            "stdvar" => AccKind::Stdvar,
+            _ => return None,
+        })
+    }
+}
+
+/// The running state of one (group, step) cell. Field use depends on the kind:
+/// sum/avg keep a Kahan sum in `a`/`b` (avg switches to an incremental mean in
+/// `m`/`b` on overflow, like `range_funcs::mean`); stddev/stdvar keep Welford's
+/// `(m, cm, aux, caux)` in `m`/`b`/`a`/`c` (like `range_funcs::variance`); min/max keep the
+/// value in `a`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cell {
+    n: f64,
+    a: f64,
+    b: f64,
+    c: f64,
+    m: f64,
+    incremental: bool,
+}
+
+impl Cell {
+    #[inline]
+    fn add(&mut self, kind: AccKind, v: f64) {
+        let first = self.n == 0.0;
+        self.n += 1.0;
+        match kind {
+            AccKind::Sum => (self.a, self.b) = kahan_inc(v, self.a, self.b),
+            AccKind::Avg => {
+                if first {
+                    self.a = v;
+                    return;
+                }
+                if !self.incremental {
+                    let (ns, nc) = kahan_inc(v, self.a, self.b);
+                    if !ns.is_infinite() {
+                        (self.a, self.b) = (ns, nc);
+                        return;
+                    }
+                    self.incremental = true;
+                    self.m = self.a / (self.n - 1.0);
+                    self.b /= self.n - 1.0;
+                }
+                let q = (self.n - 1.0) / self.n;
+                (self.m, self.b) = kahan_inc(v / self.n, q * self.m, q * self.b);
+            }
+            AccKind::Count | AccKind::Group => {}
+            AccKind::Min => {
+                if first || self.a > v || self.a.is_nan() {
+                    self.a = v;
+                }
+            }
+            AccKind::Max => {
+                if first || self.a < v || self.a.is_nan() {
+                    self.a = v;
+                }
+            }
+            AccKind::Stddev | AccKind::Stdvar => {
+                let delta = v - (self.m + self.b);
+                (self.m, self.b) = kahan_inc(delta / self.n, self.m, self.b);
+                (self.a, self.c) = kahan_inc(delta * (v - (self.m + self.b)), self.a, self.c);
+            }
+        }
+    }
+
+    fn result(&self, kind: AccKind) -> f64 {
+        match kind {
+            AccKind::Sum => self.a + self.b,
+            AccKind::Avg if self.incremental => self.m + self.b,
+            AccKind::Avg => self.a / self.n + self.b / self.n,
+            AccKind::Count => self.n,
+            AccKind::Group => 1.0,
+            AccKind::Min | AccKind::Max => self.a,
+            AccKind::Stdvar => (self.a + self.c) / self.n,
+            AccKind::Stddev => ((self.a + self.c) / self.n).sqrt(),
+        }
+    }
+}
+
+/// Most cells (groups × steps) held at once; bounds memory for wide groupings.
+const MAX_CELLS: usize = 1 << 20;
+
+/// Folds every input series into its group, series by series over blocks of
+/// steps. Within a cell the values arrive in input-series order, exactly as a
+/// step-by-step evaluation would add them, so compensated sums are identical.
+fn accumulate(
+    ev: &mut Evaluator<'_>,
+    kind: AccKind,
+    v: &[SSeries],
+    member: &[usize],
+    mut out: Vec<SSeries>,
+    grid: &Grid,
+) -> Result<Vec<SSeries>, PromqlError> {
+    let groups = out.len().max(1);
+    let steps = grid.len();
+    let block = (MAX_CELLS / groups).clamp(1, steps);
+    let mut cells = vec![Cell::default(); groups * block];
+    let mut cursors = vec![0usize; v.len()];
+    let mut b0 = 0usize;
+    while b0 < steps {
+        ev.check()?;
+        let b1 = (b0 + block).min(steps);
+        let t_end = grid.ts(b1 - 1);
+        for c in cells.iter_mut() {
+            *c = Cell::default();
+        }
+        for (si, s) in v.iter().enumerate() {
+            let row = &mut cells[member[si] * block..(member[si] + 1) * block];
+            let c = &mut cursors[si];
+            while let Some(p) = s.pts.get(*c) {
+                if p.t > t_end {
+                    break;
+                }
+                row[grid.idx(p.t) - b0].add(kind, p.v);
+                *c += 1;
+            }
+        }
+        for (g, o) in out.iter_mut().enumerate() {
+            for (j, cell) in cells[g * block..(g + 1) * block].iter().enumerate() {
+                if j < b1 - b0 && cell.n > 0.0 {
+                    o.pts.push(Sample::new(grid.ts(b0 + j), cell.result(kind)));
+                }
+            }
+        }
+        b0 = b1;
+    }
+    Ok(out)
 }

@@ -11,6 +11,39 @@ use super::{Evaluator, Grid};
 use crate::error::{exec, PromqlError};
 use crate::value::{SSeries, Val};
 
+/// A hasher for keys that are already hashes (`u64` signatures): no rehashing.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct PreHashed;
+
+/// The state of [`PreHashed`].
+#[derive(Default)]
+pub(crate) struct PreHashedState(u64);
+
+impl std::hash::BuildHasher for PreHashed {
+    type Hasher = PreHashedState;
+    fn build_hasher(&self) -> PreHashedState {
+        PreHashedState(0)
+    }
+}
+
+impl std::hash::Hasher for PreHashedState {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        // Mix so that pairs of hashes and small integers spread too.
+        self.0 = (self.0.rotate_left(23) ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+}
+
 fn is_cmp(op: &str) -> bool {
     matches!(op, "==" | "!=" | ">" | "<" | ">=" | "<=")
 }
@@ -242,10 +275,17 @@ fn vector_vector(
     let mut out: Vec<SSeries> = Vec::new();
     let mut key: HashMap<Labels, usize> = HashMap::new();
     let mut pair_out: HashMap<(usize, usize), (usize, u64)> = HashMap::new();
+    // The last (right series, output, output hash) of each left series: pairs
+    // rarely change between steps, so most steps skip the pair map.
+    let mut last_pair: Vec<Option<(usize, usize, u64)>> = vec![None; ls.len()];
     let mut lc = vec![0usize; ls.len()];
     let mut rc = vec![0usize; rs.len()];
     let (mut lb, mut rbuf) = (Vec::new(), Vec::new());
     let drop = matches!(op, "+" | "-" | "*" | "/" | "%" | "^" | "atan2");
+    // Per-step scratch, cleared rather than reallocated. Keys are already hashes.
+    let mut right: HashMap<u64, (usize, f64), PreHashed> = HashMap::default();
+    let mut seen_sig: HashSet<u64, PreHashed> = HashSet::default();
+    let mut seen_out: HashSet<(u64, u64), PreHashed> = HashSet::default();
     for i in 0..grid.len() {
         let t = grid.ts(i);
         if i % 256 == 0 {
@@ -256,7 +296,9 @@ fn vector_vector(
         if lb.is_empty() || rbuf.is_empty() {
             continue;
         }
-        let mut right: HashMap<u64, (usize, f64)> = HashMap::with_capacity(rbuf.len());
+        right.clear();
+        seen_sig.clear();
+        seen_out.clear();
         for &(ri, v) in &rbuf {
             if let Some(&(dup, _)) = right.get(&rsig[ri]) {
                 let side = if swap { "left" } else { "right" };
@@ -269,7 +311,6 @@ fn vector_vector(
             }
             right.insert(rsig[ri], (ri, v));
         }
-        let mut matched: HashMap<u64, HashSet<u64>> = HashMap::new();
         for &(li, lv) in &lb {
             let sig = lsig[li];
             let Some(&(ri, rv)) = right.get(&sig) else {
@@ -282,8 +323,12 @@ fn vector_vector(
             } else if !keep {
                 continue;
             }
-            let (o, ohash) = match pair_out.get(&(li, ri)) {
-                Some(x) => *x,
+            let cached = match last_pair[li] {
+                Some((r, o, h)) if r == ri => Some((o, h)),
+                _ => pair_out.get(&(li, ri)).copied(),
+            };
+            let (o, ohash) = match cached {
+                Some(x) => x,
                 None => {
                     let mut m = ls[li].labels.clone();
                     if drop {
@@ -321,19 +366,18 @@ fn vector_vector(
                     (o, h)
                 }
             };
-            let entry = matched.entry(sig);
-            match entry {
-                std::collections::hash_map::Entry::Occupied(mut e) => {
-                    if one_to_one {
-                        return exec("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
-                    }
-                    if !e.get_mut().insert(ohash) {
-                        return exec("multiple matches for labels: grouping labels must ensure unique matches");
-                    }
+            last_pair[li] = Some((ri, o, ohash));
+            if !seen_sig.insert(sig) {
+                if one_to_one {
+                    return exec("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
                 }
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(HashSet::from([ohash]));
+                if !seen_out.insert((sig, ohash)) {
+                    return exec(
+                        "multiple matches for labels: grouping labels must ensure unique matches",
+                    );
                 }
+            } else {
+                seen_out.insert((sig, ohash));
             }
             out[o].pts.push(Sample::new(t, val));
         }

@@ -4,7 +4,9 @@
 use argus_model::{Labels, Sample, METRIC_NAME};
 use promql_parser::parser::Call;
 
-use super::selector::{eval_range_input, for_each_window, unparen};
+use super::selector::{
+    eval_range_input, for_each_window, for_each_window_prep, unparen, RangeData,
+};
 use super::util::{kahan_inc, quantile};
 use super::{Evaluator, Grid};
 use crate::error::{exec, PromqlError};
@@ -54,13 +56,27 @@ pub(crate) fn extrapolated_rate(
     is_counter: bool,
     is_rate: bool,
 ) -> Option<f64> {
+    extrapolated_rate_with(w, range_start, range_end, range, is_counter, is_rate, false)
+}
+
+/// [`extrapolated_rate`]; `no_resets` says the caller knows the window has no
+/// counter reset, which skips the scan for them.
+fn extrapolated_rate_with(
+    w: &[Sample],
+    range_start: i64,
+    range_end: i64,
+    range: i64,
+    is_counter: bool,
+    is_rate: bool,
+    no_resets: bool,
+) -> Option<f64> {
     if w.len() < 2 {
         return None;
     }
     let first = w[0];
     let last = w[w.len() - 1];
     let mut result = last.v - first.v;
-    if is_counter {
+    if is_counter && !no_resets {
         let mut prev = first.v;
         for p in &w[1..] {
             if p.v < prev {
@@ -252,7 +268,13 @@ pub(crate) fn eval_range_func(
             }
         }
     }
-    let mut out = for_each_window(&rd, grid, |_s, w, from, to, i| {
+    if let Some(out) = fast_range_func(name, &rd, grid) {
+        for i in infos {
+            ev.annotations.info(i);
+        }
+        return Ok(Val::Vector(finish(name, out)));
+    }
+    let out = for_each_window(&rd, grid, |_s, w, from, to, i| {
         let p = |k: usize| params[k][i];
         match name {
             "rate" => extrapolated_rate(w, from, to, range, true, true),
@@ -361,11 +383,127 @@ pub(crate) fn eval_range_func(
     for i in infos {
         ev.annotations.info(i);
     }
+    Ok(Val::Vector(finish(name, out)))
+}
+
+/// Sets the delayed name removal of a range function's result.
+fn finish(name: &str, mut out: Vec<SSeries>) -> Vec<SSeries> {
     let keep_name = matches!(name, "last_over_time" | "first_over_time");
     for s in &mut out {
         s.drop_name = !keep_name;
     }
-    Ok(Val::Vector(out))
+    out
+}
+
+/// Range functions with a per-series precomputation that makes each window
+/// O(1): `rate`/`increase` (counter resets counted once per series) and
+/// `sum_over_time`/`avg_over_time` (double-double prefix sums, with a
+/// per-window error bound that falls back to the direct compensated sum when
+/// the prefix sums could be less accurate than it). `None`: not one of them.
+fn fast_range_func(name: &str, rd: &RangeData, grid: &Grid) -> Option<Vec<SSeries>> {
+    let range = rd.range;
+    Some(match name {
+        "rate" | "increase" => {
+            let is_rate = name == "rate";
+            for_each_window_prep(
+                rd,
+                grid,
+                |xs| {
+                    // resets[k]: counter resets among samples 0..=k.
+                    let mut n = 0u32;
+                    let mut resets = Vec::with_capacity(xs.len());
+                    resets.push(0);
+                    for w in xs.windows(2) {
+                        n += u32::from(w[1].v < w[0].v);
+                        resets.push(n);
+                    }
+                    resets
+                },
+                |resets, _, xs, lo, hi, from, to, _| {
+                    let no_resets = resets[hi - 1] == resets[lo];
+                    extrapolated_rate_with(&xs[lo..hi], from, to, range, true, is_rate, no_resets)
+                },
+            )
+        }
+        "sum_over_time" | "avg_over_time" => {
+            let avg = name == "avg_over_time";
+            for_each_window_prep(rd, grid, PrefixSums::new, |ps, _, xs, lo, hi, _, _, _| {
+                let w = &xs[lo..hi];
+                match ps.window(lo, hi) {
+                    Some((s, c)) if avg => {
+                        let n = w.len() as f64;
+                        Some(s / n + c / n)
+                    }
+                    Some((s, c)) => Some(s + c),
+                    None if avg => mean(w.iter().map(|x| x.v)),
+                    None => {
+                        let (mut s, mut c) = (0.0, 0.0);
+                        for x in w {
+                            (s, c) = kahan_inc(x.v, s, c);
+                        }
+                        Some(s + c)
+                    }
+                }
+            })
+        }
+        _ => return None,
+    })
+}
+
+/// Exact `a + b` as `(sum, error)` (Knuth's TwoSum).
+#[inline]
+fn two_sum(a: f64, b: f64) -> (f64, f64) {
+    let s = a + b;
+    let bb = s - a;
+    (s, (a - (s - bb)) + (b - bb))
+}
+
+/// Double-double prefix sums of a series' values, plus prefix sums of their
+/// magnitudes to bound the error of a window's difference.
+struct PrefixSums {
+    hi: Vec<f64>,
+    lo: Vec<f64>,
+    abs: Vec<f64>,
+}
+
+impl PrefixSums {
+    fn new(xs: &[argus_model::Sample]) -> Self {
+        let n = xs.len() + 1;
+        let (mut hi, mut lo, mut abs) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut h, mut l, mut a) = (0.0f64, 0.0f64, 0.0f64);
+        hi.push(h);
+        lo.push(l);
+        abs.push(a);
+        for x in xs {
+            let (s, e) = two_sum(h, x.v);
+            let e = e + l;
+            h = s + e;
+            l = e - (h - s);
+            a += x.v.abs();
+            hi.push(h);
+            lo.push(l);
+            abs.push(a);
+        }
+        PrefixSums { hi, lo, abs }
+    }
+
+    /// The sum of values `lo..hi` as `(sum, compensation)`, or `None` when the
+    /// bound on the prefix sums' rounding error is not far below the result's
+    /// last bit (non-finite values, cancellation, huge dynamic range).
+    fn window(&self, lo: usize, hi: usize) -> Option<(f64, f64)> {
+        let (s, e) = two_sum(self.hi[hi], -self.hi[lo]);
+        let e = e + (self.lo[hi] - self.lo[lo]);
+        let sum = s + e;
+        let comp = e - (sum - s);
+        // Each double-double addition errs by at most ~2^-104 of the running
+        // magnitude, itself at most abs[hi]; allow 4x for both prefixes.
+        let err = 4.0 * hi as f64 * self.abs[hi] * f64::powi(2.0, -104);
+        (err <= sum.abs() * f64::powi(2.0, -60)).then_some((sum, comp))
+    }
 }
 
 fn is_counter_name(n: &str) -> bool {

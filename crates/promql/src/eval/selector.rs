@@ -99,7 +99,7 @@ pub(crate) fn eval_vector_selector(
     let series = select(ev, vs, lo - ev.lookback + 1, hi)?;
     let mut out = Vec::with_capacity(series.len());
     for s in series {
-        let mut pts = Vec::new();
+        let mut pts = Vec::with_capacity(refs.len().min(s.samples.len() * 64));
         let mut j = 0usize; // first sample with t > r
         let mut prev_r = i64::MIN;
         for (i, &r) in refs.iter().enumerate() {
@@ -263,12 +263,39 @@ pub(crate) fn for_each_window<F>(rd: &RangeData, grid: &Grid, mut f: F) -> Vec<S
 where
     F: FnMut(&SSeries, &[Sample], i64, i64, usize) -> Option<f64>,
 {
+    for_each_window_prep(
+        rd,
+        grid,
+        |_| (),
+        |_, s, xs, lo, hi, from, r, i| f(s, &xs[lo..hi], from, r, i),
+    )
+}
+
+/// Like [`for_each_window`], with per-series state: `prep(samples)` runs once
+/// per series and `f(state, series, samples, lo, hi, from, to, step)` sees the
+/// window as the index range `lo..hi` (never empty) of `samples`, so it can use
+/// prefix sums or counts kept in the state.
+#[allow(clippy::type_complexity)]
+pub(crate) fn for_each_window_prep<P, S, F>(
+    rd: &RangeData,
+    grid: &Grid,
+    mut prep: P,
+    mut f: F,
+) -> Vec<SSeries>
+where
+    P: FnMut(&[Sample]) -> S,
+    F: FnMut(&S, &SSeries, &[Sample], usize, usize, i64, i64, usize) -> Option<f64>,
+{
     let mut out = Vec::with_capacity(rd.series.len());
     for s in &rd.series {
         let xs = &s.pts;
+        if xs.is_empty() {
+            continue;
+        }
+        let state = prep(xs);
         let (mut lo, mut hi) = (0usize, 0usize);
         let mut prev_r = i64::MIN;
-        let mut pts = Vec::new();
+        let mut pts = Vec::with_capacity(rd.refs.len());
         for (i, &r) in rd.refs.iter().enumerate() {
             let from = r - rd.range;
             if r < prev_r {
@@ -286,11 +313,14 @@ where
             if lo >= hi {
                 continue;
             }
-            if let Some(v) = f(s, &xs[lo..hi], from, r, i) {
+            if let Some(v) = f(&state, s, xs, lo, hi, from, r, i) {
                 pts.push(Sample::new(grid.ts(i), v));
             }
         }
         if !pts.is_empty() {
+            if pts.len() < pts.capacity() / 2 {
+                pts.shrink_to_fit();
+            }
             out.push(SSeries {
                 labels: s.labels.clone(),
                 drop_name: false,

@@ -223,3 +223,59 @@ fn scalar_and_string_results() {
         vec![0.0, 1.0, 2.0]
     );
 }
+
+#[test]
+fn topk_with_nan_k_is_an_execution_error() {
+    // `scalar(count(b))` is NaN where `b` has no samples in the lookback.
+    let m = store(&[(
+        &[("__name__", "b"), ("a", "1")],
+        &[(0, 1.0), (600_000, 2.0)],
+    )]);
+    let q = "topk(scalar(count(b)) - 1, b)";
+    let want = "Scalar value NaN overflows int64";
+    match engine().instant_query(&m, q, 3_600_000) {
+        Err(PromqlError::Execution(e)) => assert_eq!(e, want),
+        other => panic!("expected an execution error, got {other:?}"),
+    }
+    match engine().range_query(&m, q, 0, 3_600_000, 60_000) {
+        Err(PromqlError::Execution(e)) => assert_eq!(e, want),
+        other => panic!("expected an execution error, got {other:?}"),
+    }
+    // Every k below one: an empty result, not an error (Prometheus 3's early return).
+    assert!(vector(engine().instant_query(&m, "topk(-Inf, b)", 0)).is_empty());
+}
+
+#[test]
+fn sliding_sums_match_direct_sums() {
+    // Large, cancelling and non-finite values force the direct compensated path.
+    let vals = [
+        1e100,
+        1.0,
+        -1e100,
+        3.5,
+        f64::INFINITY,
+        2.0,
+        7.25,
+        0.1,
+        0.2,
+        0.3,
+    ];
+    let pts: Vec<(i64, f64)> = vals
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (i as i64 * 15_000, *v))
+        .collect();
+    let m = store(&[(&[("__name__", "g")], &pts)]);
+    let want = [
+        (45_000, 4.5),
+        (75_000, f64::INFINITY),
+        (135_000, 7.25 + 0.1 + 0.2 + 0.3),
+    ];
+    for (t, w) in want {
+        let got = vector(engine().instant_query(&m, "sum_over_time(g[59s])", t));
+        assert!(
+            crate::almost_equal(got[0].1, w, 1e-12),
+            "at {t}: {got:?} != {w}"
+        );
+    }
+}
