@@ -11,6 +11,7 @@
 //! ```
 
 pub mod exec;
+mod json_out;
 pub mod params;
 mod query;
 mod read;

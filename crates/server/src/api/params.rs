@@ -344,8 +344,8 @@ pub fn format_value(v: f64) -> String {
         "-Inf".to_string()
     } else {
         let s = format!("{v}");
-        // Go prints large/small magnitudes in exponent form; Rust's Display never does.
-        if v != 0.0 && (v.abs() >= 1e21 || v.abs() < 1e-4) {
+        // Like Prometheus's jsonutil.MarshalValue: Go's exponent form below 1e-6 and from 1e21 on.
+        if v != 0.0 && (v.abs() >= 1e21 || v.abs() < 1e-6) {
             let e = format!("{v:e}");
             // Go's form is 1e+21 / 1e-05.
             match e.split_once('e') {
@@ -446,6 +446,7 @@ mod tests {
         assert_eq!(format_value(0.5), "0.5");
         assert_eq!(format_value(f64::NAN), "NaN");
         assert_eq!(format_value(1e21), "1e+21");
-        assert_eq!(format_value(1.5e-5), "1.5e-05");
+        assert_eq!(format_value(1.5e-5), "0.000015");
+        assert_eq!(format_value(1.5e-7), "1.5e-07");
     }
 }

@@ -10,16 +10,15 @@
 
 use super::exec::QueryJob;
 use super::params::{
-    collect_params, format_value, opt_time, param, parse_duration_param, parse_time, success,
-    ts_json, ApiError, MAX_TIME_MS, MIN_TIME_MS,
+    collect_params, opt_time, param, parse_duration_param, parse_time, success, ApiError,
+    MAX_TIME_MS, MIN_TIME_MS,
 };
 use super::AppState;
-use argus_model::Labels;
-use argus_promql::{QueryResult, Value};
+use argus_promql::QueryResult;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Map, Value as Json};
+use serde_json::Value as Json;
 use std::time::Duration;
 
 /// Prometheus's limit on points per series in a range query.
@@ -97,60 +96,37 @@ pub fn range_job(p: &[(String, String)]) -> Result<QueryJob, ApiError> {
     })
 }
 
-fn labels_json(l: &Labels) -> Json {
-    let mut m = Map::new();
-    for lab in l.iter() {
-        m.insert(lab.name.clone(), Json::String(lab.value.clone()));
-    }
-    Json::Object(m)
-}
-
-/// Renders a result's `data` object in Prometheus's shape.
-pub fn result_json(v: &Value) -> Json {
-    let result = match v {
-        Value::Scalar { t, v } => json!([ts_json(*t), format_value(*v)]),
-        Value::String { t, s } => json!([ts_json(*t), s]),
-        Value::Vector(samples) => Json::Array(
-            samples
-                .iter()
-                .map(|s| {
-                    json!({
-                        "metric": labels_json(&s.labels),
-                        "value": [ts_json(s.t), format_value(s.v)],
-                    })
-                })
-                .collect(),
-        ),
-        Value::Matrix(series) => Json::Array(
-            series
-                .iter()
-                .filter(|s| !s.samples.is_empty())
-                .map(|s| {
-                    let values: Vec<Json> = s
-                        .samples
-                        .iter()
-                        .map(|x| json!([ts_json(x.t), format_value(x.v)]))
-                        .collect();
-                    json!({"metric": labels_json(&s.labels), "values": values})
-                })
-                .collect(),
-        ),
-    };
-    json!({"resultType": v.type_name(), "result": result})
-}
-
-/// The success envelope with `warnings`/`infos` when there are any.
+/// The success envelope with `warnings`/`infos` when there are any, written
+/// straight into one buffer (see [`super::json_out`]).
 fn query_response(r: &QueryResult) -> Response {
-    let mut body = Map::new();
-    body.insert("status".into(), json!("success"));
-    body.insert("data".into(), result_json(&r.value));
-    if !r.annotations.warnings.is_empty() {
-        body.insert("warnings".into(), json!(r.annotations.warnings));
+    use super::json_out::{estimate_len, write_data, write_str};
+    let mut out = String::with_capacity(estimate_len(&r.value) + 64);
+    out.push_str("{\"status\":\"success\",\"data\":");
+    write_data(&mut out, &r.value);
+    for (key, list) in [
+        ("warnings", &r.annotations.warnings),
+        ("infos", &r.annotations.infos),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        out.push_str(",\"");
+        out.push_str(key);
+        out.push_str("\":[");
+        for (i, w) in list.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_str(&mut out, w);
+        }
+        out.push(']');
     }
-    if !r.annotations.infos.is_empty() {
-        body.insert("infos".into(), json!(r.annotations.infos));
-    }
-    axum::Json(Json::Object(body)).into_response()
+    out.push('}');
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        out,
+    )
+        .into_response()
 }
 
 /// `GET|POST /api/v1/query`: `query`, `time` (default now), `timeout`, `lookback_delta`.
@@ -208,6 +184,54 @@ pub async fn query_exemplars(RawQuery(q): RawQuery, body: Bytes) -> Result<Respo
 
 #[cfg(test)]
 mod tests {
+    use super::super::params::{format_value, ts_json};
+    use argus_model::Labels;
+    use argus_promql::Value;
+    use serde_json::{json, Map};
+
+    fn labels_json(l: &Labels) -> Json {
+        let mut m = Map::new();
+        for lab in l.iter() {
+            m.insert(lab.name.clone(), Json::String(lab.value.clone()));
+        }
+        Json::Object(m)
+    }
+
+    /// Renders a result's `data` object in Prometheus's shape as a JSON tree: the
+    /// reference the fast writer in `json_out` is tested against.
+    fn result_json(v: &Value) -> Json {
+        let result = match v {
+            Value::Scalar { t, v } => json!([ts_json(*t), format_value(*v)]),
+            Value::String { t, s } => json!([ts_json(*t), s]),
+            Value::Vector(samples) => Json::Array(
+                samples
+                    .iter()
+                    .map(|s| {
+                        json!({
+                            "metric": labels_json(&s.labels),
+                            "value": [ts_json(s.t), format_value(s.v)],
+                        })
+                    })
+                    .collect(),
+            ),
+            Value::Matrix(series) => Json::Array(
+                series
+                    .iter()
+                    .filter(|s| !s.samples.is_empty())
+                    .map(|s| {
+                        let values: Vec<Json> = s
+                            .samples
+                            .iter()
+                            .map(|x| json!([ts_json(x.t), format_value(x.v)]))
+                            .collect();
+                        json!({"metric": labels_json(&s.labels), "values": values})
+                    })
+                    .collect(),
+            ),
+        };
+        json!({"resultType": v.type_name(), "result": result})
+    }
+
     use super::*;
 
     fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -297,6 +321,12 @@ mod tests {
         assert!(instant_job(&p(&[("lookback_delta", "0")]), 0).is_err());
     }
 
+    fn fast(v: &Value) -> Json {
+        let mut s = String::new();
+        super::super::json_out::write_data(&mut s, v);
+        serde_json::from_str(&s).unwrap()
+    }
+
     #[test]
     fn result_shapes() {
         let v = Value::Scalar { t: 1500, v: 2.0 };
@@ -337,6 +367,7 @@ mod tests {
                 samples: vec![],
             },
         ]);
+        assert_eq!(fast(&v), result_json(&v));
         assert_eq!(
             result_json(&v),
             json!({"resultType": "matrix", "result": [

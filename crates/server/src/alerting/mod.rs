@@ -1,0 +1,333 @@
+//! The Alertmanager side of the server: the `argus-alert` pipeline (store, dispatcher, channels,
+//! runner) behind Alertmanager's API v2, so `amtool`, Grafana and Prometheus's
+//! `alerting.alertmanagers` talk to Argus unchanged.
+//!
+//! [`AlertingService::start`] opens the redb store under `<data_dir>/alerting`, restores the
+//! alerts, silences, notification log and escalations, builds the channels and spawns the
+//! runner. [`AlertingService::router`] serves the API with its own state, to be merged into the
+//! main router. The rules engine hands its alerts in through
+//! [`AlertingService::send_rule_alerts`] (or [`AlertingService::spawn_rule_feed`] on the
+//! `alert_tx` channel). See [`api`] for the endpoints.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), argus_server::alerting::AlertingError> {
+//! use argus_server::alerting::AlertingService;
+//! use std::sync::Arc;
+//! let cfg = argus_alert::config::Config::parse(
+//!     "route: {receiver: r}\nreceivers: [{name: r}]\n", "alertmanager.yml").unwrap();
+//! let svc = AlertingService::start(cfg, std::path::Path::new("./data"),
+//!     "http://localhost:9797".into(), Arc::new(argus_model::SystemClock)).await?;
+//! let app = axum::Router::new().merge(svc.router());
+//! # let _ = app;
+//! svc.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+mod json;
+
+use argus_alert::channel::{ChannelError, Channels};
+use argus_alert::config::Config;
+use argus_alert::runner::{Handle, Runner};
+use argus_alert::store::{Store, StoreError};
+use argus_alert::{Alert, DispatchError, Dispatcher, PostableAlert};
+use argus_model::Clock;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// The sub-directory of the data directory that holds the alert store.
+pub const STORE_DIR: &str = "alerting";
+
+/// Why the alerting service could not start, reload or take alerts.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertingError {
+    /// The store could not be opened.
+    #[error("cannot open the alert store in {dir}: {source}")]
+    Store {
+        /// The directory.
+        dir: PathBuf,
+        /// The store's error.
+        source: StoreError,
+    },
+    /// The dispatcher refused the config or could not restore its state.
+    #[error("cannot apply the alerting config: {0}")]
+    Dispatch(#[from] DispatchError),
+    /// A receiver's channel could not be built.
+    #[error("cannot build the notification channels: {0}")]
+    Channel(#[from] ChannelError),
+    /// A blocking task panicked or was cancelled.
+    #[error("alerting task failed: {0}")]
+    Task(String),
+    /// The service has shut down.
+    #[error("the alerting service has stopped")]
+    Stopped,
+}
+
+impl AlertingError {
+    /// True when trying again may succeed (a transient disk error).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            AlertingError::Store { source, .. } => source.is_retryable(),
+            AlertingError::Dispatch(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+}
+
+/// What the API handlers share.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) handle: Handle,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) started_ms: i64,
+    feed: mpsc::UnboundedSender<Vec<Alert>>,
+}
+
+impl Inner {
+    /// Runs `f` on the dispatcher on the blocking pool (it commits to redb with fsync).
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Dispatcher) -> T + Send + 'static,
+    ) -> Result<T, AlertingError> {
+        let h = self.handle.clone();
+        tokio::task::spawn_blocking(move || h.with(f))
+            .await
+            .map_err(|e| AlertingError::Task(e.to_string()))
+    }
+}
+
+/// The running alert pipeline and its API.
+#[derive(Debug)]
+pub struct AlertingService {
+    inner: Arc<Inner>,
+    external_url: String,
+    stop: oneshot::Sender<()>,
+    runner: JoinHandle<()>,
+    feeder: JoinHandle<()>,
+}
+
+fn with_external_url(mut cfg: Config, external_url: &str) -> Config {
+    if cfg.argus.external_url.is_none() && !external_url.is_empty() {
+        cfg.argus.external_url = Some(external_url.to_string());
+    }
+    cfg
+}
+
+fn warn_missing(cfg: &Config, chans: &Channels) {
+    for (receiver, kind) in cfg.unsupported() {
+        tracing::warn!(receiver = %receiver, integration = kind, "This integration is accepted but Argus does not deliver to it.");
+    }
+    for (receiver, i) in chans.missing(cfg) {
+        tracing::warn!(receiver = %receiver, integration = i, "This integration has no channel; its notifications are dropped.");
+    }
+}
+
+impl AlertingService {
+    /// Opens the store under `<data_dir>/alerting`, restores the pipeline's state, builds the
+    /// channels and spawns the runner. `external_url` is used in payloads and links unless the
+    /// config sets `argus.external_url`.
+    pub async fn start(
+        cfg: Config,
+        data_dir: &Path,
+        external_url: String,
+        clock: Arc<dyn Clock>,
+    ) -> Result<AlertingService, AlertingError> {
+        let cfg = with_external_url(cfg, &external_url);
+        let chans = Channels::from_config(&cfg)?;
+        warn_missing(&cfg, &chans);
+        let dir = data_dir.join(STORE_DIR);
+        let c2 = clock.clone();
+        let d = tokio::task::spawn_blocking(move || -> Result<Dispatcher, AlertingError> {
+            let store = Store::open(&dir).map_err(|source| AlertingError::Store {
+                dir: dir.clone(),
+                source,
+            })?;
+            Ok(Dispatcher::new(cfg, c2, Some(store))?)
+        })
+        .await
+        .map_err(|e| AlertingError::Task(e.to_string()))??;
+        let runner = Runner::new(d, chans);
+        let handle = runner.handle();
+        let (stop, stop_rx) = oneshot::channel::<()>();
+        let runner = tokio::spawn(runner.run(async {
+            let _ = stop_rx.await;
+        }));
+        let (feed, rx) = mpsc::unbounded_channel();
+        let feeder = tokio::spawn(feed_loop(handle.clone(), rx));
+        let started_ms = clock.now_ms();
+        tracing::info!(data_dir = %data_dir.display(), "Started the alert pipeline.");
+        Ok(AlertingService {
+            inner: Arc::new(Inner {
+                handle,
+                clock,
+                started_ms,
+                feed,
+            }),
+            external_url,
+            stop,
+            runner,
+            feeder,
+        })
+    }
+
+    /// The Alertmanager API v2 and Argus's alerting extensions, with their own state; merge it
+    /// into the main router.
+    pub fn router(&self) -> axum::Router {
+        api::router(self.inner.clone())
+    }
+
+    /// Takes alerts from the rules engine (Prometheus's `sendAlerts` form: labels, annotations,
+    /// `startsAt`, `endsAt`, `generatorURL`). Alerts that do not convert are logged and
+    /// dropped; the rest are queued in order and applied on the blocking pool. Returns how
+    /// many were queued.
+    pub fn send_rule_alerts(&self, alerts: Vec<PostableAlert>) -> Result<usize, AlertingError> {
+        let now = self.inner.clock.now_ms();
+        let timeout = self
+            .inner
+            .handle
+            .with(|d| d.config().global.resolve_timeout().as_millis());
+        let mut out = Vec::with_capacity(alerts.len());
+        for a in alerts {
+            let labels = format!("{:?}", a.labels);
+            match a.into_alert(now, timeout) {
+                Ok(a) => out.push(a),
+                Err(e) => {
+                    tracing::warn!(labels = %labels, error = %e, "Dropped an alert from the rules engine.")
+                }
+            }
+        }
+        let n = out.len();
+        if n > 0 {
+            self.inner
+                .feed
+                .send(out)
+                .map_err(|_| AlertingError::Stopped)?;
+        }
+        Ok(n)
+    }
+
+    /// Forwards every batch received on `rx` (the server's `alert_tx` channel) to
+    /// [`AlertingService::send_rule_alerts`] until the sender is dropped.
+    pub fn spawn_rule_feed(
+        &self,
+        mut rx: mpsc::Receiver<Vec<argus_rules::Alert>>,
+    ) -> JoinHandle<()> {
+        let inner = self.inner.clone();
+        let svc = RuleSeam {
+            inner,
+            external_url: self.external_url.clone(),
+        };
+        tokio::spawn(async move {
+            while let Some(batch) = rx.recv().await {
+                let alerts = batch.iter().filter_map(rule_alert).collect();
+                if svc.send(alerts).is_err() {
+                    break;
+                }
+            }
+            let _ = svc.external_url;
+        })
+    }
+
+    /// Applies a new config. On any error the old config and channels stay in force.
+    pub fn reload(&self, cfg: Config) -> Result<(), AlertingError> {
+        let cfg = with_external_url(cfg, &self.external_url);
+        let chans = Channels::from_config(&cfg)?;
+        warn_missing(&cfg, &chans);
+        self.inner.handle.with(|d| d.reload(cfg))?;
+        self.inner.handle.set_channels(chans);
+        self.inner.handle.wake();
+        tracing::info!("Reloaded the alerting config.");
+        Ok(())
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> Config {
+        self.inner.handle.with(|d| d.config().clone())
+    }
+
+    /// Stops the runner after the deliveries in flight, and drains queued rule alerts.
+    pub async fn shutdown(self) {
+        let AlertingService {
+            inner,
+            stop,
+            runner,
+            feeder,
+            ..
+        } = self;
+        let _ = stop.send(());
+        if let Err(e) = runner.await {
+            tracing::error!(error = %e, "The alert runner ended abnormally.");
+        }
+        drop(inner);
+        feeder.abort();
+        let _ = feeder.await;
+        tracing::info!("Stopped the alert pipeline.");
+    }
+}
+
+/// The part of the service the rule feed task needs.
+struct RuleSeam {
+    inner: Arc<Inner>,
+    external_url: String,
+}
+
+impl RuleSeam {
+    fn send(&self, alerts: Vec<PostableAlert>) -> Result<(), AlertingError> {
+        let now = self.inner.clock.now_ms();
+        let timeout = self
+            .inner
+            .handle
+            .with(|d| d.config().global.resolve_timeout().as_millis());
+        let out: Vec<Alert> = alerts
+            .into_iter()
+            .filter_map(|a| a.into_alert(now, timeout).ok())
+            .collect();
+        if out.is_empty() {
+            return Ok(());
+        }
+        self.inner
+            .feed
+            .send(out)
+            .map_err(|_| AlertingError::Stopped)
+    }
+}
+
+/// Converts a rules-engine alert the way Prometheus's `sendAlerts` does: firing alerts start at
+/// `fired_at` and end at `valid_until`; resolved ones end at `resolved_at`. Pending and
+/// inactive-but-never-fired alerts are not sent.
+pub fn rule_alert(a: &argus_rules::Alert) -> Option<PostableAlert> {
+    let fired = a.fired_at_ms?;
+    let map = |l: &argus_model::Labels| {
+        l.iter()
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect()
+    };
+    let ends = match a.resolved_at_ms {
+        Some(r) => Some(r),
+        None => a.valid_until_ms,
+    };
+    Some(PostableAlert {
+        labels: map(&a.labels),
+        annotations: map(&a.annotations),
+        starts_at: Some(argus_alert::alert::format_rfc3339(fired)),
+        ends_at: ends.map(argus_alert::alert::format_rfc3339),
+        generator_url: Some(a.generator_url.clone()).filter(|s| !s.is_empty()),
+    })
+}
+
+/// Applies queued alert batches in order, each on the blocking pool.
+async fn feed_loop(h: Handle, mut rx: mpsc::UnboundedReceiver<Vec<Alert>>) {
+    while let Some(batch) = rx.recv().await {
+        let h2 = h.clone();
+        let n = batch.len();
+        match tokio::task::spawn_blocking(move || h2.with(|d| d.put_alerts(batch))).await {
+            Ok(Ok(())) => h.wake(),
+            Ok(Err(e)) => {
+                tracing::error!(alerts = n, error = %e, "Could not store alerts from the rules engine.")
+            }
+            Err(e) => tracing::error!(error = %e, "The alert feed task failed."),
+        }
+    }
+}
