@@ -20,7 +20,7 @@ pub struct DbAppender {
     unlogged: Vec<u32>,
     unlogged_set: HashSet<u32>,
     created: u64,
-    /// WAL records of the commit; also the label hash's scratch space.
+    /// WAL records of the commit; also the series key's scratch space.
     buf: Vec<u8>,
 }
 
@@ -80,8 +80,8 @@ impl DbAppender {
 
 impl Appender for DbAppender {
     fn append_pairs(&mut self, pairs: &[(&str, &str)], t: i64, v: f64) -> Result<(), SampleError> {
-        let hash = crate::head::hash_pairs_into(pairs, &mut self.buf);
-        let res = self.db.inner.head.stage(pairs, hash, t, v);
+        let key = crate::head::series_key(pairs, &mut self.buf);
+        let res = self.db.inner.head.stage(pairs, key, t, v);
         let c = &self.db.inner.counters;
         match res {
             Ok((id, needs_log, created)) => {

@@ -1,6 +1,8 @@
 //! The in-memory head: series sharded by label hash, each shard a slab of
 //! series indexed by the id's high bits, labels interned as symbol ids, and
-//! the postings index over all of them.
+//! the postings index over all of them. A label set is identified by a
+//! 128-bit hash of its pairs (docs/adr/0006-series-identity-hash.md): a
+//! lookup compares hashes, never label strings, and takes no symbol lock.
 //!
 //! A series id is `(slot << SHARD_BITS) | shard`: staging finds the series by
 //! label hash under one shard lock and returns the id; applying a commit goes
@@ -9,8 +11,8 @@
 //! ```ignore
 //! let head = Head::new(2 * 3_600_000, 600_000);
 //! let mut scratch = Vec::new();
-//! let hash = hash_pairs_into(&[("__name__", "up")], &mut scratch);
-//! let (id, _, _) = head.stage(&[("__name__", "up")], hash, 1_000, 1.0)?;
+//! let key = series_key(&[("__name__", "up")], &mut scratch);
+//! let (id, _, _) = head.stage(&[("__name__", "up")], key, 1_000, 1.0)?;
 //! head.apply(&[(u64::from(id), 1_000, 1.0)]);
 //! ```
 
@@ -30,9 +32,9 @@ pub(crate) const SHARDS: usize = 1 << SHARD_BITS;
 /// Slots per shard: ids are `u32`.
 const MAX_SLOTS: usize = 1 << (32 - SHARD_BITS);
 
-/// Hashes a key that is already an xxh3 label hash. The low `SHARD_BITS` are
-/// the same for every key of a shard, so they are shifted out and the rest
-/// spread with one multiply.
+/// Hashes a [`SeriesKey`] by its `h`, which is already an xxh3 label hash.
+/// The low `SHARD_BITS` are the same for every key of a shard, so they are
+/// shifted out and the rest spread with one multiply.
 #[derive(Default)]
 pub(crate) struct PrehashedHasher(u64);
 
@@ -48,14 +50,39 @@ impl Hasher for PrehashedHasher {
     fn write_u64(&mut self, v: u64) {
         self.0 = v;
     }
+    fn write_u32(&mut self, v: u32) {
+        // A `SeriesKey::bucket`: no shard bits to shift out.
+        self.0 = u64::from(v) << SHARD_BITS;
+    }
 }
 
-type HashIndex = HashMap<u64, u32, BuildHasherDefault<PrehashedHasher>>;
+/// The identity of a label set: 128 bits of xxh3 over its sorted pairs (see
+/// docs/adr/0006-series-identity-hash.md). Two label sets with the same key
+/// are taken to be the same series without comparing their strings.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SeriesKey {
+    /// `xxh3_64`, equal to `argus_model::hash_pairs`: picks the shard (so WAL
+    /// series ids keep their shard across versions) and the map bucket.
+    pub(crate) h: u64,
+    /// The high half of `xxh3_128` over the same bytes.
+    pub(crate) check: u64,
+}
 
-/// The label hash of sorted pairs, equal to `argus_model::hash_pairs`, in one
-/// xxh3 call over bytes laid out in `scratch` (reused across calls).
+impl SeriesKey {
+    /// The shard map's key: high bits of `h` (the low ones pick the shard).
+    #[inline]
+    fn bucket(self) -> u32 {
+        (self.h >> 32) as u32
+    }
+}
+
+/// `SeriesKey::bucket` → id: 8-byte buckets keep the table dense in cache.
+type HashIndex = HashMap<u32, u32, BuildHasherDefault<PrehashedHasher>>;
+
+/// The [`SeriesKey`] of sorted pairs, hashing bytes laid out in `scratch`
+/// (reused across calls) as `name 0xff value 0xff ...`.
 #[inline]
-pub(crate) fn hash_pairs_into(pairs: &[(&str, &str)], scratch: &mut Vec<u8>) -> u64 {
+pub(crate) fn series_key(pairs: &[(&str, &str)], scratch: &mut Vec<u8>) -> SeriesKey {
     scratch.clear();
     for (n, v) in pairs {
         scratch.extend_from_slice(n.as_bytes());
@@ -63,7 +90,10 @@ pub(crate) fn hash_pairs_into(pairs: &[(&str, &str)], scratch: &mut Vec<u8>) -> 
         scratch.extend_from_slice(v.as_bytes());
         scratch.push(0xff);
     }
-    xxhash_rust::xxh3::xxh3_64(scratch)
+    SeriesKey {
+        h: xxhash_rust::xxh3::xxh3_64(scratch),
+        check: (xxhash_rust::xxh3::xxh3_128(scratch) >> 64) as u64,
+    }
 }
 
 fn shard_of(id: u32) -> usize {
@@ -79,9 +109,9 @@ fn slot_of(id: u32) -> usize {
 pub(crate) struct Shard {
     /// This shard's number (the low bits of its ids).
     no: u32,
-    /// Label hash → id of the first series with that hash.
+    /// `SeriesKey::bucket` → id of the first series with that bucket.
     by_hash: HashIndex,
-    /// Ids of series whose hash was already taken (practically never).
+    /// Ids of series whose bucket was already taken by another key (rare).
     collisions: Vec<u32>,
     /// Series by slot (`id >> SHARD_BITS`); `None` once collected. Slots are
     /// not reused, so a stale id never names another series.
@@ -101,12 +131,10 @@ impl Shard {
             .and_then(|s| s.as_deref_mut())
     }
 
-    fn find(&self, hash: u64, pairs: &[(&str, &str)], syms: &Symbols) -> Option<u32> {
-        let hit = |id: &u32| {
-            self.get(*id)
-                .is_some_and(|s| syms.eq_pairs(&s.labels, pairs))
-        };
-        match self.by_hash.get(&hash) {
+    /// The series with key `key`: equal keys are the same label set (ADR 0006).
+    fn find(&self, key: SeriesKey) -> Option<u32> {
+        let hit = |id: &u32| self.get(*id).is_some_and(|s| s.key == key);
+        match self.by_hash.get(&key.bucket()) {
             Some(id) if hit(id) => Some(*id),
             Some(_) => self.collisions.iter().copied().find(hit),
             None => None,
@@ -216,7 +244,7 @@ impl Head {
         sh: &mut Shard,
         shard_no: usize,
         slot: Option<usize>,
-        hash: u64,
+        key: SeriesKey,
         pairs: &[(&str, &str)],
     ) -> Option<u32> {
         let slot = slot.unwrap_or(sh.slots.len());
@@ -226,7 +254,7 @@ impl Head {
         let id = ((slot as u32) << SHARD_BITS) | shard_no as u32;
         let labels = self.symbols.write().intern_pairs(pairs.iter().copied());
         self.postings.write().add(id, &labels);
-        match sh.by_hash.entry(hash) {
+        match sh.by_hash.entry(key.bucket()) {
             std::collections::hash_map::Entry::Occupied(_) => sh.collisions.push(id),
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(id);
@@ -236,26 +264,26 @@ impl Head {
             sh.slots.resize_with(slot + 1, || None);
         }
         let epoch = self.epoch.load(Ordering::Relaxed);
-        sh.slots[slot] = Some(Box::new(MemSeries::new(labels, epoch)));
+        sh.slots[slot] = Some(Box::new(MemSeries::new(labels, key, epoch)));
         sh.live += 1;
         self.series_created.fetch_add(1, Ordering::Relaxed);
         Some(id)
     }
 
-    /// Finds or creates the series for sorted `pairs` (whose label hash is
-    /// `hash`, see [`hash_pairs_into`]) and pre-checks `(t, v)`. Returns the
-    /// id, whether the series still needs a WAL series record, and whether
-    /// this call created it.
+    /// Finds or creates the series for sorted `pairs` (whose key is `key`,
+    /// see [`series_key`]) and pre-checks `(t, v)`. Returns the id, whether
+    /// the series still needs a WAL series record, and whether this call
+    /// created it.
     pub(crate) fn stage(
         &self,
         pairs: &[(&str, &str)],
-        hash: u64,
+        key: SeriesKey,
         t: i64,
         v: f64,
     ) -> Result<(u32, bool, bool), SampleError> {
-        let shard_no = (hash as usize) & (SHARDS - 1);
+        let shard_no = (key.h as usize) & (SHARDS - 1);
         let mut sh = self.shards[shard_no].lock();
-        let found = sh.find(hash, pairs, &self.symbols.read());
+        let found = sh.find(key);
         let created = found.is_none();
         let id = match found {
             Some(id) => id,
@@ -265,7 +293,7 @@ impl Head {
                     reason,
                 };
                 validate(pairs).map_err(invalid)?;
-                self.insert(&mut sh, shard_no, None, hash, pairs)
+                self.insert(&mut sh, shard_no, None, key, pairs)
                     .ok_or_else(|| invalid("the head's series id space is exhausted".into()))?
             }
         };
@@ -304,20 +332,19 @@ impl Head {
     /// does not fit this head's sharding (a foreign or corrupt record).
     pub(crate) fn create_with_id(&self, id: u64, pairs: &[(&str, &str)]) -> Option<u64> {
         let id = u32::try_from(id).ok()?;
-        let mut scratch = Vec::new();
-        let hash = hash_pairs_into(pairs, &mut scratch);
-        let shard_no = (hash as usize) & (SHARDS - 1);
+        let key = series_key(pairs, &mut Vec::new());
+        let shard_no = (key.h as usize) & (SHARDS - 1);
         if shard_of(id) != shard_no || validate(pairs).is_err() {
             return None;
         }
         let mut sh = self.shards[shard_no].lock();
-        if let Some(existing) = sh.find(hash, pairs, &self.symbols.read()) {
+        if let Some(existing) = sh.find(key) {
             return Some(u64::from(existing));
         }
         if sh.get(id).is_some() {
             return None; // same id, other labels: corrupt
         }
-        let got = self.insert(&mut sh, shard_no, Some(slot_of(id)), hash, pairs)?;
+        let got = self.insert(&mut sh, shard_no, Some(slot_of(id)), key, pairs)?;
         if let Some(s) = sh.get_mut(got) {
             s.logged = true;
         }
@@ -400,7 +427,6 @@ impl Head {
         let epoch = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
         let mut dead = HashSet::new();
         let mut new_min = i64::MAX;
-        let mut scratch = Vec::new();
         for (shard_no, sh) in self.shards.iter().enumerate() {
             let mut sh = sh.lock();
             let mut gone = Vec::new();
@@ -419,34 +445,19 @@ impl Head {
             if gone.is_empty() {
                 continue;
             }
-            let syms = self.symbols.read();
             for id in gone {
                 let Some(s) = sh.slots.get_mut(slot_of(id)).and_then(Option::take) else {
                     continue;
                 };
                 sh.live -= 1;
-                let pairs: Vec<(&str, &str)> = s
-                    .labels
-                    .chunks_exact(2)
-                    .map(|c| (syms.str(c[0]), syms.str(c[1])))
-                    .collect();
-                let hash = hash_pairs_into(&pairs, &mut scratch);
-                if sh.by_hash.get(&hash) == Some(&id) {
-                    sh.by_hash.remove(&hash);
-                    // Promote a colliding series with the same hash, if any.
-                    let same = |c: &u32| {
-                        sh.get(*c).is_some_and(|o| {
-                            let p: Vec<(&str, &str)> = o
-                                .labels
-                                .chunks_exact(2)
-                                .map(|c| (syms.str(c[0]), syms.str(c[1])))
-                                .collect();
-                            hash_pairs_into(&p, &mut Vec::new()) == hash
-                        })
-                    };
+                let b = s.key.bucket();
+                if sh.by_hash.get(&b) == Some(&id) {
+                    sh.by_hash.remove(&b);
+                    // Promote a series of the same bucket (another key), if any.
+                    let same = |c: &u32| sh.get(*c).is_some_and(|o| o.key.bucket() == b);
                     if let Some(pos) = sh.collisions.iter().position(same) {
                         let other = sh.collisions.swap_remove(pos);
-                        sh.by_hash.insert(hash, other);
+                        sh.by_hash.insert(b, other);
                     }
                 } else {
                     sh.collisions.retain(|c| *c != id);
@@ -482,18 +493,18 @@ mod tests {
     use super::*;
 
     fn stage(h: &Head, p: &[(&str, &str)], t: i64) -> Result<(u32, bool, bool), SampleError> {
-        h.stage(p, hash_pairs_into(p, &mut Vec::new()), t, 1.0)
+        h.stage(p, series_key(p, &mut Vec::new()), t, 1.0)
     }
 
     #[test]
     fn one_shot_hash_matches_the_model_hash() {
         let p = [("__name__", "up"), ("job", "a"), ("zone", "é")];
         assert_eq!(
-            hash_pairs_into(&p, &mut Vec::new()),
+            series_key(&p, &mut Vec::new()).h,
             argus_model::hash_pairs(p.iter().copied())
         );
         assert_eq!(
-            hash_pairs_into(&[], &mut Vec::new()),
+            series_key(&[], &mut Vec::new()).h,
             argus_model::hash_pairs(std::iter::empty())
         );
     }
@@ -536,5 +547,25 @@ mod tests {
         assert!(h.select_ids(&[]).is_empty());
         let (again, _, created) = stage(&h, &p, 200).unwrap();
         assert!(created && again != id, "slots are not reused");
+    }
+
+    #[test]
+    fn keys_sharing_a_bucket_stay_distinct_and_survive_collection() {
+        let h = Head::new(1000, 0);
+        let (p, q) = ([("__name__", "a")], [("__name__", "b")]);
+        let k = |check| SeriesKey { h: 7 << 40, check };
+        let (a, _, _) = h.stage(&p, k(1), 5, 1.0).unwrap();
+        let (b, _, created) = h.stage(&q, k(2), 5, 1.0).unwrap();
+        assert!(created && a != b);
+        h.apply(&[(u64::from(a), 5, 1.0), (u64::from(b), 5, 1.0)]);
+        assert_eq!(h.stage(&q, k(2), 6, 1.0).unwrap().0, b);
+        assert_eq!(h.stage(&p, k(1), 6, 1.0).unwrap().0, a);
+        // Keep `b` alive above the cut; let `a` (the bucket's owner) be collected.
+        h.apply(&[(u64::from(b), 500, 1.0)]);
+        h.truncate(100);
+        assert_eq!(h.truncate(100), 1);
+        assert_eq!(h.stage(&q, k(2), 600, 1.0).unwrap(), (b, false, false));
+        let (a2, _, created) = h.stage(&p, k(1), 600, 1.0).unwrap();
+        assert!(created && a2 != a);
     }
 }

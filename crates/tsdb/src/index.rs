@@ -64,16 +64,6 @@ impl Symbols {
         self.strs.len()
     }
 
-    /// True when the flat symbol label set `ids` equals the `pairs`.
-    #[inline]
-    pub(crate) fn eq_pairs(&self, ids: &[u32], pairs: &[(&str, &str)]) -> bool {
-        ids.len() == pairs.len() * 2
-            && ids
-                .chunks_exact(2)
-                .zip(pairs)
-                .all(|(c, (n, v))| self.str(c[0]) == *n && self.str(c[1]) == *v)
-    }
-
     /// Builds owned labels from flat symbol ids.
     pub(crate) fn labels(&self, ids: &[u32]) -> argus_model::Labels {
         ids.chunks_exact(2)
@@ -363,9 +353,5 @@ mod tests {
         assert_eq!(p.len(), 2);
         assert_eq!(p.values("job", &s), vec!["db"]);
         assert_eq!(p.select(&[m(MatchOp::Eq, "zone", "a")], &s), vec![4]);
-        assert!(s.eq_pairs(
-            &s.get("zone").map(|z| vec![z, s.get("a").unwrap()]).unwrap(),
-            &[("zone", "a")]
-        ));
     }
 }

@@ -2,11 +2,12 @@
 //! buffer, and the append rules (bounds, out-of-order window, duplicates).
 //!
 //! ```ignore
-//! let mut s = MemSeries::new(labels, 0);
+//! let mut s = MemSeries::new(labels, key, 0);
 //! s.append(1_000, 1.0, &limits)?;
 //! ```
 
 use crate::chunk::{DecimalChunk, HeadChunk, XorChunk};
+use crate::head::SeriesKey;
 use argus_model::Sample;
 
 /// A head chunk is closed after this many samples.
@@ -16,6 +17,8 @@ pub(crate) const CHUNK_SAMPLES: usize = 120;
 pub(crate) struct MemSeries {
     /// Flat `[name, value, ...]` symbol ids.
     pub(crate) labels: Box<[u32]>,
+    /// The label set's identity (see `head::SeriesKey`).
+    pub(crate) key: SeriesKey,
     /// Closed chunks, oldest first.
     pub(crate) closed: Vec<HeadChunk>,
     /// The chunk being appended to.
@@ -56,9 +59,10 @@ pub(crate) struct Limits {
 }
 
 impl MemSeries {
-    pub(crate) fn new(labels: Box<[u32]>, epoch: u32) -> Self {
+    pub(crate) fn new(labels: Box<[u32]>, key: SeriesKey, epoch: u32) -> Self {
         MemSeries {
             labels,
+            key,
             closed: Vec::new(),
             open: HeadChunk::default(),
             ooo: None,
@@ -290,7 +294,7 @@ mod tests {
 
     #[test]
     fn chunks_cut_at_120_samples_and_block_boundaries() {
-        let mut s = MemSeries::new(Box::new([]), 0);
+        let mut s = MemSeries::new(Box::new([]), SeriesKey::default(), 0);
         for t in 0..130 {
             s.append(t, t as f64, &LIM).unwrap();
         }
@@ -302,7 +306,7 @@ mod tests {
 
     #[test]
     fn out_of_order_buffer_merges_and_truncation_straddles() {
-        let mut s = MemSeries::new(Box::new([]), 0);
+        let mut s = MemSeries::new(Box::new([]), SeriesKey::default(), 0);
         for t in [10, 20, 30, 200] {
             s.append(t, 1.0, &LIM).unwrap();
         }
