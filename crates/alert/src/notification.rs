@@ -29,6 +29,8 @@ pub enum IntegrationKind {
     Slack,
     /// `pagerduty_configs`.
     PagerDuty,
+    /// `argus.forward_to_alertmanager`: posting to an external Alertmanager.
+    Alertmanager,
 }
 
 impl IntegrationKind {
@@ -39,6 +41,7 @@ impl IntegrationKind {
             IntegrationKind::Email => "email",
             IntegrationKind::Slack => "slack",
             IntegrationKind::PagerDuty => "pagerduty",
+            IntegrationKind::Alertmanager => "alertmanager",
         }
     }
 }

@@ -31,6 +31,7 @@ pub const MAX_SLEEP: Duration = Duration::from_secs(1);
 pub struct Handle {
     dispatcher: Arc<Mutex<Dispatcher>>,
     wake: Arc<Notify>,
+    channels: Arc<Mutex<Arc<Channels>>>,
 }
 
 impl Handle {
@@ -45,13 +46,28 @@ impl Handle {
     pub fn wake(&self) {
         self.wake.notify_one();
     }
+
+    /// Replaces the channels (after a config reload); deliveries in flight keep the old ones.
+    pub fn set_channels(&self, channels: Channels) {
+        // A panic while locked cannot leave a half-written Arc behind.
+        let mut g = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        *g = Arc::new(channels);
+    }
+
+    /// The channels in force.
+    pub fn channels(&self) -> Arc<Channels> {
+        // As above: the guarded value is always a whole Arc.
+        self.channels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 /// The driver task.
 #[derive(Debug)]
 pub struct Runner {
     handle: Handle,
-    channels: Arc<Channels>,
 }
 
 impl Runner {
@@ -61,8 +77,8 @@ impl Runner {
             handle: Handle {
                 dispatcher: Arc::new(Mutex::new(d)),
                 wake: Arc::new(Notify::new()),
+                channels: Arc::new(Mutex::new(Arc::new(channels))),
             },
-            channels: Arc::new(channels),
         }
     }
 
@@ -86,7 +102,7 @@ impl Runner {
             });
             for n in out {
                 let h = self.handle.clone();
-                let chans = self.channels.clone();
+                let chans = self.handle.channels();
                 tasks.spawn(async move { send(h, chans, n, retry).await });
             }
             while tasks.try_join_next().is_some() {}

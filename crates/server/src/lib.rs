@@ -16,6 +16,7 @@
 //! # }
 //! ```
 
+pub mod alerting;
 pub mod api;
 pub mod config;
 mod local_agent;

@@ -10,9 +10,11 @@
 //! # }
 //! ```
 
+mod email;
 mod forward;
 mod webhook;
 
+pub use email::{EmailChannel, DEFAULT_EMAIL_HTML, DEFAULT_EMAIL_TEXT};
 pub use forward::AlertmanagerChannel;
 pub use webhook::{PagerDutyChannel, SlackChannel, WebhookChannel};
 
@@ -59,6 +61,16 @@ pub enum ChannelError {
     /// The channel is misconfigured.
     #[error("channel misconfigured: {0}")]
     Config(String),
+    /// The SMTP server refused the message or could not be reached.
+    #[error("SMTP via {server} failed: {reason}")]
+    Smtp {
+        /// The smarthost.
+        server: String,
+        /// Why.
+        reason: String,
+        /// Transient replies, timeouts and connection failures are retryable.
+        retryable: bool,
+    },
 }
 
 impl ChannelError {
@@ -67,6 +79,7 @@ impl ChannelError {
         match self {
             ChannelError::Status { status, .. } => *status >= 500 || *status == 429,
             ChannelError::Connect { .. } => true,
+            ChannelError::Smtp { retryable, .. } => *retryable,
             ChannelError::Request { .. } | ChannelError::Config(_) => false,
         }
     }
@@ -110,13 +123,13 @@ pub struct Channels {
 }
 
 impl Channels {
-    /// Builds channels for every webhook, Slack and PagerDuty integration in the config.
-    /// Email integrations have no channel yet (see [`Channels::missing`]).
+    /// Builds channels for every integration in the config: webhook, email, Slack, PagerDuty
+    /// and `argus.forward_to_alertmanager`.
     pub fn from_config(cfg: &Config) -> Result<Channels, ChannelError> {
         let ext = cfg.argus.external_url.clone().unwrap_or_default();
         let mut map: HashMap<(String, usize), Arc<dyn Channel>> = HashMap::new();
         for r in &cfg.receivers {
-            for (i, integ) in integrations(r).iter().enumerate() {
+            for (i, integ) in integrations(r, &cfg.argus).iter().enumerate() {
                 let ch: Option<Arc<dyn Channel>> = match integ.kind {
                     IntegrationKind::Webhook => Some(Arc::new(WebhookChannel::from_config(
                         &r.webhook_configs[integ.index],
@@ -132,7 +145,14 @@ impl Channels {
                         &cfg.global,
                         &ext,
                     )?)),
-                    IntegrationKind::Email => None,
+                    IntegrationKind::Email => Some(Arc::new(EmailChannel::from_config(
+                        &r.email_configs[integ.index],
+                        &cfg.global,
+                        &ext,
+                    )?)),
+                    IntegrationKind::Alertmanager => Some(Arc::new(AlertmanagerChannel::new(
+                        &cfg.argus.forward_to_alertmanager[integ.index].url,
+                    )?)),
                 };
                 if let Some(ch) = ch {
                     map.insert((r.name.clone(), i), ch);
@@ -156,7 +176,7 @@ impl Channels {
     pub fn missing(&self, cfg: &Config) -> Vec<(String, usize)> {
         cfg.receivers
             .iter()
-            .flat_map(|r| (0..integrations(r).len()).map(move |i| (r.name.clone(), i)))
+            .flat_map(|r| (0..integrations(r, &cfg.argus).len()).map(move |i| (r.name.clone(), i)))
             .filter(|k| !self.map.contains_key(k))
             .collect()
     }

@@ -17,7 +17,14 @@
 //!         - {after: 10m, receivers: [team-lead]}
 //!         - {after: 30m, receivers: [manager]}
 //!       repeat: 1
+//!   forward_to_alertmanager:
+//!     - {receiver: team, url: "http://alertmanager:9093"}
 //! ```
+//!
+//! `forward_to_alertmanager` adds an integration to an existing receiver: every notification of
+//! that receiver is also posted to the external Alertmanager's `POST /api/v2/alerts` (firing
+//! alerts without `endsAt`, so the remote applies its own `resolve_timeout`; resolved alerts with
+//! their end). Its integration index comes after the receiver's own integrations.
 
 use super::matchers::MatcherList;
 use argus_model::PromDuration;
@@ -45,6 +52,22 @@ pub struct ArgusConfig {
     /// Escalation policies.
     #[serde(default)]
     pub escalation_policies: Vec<EscalationPolicyConfig>,
+    /// Receivers whose notifications are also forwarded to an external Alertmanager.
+    #[serde(default)]
+    pub forward_to_alertmanager: Vec<ForwardConfig>,
+}
+
+/// Forwarding one receiver's alerts to an external Alertmanager (API v2).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardConfig {
+    /// The receiver (defined under `receivers:`) whose notifications are forwarded.
+    pub receiver: String,
+    /// Base URL of the Alertmanager, for example `http://alertmanager:9093`.
+    pub url: String,
+    /// Forward resolved alerts too (default true).
+    #[serde(default)]
+    pub send_resolved: Option<bool>,
 }
 
 /// Flap damping. An alert that changed state (firing ↔ resolved) more than `max_transitions`

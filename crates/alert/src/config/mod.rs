@@ -26,7 +26,7 @@ mod time;
 
 pub use argus::{
     ArgusConfig, ContactConfig, ContactGroupConfig, EscalationLevelConfig, EscalationPolicyConfig,
-    FlapDampingConfig, RetryConfig,
+    FlapDampingConfig, ForwardConfig, RetryConfig,
 };
 pub use matchers::{all_match, combine, parse_matchers, MatcherList};
 pub use receiver::{
@@ -100,6 +100,10 @@ pub struct Config {
     /// Argus's extensions.
     #[serde(default)]
     pub argus: ArgusConfig,
+    /// The text the config was parsed from (empty when built in code); `GET /api/v2/status`
+    /// shows it as `config.original`.
+    #[serde(skip)]
+    pub original: String,
 }
 
 /// The `global:` section. Keys Argus uses are typed; the rest are accepted.
@@ -220,10 +224,11 @@ impl Config {
 
     /// Parses and validates YAML text; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let cfg: Config = serde_saphyr::from_str(text).map_err(|e| ConfigError::Syntax {
+        let mut cfg: Config = serde_saphyr::from_str(text).map_err(|e| ConfigError::Syntax {
             origin: origin.to_string(),
             message: e.to_string(),
         })?;
+        cfg.original = text.to_string();
         cfg.validate()
             .map_err(|(needle, message)| ConfigError::Invalid {
                 origin: origin.to_string(),
@@ -322,6 +327,23 @@ impl Config {
             ));
         }
         self.check_route(root, &names, &intervals)?;
+        for f in &self.argus.forward_to_alertmanager {
+            if !names.contains(f.receiver.as_str()) {
+                return Err((
+                    Some(format!("receiver: {}", f.receiver)),
+                    format!(
+                        "forward_to_alertmanager names undefined receiver {:?}",
+                        f.receiver
+                    ),
+                ));
+            }
+            if !(f.url.starts_with("http://") || f.url.starts_with("https://")) {
+                return Err((
+                    Some(f.url.clone()),
+                    format!("forward_to_alertmanager url {:?} is not http(s)", f.url),
+                ));
+            }
+        }
         for p in &self.argus.escalation_policies {
             if p.levels.is_empty() {
                 return Err((

@@ -25,7 +25,7 @@
 mod flush;
 
 use crate::alert::Alert;
-use crate::config::{Config, ReceiverConfig, TimeIntervalConfig};
+use crate::config::{ArgusConfig, Config, ReceiverConfig, TimeIntervalConfig};
 use crate::escalation::{Ack, AckTarget, EscalationState};
 use crate::flap::FlapState;
 use crate::inhibit::Inhibitor;
@@ -84,8 +84,10 @@ pub struct Integration {
     pub send_resolved: bool,
 }
 
-/// The integrations Argus delivers to, in notification order (webhook, email, Slack, PagerDuty).
-pub fn integrations(r: &ReceiverConfig) -> Vec<Integration> {
+/// The integrations Argus delivers to, in notification order (webhook, email, Slack, PagerDuty,
+/// then `argus.forward_to_alertmanager` entries naming this receiver, whose `index` is their
+/// position in that list).
+pub fn integrations(r: &ReceiverConfig, argus: &ArgusConfig) -> Vec<Integration> {
     let mut out = Vec::new();
     let mut add = |kind, sr: Vec<Option<bool>>, default| {
         for (index, s) in sr.into_iter().enumerate() {
@@ -119,6 +121,15 @@ pub fn integrations(r: &ReceiverConfig) -> Vec<Integration> {
             .collect(),
         true,
     );
+    for (index, f) in argus.forward_to_alertmanager.iter().enumerate() {
+        if f.receiver == r.name {
+            out.push(Integration {
+                kind: IntegrationKind::Alertmanager,
+                index,
+                send_resolved: f.send_resolved.unwrap_or(true),
+            });
+        }
+    }
     out
 }
 
@@ -262,8 +273,12 @@ impl Dispatcher {
     }
 
     fn apply_config(&mut self, cfg: Config) -> Result<(), DispatchError> {
-        self.tree = RouteTree::build(&cfg.route).map_err(DispatchError::Config)?;
-        self.inhibitor = Inhibitor::build(&cfg.inhibit_rules).map_err(DispatchError::Config)?;
+        // Build everything that can fail before changing anything, so a failed reload keeps
+        // the old config whole.
+        let tree = RouteTree::build(&cfg.route).map_err(DispatchError::Config)?;
+        let inhibitor = Inhibitor::build(&cfg.inhibit_rules).map_err(DispatchError::Config)?;
+        self.tree = tree;
+        self.inhibitor = inhibitor;
         self.intervals = cfg
             .all_time_intervals()
             .map(|t| (t.name.clone(), t.clone()))
@@ -271,7 +286,7 @@ impl Dispatcher {
         self.integrations = cfg
             .receivers
             .iter()
-            .map(|r| (r.name.clone(), integrations(r)))
+            .map(|r| (r.name.clone(), integrations(r, &cfg.argus)))
             .collect();
         self.cfg = Arc::new(cfg);
         Ok(())

@@ -290,3 +290,29 @@ fn bad_configs_name_key_and_line() {
     let e = err("route: {receiver: r}\nreceivers: [{name: r, email_configs: [{to: a@b}]}]\n");
     assert!(e.contains("smarthost"), "{e}");
 }
+
+#[test]
+fn forward_to_alertmanager_adds_an_integration() {
+    let cfg = Config::parse(
+        r#"
+route: {receiver: r}
+receivers:
+  - name: r
+    webhook_configs: [{url: "http://hook/"}]
+argus:
+  forward_to_alertmanager:
+    - {receiver: r, url: "http://am:9093", send_resolved: false}
+"#,
+        "am.yml",
+    )
+    .unwrap();
+    let ints = argus_alert::dispatch::integrations(&cfg.receivers[0], &cfg.argus);
+    assert_eq!(ints.len(), 2);
+    assert_eq!(ints[1].kind, argus_alert::IntegrationKind::Alertmanager);
+    assert!(!ints[1].send_resolved);
+    let chans = argus_alert::channel::Channels::from_config(&cfg).unwrap();
+    assert!(chans.get("r", 1).is_some() && chans.missing(&cfg).is_empty());
+    assert!(cfg.original.contains("forward_to_alertmanager"));
+    let e = err("route: {receiver: r}\nreceivers: [{name: r}]\nargus:\n  forward_to_alertmanager:\n    - {receiver: ghost, url: 'http://am'}\n");
+    assert!(e.contains("ghost") && e.contains("line 5"), "{e}");
+}

@@ -183,29 +183,7 @@ impl AlertingService {
     /// dropped; the rest are queued in order and applied on the blocking pool. Returns how
     /// many were queued.
     pub fn send_rule_alerts(&self, alerts: Vec<PostableAlert>) -> Result<usize, AlertingError> {
-        let now = self.inner.clock.now_ms();
-        let timeout = self
-            .inner
-            .handle
-            .with(|d| d.config().global.resolve_timeout().as_millis());
-        let mut out = Vec::with_capacity(alerts.len());
-        for a in alerts {
-            let labels = format!("{:?}", a.labels);
-            match a.into_alert(now, timeout) {
-                Ok(a) => out.push(a),
-                Err(e) => {
-                    tracing::warn!(labels = %labels, error = %e, "Dropped an alert from the rules engine.")
-                }
-            }
-        }
-        let n = out.len();
-        if n > 0 {
-            self.inner
-                .feed
-                .send(out)
-                .map_err(|_| AlertingError::Stopped)?;
-        }
-        Ok(n)
+        queue(&self.inner, alerts)
     }
 
     /// Forwards every batch received on `rx` (the server's `alert_tx` channel) to
@@ -215,18 +193,13 @@ impl AlertingService {
         mut rx: mpsc::Receiver<Vec<argus_rules::Alert>>,
     ) -> JoinHandle<()> {
         let inner = self.inner.clone();
-        let svc = RuleSeam {
-            inner,
-            external_url: self.external_url.clone(),
-        };
         tokio::spawn(async move {
             while let Some(batch) = rx.recv().await {
                 let alerts = batch.iter().filter_map(rule_alert).collect();
-                if svc.send(alerts).is_err() {
+                if queue(&inner, alerts).is_err() {
                     break;
                 }
             }
-            let _ = svc.external_url;
         })
     }
 
@@ -247,7 +220,8 @@ impl AlertingService {
         self.inner.handle.with(|d| d.config().clone())
     }
 
-    /// Stops the runner after the deliveries in flight, and drains queued rule alerts.
+    /// Stops the runner after the deliveries in flight. Rule alerts queued but not yet applied
+    /// are dropped; the rules engine resends every firing alert at its next evaluation.
     pub async fn shutdown(self) {
         let AlertingService {
             inner,
@@ -267,31 +241,27 @@ impl AlertingService {
     }
 }
 
-/// The part of the service the rule feed task needs.
-struct RuleSeam {
-    inner: Arc<Inner>,
-    external_url: String,
-}
-
-impl RuleSeam {
-    fn send(&self, alerts: Vec<PostableAlert>) -> Result<(), AlertingError> {
-        let now = self.inner.clock.now_ms();
-        let timeout = self
-            .inner
-            .handle
-            .with(|d| d.config().global.resolve_timeout().as_millis());
-        let out: Vec<Alert> = alerts
-            .into_iter()
-            .filter_map(|a| a.into_alert(now, timeout).ok())
-            .collect();
-        if out.is_empty() {
-            return Ok(());
+/// Converts and queues alerts for [`feed_loop`]; see [`AlertingService::send_rule_alerts`].
+fn queue(inner: &Inner, alerts: Vec<PostableAlert>) -> Result<usize, AlertingError> {
+    let now = inner.clock.now_ms();
+    let timeout = inner
+        .handle
+        .with(|d| d.config().global.resolve_timeout().as_millis());
+    let mut out = Vec::with_capacity(alerts.len());
+    for a in alerts {
+        let labels = format!("{:?}", a.labels);
+        match a.into_alert(now, timeout) {
+            Ok(a) => out.push(a),
+            Err(e) => {
+                tracing::warn!(labels = %labels, error = %e, "Dropped an alert from the rules engine.")
+            }
         }
-        self.inner
-            .feed
-            .send(out)
-            .map_err(|_| AlertingError::Stopped)
     }
+    let n = out.len();
+    if n > 0 {
+        inner.feed.send(out).map_err(|_| AlertingError::Stopped)?;
+    }
+    Ok(n)
 }
 
 /// Converts a rules-engine alert the way Prometheus's `sendAlerts` does: firing alerts start at

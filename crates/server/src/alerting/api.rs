@@ -1,0 +1,443 @@
+//! Alertmanager API v2 (the subset `amtool`, Grafana and Prometheus use), with Alertmanager
+//! 0.25's JSON shapes, status codes and error bodies (a JSON string), plus Argus's extensions:
+//!
+//! | endpoint | what |
+//! |---|---|
+//! | `GET /api/v2/alerts` | `filter` (repeatable matcher), `receiver` (regex), `silenced`, `inhibited`, `active`, `unprocessed` (default true) |
+//! | `POST /api/v2/alerts` | a list of `postableAlert`; good alerts are kept, bad ones answer 400 with the reasons |
+//! | `GET /api/v2/alerts/groups` | aggregation groups, same filters |
+//! | `GET /api/v2/silences` | `filter`; sorted as Alertmanager sorts them |
+//! | `POST /api/v2/silences` | create, or update when `id` is set; `{"silenceID": ..}` |
+//! | `GET`/`DELETE /api/v2/silence/{id}` | one silence; expire it |
+//! | `GET /api/v2/status` | cluster disabled, version, `config.original`, uptime |
+//! | `GET /api/v2/receivers` | `[{"name": ..}]` |
+//! | `POST /api/v2/alerts/{fingerprint}/ack` | Argus: `{"who": .., "comment": ..}` acknowledges one alert and stops its escalation |
+//! | `GET /api/argus/v1/alert-history` | Argus: actions (ack, silence_set, silence_expire, notify, escalate) with `from`, `to` (RFC 3339 or Unix seconds), `limit` (default 1000), `kind`, `target`, `who` |
+
+use super::json::{
+    gettable_alert, gettable_silence, silence_matches_filter, sort_silences, valid_label_name,
+    AlertFilter, PostableSilence,
+};
+use super::{AlertingError, Inner};
+use crate::api::params::{collect_params, param, params_all, parse_time, success, ApiError};
+use argus_alert::alert::parse_rfc3339;
+use argus_alert::silence::{Silence, SilenceError};
+use argus_alert::{AckTarget, DispatchError, PostableAlert};
+use argus_model::Matcher;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+type St = State<Arc<Inner>>;
+
+/// Builds the router over the service's shared state.
+pub(crate) fn router(inner: Arc<Inner>) -> Router {
+    Router::new()
+        .route("/api/v2/alerts", get(get_alerts).post(post_alerts))
+        .route("/api/v2/alerts/groups", get(get_groups))
+        .route("/api/v2/alerts/{fingerprint}/ack", post(post_ack))
+        .route("/api/v2/silences", get(get_silences).post(post_silences))
+        .route("/api/v2/silence/{id}", get(get_silence))
+        .route("/api/v2/silence/{id}", delete(delete_silence))
+        .route("/api/v2/status", get(get_status))
+        .route("/api/v2/receivers", get(get_receivers))
+        .route("/api/argus/v1/alert-history", get(get_history))
+        .with_state(inner)
+}
+
+/// An Alertmanager-style error: the status and a JSON string body.
+fn am_error(status: StatusCode, msg: impl Into<String>) -> Response {
+    (status, Json(Value::String(msg.into()))).into_response()
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "An alerting API call failed.");
+    am_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+impl IntoResponse for AlertingError {
+    fn into_response(self) -> Response {
+        internal(self)
+    }
+}
+
+/// A 400 answer with Alertmanager's JSON string body.
+struct BadRequest(String);
+
+impl IntoResponse for BadRequest {
+    fn into_response(self) -> Response {
+        am_error(StatusCode::BAD_REQUEST, self.0)
+    }
+}
+
+fn bool_param(p: &[(String, String)], name: &str) -> Result<bool, BadRequest> {
+    match param(p, name).map(String::as_str) {
+        None | Some("") => Ok(true),
+        Some(v) => v
+            .parse::<bool>()
+            .map_err(|_| BadRequest(format!("{name} in query must be of type boolean: {v:?}"))),
+    }
+}
+
+fn filter_matchers(p: &[(String, String)]) -> Result<Vec<Matcher>, BadRequest> {
+    let mut out = Vec::new();
+    for f in params_all(p, "filter") {
+        let ms = argus_alert::config::parse_matchers(f).map_err(BadRequest)?;
+        out.extend(ms);
+    }
+    Ok(out)
+}
+
+fn alert_filter(q: Option<&str>) -> Result<AlertFilter, BadRequest> {
+    let p = collect_params(q, &[]);
+    let receiver = match param(&p, "receiver").filter(|r| !r.is_empty()) {
+        None => None,
+        Some(r) => Some(
+            regex::Regex::new(&format!("^(?:{r})$"))
+                .map_err(|e| BadRequest(format!("failed to parse receiver param: {e}")))?,
+        ),
+    };
+    Ok(AlertFilter {
+        matchers: filter_matchers(&p)?,
+        receiver,
+        silenced: bool_param(&p, "silenced")?,
+        inhibited: bool_param(&p, "inhibited")?,
+        active: {
+            // Argus processes alerts on receipt, so `unprocessed` selects nothing; it is still
+            // validated like Alertmanager does.
+            bool_param(&p, "unprocessed")?;
+            bool_param(&p, "active")?
+        },
+    })
+}
+
+async fn get_alerts(State(st): St, RawQuery(q): RawQuery) -> Response {
+    let f = match alert_filter(q.as_deref()) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let now = st.clock.now_ms();
+    let alerts = match st.run(|d| d.alerts()).await {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let out: Vec<Value> = alerts
+        .iter()
+        .filter(|a| f.keeps(a, now))
+        .filter(|a| f.receiver.is_none() || a.receivers.iter().any(|r| f.keeps_receiver(r)))
+        .map(gettable_alert)
+        .collect();
+    Json(out).into_response()
+}
+
+async fn post_alerts(State(st): St, body: Bytes) -> Response {
+    let posted: Vec<PostableAlert> = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            return am_error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid postable alerts: {e}"),
+            )
+        }
+    };
+    let now = st.clock.now_ms();
+    let res = st
+        .run(move |d| {
+            let timeout = d.config().global.resolve_timeout().as_millis();
+            let mut good = Vec::new();
+            let mut errs = Vec::new();
+            for p in posted {
+                if let Some(n) = p.labels.keys().find(|n| !valid_label_name(n)) {
+                    errs.push(format!("invalid label name {n:?}"));
+                    continue;
+                }
+                if let Some(n) = p.annotations.keys().find(|n| !valid_label_name(n)) {
+                    errs.push(format!("invalid annotation name {n:?}"));
+                    continue;
+                }
+                let labels = format!("{:?}", p.labels);
+                match p.into_alert(now, timeout) {
+                    Ok(a) => good.push(a),
+                    Err(e) => errs.push(format!("{e}: {labels}")),
+                }
+            }
+            d.put_alerts(good).map(|()| errs)
+        })
+        .await;
+    match res {
+        Ok(Ok(errs)) => {
+            st.handle.wake();
+            if errs.is_empty() {
+                StatusCode::OK.into_response()
+            } else {
+                am_error(StatusCode::BAD_REQUEST, errs.join("; "))
+            }
+        }
+        Ok(Err(e)) => internal(e),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn get_groups(State(st): St, RawQuery(q): RawQuery) -> Response {
+    let f = match alert_filter(q.as_deref()) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let now = st.clock.now_ms();
+    let (groups, alerts) = match st.run(|d| (d.groups(), d.alerts())).await {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    let by_fp: BTreeMap<u64, _> = alerts.iter().map(|a| (a.fingerprint, a)).collect();
+    let mut out: Vec<(String, Value)> = groups
+        .iter()
+        .filter(|g| f.keeps_receiver(&g.receiver))
+        .filter_map(|g| {
+            let alerts: Vec<Value> = g
+                .alerts
+                .iter()
+                .filter_map(|fp| by_fp.get(fp))
+                .filter(|a| f.keeps(a, now))
+                .map(|a| gettable_alert(a))
+                .collect();
+            if alerts.is_empty() {
+                return None;
+            }
+            let labels: BTreeMap<&str, &str> = g
+                .labels
+                .iter()
+                .map(|l| (l.name.as_str(), l.value.as_str()))
+                .collect();
+            let key = format!("{labels:?}{}", g.receiver);
+            Some((
+                key,
+                json!({"labels": labels, "receiver": {"name": g.receiver}, "alerts": alerts}),
+            ))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Json(out.into_iter().map(|(_, v)| v).collect::<Vec<_>>()).into_response()
+}
+
+async fn get_silences(State(st): St, RawQuery(q): RawQuery) -> Response {
+    let p = collect_params(q.as_deref(), &[]);
+    let filter = match filter_matchers(&p) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let now = st.clock.now_ms();
+    let mut sils: Vec<Silence> = match st
+        .run(move |d| {
+            d.silences()
+                .iter()
+                .filter(|s| silence_matches_filter(s, &filter))
+                .cloned()
+                .collect()
+        })
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    sort_silences(&mut sils, now);
+    Json(
+        sils.iter()
+            .map(|s| gettable_silence(s, now))
+            .collect::<Vec<_>>(),
+    )
+    .into_response()
+}
+
+async fn post_silences(State(st): St, body: Bytes) -> Response {
+    let p: PostableSilence = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => return am_error(StatusCode::BAD_REQUEST, format!("invalid silence: {e}")),
+    };
+    let (starts, ends) = match (parse_rfc3339(&p.starts_at), parse_rfc3339(&p.ends_at)) {
+        (Ok(s), Ok(e)) => (s, e),
+        (Err(e), _) | (_, Err(e)) => return am_error(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    if starts >= ends {
+        return am_error(
+            StatusCode::BAD_REQUEST,
+            "Failed to create silence: start time must be before end time",
+        );
+    }
+    if ends < st.clock.now_ms() {
+        return am_error(
+            StatusCode::BAD_REQUEST,
+            "Failed to create silence: end time can't be in the past",
+        );
+    }
+    let mut s = Silence::new(p.matchers, starts, ends, &p.created_by, &p.comment);
+    s.id = p.id.unwrap_or_default();
+    match st.run(move |d| d.set_silence(s)).await {
+        Ok(Ok(id)) => {
+            st.handle.wake();
+            Json(json!({ "silenceID": id })).into_response()
+        }
+        Ok(Err(DispatchError::Silence(e @ SilenceError::NotFound(_)))) => {
+            am_error(StatusCode::NOT_FOUND, e.to_string())
+        }
+        Ok(Err(DispatchError::Silence(e))) => am_error(StatusCode::BAD_REQUEST, e.to_string()),
+        Ok(Err(e)) => internal(e),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn get_silence(State(st): St, Path(id): Path<String>) -> Response {
+    let now = st.clock.now_ms();
+    match st.run(move |d| d.silences().get(&id).cloned()).await {
+        Ok(Some(s)) => Json(gettable_silence(&s, now)).into_response(),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn delete_silence(State(st): St, Path(id): Path<String>) -> Response {
+    match st.run(move |d| d.expire_silence(&id, "api")).await {
+        Ok(Ok(())) => {
+            st.handle.wake();
+            StatusCode::OK.into_response()
+        }
+        Ok(Err(DispatchError::Silence(SilenceError::NotFound(_)))) => {
+            StatusCode::NOT_FOUND.into_response()
+        }
+        // Alertmanager answers 500 for an already expired silence; so do we.
+        Ok(Err(e)) => am_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn get_status(State(st): St) -> Response {
+    let original = match st.run(|d| d.config().original.clone()).await {
+        Ok(o) => o,
+        Err(e) => return e.into_response(),
+    };
+    Json(json!({
+        "cluster": {"status": "disabled", "peers": []},
+        "versionInfo": {
+            "version": env!("CARGO_PKG_VERSION"),
+            "branch": "",
+            "revision": "",
+            "buildUser": "argus",
+            "buildDate": "",
+            "goVersion": "none (Argus, Rust)",
+        },
+        "config": {"original": original},
+        "uptime": argus_alert::alert::format_rfc3339(st.started_ms),
+    }))
+    .into_response()
+}
+
+async fn get_receivers(State(st): St) -> Response {
+    match st
+        .run(|d| {
+            d.config()
+                .receivers
+                .iter()
+                .map(|r| json!({"name": r.name}))
+                .collect::<Vec<_>>()
+        })
+        .await
+    {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct AckBody {
+    who: String,
+    #[serde(default)]
+    comment: String,
+}
+
+async fn post_ack(State(st): St, Path(fp): Path<String>, body: Bytes) -> Response {
+    let Ok(fpn) = u64::from_str_radix(&fp, 16) else {
+        return am_error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid fingerprint {fp:?}"),
+        );
+    };
+    let b: AckBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return am_error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid acknowledgement (want {{\"who\":..,\"comment\":..}}): {e}"),
+            )
+        }
+    };
+    if b.who.trim().is_empty() {
+        return am_error(StatusCode::BAD_REQUEST, "'who' must not be empty");
+    }
+    let who = b.who.clone();
+    match st
+        .run(move |d| d.ack(AckTarget::Alert(fpn), &b.who, &b.comment))
+        .await
+    {
+        Ok(Ok(())) => {
+            st.handle.wake();
+            Json(json!({"fingerprint": fp, "acknowledgedBy": who})).into_response()
+        }
+        Ok(Err(DispatchError::NotFound(what))) => {
+            am_error(StatusCode::NOT_FOUND, format!("no alert {what}"))
+        }
+        Ok(Err(e)) => internal(e),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn get_history(State(st): St, RawQuery(q): RawQuery) -> Response {
+    let p = collect_params(q.as_deref(), &[]);
+    let now = st.clock.now_ms();
+    let from = match param(&p, "from").filter(|s| !s.is_empty()) {
+        Some(s) => match parse_time("from", s) {
+            Ok(t) => t,
+            Err(e) => return e.into_response(),
+        },
+        None => 0,
+    };
+    let to = match param(&p, "to").filter(|s| !s.is_empty()) {
+        Some(s) => match parse_time("to", s) {
+            Ok(t) => t,
+            Err(e) => return e.into_response(),
+        },
+        None => now + 1,
+    };
+    let limit = match param(&p, "limit").map(|s| s.parse::<usize>()) {
+        None => 1000,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return ApiError::bad_data("invalid parameter \"limit\"").into_response(),
+    };
+    let want = |k: &str| param(&p, k).filter(|s| !s.is_empty()).cloned();
+    let (kind, target, who) = (want("kind"), want("target"), want("who"));
+    let filtered = kind.is_some() || target.is_some() || who.is_some();
+    let fetch = if filtered { 100_000 } else { limit };
+    let actions = match st.run(move |d| d.history(from, to, fetch)).await {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => return ApiError::internal(e.to_string()).into_response(),
+        Err(e) => return ApiError::internal(e.to_string()).into_response(),
+    };
+    let out: Vec<Value> = actions
+        .into_iter()
+        .filter(|a| kind.as_ref().is_none_or(|k| &a.kind == k))
+        .filter(|a| target.as_ref().is_none_or(|t| &a.target == t))
+        .filter(|a| who.as_ref().is_none_or(|w| &a.who == w))
+        .take(limit)
+        .map(|a| {
+            json!({
+                "time": argus_alert::alert::format_rfc3339(a.at),
+                "who": a.who, "kind": a.kind, "target": a.target, "comment": a.comment,
+            })
+        })
+        .collect();
+    success(out)
+}
