@@ -84,10 +84,12 @@ fn check_config(file: &Path) -> anyhow::Result<()> {
     let c = Config::load(file)?;
     let rules = c.check_rule_files()?;
     let files = c.rule_file_paths()?.len();
+    let am = c.alerting_config()?;
     println!(
-        "{}: valid ({} scrape jobs, {files} rule files, {rules} rules)",
+        "{}: valid ({} scrape jobs, {files} rule files, {rules} rules, {} alert receivers)",
         file.display(),
-        c.scrape_configs.len()
+        c.scrape_configs.len(),
+        am.receivers.len()
     );
     Ok(())
 }

@@ -37,6 +37,8 @@ pub struct Config {
     pub rule_files: Vec<String>,
     /// Argus's own knobs of the rules engine (not a Prometheus key).
     pub rules: RulesConfig,
+    /// The Alertmanager-compatible notification pipeline.
+    pub alerting: AlertingConfig,
     /// The file's text as loaded (served by `/api/v1/status/config`); not a key.
     #[serde(skip)]
     pub source_text: Option<String>,
@@ -44,6 +46,43 @@ pub struct Config {
     /// directory; the working directory when there is no file); not a key.
     #[serde(skip)]
     pub base_dir: Option<PathBuf>,
+}
+
+/// `alerting:` section.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertingConfig {
+    /// An Alertmanager configuration file (route, receivers, inhibit_rules,
+    /// time_intervals, templates), used unchanged; relative to this file's
+    /// directory. Default none: a built-in route to a receiver with no
+    /// integrations, so alerts and silences still work through `/api/v2`.
+    pub config_file: Option<String>,
+}
+
+/// The Alertmanager configuration used when `alerting.config_file` is unset.
+pub const DEFAULT_ALERTING_CONFIG: &str =
+    "route:\n  receiver: default\nreceivers:\n  - name: default\n";
+
+impl Config {
+    /// Loads the Alertmanager configuration named by `alerting.config_file`
+    /// (or the built-in default).
+    pub fn alerting_config(&self) -> Result<argus_alert::config::Config, ConfigError> {
+        match &self.alerting.config_file {
+            None => argus_alert::config::Config::parse(DEFAULT_ALERTING_CONFIG, "<built-in>")
+                .map_err(|e| ConfigError::Invalid {
+                    path: "<built-in alerting config>".into(),
+                    message: e.to_string(),
+                }),
+            Some(f) => {
+                let base = self.base_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+                let path = base.join(f);
+                argus_alert::config::Config::load(&path).map_err(|e| ConfigError::Invalid {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })
+            }
+        }
+    }
 }
 
 /// `rules:` section: Argus's settings of the rules engine. The Prometheus

@@ -55,6 +55,9 @@ pub enum ServerError {
     /// The built-in agent could not start.
     #[error("cannot start the built-in agent: {0}")]
     Agent(String),
+    /// The alerting pipeline could not start.
+    #[error("cannot start the alerting pipeline: {0}")]
+    Alerting(String),
     /// The scrape configuration could not be applied.
     #[error("cannot start scraping: {0}")]
     Scrape(String),
@@ -154,7 +157,23 @@ pub async fn run(
         tasks.push(h);
     }
 
-    let outbox = Arc::new(rules::AlertOutbox::new(opts.alert_tx.clone()));
+    // The notification pipeline: alerts from the rules engine flow into it
+    // through a channel, so neither crate imports the other.
+    let am_cfg = opts.config.alerting_config().map_err(ServerError::Rules)?;
+    let external_url = format!("http://{}", opts.listen);
+    let alerting =
+        alerting::AlertingService::start(am_cfg, &opts.data_dir, external_url, clock.clone())
+            .await
+            .map_err(|e| ServerError::Alerting(e.to_string()))?;
+    let alert_tx = match opts.alert_tx.clone() {
+        Some(tx) => tx,
+        None => {
+            let (tx, rx) = tokio::sync::mpsc::channel(1024);
+            tasks.push(alerting.spawn_rule_feed(rx));
+            tx
+        }
+    };
+    let outbox = Arc::new(rules::AlertOutbox::new(Some(alert_tx)));
     let query = Arc::new(api::exec::QueryService::new(&opts.config.query));
     let deps = argus_rules::Deps {
         query: Arc::new(rules::store_query_fn(db.clone(), query.options().clone())),
@@ -178,10 +197,18 @@ pub async fn run(
             if let Some(sm) = scrape {
                 sm.shutdown().await;
             }
+            alerting.shutdown().await;
             let _ = tokio::task::spawn_blocking(move || db.close()).await;
             return Err(ServerError::Rules(e));
         }
     };
+    {
+        let reloader = alerting.reloader();
+        rule_service.set_reload_hook(Arc::new(move |cfg: &config::Config| {
+            let am = cfg.alerting_config().map_err(|e| e.to_string())?;
+            reloader(am).map_err(|e| format!("alerting configuration: {e}"))
+        }));
+    }
     #[cfg(unix)]
     if opts.config_path.is_some() {
         tasks.push(spawn_sighup_reload(rule_service.clone())?);
@@ -199,7 +226,8 @@ pub async fn run(
         rules: rule_service.clone(),
     };
     state.ready.store(true, Ordering::Release);
-    let app = api::router(state, opts.config.limits.max_request_body.0 as usize);
+    let app =
+        api::router(state, opts.config.limits.max_request_body.0 as usize).merge(alerting.router());
     tracing::info!(listen = %opts.listen, "Argus is listening.");
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -209,6 +237,7 @@ pub async fn run(
         t.abort();
     }
     rule_service.stop().await;
+    alerting.shutdown().await;
     if let Some(sm) = scrape {
         sm.shutdown().await;
     }

@@ -176,7 +176,13 @@ pub struct RuleService {
     clock: Arc<dyn Clock>,
     reload_lock: tokio::sync::Mutex<()>,
     status: Mutex<ReloadStatus>,
+    hook: Mutex<Option<ReloadHook>>,
 }
+
+/// Called on reload with the new configuration, before the rule files are
+/// swapped; an error aborts the reload with nothing changed. The server uses
+/// it to reload the alerting pipeline's configuration.
+pub type ReloadHook = Arc<dyn Fn(&Config) -> Result<(), String> + Send + Sync>;
 
 /// The group options a configuration asks for.
 pub fn group_options(cfg: &Config, data_dir: &Path, listen: std::net::SocketAddr) -> GroupOptions {
@@ -232,6 +238,7 @@ impl RuleService {
             config_path,
             clock,
             reload_lock: tokio::sync::Mutex::new(()),
+            hook: Mutex::new(None),
             status: Mutex::new(ReloadStatus {
                 success: true,
                 at_ms,
@@ -258,6 +265,12 @@ impl RuleService {
     /// the new rules. On any error nothing changes and the error is returned.
     /// Other sections of the configuration (and `global.evaluation_interval`)
     /// take effect at the next restart. Returns the number of rule groups.
+    /// Installs the hook run on every reload (see [`ReloadHook`]).
+    pub fn set_reload_hook(&self, hook: ReloadHook) {
+        *self.hook.lock() = Some(hook);
+    }
+
+    /// Re-reads the configuration file and the rule files; on any error nothing changes.
     pub async fn reload(&self) -> Result<usize, ConfigError> {
         let _one_at_a_time = self.reload_lock.lock().await;
         let res = self.reload_locked().await;
@@ -278,19 +291,27 @@ impl RuleService {
             return Ok(self.manager.with_groups(|g| g.len()));
         };
         let p2 = path.clone();
+        let hook = self.hook.lock().clone();
         let loaded = tokio::task::spawn_blocking(move || {
             let cfg = Config::load(&p2)?;
             let files = cfg.rule_file_paths()?;
+
             // Validate before touching the running groups; `load` re-reads them.
             let errors: Vec<_> = argus_rules::check_rule_files(&files)
                 .into_iter()
                 .filter_map(Result::err)
                 .collect();
-            if errors.is_empty() {
-                Ok(files)
-            } else {
-                Err(ConfigError::Rules { errors })
+            if !errors.is_empty() {
+                return Err(ConfigError::Rules { errors });
             }
+            // Last, so a failure here leaves the rules untouched too.
+            if let Some(h) = hook {
+                h(&cfg).map_err(|message| ConfigError::Invalid {
+                    path: p2.display().to_string(),
+                    message,
+                })?;
+            }
+            Ok(files)
         })
         .await
         .map_err(|e| ConfigError::Invalid {

@@ -205,14 +205,15 @@ impl AlertingService {
 
     /// Applies a new config. On any error the old config and channels stay in force.
     pub fn reload(&self, cfg: Config) -> Result<(), AlertingError> {
-        let cfg = with_external_url(cfg, &self.external_url);
-        let chans = Channels::from_config(&cfg)?;
-        warn_missing(&cfg, &chans);
-        self.inner.handle.with(|d| d.reload(cfg))?;
-        self.inner.handle.set_channels(chans);
-        self.inner.handle.wake();
-        tracing::info!("Reloaded the alerting config.");
-        Ok(())
+        reload_inner(&self.inner, &self.external_url, cfg)
+    }
+
+    /// The same as [`AlertingService::reload`], as a function that outlives
+    /// `&self`: for the server's reload hook.
+    pub fn reloader(&self) -> impl Fn(Config) -> Result<(), AlertingError> + Send + Sync + 'static {
+        let inner = self.inner.clone();
+        let url = self.external_url.clone();
+        move |cfg| reload_inner(&inner, &url, cfg)
     }
 
     /// The config in force.
@@ -300,4 +301,16 @@ async fn feed_loop(h: Handle, mut rx: mpsc::UnboundedReceiver<Vec<Alert>>) {
             Err(e) => tracing::error!(error = %e, "The alert feed task failed."),
         }
     }
+}
+
+/// Swaps in a new configuration and its channels; on error the old ones stay.
+fn reload_inner(inner: &Inner, external_url: &str, cfg: Config) -> Result<(), AlertingError> {
+    let cfg = with_external_url(cfg, external_url);
+    let chans = Channels::from_config(&cfg)?;
+    warn_missing(&cfg, &chans);
+    inner.handle.with(|d| d.reload(cfg))?;
+    inner.handle.set_channels(chans);
+    inner.handle.wake();
+    tracing::info!("Reloaded the alerting config.");
+    Ok(())
 }
