@@ -1,7 +1,7 @@
 //! The batch appender: stages samples against the head, then writes one WAL
 //! write per commit and applies the batch.
 //!
-//! ```ignore
+//! ```text
 //! let mut app = db.appender();
 //! app.append_pairs(&[("__name__", "up"), ("job", "a")], 1_000, 1.0)?;
 //! let stats = app.commit()?; // durable against kill -9 once Ok

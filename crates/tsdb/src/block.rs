@@ -2,7 +2,7 @@
 //! `data` file with pco-encoded series, a symbol table and the label sets.
 //! Postings are rebuilt from the label sets at open. See `docs/format/block.md`.
 //!
-//! ```ignore
+//! ```text
 //! let mut w = BlockWriter::create(&blocks_dir, 0, 7_199_999)?;
 //! w.add([("__name__", "up")], &[Sample::new(1, 1.0)])?;
 //! let meta = w.finish()?;

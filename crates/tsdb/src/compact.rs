@@ -1,7 +1,7 @@
 //! Compaction (head → blocks), head truncation, WAL checkpoints and
 //! retention.
 //!
-//! ```ignore
+//! ```text
 //! db.compact()?;            // cut full block-range windows once the head spans > 1.5 ranges
 //! db.compact_head_fully()?; // cut everything (benchmarks, tests, shutdown)
 //! db.apply_retention()?;    // delete blocks by age and by total size

@@ -2,7 +2,7 @@
 //! statistics, WAL syncing and closing. Compaction and retention live in
 //! `compact.rs`, reads in `querier.rs`, the appender in `appender.rs`.
 //!
-//! ```ignore
+//! ```text
 //! let db = Db::open(dir, Options::default(), Arc::new(SystemClock))?;
 //! db.maintenance()?; // from a periodic task
 //! db.close()?;

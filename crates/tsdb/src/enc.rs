@@ -1,7 +1,7 @@
 //! Little helpers for the on-disk formats: LEB128 varints, zigzag signed
 //! varints and a bounds-checked reader.
 //!
-//! ```ignore
+//! ```text
 //! let mut b = Vec::new();
 //! put_uvarint(&mut b, 300);
 //! put_varint(&mut b, -3);

@@ -8,7 +8,7 @@
 //! label hash under one shard lock and returns the id; applying a commit goes
 //! straight to the slot, taking each shard's lock once per commit.
 //!
-//! ```ignore
+//! ```text
 //! let head = Head::new(2 * 3_600_000, 600_000);
 //! let mut scratch = Vec::new();
 //! let key = series_key(&[("__name__", "up")], &mut scratch);

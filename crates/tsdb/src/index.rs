@@ -1,7 +1,7 @@
 //! The symbol table and the inverted postings index: label name → value →
 //! sorted series ids (`u32`), answering Prometheus's four matcher kinds.
 //!
-//! ```ignore
+//! ```text
 //! let mut syms = Symbols::default();
 //! let mut p = Postings::default();
 //! let l = syms.intern_pairs([("job", "a")]);

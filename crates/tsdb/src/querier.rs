@@ -1,7 +1,7 @@
 //! Reads over the head and the blocks: series merged by label set and
 //! deduplicated by timestamp (a block's sample wins over the head's).
 //!
-//! ```ignore
+//! ```text
 //! let series = db.select(&[Matcher::eq("job", "node")], 0, i64::MAX)?;
 //! let names = db.label_names(&[], 0, i64::MAX)?;
 //! ```

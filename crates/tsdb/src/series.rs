@@ -1,7 +1,7 @@
 //! One head series: its label symbols, compressed chunks and out-of-order
 //! buffer, and the append rules (bounds, out-of-order window, duplicates).
 //!
-//! ```ignore
+//! ```text
 //! let mut s = MemSeries::new(labels, key, 0);
 //! s.append(1_000, 1.0, &limits)?;
 //! ```

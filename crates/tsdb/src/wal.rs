@@ -2,7 +2,7 @@
 //! checkpoints that replace the oldest segments. The format is described in
 //! `docs/format/wal.md`.
 //!
-//! ```ignore
+//! ```text
 //! let mut buf = Vec::new();
 //! wal::encode_samples(&mut buf, &[(1, 1_000, 2.5)]);
 //! wal.write(&buf)?; // one write per commit, fsync per policy
