@@ -16,7 +16,7 @@ need cc || apt_install gcc libc6-dev
 need curl || apt_install curl
 # Real peers the integration tests talk to: Prometheus 2.42 (PromQL differential test),
 # amtool and Alertmanager 0.25 (Alertmanager API tests), and an SMTP sink (aiosmtpd).
-need prometheus && need amtool && need alertmanager || apt_install prometheus prometheus-alertmanager
+need prometheus && need amtool && need prometheus-alertmanager || apt_install prometheus prometheus-alertmanager
 need python3 || apt_install python3 python3-pip
 python3 -c 'import aiosmtpd' 2>/dev/null || apt_install python3-aiosmtpd || \
   python3 -m pip install -q aiosmtpd || python3 -m pip install -q --break-system-packages aiosmtpd
