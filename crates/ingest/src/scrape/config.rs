@@ -13,46 +13,11 @@ use std::time::Duration;
 pub struct PromDuration(pub Duration);
 
 impl PromDuration {
-    /// Parses the Prometheus duration syntax.
+    /// Parses the Prometheus duration syntax (shared with the rest of Argus:
+    /// [`argus_model::parse_duration`]).
     pub fn parse(s: &str) -> Result<PromDuration, String> {
-        if s == "0" {
-            return Ok(PromDuration(Duration::ZERO));
-        }
-        const UNITS: [(&str, u64); 7] = [
-            ("y", 365 * 86_400_000),
-            ("w", 7 * 86_400_000),
-            ("d", 86_400_000),
-            ("h", 3_600_000),
-            ("m", 60_000),
-            ("s", 1_000),
-            ("ms", 1),
-        ];
-        let bad = || format!("invalid duration {s:?}: expected e.g. \"15s\", \"1m30s\", \"250ms\"");
-        let (mut rest, mut total, mut next_unit) = (s, 0u64, 0usize);
-        if rest.is_empty() {
-            return Err(bad());
-        }
-        while !rest.is_empty() {
-            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            if digits == 0 {
-                return Err(bad());
-            }
-            let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-            rest = &rest[digits..];
-            let unit_len = rest.bytes().take_while(|c| c.is_ascii_alphabetic()).count();
-            let unit = &rest[..unit_len];
-            let idx = UNITS.iter().position(|(u, _)| *u == unit).ok_or_else(bad)?;
-            if idx < next_unit {
-                return Err(bad());
-            }
-            next_unit = idx + 1;
-            total = n
-                .checked_mul(UNITS[idx].1)
-                .and_then(|x| total.checked_add(x))
-                .ok_or_else(bad)?;
-            rest = &rest[unit_len..];
-        }
-        Ok(PromDuration(Duration::from_millis(total)))
+        let ms = argus_model::parse_duration(s).map_err(|e| e.to_string())?;
+        Ok(PromDuration(Duration::from_millis(ms.max(0) as u64)))
     }
 }
 
