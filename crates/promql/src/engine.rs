@@ -237,16 +237,7 @@ fn shape(val: Val, instant: bool, grid: &Grid) -> Result<Value, PromqlError> {
                     .collect(),
             )
         }
-        Val::Vector(v) => Value::Matrix(
-            cleanup(v)?
-                .into_iter()
-                .map(|s| Series {
-                    labels: s.labels,
-                    samples: s.pts,
-                })
-                .collect(),
-        ),
-        Val::Matrix(v) => Value::Matrix(
+        Val::Vector(v) | Val::Matrix(v) => Value::Matrix(
             cleanup(v)?
                 .into_iter()
                 .map(|s| Series {
