@@ -21,6 +21,11 @@ need python3 || apt_install python3 python3-pip
 python3 -c 'import aiosmtpd' 2>/dev/null || apt_install python3-aiosmtpd || \
   python3 -m pip install -q aiosmtpd || python3 -m pip install -q --break-system-packages aiosmtpd
 
+# Redis for the service health tests (argus-health): the system one on 6379, and the
+# redis-server binary, which the Redis-restart test runs on a port of its own.
+need redis-server && need redis-cli || apt_install redis-server redis-tools
+redis-cli -p 6379 ping >/dev/null 2>&1 || redis-server --port 6379 --daemonize yes --save '' --appendonly no >/dev/null
+
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy
 

@@ -25,9 +25,10 @@
 //! assert_eq!(due, vec![(10, 0, 0), (30, 1, 0), (40, 0, 1), (60, 1, 1)]);
 //! ```
 
-use crate::config::{all_match, EscalationPolicyConfig};
+use crate::config::{all_match, ArgusConfig, EscalationLevelConfig, EscalationPolicyConfig};
 use argus_model::Labels;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Who acknowledged, when and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,4 +113,110 @@ pub fn policy_for<'a, 'b>(
     policies
         .iter()
         .find(|p| firing.clone().any(|l| all_match(&p.matchers.0, l)))
+}
+
+/// The policies with contact groups expanded into their priority tiers, as the dispatcher runs
+/// them. A level that names contacts or groups becomes one step per distinct delay: the level's
+/// own receivers and directly named contacts at `after`; tier `k` of a group at
+/// `after + k * tier_interval`. Every contact `c` is delivered through receiver `contact:c`, and
+/// the step's `contacts` lists the contacts of that step. Errors name the policy when a name is
+/// unknown or the expanded steps are not strictly increasing.
+///
+/// ```
+/// use argus_alert::config::Config;
+/// let cfg = Config::parse(r#"
+/// route: {receiver: r}
+/// receivers: [{name: r}]
+/// argus:
+///   contacts: [{name: a, webhook_url: "http://x/a"}, {name: b, webhook_url: "http://x/b"}]
+///   contact_groups: [{name: g, members: [{contact: b, priority: 2}, a], tier_interval: 5m}]
+///   escalation_policies:
+///     - {name: p, levels: [{after: 10m, receivers: [r], contacts: [g]}, {after: 30m, receivers: [r]}]}
+/// "#, "am.yml").unwrap();
+/// let p = argus_alert::escalation::expand_policies(&cfg.argus).unwrap();
+/// let steps: Vec<_> = p[0].levels.iter()
+///     .map(|l| (l.after.as_millis() / 60_000, l.receivers.clone())).collect();
+/// assert_eq!(steps, vec![
+///     (10, vec!["r".to_string(), "contact:a".into()]),
+///     (15, vec!["contact:b".into()]),
+///     (30, vec!["r".into()]),
+/// ]);
+/// ```
+pub fn expand_policies(cfg: &ArgusConfig) -> Result<Vec<EscalationPolicyConfig>, String> {
+    let contact_prio: BTreeMap<&str, u32> = cfg
+        .contacts
+        .iter()
+        .map(|c| (c.name.as_str(), c.priority.unwrap_or(1)))
+        .collect();
+    let mut out = Vec::with_capacity(cfg.escalation_policies.len());
+    for p in &cfg.escalation_policies {
+        let mut levels = Vec::new();
+        for l in &p.levels {
+            // offset ms → contacts notified at that offset, in order.
+            let mut at: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+            at.insert(0, Vec::new());
+            for name in &l.contacts {
+                if contact_prio.contains_key(name.as_str()) {
+                    push_unique(at.entry(0).or_default(), name);
+                    continue;
+                }
+                let Some(g) = cfg.contact_groups.iter().find(|g| &g.name == name) else {
+                    return Err(format!(
+                        "escalation policy {:?} names {name:?}, which is neither a contact nor a contact group",
+                        p.name
+                    ));
+                };
+                let mut tiers: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+                for m in &g.members {
+                    let prio = match m {
+                        crate::config::GroupMember::Entry(e) => e.priority,
+                        crate::config::GroupMember::Name(_) => None,
+                    }
+                    .or_else(|| contact_prio.get(m.contact()).copied())
+                    .unwrap_or(1);
+                    tiers.entry(prio).or_default().push(m.contact());
+                }
+                for (k, members) in tiers.values().enumerate() {
+                    let off = k as i64 * g.tier_interval().as_millis();
+                    for c in members {
+                        push_unique(at.entry(off).or_default(), c);
+                    }
+                }
+            }
+            for (off, contacts) in at {
+                let mut receivers = if off == 0 {
+                    l.receivers.clone()
+                } else {
+                    Vec::new()
+                };
+                receivers.extend(contacts.iter().map(|c| format!("contact:{c}")));
+                levels.push(EscalationLevelConfig {
+                    after: argus_model::PromDuration(l.after.as_millis() + off),
+                    receivers,
+                    contacts,
+                });
+            }
+        }
+        for w in levels.windows(2) {
+            if w[1].after.as_millis() <= w[0].after.as_millis() {
+                return Err(format!(
+                    "escalation policy {:?}: with contact-group tiers, steps at {} and {} are not strictly increasing (shorten tier_interval or space the levels)",
+                    p.name, w[0].after, w[1].after
+                ));
+            }
+        }
+        out.push(EscalationPolicyConfig {
+            name: p.name.clone(),
+            matchers: p.matchers.clone(),
+            levels,
+            repeat: p.repeat,
+        });
+    }
+    Ok(out)
+}
+
+fn push_unique(v: &mut Vec<String>, s: &str) {
+    if !v.iter().any(|x| x == s) {
+        v.push(s.to_string());
+    }
 }

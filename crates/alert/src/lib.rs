@@ -38,6 +38,7 @@ pub mod dispatch;
 pub mod escalation;
 pub mod flap;
 pub mod inhibit;
+pub mod links;
 pub mod nflog;
 pub mod notification;
 pub mod route;
@@ -48,6 +49,6 @@ pub mod store;
 pub mod template;
 
 pub use alert::{fingerprint, Alert, AlertStatus, PostableAlert};
-pub use dispatch::{AlertInfo, DispatchError, Dispatcher, GroupId, GroupInfo};
+pub use dispatch::{AlertInfo, DispatchError, Dispatcher, GroupId, GroupInfo, HistoryQuery};
 pub use escalation::{Ack, AckTarget};
 pub use notification::{IntegrationKind, Notification, NotifiedAlert, WebhookMessage};

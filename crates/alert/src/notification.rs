@@ -31,6 +31,12 @@ pub enum IntegrationKind {
     PagerDuty,
     /// `argus.forward_to_alertmanager`: posting to an external Alertmanager.
     Alertmanager,
+    /// `argus.dingtalk_configs`: a DingTalk custom robot.
+    DingTalk,
+    /// `argus.wecom_configs`: a WeCom group robot.
+    WeCom,
+    /// `argus.feishu_configs`: a Feishu/Lark custom bot.
+    Feishu,
 }
 
 impl IntegrationKind {
@@ -42,6 +48,9 @@ impl IntegrationKind {
             IntegrationKind::Slack => "slack",
             IntegrationKind::PagerDuty => "pagerduty",
             IntegrationKind::Alertmanager => "alertmanager",
+            IntegrationKind::DingTalk => "dingtalk",
+            IntegrationKind::WeCom => "wecom",
+            IntegrationKind::Feishu => "feishu",
         }
     }
 }
@@ -118,6 +127,36 @@ pub struct Notification {
 }
 
 impl Notification {
+    /// A stable key for this notification's content: receiver, integration,
+    /// group and the firing and resolved alert sets. A retry, or a resend after
+    /// a crash between the receiver's 2xx and the notification-log commit
+    /// (ADR 0005), carries the same key, so a receiver that keeps recent keys
+    /// can drop the duplicate. Sent as the `Idempotency-Key` HTTP header.
+    pub fn idempotency_key(&self) -> String {
+        use sha2::Digest;
+        let mut firing = self.firing.clone();
+        let mut resolved = self.resolved.clone();
+        firing.sort_unstable();
+        resolved.sort_unstable();
+        let mut h = sha2::Sha256::new();
+        h.update(self.receiver.as_bytes());
+        h.update(b"\0");
+        h.update(self.integration.to_le_bytes());
+        h.update(self.group_key.as_bytes());
+        h.update(b"\0");
+        for f in &firing {
+            h.update(f.to_le_bytes());
+        }
+        h.update(b"\0");
+        for r in &resolved {
+            h.update(r.to_le_bytes());
+        }
+        h.finalize()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// A notification outside any dispatcher (for tests and tools).
     pub fn new(
         receiver: &str,

@@ -16,7 +16,7 @@
 
 use argus_model::{Labels, MatchOp, Matcher};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// How long an expired silence is kept before garbage collection (Alertmanager's 120h).
 pub const DEFAULT_RETENTION_MS: i64 = 120 * 3_600_000;
@@ -150,6 +150,19 @@ pub enum SilenceError {
 #[derive(Debug, Default)]
 pub struct Silences {
     by_id: BTreeMap<String, (Silence, Vec<Matcher>)>,
+    /// Silences indexed by one of their non-empty `name="value"` matchers
+    /// (name → value → ids): an alert is only checked against the silences
+    /// filed under one of its own label pairs, plus [`Self::unindexed`].
+    by_eq: HashMap<String, HashMap<String, Vec<String>>>,
+    /// Silences with no such matcher, checked for every alert.
+    unindexed: BTreeSet<String>,
+}
+
+/// The equality matcher a silence is filed under, if it has one.
+fn index_key(ms: &[Matcher]) -> Option<(&str, &str)> {
+    ms.iter()
+        .find(|m| m.op == MatchOp::Eq && !m.value.is_empty())
+        .map(|m| (m.name.as_str(), m.value.as_str()))
 }
 
 impl Silences {
@@ -161,7 +174,7 @@ impl Silences {
         s.updated_at = now;
         if let Some((old, _)) = self.by_id.get(&s.id).cloned() {
             if can_update(&old, &s, now) {
-                self.by_id.insert(s.id.clone(), (s.clone(), compiled));
+                self.put(s.clone(), compiled);
                 return Ok(s.id);
             }
             if old.state(now) != SilenceState::Expired {
@@ -179,14 +192,67 @@ impl Silences {
             s.starts_at = now;
         }
         s.id = uuid::Uuid::new_v4().to_string();
-        self.by_id.insert(s.id.clone(), (s.clone(), compiled));
+        self.put(s.clone(), compiled);
         Ok(s.id)
+    }
+
+    /// Stores a silence and files it in the matcher index.
+    fn put(&mut self, s: Silence, compiled: Vec<Matcher>) {
+        self.unfile(&s.id);
+        match index_key(&compiled) {
+            Some((n, v)) => self
+                .by_eq
+                .entry(n.to_string())
+                .or_default()
+                .entry(v.to_string())
+                .or_default()
+                .push(s.id.clone()),
+            None => {
+                self.unindexed.insert(s.id.clone());
+            }
+        }
+        self.by_id.insert(s.id.clone(), (s, compiled));
+    }
+
+    /// Removes a silence from the matcher index (not from `by_id`).
+    fn unfile(&mut self, id: &str) {
+        let Some((_, ms)) = self.by_id.get(id) else {
+            return;
+        };
+        match index_key(ms) {
+            Some((n, v)) => {
+                if let Some(vals) = self.by_eq.get_mut(n) {
+                    if let Some(ids) = vals.get_mut(v) {
+                        ids.retain(|x| x != id);
+                        if ids.is_empty() {
+                            vals.remove(v);
+                        }
+                    }
+                    if vals.is_empty() {
+                        self.by_eq.remove(n);
+                    }
+                }
+            }
+            None => {
+                self.unindexed.remove(id);
+            }
+        }
+    }
+
+    /// The silences that could match `labels`: those filed under one of its
+    /// label pairs and the unindexed ones.
+    fn candidates<'a>(&'a self, labels: &'a Labels) -> impl Iterator<Item = &'a String> + 'a {
+        labels
+            .iter()
+            .filter_map(move |l| self.by_eq.get(l.name.as_str())?.get(l.value.as_str()))
+            .flatten()
+            .chain(self.unindexed.iter())
     }
 
     /// Inserts a silence as stored, without validation (used when loading).
     pub fn restore(&mut self, s: Silence) -> Result<(), SilenceError> {
         let compiled = validate(&s)?;
-        self.by_id.insert(s.id.clone(), (s, compiled));
+        self.put(s, compiled);
         Ok(())
     }
 
@@ -230,13 +296,26 @@ impl Silences {
 
     /// Ids of the active silences that match `labels` at `now`.
     pub fn mutes(&self, labels: &Labels, now: i64) -> Vec<String> {
-        self.by_id
-            .values()
-            .filter(|(s, m)| {
-                s.state(now) == SilenceState::Active && crate::config::all_match(m, labels)
-            })
-            .map(|(s, _)| s.id.clone())
-            .collect()
+        let mut ids: Vec<String> = self
+            .candidates(labels)
+            .filter(|id| self.active_match(id, labels, now))
+            .cloned()
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// True when an active silence matches `labels` at `now`; stops at the first.
+    pub fn is_muted(&self, labels: &Labels, now: i64) -> bool {
+        self.candidates(labels)
+            .any(|id| self.active_match(id, labels, now))
+    }
+
+    fn active_match(&self, id: &str, labels: &Labels, now: i64) -> bool {
+        self.by_id.get(id).is_some_and(|(s, m)| {
+            s.state(now) == SilenceState::Active && crate::config::all_match(m, labels)
+        })
     }
 
     /// Drops silences expired for longer than `retention_ms`; returns their ids.
@@ -248,6 +327,7 @@ impl Silences {
             .map(|(s, _)| s.id.clone())
             .collect();
         for id in &old {
+            self.unfile(id);
             self.by_id.remove(id);
         }
         old
@@ -311,6 +391,66 @@ mod tests {
             s.gc(20 + DEFAULT_RETENTION_MS, DEFAULT_RETENTION_MS),
             vec![id]
         );
+    }
+
+    #[test]
+    fn index_agrees_with_a_linear_scan() {
+        let mut s = Silences::default();
+        let re = SilenceMatcher {
+            name: "job".into(),
+            value: "ap.*".into(),
+            is_regex: true,
+            is_equal: true,
+        };
+        let a = s
+            .set(
+                Silence::new(
+                    vec![SilenceMatcher::equal("alertname", "X")],
+                    0,
+                    100,
+                    "me",
+                    "c",
+                ),
+                0,
+            )
+            .unwrap();
+        let b = s.set(Silence::new(vec![re], 0, 100, "me", "c"), 0).unwrap();
+        let c = s
+            .set(
+                Silence::new(
+                    vec![
+                        SilenceMatcher::equal("alertname", "X"),
+                        SilenceMatcher::equal("job", "db"),
+                    ],
+                    0,
+                    100,
+                    "me",
+                    "c",
+                ),
+                0,
+            )
+            .unwrap();
+        let l = |pairs: &[(&str, &str)]| Labels::from_pairs(pairs);
+        let mut both = vec![a.clone(), b.clone()];
+        both.sort();
+        assert_eq!(s.mutes(&l(&[("alertname", "X"), ("job", "api")]), 1), both);
+        assert_eq!(
+            s.mutes(&l(&[("alertname", "X"), ("job", "db")]), 1).len(),
+            2
+        );
+        assert!(s
+            .mutes(&l(&[("alertname", "X"), ("job", "db")]), 1)
+            .contains(&c));
+        assert!(!s.is_muted(&l(&[("alertname", "Y"), ("job", "db")]), 1));
+        assert!(s.is_muted(&l(&[("alertname", "Y"), ("job", "api")]), 1));
+        // Expired silences stay indexed until gc, but no longer mute; gc unfiles them.
+        s.expire(&b, 5).unwrap();
+        assert!(!s.is_muted(&l(&[("alertname", "Y"), ("job", "api")]), 6));
+        assert_eq!(s.mutes(&l(&[("alertname", "X")]), 6), vec![a.clone()]);
+        s.expire(&a, 6).unwrap();
+        s.expire(&c, 6).unwrap();
+        s.gc(6 + DEFAULT_RETENTION_MS, DEFAULT_RETENTION_MS);
+        assert!(s.is_empty() && s.by_eq.is_empty() && s.unindexed.is_empty());
     }
 
     #[test]

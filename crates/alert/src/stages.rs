@@ -132,7 +132,7 @@ impl Stage for SilenceStage<'_> {
         }
         alerts
             .into_iter()
-            .filter(|a| self.silences.mutes(&a.alert.labels, ctx.now).is_empty())
+            .filter(|a| !self.silences.is_muted(&a.alert.labels, ctx.now))
             .collect()
     }
 }

@@ -114,19 +114,36 @@ impl Table {
 }
 
 /// One recorded action: who did what, when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Action {
     /// When, ms.
     pub at: i64,
     /// Who (`argus` for the system itself).
     pub who: String,
-    /// What: `ack`, `silence_create`, `silence_expire`, `notify`, `escalate`...
+    /// What: `alert_firing`, `alert_resolved`, `notify`, `notify_failed`, `escalate`,
+    /// `escalate_failed`, `ack`, `unack`, `resolve`, `silence_set`, `silence_expire`.
     pub kind: String,
     /// What it was done to: a fingerprint, group key or silence id.
     pub target: String,
     /// Free text.
     #[serde(default)]
     pub comment: String,
+    /// The labels it concerns (an alert's labels; a notification's group and common labels),
+    /// for filtering by matchers. Empty for silences.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+impl Action {
+    /// `alerts` (alert state changes), `notifications` (deliveries and escalations) or
+    /// `actions` (what people did: ack, unack, resolve, silences).
+    pub fn category(&self) -> &'static str {
+        match self.kind.as_str() {
+            "alert_firing" | "alert_resolved" => "alerts",
+            "notify" | "notify_failed" | "escalate" | "escalate_failed" => "notifications",
+            _ => "actions",
+        }
+    }
 }
 
 /// A set of changes committed together.
@@ -252,6 +269,17 @@ impl Store {
 
     /// Actions with `from <= at < to`, oldest first, at most `limit`.
     pub fn actions(&self, from: i64, to: i64, limit: usize) -> Result<Vec<Action>, StoreError> {
+        self.actions_where(from, to, limit, |_| true)
+    }
+
+    /// Actions with `from <= at < to` that `keep` accepts, oldest first, at most `limit`.
+    pub fn actions_where(
+        &self,
+        from: i64,
+        to: i64,
+        limit: usize,
+        keep: impl Fn(&Action) -> bool,
+    ) -> Result<Vec<Action>, StoreError> {
         let rtx = self.db.begin_read().map_err(db)?;
         let table = rtx.open_table(Table::Actions.def()).map_err(db)?;
         let lo = format!("{:020}", from.max(0));
@@ -262,13 +290,15 @@ impl Store {
                 break;
             }
             let (k, v) = r.map_err(db)?;
-            out.push(
+            let a: Action =
                 serde_json::from_slice(v.value()).map_err(|source| StoreError::Codec {
                     table: "actions",
                     key: k.value().to_string(),
                     source,
-                })?,
-            );
+                })?;
+            if keep(&a) {
+                out.push(a);
+            }
         }
         Ok(out)
     }

@@ -7,6 +7,8 @@
 //! argus check --config argus.yml           # or: argus check config argus.yml
 //! argus check rules rules/*.yml             # like promtool check rules
 //! argus test rules tests.yml                # like promtool test rules
+//! argus train --rule NAME [--match SEL]    # train a dynamic rule's models via the API
+//! argus backtest --config argus.yml --data-dir ./data --rule NAME
 //! ```
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 invalid configuration or usage.
@@ -14,7 +16,12 @@
 //! a test fails. SIGHUP and `POST /-/reload` reload the rule files.
 
 mod agent_cmd;
+mod backtest_cmd;
 mod check_cmd;
+mod eval_csv;
+mod eval_failures;
+mod eval_nab;
+mod train_cmd;
 
 use anyhow::Context;
 use argus_server::config::{Config, ConfigError};
@@ -46,6 +53,25 @@ enum Cmd {
     Check(check_cmd::CheckArgs),
     /// Run unit tests (`argus test rules`, like promtool).
     Test(check_cmd::TestArgs),
+    /// Train a dynamic rule's models now, through a running server's API.
+    Train(train_cmd::Args),
+    /// Replay a dynamic rule over stored history and print what would have fired.
+    Backtest(backtest_cmd::Args),
+    /// Measure accuracy and fault detection: `eval nab`, `eval csv`, `eval failures`.
+    Eval {
+        #[command(subcommand)]
+        cmd: EvalCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCmd {
+    /// Score the detector on the Numenta Anomaly Benchmark (NAB layout).
+    Nab(eval_nab::Args),
+    /// Run the dynamic-threshold detector over one `timestamp,value[,label]` CSV.
+    Csv(eval_csv::Args),
+    /// Replay the seed 004 failure-injection experiment on this machine.
+    Failures(eval_failures::Args),
 }
 
 #[derive(Args)]
@@ -128,6 +154,24 @@ fn main() {
         Cmd::Agent(a) => agent_cmd::run(a),
         Cmd::Check(a) => check_cmd::check(a),
         Cmd::Test(a) => check_cmd::test(a),
+        Cmd::Train(a) => train_cmd::run(a).map(|c| {
+            if c != 0 {
+                std::process::exit(c)
+            }
+        }),
+        Cmd::Backtest(a) => backtest_cmd::run(a).map(|_| ()),
+        Cmd::Eval { cmd } => {
+            let code = match cmd {
+                EvalCmd::Nab(a) => eval_nab::run(a),
+                EvalCmd::Csv(a) => eval_csv::run(a),
+                EvalCmd::Failures(a) => eval_failures::run(a),
+            };
+            code.map(|c| {
+                if c != 0 {
+                    std::process::exit(c)
+                }
+            })
+        }
     };
     if let Err(e) = res {
         if let Some(check_cmd::Exit(code)) = e.downcast_ref::<check_cmd::Exit>() {

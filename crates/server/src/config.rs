@@ -39,6 +39,12 @@ pub struct Config {
     pub rules: RulesConfig,
     /// The Alertmanager-compatible notification pipeline.
     pub alerting: AlertingConfig,
+    /// Service health: heartbeats, probes, saturation (`argus_health::HealthConfig`
+    /// documents every key). Default: no services.
+    pub health: argus_health::HealthConfig,
+    /// Dynamic-threshold rules (`crate::detect::config::DynamicRuleConfig`
+    /// documents every key; docs/dynamic-rules.md has examples). Default none.
+    pub dynamic_rules: Vec<crate::detect::DynamicRuleConfig>,
     /// The file's text as loaded (served by `/api/v1/status/config`); not a key.
     #[serde(skip)]
     pub source_text: Option<String>,
@@ -161,8 +167,12 @@ pub struct GlobalConfig {
     /// Labels added to every sample scraped by this server, also available to
     /// rule templates as `$externalLabels`. Default none.
     pub external_labels: BTreeMap<String, String>,
-    /// How often rule groups without their own `interval` are evaluated. Default `1m`.
-    pub evaluation_interval: PromDuration,
+    /// How often rule groups without their own `interval` are evaluated.
+    /// Default: the shortest scrape interval in this file (global or any
+    /// job), at least `1s`; `15s` when nothing is scraped. Prometheus's
+    /// default is `1m`, which alone makes an `up == 0` alert up to a minute
+    /// late; set it explicitly to get Prometheus's behaviour.
+    pub evaluation_interval: Option<PromDuration>,
     /// How far back in time rule groups without their own `query_offset`
     /// query (Prometheus's `rule_query_offset`). Default `0s`.
     pub rule_query_offset: PromDuration,
@@ -174,7 +184,7 @@ impl Default for GlobalConfig {
             scrape_interval: PromDuration::from_secs(15),
             scrape_timeout: PromDuration::from_secs(10),
             external_labels: BTreeMap::new(),
-            evaluation_interval: PromDuration(60_000),
+            evaluation_interval: None,
             rule_query_offset: PromDuration(0),
         }
     }
@@ -386,6 +396,23 @@ impl Config {
         Ok(cfg)
     }
 
+    /// The effective `global.evaluation_interval` (see [`GlobalConfig::evaluation_interval`]).
+    pub fn evaluation_interval(&self) -> PromDuration {
+        if let Some(d) = self.global.evaluation_interval {
+            return d;
+        }
+        let global = self.global.scrape_interval.as_millis();
+        let shortest = self
+            .scrape_configs
+            .iter()
+            .map(|j| j.scrape_interval.map_or(global, |d| d.0.as_millis() as i64))
+            .min();
+        match shortest {
+            Some(ms) => PromDuration(ms.max(1_000)),
+            None => PromDuration::from_secs(15),
+        }
+    }
+
     /// `rule_files` expanded against [`Config::base_dir`]: the files to load, in order.
     pub fn rule_file_paths(&self) -> Result<Vec<PathBuf>, ConfigError> {
         let base = self.base_dir.clone().unwrap_or_else(|| PathBuf::from("."));
@@ -433,12 +460,18 @@ impl Config {
         if self.query.max_concurrent == 0 {
             return Err("query.max_concurrent must be at least 1".into());
         }
-        if self.global.evaluation_interval.as_millis() <= 0 {
+        if self
+            .global
+            .evaluation_interval
+            .is_some_and(|d| d.as_millis() <= 0)
+        {
             return Err("global.evaluation_interval must be positive".into());
         }
         if self.global.rule_query_offset.as_millis() < 0 {
             return Err("global.rule_query_offset must not be negative".into());
         }
+        self.health.validate().map_err(|e| e.to_string())?;
+        crate::detect::config::compile_rules(&self.dynamic_rules)?;
         let mut seen = std::collections::HashSet::new();
         for sc in &self.scrape_configs {
             sc.validate()
@@ -555,7 +588,7 @@ mod tests {
         )
         .unwrap();
         let c = Config::load(&cfg_path).unwrap();
-        assert_eq!(c.global.evaluation_interval.as_millis(), 5_000);
+        assert_eq!(c.evaluation_interval().as_millis(), 5_000);
         let paths = c.rule_file_paths().unwrap();
         let names: Vec<_> = paths.iter().map(|p| p.file_name().unwrap()).collect();
         assert_eq!(names, ["a.yml", "b.yml"]);
@@ -579,7 +612,13 @@ mod tests {
         assert_eq!(c.query.lookback_delta.as_millis(), 300_000);
         assert_eq!(c.query.max_samples, 50_000_000);
         assert_eq!(c.query.timeout.as_millis(), 120_000);
-        assert_eq!(c.global.evaluation_interval.as_millis(), 60_000);
+        assert_eq!(c.evaluation_interval().as_millis(), 15_000);
+        let fast = Config::from_yaml_str(
+            "scrape_configs:\n  - job_name: a\n    scrape_interval: 1s\n    static_configs: [{targets: ['127.0.0.1:1']}]\n",
+            "a",
+        )
+        .unwrap();
+        assert_eq!(fast.evaluation_interval().as_millis(), 1_000);
         assert!(c.rule_files.is_empty());
         assert_eq!(c.rules.resend_delay.as_millis(), 60_000);
     }

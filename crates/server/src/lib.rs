@@ -19,6 +19,8 @@
 pub mod alerting;
 pub mod api;
 pub mod config;
+pub mod detect;
+pub mod health;
 mod local_agent;
 pub mod rules;
 pub mod selfmetrics;
@@ -64,6 +66,12 @@ pub enum ServerError {
     /// The rule files could not be loaded (each error names file and line).
     #[error("{0}")]
     Rules(config::ConfigError),
+    /// The service health checks could not start.
+    #[error("cannot start the service health checks: {0}")]
+    Health(String),
+    /// Dynamic detection could not start (stored models unreadable…).
+    #[error("cannot start dynamic detection: {0}")]
+    Detect(String),
     /// A background task panicked or was cancelled.
     #[error("background task failed: {0}")]
     Task(String),
@@ -89,14 +97,14 @@ pub struct ServerOptions {
     pub alert_tx: Option<tokio::sync::mpsc::Sender<Vec<argus_rules::Alert>>>,
 }
 
-/// Lets the scrape manager write into the store.
+/// Lets the scrape manager write into the store (through the dynamic-rule tap).
 #[derive(Clone)]
-pub struct DbSink(pub Db);
+pub struct DbSink(pub Db, pub detect::Tap);
 
 impl argus_ingest::AppenderFactory for DbSink {
-    type App = argus_tsdb::DbAppender;
+    type App = detect::TapAppender<argus_tsdb::DbAppender>;
     fn appender(&self) -> Self::App {
-        self.0.appender()
+        self.1.wrap(self.0.appender())
     }
 }
 
@@ -132,14 +140,34 @@ pub async fn run(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "Opened the store and replayed the WAL."
     );
+    let (health, health_alerts) =
+        match health::HealthRuntime::start(&opts.config, db.clone(), clock.clone()) {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = tokio::task::spawn_blocking(move || db.close()).await;
+                return Err(ServerError::Health(e.to_string()));
+            }
+        };
 
     let metrics = Arc::new(selfmetrics::SelfMetrics::default());
+    let detect =
+        match detect::DetectService::start(&opts.config, &opts.data_dir, db.clone(), clock.clone())
+        {
+            Ok(d) => d,
+            Err(e) => {
+                health.stop();
+                let _ = tokio::task::spawn_blocking(move || db.close()).await;
+                return Err(ServerError::Detect(e));
+            }
+        };
     let scrape = if opts.config.scrape_configs.is_empty() {
         None
     } else {
-        let sm =
-            argus_ingest::scrape::ScrapeManager::new(Arc::new(DbSink(db.clone())), clock.clone())
-                .map_err(|e| ServerError::Scrape(e.to_string()))?;
+        let sm = argus_ingest::scrape::ScrapeManager::new(
+            Arc::new(DbSink(db.clone(), detect.tap())),
+            clock.clone(),
+        )
+        .map_err(|e| ServerError::Scrape(e.to_string()))?;
         sm.apply(opts.config.effective_scrape_configs())
             .map_err(|e| ServerError::Scrape(e.to_string()))?;
         Some(Arc::new(sm))
@@ -152,8 +180,13 @@ pub async fn run(
         metrics.clone(),
     ));
     if opts.run_agent && opts.config.agent.enabled {
-        let h = local_agent::spawn(db.clone(), clock.clone(), opts.config.agent.clone())
-            .map_err(ServerError::Agent)?;
+        let h = local_agent::spawn(
+            db.clone(),
+            detect.tap(),
+            clock.clone(),
+            opts.config.agent.clone(),
+        )
+        .map_err(ServerError::Agent)?;
         tasks.push(h);
     }
 
@@ -174,10 +207,11 @@ pub async fn run(
         }
     };
     let outbox = Arc::new(rules::AlertOutbox::new(Some(alert_tx)));
+    detect.set_alert_sink(outbox.clone());
     let query = Arc::new(api::exec::QueryService::new(&opts.config.query));
     let deps = argus_rules::Deps {
         query: Arc::new(rules::store_query_fn(db.clone(), query.options().clone())),
-        samples: Arc::new(rules::store_sample_sink(db.clone())),
+        samples: Arc::new(rules::store_sample_sink_tapped(db.clone(), detect.tap())),
         alerts: outbox.clone(),
     };
     let group_opts = rules::group_options(&opts.config, &opts.data_dir, opts.listen);
@@ -194,6 +228,8 @@ pub async fn run(
             for t in &tasks {
                 t.abort();
             }
+            detect.stop();
+            health.stop();
             if let Some(sm) = scrape {
                 sm.shutdown().await;
             }
@@ -204,9 +240,11 @@ pub async fn run(
     };
     {
         let reloader = alerting.reloader();
+        let health_reload = health.reload_hook();
         rule_service.set_reload_hook(Arc::new(move |cfg: &config::Config| {
             let am = cfg.alerting_config().map_err(|e| e.to_string())?;
-            reloader(am).map_err(|e| format!("alerting configuration: {e}"))
+            reloader(am).map_err(|e| format!("alerting configuration: {e}"))?;
+            health_reload(cfg)
         }));
     }
     #[cfg(unix)]
@@ -224,18 +262,28 @@ pub async fn run(
         query,
         info: Arc::new(api::status::ServerInfo::new(&opts, started_at)),
         rules: rule_service.clone(),
+        tap: detect.tap(),
     };
     state.ready.store(true, Ordering::Release);
-    let app =
-        api::router(state, opts.config.limits.max_request_body.0 as usize).merge(alerting.router());
+    let app = api::router(state, opts.config.limits.max_request_body.0 as usize)
+        .merge(alerting.router())
+        .merge(health.router())
+        .merge(detect.router());
     tracing::info!(listen = %opts.listen, "Argus is listening.");
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    // Health alerts are handed to the pipeline next to the HTTP server, at once.
+    let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+    let served = health::serve_with_alerts(
+        std::future::IntoFuture::into_future(serve),
+        &alerting,
+        health_alerts,
+    )
+    .await;
+    health.stop();
 
     for t in &tasks {
         t.abort();
     }
+    detect.stop();
     rule_service.stop().await;
     alerting.shutdown().await;
     if let Some(sm) = scrape {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 /// Starts the agent loop. Fails only when the agent cannot be built.
 pub fn spawn(
     db: Db,
+    tap: crate::detect::Tap,
     clock: Arc<dyn Clock>,
     cfg: LocalAgentConfig,
 ) -> Result<tokio::task::JoinHandle<()>, String> {
@@ -28,9 +29,11 @@ pub fn spawn(
             tick.tick().await;
             let (a, d, c, x) = (agent.clone(), db.clone(), clock.clone(), extra.clone());
             let prev = std::mem::take(&mut previous);
-            let res =
-                tokio::task::spawn_blocking(move || collect_once(&a, &d, c.as_ref(), &x, prev))
-                    .await;
+            let tp = tap.clone();
+            let res = tokio::task::spawn_blocking(move || {
+                collect_once(&a, &d, &tp, c.as_ref(), &x, prev)
+            })
+            .await;
             match res {
                 Ok(Ok(seen)) => previous = seen,
                 Ok(Err((e, seen))) => {
@@ -50,6 +53,7 @@ type CollectResult = Result<HashSet<Labels>, (String, HashSet<Labels>)>;
 fn collect_once(
     agent: &argus_collect::Agent,
     db: &Db,
+    tap: &crate::detect::Tap,
     clock: &dyn Clock,
     extra: &Labels,
     previous: HashSet<Labels>,
@@ -57,7 +61,7 @@ fn collect_once(
     let t = clock.now_ms();
     let families = agent.gather();
     let samples = argus_collect::to_samples(&families, extra, t);
-    let mut app = db.appender();
+    let mut app = tap.wrap(db.appender());
     let mut seen = HashSet::with_capacity(samples.len());
     let mut rejected = 0u64;
     for (labels, s) in &samples {

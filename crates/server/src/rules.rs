@@ -73,8 +73,14 @@ pub fn store_query_fn(db: Db, opts: EngineOptions) -> impl QueryFn {
 /// Samples the store refuses (out of order, duplicates) are skipped and
 /// logged, like Prometheus's rule manager does; a failed commit is an error.
 pub fn store_sample_sink(db: Db) -> impl SampleSink {
+    store_sample_sink_tapped(db, crate::detect::Tap::default())
+}
+
+/// [`store_sample_sink`] whose recorded series also feed the dynamic rules
+/// that select them (through `tap`).
+pub fn store_sample_sink_tapped(db: Db, tap: crate::detect::Tap) -> impl SampleSink {
     move |samples: Vec<(Labels, i64, f64)>| -> Result<(), String> {
-        let mut app = db.appender();
+        let mut app = tap.wrap(db.appender());
         let mut refused = 0usize;
         let mut first_err = None;
         for (l, t, v) in &samples {
@@ -193,7 +199,7 @@ pub fn group_options(cfg: &Config, data_dir: &Path, listen: std::net::SocketAddr
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     GroupOptions {
-        default_interval_ms: cfg.global.evaluation_interval.as_millis(),
+        default_interval_ms: cfg.evaluation_interval().as_millis(),
         default_query_offset_ms: cfg.global.rule_query_offset.as_millis(),
         resend_delay_ms: cfg.rules.resend_delay.as_millis(),
         context: RuleContext {

@@ -5,9 +5,9 @@
 //!   STARTTLS only when the server offers it, so a plain local sink works;
 //! - `auth_username` with `auth_password` (or `auth_password_file`) logs in with PLAIN or LOGIN.
 //!
-//! The subject is `headers.Subject` when it is not Go template syntax, else
-//! [`crate::template::DEFAULT_TITLE`]; the body has a text part ([`DEFAULT_EMAIL_TEXT`], or
-//! `text`) and an HTML part ([`DEFAULT_EMAIL_HTML`], or `html`), both `minijinja`.
+//! The subject is `headers.Subject`, else [`crate::template::DEFAULT_TITLE`]; the body has a
+//! text part ([`DEFAULT_EMAIL_TEXT`], or `text`) and an HTML part ([`DEFAULT_EMAIL_HTML`], or
+//! `html`). Set fields may be Alertmanager Go templates or `minijinja` (see [`crate::template`]).
 //!
 //! ```no_run
 //! # async fn f(n: argus_alert::Notification) {
@@ -28,7 +28,7 @@
 use super::{BoxFuture, Channel, ChannelError};
 use crate::config::{EmailConfig, GlobalConfig};
 use crate::notification::Notification;
-use crate::template::{render, render_or, DEFAULT_TITLE};
+use crate::template::{render_field, render_or, DEFAULT_TITLE};
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -44,13 +44,19 @@ pub const DEFAULT_EMAIL_TEXT: &str = "{{ firing }} firing, {{ resolved }} resolv
 [{{ a.status|upper }}] {{ a.labels.alertname }}{% if a.labels.severity %} ({{ a.labels.severity }}){% endif %}
 {% if a.annotations.summary %}Summary: {{ a.annotations.summary }}
 {% endif %}{% if a.annotations.description %}Description: {{ a.annotations.description }}
-{% endif %}{% if a.annotations.value %}Value: {{ a.annotations.value }}{% if a.annotations.expected %} (expected {{ a.annotations.expected }}){% endif %}
+{% endif %}{% if a.level %}Level: {{ a.level }}
+{% endif %}{% if a.value %}Value: {{ a.value }}{% if a.expected %} (expected {{ a.expected }}){% endif %}
 {% endif %}Labels:
 {% for k, v in a.labels|items %}  {{ k }} = {{ v }}
 {% endfor %}Started: {{ a.starts_at }}{% if a.status == 'resolved' %}, ended: {{ a.ends_at }}{% endif %}
 {% if a.generator_url %}Source: {{ a.generator_url }}
-{% endif %}Fingerprint: {{ a.fingerprint }}{% if external_url and a.status == 'firing' %} (acknowledge: POST {{ external_url }}/api/v2/alerts/{{ a.fingerprint }}/ack){% endif %}
-{% endfor %}{% if external_url %}
+{% endif %}Fingerprint: {{ a.fingerprint }}
+{% if a.links.ack %}Acknowledge: {{ a.links.ack }}
+Resolve: {{ a.links.resolve }}
+Silence: {{ a.links.silence }}
+{% endif %}{% endfor %}{% if links.ack %}
+Acknowledge all: {{ links.ack }}
+{% endif %}{% if external_url %}
 Sent by Argus: {{ external_url }}
 {% endif %}";
 
@@ -61,12 +67,14 @@ pub const DEFAULT_EMAIL_HTML: &str = "<html><body style=\"font-family: sans-seri
 <h3>[{{ a.status|upper }}] {{ a.labels.alertname|e }}{% if a.labels.severity %} ({{ a.labels.severity|e }}){% endif %}</h3>
 {% if a.annotations.summary %}<p>{{ a.annotations.summary|e }}</p>{% endif %}
 {% if a.annotations.description %}<p>{{ a.annotations.description|e }}</p>{% endif %}
-{% if a.annotations.value %}<p>Value: <b>{{ a.annotations.value|e }}</b>{% if a.annotations.expected %} (expected {{ a.annotations.expected|e }}){% endif %}</p>{% endif %}
+{% if a.level %}<p>Level: <b>{{ a.level|e }}</b></p>{% endif %}
+{% if a.value %}<p>Value: <b>{{ a.value|e }}</b>{% if a.expected %} (expected {{ a.expected|e }}){% endif %}</p>{% endif %}
 <table>{% for k, v in a.labels|items %}<tr><td>{{ k|e }}</td><td>{{ v|e }}</td></tr>{% endfor %}</table>
 <p>Started {{ a.starts_at }}{% if a.status == 'resolved' %}, ended {{ a.ends_at }}{% endif %}</p>
 {% if a.generator_url %}<p><a href=\"{{ a.generator_url|e }}\">Source</a></p>{% endif %}
+{% if a.links.ack %}<p><a href=\"{{ a.links.ack|e }}\">Acknowledge</a> · <a href=\"{{ a.links.resolve|e }}\">Resolve</a> · <a href=\"{{ a.links.silence|e }}\">Silence</a></p>{% endif %}
 </div>
-{% endfor %}{% if external_url %}<p><a href=\"{{ external_url|e }}\">Argus</a></p>{% endif %}
+{% endfor %}{% if links.ack %}<p><a href=\"{{ links.ack|e }}\">Acknowledge all</a></p>{% endif %}{% if external_url %}<p><a href=\"{{ external_url|e }}\">Argus</a></p>{% endif %}
 </body></html>";
 
 /// Sends notifications as email.
@@ -81,6 +89,8 @@ pub struct EmailChannel {
     text: Option<String>,
     html: Option<String>,
     external_url: String,
+    links: Option<std::sync::Arc<crate::links::LinkSigner>>,
+    templates: std::sync::Arc<crate::template::go::GoTemplates>,
 }
 
 fn bad(what: impl std::fmt::Display) -> ChannelError {
@@ -190,12 +200,30 @@ impl EmailChannel {
             text: c.text.clone(),
             html: c.html.clone(),
             external_url: external_url.to_string(),
+            links: None,
+            templates: Default::default(),
         })
+    }
+
+    /// Renders Go template fields with the config's `templates:`.
+    pub fn with_templates(mut self, t: std::sync::Arc<crate::template::go::GoTemplates>) -> Self {
+        self.templates = t;
+        self
+    }
+
+    /// Puts signed one-click links into the default templates.
+    pub fn with_links(mut self, links: Option<std::sync::Arc<crate::links::LinkSigner>>) -> Self {
+        self.links = links;
+        self
     }
 
     /// Builds the message for a notification (exposed for tests and previews).
     pub fn message(&self, n: &Notification) -> Result<Message, ChannelError> {
-        let ext = &self.external_url;
+        let ext = crate::template::RenderEnv {
+            external_url: &self.external_url,
+            links: self.links.as_deref(),
+            templates: Some(&self.templates),
+        };
         let subject = render_or(self.subject.as_deref(), DEFAULT_TITLE, n, ext)?;
         let text = render_or(self.text.as_deref(), DEFAULT_EMAIL_TEXT, n, ext)?;
         let html = render_or(self.html.as_deref(), DEFAULT_EMAIL_HTML, n, ext)?;
@@ -206,7 +234,7 @@ impl EmailChannel {
             b = b.to(t.clone());
         }
         for (k, v) in &self.headers {
-            let v = render(v, n, ext).unwrap_or_else(|_| v.clone());
+            let v = render_field(v, n, ext).unwrap_or_else(|_| v.clone());
             let name = HeaderName::new_from_ascii(k.clone())
                 .map_err(|e| bad(format!("header {k:?}: {e}")))?;
             b = b.raw_header(HeaderValue::new(name, v));

@@ -53,6 +53,7 @@ impl Channel for AlertmanagerChannel {
                 &self.url,
                 &Default::default(),
                 &serde_json::Value::Array(body),
+                None,
             )
             .await
         })

@@ -10,13 +10,21 @@
 //! # }
 //! ```
 
+mod chat;
+mod dingtalk;
 mod email;
+mod feishu;
 mod forward;
 mod webhook;
+mod wecom;
 
+pub use chat::{hmac_base64, ChannelEnv};
+pub use dingtalk::DingTalkChannel;
 pub use email::{EmailChannel, DEFAULT_EMAIL_HTML, DEFAULT_EMAIL_TEXT};
+pub use feishu::FeishuChannel;
 pub use forward::AlertmanagerChannel;
 pub use webhook::{PagerDutyChannel, SlackChannel, WebhookChannel};
+pub use wecom::WeComChannel;
 
 use crate::config::{Config, RetryConfig};
 use crate::dispatch::integrations;
@@ -58,6 +66,20 @@ pub enum ChannelError {
         /// Why.
         reason: String,
     },
+    /// A chat vendor answered HTTP 200 with a non-zero error code in the body.
+    #[error("{vendor} at {url} answered error code {code}: {message}")]
+    Vendor {
+        /// DingTalk, WeCom or Feishu.
+        vendor: &'static str,
+        /// The endpoint, without its query.
+        url: String,
+        /// `errcode` or `code`.
+        code: i64,
+        /// `errmsg` or `msg`.
+        message: String,
+        /// Rate limits and "busy" codes are retryable.
+        retryable: bool,
+    },
     /// The channel is misconfigured.
     #[error("channel misconfigured: {0}")]
     Config(String),
@@ -79,7 +101,9 @@ impl ChannelError {
         match self {
             ChannelError::Status { status, .. } => *status >= 500 || *status == 429,
             ChannelError::Connect { .. } => true,
-            ChannelError::Smtp { retryable, .. } => *retryable,
+            ChannelError::Smtp { retryable, .. } | ChannelError::Vendor { retryable, .. } => {
+                *retryable
+            }
             ChannelError::Request { .. } | ChannelError::Config(_) => false,
         }
     }
@@ -123,36 +147,75 @@ pub struct Channels {
 }
 
 impl Channels {
-    /// Builds channels for every integration in the config: webhook, email, Slack, PagerDuty
-    /// and `argus.forward_to_alertmanager`.
+    /// Builds channels for every integration in the config (no one-click links, system clock);
+    /// see [`Channels::from_config_with`].
     pub fn from_config(cfg: &Config) -> Result<Channels, ChannelError> {
         let ext = cfg.argus.external_url.clone().unwrap_or_default();
+        Channels::from_config_with(cfg, &ChannelEnv::new(&ext))
+    }
+
+    /// Builds channels for every integration of every receiver, the contacts' receivers
+    /// included: webhook, email, Slack, PagerDuty, `argus.forward_to_alertmanager`, DingTalk,
+    /// WeCom and Feishu. `env` gives the external URL, the link signer and the clock.
+    pub fn from_config_with(cfg: &Config, env: &ChannelEnv) -> Result<Channels, ChannelError> {
+        let ext = env.external_url.clone();
+        let links = env.links.clone();
+        let a = &cfg.argus;
+        let tpl = cfg.go_templates.clone();
         let mut map: HashMap<(String, usize), Arc<dyn Channel>> = HashMap::new();
-        for r in &cfg.receivers {
+        for r in &cfg.all_receivers() {
             for (i, integ) in integrations(r, &cfg.argus).iter().enumerate() {
                 let ch: Option<Arc<dyn Channel>> = match integ.kind {
                     IntegrationKind::Webhook => Some(Arc::new(WebhookChannel::from_config(
                         &r.webhook_configs[integ.index],
                         &ext,
                     )?)),
-                    IntegrationKind::Slack => Some(Arc::new(SlackChannel::from_config(
-                        &r.slack_configs[integ.index],
-                        &cfg.global,
-                        &ext,
-                    )?)),
-                    IntegrationKind::PagerDuty => Some(Arc::new(PagerDutyChannel::from_config(
-                        &r.pagerduty_configs[integ.index],
-                        &cfg.global,
-                        &ext,
-                    )?)),
-                    IntegrationKind::Email => Some(Arc::new(EmailChannel::from_config(
-                        &r.email_configs[integ.index],
-                        &cfg.global,
-                        &ext,
-                    )?)),
+                    // Every other channel renders its Go template fields with `tpl`.
+                    IntegrationKind::Slack => Some(Arc::new(
+                        SlackChannel::from_config(
+                            &r.slack_configs[integ.index],
+                            &cfg.global,
+                            &ext,
+                        )?
+                        .with_links(links.clone())
+                        .with_templates(tpl.clone()),
+                    )),
+                    IntegrationKind::PagerDuty => Some(Arc::new(
+                        PagerDutyChannel::from_config(
+                            &r.pagerduty_configs[integ.index],
+                            &cfg.global,
+                            &ext,
+                        )?
+                        .with_templates(tpl.clone()),
+                    )),
+                    IntegrationKind::Email => Some(Arc::new(
+                        EmailChannel::from_config(
+                            &r.email_configs[integ.index],
+                            &cfg.global,
+                            &ext,
+                        )?
+                        .with_links(links.clone())
+                        .with_templates(tpl.clone()),
+                    )),
                     IntegrationKind::Alertmanager => Some(Arc::new(AlertmanagerChannel::new(
-                        &cfg.argus.forward_to_alertmanager[integ.index].url,
+                        &a.forward_to_alertmanager[integ.index].url,
                     )?)),
+                    IntegrationKind::DingTalk => Some(Arc::new(
+                        DingTalkChannel::from_config(
+                            &a.dingtalk_configs[integ.index],
+                            &a.contacts,
+                            env.clone(),
+                        )?
+                        .with_templates(tpl.clone()),
+                    )),
+                    IntegrationKind::WeCom => Some(Arc::new(
+                        WeComChannel::from_config(&a.wecom_configs[integ.index], env.clone())?
+                            .with_templates(tpl.clone()),
+                    )),
+                    IntegrationKind::Feishu => Some(Arc::new(
+                        FeishuChannel::from_config(&a.feishu_configs[integ.index], env.clone())?
+                            .with_templates(tpl.clone()),
+                    )),
                 };
                 if let Some(ch) = ch {
                     map.insert((r.name.clone(), i), ch);
@@ -174,9 +237,9 @@ impl Channels {
 
     /// `(receiver, integration)` pairs in the config that have no channel.
     pub fn missing(&self, cfg: &Config) -> Vec<(String, usize)> {
-        cfg.receivers
-            .iter()
-            .flat_map(|r| (0..integrations(r, &cfg.argus).len()).map(move |i| (r.name.clone(), i)))
+        cfg.all_receivers()
+            .into_iter()
+            .flat_map(|r| (0..integrations(&r, &cfg.argus).len()).map(move |i| (r.name.clone(), i)))
             .filter(|k| !self.map.contains_key(k))
             .collect()
     }

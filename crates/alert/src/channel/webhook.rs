@@ -4,7 +4,7 @@
 use super::{BoxFuture, Channel, ChannelError};
 use crate::config::{GlobalConfig, HttpConfig, PagerdutyConfig, SlackConfig, WebhookConfig};
 use crate::notification::Notification;
-use crate::template::{render_or, DEFAULT_TEXT, DEFAULT_TITLE};
+use crate::template::{expand, render_or, DEFAULT_TEXT, DEFAULT_TITLE};
 use std::time::Duration;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,27 +68,19 @@ pub(crate) async fn post_json(
     url: &str,
     auth: &Auth,
     body: &serde_json::Value,
+    idempotency_key: Option<&str>,
 ) -> Result<(), ChannelError> {
     let mut req = client.post(url).json(body);
+    if let Some(k) = idempotency_key {
+        req = req.header("Idempotency-Key", k);
+    }
     if let Some((u, p)) = &auth.basic {
         req = req.basic_auth(u, p.as_ref());
     }
     if let Some(h) = &auth.header {
         req = req.header(reqwest::header::AUTHORIZATION, h);
     }
-    let resp = req.send().await.map_err(|e| {
-        if e.is_connect() || e.is_timeout() || e.is_request() {
-            ChannelError::Connect {
-                url: url.to_string(),
-                reason: e.to_string(),
-            }
-        } else {
-            ChannelError::Request {
-                url: url.to_string(),
-                reason: e.to_string(),
-            }
-        }
-    })?;
+    let resp = req.send().await.map_err(|e| send_error(url, &e))?;
     let status = resp.status();
     if status.is_success() {
         return Ok(());
@@ -100,6 +92,24 @@ pub(crate) async fn post_json(
         status: status.as_u16(),
         body,
     })
+}
+
+/// Maps a failed HTTP send: connection, timeout and request-building
+/// failures are [`ChannelError::Connect`] (retryable), anything else
+/// [`ChannelError::Request`]. `url` is the address as it may be shown
+/// (secrets already removed).
+pub(crate) fn send_error(url: &str, e: &reqwest::Error) -> ChannelError {
+    if e.is_connect() || e.is_timeout() || e.is_request() {
+        ChannelError::Connect {
+            url: url.to_string(),
+            reason: e.to_string(),
+        }
+    } else {
+        ChannelError::Request {
+            url: url.to_string(),
+            reason: e.to_string(),
+        }
+    }
 }
 
 /// Posts the Alertmanager webhook payload (version 4).
@@ -143,7 +153,8 @@ impl Channel for WebhookChannel {
         Box::pin(async move {
             let body = serde_json::to_value(n.webhook_message(&self.external_url, self.max_alerts))
                 .map_err(|e| ChannelError::Config(e.to_string()))?;
-            post_json(&self.client, &self.url, &self.auth, &body).await
+            let key = n.idempotency_key();
+            post_json(&self.client, &self.url, &self.auth, &body, Some(&key)).await
         })
     }
 }
@@ -154,8 +165,10 @@ pub struct SlackChannel {
     url: String,
     cfg: SlackConfig,
     external_url: String,
+    links: Option<std::sync::Arc<crate::links::LinkSigner>>,
     auth: Auth,
     client: reqwest::Client,
+    templates: std::sync::Arc<crate::template::go::GoTemplates>,
 }
 
 impl SlackChannel {
@@ -175,9 +188,25 @@ impl SlackChannel {
             url,
             cfg: c.clone(),
             external_url: external_url.to_string(),
+            links: None,
             auth: auth(c.http_config.as_ref().or(g.http_config.as_ref()))?,
             client: client(c.timeout.map(|t| t.to_std()).unwrap_or(DEFAULT_TIMEOUT))?,
+            templates: Default::default(),
         })
+    }
+}
+
+impl SlackChannel {
+    /// Renders Go template fields with the config's `templates:`.
+    pub fn with_templates(mut self, t: std::sync::Arc<crate::template::go::GoTemplates>) -> Self {
+        self.templates = t;
+        self
+    }
+
+    /// Puts signed one-click links into the default text.
+    pub fn with_links(mut self, links: Option<std::sync::Arc<crate::links::LinkSigner>>) -> Self {
+        self.links = links;
+        self
     }
 }
 
@@ -185,22 +214,48 @@ impl Channel for SlackChannel {
     fn notify<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<(), ChannelError>> {
         Box::pin(async move {
             let c = &self.cfg;
-            let title = render_or(c.title.as_deref(), DEFAULT_TITLE, n, &self.external_url)?;
-            let text = render_or(c.text.as_deref(), DEFAULT_TEXT, n, &self.external_url)?;
-            let color = match n.status() {
-                crate::alert::AlertStatus::Firing => "danger",
-                crate::alert::AlertStatus::Resolved => "good",
+            let env = crate::template::RenderEnv {
+                external_url: &self.external_url,
+                links: self.links.as_deref(),
+                templates: Some(&self.templates),
             };
-            let body = serde_json::json!({
-                "channel": c.channel, "username": c.username.clone().unwrap_or_else(|| "Argus".into()),
-                "icon_emoji": c.icon_emoji, "icon_url": c.icon_url,
-                "attachments": [{
-                    "title": title, "title_link": c.title_link.clone().unwrap_or_else(|| self.external_url.clone()),
-                    "text": text, "fallback": title, "color": color,
-                    "footer": c.footer, "mrkdwn_in": ["fallback", "pretext", "text"],
-                }],
+            let title = render_or(c.title.as_deref(), DEFAULT_TITLE, n, env)?;
+            let text = render_or(c.text.as_deref(), DEFAULT_TEXT, n, env)?;
+            let x = |f: &Option<String>| expand(f.as_deref(), n, env);
+            let color = x(&c.color)?.unwrap_or_else(|| {
+                match n.status() {
+                    crate::alert::AlertStatus::Firing => "danger",
+                    crate::alert::AlertStatus::Resolved => "good",
+                }
+                .to_string()
             });
-            post_json(&self.client, &self.url, &self.auth, &body).await
+            let mut attachment = serde_json::json!({
+                "title": title,
+                "title_link": x(&c.title_link)?.unwrap_or_else(|| self.external_url.clone()),
+                "text": text, "fallback": x(&c.fallback)?.unwrap_or_else(|| title.clone()),
+                "color": color, "footer": x(&c.footer)?, "mrkdwn_in": ["fallback", "pretext", "text"],
+            });
+            if let Some(p) = x(&c.pretext)? {
+                attachment["pretext"] = p.into();
+            }
+            if let Some(fields) = c.fields.as_ref().and_then(|v| v.as_array()) {
+                let mut out = Vec::with_capacity(fields.len());
+                for f in fields {
+                    let get = |k: &str| f.get(k).and_then(|v| v.as_str()).map(String::from);
+                    out.push(serde_json::json!({
+                        "title": x(&get("title"))?, "value": x(&get("value"))?,
+                        "short": f.get("short").and_then(|v| v.as_bool()).or(c.short_fields),
+                    }));
+                }
+                attachment["fields"] = out.into();
+            }
+            let body = serde_json::json!({
+                "channel": x(&c.channel)?,
+                "username": x(&c.username)?.unwrap_or_else(|| "Argus".into()),
+                "icon_emoji": c.icon_emoji, "icon_url": c.icon_url,
+                "attachments": [attachment],
+            });
+            post_json(&self.client, &self.url, &self.auth, &body, None).await
         })
     }
 }
@@ -213,6 +268,7 @@ pub struct PagerDutyChannel {
     cfg: PagerdutyConfig,
     external_url: String,
     client: reqwest::Client,
+    templates: std::sync::Arc<crate::template::go::GoTemplates>,
 }
 
 impl PagerDutyChannel {
@@ -235,7 +291,14 @@ impl PagerDutyChannel {
             cfg: c.clone(),
             external_url: external_url.to_string(),
             client: client(c.timeout.map(|t| t.to_std()).unwrap_or(DEFAULT_TIMEOUT))?,
+            templates: Default::default(),
         })
+    }
+
+    /// Renders Go template fields with the config's `templates:`.
+    pub fn with_templates(mut self, t: std::sync::Arc<crate::template::go::GoTemplates>) -> Self {
+        self.templates = t;
+        self
     }
 }
 
@@ -247,30 +310,35 @@ impl Channel for PagerDutyChannel {
                 crate::alert::AlertStatus::Firing => "trigger",
                 crate::alert::AlertStatus::Resolved => "resolve",
             };
-            let summary = render_or(
-                c.description.as_deref(),
-                DEFAULT_TITLE,
-                n,
-                &self.external_url,
-            )?;
+            let env = crate::template::RenderEnv {
+                external_url: &self.external_url,
+                links: None,
+                templates: Some(&self.templates),
+            };
+            let summary = render_or(c.description.as_deref(), DEFAULT_TITLE, n, env)?;
+            let x = |f: &Option<String>| expand(f.as_deref(), n, env);
+            let mut details = serde_json::Map::new();
+            for (k, v) in &c.details {
+                details.insert(k.clone(), x(&Some(v.clone()))?.into());
+            }
             let body = serde_json::json!({
                 "routing_key": self.routing_key,
                 "event_action": action,
                 "dedup_key": format!("{:016x}", crate::alert::fingerprint(&argus_model::Labels::from_pairs(&[("group_key", n.group_key.as_str())]))),
-                "client": c.client.clone().unwrap_or_else(|| "Argus".into()),
-                "client_url": c.client_url.clone().unwrap_or_else(|| self.external_url.clone()),
+                "client": x(&c.client)?.unwrap_or_else(|| "Argus".into()),
+                "client_url": x(&c.client_url)?.unwrap_or_else(|| self.external_url.clone()),
                 "payload": {
                     "summary": summary.chars().take(1024).collect::<String>(),
-                    "source": c.source.clone().unwrap_or_else(|| c.client.clone().unwrap_or_else(|| "Argus".into())),
-                    "severity": c.severity.clone().unwrap_or_else(|| "error".into()),
-                    "class": c.class, "component": c.component, "group": c.group,
+                    "source": x(&c.source)?.or(x(&c.client)?).unwrap_or_else(|| "Argus".into()),
+                    "severity": x(&c.severity)?.unwrap_or_else(|| "error".into()),
+                    "class": x(&c.class)?, "component": x(&c.component)?, "group": x(&c.group)?,
                     "custom_details": {
                         "firing": n.firing.len(), "resolved": n.resolved.len(),
-                        "common_labels": n.common_labels(), "details": c.details,
+                        "common_labels": n.common_labels(), "details": details,
                     },
                 },
             });
-            post_json(&self.client, &self.url, &Auth::default(), &body).await
+            post_json(&self.client, &self.url, &Auth::default(), &body, None).await
         })
     }
 }

@@ -6,17 +6,22 @@
 //!   external_url: https://argus.example.com
 //!   flap_damping: {enabled: true, window: 10m, max_transitions: 4, hold: 5m}
 //!   retry: {initial: 1s, max: 1m, max_attempts: 8}
+//!   links: {ttl: 24h, silence_for: 2h}          # secret: from the data dir unless set
 //!   contacts:
-//!     - {name: alice, email: alice@example.com, priority: 1}
+//!     - {name: alice, email: alice@example.com, phone: "+86-138", priority: 1}
+//!     - {name: bob, webhook_url: "http://pager/bob"}
 //!   contact_groups:
-//!     - {name: dba, members: [alice], priority: 1}
+//!     - name: dba
+//!       members: [alice, {contact: bob, priority: 2}]
+//!       tier_interval: 5m
 //!   escalation_policies:
 //!     - name: critical
 //!       matchers: ['severity="critical"']
 //!       levels:
-//!         - {after: 10m, receivers: [team-lead]}
+//!         - {after: 10m, receivers: [team-lead], contacts: [dba]}
 //!         - {after: 30m, receivers: [manager]}
 //!       repeat: 1
+//!   dingtalk_configs: [{receiver: team, url: "https://oapi.dingtalk.com/robot/send?access_token=T"}]
 //!   forward_to_alertmanager:
 //!     - {receiver: team, url: "http://alertmanager:9093"}
 //! ```
@@ -26,6 +31,7 @@
 //! alerts without `endsAt`, so the remote applies its own `resolve_timeout`; resolved alerts with
 //! their end). Its integration index comes after the receiver's own integrations.
 
+use super::chat::{DingTalkConfig, FeishuConfig, WeComConfig};
 use super::matchers::MatcherList;
 use argus_model::PromDuration;
 use serde::Deserialize;
@@ -43,12 +49,24 @@ pub struct ArgusConfig {
     /// Retries of failed deliveries.
     #[serde(default)]
     pub retry: RetryConfig,
-    /// People.
+    /// Signed one-click links (acknowledge, resolve, silence) in notifications.
+    #[serde(default)]
+    pub links: LinksConfig,
+    /// People (default none); see [`ContactConfig`].
     #[serde(default)]
     pub contacts: Vec<ContactConfig>,
-    /// Groups of people.
+    /// Groups of people with priorities (default none); see [`ContactGroupConfig`].
     #[serde(default)]
     pub contact_groups: Vec<ContactGroupConfig>,
+    /// DingTalk custom robots (default none).
+    #[serde(default)]
+    pub dingtalk_configs: Vec<DingTalkConfig>,
+    /// WeCom group robots (default none).
+    #[serde(default)]
+    pub wecom_configs: Vec<WeComConfig>,
+    /// Feishu/Lark custom bots (default none).
+    #[serde(default)]
+    pub feishu_configs: Vec<FeishuConfig>,
     /// Escalation policies.
     #[serde(default)]
     pub escalation_policies: Vec<EscalationPolicyConfig>,
@@ -127,38 +145,133 @@ impl Default for RetryConfig {
     }
 }
 
-/// A person.
+/// Signed, expiring one-click links. They are put into notifications only when an external URL
+/// is known (`argus.external_url` or the server's). See `docs/adr/0007-one-click-links.md`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinksConfig {
+    /// HMAC key. Default: a random key generated once and kept in `<data dir>/alerting/link.secret`
+    /// (mode 0600).
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// File holding the HMAC key (instead of `secret`).
+    #[serde(default)]
+    pub secret_file: Option<String>,
+    /// How long a link stays valid after its notification was produced (default 24h).
+    #[serde(default)]
+    pub ttl: Option<PromDuration>,
+    /// How long a silence made from a link lasts (default 2h).
+    #[serde(default)]
+    pub silence_for: Option<PromDuration>,
+    /// Put links into notifications (default true).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+impl LinksConfig {
+    /// `ttl`, 24h when unset.
+    pub fn ttl(&self) -> PromDuration {
+        self.ttl.unwrap_or(PromDuration::from_secs(24 * 3600))
+    }
+    /// `silence_for`, 2h when unset.
+    pub fn silence_for(&self) -> PromDuration {
+        self.silence_for
+            .unwrap_or(PromDuration::from_secs(2 * 3600))
+    }
+}
+
+/// A person and their addresses. A contact that an escalation level names (directly or through
+/// a group) is notified through a receiver of its own, `contact:<name>`, with one integration
+/// per address: `email` (needs `global.smtp_smarthost` and `global.smtp_from`), then
+/// `webhook_url` (Alertmanager webhook payload). `phone` is @mentioned in DingTalk messages of
+/// that escalation step; `chat` is informational.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContactConfig {
-    /// Unique name.
+    /// Unique name (also unique among contact groups).
     pub name: String,
-    /// Email address.
+    /// Email address (default none).
     #[serde(default)]
     pub email: Option<String>,
-    /// Phone number.
+    /// Webhook URL that receives the Alertmanager payload (default none).
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// Phone number, @mentioned on DingTalk (default none).
     #[serde(default)]
     pub phone: Option<String>,
-    /// Chat handle.
+    /// Chat handle, shown in notifications (default none).
     #[serde(default)]
     pub chat: Option<String>,
-    /// Lower is contacted first.
+    /// Priority used when a group lists this contact by name only (default 1; lower is
+    /// contacted first).
     #[serde(default)]
-    pub priority: u32,
+    pub priority: Option<u32>,
 }
 
-/// A group of contacts.
+impl ContactConfig {
+    /// The name of the contact's own receiver.
+    pub fn receiver_name(&self) -> String {
+        format!("contact:{}", self.name)
+    }
+}
+
+/// A member of a contact group: a contact name, or `{contact, priority}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum GroupMember {
+    /// A contact by name; its priority is the contact's own `priority` (default 1).
+    Name(String),
+    /// A contact with an explicit priority.
+    Entry(MemberEntry),
+}
+
+/// `{contact, priority}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberEntry {
+    /// Contact name.
+    pub contact: String,
+    /// Lower is contacted first (default 1).
+    #[serde(default)]
+    pub priority: Option<u32>,
+}
+
+impl GroupMember {
+    /// The contact's name.
+    pub fn contact(&self) -> &str {
+        match self {
+            GroupMember::Name(n) => n,
+            GroupMember::Entry(e) => &e.contact,
+        }
+    }
+}
+
+/// A contact group: members ordered by priority into *tiers*.
+///
+/// Members with the same priority form one tier; tiers go from the lowest priority number up
+/// (1 = primary on-call, 2 = secondary, …), ties keep list order. When an escalation level names
+/// the group, its first tier is notified at the level's time, and each further tier
+/// `tier_interval` later, unless the alert or group is acknowledged (or resolves) first. So
+/// with `tier_interval: 5m`, primary gets paged at the level's `after`, secondary 5 minutes
+/// later. Tiers count as escalation steps: they must all fall before the next level.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContactGroupConfig {
-    /// Unique name.
+    /// Unique name (also unique among contacts).
     pub name: String,
-    /// Contact names.
+    /// Members (default none).
     #[serde(default)]
-    pub members: Vec<String>,
-    /// Lower is contacted first.
+    pub members: Vec<GroupMember>,
+    /// Delay between one tier and the next (default 5m).
     #[serde(default)]
-    pub priority: u32,
+    pub tier_interval: Option<PromDuration>,
+}
+
+impl ContactGroupConfig {
+    /// `tier_interval`, 5m when unset.
+    pub fn tier_interval(&self) -> PromDuration {
+        self.tier_interval.unwrap_or(PromDuration::from_secs(300))
+    }
 }
 
 /// An escalation policy. It applies to an aggregation group when any of its firing alerts
@@ -189,7 +302,9 @@ pub struct EscalationLevelConfig {
     /// Receivers to notify.
     #[serde(default)]
     pub receivers: Vec<String>,
-    /// Contacts or contact groups to name in the notification.
+    /// Contacts or contact groups to notify (default none): each contact through its own
+    /// receiver `contact:<name>`, a group tier by tier (see [`ContactGroupConfig`]). They are
+    /// also named in the notification's `escalation.contacts`.
     #[serde(default)]
     pub contacts: Vec<String>,
 }

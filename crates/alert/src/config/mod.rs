@@ -19,15 +19,20 @@
 //! ```
 
 mod argus;
+mod chat;
+mod global;
 mod matchers;
 mod receiver;
 mod route;
+mod templates;
 mod time;
 
 pub use argus::{
     ArgusConfig, ContactConfig, ContactGroupConfig, EscalationLevelConfig, EscalationPolicyConfig,
-    FlapDampingConfig, ForwardConfig, RetryConfig,
+    FlapDampingConfig, ForwardConfig, GroupMember, LinksConfig, MemberEntry, RetryConfig,
 };
+pub use chat::{DingTalkConfig, FeishuConfig, WeComConfig, WECOM_WEBHOOK_BASE};
+pub use global::GlobalConfig;
 pub use matchers::{all_match, combine, parse_matchers, MatcherList};
 pub use receiver::{
     Authorization, BasicAuth, EmailConfig, HttpConfig, PagerdutyConfig, ReceiverConfig,
@@ -36,9 +41,7 @@ pub use receiver::{
 pub use route::{InhibitRuleConfig, RouteConfig};
 pub use time::{Location, Range, TimeInterval, TimeIntervalConfig, TimeRange};
 
-use argus_model::PromDuration;
 use serde::Deserialize;
-use serde_json::Value;
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -88,7 +91,8 @@ pub struct Config {
     /// Receivers.
     #[serde(default)]
     pub receivers: Vec<ReceiverConfig>,
-    /// Go template files. Accepted; Argus renders its own `minijinja` templates instead.
+    /// Go template files (globs, relative to the config file's directory; default none). Their
+    /// `define`s serve the receiver fields written as Go templates (`config/templates.rs`).
     #[serde(default)]
     pub templates: Vec<String>,
     /// Named time intervals.
@@ -104,112 +108,9 @@ pub struct Config {
     /// shows it as `config.original`.
     #[serde(skip)]
     pub original: String,
-}
-
-/// The `global:` section. Keys Argus uses are typed; the rest are accepted.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GlobalConfig {
-    /// End time given to alerts posted without one (default 5m).
-    #[serde(default)]
-    pub resolve_timeout: Option<PromDuration>,
-    /// Default HTTP client settings.
-    #[serde(default)]
-    pub http_config: Option<HttpConfig>,
-    /// Default email sender.
-    #[serde(default)]
-    pub smtp_from: Option<String>,
-    /// Default HELO name (default `localhost`).
-    #[serde(default)]
-    pub smtp_hello: Option<String>,
-    /// Default SMTP `host:port`.
-    #[serde(default)]
-    pub smtp_smarthost: Option<String>,
-    /// Default SMTP user.
-    #[serde(default)]
-    pub smtp_auth_username: Option<String>,
-    /// Default SMTP password.
-    #[serde(default)]
-    pub smtp_auth_password: Option<String>,
-    /// File holding the default SMTP password.
-    #[serde(default)]
-    pub smtp_auth_password_file: Option<String>,
-    /// Default CRAM-MD5 secret.
-    #[serde(default)]
-    pub smtp_auth_secret: Option<String>,
-    /// Default PLAIN identity.
-    #[serde(default)]
-    pub smtp_auth_identity: Option<String>,
-    /// Require STARTTLS (default true).
-    #[serde(default)]
-    pub smtp_require_tls: Option<bool>,
-    /// Implicit TLS.
-    #[serde(default)]
-    pub smtp_force_implicit_tls: Option<bool>,
-    /// SMTP TLS settings (accepted).
-    #[serde(default)]
-    pub smtp_tls_config: Option<Value>,
-    /// Default Slack webhook URL.
-    #[serde(default)]
-    pub slack_api_url: Option<String>,
-    /// File holding the Slack URL.
-    #[serde(default)]
-    pub slack_api_url_file: Option<String>,
-    /// PagerDuty events URL (default `https://events.pagerduty.com/v2/enqueue`).
-    #[serde(default)]
-    pub pagerduty_url: Option<String>,
-    /// Accepted.
-    #[serde(default)]
-    pub opsgenie_api_key: Option<Value>,
-    /// Accepted.
-    #[serde(default)]
-    pub opsgenie_api_key_file: Option<Value>,
-    /// Accepted.
-    #[serde(default)]
-    pub opsgenie_api_url: Option<Value>,
-    /// Accepted.
-    #[serde(default)]
-    pub wechat_api_url: Option<Value>,
-    /// Accepted.
-    #[serde(default)]
-    pub wechat_api_secret: Option<Value>,
-    /// Accepted.
-    #[serde(default)]
-    pub wechat_api_corp_id: Option<Value>,
-    /// Accepted.
-    #[serde(default)]
-    pub victorops_api_key: Option<Value>,
-    /// Accepted.
-    #[serde(default)]
-    pub victorops_api_key_file: Option<Value>,
-    /// Accepted.
-    #[serde(default)]
-    pub victorops_api_url: Option<Value>,
-    /// Accepted.
-    #[serde(default)]
-    pub telegram_api_url: Option<Value>,
-    /// Accepted.
-    #[serde(default)]
-    pub webex_api_url: Option<Value>,
-    /// Accepted.
-    #[serde(default)]
-    pub jira_api_url: Option<Value>,
-    /// Accepted.
-    #[serde(default)]
-    pub rocketchat_api_url: Option<Value>,
-    /// Accepted.
-    #[serde(default)]
-    pub rocketchat_token: Option<Value>,
-    /// Accepted.
-    #[serde(default)]
-    pub rocketchat_token_id: Option<Value>,
-}
-
-impl GlobalConfig {
-    /// `resolve_timeout`, 5m when unset.
-    pub fn resolve_timeout(&self) -> PromDuration {
-        self.resolve_timeout.unwrap_or(PromDuration::from_secs(300))
-    }
+    /// The loaded `templates:` plus the receivers' Go template fields, parsed.
+    #[serde(skip)]
+    pub go_templates: std::sync::Arc<crate::template::go::GoTemplates>,
 }
 
 impl Config {
@@ -235,6 +136,7 @@ impl Config {
                 line: needle.and_then(|n| locate(text, &n)),
                 message,
             })?;
+        cfg.go_templates = std::sync::Arc::new(templates::load(&cfg, text, origin)?);
         Ok(cfg)
     }
 
@@ -243,6 +145,44 @@ impl Config {
         self.time_intervals
             .iter()
             .chain(self.mute_time_intervals.iter())
+    }
+
+    /// The receivers of contacts (`contact:<name>`), one integration per address: email (to
+    /// `email`, sender and smarthost from `global`), then webhook (`webhook_url`).
+    pub fn contact_receivers(&self) -> Vec<ReceiverConfig> {
+        self.argus
+            .contacts
+            .iter()
+            .map(|c| ReceiverConfig {
+                name: c.receiver_name(),
+                email_configs: c
+                    .email
+                    .iter()
+                    .map(|e| EmailConfig {
+                        to: Some(e.clone()),
+                        send_resolved: Some(false),
+                        ..Default::default()
+                    })
+                    .collect(),
+                webhook_configs: c
+                    .webhook_url
+                    .iter()
+                    .map(|u| WebhookConfig {
+                        url: Some(u.clone()),
+                        send_resolved: Some(false),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    /// Every receiver notifications can go to: `receivers:` then the contacts' receivers.
+    pub fn all_receivers(&self) -> Vec<ReceiverConfig> {
+        let mut v = self.receivers.clone();
+        v.extend(self.contact_receivers());
+        v
     }
 
     /// `(receiver, integration kind)` for every integration Argus accepts but does not deliver.
@@ -344,6 +284,7 @@ impl Config {
                 ));
             }
         }
+        self.check_people(&names)?;
         for p in &self.argus.escalation_policies {
             if p.levels.is_empty() {
                 return Err((
@@ -364,7 +305,9 @@ impl Config {
                 }
                 last = l.after.as_millis();
                 for r in &l.receivers {
-                    if !names.contains(r.as_str()) {
+                    if !names.contains(r.as_str())
+                        && !self.argus.contacts.iter().any(|c| c.receiver_name() == *r)
+                    {
                         return Err((
                             Some(r.clone()),
                             format!(
@@ -374,6 +317,122 @@ impl Config {
                         ));
                     }
                 }
+            }
+        }
+        crate::escalation::expand_policies(&self.argus)
+            .map_err(|m| (Some("escalation_policies".to_string()), m))?;
+        Ok(())
+    }
+
+    /// Contacts, contact groups and the chat integrations.
+    fn check_people(&self, receivers: &HashSet<&str>) -> Result<(), (Option<String>, String)> {
+        let a = &self.argus;
+        let mut seen = HashSet::new();
+        for c in &a.contacts {
+            if !seen.insert(c.name.as_str()) {
+                return Err((
+                    Some(format!("name: {}", c.name)),
+                    format!("contact {:?} is defined more than once", c.name),
+                ));
+            }
+            if receivers.contains(c.receiver_name().as_str()) {
+                return Err((
+                    Some(c.receiver_name()),
+                    format!(
+                        "receiver name {:?} is reserved for contact {:?}",
+                        c.receiver_name(),
+                        c.name
+                    ),
+                ));
+            }
+            if c.email.is_some() && self.global.smtp_smarthost.is_none() {
+                return Err((
+                    Some(format!("name: {}", c.name)),
+                    format!(
+                        "contact {:?} has an email address but global.smtp_smarthost is not set",
+                        c.name
+                    ),
+                ));
+            }
+        }
+        let contacts: HashSet<&str> = a.contacts.iter().map(|c| c.name.as_str()).collect();
+        for g in &a.contact_groups {
+            if !seen.insert(g.name.as_str()) {
+                return Err((
+                    Some(format!("name: {}", g.name)),
+                    format!(
+                        "contact group {:?} is defined more than once or clashes with a contact",
+                        g.name
+                    ),
+                ));
+            }
+            if let Some(m) = g.members.iter().find(|m| !contacts.contains(m.contact())) {
+                return Err((
+                    Some(m.contact().to_string()),
+                    format!(
+                        "contact group {:?} names undefined contact {:?}",
+                        g.name,
+                        m.contact()
+                    ),
+                ));
+            }
+            if g.tier_interval().as_millis() <= 0 {
+                return Err((
+                    Some("tier_interval".into()),
+                    format!("contact group {:?}: tier_interval must be positive", g.name),
+                ));
+            }
+        }
+        let chat = a
+            .dingtalk_configs
+            .iter()
+            .map(|c| {
+                (
+                    "dingtalk_configs",
+                    &c.receiver,
+                    c.url.is_some() || c.url_file.is_some(),
+                )
+            })
+            .chain(a.wecom_configs.iter().map(|c| {
+                (
+                    "wecom_configs",
+                    &c.receiver,
+                    c.webhook_url().is_some() || c.url_file.is_some(),
+                )
+            }))
+            .chain(a.feishu_configs.iter().map(|c| {
+                (
+                    "feishu_configs",
+                    &c.receiver,
+                    c.url.is_some() || c.url_file.is_some(),
+                )
+            }));
+        for (what, r, has_url) in chat {
+            if !receivers.contains(r.as_str()) {
+                return Err((
+                    Some(format!("receiver: {r}")),
+                    format!("argus.{what} names undefined receiver {r:?}"),
+                ));
+            }
+            if !has_url {
+                return Err((
+                    Some(what.into()),
+                    format!(
+                        "argus.{what} for receiver {r:?} needs url, url_file (or key for WeCom)"
+                    ),
+                ));
+            }
+        }
+        for c in &a.feishu_configs {
+            if let Some(t) = c
+                .msg_type
+                .as_deref()
+                .filter(|t| *t != "interactive" && *t != "text")
+            {
+                return Err((
+                    Some(format!("msg_type: {t}")),
+                    format!("argus.feishu_configs: msg_type {t:?} is not 'interactive' or 'text'"),
+                ));
             }
         }
         Ok(())

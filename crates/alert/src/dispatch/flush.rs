@@ -12,6 +12,15 @@ use crate::store::{Action, Batch, Table};
 
 const GC_EVERY_MS: i64 = 60_000;
 
+/// A notification's group labels with its common labels, for history filtering.
+fn notification_labels(n: &Notification) -> std::collections::BTreeMap<String, String> {
+    let mut m = n.common_labels();
+    for l in n.group_labels.iter() {
+        m.insert(l.name.clone(), l.value.clone());
+    }
+    m
+}
+
 impl Dispatcher {
     /// Does everything due at `now`: records state changes for flap damping, flushes due groups
     /// through inhibit → time intervals → silence → dedup, and takes due escalation steps.
@@ -50,9 +59,15 @@ impl Dispatcher {
                 } else {
                     r.alert.ends_at.min(now)
                 };
+                let first = f.last_firing.is_none();
                 f.observe(firing, at, &cfg);
                 // Best effort: the history is advisory and rebuilt from later transitions.
                 let _ = b.put(Table::Flap, &fp_key(*fp), &*f);
+                if !first || firing {
+                    b.action(super::actions::transition(
+                        *fp, &r.alert, firing, at, "argus",
+                    ));
+                }
             }
         }
         if let Err(e) = self.commit(b) {
@@ -270,6 +285,7 @@ impl Dispatcher {
                     "policy {} level {} round {} to {}",
                     step.policy, step.level, step.round, n.receiver
                 ),
+                labels: notification_labels(n),
             });
             self.commit(b)?;
             return Ok(());
@@ -296,6 +312,7 @@ impl Dispatcher {
                     n.firing.len(),
                     n.resolved.len()
                 ),
+                labels: notification_labels(n),
             });
             if !n.firing.is_empty() && !self.escalations.contains_key(&id) {
                 let labels: Vec<_> = n
@@ -304,8 +321,7 @@ impl Dispatcher {
                     .filter(|a| a.status == AlertStatus::Firing)
                     .map(|a| &a.alert.labels)
                     .collect();
-                if let Some(p) = policy_for(&self.cfg.argus.escalation_policies, labels.into_iter())
-                {
+                if let Some(p) = policy_for(&self.policies, labels.into_iter()) {
                     let st = EscalationState::new(n.route, &n.group_key, &p.name, now);
                     b.put(Table::Escalations, &st.store_key(), &st)?;
                     self.escalations.insert(id.clone(), st);
@@ -313,6 +329,19 @@ impl Dispatcher {
             }
             self.commit(b)?;
             self.nflog.log(&key, e);
+        } else {
+            let mut b = Batch::default();
+            b.action(Action {
+                at: now,
+                who: "argus".into(),
+                kind: "notify_failed".into(),
+                target: n.group_key.clone(),
+                comment: format!("{} to {} failed", n.kind.as_str(), n.receiver),
+                labels: notification_labels(n),
+            });
+            if let Err(e) = self.commit(b) {
+                tracing::warn!(error = %e, "Could not record a failed notification.");
+            }
         }
         let mut done = None;
         if let Some(f) = self
@@ -396,14 +425,7 @@ impl Dispatcher {
             let Some(st) = self.escalations.get(&id).cloned() else {
                 continue;
             };
-            let Some(p) = self
-                .cfg
-                .argus
-                .escalation_policies
-                .iter()
-                .find(|p| p.name == st.policy)
-                .cloned()
-            else {
+            let Some(p) = self.policies.iter().find(|p| p.name == st.policy).cloned() else {
                 continue;
             };
             let Some((due, level, round)) = st.due(&p) else {

@@ -22,15 +22,19 @@
 //! d.complete(&out[0], true).unwrap();
 //! ```
 
+mod actions;
 mod flush;
+mod integrations;
+
+pub use actions::HistoryQuery;
+pub use integrations::{integrations, Integration};
 
 use crate::alert::Alert;
-use crate::config::{ArgusConfig, Config, ReceiverConfig, TimeIntervalConfig};
+use crate::config::{Config, EscalationPolicyConfig, TimeIntervalConfig};
 use crate::escalation::{Ack, AckTarget, EscalationState};
 use crate::flap::FlapState;
 use crate::inhibit::Inhibitor;
 use crate::nflog::{NflogEntry, NotificationLog};
-use crate::notification::IntegrationKind;
 use crate::route::RouteTree;
 use crate::silence::{Silence, SilenceError, Silences};
 use crate::store::{Action, Batch, Store, StoreError, Table};
@@ -71,66 +75,6 @@ pub struct AlertRecord {
     /// Acknowledgement of this firing episode.
     #[serde(default)]
     pub ack: Option<Ack>,
-}
-
-/// One integration of a receiver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Integration {
-    /// Kind.
-    pub kind: IntegrationKind,
-    /// Index among the receiver's integrations of that kind.
-    pub index: usize,
-    /// Whether resolved alerts are sent.
-    pub send_resolved: bool,
-}
-
-/// The integrations Argus delivers to, in notification order (webhook, email, Slack, PagerDuty,
-/// then `argus.forward_to_alertmanager` entries naming this receiver, whose `index` is their
-/// position in that list).
-pub fn integrations(r: &ReceiverConfig, argus: &ArgusConfig) -> Vec<Integration> {
-    let mut out = Vec::new();
-    let mut add = |kind, sr: Vec<Option<bool>>, default| {
-        for (index, s) in sr.into_iter().enumerate() {
-            out.push(Integration {
-                kind,
-                index,
-                send_resolved: s.unwrap_or(default),
-            });
-        }
-    };
-    add(
-        IntegrationKind::Webhook,
-        r.webhook_configs.iter().map(|c| c.send_resolved).collect(),
-        true,
-    );
-    add(
-        IntegrationKind::Email,
-        r.email_configs.iter().map(|c| c.send_resolved).collect(),
-        false,
-    );
-    add(
-        IntegrationKind::Slack,
-        r.slack_configs.iter().map(|c| c.send_resolved).collect(),
-        false,
-    );
-    add(
-        IntegrationKind::PagerDuty,
-        r.pagerduty_configs
-            .iter()
-            .map(|c| c.send_resolved)
-            .collect(),
-        true,
-    );
-    for (index, f) in argus.forward_to_alertmanager.iter().enumerate() {
-        if f.receiver == r.name {
-            out.push(Integration {
-                kind: IntegrationKind::Alertmanager,
-                index,
-                send_resolved: f.send_resolved.unwrap_or(true),
-            });
-        }
-    }
-    out
 }
 
 /// Identifies an aggregation group: route index and group key.
@@ -204,6 +148,7 @@ pub struct Dispatcher {
     silences: Silences,
     nflog: NotificationLog,
     escalations: BTreeMap<GroupId, EscalationState>,
+    policies: Vec<EscalationPolicyConfig>,
     store: Option<Store>,
     next_id: u64,
     last_gc: i64,
@@ -234,6 +179,7 @@ impl Dispatcher {
             silences: Silences::default(),
             nflog: NotificationLog::default(),
             escalations: BTreeMap::new(),
+            policies: Vec::new(),
             store,
             next_id: 1,
             last_gc: 0,
@@ -277,14 +223,17 @@ impl Dispatcher {
         // the old config whole.
         let tree = RouteTree::build(&cfg.route).map_err(DispatchError::Config)?;
         let inhibitor = Inhibitor::build(&cfg.inhibit_rules).map_err(DispatchError::Config)?;
+        let policies =
+            crate::escalation::expand_policies(&cfg.argus).map_err(DispatchError::Config)?;
         self.tree = tree;
+        self.policies = policies;
         self.inhibitor = inhibitor;
         self.intervals = cfg
             .all_time_intervals()
             .map(|t| (t.name.clone(), t.clone()))
             .collect();
         self.integrations = cfg
-            .receivers
+            .all_receivers()
             .iter()
             .map(|r| (r.name.clone(), integrations(r, &cfg.argus)))
             .collect();
@@ -349,7 +298,11 @@ impl Dispatcher {
             };
             let mut flap = self.flap.get(&fp).cloned().unwrap_or_default();
             let before = flap.clone();
-            flap.observe(!rec.alert.is_resolved(now), now, &flap_cfg);
+            let firing = !rec.alert.is_resolved(now);
+            flap.observe(firing, now, &flap_cfg);
+            if before.last_firing != Some(firing) && (firing || before.last_firing.is_some()) {
+                batch.action(actions::transition(fp, &rec.alert, firing, now, "argus"));
+            }
             batch.put(Table::Alerts, &fp_key(fp), &rec)?;
             if flap != before {
                 batch.put(Table::Flap, &fp_key(fp), &flap)?;
@@ -408,9 +361,7 @@ impl Dispatcher {
             .filter(|g| g.inflight.is_none())
             .map(|g| g.next_flush);
         let esc = self.escalations.values().filter_map(|e| {
-            self.cfg
-                .argus
-                .escalation_policies
+            self.policies
                 .iter()
                 .find(|p| p.name == e.policy)
                 .and_then(|p| e.due(p))
@@ -439,6 +390,7 @@ impl Dispatcher {
             kind: "silence_set".into(),
             target: id.clone(),
             comment: String::new(),
+            ..Default::default()
         });
         if let Err(e) = self.commit(b) {
             // Undo in memory so memory and store agree.
@@ -465,6 +417,7 @@ impl Dispatcher {
             kind: "silence_expire".into(),
             target: id.into(),
             comment: String::new(),
+            ..Default::default()
         });
         self.commit(b)?;
         Ok(())
@@ -532,6 +485,7 @@ impl Dispatcher {
             kind: "ack".into(),
             target: label,
             comment: comment.into(),
+            labels: self.target_labels(&target),
         });
         self.commit(b)?;
         Ok(())

@@ -4,6 +4,7 @@ use crate::common::Timeline;
 use argus_alert::AckTarget;
 
 const CFG: &str = r#"
+global: {smtp_smarthost: "127.0.0.1:2525", smtp_from: argus@example.com}
 route:
   receiver: oncall
   group_by: [alertname]
@@ -43,9 +44,12 @@ fn escalates_to_next_levels_without_ack() {
             (30, "oncall".into()),
             (30, "oncall".into()),
             // 10m and 30m after the first notification, then one more round shifted by 30m.
+            // The first level also pages contact alice through her own receiver.
             (630, "lead".into()),
+            (630, "contact:alice".into()),
             (1_830, "manager".into()),
             (2_430, "lead".into()),
+            (2_430, "contact:alice".into()),
             (3_630, "manager".into()),
         ]
     );
@@ -61,11 +65,11 @@ fn acknowledgement_stops_escalation() {
     let mut t = Timeline::new(CFG);
     t.fire(0, &[("alertname", "DbDown"), ("severity", "critical")]);
     t.run_until(700);
-    assert_eq!(t.log.len(), 2); // oncall, then lead
+    assert_eq!(t.log.len(), 3); // oncall, then lead and alice
     let fp = t.d.alerts()[0].fingerprint;
     t.d.ack(AckTarget::Alert(fp), "alice", "looking").unwrap();
     t.run_until(5_000);
-    assert_eq!(t.log.len(), 2, "{:?}", t.summary());
+    assert_eq!(t.log.len(), 3, "{:?}", t.summary());
     assert_eq!(t.d.alerts()[0].ack.as_ref().unwrap().who, "alice");
     assert!(t.d.escalations().all(|e| e.acked.is_some()));
     assert!(t.d.ack(AckTarget::Group("nope".into()), "x", "").is_err());

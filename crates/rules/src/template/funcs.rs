@@ -1,35 +1,16 @@
-//! Template functions: Go's builtins that rules use and Prometheus's own
-//! (`template/template.go`): humanize*, query helpers, string helpers.
+//! Prometheus's template functions (`template/template.go`): humanize*, query helpers and
+//! string helpers, registered into the `argus-gotmpl` engine by implementing its
+//! [`Host`] for [`FuncCtx`]. Go's predefined functions come from the engine.
 
 use std::collections::BTreeMap;
 
-use regex::Regex;
+use argus_gotmpl::{call_text, fmt_g, Host, TEXT_FUNCS};
+use argus_model::Labels;
 
-use super::gofmt::{fmt_g, sprintf};
-use super::value::Value;
-use super::FuncCtx;
+use super::{labels_value, FuncCtx, Value};
 
+/// Prometheus's functions besides the engine's [`TEXT_FUNCS`].
 const NAMES: &[&str] = &[
-    // Go builtins
-    "and",
-    "or",
-    "not",
-    "len",
-    "index",
-    "print",
-    "printf",
-    "println",
-    "eq",
-    "ne",
-    "lt",
-    "le",
-    "gt",
-    "ge",
-    "html",
-    "urlquery",
-    "js",
-    "slice",
-    "call",
     // Prometheus
     "query",
     "first",
@@ -37,12 +18,6 @@ const NAMES: &[&str] = &[
     "value",
     "strvalue",
     "args",
-    "reReplaceAll",
-    "safeHtml",
-    "match",
-    "title",
-    "toUpper",
-    "toLower",
     "graphLink",
     "tableLink",
     "sortByLabel",
@@ -60,9 +35,25 @@ const NAMES: &[&str] = &[
     "stripDomain",
 ];
 
-/// True for a function name the templates know.
-pub(crate) fn is_known(name: &str) -> bool {
-    NAMES.contains(&name)
+impl Host for FuncCtx<'_> {
+    fn has_func(&self, name: &str) -> bool {
+        NAMES.contains(&name) || TEXT_FUNCS.contains(&name)
+    }
+
+    fn call(&self, name: &str, args: &[Value]) -> Result<Value, String> {
+        match call_text(name, args) {
+            Some(r) => r,
+            None => call(name, args, self),
+        }
+    }
+}
+
+/// A query-result sample: a map with `Labels` and `Value`, as Prometheus's `sample` struct.
+fn sample(labels: &Labels, v: f64) -> Value {
+    let mut m = BTreeMap::new();
+    m.insert("Labels".to_string(), labels_value(labels));
+    m.insert("Value".to_string(), Value::Float(v));
+    Value::Map(m)
 }
 
 fn want(args: &[Value], n: usize, name: &str) -> Result<(), String> {
@@ -83,123 +74,14 @@ fn f(v: &Value) -> Result<f64, String> {
     v.to_float()
 }
 
-fn cmp(a: &Value, b: &Value) -> Result<std::cmp::Ordering, String> {
-    match (a, b) {
-        (Value::Str(x), Value::Str(y)) => Ok(x.cmp(y)),
-        (Value::Int(x), Value::Int(y)) => Ok(x.cmp(y)),
-        (Value::Float(_) | Value::Int(_), Value::Float(_) | Value::Int(_)) => {
-            let (x, y) = (f(a)?, f(b)?);
-            x.partial_cmp(&y)
-                .ok_or_else(|| "NaN is not comparable".to_string())
-        }
-        (Value::Bool(x), Value::Bool(y)) => Ok(x.cmp(y)),
-        _ => Err("incompatible types for comparison".into()),
-    }
-}
-
-fn eq(a: &Value, b: &Value) -> Result<bool, String> {
-    match (a, b) {
-        (Value::Nil, Value::Nil) => Ok(true),
-        (Value::Float(_) | Value::Int(_), Value::Float(_) | Value::Int(_)) => Ok(f(a)? == f(b)?),
-        _ => cmp(a, b).map(|o| o.is_eq()),
-    }
-}
-
-/// Calls `name` with evaluated `args` (a piped value comes last).
-pub(crate) fn call(name: &str, args: Vec<Value>, ctx: &FuncCtx<'_>) -> Result<Value, String> {
-    let a = &args;
+/// Calls Prometheus's function `name` with evaluated `args` (a piped value comes last).
+fn call(name: &str, a: &[Value], ctx: &FuncCtx<'_>) -> Result<Value, String> {
     Ok(match name {
-        "and" => a
-            .iter()
-            .find(|v| !v.truthy())
-            .or(a.last())
-            .cloned()
-            .unwrap_or(Value::Nil),
-        "or" => a
-            .iter()
-            .find(|v| v.truthy())
-            .or(a.last())
-            .cloned()
-            .unwrap_or(Value::Nil),
-        "not" => {
-            want(a, 1, name)?;
-            Value::Bool(!a[0].truthy())
-        }
-        "len" => {
-            want(a, 1, name)?;
-            Value::Int(match &a[0] {
-                Value::Str(x) => x.len(),
-                Value::List(l) => l.len(),
-                Value::Map(m) => m.len(),
-                v => return Err(format!("len of type {}", v.go_type())),
-            } as i64)
-        }
-        "index" => {
-            let mut cur = a.first().cloned().unwrap_or(Value::Nil);
-            for k in &a[1.min(a.len())..] {
-                cur = match (&cur, k) {
-                    (Value::Map(m), key) => {
-                        m.get(&s(key)).cloned().unwrap_or(Value::Str(String::new()))
-                    }
-                    (Value::List(l), Value::Int(i)) => l
-                        .get(usize::try_from(*i).map_err(|_| "index out of range")?)
-                        .cloned()
-                        .ok_or_else(|| format!("index out of range: {i}"))?,
-                    (v, _) => return Err(format!("can't index item of type {}", v.go_type())),
-                };
-            }
-            cur
-        }
-        "print" => {
-            // Go's Sprint adds spaces between operands when neither is a string.
-            let mut out = String::new();
-            for (i, v) in a.iter().enumerate() {
-                if i > 0 && !matches!(v, Value::Str(_)) && !matches!(a[i - 1], Value::Str(_)) {
-                    out.push(' ');
-                }
-                out.push_str(&s(v));
-            }
-            Value::Str(out)
-        }
-        "println" => Value::Str(format!(
-            "{}\n",
-            a.iter().map(s).collect::<Vec<_>>().join(" ")
-        )),
-        "printf" => {
-            let (fmt, rest) = a.split_first().ok_or("printf needs a format")?;
-            Value::Str(sprintf(&s(fmt), rest))
-        }
-        "eq" => {
-            let (x, rest) = a.split_first().ok_or("missing argument for comparison")?;
-            let mut any = false;
-            for y in rest {
-                any |= eq(x, y)?;
-            }
-            Value::Bool(any)
-        }
-        "ne" => {
-            want(a, 2, name)?;
-            Value::Bool(!eq(&a[0], &a[1])?)
-        }
-        "lt" | "le" | "gt" | "ge" => {
-            want(a, 2, name)?;
-            let o = cmp(&a[0], &a[1])?;
-            Value::Bool(match name {
-                "lt" => o.is_lt(),
-                "le" => o.is_le(),
-                "gt" => o.is_gt(),
-                _ => o.is_ge(),
-            })
-        }
-        "html" | "js" | "urlquery" | "safeHtml" => {
-            Value::Str(a.iter().map(s).collect::<Vec<_>>().join(""))
-        }
-        "slice" | "call" => return Err(format!("{name} is not supported")),
         "query" => {
             want(a, 1, name)?;
             let q = ctx.query.ok_or("query is not available in this context")?;
             let res = q.query(&s(&a[0]), ctx.t_ms)?;
-            Value::List(res.iter().map(|x| Value::sample(&x.labels, x.v)).collect())
+            Value::List(res.iter().map(|x| sample(&x.labels, x.v)).collect())
         }
         "first" => {
             want(a, 1, name)?;
@@ -230,32 +112,6 @@ pub(crate) fn call(name: &str, args: Vec<Value>, ctx: &FuncCtx<'_>) -> Result<Va
             }
             Value::Map(m)
         }
-        "reReplaceAll" => {
-            want(a, 3, name)?;
-            let re = Regex::new(&s(&a[0])).map_err(|e| e.to_string())?;
-            Value::Str(re.replace_all(&s(&a[2]), s(&a[1]).as_str()).into_owned())
-        }
-        "match" => {
-            want(a, 2, name)?;
-            let re = Regex::new(&s(&a[0])).map_err(|e| e.to_string())?;
-            Value::Bool(re.is_match(&s(&a[1])))
-        }
-        "title" => {
-            want(a, 1, name)?;
-            let mut out = String::new();
-            let mut prev_letter = false;
-            for c in s(&a[0]).chars() {
-                if !prev_letter && c.is_alphanumeric() {
-                    out.extend(c.to_uppercase());
-                } else {
-                    out.push(c);
-                }
-                prev_letter = c.is_alphanumeric() || c == '_';
-            }
-            Value::Str(out)
-        }
-        "toUpper" => Value::Str(s(a.first().ok_or("toUpper needs an argument")?).to_uppercase()),
-        "toLower" => Value::Str(s(a.first().ok_or("toLower needs an argument")?).to_lowercase()),
         "graphLink" | "tableLink" => {
             want(a, 1, name)?;
             let tab = if name == "graphLink" { 0 } else { 1 };

@@ -87,6 +87,8 @@ fn function_table() {
         ("{{ args 1 \"b\" }}", "map[arg0:1 arg1:b]"),
         ("{{ parseDuration \"1m30s\" }}", "90"),
         ("{{ externalURL }}", "http://argus:9090"),
+        ("{{ define \"j\" }}<{{ . }}>{{ end }}{{ template \"j\" $labels.job }}", "<node>"),
+        ("{{ html \"a<b\" }}", "a&lt;b"),
     ];
     for (tpl, want) in cases {
         assert_eq!(ex(tpl), *want, "template {tpl}");
@@ -118,7 +120,8 @@ fn parse_errors() {
         ("{{ if true }}x", "unexpected EOF"),
         ("{{ end }}", "unexpected {{end}}"),
         ("{{ \"x }}", "unclosed action"),
-        ("{{ define \"a\" }}{{ end }}", "not supported"),
+        ("{{ template \"nope\" . }}", "no such template \"nope\""),
+        ("{{ break }}", "not supported"),
     ] {
         let e = check_alert_template("A", tpl).unwrap_err().to_string();
         assert!(e.contains(want), "{tpl}: {e}");

@@ -11,8 +11,10 @@
 //! | `GET`/`DELETE /api/v2/silence/{id}` | one silence; expire it |
 //! | `GET /api/v2/status` | cluster disabled, version, `config.original`, uptime |
 //! | `GET /api/v2/receivers` | `[{"name": ..}]` |
-//! | `POST /api/v2/alerts/{fingerprint}/ack` | Argus: `{"who": .., "comment": ..}` acknowledges one alert and stops its escalation |
-//! | `GET /api/argus/v1/alert-history` | Argus: actions (ack, silence_set, silence_expire, notify, escalate) with `from`, `to` (RFC 3339 or Unix seconds), `limit` (default 1000), `kind`, `target`, `who` |
+//! | `POST /api/v2/alerts/{fingerprint}/ack` | Argus: acknowledges one alert and stops its escalation; actor from the `X-Argus-User` header or `{"who": .., "comment": ..}` |
+//! | `POST /api/v2/alerts/{fingerprint}/unack`, `…/resolve` | Argus: withdraws the acknowledgement (escalation resumes); marks the alert resolved now |
+//! | `GET`/`POST /api/argus/v1/link/{ack,resolve,silence}` | Argus: signed one-click links; `GET` shows a confirmation page, `POST` acts (403 when bad or expired) |
+//! | `GET /api/argus/v1/alert-history` | Argus: history with `type` (`alerts`, `notifications`, `actions`; default all), `filter` (repeatable matcher on the record's labels), `start`/`end` (or `from`/`to`; RFC 3339 or Unix seconds), `limit` (default 1000), `kind`, `target`, `who` |
 
 use super::json::{
     gettable_alert, gettable_silence, silence_matches_filter, sort_silences, valid_label_name,
@@ -22,7 +24,7 @@ use super::{AlertingError, Inner};
 use crate::api::params::{collect_params, param, params_all, parse_time, success, ApiError};
 use argus_alert::alert::parse_rfc3339;
 use argus_alert::silence::{Silence, SilenceError};
-use argus_alert::{AckTarget, DispatchError, PostableAlert};
+use argus_alert::{DispatchError, HistoryQuery, PostableAlert};
 use argus_model::Matcher;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -41,7 +43,14 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
     Router::new()
         .route("/api/v2/alerts", get(get_alerts).post(post_alerts))
         .route("/api/v2/alerts/groups", get(get_groups))
-        .route("/api/v2/alerts/{fingerprint}/ack", post(post_ack))
+        .route(
+            "/api/v2/alerts/{fingerprint}/{action}",
+            post(super::links::post_alert_action),
+        )
+        .route(
+            "/api/argus/v1/link/{action}",
+            get(super::links::get_link).post(super::links::post_link),
+        )
         .route("/api/v2/silences", get(get_silences).post(post_silences))
         .route("/api/v2/silence/{id}", get(get_silence))
         .route("/api/v2/silence/{id}", delete(delete_silence))
@@ -352,76 +361,55 @@ async fn get_receivers(State(st): St) -> Response {
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct AckBody {
-    who: String,
-    #[serde(default)]
-    comment: String,
-}
-
-async fn post_ack(State(st): St, Path(fp): Path<String>, body: Bytes) -> Response {
-    let Ok(fpn) = u64::from_str_radix(&fp, 16) else {
-        return am_error(
-            StatusCode::BAD_REQUEST,
-            format!("invalid fingerprint {fp:?}"),
-        );
-    };
-    let b: AckBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => {
-            return am_error(
-                StatusCode::BAD_REQUEST,
-                format!("invalid acknowledgement (want {{\"who\":..,\"comment\":..}}): {e}"),
-            )
+fn time_param(p: &[(String, String)], names: [&str; 2], default: i64) -> Result<i64, ApiError> {
+    for n in names {
+        if let Some(s) = param(p, n).filter(|s| !s.is_empty()) {
+            return parse_time(n, s);
         }
-    };
-    if b.who.trim().is_empty() {
-        return am_error(StatusCode::BAD_REQUEST, "'who' must not be empty");
     }
-    let who = b.who.clone();
-    match st
-        .run(move |d| d.ack(AckTarget::Alert(fpn), &b.who, &b.comment))
-        .await
-    {
-        Ok(Ok(())) => {
-            st.handle.wake();
-            Json(json!({"fingerprint": fp, "acknowledgedBy": who})).into_response()
-        }
-        Ok(Err(DispatchError::NotFound(what))) => {
-            am_error(StatusCode::NOT_FOUND, format!("no alert {what}"))
-        }
-        Ok(Err(e)) => internal(e),
-        Err(e) => e.into_response(),
-    }
+    Ok(default)
 }
 
 async fn get_history(State(st): St, RawQuery(q): RawQuery) -> Response {
     let p = collect_params(q.as_deref(), &[]);
     let now = st.clock.now_ms();
-    let from = match param(&p, "from").filter(|s| !s.is_empty()) {
-        Some(s) => match parse_time("from", s) {
-            Ok(t) => t,
-            Err(e) => return e.into_response(),
-        },
-        None => 0,
-    };
-    let to = match param(&p, "to").filter(|s| !s.is_empty()) {
-        Some(s) => match parse_time("to", s) {
-            Ok(t) => t,
-            Err(e) => return e.into_response(),
-        },
-        None => now + 1,
+    let (from, to) = match (
+        time_param(&p, ["start", "from"], 0),
+        time_param(&p, ["end", "to"], now + 1),
+    ) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(e), _) | (_, Err(e)) => return e.into_response(),
     };
     let limit = match param(&p, "limit").map(|s| s.parse::<usize>()) {
         None => 1000,
         Some(Ok(n)) => n,
         Some(Err(_)) => return ApiError::bad_data("invalid parameter \"limit\"").into_response(),
     };
+    let matchers = match filter_matchers(&p) {
+        Ok(m) => m,
+        Err(BadRequest(m)) => return ApiError::bad_data(m).into_response(),
+    };
+    let category = match param(&p, "type").map(String::as_str) {
+        None | Some("") | Some("all") => None,
+        Some(t @ ("alerts" | "notifications" | "actions")) => Some(t.to_string()),
+        Some(t) => {
+            return ApiError::bad_data(format!(
+                "invalid parameter \"type\": {t:?} (want alerts, notifications or actions)"
+            ))
+            .into_response()
+        }
+    };
     let want = |k: &str| param(&p, k).filter(|s| !s.is_empty()).cloned();
     let (kind, target, who) = (want("kind"), want("target"), want("who"));
     let filtered = kind.is_some() || target.is_some() || who.is_some();
-    let fetch = if filtered { 100_000 } else { limit };
-    let actions = match st.run(move |d| d.history(from, to, fetch)).await {
+    let query = HistoryQuery {
+        from,
+        to,
+        category,
+        matchers,
+        limit: if filtered { 100_000 } else { limit },
+    };
+    let actions = match st.run(move |d| d.history_query(&query)).await {
         Ok(Ok(a)) => a,
         Ok(Err(e)) => return ApiError::internal(e.to_string()).into_response(),
         Err(e) => return ApiError::internal(e.to_string()).into_response(),
@@ -435,7 +423,9 @@ async fn get_history(State(st): St, RawQuery(q): RawQuery) -> Response {
         .map(|a| {
             json!({
                 "time": argus_alert::alert::format_rfc3339(a.at),
+                "type": a.category(),
                 "who": a.who, "kind": a.kind, "target": a.target, "comment": a.comment,
+                "labels": a.labels,
             })
         })
         .collect();

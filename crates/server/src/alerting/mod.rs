@@ -25,9 +25,11 @@
 
 pub mod api;
 mod json;
+mod links;
 
-use argus_alert::channel::{ChannelError, Channels};
+use argus_alert::channel::{ChannelEnv, ChannelError, Channels};
 use argus_alert::config::Config;
+use argus_alert::links::{LinkError, LinkSigner};
 use argus_alert::runner::{Handle, Runner};
 use argus_alert::store::{Store, StoreError};
 use argus_alert::{Alert, DispatchError, Dispatcher, PostableAlert};
@@ -57,6 +59,9 @@ pub enum AlertingError {
     /// A receiver's channel could not be built.
     #[error("cannot build the notification channels: {0}")]
     Channel(#[from] ChannelError),
+    /// The one-click link key could not be read or created.
+    #[error("cannot set up one-click links: {0}")]
+    Links(#[from] LinkError),
     /// A blocking task panicked or was cancelled.
     #[error("alerting task failed: {0}")]
     Task(String),
@@ -82,6 +87,9 @@ pub(crate) struct Inner {
     pub(crate) handle: Handle,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) started_ms: i64,
+    /// Verifies one-click links, with `argus.links.silence_for` in ms; replaced on reload.
+    pub(crate) links: parking_lot::RwLock<(LinkSigner, i64)>,
+    data_dir: PathBuf,
     feed: mpsc::UnboundedSender<Vec<Alert>>,
 }
 
@@ -115,6 +123,25 @@ fn with_external_url(mut cfg: Config, external_url: &str) -> Config {
     cfg
 }
 
+/// The link signer for `cfg` (key from the config or `<data_dir>/alerting/link.secret`), and
+/// the channels, which get links only when an external URL is known and links are enabled.
+fn build_channels(
+    cfg: &Config,
+    data_dir: &Path,
+    clock: &Arc<dyn Clock>,
+) -> Result<(Channels, LinkSigner), AlertingError> {
+    let l = &cfg.argus.links;
+    let key = argus_alert::links::resolve_secret(l, &data_dir.join(STORE_DIR))?;
+    let ext = cfg.argus.external_url.clone().unwrap_or_default();
+    let signer = LinkSigner::new(&key, &ext, l.ttl().as_millis());
+    let env = ChannelEnv {
+        external_url: ext.clone(),
+        links: (!ext.is_empty() && l.enabled.unwrap_or(true)).then(|| Arc::new(signer.clone())),
+        clock: clock.clone(),
+    };
+    Ok((Channels::from_config_with(cfg, &env)?, signer))
+}
+
 fn warn_missing(cfg: &Config, chans: &Channels) {
     for (receiver, kind) in cfg.unsupported() {
         tracing::warn!(receiver = %receiver, integration = kind, "This integration is accepted but Argus does not deliver to it.");
@@ -135,7 +162,8 @@ impl AlertingService {
         clock: Arc<dyn Clock>,
     ) -> Result<AlertingService, AlertingError> {
         let cfg = with_external_url(cfg, &external_url);
-        let chans = Channels::from_config(&cfg)?;
+        let (chans, links) = build_channels(&cfg, data_dir, &clock)?;
+        let silence_for_ms = cfg.argus.links.silence_for().as_millis();
         warn_missing(&cfg, &chans);
         let dir = data_dir.join(STORE_DIR);
         let c2 = clock.clone();
@@ -163,6 +191,8 @@ impl AlertingService {
                 handle,
                 clock,
                 started_ms,
+                links: parking_lot::RwLock::new((links, silence_for_ms)),
+                data_dir: data_dir.to_path_buf(),
                 feed,
             }),
             external_url,
@@ -306,10 +336,12 @@ async fn feed_loop(h: Handle, mut rx: mpsc::UnboundedReceiver<Vec<Alert>>) {
 /// Swaps in a new configuration and its channels; on error the old ones stay.
 fn reload_inner(inner: &Inner, external_url: &str, cfg: Config) -> Result<(), AlertingError> {
     let cfg = with_external_url(cfg, external_url);
-    let chans = Channels::from_config(&cfg)?;
+    let (chans, signer) = build_channels(&cfg, &inner.data_dir, &inner.clock)?;
+    let silence_for_ms = cfg.argus.links.silence_for().as_millis();
     warn_missing(&cfg, &chans);
     inner.handle.with(|d| d.reload(cfg))?;
     inner.handle.set_channels(chans);
+    *inner.links.write() = (signer, silence_for_ms);
     inner.handle.wake();
     tracing::info!("Reloaded the alerting config.");
     Ok(())

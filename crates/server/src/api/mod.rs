@@ -49,6 +49,8 @@ pub struct AppState {
     pub info: Arc<status::ServerInfo>,
     /// The rules engine: `/api/v1/rules`, `/api/v1/alerts` and `/-/reload`.
     pub rules: Arc<crate::rules::RuleService>,
+    /// The dynamic-rule tap the write endpoints wrap their appenders with.
+    pub tap: crate::detect::Tap,
 }
 
 /// Builds the router. `max_body` bounds request bodies in bytes.
@@ -111,7 +113,8 @@ async fn ready(State(st): State<AppState>) -> Response {
 
 async fn own_metrics(State(st): State<AppState>) -> Response {
     let stats = st.db.stats();
-    let body = st.metrics.render(&stats, st.scrape.as_deref());
+    let mut body = st.metrics.render(&stats, st.scrape.as_deref());
+    body.push_str(&st.tap.metrics_text());
     (
         [(
             header::CONTENT_TYPE,

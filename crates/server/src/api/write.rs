@@ -75,7 +75,7 @@ pub async fn remote_write(
     body: Bytes,
 ) -> Response {
     st.metrics.write_requests.fetch_add(1, Ordering::Relaxed);
-    let mut app = st.db.appender();
+    let mut app = st.tap.wrap(st.db.appender());
     let res = argus_ingest::remote_write::ingest_remote_write(
         &mut app,
         &body,
@@ -104,7 +104,7 @@ pub async fn import_text(
         Ok(b) => b,
         Err(r) => return *r,
     };
-    let mut app = st.db.appender();
+    let mut app = st.tap.wrap(st.db.appender());
     let report = argus_ingest::text::ingest_text(&mut app, &body, st.clock.now_ms(), format);
     finish(&st, app, report)
 }
@@ -120,7 +120,7 @@ pub async fn push_json(
         Ok(b) => b,
         Err(r) => return *r,
     };
-    let mut app = st.db.appender();
+    let mut app = st.tap.wrap(st.db.appender());
     match argus_ingest::push::ingest_json(&mut app, &body, st.clock.as_ref()) {
         Ok(report) => finish(&st, app, report),
         Err(e) => {

@@ -2,26 +2,24 @@
 
 use std::collections::BTreeMap;
 
-use argus_model::Labels;
-
 use super::gofmt::fmt_v;
 
-/// A template value: what Go's `interface{}` holds in Prometheus's templates.
+/// A template value: what Go's `interface{}` holds in a template's data.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// `nil` (also the result of an absent field).
     Nil,
     /// A boolean.
     Bool(bool),
-    /// An integer (literals, `len`).
+    /// An integer.
     Int(i64),
-    /// A float (`$value`, sample values, humanize inputs).
+    /// A float.
     Float(f64),
     /// A string.
     Str(String),
-    /// A list (query results, `args`).
+    /// A list.
     List(Vec<Value>),
-    /// A map with string keys (`$labels`, a sample: `{Labels, Value}`).
+    /// A map with string keys (also how structs are modelled: `.Field` is a key).
     Map(BTreeMap<String, Value>),
 }
 
@@ -43,26 +41,7 @@ impl From<f64> for Value {
     }
 }
 
-impl From<&Labels> for Value {
-    /// A label set as a map of strings (the metric name included, as in Prometheus).
-    fn from(l: &Labels) -> Self {
-        Value::Map(
-            l.iter()
-                .map(|l| (l.name.clone(), Value::Str(l.value.clone())))
-                .collect(),
-        )
-    }
-}
-
 impl Value {
-    /// A query-result sample: a map with `Labels` and `Value`, as Prometheus's `sample` struct.
-    pub fn sample(labels: &Labels, v: f64) -> Value {
-        let mut m = BTreeMap::new();
-        m.insert("Labels".to_string(), Value::from(labels));
-        m.insert("Value".to_string(), Value::Float(v));
-        Value::Map(m)
-    }
-
     /// Go's truth: false, 0, nil and empty strings, lists and maps are false.
     pub fn truthy(&self) -> bool {
         match self {
@@ -123,8 +102,8 @@ impl Value {
         }
     }
 
-    /// `.Field` access on a map; an absent key gives an empty string (Prometheus
-    /// executes with `missingkey=zero` over `map[string]string`).
+    /// `.Field` access on a map; an absent key gives an empty string (as Go does with
+    /// `missingkey=zero` over `map[string]string`).
     pub fn field(&self, name: &str) -> Result<Value, String> {
         match self {
             Value::Map(m) => Ok(m.get(name).cloned().unwrap_or(Value::Str(String::new()))),
@@ -137,7 +116,7 @@ impl Value {
     }
 }
 
-/// `strconv.ParseFloat` as Prometheus's templates use it (also `Inf`, `NaN`, hex is not needed).
+/// `strconv.ParseFloat` as templates use it (also `Inf` and `NaN`; hex is not accepted).
 pub fn parse_go_float(s: &str) -> Result<f64, String> {
     let t = s.trim();
     match t.to_ascii_lowercase().as_str() {

@@ -1,9 +1,10 @@
 //! Lexer and parser for the Go `text/template` subset: text, `{{ pipeline }}`,
 //! `{{- -}}` trimming, comments, `if/else if/else/end`, `range`, `with`,
-//! variables (`$x := ...`, `$x = ...`, `range $i, $e := ...`), parenthesised
-//! pipelines, field chains and string/number/bool literals.
+//! `define`/`template`/`block`, variables (`$x := ...`, `$x = ...`,
+//! `range $i, $e := ...`), parenthesised pipelines, field chains and
+//! string/number/bool literals.
 
-use super::funcs;
+use super::lex::{lex_action, Spaced, Tok};
 use super::value::Value;
 
 /// A parsed template node.
@@ -14,6 +15,12 @@ pub(crate) enum Node {
     If(Vec<(Pipe, Vec<Node>)>, Vec<Node>),
     Range(Pipe, Vec<Node>, Vec<Node>),
     With(Pipe, Vec<Node>, Vec<Node>),
+    /// `{{ template "name" pipeline }}`, with the line it is on.
+    Template {
+        name: String,
+        pipe: Option<Pipe>,
+        line: usize,
+    },
 }
 
 /// `$a, $b := cmd | cmd`.
@@ -40,155 +47,29 @@ pub(crate) enum Term {
     Sub(Box<Pipe>),
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Ident(String),
-    Field(String),
-    Dot,
-    Var(String),
-    Str(String),
-    Num(String),
-    LParen,
-    RParen,
-    Pipe,
-    Declare,
-    Assign,
-    Comma,
+/// One piece of template text: literal text or an action's inside, and its 1-based line.
+#[derive(Debug, Clone)]
+struct Chunk {
+    action: bool,
+    text: String,
+    line: usize,
 }
 
-/// A token and whether whitespace came before it (field chains must be adjacent).
-type Spaced = (Tok, bool);
-
-fn lex_action(src: &str) -> Result<Vec<Spaced>, String> {
-    let b: Vec<char> = src.chars().collect();
-    let mut i = 0;
-    let mut out = Vec::new();
-    let ident = |c: char| c.is_alphanumeric() || c == '_';
-    while i < b.len() {
-        let spaced = i == 0 || b[i - 1].is_whitespace();
-        let c = b[i];
-        if c.is_whitespace() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        let tok = match c {
-            '(' => {
-                i += 1;
-                Tok::LParen
-            }
-            ')' => {
-                i += 1;
-                Tok::RParen
-            }
-            '|' => {
-                i += 1;
-                Tok::Pipe
-            }
-            ',' => {
-                i += 1;
-                Tok::Comma
-            }
-            ':' if b.get(i + 1) == Some(&'=') => {
-                i += 2;
-                Tok::Declare
-            }
-            '=' => {
-                i += 1;
-                Tok::Assign
-            }
-            '"' => {
-                i += 1;
-                let mut s = String::new();
-                loop {
-                    match b.get(i) {
-                        None => return Err("unterminated quoted string".into()),
-                        Some('"') => break,
-                        Some('\\') => {
-                            i += 1;
-                            match b.get(i) {
-                                Some('n') => s.push('\n'),
-                                Some('t') => s.push('\t'),
-                                Some('r') => s.push('\r'),
-                                Some(&c) => s.push(c),
-                                None => return Err("unterminated quoted string".into()),
-                            }
-                        }
-                        Some(&c) => s.push(c),
-                    }
-                    i += 1;
-                }
-                i += 1;
-                Tok::Str(s)
-            }
-            '`' => {
-                i += 1;
-                let end = b[i..]
-                    .iter()
-                    .position(|&c| c == '`')
-                    .ok_or("unterminated raw quoted string")?;
-                let s: String = b[i..i + end].iter().collect();
-                i += end + 1;
-                Tok::Str(s)
-            }
-            '$' => {
-                i += 1;
-                while i < b.len() && ident(b[i]) {
-                    i += 1;
-                }
-                Tok::Var(b[start + 1..i].iter().collect())
-            }
-            '.' if b.get(i + 1).is_some_and(|c| c.is_ascii_digit()) => lex_num(&b, &mut i),
-            '.' => {
-                i += 1;
-                while i < b.len() && ident(b[i]) {
-                    i += 1;
-                }
-                if i == start + 1 {
-                    Tok::Dot
-                } else {
-                    Tok::Field(b[start + 1..i].iter().collect())
-                }
-            }
-            c if c.is_ascii_digit()
-                || ((c == '-' || c == '+')
-                    && b.get(i + 1)
-                        .is_some_and(|d| d.is_ascii_digit() || *d == '.')) =>
-            {
-                lex_num(&b, &mut i)
-            }
-            c if ident(c) => {
-                while i < b.len() && ident(b[i]) {
-                    i += 1;
-                }
-                Tok::Ident(b[start..i].iter().collect())
-            }
-            c => return Err(format!("unexpected {c:?} in command")),
-        };
-        out.push((tok, spaced));
-    }
-    Ok(out)
-}
-
-fn lex_num(b: &[char], i: &mut usize) -> Tok {
-    let start = *i;
-    *i += 1;
-    while *i < b.len()
-        && (b[*i].is_ascii_alphanumeric()
-            || matches!(b[*i], '.' | '_')
-            || (matches!(b[*i], '+' | '-') && matches!(b[*i - 1], 'e' | 'E')))
-    {
-        *i += 1;
-    }
-    Tok::Num(b[start..*i].iter().collect())
+fn line_at(src: &str, offset: usize) -> usize {
+    1 + src.as_bytes()[..offset.min(src.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
 }
 
 /// A template split into text and actions (trim markers applied, comments dropped).
-fn split(src: &str) -> Result<Vec<(bool, String)>, String> {
-    let mut out: Vec<(bool, String)> = Vec::new();
+/// An error carries the line it was found on.
+fn split(src: &str) -> Result<Vec<Chunk>, (usize, String)> {
+    let mut out: Vec<Chunk> = Vec::new();
     let mut rest = src;
     let mut trim_next = false;
     while let Some(open) = rest.find("{{") {
+        let line = line_at(src, src.len() - rest.len() + open);
         let mut text = &rest[..open];
         if trim_next {
             text = text.trim_start();
@@ -200,7 +81,11 @@ fn split(src: &str) -> Result<Vec<(bool, String)>, String> {
             text = text.trim_end();
             after = &after[1..];
         }
-        out.push((false, text.to_string()));
+        out.push(Chunk {
+            action: false,
+            text: text.to_string(),
+            line,
+        });
         // Find the closing delimiter outside quotes.
         let chars: Vec<(usize, char)> = after.char_indices().collect();
         let mut k = 0;
@@ -221,7 +106,7 @@ fn split(src: &str) -> Result<Vec<(bool, String)>, String> {
             }
             k += 1;
         }
-        let close = close.ok_or("unclosed action")?;
+        let close = close.ok_or((line, "unclosed action".to_string()))?;
         let mut body = &after[..close];
         trim_next = false;
         if body.ends_with(" -") || body.ends_with("\t-") || body.ends_with("\n-") {
@@ -231,20 +116,40 @@ fn split(src: &str) -> Result<Vec<(bool, String)>, String> {
         let t = body.trim();
         if t.starts_with("/*") {
             if !t.ends_with("*/") {
-                return Err("unclosed comment".into());
+                return Err((line, "unclosed comment".into()));
             }
         } else {
-            out.push((true, body.to_string()));
+            out.push(Chunk {
+                action: true,
+                text: body.to_string(),
+                line,
+            });
         }
         rest = &after[close + 2..];
     }
     let text = if trim_next { rest.trim_start() } else { rest };
-    out.push((false, text.to_string()));
+    out.push(Chunk {
+        action: false,
+        text: text.to_string(),
+        line: line_at(src, src.len() - rest.len()),
+    });
     Ok(out)
 }
 
-/// Parses template text into nodes; `vars` are the predefined variable names (without `$`).
-pub(crate) fn parse(src: &str, vars: &[&str]) -> Result<Vec<Node>, String> {
+/// A parsed source: its top-level nodes and the templates it defines.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Parsed {
+    pub nodes: Vec<Node>,
+    pub defs: Vec<(String, Vec<Node>)>,
+}
+
+/// Parses template text; `vars` are the predefined variable names (without `$`) and
+/// `known` says whether a function name exists. An error carries its line.
+pub(crate) fn parse(
+    src: &str,
+    vars: &[&str],
+    known: &dyn Fn(&str) -> bool,
+) -> Result<Parsed, (usize, String)> {
     let chunks = split(src)?;
     let mut p = Parser {
         chunks,
@@ -253,27 +158,54 @@ pub(crate) fn parse(src: &str, vars: &[&str]) -> Result<Vec<Node>, String> {
             .chain(vars.iter().copied())
             .map(String::from)
             .collect(),
+        known,
+        defs: Vec::new(),
+        depth: 0,
+        line: 1,
     };
-    let (nodes, end) = p.list()?;
+    let (nodes, end) = p.list().map_err(|e| (p.line, e))?;
     match end {
-        None => Ok(nodes),
-        Some(kw) => Err(format!("unexpected {{{{{kw}}}}}")),
+        None => Ok(Parsed {
+            nodes,
+            defs: p.defs,
+        }),
+        Some(kw) => Err((p.line, format!("unexpected {{{{{kw}}}}}"))),
     }
 }
 
-struct Parser {
-    chunks: Vec<(bool, String)>,
+struct Parser<'k> {
+    chunks: Vec<Chunk>,
     pos: usize,
     vars: Vec<String>,
+    known: &'k dyn Fn(&str) -> bool,
+    defs: Vec<(String, Vec<Node>)>,
+    /// Nesting of control structures (`define` is allowed only at 0).
+    depth: usize,
+    /// The line of the last action read, for errors.
+    line: usize,
 }
 
-impl Parser {
+fn template_name(toks: &[Spaced], kw: &str) -> Result<String, String> {
+    match toks.get(1) {
+        Some((Tok::Str(n), _)) => Ok(n.clone()),
+        _ => Err(format!("{kw} needs a quoted template name")),
+    }
+}
+
+impl Parser<'_> {
     /// Parses nodes until `end`/`else` (returned as the terminator text) or the end of input.
     fn list(&mut self) -> Result<(Vec<Node>, Option<String>), String> {
         let mut nodes = Vec::new();
         while self.pos < self.chunks.len() {
-            let (is_action, s) = self.chunks[self.pos].clone();
+            let Chunk {
+                action: is_action,
+                text: s,
+                line,
+            } = self.chunks[self.pos].clone();
             self.pos += 1;
+            if is_action {
+                self.line = line;
+            }
             if !is_action {
                 if !s.is_empty() {
                     nodes.push(Node::Text(s));
@@ -287,10 +219,58 @@ impl Parser {
             };
             match kw {
                 "end" | "else" => return Ok((nodes, Some(s.trim().to_string()))),
+                "define" => {
+                    if self.depth > 0 {
+                        return Err("{{define}} is only allowed at the top level".into());
+                    }
+                    let name = template_name(&toks, kw)?;
+                    if toks.len() > 2 {
+                        return Err("unexpected tokens after define's name".into());
+                    }
+                    let saved = std::mem::replace(&mut self.vars, vec![String::new()]);
+                    self.depth += 1;
+                    let r = self.list();
+                    self.depth -= 1;
+                    self.vars = saved;
+                    let (body, end) = r?;
+                    if end.as_deref() != Some("end") {
+                        return Err(format!("unexpected EOF in define {name:?}"));
+                    }
+                    self.defs.push((name, body));
+                }
+                "template" => {
+                    let name = template_name(&toks, kw)?;
+                    let pipe = if toks.len() > 2 {
+                        Some(self.pipe(&toks[2..])?)
+                    } else {
+                        None
+                    };
+                    nodes.push(Node::Template { name, pipe, line });
+                }
+                "block" => {
+                    let name = template_name(&toks, kw)?;
+                    let pipe = self.pipe(toks.get(2..).unwrap_or_default())?;
+                    let saved = std::mem::replace(&mut self.vars, vec![String::new()]);
+                    self.depth += 1;
+                    let r = self.list();
+                    self.depth -= 1;
+                    self.vars = saved;
+                    let (body, end) = r?;
+                    if end.as_deref() != Some("end") {
+                        return Err(format!("unexpected EOF in block {name:?}"));
+                    }
+                    self.defs.push((name.clone(), body));
+                    nodes.push(Node::Template {
+                        name,
+                        pipe: Some(pipe),
+                        line,
+                    });
+                }
                 "if" | "with" => {
                     let mark = self.vars.len();
                     let mut branches = vec![(self.pipe(&toks[1..])?, Vec::new())];
                     let mut else_body = Vec::new();
+                    self.depth += 1;
                     loop {
                         let (body, end) = self.list()?;
                         let end = end.ok_or(format!("unexpected EOF in {kw}"))?;
@@ -316,6 +296,7 @@ impl Parser {
                         else_body = body;
                         break;
                     }
+                    self.depth -= 1;
                     self.vars.truncate(mark);
                     if kw == "if" {
                         nodes.push(Node::If(branches, else_body));
@@ -327,6 +308,7 @@ impl Parser {
                 "range" => {
                     let mark = self.vars.len();
                     let pipe = self.pipe(&toks[1..])?;
+                    self.depth += 1;
                     let (body, end) = self.list()?;
                     let end = end.ok_or("unexpected EOF in range")?;
                     let else_body = if end == "else" {
@@ -338,12 +320,11 @@ impl Parser {
                     } else {
                         Vec::new()
                     };
+                    self.depth -= 1;
                     self.vars.truncate(mark);
                     nodes.push(Node::Range(pipe, body, else_body));
                 }
-                "define" | "template" | "block" | "break" | "continue" => {
-                    return Err(format!("{{{{{kw}}}}} is not supported"))
-                }
+                "break" | "continue" => return Err(format!("{{{{{kw}}}}} is not supported")),
                 _ => nodes.push(Node::Out(self.pipe(&toks)?)),
             }
         }
@@ -441,7 +422,7 @@ impl Parser {
                     "true" => Term::Lit(Value::Bool(true)),
                     "false" => Term::Lit(Value::Bool(false)),
                     "nil" => Term::Lit(Value::Nil),
-                    f if funcs::is_known(f) => Term::Func(f.to_string()),
+                    f if (self.known)(f) => Term::Func(f.to_string()),
                     f => return Err(format!("function \"{f}\" not defined")),
                 },
                 Tok::Declare | Tok::Assign | Tok::Comma => {

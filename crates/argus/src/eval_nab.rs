@@ -1,0 +1,448 @@
+//! `argus eval nab`: runs the streaming anomaly scorer over a Numenta Anomaly
+//! Benchmark directory with one global configuration, writes NAB-format
+//! results and prints the NAB scores (the scoring itself is
+//! `argus_detect::nab`).
+//!
+//! ```text
+//! argus eval nab --data ../shared/data/nab --out /tmp/nab-results
+//! argus eval nab --data DIR --out OUT --config variant.json --categories realKnownCause
+//! ```
+//!
+//! Input: `DIR/data/<category>/<file>.csv` (`timestamp,value`),
+//! `DIR/labels/combined_windows.json` and `DIR/labels/profiles.json`. Only
+//! files that have an entry in the windows file are run, as NAB does.
+//!
+//! Output, in the layout NAB's own scorer reads:
+//! - `OUT/argus/<category>/argus_<file>.csv`: `timestamp,value,anomaly_score,label`
+//!   (label is 1 inside a window, as in NAB's results files);
+//! - `OUT/argus/argus_<profile>_scores.csv`: NAB's per-file score table;
+//! - `OUT/final_results.json`: the normalised score per profile.
+
+use anyhow::{bail, Context};
+use argus_detect::anomaly::{AnomalyConfig, AnomalyScorer};
+use argus_detect::nab::{self, CorpusScore, CostMatrix, FileInput};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The detector name used in result paths.
+const DETECTOR: &str = "argus";
+
+/// Arguments of `argus eval nab`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// NAB directory with `data/` and `labels/`.
+    #[arg(long)]
+    data: PathBuf,
+    /// Output directory for the results (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+    /// Optional JSON file with a scorer configuration (keys of
+    /// `AnomalyConfig`; missing keys take their defaults). Applies to every file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Only these categories (comma-separated), e.g. `realKnownCause`.
+    #[arg(long, value_delimiter = ',')]
+    categories: Vec<String>,
+    /// Use this threshold for every profile instead of optimising it (for
+    /// held-out evaluation: a threshold chosen on another split).
+    #[arg(long)]
+    threshold: Option<f64>,
+}
+
+/// One data file, read and scored.
+struct DataFile {
+    /// `category/file.csv`.
+    rel: String,
+    raw_ts: Vec<String>,
+    ts: Vec<i64>,
+    values: Vec<f64>,
+    windows: Vec<(i64, i64)>,
+    scores: Vec<f64>,
+}
+
+/// Runs `argus eval nab`; returns the process exit code.
+pub fn run(args: Args) -> anyhow::Result<i32> {
+    let cfg = match &args.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            serde_json::from_str::<AnomalyConfig>(&text)
+                .with_context(|| format!("{}: invalid scorer configuration", p.display()))?
+        }
+        None => AnomalyConfig::default(),
+    };
+    let labels_dir = args.data.join("labels");
+    let windows_path = labels_dir.join("combined_windows.json");
+    let windows = read_windows(&windows_path)?;
+    let profiles_path = labels_dir.join("profiles.json");
+    let profiles_text = std::fs::read_to_string(&profiles_path)
+        .with_context(|| format!("cannot read {}", profiles_path.display()))?;
+    let profiles = nab::parse_profiles(&profiles_text)
+        .with_context(|| format!("{}", profiles_path.display()))?;
+
+    let mut files = Vec::new();
+    for (rel, wins) in &windows {
+        let category = rel.split('/').next().unwrap_or_default();
+        if !args.categories.is_empty() && !args.categories.iter().any(|c| c == category) {
+            continue;
+        }
+        let path = args.data.join("data").join(rel);
+        let (raw_ts, ts, values) = read_series(&path)?;
+        let wins = wins
+            .iter()
+            .map(|(a, b)| {
+                let p = |s: &str| {
+                    parse_timestamp(s).with_context(|| {
+                        format!(
+                            "{}: window of {rel}: bad timestamp {s:?}",
+                            windows_path.display()
+                        )
+                    })
+                };
+                Ok((p(a)?, p(b)?))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        files.push(DataFile {
+            rel: rel.clone(),
+            raw_ts,
+            ts,
+            values,
+            windows: wins,
+            scores: Vec::new(),
+        });
+    }
+    if files.is_empty() {
+        bail!(
+            "no data file to score: {} lists none{}",
+            windows_path.display(),
+            if args.categories.is_empty() {
+                String::new()
+            } else {
+                format!(" in categories {:?}", args.categories)
+            }
+        );
+    }
+    for f in &mut files {
+        let mut scorer = AnomalyScorer::new(cfg.clone());
+        f.scores =
+            f.ts.iter()
+                .zip(&f.values)
+                .map(|(&t, &v)| scorer.update(t, v))
+                .collect();
+    }
+    write_results(&args.out, &files)?;
+
+    let inputs: Vec<FileInput<'_>> = files
+        .iter()
+        .map(|f| FileInput {
+            name: &f.rel,
+            timestamps: &f.ts,
+            scores: &f.scores,
+            windows: &f.windows,
+        })
+        .collect();
+    let categories: Vec<&str> = {
+        let mut c: Vec<&str> = files.iter().map(|f| category_of(&f.rel)).collect();
+        c.dedup();
+        c
+    };
+    let mut report = String::new();
+    let n_windows: usize = files.iter().map(|f| f.windows.len()).sum();
+    let _ = writeln!(
+        report,
+        "NAB: {} files, {} categories, {} windows, {} rows; detector config: {}",
+        files.len(),
+        categories.len(),
+        n_windows,
+        files.iter().map(|f| f.ts.len()).sum::<usize>(),
+        args.config
+            .as_ref()
+            .map_or("default".to_string(), |p| p.display().to_string())
+    );
+    let _ = writeln!(
+        report,
+        "{:<20} {:>9} {:>9} {:>9} {:>8} {:>8}",
+        "profile", "threshold", "raw", "null", "perfect", "score"
+    );
+    let mut finals = BTreeMap::new();
+    let mut details = Vec::new();
+    for (name, cost) in &profiles {
+        let r = nab::evaluate_with(&inputs, cost, args.threshold)?;
+        let _ = writeln!(
+            report,
+            "{:<20} {:>9.4} {:>9.3} {:>9.3} {:>8.1} {:>8}",
+            name,
+            r.threshold,
+            r.raw,
+            r.null,
+            r.perfect,
+            fmt_score(r.normalized)
+        );
+        write_score_table(&args.out, name, &r)?;
+        finals.insert(name.clone(), r.normalized);
+        details.push((name.clone(), *cost, r));
+    }
+    if let Some((name, cost, r)) = details
+        .iter()
+        .find(|d| d.0 == "standard")
+        .or(details.first())
+    {
+        category_detail(&mut report, name, cost, r, &inputs, &categories)?;
+    }
+    let final_json = serde_json::json!({ DETECTOR: finals });
+    let final_path = args.out.join("final_results.json");
+    std::fs::write(&final_path, serde_json::to_string_pretty(&final_json)?)
+        .with_context(|| format!("cannot write {}", final_path.display()))?;
+    print!("{report}");
+    Ok(0)
+}
+
+fn fmt_score(s: Option<f64>) -> String {
+    s.map_or_else(|| "n/a".to_string(), |v| format!("{v:.2}"))
+}
+
+fn category_of(rel: &str) -> &str {
+    rel.split('/').next().unwrap_or(rel)
+}
+
+/// Per-category detail at the corpus threshold of one profile; each category
+/// is normalised against its own null and perfect scores.
+fn category_detail(
+    report: &mut String,
+    profile: &str,
+    cost: &CostMatrix,
+    corpus: &CorpusScore,
+    inputs: &[FileInput<'_>],
+    categories: &[&str],
+) -> anyhow::Result<()> {
+    let _ = writeln!(
+        report,
+        "per category ({profile} profile, threshold {:.4}):",
+        corpus.threshold
+    );
+    let _ = writeln!(
+        report,
+        "{:<24} {:>5} {:>7} {:>8} {:>6} {:>9} {:>8}",
+        "category", "files", "windows", "detected", "FP", "raw", "score"
+    );
+    for cat in categories {
+        let sub: Vec<FileInput<'_>> = inputs
+            .iter()
+            .filter(|f| category_of(f.name) == *cat)
+            .copied()
+            .collect();
+        let r = nab::evaluate_with(&sub, cost, Some(corpus.threshold))?;
+        let windows: usize = r.files.iter().map(|f| f.windows).sum();
+        let detected: usize = r.files.iter().map(|f| f.detected_windows).sum();
+        let fp: usize = r.files.iter().map(|f| f.at_threshold.fp).sum();
+        let _ = writeln!(
+            report,
+            "{:<24} {:>5} {:>7} {:>8} {:>6} {:>9.3} {:>8}",
+            cat,
+            sub.len(),
+            windows,
+            detected,
+            fp,
+            r.raw,
+            fmt_score(r.normalized)
+        );
+    }
+    Ok(())
+}
+
+/// Reads `combined_windows.json`: file → list of `[start, end]` strings.
+fn read_windows(path: &Path) -> anyhow::Result<BTreeMap<String, Vec<(String, String)>>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let raw: BTreeMap<String, Vec<Vec<String>>> =
+        serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{}: expected {{\"category/file.csv\": [[start, end], ...]}}",
+                path.display()
+            )
+        })?;
+    raw.into_iter()
+        .map(|(k, v)| {
+            let pairs = v
+                .into_iter()
+                .enumerate()
+                .map(|(i, w)| match <[String; 2]>::try_from(w) {
+                    Ok([a, b]) => Ok((a, b)),
+                    Err(w) => bail!(
+                        "{}: {k}: window {i} has {} timestamps, expected 2",
+                        path.display(),
+                        w.len()
+                    ),
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Ok((k, pairs))
+        })
+        .collect()
+}
+
+type Series = (Vec<String>, Vec<i64>, Vec<f64>);
+
+/// Reads a `timestamp,value` CSV; errors name the file and the line.
+fn read_series(path: &Path) -> anyhow::Result<Series> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut lines = text.lines().enumerate();
+    let header = lines
+        .next()
+        .map(|(_, l)| l.trim())
+        .with_context(|| format!("{}: empty file", path.display()))?;
+    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
+    let ti = cols.iter().position(|c| *c == "timestamp");
+    let vi = cols.iter().position(|c| *c == "value");
+    let (Some(ti), Some(vi)) = (ti, vi) else {
+        bail!(
+            "{}:1: header {header:?} lacks the timestamp and value columns",
+            path.display()
+        );
+    };
+    let (mut raw, mut ts, mut vals) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, line) in lines {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let n = i + 1;
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        let (Some(t), Some(v)) = (fields.get(ti), fields.get(vi)) else {
+            bail!(
+                "{}:{n}: expected {} fields, found {}",
+                path.display(),
+                cols.len(),
+                fields.len()
+            );
+        };
+        let secs = parse_timestamp(t)
+            .with_context(|| format!("{}:{n}: bad timestamp {t:?}", path.display()))?;
+        let value: f64 = v
+            .parse()
+            .with_context(|| format!("{}:{n}: bad value {v:?}", path.display()))?;
+        raw.push((*t).to_string());
+        ts.push(secs);
+        vals.push(value);
+    }
+    if ts.is_empty() {
+        bail!("{}: no data rows", path.display());
+    }
+    Ok((raw, ts, vals))
+}
+
+/// Parses `YYYY-MM-DD HH:MM:SS[.frac]` (or with `T`) as seconds since
+/// 1970-01-01, ignoring any fraction; the NAB files carry no zone.
+pub(crate) fn parse_timestamp(s: &str) -> anyhow::Result<i64> {
+    let s = s.trim();
+    let (date, time) = s
+        .split_once([' ', 'T'])
+        .context("expected \"YYYY-MM-DD HH:MM:SS\"")?;
+    let num = |p: &str, what: &str| -> anyhow::Result<i64> {
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("bad {what} {p:?}");
+        }
+        Ok(p.parse()?)
+    };
+    let d: Vec<&str> = date.split('-').collect();
+    let time = time.split('.').next().unwrap_or(time);
+    let t: Vec<&str> = time.split(':').collect();
+    if d.len() != 3 || t.len() != 3 {
+        bail!("expected \"YYYY-MM-DD HH:MM:SS\"");
+    }
+    let (y, mo, da) = (num(d[0], "year")?, num(d[1], "month")?, num(d[2], "day")?);
+    let (h, mi, se) = (
+        num(t[0], "hour")?,
+        num(t[1], "minute")?,
+        num(t[2], "second")?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || se > 60 {
+        bail!("date or time out of range");
+    }
+    // Days from civil (proleptic Gregorian), after H. Hinnant's algorithm.
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + da - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Ok(days * 86_400 + h * 3600 + mi * 60 + se)
+}
+
+fn write_results(out: &Path, files: &[DataFile]) -> anyhow::Result<()> {
+    for f in files {
+        let (cat, name) = f.rel.rsplit_once('/').unwrap_or(("", &f.rel));
+        let dir = out.join(DETECTOR).join(cat);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let mut csv = String::with_capacity(f.ts.len() * 48);
+        csv.push_str("timestamp,value,anomaly_score,label\n");
+        let input = FileInput {
+            name: &f.rel,
+            timestamps: &f.ts,
+            scores: &f.scores,
+            windows: &f.windows,
+        };
+        // NAB's labels: 1 for the rows inside a window.
+        let mut labels = vec![0u8; f.ts.len()];
+        for (a, b) in nab::window_ranges(&input)? {
+            labels[a..=b].fill(1);
+        }
+        for (i, label) in labels.iter().enumerate() {
+            let _ = writeln!(
+                csv,
+                "{},{},{},{}",
+                f.raw_ts[i], f.values[i], f.scores[i], label
+            );
+        }
+        let path = dir.join(format!("{DETECTOR}_{name}"));
+        std::fs::write(&path, csv).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// NAB's `<detector>_<profile>_scores.csv`, with its Totals row.
+fn write_score_table(out: &Path, profile: &str, r: &CorpusScore) -> anyhow::Result<()> {
+    let mut csv = String::from("Detector,Profile,File,Threshold,Score,TP,TN,FP,FN,Total_Count\n");
+    let mut tot = [0usize; 5];
+    for f in &r.files {
+        let s = &f.at_threshold;
+        let total = s.tp + s.tn + s.fp + s.fn_;
+        let _ = writeln!(
+            csv,
+            "{DETECTOR},{profile},{},{},{},{},{},{},{},{}",
+            f.name, r.threshold, s.score, s.tp, s.tn, s.fp, s.fn_, total
+        );
+        for (t, v) in tot.iter_mut().zip([s.tp, s.tn, s.fp, s.fn_, total]) {
+            *t += v;
+        }
+    }
+    let _ = writeln!(
+        csv,
+        "Totals,,,,{},{},{},{},{},{}",
+        r.raw, tot[0], tot[1], tot[2], tot[3], tot[4]
+    );
+    let path = out
+        .join(DETECTOR)
+        .join(format!("{DETECTOR}_{profile}_scores.csv"));
+    std::fs::write(&path, csv).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_timestamp;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(parse_timestamp("1970-01-01 00:00:00").unwrap(), 0);
+        assert_eq!(
+            parse_timestamp("2014-04-10 07:15:00.000000").unwrap(),
+            1_397_114_100
+        );
+        assert_eq!(parse_timestamp("2000-03-01T00:00:01").unwrap(), 951_868_801);
+        assert!(parse_timestamp("2014-13-01 00:00:00").is_err());
+        assert!(parse_timestamp("yesterday").is_err());
+    }
+}

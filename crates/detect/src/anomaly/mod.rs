@@ -1,0 +1,321 @@
+//! The streaming anomaly scorer: one [`AnomalyScorer`] per series, fed one
+//! sample at a time, returning a score in `[0, 1)` computed only from the
+//! past. It keeps a fixed, small state (see [`AnomalyScorer::state_bytes`]).
+//!
+//! How a sample is scored (ADR 0009 has the reasoning and the NAB figures):
+//! 1. Forecasters predict the value: a fast EWMA level (local), a slow EWMA
+//!    mean (long-run level) and, when enabled, a time-of-day and a
+//!    day-of-week profile (one EWMA per slot across days/weeks; a slot moves
+//!    by at most `season_clip` typical errors per sample).
+//! 2. Each error is divided by that forecaster's typical absolute error (an
+//!    EWMA with large errors clipped), giving a point surprise `z`; a sample
+//!    is surprising only if neither seasonal profile explains it.
+//! 3. A short EWMA of each `z` is compared with its own long-run mean and
+//!    spread: it catches sustained moderate deviations that no single point
+//!    shows. The largest of these is the point anomaly.
+//! 4. The likelihood layer (after Numenta's HTM detector) compares a short
+//!    average of the point anomaly with its long-run distribution and gives
+//!    its normal-tail z, so a series that is always surprising counts less.
+//! 5. `R = max(point_weight · point, likelihood_weight · tail z)`; the score
+//!    is `R/(R+squash)`. When `R` reaches `fire_z` the scorer reports, then
+//!    holds the score at 0 for `suppress` samples (NAB counts one detection
+//!    per window and charges every false positive), and re-anchors the
+//!    long-run level so a level shift is flagged once and then learnt.
+//!
+//! ```
+//! use argus_detect::anomaly::{AnomalyConfig, AnomalyScorer};
+//! let mut s = AnomalyScorer::new(AnomalyConfig::default());
+//! let mut last = 0.0;
+//! for i in 0..2000i64 {
+//!     let v = 10.0 + ((i * 7919) % 13) as f64 * 0.1; // bounded noise
+//!     last = s.update(i * 300, v);
+//! }
+//! assert!(last < 0.5);
+//! let spike = s.update(2000 * 300, 100.0);
+//! assert!(spike > 0.5, "{spike}");
+//! assert!(s.state_bytes() <= 4096);
+//! ```
+
+mod likelihood;
+mod season;
+mod stats;
+#[cfg(test)]
+mod tests;
+
+pub use likelihood::likelihood_of;
+use likelihood::{Likelihood, LikelihoodParams};
+use season::Profile;
+use serde::{Deserialize, Serialize};
+use stats::{warm_alpha, MeanVar, Scale};
+
+/// Configuration of the scorer. One configuration serves every series (the
+/// NAB figures in ADR 0009 use these defaults for all files).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnomalyConfig {
+    /// Samples scored 0 while the statistics settle. Default 64.
+    pub warmup: u32,
+    /// Weight of the newest value in the local level forecaster. Default 0.5.
+    pub level_alpha: f64,
+    /// Weight of the newest value in the long-run mean. Default 0.005.
+    pub long_alpha: f64,
+    /// Weight of the newest |error| in each typical-error scale. Default 0.001.
+    pub scale_alpha: f64,
+    /// An error updates the scale as at most this many scales. Default 4.
+    pub scale_clip: f64,
+    /// Time-of-day slots of the daily profile; 0 disables it. Default 288 (5 min).
+    pub season_slots: u32,
+    /// Weight of the newest day in each slot of the profile. Default 0.3.
+    pub season_alpha: f64,
+    /// Slots of a weekly profile (same `season_alpha`); 0 disables it. A
+    /// sample is explained by the season if either profile explains it.
+    /// Default 336 (30 min).
+    pub week_slots: u32,
+    /// A profile slot moves by at most this many typical seasonal errors
+    /// per sample, so one missing peak does not reshape tomorrow; 0 means
+    /// unlimited. Default 4.
+    pub season_clip: f64,
+    /// Weight of the newest surprise in the sustained average. Default 0.1.
+    pub sustain_alpha: f64,
+    /// Weight in the long-run mean/variance of the sustained average. Default 0.002.
+    pub sustain_stat_alpha: f64,
+    /// Multiplier of the sustained z relative to the point surprise. Default 1.
+    pub sustain_weight: f64,
+    /// Multiplier of the point/sustained anomaly in `R`; 0 leaves only the
+    /// likelihood layer. Default 0.6.
+    pub point_weight: f64,
+    /// Multiplier of the likelihood layer's tail z in `R`; 0 disables the
+    /// layer. Default 1.4 (so HTM's likelihood 0.99999, `z ≈ 4.26`, reaches
+    /// the default `fire_z`).
+    pub likelihood_weight: f64,
+    /// Weight of the newest raw anomaly in the likelihood's short average.
+    /// Default 0.1 (about HTM's 10-sample average).
+    pub likelihood_short_alpha: f64,
+    /// Weight of the newest short average in its long-run distribution.
+    /// Default 0.000125 (about HTM's 8 000-sample window).
+    pub likelihood_long_alpha: f64,
+    /// Smallest spread of that distribution. Default 0.4.
+    pub likelihood_min_sd: f64,
+    /// Samples before the likelihood layer starts its long-run distribution
+    /// (it reports 100 samples later). Default 600.
+    pub likelihood_min_count: u32,
+    /// Raw anomaly at which the scorer reports a detection. Default 6.
+    pub fire_z: f64,
+    /// Samples after a detection whose score is held at 0. Default 200.
+    pub suppress: u32,
+    /// Re-anchor the long-run level at a detection. Default true.
+    pub reanchor: bool,
+    /// Score = R / (R + squash). Default 6 (so R = fire_z maps to 0.5).
+    pub squash: f64,
+}
+
+impl Default for AnomalyConfig {
+    fn default() -> Self {
+        Self {
+            warmup: 64,
+            level_alpha: 0.5,
+            long_alpha: 0.005,
+            scale_alpha: 0.001,
+            scale_clip: 4.0,
+            season_slots: 288,
+            season_alpha: 0.3,
+            week_slots: 336,
+            season_clip: 4.0,
+            sustain_alpha: 0.1,
+            sustain_stat_alpha: 0.002,
+            sustain_weight: 1.0,
+            point_weight: 0.6,
+            likelihood_weight: 1.4,
+            likelihood_short_alpha: 0.1,
+            likelihood_long_alpha: 0.000_125,
+            likelihood_min_sd: 0.4,
+            likelihood_min_count: 600,
+            fire_z: 6.0,
+            suppress: 200,
+            reanchor: true,
+            squash: 6.0,
+        }
+    }
+}
+
+/// One forecaster's typical absolute error.
+#[derive(Debug, Clone, Copy, Default)]
+struct Channel {
+    scale: Scale,
+}
+
+impl Channel {
+    /// The point surprise of `err` (from the state before it), then folds it in.
+    /// `None` until the scale has seen a few errors.
+    fn observe(&mut self, err: f64, floor: f64, cfg: &AnomalyConfig) -> Option<f64> {
+        let z = (self.scale.count() >= 8).then(|| err.abs() / (self.scale.mad + floor));
+        self.scale
+            .update(err.abs(), cfg.scale_alpha, cfg.scale_clip);
+        z
+    }
+}
+
+/// A short average of a surprise compared with its own long-run mean and
+/// spread (HTM's anomaly likelihood, in z units).
+#[derive(Debug, Clone, Copy, Default)]
+struct Sustain {
+    avg: f64,
+    stats: MeanVar,
+    n: u32,
+}
+
+impl Sustain {
+    fn observe(&mut self, z: f64, cfg: &AnomalyConfig) -> f64 {
+        self.n = self.n.saturating_add(1);
+        self.avg += warm_alpha(cfg.sustain_alpha, self.n) * (z - self.avg);
+        let out = if self.n > 16 {
+            self.stats.z(self.avg)
+        } else {
+            0.0
+        };
+        self.stats.update(self.avg, cfg.sustain_stat_alpha);
+        out
+    }
+
+    fn reset(&mut self) {
+        self.avg = self.stats.mean;
+    }
+}
+
+/// Per-series streaming scorer.
+#[derive(Debug, Clone)]
+pub struct AnomalyScorer {
+    cfg: AnomalyConfig,
+    n: u32,
+    level: f64,
+    long_mean: f64,
+    /// Local, long-run, daily and weekly forecasters.
+    channels: [Channel; 4],
+    /// Sustained surprise of: the best short-term forecaster, the long-run
+    /// level and the seasonal profiles.
+    sustains: [Sustain; 3],
+    likelihood: Likelihood,
+    day: Profile,
+    week: Profile,
+    hold: u32,
+}
+
+impl AnomalyScorer {
+    /// A fresh scorer.
+    pub fn new(cfg: AnomalyConfig) -> Self {
+        let day = Profile::new(cfg.season_slots, 86_400);
+        let week = Profile::new(cfg.week_slots, 7 * 86_400);
+        Self {
+            cfg,
+            n: 0,
+            level: 0.0,
+            long_mean: 0.0,
+            channels: [Channel::default(); 4],
+            sustains: [Sustain::default(); 3],
+            likelihood: Likelihood::default(),
+            day,
+            week,
+            hold: 0,
+        }
+    }
+
+    /// Bytes held for this series (struct plus the profile buffers).
+    pub fn state_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.day.heap_bytes() + self.week.heap_bytes()
+    }
+
+    /// The surprise of `x` against one seasonal profile, learning `x` into it.
+    fn seasonal(&mut self, which: usize, ts: i64, x: f64, floor: f64) -> Option<f64> {
+        let cfg = &self.cfg;
+        let profile = if which == 2 {
+            &mut self.day
+        } else {
+            &mut self.week
+        };
+        let z = profile
+            .predict(ts)
+            .and_then(|p| self.channels[which].observe(x - p, floor, cfg));
+        let max_step = if cfg.season_clip > 0.0 && self.channels[which].scale.count() >= 8 {
+            cfg.season_clip * self.channels[which].scale.mad + floor
+        } else {
+            f64::INFINITY
+        };
+        profile.learn(ts, x, cfg.season_alpha, max_step);
+        z
+    }
+
+    /// The raw anomaly `R` of a sample (≥ 0), folding the sample into the state.
+    fn raw(&mut self, ts: i64, x: f64) -> f64 {
+        self.n = self.n.saturating_add(1);
+        if self.n == 1 {
+            self.level = x;
+            self.long_mean = x;
+        }
+        // A noise floor so a flat series does not divide by zero.
+        let floor = 1e-9 + 1e-6 * self.long_mean.abs();
+        let z_local = self.channels[0].observe(x - self.level, floor, &self.cfg);
+        let z_long = self.channels[1].observe(x - self.long_mean, floor, &self.cfg);
+        let z_day = self.seasonal(2, ts, x, floor);
+        let z_week = self.seasonal(3, ts, x, floor);
+        // Either profile may explain the sample.
+        let z_season = match (z_day, z_week) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let cfg = &self.cfg;
+        self.level += warm_alpha(cfg.level_alpha, self.n) * (x - self.level);
+        self.long_mean += warm_alpha(cfg.long_alpha, self.n) * (x - self.long_mean);
+        // A sample is surprising only if the seasonal profiles do not explain
+        // it either.
+        let explained = |z: Option<f64>| match (z, z_season) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b).unwrap_or(0.0),
+        };
+        let z_short = explained(z_local);
+        let z_long = explained(z_long);
+        let s_short = self.sustains[0].observe(z_short, cfg);
+        let s_long = self.sustains[1].observe(z_long, cfg);
+        let s_season = z_season.map_or(0.0, |z| self.sustains[2].observe(z, cfg));
+        let w = cfg.sustain_weight;
+        let point = [z_short, z_long, w * s_short, w * s_long, w * s_season]
+            .into_iter()
+            .fold(0.0, f64::max);
+        if cfg.likelihood_weight <= 0.0 {
+            return cfg.point_weight * point;
+        }
+        let params = LikelihoodParams {
+            short_alpha: cfg.likelihood_short_alpha,
+            long_alpha: cfg.likelihood_long_alpha,
+            min_sd: cfg.likelihood_min_sd,
+            min_count: cfg.likelihood_min_count,
+        };
+        let lz = self.likelihood.observe(point, &params);
+        (cfg.point_weight * point).max(cfg.likelihood_weight * lz)
+    }
+
+    /// Scores one sample (timestamp in seconds, value) and folds it in.
+    /// Non-finite values are ignored and score 0.
+    pub fn update(&mut self, ts: i64, value: f64) -> f64 {
+        if !value.is_finite() {
+            return 0.0;
+        }
+        let r = self.raw(ts, value);
+        if self.n <= self.cfg.warmup {
+            return 0.0;
+        }
+        if self.hold > 0 {
+            self.hold -= 1;
+            return 0.0;
+        }
+        if r >= self.cfg.fire_z {
+            self.hold = self.cfg.suppress;
+            if self.cfg.reanchor {
+                self.long_mean = value;
+                for c in &mut self.sustains {
+                    c.reset();
+                }
+            }
+        }
+        r / (r + self.cfg.squash)
+    }
+}

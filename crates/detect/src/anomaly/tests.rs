@@ -1,0 +1,128 @@
+//! Behavioural tests of the streaming scorer.
+
+use super::*;
+
+/// Deterministic bounded noise in [-0.5, 0.5).
+fn noise(i: i64) -> f64 {
+    let x = (i as u64)
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    ((x >> 33) % 1000) as f64 / 1000.0 - 0.5
+}
+
+fn feed(s: &mut AnomalyScorer, range: std::ops::Range<i64>, f: impl Fn(i64) -> f64) -> Vec<f64> {
+    range.map(|i| s.update(i * 300, f(i))).collect()
+}
+
+#[test]
+fn quiet_series_stays_below_half_and_a_spike_fires() {
+    let mut s = AnomalyScorer::new(AnomalyConfig::default());
+    let quiet = feed(&mut s, 0..3000, |i| 50.0 + noise(i));
+    let loud: Vec<(usize, f64)> = quiet
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|p| p.1 >= 0.5)
+        .collect();
+    assert!(loud.is_empty(), "{loud:?}");
+    let spike = s.update(3000 * 300, 60.0);
+    assert!(spike >= 0.5, "{spike}");
+}
+
+#[test]
+fn a_level_shift_fires_once_then_is_learnt() {
+    let mut s = AnomalyScorer::new(AnomalyConfig::default());
+    feed(&mut s, 0..2000, |i| 10.0 + noise(i));
+    let after = feed(&mut s, 2000..4000, |i| 20.0 + noise(i));
+    let fires = after.iter().filter(|&&v| v >= 0.5).count();
+    assert_eq!(fires, 1, "{:?}", &after[..20]);
+    assert!(after[0] >= 0.5, "the shift is flagged on its first sample");
+    assert!(after[1000..].iter().all(|&v| v < 0.5));
+}
+
+#[test]
+fn suppression_holds_the_score_at_zero() {
+    let cfg = AnomalyConfig {
+        suppress: 10,
+        ..AnomalyConfig::default()
+    };
+    let mut s = AnomalyScorer::new(cfg);
+    feed(&mut s, 0..1000, |i| 5.0 + noise(i));
+    assert!(s.update(1000 * 300, 500.0) >= 0.5);
+    let held = feed(&mut s, 1001..1011, |_| 500.0);
+    assert!(held.iter().all(|&v| v == 0.0), "{held:?}");
+}
+
+#[test]
+fn daily_profile_catches_a_missing_peak() {
+    // 5-minute data with a daily peak at noon; day 10 has no peak.
+    let f = |i: i64| {
+        let tod = (i * 300) % 86_400;
+        let peak = (11 * 3600..13 * 3600).contains(&tod) && i / 288 != 10;
+        (if peak { 80.0 } else { 20.0 }) + noise(i)
+    };
+    let with = AnomalyConfig::default();
+    let mut s = AnomalyScorer::new(with);
+    let scores = feed(&mut s, 0..288 * 12, f);
+    let day10 = &scores[288 * 10..288 * 11];
+    assert!(day10.iter().any(|&v| v >= 0.5), "missing peak not flagged");
+    let normal = &scores[288 * 5..288 * 10];
+    assert!(normal.iter().all(|&v| v < 0.5), "a normal day was flagged");
+}
+
+#[test]
+fn flat_and_bad_values_do_not_panic_or_fire() {
+    let mut s = AnomalyScorer::new(AnomalyConfig::default());
+    let flat = feed(&mut s, 0..500, |_| 0.0);
+    assert!(flat.iter().all(|&v| v == 0.0));
+    assert_eq!(s.update(500 * 300, f64::NAN), 0.0);
+    assert_eq!(s.update(501 * 300, f64::INFINITY), 0.0);
+    assert!(s.update(-5, 0.0).is_finite()); // negative timestamps are fine
+}
+
+#[test]
+fn state_is_small() {
+    let s = AnomalyScorer::new(AnomalyConfig::default());
+    assert!(s.state_bytes() <= 4096, "{}", s.state_bytes());
+}
+
+#[test]
+fn config_rejects_unknown_keys_and_fills_defaults() {
+    let c: AnomalyConfig = serde_json::from_str(r#"{"suppress": 3}"#).unwrap();
+    assert_eq!(c.suppress, 3);
+    assert_eq!(c.fire_z, AnomalyConfig::default().fire_z);
+    let e = serde_json::from_str::<AnomalyConfig>(r#"{"supress": 3}"#).unwrap_err();
+    assert!(e.to_string().contains("supress"), "{e}");
+}
+
+#[test]
+fn weekday_only_peaks_stay_quiet_and_a_missing_one_is_flagged() {
+    // 30-minute data, a noon peak on weekdays only; week 5's Wednesday has
+    // no peak.
+    let f = |i: i64| {
+        let t = i * 1800;
+        let (day, tod) = (t / 86_400, t % 86_400);
+        let weekday = (day % 7) < 5;
+        let skipped = day == 5 * 7 + 2;
+        let peak = weekday && !skipped && (11 * 3600..14 * 3600).contains(&tod);
+        (if peak { 90.0 } else { 20.0 }) + noise(i)
+    };
+    let run = |week_slots| {
+        let cfg = AnomalyConfig {
+            week_slots,
+            ..AnomalyConfig::default()
+        };
+        let mut s = AnomalyScorer::new(cfg);
+        let scores: Vec<f64> = (0..48 * 7 * 6).map(|i| s.update(i * 1800, f(i))).collect();
+        scores
+    };
+    let fired = |scores: &[f64], days: std::ops::Range<usize>| {
+        scores[days.start * 48..days.end * 48]
+            .iter()
+            .any(|&v| v >= 0.5)
+    };
+    let with = run(336);
+    // Weeks 3 and 4 (days 21..35), weekends included, are quiet once learnt.
+    assert!(!fired(&with, 21..35), "a normal week was flagged");
+    assert!(fired(&with, 37..38), "the missing peak was not flagged");
+}

@@ -1,0 +1,203 @@
+//! Calendar arithmetic for the day-class baselines, with no time-zone
+//! database: a fixed UTC offset (minutes) is applied first.
+//!
+//! ```
+//! use argus_detect::baseline::calendar::{civil, parse_date, weekday};
+//!
+//! // 2024-02-29 12:00 UTC
+//! let ms = 1_709_208_000_000;
+//! assert_eq!(civil(ms, 0), (2024, 2, 29));
+//! assert_eq!(weekday(ms, 0), 3); // Thursday (0 = Monday)
+//! assert_eq!(parse_date("2024-02-29").unwrap(), (2024, 2, 29));
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use crate::DetectError;
+
+/// Milliseconds in a day.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// Days since 1970-01-01 of the local day containing `ts_ms`.
+pub fn day_number(ts_ms: i64, utc_offset_min: i32) -> i64 {
+    (ts_ms + i64::from(utc_offset_min) * 60_000).div_euclid(DAY_MS)
+}
+
+/// Milliseconds since local midnight.
+pub fn ms_of_day(ts_ms: i64, utc_offset_min: i32) -> i64 {
+    (ts_ms + i64::from(utc_offset_min) * 60_000).rem_euclid(DAY_MS)
+}
+
+/// Weekday of the local day, 0 = Monday … 6 = Sunday.
+pub fn weekday(ts_ms: i64, utc_offset_min: i32) -> u32 {
+    // 1970-01-01 was a Thursday (3).
+    (day_number(ts_ms, utc_offset_min) + 3).rem_euclid(7) as u32
+}
+
+/// (year, month, day) of a day number (proleptic Gregorian calendar).
+pub fn civil_from_days(z: i64) -> (i32, u32, u32) {
+    // Civil-from-days conversion after H. Hinnant's published algorithm.
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = if m <= 2 { y + 1 } else { y };
+    (y as i32, m, d)
+}
+
+/// Local (year, month, day) of `ts_ms`.
+pub fn civil(ts_ms: i64, utc_offset_min: i32) -> (i32, u32, u32) {
+    civil_from_days(day_number(ts_ms, utc_offset_min))
+}
+
+/// Days in a month.
+pub fn days_in_month(y: i32, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+/// Parses `YYYY-MM-DD`.
+pub fn parse_date(s: &str) -> Result<(i32, u32, u32), DetectError> {
+    let bad = || DetectError::Config(format!("bad date {s:?}, expected YYYY-MM-DD"));
+    let mut it = s.trim().splitn(3, '-');
+    let y: i32 = it.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    let m: u32 = it.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    let d: u32 = it.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+        return Err(bad());
+    }
+    Ok((y, m, d))
+}
+
+/// Day number of a civil date (inverse of [`civil_from_days`]).
+pub fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
+    let y = i64::from(if m <= 2 { y - 1 } else { y });
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The calendar class of a day (DataCluster's clusters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DayClass {
+    /// Monday to Friday.
+    Workday,
+    /// Saturday and Sunday.
+    Weekend,
+    /// The first `month_start_days` days of a month.
+    MonthStart,
+    /// The last `month_end_days` days of a month.
+    MonthEnd,
+    /// A listed special day (holiday, promotion).
+    Special,
+}
+
+/// How days are classed: the calendar part of a rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalendarSpec {
+    /// Local time offset from UTC, minutes.
+    pub utc_offset_min: i32,
+    /// Days at the start of a month classed `month_start` (0 disables).
+    pub month_start_days: u32,
+    /// Days at the end of a month classed `month_end` (0 disables).
+    pub month_end_days: u32,
+    /// Special days as day numbers (days since 1970-01-01), sorted.
+    pub special_days: Vec<i64>,
+}
+
+impl CalendarSpec {
+    /// The class of the local day containing `ts_ms`. Priority: special,
+    /// month start, month end, weekend, workday.
+    pub fn class_of(&self, ts_ms: i64) -> DayClass {
+        let dn = day_number(ts_ms, self.utc_offset_min);
+        self.class_of_day(dn)
+    }
+
+    /// The class of a day number.
+    pub fn class_of_day(&self, dn: i64) -> DayClass {
+        if self.special_days.binary_search(&dn).is_ok() {
+            return DayClass::Special;
+        }
+        let (y, m, d) = civil_from_days(dn);
+        if d <= self.month_start_days {
+            return DayClass::MonthStart;
+        }
+        if d + self.month_end_days > days_in_month(y, m) {
+            return DayClass::MonthEnd;
+        }
+        if (dn + 3).rem_euclid(7) >= 5 {
+            DayClass::Weekend
+        } else {
+            DayClass::Workday
+        }
+    }
+
+    /// The weekday class (workday/weekend) of a day, ignoring month and special days.
+    pub fn weekday_class(dn: i64) -> DayClass {
+        if (dn + 3).rem_euclid(7) >= 5 {
+            DayClass::Weekend
+        } else {
+            DayClass::Workday
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_roundtrip() {
+        for dn in [-1000i64, 0, 59, 60, 11_016, 19_782, 20_000, 50_000] {
+            let (y, m, d) = civil_from_days(dn);
+            assert_eq!(days_from_civil(y, m, d), dn);
+        }
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+    }
+
+    #[test]
+    fn classes() {
+        let cal = CalendarSpec {
+            utc_offset_min: 0,
+            month_start_days: 2,
+            month_end_days: 1,
+            special_days: vec![days_from_civil(2024, 1, 10)],
+        };
+        let c = |y, m, d| cal.class_of_day(days_from_civil(y, m, d));
+        assert_eq!(c(2024, 1, 1), DayClass::MonthStart); // a Monday
+        assert_eq!(c(2024, 1, 2), DayClass::MonthStart);
+        assert_eq!(c(2024, 1, 3), DayClass::Workday);
+        assert_eq!(c(2024, 1, 6), DayClass::Weekend);
+        assert_eq!(c(2024, 1, 7), DayClass::Weekend);
+        assert_eq!(c(2024, 1, 10), DayClass::Special);
+        assert_eq!(c(2024, 1, 31), DayClass::MonthEnd);
+        assert_eq!(c(2024, 2, 29), DayClass::MonthEnd);
+        assert_eq!(c(2024, 2, 28), DayClass::Workday);
+    }
+
+    #[test]
+    fn offsets_and_dates() {
+        // 2024-01-06 23:30 UTC is already Sunday in UTC+1
+        let ms = days_from_civil(2024, 1, 6) * DAY_MS + 23 * 3_600_000 + 1_800_000;
+        assert_eq!(weekday(ms, 0), 5);
+        assert_eq!(weekday(ms, 60), 6);
+        assert_eq!(ms_of_day(ms, 60), 1_800_000);
+        assert!(parse_date("2024-02-30").is_err());
+        assert!(parse_date("x").is_err());
+    }
+}

@@ -1,0 +1,209 @@
+//! Failure prediction: time to exhaustion of a filling (disk, memory leak)
+//! or leaking (free space, pool) resource, from a robust linear trend
+//! (Theil–Sen: the median of pairwise slopes, which a few spikes cannot
+//! tilt) over a window of recent samples.
+//!
+//! ```
+//! use argus_detect::exhaust::{predict, ExhaustConfig, Trend};
+//!
+//! // disk at 50 % growing 1 %/hour, limit 90 %: full in 40 hours
+//! let ts: Vec<i64> = (0..60).map(|i| i * 3_600_000).collect();
+//! let v: Vec<f64> = (0..60).map(|i| 50.0 - 59.0 + i as f64).collect();
+//! let cfg = ExhaustConfig { limit: 90.0, trend: Trend::Filling, horizon_ms: 48 * 3_600_000, ..Default::default() };
+//! let p = predict(&ts, &v, &cfg).unwrap().unwrap();
+//! assert_eq!(p.eta_ms / 3_600_000, 40);
+//! assert!(p.alert);
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use crate::baseline::stats::median;
+use crate::DetectError;
+
+/// Which way the resource runs out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Trend {
+    /// It rises towards `limit` (used space, memory).
+    #[default]
+    Filling,
+    /// It falls towards `limit` (free space, free connections).
+    Leaking,
+}
+
+/// Settings of a time-to-exhaustion rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExhaustConfig {
+    /// `limit`: the value at which the resource is exhausted. Default `100` (percent).
+    pub limit: f64,
+    /// `trend`: `filling` or `leaking`. Default `filling`.
+    pub trend: Trend,
+    /// `horizon_ms`: alert when exhaustion is predicted within this. Default 24 h.
+    pub horizon_ms: i64,
+    /// `min_points`: samples needed for a prediction. Default `10`.
+    pub min_points: usize,
+    /// `max_points`: newest samples used (Theil–Sen is O(n²)). Default `240`.
+    pub max_points: usize,
+    /// `min_agreement`: share of pairwise slopes that must point towards the
+    /// limit to predict at all. Default `0.7`.
+    pub min_agreement: f64,
+}
+
+impl Default for ExhaustConfig {
+    fn default() -> Self {
+        Self {
+            limit: 100.0,
+            trend: Trend::Filling,
+            horizon_ms: 86_400_000,
+            min_points: 10,
+            max_points: 240,
+            min_agreement: 0.7,
+        }
+    }
+}
+
+/// A prediction: "full in X".
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Exhaustion {
+    /// Slope, units per second.
+    pub slope_per_s: f64,
+    /// Fitted value at the last sample.
+    pub current: f64,
+    /// Time from the last sample to the limit, ms (0 if already there).
+    pub eta_ms: i64,
+    /// Predicted time of exhaustion, ms.
+    pub at_ms: i64,
+    /// Share of pairwise slopes pointing towards the limit.
+    pub agreement: f64,
+    /// Whether `eta_ms ≤ horizon_ms`.
+    pub alert: bool,
+}
+
+/// Predicts exhaustion from samples `(ts ms ascending, values)`. `Ok(None)`:
+/// too few points, or no consistent trend towards the limit.
+pub fn predict(
+    ts: &[i64],
+    values: &[f64],
+    cfg: &ExhaustConfig,
+) -> Result<Option<Exhaustion>, DetectError> {
+    if ts.len() != values.len() {
+        return Err(DetectError::Input(format!(
+            "exhaustion input lengths differ: {} timestamps, {} values",
+            ts.len(),
+            values.len()
+        )));
+    }
+    if !cfg.limit.is_finite() || cfg.max_points < 2 {
+        return Err(DetectError::Config(
+            "limit must be finite and max_points >= 2".into(),
+        ));
+    }
+    let pts: Vec<(f64, f64)> = ts
+        .iter()
+        .zip(values)
+        .filter(|p| p.1.is_finite())
+        .map(|(&t, &v)| (t as f64 / 1000.0, v))
+        .collect();
+    let pts = &pts[pts.len().saturating_sub(cfg.max_points)..];
+    if pts.len() < cfg.min_points.max(2) {
+        return Ok(None);
+    }
+    let mut slopes = Vec::with_capacity(pts.len() * (pts.len() - 1) / 2);
+    for i in 0..pts.len() {
+        for j in i + 1..pts.len() {
+            let dt = pts[j].0 - pts[i].0;
+            if dt > 0.0 {
+                slopes.push((pts[j].1 - pts[i].1) / dt);
+            }
+        }
+    }
+    if slopes.is_empty() {
+        return Ok(None);
+    }
+    let towards = |s: f64| match cfg.trend {
+        Trend::Filling => s > 0.0,
+        Trend::Leaking => s < 0.0,
+    };
+    let agreement = slopes.iter().filter(|s| towards(**s)).count() as f64 / slopes.len() as f64;
+    let slope = median(&mut slopes);
+    if !towards(slope) || agreement < cfg.min_agreement {
+        return Ok(None);
+    }
+    let mut icpt: Vec<f64> = pts.iter().map(|(t, v)| v - slope * t).collect();
+    let b = median(&mut icpt);
+    let (t_last, _) = pts[pts.len() - 1];
+    let current = b + slope * t_last;
+    let eta_s = ((cfg.limit - current) / slope).max(0.0);
+    let eta_ms = (eta_s * 1000.0).min(i64::MAX as f64 / 2.0) as i64;
+    let at_ms = (t_last * 1000.0) as i64 + eta_ms;
+    Ok(Some(Exhaustion {
+        slope_per_s: slope,
+        current,
+        eta_ms,
+        at_ms,
+        agreement,
+        alert: eta_ms <= cfg.horizon_ms,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leaking_with_spikes() {
+        // free memory falls 10 MB/min from 1000, with a few wild spikes
+        let ts: Vec<i64> = (0..100).map(|i| i * 60_000).collect();
+        let v: Vec<f64> = (0..100)
+            .map(|i| {
+                if i % 17 == 0 {
+                    5000.0
+                } else {
+                    1000.0 - 10.0 * i as f64 + (i % 3) as f64
+                }
+            })
+            .collect();
+        let cfg = ExhaustConfig {
+            limit: 0.0,
+            trend: Trend::Leaking,
+            horizon_ms: 3_600_000,
+            ..Default::default()
+        };
+        let p = predict(&ts, &v, &cfg).unwrap().unwrap();
+        assert!((p.slope_per_s * 60.0 + 10.0).abs() < 0.2, "{p:?}");
+        // at minute 99 about 10 MB left: ~1 minute
+        assert!(p.eta_ms < 3 * 60_000, "{p:?}");
+        assert!(p.alert);
+    }
+
+    #[test]
+    fn flat_or_wrong_way_predicts_nothing() {
+        let ts: Vec<i64> = (0..50).map(|i| i * 1000).collect();
+        let flat: Vec<f64> = (0..50).map(|i| 40.0 + (i % 2) as f64).collect();
+        assert_eq!(
+            predict(&ts, &flat, &ExhaustConfig::default()).unwrap(),
+            None
+        );
+        let falling: Vec<f64> = (0..50).map(|i| 90.0 - i as f64).collect();
+        assert_eq!(
+            predict(&ts, &falling, &ExhaustConfig::default()).unwrap(),
+            None
+        );
+        assert_eq!(
+            predict(&ts[..3], &falling[..3], &ExhaustConfig::default()).unwrap(),
+            None
+        );
+        assert!(predict(&ts, &falling[..3], &ExhaustConfig::default()).is_err());
+    }
+
+    #[test]
+    fn far_future_does_not_alert() {
+        let ts: Vec<i64> = (0..50).map(|i| i * 60_000).collect();
+        let v: Vec<f64> = (0..50).map(|i| 10.0 + 0.001 * i as f64).collect();
+        let p = predict(&ts, &v, &ExhaustConfig::default())
+            .unwrap()
+            .unwrap();
+        assert!(!p.alert && p.eta_ms > 86_400_000);
+    }
+}

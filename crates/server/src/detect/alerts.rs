@@ -1,0 +1,259 @@
+//! Dynamic alert state of one series under one rule, and the alerts it
+//! sends into the pipeline.
+//!
+//! - Level ≥ 1 starts a pending episode at the sample's time; it fires once
+//!   it has lasted `for` in sample time (at once when `for` is 0).
+//! - The `level` label is the highest level of the episode: a rise to a
+//!   higher level resolves the lower-level alert and fires the higher one;
+//!   a fall that stays ≥ 1 keeps the alert as it is.
+//! - A sample at level 0 ends the episode; a fired alert is sent resolved
+//!   (`endsAt` = that sample's time).
+//! - Firing alerts are re-sent every `resend_delay` by the server's clock,
+//!   each valid for four resend delays, as Prometheus does.
+//!
+//! ```
+//! use argus_server::detect::alerts::{AlertTrack, Transition};
+//! let mut t = AlertTrack::default();
+//! assert_eq!(t.step(0, 2, 60_000), Transition::None); // pending
+//! assert_eq!(t.step(60_000, 2, 60_000), Transition::Fire { level: 2 });
+//! assert_eq!(t.step(120_000, 3, 60_000), Transition::Escalate { from: 2, to: 3 });
+//! assert_eq!(t.step(180_000, 0, 60_000), Transition::Resolve { level: 3 });
+//! ```
+
+use argus_detect::detector::Verdict;
+use argus_model::Labels;
+use argus_rules::{Alert, AlertState};
+
+use super::config::CompiledRule;
+
+/// What a sample did to the alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// Nothing to send.
+    None,
+    /// The alert fires at `level`.
+    Fire {
+        /// The level label.
+        level: u8,
+    },
+    /// The firing alert at `from` is resolved and one at `to` fires.
+    Escalate {
+        /// The old level.
+        from: u8,
+        /// The new level.
+        to: u8,
+    },
+    /// The firing alert at `level` is resolved.
+    Resolve {
+        /// Its level.
+        level: u8,
+    },
+}
+
+/// The alert state machine of one series.
+#[derive(Debug, Clone, Default)]
+pub struct AlertTrack {
+    /// Start of the current episode (sample time), if any.
+    pub active_since: Option<i64>,
+    /// When it fired (sample time), if it has.
+    pub fired_at: Option<i64>,
+    /// The level label of the firing alert (the episode's highest level).
+    pub level: u8,
+    /// The latest verdict at level ≥ 1 (the explanation sent).
+    pub last: Option<Verdict>,
+    /// When the alert was last handed to the pipeline (server clock).
+    pub last_sent_ms: Option<i64>,
+}
+
+impl AlertTrack {
+    /// Feeds one sample's time and level.
+    pub fn step(&mut self, ts: i64, level: u8, for_ms: i64) -> Transition {
+        if level == 0 {
+            let was = self.fired_at.map(|_| self.level);
+            *self = AlertTrack::default();
+            return was.map_or(Transition::None, |level| Transition::Resolve { level });
+        }
+        let since = *self.active_since.get_or_insert(ts);
+        match self.fired_at {
+            None => {
+                self.level = self.level.max(level);
+                if ts - since >= for_ms {
+                    self.fired_at = Some(ts);
+                    Transition::Fire { level: self.level }
+                } else {
+                    Transition::None
+                }
+            }
+            Some(_) if level > self.level => {
+                let from = self.level;
+                self.level = level;
+                self.fired_at = Some(ts);
+                Transition::Escalate { from, to: level }
+            }
+            Some(_) => Transition::None,
+        }
+    }
+
+    /// Whether a firing alert is due for re-sending at `now_ms`.
+    pub fn resend_due(&self, now_ms: i64, resend_ms: i64) -> bool {
+        self.fired_at.is_some() && self.last_sent_ms.is_none_or(|s| now_ms - s >= resend_ms)
+    }
+}
+
+fn num(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v}")
+    } else if v.is_nan() {
+        "none".into()
+    } else if v > 0.0 {
+        "+Inf".into()
+    } else {
+        "-Inf".into()
+    }
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// The alert's identity: the series' labels without `__name__`, then
+/// `metric`, the rule's labels, `alertname`, `level` and `kind`.
+pub fn alert_labels(rule: &CompiledRule, series: &Labels, level: u8) -> Labels {
+    let mut l = series.without_metric_name();
+    l.set("metric", series.metric_name().unwrap_or(""));
+    for x in rule.labels.iter() {
+        l.set(&x.name, &x.value);
+    }
+    l.set("alertname", &rule.name);
+    l.set("level", &level.to_string());
+    l.set("kind", rule.spec.kind.as_str());
+    l
+}
+
+/// The explanation annotations, after the rule's own.
+pub fn annotations(rule: &CompiledRule, series: &Labels, v: &Verdict) -> Labels {
+    let mut a = rule.annotations.clone();
+    let window = v
+        .training_window
+        .map_or("none (cold start)".to_string(), |(s, e)| {
+            format!("{}/{}", rfc3339(s), rfc3339(e))
+        });
+    let side = match v.side {
+        argus_detect::kind::Side::Below => "below the lower bound",
+        argus_detect::kind::Side::Above => "above the upper bound",
+        argus_detect::kind::Side::Inside => "inside the band",
+    };
+    let pairs = [
+        ("value", num(v.value)),
+        ("expected", num(v.expected)),
+        ("lower", num(v.lower)),
+        ("upper", num(v.upper)),
+        ("n", num(v.n)),
+        ("level", v.level.to_string()),
+        ("kind", v.kind.as_str().to_string()),
+        ("algorithm", v.algorithm.as_str().to_string()),
+        ("model_version", v.model_version.to_string()),
+        ("training_window", window),
+        ("sample_time", rfc3339(v.ts_ms)),
+    ];
+    for (k, val) in &pairs {
+        a.set(k, val);
+    }
+    if a.get("summary").is_none() {
+        a.set(
+            "summary",
+            &format!(
+                "{} {} is {} ({} expected, band [{}, {}]); N = {}, level {} ({}, model v{}).",
+                series.metric_name().unwrap_or("series"),
+                num(v.value),
+                side,
+                num(v.expected),
+                num(v.lower),
+                num(v.upper),
+                num((v.n * 1000.0).round() / 1000.0),
+                v.level,
+                v.algorithm.as_str(),
+                v.model_version
+            ),
+        );
+    }
+    a
+}
+
+/// A firing alert at `level`, sent at `now_ms` and valid for four resends.
+pub fn firing(
+    rule: &CompiledRule,
+    series: &Labels,
+    track: &AlertTrack,
+    level: u8,
+    now_ms: i64,
+    resend_ms: i64,
+) -> Option<Alert> {
+    let v = track.last.as_ref()?;
+    Some(Alert {
+        labels: alert_labels(rule, series, level),
+        annotations: annotations(rule, series, v),
+        state: AlertState::Firing,
+        value: v.value,
+        active_at_ms: track.active_since.unwrap_or(v.ts_ms),
+        fired_at_ms: Some(track.fired_at.unwrap_or(v.ts_ms)),
+        resolved_at_ms: None,
+        last_sent_at_ms: Some(now_ms),
+        valid_until_ms: Some(now_ms + 4 * resend_ms),
+        keep_firing_since_ms: None,
+        generator_url: String::new(),
+    })
+}
+
+/// The resolved form of the alert at `level`, ending at `end_ms`.
+pub fn resolved(
+    rule: &CompiledRule,
+    series: &Labels,
+    last: &Verdict,
+    started: (i64, i64),
+    level: u8,
+    end_ms: i64,
+    now_ms: i64,
+) -> Alert {
+    Alert {
+        labels: alert_labels(rule, series, level),
+        annotations: annotations(rule, series, last),
+        state: AlertState::Inactive,
+        value: last.value,
+        active_at_ms: started.0,
+        fired_at_ms: Some(started.1),
+        resolved_at_ms: Some(end_ms),
+        last_sent_at_ms: Some(now_ms),
+        valid_until_ms: None,
+        keep_firing_since_ms: None,
+        generator_url: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn for_and_levels() {
+        let mut t = AlertTrack::default();
+        assert_eq!(t.step(0, 1, 120_000), Transition::None);
+        assert_eq!(t.step(60_000, 3, 120_000), Transition::None);
+        // Fires at the episode's highest level once `for` has passed.
+        assert_eq!(t.step(120_000, 1, 120_000), Transition::Fire { level: 3 });
+        assert_eq!(t.step(180_000, 2, 120_000), Transition::None);
+        assert!(t.resend_due(0, 60_000));
+        t.last_sent_ms = Some(0);
+        assert!(!t.resend_due(59_999, 60_000) && t.resend_due(60_000, 60_000));
+        assert_eq!(
+            t.step(240_000, 0, 120_000),
+            Transition::Resolve { level: 3 }
+        );
+        assert!(!t.resend_due(1_000_000, 60_000));
+        // A pending episode that ends sends nothing.
+        assert_eq!(t.step(300_000, 2, 120_000), Transition::None);
+        assert_eq!(t.step(360_000, 0, 120_000), Transition::None);
+    }
+}

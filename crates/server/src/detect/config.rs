@@ -1,0 +1,254 @@
+//! The `dynamic_rules:` section: one entry per dynamic-threshold rule, and
+//! its compiled form ([`CompiledRule`]) with the selector parsed.
+//!
+//! ```
+//! use argus_server::detect::config::{compile_rules, DynamicRuleConfig};
+//!
+//! let rules: Vec<DynamicRuleConfig> = serde_saphyr::from_str(r#"
+//! - name: ApiTraffic
+//!   selector: 'http_requests_rate{job="api"}'
+//!   detector: {kind: business_volume, period: day, min_points: 1440}
+//!   for: 2m
+//!   labels: {team: web}
+//!   annotations: {runbook: "https://wiki/api-traffic"}
+//! "#).unwrap();
+//! let compiled = compile_rules(&rules).unwrap();
+//! assert_eq!(compiled[0].for_ms, 120_000);
+//! assert_eq!(compiled[0].retrain_ms, 86_400_000);
+//!
+//! let bad: Vec<DynamicRuleConfig> =
+//!     serde_saphyr::from_str("- {name: X, selector: 'up{'}\n").unwrap();
+//! assert!(compile_rules(&bad).unwrap_err().contains("dynamic_rules[0] (X): selector"));
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use argus_detect::spec::RuleSpec;
+use argus_model::{Labels, MatchOp, Matcher, PromDuration};
+use serde::Deserialize;
+
+/// One dynamic rule (`dynamic_rules:` list entry). Unknown keys are refused.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicRuleConfig {
+    /// `name` (required): the rule's name; dynamic alerts carry it as
+    /// `alertname`, output series as `rule`. Unique among dynamic rules.
+    pub name: String,
+    /// `selector` (required): a PromQL series selector, e.g.
+    /// `http_requests_rate{job="api"}`; every series it matches gets its own
+    /// detector. At least one matcher must not match the empty string.
+    pub selector: String,
+    /// `detector`: the detection settings (`argus_detect::spec::RuleSpec`:
+    /// `kind`, `direction`, `period`, `algorithm`, `t2`, `step`, `max_level`,
+    /// `capacity`, `min_points`, …; each documented there with its
+    /// default). Default: all defaults (kind `resource`, period and
+    /// algorithm `auto`, `min_points` 10080).
+    #[serde(default)]
+    pub detector: RuleSpec,
+    /// `for`: how long (in sample time) a series must stay at level ≥ 1
+    /// before its alert fires. Default `0s` (fires on the first outlier).
+    #[serde(default, rename = "for")]
+    pub for_duration: PromDuration,
+    /// `labels`: extra labels on the rule's alerts. Default none.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// `annotations`: extra annotations on the rule's alerts (copied as
+    /// written, not templated). Default none.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// `retrain_interval`: time between two trainings of a series' model
+    /// (by the server's clock). Default `24h`.
+    #[serde(default = "default_retrain")]
+    pub retrain_interval: PromDuration,
+    /// `training_window`: how much history, back from now, a training reads
+    /// from the store. Default `14d`.
+    #[serde(default = "default_window")]
+    pub training_window: PromDuration,
+}
+
+fn default_retrain() -> PromDuration {
+    PromDuration(86_400_000)
+}
+
+fn default_window() -> PromDuration {
+    PromDuration(14 * 86_400_000)
+}
+
+/// A validated rule, ready for matching.
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    /// The rule's name.
+    pub name: String,
+    /// The selector as written.
+    pub selector: String,
+    /// Matcher sets; a series matches when it matches any set.
+    pub sets: Vec<Vec<Matcher>>,
+    /// The metric names the selector can match, when every set pins
+    /// `__name__` with `=` (lets the tap skip other series at once).
+    pub names: Option<Vec<String>>,
+    /// The detector settings, shared by every series' detector.
+    pub spec: Arc<RuleSpec>,
+    /// `for`, ms.
+    pub for_ms: i64,
+    /// Extra alert labels.
+    pub labels: Labels,
+    /// Extra alert annotations.
+    pub annotations: Labels,
+    /// `retrain_interval`, ms.
+    pub retrain_ms: i64,
+    /// `training_window`, ms.
+    pub window_ms: i64,
+}
+
+/// Whether a series' label pairs (any order) match one of `sets`.
+pub fn matches_pairs(sets: &[Vec<Matcher>], pairs: &[(&str, &str)]) -> bool {
+    sets.iter().any(|set| {
+        set.iter().all(|m| {
+            let v = pairs
+                .iter()
+                .find(|(n, _)| *n == m.name)
+                .map_or("", |(_, v)| v);
+            m.matches(v)
+        })
+    })
+}
+
+impl CompiledRule {
+    /// Whether `labels` match the rule's selector.
+    pub fn matches(&self, labels: &Labels) -> bool {
+        let pairs: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str()))
+            .collect();
+        matches_pairs(&self.sets, &pairs)
+    }
+}
+
+/// Parses a series selector into matcher sets; the error says why.
+pub fn parse_selector(s: &str) -> Result<Vec<Vec<Matcher>>, String> {
+    crate::api::params::parse_selector(s)
+        .map(|sel| sel.sets)
+        .map_err(|e| {
+            e.message
+                .trim_start_matches("invalid parameter \"match[]\": ")
+                .to_string()
+        })
+        .and_then(|sets| {
+            if sets.is_empty() {
+                Err(format!("{s:?} selects nothing"))
+            } else {
+                Ok(sets)
+            }
+        })
+}
+
+fn label_map(m: &BTreeMap<String, String>, what: &str) -> Result<Labels, String> {
+    for k in m.keys() {
+        if !argus_model::is_valid_label_name(k) {
+            return Err(format!("{what}: {k:?} is not a valid label name"));
+        }
+    }
+    let pairs: Vec<(&str, &str)> = m.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Ok(Labels::from_pairs(&pairs))
+}
+
+/// Validates and compiles the rules. Errors name the rule by index and name.
+pub fn compile_rules(rules: &[DynamicRuleConfig]) -> Result<Vec<CompiledRule>, String> {
+    let mut out: Vec<CompiledRule> = Vec::with_capacity(rules.len());
+    if rules.len() > usize::from(u16::MAX) {
+        return Err(format!(
+            "dynamic_rules: at most {} rules, got {}",
+            u16::MAX,
+            rules.len()
+        ));
+    }
+    for (i, r) in rules.iter().enumerate() {
+        let at = format!("dynamic_rules[{i}] ({})", r.name);
+        if r.name.trim().is_empty() {
+            return Err(format!("dynamic_rules[{i}]: name must not be empty"));
+        }
+        if out.iter().any(|c| c.name == r.name) {
+            return Err(format!("{at}: the name is used by an earlier rule"));
+        }
+        let sets = parse_selector(&r.selector).map_err(|e| format!("{at}: selector: {e}"))?;
+        r.detector
+            .validate()
+            .map_err(|e| format!("{at}: detector: {e}"))?;
+        if r.for_duration.as_millis() < 0 {
+            return Err(format!("{at}: for must not be negative"));
+        }
+        if r.retrain_interval.as_millis() <= 0 {
+            return Err(format!("{at}: retrain_interval must be positive"));
+        }
+        if r.training_window.as_millis() <= 0 {
+            return Err(format!("{at}: training_window must be positive"));
+        }
+        let names = sets
+            .iter()
+            .map(|set| {
+                set.iter()
+                    .find(|m| m.name == "__name__" && m.op == MatchOp::Eq)
+                    .map(|m| m.value.clone())
+            })
+            .collect::<Option<Vec<_>>>();
+        out.push(CompiledRule {
+            name: r.name.clone(),
+            selector: r.selector.clone(),
+            sets,
+            names,
+            spec: Arc::new(r.detector.clone()),
+            for_ms: r.for_duration.as_millis(),
+            labels: label_map(&r.labels, &format!("{at}: labels"))?,
+            annotations: label_map(&r.annotations, &format!("{at}: annotations"))?,
+            retrain_ms: r.retrain_interval.as_millis(),
+            window_ms: r.training_window.as_millis(),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(y: &str) -> Result<Vec<DynamicRuleConfig>, String> {
+        serde_saphyr::from_str(y).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn errors_name_the_rule_and_key() {
+        let e = compile_rules(&parse("- {name: A, selector: 'x', detector: {t2: 0.9}}\n").unwrap())
+            .unwrap_err();
+        assert!(
+            e.contains("dynamic_rules[0] (A): detector") && e.contains("t2"),
+            "{e}"
+        );
+        let e = compile_rules(&parse("- {name: A, selector: 'sum(x)'}\n").unwrap()).unwrap_err();
+        assert!(e.contains("(A): selector"), "{e}");
+        let e =
+            compile_rules(&parse("- {name: A, selector: '{a=~\".*\"}'}\n").unwrap()).unwrap_err();
+        assert!(e.contains("non-empty matcher"), "{e}");
+        let e =
+            compile_rules(&parse("- {name: A, selector: x}\n- {name: A, selector: y}\n").unwrap())
+                .unwrap_err();
+        assert!(e.contains("dynamic_rules[1] (A)"), "{e}");
+        assert!(parse("- {name: A, selector: x, detectr: {}}\n").is_err());
+        assert!(parse("- {name: A, selector: x, detector: {kidn: latency}}\n").is_err());
+    }
+
+    #[test]
+    fn matching_and_name_prefilter() {
+        let r = &compile_rules(
+            &parse("- {name: A, selector: 'm{job=\"api\"}'}\n- {name: B, selector: '{job=~\"a.*\"}'}\n")
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(r[0].names.as_deref(), Some(&["m".to_string()][..]));
+        assert!(r[1].names.is_none());
+        let l = Labels::from_pairs(&[("__name__", "m"), ("job", "api")]);
+        assert!(r[0].matches(&l) && r[1].matches(&l));
+        let l = Labels::from_pairs(&[("__name__", "m"), ("job", "db")]);
+        assert!(!r[0].matches(&l) && !r[1].matches(&l));
+    }
+}

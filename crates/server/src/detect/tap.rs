@@ -1,0 +1,259 @@
+//! The ingest tap: every append path wraps its appender in a
+//! [`TapAppender`]; after a successful commit, the samples of series that
+//! match a dynamic rule go to the detector task over a bounded channel.
+//!
+//! Cost for other series: with every rule pinning its metric name
+//! (`name{…}`), one name comparison per sample; otherwise one label hash and
+//! one read-locked map lookup (the series → rules decision is cached per
+//! series). A full queue drops the batch and counts it
+//! (`argus_detect_dropped_samples_total`); ingest never waits on detection.
+//! The detector's own outputs (`argus_baseline_*`, `argus_anomaly_*`) are
+//! never tapped.
+//!
+//! ```
+//! use argus_server::detect::tap::{Tap, TapAppender};
+//! use argus_tsdb::Appender;
+//! # struct Null;
+//! # impl Appender for Null {
+//! #     fn append_pairs(&mut self, _: &[(&str, &str)], _: i64, _: f64) -> Result<(), argus_tsdb::SampleError> { Ok(()) }
+//! #     fn commit(self) -> Result<argus_tsdb::AppendStats, argus_tsdb::TsdbError> { Ok(Default::default()) }
+//! #     fn rollback(self) {}
+//! # }
+//! // A disabled tap (no dynamic rules) only forwards.
+//! let mut app = TapAppender::new(Null, Tap::default());
+//! app.append_pairs(&[("__name__", "x")], 1, 1.0).unwrap();
+//! app.commit().unwrap();
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use argus_model::Labels;
+use argus_tsdb::{AppendStats, Appender, SampleError, TsdbError};
+use parking_lot::RwLock;
+use tokio::sync::mpsc;
+
+use super::config::{matches_pairs, CompiledRule};
+use super::metrics::DetectMetrics;
+
+/// Series kept in the match cache before it is cleared (bounds its memory
+/// under series churn; it refills on demand).
+const CACHE_MAX: usize = 1 << 20;
+
+/// A tapped series: its labels and the indexes of the rules it matches.
+#[derive(Debug)]
+pub struct TappedSeries {
+    /// The full label set, `__name__` included.
+    pub labels: Labels,
+    /// Indexes into the rule list.
+    pub rules: Vec<u16>,
+}
+
+/// One tapped sample.
+#[derive(Debug, Clone)]
+pub struct TapSample {
+    /// The series.
+    pub series: Arc<TappedSeries>,
+    /// Timestamp, ms.
+    pub t: i64,
+    /// Value.
+    pub v: f64,
+}
+
+/// The samples of one commit.
+#[derive(Debug)]
+pub struct TapBatch {
+    /// The samples, in append order.
+    pub samples: Vec<TapSample>,
+    /// When the first of them was appended (start of the latency measure).
+    pub appended_at: Instant,
+}
+
+struct Inner {
+    rules: Arc<[CompiledRule]>,
+    names: Option<HashSet<String>>,
+    cache: RwLock<HashMap<u64, Option<Arc<TappedSeries>>>>,
+    tx: mpsc::Sender<TapBatch>,
+    metrics: Arc<DetectMetrics>,
+}
+
+/// The handle append paths hold; cheap to clone. `Tap::default()` is off.
+#[derive(Clone, Default)]
+pub struct Tap(Option<Arc<Inner>>);
+
+impl std::fmt::Debug for Tap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tap")
+            .field("enabled", &self.0.is_some())
+            .finish()
+    }
+}
+
+fn is_output(name: &str) -> bool {
+    name.starts_with("argus_baseline_") || name.starts_with("argus_anomaly_")
+}
+
+impl Tap {
+    /// A tap for `rules` sending to `tx`; off when there are no rules.
+    pub fn new(
+        rules: Arc<[CompiledRule]>,
+        tx: mpsc::Sender<TapBatch>,
+        metrics: Arc<DetectMetrics>,
+    ) -> Tap {
+        if rules.is_empty() {
+            return Tap(None);
+        }
+        let names = rules
+            .iter()
+            .map(|r| r.names.clone())
+            .collect::<Option<Vec<_>>>()
+            .map(|v| v.into_iter().flatten().collect());
+        Tap(Some(Arc::new(Inner {
+            rules,
+            names,
+            cache: RwLock::new(HashMap::new()),
+            tx,
+            metrics,
+        })))
+    }
+
+    /// The `argus_detect_*` self-metrics (empty when off).
+    pub fn metrics_text(&self) -> String {
+        self.0
+            .as_ref()
+            .map(|i| i.metrics.render())
+            .unwrap_or_default()
+    }
+
+    /// Whether any rule is configured.
+    pub fn enabled(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Wraps an appender.
+    pub fn wrap<A: Appender>(&self, app: A) -> TapAppender<A> {
+        TapAppender::new(app, self.clone())
+    }
+
+    /// The series entry when `pairs` match some rule (cached per series).
+    pub fn lookup(&self, pairs: &[(&str, &str)]) -> Option<Arc<TappedSeries>> {
+        let inner = self.0.as_ref()?;
+        let name = pairs
+            .iter()
+            .find(|(n, _)| *n == "__name__")
+            .map_or("", |(_, v)| v);
+        if let Some(names) = &inner.names {
+            if !names.contains(name) {
+                return None;
+            }
+        }
+        if is_output(name) {
+            return None;
+        }
+        let key = argus_model::hash_pairs(pairs.iter().copied());
+        if let Some(hit) = inner.cache.read().get(&key) {
+            return hit.clone();
+        }
+        let rules: Vec<u16> = inner
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches_pairs(&r.sets, pairs))
+            // The rule count is capped at u16::MAX by `compile_rules`.
+            .map(|(i, _)| i as u16)
+            .collect();
+        let entry = (!rules.is_empty()).then(|| {
+            Arc::new(TappedSeries {
+                labels: Labels::from_pairs(pairs),
+                rules,
+            })
+        });
+        let mut cache = inner.cache.write();
+        if cache.len() >= CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(key, entry.clone());
+        entry
+    }
+
+    /// Hands a committed batch to the detector task without waiting.
+    pub fn send(&self, batch: TapBatch) {
+        let Some(inner) = &self.0 else { return };
+        let n = batch.samples.len() as u64;
+        if n == 0 {
+            return;
+        }
+        match inner.tx.try_send(batch) {
+            Ok(()) => {
+                inner.metrics.tapped.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(_) => {
+                inner.metrics.dropped.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// An appender that forwards to `A` and remembers the tapped samples,
+/// sending them after a successful commit.
+pub struct TapAppender<A> {
+    inner: A,
+    tap: Tap,
+    staged: Vec<TapSample>,
+    first: Option<Instant>,
+}
+
+impl<A> TapAppender<A> {
+    /// Wraps `inner`.
+    pub fn new(inner: A, tap: Tap) -> Self {
+        TapAppender {
+            inner,
+            tap,
+            staged: Vec::new(),
+            first: None,
+        }
+    }
+}
+
+impl<A: Appender> Appender for TapAppender<A> {
+    fn append_pairs(&mut self, pairs: &[(&str, &str)], t: i64, v: f64) -> Result<(), SampleError> {
+        if self.tap.0.is_none() {
+            return self.inner.append_pairs(pairs, t, v);
+        }
+        let at = Instant::now();
+        self.inner.append_pairs(pairs, t, v)?;
+        // Stale markers and other non-finite values are not scored.
+        if v.is_finite() {
+            if let Some(series) = self.tap.lookup(pairs) {
+                self.first.get_or_insert(at);
+                self.staged.push(TapSample { series, t, v });
+            }
+        }
+        Ok(())
+    }
+
+    fn commit(self) -> Result<AppendStats, TsdbError> {
+        let TapAppender {
+            inner,
+            tap,
+            staged,
+            first,
+        } = self;
+        let res = inner.commit();
+        if res.is_ok() {
+            if let Some(appended_at) = first {
+                tap.send(TapBatch {
+                    samples: staged,
+                    appended_at,
+                });
+            }
+        }
+        res
+    }
+
+    fn rollback(self) {
+        self.inner.rollback();
+    }
+}

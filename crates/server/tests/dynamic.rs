@@ -1,0 +1,443 @@
+//! Dynamic rules through the whole server (`argus_server::run`, a
+//! `ManualClock`): samples pushed with `/api/v1/import/prometheus` are scored
+//! as they arrive; the band series appear in `/api/v1/query`; an outlier
+//! raises a dynamic alert in `/api/v2/alerts` with its explanation, a normal
+//! sample resolves it; the training API runs a job; the model survives a
+//! restart. A second test measures append → alert latency under ingest load
+//! from the `argus_detect_alert_latency_seconds` histogram and prints it.
+
+use argus_model::ManualClock;
+use argus_server::config::Config;
+use argus_server::{run, ServerOptions};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server {
+    base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), argus_server::ServerError>>,
+}
+
+async fn start(data: &std::path::Path, yaml: &str, clock: Arc<ManualClock>) -> Server {
+    let config = Config::from_yaml_str(yaml, "argus.yml").expect("config parses");
+    let listen: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(run(
+        ServerOptions {
+            data_dir: data.to_path_buf(),
+            listen,
+            config,
+            run_agent: false,
+            config_path: None,
+            alert_tx: None,
+        },
+        clock,
+        async {
+            let _ = rx.await;
+        },
+    ));
+    let base = format!("http://{listen}");
+    let t0 = Instant::now();
+    while reqwest::get(format!("{base}/-/ready"))
+        .await
+        .map(|r| r.status().as_u16())
+        .ok()
+        != Some(200)
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Server { base, stop, task }
+}
+
+impl Server {
+    async fn shutdown(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+async fn import(base: &str, body: String) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v1/import/prometheus"))
+        .header("content-type", "text/plain; version=0.0.4")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "import: {}",
+        r.text().await.unwrap()
+    );
+}
+
+async fn get_json(url: String) -> Value {
+    reqwest::get(&url).await.unwrap().json().await.unwrap()
+}
+
+async fn query(base: &str, q: &str, t_ms: i64) -> Vec<Value> {
+    let r: Value = reqwest::Client::new()
+        .get(format!("{base}/api/v1/query"))
+        .query(&[("query", q), ("time", &format!("{}", t_ms as f64 / 1000.0))])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["status"], "success", "{q}: {r}");
+    r["data"]["result"].as_array().cloned().unwrap_or_default()
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, failing after `secs`.
+async fn wait<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let t0 = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn models(base: &str) -> Vec<Value> {
+    get_json(format!("{base}/api/v1/models")).await["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn dyn_alerts(base: &str, name: &str) -> Vec<Value> {
+    let all = get_json(format!("{base}/api/v2/alerts")).await;
+    all.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["labels"]["alertname"] == name)
+        .cloned()
+        .collect()
+}
+
+const T0: i64 = 1_700_000_000_000;
+const MIN: i64 = 60_000;
+
+const RULE: &str = concat!(
+    "dynamic_rules:\n",
+    "  - name: LatencyHigh\n",
+    "    selector: 'req_latency{job=\"api\"}'\n",
+    "    detector: {kind: latency, period: none, algorithm: ma, min_points: 300}\n",
+    "    labels: {team: web}\n",
+);
+
+fn normal(i: i64) -> f64 {
+    100.0 + (i % 7) as f64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_band_alert_resolve_train_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let srv = start(dir.path(), RULE, clock.clone()).await;
+    let base = srv.base.clone();
+
+    // 400 minutes of history up to T0, plus an unrelated series.
+    let mut body = String::new();
+    for i in 0..400 {
+        let t = T0 - (399 - i) * MIN;
+        body.push_str(&format!(
+            "req_latency{{job=\"api\",instance=\"a\"}} {} {t}\n",
+            normal(i)
+        ));
+        body.push_str(&format!("other_metric{{job=\"api\"}} 5 {t}\n"));
+    }
+    import(&base, body).await;
+
+    // The first sight of the series finds enough history: it trains at once.
+    let m = wait("the model to train", 60, || async {
+        models(&base)
+            .await
+            .into_iter()
+            .find(|m| m["state"] == "trained")
+    })
+    .await;
+    assert_eq!(m["rule"], "LatencyHigh");
+    assert_eq!(m["labels"]["instance"], "a");
+    assert_eq!(m["algorithm"], "ma");
+    assert_eq!(m["version"], 1);
+    assert!(m["scores"]["interval_score"].as_f64().is_some(), "{m}");
+    assert!(m["training_window"]["start"].is_string(), "{m}");
+    assert_eq!(
+        models(&base).await.len(),
+        1,
+        "other_metric must not be tapped"
+    );
+
+    // Band series, with the source labels, `metric` and `rule`.
+    for name in [
+        "argus_baseline_expected",
+        "argus_baseline_lower",
+        "argus_baseline_upper",
+        "argus_anomaly_score",
+        "argus_anomaly_level",
+    ] {
+        let r = query(&base, &format!("{name}{{rule=\"LatencyHigh\"}}"), T0).await;
+        assert_eq!(r.len(), 1, "{name}: {r:?}");
+        let l = &r[0]["metric"];
+        assert_eq!(
+            (
+                l["metric"].as_str(),
+                l["instance"].as_str(),
+                l["job"].as_str()
+            ),
+            (Some("req_latency"), Some("a"), Some("api")),
+            "{name}: {l}"
+        );
+    }
+
+    // A normal sample after training: no alert. Then an outlier.
+    clock.set(T0 + MIN);
+    import(
+        &base,
+        format!(
+            "req_latency{{job=\"api\",instance=\"a\"}} 103 {}\n",
+            T0 + MIN
+        ),
+    )
+    .await;
+    clock.set(T0 + 2 * MIN);
+    import(
+        &base,
+        format!(
+            "req_latency{{job=\"api\",instance=\"a\"}} 1000 {}\n",
+            T0 + 2 * MIN
+        ),
+    )
+    .await;
+    let a = wait("the dynamic alert", 20, || async {
+        dyn_alerts(&base, "LatencyHigh").await.into_iter().next()
+    })
+    .await;
+    let (l, an) = (&a["labels"], &a["annotations"]);
+    assert_eq!(
+        (
+            l["kind"].as_str(),
+            l["team"].as_str(),
+            l["instance"].as_str(),
+            l["metric"].as_str()
+        ),
+        (Some("latency"), Some("web"), Some("a"), Some("req_latency")),
+        "{a}"
+    );
+    assert_eq!(l["level"], "4", "a tenfold latency is the top level: {a}");
+    assert_eq!(an["value"], "1000");
+    assert_eq!(an["algorithm"], "ma");
+    assert_eq!(an["model_version"], "1");
+    assert_eq!(an["kind"], "latency");
+    for k in [
+        "expected",
+        "lower",
+        "upper",
+        "n",
+        "level",
+        "training_window",
+        "summary",
+    ] {
+        assert!(an[k].is_string(), "annotation {k} missing: {a}");
+    }
+    let upper: f64 = an["upper"].as_str().unwrap().parse().unwrap();
+    assert!(upper > 100.0 && upper < 1000.0, "{a}");
+    assert!(!an["training_window"]
+        .as_str()
+        .unwrap()
+        .contains("cold start"));
+    let lvl = query(&base, "argus_anomaly_level", T0 + 2 * MIN).await;
+    assert_eq!(lvl[0]["value"][1], "4");
+
+    // Back to normal: resolved (no longer active).
+    clock.set(T0 + 3 * MIN);
+    import(
+        &base,
+        format!(
+            "req_latency{{job=\"api\",instance=\"a\"}} 102 {}\n",
+            T0 + 3 * MIN
+        ),
+    )
+    .await;
+    wait("the alert to resolve", 20, || async {
+        dyn_alerts(&base, "LatencyHigh")
+            .await
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+
+    // Training by hand: a job that trains the one series (version 2).
+    let r: Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/models/train"))
+        .json(&serde_json::json!({"rule": "LatencyHigh", "match": "{instance=\"a\"}"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = r["data"]["id"].as_u64().unwrap_or_else(|| panic!("{r}"));
+    let job = wait("the training job", 60, || async {
+        let j = get_json(format!("{base}/api/v1/models/train/{id}")).await;
+        (j["data"]["state"] == "done").then_some(j)
+    })
+    .await;
+    assert_eq!(
+        (job["data"]["total"].as_u64(), job["data"]["done"].as_u64()),
+        (Some(1), Some(1)),
+        "{job}"
+    );
+    let m = &models(&base).await[0];
+    assert_eq!(m["state"], "trained");
+    assert!(m["previous"].is_object(), "both versions are kept: {m}");
+    let version = m["version"].as_u64().unwrap();
+    let bad: Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/models/train"))
+        .json(&serde_json::json!({"rule": "Nope"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bad["status"], "error");
+
+    // Restart: the model is reloaded before any new sample.
+    srv.shutdown().await;
+    let srv = start(dir.path(), RULE, clock.clone()).await;
+    let m = models(&srv.base).await;
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(
+        (m[0]["state"].as_str(), m[0]["version"].as_u64()),
+        (Some("trained"), Some(version))
+    );
+    srv.shutdown().await;
+}
+
+/// Fire/resolve cycles on 20 series while 200 other series are imported,
+/// then reads the latency histogram. Prints the figures; asserts only that
+/// every alert was measured (timing bounds belong in benchmarks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_latency_under_ingest_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let yaml = "dynamic_rules:\n  - name: Load\n    selector: 'load_metric'\n    detector: {kind: latency}\n";
+    let srv = start(dir.path(), yaml, clock.clone()).await;
+    let base = srv.base.clone();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (b2, s2) = (base.clone(), stop.clone());
+    let loader = tokio::spawn(async move {
+        let mut k = 0i64;
+        let mut sent = 0usize;
+        while !s2.load(std::sync::atomic::Ordering::Relaxed) {
+            let mut body = String::new();
+            for s in 0..200 {
+                body.push_str(&format!(
+                    "noise_metric{{s=\"{s}\"}} {k} {}\n",
+                    T0 + k * 1000
+                ));
+            }
+            import(&b2, body).await;
+            sent += 200;
+            k += 1;
+        }
+        sent
+    });
+    let series = 20;
+    let mut fires = 0u64;
+    let warm = 30;
+    for i in 0..warm + 40 {
+        let t = T0 + i * 1000;
+        clock.set(t);
+        let mut body = String::new();
+        for s in 0..series {
+            let v = if i >= warm && i % 2 == 1 {
+                10_000.0
+            } else {
+                normal(i)
+            };
+            body.push_str(&format!("load_metric{{s=\"{s}\"}} {v} {t}\n"));
+        }
+        if i >= warm && i % 2 == 1 {
+            fires += series as u64;
+        }
+        import(&base, body).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let noise = loader.await.unwrap();
+    let text = wait("every alert measured", 20, || async {
+        let t = reqwest::get(format!("{base}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let n = metric(&t, "argus_detect_alert_latency_seconds_count");
+        (n >= fires as f64).then_some(t)
+    })
+    .await;
+    let count = metric(&text, "argus_detect_alert_latency_seconds_count");
+    let sum = metric(&text, "argus_detect_alert_latency_seconds_sum");
+    let mut p = [(0.5, f64::NAN), (0.99, f64::NAN)];
+    for (q, out) in p.iter_mut() {
+        for line in text
+            .lines()
+            .filter(|l| l.starts_with("argus_detect_alert_latency_seconds_bucket"))
+        {
+            let le: f64 = line
+                .split('"')
+                .nth(1)
+                .unwrap()
+                .parse()
+                .unwrap_or(f64::INFINITY);
+            let c: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+            if c >= *q * count {
+                *out = le;
+                break;
+            }
+        }
+    }
+    println!(
+        "append→alert latency: {count} alerts, mean {:.3} ms, p50 ≤ {} s, p99 ≤ {} s; {noise} other samples imported meanwhile; dropped {}",
+        sum / count * 1000.0, p[0].1, p[1].1, metric(&text, "argus_detect_dropped_samples_total")
+    );
+    assert_eq!(
+        count, fires as f64,
+        "one latency observation per fired alert"
+    );
+    assert_eq!(metric(&text, "argus_detect_dropped_samples_total"), 0.0);
+    srv.shutdown().await;
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
