@@ -41,6 +41,7 @@ pub mod monitor;
 pub mod probe;
 pub mod saturation;
 pub mod service;
+pub mod supervise;
 
 pub use config::{
     Dimension, HealthConfig, HeartbeatConfig, HeartbeatSource, ProbeConfig, ProbeType,

@@ -19,6 +19,7 @@
 use crate::config::HealthConfig;
 use crate::monitor::{FiveTuple, HealthAlert, Monitor};
 use crate::probe::Prober;
+use crate::supervise::{supervise, Restarts};
 use crate::{HealthError, HealthSink, LoadQuery};
 use argus_model::Clock;
 use parking_lot::Mutex;
@@ -40,6 +41,19 @@ pub struct HealthService {
 struct Ctx {
     monitor: Arc<Mutex<Monitor>>,
     sink: Arc<dyn HealthSink>,
+    restarts: Restarts,
+}
+
+/// Pause before a panicked task is started again.
+const RESTART_PAUSE: Duration = Duration::from_secs(1);
+
+/// Spawns `make`'s task under [`supervise`], named `name`.
+fn spawn_supervised<F, Fut>(ctx: &Ctx, name: String, make: F) -> JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(supervise(name, ctx.restarts.clone(), RESTART_PAUSE, make))
 }
 
 impl Ctx {
@@ -108,48 +122,54 @@ impl HealthService {
         };
         let mut probers = Vec::new();
         for (i, j, p) in probes {
-            probers.push((i, j, p.interval.to_std(), Prober::new(&p)?));
+            probers.push((i, j, p.interval.to_std(), Arc::new(Prober::new(&p)?)));
         }
+        let names: Vec<String> = monitor
+            .five_tuples()
+            .into_iter()
+            .map(|t| t.service)
+            .collect();
         let ctx = Arc::new(Ctx {
             monitor: Arc::new(Mutex::new(monitor)),
             sink,
+            restarts: Restarts::default(),
         });
         ctx.apply(|_| gone);
         let mut tasks = Vec::new();
         let has_heartbeats = ctx.monitor.lock().shortest_heartbeat_ms().is_some();
         if has_heartbeats {
-            tasks.push(tokio::spawn(heartbeat_loop(
-                ctx.clone(),
-                redis,
-                counters.clone(),
-                poll,
-                cfg.redis_timeout.to_std(),
-            )));
+            let (c, counters, timeout) =
+                (ctx.clone(), counters.clone(), cfg.redis_timeout.to_std());
+            tasks.push(spawn_supervised(&ctx, "heartbeats".into(), move || {
+                heartbeat_loop(c.clone(), redis.clone(), counters.clone(), poll, timeout)
+            }));
         }
         for (i, j, every, prober) in probers {
-            tasks.push(tokio::spawn(probe_loop(ctx.clone(), i, j, every, prober)));
+            let name = format!("probe {}/{j}", names.get(i).map_or("?", |s| s.as_str()));
+            let c = ctx.clone();
+            tasks.push(spawn_supervised(&ctx, name, move || {
+                probe_loop(c.clone(), i, j, every, prober.clone())
+            }));
         }
         if let Some(load) = load {
             for (i, sat) in sats {
                 let query = sat.load_query.replace("$window", &sat.window.to_string());
                 let every = sat.interval.to_std();
-                tasks.push(tokio::spawn(saturation_loop(
-                    ctx.clone(),
-                    load.clone(),
-                    i,
-                    query,
-                    every,
-                )));
+                let name = format!("saturation {}", names.get(i).map_or("?", |s| s.as_str()));
+                let (c, load) = (ctx.clone(), load.clone());
+                tasks.push(spawn_supervised(&ctx, name, move || {
+                    saturation_loop(c.clone(), load.clone(), i, query.clone(), every)
+                }));
             }
         }
-        tasks.push(tokio::spawn(resend_loop(
-            ctx.clone(),
-            cfg.resend_interval.to_std(),
-        )));
-        tasks.push(tokio::spawn(sample_loop(
-            ctx.clone(),
-            cfg.sample_interval.to_std(),
-        )));
+        let (c, every) = (ctx.clone(), cfg.resend_interval.to_std());
+        tasks.push(spawn_supervised(&ctx, "resend".into(), move || {
+            resend_loop(c.clone(), every)
+        }));
+        let (c, every) = (ctx.clone(), cfg.sample_interval.to_std());
+        tasks.push(spawn_supervised(&ctx, "samples".into(), move || {
+            sample_loop(c.clone(), every)
+        }));
         tracing::info!(
             services = cfg.services.len(),
             poll_ms = poll.as_millis() as u64,
@@ -307,7 +327,7 @@ async fn redis_read(
     Ok(keys.iter().map(|(i, _)| *i).zip(values).collect())
 }
 
-async fn probe_loop(ctx: Arc<Ctx>, svc: usize, probe: usize, every: Duration, prober: Prober) {
+async fn probe_loop(ctx: Arc<Ctx>, svc: usize, probe: usize, every: Duration, prober: Arc<Prober>) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -352,12 +372,25 @@ async fn sample_loop(ctx: Arc<Ctx>, every: Duration) {
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let samples = ctx.monitor.lock().samples();
+        let mut samples = ctx.monitor.lock().samples();
+        restart_samples(&ctx.restarts, &mut samples, ctx.monitor.lock().now_ms());
         let sink = ctx.sink.clone();
         match tokio::task::spawn_blocking(move || sink.append_samples(samples)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "Could not store the service health series."),
             Err(e) => tracing::error!(error = %e, "The health sample task failed."),
         }
+    }
+}
+
+/// `argus_health_task_restarts_total{task}` for every task restarted after a
+/// panic (none while all is well).
+fn restart_samples(r: &Restarts, out: &mut Vec<(argus_model::Labels, i64, f64)>, t: i64) {
+    for (task, n) in r.counts() {
+        let labels = argus_model::Labels::from_pairs(&[
+            ("__name__", "argus_health_task_restarts_total"),
+            ("task", task.as_str()),
+        ]);
+        out.push((labels, t, n as f64));
     }
 }
