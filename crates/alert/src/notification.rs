@@ -37,6 +37,8 @@ pub enum IntegrationKind {
     WeCom,
     /// `argus.feishu_configs`: a Feishu/Lark custom bot.
     Feishu,
+    /// `wechat_configs`: a WeChat Work (WeCom) application message.
+    Wechat,
 }
 
 impl IntegrationKind {
@@ -51,6 +53,7 @@ impl IntegrationKind {
             IntegrationKind::DingTalk => "dingtalk",
             IntegrationKind::WeCom => "wecom",
             IntegrationKind::Feishu => "feishu",
+            IntegrationKind::Wechat => "wechat",
         }
     }
 }

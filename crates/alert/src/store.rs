@@ -186,6 +186,7 @@ impl Batch {
 pub struct Store {
     db: Database,
     seq: AtomicU64,
+    commits: AtomicU64,
 }
 
 impl Store {
@@ -211,6 +212,7 @@ impl Store {
         Ok(Store {
             db: database,
             seq: AtomicU64::new(seq),
+            commits: AtomicU64::new(0),
         })
     }
 
@@ -246,7 +248,13 @@ impl Store {
             }
         }
         tx.commit().map_err(db)?;
+        self.commits.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Write transactions committed since [`Store::open`] (empty batches are not committed).
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     /// Every record of a table, decoded.

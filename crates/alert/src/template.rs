@@ -26,6 +26,8 @@
 //! ```
 
 pub mod go;
+mod gotime;
+pub use gotime::{in_zone, to_json};
 
 use crate::channel::ChannelError;
 use crate::links::{LinkAction, LinkSigner, LinkTarget};

@@ -48,6 +48,8 @@ fn cmp(a: &Value, b: &Value) -> Result<std::cmp::Ordering, String> {
                 .ok_or_else(|| "NaN is not comparable".to_string())
         }
         (Value::Bool(x), Value::Bool(y)) => Ok(x.cmp(y)),
+        (Value::Duration(x) | Value::Int(x), Value::Duration(y) | Value::Int(y)) => Ok(x.cmp(y)),
+        (Value::Time(x), Value::Time(y)) => Ok(x.unix_nanos().cmp(&y.unix_nanos())),
         _ => Err("incompatible types for comparison".into()),
     }
 }

@@ -220,7 +220,11 @@ impl Exec<'_> {
     fn fields(&self, mut v: Value, names: &[String], args: &[Value]) -> Result<Value, String> {
         for (i, n) in names.iter().enumerate() {
             let a = if i + 1 == names.len() { args } else { &[] };
-            v = match self.host.method(&v, n, a) {
+            let m = self
+                .host
+                .method(&v, n, a)
+                .or_else(|| crate::gotime::time_method(&v, n, a));
+            v = match m {
                 Some(r) => r.map_err(|e| format!("error calling {n}: {e}"))?,
                 None if !a.is_empty() => {
                     return Err(format!(

@@ -21,12 +21,15 @@
 //! `$i, $e :=` and `else`), `with`; `define`, `template` and `block`; variables; field chains
 //! (`.Labels.job`, `$labels.job`) ending, optionally, in a method call with arguments
 //! (methods come from the [`Host`]); literals; parenthesised pipelines; Go's predefined
-//! functions `and or not len index print printf println eq ne lt le gt ge html js urlquery`.
+//! functions `and or not len index print printf println eq ne lt le gt ge html js urlquery`;
+//! Go's `time.Time` and `time.Duration` values ([`GoTime`], [`Value::Time`], [`Value::Duration`])
+//! with their methods (`.Format "2006-01-02"`, `.Unix`, `.UTC`, `.Sub`, `.Seconds`, ...).
 //! Not supported: `break`/`continue`, `slice`, `call`, custom delimiters.
 
 mod builtins;
 mod exec;
 pub mod gofmt;
+mod gotime;
 mod lex;
 mod parse;
 mod value;
@@ -36,6 +39,9 @@ use std::sync::Arc;
 
 pub use builtins::{call_builtin, call_text, want, GO_BUILTINS, TEXT_FUNCS};
 pub use gofmt::{fmt_g, fmt_v, sprintf};
+pub use gotime::{
+    go_duration, humanize_duration, time_layouts, time_method, GoTime, ZERO_TIME_UNIX,
+};
 pub use value::{parse_go_float, Value};
 
 use parse::Node;
@@ -366,3 +372,5 @@ impl Templates {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_time;

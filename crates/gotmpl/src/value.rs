@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::gofmt::fmt_v;
+use super::gotime::{go_duration, GoTime};
 
 /// A template value: what Go's `interface{}` holds in a template's data.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +22,10 @@ pub enum Value {
     List(Vec<Value>),
     /// A map with string keys (also how structs are modelled: `.Field` is a key).
     Map(BTreeMap<String, Value>),
+    /// Go's `time.Time`, with methods (`.Format`, `.Unix`, ...; see [`crate::time_method`]).
+    Time(GoTime),
+    /// Go's `time.Duration`, in nanoseconds.
+    Duration(i64),
 }
 
 impl From<&str> for Value {
@@ -52,6 +57,9 @@ impl Value {
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
+            // Go treats every struct as true.
+            Value::Time(_) => true,
+            Value::Duration(d) => *d != 0,
         }
     }
 
@@ -65,6 +73,8 @@ impl Value {
             Value::Str(_) => "string",
             Value::List(_) => "[]interface {}",
             Value::Map(_) => "map[string]interface {}",
+            Value::Time(_) => "time.Time",
+            Value::Duration(_) => "time.Duration",
         }
     }
 
@@ -87,6 +97,8 @@ impl Value {
                     .collect();
                 format!("map[{}]", parts.join(" "))
             }
+            Value::Time(t) => t.go_string(),
+            Value::Duration(d) => go_duration(*d),
         }
     }
 
@@ -96,7 +108,9 @@ impl Value {
             Value::Float(f) => Ok(*f),
             Value::Int(i) => Ok(*i as f64),
             Value::Str(s) => parse_go_float(s),
-            Value::Bool(_) | Value::Nil | Value::List(_) | Value::Map(_) => {
+            // As Prometheus's `convertToFloat` does for `time.Duration`: seconds.
+            Value::Duration(d) => Ok(*d as f64 / 1e9),
+            Value::Bool(_) | Value::Nil | Value::List(_) | Value::Map(_) | Value::Time(_) => {
                 Err(format!("can't convert {} to float", self.go_type()))
             }
         }

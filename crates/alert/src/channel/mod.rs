@@ -16,6 +16,7 @@ mod email;
 mod feishu;
 mod forward;
 mod webhook;
+mod wechat;
 mod wecom;
 
 pub use chat::{hmac_base64, ChannelEnv};
@@ -24,6 +25,7 @@ pub use email::{EmailChannel, DEFAULT_EMAIL_HTML, DEFAULT_EMAIL_TEXT};
 pub use feishu::FeishuChannel;
 pub use forward::AlertmanagerChannel;
 pub use webhook::{PagerDutyChannel, SlackChannel, WebhookChannel};
+pub use wechat::WechatChannel;
 pub use wecom::WeComChannel;
 
 use crate::config::{Config, RetryConfig};
@@ -156,7 +158,8 @@ impl Channels {
 
     /// Builds channels for every integration of every receiver, the contacts' receivers
     /// included: webhook, email, Slack, PagerDuty, `argus.forward_to_alertmanager`, DingTalk,
-    /// WeCom and Feishu. `env` gives the external URL, the link signer and the clock.
+    /// WeCom, Feishu and `wechat_configs`. `env` gives the external URL, the link signer and the
+    /// clock.
     pub fn from_config_with(cfg: &Config, env: &ChannelEnv) -> Result<Channels, ChannelError> {
         let ext = env.external_url.clone();
         let links = env.links.clone();
@@ -211,6 +214,14 @@ impl Channels {
                     IntegrationKind::WeCom => Some(Arc::new(
                         WeComChannel::from_config(&a.wecom_configs[integ.index], env.clone())?
                             .with_templates(tpl.clone()),
+                    )),
+                    IntegrationKind::Wechat => Some(Arc::new(
+                        WechatChannel::from_config(
+                            &r.wechat_configs[integ.index],
+                            &cfg.global,
+                            env.clone(),
+                        )?
+                        .with_templates(tpl.clone()),
                     )),
                     IntegrationKind::Feishu => Some(Arc::new(
                         FeishuChannel::from_config(&a.feishu_configs[integ.index], env.clone())?

@@ -72,15 +72,15 @@ pub struct GlobalConfig {
     /// Accepted.
     #[serde(default)]
     pub opsgenie_api_url: Option<Value>,
-    /// Accepted.
+    /// Default `api_url` of `wechat_configs`.
     #[serde(default)]
-    pub wechat_api_url: Option<Value>,
-    /// Accepted.
+    pub wechat_api_url: Option<String>,
+    /// Default `api_secret` of `wechat_configs`.
     #[serde(default)]
-    pub wechat_api_secret: Option<Value>,
-    /// Accepted.
+    pub wechat_api_secret: Option<String>,
+    /// Default `corp_id` of `wechat_configs`.
     #[serde(default)]
-    pub wechat_api_corp_id: Option<Value>,
+    pub wechat_api_corp_id: Option<String>,
     /// Accepted.
     #[serde(default)]
     pub victorops_api_key: Option<Value>,

@@ -36,7 +36,7 @@ pub use global::GlobalConfig;
 pub use matchers::{all_match, combine, parse_matchers, MatcherList};
 pub use receiver::{
     Authorization, BasicAuth, EmailConfig, HttpConfig, PagerdutyConfig, ReceiverConfig,
-    SlackConfig, WebhookConfig,
+    SlackConfig, WebhookConfig, WechatConfig, WECHAT_API_URL,
 };
 pub use route::{InhibitRuleConfig, RouteConfig};
 pub use time::{Location, Range, TimeInterval, TimeIntervalConfig, TimeRange};
@@ -231,6 +231,9 @@ impl Config {
                     ));
                 }
             }
+            for w in &r.wechat_configs {
+                self.check_wechat(&r.name, w)?;
+            }
         }
         let mut intervals = HashSet::new();
         for t in self.all_time_intervals() {
@@ -321,6 +324,53 @@ impl Config {
         }
         crate::escalation::expand_policies(&self.argus)
             .map_err(|m| (Some("escalation_policies".to_string()), m))?;
+        Ok(())
+    }
+
+    /// A `wechat_configs` entry: a known message type, and a secret and corp id (its own or
+    /// global), as Alertmanager requires.
+    fn check_wechat(
+        &self,
+        receiver: &str,
+        w: &WechatConfig,
+    ) -> Result<(), (Option<String>, String)> {
+        let at = Some("wechat_configs".to_string());
+        if !matches!(w.message_type(), "text" | "markdown") {
+            return Err((
+                at,
+                format!(
+                    "receiver {receiver:?}: wechat_configs message_type {:?} is not \"text\" or \"markdown\"",
+                    w.message_type()
+                ),
+            ));
+        }
+        if w.api_secret.is_none()
+            && w.api_secret_file.is_none()
+            && self.global.wechat_api_secret.is_none()
+        {
+            return Err((
+                at,
+                format!("receiver {receiver:?}: wechat_configs has no api_secret and no global.wechat_api_secret is set"),
+            ));
+        }
+        if w.corp_id.is_none() && self.global.wechat_api_corp_id.is_none() {
+            return Err((
+                at,
+                format!("receiver {receiver:?}: wechat_configs has no corp_id and no global.wechat_api_corp_id is set"),
+            ));
+        }
+        let url = w
+            .api_url
+            .as_deref()
+            .or(self.global.wechat_api_url.as_deref());
+        if let Some(u) = url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err((
+                    Some(u.to_string()),
+                    format!("receiver {receiver:?}: wechat api_url {u:?} is not http(s)"),
+                ));
+            }
+        }
         Ok(())
     }
 

@@ -104,9 +104,9 @@ pub struct ReceiverConfig {
     /// Accepted, not delivered.
     #[serde(default)]
     pub opsgenie_configs: Vec<Value>,
-    /// Accepted, not delivered.
+    /// WeChat Work (WeCom) application messages.
     #[serde(default)]
-    pub wechat_configs: Vec<Value>,
+    pub wechat_configs: Vec<WechatConfig>,
     /// Accepted, not delivered.
     #[serde(default)]
     pub pushover_configs: Vec<Value>,
@@ -142,9 +142,8 @@ pub struct ReceiverConfig {
 impl ReceiverConfig {
     /// Names of the integration kinds present that Argus accepts but does not deliver to.
     pub fn unsupported(&self) -> Vec<&'static str> {
-        let all: [(&'static str, &Vec<Value>); 12] = [
+        let all: [(&'static str, &Vec<Value>); 11] = [
             ("opsgenie_configs", &self.opsgenie_configs),
-            ("wechat_configs", &self.wechat_configs),
             ("pushover_configs", &self.pushover_configs),
             ("victorops_configs", &self.victorops_configs),
             ("sns_configs", &self.sns_configs),
@@ -160,6 +159,84 @@ impl ReceiverConfig {
             .filter(|(_, v)| !v.is_empty())
             .map(|(n, _)| *n)
             .collect()
+    }
+}
+
+/// Alertmanager's `wechat_configs`: a message from a WeChat Work (WeCom) application, sent
+/// with an access token from the corp id and the application's secret.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WechatConfig {
+    /// Notify about resolved alerts (default false, as Alertmanager).
+    #[serde(default)]
+    pub send_resolved: Option<bool>,
+    /// HTTP client settings (accepted; the API needs no authentication beyond the token).
+    #[serde(default)]
+    pub http_config: Option<HttpConfig>,
+    /// The application's secret; `global.wechat_api_secret` when unset.
+    #[serde(default)]
+    pub api_secret: Option<String>,
+    /// File holding the secret.
+    #[serde(default)]
+    pub api_secret_file: Option<String>,
+    /// The corp id; `global.wechat_api_corp_id` when unset.
+    #[serde(default)]
+    pub corp_id: Option<String>,
+    /// The message template; default `{{ template "wechat.default.message" . }}`.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// API base URL ending in `/`; `global.wechat_api_url`, else
+    /// `https://qyapi.weixin.qq.com/cgi-bin/`.
+    #[serde(default)]
+    pub api_url: Option<String>,
+    /// `touser` (template; default `{{ template "wechat.default.to_user" . }}`).
+    #[serde(default)]
+    pub to_user: Option<String>,
+    /// `toparty` (template; default `{{ template "wechat.default.to_party" . }}`).
+    #[serde(default)]
+    pub to_party: Option<String>,
+    /// `totag` (template; default `{{ template "wechat.default.to_tag" . }}`).
+    #[serde(default)]
+    pub to_tag: Option<String>,
+    /// `agentid` (template; default `{{ template "wechat.default.agent_id" . }}`).
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// `text` (default) or `markdown`.
+    #[serde(default)]
+    pub message_type: Option<String>,
+    /// Request timeout (default 10s; an Argus addition).
+    #[serde(default)]
+    pub timeout: Option<PromDuration>,
+}
+
+/// Alertmanager's default WeChat API base URL.
+pub const WECHAT_API_URL: &str = "https://qyapi.weixin.qq.com/cgi-bin/";
+
+impl WechatConfig {
+    /// The message template in force.
+    pub fn message(&self) -> &str {
+        self.message
+            .as_deref()
+            .unwrap_or(r#"{{ template "wechat.default.message" . }}"#)
+    }
+
+    /// `(json key, template)` of the recipient fields, defaults filled in.
+    pub fn recipients(&self) -> [(&'static str, String); 4] {
+        let pick = |v: &Option<String>, name: &str| {
+            v.clone()
+                .unwrap_or_else(|| format!("{{{{ template \"wechat.default.{name}\" . }}}}"))
+        };
+        [
+            ("touser", pick(&self.to_user, "to_user")),
+            ("toparty", pick(&self.to_party, "to_party")),
+            ("totag", pick(&self.to_tag, "to_tag")),
+            ("agentid", pick(&self.agent_id, "agent_id")),
+        ]
+    }
+
+    /// `text` or `markdown`.
+    pub fn message_type(&self) -> &str {
+        self.message_type.as_deref().unwrap_or("text")
     }
 }
 

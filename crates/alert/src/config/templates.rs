@@ -139,6 +139,12 @@ fn fields(cfg: &Config) -> Vec<(String, String, String)> {
                 add(n, &format!("details.{k}"), &Some(v.clone()));
             }
         }
+        for c in &r.wechat_configs {
+            add(n, "message", &Some(c.message().to_string()));
+            for (key, t) in c.recipients() {
+                add(n, key, &Some(t));
+            }
+        }
     }
     let a = &cfg.argus;
     for c in &a.dingtalk_configs {

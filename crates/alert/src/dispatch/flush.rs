@@ -1,19 +1,18 @@
 //! The timed half of the dispatcher: flushing aggregation groups, escalating, and recording
 //! delivery outcomes in the notification log.
 
-use super::{fp_key, AggrGroup, DispatchError, Dispatcher, Flush, GroupId};
+use super::{fp_key, AggrGroup, Dispatcher, Flush, GroupId};
 use crate::alert::AlertStatus;
-use crate::escalation::{policy_for, EscalationState};
 use crate::inhibit::SourceCache;
 use crate::nflog::{NflogEntry, NotificationLog};
 use crate::notification::{sort_alerts, EscalationStep, Notification, NotifiedAlert};
 use crate::stages::{self, Ctx, InhibitStage, SilenceStage, Stage, TimeActiveStage, TimeMuteStage};
-use crate::store::{Action, Batch, Table};
+use crate::store::{Batch, Table};
 
 const GC_EVERY_MS: i64 = 60_000;
 
 /// A notification's group labels with its common labels, for history filtering.
-fn notification_labels(n: &Notification) -> std::collections::BTreeMap<String, String> {
+pub(super) fn notification_labels(n: &Notification) -> std::collections::BTreeMap<String, String> {
     let mut m = n.common_labels();
     for l in n.group_labels.iter() {
         m.insert(l.name.clone(), l.value.clone());
@@ -265,109 +264,7 @@ impl Dispatcher {
         out
     }
 
-    /// Records the outcome of delivering `n`. On success the notification log is written (and
-    /// committed) first; when every notification of a flush succeeded, resolved alerts that did
-    /// not change since are dropped from the group. A failure keeps them for the next flush.
-    pub fn complete(&mut self, n: &Notification, ok: bool) -> Result<(), DispatchError> {
-        let now = self.clock.now_ms();
-        let id = GroupId {
-            route: n.route,
-            key: n.group_key.clone(),
-        };
-        if let Some(step) = &n.escalation {
-            let mut b = Batch::default();
-            b.action(Action {
-                at: now,
-                who: "argus".into(),
-                kind: if ok { "escalate" } else { "escalate_failed" }.into(),
-                target: n.group_key.clone(),
-                comment: format!(
-                    "policy {} level {} round {} to {}",
-                    step.policy, step.level, step.round, n.receiver
-                ),
-                labels: notification_labels(n),
-            });
-            self.commit(b)?;
-            return Ok(());
-        }
-        if ok {
-            let repeat = self
-                .tree
-                .get(n.route.min(self.tree.len() - 1))
-                .repeat_interval;
-            let key = NotificationLog::key(&n.receiver, n.integration, &n.group_key);
-            let e = NflogEntry::new(n.firing.clone(), n.resolved.clone(), now, repeat);
-            let mut b = Batch::default();
-            b.put(Table::Nflog, &key, &e)?;
-            b.action(Action {
-                at: now,
-                who: "argus".into(),
-                kind: "notify".into(),
-                target: n.group_key.clone(),
-                comment: format!(
-                    "{} {} to {} ({} firing, {} resolved)",
-                    n.kind.as_str(),
-                    n.status().as_str(),
-                    n.receiver,
-                    n.firing.len(),
-                    n.resolved.len()
-                ),
-                labels: notification_labels(n),
-            });
-            if !n.firing.is_empty() && !self.escalations.contains_key(&id) {
-                let labels: Vec<_> = n
-                    .alerts
-                    .iter()
-                    .filter(|a| a.status == AlertStatus::Firing)
-                    .map(|a| &a.alert.labels)
-                    .collect();
-                if let Some(p) = policy_for(&self.policies, labels.into_iter()) {
-                    let st = EscalationState::new(n.route, &n.group_key, &p.name, now);
-                    b.put(Table::Escalations, &st.store_key(), &st)?;
-                    self.escalations.insert(id.clone(), st);
-                }
-            }
-            self.commit(b)?;
-            self.nflog.log(&key, e);
-        } else {
-            let mut b = Batch::default();
-            b.action(Action {
-                at: now,
-                who: "argus".into(),
-                kind: "notify_failed".into(),
-                target: n.group_key.clone(),
-                comment: format!("{} to {} failed", n.kind.as_str(), n.receiver),
-                labels: notification_labels(n),
-            });
-            if let Err(e) = self.commit(b) {
-                tracing::warn!(error = %e, "Could not record a failed notification.");
-            }
-        }
-        let mut done = None;
-        if let Some(f) = self
-            .groups
-            .get_mut(&id)
-            .and_then(|g| g.inflight.as_mut())
-            .filter(|f| f.id == n.flush)
-        {
-            f.failed |= !ok;
-            f.remaining = f.remaining.saturating_sub(1);
-            if f.remaining == 0 {
-                done = Some((f.failed, std::mem::take(&mut f.resolved)));
-            }
-        }
-        if let Some((failed, marks)) = done {
-            if let Some(g) = self.groups.get_mut(&id) {
-                g.inflight = None;
-            }
-            if !failed {
-                self.delete_resolved(&id, &marks);
-            }
-        }
-        Ok(())
-    }
-
-    fn delete_resolved(&mut self, id: &GroupId, marks: &[(u64, i64)]) {
+    pub(super) fn delete_resolved(&mut self, id: &GroupId, marks: &[(u64, i64)]) {
         let now = self.clock.now_ms();
         let Some(g) = self.groups.get_mut(id) else {
             return;

@@ -20,7 +20,8 @@ pub struct Integration {
 /// The integrations Argus delivers to, in notification order (webhook, email, Slack, PagerDuty,
 /// then the `argus.forward_to_alertmanager`, `argus.dingtalk_configs`, `argus.wecom_configs` and
 /// `argus.feishu_configs` entries naming this receiver, whose `index` is their position in that
-/// list).
+/// list, then `wechat_configs`, last so that adding them keeps the other indices, which the
+/// notification log's keys hold).
 pub fn integrations(r: &ReceiverConfig, argus: &ArgusConfig) -> Vec<Integration> {
     let mut out = Vec::new();
     let mut add = |kind, sr: Vec<Option<bool>>, default| {
@@ -99,6 +100,13 @@ pub fn integrations(r: &ReceiverConfig, argus: &ArgusConfig) -> Vec<Integration>
                 });
             }
         }
+    }
+    for (index, c) in r.wechat_configs.iter().enumerate() {
+        out.push(Integration {
+            kind: IntegrationKind::Wechat,
+            index,
+            send_resolved: c.send_resolved.unwrap_or(false),
+        });
     }
     out
 }

@@ -23,6 +23,7 @@
 //! ```
 
 mod actions;
+mod complete;
 mod flush;
 mod integrations;
 
@@ -344,6 +345,11 @@ impl Dispatcher {
             }
             g.alerts.insert(fp);
         }
+    }
+
+    /// The store, if the dispatcher persists its state.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
     }
 
     pub(crate) fn commit(&self, b: Batch) -> Result<(), StoreError> {

@@ -1,7 +1,10 @@
 //! Alertmanager's Go templates: the notification data model (`.Receiver`, `.Status`,
 //! `.Alerts` with `.Firing`/`.Resolved`, `.GroupLabels`, `.CommonLabels`, `.CommonAnnotations`,
-//! `.ExternalURL`, and the KV methods `.SortedPairs`, `.Names`, `.Values`, `.Remove`),
-//! Alertmanager's template functions, and the `templates:` files, on the `argus-gotmpl` engine.
+//! `.ExternalURL`, and the KV methods `.SortedPairs`, `.Names`, `.Values`, `.Remove`; an alert's
+//! `.StartsAt`/`.EndsAt` are Go `time.Time` values with their methods, `.Format "2006-01-02"`,
+//! `.Unix`, `.UTC`, ...), Alertmanager's template functions (with the time functions `date`,
+//! `tz`, `since`, `humanizeDuration`, and `toJson`), and the `templates:` files, on the
+//! `argus-gotmpl` engine.
 //!
 //! Argus defines the default template names Alertmanager configs refer to
 //! (`slack.default.title`, `email.default.subject`, `email.default.html`,
@@ -17,8 +20,10 @@
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-use argus_gotmpl::{want, Funcs, Template, Templates, Value};
+use argus_gotmpl::{want, Funcs, GoTime, Template, Templates, Value};
+use argus_model::Clock;
 
 use crate::notification::{WebhookAlert, WebhookMessage};
 
@@ -41,6 +46,11 @@ pub const AM_FUNCS: &[&str] = &[
     "urlUnescape",
     "reReplaceAll",
     "stringSlice",
+    "date",
+    "tz",
+    "since",
+    "humanizeDuration",
+    "toJson",
 ];
 
 /// The loaded `templates:` files plus the receiver fields parsed at config load.
@@ -69,9 +79,15 @@ fn strings(v: &Value) -> Vec<String> {
     }
 }
 
-/// Alertmanager's function map.
+/// Alertmanager's function map, with `since` on the system clock.
 pub fn am_funcs() -> Funcs {
+    am_funcs_with_clock(Arc::new(argus_model::SystemClock))
+}
+
+/// Alertmanager's function map, with `since` measured on `clock`.
+pub fn am_funcs_with_clock(clock: Arc<dyn Clock>) -> Funcs {
     let mut f = Funcs::new().with_text_funcs();
+    super::gotime::register(&mut f, clock);
     f.register("trimSpace", |a| {
         want(a, 1, "trimSpace")?;
         Ok(Value::Str(s(&a[0]).trim().to_string()))
@@ -208,20 +224,12 @@ fn url_unescape(t: &str) -> Result<String, String> {
     String::from_utf8(out).map_err(|e| e.to_string())
 }
 
-/// Go's `time.Time.String()` in UTC for an RFC 3339 time (Go's zero time stays zero).
-fn go_time(rfc3339: &str) -> String {
-    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
-        Ok(t) => {
-            let t = t.with_timezone(&chrono::Utc);
-            let nanos = t.timestamp_subsec_nanos();
-            let frac = if nanos == 0 {
-                String::new()
-            } else {
-                format!(".{nanos:09}").trim_end_matches('0').to_string()
-            };
-            format!("{}{frac} +0000 UTC", t.format("%Y-%m-%d %H:%M:%S"))
-        }
-        Err(_) => rfc3339.to_string(),
+/// An RFC 3339 time as Go's `time.Time` in UTC (Go's zero time stays zero); text that does
+/// not parse stays text.
+fn go_time(rfc3339: &str) -> Value {
+    match GoTime::parse_rfc3339(rfc3339) {
+        Ok(t) => Value::Time(t.utc()),
+        Err(_) => Value::Str(rfc3339.to_string()),
     }
 }
 
@@ -238,8 +246,8 @@ fn alert_value(a: &WebhookAlert) -> Value {
         ("Status".to_string(), Value::Str(a.status.clone())),
         ("Labels".to_string(), kv(&a.labels)),
         ("Annotations".to_string(), kv(&a.annotations)),
-        ("StartsAt".to_string(), Value::Str(go_time(&a.starts_at))),
-        ("EndsAt".to_string(), Value::Str(go_time(&a.ends_at))),
+        ("StartsAt".to_string(), go_time(&a.starts_at)),
+        ("EndsAt".to_string(), go_time(&a.ends_at)),
         (
             "GeneratorURL".to_string(),
             Value::Str(a.generator_url.clone()),
@@ -282,6 +290,12 @@ impl GoTemplates {
             funcs,
             fields: HashMap::new(),
         }
+    }
+
+    /// Measures `since` on `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> GoTemplates {
+        super::gotime::register(&mut self.funcs, clock);
+        self
     }
 
     /// Adds a `templates:` file (its `define`s replace earlier ones of the same name).

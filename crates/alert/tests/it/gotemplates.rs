@@ -238,3 +238,77 @@ async fn reload_picks_up_changed_templates() {
         ]
     );
 }
+
+/// A resolved alert that fired at 2024-05-01T10:00:00.25Z and ended 90 s later.
+fn timed() -> argus_gotmpl::Value {
+    let start = 1_714_557_600_250;
+    let mut a = Alert::firing(
+        Labels::from_pairs(&[("alertname", "Down"), ("instance", "web-1")]),
+        start,
+    );
+    a.ends_at = start + 90_000;
+    let n = Notification::new(
+        "team",
+        0,
+        IntegrationKind::Webhook,
+        "{}:{alertname=\"Down\"}",
+        Labels::from_pairs(&[("alertname", "Down")]),
+        vec![NotifiedAlert::new(a, AlertStatus::Resolved)],
+        start + 100_000,
+    );
+    argus_alert::template::go::data(&n.webhook_message("", 0))
+}
+
+#[test]
+fn alert_times_are_go_times_with_alertmanager_time_functions() {
+    use argus_alert::template::go::GoTemplates;
+    use argus_model::ManualClock;
+    // "Now" is two hours and a bit after the start.
+    let clock = Arc::new(ManualClock::new(1_714_557_600_250 + 7_384_500));
+    let t = GoTemplates::builtin().with_clock(clock);
+    let dot = timed();
+    let cases = [
+        (r#"{{ range .Alerts }}{{ .StartsAt.Format "2006-01-02 15:04:05" }}{{ end }}"#, "2024-05-01 10:00:00"),
+        (r#"{{ range .Alerts }}{{ .StartsAt.Format "Mon, 02 Jan 2006 15:04:05.000 MST" }}{{ end }}"#, "Wed, 01 May 2024 10:00:00.250 UTC"),
+        ("{{ range .Alerts }}{{ .StartsAt.Unix }} {{ .StartsAt.UTC }}{{ end }}", "1714557600 2024-05-01 10:00:00.25 +0000 UTC"),
+        ("{{ range .Alerts }}{{ .StartsAt }} / {{ .EndsAt }}{{ end }}", "2024-05-01 10:00:00.25 +0000 UTC / 2024-05-01 10:01:30.25 +0000 UTC"),
+        ("{{ range .Alerts }}{{ .EndsAt.Sub .StartsAt }}{{ end }}", "1m30s"),
+        (r#"{{ range .Alerts }}{{ date "15:04 MST" .StartsAt }}{{ end }}"#, "10:00 UTC"),
+        (r#"{{ range .Alerts }}{{ .StartsAt | tz "Asia/Shanghai" | date "2006-01-02 15:04 -07:00" }}{{ end }}"#, "2024-05-01 18:00 +08:00"),
+        (r#"{{ range .Alerts }}{{ (tz "America/New_York" .StartsAt).Format "3:04PM MST" }}{{ end }}"#, "6:00AM EDT"),
+        ("{{ range .Alerts }}{{ since .StartsAt }} | {{ since .StartsAt | humanizeDuration }}{{ end }}", "2h3m4.5s | 2h 3m 4s"),
+        ("{{ humanizeDuration 3725 }} {{ humanizeDuration \"0.25\" }}", "1h 2m 5s 250ms"),
+        ("{{ range .Alerts }}{{ toJson .StartsAt }} {{ toJson .Labels }}{{ end }}", r#""2024-05-01T10:00:00.25Z" {"alertname":"Down","instance":"web-1"}"#),
+    ];
+    for (text, want) in cases {
+        assert_eq!(t.render(text, &dot).unwrap(), want, "{text}");
+    }
+    let e = t
+        .render(
+            r#"{{ range .Alerts }}{{ tz "Mars/Olympus" .StartsAt }}{{ end }}"#,
+            &dot,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown time zone Mars/Olympus"), "{e}");
+    let e = t
+        .render(r#"{{ date "15:04" "yesterday" }}"#, &dot)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("expected time.Time; got string"), "{e}");
+}
+
+#[test]
+fn time_functions_are_accepted_in_config_fields() {
+    let yaml = r#"route: {receiver: team}
+receivers:
+  - name: team
+    slack_configs:
+      - api_url: 'http://127.0.0.1:1/'
+        text: '{{ range .Alerts }}{{ .StartsAt | tz "Europe/Paris" | date "15:04" }} for {{ since .StartsAt | humanizeDuration }}{{ end }}'
+"#;
+    Config::parse(yaml, "am.yml").expect("the time functions exist at load");
+    let bad = yaml.replace("humanizeDuration", "humanizeDurations");
+    let e = Config::parse(&bad, "am.yml").unwrap_err().to_string();
+    assert!(e.contains("humanizeDurations"), "{e}");
+}

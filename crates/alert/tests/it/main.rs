@@ -2,6 +2,7 @@
 //! and channels.
 
 mod chat;
+mod commit;
 mod common;
 mod config;
 mod escalation;
@@ -10,3 +11,4 @@ mod people;
 mod persistence;
 mod timeline;
 mod webhook;
+mod wechat;
