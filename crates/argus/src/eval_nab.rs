@@ -3,6 +3,14 @@
 //! results and prints the NAB scores (the scoring itself is
 //! `argus_detect::nab`).
 //!
+//! The default configuration is the production scorer's
+//! (`AnomalyConfig::default()`: the forecasters and likelihood layer with the
+//! contextual novelty detector added; ADR 0009's addendum has the figures
+//! and the variants). A `--config` file selects a variant, e.g. the
+//! contextual detector alone with 40 levels (63.10 standard there):
+//! `{"context_add": 0, "context_weight": 6, "point_weight": 0,
+//! "likelihood_weight": 0, "context": {"levels": 40}}`.
+//!
 //! ```text
 //! argus eval nab --data ../shared/data/nab --out /tmp/nab-results
 //! argus eval nab --data DIR --out OUT --config variant.json --categories realKnownCause

@@ -16,7 +16,13 @@
 //! 4. The likelihood layer (after Numenta's HTM detector) compares a short
 //!    average of the point anomaly with its long-run distribution and gives
 //!    its normal-tail z, so a series that is always surprising counts less.
-//! 5. `R = max(point_weight · point, likelihood_weight · tail z)`; the score
+//! 5. A second, different detector, the [`ContextDetector`], scores how
+//!    novel the current value (and, with `order` > 0, the sequence of
+//!    recent values) is once discretised: 0 when seen recently, 1 when new.
+//! 6. `R = max(point_weight · point, likelihood_weight · tail z,
+//!    context_weight · novelty) + context_add · novelty` (defaults: the
+//!    novelty is only added, so it lowers the bar for the other detectors
+//!    and fires alone only with `context_weight`); the score
 //!    is `R/(R+squash)`. When `R` reaches `fire_z` the scorer reports, then
 //!    holds the score at 0 for `suppress` samples (NAB counts one detection
 //!    per window and charges every false positive), and re-anchors the
@@ -36,12 +42,14 @@
 //! assert!(s.state_bytes() <= 4096);
 //! ```
 
+mod context;
 mod likelihood;
 mod season;
 mod stats;
 #[cfg(test)]
 mod tests;
 
+pub use context::{ContextConfig, ContextDetector, MAX_ORDER};
 pub use likelihood::likelihood_of;
 use likelihood::{Likelihood, LikelihoodParams};
 use season::Profile;
@@ -107,6 +115,22 @@ pub struct AnomalyConfig {
     pub reanchor: bool,
     /// Score = R / (R + squash). Default 6 (so R = fire_z maps to 0.5).
     pub squash: f64,
+    /// Multiplier of the contextual novelty (see [`ContextDetector`]) as a
+    /// detector of its own in `R`'s maximum. Default 0.
+    pub context_weight: f64,
+    /// Multiplier of the contextual novelty added to `R` after the maximum
+    /// (so novelty lowers how far the other detectors must go to fire);
+    /// 0 (with `context_weight` 0) disables the detector. Default 4.
+    pub context_add: f64,
+    /// Weight of the newest novelty in its short average (1, the default:
+    /// no averaging).
+    pub context_alpha: f64,
+    /// Samples before the contextual detector contributes to `R` (it fixes
+    /// its grid and learns contexts before that). Default 600.
+    pub context_start: u32,
+    /// The contextual detector's own settings (default: 24 bins, order 0,
+    /// grid from the first 300 samples).
+    pub context: ContextConfig,
 }
 
 impl Default for AnomalyConfig {
@@ -134,6 +158,11 @@ impl Default for AnomalyConfig {
             suppress: 200,
             reanchor: true,
             squash: 6.0,
+            context_weight: 0.0,
+            context_add: 4.0,
+            context_alpha: 1.0,
+            context_start: 600,
+            context: ContextConfig::default(),
         }
     }
 }
@@ -198,6 +227,9 @@ pub struct AnomalyScorer {
     day: Profile,
     week: Profile,
     hold: u32,
+    /// The contextual detector, when enabled, and its short average.
+    context: Option<Box<ContextDetector>>,
+    context_avg: f64,
 }
 
 impl AnomalyScorer {
@@ -205,6 +237,8 @@ impl AnomalyScorer {
     pub fn new(cfg: AnomalyConfig) -> Self {
         let day = Profile::new(cfg.season_slots, 86_400);
         let week = Profile::new(cfg.week_slots, 7 * 86_400);
+        let context = (cfg.context_weight > 0.0 || cfg.context_add > 0.0)
+            .then(|| Box::new(ContextDetector::new(cfg.context.clone())));
         Self {
             cfg,
             n: 0,
@@ -216,12 +250,33 @@ impl AnomalyScorer {
             day,
             week,
             hold: 0,
+            context,
+            context_avg: 0.0,
         }
     }
 
-    /// Bytes held for this series (struct plus the profile buffers).
+    /// Bytes held for this series (struct plus the profile buffers and the
+    /// contextual detector when enabled).
     pub fn state_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.day.heap_bytes() + self.week.heap_bytes()
+        std::mem::size_of::<Self>()
+            + self.day.heap_bytes()
+            + self.week.heap_bytes()
+            + self.context.as_ref().map_or(0, |c| c.state_bytes())
+    }
+
+    /// The contextual detector's averaged novelty (0 when disabled or
+    /// starting).
+    fn context_novelty(&mut self, x: f64) -> f64 {
+        let Some(c) = self.context.as_mut() else {
+            return 0.0;
+        };
+        let nov = c.update(x);
+        self.context_avg += self.cfg.context_alpha.clamp(0.0, 1.0) * (nov - self.context_avg);
+        if self.n > self.cfg.context_start {
+            self.context_avg
+        } else {
+            0.0
+        }
     }
 
     /// The surprise of `x` against one seasonal profile, learning `x` into it.
@@ -257,6 +312,7 @@ impl AnomalyScorer {
         let z_long = self.channels[1].observe(x - self.long_mean, floor, &self.cfg);
         let z_day = self.seasonal(2, ts, x, floor);
         let z_week = self.seasonal(3, ts, x, floor);
+        let novelty = self.context_novelty(x);
         // Either profile may explain the sample.
         let z_season = match (z_day, z_week) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -280,8 +336,9 @@ impl AnomalyScorer {
         let point = [z_short, z_long, w * s_short, w * s_long, w * s_season]
             .into_iter()
             .fold(0.0, f64::max);
+        let combine = |r: f64| r.max(cfg.context_weight * novelty) + cfg.context_add * novelty;
         if cfg.likelihood_weight <= 0.0 {
-            return cfg.point_weight * point;
+            return combine(cfg.point_weight * point);
         }
         let params = LikelihoodParams {
             short_alpha: cfg.likelihood_short_alpha,
@@ -290,7 +347,7 @@ impl AnomalyScorer {
             min_count: cfg.likelihood_min_count,
         };
         let lz = self.likelihood.observe(point, &params);
-        (cfg.point_weight * point).max(cfg.likelihood_weight * lz)
+        combine((cfg.point_weight * point).max(cfg.likelihood_weight * lz))
     }
 
     /// Scores one sample (timestamp in seconds, value) and folds it in.

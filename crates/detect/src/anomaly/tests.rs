@@ -93,6 +93,12 @@ fn config_rejects_unknown_keys_and_fills_defaults() {
     assert_eq!(c.fire_z, AnomalyConfig::default().fire_z);
     let e = serde_json::from_str::<AnomalyConfig>(r#"{"supress": 3}"#).unwrap_err();
     assert!(e.to_string().contains("supress"), "{e}");
+    // The contextual detector's settings nest, with their own defaults.
+    let c: AnomalyConfig = serde_json::from_str(r#"{"context": {"levels": 40}}"#).unwrap();
+    assert_eq!(c.context.levels, 40);
+    assert_eq!(c.context.order, ContextConfig::default().order);
+    let e = serde_json::from_str::<AnomalyConfig>(r#"{"context": {"level": 40}}"#).unwrap_err();
+    assert!(e.to_string().contains("level"), "{e}");
 }
 
 #[test]
@@ -125,4 +131,73 @@ fn weekday_only_peaks_stay_quiet_and_a_missing_one_is_flagged() {
     // Weeks 3 and 4 (days 21..35), weekends included, are quiet once learnt.
     assert!(!fired(&with, 21..35), "a normal week was flagged");
     assert!(fired(&with, 37..38), "the missing peak was not flagged");
+}
+
+/// The contextual detector on its own (the forecasters' weights at 0).
+fn context_only() -> AnomalyConfig {
+    AnomalyConfig {
+        point_weight: 0.0,
+        likelihood_weight: 0.0,
+        context_weight: 6.0,
+        context_add: 0.0,
+        ..AnomalyConfig::default()
+    }
+}
+
+#[test]
+fn context_detector_alone_flags_a_spike_and_a_level_shift() {
+    let mut s = AnomalyScorer::new(context_only());
+    let quiet = feed(&mut s, 0..3000, |i| 50.0 + noise(i));
+    assert!(quiet.iter().all(|&v| v < 0.5));
+    assert!(s.update(3000 * 300, 60.0) >= 0.5, "spike");
+    // After the hold, a lasting shift fires once, then is learnt.
+    feed(&mut s, 3001..3400, |i| 50.0 + noise(i));
+    let after = feed(&mut s, 3400..5400, |i| 40.0 + noise(i));
+    assert!(after[0] >= 0.5, "shift: {:?}", &after[..5]);
+    assert_eq!(after.iter().filter(|&&v| v >= 0.5).count(), 1);
+}
+
+#[test]
+fn context_detector_alone_stays_quiet_on_a_clean_periodic_series() {
+    let f = |i: i64| {
+        let phase = (i % 288) as f64 / 288.0 * std::f64::consts::TAU;
+        50.0 + 20.0 * phase.sin() + 0.3 * noise(i)
+    };
+    let mut s = AnomalyScorer::new(context_only());
+    let scores = feed(&mut s, 0..288 * 20, f);
+    let loud: Vec<usize> = (0..scores.len()).filter(|&i| scores[i] >= 0.5).collect();
+    assert!(loud.is_empty(), "{loud:?}");
+}
+
+#[test]
+fn novelty_lowers_the_bar_for_a_moderate_jump() {
+    // A step to a value never seen but only a few typical errors away: the
+    // forecasters alone stay below the firing point on its first sample
+    // (their sustained terms fire some samples later); with the novelty
+    // added (the default) the first sample fires.
+    let without = AnomalyConfig {
+        context_add: 0.0,
+        ..AnomalyConfig::default()
+    };
+    let first = |cfg: AnomalyConfig| {
+        let mut s = AnomalyScorer::new(cfg);
+        feed(&mut s, 0..3000, |i| 50.0 + noise(i));
+        s.update(3000 * 300, 51.2)
+    };
+    let (old, new) = (first(without), first(AnomalyConfig::default()));
+    assert!(old < 0.5, "without novelty {old}");
+    assert!(new >= 0.5, "with novelty {new}");
+}
+
+#[test]
+fn disabled_context_detector_holds_no_state() {
+    let off = AnomalyConfig {
+        context_add: 0.0,
+        context_weight: 0.0,
+        ..AnomalyConfig::default()
+    };
+    let on = AnomalyScorer::new(AnomalyConfig::default()).state_bytes();
+    let off = AnomalyScorer::new(off).state_bytes();
+    assert!(on > off + 500, "on {on} off {off}");
+    assert!(on <= 4096, "{on}");
 }
