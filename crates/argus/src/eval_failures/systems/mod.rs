@@ -8,11 +8,14 @@
 //! prometheus-fast     scrape 1s / eval 1s, group_wait 0s
 //! nagios-default      Debian's generic-service (10m / 2m / 3 attempts)
 //! nagios-fast         interval_length 1, check_interval 1, max_check_attempts 1
+//! zabbix-default      simple check + web scenario every 1m, step timeout 15s
+//! zabbix-fast         every 1s, step timeout 1s, Timeout=1, CacheUpdateFrequency=1
 //! ```
 
 pub mod argus;
 pub mod nagios;
 pub mod prometheus;
+pub mod zabbix;
 
 use super::fleet::Timing;
 use anyhow::Context;
@@ -36,6 +39,10 @@ pub enum Profile {
     NagiosDefault,
     /// Nagios 4 at its most aggressive settings.
     NagiosFast,
+    /// Zabbix 6.0 with its default intervals and timeouts.
+    ZabbixDefault,
+    /// Zabbix 6.0 at its most aggressive settings.
+    ZabbixFast,
 }
 
 impl Profile {
@@ -48,6 +55,8 @@ impl Profile {
             Profile::PrometheusFast => "prometheus-fast",
             Profile::NagiosDefault => "nagios-default",
             Profile::NagiosFast => "nagios-fast",
+            Profile::ZabbixDefault => "zabbix-default",
+            Profile::ZabbixFast => "zabbix-fast",
         }
     }
 
@@ -83,6 +92,20 @@ impl Profile {
                 cooldown: s(4),
                 slow: s(3),
             },
+            // 1 s check + 1 s timeout + 1 s history sync + 3 s escalator + 1 s alert manager.
+            Profile::ZabbixFast => Timing {
+                hold: s(8),
+                cooldown: s(5),
+                slow: s(3),
+            },
+            // 1 min interval + 15 s step timeout + the same ≈ 5 s of processing.
+            // The cool-down covers Zabbix's recovery (next check ≤ 1 min + 15 s):
+            // a trigger still in PROBLEM makes no new event for the next failure.
+            Profile::ZabbixDefault => Timing {
+                hold: s(90),
+                cooldown: s(80),
+                slow: s(20),
+            },
             // 10 min check interval + 2 retries × 2 min, plus a check's 10 s timeout.
             Profile::NagiosDefault => Timing {
                 hold: s(15 * 60),
@@ -96,9 +119,12 @@ impl Profile {
     pub fn warmup(self) -> Duration {
         match self {
             Profile::DryRun => Duration::ZERO,
-            Profile::Argus | Profile::PrometheusFast | Profile::NagiosFast => {
-                Duration::from_secs(5)
-            }
+            // Zabbix's start waits for every check's first value.
+            Profile::Argus
+            | Profile::PrometheusFast
+            | Profile::NagiosFast
+            | Profile::ZabbixFast
+            | Profile::ZabbixDefault => Duration::from_secs(5),
             Profile::PrometheusDefault => Duration::from_secs(35),
             Profile::NagiosDefault => Duration::from_secs(90),
         }
@@ -108,17 +134,21 @@ impl Profile {
     pub fn drain(self) -> Duration {
         match self {
             Profile::DryRun | Profile::Argus | Profile::PrometheusFast => Duration::from_secs(5),
-            Profile::NagiosFast => Duration::from_secs(10),
+            Profile::NagiosFast | Profile::ZabbixFast => Duration::from_secs(10),
+            Profile::ZabbixDefault => Duration::from_secs(30),
             // A new alert in an existing Alertmanager group waits for group_interval (5m).
             Profile::PrometheusDefault => Duration::from_secs(330),
             Profile::NagiosDefault => Duration::from_secs(120),
         }
     }
 
-    /// Backwards tolerance of alert start times (Nagios reports whole seconds).
+    /// Backwards tolerance of alert start times (Nagios and Zabbix report whole seconds).
     pub fn tolerance_ms(self) -> i64 {
         match self {
-            Profile::NagiosDefault | Profile::NagiosFast => 1000,
+            Profile::NagiosDefault
+            | Profile::NagiosFast
+            | Profile::ZabbixDefault
+            | Profile::ZabbixFast => 1000,
             _ => 200,
         }
     }
@@ -190,6 +220,8 @@ pub async fn start(p: Profile, t: &Target) -> anyhow::Result<Running> {
         Profile::PrometheusFast => prometheus::start(t, true).await,
         Profile::NagiosDefault => nagios::start(t, false).await,
         Profile::NagiosFast => nagios::start(t, true).await,
+        Profile::ZabbixDefault => zabbix::start(t, false).await,
+        Profile::ZabbixFast => zabbix::start(t, true).await,
     }
 }
 
