@@ -26,6 +26,12 @@ python3 -c 'import aiosmtpd' 2>/dev/null || apt_install python3-aiosmtpd || \
 need redis-server && need redis-cli || apt_install redis-server redis-tools
 redis-cli -p 6379 ping >/dev/null 2>&1 || redis-server --port 6379 --daemonize yes --save '' --appendonly no >/dev/null
 
+# Headless Chromium, Node.js and playwright-core for the web UI's browser tests
+# (crates/argus/tests/browser.rs fails, never skips, when one is missing).
+need chromium || apt_install chromium
+need node && need npm || apt_install nodejs npm
+[ -f tests/browser/node_modules/playwright-core/package.json ] || (cd tests/browser && npm ci --no-audit --no-fund)
+
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy
 

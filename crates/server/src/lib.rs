@@ -24,6 +24,7 @@ pub mod health;
 mod local_agent;
 pub mod rules;
 pub mod selfmetrics;
+pub mod ui;
 
 use argus_model::Clock;
 use argus_tsdb::Db;
@@ -253,6 +254,7 @@ pub async fn run(
     }
 
     let started_at = chrono::DateTime::from_timestamp_millis(clock.now_ms()).unwrap_or_default();
+    let ui_clock = clock.clone();
     let state = api::AppState {
         db: db.clone(),
         clock,
@@ -269,6 +271,7 @@ pub async fn run(
         .merge(alerting.router())
         .merge(health.router())
         .merge(detect.router());
+    let app = app.clone().merge(ui::router(app, ui_clock));
     tracing::info!(listen = %opts.listen, "Argus is listening.");
     // Health alerts are handed to the pipeline next to the HTTP server, at once.
     let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown);

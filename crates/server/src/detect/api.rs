@@ -5,6 +5,8 @@
 //!   `algorithm`, `version`, `scores`, `trained_at`, `training_window`,
 //!   `points_seen`, `previous` (the other kept version, with its score and
 //!   whether it was a rejected candidate) and `last_error`.
+//!   `limit=N` keeps the first N entries (by rule, then labels); the
+//!   `X-Argus-Total-Count` header gives the count before the limit.
 //! - `POST /api/v1/models/train` with `{"rule": NAME, "match": SELECTOR?}`:
 //!   trains every stored series of the rule (and the selector) by hand;
 //!   answers 202 with `{"id": N}`.
@@ -116,24 +118,37 @@ fn series_json(rule: &str, labels: &argus_model::Labels, st: &SeriesState) -> Va
 #[derive(Deserialize)]
 struct ModelsQuery {
     rule: Option<String>,
+    limit: Option<usize>,
 }
 
 async fn models(State(sh): State<Arc<Shared>>, Query(q): Query<ModelsQuery>) -> Response {
     let all = sh.series.lock();
+    let limit = q.limit.unwrap_or(usize::MAX);
     let mut out = Vec::new();
+    let mut total = 0usize;
     for (rule, map) in sh.rules.iter().zip(all.iter()) {
         if q.rule.as_ref().is_some_and(|n| *n != rule.name) {
             continue;
         }
+        total += map.len();
+        if out.len() >= limit {
+            continue;
+        }
         let mut entries: Vec<_> = map.iter().collect();
         entries.sort_by(|a, b| a.0.cmp(b.0));
+        let room = limit - out.len();
         out.extend(
             entries
                 .into_iter()
+                .take(room)
                 .map(|(l, st)| series_json(&rule.name, l, st)),
         );
     }
-    ok(StatusCode::OK, Value::Array(out))
+    drop(all);
+    let mut resp = ok(StatusCode::OK, Value::Array(out));
+    resp.headers_mut()
+        .insert("x-argus-total-count", axum::http::HeaderValue::from(total));
+    resp
 }
 
 #[derive(Deserialize)]

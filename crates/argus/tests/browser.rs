@@ -1,0 +1,251 @@
+//! Browser tests of the web UI: each test starts `argus server` with a
+//! dynamic rule, a rule file, two services and an alert, then drives headless
+//! Chromium (Debian's `/usr/bin/chromium`, through `playwright-core` from
+//! `tests/browser/`) over one scenario with `node tests/browser/run.mjs`, which
+//! also writes the page's screenshot to `docs/screenshots/<page>.png`
+//! (1366x768). Chromium, Node.js or `npm ci` missing is a failure with the fix
+//! in the message, never a skip (`scripts/test.sh` installs them).
+
+mod common;
+
+use common::{encode_write, free_port, post_write, ArgusProc};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// One Chromium at a time: the scenarios are light, the machines small.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .expect("valid time")
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Checks what the scenarios need on this machine; the message says how to get it.
+fn preflight() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "Chromium is missing at {chromium}: `apt-get install chromium` (scripts/test.sh installs it)"
+    );
+    let node = Command::new("node").arg("--version").output();
+    assert!(
+        node.as_ref().is_ok_and(|o| o.status.success()),
+        "Node.js is missing: `apt-get install nodejs npm` (scripts/test.sh installs it): {node:?}"
+    );
+    assert!(
+        root()
+            .join("tests/browser/node_modules/playwright-core/package.json")
+            .exists(),
+        "playwright-core is not installed: run `npm ci` in tests/browser (scripts/test.sh does)"
+    );
+}
+
+/// A server with the data every scenario looks at.
+struct Fixture {
+    proc: ArgusProc,
+    _tmp: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).expect("mkdir data");
+    let port = free_port();
+    let closed = free_port();
+    std::fs::write(
+        dir.join("rules.yml"),
+        "groups:\n  - name: latency\n    interval: 1s\n    rules:\n\
+         \x20     - record: job:ui_demo_latency:max\n        expr: max(ui_demo_latency)\n\
+         \x20     - alert: HighLatency\n        expr: ui_demo_latency > 1000\n        labels: {severity: warning}\n",
+    )
+    .expect("write rules");
+    std::fs::write(
+        dir.join("alertmanager.yml"),
+        "route:\n  receiver: ops\n  group_by: [alertname]\n  group_wait: 0s\n\
+         \x20 routes:\n    - matchers: ['severity=\"critical\"']\n      receiver: oncall\n\
+         receivers:\n  - name: ops\n  - name: oncall\n",
+    )
+    .expect("write alertmanager.yml");
+    let cfg = dir.join("argus.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global: {{evaluation_interval: 1s}}\nrule_files: [rules.yml]\n\
+             alerting: {{config_file: alertmanager.yml}}\n\
+             dynamic_rules:\n  - name: UiDemoLatency\n    selector: ui_demo_latency\n\
+             \x20   detector: {{kind: latency, min_points: 100000, cold_start_min_points: 10}}\n\
+             \x20   labels: {{team: web}}\n\
+             health:\n  sample_interval: 1s\n  services:\n\
+             \x20   - name: web\n      node: edge-1\n\
+             \x20     probes: [{{type: http, url: 'http://127.0.0.1:{port}/-/healthy', interval: 1s}}]\n\
+             \x20   - name: disk-array\n      node: db-1\n      source: hardware\n\
+             \x20     probes: [{{type: tcp, address: '127.0.0.1:{closed}', interval: 1s}}]\n"
+        ),
+    )
+    .expect("write argus.yml");
+    let proc = ArgusProc::start_on(
+        "server",
+        &data,
+        port,
+        &["--config", cfg.to_str().expect("utf-8 path")],
+    );
+    let c = reqwest::Client::new();
+
+    // One hour of a latency series at 30 s steps, with three spikes near the end.
+    let end = now_ms() / 1000 * 1000;
+    let samples: Vec<(i64, f64)> = (0..120)
+        .map(|i| {
+            let t = end - (119 - i) * 30_000;
+            let v = match i {
+                100 | 108 | 115 => 400.0 + 10.0 * i as f64,
+                _ => 120.0 + 8.0 * ((i as f64) * 0.7).sin() + (i % 3) as f64,
+            };
+            (t, v)
+        })
+        .collect();
+    let body = encode_write(&[(
+        vec![
+            ("__name__", "ui_demo_latency".to_string()),
+            ("instance", "web-1".to_string()),
+            ("job", "api".to_string()),
+        ],
+        samples,
+    )]);
+    let r = post_write(&c, &proc.url("/api/v1/write"), body)
+        .await
+        .expect("remote write");
+    assert!(r.status().is_success(), "remote write: {}", r.status());
+
+    // An alert from outside, as Prometheus would post it.
+    let alert = serde_json::json!([{
+        "labels": {"alertname": "DiskFull", "severity": "critical", "instance": "db-1", "mount": "/var"},
+        "annotations": {"summary": "/var on db-1 is 97% full"},
+        "startsAt": rfc3339(now_ms() - 300_000),
+        "endsAt": rfc3339(now_ms() + 3_600_000),
+    }]);
+    let r = c
+        .post(proc.url("/api/v2/alerts"))
+        .json(&alert)
+        .send()
+        .await
+        .expect("post alert");
+    assert!(
+        r.status().is_success(),
+        "POST /api/v2/alerts: {}",
+        r.status()
+    );
+
+    // The detector scores the samples asynchronously: wait for the band and the anomalies.
+    let t0 = Instant::now();
+    loop {
+        let v: serde_json::Value = c
+            .get(proc.url("/api/v1/query"))
+            .query(&[(
+                "query",
+                "count(argus_baseline_upper{metric=\"ui_demo_latency\"}) + count(max_over_time(argus_anomaly_level{metric=\"ui_demo_latency\"}[2h]) > 0)",
+            )])
+            .send()
+            .await
+            .expect("query")
+            .json()
+            .await
+            .expect("query json");
+        if v["data"]["result"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+        {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the band series did not appear: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Fixture { proc, _tmp: tmp }
+}
+
+fn scenario(name: &str) {
+    let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    preflight();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let fx = rt.block_on(fixture());
+    let shots = root().join("docs/screenshots");
+    let out = Command::new("node")
+        .arg(root().join("tests/browser/run.mjs"))
+        .args(["--base", &fx.proc.url("")])
+        .arg("--shots")
+        .arg(&shots)
+        .args(["--scenario", name])
+        .current_dir(root().join("tests/browser"))
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    print!("{stdout}");
+    if !out.status.success() {
+        let log = std::fs::read_to_string(
+            fx.proc
+                .data_dir
+                .with_extension(format!("{}.log", fx.proc.port)),
+        )
+        .unwrap_or_default();
+        panic!(
+            "browser scenario {name} failed ({}):\n{stdout}{stderr}\nserver log:\n{log}",
+            out.status
+        );
+    }
+    assert!(
+        stdout.contains(&format!("ok - {name}")),
+        "no success line: {stdout}"
+    );
+    assert!(
+        shots.join(format!("{name}.png")).exists(),
+        "no screenshot {name}.png"
+    );
+    fx.proc.stop();
+}
+
+#[test]
+fn overview_shows_services_and_alert_levels() {
+    scenario("overview");
+}
+
+#[test]
+fn explorer_draws_a_chart_with_its_band() {
+    scenario("explorer");
+}
+
+#[test]
+fn acknowledging_an_alert_changes_it_on_the_page_and_in_the_api() {
+    scenario("alerts");
+}
+
+#[test]
+fn silences_are_created_from_an_alert_and_expired() {
+    scenario("silences");
+}
+
+#[test]
+fn rules_and_models_list_and_retrain() {
+    scenario("rules");
+}

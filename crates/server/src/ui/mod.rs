@@ -1,0 +1,223 @@
+//! The web UI's routes: `/` redirects to `/ui/`; `/ui/`, `/ui/explorer`,
+//! `/ui/alerts`, `/ui/silences` and `/ui/rules` are rendered by `argus-ui`
+//! from the answers of the server's own JSON APIs (called in process, see
+//! [`fetch`]); `/ui/assets/{path}` serves the embedded static files.
+//!
+//! ```no_run
+//! # fn f(api: axum::Router) {
+//! // `api` holds every JSON route; the UI reads through it.
+//! let clock = std::sync::Arc::new(argus_model::SystemClock);
+//! let app = api.clone().merge(argus_server::ui::router(api, clock));
+//! # }
+//! ```
+
+pub mod data;
+pub mod fetch;
+
+use argus_model::Clock;
+use argus_ui::model::{AlertsPage, ExplorerPage, Overview, RulesPage, SilencesPage};
+use argus_ui::{Ui, UiError};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// How many models the rules page lists (the rest are counted, and a rule filter narrows them).
+pub const MODEL_LIMIT: usize = 200;
+
+struct UiState {
+    /// The renderer, or why its templates did not load (every page then answers 500).
+    ui: Result<Ui, String>,
+    api: Router,
+    clock: Arc<dyn Clock>,
+}
+
+type St = State<Arc<UiState>>;
+
+/// The UI routes over `api`, the router of every JSON endpoint; `clock`
+/// tells which alerts have resolved.
+pub fn router(api: Router, clock: Arc<dyn Clock>) -> Router {
+    let ui = Ui::new().map_err(|e| {
+        tracing::error!(error = %e, "The web UI's templates did not load.");
+        e.to_string()
+    });
+    let st = Arc::new(UiState { ui, api, clock });
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/ui/") }))
+        .route("/ui", get(|| async { Redirect::to("/ui/") }))
+        .route("/ui/", get(overview))
+        .route("/ui/explorer", get(explorer))
+        .route("/ui/alerts", get(alerts))
+        .route("/ui/silences", get(silences))
+        .route("/ui/rules", get(rules))
+        .route("/ui/assets/{*path}", get(asset))
+        .with_state(st)
+}
+
+fn page(st: &UiState, render: impl FnOnce(&Ui) -> Result<String, UiError>) -> Response {
+    let r = match &st.ui {
+        Ok(ui) => render(ui).map_err(|e| e.to_string()),
+        Err(e) => Err(e.clone()),
+    };
+    match r {
+        Ok(html) => ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "A UI page failed to render.");
+            (StatusCode::INTERNAL_SERVER_ERROR, e).into_response()
+        }
+    }
+}
+
+async fn overview(State(st): St) -> Response {
+    let mut d = Overview::default();
+    let (svc, al, tsdb) = tokio::join!(
+        fetch::get_json(&st.api, "/api/v1/services"),
+        fetch::get_json(&st.api, "/api/v2/alerts?silenced=true&inhibited=true"),
+        fetch::get_data(&st.api, "/api/v1/status/tsdb"),
+    );
+    match svc {
+        Ok(v) => {
+            d.services = data::services(&v);
+            d.nodes = data::nodes(&d.services);
+        }
+        Err(e) => d.errors.push(e.to_string()),
+    }
+    match al {
+        Ok(v) => {
+            let (mut rows, counts) = data::firing(&v, st.clock.now_ms());
+            rows.truncate(20);
+            d.firing = rows;
+            d.firing_by_level = counts;
+        }
+        Err(e) => d.errors.push(e.to_string()),
+    }
+    match tsdb {
+        Ok(v) => d.head_series = v["headStats"]["numSeries"].as_u64().unwrap_or(0),
+        Err(e) => d.errors.push(e.to_string()),
+    }
+    page(&st, |ui| ui.overview(&d))
+}
+
+#[derive(Deserialize, Default)]
+struct ExplorerQuery {
+    q: Option<String>,
+    range: Option<String>,
+}
+
+async fn explorer(State(st): St, Query(p): Query<ExplorerQuery>) -> Response {
+    let range = p
+        .range
+        .filter(|r| ["5m", "15m", "1h", "3h", "6h", "12h", "24h", "2d", "7d"].contains(&r.as_str()))
+        .unwrap_or_else(|| "1h".into());
+    let d = ExplorerPage {
+        query: p.q.unwrap_or_default(),
+        range,
+    };
+    page(&st, |ui| ui.explorer(&d))
+}
+
+async fn alerts(State(st): St) -> Response {
+    let mut d = AlertsPage::default();
+    match fetch::get_json(
+        &st.api,
+        "/api/v2/alerts/groups?silenced=true&inhibited=true",
+    )
+    .await
+    {
+        Ok(v) => d.groups = data::groups(&v, st.clock.now_ms()),
+        Err(e) => d.errors.push(e.to_string()),
+    }
+    page(&st, |ui| ui.alerts(&d))
+}
+
+#[derive(Deserialize, Default)]
+struct SilencesQuery {
+    matchers: Option<String>,
+}
+
+async fn silences(State(st): St, Query(p): Query<SilencesQuery>) -> Response {
+    let mut d = SilencesPage {
+        prefill_matchers: p.matchers.unwrap_or_default(),
+        ..SilencesPage::default()
+    };
+    match fetch::get_json(&st.api, "/api/v2/silences").await {
+        Ok(v) => d.silences = data::silences(&v),
+        Err(e) => d.errors.push(e.to_string()),
+    }
+    page(&st, |ui| ui.silences(&d))
+}
+
+#[derive(Deserialize, Default)]
+struct RulesQuery {
+    rule: Option<String>,
+}
+
+async fn rules(State(st): St, Query(p): Query<RulesQuery>) -> Response {
+    let filter = p.rule.filter(|r| !r.is_empty());
+    let mut d = RulesPage {
+        rule_filter: filter.clone().unwrap_or_default(),
+        ..RulesPage::default()
+    };
+    // Never the whole models list: with 10k series under dynamic rules it is megabytes.
+    let models_path = match &filter {
+        Some(r) => format!("/api/v1/models?limit={MODEL_LIMIT}&rule={}", url_encode(r)),
+        None => format!("/api/v1/models?limit={MODEL_LIMIT}"),
+    };
+    let (rs, ms) = tokio::join!(
+        fetch::get_data(&st.api, "/api/v1/rules"),
+        fetch::get_json_counted(&st.api, &models_path),
+    );
+    match rs {
+        Ok(v) => d.rules = data::rules(&v),
+        Err(e) => d.errors.push(e.to_string()),
+    }
+    match ms {
+        Ok((v, total)) => {
+            let list = v["data"].as_array().map(Vec::as_slice).unwrap_or_default();
+            d.models = list.iter().map(data::model).collect();
+            d.models_total = total.unwrap_or(list.len());
+            d.dynamic_rules = d.models.iter().map(|m| m.rule.clone()).collect();
+            d.dynamic_rules.dedup();
+        }
+        Err(e) => d.errors.push(e.to_string()),
+    }
+    page(&st, |ui| ui.rules(&d))
+}
+
+/// Percent-encodes a query parameter value.
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
+    let Some(a) = argus_ui::assets::get(&path) else {
+        return (StatusCode::NOT_FOUND, format!("no asset {path:?}")).into_response();
+    };
+    let etag = format!("\"{}\"", a.etag);
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == etag)
+    {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, a.content_type.to_string()),
+            (header::ETAG, etag),
+            (header::CACHE_CONTROL, "no-cache".to_string()),
+        ],
+        a.data.into_owned(),
+    )
+        .into_response()
+}

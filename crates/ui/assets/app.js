@@ -1,0 +1,159 @@
+// Argus UI: keyboard shortcuts and the one-click actions of every page.
+// Actions call the JSON APIs, then ask htmx to refresh the page's live section.
+(function () {
+  "use strict";
+  const $ = (s, r) => (r || document).querySelector(s);
+
+  function toast(msg) {
+    const t = $("#toast");
+    if (!t) return;
+    t.textContent = msg;
+    t.classList.add("show");
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => t.classList.remove("show"), 3000);
+  }
+  window.argusToast = toast;
+
+  function refresh() {
+    if (window.htmx) window.htmx.trigger(document.body, "argus:refresh");
+    else location.reload();
+  }
+
+  async function call(method, url, body) {
+    const opt = { method, headers: { "X-Argus-User": "ui" } };
+    if (body !== undefined) {
+      opt.headers["Content-Type"] = "application/json";
+      opt.body = JSON.stringify(body);
+    }
+    const r = await fetch(url, opt);
+    const text = await r.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (_) { data = text; }
+    if (!r.ok) {
+      const msg = typeof data === "string" ? data : (data && data.error) || r.statusText;
+      throw new Error(msg + " (HTTP " + r.status + ")");
+    }
+    return data;
+  }
+  window.argusCall = call;
+
+  // Keyboard: "g" then a page key; "?" shows the list; "/" focuses the query box.
+  let pendingG = false;
+  const keys = {};
+  document.querySelectorAll("header nav a").forEach((a) => {
+    const m = /g then (\w)/.exec(a.title);
+    if (m) keys[m[1]] = a.href;
+  });
+  document.addEventListener("keydown", (e) => {
+    const tag = (e.target.tagName || "").toLowerCase();
+    if (["input", "textarea", "select"].includes(tag) || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (pendingG && keys[e.key]) { location.href = keys[e.key]; pendingG = false; return; }
+    pendingG = e.key === "g";
+    if (e.key === "?") { const d = $("#keys"); if (d && d.showModal) d.showModal(); }
+    if (e.key === "/" && $("#q")) { e.preventDefault(); $("#q").focus(); }
+  });
+
+  const verbs = { ack: "Acknowledged", unack: "Unacknowledged", resolve: "Resolved" };
+
+  function esc(s) {
+    return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
+  }
+
+  async function showHistory(btn) {
+    const fp = btn.dataset.history;
+    const row = document.getElementById("h-" + fp);
+    if (!row) return;
+    const open = row.hidden;
+    row.hidden = !open;
+    btn.setAttribute("aria-expanded", String(open));
+    if (!open) return;
+    const cell = row.firstElementChild;
+    cell.textContent = "Loading…";
+    const params = new URLSearchParams({ limit: "50" });
+    params.append("filter", "alertname=" + JSON.stringify(cell.dataset.alertname));
+    try {
+      const d = await call("GET", "/api/argus/v1/alert-history?" + params);
+      const rows = (d && d.data) || [];
+      if (!rows.length) { cell.textContent = "No history yet."; return; }
+      cell.innerHTML = "<table><thead><tr><th>time</th><th>type</th><th>what</th><th>who / target</th><th>comment</th></tr></thead><tbody>" +
+        rows.map((h) => "<tr><td>" + esc(h.time) + "</td><td>" + esc(h.type) + "</td><td>" + esc(h.kind) +
+          "</td><td>" + esc(h.who || h.target || "") + "</td><td>" + esc(h.comment || "") + "</td></tr>").join("") +
+        "</tbody></table>";
+    } catch (err) {
+      cell.textContent = "Cannot load the history: " + err.message;
+    }
+  }
+
+  document.addEventListener("click", async (e) => {
+    const b = e.target.closest("button");
+    if (!b) return;
+    try {
+      if (b.dataset.action) {
+        b.disabled = true;
+        await call("POST", "/api/v2/alerts/" + b.dataset.fp + "/" + b.dataset.action, { who: "ui" });
+        toast(verbs[b.dataset.action] + " " + b.dataset.fp);
+        refresh();
+      } else if (b.dataset.expire) {
+        b.disabled = true;
+        await call("DELETE", "/api/v2/silence/" + encodeURIComponent(b.dataset.expire));
+        toast("Expired silence " + b.dataset.expire);
+        refresh();
+      } else if (b.dataset.retrain) {
+        b.disabled = true;
+        const body = { rule: b.dataset.retrain };
+        if (b.dataset.match) body.match = b.dataset.match;
+        const d = await call("POST", "/api/v1/models/train", body);
+        toast("Training job " + (d && d.data ? d.data.id : "") + " started");
+        setTimeout(refresh, 1000);
+      } else if (b.dataset.history) {
+        await showHistory(b);
+      }
+    } catch (err) {
+      b.disabled = false;
+      toast("Failed: " + err.message);
+    }
+  });
+
+  // Matchers as Alertmanager's API takes them, from `name="value"` lines.
+  function parseMatchers(text) {
+    const out = [];
+    for (const raw of text.split(/\n|,(?=\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(?:=|!=|=~|!~))/)) {
+      const line = raw.trim();
+      if (!line) continue;
+      const m = /^([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*)$/.exec(line);
+      if (!m) throw new Error("not a matcher: " + line);
+      let v = m[3].trim();
+      if (v.startsWith('"')) {
+        try { v = JSON.parse(v); } catch (_) { throw new Error("bad quoted value in: " + line); }
+      }
+      out.push({ name: m[1], value: v, isRegex: m[2].includes("~"), isEqual: !m[2].startsWith("!") });
+    }
+    if (!out.length) throw new Error("give at least one matcher");
+    return out;
+  }
+
+  const sf = document.getElementById("silence-form");
+  if (sf) {
+    sf.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const f = new FormData(sf);
+      try {
+        const now = Date.now();
+        const body = {
+          matchers: parseMatchers(f.get("matchers")),
+          startsAt: new Date(now).toISOString(),
+          endsAt: new Date(now + Number(f.get("duration")) * 1000).toISOString(),
+          createdBy: f.get("createdBy"),
+          comment: f.get("comment"),
+        };
+        const d = await call("POST", "/api/v2/silences", body);
+        toast("Created silence " + d.silenceID);
+        sf.reset();
+        document.getElementById("s-matchers").value = "";
+        refresh();
+      } catch (err) {
+        toast("Failed: " + err.message);
+      }
+    });
+  }
+})();

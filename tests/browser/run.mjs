@@ -1,0 +1,158 @@
+// Browser scenarios of the Argus web UI, in headless Chromium (playwright-core).
+// Usage: node run.mjs --base http://127.0.0.1:PORT --shots DIR --scenario NAME
+// Scenarios: overview, explorer, alerts, silences, rules. Exit status 0 only when the
+// scenario passed; every failure prints what was expected and where.
+import { chromium } from "playwright-core";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+function arg(name, dflt) {
+  const i = process.argv.indexOf("--" + name);
+  return i > 0 ? process.argv[i + 1] : dflt;
+}
+const base = arg("base");
+const shots = arg("shots", "docs/screenshots");
+const scenario = arg("scenario");
+const exe = process.env.CHROMIUM || "/usr/bin/chromium";
+if (!base || !scenario) {
+  console.error("usage: node run.mjs --base URL --shots DIR --scenario NAME");
+  process.exit(2);
+}
+if (!existsSync(exe)) {
+  console.error(`Chromium is missing at ${exe}: install Debian's 'chromium' package (scripts/test.sh does).`);
+  process.exit(3);
+}
+mkdirSync(shots, { recursive: true });
+
+function check(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+async function api(page, path) {
+  const r = await page.request.get(base + path);
+  check(r.ok(), `GET ${path} answered ${r.status()}`);
+  return r.json();
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(shots, name + ".png") });
+}
+
+const scenarios = {
+  async overview(page) {
+    await page.goto(base + "/");
+    check(page.url().endsWith("/ui/"), `/ should redirect to /ui/, got ${page.url()}`);
+    await page.locator("h1", { hasText: "Overview" }).waitFor();
+    const services = page.locator("#services tbody tr");
+    check((await services.count()) >= 2, "the services table should list the two configured services");
+    const web = page.locator("#services tbody tr", { hasText: "web" });
+    await web.locator(".st-up").waitFor({ timeout: 10000 });
+    check((await page.locator(".levels").innerText()).includes("critical"), "firing alerts by level should show 'critical'");
+    check((await page.locator("body").innerText()).includes("no data yet"), "the 1-5-10 box should say 'no data yet'");
+    // Keyboard: "g" then "a" goes to the alerts page.
+    await page.keyboard.press("g");
+    await page.keyboard.press("a");
+    await page.waitForURL(/\/ui\/alerts$/);
+    await page.goto(base + "/ui/");
+    await shot(page, "overview");
+  },
+
+  async explorer(page) {
+    await page.goto(base + "/ui/explorer?range=1h");
+    const q = page.locator("#q");
+    await q.click();
+    await q.pressSequentially("ui_demo_l");
+    const opt = page.locator("#ac-list li", { hasText: "ui_demo_latency" });
+    await opt.first().waitFor({ timeout: 10000 });
+    await q.press("ArrowDown");
+    await q.press("Enter");
+    check((await q.inputValue()) === "ui_demo_latency", `autocomplete should complete the metric, got ${await q.inputValue()}`);
+    await q.press("Enter");
+    const chart = page.locator('.chart[data-band="1"]');
+    await chart.first().waitFor({ timeout: 15000 });
+    const anomalies = Number(await chart.first().getAttribute("data-anomalies"));
+    check(anomalies > 0, `the chart should mark anomalous points, saw ${anomalies}`);
+    check((await chart.first().locator("canvas").count()) > 0, "the chart has no canvas");
+    // Hover the last quarter of the plot: the tooltip explains the point.
+    const over = chart.first().locator(".u-over");
+    const box = await over.boundingBox();
+    await page.mouse.move(box.x + box.width * 0.97, box.y + box.height / 2);
+    const tip = page.locator("#tip");
+    await tip.waitFor({ state: "visible", timeout: 5000 });
+    const text = await tip.innerText();
+    for (const w of ["value", "expected", "level", "model"]) check(text.includes(w), `the tooltip should show ${w}: ${text}`);
+    await shot(page, "explorer");
+  },
+
+  async alerts(page) {
+    await page.goto(base + "/ui/alerts");
+    const row = page.locator("tr[data-fp]", { hasText: "DiskFull" }).first();
+    await row.waitFor();
+    const fp = await row.getAttribute("data-fp");
+    check((await row.getAttribute("data-state")) !== "acknowledged", "DiskFull starts unacknowledged");
+    await row.getByRole("button", { name: "Acknowledge" }).click();
+    await page.locator(`tr#a-${fp}[data-state="acknowledged"]`).waitFor({ timeout: 10000 });
+    const alerts = await api(page, "/api/v2/alerts?filter=" + encodeURIComponent('alertname="DiskFull"'));
+    check(alerts.length === 1, `the API should return one DiskFull alert, got ${alerts.length}`);
+    check(alerts[0].acknowledged && alerts[0].acknowledged.by === "ui", `the API should show the alert acknowledged by ui: ${JSON.stringify(alerts[0])}`);
+    await page.locator(`tr#a-${fp}`).getByRole("button", { name: "History" }).click();
+    await page.locator(`#h-${fp} table`, { hasText: "ack" }).waitFor({ timeout: 10000 });
+    await shot(page, "alerts");
+  },
+
+  async silences(page) {
+    await page.goto(base + "/ui/alerts");
+    const row = page.locator("tr[data-fp]", { hasText: "DiskFull" }).first();
+    await row.getByRole("link", { name: "Silence" }).click();
+    await page.waitForURL(/\/ui\/silences\?/);
+    const matchers = await page.locator("#s-matchers").inputValue();
+    check(matchers.includes('alertname="DiskFull"'), `the silence should be prefilled from the alert's labels: ${matchers}`);
+    await page.locator("#s-comment").fill("disk replaced tonight");
+    await page.getByRole("button", { name: "Create silence" }).click();
+    const srow = page.locator('#silences tr[data-state="active"]', { hasText: "disk replaced tonight" });
+    await srow.waitFor({ timeout: 10000 });
+    const id = (await srow.getAttribute("id")).slice(2);
+    let s = await api(page, "/api/v2/silence/" + id);
+    check(s.status.state === "active", `the API should show the silence active: ${JSON.stringify(s)}`);
+    check(s.matchers.some((m) => m.name === "alertname" && m.value === "DiskFull"), "the silence should match alertname=DiskFull");
+    await shot(page, "silences");
+    await page.locator(`#s-${id}`).getByRole("button", { name: "Expire" }).click();
+    await page.locator(`#s-${id}[data-state="expired"]`).waitFor({ timeout: 10000 });
+    s = await api(page, "/api/v2/silence/" + id);
+    check(s.status.state === "expired", `the API should show the silence expired: ${JSON.stringify(s.status)}`);
+  },
+
+  async rules(page) {
+    await page.goto(base + "/ui/rules");
+    await page.locator("#rules tr", { hasText: "HighLatency" }).waitFor();
+    const models = page.locator("#models tbody tr", { hasText: "UiDemoLatency" });
+    await models.first().waitFor();
+    await models.first().getByRole("button", { name: "Retrain" }).click();
+    await page.locator("#toast", { hasText: "Training job" }).waitFor({ timeout: 10000 });
+    await shot(page, "rules");
+  },
+};
+
+const run = scenarios[scenario];
+if (!run) {
+  console.error(`unknown scenario ${scenario}; known: ${Object.keys(scenarios).join(", ")}`);
+  process.exit(2);
+}
+const browser = await chromium.launch({ executablePath: exe, headless: true, args: ["--no-sandbox"] });
+let failed = false;
+try {
+  const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  page.setDefaultTimeout(10000);
+  await run(page);
+  check(errors.length === 0, "the page logged errors: " + errors.join("; "));
+  console.log(`ok - ${scenario}`);
+} catch (e) {
+  failed = true;
+  console.error(`not ok - ${scenario}: ${e.message}`);
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
