@@ -4,9 +4,11 @@
 //! when a tool is missing and cannot be installed (`prometheus-alertmanager` from Debian,
 //! `aiosmtpd` from PyPI).
 
+mod common;
 use argus_alert::config::Config;
 use argus_server::alerting::AlertingService;
 use axum::http::StatusCode;
+use common::free_port;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -70,14 +72,6 @@ impl Argus {
             s.shutdown().await;
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn have(bin: &str) -> bool {

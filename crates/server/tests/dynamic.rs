@@ -6,20 +6,14 @@
 //! restart. A second test measures append → alert latency under ingest load
 //! from the `argus_detect_alert_latency_seconds` histogram and prints it.
 
+mod common;
 use argus_model::ManualClock;
 use argus_server::config::Config;
 use argus_server::{run, ServerOptions};
+use common::{free_port, query_at};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Server {
     base: String,
@@ -86,20 +80,6 @@ async fn import(base: &str, body: String) {
 
 async fn get_json(url: String) -> Value {
     reqwest::get(&url).await.unwrap().json().await.unwrap()
-}
-
-async fn query(base: &str, q: &str, t_ms: i64) -> Vec<Value> {
-    let r: Value = reqwest::Client::new()
-        .get(format!("{base}/api/v1/query"))
-        .query(&[("query", q), ("time", &format!("{}", t_ms as f64 / 1000.0))])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(r["status"], "success", "{q}: {r}");
-    r["data"]["result"].as_array().cloned().unwrap_or_default()
 }
 
 /// Polls `f` every 50 ms until it returns `Some`, failing after `secs`.
@@ -200,7 +180,7 @@ async fn stream_band_alert_resolve_train_and_restart() {
         "argus_anomaly_score",
         "argus_anomaly_level",
     ] {
-        let r = query(&base, &format!("{name}{{rule=\"LatencyHigh\"}}"), T0).await;
+        let r = query_at(&base, &format!("{name}{{rule=\"LatencyHigh\"}}"), T0).await;
         assert_eq!(r.len(), 1, "{name}: {r:?}");
         let l = &r[0]["metric"];
         assert_eq!(
@@ -270,7 +250,7 @@ async fn stream_band_alert_resolve_train_and_restart() {
         .as_str()
         .unwrap()
         .contains("cold start"));
-    let lvl = query(&base, "argus_anomaly_level", T0 + 2 * MIN).await;
+    let lvl = query_at(&base, "argus_anomaly_level", T0 + 2 * MIN).await;
     assert_eq!(lvl[0]["value"][1], "4");
 
     // Back to normal: resolved (no longer active).

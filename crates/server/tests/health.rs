@@ -5,8 +5,10 @@
 //! stop reaches the webhook as a firing `ServiceDown` and its resumption as a
 //! resolved one.
 
+mod common;
 use argus_server::config::Config;
 use argus_server::{run, ServerOptions};
+use common::{free_port, query};
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -71,28 +73,6 @@ async fn wait_hook(h: &Hooks, id: &str, status: &str, deadline: Duration) -> Ins
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn query(base: &str, q: &str) -> Vec<Value> {
-    let r: Value = reqwest::Client::new()
-        .get(format!("{base}/api/v1/query"))
-        .query(&[("query", q)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(r["status"], "success", "{q}: {r}");
-    r["data"]["result"].as_array().cloned().unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
