@@ -45,6 +45,9 @@ pub struct Config {
     /// Dynamic-threshold rules (`crate::detect::config::DynamicRuleConfig`
     /// documents every key; docs/dynamic-rules.md has examples). Default none.
     pub dynamic_rules: Vec<crate::detect::DynamicRuleConfig>,
+    /// Settings of the dynamic-threshold service (`crate::detect::config::DetectConfig`
+    /// documents every key). Default: all defaults.
+    pub detect: crate::detect::config::DetectConfig,
     /// The file's text as loaded (served by `/api/v1/status/config`); not a key.
     #[serde(skip)]
     pub source_text: Option<String>,
@@ -472,6 +475,7 @@ impl Config {
         }
         self.health.validate().map_err(|e| e.to_string())?;
         crate::detect::config::compile_rules(&self.dynamic_rules)?;
+        self.detect.validate()?;
         let mut seen = std::collections::HashSet::new();
         for sc in &self.scrape_configs {
             sc.validate()

@@ -223,6 +223,7 @@ pub async fn run(
         outbox,
         opts.config_path.clone(),
         clock.clone(),
+        scrape.as_ref().map(|sm| sm.health_changes()),
     ) {
         Ok(r) => Arc::new(r),
         Err(e) => {
@@ -242,10 +243,15 @@ pub async fn run(
     {
         let reloader = alerting.reloader();
         let health_reload = health.reload_hook();
+        let detect_reload = detect.reloader();
         rule_service.set_reload_hook(Arc::new(move |cfg: &config::Config| {
+            // Validated first, applied last: a bad section changes nothing.
+            let dynamic = detect_reload.prepare(cfg)?;
             let am = cfg.alerting_config().map_err(|e| e.to_string())?;
             reloader(am).map_err(|e| format!("alerting configuration: {e}"))?;
-            health_reload(cfg)
+            health_reload(cfg)?;
+            detect_reload.apply(dynamic);
+            Ok(())
         }));
     }
     #[cfg(unix)]

@@ -224,6 +224,8 @@ pub fn group_options(cfg: &Config, data_dir: &Path, listen: std::net::SocketAddr
 impl RuleService {
     /// Builds the manager and loads the configuration's rule files. Must run
     /// inside a tokio runtime. A bad rule file is an error naming its file and line.
+    /// `wake`, when given, makes alerting groups evaluate early when it
+    /// changes (the scrape manager's target-health changes).
     pub fn start(
         cfg: &Config,
         opts: GroupOptions,
@@ -231,9 +233,13 @@ impl RuleService {
         outbox: Arc<AlertOutbox>,
         config_path: Option<PathBuf>,
         clock: Arc<dyn Clock>,
+        wake: Option<tokio::sync::watch::Receiver<u64>>,
     ) -> Result<Self, ConfigError> {
         let files = cfg.rule_file_paths()?;
         let manager = RuleManager::new(opts, deps, clock.clone());
+        if let Some(w) = wake {
+            manager.set_wake(w);
+        }
         manager
             .load(&files)
             .map_err(|errors| ConfigError::Rules { errors })?;

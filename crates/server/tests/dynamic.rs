@@ -3,8 +3,10 @@
 //! as they arrive; the band series appear in `/api/v1/query`; an outlier
 //! raises a dynamic alert in `/api/v2/alerts` with its explanation, a normal
 //! sample resolves it; the training API runs a job; the model survives a
-//! restart. A second test measures append → alert latency under ingest load
-//! from the `argus_detect_alert_latency_seconds` histogram and prints it.
+//! restart. A second test reloads the configuration (`POST /-/reload`) with
+//! an added, a removed and a broken dynamic rule. A third measures append →
+//! alert latency under ingest load from the
+//! `argus_detect_alert_latency_seconds` histogram and prints it.
 
 mod common;
 use argus_model::ManualClock;
@@ -23,6 +25,15 @@ struct Server {
 
 async fn start(data: &std::path::Path, yaml: &str, clock: Arc<ManualClock>) -> Server {
     let config = Config::from_yaml_str(yaml, "argus.yml").expect("config parses");
+    start_with(data, config, None, clock).await
+}
+
+async fn start_with(
+    data: &std::path::Path,
+    config: Config,
+    config_path: Option<std::path::PathBuf>,
+    clock: Arc<ManualClock>,
+) -> Server {
     let listen: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(run(
@@ -31,7 +42,7 @@ async fn start(data: &std::path::Path, yaml: &str, clock: Arc<ManualClock>) -> S
             listen,
             config,
             run_agent: false,
-            config_path: None,
+            config_path,
             alert_tx: None,
         },
         clock,
@@ -316,6 +327,145 @@ async fn stream_band_alert_resolve_train_and_restart() {
         (m[0]["state"].as_str(), m[0]["version"].as_u64()),
         (Some("trained"), Some(version))
     );
+    srv.shutdown().await;
+}
+
+async fn reload(base: &str) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/-/reload"))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// (rule, instance, state, version, trained_at) of every series' model.
+async fn model_rows(base: &str) -> Vec<(String, String, String, u64, String)> {
+    let mut v: Vec<_> = models(base)
+        .await
+        .iter()
+        .map(|m| {
+            (
+                m["rule"].as_str().unwrap_or("").to_string(),
+                m["labels"]["instance"].as_str().unwrap_or("").to_string(),
+                m["state"].as_str().unwrap_or("").to_string(),
+                m["version"].as_u64().unwrap_or(0),
+                m["trained_at"].to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+const OTHER_RULE: &str = concat!(
+    "  - name: OtherHigh\n",
+    "    selector: 'other_metric{job=\"api\"}'\n",
+    "    detector: {kind: latency, period: none, algorithm: ma, min_points: 300}\n",
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_adds_removes_and_rejects_dynamic_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("argus.yml");
+    let data = dir.path().join("data");
+    std::fs::write(&file, RULE).unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let config = Config::load(&file).expect("config loads");
+    let srv = start_with(&data, config, Some(file.clone()), clock.clone()).await;
+    let base = srv.base.clone();
+    let mut body = String::new();
+    for i in 0..400 {
+        let t = T0 - (399 - i) * MIN;
+        body.push_str(&format!(
+            "req_latency{{job=\"api\",instance=\"a\"}} {} {t}\n",
+            normal(i)
+        ));
+        body.push_str(&format!(
+            "other_metric{{job=\"api\",instance=\"b\"}} {} {t}\n",
+            normal(i)
+        ));
+    }
+    import(&base, body).await;
+    let before = wait("the first model", 60, || async {
+        let rows = model_rows(&base).await;
+        (rows.len() == 1 && rows[0].2 == "trained").then_some(rows)
+    })
+    .await;
+    assert_eq!(before[0].0, "LatencyHigh");
+
+    // Added: OtherHigh. LatencyHigh is unchanged: its model stays as it was.
+    std::fs::write(&file, format!("{RULE}{OTHER_RULE}")).unwrap();
+    let (code, text) = reload(&base).await;
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(
+        model_rows(&base).await,
+        before,
+        "the kept model is untouched"
+    );
+    // The new rule's series is found at its next sample and trains on its
+    // stored history.
+    clock.set(T0 + MIN / 2);
+    import(
+        &base,
+        format!(
+            "other_metric{{job=\"api\",instance=\"b\"}} 101 {}\n",
+            T0 + MIN / 2
+        ),
+    )
+    .await;
+    let rows = wait("the added rule's model", 60, || async {
+        let rows = model_rows(&base).await;
+        (rows.len() == 2 && rows.iter().all(|r| r.2 == "trained")).then_some(rows)
+    })
+    .await;
+    assert_eq!(rows[0], before[0]);
+    assert_eq!((rows[1].0.as_str(), rows[1].1.as_str()), ("OtherHigh", "b"));
+
+    // Broken: a bad detector setting. Refused, the running rules stay.
+    let broken =
+        format!("{RULE}{OTHER_RULE}  - name: Broken\n    selector: x\n    detector: {{t2: 0.9}}\n");
+    std::fs::write(&file, broken).unwrap();
+    let (code, text) = reload(&base).await;
+    assert_eq!(code, 500, "{text}");
+    assert!(
+        text.contains("dynamic_rules[2] (Broken)") && text.contains("t2"),
+        "{text}"
+    );
+    assert_eq!(model_rows(&base).await, rows);
+    let status = get_json(format!("{base}/api/v1/status/runtimeinfo")).await;
+    assert_eq!(status["data"]["reloadConfigSuccess"], false, "{status}");
+
+    // Removed: LatencyHigh. Its series and stored model go; OtherHigh stays.
+    std::fs::write(&file, format!("dynamic_rules:\n{OTHER_RULE}")).unwrap();
+    let (code, text) = reload(&base).await;
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(model_rows(&base).await, rows[1..].to_vec());
+    // A removed rule's series is no longer scored.
+    clock.set(T0 + MIN);
+    import(
+        &base,
+        format!(
+            "req_latency{{job=\"api\",instance=\"a\"}} 5000 {}\n",
+            T0 + MIN
+        ),
+    )
+    .await;
+    import(
+        &base,
+        format!(
+            "other_metric{{job=\"api\",instance=\"b\"}} 5000 {}\n",
+            T0 + MIN
+        ),
+    )
+    .await;
+    wait("the kept rule's alert", 20, || async {
+        (!dyn_alerts(&base, "OtherHigh").await.is_empty()).then_some(())
+    })
+    .await;
+    assert!(dyn_alerts(&base, "LatencyHigh").await.is_empty());
+    let files = std::fs::read_dir(data.join("models")).unwrap().count();
+    assert_eq!(files, 1, "the removed rule's stored model is deleted");
     srv.shutdown().await;
 }
 

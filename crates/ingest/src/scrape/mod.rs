@@ -78,6 +78,7 @@ struct Inner<F> {
     client: reqwest::Client,
     jobs: Mutex<BTreeMap<String, Job<F>>>,
     handle: Mutex<Option<tokio::runtime::Handle>>,
+    health_changes: Arc<watch::Sender<u64>>,
 }
 
 /// Runs the scrape loops. Cheap to share behind an `Arc`.
@@ -102,8 +103,18 @@ impl<F: AppenderFactory> ScrapeManager<F> {
                 client,
                 jobs: Mutex::new(BTreeMap::new()),
                 handle: Mutex::new(None),
+                health_changes: Arc::new(watch::channel(0).0),
             }),
         })
+    }
+
+    /// A counter bumped, after the scrape's samples are committed, every time a
+    /// target goes down (its scrape failed after a success, or its first scrape
+    /// failed) or comes back up. The rules engine listens to it to evaluate
+    /// alerting rules at once instead of at their next tick, so a dead target is
+    /// alerted on within one scrape (ADR 0011).
+    pub fn health_changes(&self) -> watch::Receiver<u64> {
+        self.inner.health_changes.subscribe()
     }
 
     /// Applies a full set of scrape configs (startup or reload). Must be called
@@ -308,6 +319,7 @@ fn sync_job<F: AppenderFactory>(
             cfg: job.cfg.clone(),
             status: Arc::new(Mutex::new(status)),
             metadata: Arc::new(Mutex::new(BTreeMap::new())),
+            health_changes: inner.health_changes.clone(),
         });
         let (tx, rx) = watch::channel(Stop::Run);
         let handle = handle.spawn(scrape_loop::run(shared.clone(), rx));

@@ -43,6 +43,8 @@ pub(crate) struct Shared<F> {
     pub cfg: Arc<RwLock<Arc<ScrapeConfig>>>,
     pub status: Arc<Mutex<TargetStatus>>,
     pub metadata: Arc<Mutex<BTreeMap<String, MetricMetadata>>>,
+    /// Bumped when this target goes down or comes back up.
+    pub health_changes: Arc<watch::Sender<u64>>,
 }
 
 /// Counts of one scrape, for the report series.
@@ -165,13 +167,21 @@ pub(crate) async fn scrape_once<F: AppenderFactory>(
             Err(e) => Some(format!("storing the scrape failed: {e}")),
         };
         let mut st = sh2.status.lock();
-        st.health = if up { Health::Up } else { Health::Down };
+        let health = if up { Health::Up } else { Health::Down };
+        let changed = match (st.health, health) {
+            (Health::Unknown, Health::Up) => false,
+            (old, new) => old != new,
+        };
+        st.health = health;
         st.last_error = err;
         st.last_scrape_ms = Some(ts);
         st.last_scrape_duration = Some(dur);
         st.scrape_interval = cfg.interval();
         st.scrape_timeout = cfg.timeout();
         drop(st);
+        if changed {
+            sh2.health_changes.send_modify(|n| *n += 1);
+        }
         state
     })
     .await;

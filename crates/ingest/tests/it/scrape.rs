@@ -49,6 +49,17 @@ async fn wait_for(recs: &Arc<Mutex<Vec<Rec>>>, what: &str, f: impl Fn(&Rec) -> b
     panic!("timed out waiting for {what}; got {:?}", recs.lock());
 }
 
+/// Waits until the health-change counter reaches `n`, and checks it does not pass it.
+async fn wait_changes(rx: &tokio::sync::watch::Receiver<u64>, n: u64) {
+    for _ in 0..100 {
+        if *rx.borrow() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(*rx.borrow(), n, "health changes");
+}
+
 fn named(r: &Rec, n: &str) -> bool {
     get(r, "__name__") == Some(n)
 }
@@ -64,9 +75,12 @@ async fn scrape_up_staleness_and_failure() {
         "job_name: t\nscrape_interval: 100ms\nstatic_configs:\n  - targets: ['{addr}']\n    labels: {{env: test}}\n"
     );
     let cfg: ScrapeConfig = serde_saphyr::from_str(&yaml).unwrap();
+    let changes = m.health_changes();
     m.apply(vec![cfg.clone()]).unwrap();
 
     wait_for(&recs, "up 1", |r| named(r, "up") && r.2 == 1.0).await;
+    // The first successful scrape is not a change of health.
+    assert_eq!(*changes.borrow(), 0);
     wait_for(&recs, "a", |r| named(r, "a")).await;
     {
         let recs = recs.lock();
@@ -93,6 +107,15 @@ async fn scrape_up_staleness_and_failure() {
     wait_for(&recs, "stale a", |r| named(r, "a") && is_stale_nan(r.2)).await;
     let t = &m.targets()[0];
     assert_eq!(t.health, Health::Down);
+    // Going down is one change; staying down (three more failed scrapes) is none.
+    wait_changes(&changes, 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(*changes.borrow(), 1);
+    // Coming back is the second.
+    served.lock().0 = 200;
+    wait_changes(&changes, 2).await;
+    served.lock().0 = 500;
+    wait_changes(&changes, 3).await;
     assert!(
         t.last_error.as_deref().unwrap_or("").contains("500"),
         "{:?}",

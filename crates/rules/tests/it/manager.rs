@@ -56,3 +56,52 @@ async fn manager_runs_groups_and_reload_keeps_state() {
     assert_eq!(n, 1);
     m.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wake_evaluates_alerting_groups_before_their_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("r.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n- name: slow\n  interval: 1h\n  rules:\n  - alert: Always\n    expr: vector(1)\n",
+    )
+    .unwrap();
+    let deps = Deps {
+        query: Arc::new(|_: &str, t: i64| -> Result<Vec<VectorSample>, String> {
+            Ok(vec![VectorSample {
+                labels: Labels::empty(),
+                t,
+                v: 1.0,
+            }])
+        }),
+        samples: Arc::new(|_: Vec<(Labels, i64, f64)>| -> Result<(), String> { Ok(()) }),
+        alerts: Arc::new(|_: Vec<Alert>| {}),
+    };
+    let m = RuleManager::new(GroupOptions::default(), deps, Arc::new(SystemClock));
+    let (tx, rx) = tokio::sync::watch::channel(0u64);
+    m.set_wake(rx);
+    m.load(std::slice::from_ref(&rules)).unwrap();
+    let now = argus_model::Clock::now_ms(&SystemClock);
+    let slot = m.with_groups(|gs| gs[0].next_eval_after(now));
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(
+        m.with_groups(|gs| gs[0].last_eval_ms),
+        None,
+        "evaluated unwoken"
+    );
+    tx.send_modify(|n| *n += 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let ts = loop {
+        if let Some(ts) = m.with_groups(|gs| gs[0].last_eval_ms) {
+            break ts;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the wake did not evaluate"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    assert!(ts < slot, "evaluated at its slot {ts}, not early");
+    assert_eq!(m.active_alerts().len(), 1);
+    m.stop().await;
+}

@@ -126,7 +126,8 @@ async fn models(State(sh): State<Arc<Shared>>, Query(q): Query<ModelsQuery>) -> 
     let limit = q.limit.unwrap_or(usize::MAX);
     let mut out = Vec::new();
     let mut total = 0usize;
-    for (rule, map) in sh.rules.iter().zip(all.iter()) {
+    let rules = sh.rules();
+    for (rule, map) in rules.iter().zip(all.iter()) {
         if q.rule.as_ref().is_some_and(|n| *n != rule.name) {
             continue;
         }
@@ -170,13 +171,13 @@ async fn start_train(State(sh): State<Arc<Shared>>, body: axum::body::Bytes) -> 
             )
         }
     };
-    let Some(r) = sh.rules.iter().position(|x| x.name == b.rule) else {
+    if sh.rule_named(&b.rule).is_none() {
         return error(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no dynamic rule named {:?}", b.rule),
         );
-    };
+    }
     let extra = match &b.matcher {
         None => Vec::new(),
         Some(m) => match super::config::parse_selector(m) {
@@ -186,8 +187,7 @@ async fn start_train(State(sh): State<Arc<Shared>>, body: axum::body::Bytes) -> 
             }
         },
     };
-    // The rule count is capped at u16::MAX by `compile_rules`.
-    let job = trainer::start_job(&sh, r as u16, extra, b.matcher);
+    let job = trainer::start_job(&sh, &b.rule, extra, b.matcher);
     ok(StatusCode::ACCEPTED, json!({"id": job.id()}))
 }
 

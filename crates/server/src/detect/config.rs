@@ -1,5 +1,6 @@
 //! The `dynamic_rules:` section: one entry per dynamic-threshold rule, and
-//! its compiled form ([`CompiledRule`]) with the selector parsed.
+//! its compiled form ([`CompiledRule`]) with the selector parsed; and the
+//! `detect:` section ([`DetectConfig`]): settings of the service itself.
 //!
 //! ```
 //! use argus_server::detect::config::{compile_rules, DynamicRuleConfig};
@@ -65,6 +66,46 @@ pub struct DynamicRuleConfig {
     /// from the store. Default `14d`.
     #[serde(default = "default_window")]
     pub training_window: PromDuration,
+}
+
+/// The `detect:` section. Unknown keys are refused. Read at start-up; a
+/// reload does not change it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectConfig {
+    /// `training_concurrency`: how many series train at once, each on a
+    /// thread of the blocking pool (training is CPU-bound, about 60 ms of
+    /// CPU for 10080 points with `algorithm: auto`). Default: the number of
+    /// cores minus one, at least 1, so ingest and queries keep a core.
+    pub training_concurrency: Option<usize>,
+}
+
+impl DetectConfig {
+    /// `training_concurrency` with its default filled in.
+    ///
+    /// ```
+    /// use argus_server::detect::config::DetectConfig;
+    /// let c: DetectConfig = serde_saphyr::from_str("training_concurrency: 3\n").unwrap();
+    /// assert_eq!(c.training_concurrency(), 3);
+    /// assert!(DetectConfig::default().training_concurrency() >= 1);
+    /// assert!(serde_saphyr::from_str::<DetectConfig>("training_concurency: 3\n").is_err());
+    /// ```
+    pub fn training_concurrency(&self) -> usize {
+        self.training_concurrency.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .saturating_sub(1)
+                .max(1)
+        })
+    }
+
+    /// Checks the values.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.training_concurrency == Some(0) {
+            return Err("detect.training_concurrency must be at least 1".into());
+        }
+        Ok(())
+    }
 }
 
 fn default_retrain() -> PromDuration {

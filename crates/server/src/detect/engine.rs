@@ -22,7 +22,7 @@ use argus_detect::train::{Progress, TrainedModel};
 use argus_model::{Clock, Labels};
 use argus_rules::{Alert, AlertSink};
 use argus_tsdb::{Appender, Db};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use tokio::sync::mpsc;
 
 use super::alerts::{self, AlertTrack, Transition};
@@ -117,8 +117,8 @@ impl SeriesState {
 /// A request to train one series.
 #[derive(Debug)]
 pub struct TrainRequest {
-    /// Rule index.
-    pub rule: u16,
+    /// The rule's name (its index may change with a reload).
+    pub rule: String,
     /// The series.
     pub labels: Labels,
     /// Train even below `min_points` (by hand).
@@ -128,11 +128,17 @@ pub struct TrainRequest {
 }
 
 /// Everything the detector, trainer and API share.
+///
+/// Lock order: `series`, then `rules`. A reload replaces `rules` and
+/// `series` and bumps `generation` while holding `series`, so whoever holds
+/// `series` sees rules, maps and generation that agree.
 pub struct Shared {
-    /// The rules, by index.
-    pub rules: Arc<[CompiledRule]>,
-    /// Per rule: series → state.
+    /// The rules, by index (read it with [`Shared::rules`]).
+    pub rules: RwLock<Arc<[CompiledRule]>>,
+    /// Per rule (same index): series → state.
     pub series: Mutex<Vec<HashMap<Labels, SeriesState>>>,
+    /// The rule list's generation: 0 at start, bumped by every reload.
+    pub generation: AtomicU64,
     /// The store.
     pub db: Db,
     /// The server's clock.
@@ -155,11 +161,23 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The current rules (a snapshot; a reload swaps the list).
+    pub fn rules(&self) -> Arc<[CompiledRule]> {
+        self.rules.read().clone()
+    }
+
+    /// The index of the rule named `name` in the current list, with the rule.
+    pub fn rule_named(&self, name: &str) -> Option<(usize, CompiledRule)> {
+        let rules = self.rules.read();
+        let i = rules.iter().position(|r| r.name == name)?;
+        Some((i, rules[i].clone()))
+    }
+
     /// Queues a training unless one is queued already; returns whether it queued.
     pub fn request_training(
         &self,
         st: &mut SeriesState,
-        rule: u16,
+        rule: &str,
         labels: &Labels,
         force: bool,
         job: Option<Arc<Job>>,
@@ -171,7 +189,7 @@ impl Shared {
         st.last_attempt_ms = Some(self.clock.now_ms());
         self.train_tx
             .send(TrainRequest {
-                rule,
+                rule: rule.to_string(),
                 labels: labels.clone(),
                 force,
                 job,
@@ -197,14 +215,32 @@ impl Shared {
         let mut sent: Vec<Alert> = Vec::new();
         {
             let mut all = self.series.lock();
+            let rules = self.rules();
+            let generation = self.generation.load(Ordering::Acquire);
+            let mut rematched = Vec::new();
             for s in &batch.samples {
-                for &r in &s.series.rules {
+                let labels = &s.series.labels;
+                // Tapped before a reload: match against the current rules.
+                let idx: &[u16] = if s.series.generation == generation {
+                    &s.series.rules
+                } else {
+                    rematched.clear();
+                    rematched.extend(
+                        rules
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, r)| r.matches(labels))
+                            // The rule count is capped at u16::MAX by `compile_rules`.
+                            .map(|(i, _)| i as u16),
+                    );
+                    &rematched
+                };
+                for &r in idx {
                     let (Some(rule), Some(map)) =
-                        (self.rules.get(usize::from(r)), all.get_mut(usize::from(r)))
+                        (rules.get(usize::from(r)), all.get_mut(usize::from(r)))
                     else {
                         continue;
                     };
-                    let labels = &s.series.labels;
                     if !map.contains_key(labels) {
                         match SeriesState::new(rule, labels) {
                             Ok(st) => {
@@ -234,7 +270,7 @@ impl Shared {
                     let retry_ok = st.last_attempt_ms.is_none_or(|a| now - a >= RETRY_MS);
                     if untrained && (!st.probed || (st.det.needs_training() && retry_ok)) {
                         st.probed = true;
-                        self.request_training(st, r, labels, false, None);
+                        self.request_training(st, &rule.name, labels, false, None);
                     }
                 }
             }
@@ -330,10 +366,8 @@ impl Shared {
         let mut sent = Vec::new();
         {
             let mut all = self.series.lock();
-            for (r, map) in all.iter_mut().enumerate() {
-                let Some(rule) = self.rules.get(r) else {
-                    continue;
-                };
+            let rules = self.rules();
+            for (map, rule) in all.iter_mut().zip(rules.iter()) {
                 for (labels, st) in map.iter_mut() {
                     if st.alert.resend_due(now, self.resend_ms) {
                         sent.extend(alerts::firing(
@@ -350,8 +384,7 @@ impl Shared {
                     let last = st.last_trained_ms.unwrap_or(m.trained_at_ms);
                     let retry_ok = st.last_attempt_ms.is_none_or(|a| now - a >= RETRY_MS);
                     if st.training.is_none() && now - last >= rule.retrain_ms && retry_ok {
-                        // The rule index fits u16 (`compile_rules` caps the count).
-                        self.request_training(st, r as u16, labels, false, None);
+                        self.request_training(st, &rule.name, labels, false, None);
                     }
                 }
             }

@@ -11,8 +11,11 @@
 //!   `__name__`, plus `metric` and `rule`); dynamic alerts into the pipeline.
 //! - [`alerts`]: alert state (`for`, levels, resolve, resend) and the
 //!   explanation annotations.
-//! - [`trainer`], [`jobs`], [`store`]: training on the blocking pool, jobs
-//!   started by hand, models persisted under `<data-dir>/models/`.
+//! - [`trainer`], [`jobs`], [`store`]: training on the blocking pool
+//!   (`detect.training_concurrency` series at once), jobs started by hand,
+//!   models persisted under `<data-dir>/models/`.
+//! - [`reload`]: a reloaded `dynamic_rules:` section applied to the running
+//!   service ([`DetectService::reloader`]).
 //! - [`api`]: `/api/v1/models`, `/api/v1/models/train[/{id}]`.
 //! - [`backtest`]: the replay behind `argus backtest`.
 //! - [`metrics`]: `argus_detect_*` self-metrics.
@@ -39,6 +42,7 @@ pub mod config;
 pub mod engine;
 pub mod jobs;
 pub mod metrics;
+pub mod reload;
 pub mod store;
 pub mod tap;
 pub mod trainer;
@@ -52,7 +56,7 @@ use argus_detect::detector::SeriesDetector;
 use argus_model::Clock;
 use argus_rules::AlertSink;
 use argus_tsdb::Db;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -74,7 +78,7 @@ pub struct DetectService {
 impl std::fmt::Debug for DetectService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DetectService")
-            .field("rules", &self.shared.rules.len())
+            .field("rules", &self.shared.rules().len())
             .finish()
     }
 }
@@ -127,8 +131,9 @@ impl DetectService {
         }
         metrics.series.store(loaded, Ordering::Relaxed);
         let shared = Arc::new(Shared {
-            rules: rules.clone(),
+            rules: RwLock::new(rules.clone()),
             series: Mutex::new(maps),
+            generation: AtomicU64::new(0),
             db,
             clock,
             alerts: std::sync::OnceLock::new(),
@@ -147,7 +152,16 @@ impl DetectService {
                 s.process(batch);
             }
         }));
-        tasks.push(tokio::spawn(trainer::run(shared.clone(), train_rx)));
+        let concurrency = cfg.detect.training_concurrency();
+        tracing::debug!(
+            concurrency,
+            "Dynamic-baseline trainings run this many at a time."
+        );
+        tasks.push(tokio::spawn(trainer::run(
+            shared.clone(),
+            train_rx,
+            concurrency,
+        )));
         let s = shared.clone();
         tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
@@ -176,6 +190,14 @@ impl DetectService {
         api::router(self.shared.clone())
     }
 
+    /// The reload step for `dynamic_rules:`, for the server's reload hook.
+    pub fn reloader(&self) -> DetectReloader {
+        DetectReloader {
+            shared: self.shared.clone(),
+            tap: self.tap.clone(),
+        }
+    }
+
     /// The shared state (for tests and the API).
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
@@ -197,3 +219,46 @@ impl DetectService {
 
 #[cfg(test)]
 mod tests;
+
+/// Applies a reloaded `dynamic_rules:` section (see [`reload`]): first
+/// [`DetectReloader::prepare`] (may fail, changes nothing), then
+/// [`DetectReloader::apply`] once every other part of the reload succeeded.
+#[derive(Clone)]
+pub struct DetectReloader {
+    shared: Arc<Shared>,
+    tap: Tap,
+}
+
+impl std::fmt::Debug for DetectReloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DetectReloader").finish_non_exhaustive()
+    }
+}
+
+impl DetectReloader {
+    /// Validates and compiles the new configuration's dynamic rules.
+    pub fn prepare(
+        &self,
+        cfg: &crate::config::Config,
+    ) -> Result<Vec<config::CompiledRule>, String> {
+        reload::prepare(&cfg.dynamic_rules)
+    }
+
+    /// Swaps in rules from [`DetectReloader::prepare`] and points the tap at
+    /// them. Blocking (deletes dropped series' model files).
+    pub fn apply(&self, rules: Vec<config::CompiledRule>) -> reload::ReloadSummary {
+        let sum = self.shared.apply_rules(rules);
+        self.tap.set_rules(self.shared.rules(), sum.generation);
+        if sum.changed_anything() {
+            tracing::info!(
+                added = ?sum.added,
+                removed = ?sum.removed,
+                changed = ?sum.changed,
+                kept = sum.kept.len(),
+                series_dropped = sum.series_dropped,
+                "Reloaded the dynamic rules."
+            );
+        }
+        sum
+    }
+}

@@ -82,6 +82,16 @@ impl ModelStore {
         std::fs::rename(&tmp, &path)
             .map_err(|e| format!("cannot rename {} to {}: {e}", tmp.display(), path.display()))
     }
+
+    /// Deletes the record of (`rule`, `labels`); a missing one is fine.
+    pub fn remove(&self, rule: &str, labels: &Labels) -> Result<(), String> {
+        let path = self.dir.join(file_name(rule, labels));
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(format!("cannot delete {}: {e}", path.display())),
+        }
+    }
 }
 
 /// Every readable record in `dir` (a missing directory is empty), and an

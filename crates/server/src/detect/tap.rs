@@ -8,7 +8,9 @@
 //! series). A full queue drops the batch and counts it
 //! (`argus_detect_dropped_samples_total`); ingest never waits on detection.
 //! The detector's own outputs (`argus_baseline_*`, `argus_anomaly_*`) are
-//! never tapped.
+//! never tapped. A reload swaps the rules ([`Tap::set_rules`]): the cache
+//! is cleared and entries carry the rule list's generation, so the detector
+//! task re-matches a sample tapped before the swap.
 //!
 //! ```
 //! use argus_server::detect::tap::{Tap, TapAppender};
@@ -26,7 +28,7 @@
 //! ```
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -47,8 +49,10 @@ const CACHE_MAX: usize = 1 << 20;
 pub struct TappedSeries {
     /// The full label set, `__name__` included.
     pub labels: Labels,
-    /// Indexes into the rule list.
+    /// Indexes into the rule list of generation `generation`.
     pub rules: Vec<u16>,
+    /// The rule list's generation (bumped by every reload).
+    pub generation: u64,
 }
 
 /// One tapped sample.
@@ -71,12 +75,27 @@ pub struct TapBatch {
     pub appended_at: Instant,
 }
 
-struct Inner {
+struct Matching {
     rules: Arc<[CompiledRule]>,
     names: Option<HashSet<String>>,
-    cache: RwLock<HashMap<u64, Option<Arc<TappedSeries>>>>,
+    generation: u64,
+    cache: HashMap<u64, Option<Arc<TappedSeries>>>,
+}
+
+struct Inner {
+    /// Whether any rule is configured (the append path's fast check).
+    active: AtomicBool,
+    matching: RwLock<Matching>,
     tx: mpsc::Sender<TapBatch>,
     metrics: Arc<DetectMetrics>,
+}
+
+fn names_of(rules: &[CompiledRule]) -> Option<HashSet<String>> {
+    rules
+        .iter()
+        .map(|r| r.names.clone())
+        .collect::<Option<Vec<_>>>()
+        .map(|v| v.into_iter().flatten().collect())
 }
 
 /// The handle append paths hold; cheap to clone. `Tap::default()` is off.
@@ -96,27 +115,36 @@ fn is_output(name: &str) -> bool {
 }
 
 impl Tap {
-    /// A tap for `rules` sending to `tx`; off when there are no rules.
+    /// A tap for `rules` (generation 0) sending to `tx`; it only forwards
+    /// while there are no rules, until [`Tap::set_rules`] brings some.
     pub fn new(
         rules: Arc<[CompiledRule]>,
         tx: mpsc::Sender<TapBatch>,
         metrics: Arc<DetectMetrics>,
     ) -> Tap {
-        if rules.is_empty() {
-            return Tap(None);
-        }
-        let names = rules
-            .iter()
-            .map(|r| r.names.clone())
-            .collect::<Option<Vec<_>>>()
-            .map(|v| v.into_iter().flatten().collect());
         Tap(Some(Arc::new(Inner {
-            rules,
-            names,
-            cache: RwLock::new(HashMap::new()),
+            active: AtomicBool::new(!rules.is_empty()),
+            matching: RwLock::new(Matching {
+                names: names_of(&rules),
+                rules,
+                generation: 0,
+                cache: HashMap::new(),
+            }),
             tx,
             metrics,
         })))
+    }
+
+    /// Swaps in a reloaded rule list of `generation` and clears the cache.
+    /// No effect on `Tap::default()`.
+    pub fn set_rules(&self, rules: Arc<[CompiledRule]>, generation: u64) {
+        let Some(inner) = &self.0 else { return };
+        let mut m = inner.matching.write();
+        inner.active.store(!rules.is_empty(), Ordering::Release);
+        m.names = names_of(&rules);
+        m.rules = rules;
+        m.generation = generation;
+        m.cache.clear();
     }
 
     /// The `argus_detect_*` self-metrics (empty when off).
@@ -129,7 +157,9 @@ impl Tap {
 
     /// Whether any rule is configured.
     pub fn enabled(&self) -> bool {
-        self.0.is_some()
+        self.0
+            .as_ref()
+            .is_some_and(|i| i.active.load(Ordering::Acquire))
     }
 
     /// Wraps an appender.
@@ -144,20 +174,23 @@ impl Tap {
             .iter()
             .find(|(n, _)| *n == "__name__")
             .map_or("", |(_, v)| v);
-        if let Some(names) = &inner.names {
-            if !names.contains(name) {
-                return None;
-            }
-        }
         if is_output(name) {
             return None;
         }
         let key = argus_model::hash_pairs(pairs.iter().copied());
-        if let Some(hit) = inner.cache.read().get(&key) {
-            return hit.clone();
-        }
-        let rules: Vec<u16> = inner
-            .rules
+        let (all, generation) = {
+            let m = inner.matching.read();
+            if let Some(names) = &m.names {
+                if !names.contains(name) {
+                    return None;
+                }
+            }
+            if let Some(hit) = m.cache.get(&key) {
+                return hit.clone();
+            }
+            (m.rules.clone(), m.generation)
+        };
+        let rules: Vec<u16> = all
             .iter()
             .enumerate()
             .filter(|(_, r)| matches_pairs(&r.sets, pairs))
@@ -168,13 +201,18 @@ impl Tap {
             Arc::new(TappedSeries {
                 labels: Labels::from_pairs(pairs),
                 rules,
+                generation,
             })
         });
-        let mut cache = inner.cache.write();
-        if cache.len() >= CACHE_MAX {
-            cache.clear();
+        let mut m = inner.matching.write();
+        // A reload in between: the entry is still right for its generation
+        // (the detector task re-matches it), but it is not cached.
+        if m.generation == generation {
+            if m.cache.len() >= CACHE_MAX {
+                m.cache.clear();
+            }
+            m.cache.insert(key, entry.clone());
         }
-        cache.insert(key, entry.clone());
         entry
     }
 
@@ -219,7 +257,7 @@ impl<A> TapAppender<A> {
 
 impl<A: Appender> Appender for TapAppender<A> {
     fn append_pairs(&mut self, pairs: &[(&str, &str)], t: i64, v: f64) -> Result<(), SampleError> {
-        if self.tap.0.is_none() {
+        if !self.tap.enabled() {
             return self.inner.append_pairs(pairs, t, v);
         }
         let at = Instant::now();

@@ -1,5 +1,6 @@
-//! Unit tests of the tap and of the engine's alert timeline (ManualClock,
-//! no sleeps).
+//! Unit tests of the tap, of the engine's alert timeline (ManualClock, no
+//! sleeps), of the trainer's slots and concurrent jobs, and of applying
+//! reloaded rules.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,7 +9,7 @@ use std::time::Instant;
 
 use argus_model::{Labels, ManualClock};
 use argus_rules::{Alert, AlertState};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use tokio::sync::mpsc;
 
 use super::config::{compile_rules, DynamicRuleConfig};
@@ -53,6 +54,31 @@ fn tap_matches_caches_skips_outputs_and_counts_drops() {
     assert!(!Tap::default().enabled());
 }
 
+/// A `Shared` over `rules` (generation 0) and the trainer queue's receiver.
+fn shared(
+    rules: Arc<[super::config::CompiledRule]>,
+    db: argus_tsdb::Db,
+    clock: Arc<ManualClock>,
+    dir: &std::path::Path,
+) -> (Shared, mpsc::UnboundedReceiver<super::engine::TrainRequest>) {
+    let (train_tx, train_rx) = mpsc::unbounded_channel();
+    let sh = Shared {
+        series: Mutex::new(rules.iter().map(|_| HashMap::new()).collect()),
+        rules: RwLock::new(rules),
+        generation: AtomicU64::new(0),
+        db,
+        clock,
+        alerts: std::sync::OnceLock::new(),
+        metrics: Arc::new(DetectMetrics::default()),
+        store: ModelStore::new(dir.join("models")),
+        resend_ms: 60_000,
+        train_tx,
+        jobs: Mutex::new(HashMap::new()),
+        next_job: AtomicU64::new(1),
+    };
+    (sh, train_rx)
+}
+
 struct Sink(Mutex<Vec<Alert>>);
 impl argus_rules::AlertSink for Sink {
     fn send(&self, alerts: Vec<Alert>) {
@@ -66,25 +92,13 @@ fn alert_fires_resends_on_the_clock_and_resolves() {
     let clock = Arc::new(ManualClock::new(1_000_000));
     let db = argus_tsdb::Db::open(dir.path(), Default::default(), clock.clone()).unwrap();
     let r = rules("- {name: Lat, selector: lat, detector: {kind: latency}}\n");
-    let (train_tx, _train_rx) = mpsc::unbounded_channel();
-    let sh = Shared {
-        rules: r.clone(),
-        series: Mutex::new(vec![HashMap::new()]),
-        db,
-        clock: clock.clone(),
-        alerts: std::sync::OnceLock::new(),
-        metrics: Arc::new(DetectMetrics::default()),
-        store: ModelStore::new(dir.path().join("models")),
-        resend_ms: 60_000,
-        train_tx,
-        jobs: Mutex::new(HashMap::new()),
-        next_job: AtomicU64::new(1),
-    };
+    let (sh, _train_rx) = shared(r, db, clock.clone(), dir.path());
     let sink = Arc::new(Sink(Mutex::new(Vec::new())));
     let _ = sh.alerts.set(sink.clone());
     let series = Arc::new(super::tap::TappedSeries {
         labels: Labels::from_pairs(&[("__name__", "lat"), ("i", "a")]),
         rules: vec![0],
+        generation: 0,
     });
     let feed = |t: i64, v: f64| {
         sh.process(TapBatch {
@@ -132,4 +146,205 @@ fn alert_fires_resends_on_the_clock_and_resolves() {
     assert_eq!(sink.0.lock().len(), 3, "resolved alerts are not re-sent");
     // Every sample was scored.
     assert!(sh.metrics.scored.load(Ordering::Relaxed) >= 32);
+}
+
+fn request(rule: &str, series: &str) -> super::engine::TrainRequest {
+    super::engine::TrainRequest {
+        rule: rule.into(),
+        labels: Labels::from_pairs(&[("__name__", "m"), ("i", series)]),
+        force: true,
+        job: None,
+    }
+}
+
+#[test]
+fn slots_limit_concurrency_and_serialise_a_series() {
+    let mut s = super::trainer::Slots::new(2);
+    assert!(s.offer(request("A", "a")).is_some());
+    assert!(s.has_room());
+    // The same series waits while it trains, even with a free slot …
+    assert!(s.offer(request("A", "a")).is_none());
+    assert!(!s.has_room(), "a waiting request holds the queue");
+    // … and a finished other series lets nothing jump the limit.
+    let started = s.finish("A", &request("A", "a").labels);
+    assert_eq!(started.len(), 1, "the waiting request starts");
+    assert_eq!(s.running(), 1);
+    assert!(s.offer(request("A", "b")).is_some());
+    assert!(s.offer(request("B", "a")).is_none(), "both slots are busy");
+    assert_eq!(s.running(), 2);
+    let started = s.finish("A", &request("A", "b").labels);
+    assert_eq!(started[0].rule, "B");
+    assert_eq!(s.running(), 2);
+    assert!(s.has_room() || s.running() == 2);
+    // Never below one slot.
+    let mut one = super::trainer::Slots::new(0);
+    assert!(one.offer(request("A", "a")).is_some());
+    assert!(one.offer(request("A", "b")).is_none());
+}
+
+fn append_history(db: &argus_tsdb::Db, series: &[&str], points: i64) {
+    use argus_tsdb::Appender;
+    let mut app = db.appender();
+    for s in series {
+        let l = Labels::from_pairs(&[("__name__", "m"), ("i", s)]);
+        for k in 0..points {
+            app.append(&l, k * 60_000, 10.0 + (k % 7) as f64).unwrap();
+        }
+    }
+    app.commit().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_trains_every_series_with_parallel_trainings() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(200 * 60_000));
+    let db = argus_tsdb::Db::open(dir.path(), Default::default(), clock.clone()).unwrap();
+    let names = ["a", "b", "c", "d", "e"];
+    append_history(&db, &names, 200);
+    let r = rules("- {name: M, selector: m, detector: {algorithm: ma, period: none}}\n");
+    let (sh, rx) = shared(r, db, clock, dir.path());
+    let sh = Arc::new(sh);
+    let trainer = tokio::spawn(super::trainer::run(sh.clone(), rx, 3));
+    let job = super::trainer::start_job(&sh, "M", Vec::new(), None);
+    let t0 = Instant::now();
+    let snap = loop {
+        let s = job.snapshot();
+        if s.state != "listing" && s.state != "running" {
+            break s;
+        }
+        assert!(t0.elapsed().as_secs() < 30, "the job did not finish: {s:?}");
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    };
+    assert_eq!(
+        (snap.state, snap.total, snap.done, snap.failed),
+        ("done", 5, 5, 0),
+        "{snap:?}"
+    );
+    let all = sh.series.lock();
+    for n in names {
+        let st = &all[0][&Labels::from_pairs(&[("__name__", "m"), ("i", n)])];
+        assert!(st.det.model().is_some(), "{n} has a model");
+        assert!(st.training.is_none(), "{n} is no longer training");
+    }
+    drop(all);
+    assert_eq!(sh.metrics.trainings_ok.load(Ordering::Relaxed), 5);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("models"))
+            .unwrap()
+            .count(),
+        5
+    );
+    trainer.abort();
+}
+
+#[test]
+fn reloaded_rules_keep_unchanged_models_and_drop_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let db = argus_tsdb::Db::open(dir.path(), Default::default(), clock.clone()).unwrap();
+    let r = rules(
+        "- {name: Keep, selector: 'm{i=~\"a|b\"}', detector: {kind: latency}}\n\
+         - {name: Change, selector: m, detector: {kind: latency}}\n\
+         - {name: Gone, selector: m}\n",
+    );
+    let (sh, _rx) = shared(r, db, clock, dir.path());
+    let sink = Arc::new(Sink(Mutex::new(Vec::new())));
+    let _ = sh.alerts.set(sink.clone());
+    let a = Labels::from_pairs(&[("__name__", "m"), ("i", "a")]);
+    let b = Labels::from_pairs(&[("__name__", "m"), ("i", "b")]);
+    let tapped = |l: &Labels, rules: Vec<u16>| {
+        Arc::new(super::tap::TappedSeries {
+            labels: l.clone(),
+            rules,
+            generation: 0,
+        })
+    };
+    let (sa, sb) = (tapped(&a, vec![0, 1, 2]), tapped(&b, vec![0, 1, 2]));
+    let feed = |s: &Arc<super::tap::TappedSeries>, t: i64, v: f64| {
+        sh.process(TapBatch {
+            samples: vec![TapSample {
+                series: s.clone(),
+                t,
+                v,
+            }],
+            appended_at: Instant::now(),
+        })
+    };
+    for i in 0..30 {
+        feed(&sa, i * 1000, 10.0 + (i % 3) as f64);
+        feed(&sb, i * 1000, 10.0 + (i % 3) as f64);
+    }
+    feed(&sb, 30_000, 500.0); // fires Keep, Change and Gone for b
+    let fired = sink.0.lock().len();
+    assert_eq!(fired, 3);
+    for map in sh.series.lock().iter_mut() {
+        for st in map.values_mut() {
+            st.last_trained_ms = Some(42); // a marker that survives a keep
+        }
+    }
+    // Keep: same detector, narrower selector (b no longer matches);
+    // Change: other detector; Gone: removed; New: added.
+    let new = super::reload::prepare(
+        &serde_saphyr::from_str::<Vec<DynamicRuleConfig>>(
+            "- {name: New, selector: m}\n\
+             - {name: Change, selector: m, detector: {kind: latency, t2: 0.2}}\n\
+             - {name: Keep, selector: 'm{i=\"a\"}', detector: {kind: latency}, for: 1m}\n",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let sum = sh.apply_rules(new);
+    assert_eq!(sum.added, vec!["New"]);
+    assert_eq!(sum.changed, vec!["Change"]);
+    assert_eq!(sum.kept, vec!["Keep"]);
+    assert_eq!(sum.removed, vec!["Gone"]);
+    assert_eq!((sum.series_dropped, sum.generation), (5, 1));
+    let names: Vec<String> = sh.rules().iter().map(|r| r.name.clone()).collect();
+    assert_eq!(names, ["New", "Change", "Keep"]);
+    assert_eq!(sh.rules()[2].for_ms, 60_000, "kept rules take new settings");
+    {
+        let all = sh.series.lock();
+        assert!(all[0].is_empty() && all[1].is_empty());
+        assert_eq!(all[2].len(), 1);
+        assert_eq!(all[2][&a].last_trained_ms, Some(42), "a's state is kept");
+    }
+    // The firing alerts of b under Keep, Change and Gone are resolved.
+    let sent = sink.0.lock().clone();
+    assert_eq!(sent.len(), fired + 3);
+    assert!(sent[fired..]
+        .iter()
+        .all(|x| x.state == AlertState::Inactive && x.labels.get("i") == Some("b")));
+    // A sample tapped before the reload (old indexes) is matched again:
+    // a goes to New, Change and Keep, b to New and Change.
+    feed(&sa, 31_000, 11.0);
+    feed(&sb, 31_000, 11.0);
+    let all = sh.series.lock();
+    assert!(all[0].contains_key(&a) && all[0].contains_key(&b));
+    assert!(all[1].contains_key(&a) && all[1].contains_key(&b));
+    assert_eq!(all[2].len(), 1);
+    assert_eq!(all[2][&a].last_trained_ms, Some(42));
+}
+
+#[test]
+fn tap_follows_reloaded_rules() {
+    let (tx, _rx) = mpsc::channel(4);
+    let tap = Tap::new(
+        rules("").to_vec().into(),
+        tx,
+        Arc::new(DetectMetrics::default()),
+    );
+    assert!(!tap.enabled());
+    assert!(tap.lookup(&[("__name__", "x")]).is_none());
+    tap.set_rules(
+        rules("- {name: A, selector: x}\n- {name: B, selector: y}\n"),
+        1,
+    );
+    assert!(tap.enabled());
+    let hit = tap.lookup(&[("__name__", "y")]).unwrap();
+    assert_eq!((hit.rules.clone(), hit.generation), (vec![1], 1));
+    tap.set_rules(rules("- {name: B, selector: y}\n"), 2);
+    let hit = tap.lookup(&[("__name__", "y")]).unwrap();
+    assert_eq!((hit.rules.clone(), hit.generation), (vec![0], 2));
+    assert!(tap.lookup(&[("__name__", "x")]).is_none());
 }

@@ -1,15 +1,18 @@
-//! The trainer task: takes [`TrainRequest`]s one at a time, reads the
-//! series' history from the store and runs `argus_detect::train::train` on
-//! the blocking pool (never on the ingest path), then installs the active
-//! model, keeps the other version and persists both.
+//! The trainer task: takes [`TrainRequest`]s in order and runs up to
+//! `detect.training_concurrency` of them at once; each reads the series'
+//! history from the store and runs `argus_detect::train::train` on the
+//! blocking pool (never on the ingest path), then installs the active
+//! model, keeps the other version and persists both. Two requests for the
+//! same series never run at once: the later one waits ([`Slots`]).
 //!
 //! ```no_run
 //! # async fn f(shared: std::sync::Arc<argus_server::detect::engine::Shared>,
 //! #            rx: tokio::sync::mpsc::UnboundedReceiver<argus_server::detect::engine::TrainRequest>) {
-//! tokio::spawn(argus_server::detect::trainer::run(shared, rx));
+//! tokio::spawn(argus_server::detect::trainer::run(shared, rx, 2));
 //! # }
 //! ```
 
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -22,30 +25,138 @@ use super::engine::{SeriesState, Shared, TrainRequest};
 use super::jobs::Job;
 use super::store::ModelRecord;
 
-/// Serves training requests until the queue closes.
-pub async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<TrainRequest>) {
-    while let Some(req) = rx.recv().await {
-        let res = train_one(&shared, &req).await;
-        match &res {
-            Ok(true) => {
-                shared.metrics.trainings_ok.fetch_add(1, Ordering::Relaxed);
+/// Which requests may start: at most `limit` at once, one per series,
+/// otherwise in arrival order. Pure bookkeeping (the trainer task drives it).
+#[derive(Debug)]
+pub struct Slots {
+    limit: usize,
+    busy: HashSet<(String, Labels)>,
+    waiting: VecDeque<TrainRequest>,
+}
+
+fn key(r: &TrainRequest) -> (String, Labels) {
+    (r.rule.clone(), r.labels.clone())
+}
+
+impl Slots {
+    /// At most `limit` (at least 1) trainings at once.
+    pub fn new(limit: usize) -> Slots {
+        Slots {
+            limit: limit.max(1),
+            busy: HashSet::new(),
+            waiting: VecDeque::new(),
+        }
+    }
+
+    /// Trainings running.
+    pub fn running(&self) -> usize {
+        self.busy.len()
+    }
+
+    /// Whether a new request can be taken from the queue (a free slot and
+    /// nobody waiting for one).
+    pub fn has_room(&self) -> bool {
+        self.busy.len() < self.limit && self.waiting.is_empty()
+    }
+
+    /// Offers a request: returned when it may start now, else kept waiting
+    /// (no free slot, or its series is being trained).
+    pub fn offer(&mut self, req: TrainRequest) -> Option<TrainRequest> {
+        if self.busy.len() < self.limit && !self.busy.contains(&key(&req)) {
+            self.busy.insert(key(&req));
+            Some(req)
+        } else {
+            self.waiting.push_back(req);
+            None
+        }
+    }
+
+    /// Marks `req`'s training finished; returns the waiting requests that
+    /// may start now, oldest first.
+    pub fn finish(&mut self, rule: &str, labels: &Labels) -> Vec<TrainRequest> {
+        self.busy.remove(&(rule.to_string(), labels.clone()));
+        let mut start = Vec::new();
+        let mut i = 0;
+        while i < self.waiting.len() && self.busy.len() < self.limit {
+            if self.busy.contains(&key(&self.waiting[i])) {
+                i += 1;
+                continue;
             }
-            Ok(false) => {}
-            Err(e) => {
-                shared
-                    .metrics
-                    .trainings_failed
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(series = ?req.labels, error = %e, "Training a dynamic baseline failed.");
+            if let Some(r) = self.waiting.remove(i) {
+                self.busy.insert(key(&r));
+                start.push(r);
             }
         }
-        if let Some(job) = &req.job {
-            job.finish_one(match res {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(format!("{:?}: too little history", req.labels)),
-                Err(e) => Err(format!("{:?}: {e}", req.labels)),
-            });
+        start
+    }
+}
+
+/// Serves training requests until the queue closes, `concurrency` at once.
+pub async fn run(
+    shared: Arc<Shared>,
+    mut rx: mpsc::UnboundedReceiver<TrainRequest>,
+    concurrency: usize,
+) {
+    let mut slots = Slots::new(concurrency);
+    let mut running = tokio::task::JoinSet::new();
+    // Task id → its series, so a task that panicked still frees its slot.
+    let mut keys = HashMap::new();
+    let spawn = |running: &mut tokio::task::JoinSet<()>,
+                 keys: &mut HashMap<tokio::task::Id, (String, Labels)>,
+                 req: TrainRequest| {
+        let s = shared.clone();
+        let k = key(&req);
+        let h = running.spawn(async move { serve(&s, &req).await });
+        keys.insert(h.id(), k);
+    };
+    loop {
+        tokio::select! {
+            req = rx.recv(), if slots.has_room() => {
+                let Some(req) = req else { break };
+                if let Some(r) = slots.offer(req) {
+                    spawn(&mut running, &mut keys, r);
+                }
+            }
+            Some(done) = running.join_next_with_id() => {
+                let id = match done {
+                    Ok((id, ())) => id,
+                    Err(e) => {
+                        tracing::error!(error = %e, "A training task failed.");
+                        e.id()
+                    }
+                };
+                let Some((rule, labels)) = keys.remove(&id) else { continue };
+                for r in slots.finish(&rule, &labels) {
+                    spawn(&mut running, &mut keys, r);
+                }
+            }
         }
+    }
+    while running.join_next().await.is_some() {}
+}
+
+/// Trains one request and records its outcome (metrics, job, log).
+async fn serve(shared: &Arc<Shared>, req: &TrainRequest) {
+    let res = train_one(shared, req).await;
+    match &res {
+        Ok(true) => {
+            shared.metrics.trainings_ok.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(false) => {}
+        Err(e) => {
+            shared
+                .metrics
+                .trainings_failed
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(series = ?req.labels, error = %e, "Training a dynamic baseline failed.");
+        }
+    }
+    if let Some(job) = &req.job {
+        job.finish_one(match res {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!("{:?}: too little history", req.labels)),
+            Err(e) => Err(format!("{:?}: {e}", req.labels)),
+        });
     }
 }
 
@@ -79,15 +190,11 @@ fn history(
 /// Trains one series. `Ok(false)`: not enough history for an automatic
 /// training (the series stays in cold start).
 async fn train_one(shared: &Arc<Shared>, req: &TrainRequest) -> Result<bool, String> {
-    let r = usize::from(req.rule);
-    let rule = shared
-        .rules
-        .get(r)
-        .cloned()
-        .ok_or_else(|| format!("no rule #{r}"))?;
-    let (previous, progress) = {
+    let (previous, progress, rule) = {
         let mut all = shared.series.lock();
-        let map = all.get_mut(r).ok_or_else(|| format!("no rule #{r}"))?;
+        let gone = || format!("the rule {:?} is no longer configured", req.rule);
+        let (r, rule) = shared.rule_named(&req.rule).ok_or_else(gone)?;
+        let map = all.get_mut(r).ok_or_else(gone)?;
         let st = match map.get_mut(&req.labels) {
             Some(st) => st,
             None => {
@@ -96,7 +203,7 @@ async fn train_one(shared: &Arc<Shared>, req: &TrainRequest) -> Result<bool, Str
             }
         };
         let p = st.training.get_or_insert_with(Default::default).clone();
-        (st.det.model().map(|m| (**m).clone()), p)
+        (st.det.model().map(|m| (**m).clone()), p, rule)
     };
     let now = shared.clock.now_ms();
     let (db, labels, spec, force) = (
@@ -106,6 +213,7 @@ async fn train_one(shared: &Arc<Shared>, req: &TrainRequest) -> Result<bool, Str
         req.force,
     );
     let from = now.saturating_sub(rule.window_ms);
+    let progress2 = progress.clone();
     let res = tokio::task::spawn_blocking(move || -> Result<Option<TrainOutcome>, String> {
         let (ts, vs) = history(&db, &labels, from, now)?;
         if !force && ts.len() < spec.min_points {
@@ -117,7 +225,7 @@ async fn train_one(shared: &Arc<Shared>, req: &TrainRequest) -> Result<bool, Str
             flagged: None,
         };
         train(&spec, &input, previous.as_ref(), now, &mut |p| {
-            progress.set(p)
+            progress2.set(p)
         })
         .map(Some)
         .map_err(|e| e.to_string())
@@ -127,10 +235,23 @@ async fn train_one(shared: &Arc<Shared>, req: &TrainRequest) -> Result<bool, Str
     .and_then(|x| x);
     let record = {
         let mut all = shared.series.lock();
+        // A reload may have removed or changed the rule meanwhile: a model
+        // for other detector settings is not installed.
+        let r = match shared.rule_named(&req.rule) {
+            Some((r, now_rule)) if Arc::ptr_eq(&now_rule.spec, &rule.spec) => r,
+            _ => return Err("the rule was changed by a reload during training".into()),
+        };
         let Some(st) = all.get_mut(r).and_then(|m| m.get_mut(&req.labels)) else {
             return Err("the series disappeared during training".into());
         };
-        st.training = None;
+        // A later request (queued while this one ran) keeps its own progress.
+        if st
+            .training
+            .as_ref()
+            .is_some_and(|p| Arc::ptr_eq(p, &progress))
+        {
+            st.training = None;
+        }
         match res {
             Ok(None) => return Ok(false),
             Err(e) => {
@@ -194,19 +315,19 @@ fn apply(
 /// `extra` (any set; none = all), by hand (below `min_points` too).
 pub fn start_job(
     shared: &Arc<Shared>,
-    r: u16,
+    rule: &str,
     extra: Vec<Vec<Matcher>>,
     matcher: Option<String>,
 ) -> Arc<Job> {
     let id = shared.next_job.fetch_add(1, Ordering::Relaxed);
-    let Some(rule) = shared.rules.get(usize::from(r)).cloned() else {
+    let Some((_, rule)) = shared.rule_named(rule) else {
         let job = Arc::new(Job::new(
             id,
-            format!("#{r}"),
+            rule.to_string(),
             matcher,
             shared.clock.now_ms(),
         ));
-        job.fail(format!("no rule #{r}"));
+        job.fail(format!("no dynamic rule named {rule:?}"));
         return job;
     };
     let job = Arc::new(Job::new(
@@ -253,12 +374,15 @@ pub fn start_job(
         }
         j2.set_total(series.len());
         let mut all = s2.series.lock();
-        let Some(map) = all.get_mut(usize::from(r)) else {
-            return j2.fail("the rule is gone".into());
+        let gone = "the rule was removed or changed by a reload".to_string();
+        let rule = match s2.rule_named(&rule.name) {
+            Some((r, now_rule)) if Arc::ptr_eq(&now_rule.spec, &rule.spec) => (r, now_rule),
+            _ => return j2.fail(gone),
         };
-        let Some(rule) = s2.rules.get(usize::from(r)) else {
-            return j2.fail("the rule is gone".into());
+        let Some(map) = all.get_mut(rule.0) else {
+            return j2.fail(gone);
         };
+        let rule = &rule.1;
         for l in series {
             if !map.contains_key(&l) {
                 match SeriesState::new(rule, &l) {
@@ -274,7 +398,7 @@ pub fn start_job(
             }
             if let Some(st) = map.get_mut(&l) {
                 st.probed = true;
-                s2.request_training(st, r, &l, true, Some(j2.clone()));
+                s2.request_training(st, &rule.name, &l, true, Some(j2.clone()));
             }
         }
     });
