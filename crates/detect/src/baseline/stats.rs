@@ -82,7 +82,13 @@ pub fn kde_quantile(v: &[(f64, f64)], h: f64, q: f64) -> f64 {
     };
     let mut lo = v[0].0 - 6.0 * h;
     let mut hi = v[v.len() - 1].0 + 6.0 * h;
+    // Bisect to a millionth of the bandwidth (far below the band's
+    // resolution), at most 40 halvings: each CDF costs one `exp` per point.
+    let tol = h * 1e-6;
     for _ in 0..40 {
+        if hi - lo <= tol {
+            break;
+        }
         let mid = 0.5 * (lo + hi);
         if cdf(mid) < q {
             lo = mid;

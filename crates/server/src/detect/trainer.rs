@@ -53,10 +53,11 @@ impl Slots {
         self.busy.len()
     }
 
-    /// Whether a new request can be taken from the queue (a free slot and
-    /// nobody waiting for one).
+    /// Whether a new request can be taken from the queue (a free slot).
+    /// Requests waiting hold only series being trained, so they do not
+    /// block other series.
     pub fn has_room(&self) -> bool {
-        self.busy.len() < self.limit && self.waiting.is_empty()
+        self.busy.len() < self.limit
     }
 
     /// Offers a request: returned when it may start now, else kept waiting
@@ -194,6 +195,9 @@ async fn train_one(shared: &Arc<Shared>, req: &TrainRequest) -> Result<bool, Str
         let mut all = shared.series.lock();
         let gone = || format!("the rule {:?} is no longer configured", req.rule);
         let (r, rule) = shared.rule_named(&req.rule).ok_or_else(gone)?;
+        if !rule.matches(&req.labels) {
+            return Err("the series no longer matches the rule's selector".into());
+        }
         let map = all.get_mut(r).ok_or_else(gone)?;
         let st = match map.get_mut(&req.labels) {
             Some(st) => st,
