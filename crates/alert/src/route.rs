@@ -24,11 +24,11 @@
 use crate::config::{all_match, combine, RouteConfig};
 use argus_model::{Labels, Matcher};
 
-/// Argus's default `group_wait` for the root route: 500 ms, not Alertmanager's
+/// Argus's default `group_wait` for the root route: 200 ms, not Alertmanager's
 /// 30 s, so a new group is told within a second (ADR 0011). Alerts raised by
 /// one rule evaluation or one scrape arrive within milliseconds of each
 /// other, so they still share the first notification.
-pub const DEFAULT_GROUP_WAIT_MS: i64 = 500;
+pub const DEFAULT_GROUP_WAIT_MS: i64 = 200;
 /// Default `group_interval`.
 pub const DEFAULT_GROUP_INTERVAL_MS: i64 = 300_000;
 /// Default `repeat_interval`.

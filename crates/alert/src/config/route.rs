@@ -6,7 +6,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// One node of the routing tree. Unset fields inherit from the parent; the root's defaults are
-/// `group_wait: 500ms` (Alertmanager: 30s; ADR 0011), `group_interval: 5m`, `repeat_interval: 4h` and no grouping.
+/// `group_wait: 200ms` (Alertmanager: 30s; ADR 0011), `group_interval: 5m`, `repeat_interval: 4h` and no grouping.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {

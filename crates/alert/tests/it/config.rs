@@ -242,7 +242,7 @@ argus:
     let r = tree.get(0);
     assert_eq!(
         (r.group_wait, r.group_interval, r.repeat_interval),
-        (500, 300_000, 14_400_000)
+        (200, 300_000, 14_400_000)
     );
 }
 

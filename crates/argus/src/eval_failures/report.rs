@@ -66,12 +66,12 @@ pub fn table(r: &SystemReport) -> String {
     );
     let _ = writeln!(
         s,
-        "   healthy: CPU {:.2} % of a core, RSS {:.1} MiB ({} samples); false alerts while quiet {}, outside groups {}",
-        r.healthy.cpu_pct, r.healthy.rss_mib, r.healthy.samples, r.quiet_false_alerts, r.other_false_alerts
+        "   healthy: CPU {:.2} % of a core, PSS {:.1} MiB, RSS {:.1} MiB ({} samples); false alerts while quiet {}, outside groups {}",
+        r.healthy.cpu_pct, r.healthy.pss_mib, r.healthy.rss_mib, r.healthy.samples, r.quiet_false_alerts, r.other_false_alerts
     );
     let _ = writeln!(
         s,
-        "{:>5} {:>8} {:>8} {:>8} {:>5} {:>9} {:>7} {:>7} {:>7} {:>10} {:>10} {:>7}",
+        "{:>5} {:>8} {:>8} {:>8} {:>5} {:>9} {:>7} {:>7} {:>7} {:>10} {:>10} {:>10} {:>7}",
         "group",
         "injected",
         "detected",
@@ -82,6 +82,7 @@ pub fn table(r: &SystemReport) -> String {
         "p99",
         "max",
         "CPU fail",
+        "PSS fail",
         "RSS fail",
         "time"
     );
@@ -89,7 +90,7 @@ pub fn table(r: &SystemReport) -> String {
         let f = &g.figures;
         let _ = writeln!(
             s,
-            "{:>5} {:>8} {:>8} {:>7.2}% {:>5} {:>8.2}s {:>6.2}s {:>6.2}s {:>6.2}s {:>8.2} % {:>6.1} MiB {:>6.0}s",
+            "{:>5} {:>8} {:>8} {:>7.2}% {:>5} {:>8.2}s {:>6.2}s {:>6.2}s {:>6.2}s {:>8.2} % {:>6.1} MiB {:>6.1} MiB {:>6.0}s",
             f.group,
             f.injected,
             f.detected,
@@ -100,6 +101,7 @@ pub fn table(r: &SystemReport) -> String {
             f.response_s.p99,
             f.response_s.max,
             g.failing.cpu_pct,
+            g.failing.pss_mib,
             g.failing.rss_mib,
             g.duration_s
         );

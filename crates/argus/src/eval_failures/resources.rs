@@ -1,8 +1,15 @@
-//! CPU and RSS of the monitoring processes, from `/proc`. The monitored set is
+//! CPU, RSS and PSS of the monitoring processes, from `/proc`. The monitored set is
 //! the given root pids and all their descendants (Nagios's workers and the
 //! check plugins they fork). CPU is utime+stime of every live process plus
 //! cutime+cstime (its reaped children), so a short-lived plugin is counted
 //! once, in its parent, after it exits.
+//!
+//! Memory is reported two ways. RSS summed over processes counts a page once
+//! per process that maps it, which overstates systems of many processes sharing
+//! memory (Zabbix's ≈ 100 forks). PSS (`/proc/PID/smaps_rollup`) divides each
+//! shared page among the processes mapping it, so the sum over the tree is the
+//! tree's real share of memory; it is the fairer comparison across systems and
+//! the one the report puts first.
 //!
 //! ```text
 //! sampler = Sampler::start(vec![prometheus_pid, alertmanager_pid]);
@@ -22,6 +29,7 @@ struct Sample {
     t_ms: i64,
     ticks: u64,
     rss_kb: u64,
+    pss_kb: u64,
 }
 
 /// Mean CPU and RSS over an interval.
@@ -29,8 +37,10 @@ struct Sample {
 pub struct Usage {
     /// Mean CPU, percent of one core.
     pub cpu_pct: f64,
-    /// Mean resident set size, MiB.
+    /// Mean resident set size summed over the processes, MiB.
     pub rss_mib: f64,
+    /// Mean proportional set size summed over the processes, MiB.
+    pub pss_mib: f64,
     /// Samples used.
     pub samples: usize,
 }
@@ -51,7 +61,7 @@ impl Sampler {
             loop {
                 tick.tick().await;
                 let roots = roots.clone();
-                let Ok(Some((ticks, rss_kb))) =
+                let Ok(Some((ticks, rss_kb, pss_kb))) =
                     tokio::task::spawn_blocking(move || tree_usage(&roots)).await
                 else {
                     continue;
@@ -61,6 +71,7 @@ impl Sampler {
                         t_ms: clock.now_ms(),
                         ticks,
                         rss_kb,
+                        pss_kb,
                     });
                 }
             }
@@ -103,6 +114,7 @@ fn usage(v: &[Sample], hz: f64) -> Usage {
     Usage {
         cpu_pct,
         rss_mib: v.iter().map(|s| s.rss_kb as f64).sum::<f64>() / v.len() as f64 / 1024.0,
+        pss_mib: v.iter().map(|s| s.pss_kb as f64).sum::<f64>() / v.len() as f64 / 1024.0,
         samples: v.len(),
     }
 }
@@ -136,8 +148,21 @@ fn proc_stat(pid: u32) -> Option<(u32, u64, u64)> {
     Some((num(4)? as u32, ticks, rss))
 }
 
-/// Sum of ticks and RSS over `roots` and their live descendants.
-fn tree_usage(roots: &[u32]) -> Option<(u64, u64)> {
+/// PSS in kB of one pid (0 when unreadable, e.g. the process just exited).
+fn pss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Pss:"))
+                .and_then(|x| x.split_whitespace().next())
+                .and_then(|x| x.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Sum of ticks, RSS and PSS over `roots` and their live descendants.
+fn tree_usage(roots: &[u32]) -> Option<(u64, u64, u64)> {
     let mut all: HashMap<u32, (u32, u64, u64)> = HashMap::new();
     for e in std::fs::read_dir("/proc").ok()?.flatten() {
         if let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) {
@@ -165,9 +190,9 @@ fn tree_usage(roots: &[u32]) -> Option<(u64, u64)> {
             break;
         }
     }
-    Some(set.iter().fold((0, 0), |(t, r), p| {
+    Some(set.iter().fold((0, 0, 0), |(t, r, s), p| {
         let (_, ticks, rss) = all[p];
-        (t + ticks, r + rss)
+        (t + ticks, r + rss, s + pss_kb(*p))
     }))
 }
 
@@ -182,23 +207,27 @@ mod tests {
                 t_ms: 0,
                 ticks: 100,
                 rss_kb: 1024,
+                pss_kb: 512,
             },
             Sample {
                 t_ms: 10_000,
                 ticks: 150,
                 rss_kb: 3072,
+                pss_kb: 1536,
             },
         ];
         let u = usage(&v, 100.0);
         assert!((u.cpu_pct - 5.0).abs() < 1e-9);
         assert!((u.rss_mib - 2.0).abs() < 1e-9);
+        assert!((u.pss_mib - 1.0).abs() < 1e-9);
         assert_eq!(usage(&[], 100.0).samples, 0);
     }
 
     #[test]
     fn reads_this_process() {
-        let (t, rss) = tree_usage(&[std::process::id()]).expect("own /proc entry");
+        let (t, rss, pss) = tree_usage(&[std::process::id()]).expect("own /proc entry");
         assert!(rss > 0);
+        assert!(pss > 0 && pss <= rss + 4, "pss {pss} kB, rss {rss} kB");
         let _ = t;
     }
 }
