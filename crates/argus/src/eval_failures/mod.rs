@@ -196,6 +196,13 @@ async fn run_all(a: Args, profiles: Vec<Profile>) -> anyhow::Result<i32> {
             tmp.0.clone()
         }
     };
+    // The services run from a copy of the binary: a different file, so its
+    // code pages are not shared with a monitoring `argus server`, whose PSS
+    // would otherwise be divided among the fifty services.
+    std::fs::create_dir_all(&work)?;
+    let svc_exe = work.join("argus-eval-service");
+    std::fs::copy(&exe, &svc_exe)
+        .with_context(|| format!("cannot copy {} to {}", exe.display(), svc_exe.display()))?;
     let receiver = receiver::Receiver::start(clock.clone()).await?;
     let concurrency = a
         .concurrency
@@ -212,7 +219,7 @@ async fn run_all(a: Args, profiles: Vec<Profile>) -> anyhow::Result<i32> {
             key_prefix: format!("argus-eval-{}:hb:", std::process::id()),
             heartbeat: Duration::from_millis(a.heartbeat_ms.max(1)),
             slow: p.timing().slow,
-            exe: exe.clone(),
+            exe: svc_exe.clone(),
         })
         .await?;
         let target = Target {
