@@ -4,6 +4,7 @@
 //! ```yaml
 //! argus:
 //!   external_url: https://argus.example.com
+//!   history_retention: 90d                       # alert, notification and action history
 //!   flap_damping: {enabled: true, window: 10m, max_transitions: 4, hold: 5m}
 //!   retry: {initial: 1s, max: 1m, max_attempts: 8}
 //!   links: {ttl: 24h, silence_for: 2h}          # secret: from the data dir unless set
@@ -36,6 +37,17 @@ use super::matchers::MatcherList;
 use argus_model::PromDuration;
 use serde::Deserialize;
 
+/// The default of [`ArgusConfig::history_retention`]: 90 days.
+pub const DEFAULT_HISTORY_RETENTION_MS: i64 = 90 * 86_400_000;
+
+impl ArgusConfig {
+    /// The history retention in ms; 0 keeps the history forever.
+    pub fn history_retention_ms(&self) -> i64 {
+        self.history_retention
+            .map_or(DEFAULT_HISTORY_RETENTION_MS, |d| d.as_millis())
+    }
+}
+
 /// The `argus:` section.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +55,10 @@ pub struct ArgusConfig {
     /// URL of this Argus, used as `externalURL` in payloads.
     #[serde(default)]
     pub external_url: Option<String>,
+    /// How long the alert history (alerts, notifications, actions) is kept
+    /// (default 90d, [`DEFAULT_HISTORY_RETENTION_MS`]); `0s` keeps it forever.
+    #[serde(default)]
+    pub history_retention: Option<PromDuration>,
     /// Flap damping.
     #[serde(default)]
     pub flap_damping: FlapDampingConfig,

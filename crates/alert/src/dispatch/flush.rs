@@ -100,6 +100,13 @@ impl Dispatcher {
         if let Err(e) = self.commit(b) {
             tracing::warn!(error = %e, "Could not persist garbage collection; it will be retried.");
         }
+        let keep = self.cfg.argus.history_retention_ms();
+        if let (Some(store), true) = (&self.store, keep > 0) {
+            // Bounded per pass so one collection never stalls the dispatcher; the rest goes next time.
+            if let Err(e) = store.prune_actions_before(now - keep, 10_000) {
+                tracing::warn!(error = %e, "Could not prune the alert history; it will be retried.");
+            }
+        }
     }
 
     /// The group's alerts as they are to be shown at `now` (flap-held alerts as firing).

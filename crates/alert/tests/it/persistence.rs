@@ -98,3 +98,57 @@ fn silences_and_history_survive_restart() {
         ]
     );
 }
+
+#[test]
+fn history_older_than_the_retention_is_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!("{CFG}argus:\n  history_retention: 1h\n");
+    let mut t = Timeline::with_store(&cfg, Some(Store::open(dir.path()).unwrap()), 0);
+    let silence = |who: &str, from: i64| {
+        Silence::new(
+            vec![SilenceMatcher::equal("alertname", "Foo")],
+            from,
+            from + 60_000,
+            who,
+            "x",
+        )
+    };
+    t.d.set_silence(silence("old", 0)).unwrap();
+    t.clock.set(3_000_000);
+    t.d.set_silence(silence("newer", 3_000_000)).unwrap();
+    // At 1 h 10 min the first record is past the retention, the second is not.
+    t.at(4_200);
+    let who: Vec<String> =
+        t.d.history(0, i64::MAX, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.kind == "silence_set")
+            .map(|a| a.who)
+            .collect();
+    assert_eq!(who, vec!["newer".to_string()]);
+
+    // The store prunes in bounded passes, oldest first.
+    let store = Store::open(tempfile::tempdir().unwrap().path()).unwrap();
+    let mut b = argus_alert::store::Batch::default();
+    for at in 0..5 {
+        b.action(argus_alert::store::Action {
+            at,
+            who: "x".into(),
+            kind: "ack".into(),
+            target: String::new(),
+            comment: String::new(),
+            labels: Default::default(),
+        });
+    }
+    store.commit(b).unwrap();
+    assert_eq!(store.prune_actions_before(4, 3).unwrap(), 3);
+    assert_eq!(store.prune_actions_before(4, 3).unwrap(), 1);
+    assert_eq!(store.prune_actions_before(4, 3).unwrap(), 0);
+    let left: Vec<i64> = store
+        .actions(0, 100, 10)
+        .unwrap()
+        .iter()
+        .map(|a| a.at)
+        .collect();
+    assert_eq!(left, vec![4]);
+}
