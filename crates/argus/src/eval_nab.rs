@@ -5,15 +5,22 @@
 //!
 //! The default configuration is the production scorer's
 //! (`AnomalyConfig::default()`: the forecasters and likelihood layer with the
-//! contextual novelty detector added; ADR 0009's addendum has the figures
+//! contextual novelty detector added; ADR 0009's addenda have the figures
 //! and the variants). A `--config` file selects a variant, e.g. the
-//! contextual detector alone with 40 levels (63.10 standard there):
+//! contextual detector alone with 64 levels:
 //! `{"context_add": 0, "context_weight": 6, "point_weight": 0,
-//! "likelihood_weight": 0, "context": {"levels": 40}}`.
+//! "likelihood_weight": 0, "context": {"levels": 64}}`.
+//!
+//! As in NAB's own runner, every detector gets its data file's min and max
+//! (`inputMin`/`inputMax`, look-ahead that NAB allows): the scorer is built
+//! with `AnomalyScorer::with_range`, which fixes the contextual detector's
+//! grid from them. `--no-input-range` scores as production does, with the
+//! grid fixed online from the first samples.
 //!
 //! ```text
 //! argus eval nab --data ../shared/data/nab --out /tmp/nab-results
 //! argus eval nab --data DIR --out OUT --config variant.json --categories realKnownCause
+//! argus eval nab --data DIR --out OUT --no-input-range
 //! ```
 //!
 //! Input: `DIR/data/<category>/<file>.csv` (`timestamp,value`),
@@ -56,6 +63,14 @@ pub struct Args {
     /// held-out evaluation: a threshold chosen on another split).
     #[arg(long)]
     threshold: Option<f64>,
+    /// Give the scorer each file's min and max as its input range, as NAB
+    /// does for every detector (`inputMin`/`inputMax`); the default.
+    #[arg(long, overrides_with = "no_input_range")]
+    nab_input_range: bool,
+    /// Score without the file's range: the scorer fixes its discretisation
+    /// online, as in production.
+    #[arg(long, overrides_with = "nab_input_range")]
+    no_input_range: bool,
 }
 
 /// One data file, read and scored.
@@ -131,8 +146,19 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             }
         );
     }
+    let input_range = !args.no_input_range;
     for f in &mut files {
-        let mut scorer = AnomalyScorer::new(cfg.clone());
+        let mut scorer = if input_range {
+            let (lo, hi) = f
+                .values
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                    (lo.min(v), hi.max(v))
+                });
+            AnomalyScorer::with_range(cfg.clone(), lo, hi)
+        } else {
+            AnomalyScorer::new(cfg.clone())
+        };
         f.scores =
             f.ts.iter()
                 .zip(&f.values)
@@ -159,14 +185,19 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let n_windows: usize = files.iter().map(|f| f.windows.len()).sum();
     let _ = writeln!(
         report,
-        "NAB: {} files, {} categories, {} windows, {} rows; detector config: {}",
+        "NAB: {} files, {} categories, {} windows, {} rows; detector config: {}; input range: {}",
         files.len(),
         categories.len(),
         n_windows,
         files.iter().map(|f| f.ts.len()).sum::<usize>(),
         args.config
             .as_ref()
-            .map_or("default".to_string(), |p| p.display().to_string())
+            .map_or("default".to_string(), |p| p.display().to_string()),
+        if input_range {
+            "the file's min/max (NAB)"
+        } else {
+            "none (online)"
+        }
     );
     let _ = writeln!(
         report,

@@ -51,11 +51,16 @@ fn make_subset(dst: &Path) {
 }
 
 fn run(data: &Path, out: &Path) -> std::process::Output {
+    run_with(data, out, &[])
+}
+
+fn run_with(data: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_argus"))
         .args(["eval", "nab", "--data"])
         .arg(data)
         .arg("--out")
         .arg(out)
+        .args(extra)
         .output()
         .expect("run argus")
 }
@@ -122,14 +127,17 @@ fn eval_nab_writes_nab_results_and_prints_scores() {
             .unwrap();
 
     // Three windows in all; the null detector scores 0 and a perfect one 100.
-    // The default configuration (ADR 0009's addendum: the scorer plus the
-    // contextual novelty detector, 61.3 on the whole corpus, up from 54.2)
-    // finds the jump and one of rogue_agent_key_hold's two windows with three
-    // false-positive rows here: 46.9 standard, 53.5 low-FN when this was
-    // written (the second round's default: 46.2 / 53.0; the first scorer
-    // found all three, 67.0 / 78.0, but scored lower on the corpus). Losing
-    // one more window costs about 33 points, so 35 is the floor that still
-    // catches such a regression; the ceiling is the perfect score.
+    // The default configuration with NAB's input range (ADR 0009's second
+    // addendum: 68.4 on the whole corpus) finds the jump and one of
+    // rogue_agent_key_hold's two windows with no false positive here: 52.4
+    // standard, 57.2 low-FN when this was written (the first addendum's
+    // default: 46.9 / 53.5). Losing one more window costs about 33 points,
+    // so 35 is the floor that still catches such a regression; the ceiling
+    // is the perfect score.
+    assert!(
+        stdout.contains("input range: the file's min/max (NAB)"),
+        "{stdout}"
+    );
     let standard = printed_score(&stdout, "standard");
     assert!(
         (35.0..=100.0).contains(&standard),
@@ -142,6 +150,24 @@ fn eval_nab_writes_nab_results_and_prints_scores() {
         "low FN {low_fn}\n{stdout}"
     );
     assert!(stdout.contains("artificialNoAnomaly"), "{stdout}");
+
+    // Without the input range the contextual detector fixes its grid
+    // online, as in production: a different run (68.1 standard here when
+    // this was written: it finds both rogue_agent_key_hold windows, with
+    // two false-positive rows), so the flag reaches the scorer.
+    let o = run_with(&data, &tmp.path().join("online"), &["--no-input-range"]);
+    let online = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(online.contains("input range: none (online)"), "{online}");
+    let online_standard = printed_score(&online, "standard");
+    assert!(
+        (35.0..=100.0).contains(&online_standard),
+        "online standard {online_standard}\n{online}"
+    );
+    assert!(
+        (online_standard - standard).abs() > 1.0,
+        "the input range changed nothing: {standard} / {online_standard}"
+    );
 }
 
 #[test]

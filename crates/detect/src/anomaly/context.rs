@@ -11,7 +11,11 @@
 //!    its bin and its bin on a grid shifted by half a bin, so a value near a
 //!    bin edge is not novel just because noise moved it across the edge.
 //!    Values outside the first range simply get symbols outside
-//!    `0..levels` (new symbols, hence novel).
+//!    `0..levels` (new symbols, hence novel). When the input range is known
+//!    up front ([`ContextDetector::with_range`], NAB's protocol), it fixes
+//!    the grid instead (`range_levels` bins, as the whole range, outliers
+//!    included, is wider than the first samples') and contexts are learnt
+//!    from the first sample.
 //! 2. Contexts: for each grid and each order `k` in `0..=order`, the key is
 //!    the last `k` symbols followed by the current one. A key is novel when
 //!    it is in neither of two generations of a small Bloom-style bit set.
@@ -46,8 +50,12 @@ const BITS: u32 = (WORDS * 64) as u32;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ContextConfig {
-    /// Bins over the range of the first `learn` samples. Default 24.
+    /// Bins over the range of the first `learn` samples. Default 32.
     pub levels: u32,
+    /// Bins over a known input range ([`ContextDetector::with_range`]); 0
+    /// means `levels`. Default 64: the whole range, outliers included, is
+    /// typically about twice as wide as the first samples' (ADR 0009).
+    pub range_levels: u32,
     /// Previous symbols in the longest context, at most [`MAX_ORDER`];
     /// 0 keeps only the value's own bin. Default 0 (on NAB, longer contexts
     /// flag noise: ADR 0009).
@@ -60,7 +68,8 @@ pub struct ContextConfig {
 impl Default for ContextConfig {
     fn default() -> Self {
         Self {
-            levels: 24,
+            levels: 32,
+            range_levels: 64,
             order: 0,
             learn: 300,
         }
@@ -111,6 +120,45 @@ impl ContextDetector {
         }
     }
 
+    /// A detector whose grid is fixed from a known input range instead of
+    /// the first `learn` samples: `range_levels` bins whose centres span
+    /// `[min, max]`, and contexts are learnt from the first sample on. This
+    /// is NAB's standard protocol (every NAB detector is given the data
+    /// file's `inputMin`/`inputMax`); a streaming series has no such range,
+    /// so production uses [`ContextDetector::new`]. A non-finite range or
+    /// `min > max` falls back to [`ContextDetector::new`]; a flat range
+    /// (`min == max`) gets a small bin width around the value.
+    ///
+    /// ```
+    /// use argus_detect::anomaly::{ContextConfig, ContextDetector};
+    /// let mut d = ContextDetector::with_range(ContextConfig::default(), 0.0, 23.0);
+    /// assert!(d.is_learning());
+    /// assert_eq!(d.update(5.0), 1.0); // the first value is new
+    /// assert_eq!(d.update(5.0), 0.0); // and then known
+    /// ```
+    pub fn with_range(cfg: ContextConfig, min: f64, max: f64) -> Self {
+        let levels = if cfg.range_levels > 0 {
+            cfg.range_levels
+        } else {
+            cfg.levels
+        };
+        let mut d = Self::new(ContextConfig { levels, ..cfg });
+        if min.is_finite() && max.is_finite() && min <= max {
+            d.fix_grid(min, max, 0.5 * (min + max));
+        }
+        d
+    }
+
+    /// Fixes the grid so that the centres of the first and the last bin sit
+    /// on `lo` and `hi` (the extremes do not sit on bin edges).
+    fn fix_grid(&mut self, lo: f64, hi: f64, mean: f64) {
+        // A flat range still gets a usable grid.
+        let floor = 1e-9 + 1e-3 * mean.abs();
+        self.width = ((hi - lo) / (self.levels - 1.0).max(1.0)).max(floor);
+        self.lo = lo - 0.5 * self.width;
+        self.hi = hi;
+    }
+
     /// Bytes held for this series (all inline, no heap).
     pub fn state_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
@@ -134,12 +182,7 @@ impl ContextDetector {
             self.sum += x;
             if self.n >= self.learn {
                 let mean = self.sum / f64::from(self.n);
-                // A flat start still gets a usable grid.
-                let floor = 1e-9 + 1e-3 * mean.abs();
-                // The first range spans the centres of the first and the
-                // last bin, so its extremes do not sit on bin edges.
-                self.width = ((self.hi - self.lo) / (self.levels - 1.0).max(1.0)).max(floor);
-                self.lo -= 0.5 * self.width;
+                self.fix_grid(self.lo, self.hi, mean);
             }
             return 0.0;
         }
@@ -302,6 +345,62 @@ mod tests {
         let after = run(&mut d, 2000..4000, |i| 20.0 + noise(i));
         assert_eq!(after[0], 1.0, "first shifted sample");
         assert!(after[1000..].iter().all(|&v| v < 0.3), "not learnt");
+    }
+
+    #[test]
+    fn a_known_range_fixes_the_grid_at_once() {
+        let cfg = ContextConfig {
+            range_levels: 11,
+            levels: 11,
+            ..ContextConfig::default()
+        };
+        // Bins of width 100 centred on 0, 100, ..., 1000: learning starts
+        // with the first sample, no `learn` samples needed.
+        let mut d = ContextDetector::with_range(cfg.clone(), 0.0, 1000.0);
+        assert!(d.is_learning());
+        assert_eq!(d.update(10.0), 1.0, "first value");
+        // 40 is in the same bin on both grids (the shifted grid's edge is
+        // at 50): known. 60 is in the same bin on the main grid only.
+        assert_eq!(d.update(40.0), 0.0);
+        assert_eq!(d.update(60.0), 0.5);
+        assert_eq!(d.update(1000.0), 1.0, "the range's maximum, never seen");
+        // Learnt online from the first 300 samples (0..20) instead, the grid
+        // is 2 wide and 10 → 40 is a new value.
+        let mut online = ContextDetector::new(cfg.clone());
+        run(&mut online, 0..600, |i| f64::from(i % 21));
+        assert_eq!(online.update(10.0), 0.0);
+        assert_eq!(online.update(40.0), 1.0);
+        // The range's grid has `range_levels` bins (0: `levels`): 21 bins of
+        // width 50 split 10 and 40 on the main grid.
+        let mut finer = ContextDetector::with_range(
+            ContextConfig {
+                range_levels: 21,
+                ..cfg.clone()
+            },
+            0.0,
+            1000.0,
+        );
+        finer.update(10.0);
+        assert_eq!(finer.update(40.0), 0.5);
+        let mut same = ContextDetector::with_range(
+            ContextConfig {
+                range_levels: 0,
+                ..cfg.clone()
+            },
+            0.0,
+            1000.0,
+        );
+        same.update(10.0);
+        assert_eq!(same.update(40.0), 0.0);
+        // A range that is not one falls back to the online grid.
+        for (lo, hi) in [(f64::NAN, 1.0), (2.0, 1.0), (0.0, f64::INFINITY)] {
+            assert!(!ContextDetector::with_range(cfg.clone(), lo, hi).is_learning());
+        }
+        // A flat range still gets a grid, and a value off it is novel.
+        let mut flat = ContextDetector::with_range(cfg, 5.0, 5.0);
+        assert_eq!(flat.update(5.0), 1.0);
+        assert_eq!(flat.update(5.0), 0.0);
+        assert_eq!(flat.update(6.0), 1.0);
     }
 
     #[test]

@@ -21,12 +21,18 @@
 //!    recent values) is once discretised: 0 when seen recently, 1 when new.
 //! 6. `R = max(point_weight · point, likelihood_weight · tail z,
 //!    context_weight · novelty) + context_add · novelty` (defaults: the
-//!    novelty is only added, so it lowers the bar for the other detectors
+//!    point anomaly reaches `R` only through the likelihood layer, and the
+//!    novelty is only added, so it lowers the bar for the likelihood layer
 //!    and fires alone only with `context_weight`); the score
 //!    is `R/(R+squash)`. When `R` reaches `fire_z` the scorer reports, then
 //!    holds the score at 0 for `suppress` samples (NAB counts one detection
 //!    per window and charges every false positive), and re-anchors the
 //!    long-run level so a level shift is flagged once and then learnt.
+//!
+//! A stream has no known range, so [`AnomalyScorer::new`] fixes the
+//! contextual detector's grid online; [`AnomalyScorer::with_range`] takes
+//! the range up front, as NAB gives every detector its data file's min and
+//! max (`argus eval nab` does so by default).
 //!
 //! ```
 //! use argus_detect::anomaly::{AnomalyConfig, AnomalyScorer};
@@ -89,8 +95,13 @@ pub struct AnomalyConfig {
     pub sustain_stat_alpha: f64,
     /// Multiplier of the sustained z relative to the point surprise. Default 1.
     pub sustain_weight: f64,
+    /// Smallest spread (in surprise units) of a sustained average's
+    /// long-run distribution, so a series whose surprise hardly varies does
+    /// not turn a small change into a huge sustained z. Default 0.2.
+    pub sustain_min_sd: f64,
     /// Multiplier of the point/sustained anomaly in `R`; 0 leaves only the
-    /// likelihood layer. Default 0.6.
+    /// likelihood layer (the default, 0: on NAB the point anomaly counts best
+    /// through the likelihood layer once novelty is added; ADR 0009).
     pub point_weight: f64,
     /// Multiplier of the likelihood layer's tail z in `R`; 0 disables the
     /// layer. Default 1.4 (so HTM's likelihood 0.99999, `z ≈ 4.26`, reaches
@@ -109,8 +120,12 @@ pub struct AnomalyConfig {
     pub likelihood_min_count: u32,
     /// Raw anomaly at which the scorer reports a detection. Default 6.
     pub fire_z: f64,
-    /// Samples after a detection whose score is held at 0. Default 200.
+    /// Samples after a detection whose score is held at 0. Default 150.
     pub suppress: u32,
+    /// With a known input range ([`AnomalyScorer::with_range`]), every
+    /// error scale is at least this fraction of the range, so wiggles that
+    /// are tiny against the whole series never look large. Default 0.
+    pub range_floor: f64,
     /// Re-anchor the long-run level at a detection. Default true.
     pub reanchor: bool,
     /// Score = R / (R + squash). Default 6 (so R = fire_z maps to 0.5).
@@ -120,7 +135,7 @@ pub struct AnomalyConfig {
     pub context_weight: f64,
     /// Multiplier of the contextual novelty added to `R` after the maximum
     /// (so novelty lowers how far the other detectors must go to fire);
-    /// 0 (with `context_weight` 0) disables the detector. Default 4.
+    /// 0 (with `context_weight` 0) disables the detector. Default 5.
     pub context_add: f64,
     /// Weight of the newest novelty in its short average (1, the default:
     /// no averaging).
@@ -128,7 +143,8 @@ pub struct AnomalyConfig {
     /// Samples before the contextual detector contributes to `R` (it fixes
     /// its grid and learns contexts before that). Default 600.
     pub context_start: u32,
-    /// The contextual detector's own settings (default: 24 bins, order 0,
+    /// The contextual detector's own settings (default: 32 bins, 64 over a
+    /// known input range, order 0,
     /// grid from the first 300 samples).
     pub context: ContextConfig,
 }
@@ -148,18 +164,20 @@ impl Default for AnomalyConfig {
             sustain_alpha: 0.1,
             sustain_stat_alpha: 0.002,
             sustain_weight: 1.0,
-            point_weight: 0.6,
+            sustain_min_sd: 0.2,
+            point_weight: 0.0,
             likelihood_weight: 1.4,
             likelihood_short_alpha: 0.1,
             likelihood_long_alpha: 0.000_125,
             likelihood_min_sd: 0.4,
             likelihood_min_count: 600,
             fire_z: 6.0,
-            suppress: 200,
+            suppress: 150,
+            range_floor: 0.0,
             reanchor: true,
             squash: 6.0,
             context_weight: 0.0,
-            context_add: 4.0,
+            context_add: 5.0,
             context_alpha: 1.0,
             context_start: 600,
             context: ContextConfig::default(),
@@ -198,7 +216,7 @@ impl Sustain {
         self.n = self.n.saturating_add(1);
         self.avg += warm_alpha(cfg.sustain_alpha, self.n) * (z - self.avg);
         let out = if self.n > 16 {
-            self.stats.z(self.avg)
+            self.stats.z(self.avg, cfg.sustain_min_sd)
         } else {
             0.0
         };
@@ -227,6 +245,8 @@ pub struct AnomalyScorer {
     day: Profile,
     week: Profile,
     hold: u32,
+    /// The input range's width when known (0 otherwise).
+    range: f64,
     /// The contextual detector, when enabled, and its short average.
     context: Option<Box<ContextDetector>>,
     context_avg: f64,
@@ -250,9 +270,31 @@ impl AnomalyScorer {
             day,
             week,
             hold: 0,
+            range: 0.0,
             context,
             context_avg: 0.0,
         }
+    }
+
+    /// A scorer whose contextual detector discretises over a known input
+    /// range (see [`ContextDetector::with_range`]): NAB's standard protocol
+    /// gives every detector the data file's min and max. Production scores
+    /// streams without look-ahead and uses [`AnomalyScorer::new`].
+    ///
+    /// ```
+    /// use argus_detect::anomaly::{AnomalyConfig, AnomalyScorer};
+    /// let s = AnomalyScorer::with_range(AnomalyConfig::default(), 0.0, 100.0);
+    /// assert!(s.state_bytes() <= 4096);
+    /// ```
+    pub fn with_range(cfg: AnomalyConfig, min: f64, max: f64) -> Self {
+        let mut s = Self::new(cfg);
+        if min.is_finite() && max.is_finite() && min <= max {
+            s.range = max - min;
+        }
+        if let Some(c) = s.context.as_mut() {
+            **c = ContextDetector::with_range(s.cfg.context.clone(), min, max);
+        }
+        s
     }
 
     /// Bytes held for this series (struct plus the profile buffers and the
@@ -307,7 +349,7 @@ impl AnomalyScorer {
             self.long_mean = x;
         }
         // A noise floor so a flat series does not divide by zero.
-        let floor = 1e-9 + 1e-6 * self.long_mean.abs();
+        let floor = 1e-9 + 1e-6 * self.long_mean.abs() + self.cfg.range_floor * self.range;
         let z_local = self.channels[0].observe(x - self.level, floor, &self.cfg);
         let z_long = self.channels[1].observe(x - self.long_mean, floor, &self.cfg);
         let z_day = self.seasonal(2, ts, x, floor);

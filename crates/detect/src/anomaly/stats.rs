@@ -50,9 +50,9 @@ impl MeanVar {
         self.var = (1.0 - a) * (self.var + a * d * d);
     }
 
-    /// `(x − mean) / std`, 0 when the spread is zero.
-    pub(crate) fn z(&self, x: f64) -> f64 {
-        let sd = self.var.sqrt();
+    /// `(x − mean) / max(std, min_sd)`, 0 when that spread is zero.
+    pub(crate) fn z(&self, x: f64, min_sd: f64) -> f64 {
+        let sd = self.var.sqrt().max(min_sd);
         if sd > 0.0 {
             (x - self.mean) / sd
         } else {
@@ -83,8 +83,9 @@ mod tests {
             m.update(3.0, 0.05);
         }
         assert!((m.mean - 3.0).abs() < 1e-12);
-        assert_eq!(m.z(5.0), 0.0);
+        assert_eq!(m.z(5.0, 0.0), 0.0);
+        assert_eq!(m.z(5.0, 0.5), 4.0);
         m.update(4.0, 0.05);
-        assert!(m.z(4.0) > 0.0);
+        assert!(m.z(4.0, 0.0) > 0.0);
     }
 }

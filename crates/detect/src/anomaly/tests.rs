@@ -201,3 +201,28 @@ fn disabled_context_detector_holds_no_state() {
     assert!(on > off + 500, "on {on} off {off}");
     assert!(on <= 4096, "{on}");
 }
+
+#[test]
+fn a_range_floor_ignores_wiggles_that_are_tiny_against_the_range() {
+    // A series that sits at 40 ± 0.0005 for a long time, in a file whose
+    // range is [0, 100]: a step of 0.05 is 100 typical errors, but only
+    // 0.05 % of the range (and inside one bin of the contextual detector).
+    // The floor applies to the point surprises; the sustained terms compare
+    // a surprise with its own spread, so they are off here.
+    let cfg = |range_floor: f64| AnomalyConfig {
+        range_floor,
+        sustain_weight: 0.0,
+        ..AnomalyConfig::default()
+    };
+    let step = |mut s: AnomalyScorer| {
+        feed(&mut s, 0..3000, |i| 40.0 + 0.001 * noise(i));
+        s.update(3000 * 300, 40.05)
+    };
+    let without = step(AnomalyScorer::with_range(cfg(0.0), 0.0, 100.0));
+    assert!(without >= 0.5, "no floor: {without}");
+    let with = step(AnomalyScorer::with_range(cfg(0.003), 0.0, 100.0));
+    assert!(with < 0.1, "range floor: {with}");
+    // Without a known range the floor has nothing to scale: as before.
+    let online = step(AnomalyScorer::new(cfg(0.003)));
+    assert!(online >= 0.5, "online: {online}");
+}
