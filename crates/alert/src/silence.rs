@@ -2,6 +2,11 @@
 //! before `starts_at`, active until `ends_at`, expired after. Semantics follow Alertmanager's
 //! `silence` package, including when an update is made in place and when it replaces.
 //!
+//! Matching is indexed: each silence is filed under the values of one matcher that an alert
+//! must carry (`name="v"`, or `name=~"a|b"` of plain alternatives), the one whose buckets were
+//! the smallest when it was filed; silences without such a matcher are checked for every alert.
+//! [`Silences::mutes`] returns exactly what a scan of every silence would, sorted by id.
+//!
 //! ```
 //! use argus_alert::silence::{Silence, SilenceMatcher, Silences, SilenceState};
 //! use argus_model::Labels;
@@ -149,30 +154,64 @@ pub enum SilenceError {
 /// The set of silences.
 #[derive(Debug, Default)]
 pub struct Silences {
-    by_id: BTreeMap<String, (Silence, Vec<Matcher>)>,
-    /// Silences indexed by one of their non-empty `name="value"` matchers
-    /// (name → value → ids): an alert is only checked against the silences
-    /// filed under one of its own label pairs, plus [`Self::unindexed`].
+    by_id: BTreeMap<String, Entry>,
+    /// Silences indexed by the values of one of their matchers (name → value → ids): an alert
+    /// is only checked against the silences filed under one of its own label pairs, plus
+    /// [`Self::unindexed`].
     by_eq: HashMap<String, HashMap<String, Vec<String>>>,
-    /// Silences with no such matcher, checked for every alert.
+    /// Silences with no indexable matcher, checked for every alert.
     unindexed: BTreeSet<String>,
 }
 
-/// The equality matcher a silence is filed under, if it has one.
-fn index_key(ms: &[Matcher]) -> Option<(&str, &str)> {
-    ms.iter()
-        .find(|m| m.op == MatchOp::Eq && !m.value.is_empty())
-        .map(|m| (m.name.as_str(), m.value.as_str()))
+/// A stored silence with its compiled matchers and the index keys it is filed under (empty:
+/// in `unindexed`). The keys are kept because the choice depends on the index at filing time.
+#[derive(Debug)]
+struct Entry {
+    silence: Silence,
+    matchers: Vec<Matcher>,
+    keys: Vec<(String, String)>,
+}
+
+/// The label values a matcher requires, one of which an alert must carry for it to match:
+/// `name="v"` (v non-empty) gives `[v]`, `name=~"a|b"` (plain alternatives, none empty)
+/// gives `[a, b]`. `None` when the matcher can match an absent label or a value it cannot
+/// list.
+fn required_values(m: &Matcher) -> Option<Vec<String>> {
+    let mut vals = match m.op {
+        MatchOp::Eq => vec![m.value.clone()],
+        MatchOp::Re => m.set_matches()?,
+        MatchOp::Neq | MatchOp::Nre => return None,
+    };
+    vals.sort_unstable();
+    vals.dedup();
+    (!vals.iter().any(String::is_empty)).then_some(vals)
 }
 
 impl Silences {
+    /// The index keys for a silence's matchers: those of the indexable matcher whose buckets
+    /// hold the fewest silences now (the rarest), the first one on a tie; none if no matcher is
+    /// indexable.
+    fn choose_keys(&self, ms: &[Matcher]) -> Vec<(String, String)> {
+        let bucket = |n: &str, v: &str| {
+            self.by_eq
+                .get(n)
+                .and_then(|vals| vals.get(v))
+                .map_or(0, Vec::len)
+        };
+        ms.iter()
+            .filter_map(|m| required_values(m).map(|vals| (m, vals)))
+            .min_by_key(|(m, vals)| vals.iter().map(|v| bucket(&m.name, v) + 1).sum::<usize>())
+            .map(|(m, vals)| vals.into_iter().map(|v| (m.name.clone(), v)).collect())
+            .unwrap_or_default()
+    }
+
     /// Creates or updates a silence and returns its id. An update keeps the id when Alertmanager
     /// would (same matchers, not expired, start unchanged once active); otherwise the old one
     /// is expired and a new id is returned.
     pub fn set(&mut self, mut s: Silence, now: i64) -> Result<String, SilenceError> {
         let compiled = validate(&s)?;
         s.updated_at = now;
-        if let Some((old, _)) = self.by_id.get(&s.id).cloned() {
+        if let Some(old) = self.by_id.get(&s.id).map(|e| e.silence.clone()) {
             if can_update(&old, &s, now) {
                 self.put(s.clone(), compiled);
                 return Ok(s.id);
@@ -199,48 +238,52 @@ impl Silences {
     /// Stores a silence and files it in the matcher index.
     fn put(&mut self, s: Silence, compiled: Vec<Matcher>) {
         self.unfile(&s.id);
-        match index_key(&compiled) {
-            Some((n, v)) => self
-                .by_eq
-                .entry(n.to_string())
-                .or_default()
-                .entry(v.to_string())
-                .or_default()
-                .push(s.id.clone()),
-            None => {
-                self.unindexed.insert(s.id.clone());
-            }
+        let keys = self.choose_keys(&compiled);
+        if keys.is_empty() {
+            self.unindexed.insert(s.id.clone());
         }
-        self.by_id.insert(s.id.clone(), (s, compiled));
+        for (n, v) in &keys {
+            self.by_eq
+                .entry(n.clone())
+                .or_default()
+                .entry(v.clone())
+                .or_default()
+                .push(s.id.clone());
+        }
+        let entry = Entry {
+            silence: s,
+            matchers: compiled,
+            keys,
+        };
+        self.by_id.insert(entry.silence.id.clone(), entry);
     }
 
     /// Removes a silence from the matcher index (not from `by_id`).
     fn unfile(&mut self, id: &str) {
-        let Some((_, ms)) = self.by_id.get(id) else {
+        let Some(e) = self.by_id.get(id) else {
             return;
         };
-        match index_key(ms) {
-            Some((n, v)) => {
-                if let Some(vals) = self.by_eq.get_mut(n) {
-                    if let Some(ids) = vals.get_mut(v) {
-                        ids.retain(|x| x != id);
-                        if ids.is_empty() {
-                            vals.remove(v);
-                        }
-                    }
-                    if vals.is_empty() {
-                        self.by_eq.remove(n);
+        if e.keys.is_empty() {
+            self.unindexed.remove(id);
+        }
+        for (n, v) in &e.keys {
+            if let Some(vals) = self.by_eq.get_mut(n) {
+                if let Some(ids) = vals.get_mut(v) {
+                    ids.retain(|x| x != id);
+                    if ids.is_empty() {
+                        vals.remove(v);
                     }
                 }
-            }
-            None => {
-                self.unindexed.remove(id);
+                if vals.is_empty() {
+                    self.by_eq.remove(n);
+                }
             }
         }
     }
 
     /// The silences that could match `labels`: those filed under one of its
-    /// label pairs and the unindexed ones.
+    /// label pairs and the unindexed ones. An id can repeat only if it is filed under two
+    /// pairs of `labels`, which cannot happen (all its keys share one label name).
     fn candidates<'a>(&'a self, labels: &'a Labels) -> impl Iterator<Item = &'a String> + 'a {
         labels
             .iter()
@@ -258,10 +301,11 @@ impl Silences {
 
     /// Expires a silence now. A pending one gets `starts_at = ends_at = now`.
     pub fn expire(&mut self, id: &str, now: i64) -> Result<&Silence, SilenceError> {
-        let (s, _) = self
+        let s = &mut self
             .by_id
             .get_mut(id)
-            .ok_or_else(|| SilenceError::NotFound(id.to_string()))?;
+            .ok_or_else(|| SilenceError::NotFound(id.to_string()))?
+            .silence;
         match s.state(now) {
             SilenceState::Expired => return Err(SilenceError::AlreadyExpired(id.to_string())),
             SilenceState::Pending => {
@@ -276,12 +320,12 @@ impl Silences {
 
     /// One silence.
     pub fn get(&self, id: &str) -> Option<&Silence> {
-        self.by_id.get(id).map(|(s, _)| s)
+        self.by_id.get(id).map(|e| &e.silence)
     }
 
     /// All silences, by id.
     pub fn iter(&self) -> impl Iterator<Item = &Silence> {
-        self.by_id.values().map(|(s, _)| s)
+        self.by_id.values().map(|e| &e.silence)
     }
 
     /// Number of silences kept.
@@ -313,8 +357,9 @@ impl Silences {
     }
 
     fn active_match(&self, id: &str, labels: &Labels, now: i64) -> bool {
-        self.by_id.get(id).is_some_and(|(s, m)| {
-            s.state(now) == SilenceState::Active && crate::config::all_match(m, labels)
+        self.by_id.get(id).is_some_and(|e| {
+            e.silence.state(now) == SilenceState::Active
+                && crate::config::all_match(&e.matchers, labels)
         })
     }
 
@@ -323,8 +368,8 @@ impl Silences {
         let old: Vec<String> = self
             .by_id
             .values()
-            .filter(|(s, _)| s.ends_at + retention_ms <= now)
-            .map(|(s, _)| s.id.clone())
+            .filter(|e| e.silence.ends_at + retention_ms <= now)
+            .map(|e| e.silence.id.clone())
             .collect();
         for id in &old {
             self.unfile(id);
@@ -451,6 +496,58 @@ mod tests {
         s.expire(&c, 6).unwrap();
         s.gc(6 + DEFAULT_RETENTION_MS, DEFAULT_RETENTION_MS);
         assert!(s.is_empty() && s.by_eq.is_empty() && s.unindexed.is_empty());
+    }
+
+    #[test]
+    fn files_under_the_rarest_matcher_and_regex_alternatives() {
+        let mut s = Silences::default();
+        let mk = |ms: Vec<SilenceMatcher>| Silence::new(ms, 0, 100, "me", "c");
+        let alt = SilenceMatcher {
+            name: "instance".into(),
+            value: "h1|h2".into(),
+            is_regex: true,
+            is_equal: true,
+        };
+        let a = s
+            .set(mk(vec![SilenceMatcher::equal("cluster", "c1")]), 0)
+            .unwrap();
+        // A tie (1 silence + 1 vs 2 alternatives × (0 + 1)) keeps the first matcher.
+        let a2 = s
+            .set(
+                mk(vec![SilenceMatcher::equal("cluster", "c1"), alt.clone()]),
+                0,
+            )
+            .unwrap();
+        // `cluster="c1"` now holds two silences, so this one goes under both alternatives.
+        let b = s
+            .set(mk(vec![SilenceMatcher::equal("cluster", "c1"), alt]), 0)
+            .unwrap();
+        let keys = |id: &str| s.by_id[id].keys.clone();
+        let pair = |n: &str, v: &str| (n.to_string(), v.to_string());
+        assert_eq!(keys(&a), vec![pair("cluster", "c1")]);
+        assert_eq!(keys(&a2), vec![pair("cluster", "c1")]);
+        assert_eq!(
+            keys(&b),
+            vec![pair("instance", "h1"), pair("instance", "h2")]
+        );
+        let l = Labels::from_pairs(&[("cluster", "c1"), ("instance", "h2")]);
+        let mut all = vec![a.clone(), a2.clone(), b.clone()];
+        all.sort();
+        assert_eq!(s.mutes(&l, 1), all);
+        // `a2` is filed under `cluster` but its `instance` matcher still applies.
+        let h3 = Labels::from_pairs(&[("cluster", "c1"), ("instance", "h3")]);
+        assert_eq!(s.mutes(&h3, 1), vec![a]);
+        // An alternative that is empty matches an absent label: not indexable.
+        let empty_alt = SilenceMatcher {
+            name: "x".into(),
+            value: "h1|".into(),
+            is_regex: true,
+            is_equal: true,
+        };
+        let c = s
+            .set(mk(vec![empty_alt, SilenceMatcher::equal("y", "1")]), 0)
+            .unwrap();
+        assert_eq!(s.by_id[&c].keys, vec![pair("y", "1")]);
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub struct ArgusConfig {
     #[serde(default)]
     pub external_url: Option<String>,
     /// How long the alert history (alerts, notifications, actions) is kept
-    /// (default 90d, [`DEFAULT_HISTORY_RETENTION_MS`]); `0s` keeps it forever.
+    /// (default 90d); `0s` keeps it forever.
     #[serde(default)]
     pub history_retention: Option<PromDuration>,
     /// Flap damping.

@@ -9,6 +9,7 @@ mod escalation;
 mod gotemplates;
 mod people;
 mod persistence;
+mod silence_index;
 mod timeline;
 mod webhook;
 mod wechat;
