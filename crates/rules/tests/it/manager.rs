@@ -6,14 +6,9 @@ use argus_model::{Labels, SystemClock};
 use argus_promql::VectorSample;
 use argus_rules::{Alert, Deps, GroupOptions, RuleManager};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn manager_runs_groups_and_reload_keeps_state() {
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("r.yml");
-    std::fs::write(&rules, "groups:\n- name: fast\n  interval: 50ms\n  rules:\n  - alert: Always\n    expr: vector(1)\n").unwrap();
-    let sent: Arc<Mutex<Vec<Alert>>> = Arc::default();
-    let s2 = sent.clone();
-    let deps = Deps {
+/// Dependencies whose every query returns one sample of value 1; sent alerts go to `sent`.
+fn always_one(sent: Arc<Mutex<Vec<Alert>>>) -> Deps {
+    Deps {
         query: Arc::new(|_: &str, t: i64| -> Result<Vec<VectorSample>, String> {
             Ok(vec![VectorSample {
                 labels: Labels::empty(),
@@ -22,9 +17,21 @@ async fn manager_runs_groups_and_reload_keeps_state() {
             }])
         }),
         samples: Arc::new(|_: Vec<(Labels, i64, f64)>| -> Result<(), String> { Ok(()) }),
-        alerts: Arc::new(move |a: Vec<Alert>| s2.lock().unwrap().extend(a)),
-    };
-    let m = RuleManager::new(GroupOptions::default(), deps, Arc::new(SystemClock));
+        alerts: Arc::new(move |a: Vec<Alert>| sent.lock().unwrap().extend(a)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manager_runs_groups_and_reload_keeps_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("r.yml");
+    std::fs::write(&rules, "groups:\n- name: fast\n  interval: 50ms\n  rules:\n  - alert: Always\n    expr: vector(1)\n").unwrap();
+    let sent: Arc<Mutex<Vec<Alert>>> = Arc::default();
+    let m = RuleManager::new(
+        GroupOptions::default(),
+        always_one(sent.clone()),
+        Arc::new(SystemClock),
+    );
     assert_eq!(m.load(std::slice::from_ref(&rules)).unwrap(), 1);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while m.active_alerts().is_empty() {
@@ -66,18 +73,11 @@ async fn wake_evaluates_alerting_groups_before_their_slot() {
         "groups:\n- name: slow\n  interval: 1h\n  rules:\n  - alert: Always\n    expr: vector(1)\n",
     )
     .unwrap();
-    let deps = Deps {
-        query: Arc::new(|_: &str, t: i64| -> Result<Vec<VectorSample>, String> {
-            Ok(vec![VectorSample {
-                labels: Labels::empty(),
-                t,
-                v: 1.0,
-            }])
-        }),
-        samples: Arc::new(|_: Vec<(Labels, i64, f64)>| -> Result<(), String> { Ok(()) }),
-        alerts: Arc::new(|_: Vec<Alert>| {}),
-    };
-    let m = RuleManager::new(GroupOptions::default(), deps, Arc::new(SystemClock));
+    let m = RuleManager::new(
+        GroupOptions::default(),
+        always_one(Arc::default()),
+        Arc::new(SystemClock),
+    );
     let (tx, rx) = tokio::sync::watch::channel(0u64);
     m.set_wake(rx);
     m.load(std::slice::from_ref(&rules)).unwrap();
