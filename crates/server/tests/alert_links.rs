@@ -3,6 +3,8 @@
 //! is recorded with who and when; tampered and expired links get 403. The history API filters by
 //! labels, type and time.
 
+mod common;
+
 use argus_alert::config::Config;
 use argus_alert::links::{LinkAction, LinkSigner, LinkTarget};
 use argus_server::alerting::AlertingService;
@@ -110,17 +112,12 @@ async fn signed_links_confirm_act_and_are_recorded() {
         "{page}"
     );
     let hist = |q: &'static str| {
-        let (http, base) = (http.clone(), base.clone());
+        let url = format!("{base}/api/argus/v1/alert-history?{q}");
         async move {
-            let v: Value = http
-                .get(format!("{base}/api/argus/v1/alert-history?{q}"))
-                .send()
-                .await
+            common::get_json(url).await["data"]
+                .as_array()
                 .unwrap()
-                .json()
-                .await
-                .unwrap();
-            v["data"].as_array().unwrap().clone()
+                .clone()
         }
     };
     assert!(hist("type=actions").await.is_empty(), "GET must not act");

@@ -12,7 +12,7 @@ mod common;
 use argus_model::ManualClock;
 use argus_server::config::Config;
 use argus_server::{run, ServerOptions};
-use common::{free_port, query_at};
+use common::{free_port, get_json, query_at};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -87,10 +87,6 @@ async fn import(base: &str, body: String) {
         "import: {}",
         r.text().await.unwrap()
     );
-}
-
-async fn get_json(url: String) -> Value {
-    reqwest::get(&url).await.unwrap().json().await.unwrap()
 }
 
 /// Polls `f` every 50 ms until it returns `Some`, failing after `secs`.

@@ -185,14 +185,7 @@ async fn health_series_api_and_alerts_through_the_server() {
     // The five-tuples.
     let deadline = Instant::now() + Duration::from_secs(15);
     let tuples = loop {
-        let t: Value = client
-            .get(format!("{base}/api/v1/services"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let t = common::get_json(format!("{base}/api/v1/services")).await;
         if t[0]["status"] == "up" || Instant::now() > deadline {
             break t;
         }

@@ -1,5 +1,5 @@
-//! Helpers shared by the server's integration tests: a free loopback port and
-//! PromQL instant queries against a running server.
+//! Helpers shared by the server's integration tests: a free loopback port,
+//! a JSON GET, and PromQL instant queries against a running server.
 //!
 //! ```ignore
 //! mod common;
@@ -18,6 +18,11 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// `GET url`, its body parsed as JSON (panics on a transport or parse error).
+pub async fn get_json(url: String) -> Value {
+    reqwest::get(&url).await.unwrap().json().await.unwrap()
 }
 
 /// `GET /api/v1/query` at the server's now; asserts success and returns the result vector.
