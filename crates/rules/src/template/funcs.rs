@@ -246,40 +246,9 @@ pub fn humanize1024(mut v: f64) -> String {
     format!("{}{prefix}", fmt_g(v, Some(4)))
 }
 
-/// Prometheus's `humanizeDuration` over seconds: `1d 2h 3m 4s`, `1.5s`, `250ms`.
-pub fn humanize_duration(mut v: f64) -> String {
-    if !v.is_finite() {
-        return fmt_g(v, Some(4));
-    }
-    if v == 0.0 {
-        return format!("{}s", fmt_g(v, Some(4)));
-    }
-    if v.abs() >= 1.0 {
-        let sign = if v < 0.0 { "-" } else { "" };
-        v = v.abs();
-        let d = v as i64;
-        let (secs, mins, hours, days) = (d % 60, (d / 60) % 60, (d / 3600) % 24, d / 86400);
-        if days != 0 {
-            return format!("{sign}{days}d {hours}h {mins}m {secs}s");
-        }
-        if hours != 0 {
-            return format!("{sign}{hours}h {mins}m {secs}s");
-        }
-        if mins != 0 {
-            return format!("{sign}{mins}m {secs}s");
-        }
-        return format!("{sign}{}s", fmt_g(v, Some(4)));
-    }
-    let mut prefix = "";
-    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-        if v.abs() >= 1.0 {
-            break;
-        }
-        prefix = p;
-        v *= 1000.0;
-    }
-    format!("{}{prefix}s", fmt_g(v, Some(4)))
-}
+/// Prometheus's `humanizeDuration` over seconds: `1d 2h 3m 4s`, `1.5s`, `250ms`
+/// (the same function Alertmanager templates use).
+pub use argus_gotmpl::humanize_duration;
 
 /// Go's `time.Time.String()` in UTC for Unix seconds: `2006-01-02 15:04:05.5 +0000 UTC`.
 pub fn go_time(secs: f64) -> String {
