@@ -137,12 +137,9 @@ impl RuleManager {
     }
 
     fn spawn(&self, g: Group) -> Running {
+        // Only groups with alerting rules wake; changes before the group started do not count.
         let alerting = g.rules.iter().any(|r| r.is_alerting());
-        let mut wake = if alerting {
-            lock(&self.wake).clone()
-        } else {
-            None
-        };
+        let mut wake = alerting.then(|| lock(&self.wake).clone()).flatten();
         if let Some(w) = wake.as_mut() {
             w.mark_unchanged();
         }
