@@ -71,6 +71,12 @@ pub struct Args {
     /// online, as in production.
     #[arg(long, overrides_with = "nab_input_range")]
     no_input_range: bool,
+    /// Per-file score tables of published detectors, in NAB's
+    /// `<detector>_<profile>_scores.csv` format (e.g.
+    /// `bench/nab/published_scores.csv`): prints their scores on the files
+    /// of this run beside ours (see `eval_nab_peers`). Repeatable.
+    #[arg(long)]
+    peers: Vec<PathBuf>,
 }
 
 /// One data file, read and scored.
@@ -206,6 +212,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     );
     let mut finals = BTreeMap::new();
     let mut details = Vec::new();
+    let mut corpora = BTreeMap::new();
     for (name, cost) in &profiles {
         let r = nab::evaluate_with(&inputs, cost, args.threshold)?;
         let _ = writeln!(
@@ -220,6 +227,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         );
         write_score_table(&args.out, name, &r)?;
         finals.insert(name.clone(), r.normalized);
+        corpora.insert(name.clone(), r.clone());
         details.push((name.clone(), *cost, r));
     }
     if let Some((name, cost, r)) = details
@@ -233,7 +241,20 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let final_path = args.out.join("final_results.json");
     std::fs::write(&final_path, serde_json::to_string_pretty(&final_json)?)
         .with_context(|| format!("cannot write {}", final_path.display()))?;
+    // Our results are written and printed first: a broken peer table
+    // fails only the comparison.
     print!("{report}");
+    if !args.peers.is_empty() {
+        let mut rows = Vec::new();
+        for p in &args.peers {
+            rows.extend(crate::eval_nab_peers::read(p)?);
+        }
+        let names: Vec<&str> = files.iter().map(|f| f.rel.as_str()).collect();
+        let peers = crate::eval_nab_peers::score(&rows, &corpora, &names);
+        let mut table = String::new();
+        crate::eval_nab_peers::write_report(&mut table, &peers, &corpora);
+        print!("{table}");
+    }
     Ok(0)
 }
 

@@ -21,6 +21,7 @@ mod check_cmd;
 mod eval_csv;
 mod eval_failures;
 mod eval_nab;
+mod eval_nab_peers;
 mod train_cmd;
 
 use anyhow::Context;

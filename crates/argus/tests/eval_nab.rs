@@ -155,7 +155,13 @@ fn eval_nab_writes_nab_results_and_prints_scores() {
     // online, as in production: a different run (68.1 standard here when
     // this was written: it finds both rogue_agent_key_hold windows, with
     // two false-positive rows), so the flag reaches the scorer.
-    let o = run_with(&data, &tmp.path().join("online"), &["--no-input-range"]);
+    let peers =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench/nab/published_scores.csv");
+    let o = run_with(
+        &data,
+        &tmp.path().join("online"),
+        &["--no-input-range", "--peers", peers.to_str().unwrap()],
+    );
     let online = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(online.contains("input range: none (online)"), "{online}");
@@ -168,6 +174,16 @@ fn eval_nab_writes_nab_results_and_prints_scores() {
         (online_standard - standard).abs() > 1.0,
         "the input range changed nothing: {standard} / {online_standard}"
     );
+    // The published detectors' per-file scores on the same files, beside
+    // ours: one line each, with a score.
+    for det in ["ARTime", "numenta", "contextOSE"] {
+        let line = online
+            .lines()
+            .find(|l| l.starts_with(det))
+            .unwrap_or_else(|| panic!("no {det} line\n{online}"));
+        let score: f64 = line.split_whitespace().last().unwrap().parse().unwrap();
+        assert!((-100.0..=100.0).contains(&score), "{line}");
+    }
 }
 
 #[test]

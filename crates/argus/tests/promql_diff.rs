@@ -40,24 +40,6 @@ type SeriesData = (Vec<(&'static str, String)>, Vec<(i64, f64)>);
 /// A result series: (labels, [(t_ms, value)]).
 type ResultSeries = (BTreeMap<String, String>, Vec<(i64, f64)>);
 
-/// splitmix64: a deterministic pseudo-random stream without a dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 fn l(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
     pairs.iter().map(|(n, v)| (*n, v.to_string())).collect()
 }
@@ -66,7 +48,7 @@ fn l(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
 /// (except `boundary_gauge`, exactly on the 15 s grid).
 fn dataset(t0: i64) -> Vec<SeriesData> {
     let mut out: Vec<SeriesData> = Vec::new();
-    let mut rng = Rng(42);
+    let mut rng = argus_model::SplitMix64::new(42);
     let targets = [
         ("api", "a:80"),
         ("api", "b:80"),

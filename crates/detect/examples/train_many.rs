@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use argus_detect::spec::{Algorithm, RuleSpec};
 use argus_detect::train::{train, TrainInput};
+use argus_model::SplitMix64;
 
 const WEEK: usize = 10_080;
 const MIN: i64 = 60_000;
@@ -40,25 +41,9 @@ const MIN: i64 = 60_000;
 const START: i64 = 1_704_067_200_000;
 const TARGET: f64 = 100_000.0;
 
-/// A small, seeded generator (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `[0, 1)`.
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    /// Roughly normal (sum of four uniforms), mean 0, σ 1.
-    fn normal(&mut self) -> f64 {
-        (self.unit() + self.unit() + self.unit() + self.unit() - 2.0) * 1.732
-    }
+/// Roughly normal (sum of four uniforms), mean 0, σ 1.
+fn normal(r: &mut SplitMix64) -> f64 {
+    (r.unit() + r.unit() + r.unit() + r.unit() - 2.0) * 1.732
 }
 
 /// The shape of series `i`: 0 flat, 1 daily, 2 weekly, 3 trending.
@@ -68,7 +53,7 @@ fn shape_name(i: usize) -> &'static str {
 
 /// Series `i`: one week of minutes, seeded by `i`.
 fn series(i: usize) -> (Vec<i64>, Vec<f64>) {
-    let mut r = Rng(0xA5A5_0000 + i as u64);
+    let mut r = SplitMix64::new(0xA5A5_0000 + i as u64);
     let level = 10.0 + 1000.0 * r.unit();
     let amp = level * (0.5 + 2.0 * r.unit());
     let noise = level * (0.02 + 0.1 * r.unit());
@@ -89,7 +74,7 @@ fn series(i: usize) -> (Vec<i64>, Vec<f64>) {
                     level + trend * k as f64 + 0.3 * amp * (h / 24.0 * std::f64::consts::TAU).sin()
                 }
             };
-            (base + noise * r.normal()).max(0.0)
+            (base + noise * normal(&mut r)).max(0.0)
         })
         .collect();
     (ts, vs)

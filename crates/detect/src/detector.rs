@@ -11,6 +11,10 @@
 //! - Per-series mutable state is [`DetectorState`] (fixed size, no heap);
 //!   the spec and model are `Arc`s shared across clones.
 //!
+//! - With an `anomaly` section the spec also runs the streaming
+//!   [`crate::anomaly::AnomalyScorer`]; a detection on the alerting side
+//!   holds the level at 1 or more for `anomaly_hold_minutes`.
+//!
 //! Score: 0 at the expected value, 1 at the bound on the value's side,
 //! `1 + N` beyond it when that side alerts; departures on the side the kind
 //! ignores (e.g. business-volume overflow) are capped at 1.
@@ -35,6 +39,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::anomaly::AnomalyScorer;
 use crate::baseline::robust::ColdStart;
 use crate::baseline::{Band, Baseline, OnlineState};
 use crate::kind::{saturation_level, Direction, Kind, RiseCounter, Side};
@@ -76,6 +81,13 @@ pub struct Verdict {
     pub training_window: Option<(i64, i64)>,
     /// Whether the cold-start model judged.
     pub cold_start: bool,
+    /// The streaming anomaly scorer's score for this sample (0–1; `None`
+    /// when the rule has no `anomaly` section).
+    pub anomaly: Option<f64>,
+    /// Whether an anomaly the scorer reported on the alerting side (this
+    /// sample or within `anomaly_hold_minutes` before it) holds the level
+    /// at 1 or more.
+    pub anomaly_active: bool,
 }
 
 /// Per-series mutable state (fixed size, serializable).
@@ -91,6 +103,13 @@ pub struct DetectorState {
     pub seen: u64,
     /// Time of the last sample, ms.
     pub last_ts: i64,
+    /// Until when (ms) an anomaly the scorer reported holds the level.
+    #[serde(default = "never")]
+    pub anomaly_until: i64,
+}
+
+fn never() -> i64 {
+    i64::MIN
 }
 
 impl Default for DetectorState {
@@ -104,8 +123,16 @@ impl Default for DetectorState {
             cold: ColdStart::default(),
             seen: 0,
             last_ts: i64::MIN,
+            anomaly_until: i64::MIN,
         }
     }
+}
+
+/// A fresh anomaly scorer when the rule has an `anomaly` section.
+fn new_scorer(spec: &RuleSpec) -> Option<Box<AnomalyScorer>> {
+    spec.anomaly
+        .as_ref()
+        .map(|c| Box::new(AnomalyScorer::new(c.clone())))
 }
 
 /// The detector of one series.
@@ -114,17 +141,15 @@ pub struct SeriesDetector {
     spec: Arc<RuleSpec>,
     model: Option<Arc<TrainedModel>>,
     state: DetectorState,
+    /// The streaming anomaly scorer, when the rule has an `anomaly` section
+    /// (its state is not persisted: it restarts cold).
+    scorer: Option<Box<AnomalyScorer>>,
 }
 
 impl SeriesDetector {
     /// A detector in cold start. Fails if the spec is invalid.
     pub fn new(spec: Arc<RuleSpec>) -> Result<Self, DetectError> {
-        spec.validate()?;
-        Ok(Self {
-            spec,
-            model: None,
-            state: DetectorState::default(),
-        })
+        Self::from_parts(spec, None, DetectorState::default())
     }
 
     /// Restores a detector from persisted parts.
@@ -134,7 +159,28 @@ impl SeriesDetector {
         state: DetectorState,
     ) -> Result<Self, DetectError> {
         spec.validate()?;
-        Ok(Self { spec, model, state })
+        Ok(Self {
+            scorer: new_scorer(&spec),
+            spec,
+            model,
+            state,
+        })
+    }
+
+    /// A copy with the same rule and model and a fresh state (the model's
+    /// initial online state, an empty cold-start window, a new anomaly
+    /// scorer), e.g. to replay stored history into.
+    pub fn fresh(&self) -> Self {
+        let mut d = Self {
+            spec: self.spec.clone(),
+            model: None,
+            state: DetectorState::default(),
+            scorer: new_scorer(&self.spec),
+        };
+        if let Some(m) = &self.model {
+            d.install(m.clone());
+        }
+        d
     }
 
     /// Installs a trained model; its online state starts where training ended.
@@ -179,6 +225,21 @@ impl SeriesDetector {
         }
         let spec = &*self.spec;
         let st = &mut self.state;
+        let direction = spec.direction();
+        let anomaly = self.scorer.as_mut().map(|s| {
+            let side = if value >= s.local_level() {
+                Side::Above
+            } else {
+                Side::Below
+            };
+            let score = s.update(ts_ms.div_euclid(1000), value);
+            if s.fired() && direction.alerts_on(side) {
+                let hold = i64::from(spec.anomaly_hold_minutes) * 60_000;
+                st.anomaly_until = ts_ms.saturating_add(hold);
+            }
+            score
+        });
+        let anomaly_active = anomaly.is_some() && ts_ms <= st.anomaly_until;
         let rises = st.rises.observe(ts_ms, value);
         let (band, scale, algorithm) = match &self.model {
             Some(m) => (
@@ -211,7 +272,6 @@ impl SeriesDetector {
             Side::Above => deviation(value, band.upper, floor),
             Side::Inside => 0.0,
         };
-        let direction = spec.direction();
         let alerting = direction.alerts_on(side);
         let n_level = if alerting { spec.levels().level(n) } else { 0 };
         let level = if spec.kind == Kind::Saturation {
@@ -219,6 +279,7 @@ impl SeriesDetector {
         } else {
             n_level
         };
+        let level = if anomaly_active { level.max(1) } else { level };
         let score = match side {
             Side::Inside => {
                 let bound = if value < band.expected {
@@ -258,6 +319,8 @@ impl SeriesDetector {
             model_version: self.model.as_ref().map_or(0, |m| m.version),
             training_window: self.model.as_ref().map(|m| m.window),
             cold_start: self.model.is_none(),
+            anomaly,
+            anomaly_active,
         })
     }
 }

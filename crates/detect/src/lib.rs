@@ -15,7 +15,8 @@
 //! - [`train`]: training, retraining with decay, model versions and scores.
 //! - [`health`]: seed 000's composite performance index.
 //! - [`exhaust`]: time-to-exhaustion prediction.
-//! - [`anomaly`]: the streaming anomaly scorer (0–1) used by `argus eval nab`.
+//! - [`anomaly`]: the streaming anomaly scorer (0–1) that `argus eval nab`
+//!   measures; a dynamic rule runs it beside the band with `anomaly: {}`.
 //! - [`nab`]: the Numenta Anomaly Benchmark scorer.
 
 pub mod anomaly;

@@ -11,6 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::anomaly::AnomalyConfig;
 use crate::baseline::calendar::{days_from_civil, parse_date, CalendarSpec};
 use crate::baseline::BandConfig;
 use crate::kind::{Direction, Kind, SaturationConfig};
@@ -127,6 +128,16 @@ pub struct RuleSpec {
     pub flagged_weight: f64,
     /// `holdout_fraction`: newest share of history used to backtest. Default `0.2`.
     pub holdout_fraction: f64,
+    /// `anomaly`: runs the streaming anomaly scorer (`crate::anomaly`, the
+    /// detector `argus eval nab` measures) beside the band; its keys are
+    /// `AnomalyConfig`'s, `{}` for the defaults. When it reports a
+    /// detection on the rule's alerting side, the sample is at least level
+    /// 1, and stays so for `anomaly_hold_minutes`. Default: off.
+    pub anomaly: Option<AnomalyConfig>,
+    /// `anomaly_hold_minutes`: how long an anomaly the scorer reported keeps
+    /// the level at 1 or more (its alert firing), as the scorer reports a
+    /// sample, not an episode. Default `10`.
+    pub anomaly_hold_minutes: u32,
 }
 
 impl Default for RuleSpec {
@@ -160,6 +171,8 @@ impl Default for RuleSpec {
             decay_half_life_days: 7.0,
             flagged_weight: 0.02,
             holdout_fraction: 0.2,
+            anomaly: None,
+            anomaly_hold_minutes: 10,
         }
     }
 }
@@ -275,6 +288,16 @@ impl RuleSpec {
             "in (0, 1]",
             self.capacity_fraction,
         )?;
+        check(
+            self.anomaly_hold_minutes <= 1440,
+            "anomaly_hold_minutes",
+            "<= 1440",
+            self.anomaly_hold_minutes,
+        )?;
+        if let Some(a) = &self.anomaly {
+            a.validate()
+                .map_err(|e| DetectError::Config(format!("anomaly.{e}")))?;
+        }
         self.calendar()?;
         Ok(())
     }

@@ -14,24 +14,19 @@ use argus_detect::baseline::calendar::{civil, days_from_civil, weekday, DAY_MS};
 use argus_detect::detector::SeriesDetector;
 use argus_detect::spec::{Algorithm, RuleSpec};
 use argus_detect::train::{train, TrainInput};
+use argus_model::SplitMix64;
 
 const MIN: i64 = 60_000;
 
-struct Rng(u64);
-impl Rng {
-    fn next_f64(&mut self) -> f64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-    fn gauss(&mut self) -> f64 {
-        let (u, v) = (self.next_f64(), self.next_f64());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
+/// Uniform in `(0, 1)` (never 0, for the logarithm below).
+fn open_unit(r: &mut SplitMix64) -> f64 {
+    ((r.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+}
+
+/// Standard normal (Box–Muller).
+fn gauss(r: &mut SplitMix64) -> f64 {
+    let (u, v) = (open_unit(r), open_unit(r));
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
 }
 
 /// A plateau `from_h..to_h` at `high` over a floor of 100, with 15-minute ramps.
@@ -68,13 +63,13 @@ fn at(y: i32, m: u32, d: u32, h: i64, min: i64) -> i64 {
 fn build() -> (Vec<i64>, Vec<f64>, Vec<Injection>, Vec<Injection>) {
     let start = at(2023, 12, 25, 0, 0);
     let n = 56 * 1440;
-    let mut rng = Rng(0x5EED_0002);
+    let mut rng = SplitMix64::new(0x5EED_0002);
     let ts: Vec<i64> = (0..n).map(|i| start + i * MIN).collect();
     let mut v: Vec<f64> = ts
         .iter()
         .map(|&t| {
             let s = shape(t);
-            (s * (1.0 + 0.03 * rng.gauss()) + 5.0 * rng.gauss()).max(0.0)
+            (s * (1.0 + 0.03 * gauss(&mut rng)) + 5.0 * gauss(&mut rng)).max(0.0)
         })
         .collect();
     // drops: two in the training half (robustness), eight in the test half

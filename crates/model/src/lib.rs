@@ -1,5 +1,6 @@
 //! Shared vocabulary for Argus, with no I/O: labels, matchers, samples, the
-//! remote_write protobuf messages and the injected [`Clock`].
+//! remote_write protobuf messages, the injected [`Clock`] and a seeded
+//! generator for synthetic data ([`SplitMix64`]).
 //!
 //! Every other crate builds on these types, so they stay small and stable.
 //!
@@ -20,6 +21,7 @@ mod labels;
 mod matcher;
 pub mod prompb;
 mod sample;
+mod splitmix;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use duration::{format_duration, parse_duration, DurationError, PromDuration};
@@ -28,6 +30,7 @@ pub use labels::{
 };
 pub use matcher::{MatchOp, Matcher};
 pub use sample::{is_stale_nan, Sample, STALE_NAN, STALE_NAN_BITS};
+pub use splitmix::SplitMix64;
 
 /// Errors raised while building model values from outside input.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! as they arrive; the band series appear in `/api/v1/query`; an outlier
 //! raises a dynamic alert in `/api/v2/alerts` with its explanation, a normal
 //! sample resolves it; the training API runs a job; the model survives a
-//! restart. A second test reloads the configuration (`POST /-/reload`) with
+//! restart and its detector is warmed from the stored history. A second test reloads the configuration (`POST /-/reload`) with
 //! an added, a removed and a broken dynamic rule. A third measures append →
 //! alert latency under ingest load from the
 //! `argus_detect_alert_latency_seconds` histogram and prints it.
@@ -323,6 +323,19 @@ async fn stream_band_alert_resolve_train_and_restart() {
         (m[0]["state"].as_str(), m[0]["version"].as_u64()),
         (Some("trained"), Some(version))
     );
+    // Still before any new sample, the detector is warmed from the stored
+    // history (detect::warm), so it does not start from nothing.
+    let base = srv.base.clone();
+    let seen = wait("the warm-up of the reloaded detector", 20, || {
+        let base = base.clone();
+        async move {
+            let m = models(&base).await;
+            let n = m.first()?["points_seen"].as_u64()?;
+            (n > 0).then_some(n)
+        }
+    })
+    .await;
+    assert!(seen >= 100, "replayed {seen} stored samples");
     srv.shutdown().await;
 }
 

@@ -393,24 +393,10 @@ mod tests {
     use argus_model::STALE_NAN;
     use proptest::prelude::*;
 
-    /// splitmix64, so the synthetic load is the same on every run.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
-
     /// The load generator's series kinds, 480 samples at a 15 s step.
     pub(crate) fn synthetic(kind: usize, seed: u64) -> (Vec<i64>, Vec<f64>) {
-        let mut rng = Rng(seed);
+        // Seeded, so the synthetic load is the same on every run.
+        let mut rng = argus_model::SplitMix64::new(seed);
         let t0 = 1_700_000_000_000 + rng.below(15_000) as i64;
         let ts: Vec<i64> = (0..480).map(|i| t0 + i * 15_000).collect();
         let mut v = rng.below(1000) as f64;

@@ -4,41 +4,26 @@
 
 use argus_alert::config::all_match;
 use argus_alert::silence::{Silence, SilenceMatcher, SilenceState, Silences};
-use argus_model::Labels;
+use argus_model::{Labels, SplitMix64};
 
-/// SplitMix64: a small deterministic generator, enough for test inputs.
-struct Rng(u64);
+type Rng = SplitMix64;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len())]
-    }
+fn pick<'a>(r: &mut Rng, xs: &[&'a str]) -> &'a str {
+    xs[r.index(xs.len())]
 }
 
 const NAMES: &[&str] = &["alertname", "job", "instance", "severity"];
 const VALUES: &[&str] = &["a", "b", "c", "d", ""];
 
 fn matcher(r: &mut Rng) -> SilenceMatcher {
-    let name = r.pick(NAMES).to_string();
-    let (is_regex, is_equal) = (r.below(3) == 0, r.below(4) != 0);
+    let name = pick(r, NAMES).to_string();
+    let (is_regex, is_equal) = (r.index(3) == 0, r.index(4) != 0);
     let value = if is_regex {
         // Plain alternatives (indexable), sometimes with an empty one or a real regex.
         let pats = ["a|b", "c", "b|d|", "a.*", "x|y", "d|c|d"];
-        pats[r.below(pats.len())].to_string()
+        pats[r.index(pats.len())].to_string()
     } else {
-        r.pick(VALUES).to_string()
+        pick(r, VALUES).to_string()
     };
     SilenceMatcher {
         name,
@@ -51,8 +36,8 @@ fn matcher(r: &mut Rng) -> SilenceMatcher {
 fn labels(r: &mut Rng) -> Labels {
     let mut pairs = Vec::new();
     for n in NAMES {
-        if r.below(4) != 0 {
-            pairs.push((*n, r.pick(&VALUES[..4])));
+        if r.index(4) != 0 {
+            pairs.push((*n, pick(r, &VALUES[..4])));
         }
     }
     Labels::from_pairs(&pairs)
@@ -77,38 +62,38 @@ fn brute_force(s: &Silences, l: &Labels, now: i64) -> Vec<String> {
 fn indexed_mutes_equal_a_linear_scan() {
     let (mut muted, mut checked) = (0usize, 0usize);
     for seed in 0..20u64 {
-        let mut r = Rng(seed);
+        let mut r = Rng::new(seed);
         let mut s = Silences::default();
         let mut now = 1_000i64;
         for _ in 0..150 {
-            now += r.below(50) as i64;
+            now += r.index(50) as i64;
             let ids: Vec<String> = s.iter().map(|x| x.id.clone()).collect();
-            match r.below(10) {
+            match r.index(10) {
                 // Update an existing silence: in place (same matchers) or replacing it.
                 0 | 1 if !ids.is_empty() => {
-                    let mut x = s.get(&ids[r.below(ids.len())]).unwrap().clone();
-                    if r.below(2) == 0 {
-                        x.matchers = (0..1 + r.below(3)).map(|_| matcher(&mut r)).collect();
+                    let mut x = s.get(&ids[r.index(ids.len())]).unwrap().clone();
+                    if r.index(2) == 0 {
+                        x.matchers = (0..1 + r.index(3)).map(|_| matcher(&mut r)).collect();
                     }
-                    x.ends_at = now + 1 + r.below(500) as i64;
+                    x.ends_at = now + 1 + r.index(500) as i64;
                     let _ = s.set(x, now);
                 }
                 2 if !ids.is_empty() => {
-                    let _ = s.expire(&ids[r.below(ids.len())], now);
+                    let _ = s.expire(&ids[r.index(ids.len())], now);
                 }
                 3 => {
-                    s.gc(now, r.below(300) as i64);
+                    s.gc(now, r.index(300) as i64);
                 }
                 _ => {
-                    let ms = (0..1 + r.below(3)).map(|_| matcher(&mut r)).collect();
-                    let start = now - 100 + r.below(200) as i64;
-                    let end = start + 1 + r.below(400) as i64;
+                    let ms = (0..1 + r.index(3)).map(|_| matcher(&mut r)).collect();
+                    let start = now - 100 + r.index(200) as i64;
+                    let end = start + 1 + r.index(400) as i64;
                     let _ = s.set(Silence::new(ms, start, end, "t", "c"), now);
                 }
             }
             for _ in 0..10 {
                 let l = labels(&mut r);
-                let at = now + r.below(200) as i64;
+                let at = now + r.index(200) as i64;
                 let want = brute_force(&s, &l, at);
                 assert_eq!(s.mutes(&l, at), want, "seed {seed}, labels {l:?}, at {at}");
                 assert_eq!(s.is_muted(&l, at), !want.is_empty(), "seed {seed}, {l:?}");

@@ -23,7 +23,7 @@ mod systems;
 
 use analysis::{group_figures, match_notices, Injected, Kind};
 use anyhow::Context;
-use argus_model::{Clock, SystemClock};
+use argus_model::{Clock, SplitMix64, SystemClock};
 use fleet::{Fleet, FleetOptions};
 use report::{GroupReport, SystemReport};
 use std::path::PathBuf;
@@ -277,7 +277,7 @@ async fn measure(
     tokio::time::sleep(Duration::from_secs(a.quiet_secs)).await;
     let quiet_to = clock.now_ms();
     running.check_alive(&target.work)?;
-    let mut rng = SplitMix(a.seed);
+    let mut rng = SplitMix64::new(a.seed);
     let mut failures: Vec<Injected> = Vec::new();
     let mut spans = Vec::new();
     for g in 1..=a.groups {
@@ -345,7 +345,7 @@ async fn measure(
 /// random idle service with a random kind.
 async fn run_group(
     fleet: &mut Fleet,
-    rng: &mut SplitMix,
+    rng: &mut SplitMix64,
     a: &Args,
     p: Profile,
     group: usize,
@@ -375,18 +375,18 @@ async fn run_group(
             }
         }
         let idle = fleet.idle();
-        let i = idle[rng.below(idle.len())];
+        let i = idle[rng.index(idle.len())];
         if kinds.is_empty() {
             kinds = Kind::ALL.to_vec();
             for j in (1..kinds.len()).rev() {
-                kinds.swap(j, rng.below(j + 1));
+                kinds.swap(j, rng.index(j + 1));
             }
         }
         let kind = kinds.pop().context("kinds refilled above")?;
         let svc = fleet.take(i).context("picked a service that is not idle")?;
         set.spawn(fleet::inject(svc, kind, p.timing(), group, clock.clone()));
         tokio::time::sleep(Duration::from_millis(
-            rng.below(a.spacing_ms as usize + 1) as u64
+            rng.index(a.spacing_ms as usize + 1) as u64
         ))
         .await;
     }
@@ -395,28 +395,6 @@ async fn run_group(
     }
     out.sort_by_key(|f| f.inject_ms);
     Ok(out)
-}
-
-/// SplitMix64: small, seeded, good enough to pick services and kinds.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n ≥ 1; 0 when n is 0).
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
 }
 
 /// A temporary work directory removed on drop.
@@ -433,24 +411,5 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splitmix_is_seeded_and_bounded() {
-        let mut a = SplitMix(4);
-        let mut b = SplitMix(4);
-        let xs: Vec<usize> = (0..100).map(|_| a.below(5)).collect();
-        let ys: Vec<usize> = (0..100).map(|_| b.below(5)).collect();
-        assert_eq!(xs, ys);
-        assert!(xs.iter().all(|&x| x < 5));
-        for k in 0..5 {
-            assert!(xs.contains(&k), "kind {k} never drawn in 100 draws");
-        }
-        assert_eq!(SplitMix(1).below(0), 0);
     }
 }

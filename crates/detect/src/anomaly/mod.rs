@@ -10,16 +10,23 @@
 //! 2. Each error is divided by that forecaster's typical absolute error (an
 //!    EWMA with large errors clipped), giving a point surprise `z`; a sample
 //!    is surprising only if neither seasonal profile explains it.
-//! 3. A short EWMA of each `z` is compared with its own long-run mean and
+//! 3. A large surprise is remembered (the last 8; consecutive ones of one
+//!    sign count as one, so a plateau is one event); one that repeats an
+//!    earlier one of the same sign and similar size a day, two days or a
+//!    week before, give or take `recur_tolerance` (1 h), is a routine job
+//!    (a nightly backup whose start drifts) and scores 0 without moving the
+//!    levels, where a fixed-slot profile would need the spike in the same
+//!    5-minute slot every day.
+//! 4. A short EWMA of each `z` is compared with its own long-run mean and
 //!    spread: it catches sustained moderate deviations that no single point
 //!    shows. The largest of these is the point anomaly.
-//! 4. The likelihood layer (after Numenta's HTM detector) compares a short
+//! 5. The likelihood layer (after Numenta's HTM detector) compares a short
 //!    average of the point anomaly with its long-run distribution and gives
 //!    its normal-tail z, so a series that is always surprising counts less.
-//! 5. A second, different detector, the [`ContextDetector`], scores how
+//! 6. A second, different detector, the [`ContextDetector`], scores how
 //!    novel the current value (and, with `order` > 0, the sequence of
 //!    recent values) is once discretised: 0 when seen recently, 1 when new.
-//! 6. `R = max(point_weight · point, likelihood_weight · tail z,
+//! 7. `R = max(point_weight · point, likelihood_weight · tail z,
 //!    context_weight · novelty) + context_add · novelty` (defaults: the
 //!    point anomaly reaches `R` only through the likelihood layer, and the
 //!    novelty is only added, so it lowers the bar for the likelihood layer
@@ -50,6 +57,7 @@
 
 mod context;
 mod likelihood;
+mod recur;
 mod season;
 mod stats;
 #[cfg(test)]
@@ -58,6 +66,7 @@ mod tests;
 pub use context::{ContextConfig, ContextDetector, MAX_ORDER};
 pub use likelihood::likelihood_of;
 use likelihood::{Likelihood, LikelihoodParams};
+use recur::{RecurParams, Recurrence};
 use season::Profile;
 use serde::{Deserialize, Serialize};
 use stats::{warm_alpha, MeanVar, Scale};
@@ -118,6 +127,17 @@ pub struct AnomalyConfig {
     /// Samples before the likelihood layer starts its long-run distribution
     /// (it reports 100 samples later). Default 600.
     pub likelihood_min_count: u32,
+    /// A point surprise at least this large is remembered as an event; one
+    /// that repeats an event of the same sign and similar size a day, two
+    /// days or a week earlier (within `recur_tolerance`) scores 0 (a
+    /// cron job, a nightly batch). Such an outlier, when it is not
+    /// recurring, also seeds no empty profile slot. 0 disables both.
+    /// Default 6.
+    pub recur_z: f64,
+    /// Seconds of drift allowed for a recurring event. Default 3600.
+    pub recur_tolerance: i64,
+    /// Largest size ratio between recurring events. Default 2.
+    pub recur_ratio: f64,
     /// Raw anomaly at which the scorer reports a detection. Default 6.
     pub fire_z: f64,
     /// Samples after a detection whose score is held at 0. Default 150.
@@ -171,6 +191,9 @@ impl Default for AnomalyConfig {
             likelihood_long_alpha: 0.000_125,
             likelihood_min_sd: 0.4,
             likelihood_min_count: 600,
+            recur_z: 6.0,
+            recur_tolerance: 3600,
+            recur_ratio: 2.0,
             fire_z: 6.0,
             suppress: 150,
             range_floor: 0.0,
@@ -182,6 +205,84 @@ impl Default for AnomalyConfig {
             context_start: 600,
             context: ContextConfig::default(),
         }
+    }
+}
+
+/// Most slots a seasonal profile may have (one a minute over a week).
+pub const MAX_SLOTS: u32 = 10_080;
+
+impl AnomalyConfig {
+    /// Checks the ranges that would make the scorer meaningless (a zero
+    /// firing bar, a weight outside `(0, 1]`) or its state unbounded (more
+    /// than [`MAX_SLOTS`] profile slots); the error names the key.
+    ///
+    /// ```
+    /// use argus_detect::anomaly::AnomalyConfig;
+    /// assert!(AnomalyConfig::default().validate().is_ok());
+    /// let bad = AnomalyConfig { fire_z: 0.0, ..AnomalyConfig::default() };
+    /// assert!(bad.validate().unwrap_err().contains("fire_z"));
+    /// ```
+    pub fn validate(&self) -> Result<(), String> {
+        let alphas = [
+            ("level_alpha", self.level_alpha),
+            ("long_alpha", self.long_alpha),
+            ("scale_alpha", self.scale_alpha),
+            ("season_alpha", self.season_alpha),
+            ("sustain_alpha", self.sustain_alpha),
+            ("sustain_stat_alpha", self.sustain_stat_alpha),
+            ("likelihood_short_alpha", self.likelihood_short_alpha),
+            ("likelihood_long_alpha", self.likelihood_long_alpha),
+            ("context_alpha", self.context_alpha),
+        ];
+        for (k, v) in alphas {
+            if !(v > 0.0 && v <= 1.0) {
+                return Err(format!("{k} must be in (0, 1], got {v}"));
+            }
+        }
+        let non_negative = [
+            ("scale_clip", self.scale_clip),
+            ("season_clip", self.season_clip),
+            ("sustain_weight", self.sustain_weight),
+            ("sustain_min_sd", self.sustain_min_sd),
+            ("point_weight", self.point_weight),
+            ("likelihood_weight", self.likelihood_weight),
+            ("likelihood_min_sd", self.likelihood_min_sd),
+            ("recur_z", self.recur_z),
+            ("range_floor", self.range_floor),
+            ("context_weight", self.context_weight),
+            ("context_add", self.context_add),
+        ];
+        for (k, v) in non_negative {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("{k} must be >= 0, got {v}"));
+            }
+        }
+        for (k, v) in [("fire_z", self.fire_z), ("squash", self.squash)] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(format!("{k} must be > 0, got {v}"));
+            }
+        }
+        for (k, v) in [
+            ("season_slots", self.season_slots),
+            ("week_slots", self.week_slots),
+        ] {
+            if v > MAX_SLOTS {
+                return Err(format!("{k} must be <= {MAX_SLOTS}, got {v}"));
+            }
+        }
+        if !(self.recur_ratio.is_finite() && self.recur_ratio >= 1.0) {
+            return Err(format!(
+                "recur_ratio must be >= 1, got {}",
+                self.recur_ratio
+            ));
+        }
+        if self.recur_tolerance < 0 {
+            return Err(format!(
+                "recur_tolerance must be >= 0, got {}",
+                self.recur_tolerance
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -242,9 +343,12 @@ pub struct AnomalyScorer {
     /// level and the seasonal profiles.
     sustains: [Sustain; 3],
     likelihood: Likelihood,
+    recur: Recurrence,
     day: Profile,
     week: Profile,
     hold: u32,
+    /// Whether the latest sample reported a detection.
+    fired: bool,
     /// The input range's width when known (0 otherwise).
     range: f64,
     /// The contextual detector, when enabled, and its short average.
@@ -267,9 +371,11 @@ impl AnomalyScorer {
             channels: [Channel::default(); 4],
             sustains: [Sustain::default(); 3],
             likelihood: Likelihood::default(),
+            recur: Recurrence::default(),
             day,
             week,
             hold: 0,
+            fired: false,
             range: 0.0,
             context,
             context_avg: 0.0,
@@ -321,24 +427,29 @@ impl AnomalyScorer {
         }
     }
 
-    /// The surprise of `x` against one seasonal profile, learning `x` into it.
+    /// The surprise of `x` against one seasonal profile (2: daily, 3:
+    /// weekly), folding the error into that profile's scale; the profile
+    /// itself learns `x` in [`Self::learn_seasons`].
     fn seasonal(&mut self, which: usize, ts: i64, x: f64, floor: f64) -> Option<f64> {
-        let cfg = &self.cfg;
-        let profile = if which == 2 {
-            &mut self.day
-        } else {
-            &mut self.week
-        };
-        let z = profile
+        let profile = if which == 2 { &self.day } else { &self.week };
+        profile
             .predict(ts)
-            .and_then(|p| self.channels[which].observe(x - p, floor, cfg));
-        let max_step = if cfg.season_clip > 0.0 && self.channels[which].scale.count() >= 8 {
-            cfg.season_clip * self.channels[which].scale.mad + floor
-        } else {
-            f64::INFINITY
-        };
-        profile.learn(ts, x, cfg.season_alpha, max_step);
-        z
+            .and_then(|p| self.channels[which].observe(x - p, floor, &self.cfg))
+    }
+
+    /// Learns `x` into both profiles, each slot moving by at most
+    /// `season_clip` typical seasonal errors; an `outlier` seeds no slot.
+    fn learn_seasons(&mut self, ts: i64, x: f64, floor: f64, outlier: bool) {
+        let cfg = &self.cfg;
+        for (which, profile) in [(2, &mut self.day), (3, &mut self.week)] {
+            let scale = &self.channels[which].scale;
+            let max_step = if cfg.season_clip > 0.0 && scale.count() >= 8 {
+                cfg.season_clip * scale.mad + floor
+            } else {
+                f64::INFINITY
+            };
+            profile.learn(ts, x, cfg.season_alpha, max_step, outlier);
+        }
     }
 
     /// The raw anomaly `R` of a sample (≥ 0), folding the sample into the state.
@@ -361,6 +472,7 @@ impl AnomalyScorer {
             (a, b) => a.or(b),
         };
         let cfg = &self.cfg;
+        let (prev_level, prev_long) = (self.level, self.long_mean);
         self.level += warm_alpha(cfg.level_alpha, self.n) * (x - self.level);
         self.long_mean += warm_alpha(cfg.long_alpha, self.n) * (x - self.long_mean);
         // A sample is surprising only if the seasonal profiles do not explain
@@ -371,6 +483,23 @@ impl AnomalyScorer {
         };
         let z_short = explained(z_local);
         let z_long = explained(z_long);
+        let recur = RecurParams {
+            min_z: cfg.recur_z,
+            tolerance: cfg.recur_tolerance,
+            ratio: cfg.recur_ratio,
+        };
+        let recurring = self.recur.observe(ts, z_short, x - prev_level, &recur);
+        // A one-off outlier seeds no profile slot; a recurring one may.
+        let outlier = cfg.recur_z > 0.0 && z_short >= cfg.recur_z && !recurring;
+        self.learn_seasons(ts, x, floor, outlier);
+        if recurring {
+            // A recurring event: expected, so it neither scores nor moves
+            // the levels or the sustained averages.
+            self.level = prev_level;
+            self.long_mean = prev_long;
+            return 0.0;
+        }
+        let cfg = &self.cfg;
         let s_short = self.sustains[0].observe(z_short, cfg);
         let s_long = self.sustains[1].observe(z_long, cfg);
         let s_season = z_season.map_or(0.0, |z| self.sustains[2].observe(z, cfg));
@@ -392,9 +521,23 @@ impl AnomalyScorer {
         combine((cfg.point_weight * point).max(cfg.likelihood_weight * lz))
     }
 
+    /// Whether the latest [`AnomalyScorer::update`] reported a detection
+    /// (its raw anomaly reached `fire_z`; the score is then at least
+    /// `fire_z / (fire_z + squash)`, 0.5 with the defaults).
+    pub fn fired(&self) -> bool {
+        self.fired
+    }
+
+    /// The local level forecast (a fast EWMA of the values so far), which
+    /// tells on which side of the recent values a sample lies.
+    pub fn local_level(&self) -> f64 {
+        self.level
+    }
+
     /// Scores one sample (timestamp in seconds, value) and folds it in.
     /// Non-finite values are ignored and score 0.
     pub fn update(&mut self, ts: i64, value: f64) -> f64 {
+        self.fired = false;
         if !value.is_finite() {
             return 0.0;
         }
@@ -407,6 +550,7 @@ impl AnomalyScorer {
             return 0.0;
         }
         if r >= self.cfg.fire_z {
+            self.fired = true;
             self.hold = self.cfg.suppress;
             if self.cfg.reanchor {
                 self.long_mean = value;

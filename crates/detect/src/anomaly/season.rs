@@ -6,6 +6,8 @@
 pub(crate) struct Profile {
     slots: Vec<f32>,
     period: i64,
+    /// Time of the first sample learnt (`i64::MIN` before it).
+    start: i64,
 }
 
 impl Profile {
@@ -14,6 +16,7 @@ impl Profile {
         Self {
             slots: vec![f32::NAN; slots as usize],
             period: period.max(1),
+            start: i64::MIN,
         }
     }
 
@@ -39,11 +42,21 @@ impl Profile {
     }
 
     /// Moves the slot of `ts` towards `x` by `alpha`, the step limited to
-    /// `max_step` (a slot not yet seen takes `x`).
-    pub(crate) fn learn(&mut self, ts: i64, x: f64, alpha: f64, max_step: f64) {
+    /// `max_step`. A slot not yet seen takes `x`, unless `x` is an outlier
+    /// in the profile's first period: the step limit would then keep a
+    /// one-off spike in the profile for weeks. A slot still empty a period
+    /// later takes whatever comes, so a pattern that is always surprising
+    /// (a noise-free square wave) is still learnt.
+    pub(crate) fn learn(&mut self, ts: i64, x: f64, alpha: f64, max_step: f64, outlier: bool) {
         let Some(i) = self.slot(ts) else { return };
+        if self.start == i64::MIN {
+            self.start = ts;
+        }
         let p = f64::from(self.slots[i]);
         self.slots[i] = if p.is_nan() {
+            if outlier && ts.saturating_sub(self.start) < self.period {
+                return;
+            }
             x as f32
         } else {
             (p + alpha * (x - p).clamp(-max_step, max_step)) as f32

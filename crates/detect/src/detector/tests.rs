@@ -116,3 +116,90 @@ fn state_is_small_and_roundtrips() {
     let back: DetectorState = serde_json::from_str(&json).unwrap();
     assert_eq!(&back, d.state());
 }
+
+/// One-minute samples of 100 ± 3 (deterministic).
+fn quiet(i: i64) -> f64 {
+    100.0 + ((i * 7919) % 13) as f64 * 0.5 - 3.0
+}
+
+#[test]
+fn the_anomaly_layer_reports_what_the_standalone_scorer_reports() {
+    use crate::anomaly::{AnomalyConfig, AnomalyScorer};
+    let mut d = SeriesDetector::new(spec(r#"{"kind":"resource","anomaly":{}}"#)).unwrap();
+    let mut s = AnomalyScorer::new(AnomalyConfig::default());
+    for i in 0..3000i64 {
+        let v = if i % 997 == 500 { 300.0 } else { quiet(i) };
+        let got = d.observe(i * 60_000, v).unwrap().anomaly;
+        assert_eq!(got, Some(s.update(i * 60, v)), "sample {i}");
+    }
+    // Without the section there is no scorer and no score.
+    let mut plain = SeriesDetector::new(spec(r#"{"kind":"resource"}"#)).unwrap();
+    let v = plain.observe(0, 1.0).unwrap();
+    assert_eq!((v.anomaly, v.anomaly_active), (None, false));
+}
+
+#[test]
+fn an_anomaly_holds_level_one_for_the_hold_then_lets_go() {
+    let mut d = SeriesDetector::new(spec(
+        r#"{"kind":"resource","anomaly":{},"anomaly_hold_minutes":5}"#,
+    ))
+    .unwrap();
+    for i in 0..2000 {
+        let v = d.observe(i * 60_000, quiet(i)).unwrap();
+        assert!(!v.anomaly_active && v.level == 0, "sample {i}: {v:?}");
+    }
+    let spike = d.observe(2000 * 60_000, 300.0).unwrap();
+    assert!(spike.anomaly_active && spike.level >= 1, "{spike:?}");
+    assert!(spike.anomaly.unwrap() >= 0.5);
+    // Normal samples inside the band: level 1 for five minutes, then 0.
+    let after: Vec<(bool, u8)> = (2001..2010)
+        .map(|i| {
+            let v = d.observe(i * 60_000, quiet(i)).unwrap();
+            (v.anomaly_active, v.level)
+        })
+        .collect();
+    assert_eq!(after[..5], [(true, 1); 5], "{after:?}");
+    assert_eq!(after[5..], [(false, 0); 4], "{after:?}");
+}
+
+#[test]
+fn the_anomaly_layer_respects_the_kinds_direction() {
+    let run = |kind: &str, v: f64| {
+        let mut d =
+            SeriesDetector::new(spec(&format!(r#"{{"kind":"{kind}","anomaly":{{}}}}"#))).unwrap();
+        for i in 0..2000 {
+            d.observe(i * 60_000, quiet(i)).unwrap();
+        }
+        d.observe(2000 * 60_000, v).unwrap()
+    };
+    // Business volume: a surge is normal (the scorer reports it, no level);
+    // a collapse alerts.
+    let surge = run("business_volume", 300.0);
+    assert!(surge.anomaly.unwrap() >= 0.5, "{surge:?}");
+    assert!(!surge.anomaly_active && surge.level == 0, "{surge:?}");
+    let collapse = run("business_volume", 5.0);
+    assert!(
+        collapse.anomaly_active && collapse.level >= 1,
+        "{collapse:?}"
+    );
+    // Error counts alert on the surge.
+    let errors = run("error_count", 300.0);
+    assert!(errors.anomaly_active && errors.level >= 1, "{errors:?}");
+}
+
+#[test]
+fn a_bad_anomaly_key_is_refused_by_name() {
+    let s: RuleSpec = serde_json::from_str(r#"{"anomaly":{"fire_z":-1}}"#).unwrap();
+    let e = SeriesDetector::new(Arc::new(s)).unwrap_err().to_string();
+    assert!(e.contains("anomaly.fire_z"), "{e}");
+    assert!(serde_json::from_str::<RuleSpec>(r#"{"anomaly":{"fire":6}}"#).is_err());
+    let s: RuleSpec = serde_json::from_str(r#"{"anomaly":{"season_slots":4000000000}}"#).unwrap();
+    let e = s.validate().unwrap_err().to_string();
+    assert!(e.contains("anomaly.season_slots"), "{e}");
+    let s: RuleSpec = serde_json::from_str(r#"{"anomaly_hold_minutes":2000}"#).unwrap();
+    assert!(s
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("anomaly_hold_minutes"));
+}

@@ -161,6 +161,10 @@ pub fn annotations(rule: &CompiledRule, series: &Labels, v: &Verdict) -> Labels 
     for (k, val) in &pairs {
         a.set(k, val);
     }
+    if let Some(score) = v.anomaly {
+        a.set("anomaly_score", &num(score));
+        a.set("anomaly_active", &v.anomaly_active.to_string());
+    }
     if a.get("summary").is_none() {
         a.set(
             "summary",
@@ -178,6 +182,16 @@ pub fn annotations(rule: &CompiledRule, series: &Labels, v: &Verdict) -> Labels 
                 v.model_version
             ),
         );
+        if v.anomaly_active {
+            let s = a.get("summary").unwrap_or_default().to_string();
+            a.set(
+                "summary",
+                &format!(
+                    "{s} The anomaly scorer reported it (score {}).",
+                    num(v.anomaly.unwrap_or(0.0))
+                ),
+            );
+        }
     }
     a
 }

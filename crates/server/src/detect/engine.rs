@@ -32,13 +32,17 @@ use super::metrics::DetectMetrics;
 use super::store::ModelStore;
 use super::tap::TapBatch;
 
-/// Names of the five output series, in [`SeriesState::outputs`] order.
-pub const OUTPUT_NAMES: [&str; 5] = [
+/// Names of the output series, in [`SeriesState::outputs`] order. The last,
+/// the streaming anomaly scorer's score (0–1, ≥ 0.5 when it reported the
+/// sample with the default settings), is written only for rules with
+/// `anomaly` on.
+pub const OUTPUT_NAMES: [&str; 6] = [
     "argus_baseline_expected",
     "argus_baseline_lower",
     "argus_baseline_upper",
     "argus_anomaly_score",
     "argus_anomaly_level",
+    "argus_anomaly_stream_score",
 ];
 
 /// A failed training is not retried automatically for this long (ms).
@@ -65,7 +69,7 @@ pub struct SeriesState {
     /// The streaming detector.
     pub det: SeriesDetector,
     /// Output label sets, in [`OUTPUT_NAMES`] order.
-    pub outputs: [Labels; 5],
+    pub outputs: [Labels; 6],
     /// Alert state.
     pub alert: AlertTrack,
     /// Set while a training is queued or running.
@@ -158,6 +162,8 @@ pub struct Shared {
     pub jobs: Mutex<HashMap<u64, Arc<Job>>>,
     /// The next job id.
     pub next_job: AtomicU64,
+    /// Warm-up requests for detectors built here (see `detect::warm`).
+    pub warm_tx: mpsc::UnboundedSender<super::warm::WarmRequest>,
 }
 
 impl Shared {
@@ -195,6 +201,15 @@ impl Shared {
                 job,
             })
             .is_ok()
+    }
+
+    /// Queues a warm-up of a detector this process just built (see
+    /// `detect::warm`); a closed channel (tests) only skips it.
+    pub fn request_warm(&self, rule: &str, labels: &Labels) {
+        let _ = self.warm_tx.send(super::warm::WarmRequest {
+            rule: rule.to_string(),
+            labels: labels.clone(),
+        });
     }
 
     fn send_alerts(&self, sent: Vec<Alert>) {
@@ -246,6 +261,7 @@ impl Shared {
                             Ok(st) => {
                                 map.insert(labels.clone(), st);
                                 self.metrics.series.fetch_add(1, Ordering::Relaxed);
+                                self.request_warm(&rule.name, labels);
                             }
                             Err(e) => {
                                 tracing::error!(rule = %rule.name, error = %e, "Cannot build a detector.");
@@ -398,10 +414,18 @@ impl Shared {
     }
 }
 
-fn push_outputs(out: &mut Vec<(usize, Labels, i64, f64)>, ls: &[Labels; 5], v: &Verdict) {
-    let vals = [v.expected, v.lower, v.upper, v.score, f64::from(v.level)];
+fn push_outputs(out: &mut Vec<(usize, Labels, i64, f64)>, ls: &[Labels; 6], v: &Verdict) {
+    let vals = [
+        v.expected,
+        v.lower,
+        v.upper,
+        v.score,
+        f64::from(v.level),
+        v.anomaly.unwrap_or(f64::NAN),
+    ];
     for (i, (l, x)) in ls.iter().zip(vals).enumerate() {
-        // No band yet (cold start with too few points): nothing to draw.
+        // No band yet (cold start with too few points), or no anomaly
+        // scorer: nothing to draw.
         if x.is_finite() {
             out.push((i, l.clone(), v.ts_ms, x));
         }

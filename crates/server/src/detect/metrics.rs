@@ -102,6 +102,10 @@ pub struct DetectMetrics {
     pub alerts_sent: AtomicU64,
     /// Series with a detector.
     pub series: AtomicU64,
+    /// Detectors warmed from stored history (see `detect::warm`).
+    pub warmed: AtomicU64,
+    /// Stored samples replayed into warmed detectors.
+    pub warm_samples: AtomicU64,
     /// From a sample's append to its alert entering the pipeline.
     pub alert_latency: Histogram,
 }
@@ -138,6 +142,20 @@ impl DetectMetrics {
             "counter",
             "Samples scored by a dynamic rule.",
             c(&self.scored),
+        );
+        family(
+            &mut o,
+            "argus_detect_warmed_series_total",
+            "counter",
+            "Detectors rebuilt from their series' stored history (restart, reload, first sample).",
+            c(&self.warmed),
+        );
+        family(
+            &mut o,
+            "argus_detect_warm_samples_total",
+            "counter",
+            "Stored samples replayed into warmed detectors.",
+            c(&self.warm_samples),
         );
         family(
             &mut o,

@@ -6,8 +6,9 @@
 //!   built-in agent, recording rules) wraps its appender; after a commit the
 //!   samples of matching series go to the detector task.
 //! - [`engine`]: scoring as samples arrive; writes `argus_baseline_expected`,
-//!   `argus_baseline_lower`, `argus_baseline_upper`, `argus_anomaly_score`
-//!   and `argus_anomaly_level` (labels: the series' labels without
+//!   `argus_baseline_lower`, `argus_baseline_upper`, `argus_anomaly_score`,
+//!   `argus_anomaly_level` and, with `anomaly` on, `argus_anomaly_stream_score`
+//!   (labels: the series' labels without
 //!   `__name__`, plus `metric` and `rule`); dynamic alerts into the pipeline.
 //! - [`alerts`]: alert state (`for`, levels, resolve, resend) and the
 //!   explanation annotations.
@@ -19,6 +20,8 @@
 //! - [`api`]: `/api/v1/models`, `/api/v1/models/train[/{id}]`.
 //! - [`backtest`]: the replay behind `argus backtest`.
 //! - [`metrics`]: `argus_detect_*` self-metrics.
+//! - [`warm`]: rebuilding a detector's online state from its series' stored
+//!   history after a restart, a reload or a first sample.
 //!
 //! ```no_run
 //! # async fn f(cfg: argus_server::config::Config, db: argus_tsdb::Db,
@@ -46,6 +49,7 @@ pub mod reload;
 pub mod store;
 pub mod tap;
 pub mod trainer;
+pub mod warm;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -106,6 +110,7 @@ impl DetectService {
             tracing::warn!(error = %b, "Skipped a stored model.");
         }
         let mut loaded = 0u64;
+        let (warm_tx, warm_rx) = mpsc::unbounded_channel();
         for rec in records {
             let Some(r) = rules.iter().position(|x| x.name == rec.rule) else {
                 tracing::info!(rule = %rec.rule, "A stored model's rule is no longer configured; it is not loaded.");
@@ -120,6 +125,10 @@ impl DetectService {
             st.other_rejected = rec.other_rejected;
             st.last_trained_ms = Some(rec.last_trained_ms);
             st.probed = true;
+            let _ = warm_tx.send(warm::WarmRequest {
+                rule: rec.rule.clone(),
+                labels: labels.clone(),
+            });
             maps[r].insert(labels, st);
             loaded += 1;
         }
@@ -143,6 +152,7 @@ impl DetectService {
             train_tx,
             jobs: Mutex::new(HashMap::new()),
             next_job: AtomicU64::new(1),
+            warm_tx,
         });
         let tap = Tap::new(rules, tx, metrics);
         let mut tasks = Vec::new();
@@ -157,6 +167,7 @@ impl DetectService {
             concurrency,
             "Dynamic-baseline trainings run this many at a time."
         );
+        tasks.push(tokio::spawn(warm::run(shared.clone(), warm_rx)));
         tasks.push(tokio::spawn(trainer::run(
             shared.clone(),
             train_rx,

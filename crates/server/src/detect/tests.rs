@@ -75,6 +75,7 @@ fn shared(
         train_tx,
         jobs: Mutex::new(HashMap::new()),
         next_job: AtomicU64::new(1),
+        warm_tx: mpsc::unbounded_channel().0,
     };
     (sh, train_rx)
 }
@@ -86,36 +87,87 @@ impl argus_rules::AlertSink for Sink {
     }
 }
 
-#[test]
-fn alert_fires_resends_on_the_clock_and_resolves() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::new(1_000_000));
-    let db = argus_tsdb::Db::open(dir.path(), Default::default(), clock.clone()).unwrap();
-    let r = rules("- {name: Lat, selector: lat, detector: {kind: latency}}\n");
-    let (sh, _train_rx) = shared(r, db, clock.clone(), dir.path());
-    let sink = Arc::new(Sink(Mutex::new(Vec::new())));
-    let _ = sh.alerts.set(sink.clone());
-    let series = Arc::new(super::tap::TappedSeries {
-        labels: Labels::from_pairs(&[("__name__", "lat"), ("i", "a")]),
-        rules: vec![0],
-        generation: 0,
-    });
-    let feed = |t: i64, v: f64| {
-        sh.process(TapBatch {
+/// A detector over `yaml`'s rules with a sink for its alerts and one tapped
+/// series, `lat{i="a"}`, matched by rule 0.
+struct Rig {
+    _dir: tempfile::TempDir,
+    clock: Arc<ManualClock>,
+    sh: Arc<Shared>,
+    sink: Arc<Sink>,
+    series: Arc<super::tap::TappedSeries>,
+}
+
+impl Rig {
+    fn new(yaml: &str, now_ms: i64) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(now_ms));
+        let db = argus_tsdb::Db::open(dir.path(), Default::default(), clock.clone()).unwrap();
+        let (sh, _train_rx) = shared(rules(yaml), db, clock.clone(), dir.path());
+        let sink = Arc::new(Sink(Mutex::new(Vec::new())));
+        let _ = sh.alerts.set(sink.clone());
+        let series = Arc::new(super::tap::TappedSeries {
+            labels: Labels::from_pairs(&[("__name__", "lat"), ("i", "a")]),
+            rules: vec![0],
+            generation: 0,
+        });
+        Rig {
+            _dir: dir,
+            clock,
+            sh: Arc::new(sh),
+            sink,
+            series,
+        }
+    }
+
+    /// Taps one sample of the series at `t` ms.
+    fn feed(&self, t: i64, v: f64) {
+        self.sh.process(TapBatch {
             samples: vec![TapSample {
-                series: series.clone(),
+                series: self.series.clone(),
                 t,
                 v,
             }],
             appended_at: Instant::now(),
         })
-    };
-    for i in 0..30 {
-        feed(i * 1000, 10.0 + (i % 3) as f64);
     }
-    assert!(sink.0.lock().is_empty());
-    feed(30_000, 500.0);
-    let fired = sink.0.lock().clone();
+
+    fn alerts(&self) -> Vec<Alert> {
+        self.sink.0.lock().clone()
+    }
+
+    /// The stored `argus_anomaly_stream_score` values, oldest first.
+    fn stream_scores(&self) -> Vec<f64> {
+        use argus_tsdb::Querier;
+        let m = [argus_model::Matcher::eq(
+            "__name__",
+            "argus_anomaly_stream_score",
+        )];
+        let found = self.sh.db.select(&m, i64::MIN, i64::MAX).unwrap();
+        found
+            .into_iter()
+            .flat_map(|s| s.samples.into_iter().map(|p| p.v))
+            .collect()
+    }
+}
+
+/// One-minute samples of 100 ± 3 (deterministic).
+fn quiet(i: i64) -> f64 {
+    100.0 + ((i * 7919) % 13) as f64 * 0.5 - 3.0
+}
+
+#[test]
+fn alert_fires_resends_on_the_clock_and_resolves() {
+    let rig = Rig::new(
+        "- {name: Lat, selector: lat, detector: {kind: latency}}\n",
+        1_000_000,
+    );
+    let (sh, clock) = (&rig.sh, &rig.clock);
+    for i in 0..30 {
+        rig.feed(i * 1000, 10.0 + (i % 3) as f64);
+    }
+    assert!(rig.alerts().is_empty());
+    rig.feed(30_000, 500.0);
+    let fired = rig.alerts();
     assert_eq!(fired.len(), 1);
     let a = &fired[0];
     assert_eq!(a.state, AlertState::Firing);
@@ -129,23 +181,72 @@ fn alert_fires_resends_on_the_clock_and_resolves() {
     assert_eq!(sh.metrics.alert_latency.count(), 1);
     // Re-sent only once the resend delay has passed on the clock.
     sh.tick();
-    assert_eq!(sink.0.lock().len(), 1);
+    assert_eq!(rig.alerts().len(), 1);
     clock.advance(60_000);
     sh.tick();
-    assert_eq!(sink.0.lock().len(), 2);
-    assert_eq!(sink.0.lock()[1].valid_until_ms, Some(1_060_000 + 240_000));
+    assert_eq!(rig.alerts().len(), 2);
+    assert_eq!(rig.alerts()[1].valid_until_ms, Some(1_060_000 + 240_000));
     // A normal sample resolves it at its own timestamp.
-    feed(31_000, 11.0);
-    let last = sink.0.lock().last().cloned().unwrap();
+    rig.feed(31_000, 11.0);
+    let last = rig.alerts().last().cloned().unwrap();
     assert_eq!(
         (last.state, last.resolved_at_ms),
         (AlertState::Inactive, Some(31_000))
     );
     clock.advance(600_000);
     sh.tick();
-    assert_eq!(sink.0.lock().len(), 3, "resolved alerts are not re-sent");
-    // Every sample was scored.
+    assert_eq!(rig.alerts().len(), 3, "resolved alerts are not re-sent");
+    // Every sample was scored; without `anomaly` no scorer series is written.
     assert!(sh.metrics.scored.load(Ordering::Relaxed) >= 32);
+    assert!(rig.stream_scores().is_empty());
+}
+
+#[test]
+fn an_anomaly_the_scorer_reports_keeps_the_alert_for_the_hold() {
+    let rig = Rig::new(
+        "- {name: Lat, selector: lat, detector: {kind: latency, anomaly: {}, anomaly_hold_minutes: 2}}\n",
+        1_000_000,
+    );
+    let feed = |minute: i64, v: f64| rig.feed(minute * 60_000, v);
+    for i in 0..2000 {
+        feed(i, quiet(i));
+    }
+    assert!(rig.alerts().is_empty());
+    feed(2000, 300.0);
+    let fired = rig.alerts().last().cloned().unwrap();
+    assert_eq!(fired.state, AlertState::Firing);
+    assert_eq!(fired.annotations.get("anomaly_active"), Some("true"));
+    let score: f64 = fired
+        .annotations
+        .get("anomaly_score")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(score >= 0.5, "{score}");
+    assert!(
+        fired
+            .annotations
+            .get("summary")
+            .unwrap()
+            .contains("anomaly scorer"),
+        "{:?}",
+        fired.annotations
+    );
+    // Normal samples: the band alone would resolve at once; the scorer's
+    // anomaly holds the alert for two minutes.
+    feed(2001, quiet(2001));
+    feed(2002, quiet(2002));
+    assert!(rig.alerts().iter().all(|a| a.state == AlertState::Firing));
+    feed(2003, quiet(2003));
+    let last = rig.alerts().last().cloned().unwrap();
+    assert_eq!(
+        (last.state, last.resolved_at_ms),
+        (AlertState::Inactive, Some(2003 * 60_000))
+    );
+    // The scorer's score is stored beside the band, one point per sample.
+    let stored = rig.stream_scores();
+    assert_eq!(stored.len(), 2004);
+    assert!(stored[2000] >= 0.5 && stored[..2000].iter().all(|&x| x < 0.5));
 }
 
 fn request(rule: &str, series: &str) -> super::engine::TrainRequest {
@@ -350,4 +451,47 @@ fn tap_follows_reloaded_rules() {
     let hit = tap.lookup(&[("__name__", "y")]).unwrap();
     assert_eq!((hit.rules.clone(), hit.generation), (vec![0], 2));
     assert!(tap.lookup(&[("__name__", "x")]).is_none());
+}
+
+#[tokio::test]
+async fn a_detector_warmed_from_history_reports_at_once() {
+    let rig = Rig::new(
+        "- {name: Lat, selector: lat, detector: {kind: latency, anomaly: {}}}\n",
+        3_000 * 60_000,
+    );
+    let labels = rig.series.labels.clone();
+    {
+        use argus_tsdb::Appender;
+        let mut app = rig.sh.db.appender();
+        for i in 0..2000 {
+            app.append(&labels, i * 60_000, quiet(i)).unwrap();
+        }
+        app.commit().unwrap();
+    }
+    // The first sample this process sees builds a cold detector ...
+    rig.feed(1999 * 60_000, quiet(1999));
+    let seen = || rig.sh.series.lock()[0][&labels].det.state().seen;
+    assert_eq!(seen(), 1);
+    // ... which a cold scorer could not judge for ~700 samples; warmed from
+    // the store it has the last 1024 stored samples behind it.
+    let req = super::warm::WarmRequest {
+        rule: "Lat".into(),
+        labels: labels.clone(),
+    };
+    assert!(super::warm::warm_one(&rig.sh, &req).await.unwrap());
+    assert_eq!(seen(), super::warm::WARM_POINTS as u64);
+    assert_eq!(rig.sh.metrics.warmed.load(Ordering::Relaxed), 1);
+    // A detector with that much behind it is left as it is.
+    assert!(!super::warm::warm_one(&rig.sh, &req).await.unwrap());
+    assert_eq!(rig.sh.metrics.warmed.load(Ordering::Relaxed), 1);
+    assert!(rig.alerts().is_empty(), "replayed samples send no alerts");
+    rig.feed(2000 * 60_000, 300.0);
+    let fired = rig.alerts().last().cloned().expect("an alert");
+    assert_eq!(fired.annotations.get("anomaly_active"), Some("true"));
+    // A rule that no longer exists is an error, not a panic.
+    let gone = super::warm::WarmRequest {
+        rule: "Nope".into(),
+        labels,
+    };
+    assert!(super::warm::warm_one(&rig.sh, &gone).await.is_err());
 }

@@ -1,0 +1,132 @@
+//! Warming a series' detector from its stored history, so that a restart,
+//! a reload that rebuilt the rule, or a series first seen by this process
+//! does not start from nothing.
+//!
+//! The store already holds every acknowledged sample, so the detector's
+//! online state (the band model's level, the cold-start window, the rise
+//! counter and, with `anomaly`, the streaming scorer, which reports only
+//! after about 700 samples) is rebuilt by replaying the series' last
+//! [`WARM_POINTS`] stored samples through a fresh copy of its detector, off
+//! the scoring path:
+//! - The replay covers the stored samples up to the last one the live
+//!   detector scored (before its first sample: up to now), so samples
+//!   still on their way through the tap are scored live afterwards, once.
+//! - The copy replaces the live detector only if that detector scored
+//!   nothing meanwhile and kept its model; otherwise the history is read
+//!   again (up to three times).
+//! - A detector that has already scored [`WARM_POINTS`] samples live is
+//!   left as it is.
+//! - Replayed samples send no alerts and write no series. A detection among
+//!   the last `anomaly_hold_minutes` of them still holds the level of the
+//!   next live samples, as it would have without the restart.
+//!
+//! Before a detector's first live sample the cut is the server's clock; a
+//! sample committed just before the read but still queued in the tap is
+//! then already in the replay, and the live detector refuses it as older
+//! (`argus_detect_refused_samples_total`).
+//!
+//! ```no_run
+//! # async fn f(shared: std::sync::Arc<argus_server::detect::engine::Shared>,
+//! #            labels: argus_model::Labels) {
+//! use argus_server::detect::warm::{warm_one, WarmRequest};
+//! let warmed = warm_one(&shared, &WarmRequest { rule: "Lat".into(), labels }).await;
+//! # let _ = warmed;
+//! # }
+//! ```
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use argus_model::Labels;
+use tokio::sync::mpsc;
+
+use super::engine::Shared;
+use super::trainer::history;
+
+/// Stored samples replayed into a detector.
+pub const WARM_POINTS: usize = 1024;
+
+/// Attempts before giving up when samples keep arriving during a replay.
+const ATTEMPTS: usize = 3;
+
+/// A request to warm one series of one rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WarmRequest {
+    /// The rule's name.
+    pub rule: String,
+    /// The series.
+    pub labels: Labels,
+}
+
+/// Serves warm requests one at a time until the channel closes.
+pub async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<WarmRequest>) {
+    while let Some(req) = rx.recv().await {
+        if let Err(e) = warm_one(&shared, &req).await {
+            tracing::debug!(series = ?req.labels, rule = %req.rule, error = %e, "Could not warm a detector from history.");
+        }
+    }
+}
+
+/// Replays the series' stored history into a fresh copy of its detector and
+/// swaps it in; `Ok(true)` when it did.
+pub async fn warm_one(shared: &Arc<Shared>, req: &WarmRequest) -> Result<bool, String> {
+    for _ in 0..ATTEMPTS {
+        let (fresh, rule, cut) = {
+            let all = shared.series.lock();
+            let (r, rule) = shared
+                .rule_named(&req.rule)
+                .ok_or_else(|| format!("the rule {:?} is no longer configured", req.rule))?;
+            let st = all
+                .get(r)
+                .and_then(|m| m.get(&req.labels))
+                .ok_or("the series has no detector")?;
+            if st.det.state().seen >= WARM_POINTS as u64 {
+                return Ok(false);
+            }
+            (st.det.fresh(), rule, st.det.state().last_ts)
+        };
+        let to = if cut == i64::MIN {
+            shared.clock.now_ms()
+        } else {
+            cut
+        };
+        let from = to.saturating_sub(rule.window_ms);
+        let (db, labels) = (shared.db.clone(), req.labels.clone());
+        let warmed = tokio::task::spawn_blocking(move || -> Result<_, String> {
+            let (ts, vs) = history(&db, &labels, from, to)?;
+            let skip = ts.len().saturating_sub(WARM_POINTS);
+            let mut d = fresh;
+            for (&t, &v) in ts.iter().zip(&vs).skip(skip) {
+                // Out-of-order points are refused by the detector as they
+                // would be live; the replay goes on.
+                let _ = d.observe(t, v);
+            }
+            Ok((d, ts.len() - skip))
+        })
+        .await
+        .map_err(|e| format!("the warm-up task failed: {e}"))??;
+        let (warmed, replayed) = warmed;
+        let mut all = shared.series.lock();
+        let r = match shared.rule_named(&req.rule) {
+            Some((r, now_rule)) if Arc::ptr_eq(&now_rule.spec, &rule.spec) => r,
+            _ => return Err("the rule was changed by a reload during the warm-up".into()),
+        };
+        let st = all
+            .get_mut(r)
+            .and_then(|m| m.get_mut(&req.labels))
+            .ok_or("the series disappeared during the warm-up")?;
+        let same_model = st.det.model().map(|m| m.version) == warmed.model().map(|m| m.version);
+        // Samples scored live meanwhile, or a newly installed model: again.
+        if !same_model || st.det.state().last_ts != cut {
+            continue;
+        }
+        st.det = warmed;
+        shared.metrics.warmed.fetch_add(1, Ordering::Relaxed);
+        shared
+            .metrics
+            .warm_samples
+            .fetch_add(replayed as u64, Ordering::Relaxed);
+        return Ok(true);
+    }
+    Ok(false)
+}
