@@ -489,8 +489,12 @@ impl AnomalyScorer {
             ratio: cfg.recur_ratio,
         };
         let recurring = self.recur.observe(ts, z_short, x - prev_level, &recur);
-        // A one-off outlier seeds no profile slot; a recurring one may.
-        let outlier = cfg.recur_z > 0.0 && z_short >= cfg.recur_z && !recurring;
+        // A one-off outlier seeds no profile slot; a recurring one may. So
+        // does no sample before the local scale is warm: nothing yet tells
+        // a spike from the level, and a spike seeded into a slot would stay
+        // there for weeks under the step limit.
+        let unjudged = z_local.is_none();
+        let outlier = cfg.recur_z > 0.0 && (unjudged || z_short >= cfg.recur_z) && !recurring;
         self.learn_seasons(ts, x, floor, outlier);
         if recurring {
             // A recurring event: expected, so it neither scores nor moves

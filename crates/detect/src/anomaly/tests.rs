@@ -350,3 +350,27 @@ fn a_noise_free_square_wave_is_learnt_although_every_edge_is_an_outlier() {
     let loud: Vec<usize> = (0..scores.len()).filter(|&i| scores[i] >= 0.5).collect();
     assert!(loud.is_empty(), "fired at {loud:?}");
 }
+
+/// Spikes every 100 samples (8 h 20 min apart at 5-minute steps, so they
+/// drift through the day), the first at the very first sample.
+fn spike_train(i: i64) -> f64 {
+    if i % 100 == 0 || i % 100 == 6 {
+        20.0
+    } else {
+        0.0
+    }
+}
+
+#[test]
+fn a_spike_before_the_scales_are_warm_does_not_seed_the_profiles() {
+    // The first samples come before any typical error is known, so nothing
+    // can tell a spike from the level. Were sample 0 to seed its slots,
+    // the step limit would keep 20 at 00:00 for weeks and every later
+    // midnight would look like a missing peak.
+    let mut s = AnomalyScorer::new(AnomalyConfig::default());
+    let scores = feed(&mut s, 0..4032, spike_train);
+    let loud: Vec<usize> = (700..4032)
+        .filter(|&i| scores[i] >= 0.5 && spike_train(i as i64) == 0.0)
+        .collect();
+    assert!(loud.is_empty(), "quiet samples fired: {loud:?}");
+}
