@@ -3,7 +3,8 @@
 //! as they arrive; the band series appear in `/api/v1/query`; an outlier
 //! raises a dynamic alert in `/api/v2/alerts` with its explanation, a normal
 //! sample resolves it; the training API runs a job; the model survives a
-//! restart and its detector is warmed from the stored history. A second test reloads the configuration (`POST /-/reload`) with
+//! restart and its detector is warmed from the stored history at its first
+//! new sample. A second test reloads the configuration (`POST /-/reload`) with
 //! an added, a removed and a broken dynamic rule. A third measures append →
 //! alert latency under ingest load from the
 //! `argus_detect_alert_latency_seconds` histogram and prints it.
@@ -323,15 +324,26 @@ async fn stream_band_alert_resolve_train_and_restart() {
         (m[0]["state"].as_str(), m[0]["version"].as_u64()),
         (Some("trained"), Some(version))
     );
-    // Still before any new sample, the detector is warmed from the stored
-    // history (detect::warm), so it does not start from nothing.
+    // Its first new sample has the detector warmed from the stored history
+    // (detect::warm), so it does not go on from nothing.
     let base = srv.base.clone();
+    clock.set(T0 + 4 * MIN);
+    import(
+        &base,
+        format!(
+            "req_latency{{job=\"api\",instance=\"a\"}} {} {}\n",
+            normal(404),
+            T0 + 4 * MIN
+        ),
+    )
+    .await;
     let seen = wait("the warm-up of the reloaded detector", 20, || {
         let base = base.clone();
         async move {
             let m = models(&base).await;
             let n = m.first()?["points_seen"].as_u64()?;
-            (n > 0).then_some(n)
+            // 1 is the new sample scored cold; the warm-up replaces it.
+            (n > 1).then_some(n)
         }
     })
     .await;

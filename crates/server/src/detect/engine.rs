@@ -203,8 +203,8 @@ impl Shared {
             .is_ok()
     }
 
-    /// Queues a warm-up of a detector this process just built (see
-    /// `detect::warm`); a closed channel (tests) only skips it.
+    /// Queues a warm-up of a detector that just scored its first live
+    /// sample (see `detect::warm`); a closed channel (tests) only skips it.
     pub fn request_warm(&self, rule: &str, labels: &Labels) {
         let _ = self.warm_tx.send(super::warm::WarmRequest {
             rule: rule.to_string(),
@@ -261,7 +261,6 @@ impl Shared {
                             Ok(st) => {
                                 map.insert(labels.clone(), st);
                                 self.metrics.series.fetch_add(1, Ordering::Relaxed);
-                                self.request_warm(&rule.name, labels);
                             }
                             Err(e) => {
                                 tracing::error!(rule = %rule.name, error = %e, "Cannot build a detector.");
@@ -280,6 +279,11 @@ impl Shared {
                         }
                     };
                     self.metrics.scored.fetch_add(1, Ordering::Relaxed);
+                    if st.det.state().seen == 1 {
+                        // Its first live sample: warm it from the store,
+                        // cut at this sample (see `detect::warm`).
+                        self.request_warm(&rule.name, labels);
+                    }
                     push_outputs(&mut out, &st.outputs, &v);
                     self.step_alert(rule, labels, st, &v, now, &mut sent);
                     let untrained = st.det.model().is_none() && st.training.is_none();

@@ -125,10 +125,7 @@ impl DetectService {
             st.other_rejected = rec.other_rejected;
             st.last_trained_ms = Some(rec.last_trained_ms);
             st.probed = true;
-            let _ = warm_tx.send(warm::WarmRequest {
-                rule: rec.rule.clone(),
-                labels: labels.clone(),
-            });
+            // Warmed from the store at its first live sample (detect::warm).
             maps[r].insert(labels, st);
             loaded += 1;
         }

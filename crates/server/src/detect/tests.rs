@@ -95,6 +95,8 @@ struct Rig {
     sh: Arc<Shared>,
     sink: Arc<Sink>,
     series: Arc<super::tap::TappedSeries>,
+    /// Warm-ups the engine asked for.
+    warm_rx: Mutex<mpsc::UnboundedReceiver<super::warm::WarmRequest>>,
 }
 
 impl Rig {
@@ -102,7 +104,9 @@ impl Rig {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(now_ms));
         let db = argus_tsdb::Db::open(dir.path(), Default::default(), clock.clone()).unwrap();
-        let (sh, _train_rx) = shared(rules(yaml), db, clock.clone(), dir.path());
+        let (mut sh, _train_rx) = shared(rules(yaml), db, clock.clone(), dir.path());
+        let (warm_tx, warm_rx) = mpsc::unbounded_channel();
+        sh.warm_tx = warm_tx;
         let sink = Arc::new(Sink(Mutex::new(Vec::new())));
         let _ = sh.alerts.set(sink.clone());
         let series = Arc::new(super::tap::TappedSeries {
@@ -116,7 +120,14 @@ impl Rig {
             sh: Arc::new(sh),
             sink,
             series,
+            warm_rx: Mutex::new(warm_rx),
         }
+    }
+
+    /// Warm-ups asked for since the last call.
+    fn warm_requests(&self) -> Vec<super::warm::WarmRequest> {
+        let mut rx = self.warm_rx.lock();
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
     }
 
     /// Taps one sample of the series at `t` ms.
@@ -494,4 +505,52 @@ async fn a_detector_warmed_from_history_reports_at_once() {
         labels,
     };
     assert!(super::warm::warm_one(&rig.sh, &gone).await.is_err());
+}
+
+#[tokio::test]
+async fn the_warm_up_is_cut_at_the_first_live_sample_so_a_queued_one_is_scored_live() {
+    let rig = Rig::new(
+        "- {name: Lat, selector: lat, detector: {kind: latency, anomaly: {}}}\n",
+        3_000 * 60_000,
+    );
+    let labels = rig.series.labels.clone();
+    let store = |from: i64, to: i64, v: &dyn Fn(i64) -> f64| {
+        use argus_tsdb::Appender;
+        let mut app = rig.sh.db.appender();
+        for i in from..to {
+            app.append(&labels, i * 60_000, v(i)).unwrap();
+        }
+        app.commit().unwrap();
+    };
+    store(0, 2000, &quiet);
+    let req = super::warm::WarmRequest {
+        rule: "Lat".into(),
+        labels: labels.clone(),
+    };
+    // A detector built before any live sample (a stored model at start) is
+    // not warmed: no cut would keep samples still in the tap out of the
+    // replay.
+    {
+        let rule = rig.sh.rules()[0].clone();
+        let st = super::engine::SeriesState::new(&rule, &labels).unwrap();
+        rig.sh.series.lock()[0].insert(labels.clone(), st);
+    }
+    assert!(!super::warm::warm_one(&rig.sh, &req).await.unwrap());
+    // Its first live sample asks for the warm-up, once.
+    rig.feed(1999 * 60_000, quiet(1999));
+    rig.feed(1999 * 60_000 + 1, quiet(1999));
+    assert_eq!(rig.warm_requests(), vec![req.clone()]);
+    // A spike is stored but still queued in the tap when the warm-up reads:
+    // the replay stops at the live detector's last sample, so the spike is
+    // scored live afterwards (an alert), not refused as already replayed.
+    store(2000, 2001, &|_| 300.0);
+    assert!(super::warm::warm_one(&rig.sh, &req).await.unwrap());
+    rig.feed(2000 * 60_000, 300.0);
+    assert_eq!(rig.sh.metrics.refused.load(Ordering::Relaxed), 0);
+    let fired = rig
+        .alerts()
+        .last()
+        .cloned()
+        .expect("the queued spike alerts");
+    assert_eq!(fired.annotations.get("anomaly_active"), Some("true"));
 }

@@ -203,7 +203,6 @@ async fn train_one(shared: &Arc<Shared>, req: &TrainRequest) -> Result<bool, Str
             Some(st) => st,
             None => {
                 let st = SeriesState::new(&rule, &req.labels)?;
-                shared.request_warm(&rule.name, &req.labels);
                 map.entry(req.labels.clone()).or_insert(st)
             }
         };
@@ -394,7 +393,6 @@ pub fn start_job(
                     Ok(st) => {
                         map.insert(l.clone(), st);
                         s2.metrics.series.fetch_add(1, Ordering::Relaxed);
-                        s2.request_warm(&rule.name, &l);
                     }
                     Err(e) => {
                         j2.finish_one(Err(e));

@@ -1,6 +1,6 @@
 //! Warming a series' detector from its stored history, so that a restart,
-//! a reload that rebuilt the rule, or a series first seen by this process
-//! does not start from nothing.
+//! a reload that rebuilt the rule, a training job that built it, or a
+//! series first seen by this process does not start from nothing.
 //!
 //! The store already holds every acknowledged sample, so the detector's
 //! online state (the band model's level, the cold-start window, the rise
@@ -8,9 +8,12 @@
 //! after about 700 samples) is rebuilt by replaying the series' last
 //! [`WARM_POINTS`] stored samples through a fresh copy of its detector, off
 //! the scoring path:
+//! - The engine asks for it when a detector scores its first live sample
+//!   (a stored model loaded at start waits for it too).
 //! - The replay covers the stored samples up to the last one the live
-//!   detector scored (before its first sample: up to now), so samples
-//!   still on their way through the tap are scored live afterwards, once.
+//!   detector scored, so samples still on their way through the tap are
+//!   newer and are scored live afterwards, once: every sample the live
+//!   path accepts gets its alert evaluation exactly once.
 //! - The copy replaces the live detector only if that detector scored
 //!   nothing meanwhile and kept its model; otherwise the history is read
 //!   again (up to three times).
@@ -20,10 +23,10 @@
 //!   the last `anomaly_hold_minutes` of them still holds the level of the
 //!   next live samples, as it would have without the restart.
 //!
-//! Before a detector's first live sample the cut is the server's clock; a
-//! sample committed just before the read but still queued in the tap is
-//! then already in the replay, and the live detector refuses it as older
-//! (`argus_detect_refused_samples_total`).
+//! A detector that has scored nothing live is not warmed: there is no cut
+//! yet that keeps queued samples out of the replay (a cut at the server's
+//! clock would replay a sample still in the tap, which the warmed detector
+//! would then refuse as older, so its alert would never be evaluated).
 //!
 //! ```no_run
 //! # async fn f(shared: std::sync::Arc<argus_server::detect::engine::Shared>,
@@ -80,16 +83,13 @@ pub async fn warm_one(shared: &Arc<Shared>, req: &WarmRequest) -> Result<bool, S
                 .get(r)
                 .and_then(|m| m.get(&req.labels))
                 .ok_or("the series has no detector")?;
-            if st.det.state().seen >= WARM_POINTS as u64 {
+            let state = st.det.state();
+            if state.seen >= WARM_POINTS as u64 || state.last_ts == i64::MIN {
                 return Ok(false);
             }
-            (st.det.fresh(), rule, st.det.state().last_ts)
+            (st.det.fresh(), rule, state.last_ts)
         };
-        let to = if cut == i64::MIN {
-            shared.clock.now_ms()
-        } else {
-            cut
-        };
+        let to = cut;
         let from = to.saturating_sub(rule.window_ms);
         let (db, labels) = (shared.db.clone(), req.labels.clone());
         let warmed = tokio::task::spawn_blocking(move || -> Result<_, String> {
