@@ -40,6 +40,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use argus_detect::detector::SeriesDetector;
 use argus_model::Labels;
 use tokio::sync::mpsc;
 
@@ -115,9 +116,8 @@ pub async fn warm_one(shared: &Arc<Shared>, req: &WarmRequest) -> Result<bool, S
             .get_mut(r)
             .and_then(|m| m.get_mut(&req.labels))
             .ok_or("the series disappeared during the warm-up")?;
-        let same_model = st.det.model().map(|m| m.version) == warmed.model().map(|m| m.version);
         // Samples scored live meanwhile, or a newly installed model: again.
-        if !same_model || st.det.state().last_ts != cut {
+        if !may_swap(&st.det, cut, &warmed) {
             continue;
         }
         st.det = warmed;
@@ -129,4 +129,61 @@ pub async fn warm_one(shared: &Arc<Shared>, req: &WarmRequest) -> Result<bool, S
         return Ok(true);
     }
     Ok(false)
+}
+
+/// Whether `warmed`, replayed up to `cut` (the live detector's last sample
+/// when the replay began), may replace `live`: only if `live` scored nothing
+/// since and still has the model the copy was made with.
+fn may_swap(live: &SeriesDetector, cut: i64, warmed: &SeriesDetector) -> bool {
+    let version = |d: &SeriesDetector| d.model().map(|m| m.version);
+    live.state().last_ts == cut && version(live) == version(warmed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argus_detect::train::{train, TrainInput};
+
+    fn spec() -> Arc<argus_detect::spec::RuleSpec> {
+        let c: Vec<super::super::config::DynamicRuleConfig> =
+            serde_saphyr::from_str("- {name: Lat, selector: lat, detector: {kind: latency}}\n")
+                .unwrap();
+        let rules = super::super::config::compile_rules(&c).unwrap();
+        rules[0].spec.clone()
+    }
+
+    #[test]
+    fn a_copy_is_swapped_in_only_over_an_unchanged_detector() {
+        let spec = spec();
+        let mut live = SeriesDetector::new(spec.clone()).unwrap();
+        let ts: Vec<i64> = (0..600).map(|i| i * 60_000).collect();
+        let vs: Vec<f64> = (0..600).map(|i| 50.0 + (i % 4) as f64).collect();
+        live.observe(ts[599], vs[599]).unwrap();
+        let cut = live.state().last_ts;
+        let mut warmed = live.fresh();
+        for (&t, &v) in ts.iter().zip(&vs) {
+            let _ = warmed.observe(t, v);
+        }
+        assert!(may_swap(&live, cut, &warmed));
+        // A sample scored live during the replay: the copy lacks it.
+        let mut newer = live.clone();
+        newer.observe(600 * 60_000, 51.0).unwrap();
+        assert!(!may_swap(&newer, cut, &warmed));
+        // A model installed during the replay: the copy was made without it.
+        let out = train(
+            &spec,
+            &TrainInput {
+                ts: &ts,
+                values: &vs,
+                flagged: None,
+            },
+            None,
+            7,
+            &mut |_| {},
+        )
+        .unwrap();
+        let mut trained = live.clone();
+        trained.install(Arc::new(out.active().clone()));
+        assert!(!may_swap(&trained, cut, &warmed));
+    }
 }
