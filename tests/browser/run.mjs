@@ -72,6 +72,8 @@ const scenarios = {
     await chart.first().waitFor({ timeout: 15000 });
     const anomalies = Number(await chart.first().getAttribute("data-anomalies"));
     check(anomalies > 0, `the chart should mark anomalous points, saw ${anomalies}`);
+    const reported = Number(await chart.first().getAttribute("data-reported"));
+    check(reported > 0, `the chart should ring the samples the streaming scorer reported, saw ${reported}`);
     check((await chart.first().locator("canvas").count()) > 0, "the chart has no canvas");
     // Hover the last quarter of the plot: the tooltip explains the point.
     const over = chart.first().locator(".u-over");

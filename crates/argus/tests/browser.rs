@@ -88,7 +88,7 @@ async fn fixture() -> Fixture {
             "global: {{evaluation_interval: 1s}}\nrule_files: [rules.yml]\n\
              alerting: {{config_file: alertmanager.yml}}\n\
              dynamic_rules:\n  - name: UiDemoLatency\n    selector: ui_demo_latency\n\
-             \x20   detector: {{kind: latency, min_points: 100000, cold_start_min_points: 10}}\n\
+             \x20   detector: {{kind: latency, min_points: 100000, cold_start_min_points: 10, anomaly: {{}}}}\n\
              \x20   labels: {{team: web}}\n\
              health:\n  sample_interval: 1s\n  services:\n\
              \x20   - name: web\n      node: edge-1\n\
@@ -106,13 +106,14 @@ async fn fixture() -> Fixture {
     );
     let c = reqwest::Client::new();
 
-    // One hour of a latency series at 30 s steps, with three spikes near the end.
+    // Eight hours of a latency series at 30 s steps (the streaming scorer
+    // reports after ~700 samples), with three spikes in the last hour.
     let end = now_ms() / 1000 * 1000;
-    let samples: Vec<(i64, f64)> = (0..120)
+    let samples: Vec<(i64, f64)> = (0..960)
         .map(|i| {
-            let t = end - (119 - i) * 30_000;
+            let t = end - (959 - i) * 30_000;
             let v = match i {
-                100 | 108 | 115 => 400.0 + 10.0 * i as f64,
+                940 | 948 | 955 => 400.0 + 10.0 * (i - 840) as f64,
                 _ => 120.0 + 8.0 * ((i as f64) * 0.7).sin() + (i % 3) as f64,
             };
             (t, v)

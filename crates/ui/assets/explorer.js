@@ -1,7 +1,9 @@
 // Argus explorer: PromQL box with autocomplete of metric and label names,
 // a range picker, and uPlot charts. A series that a dynamic rule watches gets
 // its learned band (argus_baseline_lower/upper), the expected line, and its
-// anomalous points coloured by level (argus_anomaly_level); hovering explains a point.
+// anomalous points coloured by level (argus_anomaly_level), and, for rules with the
+// streaming scorer on, the samples it reported (argus_anomaly_stream_score >= 0.5) as
+// rings; hovering explains a point.
 (function () {
   "use strict";
   const $ = (s) => document.querySelector(s);
@@ -9,7 +11,7 @@
   const charts = $("#charts"), tip = $("#tip");
   const LEVEL_COLORS = ["", "#d4a106", "#e07b00", "#d4380d", "#a8071a"];
   const BASELINE = ["argus_baseline_expected", "argus_baseline_lower", "argus_baseline_upper",
-    "argus_anomaly_level", "argus_anomaly_score"];
+    "argus_anomaly_level", "argus_anomaly_score", "argus_anomaly_stream_score"];
   let metricNames = [], labelNames = [], plots = [];
 
   async function getJSON(url) {
@@ -163,6 +165,8 @@
       const n = score != null && score > 1 ? fmt(score - 1) : "inside the band";
       html += "<div>expected " + fmt(info.expected[i]) + " [" + fmt(info.lower[i]) + ", " + fmt(info.upper[i]) + "]</div>" +
         "<div>N " + n + " · level <b>" + (level == null ? "–" : level) + "</b></div>" +
+        (info.stream ? "<div>anomaly scorer " + fmt(info.stream[i]) +
+          (info.stream[i] >= 0.5 ? " <b>reported</b>" : "") + "</div>" : "") +
         "<div>" + (info.model ? info.model.algorithm + " · model v" + info.model.version : "model unknown") +
         " · rule " + info.rule + "</div>";
     }
@@ -191,6 +195,7 @@
       opts.bands = [{ series: [4, 3], fill: "rgba(31,95,191,0.14)" }];
       box.dataset.band = "1";
       box.dataset.anomalies = String(info.anomalies);
+      if (info.stream) box.dataset.reported = String(info.reported);
     }
     const u = new uPlot(opts, data, box);
     u.over.addEventListener("mouseleave", () => { tip.hidden = true; });
@@ -237,6 +242,7 @@
           info.lower = align(b.argus_baseline_lower); info.upper = align(b.argus_baseline_upper);
           info.level = align(b.argus_anomaly_level || new Map());
           info.score = align(b.argus_anomaly_score || new Map());
+          info.stream = b.argus_anomaly_stream_score ? align(b.argus_anomaly_stream_score) : null;
           info.model = await modelFor(b.rule, s.metric);
           series.push({ values: info.expected, opts: { label: "expected", stroke: "#1f5fbf", dash: [6, 4], width: 1 } });
           series.push({ values: info.lower, opts: { label: "lower", stroke: "rgba(31,95,191,0.5)", width: 1 } });
@@ -246,6 +252,12 @@
             info.anomalies += pts.filter((v) => v != null).length;
             series.push({ values: pts, opts: { label: "level " + lv, stroke: LEVEL_COLORS[lv], fill: LEVEL_COLORS[lv],
               paths: () => null, points: { show: true, size: 9, fill: LEVEL_COLORS[lv], stroke: LEVEL_COLORS[lv] } } });
+          }
+          if (info.stream) {
+            const pts = vals.map((v, i) => (info.stream[i] != null && info.stream[i] >= 0.5 ? v : null));
+            info.reported = pts.filter((v) => v != null).length;
+            series.push({ values: pts, opts: { label: "scorer", stroke: "#6c3483",
+              paths: () => null, points: { show: true, size: 15, width: 2, fill: "rgba(0,0,0,0)", stroke: "#6c3483" } } });
           }
         }
         chart(labelStr(s.metric), xs, series, info);
