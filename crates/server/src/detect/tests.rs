@@ -124,6 +124,17 @@ impl Rig {
         }
     }
 
+    /// Commits the series' samples at minutes `mins` to the store (as ingest
+    /// does before the tap sees them).
+    fn store(&self, mins: std::ops::Range<i64>, v: impl Fn(i64) -> f64) {
+        use argus_tsdb::Appender;
+        let mut app = self.sh.db.appender();
+        for i in mins {
+            app.append(&self.series.labels, i * 60_000, v(i)).unwrap();
+        }
+        app.commit().unwrap();
+    }
+
     /// Warm-ups asked for since the last call.
     fn warm_requests(&self) -> Vec<super::warm::WarmRequest> {
         let mut rx = self.warm_rx.lock();
@@ -471,14 +482,7 @@ async fn a_detector_warmed_from_history_reports_at_once() {
         3_000 * 60_000,
     );
     let labels = rig.series.labels.clone();
-    {
-        use argus_tsdb::Appender;
-        let mut app = rig.sh.db.appender();
-        for i in 0..2000 {
-            app.append(&labels, i * 60_000, quiet(i)).unwrap();
-        }
-        app.commit().unwrap();
-    }
+    rig.store(0..2000, quiet);
     // The first sample this process sees builds a cold detector ...
     rig.feed(1999 * 60_000, quiet(1999));
     let seen = || rig.sh.series.lock()[0][&labels].det.state().seen;
@@ -514,15 +518,7 @@ async fn the_warm_up_is_cut_at_the_first_live_sample_so_a_queued_one_is_scored_l
         3_000 * 60_000,
     );
     let labels = rig.series.labels.clone();
-    let store = |from: i64, to: i64, v: &dyn Fn(i64) -> f64| {
-        use argus_tsdb::Appender;
-        let mut app = rig.sh.db.appender();
-        for i in from..to {
-            app.append(&labels, i * 60_000, v(i)).unwrap();
-        }
-        app.commit().unwrap();
-    };
-    store(0, 2000, &quiet);
+    rig.store(0..2000, quiet);
     let req = super::warm::WarmRequest {
         rule: "Lat".into(),
         labels: labels.clone(),
@@ -543,7 +539,7 @@ async fn the_warm_up_is_cut_at_the_first_live_sample_so_a_queued_one_is_scored_l
     // A spike is stored but still queued in the tap when the warm-up reads:
     // the replay stops at the live detector's last sample, so the spike is
     // scored live afterwards (an alert), not refused as already replayed.
-    store(2000, 2001, &|_| 300.0);
+    rig.store(2000..2001, |_| 300.0);
     assert!(super::warm::warm_one(&rig.sh, &req).await.unwrap());
     rig.feed(2000 * 60_000, 300.0);
     assert_eq!(rig.sh.metrics.refused.load(Ordering::Relaxed), 0);
