@@ -135,6 +135,14 @@ impl Rig {
         app.commit().unwrap();
     }
 
+    /// A warm-up request for the series under rule `rule`.
+    fn warm_request(&self, rule: &str) -> super::warm::WarmRequest {
+        super::warm::WarmRequest {
+            rule: rule.into(),
+            labels: self.series.labels.clone(),
+        }
+    }
+
     /// Warm-ups asked for since the last call.
     fn warm_requests(&self) -> Vec<super::warm::WarmRequest> {
         let mut rx = self.warm_rx.lock();
@@ -483,16 +491,13 @@ async fn a_detector_warmed_from_history_reports_at_once() {
     );
     let labels = rig.series.labels.clone();
     rig.store(0..2000, quiet);
+    let req = rig.warm_request("Lat");
     // The first sample this process sees builds a cold detector ...
     rig.feed(1999 * 60_000, quiet(1999));
     let seen = || rig.sh.series.lock()[0][&labels].det.state().seen;
     assert_eq!(seen(), 1);
     // ... which a cold scorer could not judge for ~700 samples; warmed from
     // the store it has the last 1024 stored samples behind it.
-    let req = super::warm::WarmRequest {
-        rule: "Lat".into(),
-        labels: labels.clone(),
-    };
     assert!(super::warm::warm_one(&rig.sh, &req).await.unwrap());
     assert_eq!(seen(), super::warm::WARM_POINTS as u64);
     assert_eq!(rig.sh.metrics.warmed.load(Ordering::Relaxed), 1);
@@ -504,10 +509,7 @@ async fn a_detector_warmed_from_history_reports_at_once() {
     let fired = rig.alerts().last().cloned().expect("an alert");
     assert_eq!(fired.annotations.get("anomaly_active"), Some("true"));
     // A rule that no longer exists is an error, not a panic.
-    let gone = super::warm::WarmRequest {
-        rule: "Nope".into(),
-        labels,
-    };
+    let gone = rig.warm_request("Nope");
     assert!(super::warm::warm_one(&rig.sh, &gone).await.is_err());
 }
 
@@ -519,10 +521,7 @@ async fn the_warm_up_is_cut_at_the_first_live_sample_so_a_queued_one_is_scored_l
     );
     let labels = rig.series.labels.clone();
     rig.store(0..2000, quiet);
-    let req = super::warm::WarmRequest {
-        rule: "Lat".into(),
-        labels: labels.clone(),
-    };
+    let req = rig.warm_request("Lat");
     // A detector built before any live sample (a stored model at start) is
     // not warmed: no cut would keep samples still in the tap out of the
     // replay.
@@ -549,4 +548,20 @@ async fn the_warm_up_is_cut_at_the_first_live_sample_so_a_queued_one_is_scored_l
         .cloned()
         .expect("the queued spike alerts");
     assert_eq!(fired.annotations.get("anomaly_active"), Some("true"));
+}
+
+#[tokio::test]
+async fn a_detector_that_scored_all_the_stored_samples_live_is_not_replayed() {
+    let rig = Rig::new(
+        "- {name: Lat, selector: lat, detector: {kind: latency}}\n",
+        60 * 60_000,
+    );
+    rig.store(0..10, quiet);
+    for i in 0..10 {
+        rig.feed(i * 60_000, quiet(i));
+    }
+    assert!(!super::warm::warm_one(&rig.sh, &rig.warm_request("Lat"))
+        .await
+        .unwrap());
+    assert_eq!(rig.sh.metrics.warmed.load(Ordering::Relaxed), 0);
 }

@@ -17,7 +17,8 @@
 //! - The copy replaces the live detector only if that detector scored
 //!   nothing meanwhile and kept its model; otherwise the history is read
 //!   again (up to three times).
-//! - A detector that has already scored [`WARM_POINTS`] samples live is
+//! - A detector that has already scored [`WARM_POINTS`] samples live, or at
+//!   least as many as the store holds for the series (one large batch), is
 //!   left as it is.
 //! - Replayed samples send no alerts and write no series. A detection among
 //!   the last `anomaly_hold_minutes` of them still holds the level of the
@@ -75,7 +76,7 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<WarmReques
 /// swaps it in; `Ok(true)` when it did.
 pub async fn warm_one(shared: &Arc<Shared>, req: &WarmRequest) -> Result<bool, String> {
     for _ in 0..ATTEMPTS {
-        let (fresh, rule, cut) = {
+        let (fresh, rule, cut, live_seen) = {
             let all = shared.series.lock();
             let (r, rule) = shared
                 .rule_named(&req.rule)
@@ -88,7 +89,7 @@ pub async fn warm_one(shared: &Arc<Shared>, req: &WarmRequest) -> Result<bool, S
             if state.seen >= WARM_POINTS as u64 || state.last_ts == i64::MIN {
                 return Ok(false);
             }
-            (st.det.fresh(), rule, state.last_ts)
+            (st.det.fresh(), rule, state.last_ts, state.seen)
         };
         let to = cut;
         let from = to.saturating_sub(rule.window_ms);
@@ -96,17 +97,24 @@ pub async fn warm_one(shared: &Arc<Shared>, req: &WarmRequest) -> Result<bool, S
         let warmed = tokio::task::spawn_blocking(move || -> Result<_, String> {
             let (ts, vs) = history(&db, &labels, from, to)?;
             let skip = ts.len().saturating_sub(WARM_POINTS);
+            if (ts.len() - skip) as u64 <= live_seen {
+                // The live detector has scored at least as much as the
+                // store holds (one large batch): a replay adds nothing.
+                return Ok(None);
+            }
             let mut d = fresh;
             for (&t, &v) in ts.iter().zip(&vs).skip(skip) {
                 // Out-of-order points are refused by the detector as they
                 // would be live; the replay goes on.
                 let _ = d.observe(t, v);
             }
-            Ok((d, ts.len() - skip))
+            Ok(Some((d, ts.len() - skip)))
         })
         .await
         .map_err(|e| format!("the warm-up task failed: {e}"))??;
-        let (warmed, replayed) = warmed;
+        let Some((warmed, replayed)) = warmed else {
+            return Ok(false);
+        };
         let mut all = shared.series.lock();
         let r = match shared.rule_named(&req.rule) {
             Some((r, now_rule)) if Arc::ptr_eq(&now_rule.spec, &rule.spec) => r,
