@@ -10,10 +10,17 @@ use promql_parser::parser::value::ValueType;
 
 use crate::error::PromqlError;
 use crate::eval::{Annotations, Evaluator, Grid};
+use crate::parse::{parse, ParseLimits};
 use crate::value::{SSeries, Val, Value, VectorSample};
 
 /// Most points per series a range query may return (Prometheus's limit).
 pub const MAX_POINTS: usize = 11_000;
+
+/// Default most steps per subquery and series: 1 million (`[1d:10s]` over a
+/// 30-day range query is 268,000).
+pub const DEFAULT_MAX_SUBQUERY_POINTS: usize = 1_000_000;
+/// Default most memory per query: 1 GiB.
+pub const DEFAULT_MAX_MEMORY_BYTES: usize = 1 << 30;
 
 /// Engine limits and defaults.
 #[derive(Debug, Clone)]
@@ -24,15 +31,29 @@ pub struct EngineOptions {
     pub max_samples: usize,
     /// Per-query deadline; zero means none.
     pub timeout: Duration,
+    /// Limits on the query text and its tree (length, nesting depth).
+    pub parse: ParseLimits,
+    /// Most steps one subquery may evaluate per series (`[30d:1ms]` would be
+    /// 2.6 billion); checked before anything is allocated. 0 means unlimited.
+    pub max_subquery_points: usize,
+    /// Most bytes a query may hold in memory at once (loaded samples and
+    /// intermediate results, estimated before they are allocated where the
+    /// size is known beforehand). 0 means unlimited.
+    pub max_memory_bytes: usize,
 }
 
 impl Default for EngineOptions {
-    /// 5 minutes lookback, 50 million samples, 2 minutes timeout (Prometheus's defaults).
+    /// 5 minutes lookback, 50 million samples, 2 minutes timeout (Prometheus's
+    /// defaults); 64 KiB and 256 levels of query text; 1 million points per
+    /// subquery and series; 1 GiB of memory per query.
     fn default() -> Self {
         EngineOptions {
             lookback_ms: 300_000,
             max_samples: 50_000_000,
             timeout: Duration::from_secs(120),
+            parse: ParseLimits::default(),
+            max_subquery_points: DEFAULT_MAX_SUBQUERY_POINTS,
+            max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
         }
     }
 }
@@ -116,7 +137,7 @@ impl Engine {
 
     /// Runs a query described by `req` (instant when `step_ms == 0`), with annotations.
     pub fn exec(&self, q: &dyn Querier, req: &QueryRequest) -> Result<QueryResult, PromqlError> {
-        let expr = promql_parser::parser::parse(&req.expr).map_err(PromqlError::Parse)?;
+        let expr = parse(&req.expr, &self.opts.parse)?;
         let instant = req.step_ms == 0;
         if !instant {
             if req.step_ms <= 0 {
@@ -156,11 +177,19 @@ impl Engine {
                 step: req.step_ms,
             }
         };
+        if grid.len() > MAX_POINTS {
+            return Err(PromqlError::Parse(format!(
+                "exceeded maximum resolution of {MAX_POINTS} points per timeseries. Try decreasing the query resolution (?step=XX)"
+            )));
+        }
         let mut ev = Evaluator {
             q,
             lookback: self.opts.lookback_ms,
             max_samples: self.opts.max_samples,
+            max_subquery_points: self.opts.max_subquery_points,
+            max_memory_bytes: self.opts.max_memory_bytes,
             samples: 0,
+            bytes: 0,
             deadline: (!self.opts.timeout.is_zero()).then(|| Instant::now() + self.opts.timeout),
             cancel: req.cancel.as_deref(),
             query_start: req.start_ms,

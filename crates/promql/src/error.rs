@@ -18,6 +18,12 @@ pub enum PromqlError {
     /// The query would load more samples than allowed (`execution`, HTTP 422).
     #[error("query processing would load too many samples into memory in query execution")]
     TooManySamples,
+    /// The query would hold more memory than allowed (`execution`, HTTP 422).
+    #[error("query processing would use more than {limit} bytes of memory in query execution")]
+    TooMuchMemory {
+        /// The limit in force (bytes).
+        limit: usize,
+    },
     /// The store failed (`internal`, HTTP 500).
     #[error("storage error: {0}")]
     Storage(String),
@@ -28,7 +34,9 @@ impl PromqlError {
     pub fn error_type(&self) -> &'static str {
         match self {
             PromqlError::Parse(_) => "bad_data",
-            PromqlError::Execution(_) | PromqlError::TooManySamples => "execution",
+            PromqlError::Execution(_)
+            | PromqlError::TooManySamples
+            | PromqlError::TooMuchMemory { .. } => "execution",
             PromqlError::Timeout => "timeout",
             PromqlError::Canceled => "canceled",
             PromqlError::Storage(_) => "internal",
@@ -39,7 +47,9 @@ impl PromqlError {
     pub fn http_status(&self) -> u16 {
         match self {
             PromqlError::Parse(_) => 400,
-            PromqlError::Execution(_) | PromqlError::TooManySamples => 422,
+            PromqlError::Execution(_)
+            | PromqlError::TooManySamples
+            | PromqlError::TooMuchMemory { .. } => 422,
             PromqlError::Timeout | PromqlError::Canceled => 503,
             PromqlError::Storage(_) => 500,
         }

@@ -24,13 +24,20 @@
 mod engine;
 mod error;
 mod eval;
+mod parse;
 mod storage;
 pub mod testscript;
 mod value;
 
-pub use engine::{Engine, EngineOptions, QueryRequest, QueryResult, MAX_POINTS};
+pub use engine::{
+    Engine, EngineOptions, QueryRequest, QueryResult, DEFAULT_MAX_MEMORY_BYTES,
+    DEFAULT_MAX_SUBQUERY_POINTS, MAX_POINTS,
+};
 pub use error::PromqlError;
 pub use eval::util::almost_equal;
 pub use eval::Annotations;
+pub use parse::{
+    parse, tree_depth, with_stack, ParseLimits, DEFAULT_MAX_DEPTH, DEFAULT_MAX_LENGTH,
+};
 pub use storage::MemStorage;
 pub use value::{Series, Value, VectorSample};

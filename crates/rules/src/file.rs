@@ -334,8 +334,13 @@ fn validate_rule(
         return Err((None, "field 'expr' must be set in rule".into()));
     };
     let epos = Some(line(&expr.referenced));
-    if let Err(e) = promql_parser::parser::parse(&expr.value) {
-        return Err((epos, format!("could not parse expression: {}", e.trim())));
+    // The same limits the server evaluates rules with: a rule that passes here
+    // cannot crash or be refused at evaluation for its shape.
+    if let Err(e) = argus_promql::parse(&expr.value, &argus_promql::ParseLimits::default()) {
+        return Err((
+            epos,
+            format!("could not parse expression: {}", e.to_string().trim()),
+        ));
     }
     let rule_labels = r.labels.clone().unwrap_or_default();
     let annotations = r.annotations.clone().unwrap_or_default();

@@ -211,7 +211,15 @@ pub async fn run(
     detect.set_alert_sink(outbox.clone());
     let query = Arc::new(api::exec::QueryService::new(&opts.config.query));
     let deps = argus_rules::Deps {
-        query: Arc::new(rules::store_query_fn(db.clone(), query.options().clone())),
+        // Rule files are checked against the built-in text limits when they
+        // load, so rules are evaluated under those, whatever `query:` says.
+        query: Arc::new(rules::store_query_fn(
+            db.clone(),
+            argus_promql::EngineOptions {
+                parse: argus_promql::ParseLimits::default(),
+                ..query.options().clone()
+            },
+        )),
         samples: Arc::new(rules::store_sample_sink_tapped(db.clone(), detect.tap())),
         alerts: outbox.clone(),
     };

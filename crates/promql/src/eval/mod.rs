@@ -5,10 +5,14 @@ mod aggregate;
 mod binary;
 mod functions;
 mod histogram;
+#[cfg(test)]
+mod limit_tests;
 mod range_funcs;
 mod selector;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_support;
 pub(crate) mod util;
 
 pub(crate) use selector::to_matcher_sets;
@@ -49,13 +53,14 @@ impl Grid {
         (self.end.saturating_sub(self.start) / self.step) as usize + 1
     }
     pub fn ts(&self, i: usize) -> i64 {
-        self.start + i as i64 * self.step
+        self.start
+            .saturating_add((i as i64).saturating_mul(self.step))
     }
     pub fn idx(&self, t: i64) -> usize {
         if self.step <= 0 {
             0
         } else {
-            ((t - self.start) / self.step) as usize
+            (t.saturating_sub(self.start) / self.step) as usize
         }
     }
 }
@@ -84,12 +89,29 @@ impl Annotations {
     }
 }
 
+/// Stack left below which [`Evaluator::eval`] continues on a new segment.
+const RED_ZONE: usize = 256 << 10;
+/// Size of each new stack segment.
+const STACK_SEGMENT: usize = 4 << 20;
+/// Estimated bytes per point held (timestamp and value).
+const POINT_BYTES: usize = 16;
+/// Estimated fixed bytes per series held, beside its label text.
+const SERIES_BYTES: usize = 64;
+
 /// Per-query evaluation state.
+///
+/// `samples` and `bytes` count what the query holds now: samples loaded from
+/// the store and points of intermediate results. When a node returns, what
+/// its children held is released and its own result is charged, so the
+/// figures follow the query's peak, not its total work.
 pub(crate) struct Evaluator<'a> {
     pub q: &'a dyn Querier,
     pub lookback: i64,
     pub max_samples: usize,
+    pub max_subquery_points: usize,
+    pub max_memory_bytes: usize,
     pub samples: usize,
+    pub bytes: usize,
     pub deadline: Option<Instant>,
     pub cancel: Option<&'a AtomicBool>,
     pub query_start: i64,
@@ -115,11 +137,43 @@ impl<'a> Evaluator<'a> {
 
     /// Accounts for `n` samples loaded into memory.
     pub fn add_samples(&mut self, n: usize) -> Result<(), PromqlError> {
-        self.samples = self.samples.saturating_add(n);
-        if self.max_samples > 0 && self.samples > self.max_samples {
+        self.charge(n, n.saturating_mul(POINT_BYTES))
+    }
+
+    /// Charges `points` and `bytes` now held; fails past either limit.
+    pub fn charge(&mut self, points: usize, bytes: usize) -> Result<(), PromqlError> {
+        self.samples = self.samples.saturating_add(points);
+        self.bytes = self.bytes.saturating_add(bytes);
+        self.within_limits(0)
+    }
+
+    /// Whether `more` points could still be allocated within the limits.
+    fn within_limits(&self, more: usize) -> Result<(), PromqlError> {
+        let samples = self.samples.saturating_add(more);
+        if self.max_samples > 0 && samples > self.max_samples {
             return Err(PromqlError::TooManySamples);
         }
+        let bytes = self.bytes.saturating_add(more.saturating_mul(POINT_BYTES));
+        if self.max_memory_bytes > 0 && bytes > self.max_memory_bytes {
+            return Err(PromqlError::TooMuchMemory {
+                limit: self.max_memory_bytes,
+            });
+        }
         Ok(())
+    }
+
+    /// Checks, before it is evaluated, that a subquery's grid fits: its steps
+    /// per series within `max_subquery_points`, and one series of it within
+    /// the sample and memory limits.
+    pub fn check_subquery_grid(&self, inner: &Grid) -> Result<(), PromqlError> {
+        let steps = inner.len();
+        if self.max_subquery_points > 0 && steps > self.max_subquery_points {
+            return Err(PromqlError::Execution(format!(
+                "subquery would evaluate {steps} steps per series, more than the limit of {}; use a longer subquery step or a shorter range",
+                self.max_subquery_points
+            )));
+        }
+        self.within_limits(steps)
     }
 
     /// Resolves an `@` modifier to milliseconds.
@@ -132,8 +186,22 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// Evaluates `expr` over `grid`.
+    /// Evaluates `expr` over `grid`, on a fresh stack segment when the current
+    /// one runs low, charging its result (and releasing its children's).
     pub fn eval(&mut self, expr: &Expr, grid: &Grid) -> Result<Val, PromqlError> {
+        stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
+            let held = (self.samples, self.bytes);
+            // Every node may produce a value per step: one series of it must fit.
+            self.within_limits(grid.len())?;
+            let v = self.eval_node(expr, grid)?;
+            (self.samples, self.bytes) = held;
+            let (points, bytes) = cost(&v);
+            self.charge(points, bytes)?;
+            Ok(v)
+        })
+    }
+
+    fn eval_node(&mut self, expr: &Expr, grid: &Grid) -> Result<Val, PromqlError> {
         self.check()?;
         match expr {
             Expr::NumberLiteral(n) => Ok(Val::Scalar(vec![n.val; grid.len()])),
@@ -202,6 +270,21 @@ impl<'a> Evaluator<'a> {
             Val::Vector(v) => Ok(v),
             _ => exec("expected an instant vector expression"),
         }
+    }
+}
+
+/// Points and estimated bytes a value holds.
+fn cost(v: &Val) -> (usize, usize) {
+    match v {
+        Val::Scalar(x) => (x.len(), x.len() * 8),
+        Val::Vector(ss) | Val::Matrix(ss) => ss.iter().fold((0, 0), |(p, b), s| {
+            let label_bytes: usize = s.labels.iter().map(|l| l.name.len() + l.value.len()).sum();
+            (
+                p + s.pts.len(),
+                b + SERIES_BYTES + label_bytes + s.pts.len() * POINT_BYTES,
+            )
+        }),
+        Val::Str(s) => (0, s.len()),
     }
 }
 

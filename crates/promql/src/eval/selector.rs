@@ -79,7 +79,7 @@ pub(crate) fn select(
 /// Reference times (ms) of each grid step for a selector with `@`/`offset`.
 pub(crate) fn ref_times(grid: &Grid, at: Option<i64>, offset: i64) -> Vec<i64> {
     (0..grid.len())
-        .map(|i| at.unwrap_or_else(|| grid.ts(i)) - offset)
+        .map(|i| at.unwrap_or_else(|| grid.ts(i)).saturating_sub(offset))
         .collect()
 }
 
@@ -96,7 +96,7 @@ pub(crate) fn eval_vector_selector(
     let (Some(&lo), Some(&hi)) = (refs.iter().min(), refs.iter().max()) else {
         return Ok(Vec::new());
     };
-    let series = select(ev, vs, lo - ev.lookback + 1, hi)?;
+    let series = select(ev, vs, lo.saturating_sub(ev.lookback).saturating_add(1), hi)?;
     let mut out = Vec::with_capacity(series.len());
     for s in series {
         let mut pts = Vec::with_capacity(refs.len().min(s.samples.len() * 64));
@@ -169,7 +169,7 @@ pub(crate) fn eval_range_input(
             let (Some(&lo), Some(&hi)) = (refs.iter().min(), refs.iter().max()) else {
                 return exec("empty grid");
             };
-            let raw = select(ev, &ms.vs, lo - range + 1, hi)?;
+            let raw = select(ev, &ms.vs, lo.saturating_sub(range).saturating_add(1), hi)?;
             let series = raw
                 .into_iter()
                 .map(|s| SSeries {
@@ -203,7 +203,7 @@ pub(crate) fn eval_range_input(
             let (Some(&lo), Some(&hi)) = (refs.iter().min(), refs.iter().max()) else {
                 return exec("empty grid");
             };
-            let from = lo - range;
+            let from = lo.saturating_sub(range);
             let mut start = step * (from / step);
             if start <= from {
                 start += step;
@@ -213,6 +213,9 @@ pub(crate) fn eval_range_input(
                 end: hi,
                 step,
             };
+            if hi >= start {
+                ev.check_subquery_grid(&inner)?;
+            }
             if hi < start {
                 return Ok(RangeData {
                     series: Vec::new(),

@@ -68,11 +68,7 @@ impl QueryService {
     /// A service configured by the `query:` section.
     pub fn new(cfg: &QueryConfig) -> Self {
         QueryService {
-            opts: EngineOptions {
-                lookback_ms: cfg.lookback_delta.as_millis(),
-                max_samples: cfg.max_samples,
-                timeout: cfg.timeout.to_std(),
-            },
+            opts: cfg.engine_options(),
             slots: Arc::new(Semaphore::new(cfg.max_concurrent.max(1))),
             max_concurrent: cfg.max_concurrent.max(1),
         }

@@ -118,7 +118,7 @@ impl From<argus_promql::PromqlError> for ApiError {
         use argus_promql::PromqlError as P;
         let kind = match &e {
             P::Parse(_) => ErrorType::BadData,
-            P::Execution(_) | P::TooManySamples => ErrorType::Execution,
+            P::Execution(_) | P::TooManySamples | P::TooMuchMemory { .. } => ErrorType::Execution,
             P::Timeout => ErrorType::Timeout,
             P::Canceled => ErrorType::Canceled,
             P::Storage(_) => ErrorType::Internal,
@@ -241,7 +241,7 @@ pub struct Selector {
 /// selectors whose every matcher matches the empty string.
 pub fn parse_selector(s: &str) -> Result<Selector, ApiError> {
     use promql_parser::parser::Expr;
-    let expr = promql_parser::parser::parse(s)
+    let expr = argus_promql::parse(s, &argus_promql::ParseLimits::default())
         .map_err(|e| ApiError::bad_data(format!("invalid parameter \"match[]\": {e}")))?;
     let (vs, range_ms) = match &expr {
         Expr::VectorSelector(vs) => (vs, None),

@@ -154,22 +154,48 @@ pub async fn query_range(
     Ok(query_response(&r))
 }
 
-fn parse_expr(p: &[(String, String)]) -> Result<promql_parser::parser::Expr, ApiError> {
-    let q = param(p, "query").map(String::as_str).unwrap_or("");
-    promql_parser::parser::parse(q)
-        .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))
+/// Parses the `query` parameter within the configured limits, on a blocking
+/// thread (parsing a long query is real work) with a stack that fits it.
+async fn with_parsed<T: Send + 'static>(
+    st: &AppState,
+    p: &[(String, String)],
+    then: impl FnOnce(&promql_parser::parser::Expr) -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let q = param(p, "query").cloned().unwrap_or_default();
+    let limits = st.query.options().parse;
+    tokio::task::spawn_blocking(move || {
+        argus_promql::parse(&q, &limits)
+            .map(|e| {
+                argus_promql::with_stack(|| {
+                    let out = then(&e);
+                    drop(e);
+                    out
+                })
+            })
+            .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("parsing the query failed: {e}")))?
 }
 
 /// `GET|POST /api/v1/format_query`: the query pretty-printed.
-pub async fn format_query(RawQuery(q): RawQuery, body: Bytes) -> Result<Response, ApiError> {
+pub async fn format_query(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let p = collect_params(q.as_deref(), &body);
-    let expr = parse_expr(&p)?;
-    Ok(success(expr.prettify()))
+    let text = with_parsed(&st, &p, |e| e.prettify()).await?;
+    Ok(success(text))
 }
 
 /// `GET|POST /api/v1/query_exemplars`: validates like Prometheus, answers `[]`
 /// (Argus stores no exemplars).
-pub async fn query_exemplars(RawQuery(q): RawQuery, body: Bytes) -> Result<Response, ApiError> {
+pub async fn query_exemplars(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let p = collect_params(q.as_deref(), &body);
     let start = opt_time("start", param(&p, "start"), MIN_TIME_MS)?;
     let end = opt_time("end", param(&p, "end"), MAX_TIME_MS)?;
@@ -178,7 +204,7 @@ pub async fn query_exemplars(RawQuery(q): RawQuery, body: Bytes) -> Result<Respo
             "invalid parameter \"end\": end timestamp must not be before start time",
         ));
     }
-    parse_expr(&p)?;
+    with_parsed(&st, &p, |_| ()).await?;
     Ok(success(Vec::<Json>::new()))
 }
 

@@ -28,7 +28,7 @@ use crate::config::Config;
 use argus_alert::PostableAlert;
 use argus_health::{HealthAlert, HealthConfig, HealthError, HealthService, HealthSink, LoadQuery};
 use argus_model::{Clock, Labels};
-use argus_promql::{Engine, EngineOptions, Value};
+use argus_promql::{Engine, Value};
 use argus_tsdb::{Appender, Db};
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -125,12 +125,7 @@ impl HealthRuntime {
         clock: Arc<dyn Clock>,
     ) -> Result<(Arc<HealthRuntime>, AlertReceiver), HealthError> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let q = &cfg.query;
-        let engine = Engine::new(EngineOptions {
-            lookback_ms: q.lookback_delta.as_millis(),
-            max_samples: q.max_samples,
-            timeout: q.timeout.to_std(),
-        });
+        let engine = Engine::new(cfg.query.engine_options());
         let rt = Arc::new(HealthRuntime {
             current: Mutex::new(None),
             sink: Arc::new(StoreSink {
