@@ -22,6 +22,7 @@ pub mod config;
 pub mod detect;
 pub mod health;
 mod local_agent;
+pub mod redact;
 pub mod rules;
 pub mod selfmetrics;
 pub mod ui;

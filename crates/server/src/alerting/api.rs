@@ -326,7 +326,8 @@ async fn delete_silence(State(st): St, Path(id): Path<String>) -> Response {
 
 async fn get_status(State(st): St) -> Response {
     let original = match st.run(|d| d.config().original.clone()).await {
-        Ok(o) => o,
+        // Secrets (SMTP password, tokens, the link key) are never served.
+        Ok(o) => crate::redact::redact_yaml(&o),
         Err(e) => return e.into_response(),
     };
     Json(json!({

@@ -46,9 +46,14 @@ impl ServerInfo {
     /// Collects what the status endpoints report from the start-up options.
     pub fn new(opts: &crate::ServerOptions, start: chrono::DateTime<chrono::Utc>) -> Self {
         let cfg = &opts.config;
-        let config_yaml = cfg.source_text.clone().unwrap_or_else(|| {
-            "# No configuration file was given; every setting has its default.\n".to_string()
-        });
+        // Secrets (passwords in URLs, tokens) are never served.
+        let config_yaml = cfg
+            .source_text
+            .as_deref()
+            .map(crate::redact::redact_yaml)
+            .unwrap_or_else(|| {
+                "# No configuration file was given; every setting has its default.\n".to_string()
+            });
         let fmt = |ms: i64| argus_model::format_duration(ms);
         let retention = if cfg.storage.retention.as_millis() > 0 {
             fmt(cfg.storage.retention.as_millis())
