@@ -197,12 +197,28 @@ pub(crate) enum ReadEnd {
         /// What was wrong.
         reason: &'static str,
     },
+    /// The file ends in a torn write at `offset`: a header or record cut
+    /// short by the end of the file, or zeros up to the end (space the
+    /// filesystem allocated but the write never filled). Left by a crash or
+    /// a full disk; never acknowledged, so not corruption.
+    Torn {
+        /// Byte offset of the incomplete record (or 0 for an incomplete header).
+        offset: u64,
+        /// What was cut short.
+        reason: &'static str,
+    },
 }
 
 /// Reads every valid record of a segment or checkpoint file in order, calling
 /// `f` for each, and stops at the first bad one.
 pub(crate) fn read_file(path: &Path, f: &mut dyn FnMut(Record)) -> Result<ReadEnd, TsdbError> {
     let buf = fs::read(path).map_err(|e| io_err(path, e))?;
+    if buf.len() < FILE_MAGIC.len() && FILE_MAGIC.starts_with(&buf) {
+        return Ok(ReadEnd::Torn {
+            offset: 0,
+            reason: "empty or incomplete file header",
+        });
+    }
     if buf.len() < FILE_MAGIC.len() || &buf[..FILE_MAGIC.len()] != FILE_MAGIC {
         return Ok(ReadEnd::Corrupt {
             offset: 0,
@@ -214,10 +230,18 @@ pub(crate) fn read_file(path: &Path, f: &mut dyn FnMut(Record)) -> Result<ReadEn
         let end = match check_record(&buf, pos) {
             Ok(end) => end,
             Err(reason) => {
-                return Ok(ReadEnd::Corrupt {
-                    offset: pos as u64,
-                    reason,
-                })
+                let offset = pos as u64;
+                let truncated = reason == "truncated record header" || reason == "truncated record";
+                return Ok(if truncated {
+                    ReadEnd::Torn { offset, reason }
+                } else if buf[pos..].iter().all(|&b| b == 0) {
+                    ReadEnd::Torn {
+                        offset,
+                        reason: "zero-filled tail",
+                    }
+                } else {
+                    ReadEnd::Corrupt { offset, reason }
+                });
             }
         };
         match decode_payload(buf[pos + 8], &buf[pos + HEADER_LEN..end]) {
@@ -312,7 +336,9 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), TsdbError> {
 pub(crate) struct Wal {
     dir: PathBuf,
     seg: u64,
-    file: File,
+    /// The segment being written; `None` until segment `seg` could be
+    /// created (the store opened on a full disk).
+    file: Option<File>,
     seg_bytes: u64,
     max_seg_bytes: u64,
     policy: FsyncPolicy,
@@ -337,10 +363,25 @@ impl Wal {
         bytes: u64,
     ) -> Result<Wal, TsdbError> {
         let file = new_segment(dir, seg, policy != FsyncPolicy::Never)?;
-        Ok(Wal {
+        let mut w = Wal::deferred(dir, seg, max_seg_bytes, policy, bytes);
+        w.file = Some(file);
+        w.bytes += FILE_MAGIC.len() as u64;
+        Ok(w)
+    }
+
+    /// A writer that creates segment `seg` at its first write (used when the
+    /// disk is full at open).
+    pub(crate) fn deferred(
+        dir: &Path,
+        seg: u64,
+        max_seg_bytes: u64,
+        policy: FsyncPolicy,
+        bytes: u64,
+    ) -> Wal {
+        Wal {
             dir: dir.to_path_buf(),
             seg,
-            file,
+            file: None,
             seg_bytes: FILE_MAGIC.len() as u64,
             max_seg_bytes: max_seg_bytes.max(4096),
             policy,
@@ -348,8 +389,8 @@ impl Wal {
             dirty: false,
             broken: false,
             fsyncs: 0,
-            bytes: bytes + FILE_MAGIC.len() as u64,
-        })
+            bytes,
+        }
     }
 
     /// The segment being written.
@@ -364,7 +405,12 @@ impl Wal {
         if buf.is_empty() {
             return Ok(());
         }
-        if self.broken
+        if self.file.is_none() {
+            let f = new_segment(&self.dir, self.seg, self.policy != FsyncPolicy::Never)?;
+            self.file = Some(f);
+            self.seg_bytes = FILE_MAGIC.len() as u64;
+            self.bytes += FILE_MAGIC.len() as u64;
+        } else if self.broken
             || (self.seg_bytes + buf.len() as u64 > self.max_seg_bytes
                 && self.seg_bytes > FILE_MAGIC.len() as u64)
         {
@@ -372,7 +418,11 @@ impl Wal {
             self.broken = false;
         }
         let path = segment_path(&self.dir, self.seg);
-        if let Err(e) = self.file.write_all(buf) {
+        let Some(file) = self.file.as_mut() else {
+            // Set just above or kept by `cut`, which only replaces it.
+            unreachable!("WAL segment {} has no file after opening it", self.seg);
+        };
+        if let Err(e) = file.write_all(buf) {
             self.broken = true;
             return Err(io_err(&path, e));
         }
@@ -389,9 +439,9 @@ impl Wal {
 
     /// fsyncs the current segment if anything was written since the last fsync.
     pub(crate) fn sync(&mut self) -> Result<(), TsdbError> {
-        if self.dirty {
+        if let (true, Some(file)) = (self.dirty, self.file.as_ref()) {
             let path = segment_path(&self.dir, self.seg);
-            self.file.sync_data().map_err(|e| io_err(&path, e))?;
+            file.sync_data().map_err(|e| io_err(&path, e))?;
             self.fsyncs += 1;
             self.dirty = false;
         }
@@ -406,7 +456,11 @@ impl Wal {
             self.sync()?;
         }
         let next = self.seg + 1;
-        self.file = new_segment(&self.dir, next, self.policy != FsyncPolicy::Never)?;
+        self.file = Some(new_segment(
+            &self.dir,
+            next,
+            self.policy != FsyncPolicy::Never,
+        )?);
         self.seg = next;
         self.seg_bytes = FILE_MAGIC.len() as u64;
         self.bytes += FILE_MAGIC.len() as u64;
@@ -414,6 +468,8 @@ impl Wal {
     }
 }
 
+/// Creates segment `n` with its header. On failure (a full disk) the
+/// partial file is removed, so it is never replayed as a damaged segment.
 fn new_segment(dir: &Path, n: u64, sync: bool) -> Result<File, TsdbError> {
     let path = segment_path(dir, n);
     let mut f = OpenOptions::new()
@@ -422,9 +478,15 @@ fn new_segment(dir: &Path, n: u64, sync: bool) -> Result<File, TsdbError> {
         .write(true)
         .open(&path)
         .map_err(|e| io_err(&path, e))?;
-    f.write_all(FILE_MAGIC).map_err(|e| io_err(&path, e))?;
+    let header = f
+        .write_all(FILE_MAGIC)
+        .and_then(|()| if sync { f.sync_all() } else { Ok(()) });
+    if let Err(e) = header {
+        drop(f);
+        let _ = fs::remove_file(&path);
+        return Err(io_err(&path, e));
+    }
     if sync {
-        f.sync_all().map_err(|e| io_err(&path, e))?;
         sync_dir(dir)?;
     }
     Ok(f)
@@ -565,7 +627,7 @@ mod tests {
         assert!(
             matches!(
                 end,
-                ReadEnd::Corrupt {
+                ReadEnd::Torn {
                     reason: "truncated record header",
                     ..
                 }
@@ -583,7 +645,7 @@ mod tests {
         assert!(
             matches!(
                 end,
-                ReadEnd::Corrupt {
+                ReadEnd::Torn {
                     reason: "truncated record",
                     ..
                 }
