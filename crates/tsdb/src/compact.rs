@@ -54,9 +54,10 @@ impl Db {
         Ok(())
     }
 
-    /// Writes everything in the head up to the newest acceptable timestamp
-    /// (the clock's now plus `max_future_ms`) to one block, truncates the head
-    /// there and checkpoints the WAL. Later samples must be newer than the block.
+    /// Writes everything in the head to one block, truncates the head and
+    /// checkpoints the WAL. Later samples must be newer than the block. A
+    /// sample beyond the clock's now plus `max_future_ms` is not cut (the cut
+    /// stops at now), so it cannot raise the head's lower bound.
     pub fn compact_head_fully(&self) -> Result<(), TsdbError> {
         let i = &self.inner;
         let _c = i.compact_lock.lock();
@@ -64,7 +65,13 @@ impl Db {
             i.head.min_t.load(Ordering::Acquire),
             i.head.max_t.load(Ordering::Acquire),
         );
-        let top = mx.min(self.append_window().max);
+        // A sample beyond the newest acceptable timestamp (written before
+        // timestamps were checked) stays in the head; then cut at now.
+        let top = if mx <= self.append_window().max {
+            mx
+        } else {
+            mx.min(i.clock.now_ms())
+        };
         if mn == i64::MAX || mn > top {
             // Nothing to cut; still collect series that stayed empty.
             let removed = i.head.truncate(i.head.min_valid.load(Ordering::Acquire));

@@ -273,12 +273,17 @@ impl Db {
         let head = Head::new(opts.block_range_ms, opts.ooo_window_ms);
         let now = clock.now_ms();
         let window = Window::for_replay(now, &opts);
-        // No compaction cuts above the newest acceptable sample: a larger
-        // bound comes from data written before timestamps were checked.
+        // No compaction cuts above the newest acceptable sample: a block
+        // reaching further holds data written before timestamps were
+        // checked, and must not hold the head's lower bound up.
         let max_cut = window.max.saturating_add(1);
-        if let Some(mx) = blocks.iter().map(|b| b.meta().maxt).max() {
-            head.min_valid
-                .store(mx.saturating_add(1).min(max_cut), Ordering::Release);
+        if let Some(mx) = blocks
+            .iter()
+            .map(|b| b.meta().maxt.saturating_add(1))
+            .filter(|&m| m <= max_cut)
+            .max()
+        {
+            head.min_valid.store(mx, Ordering::Release);
         }
         let counters = Counters::default();
         let space = crate::space::Space::new(dir, opts.min_free_bytes);

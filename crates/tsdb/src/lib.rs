@@ -33,6 +33,8 @@ mod db;
 mod enc;
 mod head;
 mod index;
+#[cfg(test)]
+mod poison_tests;
 mod querier;
 mod replay;
 mod series;

@@ -87,16 +87,15 @@ pub(crate) fn replay(
                 Err(_) => unknown += 1,
             }
         }
+        Record::Checkpoint { min_valid } if min_valid > max_cut => {
+            tracing::warn!(
+                min_valid,
+                newest_acceptable = window.max,
+                "Ignoring the WAL checkpoint's lower bound: it lies beyond the newest acceptable timestamp (left by a far-future or extreme sample before timestamps were checked)."
+            );
+        }
         Record::Checkpoint { min_valid } => {
-            if min_valid > max_cut {
-                tracing::warn!(
-                    min_valid,
-                    capped_at = max_cut,
-                    "The WAL checkpoint's lower bound lies beyond the newest acceptable timestamp (left by a far-future sample); capping it."
-                );
-            }
-            head.min_valid
-                .fetch_max(min_valid.min(max_cut), Ordering::AcqRel);
+            head.min_valid.fetch_max(min_valid, Ordering::AcqRel);
         }
     };
     let mut corrupt = 0u64;
