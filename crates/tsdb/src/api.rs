@@ -42,7 +42,7 @@ pub enum SampleError {
     /// The timestamp is outside the window the store accepts around its
     /// clock's now (too far in the future, older than the retention, or
     /// beyond years 0 to 9999).
-    #[error("sample for series {series} has timestamp {t} ({}), outside the accepted window {min} ({}) to {max} ({}); timestamps are milliseconds since 1970-01-01 UTC, at most storage.max_future ahead of the server's clock and not older than storage.retention", crate::format_ms(*.t), crate::format_ms(*.min), crate::format_ms(*.max))]
+    #[error("sample for series {series} has timestamp {t} ({}), outside the accepted window {min} ({}) to {max} ({}); timestamps are milliseconds since 1970-01-01 UTC, no further ahead of the server's clock than the allowed future skew and not older than the retention", crate::format_ms(*.t), crate::format_ms(*.min), crate::format_ms(*.max))]
     OutOfWindow {
         /// The series, in text form.
         series: String,

@@ -21,7 +21,7 @@ pub(crate) const CHECK_EVERY_MS: i64 = 1000;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadOnlyReason {
     /// Less free space than the configured minimum.
-    #[error("only {free_bytes} bytes are free on the disk holding {}, less than the minimum of {min_free_bytes} bytes (storage option min_free_bytes)", .path.display())]
+    #[error("only {free_bytes} bytes are free on the disk holding {}, less than the configured minimum of {min_free_bytes} bytes", .path.display())]
     LowDiskSpace {
         /// The data directory.
         path: PathBuf,

@@ -192,7 +192,7 @@ fn low_free_space_makes_the_store_read_only_until_space_returns() {
         }) => assert!(free_bytes < min_free_bytes),
         other => panic!("expected low disk space, got {other:?}"),
     }
-    assert!(err.to_string().contains("min_free_bytes"), "{err}");
+    assert!(err.to_string().contains("configured minimum"), "{err}");
     assert_eq!(count(&db), 10, "queries continue");
     let st = db.stats();
     assert!(st.read_only && st.disk_free_bytes.is_some(), "{st:?}");
