@@ -281,6 +281,18 @@ pub struct StorageConfig {
     pub wal_fsync: WalFsync,
     /// How often compaction and retention run. Default `1m`.
     pub maintenance_interval: PromDuration,
+    /// Refuse a sample stamped more than this ahead of the server's clock
+    /// (HTTP 400 for that sample, the rest of the request is kept). Samples
+    /// older than `retention` are refused the same way. Default `10m`: room
+    /// for clock skew, while a mistaken timestamp (microseconds, a far-future
+    /// date) cannot hold the store's time bounds.
+    pub max_future: PromDuration,
+    /// Refuse writes (HTTP 503 with Retry-After) while the disk holding the
+    /// data directory has less free space than this; queries keep working and
+    /// writes resume by themselves once space is freed. `0` refuses writes
+    /// only once the disk is full. Default `256MiB`, room for compaction and a
+    /// WAL checkpoint to run.
+    pub min_free_space: ByteSize,
 }
 
 impl Default for StorageConfig {
@@ -292,6 +304,8 @@ impl Default for StorageConfig {
             out_of_order_window: PromDuration(10 * 60_000),
             wal_fsync: WalFsync::Interval(PromDuration(1_000)),
             maintenance_interval: PromDuration(60_000),
+            max_future: PromDuration(10 * 60_000),
+            min_free_space: ByteSize(256 << 20),
         }
     }
 }
@@ -498,6 +512,9 @@ impl Config {
         {
             return Err("storage.retention must be 0 (off) or at least storage.block_range".into());
         }
+        if self.storage.max_future.as_millis() < 0 {
+            return Err("storage.max_future must not be negative".into());
+        }
         if self.query.lookback_delta.as_millis() <= 0 {
             return Err("query.lookback_delta must be positive".into());
         }
@@ -561,6 +578,8 @@ impl Config {
             retention_ms: (s.retention.as_millis() > 0).then_some(s.retention.as_millis()),
             retention_bytes: s.retention_size.map(|b| b.0),
             ooo_window_ms: s.out_of_order_window.as_millis(),
+            max_future_ms: s.max_future.as_millis(),
+            min_free_bytes: s.min_free_space.0,
             wal_fsync: match s.wal_fsync {
                 WalFsync::Always => argus_tsdb::FsyncPolicy::Always,
                 WalFsync::Never => argus_tsdb::FsyncPolicy::Never,
@@ -598,6 +617,12 @@ mod tests {
         assert_eq!(c.storage.retention_size, Some(ByteSize(512 << 20)));
         assert_eq!(c.storage.wal_fsync, WalFsync::Always);
         assert!(Config::from_yaml_str("storage:\n  wal_fsync: sometimes\n", "a").is_err());
+        let c = Config::from_yaml_str("storage:\n  max_future: 1h\n  min_free_space: 1GiB\n", "a")
+            .unwrap();
+        let o = c.tsdb_options();
+        assert_eq!((o.max_future_ms, o.min_free_bytes), (3_600_000, 1 << 30));
+        let d = Config::default().tsdb_options();
+        assert_eq!((d.max_future_ms, d.min_free_bytes), (600_000, 256 << 20));
         assert!(Config::from_yaml_str("storage:\n  retention_size: 5 parsecs\n", "a").is_err());
     }
 

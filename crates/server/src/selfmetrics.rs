@@ -72,6 +72,20 @@ impl SelfMetrics {
         );
         family(
             &mut o,
+            "argus_tsdb_read_only",
+            "gauge",
+            "1 while the store refuses writes because the disk is full or nearly full (storage.min_free_space).",
+            f64::from(u8::from(s.read_only)),
+        );
+        family(
+            &mut o,
+            "argus_tsdb_out_of_window_samples_total",
+            "counter",
+            "Samples refused because their timestamp was too far in the future or older than the retention.",
+            s.samples_rejected_out_of_window_total as f64,
+        );
+        family(
+            &mut o,
             "argus_tsdb_head_series",
             "gauge",
             "Series in the head.",

@@ -46,6 +46,8 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let opts = Options {
         wal_fsync: FsyncPolicy::Never,
+        // Timestamps start at 0 (1970): no retention bound on their age.
+        retention_ms: None,
         ..Options::default()
     };
     let db = Db::open(dir.path(), opts, Arc::new(argus_model::SystemClock)).expect("open");

@@ -39,6 +39,20 @@ pub enum SampleError {
         /// The oldest timestamp the head accepts now.
         min_valid: i64,
     },
+    /// The timestamp is outside the window the store accepts around its
+    /// clock's now (too far in the future, older than the retention, or
+    /// beyond years 0 to 9999).
+    #[error("sample for series {series} has timestamp {t} ({}), outside the accepted window {min} ({}) to {max} ({}); timestamps are milliseconds since 1970-01-01 UTC, no further ahead of the server's clock than the allowed future skew and not older than the retention", crate::format_ms(*.t), crate::format_ms(*.min), crate::format_ms(*.max))]
+    OutOfWindow {
+        /// The series, in text form.
+        series: String,
+        /// The refused timestamp.
+        t: i64,
+        /// The oldest timestamp accepted now.
+        min: i64,
+        /// The newest timestamp accepted now.
+        max: i64,
+    },
     /// Same timestamp as an existing sample but a different value.
     #[error("duplicate sample for series {series} at timestamp {t} with a different value")]
     Duplicate {
@@ -64,6 +78,11 @@ pub struct AppendStats {
     pub samples: u64,
     /// Series created by this commit.
     pub new_series: u64,
+    /// Staged samples the store refused when the commit applied them (they
+    /// are in the WAL but not stored): a concurrent commit or a compaction
+    /// got there between staging and commit. A sender must not count them as
+    /// stored.
+    pub rejected: u64,
 }
 
 /// A batch writer. Samples are invisible to readers and not durable until

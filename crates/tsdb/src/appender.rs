@@ -8,14 +8,17 @@
 //! ```
 
 use crate::wal;
+use crate::window::Window;
 use crate::{AppendStats, Appender, Db, SampleError, TsdbError};
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
 /// The [`Appender`] of a [`Db`]. Owned and `Send`; staged samples are
-/// invisible until [`Appender::commit`].
+/// invisible until [`Appender::commit`]. The window of accepted timestamps
+/// is taken from the clock when the appender is created.
 pub struct DbAppender {
     db: Db,
+    window: Window,
     samples: Vec<(u64, i64, f64)>,
     unlogged: Vec<u32>,
     unlogged_set: HashSet<u32>,
@@ -35,6 +38,7 @@ impl std::fmt::Debug for DbAppender {
 impl DbAppender {
     pub(crate) fn new(db: Db) -> Self {
         DbAppender {
+            window: db.append_window(),
             db,
             samples: Vec::new(),
             unlogged: Vec::new(),
@@ -80,6 +84,16 @@ impl DbAppender {
 
 impl Appender for DbAppender {
     fn append_pairs(&mut self, pairs: &[(&str, &str)], t: i64, v: f64) -> Result<(), SampleError> {
+        if !self.window.contains(t) {
+            let c = &self.db.inner.counters;
+            c.rejected_window.fetch_add(1, Ordering::Relaxed);
+            return Err(SampleError::OutOfWindow {
+                series: crate::head::pairs_text(pairs),
+                t,
+                min: self.window.min,
+                max: self.window.max,
+            });
+        }
         let key = crate::head::series_key(pairs, &mut self.buf);
         let res = self.db.inner.head.stage(pairs, key, t, v);
         let c = &self.db.inner.counters;
@@ -108,11 +122,23 @@ impl Appender for DbAppender {
         if self.samples.is_empty() && self.unlogged.is_empty() {
             return Ok(AppendStats::default());
         }
+        let inner = &self.db.inner;
+        let now = inner.clock.now_ms();
+        if let Some(reason) = inner.space.check(now) {
+            return Err(TsdbError::ReadOnly(reason));
+        }
         self.encode();
         let inner = &self.db.inner;
         let applied = {
             let _gate = inner.gate.read();
-            inner.wal.lock().write(&self.buf)?;
+            match inner.wal.lock().write(&self.buf) {
+                Ok(()) => {}
+                Err(TsdbError::Io { path, source }) if crate::space::is_no_space(&source) => {
+                    let reason = inner.space.mark_full(now, &path, &source);
+                    return Err(TsdbError::ReadOnly(reason));
+                }
+                Err(e) => return Err(e),
+            }
             // Marks every series it touches logged: this write holds their records.
             inner.head.apply(&self.samples)
         };
@@ -121,9 +147,18 @@ impl Appender for DbAppender {
         c.rejected_ooo
             .fetch_add(applied.out_of_order, Ordering::Relaxed);
         c.rejected_other.fetch_add(applied.other, Ordering::Relaxed);
+        let rejected = applied.out_of_order + applied.other;
+        if rejected > 0 {
+            tracing::warn!(
+                rejected,
+                staged = self.samples.len(),
+                "The store refused staged samples when applying a commit (a concurrent commit or a compaction got there first); the commit reports them as rejected."
+            );
+        }
         Ok(AppendStats {
             samples: applied.added,
             new_series: self.created,
+            rejected,
         })
     }
 

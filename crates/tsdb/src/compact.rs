@@ -19,21 +19,31 @@ use std::sync::Arc;
 impl Db {
     /// While the head spans more than 1.5 × `block_range_ms`, writes the
     /// oldest full window `[k*range, (k+1)*range)` to a block and truncates
-    /// the head; then checkpoints the WAL.
+    /// the head; then checkpoints the WAL. The span is measured up to the
+    /// newest sample or the clock's now, whichever is older, so a sample
+    /// stamped in the future never makes compaction cut windows (and raise
+    /// the head's lower bound) ahead of real time.
     pub fn compact(&self) -> Result<(), TsdbError> {
         let i = &self.inner;
         let _c = i.compact_lock.lock();
         let range = i.opts.block_range_ms;
+        let now = i.clock.now_ms();
         let mut did = false;
+        let mut last_mn = None;
         loop {
             let (mn, mx) = (
                 i.head.min_t.load(Ordering::Acquire),
                 i.head.max_t.load(Ordering::Acquire),
             );
-            if mn == i64::MAX || mx.saturating_sub(mn) <= range.saturating_mul(3) / 2 {
+            let top = mx.min(now);
+            if mn == i64::MAX
+                || top.saturating_sub(mn) <= range.saturating_mul(3) / 2
+                || last_mn.is_some_and(|l| mn <= l)
+            {
                 break;
             }
-            let start = mn.div_euclid(range) * range;
+            last_mn = Some(mn);
+            let start = mn.div_euclid(range).saturating_mul(range);
             let end = start.saturating_add(range);
             self.cut_block(start, end)?;
             did = true;
@@ -44,8 +54,10 @@ impl Db {
         Ok(())
     }
 
-    /// Writes everything in the head to one block, empties the head and
-    /// checkpoints the WAL. Later samples must be newer than the block.
+    /// Writes everything in the head to one block, truncates the head and
+    /// checkpoints the WAL. Later samples must be newer than the block. A
+    /// sample beyond the clock's now plus `max_future_ms` is not cut (the cut
+    /// stops at now), so it cannot raise the head's lower bound.
     pub fn compact_head_fully(&self) -> Result<(), TsdbError> {
         let i = &self.inner;
         let _c = i.compact_lock.lock();
@@ -53,7 +65,14 @@ impl Db {
             i.head.min_t.load(Ordering::Acquire),
             i.head.max_t.load(Ordering::Acquire),
         );
-        if mn == i64::MAX {
+        // A sample beyond the newest acceptable timestamp (written before
+        // timestamps were checked) stays in the head; then cut at now.
+        let top = if mx <= self.append_window().max {
+            mx
+        } else {
+            mx.min(i.clock.now_ms())
+        };
+        if mn == i64::MAX || mn > top {
             // Nothing to cut; still collect series that stayed empty.
             let removed = i.head.truncate(i.head.min_valid.load(Ordering::Acquire));
             return if removed > 0 {
@@ -62,12 +81,26 @@ impl Db {
                 Ok(())
             };
         }
-        self.cut_block(mn, mx.saturating_add(1))?;
+        self.cut_block(mn, top.saturating_add(1))?;
         self.checkpoint()
     }
 
     /// Moves head samples in `[start, end)` into a new block and truncates the head at `end`.
     fn cut_block(&self, start: i64, end: i64) -> Result<(), TsdbError> {
+        let i = &self.inner;
+        let tag = format!("compact-{start}");
+        let res = self.cut_block_inner(start, end, &tag);
+        if res.is_err() {
+            // A partial block (a full disk) would only hold on to space.
+            let tmp = i.blocks_dir.join(format!("{tag}.tmp"));
+            if tmp.exists() {
+                let _ = fs::remove_dir_all(&tmp);
+            }
+        }
+        res
+    }
+
+    fn cut_block_inner(&self, start: i64, end: i64, tag: &str) -> Result<(), TsdbError> {
         let i = &self.inner;
         let head = &i.head;
         // Refuse new samples below `end` first, so none slip in behind the snapshot.
@@ -97,11 +130,13 @@ impl Db {
                 a.1.len().cmp(&b.1.len())
             });
         }
-        let mut w = BlockWriter::create(&i.blocks_dir, &format!("compact-{start}"))?;
+        let mut w = BlockWriter::create(&i.blocks_dir, tag)?;
         let mut buf: Vec<Sample> = Vec::new();
         for (id, labels) in &ids {
             buf.clear();
-            head.with_series(*id, |s| s.samples_in(start, end - 1, &mut buf));
+            head.with_series(*id, |s| {
+                s.samples_in(start, end.saturating_sub(1), &mut buf)
+            });
             let pairs: Vec<(String, String)> = {
                 let syms = head.symbols.read();
                 labels
@@ -223,9 +258,13 @@ impl Db {
     }
 
     /// Compaction, retention and a WAL fsync: call from a periodic task.
+    /// Each step runs even when an earlier one failed (on a full disk,
+    /// compaction fails but retention may free space); the first error is
+    /// returned.
     pub fn maintenance(&self) -> Result<(), TsdbError> {
-        self.compact()?;
-        self.apply_retention()?;
-        self.sync_wal()
+        let compacted = self.compact();
+        let retained = self.apply_retention().map(|_| ());
+        let synced = self.sync_wal();
+        compacted.and(retained).and(synced)
     }
 }

@@ -10,11 +10,11 @@
 
 use crate::block::Block;
 use crate::head::Head;
-use crate::wal::{self, FsyncPolicy, ReadEnd, Record, Wal};
+use crate::wal::{self, FsyncPolicy, Wal};
+use crate::window::Window;
 use crate::TsdbError;
 use argus_model::Clock;
 use parking_lot::{Mutex, RwLock};
-use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +41,24 @@ pub struct Options {
     /// A WAL segment is closed and a new one started beyond this size.
     /// Default 128 MiB.
     pub wal_segment_bytes: u64,
+    /// How far ahead of the clock's now a sample's timestamp may be. Later
+    /// samples are refused one by one with `SampleError::OutOfWindow`.
+    /// Default 10 min (600 000), the create grace period Cortex and Mimir
+    /// use by default: enough for clock skew between hosts and for
+    /// exporters that stamp the end of their interval, while a mistaken
+    /// timestamp (microseconds sent as milliseconds, a year-2500 date) is
+    /// refused instead of holding the head's bounds hostage. Samples are also refused
+    /// when older than `retention_ms` (when set) and always outside years 0
+    /// to 9999 ([`crate::MIN_TIMESTAMP_MS`], [`crate::MAX_TIMESTAMP_MS`]).
+    pub max_future_ms: i64,
+    /// Writes are refused with the retryable `TsdbError::ReadOnly` while the
+    /// disk holding the store has less than this many bytes free (measured at
+    /// most once per second); queries keep working and writes resume by
+    /// themselves once space returns. `0` refuses writes only after one
+    /// failed with "no space left". Default 256 MiB: room for compaction to
+    /// write a block and a WAL checkpoint (which then free the WAL) for a
+    /// head of about a million series, so the store can still shrink itself.
+    pub min_free_bytes: u64,
 }
 
 impl Default for Options {
@@ -52,6 +70,8 @@ impl Default for Options {
             ooo_window_ms: 10 * 60_000,
             wal_fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
             wal_segment_bytes: 128 << 20,
+            max_future_ms: 10 * 60_000,
+            min_free_bytes: 256 << 20,
         }
     }
 }
@@ -98,7 +118,21 @@ pub struct DbStats {
     /// Blocks deleted by retention since open.
     pub retention_deletions_total: u64,
     /// Records skipped or truncated during the last WAL replay (corruption).
+    /// A torn tail left by an interrupted write (a crash or a full disk) is
+    /// truncated without counting here: it was never acknowledged.
     pub wal_corruptions_total: u64,
+    /// Samples refused since open because their timestamp was outside the
+    /// accepted window (see [`Options::max_future_ms`]).
+    pub samples_rejected_out_of_window_total: u64,
+    /// Samples dropped by the last WAL replay because their timestamp was
+    /// outside the accepted window (written by a version that did not check).
+    pub wal_replay_dropped_samples_total: u64,
+    /// True while writes are refused (see [`Options::min_free_bytes`]).
+    pub read_only: bool,
+    /// Why writes are refused, while they are.
+    pub read_only_reason: Option<String>,
+    /// Bytes free on the disk holding the store, as last measured.
+    pub disk_free_bytes: Option<u64>,
 }
 
 #[derive(Default)]
@@ -110,6 +144,8 @@ pub(crate) struct Counters {
     pub(crate) checkpoints: AtomicU64,
     pub(crate) retention_deletions: AtomicU64,
     pub(crate) wal_corruptions: AtomicU64,
+    pub(crate) rejected_window: AtomicU64,
+    pub(crate) replay_dropped: AtomicU64,
 }
 
 pub(crate) struct Inner {
@@ -127,6 +163,7 @@ pub(crate) struct Inner {
     pub(crate) blocks: RwLock<Vec<Arc<Block>>>,
     pub(crate) compact_lock: Mutex<()>,
     pub(crate) counters: Counters,
+    pub(crate) space: crate::space::Space,
     _lock: File,
 }
 
@@ -144,12 +181,20 @@ impl std::fmt::Debug for Db {
 
 fn lock_dir(dir: &Path) -> Result<File, TsdbError> {
     let path = dir.join("lock");
-    let f = OpenOptions::new()
+    let f = match OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| wal::io_err(&path, e))?;
+    {
+        Ok(f) => f,
+        // A full disk may refuse even an open for writing; an existing lock
+        // file can be locked through a read-only descriptor.
+        Err(e) if crate::space::is_no_space(&e) => {
+            File::open(&path).map_err(|_| wal::io_err(&path, e))?
+        }
+        Err(e) => return Err(wal::io_err(&path, e)),
+    };
     #[cfg(unix)]
     rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive)
         .map_err(|_| TsdbError::Locked(dir.to_path_buf()))?;
@@ -181,23 +226,43 @@ fn load_blocks(blocks_dir: &Path) -> Result<Vec<Arc<Block>>, TsdbError> {
     Ok(blocks)
 }
 
+/// Checks options that the types cannot.
+fn validate(opts: &Options) -> Result<(), TsdbError> {
+    let bad = |m: String| Err(TsdbError::Options(m));
+    if opts.block_range_ms <= 0 {
+        return bad(format!(
+            "block_range_ms must be positive, got {}",
+            opts.block_range_ms
+        ));
+    }
+    if opts.ooo_window_ms < 0 {
+        return bad(format!(
+            "ooo_window_ms must not be negative, got {}",
+            opts.ooo_window_ms
+        ));
+    }
+    if opts.max_future_ms < 0 {
+        return bad(format!(
+            "max_future_ms must not be negative, got {}",
+            opts.max_future_ms
+        ));
+    }
+    if let Some(r) = opts.retention_ms.filter(|r| *r <= 0) {
+        return bad(format!("retention_ms must be positive when set, got {r}"));
+    }
+    Ok(())
+}
+
 impl Db {
     /// Opens (creating if needed) the store in `dir`: takes the lock file,
     /// loads blocks and replays the WAL. A torn or corrupt WAL tail is
     /// truncated with a warning; a corrupt block is logged and skipped.
+    ///
+    /// On a full disk the store still opens: queries serve what exists and
+    /// commits fail with the retryable [`TsdbError::ReadOnly`] until space
+    /// is freed, then succeed again without a restart.
     pub fn open(dir: &Path, opts: Options, clock: Arc<dyn Clock>) -> Result<Db, TsdbError> {
-        if opts.block_range_ms <= 0 {
-            return Err(TsdbError::Options(format!(
-                "block_range_ms must be positive, got {}",
-                opts.block_range_ms
-            )));
-        }
-        if opts.ooo_window_ms < 0 {
-            return Err(TsdbError::Options(format!(
-                "ooo_window_ms must not be negative, got {}",
-                opts.ooo_window_ms
-            )));
-        }
+        validate(&opts)?;
         let wal_dir = dir.join("wal");
         let blocks_dir = dir.join("blocks");
         for d in [dir, &wal_dir, &blocks_dir] {
@@ -206,19 +271,45 @@ impl Db {
         let lock = lock_dir(dir)?;
         let blocks = load_blocks(&blocks_dir)?;
         let head = Head::new(opts.block_range_ms, opts.ooo_window_ms);
-        if let Some(mx) = blocks.iter().map(|b| b.meta().maxt).max() {
-            head.min_valid
-                .store(mx.saturating_add(1), Ordering::Release);
+        let now = clock.now_ms();
+        let window = Window::for_replay(now, &opts);
+        // No compaction cuts above the newest acceptable sample: a block
+        // reaching further holds data written before timestamps were
+        // checked, and must not hold the head's lower bound up.
+        let max_cut = window.max.saturating_add(1);
+        if let Some(mx) = blocks
+            .iter()
+            .map(|b| b.meta().maxt.saturating_add(1))
+            .filter(|&m| m <= max_cut)
+            .max()
+        {
+            head.min_valid.store(mx, Ordering::Release);
         }
         let counters = Counters::default();
-        let (next_seg, wal_bytes) = replay(&wal_dir, &head, &counters)?;
-        let wal = Wal::create(
+        let space = crate::space::Space::new(dir, opts.min_free_bytes);
+        let (next_seg, wal_bytes) = crate::replay::replay(&wal_dir, &head, &counters, window)?;
+        let wal = match Wal::create(
             &wal_dir,
             next_seg,
             opts.wal_segment_bytes,
             opts.wal_fsync,
             wal_bytes,
-        )?;
+        ) {
+            Ok(w) => w,
+            Err(TsdbError::Io { path, source }) if crate::space::is_no_space(&source) => {
+                let reason = space.mark_full(now, &path, &source);
+                tracing::error!(dir = %dir.display(), reason = %reason, "Opened the time-series store read-only: the disk is full. Queries work; writes resume once space is freed.");
+                Wal::deferred(
+                    &wal_dir,
+                    next_seg,
+                    opts.wal_segment_bytes,
+                    opts.wal_fsync,
+                    wal_bytes,
+                )
+            }
+            Err(e) => return Err(e),
+        };
+        space.check(now);
         tracing::info!(
             dir = %dir.display(),
             blocks = blocks.len(),
@@ -239,9 +330,21 @@ impl Db {
                 blocks: RwLock::new(blocks),
                 compact_lock: Mutex::new(()),
                 counters,
+                space,
                 _lock: lock,
             }),
         })
+    }
+
+    /// The window of timestamps new samples must fall in now.
+    pub(crate) fn append_window(&self) -> Window {
+        Window::for_append(self.inner.clock.now_ms(), &self.inner.opts)
+    }
+
+    /// Why writes are refused now, if they are (measures free space at most
+    /// once per second).
+    pub fn read_only(&self) -> Option<crate::ReadOnlyReason> {
+        self.inner.space.check(self.inner.clock.now_ms())
     }
 
     /// The data directory.
@@ -294,6 +397,7 @@ impl Db {
             i.head.max_t.load(Ordering::Acquire),
         );
         let min_valid = i.head.min_valid.load(Ordering::Acquire);
+        let read_only = i.space.check(i.clock.now_ms());
         let wal = i.wal.lock();
         let c = &i.counters;
         DbStats {
@@ -317,104 +421,11 @@ impl Db {
             checkpoints_total: c.checkpoints.load(Ordering::Relaxed),
             retention_deletions_total: c.retention_deletions.load(Ordering::Relaxed),
             wal_corruptions_total: c.wal_corruptions.load(Ordering::Relaxed),
+            samples_rejected_out_of_window_total: c.rejected_window.load(Ordering::Relaxed),
+            wal_replay_dropped_samples_total: c.replay_dropped.load(Ordering::Relaxed),
+            read_only: read_only.is_some(),
+            read_only_reason: read_only.map(|r| r.to_string()),
+            disk_free_bytes: i.space.free(),
         }
     }
-}
-
-/// Replays the newest checkpoint and the segments after it into `head`.
-/// Returns the number for the next segment and the bytes of kept segments.
-fn replay(wal_dir: &Path, head: &Head, counters: &Counters) -> Result<(u64, u64), TsdbError> {
-    let (segs, cps) = wal::list(wal_dir)?;
-    let cp = cps.last().copied();
-    let mut alias: HashMap<u64, u64> = HashMap::new();
-    let mut unknown = 0u64;
-    let mut apply = |rec: Record| match rec {
-        Record::Series(list) => {
-            for (id, pairs) in list {
-                let p: Vec<(&str, &str)> = pairs
-                    .iter()
-                    .map(|(n, v)| (n.as_str(), v.as_str()))
-                    .collect();
-                match head.create_with_id(id, &p) {
-                    Some(got) if got != id => {
-                        alias.insert(id, got);
-                    }
-                    Some(_) => {}
-                    None => unknown += 1,
-                }
-            }
-        }
-        Record::Samples(mut s) => {
-            if !alias.is_empty() {
-                for x in s.iter_mut() {
-                    if let Some(a) = alias.get(&x.0) {
-                        x.0 = *a;
-                    }
-                }
-            }
-            unknown += head.apply(&s).other;
-        }
-        Record::Chunk(id, bytes) => {
-            let id = alias.get(&id).copied().unwrap_or(id);
-            match crate::chunk::decode(&bytes) {
-                Ok(samples) => {
-                    let s: Vec<(u64, i64, f64)> = samples.iter().map(|x| (id, x.t, x.v)).collect();
-                    unknown += head.apply(&s).other;
-                }
-                Err(_) => unknown += 1,
-            }
-        }
-        Record::Checkpoint { min_valid } => {
-            head.min_valid.fetch_max(min_valid, Ordering::AcqRel);
-        }
-    };
-    let mut corrupt = 0u64;
-    if let Some(n) = cp {
-        let path = wal::checkpoint_path(wal_dir, n);
-        if let ReadEnd::Corrupt { offset, reason } = wal::read_file(&path, &mut apply)? {
-            corrupt += 1;
-            tracing::error!(path = %path.display(), offset, reason, "The WAL checkpoint is corrupt; records before the damage were replayed.");
-        }
-    }
-    let first = cp.unwrap_or(0);
-    let mut bytes = 0;
-    let live: Vec<u64> = segs.iter().copied().filter(|&s| s >= first).collect();
-    for (i, &s) in live.iter().enumerate() {
-        let path = wal::segment_path(wal_dir, s);
-        match wal::read_file(&path, &mut apply)? {
-            ReadEnd::Clean => {}
-            ReadEnd::Corrupt { offset, reason } if i + 1 == live.len() => {
-                corrupt += 1;
-                tracing::warn!(path = %path.display(), offset, reason, "Truncating a torn or corrupt record at the end of the WAL; it was never acknowledged or is damaged.");
-                let keep = offset.max(wal::FILE_MAGIC.len() as u64);
-                let f = OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .map_err(|e| wal::io_err(&path, e))?;
-                if offset < wal::FILE_MAGIC.len() as u64 {
-                    // The header itself is bad: rewrite it so the file reads cleanly.
-                    f.set_len(0).map_err(|e| wal::io_err(&path, e))?;
-                    fs::write(&path, wal::FILE_MAGIC).map_err(|e| wal::io_err(&path, e))?;
-                } else {
-                    f.set_len(keep).map_err(|e| wal::io_err(&path, e))?;
-                }
-                f.sync_all().map_err(|e| wal::io_err(&path, e))?;
-            }
-            ReadEnd::Corrupt { offset, reason } => {
-                corrupt += 1;
-                tracing::error!(path = %path.display(), offset, reason, "A WAL segment is corrupt in the middle; records before the damage were replayed, continuing with the next segment.");
-            }
-        }
-        bytes += fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    }
-    for &s in segs.iter().filter(|&&s| s < first) {
-        let path = wal::segment_path(wal_dir, s);
-        fs::remove_file(&path).map_err(|e| wal::io_err(&path, e))?;
-    }
-    if unknown > 0 {
-        tracing::warn!(records = unknown, "WAL replay skipped samples or series it could not place (unknown series, out of bounds or invalid).");
-    }
-    counters.wal_corruptions.store(corrupt, Ordering::Relaxed);
-    let next = segs.last().map_or(1, |l| l + 1).max(cp.unwrap_or(1));
-    Ok((next, bytes))
 }

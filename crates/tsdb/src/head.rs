@@ -200,7 +200,7 @@ pub(crate) fn validate(pairs: &[(&str, &str)]) -> Result<(), String> {
     Ok(())
 }
 
-fn pairs_text(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn pairs_text(pairs: &[(&str, &str)]) -> String {
     argus_model::Labels::from_pairs(pairs).to_string()
 }
 

@@ -7,12 +7,14 @@
 //! are documented in `docs/format/`.
 //!
 //! ```
-//! use argus_model::{Labels, Matcher, SystemClock};
+//! use argus_model::{Labels, ManualClock, Matcher};
 //! use argus_tsdb::{Appender, Db, Options, Querier};
 //! use std::sync::Arc;
 //!
 //! let dir = tempfile::tempdir().unwrap();
-//! let db = Db::open(dir.path(), Options::default(), Arc::new(SystemClock)).unwrap();
+//! // Samples must lie near the clock's now (see `Options::max_future_ms`).
+//! let clock = Arc::new(ManualClock::new(2_000));
+//! let db = Db::open(dir.path(), Options::default(), clock).unwrap();
 //! let mut app = db.appender();
 //! let up = Labels::from_pairs(&[("__name__", "up"), ("job", "node")]);
 //! app.append(&up, 1_000, 1.0).unwrap();
@@ -31,15 +33,22 @@ mod db;
 mod enc;
 mod head;
 mod index;
+#[cfg(test)]
+mod poison_tests;
 mod querier;
+mod replay;
 mod series;
+mod space;
 mod wal;
+mod window;
 
 pub use api::{AppendStats, Appender, Querier, SampleError, Series};
 pub use appender::DbAppender;
 pub use block::{BlockMeta, BLOCK_VERSION};
 pub use db::{Db, DbStats, Options};
+pub use space::ReadOnlyReason;
 pub use wal::FsyncPolicy;
+pub use window::{format_ms, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS};
 
 /// Errors from the store. Disk errors are retryable; corruption is not.
 #[derive(Debug, thiserror::Error)]
@@ -71,11 +80,24 @@ pub enum TsdbError {
     /// Invalid options.
     #[error("invalid storage option: {0}")]
     Options(String),
+    /// Writes are refused for now (the disk is full or nearly full); queries
+    /// still work, and writes resume by themselves once space is freed.
+    #[error("the store is read-only for now: {0}; queries still work and writes resume by themselves once space is freed")]
+    ReadOnly(ReadOnlyReason),
 }
 
 impl TsdbError {
     /// True when trying again later may succeed (disk full, transient I/O).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, TsdbError::Io { .. } | TsdbError::Locked(_))
+        matches!(
+            self,
+            TsdbError::Io { .. } | TsdbError::Locked(_) | TsdbError::ReadOnly(_)
+        )
+    }
+
+    /// True when the error means the store refuses writes until disk space
+    /// is freed (see [`ReadOnlyReason`]).
+    pub fn is_read_only(&self) -> bool {
+        matches!(self, TsdbError::ReadOnly(_))
     }
 }

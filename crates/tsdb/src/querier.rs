@@ -160,11 +160,7 @@ impl Db {
                         && s.max_t().is_some_and(|m| m >= mint);
                     if with_samples {
                         if let (Some(lo), Some(hi)) = (s.min_t(), s.max_t()) {
-                            // Sized for the overlap, assuming even spacing, so the
-                            // vector is not regrown (and copied) while decoding.
-                            let span = (hi - lo).max(1) as f64;
-                            let part = (maxt.min(hi) - mint.max(lo)).max(0) as f64;
-                            buf.reserve((s.len() as f64 * (part / span)) as usize + 2);
+                            buf.reserve(overlap_estimate(s.len(), lo, hi, mint, maxt));
                         }
                         s.samples_in(mint, maxt, &mut buf);
                     }
@@ -183,6 +179,20 @@ impl Db {
         }
         out
     }
+}
+
+/// Samples of a series of `len` samples over `[lo, hi]` expected in
+/// `[mint, maxt]`, assuming even spacing, so the vector is not regrown (and
+/// copied) while decoding. Computed in `i128` and capped at `len`: extreme
+/// timestamps never overflow or ask for more than the series holds.
+fn overlap_estimate(len: usize, lo: i64, hi: i64, mint: i64, maxt: i64) -> usize {
+    let span = (i128::from(hi) - i128::from(lo)).max(1);
+    let part = (i128::from(maxt.min(hi)) - i128::from(mint.max(lo))).clamp(0, span);
+    let est = (len as i128).saturating_mul(part) / span;
+    usize::try_from(est)
+        .unwrap_or(len)
+        .min(len)
+        .saturating_add(2)
 }
 
 /// Appends `more` to `into`, moving it (no copy) when `into` is empty.

@@ -141,7 +141,7 @@ impl MemSeries {
                 _ => Err(Reject::Duplicate),
             };
         }
-        if mx - t > lim.ooo_window {
+        if mx.saturating_sub(t) > lim.ooo_window {
             return Err(Reject::OutOfOrder(mx));
         }
         let ooo = self.ooo();

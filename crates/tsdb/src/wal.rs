@@ -197,12 +197,28 @@ pub(crate) enum ReadEnd {
         /// What was wrong.
         reason: &'static str,
     },
+    /// The file ends in a torn write at `offset`: a header or record cut
+    /// short by the end of the file, or zeros up to the end (space the
+    /// filesystem allocated but the write never filled). Left by a crash or
+    /// a full disk; never acknowledged, so not corruption.
+    Torn {
+        /// Byte offset of the incomplete record (or 0 for an incomplete header).
+        offset: u64,
+        /// What was cut short.
+        reason: &'static str,
+    },
 }
 
 /// Reads every valid record of a segment or checkpoint file in order, calling
 /// `f` for each, and stops at the first bad one.
 pub(crate) fn read_file(path: &Path, f: &mut dyn FnMut(Record)) -> Result<ReadEnd, TsdbError> {
     let buf = fs::read(path).map_err(|e| io_err(path, e))?;
+    if buf.len() < FILE_MAGIC.len() && FILE_MAGIC.starts_with(&buf) {
+        return Ok(ReadEnd::Torn {
+            offset: 0,
+            reason: "empty or incomplete file header",
+        });
+    }
     if buf.len() < FILE_MAGIC.len() || &buf[..FILE_MAGIC.len()] != FILE_MAGIC {
         return Ok(ReadEnd::Corrupt {
             offset: 0,
@@ -214,10 +230,18 @@ pub(crate) fn read_file(path: &Path, f: &mut dyn FnMut(Record)) -> Result<ReadEn
         let end = match check_record(&buf, pos) {
             Ok(end) => end,
             Err(reason) => {
-                return Ok(ReadEnd::Corrupt {
-                    offset: pos as u64,
-                    reason,
-                })
+                let offset = pos as u64;
+                let truncated = reason == "truncated record header" || reason == "truncated record";
+                return Ok(if truncated {
+                    ReadEnd::Torn { offset, reason }
+                } else if buf[pos..].iter().all(|&b| b == 0) {
+                    ReadEnd::Torn {
+                        offset,
+                        reason: "zero-filled tail",
+                    }
+                } else {
+                    ReadEnd::Corrupt { offset, reason }
+                });
             }
         };
         match decode_payload(buf[pos + 8], &buf[pos + HEADER_LEN..end]) {
@@ -312,7 +336,9 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), TsdbError> {
 pub(crate) struct Wal {
     dir: PathBuf,
     seg: u64,
-    file: File,
+    /// The segment being written; `None` until segment `seg` could be
+    /// created (the store opened on a full disk).
+    file: Option<File>,
     seg_bytes: u64,
     max_seg_bytes: u64,
     policy: FsyncPolicy,
@@ -337,10 +363,25 @@ impl Wal {
         bytes: u64,
     ) -> Result<Wal, TsdbError> {
         let file = new_segment(dir, seg, policy != FsyncPolicy::Never)?;
-        Ok(Wal {
+        let mut w = Wal::deferred(dir, seg, max_seg_bytes, policy, bytes);
+        w.file = Some(file);
+        w.bytes += FILE_MAGIC.len() as u64;
+        Ok(w)
+    }
+
+    /// A writer that creates segment `seg` at its first write (used when the
+    /// disk is full at open).
+    pub(crate) fn deferred(
+        dir: &Path,
+        seg: u64,
+        max_seg_bytes: u64,
+        policy: FsyncPolicy,
+        bytes: u64,
+    ) -> Wal {
+        Wal {
             dir: dir.to_path_buf(),
             seg,
-            file,
+            file: None,
             seg_bytes: FILE_MAGIC.len() as u64,
             max_seg_bytes: max_seg_bytes.max(4096),
             policy,
@@ -348,8 +389,8 @@ impl Wal {
             dirty: false,
             broken: false,
             fsyncs: 0,
-            bytes: bytes + FILE_MAGIC.len() as u64,
-        })
+            bytes,
+        }
     }
 
     /// The segment being written.
@@ -364,7 +405,12 @@ impl Wal {
         if buf.is_empty() {
             return Ok(());
         }
-        if self.broken
+        if self.file.is_none() {
+            let f = new_segment(&self.dir, self.seg, self.policy != FsyncPolicy::Never)?;
+            self.file = Some(f);
+            self.seg_bytes = FILE_MAGIC.len() as u64;
+            self.bytes += FILE_MAGIC.len() as u64;
+        } else if self.broken
             || (self.seg_bytes + buf.len() as u64 > self.max_seg_bytes
                 && self.seg_bytes > FILE_MAGIC.len() as u64)
         {
@@ -372,7 +418,11 @@ impl Wal {
             self.broken = false;
         }
         let path = segment_path(&self.dir, self.seg);
-        if let Err(e) = self.file.write_all(buf) {
+        let Some(file) = self.file.as_mut() else {
+            // Set just above or kept by `cut`, which only replaces it.
+            unreachable!("WAL segment {} has no file after opening it", self.seg);
+        };
+        if let Err(e) = file.write_all(buf) {
             self.broken = true;
             return Err(io_err(&path, e));
         }
@@ -389,9 +439,9 @@ impl Wal {
 
     /// fsyncs the current segment if anything was written since the last fsync.
     pub(crate) fn sync(&mut self) -> Result<(), TsdbError> {
-        if self.dirty {
+        if let (true, Some(file)) = (self.dirty, self.file.as_ref()) {
             let path = segment_path(&self.dir, self.seg);
-            self.file.sync_data().map_err(|e| io_err(&path, e))?;
+            file.sync_data().map_err(|e| io_err(&path, e))?;
             self.fsyncs += 1;
             self.dirty = false;
         }
@@ -406,7 +456,11 @@ impl Wal {
             self.sync()?;
         }
         let next = self.seg + 1;
-        self.file = new_segment(&self.dir, next, self.policy != FsyncPolicy::Never)?;
+        self.file = Some(new_segment(
+            &self.dir,
+            next,
+            self.policy != FsyncPolicy::Never,
+        )?);
         self.seg = next;
         self.seg_bytes = FILE_MAGIC.len() as u64;
         self.bytes += FILE_MAGIC.len() as u64;
@@ -414,6 +468,8 @@ impl Wal {
     }
 }
 
+/// Creates segment `n` with its header. On failure (a full disk) the
+/// partial file is removed, so it is never replayed as a damaged segment.
 fn new_segment(dir: &Path, n: u64, sync: bool) -> Result<File, TsdbError> {
     let path = segment_path(dir, n);
     let mut f = OpenOptions::new()
@@ -422,9 +478,15 @@ fn new_segment(dir: &Path, n: u64, sync: bool) -> Result<File, TsdbError> {
         .write(true)
         .open(&path)
         .map_err(|e| io_err(&path, e))?;
-    f.write_all(FILE_MAGIC).map_err(|e| io_err(&path, e))?;
+    let header = f
+        .write_all(FILE_MAGIC)
+        .and_then(|()| if sync { f.sync_all() } else { Ok(()) });
+    if let Err(e) = header {
+        drop(f);
+        let _ = fs::remove_file(&path);
+        return Err(io_err(&path, e));
+    }
     if sync {
-        f.sync_all().map_err(|e| io_err(&path, e))?;
         sync_dir(dir)?;
     }
     Ok(f)
@@ -505,129 +567,5 @@ pub(crate) fn remove_before(dir: &Path, n: u64) -> Result<u64, TsdbError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn all(path: &Path) -> (Vec<Record>, ReadEnd) {
-        let mut v = Vec::new();
-        let end = read_file(path, &mut |r| v.push(r)).unwrap();
-        (v, end)
-    }
-
-    #[test]
-    fn records_round_trip_and_tail_is_detected() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = Wal::create(dir.path(), 1, 1 << 20, FsyncPolicy::Always, 0).unwrap();
-        let mut b = Vec::new();
-        encode_series(&mut b, [(7u64, [("__name__", "up"), ("job", "a")])]);
-        let samples = vec![
-            (7u64, 1000i64, 1.5f64),
-            (3, 900, f64::from_bits(0x7ff0_0000_0000_0002)),
-            (7, 2000, -0.0),
-        ];
-        encode_samples(&mut b, &samples);
-        encode_chunk(&mut b, 9, &[1, 2, 3]);
-        encode_checkpoint(&mut b, -5);
-        w.write(&b).unwrap();
-        assert_eq!(w.fsyncs, 1);
-        let path = segment_path(dir.path(), 1);
-        let (recs, end) = all(&path);
-        assert_eq!(end, ReadEnd::Clean);
-        assert_eq!(recs.len(), 4);
-        assert_eq!(
-            recs[0],
-            Record::Series(vec![(
-                7,
-                vec![("__name__".into(), "up".into()), ("job".into(), "a".into())]
-            )])
-        );
-        match &recs[1] {
-            Record::Samples(s) => {
-                assert_eq!(s.len(), 3);
-                for (a, b) in s.iter().zip(&samples) {
-                    assert_eq!((a.0, a.1, a.2.to_bits()), (b.0, b.1, b.2.to_bits()));
-                }
-            }
-            r => panic!("unexpected {r:?}"),
-        }
-        assert_eq!(recs[2], Record::Chunk(9, vec![1, 2, 3]));
-        assert_eq!(recs[3], Record::Checkpoint { min_valid: -5 });
-        // Tear the last record.
-        let len = fs::metadata(&path).unwrap().len();
-        OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_len(len - 2)
-            .unwrap();
-        let (recs, end) = all(&path);
-        assert_eq!(recs.len(), 3);
-        assert!(
-            matches!(
-                end,
-                ReadEnd::Corrupt {
-                    reason: "truncated record header",
-                    ..
-                }
-            ),
-            "{end:?}"
-        );
-        OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_len(len - 12)
-            .unwrap();
-        let (recs, end) = all(&path);
-        assert_eq!(recs.len(), 2);
-        assert!(
-            matches!(
-                end,
-                ReadEnd::Corrupt {
-                    reason: "truncated record",
-                    ..
-                }
-            ),
-            "{end:?}"
-        );
-    }
-
-    #[test]
-    fn rotation_checkpoint_and_cleanup() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = Wal::create(dir.path(), 1, 4096, FsyncPolicy::Never, 0).unwrap();
-        let mut b = Vec::new();
-        encode_samples(&mut b, &vec![(1u64, 5i64, 1.0f64); 300]);
-        for _ in 0..3 {
-            w.write(&b).unwrap();
-        }
-        assert!(w.segment() >= 2);
-        let mut cp = CheckpointWriter::create(dir.path(), 3).unwrap();
-        encode_checkpoint(cp.buf(), 10);
-        cp.finish().unwrap();
-        fs::write(dir.path().join("checkpoint.00000009.tmp"), b"x").unwrap();
-        remove_before(dir.path(), 3).unwrap();
-        let (segs, cps) = list(dir.path()).unwrap();
-        assert_eq!(cps, vec![3]);
-        assert!(segs.iter().all(|&s| s >= 3));
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), segs.len() + 1);
-    }
-
-    #[test]
-    fn garbage_is_reported_not_panicking() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("00000001");
-        fs::write(&p, b"nonsense").unwrap();
-        assert!(matches!(all(&p).1, ReadEnd::Corrupt { offset: 0, .. }));
-        let mut b = FILE_MAGIC.to_vec();
-        b.extend_from_slice(&[0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0, 2]);
-        fs::write(&p, &b).unwrap();
-        assert!(matches!(
-            all(&p).1,
-            ReadEnd::Corrupt {
-                offset: 8,
-                reason: "record length too large"
-            }
-        ));
-    }
-}
+#[path = "wal_tests.rs"]
+mod tests;

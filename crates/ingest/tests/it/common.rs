@@ -37,6 +37,7 @@ impl Appender for VecApp {
         Ok(AppendStats {
             samples: n,
             new_series: 0,
+            rejected: 0,
         })
     }
     fn rollback(self) {}

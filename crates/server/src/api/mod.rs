@@ -105,7 +105,15 @@ async fn healthy() -> &'static str {
 
 async fn ready(State(st): State<AppState>) -> Response {
     if st.ready.load(Ordering::Acquire) {
-        (StatusCode::OK, "Argus is Ready.\n").into_response()
+        // Read-only storage still serves queries: ready, with the reason shown.
+        match st.db.read_only() {
+            None => (StatusCode::OK, "Argus is Ready.\n").into_response(),
+            Some(r) => (
+                StatusCode::OK,
+                format!("Argus is Ready (storage read-only: {r}).\n"),
+            )
+                .into_response(),
+        }
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n").into_response()
     }

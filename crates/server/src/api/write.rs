@@ -32,19 +32,48 @@ fn ingest_error(st: &AppState, e: IngestError) -> Response {
     plain(status, format!("{e}\n"))
 }
 
+/// Seconds a sender is asked to wait before retrying a refused write: the
+/// store measures free disk space once a second, and a full disk usually
+/// needs someone to free space.
+const RETRY_AFTER_READ_ONLY_S: &str = "30";
+/// The same for other retryable storage errors (transient I/O).
+const RETRY_AFTER_S: &str = "5";
+
 /// Commits `app` and turns the report into the HTTP answer.
-fn finish<A: Appender>(st: &AppState, app: A, report: IngestReport) -> Response {
+fn finish<A: Appender>(st: &AppState, app: A, mut report: IngestReport) -> Response {
     match app.commit() {
+        Ok(stats) if stats.rejected > 0 => {
+            // Staged, then refused when applied: never count them as stored.
+            report.accepted = report.accepted.saturating_sub(stats.rejected);
+            report.reject(stats.rejected, || {
+                format!(
+                    "{} samples were refused when the batch was applied (a concurrent write or a compaction changed their series in between); they were not stored",
+                    stats.rejected
+                )
+            });
+        }
         Ok(_) => {}
         Err(e) => {
             st.metrics.requests_failed.fetch_add(1, Ordering::Relaxed);
             tracing::error!(error = %e, "Committing a write request to the WAL failed; nothing was acknowledged.");
-            let status = if e.is_retryable() {
-                StatusCode::SERVICE_UNAVAILABLE
+            if !e.is_retryable() {
+                return plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("storage error, nothing stored: {e}\n"),
+                );
+            }
+            let wait = if e.is_read_only() {
+                RETRY_AFTER_READ_ONLY_S
             } else {
-                StatusCode::INTERNAL_SERVER_ERROR
+                RETRY_AFTER_S
             };
-            return plain(status, format!("storage error, nothing stored: {e}\n"));
+            let mut r = plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("storage error, nothing stored: {e}\n"),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static(wait));
+            return r;
         }
     }
     st.metrics

@@ -8,6 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 const H: i64 = 3_600_000;
+/// The clock's now in these tests: every sample they write lies before it
+/// and within the default retention.
+const NOW: i64 = 24 * H;
 
 fn opts() -> Options {
     Options {
@@ -17,7 +20,7 @@ fn opts() -> Options {
 }
 
 fn open(dir: &Path, o: Options) -> Db {
-    Db::open(dir, o, Arc::new(ManualClock::new(i64::MAX / 2))).unwrap()
+    Db::open(dir, o, Arc::new(ManualClock::new(NOW))).unwrap()
 }
 
 fn l(pairs: &[(&str, &str)]) -> Labels {
@@ -318,8 +321,11 @@ fn retention_by_time_and_size() {
         retention_ms: Some(5 * H),
         ..opts()
     };
-    let db = open(dir.path(), o);
+    // The clock follows the data: samples older than the retention are refused.
+    let clock = Arc::new(ManualClock::new(0));
+    let db = Db::open(dir.path(), o, clock.clone()).unwrap();
     for h in 0..10i64 {
+        clock.set((h + 1) * H);
         let mut a = db.appender();
         for i in 0..60 {
             a.append_pairs(&[("__name__", "r")], h * H + i * 60_000, i as f64)
