@@ -51,6 +51,8 @@ pub struct AppState {
     pub rules: Arc<crate::rules::RuleService>,
     /// The dynamic-rule tap the write endpoints wrap their appenders with.
     pub tap: crate::detect::Tap,
+    /// The alert store's health: `/-/ready` and `/metrics` report it.
+    pub alert_store: Option<argus_alert::store::HealthHandle>,
 }
 
 /// Builds the router. `max_body` bounds request bodies in bytes.
@@ -103,11 +105,22 @@ async fn healthy() -> &'static str {
     "Argus is Healthy.\n"
 }
 
+/// 200 once start-up is done and alerts can be persisted; 503 with the reason otherwise.
 async fn ready(State(st): State<AppState>) -> Response {
-    if st.ready.load(Ordering::Acquire) {
-        (StatusCode::OK, "Argus is Ready.\n").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n").into_response()
+    if !st.ready.load(Ordering::Acquire) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n").into_response();
+    }
+    let problem = st
+        .alert_store
+        .as_ref()
+        .and_then(|h| crate::alerting::store_problem(&h.get()));
+    match problem {
+        Some(p) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("Argus is not ready. {p}\n"),
+        )
+            .into_response(),
+        None => (StatusCode::OK, "Argus is Ready.\n").into_response(),
     }
 }
 
@@ -115,6 +128,9 @@ async fn own_metrics(State(st): State<AppState>) -> Response {
     let stats = st.db.stats();
     let mut body = st.metrics.render(&stats, st.scrape.as_deref());
     body.push_str(&st.tap.metrics_text());
+    if let Some(h) = &st.alert_store {
+        crate::selfmetrics::alert_store(&mut body, &h.get());
+    }
     (
         [(
             header::CONTENT_TYPE,
