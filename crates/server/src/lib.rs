@@ -280,6 +280,7 @@ pub async fn run(
         info: Arc::new(api::status::ServerInfo::new(&opts, started_at)),
         rules: rule_service.clone(),
         tap: detect.tap(),
+        alert_store: Some(alerting.store_health()),
     };
     state.ready.store(true, Ordering::Release);
     let app = api::router(state, opts.config.limits.max_request_body.0 as usize)

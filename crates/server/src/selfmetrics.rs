@@ -26,6 +26,32 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str, v: f64) {
     );
 }
 
+/// The alert store's health: `argus_alert_store_healthy` (1 or 0),
+/// `argus_alert_store_errors_total` and `argus_alert_store_pending_changes`.
+pub fn alert_store(out: &mut String, h: &argus_alert::store::StoreHealth) {
+    family(
+        out,
+        "argus_alert_store_healthy",
+        "gauge",
+        "1 when the alert store saves changes, 0 while it fails (a full disk, say).",
+        if h.healthy { 1.0 } else { 0.0 },
+    );
+    family(
+        out,
+        "argus_alert_store_errors_total",
+        "counter",
+        "Failed writes and reopen attempts of the alert store.",
+        h.errors_total as f64,
+    );
+    family(
+        out,
+        "argus_alert_store_pending_changes",
+        "gauge",
+        "Alert pipeline changes kept in memory until the alert store can save them.",
+        h.pending_changes as f64,
+    );
+}
+
 impl SelfMetrics {
     /// Renders the counters and the store's statistics in text format 0.0.4.
     pub fn render(

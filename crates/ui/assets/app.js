@@ -37,6 +37,25 @@
   }
   window.argusCall = call;
 
+  // The banner on every page: what degrades Argus now (the alert store failing on a full
+  // disk, say), from /api/argus/v1/status; checked again every 15 seconds.
+  async function degraded() {
+    const b = $("#degraded");
+    if (!b) return;
+    try {
+      const r = await fetch("/api/argus/v1/status", { cache: "no-store" });
+      const body = await r.json();
+      const list = (body && body.data && body.data.degraded) || [];
+      b.innerHTML = list.map((m) => "<p>" + esc(m) + "</p>").join("");
+      b.hidden = list.length === 0;
+    } catch (_) {
+      b.innerHTML = "<p>Argus is not answering; this page may be out of date.</p>";
+      b.hidden = false;
+    }
+  }
+  degraded();
+  setInterval(degraded, 15000);
+
   // Keyboard: "g" then a page key; "?" shows the list; "/" focuses the query box.
   let pendingG = false;
   const keys = {};

@@ -151,8 +151,10 @@ impl Dispatcher {
         let fps = self.target_alerts(&target);
         let mut b = Batch::default();
         let mut hit = false;
+        let mut undo = super::Undo::default();
         for fp in &fps {
             if let Some(rec) = self.alerts.get_mut(fp).filter(|r| r.ack.is_some()) {
+                undo.alerts.push((*fp, rec.clone()));
                 rec.ack = None;
                 b.put(Table::Alerts, &fp_key(*fp), &*rec)?;
                 hit = true;
@@ -169,6 +171,7 @@ impl Dispatcher {
             .collect();
         for id in ids {
             if let Some(e) = self.escalations.get_mut(&id).filter(|e| e.acked.is_some()) {
+                undo.escalations.push((id.clone(), e.clone()));
                 e.acked = None;
                 b.put(Table::Escalations, &e.store_key(), &*e)?;
                 hit = true;
@@ -185,7 +188,10 @@ impl Dispatcher {
             comment: comment.into(),
             labels: self.target_labels(&target),
         });
-        self.commit(b)?;
+        if let Err(e) = self.commit(b) {
+            self.undo(undo);
+            return Err(e.into());
+        }
         Ok(())
     }
 

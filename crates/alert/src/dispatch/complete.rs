@@ -64,7 +64,7 @@ impl Dispatcher {
         }
         let committed = match record_err {
             Some(e) => Err(e),
-            None => self.commit(b).map_err(DispatchError::from),
+            None => self.commit_deferred(b).map_err(DispatchError::from),
         };
         if committed.is_ok() {
             for (key, e) in logged {

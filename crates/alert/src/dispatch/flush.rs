@@ -25,6 +25,10 @@ impl Dispatcher {
     /// through inhibit → time intervals → silence → dedup, and takes due escalation steps.
     /// Returns the notifications to deliver; report each with [`Dispatcher::complete`].
     pub fn tick(&mut self, now: i64) -> Vec<Notification> {
+        if let Some(s) = &self.store {
+            // Retries a failed store (with its backoff) and saves what waits in memory.
+            s.heal();
+        }
         self.observe_transitions(now);
         if now - self.last_gc >= GC_EVERY_MS {
             self.gc(now);
@@ -69,7 +73,7 @@ impl Dispatcher {
                 }
             }
         }
-        if let Err(e) = self.commit(b) {
+        if let Err(e) = self.commit_deferred(b) {
             tracing::warn!(error = %e, "Could not persist flap histories; continuing in memory.");
         }
     }
@@ -97,7 +101,7 @@ impl Dispatcher {
             self.flap.remove(&fp);
             b.delete(Table::Flap, &fp_key(fp));
         }
-        if let Err(e) = self.commit(b) {
+        if let Err(e) = self.commit_deferred(b) {
             tracing::warn!(error = %e, "Could not persist garbage collection; it will be retried.");
         }
         let keep = self.cfg.argus.history_retention_ms();
@@ -246,7 +250,7 @@ impl Dispatcher {
             n.resolved = resolved.clone();
             out.push(n);
         }
-        if let Err(e) = self.commit(b) {
+        if let Err(e) = self.commit_deferred(b) {
             tracing::warn!(error = %e, "Could not persist the notification log; the group may be notified again.");
         }
         let gi = route.group_interval;
@@ -301,7 +305,7 @@ impl Dispatcher {
                 b.delete(Table::Alerts, &fp_key(*fp));
             }
         }
-        if let Err(e) = self.commit(b) {
+        if let Err(e) = self.commit_deferred(b) {
             tracing::warn!(error = %e, "Could not delete resolved alerts from the store; they will be dropped after restart.");
         }
     }
@@ -311,7 +315,7 @@ impl Dispatcher {
         if let Some(e) = self.escalations.remove(id) {
             let mut b = Batch::default();
             b.delete(Table::Escalations, &e.store_key());
-            if let Err(e) = self.commit(b) {
+            if let Err(e) = self.commit_deferred(b) {
                 tracing::warn!(error = %e, "Could not delete an escalation from the store.");
             }
         }
@@ -393,7 +397,7 @@ impl Dispatcher {
                     }
                 }
             }
-            if let Err(e) = self.commit(b) {
+            if let Err(e) = self.commit_deferred(b) {
                 tracing::warn!(error = %e, "Could not persist an escalation step.");
             }
         }

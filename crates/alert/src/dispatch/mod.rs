@@ -155,6 +155,13 @@ pub struct Dispatcher {
     last_gc: i64,
 }
 
+/// Records as they were before a change, to put back if the store refuses it.
+#[derive(Debug, Default)]
+pub(crate) struct Undo {
+    alerts: Vec<(u64, AlertRecord)>,
+    escalations: Vec<(GroupId, EscalationState)>,
+}
+
 fn fp_key(fp: u64) -> String {
     format!("{fp:016x}")
 }
@@ -266,7 +273,8 @@ impl Dispatcher {
     }
 
     /// Receives alerts (new, updated or resolved). They are merged like Alertmanager merges them,
-    /// committed to the store, and then routed into their aggregation groups.
+    /// committed to the store (or kept in memory for it while it fails), and then routed into
+    /// their aggregation groups.
     pub fn put_alerts(&mut self, alerts: Vec<Alert>) -> Result<(), DispatchError> {
         let now = self.clock.now_ms();
         let flap_cfg = self.cfg.argus.flap_damping;
@@ -310,7 +318,7 @@ impl Dispatcher {
             }
             recs.push((fp, rec, flap));
         }
-        self.commit(batch)?;
+        self.commit_deferred(batch)?;
         for (fp, rec, flap) in recs {
             self.alerts.insert(fp, rec);
             self.flap.insert(fp, flap);
@@ -352,9 +360,23 @@ impl Dispatcher {
         self.store.as_ref()
     }
 
+    /// Commits a change that must be on disk before it is acknowledged (silences,
+    /// acknowledgements): while the store fails it is refused with
+    /// [`StoreError::Unavailable`], and the caller undoes it in memory.
     pub(crate) fn commit(&self, b: Batch) -> Result<(), StoreError> {
         match &self.store {
             Some(s) => s.commit(b),
+            None => Ok(()),
+        }
+    }
+
+    /// Commits the pipeline's own state (alerts, the notification log, flap histories,
+    /// escalation steps): while the store fails it is kept in memory and committed once the
+    /// store writes again, so alerts keep flowing. Errors only for records that cannot be
+    /// encoded.
+    pub(crate) fn commit_deferred(&self, b: Batch) -> Result<(), StoreError> {
+        match &self.store {
+            Some(s) => s.commit_or_defer(b).map(|_| ()),
             None => Ok(()),
         }
     }
@@ -414,6 +436,7 @@ impl Dispatcher {
     /// Expires a silence; committed before it returns.
     pub fn expire_silence(&mut self, id: &str, who: &str) -> Result<(), DispatchError> {
         let now = self.clock.now_ms();
+        let before = self.silences.get(id).cloned();
         let s = self.silences.expire(id, now)?.clone();
         let mut b = Batch::default();
         b.put(Table::Silences, id, &s)?;
@@ -425,7 +448,13 @@ impl Dispatcher {
             comment: String::new(),
             ..Default::default()
         });
-        self.commit(b)?;
+        if let Err(e) = self.commit(b) {
+            // Undo in memory so memory and store agree.
+            if let Some(old) = before {
+                self.silences.restore(old)?;
+            }
+            return Err(e.into());
+        }
         Ok(())
     }
 
@@ -448,12 +477,14 @@ impl Dispatcher {
             comment: comment.into(),
         };
         let mut b = Batch::default();
+        let mut undo = Undo::default();
         let label = match &target {
             AckTarget::Alert(fp) => {
                 let rec = self
                     .alerts
                     .get_mut(fp)
                     .ok_or_else(|| DispatchError::NotFound(fp_key(*fp)))?;
+                undo.alerts.push((*fp, rec.clone()));
                 rec.ack = Some(ack.clone());
                 b.put(Table::Alerts, &fp_key(*fp), &*rec)?;
                 fp_key(*fp)
@@ -477,6 +508,7 @@ impl Dispatcher {
                 .get_mut(&id)
                 .filter(|e| covered && e.acked.is_none())
             {
+                undo.escalations.push((id.clone(), e.clone()));
                 e.acked = Some(ack.clone());
                 b.put(Table::Escalations, &e.store_key(), &*e)?;
                 hit = true;
@@ -493,8 +525,21 @@ impl Dispatcher {
             comment: comment.into(),
             labels: self.target_labels(&target),
         });
-        self.commit(b)?;
+        if let Err(e) = self.commit(b) {
+            self.undo(undo);
+            return Err(e.into());
+        }
         Ok(())
+    }
+
+    /// Puts back records changed in memory by a change the store refused.
+    pub(crate) fn undo(&mut self, u: Undo) {
+        for (fp, rec) in u.alerts {
+            self.alerts.insert(fp, rec);
+        }
+        for (id, e) in u.escalations {
+            self.escalations.insert(id, e);
+        }
     }
 
     /// The escalations in progress.

@@ -57,6 +57,7 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/api/v2/status", get(get_status))
         .route("/api/v2/receivers", get(get_receivers))
         .route("/api/argus/v1/alert-history", get(get_history))
+        .route("/api/argus/v1/status", get(get_argus_status))
         .with_state(inner)
 }
 
@@ -68,6 +69,24 @@ fn am_error(status: StatusCode, msg: impl Into<String>) -> Response {
 fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "An alerting API call failed.");
     am_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+/// Seconds a client is asked to wait when the alert store cannot save a change.
+pub(crate) const RETRY_AFTER_S: u64 = 5;
+
+/// The answer for a change the dispatcher refused: 503 with `Retry-After` when the store is
+/// failing (the change was not made, and trying again later will work), 500 otherwise.
+pub(crate) fn dispatch_failed(e: DispatchError) -> Response {
+    if e.is_retryable() {
+        tracing::warn!(error = %e, "Refused a change the alert store cannot save now.");
+        let mut r = am_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+        r.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(RETRY_AFTER_S),
+        );
+        return r;
+    }
+    internal(e)
 }
 
 impl IntoResponse for AlertingError {
@@ -188,7 +207,7 @@ async fn post_alerts(State(st): St, body: Bytes) -> Response {
                 am_error(StatusCode::BAD_REQUEST, errs.join("; "))
             }
         }
-        Ok(Err(e)) => internal(e),
+        Ok(Err(e)) => dispatch_failed(e),
         Err(e) => e.into_response(),
     }
 }
@@ -295,7 +314,7 @@ async fn post_silences(State(st): St, body: Bytes) -> Response {
             am_error(StatusCode::NOT_FOUND, e.to_string())
         }
         Ok(Err(DispatchError::Silence(e))) => am_error(StatusCode::BAD_REQUEST, e.to_string()),
-        Ok(Err(e)) => internal(e),
+        Ok(Err(e)) => dispatch_failed(e),
         Err(e) => e.into_response(),
     }
 }
@@ -318,6 +337,7 @@ async fn delete_silence(State(st): St, Path(id): Path<String>) -> Response {
         Ok(Err(DispatchError::Silence(SilenceError::NotFound(_)))) => {
             StatusCode::NOT_FOUND.into_response()
         }
+        Ok(Err(e)) if e.is_retryable() => dispatch_failed(e),
         // Alertmanager answers 500 for an already expired silence; so do we.
         Ok(Err(e)) => am_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => e.into_response(),
@@ -431,4 +451,26 @@ async fn get_history(State(st): St, RawQuery(q): RawQuery) -> Response {
         })
         .collect();
     success(out)
+}
+
+/// `GET /api/argus/v1/status`: what degrades Argus now, for the UI's banner. `degraded` lists
+/// one sentence per problem (empty when all is well); `alertStore` is the store's health.
+async fn get_argus_status(State(st): St) -> Response {
+    let h = st.store_health.get();
+    let degraded: Vec<String> = super::store_problem(&h).into_iter().collect();
+    Json(json!({
+        "status": "success",
+        "data": {
+            "degraded": degraded,
+            "alertStore": {
+                "healthy": h.healthy,
+                "failingSince": h.failing_since_ms.map(argus_alert::alert::format_rfc3339),
+                "lastError": h.last_error,
+                "errorsTotal": h.errors_total,
+                "pendingChanges": h.pending_changes,
+                "readOnly": h.read_only,
+            },
+        },
+    }))
+    .into_response()
 }

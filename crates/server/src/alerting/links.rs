@@ -204,6 +204,11 @@ pub(crate) async fn post_link(
             "Nothing to do",
             &format!("<p>No active {} found: {}</p>", esc(&what), esc(&x)),
         ),
+        Ok(Err(e)) if e.is_retryable() => page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again shortly",
+            &format!("<p>{}</p>", esc(&e.to_string())),
+        ),
         Ok(Err(e)) => page(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Failed",
@@ -302,6 +307,7 @@ pub(crate) async fn post_alert_action(
             ))),
         )
             .into_response(),
+        Ok(Err(e)) if e.is_retryable() => super::api::dispatch_failed(e),
         Ok(Err(e)) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             axum::Json(serde_json::Value::String(e.to_string())),

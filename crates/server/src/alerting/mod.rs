@@ -31,7 +31,7 @@ use argus_alert::channel::{ChannelEnv, ChannelError, Channels};
 use argus_alert::config::Config;
 use argus_alert::links::{LinkError, LinkSigner};
 use argus_alert::runner::{Handle, Runner};
-use argus_alert::store::{Store, StoreError};
+use argus_alert::store::{HealthHandle, Store, StoreError, StoreOptions};
 use argus_alert::{Alert, DispatchError, Dispatcher, PostableAlert};
 use argus_model::Clock;
 use std::path::{Path, PathBuf};
@@ -91,6 +91,8 @@ pub(crate) struct Inner {
     pub(crate) links: parking_lot::RwLock<(LinkSigner, i64)>,
     data_dir: PathBuf,
     feed: mpsc::UnboundedSender<Vec<Alert>>,
+    /// The store's health, read without locking the dispatcher.
+    pub(crate) store_health: HealthHandle,
 }
 
 impl Inner {
@@ -168,7 +170,13 @@ impl AlertingService {
         let dir = data_dir.join(STORE_DIR);
         let c2 = clock.clone();
         let d = tokio::task::spawn_blocking(move || -> Result<Dispatcher, AlertingError> {
-            let store = Store::open(&dir).map_err(|source| AlertingError::Store {
+            // Opens even on a full disk: the store then reads the file as it is and heals
+            // when space returns.
+            let opts = StoreOptions {
+                clock: c2.clone(),
+                backend: None,
+            };
+            let store = Store::open_with(&dir, opts).map_err(|source| AlertingError::Store {
                 dir: dir.clone(),
                 source,
             })?;
@@ -176,6 +184,7 @@ impl AlertingService {
         })
         .await
         .map_err(|e| AlertingError::Task(e.to_string()))??;
+        let store_health = d.store().map(|s| s.health_handle()).unwrap_or_default();
         let runner = Runner::new(d, chans);
         let handle = runner.handle();
         let (stop, stop_rx) = oneshot::channel::<()>();
@@ -194,6 +203,7 @@ impl AlertingService {
                 links: parking_lot::RwLock::new((links, silence_for_ms)),
                 data_dir: data_dir.to_path_buf(),
                 feed,
+                store_health,
             }),
             external_url,
             stop,
@@ -246,6 +256,12 @@ impl AlertingService {
         move |cfg| reload_inner(&inner, &url, cfg)
     }
 
+    /// The alert store's health (healthy, or failing since when and why), for readiness,
+    /// metrics and the UI; cheap, and never waits for the dispatcher.
+    pub fn store_health(&self) -> HealthHandle {
+        self.inner.store_health.clone()
+    }
+
     /// The config in force.
     pub fn config(&self) -> Config {
         self.inner.handle.with(|d| d.config().clone())
@@ -270,6 +286,22 @@ impl AlertingService {
         let _ = feeder.await;
         tracing::info!("Stopped the alert pipeline.");
     }
+}
+
+/// One sentence on what a failing alert store means for users, or none when it is healthy.
+pub fn store_problem(h: &argus_alert::store::StoreHealth) -> Option<String> {
+    if h.healthy {
+        return None;
+    }
+    let since = h
+        .failing_since_ms
+        .map(argus_alert::alert::format_rfc3339)
+        .unwrap_or_default();
+    Some(format!(
+        "The alert store cannot save changes since {since}: {}. Alerts are still delivered; {} changes wait in memory, and silences and acknowledgements are refused until it recovers.",
+        h.last_error.as_deref().unwrap_or("unknown error"),
+        h.pending_changes,
+    ))
 }
 
 /// Converts and queues alerts for [`feed_loop`]; see [`AlertingService::send_rule_alerts`].

@@ -51,6 +51,8 @@ pub struct AppState {
     pub rules: Arc<crate::rules::RuleService>,
     /// The dynamic-rule tap the write endpoints wrap their appenders with.
     pub tap: crate::detect::Tap,
+    /// The alert store's health: `/-/ready` and `/metrics` report it.
+    pub alert_store: Option<argus_alert::store::HealthHandle>,
 }
 
 /// Builds the router. `max_body` bounds request bodies in bytes.
@@ -103,19 +105,29 @@ async fn healthy() -> &'static str {
     "Argus is Healthy.\n"
 }
 
+/// 200 once start-up is done and alerts can be persisted; 503 with the reason otherwise.
 async fn ready(State(st): State<AppState>) -> Response {
-    if st.ready.load(Ordering::Acquire) {
-        // Read-only storage still serves queries: ready, with the reason shown.
-        match st.db.read_only() {
-            None => (StatusCode::OK, "Argus is Ready.\n").into_response(),
-            Some(r) => (
-                StatusCode::OK,
-                format!("Argus is Ready (storage read-only: {r}).\n"),
-            )
-                .into_response(),
-        }
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n").into_response()
+    if !st.ready.load(Ordering::Acquire) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n").into_response();
+    }
+    let problem = st
+        .alert_store
+        .as_ref()
+        .and_then(|h| crate::alerting::store_problem(&h.get()));
+    match (problem, st.db.read_only()) {
+        // Alerts cannot be saved: not ready.
+        (Some(p), _) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("Argus is not ready. {p}\n"),
+        )
+            .into_response(),
+        // Read-only storage still serves queries and alerts: ready, with the reason shown.
+        (None, Some(r)) => (
+            StatusCode::OK,
+            format!("Argus is Ready (storage read-only: {r}).\n"),
+        )
+            .into_response(),
+        (None, None) => (StatusCode::OK, "Argus is Ready.\n").into_response(),
     }
 }
 
@@ -123,6 +135,9 @@ async fn own_metrics(State(st): State<AppState>) -> Response {
     let stats = st.db.stats();
     let mut body = st.metrics.render(&stats, st.scrape.as_deref());
     body.push_str(&st.tap.metrics_text());
+    if let Some(h) = &st.alert_store {
+        crate::selfmetrics::alert_store(&mut body, &h.get());
+    }
     (
         [(
             header::CONTENT_TYPE,
