@@ -57,7 +57,6 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/api/v2/status", get(get_status))
         .route("/api/v2/receivers", get(get_receivers))
         .route("/api/argus/v1/alert-history", get(get_history))
-        .route("/api/argus/v1/status", get(get_argus_status))
         .with_state(inner)
 }
 
@@ -451,26 +450,4 @@ async fn get_history(State(st): St, RawQuery(q): RawQuery) -> Response {
         })
         .collect();
     success(out)
-}
-
-/// `GET /api/argus/v1/status`: what degrades Argus now, for the UI's banner. `degraded` lists
-/// one sentence per problem (empty when all is well); `alertStore` is the store's health.
-async fn get_argus_status(State(st): St) -> Response {
-    let h = st.store_health.get();
-    let degraded: Vec<String> = super::store_problem(&h).into_iter().collect();
-    Json(json!({
-        "status": "success",
-        "data": {
-            "degraded": degraded,
-            "alertStore": {
-                "healthy": h.healthy,
-                "failingSince": h.failing_since_ms.map(argus_alert::alert::format_rfc3339),
-                "lastError": h.last_error,
-                "errorsTotal": h.errors_total,
-                "pendingChanges": h.pending_changes,
-                "readOnly": h.read_only,
-            },
-        },
-    }))
-    .into_response()
 }

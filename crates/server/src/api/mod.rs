@@ -95,6 +95,7 @@ pub fn router(state: AppState, max_body: usize) -> Router {
         .route("/api/v1/admin/tsdb/compact", post(compact))
         .route("/-/healthy", get(healthy))
         .route("/-/ready", get(ready))
+        .route("/api/argus/v1/status", get(argus_status))
         .route("/-/reload", post(rules::reload).put(rules::reload))
         .route("/metrics", get(own_metrics))
         .layer(DefaultBodyLimit::max(max_body))
@@ -129,6 +130,38 @@ async fn ready(State(st): State<AppState>) -> Response {
             .into_response(),
         (None, None) => (StatusCode::OK, "Argus is Ready.\n").into_response(),
     }
+}
+
+/// `GET /api/argus/v1/status`: what degrades Argus now, for the UI's banner.
+/// `degraded` lists one sentence per problem (empty when all is well);
+/// `alertStore` is the alert store's health, `storage` the time-series store's.
+async fn argus_status(State(st): State<AppState>) -> Response {
+    let mut degraded = Vec::new();
+    let store = st.alert_store.as_ref().map(|h| h.get());
+    if let Some(p) = store.as_ref().and_then(crate::alerting::store_problem) {
+        degraded.push(p);
+    }
+    let read_only = st.db.read_only().map(|r| r.to_string());
+    if let Some(r) = &read_only {
+        degraded.push(format!(
+            "The time-series store is read-only: {r}. Queries and alerts still work; new samples are refused until space is freed."
+        ));
+    }
+    let alert_store = store.map(|h| {
+        serde_json::json!({
+            "healthy": h.healthy,
+            "failingSince": h.failing_since_ms.map(argus_alert::alert::format_rfc3339),
+            "lastError": h.last_error,
+            "errorsTotal": h.errors_total,
+            "pendingChanges": h.pending_changes,
+            "readOnly": h.read_only,
+        })
+    });
+    params::success(serde_json::json!({
+        "degraded": degraded,
+        "alertStore": alert_store,
+        "storage": { "readOnly": read_only.is_some(), "reason": read_only },
+    }))
 }
 
 async fn own_metrics(State(st): State<AppState>) -> Response {

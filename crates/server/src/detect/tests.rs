@@ -103,7 +103,7 @@ impl Rig {
     fn new(yaml: &str, now_ms: i64) -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(now_ms));
-        let db = argus_tsdb::Db::open(dir.path(), Default::default(), clock.clone()).unwrap();
+        let db = open_db(dir.path(), clock.clone());
         let (mut sh, _train_rx) = shared(rules(yaml), db, clock.clone(), dir.path());
         let (warm_tx, warm_rx) = mpsc::unbounded_channel();
         sh.warm_tx = warm_tx;
@@ -279,6 +279,15 @@ fn an_anomaly_the_scorer_reports_keeps_the_alert_for_the_hold() {
     assert!(stored[2000] >= 0.5 && stored[..2000].iter().all(|&x| x < 0.5));
 }
 
+/// A store whose clock the test drives by hand: samples may run ahead of it.
+fn open_db(dir: &std::path::Path, clock: Arc<ManualClock>) -> argus_tsdb::Db {
+    let opts = argus_tsdb::Options {
+        max_future_ms: 100 * 365 * 86_400_000,
+        ..Default::default()
+    };
+    argus_tsdb::Db::open(dir, opts, clock).unwrap()
+}
+
 fn request(rule: &str, series: &str) -> super::engine::TrainRequest {
     super::engine::TrainRequest {
         rule: rule.into(),
@@ -332,7 +341,7 @@ fn append_history(db: &argus_tsdb::Db, series: &[&str], points: i64) {
 async fn a_job_trains_every_series_with_parallel_trainings() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(200 * 60_000));
-    let db = argus_tsdb::Db::open(dir.path(), Default::default(), clock.clone()).unwrap();
+    let db = open_db(dir.path(), clock.clone());
     let names = ["a", "b", "c", "d", "e"];
     append_history(&db, &names, 200);
     let r = rules("- {name: M, selector: m, detector: {algorithm: ma, period: none}}\n");
@@ -376,7 +385,7 @@ async fn a_job_trains_every_series_with_parallel_trainings() {
 fn reloaded_rules_keep_unchanged_models_and_drop_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(1_000_000));
-    let db = argus_tsdb::Db::open(dir.path(), Default::default(), clock.clone()).unwrap();
+    let db = open_db(dir.path(), clock.clone());
     let r = rules(
         "- {name: Keep, selector: 'm{i=~\"a|b\"}', detector: {kind: latency}}\n\
          - {name: Change, selector: m, detector: {kind: latency}}\n\
