@@ -19,7 +19,8 @@ async fn acknowledged_samples_survive_kill_9() {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
         .as_millis() as i64;
-    let base_t: i64 = now_ms - 3_600_000;
+    // Far enough back that thousands of one-second rounds stay behind the clock.
+    let base_t: i64 = now_ms - 2 * 86_400_000;
     let mut next_round: i64 = 0;
 
     // Three crash cycles: write from 4 concurrent senders, kill -9 mid-stream, restart.
