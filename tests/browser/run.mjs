@@ -1,6 +1,6 @@
 // Browser scenarios of the Argus web UI, in headless Chromium (playwright-core).
 // Usage: node run.mjs --base http://127.0.0.1:PORT --shots DIR --scenario NAME
-// Scenarios: overview, explorer, alerts, silences, rules. Exit status 0 only when the
+// Scenarios: overview, explorer, alerts, silences, crosssite, rules. Exit status 0 only when the
 // scenario passed; every failure prints what was expected and where.
 import { chromium } from "playwright-core";
 import { existsSync, mkdirSync } from "node:fs";
@@ -124,6 +124,30 @@ const scenarios = {
     check(s.status.state === "expired", `the API should show the silence expired: ${JSON.stringify(s.status)}`);
   },
 
+  async crosssite(page) {
+    // A page on another site posts a silence to Argus as a plain-text form,
+    // a "simple" request that browsers send cross-site without asking.
+    const evil = "http://evil.example/";
+    const body =
+      `<form id="f" method="post" enctype="text/plain" action="${base}/api/v2/silences">` +
+      `<input name='{"matchers":[{"name":"alertname","value":"DiskFull","isRegex":false}],"startsAt":"2020-01-01T00:00:00Z","endsAt":"2099-01-01T00:00:00Z","createdBy":"evil","comment":"x","x":"' value='"}'>` +
+      `</form><script>document.getElementById("f").submit()</script>`;
+    await page.route(evil, (route) => route.fulfill({ contentType: "text/html", body }));
+    const answered = page.waitForResponse((r) => r.url().startsWith(base + "/api/v2/silences"));
+    await page.goto(evil);
+    const r = await answered;
+    check(r.request().headers()["origin"] === "http://evil.example", `Chromium should send the attacker's origin, sent ${r.request().headers()["origin"]}`);
+    check(r.status() === 403, `a cross-site form post should be refused with 403, got ${r.status()}`);
+    const silences = await api(page, "/api/v2/silences");
+    check(!silences.some((s) => s.createdBy === "evil"), "the cross-site post must not create a silence");
+    // Argus's own pages cannot be framed and run only their own scripts.
+    const ui = await page.request.get(base + "/ui/");
+    check(ui.headers()["x-frame-options"] === "DENY", `the UI should not be frameable: ${JSON.stringify(ui.headers())}`);
+    check((ui.headers()["content-security-policy"] || "").includes("script-src 'self'"), "the UI should send a Content-Security-Policy");
+    await page.waitForLoadState();
+    await shot(page, "crosssite");
+  },
+
   async rules(page) {
     await page.goto(base + "/ui/rules");
     await page.locator("#rules tr", { hasText: "HighLatency" }).waitFor();
@@ -149,7 +173,9 @@ try {
   page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
   page.setDefaultTimeout(10000);
   await run(page);
-  check(errors.length === 0, "the page logged errors: " + errors.join("; "));
+  // The cross-site scenario's refused post is an expected resource error.
+  const unexpected = errors.filter((e) => !(scenario === "crosssite" && e.includes("403")));
+  check(unexpected.length === 0, "the page logged errors: " + unexpected.join("; "));
   console.log(`ok - ${scenario}`);
 } catch (e) {
   failed = true;

@@ -250,3 +250,8 @@ fn silences_are_created_from_an_alert_and_expired() {
 fn rules_and_models_list_and_retrain() {
     scenario("rules");
 }
+
+#[test]
+fn a_cross_site_form_post_is_refused_and_the_ui_cannot_be_framed() {
+    scenario("crosssite");
+}

@@ -288,6 +288,16 @@ pub async fn run(
         .merge(health.router())
         .merge(detect.router());
     let app = app.clone().merge(ui::router(app, ui_clock));
+    let guard = Arc::new(api::guard::Guard::new(
+        opts.listen,
+        opts.config.rules.external_url.as_deref(),
+        &opts.config.web.allowed_hosts,
+        &opts.config.web.allowed_origins,
+    ));
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        guard,
+        api::guard::layer,
+    ));
     tracing::info!(listen = %opts.listen, "Argus is listening.");
     // Health alerts are handed to the pipeline next to the HTTP server, at once.
     let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown);

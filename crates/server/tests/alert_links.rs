@@ -184,6 +184,22 @@ async fn signed_links_confirm_act_and_are_recorded() {
         .unwrap();
     assert_eq!(sils[0]["createdBy"], "link:team");
     assert_eq!(sils[0]["matchers"].as_array().unwrap().len(), 2);
+    // Posting the same link again (a double click, a retried form) makes no
+    // second silence.
+    for _ in 0..2 {
+        let r = http.post(&sil).form(&form_of(&sil)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.text().await.unwrap().contains("Already silenced until"));
+    }
+    let sils: Value = http
+        .get(format!("{base}/api/v2/silences"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sils.as_array().unwrap().len(), 1, "{sils}");
 
     // API actions with the actor from a header; unack then resolve.
     let LinkTarget::Alert(fpn) = target else {

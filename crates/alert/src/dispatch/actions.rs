@@ -63,7 +63,7 @@ impl Dispatcher {
             .collect()
     }
 
-    fn target_alerts(&self, t: &AckTarget) -> Vec<u64> {
+    pub(super) fn target_alerts(&self, t: &AckTarget) -> Vec<u64> {
         match t {
             AckTarget::Alert(fp) => self
                 .alerts
@@ -204,7 +204,19 @@ impl Dispatcher {
                 .escalations
                 .iter()
                 .find(|(id, e)| id.key == *k && e.acked.is_some())
-                .and_then(|(_, e)| e.acked.clone()),
+                .and_then(|(_, e)| e.acked.clone())
+                .or_else(|| {
+                    // Without an escalation: acknowledged when every active alert is.
+                    let now = self.clock.now_ms();
+                    let active: Vec<&super::AlertRecord> = self
+                        .target_alerts(target)
+                        .into_iter()
+                        .filter_map(|fp| self.alerts.get(&fp))
+                        .filter(|r| !r.alert.is_resolved(now))
+                        .collect();
+                    let all_acked = !active.is_empty() && active.iter().all(|r| r.ack.is_some());
+                    all_acked.then(|| active[0].ack.clone()).flatten()
+                }),
         }
     }
 

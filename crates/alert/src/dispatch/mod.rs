@@ -492,6 +492,21 @@ impl Dispatcher {
             AckTarget::Group(k) => k.clone(),
         };
         let mut hit = matches!(target, AckTarget::Alert(_));
+        // A group's ack covers its active alerts, with or without an escalation.
+        if let AckTarget::Group(_) = &target {
+            for fp in self.target_alerts(&target) {
+                let Some(rec) = self.alerts.get_mut(&fp) else {
+                    continue;
+                };
+                if rec.ack.is_some() || rec.alert.is_resolved(now) {
+                    continue;
+                }
+                undo.alerts.push((fp, rec.clone()));
+                rec.ack = Some(ack.clone());
+                b.put(Table::Alerts, &fp_key(fp), &*rec)?;
+                hit = true;
+            }
+        }
         let ids: Vec<GroupId> = self.escalations.keys().cloned().collect();
         for id in ids {
             let covered = match &target {

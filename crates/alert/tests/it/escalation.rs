@@ -89,3 +89,30 @@ fn resolution_stops_escalation() {
         .collect();
     assert_eq!(got, vec![(30, "oncall".into()), (330, "oncall".into())]);
 }
+
+#[test]
+fn a_group_link_acknowledges_a_group_without_an_escalation() {
+    // A plain route (no escalation policy), as with a Slack receiver: the
+    // group's ack link must find the group by its key and ack its alerts.
+    let mut t = Timeline::new(
+        "route: {receiver: chat, group_by: [alertname], group_wait: 0s}\nreceivers: [{name: chat}]\n",
+    );
+    t.fire(0, &[("alertname", "Latency"), ("instance", "a")]);
+    t.fire(0, &[("alertname", "Latency"), ("instance", "b")]);
+    t.run_until(2);
+    let key = t.d.groups()[0].id.key.clone();
+    assert_eq!(
+        t.log.last().unwrap().1.group_key,
+        key,
+        "the key the link carries"
+    );
+    assert!(t.d.ack_of(&AckTarget::Group(key.clone())).is_none());
+    t.d.ack(AckTarget::Group(key.clone()), "link:chat", "one-click link")
+        .expect("the group is found");
+    assert!(t
+        .d
+        .alerts()
+        .iter()
+        .all(|a| a.ack.as_ref().is_some_and(|k| k.who == "link:chat")));
+    assert_eq!(t.d.ack_of(&AckTarget::Group(key)).unwrap().who, "link:chat");
+}

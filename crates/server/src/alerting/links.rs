@@ -175,10 +175,25 @@ pub(crate) async fn post_link(
                         "alert (only single alerts can be silenced by link)".into(),
                     ));
                 };
-                let ms = labels
+                let ms: Vec<SilenceMatcher> = labels
                     .iter()
                     .map(|l| SilenceMatcher::equal(&l.name, &l.value))
                     .collect();
+                // The link acts once: posting it again (a second click, a
+                // retried form) finds the silence it made.
+                let made = d.silences().iter().find(|s| {
+                    s.created_by == who
+                        && s.comment == "one-click link"
+                        && s.matchers == ms
+                        && s.state(now) == argus_alert::silence::SilenceState::Active
+                });
+                if let Some(s) = made {
+                    return Ok(format!(
+                        "Already silenced until {} (silence {}).",
+                        argus_alert::alert::format_rfc3339(s.ends_at),
+                        s.id
+                    ));
+                }
                 let s = Silence::new(ms, now, now + silence_for, &who, "one-click link");
                 d.set_silence(s).map(|id| {
                     format!(

@@ -11,6 +11,7 @@
 //! ```
 
 pub mod exec;
+pub mod guard;
 mod json_out;
 pub mod params;
 mod query;
