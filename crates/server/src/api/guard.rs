@@ -12,9 +12,10 @@
 //!   `web.allowed_origins`, and that of `rules.external_url`, pass too.
 //! - **DNS rebinding.** When Argus listens on a loopback address only, a
 //!   request whose `Host` names anything but a loopback host (`localhost`,
-//!   `127.0.0.1`, `[::1]`), the external URL's host or a name in
-//!   `web.allowed_hosts` is refused with 421: a page on a domain rebound to
-//!   127.0.0.1 cannot reach it.
+//!   `127.0.0.1`, `[::1]`), this machine's host name, the external URL's
+//!   host or a name in `web.allowed_hosts` is refused with 421: a page on a
+//!   domain rebound to 127.0.0.1 cannot reach it. `/-/healthy` and
+//!   `/-/ready` answer whatever the host.
 //! - **Headers.** Every answer carries `X-Content-Type-Options: nosniff`,
 //!   `X-Frame-Options: DENY` and `Referrer-Policy: no-referrer` (one-click
 //!   links carry signed tokens); HTML pages carry a `Content-Security-Policy`
@@ -96,6 +97,8 @@ impl Guard {
         allowed_origins: &[String],
     ) -> Guard {
         let mut hosts: Vec<String> = allowed_hosts.iter().map(|h| host_name(h)).collect();
+        // This machine's own name often resolves to a loopback address (/etc/hosts).
+        hosts.push(argus_health::hostname().to_ascii_lowercase());
         let mut origins: Vec<String> = allowed_origins
             .iter()
             .map(|o| origin_of(o).unwrap_or_else(|| o.to_ascii_lowercase()))
@@ -158,9 +161,11 @@ impl Guard {
 pub async fn layer(State(g): State<Arc<Guard>>, req: Request, next: Next) -> Response {
     let h = req.headers();
     let text = |name: header::HeaderName| h.get(name).and_then(|v| v.to_str().ok());
+    // Probes (load balancers, supervisors) may name any host: they reveal nothing.
+    let probe = matches!(req.uri().path(), "/-/healthy" | "/-/ready");
     let verdict = g.check(
         req.method().as_str(),
-        text(header::HOST),
+        if probe { None } else { text(header::HOST) },
         text(header::ORIGIN),
         h.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
     );
