@@ -95,7 +95,7 @@ fn a_group_link_acknowledges_a_group_without_an_escalation() {
     // A plain route (no escalation policy), as with a Slack receiver: the
     // group's ack link must find the group by its key and ack its alerts.
     let mut t = Timeline::new(
-        "route: {receiver: chat, group_by: [alertname], group_wait: 0s}\nreceivers: [{name: chat}]\n",
+        "route: {receiver: chat, group_by: [alertname], group_wait: 0s}\nreceivers: [{name: chat, webhook_configs: [{url: \"http://x/\"}]}]\n",
     );
     t.fire(0, &[("alertname", "Latency"), ("instance", "a")]);
     t.fire(0, &[("alertname", "Latency"), ("instance", "b")]);
