@@ -119,6 +119,26 @@ pub trait Querier: Send + Sync {
         maxt: i64,
     ) -> Result<Vec<Series>, crate::TsdbError>;
 
+    /// [`Querier::select`] that fails with [`crate::TsdbError::Limit`] once
+    /// more than `max_samples` samples (0: no limit) would be loaded; a store
+    /// that can stops reading there instead of loading everything first.
+    fn select_limited(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        max_samples: usize,
+    ) -> Result<Vec<Series>, crate::TsdbError> {
+        let out = self.select(matchers, mint, maxt)?;
+        let n: usize = out.iter().map(|s| s.samples.len()).sum();
+        if max_samples > 0 && n > max_samples {
+            return Err(crate::TsdbError::Limit(format!(
+                "the query would load more than {max_samples} samples"
+            )));
+        }
+        Ok(out)
+    }
+
     /// Label sets of the matching series with data in `[mint, maxt]`, sorted.
     fn series(
         &self,

@@ -104,14 +104,29 @@ impl Db {
 
     /// Label sets (with samples when `with_samples`) of matching series with
     /// data in `[mint, maxt]`, blocks first, head last.
+    /// Matching series with data in `[mint, maxt]`, with their samples when
+    /// `with_samples`. Past `max_samples` samples (0: no limit) it stops
+    /// reading and fails, so a query over too much data is refused after
+    /// reading at most one series past its budget, not after reading it all.
     fn gather(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
         with_samples: bool,
-    ) -> BTreeMap<Labels, Vec<Sample>> {
+        max_samples: usize,
+    ) -> Result<BTreeMap<Labels, Vec<Sample>>, TsdbError> {
         let mut out: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
+        let mut total = 0usize;
+        let mut count = |n: usize| -> Result<(), TsdbError> {
+            total = total.saturating_add(n);
+            if max_samples > 0 && total > max_samples {
+                return Err(TsdbError::Limit(format!(
+                    "the query would load more than {max_samples} samples"
+                )));
+            }
+            Ok(())
+        };
         let blocks: Vec<_> = self
             .inner
             .blocks
@@ -136,6 +151,7 @@ impl Db {
                         let lo = all.partition_point(|x| x.t < mint);
                         let hi = all.partition_point(|x| x.t <= maxt);
                         if lo < hi {
+                            count(hi - lo)?;
                             all.truncate(hi);
                             all.drain(..lo);
                             append_samples(out.entry(b.labels(idx)).or_default(), all);
@@ -172,12 +188,13 @@ impl Db {
                     keep.then(|| s.labels.clone())
                 });
                 if let Some(Some(ids)) = got {
+                    count(buf.len())?;
                     let labels = head.symbols.read().labels(&ids);
                     append_samples(out.entry(labels).or_default(), buf);
                 }
             }
         }
-        out
+        Ok(out)
     }
 }
 
@@ -206,8 +223,18 @@ fn append_samples(into: &mut Vec<Sample>, mut more: Vec<Sample>) {
 
 impl Querier for Db {
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>, TsdbError> {
+        self.select_limited(matchers, mint, maxt, 0)
+    }
+
+    fn select_limited(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        max_samples: usize,
+    ) -> Result<Vec<Series>, TsdbError> {
         Ok(self
-            .gather(matchers, mint, maxt, true)
+            .gather(matchers, mint, maxt, true, max_samples)?
             .into_iter()
             .filter_map(|(labels, mut samples)| {
                 // Most series come from one source and are already in order.
@@ -223,7 +250,7 @@ impl Querier for Db {
 
     fn series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Labels>, TsdbError> {
         Ok(self
-            .gather(matchers, mint, maxt, false)
+            .gather(matchers, mint, maxt, false, 0)?
             .into_keys()
             .collect())
     }
@@ -239,7 +266,7 @@ impl Querier for Db {
             return Ok(names.into_iter().collect());
         }
         let mut names = BTreeSet::new();
-        for l in self.gather(matchers, mint, maxt, false).keys() {
+        for l in self.gather(matchers, mint, maxt, false, 0)?.keys() {
             for p in l.iter() {
                 if !names.contains(&p.name) {
                     names.insert(p.name.clone());
@@ -261,7 +288,7 @@ impl Querier for Db {
             return Ok(vals.into_iter().collect());
         }
         let mut vals = BTreeSet::new();
-        for l in self.gather(matchers, mint, maxt, false).keys() {
+        for l in self.gather(matchers, mint, maxt, false, 0)?.keys() {
             if let Some(v) = l.get(name) {
                 if !vals.contains(v) {
                     vals.insert(v.to_string());

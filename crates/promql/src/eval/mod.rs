@@ -147,6 +147,34 @@ impl<'a> Evaluator<'a> {
         self.within_limits(0)
     }
 
+    /// Samples that may still be loaded within `max_samples` and
+    /// `max_memory_bytes`: at least 1 (0 would mean unlimited), unlimited (0)
+    /// when neither limit is set.
+    pub fn sample_budget(&self) -> usize {
+        let by_count =
+            (self.max_samples > 0).then(|| self.max_samples.saturating_sub(self.samples));
+        let by_bytes = (self.max_memory_bytes > 0)
+            .then(|| self.max_memory_bytes.saturating_sub(self.bytes) / POINT_BYTES);
+        match (by_count, by_bytes) {
+            (None, None) => 0,
+            (a, b) => a.unwrap_or(usize::MAX).min(b.unwrap_or(usize::MAX)).max(1),
+        }
+    }
+
+    /// The error for a store read refused at [`Evaluator::sample_budget`]:
+    /// the limit that set the budget.
+    pub fn budget_error(&self) -> PromqlError {
+        let by_count = self.max_samples.saturating_sub(self.samples);
+        let by_bytes = self.max_memory_bytes.saturating_sub(self.bytes) / POINT_BYTES;
+        if self.max_memory_bytes > 0 && (self.max_samples == 0 || by_bytes < by_count) {
+            PromqlError::TooMuchMemory {
+                limit: self.max_memory_bytes,
+            }
+        } else {
+            PromqlError::TooManySamples
+        }
+    }
+
     /// Whether `more` points could still be allocated within the limits.
     fn within_limits(&self, more: usize) -> Result<(), PromqlError> {
         let samples = self.samples.saturating_add(more);

@@ -53,10 +53,14 @@ pub(crate) fn select(
 ) -> Result<Vec<Series>, PromqlError> {
     let sets = to_matcher_sets(&vs.name, &vs.matchers)?;
     let mut out: Vec<Series> = Vec::new();
+    // What may still be loaded, so the store stops reading past it.
+    let budget = ev.sample_budget();
     for set in &sets {
-        let got =
-            ev.q.select(set, mint, maxt)
-                .map_err(|e| PromqlError::Storage(e.to_string()))?;
+        let got = match ev.q.select_limited(set, mint, maxt, budget) {
+            Ok(g) => g,
+            Err(argus_tsdb::TsdbError::Limit(_)) => return Err(ev.budget_error()),
+            Err(e) => return Err(PromqlError::Storage(e.to_string())),
+        };
         if sets.len() == 1 {
             out = got;
         } else {

@@ -480,3 +480,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_limited_select_stops_past_its_budget_in_blocks_and_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), opts());
+    let mut a = db.appender();
+    for i in 0..10 {
+        let s = l(&[("__name__", "m"), ("i", &i.to_string())]);
+        for t in 0..100 {
+            a.append(&s, t * 1000, 1.0).unwrap();
+        }
+    }
+    a.commit().unwrap();
+    let sel = [m(MatchOp::Eq, "__name__", "m")];
+    let check = |db: &Db| {
+        assert_eq!(db.select_limited(&sel, 0, NOW, 1000).unwrap().len(), 10);
+        assert_eq!(db.select_limited(&sel, 0, NOW, 0).unwrap().len(), 10);
+        let err = db.select_limited(&sel, 0, NOW, 999).unwrap_err();
+        assert!(matches!(err, TsdbError::Limit(_)), "{err}");
+        // A narrower range fits the same budget.
+        assert_eq!(db.select_limited(&sel, 0, 49_000, 500).unwrap().len(), 10);
+    };
+    check(&db); // from the head
+    db.compact_head_fully().unwrap();
+    check(&db); // from a block
+}
