@@ -299,6 +299,9 @@ pub async fn run(
         api::guard::layer,
     ));
     tracing::info!(listen = %opts.listen, "Argus is listening.");
+    if !opts.listen.ip().is_loopback() {
+        tracing::warn!(listen = %opts.listen, "Argus listens beyond this machine and asks no one to sign in: anyone who can reach this address can read the data and create silences, acknowledge alerts and write samples. Listen on 127.0.0.1 behind a proxy that authenticates, or firewall the port.");
+    }
     // Health alerts are handed to the pipeline next to the HTTP server, at once.
     let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown);
     let served = health::serve_with_alerts(
