@@ -121,7 +121,7 @@ mod tests {
             (r.last_sent_at_ms, r.valid_until_ms, r.value),
             (Some(4_000), None, 3.5)
         );
-        assert_eq!((r.labels, r.annotations), (a.labels, a.annotations));
+        assert_eq!((&r.labels, &r.annotations), (&a.labels, &a.annotations));
         let f = rule_alert(DynamicAlert {
             state: argus_dynamic::AlertState::Firing,
             resolved_at_ms: None,
