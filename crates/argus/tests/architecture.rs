@@ -184,8 +184,11 @@ fn crate_graph_follows_the_architecture() {
     );
 }
 
-/// A fake metadata document with `packages` as (name, [(dep, kind)]).
-fn fake(packages: &[(&str, &[(&str, Option<&str>)])]) -> Value {
+/// A fake package: its name and its dependencies as (name, kind; `None` is normal).
+type FakePackage<'a> = (&'a str, &'a [(&'a str, Option<&'a str>)]);
+
+/// A fake metadata document with these packages.
+fn fake(packages: &[FakePackage]) -> Value {
     let packages: Vec<Value> = packages
         .iter()
         .map(|(name, deps)| {
