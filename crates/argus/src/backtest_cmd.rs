@@ -8,9 +8,9 @@
 //! ```
 
 use anyhow::{bail, Context};
+use argus_dynamic::backtest::backtest_series;
+use argus_dynamic::compile_rules;
 use argus_server::config::Config;
-use argus_server::detect::backtest::backtest_series;
-use argus_server::detect::config::compile_rules;
 use argus_tsdb::Querier;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -56,7 +56,7 @@ fn fmt_ms(ms: i64) -> String {
 /// Runs `argus backtest`; returns the process exit code.
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let cfg = Config::load(&args.config)?;
-    let rules = compile_rules(&cfg.dynamic_rules).map_err(anyhow::Error::msg)?;
+    let rules = compile_rules(&cfg.dynamic_rules)?;
     let Some(rule) = rules.iter().find(|r| r.name == args.rule) else {
         bail!(
             "{} has no dynamic rule named {:?} (it has: {})",

@@ -25,6 +25,7 @@ mod engine;
 mod error;
 mod eval;
 mod parse;
+mod selector;
 mod storage;
 pub mod testscript;
 mod value;
@@ -39,5 +40,6 @@ pub use eval::Annotations;
 pub use parse::{
     parse, tree_depth, with_stack, ParseLimits, DEFAULT_MAX_DEPTH, DEFAULT_MAX_LENGTH,
 };
+pub use selector::{parse_selector, Selector, SelectorError};
 pub use storage::MemStorage;
 pub use value::{Series, Value, VectorSample};

@@ -44,12 +44,12 @@ pub struct Config {
     /// Service health: heartbeats, probes, saturation (`argus_health::HealthConfig`
     /// documents every key). Default: no services.
     pub health: argus_health::HealthConfig,
-    /// Dynamic-threshold rules (`crate::detect::config::DynamicRuleConfig`
+    /// Dynamic-threshold rules (`argus_dynamic::DynamicRuleConfig`
     /// documents every key; docs/dynamic-rules.md has examples). Default none.
-    pub dynamic_rules: Vec<crate::detect::DynamicRuleConfig>,
-    /// Settings of the dynamic-threshold service (`crate::detect::config::DetectConfig`
+    pub dynamic_rules: Vec<argus_dynamic::DynamicRuleConfig>,
+    /// Settings of the dynamic-threshold service (`argus_dynamic::DetectConfig`
     /// documents every key). Default: all defaults.
-    pub detect: crate::detect::config::DetectConfig,
+    pub detect: argus_dynamic::DetectConfig,
     /// The file's text as loaded (served by `/api/v1/status/config`); not a key.
     #[serde(skip)]
     pub source_text: Option<String>,
@@ -559,8 +559,8 @@ impl Config {
             return Err("global.rule_query_offset must not be negative".into());
         }
         self.health.validate().map_err(|e| e.to_string())?;
-        crate::detect::config::compile_rules(&self.dynamic_rules)?;
-        self.detect.validate()?;
+        argus_dynamic::compile_rules(&self.dynamic_rules).map_err(|e| e.to_string())?;
+        self.detect.validate().map_err(|e| e.to_string())?;
         let mut seen = std::collections::HashSet::new();
         for sc in &self.scrape_configs {
             sc.validate()

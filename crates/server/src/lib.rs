@@ -73,7 +73,7 @@ pub enum ServerError {
     Health(String),
     /// Dynamic detection could not start (stored models unreadable…).
     #[error("cannot start dynamic detection: {0}")]
-    Detect(String),
+    Detect(#[source] argus_dynamic::DynamicError),
     /// A background task panicked or was cancelled.
     #[error("background task failed: {0}")]
     Task(String),
@@ -152,16 +152,14 @@ pub async fn run(
         };
 
     let metrics = Arc::new(selfmetrics::SelfMetrics::default());
-    let detect =
-        match detect::DetectService::start(&opts.config, &opts.data_dir, db.clone(), clock.clone())
-        {
-            Ok(d) => d,
-            Err(e) => {
-                health.stop();
-                let _ = tokio::task::spawn_blocking(move || db.close()).await;
-                return Err(ServerError::Detect(e));
-            }
-        };
+    let detect = match detect::start(&opts.config, &opts.data_dir, db.clone(), clock.clone()) {
+        Ok(d) => d,
+        Err(e) => {
+            health.stop();
+            let _ = tokio::task::spawn_blocking(move || db.close()).await;
+            return Err(ServerError::Detect(e));
+        }
+    };
     let scrape = if opts.config.scrape_configs.is_empty() {
         None
     } else {
@@ -209,7 +207,7 @@ pub async fn run(
         }
     };
     let outbox = Arc::new(rules::AlertOutbox::new(Some(alert_tx)));
-    detect.set_alert_sink(outbox.clone());
+    detect.set_alert_sink(Arc::new(detect::RulesOutbox(outbox.clone())));
     let query = Arc::new(api::exec::QueryService::new(&opts.config.query));
     let deps = argus_rules::Deps {
         // Rule files are checked against the built-in text limits when they
@@ -255,7 +253,9 @@ pub async fn run(
         let detect_reload = detect.reloader();
         rule_service.set_reload_hook(Arc::new(move |cfg: &config::Config| {
             // Validated first, applied last: a bad section changes nothing.
-            let dynamic = detect_reload.prepare(cfg)?;
+            let dynamic = detect_reload
+                .prepare(&cfg.dynamic_rules)
+                .map_err(|e| e.to_string())?;
             let am = cfg.alerting_config().map_err(|e| e.to_string())?;
             reloader(am).map_err(|e| format!("alerting configuration: {e}"))?;
             health_reload(cfg)?;
@@ -286,7 +286,7 @@ pub async fn run(
     let app = api::router(state, opts.config.limits.max_request_body.0 as usize)
         .merge(alerting.router())
         .merge(health.router())
-        .merge(detect.router());
+        .merge(detect::router(&detect));
     let app = app.clone().merge(ui::router(app, ui_clock));
     let guard = Arc::new(api::guard::Guard::new(
         opts.listen,

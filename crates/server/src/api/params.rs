@@ -4,7 +4,7 @@
 //! Prometheus durations or float seconds; `match[]` selectors are parsed with
 //! `promql-parser`. Errors use Prometheus's JSON envelope and error types.
 
-use argus_model::{MatchOp, Matcher};
+use argus_model::Matcher;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -184,86 +184,18 @@ pub fn parse_duration_param(name: &str, s: &str) -> Result<i64, ApiError> {
     })
 }
 
-fn convert_group(
-    name: Option<&String>,
-    group: &[promql_parser::label::Matcher],
-) -> Result<Vec<Matcher>, ApiError> {
-    let mut out = Vec::new();
-    if let Some(n) = name {
-        out.push(Matcher::eq("__name__", n));
-    }
-    for m in group {
-        use promql_parser::label::MatchOp as P;
-        let op = match &m.op {
-            P::Equal => MatchOp::Eq,
-            P::NotEqual => MatchOp::Neq,
-            P::Re(_) => MatchOp::Re,
-            P::NotRe(_) => MatchOp::Nre,
-        };
-        out.push(
-            Matcher::new(op, &m.name, &m.value).map_err(|e| ApiError::bad_data(e.to_string()))?,
-        );
-    }
-    Ok(out)
-}
-
-/// The matcher sets of a selector: one, or one per `or` branch
-/// (`{a="1" or b="2"}`); a series matches the selector if it matches any set.
-fn convert_matchers(
-    name: Option<&String>,
-    ms: &promql_parser::label::Matchers,
-) -> Result<Vec<Vec<Matcher>>, ApiError> {
-    if ms.or_matchers.is_empty() {
-        return Ok(vec![convert_group(name, &ms.matchers)?]);
-    }
-    let mut sets = Vec::new();
-    for g in &ms.or_matchers {
-        // Matchers written before the first `or` are moved into the first group
-        // by the parser; any still outside the groups apply to every branch.
-        let mut all = g.clone();
-        all.extend(ms.matchers.iter().cloned());
-        sets.push(convert_group(name, &all)?);
-    }
-    Ok(sets)
-}
-
-/// A parsed series selector: the matchers and, for `x[5m]`, the range in ms.
-#[derive(Debug)]
-pub struct Selector {
-    /// Matcher sets (more than one for `or`), the metric name included as `__name__="..."`.
-    pub sets: Vec<Vec<Matcher>>,
-    /// The range of a matrix selector, if one was given.
-    pub range_ms: Option<i64>,
-}
+pub use argus_promql::Selector;
 
 /// Parses a series selector such as `up{job="node"}`, `{__name__=~"up|x"}`,
-/// `{job="a" or job="b"}` or `rate_me{a=~"x.*"}[5m]`. Like Prometheus, refuses
-/// selectors whose every matcher matches the empty string.
+/// `{job="a" or job="b"}` or `rate_me{a=~"x.*"}[5m]`
+/// ([`argus_promql::parse_selector`]). Like Prometheus, refuses selectors
+/// whose every matcher matches the empty string. Errors are `bad_data`, named
+/// after the `match[]` parameter.
 pub fn parse_selector(s: &str) -> Result<Selector, ApiError> {
-    use promql_parser::parser::Expr;
-    let expr = argus_promql::parse(s, &argus_promql::ParseLimits::default())
-        .map_err(|e| ApiError::bad_data(format!("invalid parameter \"match[]\": {e}")))?;
-    let (vs, range_ms) = match &expr {
-        Expr::VectorSelector(vs) => (vs, None),
-        Expr::MatrixSelector(m) => (&m.vs, Some(m.range.as_millis() as i64)),
-        _ => {
-            return Err(ApiError::bad_data(format!(
-                "invalid parameter \"match[]\": {s:?} is not a series selector like up{{job=\"x\"}}"
-            )))
-        }
-    };
-    if vs.offset.is_some() || vs.at.is_some() {
-        return Err(ApiError::bad_data(format!(
-            "invalid parameter \"match[]\": {s:?}: offset and @ are not allowed in a series selector"
-        )));
-    }
-    let sets = convert_matchers(vs.name.as_ref(), &vs.matchers)?;
-    if sets.iter().any(|set| set.iter().all(|m| m.matches_empty())) {
-        return Err(ApiError::bad_data(format!(
-            "invalid parameter \"match[]\": {s:?}: vector selector must contain at least one non-empty matcher"
-        )));
-    }
-    Ok(Selector { sets, range_ms })
+    argus_promql::parse_selector(s).map_err(|e| match e {
+        argus_promql::SelectorError::Matcher(e) => ApiError::bad_data(e.to_string()),
+        e => ApiError::bad_data(format!("invalid parameter \"match[]\": {e}")),
+    })
 }
 
 /// All `match[]` parameters as matcher sets (a series matches if it matches any set).
@@ -376,6 +308,7 @@ pub fn ts_json(ms: i64) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argus_model::MatchOp;
 
     #[test]
     fn times_and_durations() {

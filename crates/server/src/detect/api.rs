@@ -15,7 +15,7 @@
 //! Answers use the Prometheus envelope (`{"status":"success","data":…}`).
 //!
 //! ```no_run
-//! # fn f(shared: std::sync::Arc<argus_server::detect::engine::Shared>) {
+//! # fn f(shared: std::sync::Arc<argus_dynamic::engine::Shared>) {
 //! let app: axum::Router = argus_server::detect::api::router(shared);
 //! # }
 //! ```
@@ -32,8 +32,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::engine::{SeriesState, Shared};
-use super::trainer;
+use argus_dynamic::engine::{SeriesState, Shared};
+use argus_dynamic::trainer;
 
 /// The routes, with their own state.
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -180,7 +180,7 @@ async fn start_train(State(sh): State<Arc<Shared>>, body: axum::body::Bytes) -> 
     }
     let extra = match &b.matcher {
         None => Vec::new(),
-        Some(m) => match super::config::parse_selector(m) {
+        Some(m) => match argus_dynamic::config::parse_selector(m) {
             Ok(s) => s,
             Err(e) => {
                 return error(StatusCode::BAD_REQUEST, "bad_data", format!("match: {e}"));

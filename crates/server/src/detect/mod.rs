@@ -1,272 +1,135 @@
-//! Dynamic thresholds in the server: the `argus-detect` crate wired to the
-//! store, the alert pipeline and the HTTP API.
-//!
-//! - [`config`]: the `dynamic_rules:` section.
-//! - [`tap`]: every append path (remote_write, import, push, scrape, the
-//!   built-in agent, recording rules) wraps its appender; after a commit the
-//!   samples of matching series go to the detector task.
-//! - [`engine`]: scoring as samples arrive; writes `argus_baseline_expected`,
-//!   `argus_baseline_lower`, `argus_baseline_upper`, `argus_anomaly_score`,
-//!   `argus_anomaly_level` and, with `anomaly` on, `argus_anomaly_stream_score`
-//!   (labels: the series' labels without
-//!   `__name__`, plus `metric` and `rule`); dynamic alerts into the pipeline.
-//! - [`alerts`]: alert state (`for`, levels, resolve, resend) and the
-//!   explanation annotations.
-//! - [`trainer`], [`jobs`], [`store`]: training on the blocking pool
-//!   (`detect.training_concurrency` series at once), jobs started by hand,
-//!   models persisted under `<data-dir>/models/`.
-//! - [`reload`]: a reloaded `dynamic_rules:` section applied to the running
-//!   service ([`DetectService::reloader`]).
-//! - [`api`]: `/api/v1/models`, `/api/v1/models/train[/{id}]`.
-//! - [`backtest`]: the replay behind `argus backtest`.
-//! - [`metrics`]: `argus_detect_*` self-metrics.
-//! - [`warm`]: rebuilding a detector's online state from its series' stored
-//!   history after a restart, a reload or a first sample.
+//! Dynamic rules in the server: the wiring of the `argus-dynamic` engine to
+//! the configuration, the alert pipeline and the HTTP API ([`api`]). The
+//! engine itself (tap, scoring, alert state, training, warm-up, model store)
+//! lives in `argus_dynamic`.
 //!
 //! ```no_run
 //! # async fn f(cfg: argus_server::config::Config, db: argus_tsdb::Db,
-//! #            sink: std::sync::Arc<dyn argus_rules::AlertSink>) -> Result<(), String> {
-//! use argus_server::detect::DetectService;
+//! #            outbox: std::sync::Arc<dyn argus_rules::AlertSink>) -> Result<(), argus_dynamic::DynamicError> {
+//! use argus_server::detect;
 //! let clock = std::sync::Arc::new(argus_model::SystemClock);
-//! let svc = DetectService::start(&cfg, std::path::Path::new("./data"), db.clone(), clock)?;
-//! svc.set_alert_sink(sink);
+//! let svc = detect::start(&cfg, std::path::Path::new("./data"), db.clone(), clock)?;
+//! svc.set_alert_sink(std::sync::Arc::new(detect::RulesOutbox(outbox)));
 //! let mut app = svc.tap().wrap(db.appender()); // an append path
 //! # let _ = &mut app;
-//! let router = svc.router(); // merge into the main router
+//! let router = detect::router(&svc); // merge into the main router
 //! # let _ = router;
 //! svc.stop();
 //! # Ok(()) }
 //! ```
 
-pub mod alerts;
 pub mod api;
-pub mod backtest;
-pub mod config;
-pub mod engine;
-pub mod jobs;
-pub mod metrics;
-pub mod reload;
-pub mod store;
-pub mod tap;
-pub mod trainer;
-pub mod warm;
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use argus_detect::detector::SeriesDetector;
+pub use argus_dynamic::{
+    DetectReloader, DetectService, DynamicAlert, DynamicError, DynamicRuleConfig, Settings, Tap,
+    TapAppender,
+};
 use argus_model::Clock;
-use argus_rules::AlertSink;
 use argus_tsdb::Db;
-use parking_lot::{Mutex, RwLock};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
-pub use config::DynamicRuleConfig;
-pub use tap::{Tap, TapAppender};
-
-use engine::{SeriesState, Shared};
-
-/// Batches the detector task's queue holds before the tap drops.
-pub const QUEUE_BATCHES: usize = 4096;
-
-/// The running detection service.
-pub struct DetectService {
-    shared: Arc<Shared>,
-    tap: Tap,
-    tasks: Vec<JoinHandle<()>>,
+/// The engine's settings from the server's configuration: `dynamic_rules:`,
+/// `detect:` and the rules engine's `resend_delay`.
+pub fn settings(cfg: &crate::config::Config) -> Settings {
+    Settings {
+        rules: cfg.dynamic_rules.clone(),
+        detect: cfg.detect.clone(),
+        resend_delay_ms: cfg.rules.resend_delay.as_millis(),
+    }
 }
 
-impl std::fmt::Debug for DetectService {
+/// Starts the engine over `cfg` (see [`DetectService::start`]).
+pub fn start(
+    cfg: &crate::config::Config,
+    data_dir: &Path,
+    db: Db,
+    clock: Arc<dyn Clock>,
+) -> Result<DetectService, DynamicError> {
+    DetectService::start(&settings(cfg), data_dir, db, clock)
+}
+
+/// The models API of `svc`, with its own state; merge it into the main router.
+pub fn router(svc: &DetectService) -> axum::Router {
+    api::router(svc.shared().clone())
+}
+
+/// Hands dynamic alerts to the rules engine's outbox, which shows them with
+/// the rule alerts and forwards them to the alert pipeline.
+pub struct RulesOutbox(pub Arc<dyn argus_rules::AlertSink>);
+
+impl std::fmt::Debug for RulesOutbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DetectService")
-            .field("rules", &self.shared.rules().len())
-            .finish()
+        f.debug_struct("RulesOutbox").finish_non_exhaustive()
     }
 }
 
-impl DetectService {
-    /// Compiles the rules, reloads persisted models from
-    /// `<data_dir>/models` and starts the detector, trainer and housekeeping
-    /// tasks. Must run inside a tokio runtime. Alerts are dropped until
-    /// [`DetectService::set_alert_sink`] connects the pipeline.
-    pub fn start(
-        cfg: &crate::config::Config,
-        data_dir: &Path,
-        db: Db,
-        clock: Arc<dyn Clock>,
-    ) -> Result<DetectService, String> {
-        let rules: Arc<[config::CompiledRule]> = config::compile_rules(&cfg.dynamic_rules)?.into();
-        let metrics = Arc::new(metrics::DetectMetrics::default());
-        let (tx, mut rx) = mpsc::channel::<tap::TapBatch>(QUEUE_BATCHES);
-        let (train_tx, train_rx) = mpsc::unbounded_channel();
-        let store = store::ModelStore::new(data_dir.join("models"));
-        let mut maps: Vec<HashMap<_, SeriesState>> =
-            (0..rules.len()).map(|_| HashMap::new()).collect();
-        let (records, bad) = store::load_all(store.dir())?;
-        for b in bad {
-            tracing::warn!(error = %b, "Skipped a stored model.");
-        }
-        let mut loaded = 0u64;
-        let (warm_tx, warm_rx) = mpsc::unbounded_channel();
-        for rec in records {
-            let Some(r) = rules.iter().position(|x| x.name == rec.rule) else {
-                tracing::info!(rule = %rec.rule, "A stored model's rule is no longer configured; it is not loaded.");
-                continue;
-            };
-            let labels = rec.label_set();
-            let mut st = SeriesState::new(&rules[r], &labels)?;
-            let mut det = SeriesDetector::new(rules[r].spec.clone()).map_err(|e| e.to_string())?;
-            det.install(Arc::new(rec.active));
-            st.det = det;
-            st.other = rec.other;
-            st.other_rejected = rec.other_rejected;
-            st.last_trained_ms = Some(rec.last_trained_ms);
-            st.probed = true;
-            // Warmed from the store at its first live sample (detect::warm).
-            maps[r].insert(labels, st);
-            loaded += 1;
-        }
-        if loaded > 0 {
-            tracing::info!(
-                models = loaded,
-                "Loaded the stored dynamic-baseline models."
-            );
-        }
-        metrics.series.store(loaded, Ordering::Relaxed);
-        let shared = Arc::new(Shared {
-            rules: RwLock::new(rules.clone()),
-            series: Mutex::new(maps),
-            generation: AtomicU64::new(0),
-            db,
-            clock,
-            alerts: std::sync::OnceLock::new(),
-            metrics: metrics.clone(),
-            store,
-            resend_ms: cfg.rules.resend_delay.as_millis().max(1),
-            train_tx,
-            jobs: Mutex::new(HashMap::new()),
-            next_job: AtomicU64::new(1),
-            warm_tx,
-        });
-        let tap = Tap::new(rules, tx, metrics);
-        let mut tasks = Vec::new();
-        let s = shared.clone();
-        tasks.push(tokio::spawn(async move {
-            while let Some(batch) = rx.recv().await {
-                s.process(batch);
-            }
-        }));
-        let concurrency = cfg.detect.training_concurrency();
-        tracing::debug!(
-            concurrency,
-            "Dynamic-baseline trainings run this many at a time."
-        );
-        tasks.push(tokio::spawn(warm::run(shared.clone(), warm_rx)));
-        tasks.push(tokio::spawn(trainer::run(
-            shared.clone(),
-            train_rx,
-            concurrency,
-        )));
-        let s = shared.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                s.tick();
-            }
-        }));
-        Ok(DetectService { shared, tap, tasks })
+impl argus_dynamic::AlertSink for RulesOutbox {
+    fn send(&self, alerts: Vec<DynamicAlert>) {
+        self.0.send(alerts.into_iter().map(rule_alert).collect());
     }
+}
 
-    /// Connects the alert pipeline (the rules engine's outbox). Only the
-    /// first call has an effect.
-    pub fn set_alert_sink(&self, sink: Arc<dyn AlertSink>) {
-        let _ = self.shared.alerts.set(sink);
-    }
-
-    /// The tap every append path wraps its appender with.
-    pub fn tap(&self) -> Tap {
-        self.tap.clone()
-    }
-
-    /// The models API, with its own state.
-    pub fn router(&self) -> axum::Router {
-        api::router(self.shared.clone())
-    }
-
-    /// The reload step for `dynamic_rules:`, for the server's reload hook.
-    pub fn reloader(&self) -> DetectReloader {
-        DetectReloader {
-            shared: self.shared.clone(),
-            tap: self.tap.clone(),
-        }
-    }
-
-    /// The shared state (for tests and the API).
-    pub fn shared(&self) -> &Arc<Shared> {
-        &self.shared
-    }
-
-    /// The `argus_detect_*` self-metrics in text format.
-    pub fn metrics_text(&self) -> String {
-        self.shared.metrics.render()
-    }
-
-    /// Stops the tasks. Models are persisted as they are trained, so
-    /// nothing is lost but queued samples and trainings.
-    pub fn stop(&self) {
-        for t in &self.tasks {
-            t.abort();
-        }
+/// A dynamic alert in the rules engine's form: firing stays firing, resolved
+/// becomes inactive with its resolution time; no `keep_firing_for`, no
+/// generator URL.
+pub fn rule_alert(a: DynamicAlert) -> argus_rules::Alert {
+    argus_rules::Alert {
+        labels: a.labels,
+        annotations: a.annotations,
+        state: match a.state {
+            argus_dynamic::AlertState::Firing => argus_rules::AlertState::Firing,
+            argus_dynamic::AlertState::Resolved => argus_rules::AlertState::Inactive,
+        },
+        value: a.value,
+        active_at_ms: a.active_at_ms,
+        fired_at_ms: Some(a.fired_at_ms),
+        resolved_at_ms: a.resolved_at_ms,
+        last_sent_at_ms: Some(a.sent_at_ms),
+        valid_until_ms: a.valid_until_ms,
+        keep_firing_since_ms: None,
+        generator_url: String::new(),
     }
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+    use argus_model::Labels;
 
-/// Applies a reloaded `dynamic_rules:` section (see [`reload`]): first
-/// [`DetectReloader::prepare`] (may fail, changes nothing), then
-/// [`DetectReloader::apply`] once every other part of the reload succeeded.
-#[derive(Clone)]
-pub struct DetectReloader {
-    shared: Arc<Shared>,
-    tap: Tap,
-}
-
-impl std::fmt::Debug for DetectReloader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DetectReloader").finish_non_exhaustive()
-    }
-}
-
-impl DetectReloader {
-    /// Validates and compiles the new configuration's dynamic rules.
-    pub fn prepare(
-        &self,
-        cfg: &crate::config::Config,
-    ) -> Result<Vec<config::CompiledRule>, String> {
-        reload::prepare(&cfg.dynamic_rules)
-    }
-
-    /// Swaps in rules from [`DetectReloader::prepare`] and points the tap at
-    /// them. Blocking (deletes dropped series' model files).
-    pub fn apply(&self, rules: Vec<config::CompiledRule>) -> reload::ReloadSummary {
-        let sum = self.shared.apply_rules(rules);
-        self.tap.set_rules(self.shared.rules(), sum.generation);
-        if sum.changed_anything() {
-            tracing::info!(
-                added = ?sum.added,
-                removed = ?sum.removed,
-                changed = ?sum.changed,
-                kept = sum.kept.len(),
-                series_dropped = sum.series_dropped,
-                "Reloaded the dynamic rules."
-            );
-        }
-        sum
+    #[test]
+    fn dynamic_alerts_convert_to_rule_alerts() {
+        let a = DynamicAlert {
+            labels: Labels::from_pairs(&[("alertname", "Lat"), ("level", "2")]),
+            annotations: Labels::from_pairs(&[("summary", "high")]),
+            state: argus_dynamic::AlertState::Resolved,
+            value: 3.5,
+            active_at_ms: 1_000,
+            fired_at_ms: 2_000,
+            resolved_at_ms: Some(3_000),
+            sent_at_ms: 4_000,
+            valid_until_ms: None,
+        };
+        let r = rule_alert(a.clone());
+        assert_eq!(r.state, argus_rules::AlertState::Inactive);
+        assert_eq!(
+            (r.active_at_ms, r.fired_at_ms, r.resolved_at_ms),
+            (1_000, Some(2_000), Some(3_000))
+        );
+        assert_eq!(
+            (r.last_sent_at_ms, r.valid_until_ms, r.value),
+            (Some(4_000), None, 3.5)
+        );
+        assert_eq!((&r.labels, &r.annotations), (&a.labels, &a.annotations));
+        let f = rule_alert(DynamicAlert {
+            state: argus_dynamic::AlertState::Firing,
+            resolved_at_ms: None,
+            valid_until_ms: Some(9_000),
+            ..a
+        });
+        assert_eq!(f.state, argus_rules::AlertState::Firing);
+        assert_eq!(f.valid_until_ms, Some(9_000));
+        assert!(f.generator_url.is_empty() && f.keep_firing_since_ms.is_none());
     }
 }

@@ -3,7 +3,7 @@
 //! `detect:` section ([`DetectConfig`]): settings of the service itself.
 //!
 //! ```
-//! use argus_server::detect::config::{compile_rules, DynamicRuleConfig};
+//! use argus_dynamic::config::{compile_rules, DynamicRuleConfig};
 //!
 //! let rules: Vec<DynamicRuleConfig> = serde_saphyr::from_str(r#"
 //! - name: ApiTraffic
@@ -19,7 +19,7 @@
 //!
 //! let bad: Vec<DynamicRuleConfig> =
 //!     serde_saphyr::from_str("- {name: X, selector: 'up{'}\n").unwrap();
-//! assert!(compile_rules(&bad).unwrap_err().contains("dynamic_rules[0] (X): selector"));
+//! assert!(compile_rules(&bad).unwrap_err().to_string().contains("dynamic_rules[0] (X): selector"));
 //! ```
 
 use std::collections::BTreeMap;
@@ -28,6 +28,8 @@ use std::sync::Arc;
 use argus_detect::spec::RuleSpec;
 use argus_model::{Labels, MatchOp, Matcher, PromDuration};
 use serde::Deserialize;
+
+use crate::error::ConfigError;
 
 /// One dynamic rule (`dynamic_rules:` list entry). Unknown keys are refused.
 #[derive(Debug, Clone, Deserialize)]
@@ -84,7 +86,7 @@ impl DetectConfig {
     /// `training_concurrency` with its default filled in.
     ///
     /// ```
-    /// use argus_server::detect::config::DetectConfig;
+    /// use argus_dynamic::config::DetectConfig;
     /// let c: DetectConfig = serde_saphyr::from_str("training_concurrency: 3\n").unwrap();
     /// assert_eq!(c.training_concurrency(), 3);
     /// assert!(DetectConfig::default().training_concurrency() >= 1);
@@ -100,9 +102,9 @@ impl DetectConfig {
     }
 
     /// Checks the values.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.training_concurrency == Some(0) {
-            return Err("detect.training_concurrency must be at least 1".into());
+            return Err(ConfigError::TrainingConcurrency);
         }
         Ok(())
     }
@@ -166,28 +168,25 @@ impl CompiledRule {
     }
 }
 
-/// Parses a series selector into matcher sets; the error says why.
-pub fn parse_selector(s: &str) -> Result<Vec<Vec<Matcher>>, String> {
-    crate::api::params::parse_selector(s)
-        .map(|sel| sel.sets)
-        .map_err(|e| {
-            e.message
-                .trim_start_matches("invalid parameter \"match[]\": ")
-                .to_string()
-        })
-        .and_then(|sets| {
-            if sets.is_empty() {
-                Err(format!("{s:?} selects nothing"))
-            } else {
-                Ok(sets)
-            }
-        })
+/// Parses a series selector into matcher sets
+/// ([`argus_promql::parse_selector`]; a range, if written, is ignored).
+pub fn parse_selector(s: &str) -> Result<Vec<Vec<Matcher>>, argus_promql::SelectorError> {
+    // Never empty: one set, or one per `or` branch.
+    argus_promql::parse_selector(s).map(|sel| sel.sets)
 }
 
-fn label_map(m: &BTreeMap<String, String>, what: &str) -> Result<Labels, String> {
+fn label_map(
+    m: &BTreeMap<String, String>,
+    at: &str,
+    what: &'static str,
+) -> Result<Labels, ConfigError> {
     for k in m.keys() {
         if !argus_model::is_valid_label_name(k) {
-            return Err(format!("{what}: {k:?} is not a valid label name"));
+            return Err(ConfigError::LabelName {
+                at: at.to_string(),
+                what,
+                name: k.clone(),
+            });
         }
     }
     let pairs: Vec<(&str, &str)> = m.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -195,35 +194,44 @@ fn label_map(m: &BTreeMap<String, String>, what: &str) -> Result<Labels, String>
 }
 
 /// Validates and compiles the rules. Errors name the rule by index and name.
-pub fn compile_rules(rules: &[DynamicRuleConfig]) -> Result<Vec<CompiledRule>, String> {
+pub fn compile_rules(rules: &[DynamicRuleConfig]) -> Result<Vec<CompiledRule>, ConfigError> {
     let mut out: Vec<CompiledRule> = Vec::with_capacity(rules.len());
     if rules.len() > usize::from(u16::MAX) {
-        return Err(format!(
-            "dynamic_rules: at most {} rules, got {}",
-            u16::MAX,
-            rules.len()
-        ));
+        return Err(ConfigError::TooManyRules {
+            max: usize::from(u16::MAX),
+            got: rules.len(),
+        });
     }
     for (i, r) in rules.iter().enumerate() {
         let at = format!("dynamic_rules[{i}] ({})", r.name);
         if r.name.trim().is_empty() {
-            return Err(format!("dynamic_rules[{i}]: name must not be empty"));
+            return Err(ConfigError::EmptyName { index: i });
         }
         if out.iter().any(|c| c.name == r.name) {
-            return Err(format!("{at}: the name is used by an earlier rule"));
+            return Err(ConfigError::DuplicateName { at });
         }
-        let sets = parse_selector(&r.selector).map_err(|e| format!("{at}: selector: {e}"))?;
+        let sets = parse_selector(&r.selector).map_err(|source| ConfigError::Selector {
+            at: at.clone(),
+            source,
+        })?;
         r.detector
             .validate()
-            .map_err(|e| format!("{at}: detector: {e}"))?;
+            .map_err(|source| ConfigError::Detector {
+                at: at.clone(),
+                source,
+            })?;
+        let duration = |problem| ConfigError::Duration {
+            at: at.clone(),
+            problem,
+        };
         if r.for_duration.as_millis() < 0 {
-            return Err(format!("{at}: for must not be negative"));
+            return Err(duration("for must not be negative"));
         }
         if r.retrain_interval.as_millis() <= 0 {
-            return Err(format!("{at}: retrain_interval must be positive"));
+            return Err(duration("retrain_interval must be positive"));
         }
         if r.training_window.as_millis() <= 0 {
-            return Err(format!("{at}: training_window must be positive"));
+            return Err(duration("training_window must be positive"));
         }
         let names = sets
             .iter()
@@ -240,8 +248,8 @@ pub fn compile_rules(rules: &[DynamicRuleConfig]) -> Result<Vec<CompiledRule>, S
             names,
             spec: Arc::new(r.detector.clone()),
             for_ms: r.for_duration.as_millis(),
-            labels: label_map(&r.labels, &format!("{at}: labels"))?,
-            annotations: label_map(&r.annotations, &format!("{at}: annotations"))?,
+            labels: label_map(&r.labels, &at, "labels")?,
+            annotations: label_map(&r.annotations, &at, "annotations")?,
             retrain_ms: r.retrain_interval.as_millis(),
             window_ms: r.training_window.as_millis(),
         });
@@ -260,19 +268,24 @@ mod tests {
     #[test]
     fn errors_name_the_rule_and_key() {
         let e = compile_rules(&parse("- {name: A, selector: 'x', detector: {t2: 0.9}}\n").unwrap())
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("dynamic_rules[0] (A): detector") && e.contains("t2"),
             "{e}"
         );
-        let e = compile_rules(&parse("- {name: A, selector: 'sum(x)'}\n").unwrap()).unwrap_err();
+        let e = compile_rules(&parse("- {name: A, selector: 'sum(x)'}\n").unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("(A): selector"), "{e}");
-        let e =
-            compile_rules(&parse("- {name: A, selector: '{a=~\".*\"}'}\n").unwrap()).unwrap_err();
+        let e = compile_rules(&parse("- {name: A, selector: '{a=~\".*\"}'}\n").unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("non-empty matcher"), "{e}");
         let e =
             compile_rules(&parse("- {name: A, selector: x}\n- {name: A, selector: y}\n").unwrap())
-                .unwrap_err();
+                .unwrap_err()
+                .to_string();
         assert!(e.contains("dynamic_rules[1] (A)"), "{e}");
         assert!(parse("- {name: A, selector: x, detectr: {}}\n").is_err());
         assert!(parse("- {name: A, selector: x, detector: {kidn: latency}}\n").is_err());

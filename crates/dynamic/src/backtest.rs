@@ -5,8 +5,8 @@
 //! and returns the alerts that would have fired.
 //!
 //! ```
-//! use argus_server::detect::backtest::backtest_series;
-//! use argus_server::detect::config::{compile_rules, DynamicRuleConfig};
+//! use argus_dynamic::backtest::backtest_series;
+//! use argus_dynamic::config::{compile_rules, DynamicRuleConfig};
 //! use argus_model::Labels;
 //!
 //! let cfg: Vec<DynamicRuleConfig> = serde_saphyr::from_str(
@@ -27,8 +27,9 @@ use argus_detect::detector::SeriesDetector;
 use argus_detect::train::{train, TrainInput};
 use argus_model::Labels;
 
-use super::alerts::{AlertTrack, Transition};
-use super::config::CompiledRule;
+use crate::alerts::{AlertTrack, Transition};
+use crate::config::CompiledRule;
+use crate::error::DynamicError;
 
 /// One alert that would have fired.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,12 +67,16 @@ pub fn backtest_series(
     series: &Labels,
     ts: &[i64],
     vs: &[f64],
-) -> Result<BacktestResult, String> {
+) -> Result<BacktestResult, DynamicError> {
     if ts.len() != vs.len() {
-        return Err(format!("{} timestamps but {} values", ts.len(), vs.len()));
+        return Err(DynamicError::Input(format!(
+            "{} timestamps but {} values",
+            ts.len(),
+            vs.len()
+        )));
     }
     let spec = rule.spec.clone();
-    let mut det = SeriesDetector::new(spec.clone()).map_err(|e| e.to_string())?;
+    let mut det = SeriesDetector::new(spec.clone())?;
     let mut track = AlertTrack::default();
     let mut out = BacktestResult::default();
     let mut open: Option<Episode> = None;

@@ -3,7 +3,7 @@
 //! holding the active model and the other version with their scores.
 //!
 //! ```
-//! use argus_server::detect::store::{load_all, ModelRecord, ModelStore};
+//! use argus_dynamic::store::{load_all, ModelRecord, ModelStore};
 //! let dir = tempfile::tempdir().unwrap();
 //! let store = ModelStore::new(dir.path().join("models"));
 //! assert!(load_all(store.dir()).unwrap().0.is_empty());

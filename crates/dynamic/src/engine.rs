@@ -6,8 +6,8 @@
 //! output label sets, the alert state and the training status.
 //!
 //! ```no_run
-//! # async fn f(shared: std::sync::Arc<argus_server::detect::engine::Shared>,
-//! #            batch: argus_server::detect::tap::TapBatch) {
+//! # async fn f(shared: std::sync::Arc<argus_dynamic::engine::Shared>,
+//! #            batch: argus_dynamic::tap::TapBatch) {
 //! let trains = shared.process(batch); // scores, writes bands, sends alerts
 //! # let _ = trains;
 //! # }
@@ -20,17 +20,17 @@ use std::sync::Arc;
 use argus_detect::detector::{SeriesDetector, Verdict};
 use argus_detect::train::{Progress, TrainedModel};
 use argus_model::{Clock, Labels};
-use argus_rules::{Alert, AlertSink};
 use argus_tsdb::{Appender, Db};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::mpsc;
 
-use super::alerts::{self, AlertTrack, Transition};
-use super::config::CompiledRule;
-use super::jobs::Job;
-use super::metrics::DetectMetrics;
-use super::store::ModelStore;
-use super::tap::TapBatch;
+use crate::alerts::{self, AlertTrack, Transition};
+use crate::config::CompiledRule;
+use crate::jobs::Job;
+use crate::metrics::DetectMetrics;
+use crate::sink::{AlertSink, DynamicAlert};
+use crate::store::ModelStore;
+use crate::tap::TapBatch;
 
 /// Names of the output series, in [`SeriesState::outputs`] order. The last,
 /// the streaming anomaly scorer's score (0–1, ≥ 0.5 when it reported the
@@ -90,8 +90,8 @@ pub struct SeriesState {
 
 impl SeriesState {
     /// A fresh, untrained state.
-    pub fn new(rule: &CompiledRule, series: &Labels) -> Result<Self, String> {
-        let det = SeriesDetector::new(rule.spec.clone()).map_err(|e| e.to_string())?;
+    pub fn new(rule: &CompiledRule, series: &Labels) -> Result<Self, argus_detect::DetectError> {
+        let det = SeriesDetector::new(rule.spec.clone())?;
         let base = {
             let mut l = series.without_metric_name();
             l.set("metric", series.metric_name().unwrap_or(""));
@@ -163,7 +163,7 @@ pub struct Shared {
     /// The next job id.
     pub next_job: AtomicU64,
     /// Warm-up requests for detectors built here (see `detect::warm`).
-    pub warm_tx: mpsc::UnboundedSender<super::warm::WarmRequest>,
+    pub warm_tx: mpsc::UnboundedSender<crate::warm::WarmRequest>,
 }
 
 impl Shared {
@@ -206,13 +206,13 @@ impl Shared {
     /// Queues a warm-up of a detector that just scored its first live
     /// sample (see `detect::warm`); a closed channel (tests) only skips it.
     pub fn request_warm(&self, rule: &str, labels: &Labels) {
-        let _ = self.warm_tx.send(super::warm::WarmRequest {
+        let _ = self.warm_tx.send(crate::warm::WarmRequest {
             rule: rule.to_string(),
             labels: labels.clone(),
         });
     }
 
-    fn send_alerts(&self, sent: Vec<Alert>) {
+    fn send_alerts(&self, sent: Vec<DynamicAlert>) {
         match self.alerts.get() {
             Some(sink) => sink.send(sent),
             None => tracing::warn!(
@@ -227,7 +227,7 @@ impl Shared {
     pub fn process(&self, batch: TapBatch) {
         let now = self.clock.now_ms();
         let mut out: Vec<(usize, Labels, i64, f64)> = Vec::new();
-        let mut sent: Vec<Alert> = Vec::new();
+        let mut sent: Vec<DynamicAlert> = Vec::new();
         {
             let mut all = self.series.lock();
             let rules = self.rules();
@@ -315,7 +315,7 @@ impl Shared {
         st: &mut SeriesState,
         v: &Verdict,
         now: i64,
-        sent: &mut Vec<Alert>,
+        sent: &mut Vec<DynamicAlert>,
     ) {
         let before = (
             st.alert.active_since.unwrap_or(v.ts_ms),

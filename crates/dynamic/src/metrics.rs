@@ -2,7 +2,7 @@
 //! `/metrics`, including the append → alert latency histogram.
 //!
 //! ```
-//! use argus_server::detect::metrics::DetectMetrics;
+//! use argus_dynamic::metrics::DetectMetrics;
 //! let m = DetectMetrics::default();
 //! m.alert_latency.observe(std::time::Duration::from_millis(3));
 //! let text = m.render();

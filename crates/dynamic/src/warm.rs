@@ -30,9 +30,9 @@
 //! would then refuse as older, so its alert would never be evaluated).
 //!
 //! ```no_run
-//! # async fn f(shared: std::sync::Arc<argus_server::detect::engine::Shared>,
+//! # async fn f(shared: std::sync::Arc<argus_dynamic::engine::Shared>,
 //! #            labels: argus_model::Labels) {
-//! use argus_server::detect::warm::{warm_one, WarmRequest};
+//! use argus_dynamic::warm::{warm_one, WarmRequest};
 //! let warmed = warm_one(&shared, &WarmRequest { rule: "Lat".into(), labels }).await;
 //! # let _ = warmed;
 //! # }
@@ -45,8 +45,8 @@ use argus_detect::detector::SeriesDetector;
 use argus_model::Labels;
 use tokio::sync::mpsc;
 
-use super::engine::Shared;
-use super::trainer::history;
+use crate::engine::Shared;
+use crate::trainer::history;
 
 /// Stored samples replayed into a detector.
 pub const WARM_POINTS: usize = 1024;
@@ -153,10 +153,10 @@ mod tests {
     use argus_detect::train::{train, TrainInput};
 
     fn spec() -> Arc<argus_detect::spec::RuleSpec> {
-        let c: Vec<super::super::config::DynamicRuleConfig> =
+        let c: Vec<crate::config::DynamicRuleConfig> =
             serde_saphyr::from_str("- {name: Lat, selector: lat, detector: {kind: latency}}\n")
                 .unwrap();
-        let rules = super::super::config::compile_rules(&c).unwrap();
+        let rules = crate::config::compile_rules(&c).unwrap();
         rules[0].spec.clone()
     }
 

@@ -17,15 +17,15 @@
 //! so a restart comes back to the same state.
 //!
 //! ```
-//! use argus_server::detect::config::DynamicRuleConfig;
-//! use argus_server::detect::reload::prepare;
+//! use argus_dynamic::config::DynamicRuleConfig;
+//! use argus_dynamic::reload::prepare;
 //!
 //! let ok: Vec<DynamicRuleConfig> =
 //!     serde_saphyr::from_str("- {name: A, selector: 'up{job=\"api\"}'}\n").unwrap();
 //! assert_eq!(prepare(&ok).unwrap().len(), 1);
 //! let bad: Vec<DynamicRuleConfig> =
 //!     serde_saphyr::from_str("- {name: A, selector: 'up{'}\n").unwrap();
-//! assert!(prepare(&bad).unwrap_err().contains("dynamic_rules[0] (A): selector"));
+//! assert!(prepare(&bad).unwrap_err().to_string().contains("dynamic_rules[0] (A): selector"));
 //! ```
 
 use std::collections::HashMap;
@@ -33,13 +33,14 @@ use std::sync::atomic::Ordering;
 
 use argus_model::Labels;
 
-use super::alerts;
-use super::config::{compile_rules, CompiledRule, DynamicRuleConfig};
-use super::engine::{SeriesState, Shared};
+use crate::alerts;
+use crate::config::{compile_rules, CompiledRule, DynamicRuleConfig};
+use crate::engine::{SeriesState, Shared};
+use crate::error::ConfigError;
 
 /// Validates and compiles a reloaded `dynamic_rules:` section; the error
 /// names the rule and key, and nothing has changed.
-pub fn prepare(rules: &[DynamicRuleConfig]) -> Result<Vec<CompiledRule>, String> {
+pub fn prepare(rules: &[DynamicRuleConfig]) -> Result<Vec<CompiledRule>, ConfigError> {
     compile_rules(rules)
 }
 
@@ -156,7 +157,7 @@ fn drop_series(
     labels: &Labels,
     st: &SeriesState,
     now: i64,
-    out: &mut Vec<argus_rules::Alert>,
+    out: &mut Vec<crate::sink::DynamicAlert>,
 ) {
     let a = &st.alert;
     if let (Some(fired), Some(last)) = (a.fired_at, a.last.as_ref()) {

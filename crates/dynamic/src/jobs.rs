@@ -2,7 +2,7 @@
 //! `argus train`): which series, how many are done, what failed.
 //!
 //! ```
-//! use argus_server::detect::jobs::Job;
+//! use argus_dynamic::jobs::Job;
 //! let j = Job::new(1, "ApiTraffic".into(), None, 0);
 //! j.set_total(2);
 //! j.finish_one(Ok(()));

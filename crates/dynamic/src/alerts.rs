@@ -12,7 +12,7 @@
 //!   each valid for four resend delays, as Prometheus does.
 //!
 //! ```
-//! use argus_server::detect::alerts::{AlertTrack, Transition};
+//! use argus_dynamic::alerts::{AlertTrack, Transition};
 //! let mut t = AlertTrack::default();
 //! assert_eq!(t.step(0, 2, 60_000), Transition::None); // pending
 //! assert_eq!(t.step(60_000, 2, 60_000), Transition::Fire { level: 2 });
@@ -20,11 +20,10 @@
 //! assert_eq!(t.step(180_000, 0, 60_000), Transition::Resolve { level: 3 });
 //! ```
 
+use crate::config::CompiledRule;
+use crate::sink::{AlertState, DynamicAlert};
 use argus_detect::detector::Verdict;
 use argus_model::Labels;
-use argus_rules::{Alert, AlertState};
-
-use super::config::CompiledRule;
 
 /// What a sample did to the alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,20 +203,18 @@ pub fn firing(
     level: u8,
     now_ms: i64,
     resend_ms: i64,
-) -> Option<Alert> {
+) -> Option<DynamicAlert> {
     let v = track.last.as_ref()?;
-    Some(Alert {
+    Some(DynamicAlert {
         labels: alert_labels(rule, series, level),
         annotations: annotations(rule, series, v),
         state: AlertState::Firing,
         value: v.value,
         active_at_ms: track.active_since.unwrap_or(v.ts_ms),
-        fired_at_ms: Some(track.fired_at.unwrap_or(v.ts_ms)),
+        fired_at_ms: track.fired_at.unwrap_or(v.ts_ms),
         resolved_at_ms: None,
-        last_sent_at_ms: Some(now_ms),
+        sent_at_ms: now_ms,
         valid_until_ms: Some(now_ms + 4 * resend_ms),
-        keep_firing_since_ms: None,
-        generator_url: String::new(),
     })
 }
 
@@ -230,19 +227,17 @@ pub fn resolved(
     level: u8,
     end_ms: i64,
     now_ms: i64,
-) -> Alert {
-    Alert {
+) -> DynamicAlert {
+    DynamicAlert {
         labels: alert_labels(rule, series, level),
         annotations: annotations(rule, series, last),
-        state: AlertState::Inactive,
+        state: AlertState::Resolved,
         value: last.value,
         active_at_ms: started.0,
-        fired_at_ms: Some(started.1),
+        fired_at_ms: started.1,
         resolved_at_ms: Some(end_ms),
-        last_sent_at_ms: Some(now_ms),
+        sent_at_ms: now_ms,
         valid_until_ms: None,
-        keep_firing_since_ms: None,
-        generator_url: String::new(),
     }
 }
 

@@ -6,9 +6,9 @@
 //! same series never run at once: the later one waits ([`Slots`]).
 //!
 //! ```no_run
-//! # async fn f(shared: std::sync::Arc<argus_server::detect::engine::Shared>,
-//! #            rx: tokio::sync::mpsc::UnboundedReceiver<argus_server::detect::engine::TrainRequest>) {
-//! tokio::spawn(argus_server::detect::trainer::run(shared, rx, 2));
+//! # async fn f(shared: std::sync::Arc<argus_dynamic::engine::Shared>,
+//! #            rx: tokio::sync::mpsc::UnboundedReceiver<argus_dynamic::engine::TrainRequest>) {
+//! tokio::spawn(argus_dynamic::trainer::run(shared, rx, 2));
 //! # }
 //! ```
 
@@ -21,9 +21,9 @@ use argus_model::{Labels, Matcher};
 use argus_tsdb::Querier;
 use tokio::sync::mpsc;
 
-use super::engine::{SeriesState, Shared, TrainRequest};
-use super::jobs::Job;
-use super::store::ModelRecord;
+use crate::engine::{SeriesState, Shared, TrainRequest};
+use crate::jobs::Job;
+use crate::store::ModelRecord;
 
 /// Which requests may start: at most `limit` at once, one per series,
 /// otherwise in arrival order. Pure bookkeeping (the trainer task drives it).
@@ -202,7 +202,7 @@ async fn train_one(shared: &Arc<Shared>, req: &TrainRequest) -> Result<bool, Str
         let st = match map.get_mut(&req.labels) {
             Some(st) => st,
             None => {
-                let st = SeriesState::new(&rule, &req.labels)?;
+                let st = SeriesState::new(&rule, &req.labels).map_err(|e| e.to_string())?;
                 map.entry(req.labels.clone()).or_insert(st)
             }
         };
@@ -395,7 +395,7 @@ pub fn start_job(
                         s2.metrics.series.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(e) => {
-                        j2.finish_one(Err(e));
+                        j2.finish_one(Err(e.to_string()));
                         continue;
                     }
                 }

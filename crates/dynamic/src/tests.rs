@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use argus_model::{Labels, ManualClock};
-use argus_rules::{Alert, AlertState};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::mpsc;
 
 use super::config::{compile_rules, DynamicRuleConfig};
 use super::engine::Shared;
 use super::metrics::DetectMetrics;
+use super::sink::{AlertState, DynamicAlert as Alert};
 use super::store::ModelStore;
 use super::tap::{Tap, TapBatch, TapSample};
 
@@ -81,7 +81,7 @@ fn shared(
 }
 
 struct Sink(Mutex<Vec<Alert>>);
-impl argus_rules::AlertSink for Sink {
+impl super::sink::AlertSink for Sink {
     fn send(&self, alerts: Vec<Alert>) {
         self.0.lock().extend(alerts);
     }
@@ -221,7 +221,7 @@ fn alert_fires_resends_on_the_clock_and_resolves() {
     let last = rig.alerts().last().cloned().unwrap();
     assert_eq!(
         (last.state, last.resolved_at_ms),
-        (AlertState::Inactive, Some(31_000))
+        (AlertState::Resolved, Some(31_000))
     );
     clock.advance(600_000);
     sh.tick();
@@ -271,7 +271,7 @@ fn an_anomaly_the_scorer_reports_keeps_the_alert_for_the_hold() {
     let last = rig.alerts().last().cloned().unwrap();
     assert_eq!(
         (last.state, last.resolved_at_ms),
-        (AlertState::Inactive, Some(2003 * 60_000))
+        (AlertState::Resolved, Some(2003 * 60_000))
     );
     // The scorer's score is stored beside the band, one point per sample.
     let stored = rig.stream_scores();
@@ -457,7 +457,7 @@ fn reloaded_rules_keep_unchanged_models_and_drop_the_rest() {
     assert_eq!(sent.len(), fired + 3);
     assert!(sent[fired..]
         .iter()
-        .all(|x| x.state == AlertState::Inactive && x.labels.get("i") == Some("b")));
+        .all(|x| x.state == AlertState::Resolved && x.labels.get("i") == Some("b")));
     // A sample tapped before the reload (old indexes) is matched again:
     // a goes to New, Change and Keep, b to New and Change.
     feed(&sa, 31_000, 11.0);

@@ -13,7 +13,7 @@
 //! task re-matches a sample tapped before the swap.
 //!
 //! ```
-//! use argus_server::detect::tap::{Tap, TapAppender};
+//! use argus_dynamic::tap::{Tap, TapAppender};
 //! use argus_tsdb::Appender;
 //! # struct Null;
 //! # impl Appender for Null {
@@ -37,8 +37,8 @@ use argus_tsdb::{AppendStats, Appender, SampleError, TsdbError};
 use parking_lot::RwLock;
 use tokio::sync::mpsc;
 
-use super::config::{matches_pairs, CompiledRule};
-use super::metrics::DetectMetrics;
+use crate::config::{matches_pairs, CompiledRule};
+use crate::metrics::DetectMetrics;
 
 /// Series kept in the match cache before it is cleared (bounds its memory
 /// under series churn; it refills on demand).

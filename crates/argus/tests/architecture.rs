@@ -1,0 +1,245 @@
+//! The crate graph follows docs/ARCHITECTURE.md: reads
+//! `cargo metadata --no-deps` and checks the layering rules.
+//!
+//! - `argus-model` depends on no other crate of ours.
+//! - `argus-detect` depends on nothing of ours but `argus-model`, and on no
+//!   I/O crate ([`IO_CRATES`]).
+//! - The engines fed by the server ([`PEERS`]: rules, alert, dynamic and the
+//!   future incident, rca, recover, logs) never depend on each other.
+//! - Only the composition roots ([`ROOTS`]: `argus-server` and the binaries)
+//!   depend on an engine or on `argus-server`.
+//!
+//! Internal rules count every kind of dependency (normal, build, dev); the
+//! I/O deny list counts normal and build dependencies (tests may use a
+//! temporary directory).
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Crates of ours that never import each other; the server feeds each one
+/// through functions, channels or traits the lower crate defines. Names of
+/// crates that do not exist yet are listed so the rule holds when they appear.
+const PEERS: &[&str] = &[
+    "argus-rules",
+    "argus-alert",
+    "argus-dynamic",
+    "argus-incident",
+    "argus-rca",
+    "argus-recover",
+    "argus-logs",
+];
+
+/// The composition roots: the only crates that may depend on every other.
+const ROOTS: &[&str] = &["argus-server", "argus", "argus-lab"];
+
+/// Crates that do network, disk or async I/O, refused in the pure layers.
+const IO_CRATES: &[&str] = &[
+    "tokio",
+    "tokio-util",
+    "async-std",
+    "smol",
+    "futures-io",
+    "mio",
+    "socket2",
+    "reqwest",
+    "ureq",
+    "hyper",
+    "hyper-util",
+    "h2",
+    "axum",
+    "tower",
+    "tower-http",
+    "tonic",
+    "redb",
+    "fjall",
+    "rocksdb",
+    "sled",
+    "memmap2",
+    "redis",
+    "async-nats",
+    "tokio-postgres",
+    "deadpool-postgres",
+    "lettre",
+    "rustls",
+    "native-tls",
+];
+
+/// One package's dependencies: (name, kind), kind `normal`, `build` or `dev`.
+type Graph = BTreeMap<String, Vec<(String, String)>>;
+
+/// The workspace's packages and their direct dependencies, from
+/// `cargo metadata --format-version 1 --no-deps` output.
+fn graph(metadata: &Value) -> Result<Graph, String> {
+    let packages = metadata["packages"]
+        .as_array()
+        .ok_or("cargo metadata: no \"packages\" array")?;
+    let mut g = Graph::new();
+    for p in packages {
+        let name = p["name"]
+            .as_str()
+            .ok_or("cargo metadata: a package has no name")?;
+        let deps = p["dependencies"]
+            .as_array()
+            .ok_or_else(|| format!("cargo metadata: {name} has no \"dependencies\" array"))?;
+        let deps = deps
+            .iter()
+            .filter_map(|d| {
+                let n = d["name"].as_str()?;
+                let kind = d["kind"].as_str().unwrap_or("normal");
+                Some((n.to_string(), kind.to_string()))
+            })
+            .collect();
+        g.insert(name.to_string(), deps);
+    }
+    Ok(g)
+}
+
+fn ours(name: &str) -> bool {
+    name == "argus" || name.starts_with("argus-")
+}
+
+/// Every broken rule, one sentence each; empty when the graph is as designed.
+fn violations(metadata: &Value) -> Result<Vec<String>, String> {
+    let g = graph(metadata)?;
+    let mut out = Vec::new();
+    for (pkg, deps) in &g {
+        for (dep, kind) in deps {
+            let shipped = kind != "dev";
+            if pkg == "argus-model" && ours(dep) {
+                out.push(format!(
+                    "argus-model depends on {dep} ({kind}); the model crate is at the bottom and depends on no other argus crate."
+                ));
+            }
+            if pkg == "argus-detect" && ours(dep) && dep != "argus-model" {
+                out.push(format!(
+                    "argus-detect depends on {dep} ({kind}); it may use only argus-model."
+                ));
+            }
+            if (pkg == "argus-detect" || pkg == "argus-model")
+                && shipped
+                && IO_CRATES.contains(&dep.as_str())
+            {
+                out.push(format!(
+                    "{pkg} depends on the I/O crate {dep} ({kind}); it must stay pure computation."
+                ));
+            }
+            if PEERS.contains(&pkg.as_str()) && PEERS.contains(&dep.as_str()) {
+                out.push(format!(
+                    "{pkg} depends on {dep} ({kind}); the engines never import each other: have the server connect them through a function, channel or trait that the lower crate defines."
+                ));
+            } else if !ROOTS.contains(&pkg.as_str())
+                && !PEERS.contains(&pkg.as_str())
+                && (PEERS.contains(&dep.as_str()) || ROOTS.contains(&dep.as_str()))
+            {
+                out.push(format!(
+                    "{pkg} depends on {dep} ({kind}); only the composition roots ({}) may depend on it.",
+                    ROOTS.join(", ")
+                ));
+            }
+            if PEERS.contains(&pkg.as_str()) && ROOTS.contains(&dep.as_str()) {
+                out.push(format!(
+                    "{pkg} depends on {dep} ({kind}); an engine never imports the composition root."
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[test]
+fn crate_graph_follows_the_architecture() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml");
+    let out = std::process::Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .arg("--manifest-path")
+        .arg(root)
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metadata: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
+    let g = graph(&metadata).unwrap();
+    for name in [
+        "argus-model",
+        "argus-detect",
+        "argus-dynamic",
+        "argus-server",
+    ] {
+        assert!(g.contains_key(name), "{name} is not in the workspace");
+    }
+    let v = violations(&metadata).unwrap();
+    assert!(
+        v.is_empty(),
+        "The crate graph breaks docs/ARCHITECTURE.md:\n- {}",
+        v.join("\n- ")
+    );
+}
+
+/// A fake package: its name and its dependencies as (name, kind; `None` is normal).
+type FakePackage<'a> = (&'a str, &'a [(&'a str, Option<&'a str>)]);
+
+/// A fake metadata document with these packages.
+fn fake(packages: &[FakePackage]) -> Value {
+    let packages: Vec<Value> = packages
+        .iter()
+        .map(|(name, deps)| {
+            let deps: Vec<Value> = deps
+                .iter()
+                .map(|(d, k)| serde_json::json!({"name": d, "kind": k}))
+                .collect();
+            serde_json::json!({"name": name, "dependencies": deps})
+        })
+        .collect();
+    serde_json::json!({ "packages": packages })
+}
+
+#[test]
+fn the_rules_catch_a_broken_graph() {
+    let good = fake(&[
+        ("argus-model", &[("thiserror", None)]),
+        (
+            "argus-detect",
+            &[("argus-model", Some("dev")), ("tempfile", Some("dev"))],
+        ),
+        ("argus-dynamic", &[("argus-detect", None), ("tokio", None)]),
+        ("argus-rules", &[("argus-model", None)]),
+        (
+            "argus-server",
+            &[("argus-rules", None), ("argus-dynamic", None)],
+        ),
+        ("argus", &[("argus-server", None), ("argus-rules", None)]),
+    ]);
+    assert_eq!(violations(&good).unwrap(), Vec::<String>::new());
+
+    let bad = fake(&[
+        ("argus-model", &[("argus-tsdb", None)]),
+        ("argus-detect", &[("argus-tsdb", None), ("tokio", None)]),
+        (
+            "argus-dynamic",
+            &[("argus-alert", None), ("argus-server", None)],
+        ),
+        ("argus-incident", &[("argus-logs", Some("dev"))]),
+        ("argus-tsdb", &[("argus-rules", None)]),
+    ]);
+    let v = violations(&bad).unwrap();
+    let has = |s: &str| v.iter().any(|x| x.contains(s));
+    assert!(has("argus-model depends on argus-tsdb"), "{v:#?}");
+    assert!(has("argus-detect depends on argus-tsdb"), "{v:#?}");
+    assert!(has("argus-detect depends on the I/O crate tokio"), "{v:#?}");
+    assert!(has("argus-dynamic depends on argus-alert"), "{v:#?}");
+    assert!(has("argus-dynamic depends on argus-server"), "{v:#?}");
+    assert!(has("argus-incident depends on argus-logs (dev)"), "{v:#?}");
+    assert!(has("argus-tsdb depends on argus-rules"), "{v:#?}");
+    assert_eq!(v.len(), 7, "{v:#?}");
+
+    assert!(violations(&serde_json::json!({})).is_err());
+}
