@@ -96,8 +96,18 @@ fn assert_read_only(r: Result<(), TsdbError>) {
     }
 }
 
+/// One test at a time: each forks mount(8) and umount(8), and a child forked
+/// while another test drops and reopens its store still holds that store's
+/// lock file until it execs, so the reopen would find the directory locked.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[test]
 fn full_disk_at_open_serves_queries_then_recovers() {
+    let _serial = serial();
     let fs = Tmpfs::mount(2 << 20);
     let data = fs.path().join("data");
     let clock = Arc::new(ManualClock::new(NOW));
@@ -131,6 +141,7 @@ fn full_disk_at_open_serves_queries_then_recovers() {
 
 #[test]
 fn disk_filling_while_running_recovers_without_false_corruption() {
+    let _serial = serial();
     let fs = Tmpfs::mount(2 << 20);
     let data = fs.path().join("data");
     let clock = Arc::new(ManualClock::new(NOW));
@@ -175,6 +186,7 @@ fn disk_filling_while_running_recovers_without_false_corruption() {
 
 #[test]
 fn low_free_space_makes_the_store_read_only_until_space_returns() {
+    let _serial = serial();
     let fs = Tmpfs::mount(8 << 20);
     let data = fs.path().join("data");
     let clock = Arc::new(ManualClock::new(NOW));
