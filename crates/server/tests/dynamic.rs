@@ -45,6 +45,7 @@ async fn start_with(
             run_agent: false,
             config_path,
             alert_tx: None,
+            write_gate: None,
         },
         clock,
         async {
