@@ -139,6 +139,7 @@ fn run_server(args: ServerArgs, run_agent: bool) -> anyhow::Result<()> {
             // The alert pipeline is not wired yet: alerts stay in the
             // in-memory outbox (see argus_server::rules).
             alert_tx: None,
+            write_gate: None,
         },
         Arc::new(argus_model::SystemClock),
         shutdown_signal(),

@@ -162,6 +162,7 @@ pub struct TextParser<'a> {
     metadata: BTreeMap<String, MetricMetadata>,
     eof_seen: bool,
     finished: bool,
+    max_labels: usize,
 }
 
 impl<'a> TextParser<'a> {
@@ -175,7 +176,16 @@ impl<'a> TextParser<'a> {
             metadata: BTreeMap::new(),
             eof_seen: false,
             finished: false,
+            max_labels: usize::MAX,
         }
+    }
+
+    /// Refuses a sample line with more than `n` labels (the metric name
+    /// counted as one) as soon as its label set passes `n`, without reading
+    /// the rest of the line. Default: no limit.
+    pub fn with_max_labels(mut self, n: usize) -> Self {
+        self.max_labels = n;
+        self
     }
 
     /// The metadata read so far, by metric family name.
@@ -268,8 +278,17 @@ impl<'a> TextParser<'a> {
                     ));
                 }
                 let lname = &line[ln_start..ln_end];
-                if lname == argus_model::METRIC_NAME || labels.iter().any(|(n, _)| *n == lname) {
+                if lname == argus_model::METRIC_NAME {
                     return Err((ln_start + 1, format!("duplicate label name {lname:?}")));
+                }
+                if labels.len() + 1 >= self.max_labels {
+                    return Err((
+                        ln_start + 1,
+                        format!(
+                            "metric {name} has more than {} labels (the limit per series, the metric name counted as one); the rest of the line was not read",
+                            self.max_labels
+                        ),
+                    ));
                 }
                 i = skip_ws(b, ln_end);
                 if b.get(i) != Some(&b'=') {
@@ -296,6 +315,10 @@ impl<'a> TextParser<'a> {
                     }
                 }
             }
+        }
+        if let Some(dup) = first_duplicate(&labels) {
+            let col = dup.as_ptr() as usize - line.as_ptr() as usize + 1;
+            return Err((col, format!("duplicate label name {dup:?}")));
         }
         let ws = skip_ws(b, i);
         if ws == i {
@@ -416,8 +439,21 @@ pub fn ingest_text<A: Appender>(
     default_ts_ms: i64,
     format: TextFormat,
 ) -> IngestReport {
+    ingest_text_limited(app, body, default_ts_ms, format, usize::MAX)
+}
+
+/// [`ingest_text`] that refuses a line with more than `max_labels` labels
+/// (the metric name counted as one) while parsing it, before its labels are
+/// collected and sorted: the store would refuse the series anyway.
+pub fn ingest_text_limited<A: Appender>(
+    app: &mut A,
+    body: &[u8],
+    default_ts_ms: i64,
+    format: TextFormat,
+    max_labels: usize,
+) -> IngestReport {
     let mut report = IngestReport::default();
-    for item in TextParser::new(body, format) {
+    for item in TextParser::new(body, format).with_max_labels(max_labels) {
         let s = match item {
             Ok(s) => s,
             Err(e) => {
@@ -438,6 +474,23 @@ pub fn ingest_text<A: Appender>(
         }
     }
     report
+}
+
+/// The second occurrence (in line order) of the first label name that
+/// repeats, if any. O(n log n): a line may carry 100 000 labels.
+fn first_duplicate<'a>(labels: &[(&'a str, Cow<'a, str>)]) -> Option<&'a str> {
+    if labels.len() <= 8 {
+        return (1..labels.len())
+            .find(|&i| labels[..i].iter().any(|(n, _)| *n == labels[i].0))
+            .map(|i| labels[i].0);
+    }
+    let mut idx: Vec<usize> = (0..labels.len()).collect();
+    idx.sort_unstable_by(|&a, &b| labels[a].0.cmp(labels[b].0).then(a.cmp(&b)));
+    idx.windows(2)
+        .filter(|w| labels[w[0]].0 == labels[w[1]].0)
+        .map(|w| w[1])
+        .min()
+        .map(|i| labels[i].0)
 }
 
 fn char_at(line: &str, i: usize) -> char {
@@ -582,72 +635,5 @@ fn unescape_help(text: &str, format: TextFormat) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn one(line: &str, f: TextFormat) -> Result<TextSample<'_>, ParseError> {
-        TextParser::new(line.as_bytes(), f).next().unwrap()
-    }
-
-    #[test]
-    fn values_and_timestamps() {
-        let s = one("m +Inf", TextFormat::Prometheus).unwrap();
-        assert_eq!(s.value, f64::INFINITY);
-        assert!(one("m NaN", TextFormat::Prometheus).unwrap().value.is_nan());
-        assert_eq!(
-            one("m{} -Inf 5", TextFormat::Prometheus)
-                .unwrap()
-                .timestamp_ms,
-            Some(5)
-        );
-        let s = one("m 1 1.5 # {a=\"b\"} 1\n# EOF\n", TextFormat::OpenMetrics).unwrap();
-        assert_eq!(s.timestamp_ms, Some(1500));
-        assert!(one("m 1 NaN", TextFormat::OpenMetrics)
-            .unwrap_err()
-            .reason
-            .contains("finite"));
-        assert!(one("m 1 NaN", TextFormat::Prometheus)
-            .unwrap_err()
-            .reason
-            .contains("invalid timestamp"));
-        assert!(one("m 0x10", TextFormat::Prometheus)
-            .unwrap_err()
-            .reason
-            .contains("invalid value"));
-    }
-
-    #[test]
-    fn escapes() {
-        let s = one(r#"m{a="x\\y\"z\n"} 1"#, TextFormat::Prometheus).unwrap();
-        assert_eq!(s.labels[0].1, "x\\y\"z\n");
-        let e = one(r#"m{a="x\q"} 1"#, TextFormat::Prometheus).unwrap_err();
-        assert_eq!(e.column, 7);
-    }
-
-    #[test]
-    fn help_and_created() {
-        let body = b"# HELP c_total Count of \\n things\n# TYPE c counter\nc_total 1\nc_created 17\n# EOF\n";
-        let mut p = TextParser::new(body, TextFormat::OpenMetrics);
-        let got: Vec<_> = p.by_ref().collect();
-        assert_eq!(got.len(), 1);
-        assert_eq!(p.metadata()["c_total"].help, "Count of \n things");
-        assert_eq!(p.metadata()["c"].metric_type, MetricType::Counter);
-    }
-
-    #[test]
-    fn openmetrics_eof_rules() {
-        let got: Vec<_> = TextParser::new(b"m 1\n", TextFormat::OpenMetrics).collect();
-        assert_eq!(got.len(), 2);
-        assert!(got[1].as_ref().unwrap_err().reason.contains("EOF"));
-        let got: Vec<_> = TextParser::new(b"# EOF\nm 1\n", TextFormat::OpenMetrics).collect();
-        assert_eq!(got[0].as_ref().unwrap_err().line, 2);
-        assert_eq!(
-            TextFormat::from_content_type(Some("application/openmetrics-text; version=1.0.0")),
-            TextFormat::OpenMetrics
-        );
-        assert_eq!(
-            TextFormat::from_content_type(Some("text/plain")),
-            TextFormat::Prometheus
-        );
-    }
-}
+#[path = "text_tests.rs"]
+mod tests;

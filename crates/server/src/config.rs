@@ -15,6 +15,9 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod limits;
+pub use limits::LimitsConfig;
+
 /// The whole configuration file. All sections are optional.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -359,22 +362,6 @@ pub struct WebConfig {
     pub allowed_origins: Vec<String>,
 }
 
-/// `limits:` section.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LimitsConfig {
-    /// Largest accepted request body, compressed. Default `32MiB`.
-    pub max_request_body: ByteSize,
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        LimitsConfig {
-            max_request_body: ByteSize(32 << 20),
-        }
-    }
-}
-
 /// A byte count written as `512MiB`, `10GB`, `1024` (bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ByteSize(pub u64);
@@ -545,6 +532,7 @@ impl Config {
         if self.query.timeout.as_millis() <= 0 {
             return Err("query.timeout must be positive".into());
         }
+        self.limits.validate()?;
         if self.query.max_concurrent == 0 {
             return Err("query.max_concurrent must be at least 1".into());
         }
@@ -604,6 +592,7 @@ impl Config {
             ooo_window_ms: s.out_of_order_window.as_millis(),
             max_future_ms: s.max_future.as_millis(),
             min_free_bytes: s.min_free_space.0,
+            label_limits: self.limits.label_limits(),
             wal_fsync: match s.wal_fsync {
                 WalFsync::Always => argus_tsdb::FsyncPolicy::Always,
                 WalFsync::Never => argus_tsdb::FsyncPolicy::Never,

@@ -11,6 +11,7 @@
 //!     run_agent: true,
 //!     config_path: None,
 //!     alert_tx: None,
+//!     write_gate: None,
 //! };
 //! run(opts, std::sync::Arc::new(argus_model::SystemClock), std::future::pending()).await
 //! # }
@@ -97,6 +98,10 @@ pub struct ServerOptions {
     /// of the alert pipeline (`argus-alert`), which consumes the receiver.
     /// `None`: alerts are only kept in memory and logged at debug level.
     pub alert_tx: Option<tokio::sync::mpsc::Sender<Vec<argus_rules::Alert>>>,
+    /// The ingest budget of the write endpoints. `None` (the usual case):
+    /// one built from `config.limits`. A caller that passes its own can take
+    /// slots itself, as the tests do to fill the budget deterministically.
+    pub write_gate: Option<Arc<api::WriteGate>>,
 }
 
 /// Lets the scrape manager write into the store (through the dynamic-rule tap).
@@ -281,6 +286,10 @@ pub async fn run(
         rules: rule_service.clone(),
         tap: detect.tap(),
         alert_store: Some(alerting.store_health()),
+        writes: opts
+            .write_gate
+            .clone()
+            .unwrap_or_else(|| Arc::new(api::WriteGate::from_limits(&opts.config.limits))),
     };
     state.ready.store(true, Ordering::Release);
     let app = api::router(state, opts.config.limits.max_request_body.0 as usize)

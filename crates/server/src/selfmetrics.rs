@@ -19,7 +19,7 @@ pub struct SelfMetrics {
     pub maintenance_failures: AtomicU64,
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str, v: f64) {
+pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str, v: f64) {
     let _ = writeln!(
         out,
         "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"

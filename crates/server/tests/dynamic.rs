@@ -45,6 +45,7 @@ async fn start_with(
             run_agent: false,
             config_path,
             alert_tx: None,
+            write_gate: None,
         },
         clock,
         async {
@@ -508,11 +509,12 @@ async fn alert_latency_under_ingest_load() {
         let mut sent = 0usize;
         while !s2.load(std::sync::atomic::Ordering::Relaxed) {
             let mut body = String::new();
+            // One millisecond apart: the loader may run far ahead of the
+            // clock the main loop advances, and must stay inside the
+            // store's future window (storage.max_future) however fast
+            // imports are.
             for s in 0..200 {
-                body.push_str(&format!(
-                    "noise_metric{{s=\"{s}\"}} {k} {}\n",
-                    T0 + k * 1000
-                ));
+                body.push_str(&format!("noise_metric{{s=\"{s}\"}} {k} {}\n", T0 + k));
             }
             import(&b2, body).await;
             sent += 200;

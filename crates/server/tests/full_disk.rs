@@ -133,6 +133,7 @@ impl Server {
                 run_agent: false,
                 config_path: None,
                 alert_tx: None,
+                write_gate: None,
             },
             Arc::new(argus_model::SystemClock),
             async {

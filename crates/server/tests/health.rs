@@ -118,6 +118,7 @@ async fn health_series_api_and_alerts_through_the_server() {
             run_agent: false,
             config_path: None,
             alert_tx: None,
+            write_gate: None,
         },
         Arc::new(argus_model::SystemClock),
         async {

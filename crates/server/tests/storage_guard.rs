@@ -32,6 +32,7 @@ async fn start(data: &std::path::Path, yaml: &str) -> Server {
             run_agent: false,
             config_path: None,
             alert_tx: None,
+            write_gate: None,
         },
         Arc::new(ManualClock::new(T0)),
         async {

@@ -59,6 +59,17 @@ pub struct Options {
     /// write a block and a WAL checkpoint (which then free the WAL) for a
     /// head of about a million series, so the store can still shrink itself.
     pub min_free_bytes: u64,
+    /// Limits on the label set of a series a write creates; a sample of a
+    /// series over a limit is refused alone with `SampleError::InvalidLabels`
+    /// naming the limit (the rest of the batch is kept). Series replayed from
+    /// the WAL are not checked. Defaults: at most 64 labels per series
+    /// (`__name__` included; Mimir's default is 30, real exporters stay well
+    /// under 40), label names of at most 256 bytes (as VictoriaMetrics), label
+    /// values of at most 16 KiB: VictoriaMetrics cuts values at 4 KiB, but
+    /// Prometheus has no limit and some exporters put SQL text or JSON into
+    /// info-style labels, so Argus allows four times that while still refusing
+    /// the megabyte values that bloat the index and the WAL.
+    pub label_limits: crate::LabelLimits,
 }
 
 impl Default for Options {
@@ -72,6 +83,7 @@ impl Default for Options {
             wal_segment_bytes: 128 << 20,
             max_future_ms: 10 * 60_000,
             min_free_bytes: 256 << 20,
+            label_limits: crate::LabelLimits::default(),
         }
     }
 }
@@ -247,6 +259,13 @@ fn validate(opts: &Options) -> Result<(), TsdbError> {
             opts.max_future_ms
         ));
     }
+    let l = &opts.label_limits;
+    if l.max_labels == 0 || l.max_name_bytes == 0 || l.max_value_bytes == 0 {
+        return bad(format!(
+            "label limits must be at least 1, got {} labels, {} name bytes, {} value bytes",
+            l.max_labels, l.max_name_bytes, l.max_value_bytes
+        ));
+    }
     if let Some(r) = opts.retention_ms.filter(|r| *r <= 0) {
         return bad(format!("retention_ms must be positive when set, got {r}"));
     }
@@ -270,7 +289,8 @@ impl Db {
         }
         let lock = lock_dir(dir)?;
         let blocks = load_blocks(&blocks_dir)?;
-        let head = Head::new(opts.block_range_ms, opts.ooo_window_ms);
+        let head =
+            Head::new(opts.block_range_ms, opts.ooo_window_ms).with_label_limits(opts.label_limits);
         let now = clock.now_ms();
         let window = Window::for_replay(now, &opts);
         // No compaction cuts above the newest acceptable sample: a block
@@ -345,6 +365,11 @@ impl Db {
     /// once per second).
     pub fn read_only(&self) -> Option<crate::ReadOnlyReason> {
         self.inner.space.check(self.inner.clock.now_ms())
+    }
+
+    /// The limits on new series' label sets this store was opened with.
+    pub fn label_limits(&self) -> crate::LabelLimits {
+        self.inner.opts.label_limits
     }
 
     /// The data directory.

@@ -168,6 +168,8 @@ pub(crate) struct Head {
     pub(crate) samples: AtomicU64,
     /// Series created since start, replay included.
     pub(crate) series_created: AtomicU64,
+    /// Limits on the label set of a series a write creates (not replay).
+    pub(crate) label_limits: crate::limits::LabelLimits,
 }
 
 /// Counts from [`Head::apply`].
@@ -200,8 +202,9 @@ pub(crate) fn validate(pairs: &[(&str, &str)]) -> Result<(), String> {
     Ok(())
 }
 
+/// The series' text for error messages, cut when long.
 pub(crate) fn pairs_text(pairs: &[(&str, &str)]) -> String {
-    argus_model::Labels::from_pairs(pairs).to_string()
+    crate::limits::series_text(pairs)
 }
 
 impl Head {
@@ -226,7 +229,14 @@ impl Head {
             ooo_window,
             samples: AtomicU64::new(0),
             series_created: AtomicU64::new(0),
+            label_limits: crate::limits::LabelLimits::default(),
         }
+    }
+
+    /// The same head with other limits on new series' label sets.
+    pub(crate) fn with_label_limits(mut self, l: crate::limits::LabelLimits) -> Head {
+        self.label_limits = l;
+        self
     }
 
     pub(crate) fn limits(&self) -> Limits {
@@ -292,6 +302,7 @@ impl Head {
                     series: pairs_text(pairs),
                     reason,
                 };
+                self.label_limits.check(pairs).map_err(invalid)?;
                 validate(pairs).map_err(invalid)?;
                 self.insert(&mut sh, shard_no, None, key, pairs)
                     .ok_or_else(|| invalid("the head's series id space is exhausted".into()))?

@@ -33,6 +33,7 @@ mod db;
 mod enc;
 mod head;
 mod index;
+mod limits;
 #[cfg(test)]
 mod poison_tests;
 mod querier;
@@ -46,6 +47,7 @@ pub use api::{AppendStats, Appender, Querier, SampleError, Series};
 pub use appender::DbAppender;
 pub use block::{BlockMeta, BLOCK_VERSION};
 pub use db::{Db, DbStats, Options};
+pub use limits::{LabelLimits, MAX_SERIES_TEXT};
 pub use space::ReadOnlyReason;
 pub use wal::FsyncPolicy;
 pub use window::{format_ms, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS};

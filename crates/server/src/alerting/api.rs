@@ -163,6 +163,31 @@ async fn get_alerts(State(st): St, RawQuery(q): RawQuery) -> Response {
     Json(out).into_response()
 }
 
+/// Most alerts one `POST /api/v2/alerts` may carry. Prometheus sends at
+/// most `max_batch_size` (default 1,000) per request; more is a runaway
+/// sender, refused whole before anything reaches the pipeline.
+pub(crate) const MAX_ALERTS_PER_POST: usize = 10_000;
+
+/// Longest label value of a posted alert, in bytes: the store's
+/// default label value limit (`limits.max_label_value_length`).
+fn max_alert_value_bytes() -> usize {
+    argus_tsdb::LabelLimits::default().max_value_bytes
+}
+
+/// The posted labels for an error message, cut to a readable length.
+fn labels_text(labels: &impl std::fmt::Debug) -> String {
+    let mut s = format!("{labels:?}");
+    if s.len() > 256 {
+        let mut cut = 256;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push_str("...");
+    }
+    s
+}
+
 async fn post_alerts(State(st): St, body: Bytes) -> Response {
     let posted: Vec<PostableAlert> = match serde_json::from_slice(&body) {
         Ok(p) => p,
@@ -173,7 +198,17 @@ async fn post_alerts(State(st): St, body: Bytes) -> Response {
             )
         }
     };
+    if posted.len() > MAX_ALERTS_PER_POST {
+        return am_error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "too many alerts in one request: {} posted, at most {MAX_ALERTS_PER_POST} are accepted per POST; send them in smaller batches",
+                posted.len()
+            ),
+        );
+    }
     let now = st.clock.now_ms();
+    let max_value = max_alert_value_bytes();
     let res = st
         .run(move |d| {
             let timeout = d.config().global.resolve_timeout().as_millis();
@@ -188,7 +223,16 @@ async fn post_alerts(State(st): St, body: Bytes) -> Response {
                     errs.push(format!("invalid annotation name {n:?}"));
                     continue;
                 }
-                let labels = format!("{:?}", p.labels);
+                if let Some((n, v)) = p.labels.iter().find(|(_, v)| v.len() > max_value) {
+                    errs.push(format!(
+                        "the value of label {} is {} bytes long, more than the limit of {max_value} bytes: {}",
+                        labels_text(n),
+                        v.len(),
+                        labels_text(&p.labels)
+                    ));
+                    continue;
+                }
+                let labels = labels_text(&p.labels);
                 match p.into_alert(now, timeout) {
                     Ok(a) => good.push(a),
                     Err(e) => errs.push(format!("{e}: {labels}")),

@@ -19,6 +19,9 @@ mod read;
 pub mod rules;
 pub mod status;
 mod write;
+mod write_gate;
+
+pub use write_gate::{Throttled, WriteGate, WritePermit};
 
 use crate::selfmetrics::SelfMetrics;
 use argus_model::Clock;
@@ -54,6 +57,8 @@ pub struct AppState {
     pub tap: crate::detect::Tap,
     /// The alert store's health: `/-/ready` and `/metrics` report it.
     pub alert_store: Option<argus_alert::store::HealthHandle>,
+    /// The ingest budget every write endpoint takes a slot of.
+    pub writes: Arc<WriteGate>,
 }
 
 /// Builds the router. `max_body` bounds request bodies in bytes.
@@ -169,6 +174,7 @@ async fn own_metrics(State(st): State<AppState>) -> Response {
     let stats = st.db.stats();
     let mut body = st.metrics.render(&stats, st.scrape.as_deref());
     body.push_str(&st.tap.metrics_text());
+    st.writes.render(&mut body);
     if let Some(h) = &st.alert_store {
         crate::selfmetrics::alert_store(&mut body, &h.get());
     }

@@ -1,9 +1,14 @@
 //! Write endpoints: remote_write, Prometheus text import and JSON push.
 //!
-//! A request is acknowledged (2xx) only after its samples are committed to the
-//! WAL. When some series are refused and others kept, the answer is 400 with a
-//! body that says how many were accepted and rejected, and why.
+//! Every write first takes a slot in the ingest budget ([`super::WriteGate`]:
+//! `limits.max_concurrent_writes`, waiting at most `limits.write_queue_timeout`,
+//! else 503 with `Retry-After`), then decodes, stages and commits on a
+//! blocking thread. A request is acknowledged (2xx) only after its samples
+//! are committed to the WAL. When some series are refused and others kept,
+//! the answer is 400 with a body that says how many were accepted and
+//! rejected, and why.
 
+use super::write_gate::Throttled;
 use super::AppState;
 use argus_ingest::text::TextFormat;
 use argus_ingest::{IngestError, IngestReport};
@@ -97,27 +102,74 @@ fn finish<A: Appender>(st: &AppState, app: A, mut report: IngestReport) -> Respo
     plain(StatusCode::BAD_REQUEST, msg)
 }
 
+/// Answers a write that found no free slot in time: 503 with `Retry-After`.
+fn throttled(st: &AppState, t: Throttled) -> Response {
+    st.metrics.requests_failed.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(in_progress = t.in_progress, waited = ?t.waited, "Refused a write request: every ingest slot stayed busy (limits.max_concurrent_writes, limits.write_queue_timeout).");
+    let mut r = plain(StatusCode::SERVICE_UNAVAILABLE, format!("{t}\n"));
+    let secs = t.waited.as_secs().max(1).to_string();
+    if let Ok(v) = header::HeaderValue::from_str(&secs) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+/// Takes a slot in the ingest budget, then runs `work` (decoding, staging
+/// and the WAL commit, fsync included) on a blocking thread while holding
+/// it, so a large write never stalls the async workers that serve
+/// `/-/healthy` and queries.
+async fn run_write<F>(st: AppState, work: F) -> Response
+where
+    F: FnOnce(&AppState) -> Response + Send + 'static,
+{
+    st.metrics.write_requests.fetch_add(1, Ordering::Relaxed);
+    let permit = match st.writes.enter().await {
+        Ok(p) => p,
+        Err(t) => return throttled(&st, t),
+    };
+    let inner = st.clone();
+    let res = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work(&inner)
+    })
+    .await;
+    match res {
+        Ok(r) => r,
+        Err(e) => {
+            st.metrics.requests_failed.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(error = %e, "A write request's worker failed; nothing was acknowledged.");
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the write failed inside the server; nothing was acknowledged, retry it\n"
+                    .to_string(),
+            )
+        }
+    }
+}
+
 /// `POST /api/v1/write`: Prometheus remote_write 1.0 (protobuf + snappy).
 pub async fn remote_write(
     axum::extract::State(st): axum::extract::State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    st.metrics.write_requests.fetch_add(1, Ordering::Relaxed);
-    let mut app = st.tap.wrap(st.db.appender());
-    let res = argus_ingest::remote_write::ingest_remote_write(
-        &mut app,
-        &body,
-        header_str(&headers, header::CONTENT_TYPE),
-        header_str(&headers, header::CONTENT_ENCODING),
-    );
-    match res {
-        Ok(report) => finish(&st, app, report),
-        Err(e) => {
-            app.rollback();
-            ingest_error(&st, e)
+    run_write(st, move |st| {
+        let mut app = st.tap.wrap(st.db.appender());
+        let res = argus_ingest::remote_write::ingest_remote_write(
+            &mut app,
+            &body,
+            header_str(&headers, header::CONTENT_TYPE),
+            header_str(&headers, header::CONTENT_ENCODING),
+        );
+        match res {
+            Ok(report) => finish(st, app, report),
+            Err(e) => {
+                app.rollback();
+                ingest_error(st, e)
+            }
         }
-    }
+    })
+    .await
 }
 
 /// `POST /api/v1/import/prometheus`: Prometheus text 0.0.4 or OpenMetrics
@@ -127,15 +179,24 @@ pub async fn import_text(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    st.metrics.write_requests.fetch_add(1, Ordering::Relaxed);
-    let format = TextFormat::from_content_type(header_str(&headers, header::CONTENT_TYPE));
-    let body = match decode_gzip(&headers, &body) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let mut app = st.tap.wrap(st.db.appender());
-    let report = argus_ingest::text::ingest_text(&mut app, &body, st.clock.now_ms(), format);
-    finish(&st, app, report)
+    run_write(st, move |st| {
+        let format = TextFormat::from_content_type(header_str(&headers, header::CONTENT_TYPE));
+        let body = match decode_gzip(&headers, &body) {
+            Ok(b) => b,
+            Err(r) => return *r,
+        };
+        let mut app = st.tap.wrap(st.db.appender());
+        let max_labels = st.db.label_limits().max_labels;
+        let report = argus_ingest::text::ingest_text_limited(
+            &mut app,
+            &body,
+            st.clock.now_ms(),
+            format,
+            max_labels,
+        );
+        finish(st, app, report)
+    })
+    .await
 }
 
 /// `POST /api/v1/push`: JSON samples (see docs/format/json-push.md).
@@ -144,19 +205,21 @@ pub async fn push_json(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    st.metrics.write_requests.fetch_add(1, Ordering::Relaxed);
-    let body = match decode_gzip(&headers, &body) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let mut app = st.tap.wrap(st.db.appender());
-    match argus_ingest::push::ingest_json(&mut app, &body, st.clock.as_ref()) {
-        Ok(report) => finish(&st, app, report),
-        Err(e) => {
-            app.rollback();
-            ingest_error(&st, e)
+    run_write(st, move |st| {
+        let body = match decode_gzip(&headers, &body) {
+            Ok(b) => b,
+            Err(r) => return *r,
+        };
+        let mut app = st.tap.wrap(st.db.appender());
+        match argus_ingest::push::ingest_json(&mut app, &body, st.clock.as_ref()) {
+            Ok(report) => finish(st, app, report),
+            Err(e) => {
+                app.rollback();
+                ingest_error(st, e)
+            }
         }
-    }
+    })
+    .await
 }
 
 /// Undoes `Content-Encoding: gzip` for the text endpoints.

@@ -2,4 +2,5 @@
 
 mod full_disk;
 mod hardening;
+mod label_limits;
 mod store;
