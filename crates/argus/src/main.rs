@@ -136,8 +136,7 @@ fn run_server(args: ServerArgs, run_agent: bool) -> anyhow::Result<()> {
             config,
             run_agent,
             config_path: args.config,
-            // The alert pipeline is not wired yet: alerts stay in the
-            // in-memory outbox (see argus_server::rules).
+            // `None`: the server feeds rule alerts to its own alert pipeline.
             alert_tx: None,
             write_gate: None,
         },

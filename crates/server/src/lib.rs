@@ -94,9 +94,9 @@ pub struct ServerOptions {
     /// The configuration file, re-read by `POST /-/reload` and SIGHUP; `None`
     /// when the server runs on defaults.
     pub config_path: Option<PathBuf>,
-    /// Where alerts due for sending go besides the in-memory outbox: the input
-    /// of the alert pipeline (`argus-alert`), which consumes the receiver.
-    /// `None`: alerts are only kept in memory and logged at debug level.
+    /// Where rule alerts due for sending go. `None` (the binary's choice): the
+    /// server's own alert pipeline (`argus-alert`) consumes them. `Some`: the
+    /// caller's channel gets them instead (tests that look at the batches).
     pub alert_tx: Option<tokio::sync::mpsc::Sender<Vec<argus_rules::Alert>>>,
     /// The ingest budget of the write endpoints. `None` (the usual case):
     /// one built from `config.limits`. A caller that passes its own can take

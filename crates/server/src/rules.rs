@@ -23,7 +23,7 @@
 //! use argus_server::rules::{AlertOutbox, RuleService};
 //! let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
 //! let outbox = std::sync::Arc::new(AlertOutbox::new(Some(tx)));
-//! // The future alert pipeline consumes `rx`:
+//! // The alert pipeline (`server::alerting`) consumes `rx`:
 //! // tokio::spawn(async move { while let Some(batch) = rx.recv().await { pipeline.ingest(batch) } });
 //! # let _ = (&mut rx, outbox);
 //! # }
