@@ -96,7 +96,7 @@ pub struct ServerOptions {
     pub config_path: Option<PathBuf>,
     /// Where rule alerts due for sending go. `None` (the binary's choice): the
     /// server's own alert pipeline (`argus-alert`) consumes them. `Some`: the
-    /// caller's channel gets them instead (tests that look at the batches).
+    /// caller's channel gets them instead.
     pub alert_tx: Option<tokio::sync::mpsc::Sender<Vec<argus_rules::Alert>>>,
     /// The ingest budget of the write endpoints. `None` (the usual case):
     /// one built from `config.limits`. A caller that passes its own can take
