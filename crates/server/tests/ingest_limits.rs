@@ -10,58 +10,14 @@ use argus_model::prompb::{Label, Sample, TimeSeries, WriteRequest};
 use argus_model::ManualClock;
 use argus_server::api::WriteGate;
 use argus_server::config::Config;
-use argus_server::{run, ServerOptions};
-use common::{free_port, query_at};
+use common::{query_at, start_server, TestServer};
 use prost::Message;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 const T0: i64 = 1_700_000_000_000;
 
-struct Server {
-    base: String,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), argus_server::ServerError>>,
-}
-
-impl Server {
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task.await.unwrap().unwrap();
-    }
-}
-
-async fn start(data: &std::path::Path, yaml: &str, gate: Option<Arc<WriteGate>>) -> Server {
-    let config = Config::from_yaml_str(yaml, "argus.yml").expect("config parses");
-    let listen: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(run(
-        ServerOptions {
-            data_dir: data.to_path_buf(),
-            listen,
-            config,
-            run_agent: false,
-            config_path: None,
-            alert_tx: None,
-            write_gate: gate,
-        },
-        Arc::new(ManualClock::new(T0)),
-        async {
-            let _ = rx.await;
-        },
-    ));
-    let base = format!("http://{listen}");
-    let t0 = Instant::now();
-    while reqwest::get(format!("{base}/-/ready"))
-        .await
-        .map(|r| r.status().as_u16())
-        .ok()
-        != Some(200)
-    {
-        assert!(t0.elapsed() < Duration::from_secs(20), "no start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Server { base, stop, task }
+async fn start(data: &std::path::Path, yaml: &str, gate: Option<Arc<WriteGate>>) -> TestServer {
+    start_server(data, yaml, Arc::new(ManualClock::new(T0)), gate).await
 }
 
 fn series(labels: &[(&str, &str)], t: i64, v: f64) -> TimeSeries {

@@ -6,51 +6,13 @@
 
 mod common;
 use argus_model::ManualClock;
-use argus_server::config::Config;
-use argus_server::{run, ServerOptions};
-use common::{free_port, query_at};
+use common::{query_at, start_server, TestServer};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 const T0: i64 = 1_700_000_000_000;
 
-struct Server {
-    base: String,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), argus_server::ServerError>>,
-}
-
-async fn start(data: &std::path::Path, yaml: &str) -> Server {
-    let config = Config::from_yaml_str(yaml, "argus.yml").expect("config parses");
-    let listen: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(run(
-        ServerOptions {
-            data_dir: data.to_path_buf(),
-            listen,
-            config,
-            run_agent: false,
-            config_path: None,
-            alert_tx: None,
-            write_gate: None,
-        },
-        Arc::new(ManualClock::new(T0)),
-        async {
-            let _ = rx.await;
-        },
-    ));
-    let base = format!("http://{listen}");
-    let t0 = Instant::now();
-    while reqwest::get(format!("{base}/-/ready"))
-        .await
-        .map(|r| r.status().as_u16())
-        .ok()
-        != Some(200)
-    {
-        assert!(t0.elapsed() < Duration::from_secs(20), "no start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Server { base, stop, task }
+async fn start(data: &std::path::Path, yaml: &str) -> TestServer {
+    start_server(data, yaml, Arc::new(ManualClock::new(T0)), None).await
 }
 
 async fn import(base: &str, body: String) -> reqwest::Response {
@@ -82,8 +44,7 @@ async fn bad_timestamps_are_refused_alone_and_the_store_keeps_working() {
     assert_eq!(r.status().as_u16(), 204, "{}", r.text().await.unwrap());
     let v = query_at(&s.base, "x", T0 + 1000).await;
     assert_eq!(v[0]["value"][1], "5");
-    let _ = s.stop.send(());
-    s.task.await.unwrap().unwrap();
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,6 +69,5 @@ async fn read_only_store_answers_503_with_retry_after_and_serves_queries() {
         .unwrap();
     assert!(metrics.contains("argus_tsdb_read_only 1"), "{metrics}");
     assert!(query_at(&s.base, "y", T0).await.is_empty());
-    let _ = s.stop.send(());
-    s.task.await.unwrap().unwrap();
+    s.stop().await;
 }

@@ -49,3 +49,64 @@ async fn run_query(base: &str, params: &[(&str, String)]) -> Vec<Value> {
     assert_eq!(r["status"], "success", "{params:?}: {r}");
     r["data"]["result"].as_array().cloned().unwrap_or_default()
 }
+
+/// An in-process server on a free port, stopped by [`TestServer::stop`].
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), argus_server::ServerError>>,
+}
+
+impl TestServer {
+    /// Asks the server to stop and waits until it has (asserting a clean exit).
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// Starts `argus_server::run` over `data` with config `yaml` on `clock` (and
+/// the given write gate, or the config's), and waits for `/-/ready`.
+pub async fn start_server(
+    data: &std::path::Path,
+    yaml: &str,
+    clock: std::sync::Arc<dyn argus_model::Clock>,
+    write_gate: Option<std::sync::Arc<argus_server::api::WriteGate>>,
+) -> TestServer {
+    use std::time::{Duration, Instant};
+    let config =
+        argus_server::config::Config::from_yaml_str(yaml, "argus.yml").expect("config parses");
+    let listen: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(argus_server::run(
+        argus_server::ServerOptions {
+            data_dir: data.to_path_buf(),
+            listen,
+            config,
+            run_agent: false,
+            config_path: None,
+            alert_tx: None,
+            write_gate,
+        },
+        clock,
+        async {
+            let _ = rx.await;
+        },
+    ));
+    let base = format!("http://{listen}");
+    let t0 = Instant::now();
+    while reqwest::get(format!("{base}/-/ready"))
+        .await
+        .map(|r| r.status().as_u16())
+        .ok()
+        != Some(200)
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    TestServer { base, stop, task }
+}
