@@ -1,5 +1,5 @@
 //! Tables (one per system per group, as the seed's figures 6 and 7) and the
-//! machine-readable JSON of `argus eval failures`.
+//! machine-readable JSON of `argus-lab failures`.
 //!
 //! ```text
 //! argus: <settings>

@@ -1,8 +1,10 @@
-//! `argus eval failures` end to end against Argus itself, at small scale:
+//! `argus-lab failures` end to end against Argus itself, at small scale:
 //! 4 services, 1 group of 8 failures. Needs Redis on 127.0.0.1:6379 (the
 //! services heartbeat into it) and fails with a clear message without it.
+//! The `argus` binary under test is the one cargo builds beside `argus-lab`.
 
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -25,6 +27,22 @@ fn redis_up() -> Result<(), String> {
     }
 }
 
+/// The `argus` binary beside `argus-lab` in cargo's target directory
+/// (`cargo test --workspace` builds both; alone, run `cargo build -p argus`
+/// first: cargo holds the target directory while tests run, so a test
+/// cannot build it).
+fn argus_binary() -> PathBuf {
+    let lab = PathBuf::from(env!("CARGO_BIN_EXE_argus-lab"));
+    let dir = lab.parent().expect("argus-lab lies in a directory");
+    let argus = dir.join(format!("argus{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        argus.is_file(),
+        "this test needs the argus binary at {} (cargo build -p argus)",
+        argus.display()
+    );
+    argus
+}
+
 #[test]
 fn argus_detects_every_failure_without_false_alerts() {
     if let Err(e) = redis_up() {
@@ -34,8 +52,9 @@ fn argus_detects_every_failure_without_false_alerts() {
     let out = tmp.path().join("out.json");
     // A port range unlikely to collide with the default runs (18001..).
     let base = 21000 + (std::process::id() % 2000) as u16 * 8;
-    let run = Command::new(env!("CARGO_BIN_EXE_argus"))
-        .args(["eval", "failures", "--system", "argus"])
+    let argus = argus_binary();
+    let run = Command::new(env!("CARGO_BIN_EXE_argus-lab"))
+        .args(["failures", "--system", "argus"])
         .args([
             "--services",
             "4",
@@ -49,11 +68,13 @@ fn argus_detects_every_failure_without_false_alerts() {
         .args(["--concurrency", "4", "--base-port", &base.to_string()])
         .arg("--out")
         .arg(&out)
+        .arg("--argus-bin")
+        .arg(&argus)
         .arg("--work-dir")
         .arg(tmp.path().join("work"))
         .env("ARGUS_LOG", "warn")
         .output()
-        .expect("run argus eval failures");
+        .expect("run argus-lab failures");
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(

@@ -165,7 +165,7 @@ pub struct Target {
     pub receiver_port: u16,
     /// A fresh directory for this system's files.
     pub work: PathBuf,
-    /// The argus binary.
+    /// The argus binary (`argus server` is the system under test).
     pub exe: PathBuf,
     /// Install missing Debian packages with apt-get.
     pub install: bool,

@@ -45,7 +45,7 @@ pub struct FleetOptions {
     pub heartbeat: Duration,
     /// Slow-mode delay.
     pub slow: Duration,
-    /// The argus binary (re-executed with `--serve-one`).
+    /// The argus-lab binary (re-executed with `failures --serve-one`).
     pub exe: PathBuf,
 }
 
@@ -69,7 +69,7 @@ impl Svc {
         opts: Arc<FleetOptions>,
     ) -> anyhow::Result<Svc> {
         let child = Command::new(&opts.exe)
-            .args(["eval", "failures", "--serve-one"])
+            .args(["failures", "--serve-one"])
             .arg("--port")
             .arg(port.to_string())
             .arg("--key")

@@ -35,7 +35,10 @@ const FRONTEND: &str = "/usr/share/zabbix";
 /// Debian's frontend reads its configuration from this fixed path
 /// (`CConfigFile::CONFIG_FILE_PATH`), whatever directory it is served from.
 const FRONTEND_CONF: &str = "/etc/zabbix/zabbix.conf.php";
-const MARKER: &str = "argus eval failures --system zabbix";
+const MARKER: &str = "argus-lab failures --system zabbix";
+/// The marker older versions wrote (when the experiment was `argus eval
+/// failures`); a file carrying it is the harness's own too.
+const OLD_MARKER: &str = "argus eval failures --system zabbix";
 /// The database of a run (dropped and re-created at each start).
 pub const DB: &str = "zabbix_argus_eval";
 pub(crate) const PG_HOST: &str = "127.0.0.1";
@@ -131,7 +134,7 @@ fn install_frontend_conf() -> anyhow::Result<()> {
     let want = frontend_conf();
     match std::fs::read_to_string(FRONTEND_CONF) {
         Ok(s) if s == want => return Ok(()),
-        Ok(s) if !s.contains(MARKER) => anyhow::bail!(
+        Ok(s) if !s.contains(MARKER) && !s.contains(OLD_MARKER) => anyhow::bail!(
             "{FRONTEND_CONF} exists and was not written by the harness; it would be overwritten \
              (move it away to run --system zabbix)"
         ),

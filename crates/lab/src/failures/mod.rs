@@ -1,5 +1,5 @@
-//! `argus eval failures`: the seed 004 failure-injection experiment on this
-//! machine, against Argus and its peers. It starts M small services on
+//! `argus-lab failures`: the failure-injection experiment on this machine,
+//! against Argus and its peers. It starts M small services on
 //! loopback (each heartbeats into Redis and answers `/health` and
 //! `/metrics`), starts the monitoring system with a generated configuration,
 //! measures its CPU and RSS in a quiet phase, then runs G groups of K failures
@@ -7,9 +7,9 @@
 //! and matches the notifications its webhook receiver got to the failures.
 //!
 //! ```text
-//! argus eval failures --system argus --groups 5 --failures 1000
-//! argus eval failures --system prometheus --profile fast --groups 1 --failures 200 --out prom.json
-//! argus eval failures --system none --groups 1 --failures 20      # the harness alone
+//! argus-lab failures --system argus --groups 5 --failures 1000
+//! argus-lab failures --system prometheus --profile fast --groups 1 --failures 200 --out prom.json
+//! argus-lab failures --system none --groups 1 --failures 20      # the harness alone
 //! ```
 //! See docs/eval-failures.md for what each figure means.
 
@@ -26,7 +26,7 @@ use anyhow::Context;
 use argus_model::{Clock, SplitMix64, SystemClock};
 use fleet::{Fleet, FleetOptions};
 use report::{GroupReport, SystemReport};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use systems::{Profile, Target};
@@ -59,7 +59,7 @@ pub enum ProfileArg {
     Both,
 }
 
-/// Arguments of `argus eval failures`.
+/// Arguments of `argus-lab failures`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// System under test.
@@ -110,6 +110,10 @@ pub struct Args {
     /// Do not apt-get install missing peers; fail instead.
     #[arg(long)]
     no_install: bool,
+    /// The argus binary to measure (default: the `argus` beside this
+    /// binary, else the one on PATH).
+    #[arg(long)]
+    argus_bin: Option<PathBuf>,
     #[arg(long, hide = true)]
     serve_one: bool,
     #[arg(long, hide = true, default_value_t = 0)]
@@ -120,7 +124,7 @@ pub struct Args {
     slow_ms: u64,
 }
 
-/// Runs `argus eval failures`; returns the process exit code.
+/// Runs `argus-lab failures`; returns the process exit code.
 pub fn run(args: Args) -> anyhow::Result<i32> {
     if args.serve_one {
         return service::serve(service::ServeOptions {
@@ -187,7 +191,8 @@ async fn check_redis(addr: &str) -> anyhow::Result<()> {
 async fn run_all(a: Args, profiles: Vec<Profile>) -> anyhow::Result<i32> {
     check_redis(&a.redis).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let exe = std::env::current_exe().context("cannot find the argus binary")?;
+    let exe = std::env::current_exe().context("cannot find the argus-lab binary")?;
+    let argus = argus_binary(a.argus_bin.as_deref(), &exe)?;
     let tmp;
     let work = match &a.work_dir {
         Some(d) => d.clone(),
@@ -196,8 +201,8 @@ async fn run_all(a: Args, profiles: Vec<Profile>) -> anyhow::Result<i32> {
             tmp.0.clone()
         }
     };
-    // The services run from a copy of the binary: a different file, so its
-    // code pages are not shared with a monitoring `argus server`, whose PSS
+    // The services run from a copy of the binary: a file of their own, so
+    // their code pages are never shared with a monitoring process, whose PSS
     // would otherwise be divided among the fifty services.
     std::fs::create_dir_all(&work)?;
     let svc_exe = work.join("argus-eval-service");
@@ -227,7 +232,7 @@ async fn run_all(a: Args, profiles: Vec<Profile>) -> anyhow::Result<i32> {
             redis: a.redis.clone(),
             receiver_port: receiver.port,
             work: work.join(p.name()),
-            exe: exe.clone(),
+            exe: argus.clone(),
             install: !a.no_install,
         };
         eprintln!(
@@ -395,6 +400,35 @@ async fn run_group(
     }
     out.sort_by_key(|f| f.inject_ms);
     Ok(out)
+}
+
+/// The argus binary under test: `--argus-bin`, else `argus` in the directory
+/// of this binary (cargo builds both into the same `target/<profile>/`), else
+/// `argus` on PATH.
+fn argus_binary(given: Option<&Path>, lab_exe: &Path) -> anyhow::Result<PathBuf> {
+    if let Some(p) = given {
+        anyhow::ensure!(p.is_file(), "--argus-bin {}: no such file", p.display());
+        return Ok(p.to_path_buf());
+    }
+    let name = format!("argus{}", std::env::consts::EXE_SUFFIX);
+    if let Some(sibling) = lab_exe.parent().map(|d| d.join(&name)) {
+        if sibling.is_file() {
+            return Ok(sibling);
+        }
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(&name))
+                .find(|c| c.is_file())
+        })
+        .with_context(|| {
+            format!(
+                "cannot find the argus binary beside {} or on PATH (build it with \
+                 `cargo build --release -p argus`, or pass --argus-bin)",
+                lab_exe.display()
+            )
+        })
 }
 
 /// A temporary work directory removed on drop.

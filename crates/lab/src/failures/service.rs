@@ -1,4 +1,4 @@
-//! The small service the harness starts M times: `argus eval failures
+//! The small service the harness starts M times: `argus-lab failures
 //! --serve-one --port P --key K`. It heartbeats (Redis `INCR K` every
 //! heartbeat interval), answers `GET /health` with 200 `ok` and `GET /metrics`
 //! with a Prometheus text page, and obeys control lines on its stdin:
