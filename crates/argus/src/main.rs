@@ -1,4 +1,6 @@
-//! The `argus` binary: `up`, `server`, `agent`, `check` and `test`.
+//! The `argus` binary: `up`, `server`, `agent`, `check`, `test`, `train`,
+//! `backtest` and `eval`. It parses the command line and calls into the
+//! library crates.
 //!
 //! ```text
 //! argus up                       # server + built-in agent on ./data, http://127.0.0.1:9797
@@ -9,6 +11,7 @@
 //! argus test rules tests.yml                # like promtool test rules
 //! argus train --rule NAME [--match SEL]    # train a dynamic rule's models via the API
 //! argus backtest --config argus.yml --data-dir ./data --rule NAME
+//! argus eval csv --input cpu.csv --out scored.csv   # the detector over labelled files
 //! ```
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 invalid configuration or usage.
@@ -18,10 +21,7 @@
 mod agent_cmd;
 mod backtest_cmd;
 mod check_cmd;
-mod eval_csv;
-mod eval_failures;
-mod eval_nab;
-mod eval_nab_peers;
+mod eval_cmd;
 mod train_cmd;
 
 use anyhow::Context;
@@ -58,7 +58,7 @@ enum Cmd {
     Train(train_cmd::Args),
     /// Replay a dynamic rule over stored history and print what would have fired.
     Backtest(backtest_cmd::Args),
-    /// Measure accuracy and fault detection: `eval nab`, `eval csv`, `eval failures`.
+    /// Measure the detectors' accuracy on labelled files: `eval nab`, `eval csv`.
     Eval {
         #[command(subcommand)]
         cmd: EvalCmd,
@@ -68,11 +68,9 @@ enum Cmd {
 #[derive(Subcommand)]
 enum EvalCmd {
     /// Score the detector on the Numenta Anomaly Benchmark (NAB layout).
-    Nab(eval_nab::Args),
+    Nab(eval_cmd::NabArgs),
     /// Run the dynamic-threshold detector over one `timestamp,value[,label]` CSV.
-    Csv(eval_csv::Args),
-    /// Replay the seed 004 failure-injection experiment on this machine.
-    Failures(eval_failures::Args),
+    Csv(eval_cmd::CsvArgs),
 }
 
 #[derive(Args)]
@@ -163,9 +161,8 @@ fn main() {
         Cmd::Backtest(a) => backtest_cmd::run(a).map(|_| ()),
         Cmd::Eval { cmd } => {
             let code = match cmd {
-                EvalCmd::Nab(a) => eval_nab::run(a),
-                EvalCmd::Csv(a) => eval_csv::run(a),
-                EvalCmd::Failures(a) => eval_failures::run(a),
+                EvalCmd::Nab(a) => eval_cmd::nab(a),
+                EvalCmd::Csv(a) => eval_cmd::csv(a),
             };
             code.map(|c| {
                 if c != 0 {

@@ -8,6 +8,8 @@
 //!   future incident, rca, recover, logs) never depend on each other.
 //! - Only the composition roots ([`ROOTS`]: `argus-server` and the binaries)
 //!   depend on an engine or on `argus-server`.
+//! - Nothing depends on the evaluation lab ([`LAB`]): the shipped `argus`
+//!   binary in particular never links its peer orchestration (ADR 0015).
 //!
 //! Internal rules count every kind of dependency (normal, build, dev); the
 //! I/O deny list counts normal and build dependencies (tests may use a
@@ -31,6 +33,10 @@ const PEERS: &[&str] = &[
 
 /// The composition roots: the only crates that may depend on every other.
 const ROOTS: &[&str] = &["argus-server", "argus", "argus-lab"];
+
+/// The evaluation lab: a binary that starts and installs other systems.
+/// No package may depend on it, in any kind of dependency.
+const LAB: &str = "argus-lab";
 
 /// Crates that do network, disk or async I/O, refused in the pure layers.
 const IO_CRATES: &[&str] = &[
@@ -136,6 +142,14 @@ fn violations(metadata: &Value) -> Result<Vec<String>, String> {
                     ROOTS.join(", ")
                 ));
             }
+            if dep == LAB {
+                let why = if pkg == "argus" {
+                    "the shipped argus binary never contains the evaluation lab"
+                } else {
+                    "nothing depends on the evaluation lab"
+                };
+                out.push(format!("{pkg} depends on {LAB} ({kind}); {why}."));
+            }
             if PEERS.contains(&pkg.as_str()) && ROOTS.contains(&dep.as_str()) {
                 out.push(format!(
                     "{pkg} depends on {dep} ({kind}); an engine never imports the composition root."
@@ -173,6 +187,9 @@ fn crate_graph_follows_the_architecture() {
         "argus-detect",
         "argus-dynamic",
         "argus-server",
+        "argus-eval",
+        "argus-lab",
+        "argus",
     ] {
         assert!(g.contains_key(name), "{name} is not in the workspace");
     }
@@ -216,7 +233,19 @@ fn the_rules_catch_a_broken_graph() {
             "argus-server",
             &[("argus-rules", None), ("argus-dynamic", None)],
         ),
-        ("argus", &[("argus-server", None), ("argus-rules", None)]),
+        (
+            "argus-eval",
+            &[("argus-detect", None), ("tempfile", Some("dev"))],
+        ),
+        (
+            "argus",
+            &[
+                ("argus-server", None),
+                ("argus-rules", None),
+                ("argus-eval", None),
+            ],
+        ),
+        ("argus-lab", &[("argus-model", None), ("tokio", None)]),
     ]);
     assert_eq!(violations(&good).unwrap(), Vec::<String>::new());
 
@@ -229,6 +258,8 @@ fn the_rules_catch_a_broken_graph() {
         ),
         ("argus-incident", &[("argus-logs", Some("dev"))]),
         ("argus-tsdb", &[("argus-rules", None)]),
+        ("argus", &[("argus-lab", None)]),
+        ("argus-eval", &[("argus-lab", Some("dev"))]),
     ]);
     let v = violations(&bad).unwrap();
     let has = |s: &str| v.iter().any(|x| x.contains(s));
@@ -239,7 +270,17 @@ fn the_rules_catch_a_broken_graph() {
     assert!(has("argus-dynamic depends on argus-server"), "{v:#?}");
     assert!(has("argus-incident depends on argus-logs (dev)"), "{v:#?}");
     assert!(has("argus-tsdb depends on argus-rules"), "{v:#?}");
-    assert_eq!(v.len(), 7, "{v:#?}");
+    assert!(
+        has("argus depends on argus-lab (normal); the shipped argus binary"),
+        "{v:#?}"
+    );
+    // A non-root on the lab also breaks the composition-root rule.
+    assert!(
+        has("argus-eval depends on argus-lab (dev); nothing"),
+        "{v:#?}"
+    );
+    assert!(has("argus-eval depends on argus-lab (dev); only"), "{v:#?}");
+    assert_eq!(v.len(), 10, "{v:#?}");
 
     assert!(violations(&serde_json::json!({})).is_err());
 }

@@ -9,25 +9,22 @@
 //! - [`baseline`]: MA, KDE, DataCluster, Holt-Winters and the robust
 //!   short-history model, all giving expected/lower/upper per point.
 //! - [`detector`]: the streaming API: per-series state, `observe` → `Verdict`.
-//! - [`evalcsv`]: the computation behind `argus eval csv`.
 //! - [`period`]: periodicity, declared or detected (detrended periodogram).
 //! - [`spec`]: the dynamic rule's settings (serde, unknown keys rejected).
 //! - [`train`]: training, retraining with decay, model versions and scores.
 //! - [`health`]: seed 000's composite performance index.
 //! - [`exhaust`]: time-to-exhaustion prediction.
 //! - [`anomaly`]: the streaming anomaly scorer (0–1) that `argus eval nab`
-//!   measures; a dynamic rule runs it beside the band with `anomaly: {}`.
-//! - [`nab`]: the Numenta Anomaly Benchmark scorer.
+//!   measures (the evaluation itself is the `argus-eval` crate); a dynamic
+//!   rule runs it beside the band with `anomaly: {}`.
 
 pub mod anomaly;
 pub mod baseline;
 pub mod detector;
-pub mod evalcsv;
 pub mod exhaust;
 pub mod health;
 pub mod kind;
 pub mod levels;
-pub mod nab;
 pub mod period;
 pub mod spec;
 pub mod train;

@@ -49,7 +49,7 @@ pub const FILE_NAME: &str = "alert.redb";
 /// redb's page cache for the store, in bytes. redb's default is 1 GiB, and it
 /// keeps every page it touched up to that: with the history table growing by
 /// every alert, notification and action, the server's resident memory crept up
-/// by about 1 MiB per 1000 failures in `argus eval failures`. Everything the
+/// by about 1 MiB per 1000 failures in `argus-lab failures`. Everything the
 /// pipeline needs is loaded into memory at start, so the store is written far
 /// more than it is read, and history queries read through the OS page cache.
 pub const CACHE_BYTES: usize = 4 << 20;

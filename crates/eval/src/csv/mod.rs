@@ -1,9 +1,10 @@
-//! The computation behind `argus eval csv`: parsing `timestamp,value[,label]`
-//! rows, streaming a detector over them with training as the live path
-//! would do it, and point-wise and per-event precision / recall / F1.
+//! `argus eval csv`: parsing `timestamp,value[,label]` rows, streaming a
+//! detector over them with training as the live path would do it, and
+//! point-wise and per-event precision / recall / F1; [`run`] does it for
+//! one file.
 //!
 //! ```
-//! use argus_detect::evalcsv::{parse_timestamp, prf, Header};
+//! use argus_eval::csv::{parse_timestamp, prf, Header};
 //!
 //! assert_eq!(parse_timestamp("1700000000").unwrap(), 1_700_000_000_000);
 //! assert_eq!(parse_timestamp("1700000000000").unwrap(), 1_700_000_000_000);
@@ -18,11 +19,15 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::baseline::calendar::{days_from_civil, DAY_MS};
-use crate::detector::{SeriesDetector, Verdict};
-use crate::spec::RuleSpec;
-use crate::train::{train, TrainInput};
-use crate::DetectError;
+use argus_detect::baseline::calendar::{days_from_civil, parse_date, DAY_MS};
+use argus_detect::detector::{SeriesDetector, Verdict};
+use argus_detect::spec::RuleSpec;
+use argus_detect::train::{train, TrainInput};
+use argus_detect::DetectError;
+
+mod run;
+
+pub use run::{run, CsvOptions};
 
 /// Which columns a CSV has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +122,7 @@ pub fn parse_timestamp(s: &str) -> Result<i64, DetectError> {
         return Err(bad());
     }
     let (date, time) = s.split_once([' ', 'T']).ok_or_else(bad)?;
-    let (y, m, d) = crate::baseline::calendar::parse_date(date).map_err(|_| bad())?;
+    let (y, m, d) = parse_date(date).map_err(|_| bad())?;
     let time = time.trim_end_matches('Z');
     let mut it = time.split(':');
     let h: i64 = it.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
@@ -343,7 +348,7 @@ mod tests {
     fn stream_eval_trains_and_retrains() {
         let spec = RuleSpec {
             min_points: 200,
-            period: crate::period::PeriodSpec::None,
+            period: argus_detect::period::PeriodSpec::None,
             ..Default::default()
         };
         let mut e = StreamEval::new(spec).unwrap();

@@ -17,8 +17,9 @@
 //! argus eval nab --data ../shared/data/nab --out /tmp/nab --peers bench/nab/published_scores.csv
 //! ```
 
-use anyhow::{bail, Context};
-use argus_detect::nab::CorpusScore;
+use super::CorpusScore;
+use crate::error::read_text;
+use crate::EvalError;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -40,25 +41,25 @@ pub struct PeerRow {
 
 /// Reads a per-file score table; errors name the file and the line. A
 /// `Totals` row, as NAB writes at the end, is skipped.
-pub fn read(path: &Path) -> anyhow::Result<Vec<PeerRow>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    parse(&text).with_context(|| path.display().to_string())
+pub fn read(path: &Path) -> Result<Vec<PeerRow>, EvalError> {
+    let text = read_text(path)?;
+    parse(&text).map_err(|e| EvalError::Input(e).within(path.display().to_string()))
 }
 
-fn parse(text: &str) -> anyhow::Result<Vec<PeerRow>> {
+/// Parses a score table; the error names the line.
+fn parse(text: &str) -> Result<Vec<PeerRow>, String> {
     let mut lines = text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty());
     let Some((_, header)) = lines.next() else {
-        bail!("empty score table");
+        return Err("empty score table".into());
     };
     let cols: Vec<&str> = header.split(',').map(str::trim).collect();
     let col = |name: &str| {
         cols.iter()
             .position(|c| *c == name)
-            .with_context(|| format!("line 1: no {name:?} column in {header:?}"))
+            .ok_or_else(|| format!("line 1: no {name:?} column in {header:?}"))
     };
     let (d, p, f, t, s) = (
         col("Detector")?,
@@ -75,16 +76,16 @@ fn parse(text: &str) -> anyhow::Result<Vec<PeerRow>> {
             continue;
         }
         let get = |k: usize| {
-            fields.get(k).copied().with_context(|| {
+            fields.get(k).copied().ok_or_else(|| {
                 format!("line {n}: {} fields, expected {}", fields.len(), cols.len())
             })
         };
-        let num = |k: usize, what: &str| -> anyhow::Result<f64> {
+        let num = |k: usize, what: &str| -> Result<f64, String> {
             let v = get(k)?;
             v.parse::<f64>()
                 .ok()
                 .filter(|x| x.is_finite())
-                .with_context(|| format!("line {n}: bad {what} {v:?}"))
+                .ok_or_else(|| format!("line {n}: bad {what} {v:?}"))
         };
         out.push(PeerRow {
             detector: get(d)?.to_string(),

@@ -1,7 +1,9 @@
 //! The Numenta Anomaly Benchmark (NAB) scorer, written from the NAB paper
 //! (Lavin & Ahmad 2015) and the behaviour of NAB v1.1's `nab/sweeper.py`,
-//! `nab/optimizer.py` and `nab/runner.py`. Pure functions over in-memory data:
-//! the caller reads the CSV and JSON files.
+//! `nab/optimizer.py` and `nab/runner.py`. The scoring functions are pure,
+//! over in-memory data; [`run`] (`argus eval nab`) reads the files, runs the
+//! anomaly scorer and writes NAB-format results, and [`peers`] puts the
+//! published detectors' scores beside ours.
 //!
 //! The rules, as NAB applies them:
 //! - **Probationary period:** the first `min(floor(0.15·n), 750)` rows of each
@@ -23,7 +25,7 @@
 //!   the null detector (a constant 0.5 on every row) ([`evaluate`]).
 //!
 //! ```
-//! use argus_detect::nab::{evaluate, CostMatrix, FileInput};
+//! use argus_eval::nab::{evaluate, CostMatrix, FileInput};
 //! // One file of 20 rows, one window over rows 10..=13, detector fires at row 10.
 //! let ts: Vec<i64> = (0..20).map(|i| i * 60).collect();
 //! let mut scores = vec![0.0; 20];
@@ -33,9 +35,13 @@
 //! assert!((r.normalized.unwrap() - 100.0).abs() < 1e-9); // earliest possible detection, no FP
 //! ```
 
+pub mod peers;
+mod run;
 mod sweep;
 #[cfg(test)]
 mod tests;
+
+pub use run::{run, NabOptions};
 
 pub use sweep::{
     evaluate, evaluate_with, probationary_length, scaled_sigmoid, score_at, sweep_file,
@@ -123,7 +129,7 @@ struct ProfileEntry {
 ///
 /// ```
 /// let json = r#"{"standard": {"CostMatrix": {"tpWeight": 1.0, "fnWeight": 1.0, "fpWeight": 0.11, "tnWeight": 1.0}}}"#;
-/// let p = argus_detect::nab::parse_profiles(json).unwrap();
+/// let p = argus_eval::nab::parse_profiles(json).unwrap();
 /// assert_eq!(p[0].0, "standard");
 /// assert_eq!(p[0].1.fp_weight, 0.11);
 /// ```

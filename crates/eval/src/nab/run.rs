@@ -1,7 +1,7 @@
 //! `argus eval nab`: runs the streaming anomaly scorer over a Numenta Anomaly
 //! Benchmark directory with one global configuration, writes NAB-format
-//! results and prints the NAB scores (the scoring itself is
-//! `argus_detect::nab`).
+//! results and prints the NAB scores (the scoring itself is in the parent
+//! module).
 //!
 //! The default configuration is the production scorer's
 //! (`AnomalyConfig::default()`: the forecasters and likelihood layer with the
@@ -33,50 +33,38 @@
 //! - `OUT/argus/argus_<profile>_scores.csv`: NAB's per-file score table;
 //! - `OUT/final_results.json`: the normalised score per profile.
 
-use anyhow::{bail, Context};
+use crate::error::read_text;
+use crate::nab::{self, peers, CorpusScore, CostMatrix, FileInput};
+use crate::EvalError;
 use argus_detect::anomaly::{AnomalyConfig, AnomalyScorer};
-use argus_detect::nab::{self, CorpusScore, CostMatrix, FileInput};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+type Result<T, E = EvalError> = std::result::Result<T, E>;
+
 /// The detector name used in result paths.
 const DETECTOR: &str = "argus";
 
-/// Arguments of `argus eval nab`.
-#[derive(clap::Args)]
-pub struct Args {
+/// What `argus eval nab` runs on (the command line's flags).
+#[derive(Debug, Clone, Default)]
+pub struct NabOptions {
     /// NAB directory with `data/` and `labels/`.
-    #[arg(long)]
-    data: PathBuf,
+    pub data: PathBuf,
     /// Output directory for the results (created if missing).
-    #[arg(long)]
-    out: PathBuf,
-    /// Optional JSON file with a scorer configuration (keys of
-    /// `AnomalyConfig`; missing keys take their defaults). Applies to every file.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Only these categories (comma-separated), e.g. `realKnownCause`.
-    #[arg(long, value_delimiter = ',')]
-    categories: Vec<String>,
-    /// Use this threshold for every profile instead of optimising it (for
-    /// held-out evaluation: a threshold chosen on another split).
-    #[arg(long)]
-    threshold: Option<f64>,
-    /// Give the scorer each file's min and max as its input range, as NAB
-    /// does for every detector (`inputMin`/`inputMax`); the default.
-    #[arg(long, overrides_with = "no_input_range")]
-    nab_input_range: bool,
-    /// Score without the file's range: the scorer fixes its discretisation
-    /// online, as in production.
-    #[arg(long, overrides_with = "nab_input_range")]
-    no_input_range: bool,
-    /// Per-file score tables of published detectors, in NAB's
-    /// `<detector>_<profile>_scores.csv` format (e.g.
-    /// `bench/nab/published_scores.csv`): prints their scores on the files
-    /// of this run beside ours (see `eval_nab_peers`). Repeatable.
-    #[arg(long)]
-    peers: Vec<PathBuf>,
+    pub out: PathBuf,
+    /// JSON file with a scorer configuration (keys of `AnomalyConfig`;
+    /// missing keys take their defaults), for every file; `None`: defaults.
+    pub config: Option<PathBuf>,
+    /// Only these categories; empty: all.
+    pub categories: Vec<String>,
+    /// One threshold for every profile instead of optimising it.
+    pub threshold: Option<f64>,
+    /// Give the scorer each file's min and max (NAB's `inputMin`/`inputMax`);
+    /// `false` scores as production does.
+    pub input_range: bool,
+    /// Per-file score tables of published detectors ([`peers`]).
+    pub peers: Vec<PathBuf>,
 }
 
 /// One data file, read and scored.
@@ -90,14 +78,17 @@ struct DataFile {
     scores: Vec<f64>,
 }
 
-/// Runs `argus eval nab`; returns the process exit code.
-pub fn run(args: Args) -> anyhow::Result<i32> {
+/// Runs `argus eval nab`: scores every file, writes the results under
+/// `args.out` and the report to `report`. The report is written before the
+/// peer tables are read, so a broken peer table fails only the comparison.
+pub fn run(args: &NabOptions, report_out: &mut dyn std::io::Write) -> Result<()> {
     let cfg = match &args.config {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read {}", p.display()))?;
-            serde_json::from_str::<AnomalyConfig>(&text)
-                .with_context(|| format!("{}: invalid scorer configuration", p.display()))?
+            let text = read_text(p)?;
+            serde_json::from_str::<AnomalyConfig>(&text).map_err(|source| EvalError::Json {
+                what: format!("{}: invalid scorer configuration", p.display()),
+                source,
+            })?
         }
         None => AnomalyConfig::default(),
     };
@@ -105,10 +96,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let windows_path = labels_dir.join("combined_windows.json");
     let windows = read_windows(&windows_path)?;
     let profiles_path = labels_dir.join("profiles.json");
-    let profiles_text = std::fs::read_to_string(&profiles_path)
-        .with_context(|| format!("cannot read {}", profiles_path.display()))?;
+    let profiles_text = read_text(&profiles_path)?;
     let profiles = nab::parse_profiles(&profiles_text)
-        .with_context(|| format!("{}", profiles_path.display()))?;
+        .map_err(|e| EvalError::from(e).within(profiles_path.display().to_string()))?;
 
     let mut files = Vec::new();
     for (rel, wins) in &windows {
@@ -122,16 +112,16 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             .iter()
             .map(|(a, b)| {
                 let p = |s: &str| {
-                    parse_timestamp(s).with_context(|| {
-                        format!(
-                            "{}: window of {rel}: bad timestamp {s:?}",
+                    parse_timestamp(s).map_err(|e| {
+                        EvalError::Input(format!(
+                            "{}: window of {rel}: bad timestamp {s:?}: {e}",
                             windows_path.display()
-                        )
+                        ))
                     })
                 };
                 Ok((p(a)?, p(b)?))
             })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         files.push(DataFile {
             rel: rel.clone(),
             raw_ts,
@@ -142,7 +132,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         });
     }
     if files.is_empty() {
-        bail!(
+        return Err(EvalError::Input(format!(
             "no data file to score: {} lists none{}",
             windows_path.display(),
             if args.categories.is_empty() {
@@ -150,9 +140,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             } else {
                 format!(" in categories {:?}", args.categories)
             }
-        );
+        )));
     }
-    let input_range = !args.no_input_range;
+    let input_range = args.input_range;
     for f in &mut files {
         let mut scorer = if input_range {
             let (lo, hi) = f
@@ -239,23 +229,34 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     }
     let final_json = serde_json::json!({ DETECTOR: finals });
     let final_path = args.out.join("final_results.json");
-    std::fs::write(&final_path, serde_json::to_string_pretty(&final_json)?)
-        .with_context(|| format!("cannot write {}", final_path.display()))?;
+    let final_text = serde_json::to_string_pretty(&final_json).map_err(EvalError::Encode)?;
+    std::fs::write(&final_path, final_text).map_err(EvalError::io(format!(
+        "cannot write {}",
+        final_path.display()
+    )))?;
     // Our results are written and printed first: a broken peer table
     // fails only the comparison.
-    print!("{report}");
+    emit(report_out, &report)?;
     if !args.peers.is_empty() {
         let mut rows = Vec::new();
         for p in &args.peers {
-            rows.extend(crate::eval_nab_peers::read(p)?);
+            rows.extend(peers::read(p)?);
         }
         let names: Vec<&str> = files.iter().map(|f| f.rel.as_str()).collect();
-        let peers = crate::eval_nab_peers::score(&rows, &corpora, &names);
+        let scores = peers::score(&rows, &corpora, &names);
         let mut table = String::new();
-        crate::eval_nab_peers::write_report(&mut table, &peers, &corpora);
-        print!("{table}");
+        peers::write_report(&mut table, &scores, &corpora);
+        emit(report_out, &table)?;
     }
-    Ok(0)
+    Ok(())
+}
+
+/// Writes part of the report and flushes it, so it is out before the next
+/// step can fail.
+fn emit(out: &mut dyn std::io::Write, text: &str) -> Result<()> {
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(EvalError::io("cannot write the report"))
 }
 
 fn fmt_score(s: Option<f64>) -> String {
@@ -275,7 +276,7 @@ fn category_detail(
     corpus: &CorpusScore,
     inputs: &[FileInput<'_>],
     categories: &[&str],
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let _ = writeln!(
         report,
         "per category ({profile} profile, threshold {:.4}):",
@@ -312,15 +313,15 @@ fn category_detail(
 }
 
 /// Reads `combined_windows.json`: file → list of `[start, end]` strings.
-fn read_windows(path: &Path) -> anyhow::Result<BTreeMap<String, Vec<(String, String)>>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+fn read_windows(path: &Path) -> Result<BTreeMap<String, Vec<(String, String)>>> {
+    let text = read_text(path)?;
     let raw: BTreeMap<String, Vec<Vec<String>>> =
-        serde_json::from_str(&text).with_context(|| {
-            format!(
+        serde_json::from_str(&text).map_err(|source| EvalError::Json {
+            what: format!(
                 "{}: expected {{\"category/file.csv\": [[start, end], ...]}}",
                 path.display()
-            )
+            ),
+            source,
         })?;
     raw.into_iter()
         .map(|(k, v)| {
@@ -329,13 +330,13 @@ fn read_windows(path: &Path) -> anyhow::Result<BTreeMap<String, Vec<(String, Str
                 .enumerate()
                 .map(|(i, w)| match <[String; 2]>::try_from(w) {
                     Ok([a, b]) => Ok((a, b)),
-                    Err(w) => bail!(
+                    Err(w) => Err(EvalError::Input(format!(
                         "{}: {k}: window {i} has {} timestamps, expected 2",
                         path.display(),
                         w.len()
-                    ),
+                    ))),
                 })
-                .collect::<anyhow::Result<Vec<_>>>()?;
+                .collect::<Result<Vec<_>>>()?;
             Ok((k, pairs))
         })
         .collect()
@@ -344,22 +345,21 @@ fn read_windows(path: &Path) -> anyhow::Result<BTreeMap<String, Vec<(String, Str
 type Series = (Vec<String>, Vec<i64>, Vec<f64>);
 
 /// Reads a `timestamp,value` CSV; errors name the file and the line.
-fn read_series(path: &Path) -> anyhow::Result<Series> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+fn read_series(path: &Path) -> Result<Series> {
+    let text = read_text(path)?;
+    let bad = |msg: String| EvalError::Input(format!("{}:{msg}", path.display()));
     let mut lines = text.lines().enumerate();
     let header = lines
         .next()
         .map(|(_, l)| l.trim())
-        .with_context(|| format!("{}: empty file", path.display()))?;
+        .ok_or_else(|| EvalError::Input(format!("{}: empty file", path.display())))?;
     let cols: Vec<&str> = header.split(',').map(str::trim).collect();
     let ti = cols.iter().position(|c| *c == "timestamp");
     let vi = cols.iter().position(|c| *c == "value");
     let (Some(ti), Some(vi)) = (ti, vi) else {
-        bail!(
-            "{}:1: header {header:?} lacks the timestamp and value columns",
-            path.display()
-        );
+        return Err(bad(format!(
+            "1: header {header:?} lacks the timestamp and value columns"
+        )));
     };
     let (mut raw, mut ts, mut vals) = (Vec::new(), Vec::new(), Vec::new());
     for (i, line) in lines {
@@ -370,46 +370,48 @@ fn read_series(path: &Path) -> anyhow::Result<Series> {
         let n = i + 1;
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
         let (Some(t), Some(v)) = (fields.get(ti), fields.get(vi)) else {
-            bail!(
-                "{}:{n}: expected {} fields, found {}",
-                path.display(),
+            return Err(bad(format!(
+                "{n}: expected {} fields, found {}",
                 cols.len(),
                 fields.len()
-            );
+            )));
         };
-        let secs = parse_timestamp(t)
-            .with_context(|| format!("{}:{n}: bad timestamp {t:?}", path.display()))?;
+        let secs = parse_timestamp(t).map_err(|e| bad(format!("{n}: bad timestamp {t:?}: {e}")))?;
         let value: f64 = v
             .parse()
-            .with_context(|| format!("{}:{n}: bad value {v:?}", path.display()))?;
+            .map_err(|e| bad(format!("{n}: bad value {v:?}: {e}")))?;
         raw.push((*t).to_string());
         ts.push(secs);
         vals.push(value);
     }
     if ts.is_empty() {
-        bail!("{}: no data rows", path.display());
+        return Err(EvalError::Input(format!(
+            "{}: no data rows",
+            path.display()
+        )));
     }
     Ok((raw, ts, vals))
 }
 
 /// Parses `YYYY-MM-DD HH:MM:SS[.frac]` (or with `T`) as seconds since
-/// 1970-01-01, ignoring any fraction; the NAB files carry no zone.
-pub(crate) fn parse_timestamp(s: &str) -> anyhow::Result<i64> {
+/// 1970-01-01, ignoring any fraction; the NAB files carry no zone. The
+/// error says what is wrong.
+fn parse_timestamp(s: &str) -> Result<i64, String> {
+    const SHAPE: &str = "expected \"YYYY-MM-DD HH:MM:SS\"";
     let s = s.trim();
-    let (date, time) = s
-        .split_once([' ', 'T'])
-        .context("expected \"YYYY-MM-DD HH:MM:SS\"")?;
-    let num = |p: &str, what: &str| -> anyhow::Result<i64> {
+    let (date, time) = s.split_once([' ', 'T']).ok_or(SHAPE)?;
+    let num = |p: &str, what: &str| -> Result<i64, String> {
         if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
-            bail!("bad {what} {p:?}");
+            return Err(format!("bad {what} {p:?}"));
         }
-        Ok(p.parse()?)
+        p.parse()
+            .map_err(|e: std::num::ParseIntError| e.to_string())
     };
     let d: Vec<&str> = date.split('-').collect();
     let time = time.split('.').next().unwrap_or(time);
     let t: Vec<&str> = time.split(':').collect();
     if d.len() != 3 || t.len() != 3 {
-        bail!("expected \"YYYY-MM-DD HH:MM:SS\"");
+        return Err(SHAPE.into());
     }
     let (y, mo, da) = (num(d[0], "year")?, num(d[1], "month")?, num(d[2], "day")?);
     let (h, mi, se) = (
@@ -418,7 +420,7 @@ pub(crate) fn parse_timestamp(s: &str) -> anyhow::Result<i64> {
         num(t[2], "second")?,
     );
     if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || se > 60 {
-        bail!("date or time out of range");
+        return Err("date or time out of range".into());
     }
     // Days from civil (proleptic Gregorian), after H. Hinnant's algorithm.
     let y = if mo <= 2 { y - 1 } else { y };
@@ -431,12 +433,12 @@ pub(crate) fn parse_timestamp(s: &str) -> anyhow::Result<i64> {
     Ok(days * 86_400 + h * 3600 + mi * 60 + se)
 }
 
-fn write_results(out: &Path, files: &[DataFile]) -> anyhow::Result<()> {
+fn write_results(out: &Path, files: &[DataFile]) -> Result<()> {
     for f in files {
         let (cat, name) = f.rel.rsplit_once('/').unwrap_or(("", &f.rel));
         let dir = out.join(DETECTOR).join(cat);
         std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+            .map_err(EvalError::io(format!("cannot create {}", dir.display())))?;
         let mut csv = String::with_capacity(f.ts.len() * 48);
         csv.push_str("timestamp,value,anomaly_score,label\n");
         let input = FileInput {
@@ -458,13 +460,14 @@ fn write_results(out: &Path, files: &[DataFile]) -> anyhow::Result<()> {
             );
         }
         let path = dir.join(format!("{DETECTOR}_{name}"));
-        std::fs::write(&path, csv).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, csv)
+            .map_err(EvalError::io(format!("cannot write {}", path.display())))?;
     }
     Ok(())
 }
 
 /// NAB's `<detector>_<profile>_scores.csv`, with its Totals row.
-fn write_score_table(out: &Path, profile: &str, r: &CorpusScore) -> anyhow::Result<()> {
+fn write_score_table(out: &Path, profile: &str, r: &CorpusScore) -> Result<()> {
     let mut csv = String::from("Detector,Profile,File,Threshold,Score,TP,TN,FP,FN,Total_Count\n");
     let mut tot = [0usize; 5];
     for f in &r.files {
@@ -487,7 +490,7 @@ fn write_score_table(out: &Path, profile: &str, r: &CorpusScore) -> anyhow::Resu
     let path = out
         .join(DETECTOR)
         .join(format!("{DETECTOR}_{profile}_scores.csv"));
-    std::fs::write(&path, csv).with_context(|| format!("cannot write {}", path.display()))
+    std::fs::write(&path, csv).map_err(EvalError::io(format!("cannot write {}", path.display())))
 }
 
 #[cfg(test)]

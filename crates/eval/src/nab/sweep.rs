@@ -14,7 +14,7 @@ const START_THRESHOLD: f64 = 1.1;
 /// beyond 3 (a false positive far behind a window).
 ///
 /// ```
-/// use argus_detect::nab::scaled_sigmoid;
+/// use argus_eval::nab::scaled_sigmoid;
 /// assert!((scaled_sigmoid(-1.0) - 0.98661).abs() < 1e-5); // left edge of a window
 /// assert_eq!(scaled_sigmoid(0.0), 0.0); // right edge
 /// assert_eq!(scaled_sigmoid(3.5), -1.0);
@@ -30,8 +30,8 @@ pub fn scaled_sigmoid(x: f64) -> f64 {
 /// Number of leading rows NAB leaves unscored: `min(floor(0.15·n), 750)`.
 ///
 /// ```
-/// assert_eq!(argus_detect::nab::probationary_length(4032), 604);
-/// assert_eq!(argus_detect::nab::probationary_length(22695), 750);
+/// assert_eq!(argus_eval::nab::probationary_length(4032), 604);
+/// assert_eq!(argus_eval::nab::probationary_length(22695), 750);
 /// ```
 pub fn probationary_length(rows: usize) -> usize {
     let p = (PROBATION_PERCENT * rows as f64).floor().min(PROBATION_CAP);

@@ -1,0 +1,104 @@
+//! `argus eval nab|csv`: Argus's own detectors over a user's labelled files
+//! (as `promtool test` runs rules over test files). This module holds the
+//! flags; the runs are `argus_eval::nab::run` and `argus_eval::csv::run`.
+//!
+//! ```text
+//! argus eval nab --data ../shared/data/nab --out /tmp/nab-results
+//! argus eval nab --data DIR --out OUT --config variant.json --categories realKnownCause
+//! argus eval csv --input cpu.csv --kind resource --period day --out scored.csv
+//! ```
+//!
+//! The default NAB configuration is the production scorer's; a `--config`
+//! file selects a variant, e.g. the contextual detector alone with 64 levels:
+//! `{"context_add": 0, "context_weight": 6, "point_weight": 0,
+//! "likelihood_weight": 0, "context": {"levels": 64}}`.
+
+use std::path::PathBuf;
+
+/// Arguments of `argus eval nab`.
+#[derive(clap::Args)]
+pub struct NabArgs {
+    /// NAB directory with `data/` and `labels/`.
+    #[arg(long)]
+    data: PathBuf,
+    /// Output directory for the results (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+    /// Optional JSON file with a scorer configuration (keys of
+    /// `AnomalyConfig`; missing keys take their defaults). Applies to every file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Only these categories (comma-separated), e.g. `realKnownCause`.
+    #[arg(long, value_delimiter = ',')]
+    categories: Vec<String>,
+    /// Use this threshold for every profile instead of optimising it (for
+    /// held-out evaluation: a threshold chosen on another split).
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// Give the scorer each file's min and max as its input range, as NAB
+    /// does for every detector (`inputMin`/`inputMax`); the default.
+    #[arg(long, overrides_with = "no_input_range")]
+    nab_input_range: bool,
+    /// Score without the file's range: the scorer fixes its discretisation
+    /// online, as in production.
+    #[arg(long, overrides_with = "nab_input_range")]
+    no_input_range: bool,
+    /// Per-file score tables of published detectors, in NAB's
+    /// `<detector>_<profile>_scores.csv` format (e.g.
+    /// `bench/nab/published_scores.csv`): prints their scores on the files
+    /// of this run beside ours. Repeatable.
+    #[arg(long)]
+    peers: Vec<PathBuf>,
+}
+
+/// Runs `argus eval nab`; returns the process exit code.
+pub fn nab(a: NabArgs) -> anyhow::Result<i32> {
+    let opts = argus_eval::nab::NabOptions {
+        data: a.data,
+        out: a.out,
+        config: a.config,
+        categories: a.categories,
+        threshold: a.threshold,
+        input_range: !a.no_input_range,
+        peers: a.peers,
+    };
+    argus_eval::nab::run(&opts, &mut std::io::stdout().lock())?;
+    Ok(0)
+}
+
+/// Arguments of `argus eval csv`.
+#[derive(clap::Args)]
+pub struct CsvArgs {
+    /// Input CSV with a `timestamp,value[,label]` header.
+    #[arg(long)]
+    input: PathBuf,
+    /// Rule kind: business_volume, error_count, latency, saturation, resource.
+    #[arg(long, default_value = "resource")]
+    kind: String,
+    /// Period: auto, none, day, week, month.
+    #[arg(long, default_value = "auto")]
+    period: String,
+    /// Algorithm: auto, ma, kde, data_cluster, holt_winters.
+    #[arg(long, default_value = "auto")]
+    algorithm: String,
+    /// Points before the first training (and between retrainings).
+    #[arg(long, default_value_t = 10_080)]
+    min_points: usize,
+    /// Output CSV.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Runs `argus eval csv`; returns the process exit code.
+pub fn csv(a: CsvArgs) -> anyhow::Result<i32> {
+    let opts = argus_eval::csv::CsvOptions {
+        input: a.input,
+        kind: a.kind,
+        period: a.period,
+        algorithm: a.algorithm,
+        min_points: a.min_points,
+        out: a.out,
+    };
+    argus_eval::csv::run(&opts, &mut std::io::stdout().lock())?;
+    Ok(0)
+}

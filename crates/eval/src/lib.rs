@@ -1,0 +1,33 @@
+//! Evaluation of Argus's own detectors over a user's labelled files, the
+//! library behind `argus eval` (as `promtool test` is behind promtool): it
+//! reads the files, runs the detectors of `argus-detect` over them and scores
+//! the result. Nothing here starts or installs other systems; that is the
+//! evaluation lab's job (`argus-lab`).
+//!
+//! Module map (each module's own header has its example):
+//! - [`nab`]: the Numenta Anomaly Benchmark scorer, the `argus eval nab`
+//!   run over a NAB directory ([`nab::run`]) and the published detectors'
+//!   scores beside ours ([`nab::peers`]).
+//! - [`csv`]: `argus eval csv`: the dynamic-threshold detector streamed over
+//!   one `timestamp,value[,label]` file, with precision, recall and F1.
+//!
+//! ```
+//! use argus_eval::csv::prf;
+//! use argus_eval::nab::{evaluate, CostMatrix, FileInput};
+//!
+//! let s = prf(&[true, false, true], &[true, false, false]);
+//! assert_eq!((s.point.precision, s.point.recall), (1.0, 0.5));
+//!
+//! let ts: Vec<i64> = (0..20).map(|i| i * 60).collect();
+//! let mut scores = vec![0.0; 20];
+//! scores[10] = 1.0;
+//! let file = FileInput { name: "a.csv", timestamps: &ts, scores: &scores, windows: &[(600, 780)] };
+//! let r = evaluate(&[file], &CostMatrix::STANDARD).unwrap();
+//! assert!((r.normalized.unwrap() - 100.0).abs() < 1e-9);
+//! ```
+
+pub mod csv;
+mod error;
+pub mod nab;
+
+pub use error::EvalError;
