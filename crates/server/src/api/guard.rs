@@ -185,25 +185,22 @@ pub async fn layer(State(g): State<Arc<Guard>>, req: Request, next: Next) -> Res
         )
             .into_response(),
     };
+    // Defaults: headers set inside (the web configuration's
+    // `http_server_config.headers`) are kept.
     let hs = resp.headers_mut();
-    hs.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    hs.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    hs.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    hs.entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    hs.entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
+    hs.entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("no-referrer"));
     let html = hs
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|c| c.starts_with("text/html"));
     if html {
-        hs.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        );
+        hs.entry(header::CONTENT_SECURITY_POLICY)
+            .or_insert(HeaderValue::from_static(CSP));
     }
     resp
 }
