@@ -212,8 +212,9 @@ if (!run) {
 }
 const browser = await chromium.launch({ executablePath: exe, headless: true, args: ["--no-sandbox"] });
 let failed = false;
+let page;
 try {
-  const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+  page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
@@ -226,6 +227,10 @@ try {
 } catch (e) {
   failed = true;
   console.error(`not ok - ${scenario}: ${e.message}`);
+  if (page) {
+    const text = await page.locator("body").innerText().catch(() => "");
+    console.error(`the page was ${page.url()}: ${text.slice(0, 600)}`);
+  }
 } finally {
   await browser.close();
 }

@@ -135,6 +135,10 @@ impl Guard {
             return Verdict::Pass;
         }
         match origin {
+            // Chromium sends `Origin: null` for its own form posts under
+            // `Referrer-Policy: no-referrer`; `Sec-Fetch-Site`, which no page
+            // can set, still says whether the post came from this site.
+            Some("null") if fetch_site == Some("same-origin") => Verdict::Pass,
             Some(o) => {
                 let o_norm = origin_of(o);
                 let same = match (&o_norm, host) {
@@ -229,6 +233,21 @@ mod tests {
         assert_eq!(v, Verdict::CrossSite("http://evil.example".into()));
         let v = g().check("DELETE", Some("localhost:9797"), Some("null"), None);
         assert!(matches!(v, Verdict::CrossSite(_)));
+        let v = g().check(
+            "POST",
+            Some("localhost:9797"),
+            Some("null"),
+            Some("cross-site"),
+        );
+        assert!(matches!(v, Verdict::CrossSite(_)));
+        // A same-site form post under no-referrer: Origin null, but the browser says same-origin.
+        let v = g().check(
+            "POST",
+            Some("localhost:9797"),
+            Some("null"),
+            Some("same-origin"),
+        );
+        assert_eq!(v, Verdict::Pass);
         let v = g().check("POST", Some("localhost:9797"), None, Some("cross-site"));
         assert!(matches!(v, Verdict::CrossSite(_)));
     }
