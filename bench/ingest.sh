@@ -9,7 +9,7 @@ PORT=19797
 OUT=$WORK/ingest-$SERIES; DATA=$OUT/data
 need_build
 rm -rf "$OUT"; mkdir -p "$OUT"
-ARGUS_LOG=warn "$ARGUS" server --data-dir "$DATA" --listen 127.0.0.1:$PORT >"$OUT/argus.log" 2>&1 &
+ARGUS_LOG=warn "$ARGUS" server --data-dir "$DATA" --listen 127.0.0.1:$PORT --web.enable-admin-api >"$OUT/argus.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null' EXIT
 wait_http http://127.0.0.1:$PORT/-/ready || exit 1

@@ -13,7 +13,7 @@ Y
 cat > $D/argus.yml <<Y
 alerting: {config_file: $D/am.yml}
 Y
-$BIN server --data-dir $D/data --listen 127.0.0.1:$PORT --config $D/argus.yml 2>$D/log & PID=$!
+$BIN server --data-dir $D/data --listen 127.0.0.1:$PORT --config $D/argus.yml --web.enable-admin-api 2>$D/log & PID=$!
 for i in $(seq 100); do curl -s -o /dev/null $B/-/ready && break; sleep 0.2; done
 st() { printf '%-60s %s\n' "$1" "$2"; }
 q=$(python3 -c 'print("+".join(["1"]*2000))')

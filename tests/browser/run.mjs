@@ -148,6 +148,52 @@ const scenarios = {
     await shot(page, "crosssite");
   },
 
+  async signin(page) {
+    // Signed out, a page asks for a sign-in and comes back after it.
+    await page.goto(base + "/ui/alerts");
+    check(page.url().includes("/ui/login"), `a signed-out visit should go to the sign-in page, got ${page.url()}`);
+    await page.locator("h1", { hasText: "Sign in" }).waitFor();
+    async function signIn(user) {
+      await page.locator("#user").fill(user);
+      await page.locator("#password").fill(user + "-pw");
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.waitForURL(/\/ui\/alerts$/);
+      await page.locator("#who", { hasText: user }).waitFor();
+    }
+    // A viewer cannot acknowledge.
+    await signIn("vic");
+    let row = page.locator("tr[data-fp]", { hasText: "DiskFull" }).first();
+    await row.waitFor();
+    const fp = await row.getAttribute("data-fp");
+    await row.getByRole("button", { name: "Acknowledge" }).click();
+    await page.locator("#toast", { hasText: "vic (viewer)" }).waitFor({ timeout: 10000 });
+    let alerts = await api(page, "/api/v2/alerts?filter=" + encodeURIComponent('alertname="DiskFull"'));
+    check(!alerts[0].acknowledged, `a viewer's acknowledgement must not take: ${JSON.stringify(alerts[0])}`);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/ui\/login/);
+    // An operator can, and is recorded by name whatever the page sends.
+    await page.goto(base + "/ui/alerts");
+    await signIn("bob");
+    row = page.locator(`tr#a-${fp}`);
+    await row.getByRole("button", { name: "Acknowledge" }).click();
+    await page.locator(`tr#a-${fp}[data-state="acknowledged"]`).waitFor({ timeout: 10000 });
+    alerts = await api(page, "/api/v2/alerts?filter=" + encodeURIComponent('alertname="DiskFull"'));
+    check(alerts[0].acknowledged && alerts[0].acknowledged.by === "bob", `the acknowledgement should be bob's: ${JSON.stringify(alerts[0])}`);
+    await shot(page, "signin");
+    // A cross-site form post, while bob is signed in, is refused.
+    const evil = "http://evil.example/";
+    const body =
+      `<form id="f" method="post" action="${base}/api/v2/alerts/${fp}/unack">` +
+      `<input name="who" value="evil"></form><script>document.getElementById("f").submit()</script>`;
+    await page.route(evil, (route) => route.fulfill({ contentType: "text/html", body }));
+    const answered = page.waitForResponse((r) => r.url().includes(`/api/v2/alerts/${fp}/unack`));
+    await page.goto(evil);
+    const r = await answered;
+    check(r.status() === 403, `a cross-site form post should be refused with 403, got ${r.status()}`);
+    alerts = await api(page, "/api/v2/alerts?filter=" + encodeURIComponent('alertname="DiskFull"'));
+    check(alerts[0].acknowledged && alerts[0].acknowledged.by === "bob", "the cross-site post must not change the alert");
+  },
+
   async rules(page) {
     await page.goto(base + "/ui/rules");
     await page.locator("#rules tr", { hasText: "HighLatency" }).waitFor();
@@ -166,20 +212,25 @@ if (!run) {
 }
 const browser = await chromium.launch({ executablePath: exe, headless: true, args: ["--no-sandbox"] });
 let failed = false;
+let page;
 try {
-  const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+  page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
   page.setDefaultTimeout(10000);
   await run(page);
-  // The cross-site scenario's refused post is an expected resource error.
-  const unexpected = errors.filter((e) => !(scenario === "crosssite" && e.includes("403")));
+  // The refused posts of the cross-site and sign-in scenarios are expected resource errors.
+  const unexpected = errors.filter((e) => !(["crosssite", "signin"].includes(scenario) && e.includes("403")));
   check(unexpected.length === 0, "the page logged errors: " + unexpected.join("; "));
   console.log(`ok - ${scenario}`);
 } catch (e) {
   failed = true;
   console.error(`not ok - ${scenario}: ${e.message}`);
+  if (page) {
+    const text = await page.locator("body").innerText().catch(() => "");
+    console.error(`the page was ${page.url()}: ${text.slice(0, 600)}`);
+  }
 } finally {
   await browser.close();
 }

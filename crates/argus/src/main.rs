@@ -84,6 +84,16 @@ struct ServerArgs {
     /// YAML configuration file (optional).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Web configuration file in Prometheus's format (TLS, basic-auth users)
+    /// with Argus's roles and bearer tokens; overrides `web.config_file`.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    web_config_file: Option<PathBuf>,
+    /// Answer `POST /-/reload` (and `/-/quit`), as in Prometheus.
+    #[arg(long = "web.enable-lifecycle")]
+    web_enable_lifecycle: bool,
+    /// Answer the admin APIs (`/api/v1/admin/...`), as in Prometheus.
+    #[arg(long = "web.enable-admin-api")]
+    web_enable_admin_api: bool,
 }
 
 fn load_config(path: Option<&PathBuf>) -> Result<Config, ConfigError> {
@@ -125,7 +135,14 @@ async fn shutdown_signal() {
 }
 
 fn run_server(args: ServerArgs, run_agent: bool) -> anyhow::Result<()> {
-    let config = load_config(args.config.as_ref())?;
+    let mut config = load_config(args.config.as_ref())?;
+    if let Some(f) = &args.web_config_file {
+        config.web.config_file = Some(
+            std::path::absolute(f).with_context(|| format!("cannot resolve {}", f.display()))?,
+        );
+    }
+    config.web.enable_lifecycle |= args.web_enable_lifecycle;
+    config.web.enable_admin_api |= args.web_enable_admin_api;
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(argus_server::run(
         argus_server::ServerOptions {

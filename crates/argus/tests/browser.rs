@@ -60,7 +60,10 @@ struct Fixture {
     _tmp: tempfile::TempDir,
 }
 
-async fn fixture() -> Fixture {
+/// `auth`: the server asks for sign-in (users alice, an admin; bob, an
+/// operator; vic, a viewer; each with the password `<name>-pw`), and the
+/// fixture's own requests sign in as alice.
+async fn fixture(auth: bool) -> Fixture {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     let data = dir.join("data");
@@ -98,13 +101,38 @@ async fn fixture() -> Fixture {
         ),
     )
     .expect("write argus.yml");
-    let proc = ArgusProc::start_on(
-        "server",
-        &data,
-        port,
-        &["--config", cfg.to_str().expect("utf-8 path")],
-    );
+    let web = dir.join("web.yml");
+    let mut args = vec![
+        "--config".to_string(),
+        cfg.to_str().expect("utf-8 path").to_string(),
+    ];
+    if auth {
+        let h = |u: &str| bcrypt::hash(format!("{u}-pw"), 4).expect("bcrypt");
+        std::fs::write(
+            &web,
+            format!(
+                "basic_auth_users:\n  alice: {}\n  bob: {}\n  vic: {}\nuser_roles:\n  bob: operator\n  vic: viewer\n",
+                h("alice"),
+                h("bob"),
+                h("vic")
+            ),
+        )
+        .expect("write web.yml");
+        args.push("--web.config.file".into());
+        args.push(web.to_str().expect("utf-8 path").into());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let proc = ArgusProc::start_on("server", &data, port, &args);
     let c = reqwest::Client::new();
+    // The fixture's own requests: as alice when the server asks for sign-in.
+    let url = |path: &str| {
+        let u = proc.url(path);
+        if auth {
+            u.replacen("http://", "http://alice:alice-pw@", 1)
+        } else {
+            u
+        }
+    };
 
     // Eight hours of a latency series at 30 s steps (the streaming scorer
     // reports after ~700 samples), with three spikes in the last hour.
@@ -127,7 +155,7 @@ async fn fixture() -> Fixture {
         ],
         samples,
     )]);
-    let r = post_write(&c, &proc.url("/api/v1/write"), body)
+    let r = post_write(&c, &url("/api/v1/write"), body)
         .await
         .expect("remote write");
     assert!(r.status().is_success(), "remote write: {}", r.status());
@@ -140,7 +168,7 @@ async fn fixture() -> Fixture {
         "endsAt": rfc3339(now_ms() + 3_600_000),
     }]);
     let r = c
-        .post(proc.url("/api/v2/alerts"))
+        .post(url("/api/v2/alerts"))
         .json(&alert)
         .send()
         .await
@@ -155,7 +183,7 @@ async fn fixture() -> Fixture {
     let t0 = Instant::now();
     loop {
         let v: serde_json::Value = c
-            .get(proc.url("/api/v1/query"))
+            .get(url("/api/v1/query"))
             .query(&[(
                 "query",
                 "count(argus_baseline_upper{metric=\"ui_demo_latency\"}) + count(max_over_time(argus_anomaly_level{metric=\"ui_demo_latency\"}[2h]) > 0)",
@@ -182,6 +210,10 @@ async fn fixture() -> Fixture {
 }
 
 fn scenario(name: &str) {
+    scenario_with(name, false);
+}
+
+fn scenario_with(name: &str, auth: bool) {
     let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     preflight();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -189,7 +221,7 @@ fn scenario(name: &str) {
         .enable_all()
         .build()
         .expect("runtime");
-    let fx = rt.block_on(fixture());
+    let fx = rt.block_on(fixture(auth));
     let shots = root().join("docs/screenshots");
     let out = Command::new("node")
         .arg(root().join("tests/browser/run.mjs"))
@@ -254,4 +286,9 @@ fn rules_and_models_list_and_retrain() {
 #[test]
 fn a_cross_site_form_post_is_refused_and_the_ui_cannot_be_framed() {
     scenario("crosssite");
+}
+
+#[test]
+fn signed_out_pages_ask_for_sign_in_and_only_operators_acknowledge() {
+    scenario_with("signin", true);
 }

@@ -491,6 +491,17 @@ impl Config {
             .collect()
     }
 
+    /// The authentication settings of the `web:` section, its file resolved
+    /// against [`Config::base_dir`].
+    pub fn auth_settings(&self) -> crate::auth::AuthSettings {
+        let base = self.base_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+        crate::auth::AuthSettings {
+            file: self.web.config_file.as_ref().map(|f| base.join(f)),
+            enable_lifecycle: self.web.enable_lifecycle,
+            enable_admin_api: self.web.enable_admin_api,
+        }
+    }
+
     /// The store options this configuration asks for.
     pub fn tsdb_options(&self) -> argus_tsdb::Options {
         let s = &self.storage;

@@ -19,6 +19,7 @@
 
 pub mod alerting;
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod detect;
 pub mod health;
@@ -54,6 +55,9 @@ pub enum ServerError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The web configuration (TLS, users, roles) is unusable.
+    #[error("{0}")]
+    Auth(#[source] auth::AuthError),
     /// The HTTP server failed.
     #[error("http server failed: {0}")]
     Serve(std::io::Error),
@@ -128,6 +132,9 @@ pub async fn run(
             addr: opts.listen,
             source,
         })?;
+    // Checked before anything starts: a bad web configuration stops here.
+    let auth = auth::Auth::new(&opts.config.auth_settings(), &opts.data_dir, clock.clone())
+        .map_err(ServerError::Auth)?;
     let dir = opts.data_dir.clone();
     let tsdb_opts = opts.config.tsdb_options();
     let c2 = clock.clone();
@@ -295,7 +302,8 @@ pub async fn run(
     let app = api::router(state, opts.config.limits.max_request_body.0 as usize)
         .merge(alerting.router())
         .merge(health.router())
-        .merge(detect::router(&detect));
+        .merge(detect::router(&detect))
+        .merge(auth::router(auth.clone()));
     let app = app.clone().merge(ui::router(app, ui_clock));
     let guard = Arc::new(api::guard::Guard::new(
         opts.listen,
@@ -303,22 +311,24 @@ pub async fn run(
         &opts.config.web.allowed_hosts,
         &opts.config.web.allowed_origins,
     ));
-    let app = app.layer(axum::middleware::from_fn_with_state(
-        guard,
-        api::guard::layer,
-    ));
+    // The guard runs first (cross-site writes and foreign hosts are refused
+    // before any password is checked), then authentication and roles.
+    let app = app
+        .layer(axum::middleware::from_fn_with_state(
+            auth.clone(),
+            auth::layer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            guard,
+            api::guard::layer,
+        ));
     tracing::info!(listen = %opts.listen, "Argus is listening.");
-    if !opts.listen.ip().is_loopback() {
+    if !opts.listen.ip().is_loopback() && !auth.required() {
         tracing::warn!(listen = %opts.listen, "Argus listens beyond this machine and asks no one to sign in: anyone who can reach this address can read the data and create silences, acknowledge alerts and write samples. Listen on 127.0.0.1 behind a proxy that authenticates, or firewall the port.");
     }
     // Health alerts are handed to the pipeline next to the HTTP server, at once.
-    let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown);
-    let served = health::serve_with_alerts(
-        std::future::IntoFuture::into_future(serve),
-        &alerting,
-        health_alerts,
-    )
-    .await;
+    let serve = auth::serve(listener, app, auth.clone(), shutdown);
+    let served = health::serve_with_alerts(serve, &alerting, health_alerts).await;
     health.stop();
 
     for t in &tasks {

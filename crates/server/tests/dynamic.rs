@@ -35,6 +35,9 @@ async fn start_with(
     config_path: Option<std::path::PathBuf>,
     clock: Arc<ManualClock>,
 ) -> Server {
+    let mut config = config;
+    // The reload test posts to /-/reload.
+    config.web.enable_lifecycle = true;
     let listen: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(run(

@@ -56,6 +56,22 @@
   degraded();
   setInterval(degraded, 15000);
 
+  // Who is signed in, with a sign-out button, when the server asks for sign-in.
+  async function who() {
+    const el = $("#who");
+    if (!el) return;
+    try {
+      const r = await fetch("/api/argus/v1/whoami", { cache: "no-store" });
+      if (!r.ok) return;
+      const d = (await r.json()).data;
+      if (!d || !d.user) return;
+      el.innerHTML = '<span class="user">' + esc(d.user) + "</span> · " + esc(d.role) +
+        ' <form method="post" action="/ui/logout"><button type="submit">Sign out</button></form>';
+      el.hidden = false;
+    } catch (_) { /* the banner above reports a server that does not answer */ }
+  }
+  who();
+
   // Keyboard: "g" then a page key; "?" shows the list; "/" focuses the query box.
   let pendingG = false;
   const keys = {};

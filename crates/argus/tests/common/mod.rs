@@ -206,5 +206,10 @@ pub fn start_with_config(sub: &str, data_dir: &Path, port: u16, yaml: &str) -> A
     let cfg = data_dir.with_extension("yml");
     std::fs::write(&cfg, yaml).expect("write config");
     let cfg = cfg.to_str().expect("utf-8 path").to_string();
-    ArgusProc::start_on(sub, data_dir, port, &["--config", &cfg])
+    ArgusProc::start_on(
+        sub,
+        data_dir,
+        port,
+        &["--config", &cfg, "--web.enable-lifecycle"],
+    )
 }

@@ -135,6 +135,10 @@ impl Guard {
             return Verdict::Pass;
         }
         match origin {
+            // Chromium sends `Origin: null` for its own form posts under
+            // `Referrer-Policy: no-referrer`; `Sec-Fetch-Site`, which no page
+            // can set, still says whether the post came from this site.
+            Some("null") if fetch_site == Some("same-origin") => Verdict::Pass,
             Some(o) => {
                 let o_norm = origin_of(o);
                 let same = match (&o_norm, host) {
@@ -185,25 +189,22 @@ pub async fn layer(State(g): State<Arc<Guard>>, req: Request, next: Next) -> Res
         )
             .into_response(),
     };
+    // Defaults: headers set inside (the web configuration's
+    // `http_server_config.headers`) are kept.
     let hs = resp.headers_mut();
-    hs.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    hs.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    hs.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    hs.entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    hs.entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
+    hs.entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("no-referrer"));
     let html = hs
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|c| c.starts_with("text/html"));
     if html {
-        hs.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        );
+        hs.entry(header::CONTENT_SECURITY_POLICY)
+            .or_insert(HeaderValue::from_static(CSP));
     }
     resp
 }
@@ -232,6 +233,21 @@ mod tests {
         assert_eq!(v, Verdict::CrossSite("http://evil.example".into()));
         let v = g().check("DELETE", Some("localhost:9797"), Some("null"), None);
         assert!(matches!(v, Verdict::CrossSite(_)));
+        let v = g().check(
+            "POST",
+            Some("localhost:9797"),
+            Some("null"),
+            Some("cross-site"),
+        );
+        assert!(matches!(v, Verdict::CrossSite(_)));
+        // A same-site form post under no-referrer: Origin null, but the browser says same-origin.
+        let v = g().check(
+            "POST",
+            Some("localhost:9797"),
+            Some("null"),
+            Some("same-origin"),
+        );
+        assert_eq!(v, Verdict::Pass);
         let v = g().check("POST", Some("localhost:9797"), None, Some("cross-site"));
         assert!(matches!(v, Verdict::CrossSite(_)));
     }
