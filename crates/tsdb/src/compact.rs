@@ -59,6 +59,18 @@ impl Db {
     /// sample beyond the clock's now plus `max_future_ms` is not cut (the cut
     /// stops at now), so it cannot raise the head's lower bound.
     pub fn compact_head_fully(&self) -> Result<(), TsdbError> {
+        self.compact_head_keeping(0)
+    }
+
+    /// Like [`Db::compact_head_fully`], but leaves the newest
+    /// `ooo_window_ms` of the head in memory, so a lagging sender's samples
+    /// inside the out-of-order window are still accepted afterwards. What
+    /// the admin API runs unless asked for a full cut.
+    pub fn compact_head_keeping_ooo_window(&self) -> Result<(), TsdbError> {
+        self.compact_head_keeping(self.inner.opts.ooo_window_ms)
+    }
+
+    fn compact_head_keeping(&self, keep_ms: i64) -> Result<(), TsdbError> {
         let i = &self.inner;
         let _c = i.compact_lock.lock();
         let (mn, mx) = (
@@ -71,7 +83,8 @@ impl Db {
             mx
         } else {
             mx.min(i.clock.now_ms())
-        };
+        }
+        .saturating_sub(keep_ms);
         if mn == i64::MAX || mn > top {
             // Nothing to cut; still collect series that stayed empty.
             let removed = i.head.truncate(i.head.min_valid.load(Ordering::Acquire));

@@ -205,11 +205,28 @@ async fn tsdb_status(State(st): State<AppState>) -> Response {
 
 /// `POST /api/v1/admin/tsdb/compact`: cuts the whole head into a block now
 /// (used by benchmarks to measure bytes per sample after compaction).
-async fn compact(State(st): State<AppState>) -> Result<Response, params::ApiError> {
+/// `POST /api/v1/admin/tsdb/compact`: moves the head into a block, leaving
+/// the out-of-order window in memory so lagging senders are not refused;
+/// `?full=true` cuts everything (benchmarks measuring bytes per sample).
+async fn compact(
+    State(st): State<AppState>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Result<Response, params::ApiError> {
+    let full = q
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .any(|kv| kv == "full=true" || kv == "full=1");
     let db = st.db.clone();
-    tokio::task::spawn_blocking(move || db.compact_head_fully())
-        .await
-        .map_err(|e| params::ApiError::internal(e.to_string()))??;
+    tokio::task::spawn_blocking(move || {
+        if full {
+            db.compact_head_fully()
+        } else {
+            db.compact_head_keeping_ooo_window()
+        }
+    })
+    .await
+    .map_err(|e| params::ApiError::internal(e.to_string()))??;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
