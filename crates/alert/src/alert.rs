@@ -8,6 +8,7 @@
 //! assert_eq!(format!("{:016x}", fingerprint(&a.labels)), a.fingerprint_hex());
 //! ```
 
+use argus_model::alert::AlertEvent;
 use argus_model::Labels;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -238,6 +239,45 @@ impl PostableAlert {
     }
 }
 
+impl Alert {
+    /// Converts an alert from a source inside Argus (a rule, a health check, a dynamic rule),
+    /// received at `now`: a missing end is `now + resolve_timeout_ms` with the timeout flag set,
+    /// as for a posted alert.
+    ///
+    /// ```
+    /// use argus_alert::Alert;
+    /// use argus_model::{alert::AlertEvent, Labels};
+    /// let ev = AlertEvent::new(Labels::from_pairs(&[("alertname", "Down")]), 1_000).ending_at(9_000);
+    /// let a = Alert::from_event(ev, 2_000, 300_000).unwrap();
+    /// assert_eq!((a.starts_at, a.ends_at, a.updated_at, a.timeout), (1_000, 9_000, 2_000, false));
+    /// ```
+    pub fn from_event(
+        ev: AlertEvent,
+        now: i64,
+        resolve_timeout_ms: i64,
+    ) -> Result<Alert, AlertError> {
+        if ev.labels.is_empty() {
+            return Err(AlertError::NoLabels);
+        }
+        let (ends_at, timeout) = match ev.ends_at_ms {
+            Some(e) => (e, false),
+            None => (now + resolve_timeout_ms, true),
+        };
+        if ends_at < ev.starts_at_ms {
+            return Err(AlertError::EndBeforeStart);
+        }
+        Ok(Alert {
+            labels: ev.labels,
+            annotations: ev.annotations,
+            starts_at: ev.starts_at_ms,
+            ends_at,
+            generator_url: ev.generator_url,
+            updated_at: now,
+            timeout,
+        })
+    }
+}
+
 /// Parses an RFC 3339 time stamp into milliseconds.
 pub fn parse_rfc3339(s: &str) -> Result<i64, AlertError> {
     chrono::DateTime::parse_from_rfc3339(s)
@@ -317,6 +357,22 @@ mod tests {
         assert_eq!((a.starts_at, a.ends_at, a.timeout), (10_000, 310_000, true));
         assert_eq!(
             PostableAlert::default().into_alert(0, 1).unwrap_err(),
+            AlertError::NoLabels
+        );
+    }
+
+    #[test]
+    fn events_convert_without_text() {
+        let l = Labels::from_pairs(&[("alertname", "x")]);
+        let open = Alert::from_event(AlertEvent::new(l.clone(), 1_000), 10_000, 300_000).unwrap();
+        assert_eq!((open.ends_at, open.timeout), (310_000, true));
+        let bad = AlertEvent::new(l, 5_000).ending_at(4_000);
+        assert_eq!(
+            Alert::from_event(bad, 0, 1).unwrap_err(),
+            AlertError::EndBeforeStart
+        );
+        assert_eq!(
+            Alert::from_event(AlertEvent::default(), 0, 1).unwrap_err(),
             AlertError::NoLabels
         );
     }

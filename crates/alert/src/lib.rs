@@ -5,7 +5,9 @@
 //!
 //! The [`Dispatcher`] is a synchronous state machine driven by `tick(now)`, so timelines are
 //! tested on a [`argus_model::ManualClock`] without sleeping; [`runner::Runner`] drives it
-//! with tokio in production.
+//! with tokio in production. Alerts from inside Argus (rules, health checks, dynamic rules)
+//! arrive as [`argus_model::alert::AlertEvent`]s through one [`Ingress`]; posted alerts are
+//! converted from text at the HTTP API ([`PostableAlert`]).
 //!
 //! ```
 //! use argus_alert::{config::Config, Alert, Dispatcher};
@@ -37,6 +39,7 @@ pub mod config;
 pub mod dispatch;
 pub mod escalation;
 pub mod flap;
+pub mod ingress;
 pub mod inhibit;
 pub mod links;
 pub mod nflog;
@@ -51,4 +54,5 @@ pub mod template;
 pub use alert::{fingerprint, Alert, AlertStatus, PostableAlert};
 pub use dispatch::{AlertInfo, DispatchError, Dispatcher, GroupId, GroupInfo, HistoryQuery};
 pub use escalation::{Ack, AckTarget};
+pub use ingress::{Ingress, IngressClosed, IngressQueue};
 pub use notification::{IntegrationKind, Notification, NotifiedAlert, WebhookMessage};

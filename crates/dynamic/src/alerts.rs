@@ -8,21 +8,29 @@
 //!   a fall that stays ≥ 1 keeps the alert as it is.
 //! - A sample at level 0 ends the episode; a fired alert is sent resolved
 //!   (`endsAt` = that sample's time).
-//! - Firing alerts are re-sent every `resend_delay` by the server's clock,
-//!   each valid for four resend delays, as Prometheus does.
+//! - Firing alerts are re-sent every `resend_delay` by the server's clock
+//!   (due once the delay has passed), each valid for four resend delays, as
+//!   Prometheus does. A resolved alert is sent once.
+//!
+//! The timing (`for`, resend, validity) is the shared
+//! [`Lifecycle`](argus_model::alert::Lifecycle) (see
+//! [`CompiledRule::lifecycle`]).
 //!
 //! ```
 //! use argus_dynamic::alerts::{AlertTrack, Transition};
+//! use argus_model::alert::Lifecycle;
+//! let life = Lifecycle::new(60_000).with_for(60_000);
 //! let mut t = AlertTrack::default();
-//! assert_eq!(t.step(0, 2, 60_000), Transition::None); // pending
-//! assert_eq!(t.step(60_000, 2, 60_000), Transition::Fire { level: 2 });
-//! assert_eq!(t.step(120_000, 3, 60_000), Transition::Escalate { from: 2, to: 3 });
-//! assert_eq!(t.step(180_000, 0, 60_000), Transition::Resolve { level: 3 });
+//! assert_eq!(t.step(0, 2, &life), Transition::None); // pending
+//! assert_eq!(t.step(60_000, 2, &life), Transition::Fire { level: 2 });
+//! assert_eq!(t.step(120_000, 3, &life), Transition::Escalate { from: 2, to: 3 });
+//! assert_eq!(t.step(180_000, 0, &life), Transition::Resolve { level: 3 });
 //! ```
 
 use crate::config::CompiledRule;
 use crate::sink::{AlertState, DynamicAlert};
 use argus_detect::detector::Verdict;
+use argus_model::alert::Lifecycle;
 use argus_model::Labels;
 
 /// What a sample did to the alert.
@@ -65,8 +73,8 @@ pub struct AlertTrack {
 }
 
 impl AlertTrack {
-    /// Feeds one sample's time and level.
-    pub fn step(&mut self, ts: i64, level: u8, for_ms: i64) -> Transition {
+    /// Feeds one sample's time and level; `life` gives `for`.
+    pub fn step(&mut self, ts: i64, level: u8, life: &Lifecycle) -> Transition {
         if level == 0 {
             let was = self.fired_at.map(|_| self.level);
             *self = AlertTrack::default();
@@ -76,7 +84,7 @@ impl AlertTrack {
         match self.fired_at {
             None => {
                 self.level = self.level.max(level);
-                if ts - since >= for_ms {
+                if life.fires(since, ts) {
                     self.fired_at = Some(ts);
                     Transition::Fire { level: self.level }
                 } else {
@@ -94,8 +102,8 @@ impl AlertTrack {
     }
 
     /// Whether a firing alert is due for re-sending at `now_ms`.
-    pub fn resend_due(&self, now_ms: i64, resend_ms: i64) -> bool {
-        self.fired_at.is_some() && self.last_sent_ms.is_none_or(|s| now_ms - s >= resend_ms)
+    pub fn resend_due(&self, now_ms: i64, life: &Lifecycle) -> bool {
+        life.needs_sending(self.fired_at.is_some(), None, self.last_sent_ms, now_ms)
     }
 }
 
@@ -202,7 +210,7 @@ pub fn firing(
     track: &AlertTrack,
     level: u8,
     now_ms: i64,
-    resend_ms: i64,
+    life: &Lifecycle,
 ) -> Option<DynamicAlert> {
     let v = track.last.as_ref()?;
     Some(DynamicAlert {
@@ -214,7 +222,7 @@ pub fn firing(
         fired_at_ms: track.fired_at.unwrap_or(v.ts_ms),
         resolved_at_ms: None,
         sent_at_ms: now_ms,
-        valid_until_ms: Some(now_ms + 4 * resend_ms),
+        valid_until_ms: Some(life.valid_until(now_ms)),
     })
 }
 
@@ -247,22 +255,20 @@ mod tests {
 
     #[test]
     fn for_and_levels() {
+        let life = Lifecycle::new(60_000).with_for(120_000);
         let mut t = AlertTrack::default();
-        assert_eq!(t.step(0, 1, 120_000), Transition::None);
-        assert_eq!(t.step(60_000, 3, 120_000), Transition::None);
+        assert_eq!(t.step(0, 1, &life), Transition::None);
+        assert_eq!(t.step(60_000, 3, &life), Transition::None);
         // Fires at the episode's highest level once `for` has passed.
-        assert_eq!(t.step(120_000, 1, 120_000), Transition::Fire { level: 3 });
-        assert_eq!(t.step(180_000, 2, 120_000), Transition::None);
-        assert!(t.resend_due(0, 60_000));
+        assert_eq!(t.step(120_000, 1, &life), Transition::Fire { level: 3 });
+        assert_eq!(t.step(180_000, 2, &life), Transition::None);
+        assert!(t.resend_due(0, &life));
         t.last_sent_ms = Some(0);
-        assert!(!t.resend_due(59_999, 60_000) && t.resend_due(60_000, 60_000));
-        assert_eq!(
-            t.step(240_000, 0, 120_000),
-            Transition::Resolve { level: 3 }
-        );
-        assert!(!t.resend_due(1_000_000, 60_000));
+        assert!(!t.resend_due(59_999, &life) && t.resend_due(60_000, &life));
+        assert_eq!(t.step(240_000, 0, &life), Transition::Resolve { level: 3 });
+        assert!(!t.resend_due(1_000_000, &life));
         // A pending episode that ends sends nothing.
-        assert_eq!(t.step(300_000, 2, 120_000), Transition::None);
-        assert_eq!(t.step(360_000, 0, 120_000), Transition::None);
+        assert_eq!(t.step(300_000, 2, &life), Transition::None);
+        assert_eq!(t.step(360_000, 0, &life), Transition::None);
     }
 }

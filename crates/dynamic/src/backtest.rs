@@ -78,6 +78,8 @@ pub fn backtest_series(
     let spec = rule.spec.clone();
     let mut det = SeriesDetector::new(spec.clone())?;
     let mut track = AlertTrack::default();
+    // Only `for` matters here: a backtest sends nothing.
+    let life = rule.lifecycle(0);
     let mut out = BacktestResult::default();
     let mut open: Option<Episode> = None;
     let mut last_attempt: Option<i64> = None;
@@ -89,7 +91,7 @@ pub fn backtest_series(
         let Ok(v) = det.observe(t, x) else { continue };
         out.samples += 1;
         let model = format!("{} v{}", v.algorithm.as_str(), v.model_version);
-        match track.step(t, v.level, rule.for_ms) {
+        match track.step(t, v.level, &life) {
             Transition::None => {}
             Transition::Fire { level } => {
                 open = Some(Episode {

@@ -144,6 +144,23 @@ pub struct CompiledRule {
     pub window_ms: i64,
 }
 
+impl CompiledRule {
+    /// The timing of this rule's alerts when firing alerts are resent every
+    /// `resend_ms`: its `for`, validity four resends, a resend due once the
+    /// delay has passed.
+    ///
+    /// ```
+    /// use argus_dynamic::config::{compile_rules, DynamicRuleConfig};
+    /// let cfg: Vec<DynamicRuleConfig> =
+    ///     serde_saphyr::from_str("- {name: Lat, selector: lat, for: 2m}\n").unwrap();
+    /// let life = compile_rules(&cfg).unwrap()[0].lifecycle(60_000);
+    /// assert_eq!((life.for_ms, life.valid_until(0)), (120_000, 240_000));
+    /// ```
+    pub fn lifecycle(&self, resend_ms: i64) -> argus_model::alert::Lifecycle {
+        argus_model::alert::Lifecycle::new(resend_ms).with_for(self.for_ms)
+    }
+}
+
 /// Whether a series' label pairs (any order) match one of `sets`.
 pub fn matches_pairs(sets: &[Vec<Matcher>], pairs: &[(&str, &str)]) -> bool {
     sets.iter().any(|set| {

@@ -147,7 +147,7 @@ pub struct Shared {
     pub db: Db,
     /// The server's clock.
     pub clock: Arc<dyn Clock>,
-    /// Where alerts go (the rules engine's outbox → alert pipeline); set
+    /// Where alerts go (the alert pipeline's ingress); set
     /// once the pipeline is up. Alerts before that are logged and dropped.
     pub alerts: std::sync::OnceLock<Arc<dyn AlertSink>>,
     /// Self-metrics.
@@ -325,17 +325,11 @@ impl Shared {
         if v.level > 0 {
             st.alert.last = Some(*v);
         }
-        match st.alert.step(v.ts_ms, v.level, rule.for_ms) {
+        let life = rule.lifecycle(self.resend_ms);
+        match st.alert.step(v.ts_ms, v.level, &life) {
             Transition::None => {}
             Transition::Fire { level } => {
-                sent.extend(alerts::firing(
-                    rule,
-                    labels,
-                    &st.alert,
-                    level,
-                    now,
-                    self.resend_ms,
-                ));
+                sent.extend(alerts::firing(rule, labels, &st.alert, level, now, &life));
                 st.alert.last_sent_ms = Some(now);
             }
             Transition::Escalate { from, to } => {
@@ -344,14 +338,7 @@ impl Shared {
                         rule, labels, l, before, from, v.ts_ms, now,
                     ));
                 }
-                sent.extend(alerts::firing(
-                    rule,
-                    labels,
-                    &st.alert,
-                    to,
-                    now,
-                    self.resend_ms,
-                ));
+                sent.extend(alerts::firing(rule, labels, &st.alert, to, now, &life));
                 st.alert.last_sent_ms = Some(now);
             }
             Transition::Resolve { level } => {
@@ -388,15 +375,16 @@ impl Shared {
             let mut all = self.series.lock();
             let rules = self.rules();
             for (map, rule) in all.iter_mut().zip(rules.iter()) {
+                let life = rule.lifecycle(self.resend_ms);
                 for (labels, st) in map.iter_mut() {
-                    if st.alert.resend_due(now, self.resend_ms) {
+                    if st.alert.resend_due(now, &life) {
                         sent.extend(alerts::firing(
                             rule,
                             labels,
                             &st.alert,
                             st.alert.level,
                             now,
-                            self.resend_ms,
+                            &life,
                         ));
                         st.alert.last_sent_ms = Some(now);
                     }

@@ -216,8 +216,8 @@ impl DetectService {
         Ok(DetectService { shared, tap, tasks })
     }
 
-    /// Connects the alert pipeline (in the server, an adapter to the rules
-    /// engine's outbox). Only the first call has an effect.
+    /// Connects the alert pipeline (in the server, an adapter to the
+    /// pipeline's ingress). Only the first call has an effect.
     pub fn set_alert_sink(&self, sink: Arc<dyn AlertSink>) {
         let _ = self.shared.alerts.set(sink);
     }

@@ -1,7 +1,8 @@
 //! The seam to the alert pipeline: dynamic alerts as plain values
 //! ([`DynamicAlert`]) handed to an [`AlertSink`] that the caller provides.
 //! This crate never names the rules engine or the alert pipeline; the server
-//! implements the sink and converts each alert into its own alert type.
+//! implements the sink and hands each alert to the pipeline's ingress as an
+//! [`AlertEvent`] ([`DynamicAlert::event`]).
 //!
 //! ```
 //! use std::sync::{Arc, Mutex};
@@ -14,6 +15,7 @@
 //! assert!(got.lock().unwrap().is_empty());
 //! ```
 
+use argus_model::alert::AlertEvent;
 use argus_model::Labels;
 
 /// The state of a dynamic alert when it is sent.
@@ -48,6 +50,44 @@ pub struct DynamicAlert {
     pub sent_at_ms: i64,
     /// Until when a firing alert is valid (four resend delays after sending).
     pub valid_until_ms: Option<i64>,
+}
+
+impl DynamicAlert {
+    /// The alert as the alert pipeline takes it: it starts when it fired and
+    /// ends at its resolution, else at the validity of this send; no
+    /// generator URL.
+    ///
+    /// ```
+    /// use argus_dynamic::{AlertState, DynamicAlert};
+    /// use argus_model::Labels;
+    /// let a = DynamicAlert {
+    ///     labels: Labels::from_pairs(&[("alertname", "Lat"), ("level", "2")]),
+    ///     annotations: Labels::from_pairs(&[("summary", "high")]),
+    ///     state: AlertState::Firing,
+    ///     value: 3.5,
+    ///     active_at_ms: 1_000,
+    ///     fired_at_ms: 2_000,
+    ///     resolved_at_ms: None,
+    ///     sent_at_ms: 4_000,
+    ///     valid_until_ms: Some(244_000),
+    /// };
+    /// let ev = a.event();
+    /// assert_eq!((ev.starts_at_ms, ev.ends_at_ms), (2_000, Some(244_000)));
+    /// assert_eq!(ev.annotations["summary"], "high");
+    /// ```
+    pub fn event(&self) -> AlertEvent {
+        AlertEvent {
+            labels: self.labels.clone(),
+            annotations: self
+                .annotations
+                .iter()
+                .map(|l| (l.name.clone(), l.value.clone()))
+                .collect(),
+            starts_at_ms: self.fired_at_ms,
+            ends_at_ms: self.resolved_at_ms.or(self.valid_until_ms),
+            generator_url: String::new(),
+        }
+    }
 }
 
 /// Where dynamic alerts go. Called from the detector task and from reloads;

@@ -32,13 +32,14 @@ use crate::heartbeat::{HeartbeatState, Verdict};
 use crate::probe::ProbeOutcome;
 use crate::saturation::{classify, saturation, SaturationClass};
 use crate::HealthError;
-use argus_model::Clock;
+use argus_model::alert::{AlertEvent, Lifecycle};
+use argus_model::{Clock, Labels};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// How long resolved alerts are repeated at each resend, as in Prometheus.
-pub const RESOLVED_RETENTION_MS: i64 = 15 * 60_000;
+pub use argus_model::alert::RESOLVED_RETENTION_MS;
 
 /// An alert for the alert pipeline, in Prometheus's `sendAlerts` shape.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +55,35 @@ pub struct HealthAlert {
     pub ends_at_ms: i64,
     /// Whether the condition has cleared.
     pub resolved: bool,
+}
+
+impl HealthAlert {
+    /// The alert as the alert pipeline takes it: `startsAt` when the
+    /// condition started, `endsAt` the validity or the resolution time.
+    ///
+    /// ```
+    /// use argus_health::HealthAlert;
+    /// let a = HealthAlert {
+    ///     labels: [("alertname".to_string(), "ServiceDown".to_string())].into(),
+    ///     annotations: Default::default(),
+    ///     starts_at_ms: 1_000,
+    ///     ends_at_ms: 121_000,
+    ///     resolved: false,
+    /// };
+    /// let ev = a.event();
+    /// assert_eq!((ev.starts_at_ms, ev.ends_at_ms), (1_000, Some(121_000)));
+    /// assert_eq!(ev.labels.get("alertname"), Some("ServiceDown"));
+    /// ```
+    pub fn event(&self) -> AlertEvent {
+        let labels: Vec<(&String, &String)> = self.labels.iter().collect();
+        AlertEvent {
+            labels: Labels::from_pairs(&labels),
+            annotations: self.annotations.clone(),
+            starts_at_ms: self.starts_at_ms,
+            ends_at_ms: Some(self.ends_at_ms),
+            generator_url: String::new(),
+        }
+    }
 }
 
 /// One check of a service in the API.
@@ -149,7 +179,8 @@ pub struct Monitor {
     clock: Arc<dyn Clock>,
     host: String,
     redis_url: String,
-    resend_ms: i64,
+    /// Firing at once, valid for four resend intervals.
+    life: Lifecycle,
     services: Vec<Svc>,
     index: HashMap<String, usize>,
     store_down: Option<String>,
@@ -199,7 +230,7 @@ impl Monitor {
             clock,
             host,
             redis_url: redacted(cfg.redis_url.as_deref().unwrap_or("")),
-            resend_ms: cfg.resend_interval.as_millis(),
+            life: Lifecycle::new(cfg.resend_interval.as_millis()),
             services,
             index,
             store_down: None,
@@ -356,7 +387,7 @@ impl Monitor {
         let now = self.clock.now_ms();
         self.alerts.retain(|_, a| {
             a.resolved_ms
-                .is_none_or(|r| now - r <= RESOLVED_RETENTION_MS)
+                .is_none_or(|r| Lifecycle::retains_resolved(r, now))
         });
         self.alerts.values().map(|a| self.out(a, now)).collect()
     }
@@ -401,7 +432,7 @@ impl Monitor {
             labels: a.labels.clone(),
             annotations: a.annotations.clone(),
             starts_at_ms: a.starts_ms,
-            ends_at_ms: a.resolved_ms.unwrap_or(now + 4 * self.resend_ms),
+            ends_at_ms: a.resolved_ms.unwrap_or(self.life.valid_until(now)),
             resolved: a.resolved_ms.is_some(),
         }
     }

@@ -1,6 +1,7 @@
 //! Shared vocabulary for Argus, with no I/O: labels, matchers, samples, the
-//! remote_write protobuf messages, the injected [`Clock`] and a seeded
-//! generator for synthetic data ([`SplitMix64`]).
+//! remote_write protobuf messages, the injected [`Clock`], a seeded
+//! generator for synthetic data ([`SplitMix64`]), and the alert value and
+//! alert timing every alert source shares ([`alert`]).
 //!
 //! Every other crate builds on these types, so they stay small and stable.
 //!
@@ -15,6 +16,7 @@
 //! assert!(m.matches(l.get("job").unwrap_or("")));
 //! ```
 
+pub mod alert;
 mod clock;
 mod duration;
 mod labels;

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use argus_model::alert::AlertEvent;
 use argus_model::Labels;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -83,18 +84,43 @@ impl Alert {
         self.labels.get("alertname").unwrap_or("")
     }
 
-    /// Prometheus's `needsSending`: never pending; always when resolved since
-    /// the last send; otherwise when the last send is older than `resend_delay_ms`.
-    pub(crate) fn needs_sending(&self, ts: i64, resend_delay_ms: i64) -> bool {
-        if self.state == AlertState::Pending {
-            return false;
-        }
-        let last = self.last_sent_at_ms.unwrap_or(i64::MIN);
-        if self.resolved_at_ms.is_some_and(|r| r > last) {
-            return true;
-        }
-        self.last_sent_at_ms
-            .is_none_or(|l| l + resend_delay_ms < ts)
+    /// The alert as the alert pipeline takes it (Prometheus's `sendAlerts`):
+    /// it starts when it fired and ends at its resolution, else at the
+    /// validity of its last send. `None` for an alert that never fired.
+    ///
+    /// ```
+    /// use argus_model::Labels;
+    /// use argus_rules::{Alert, AlertState};
+    /// let a = Alert {
+    ///     labels: Labels::from_pairs(&[("alertname", "Down")]),
+    ///     annotations: Labels::from_pairs(&[("summary", "down")]),
+    ///     state: AlertState::Firing,
+    ///     value: 1.0,
+    ///     active_at_ms: 0,
+    ///     fired_at_ms: Some(60_000),
+    ///     resolved_at_ms: None,
+    ///     last_sent_at_ms: Some(60_000),
+    ///     valid_until_ms: Some(300_000),
+    ///     keep_firing_since_ms: None,
+    ///     generator_url: String::new(),
+    /// };
+    /// let ev = a.event().unwrap();
+    /// assert_eq!((ev.starts_at_ms, ev.ends_at_ms), (60_000, Some(300_000)));
+    /// assert_eq!(ev.annotations["summary"], "down");
+    /// ```
+    pub fn event(&self) -> Option<AlertEvent> {
+        let fired = self.fired_at_ms?;
+        Some(AlertEvent {
+            labels: self.labels.clone(),
+            annotations: self
+                .annotations
+                .iter()
+                .map(|l| (l.name.clone(), l.value.clone()))
+                .collect(),
+            starts_at_ms: fired,
+            ends_at_ms: self.ends_at_ms(),
+            generator_url: self.generator_url.clone(),
+        })
     }
 }
 

@@ -161,7 +161,15 @@ impl Group {
         let mut failed = 0;
         for (i, rule) in self.rules.iter_mut().enumerate() {
             let t0 = Instant::now();
-            let res = rule.eval(ts_ms, offset, self.limit, deps.query, &self.opts.context);
+            let life = rule.lifecycle(self.opts.resend_delay_ms, self.interval_ms);
+            let res = rule.eval(
+                ts_ms,
+                offset,
+                self.limit,
+                &life,
+                deps.query,
+                &self.opts.context,
+            );
             rule.health.last_eval_ms = Some(ts_ms);
             let mut samples: Vec<(Labels, i64, f64)> = Vec::new();
             let mut seen = HashSet::new();
@@ -194,7 +202,7 @@ impl Group {
                 }
             }
             if rule.is_alerting() {
-                let due = rule.take_due(ts_ms, self.opts.resend_delay_ms, self.interval_ms);
+                let due = rule.take_due(ts_ms, &life);
                 if !due.is_empty() {
                     deps.alerts.send(due);
                 }

@@ -53,7 +53,8 @@ where
 
 /// Receives the alerts due for sending (firing, and resolved ones for 15
 /// minutes), like Prometheus's notifier. One call per alerting rule evaluation
-/// that has something to send.
+/// that has something to send. [`Alert::event`] is the form the alert
+/// pipeline takes.
 pub trait AlertSink: Send + Sync {
     /// Delivers `alerts`.
     fn send(&self, alerts: Vec<Alert>);

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use argus_model::alert::{Lifecycle, ResendEdge};
 use argus_model::{Labels, METRIC_NAME};
 
 use crate::alert::{Alert, AlertState};
@@ -11,7 +12,7 @@ use crate::inject::QueryFn;
 use crate::template::{expand_alert_text, AlertTemplateData};
 
 /// How long a resolved alert is kept and resent (Prometheus: 15 minutes).
-pub const RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;
+pub use argus_model::alert::RESOLVED_RETENTION_MS;
 
 /// Settings shared by all rules of a manager.
 #[derive(Debug, Clone)]
@@ -93,21 +94,34 @@ impl Rule {
         v
     }
 
+    /// The timing of this rule's alerts in a group that evaluates every
+    /// `interval_ms` and resends every `resend_delay_ms`: its `for` and
+    /// `keep_firing_for`, validity `4 × max(resend, interval)`, and
+    /// Prometheus's resend edge (due only once more than the delay passed).
+    pub fn lifecycle(&self, resend_delay_ms: i64, interval_ms: i64) -> Lifecycle {
+        Lifecycle::new(resend_delay_ms)
+            .with_for(self.spec.for_ms)
+            .with_keep_firing_for(self.spec.keep_firing_for_ms)
+            .with_eval_interval(interval_ms)
+            .with_resend_edge(ResendEdge::AfterInterval)
+    }
+
     /// Evaluates the rule at `ts` (queries at `ts - offset`) and returns the
     /// samples to write at `ts - offset`: recorded series, or `ALERTS` and
-    /// `ALERTS_FOR_STATE`.
+    /// `ALERTS_FOR_STATE`. `life` is [`Rule::lifecycle`].
     pub(crate) fn eval(
         &mut self,
         ts: i64,
         offset: i64,
         limit: usize,
+        life: &Lifecycle,
         query: &dyn QueryFn,
         cx: &RuleContext,
     ) -> Result<Vec<(Labels, f64)>, String> {
         let res = query.query(&self.spec.expr, ts - offset)?;
         match self.spec.kind.clone() {
             RuleKind::Record(name) => self.record(&name, res, limit),
-            RuleKind::Alert(name) => self.alert(&name, res, ts, offset, limit, query, cx),
+            RuleKind::Alert(name) => self.alert(&name, res, ts, limit, life, query, cx),
         }
     }
 
@@ -148,8 +162,8 @@ impl Rule {
         name: &str,
         res: Vec<crate::VectorSample>,
         ts: i64,
-        offset: i64,
         limit: usize,
+        life: &Lifecycle,
         query: &dyn QueryFn,
         cx: &RuleContext,
     ) -> Result<Vec<(Labels, f64)>, String> {
@@ -215,21 +229,19 @@ impl Rule {
                 }
             }
         }
-        let hold = self.spec.for_ms;
-        let keep_for = self.spec.keep_firing_for_ms;
         let mut out = Vec::new();
         let mut remove = Vec::new();
         let mut active_pending = 0usize;
         for (k, a) in self.active.iter_mut() {
             if !returned.contains(k) {
                 let mut keep_firing = false;
-                if a.state == AlertState::Firing && keep_for > 0 {
+                if a.state == AlertState::Firing && life.keep_firing_for_ms > 0 {
                     let since = *a.keep_firing_since_ms.get_or_insert(ts);
-                    keep_firing = ts - since < keep_for;
+                    keep_firing = life.keeps_firing(since, ts);
                 }
                 if a.state == AlertState::Pending
                     || a.resolved_at_ms
-                        .is_some_and(|r| ts - r > RESOLVED_RETENTION_MS)
+                        .is_some_and(|r| !Lifecycle::retains_resolved(r, ts))
                 {
                     remove.push(k.clone());
                 }
@@ -244,7 +256,7 @@ impl Rule {
                 a.keep_firing_since_ms = None;
             }
             active_pending += 1;
-            if a.state == AlertState::Pending && ts - a.active_at_ms >= hold {
+            if a.state == AlertState::Pending && life.fires(a.active_at_ms, ts) {
                 a.state = AlertState::Firing;
                 a.fired_at_ms = Some(ts);
             }
@@ -265,22 +277,18 @@ impl Rule {
                 "exceeded limit of {limit} with {active_pending} alerts"
             ));
         }
-        let _ = offset;
         Ok(out)
     }
 
-    /// The alerts due for sending at `ts`, marked as sent (Prometheus's `sendAlerts`).
-    pub(crate) fn take_due(
-        &mut self,
-        ts: i64,
-        resend_delay_ms: i64,
-        interval_ms: i64,
-    ) -> Vec<Alert> {
+    /// The alerts due for sending at `ts`, marked as sent (Prometheus's
+    /// `sendAlerts`); `life` is [`Rule::lifecycle`].
+    pub(crate) fn take_due(&mut self, ts: i64, life: &Lifecycle) -> Vec<Alert> {
         let mut out = Vec::new();
         for a in self.active.values_mut() {
-            if a.needs_sending(ts, resend_delay_ms) {
+            let fired = a.state != AlertState::Pending;
+            if life.needs_sending(fired, a.resolved_at_ms, a.last_sent_at_ms, ts) {
                 a.last_sent_at_ms = Some(ts);
-                a.valid_until_ms = Some(ts + 4 * resend_delay_ms.max(interval_ms));
+                a.valid_until_ms = Some(life.valid_until(ts));
                 out.push(a.clone());
             }
         }

@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alert::{Alert, AlertState};
 use crate::group::Group;
-use crate::rule::RESOLVED_RETENTION_MS;
+use argus_model::alert::Lifecycle;
 
 /// Why a snapshot could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -202,7 +202,7 @@ pub(crate) fn restore(dir: &Path, group: &mut Group, ts: i64) {
                 AlertState::Firing => {}
                 AlertState::Inactive => {
                     if a.resolved_at_ms
-                        .is_none_or(|r| ts - r > RESOLVED_RETENTION_MS)
+                        .is_none_or(|r| !Lifecycle::retains_resolved(r, ts))
                     {
                         continue;
                     }

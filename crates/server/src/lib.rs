@@ -98,10 +98,11 @@ pub struct ServerOptions {
     /// The configuration file, re-read by `POST /-/reload` and SIGHUP; `None`
     /// when the server runs on defaults.
     pub config_path: Option<PathBuf>,
-    /// Where rule alerts due for sending go. `None` (the binary's choice): the
-    /// server's own alert pipeline (`argus-alert`) consumes them. `Some`: the
-    /// caller's channel gets them instead.
-    pub alert_tx: Option<tokio::sync::mpsc::Sender<Vec<argus_rules::Alert>>>,
+    /// Where the alerts of rule groups, health checks and dynamic rules go.
+    /// `None` (the binary's choice): the server's own alert pipeline
+    /// (`argus-alert`) takes them from its ingress. `Some` (a test hook): this
+    /// ingress gets them instead, as `AlertEvent`s, and the pipeline none.
+    pub alert_tx: Option<argus_alert::Ingress>,
     /// The ingest budget of the write endpoints. `None` (the usual case):
     /// one built from `config.limits`. A caller that passes its own can take
     /// slots itself, as the tests do to fill the budget deterministically.
@@ -154,14 +155,20 @@ pub async fn run(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "Opened the store and replayed the WAL."
     );
-    let (health, health_alerts) =
-        match health::HealthRuntime::start(&opts.config, db.clone(), clock.clone()) {
-            Ok(h) => h,
-            Err(e) => {
-                let _ = tokio::task::spawn_blocking(move || db.close()).await;
-                return Err(ServerError::Health(e.to_string()));
-            }
-        };
+    // The one way in to the alert pipeline for rules, health checks and dynamic rules.
+    let (alert_sink, alert_queue) = alerting::sources::ingress(opts.alert_tx.clone());
+    let health = match health::HealthRuntime::start(
+        &opts.config,
+        db.clone(),
+        clock.clone(),
+        alert_sink.clone(),
+    ) {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = tokio::task::spawn_blocking(move || db.close()).await;
+            return Err(ServerError::Health(e.to_string()));
+        }
+    };
 
     let metrics = Arc::new(selfmetrics::SelfMetrics::default());
     let detect = match detect::start(&opts.config, &opts.data_dir, db.clone(), clock.clone()) {
@@ -202,24 +209,18 @@ pub async fn run(
         tasks.push(h);
     }
 
-    // The notification pipeline: alerts from the rules engine flow into it
-    // through a channel, so neither crate imports the other.
+    // The notification pipeline: it applies what the sources send to the ingress,
+    // so none of their crates imports it.
     let am_cfg = opts.config.alerting_config().map_err(ServerError::Rules)?;
     let external_url = format!("http://{}", opts.listen);
     let alerting =
         alerting::AlertingService::start(am_cfg, &opts.data_dir, external_url, clock.clone())
             .await
             .map_err(|e| ServerError::Alerting(e.to_string()))?;
-    let alert_tx = match opts.alert_tx.clone() {
-        Some(tx) => tx,
-        None => {
-            let (tx, rx) = tokio::sync::mpsc::channel(1024);
-            tasks.push(alerting.spawn_rule_feed(rx));
-            tx
-        }
-    };
-    let outbox = Arc::new(rules::AlertOutbox::new(Some(alert_tx)));
-    detect.set_alert_sink(Arc::new(detect::RulesOutbox(outbox.clone())));
+    if let Some(q) = alert_queue {
+        tasks.push(alerting.spawn_feed(q));
+    }
+    detect.set_alert_sink(Arc::new(alert_sink.clone()));
     let query = Arc::new(api::exec::QueryService::new(&opts.config.query));
     let deps = argus_rules::Deps {
         // Rule files are checked against the built-in text limits when they
@@ -232,14 +233,13 @@ pub async fn run(
             },
         )),
         samples: Arc::new(rules::store_sample_sink_tapped(db.clone(), detect.tap())),
-        alerts: outbox.clone(),
+        alerts: Arc::new(alert_sink),
     };
     let group_opts = rules::group_options(&opts.config, &opts.data_dir, opts.listen);
     let rule_service = match rules::RuleService::start(
         &opts.config,
         group_opts,
         deps,
-        outbox,
         opts.config_path.clone(),
         clock.clone(),
         scrape.as_ref().map(|sm| sm.health_changes()),
@@ -326,9 +326,7 @@ pub async fn run(
     if !opts.listen.ip().is_loopback() && !auth.required() {
         tracing::warn!(listen = %opts.listen, "Argus listens beyond this machine and asks no one to sign in: anyone who can reach this address can read the data and create silences, acknowledge alerts and write samples. Listen on 127.0.0.1 behind a proxy that authenticates, or firewall the port.");
     }
-    // Health alerts are handed to the pipeline next to the HTTP server, at once.
-    let serve = auth::serve(listener, app, auth.clone(), shutdown);
-    let served = health::serve_with_alerts(serve, &alerting, health_alerts).await;
+    let served = auth::serve(listener, app, auth.clone(), shutdown).await;
     health.stop();
 
     for t in &tasks {

@@ -6,13 +6,11 @@
 //!   ([`store_query_fn`]);
 //! - the **sample sink** appends and commits recorded series and
 //!   `ALERTS`/`ALERTS_FOR_STATE` to the store ([`store_sample_sink`]);
-//! - the **alert sink** is an [`AlertOutbox`]: it keeps the latest notification
-//!   of every alert in memory, logs it at debug level, and forwards each batch
-//!   to an optional [`tokio::sync::mpsc`] channel. **That channel is the seam
-//!   for the alert pipeline** (`argus-alert`): the binary creates the channel,
-//!   passes the sender in [`crate::ServerOptions::alert_tx`] and gives the
-//!   receiver to the pipeline. Neither `argus-rules` nor `argus-alert` imports
-//!   the other; only the server and the binary know both.
+//! - the **alert sink** is [`crate::alerting::IngressSink`]: each alert due
+//!   for sending is logged at debug level, converted once into an
+//!   `AlertEvent` and queued at the alert pipeline's ingress, the same way in
+//!   as health and dynamic alerts. Neither `argus-rules` nor `argus-alert`
+//!   imports the other; only the server knows both.
 //!
 //! [`RuleService`] owns the [`RuleManager`] and implements reload
 //! (`POST /-/reload`, SIGHUP): the config file and every rule file are read and
@@ -20,29 +18,27 @@
 //!
 //! ```no_run
 //! # fn f(db: argus_tsdb::Db, cfg: argus_server::config::Config) {
-//! use argus_server::rules::{AlertOutbox, RuleService};
-//! let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
-//! let outbox = std::sync::Arc::new(AlertOutbox::new(Some(tx)));
-//! // The alert pipeline (`server::alerting`) consumes `rx`:
-//! // tokio::spawn(async move { while let Some(batch) = rx.recv().await { pipeline.ingest(batch) } });
-//! # let _ = (&mut rx, outbox);
+//! use argus_server::alerting::sources::ingress;
+//! use argus_server::rules::{store_query_fn, store_sample_sink};
+//! use std::sync::Arc;
+//! let (alerts, _queue) = ingress(None); // the queue goes to `AlertingService::spawn_feed`
+//! let deps = argus_rules::Deps {
+//!     query: Arc::new(store_query_fn(db.clone(), Default::default())),
+//!     samples: Arc::new(store_sample_sink(db)),
+//!     alerts: Arc::new(alerts),
+//! };
+//! # let _ = (deps, cfg);
 //! # }
 //! ```
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use argus_model::{Clock, Labels};
 use argus_promql::{Engine, EngineOptions, Value, VectorSample};
-use argus_rules::{
-    Alert, AlertSink, AlertState, Deps, GroupOptions, QueryFn, RuleContext, RuleManager,
-    SampleSink, RESOLVED_RETENTION_MS,
-};
+use argus_rules::{Deps, GroupOptions, QueryFn, RuleContext, RuleManager, SampleSink};
 use argus_tsdb::{Appender, Db};
 use parking_lot::Mutex;
-use tokio::sync::mpsc;
 
 use crate::config::{Config, ConfigError};
 
@@ -97,74 +93,6 @@ pub fn store_sample_sink_tapped(db: Db, tap: crate::detect::Tap) -> impl SampleS
     }
 }
 
-/// The alert sink the server gives the rules engine. It keeps the latest
-/// notification of every alert (firing, and resolved ones for 15 minutes),
-/// logs each at debug level, and forwards every batch to the alert pipeline's
-/// channel when one is connected. A full channel drops the batch and counts it
-/// (like Prometheus's notifier queue): rule evaluation never waits on delivery.
-#[derive(Debug)]
-pub struct AlertOutbox {
-    latest: Mutex<HashMap<Labels, Alert>>,
-    tx: Option<mpsc::Sender<Vec<Alert>>>,
-    dropped: AtomicU64,
-}
-
-impl AlertOutbox {
-    /// An outbox forwarding to `tx` (the alert pipeline's input), if any.
-    pub fn new(tx: Option<mpsc::Sender<Vec<Alert>>>) -> Self {
-        AlertOutbox {
-            latest: Mutex::new(HashMap::new()),
-            tx,
-            dropped: AtomicU64::new(0),
-        }
-    }
-
-    /// The latest notification of every alert, sorted by labels.
-    pub fn latest(&self) -> Vec<Alert> {
-        let mut v: Vec<Alert> = self.latest.lock().values().cloned().collect();
-        v.sort_by(|a, b| a.labels.cmp(&b.labels));
-        v
-    }
-
-    /// Alerts dropped because the pipeline's channel was full or closed.
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
-    }
-}
-
-impl AlertSink for AlertOutbox {
-    fn send(&self, alerts: Vec<Alert>) {
-        let newest = alerts.iter().map(|a| a.last_sent_at_ms.unwrap_or(0)).max();
-        {
-            let mut latest = self.latest.lock();
-            for a in &alerts {
-                tracing::debug!(
-                    alertname = %a.name(),
-                    state = a.state.as_str(),
-                    labels = ?a.labels,
-                    value = a.value,
-                    "An alert is due for sending."
-                );
-                latest.insert(a.labels.clone(), a.clone());
-            }
-            if let Some(now) = newest {
-                latest.retain(|_, a| {
-                    a.state != AlertState::Inactive
-                        || a.resolved_at_ms
-                            .is_none_or(|r| now - r <= RESOLVED_RETENTION_MS)
-                });
-            }
-        }
-        if let Some(tx) = &self.tx {
-            let n = alerts.len() as u64;
-            if let Err(e) = tx.try_send(alerts) {
-                self.dropped.fetch_add(n, Ordering::Relaxed);
-                tracing::warn!(dropped = n, error = %e, "The alert pipeline did not take a batch of alerts; it was dropped.");
-            }
-        }
-    }
-}
-
 /// How the last reload went, for `/api/v1/status/runtimeinfo`.
 #[derive(Debug, Clone, Copy)]
 pub struct ReloadStatus {
@@ -174,10 +102,9 @@ pub struct ReloadStatus {
     pub at_ms: i64,
 }
 
-/// The rules engine as the server runs it: the manager, the outbox and reload.
+/// The rules engine as the server runs it: the manager and reload.
 pub struct RuleService {
     manager: RuleManager,
-    outbox: Arc<AlertOutbox>,
     config_path: Option<PathBuf>,
     clock: Arc<dyn Clock>,
     reload_lock: tokio::sync::Mutex<()>,
@@ -230,7 +157,6 @@ impl RuleService {
         cfg: &Config,
         opts: GroupOptions,
         deps: Deps,
-        outbox: Arc<AlertOutbox>,
         config_path: Option<PathBuf>,
         clock: Arc<dyn Clock>,
         wake: Option<tokio::sync::watch::Receiver<u64>>,
@@ -246,7 +172,6 @@ impl RuleService {
         let at_ms = clock.now_ms();
         Ok(RuleService {
             manager,
-            outbox,
             config_path,
             clock,
             reload_lock: tokio::sync::Mutex::new(()),
@@ -261,11 +186,6 @@ impl RuleService {
     /// The manager, for the rules and alerts APIs.
     pub fn manager(&self) -> &RuleManager {
         &self.manager
-    }
-
-    /// The alert outbox.
-    pub fn outbox(&self) -> &AlertOutbox {
-        &self.outbox
     }
 
     /// How the last reload went.
@@ -348,44 +268,6 @@ impl RuleService {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn alert(name: &str, state: AlertState, sent: i64, resolved: Option<i64>) -> Alert {
-        Alert {
-            labels: Labels::from_pairs(&[("alertname", name)]),
-            annotations: Labels::empty(),
-            state,
-            value: 1.0,
-            active_at_ms: 0,
-            fired_at_ms: Some(0),
-            resolved_at_ms: resolved,
-            last_sent_at_ms: Some(sent),
-            valid_until_ms: None,
-            keep_firing_since_ms: None,
-            generator_url: String::new(),
-        }
-    }
-
-    #[test]
-    fn outbox_keeps_latest_and_forwards() {
-        let (tx, mut rx) = mpsc::channel(1);
-        let o = AlertOutbox::new(Some(tx));
-        o.send(vec![alert("A", AlertState::Firing, 0, None)]);
-        o.send(vec![alert("B", AlertState::Firing, 1, None)]);
-        assert_eq!(o.dropped(), 1, "the channel holds one batch");
-        assert_eq!(rx.try_recv().unwrap()[0].name(), "A");
-        o.send(vec![alert("A", AlertState::Inactive, 2, Some(2))]);
-        let l = o.latest();
-        assert_eq!(l.len(), 2);
-        assert_eq!(l[0].state, AlertState::Inactive);
-        // A resolved alert is forgotten after the retention.
-        o.send(vec![alert(
-            "B",
-            AlertState::Firing,
-            RESOLVED_RETENTION_MS + 10,
-            None,
-        )]);
-        assert_eq!(o.latest().len(), 1);
-    }
 
     #[test]
     fn query_fn_converts_values() {

@@ -5,9 +5,10 @@
 //! [`AlertingService::start`] opens the redb store under `<data_dir>/alerting`, restores the
 //! alerts, silences, notification log and escalations, builds the channels and spawns the
 //! runner. [`AlertingService::router`] serves the API with its own state, to be merged into the
-//! main router. The rules engine hands its alerts in through
-//! [`AlertingService::send_rule_alerts`] (or [`AlertingService::spawn_rule_feed`] on the
-//! `alert_tx` channel). See [`api`] for the endpoints.
+//! main router. Rule groups, health checks and dynamic rules send their alerts through one
+//! [`argus_alert::Ingress`] ([`sources`]); [`AlertingService::spawn_feed`] applies its queue in
+//! order. Alerts posted over HTTP are converted from text at the API. See [`api`] for the
+//! endpoints.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), argus_server::alerting::AlertingError> {
@@ -26,17 +27,20 @@
 pub mod api;
 mod json;
 mod links;
+pub mod sources;
+
+pub use sources::IngressSink;
 
 use argus_alert::channel::{ChannelEnv, ChannelError, Channels};
 use argus_alert::config::Config;
 use argus_alert::links::{LinkError, LinkSigner};
 use argus_alert::runner::{Handle, Runner};
 use argus_alert::store::{HealthHandle, Store, StoreError, StoreOptions};
-use argus_alert::{Alert, DispatchError, Dispatcher, PostableAlert};
+use argus_alert::{DispatchError, Dispatcher, IngressQueue};
 use argus_model::Clock;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// The sub-directory of the data directory that holds the alert store.
@@ -90,7 +94,6 @@ pub(crate) struct Inner {
     /// Verifies one-click links, with `argus.links.silence_for` in ms; replaced on reload.
     pub(crate) links: parking_lot::RwLock<(LinkSigner, i64)>,
     data_dir: PathBuf,
-    feed: mpsc::UnboundedSender<Vec<Alert>>,
     /// The store's health, read without locking the dispatcher.
     pub(crate) store_health: HealthHandle,
 }
@@ -115,7 +118,6 @@ pub struct AlertingService {
     external_url: String,
     stop: oneshot::Sender<()>,
     runner: JoinHandle<()>,
-    feeder: JoinHandle<()>,
 }
 
 fn with_external_url(mut cfg: Config, external_url: &str) -> Config {
@@ -191,8 +193,6 @@ impl AlertingService {
         let runner = tokio::spawn(runner.run(async {
             let _ = stop_rx.await;
         }));
-        let (feed, rx) = mpsc::unbounded_channel();
-        let feeder = tokio::spawn(feed_loop(handle.clone(), rx));
         let started_ms = clock.now_ms();
         tracing::info!(data_dir = %data_dir.display(), "Started the alert pipeline.");
         Ok(AlertingService {
@@ -202,13 +202,11 @@ impl AlertingService {
                 started_ms,
                 links: parking_lot::RwLock::new((links, silence_for_ms)),
                 data_dir: data_dir.to_path_buf(),
-                feed,
                 store_health,
             }),
             external_url,
             stop,
             runner,
-            feeder,
         })
     }
 
@@ -218,29 +216,11 @@ impl AlertingService {
         api::router(self.inner.clone())
     }
 
-    /// Takes alerts from the rules engine (Prometheus's `sendAlerts` form: labels, annotations,
-    /// `startsAt`, `endsAt`, `generatorURL`). Alerts that do not convert are logged and
-    /// dropped; the rest are queued in order and applied on the blocking pool. Returns how
-    /// many were queued.
-    pub fn send_rule_alerts(&self, alerts: Vec<PostableAlert>) -> Result<usize, AlertingError> {
-        queue(&self.inner, alerts)
-    }
-
-    /// Forwards every batch received on `rx` (the server's `alert_tx` channel) to
-    /// [`AlertingService::send_rule_alerts`] until the sender is dropped.
-    pub fn spawn_rule_feed(
-        &self,
-        mut rx: mpsc::Receiver<Vec<argus_rules::Alert>>,
-    ) -> JoinHandle<()> {
-        let inner = self.inner.clone();
-        tokio::spawn(async move {
-            while let Some(batch) = rx.recv().await {
-                let alerts = batch.iter().filter_map(rule_alert).collect();
-                if queue(&inner, alerts).is_err() {
-                    break;
-                }
-            }
-        })
+    /// Applies the alerts sent through the ingress of `queue` (from rule groups, health checks
+    /// and dynamic rules), in order, until every sender is gone or the task is aborted (see
+    /// [`argus_alert::IngressQueue::feed`]).
+    pub fn spawn_feed(&self, queue: IngressQueue) -> JoinHandle<()> {
+        tokio::spawn(queue.feed(self.inner.handle.clone()))
     }
 
     /// Applies a new config. On any error the old config and channels stay in force.
@@ -267,14 +247,14 @@ impl AlertingService {
         self.inner.handle.with(|d| d.config().clone())
     }
 
-    /// Stops the runner after the deliveries in flight. Rule alerts queued but not yet applied
-    /// are dropped; the rules engine resends every firing alert at its next evaluation.
+    /// Stops the runner after the deliveries in flight. Alerts still queued at the ingress are
+    /// dropped with the feed task (see [`AlertingService::spawn_feed`]); the sources resend
+    /// their firing alerts after a restart.
     pub async fn shutdown(self) {
         let AlertingService {
             inner,
             stop,
             runner,
-            feeder,
             ..
         } = self;
         let _ = stop.send(());
@@ -282,8 +262,6 @@ impl AlertingService {
             tracing::error!(error = %e, "The alert runner ended abnormally.");
         }
         drop(inner);
-        feeder.abort();
-        let _ = feeder.await;
         tracing::info!("Stopped the alert pipeline.");
     }
 }
@@ -302,67 +280,6 @@ pub fn store_problem(h: &argus_alert::store::StoreHealth) -> Option<String> {
         h.last_error.as_deref().unwrap_or("unknown error"),
         h.pending_changes,
     ))
-}
-
-/// Converts and queues alerts for [`feed_loop`]; see [`AlertingService::send_rule_alerts`].
-fn queue(inner: &Inner, alerts: Vec<PostableAlert>) -> Result<usize, AlertingError> {
-    let now = inner.clock.now_ms();
-    let timeout = inner
-        .handle
-        .with(|d| d.config().global.resolve_timeout().as_millis());
-    let mut out = Vec::with_capacity(alerts.len());
-    for a in alerts {
-        let labels = format!("{:?}", a.labels);
-        match a.into_alert(now, timeout) {
-            Ok(a) => out.push(a),
-            Err(e) => {
-                tracing::warn!(labels = %labels, error = %e, "Dropped an alert from the rules engine.")
-            }
-        }
-    }
-    let n = out.len();
-    if n > 0 {
-        inner.feed.send(out).map_err(|_| AlertingError::Stopped)?;
-    }
-    Ok(n)
-}
-
-/// Converts a rules-engine alert the way Prometheus's `sendAlerts` does: firing alerts start at
-/// `fired_at` and end at `valid_until`; resolved ones end at `resolved_at`. Pending and
-/// inactive-but-never-fired alerts are not sent.
-pub fn rule_alert(a: &argus_rules::Alert) -> Option<PostableAlert> {
-    let fired = a.fired_at_ms?;
-    let map = |l: &argus_model::Labels| {
-        l.iter()
-            .map(|l| (l.name.clone(), l.value.clone()))
-            .collect()
-    };
-    let ends = match a.resolved_at_ms {
-        Some(r) => Some(r),
-        None => a.valid_until_ms,
-    };
-    Some(PostableAlert {
-        labels: map(&a.labels),
-        annotations: map(&a.annotations),
-        starts_at: Some(argus_alert::alert::format_rfc3339(fired)),
-        ends_at: ends.map(argus_alert::alert::format_rfc3339),
-        generator_url: Some(a.generator_url.clone()).filter(|s| !s.is_empty()),
-    })
-}
-
-/// Applies queued alert batches in order, each on the blocking pool.
-async fn feed_loop(h: Handle, mut rx: mpsc::UnboundedReceiver<Vec<Alert>>) {
-    while let Some(batch) = rx.recv().await {
-        let h2 = h.clone();
-        let n = batch.len();
-        match tokio::task::spawn_blocking(move || h2.with(|d| d.put_alerts(batch))).await {
-            Ok(Ok(())) => h.wake(),
-            Ok(Err(e)) => {
-                tracing::error!(alerts = n, error = %e, "Could not store alerts from the rules engine.")
-            }
-            Err(e) => tracing::error!(error = %e, "The alert feed task failed."),
-        }
-    }
 }
 
 /// Swaps in a new configuration and its channels; on error the old ones stay.

@@ -1,65 +1,45 @@
 //! Wiring of service health (`argus-health`) into the server: the
 //! [`HealthSink`] that writes the `argus_service_*` series into the store and
-//! turns health alerts into Prometheus-style alerts for the alert pipeline,
-//! the [`LoadQuery`] over the PromQL engine for saturation, reload, and the
-//! routes `GET /api/v1/services` and `POST /api/v1/heartbeat/{service}`.
+//! hands health alerts to the alert pipeline's ingress, the [`LoadQuery`] over
+//! the PromQL engine for saturation, reload, and the routes
+//! `GET /api/v1/services` and `POST /api/v1/heartbeat/{service}`.
 //!
-//! Alerts leave the health tasks on an unbounded channel; [`serve_with_alerts`]
-//! drains it into `AlertingService::send_rule_alerts` next to the HTTP server,
-//! so a health alert reaches the pipeline as soon as it changes.
+//! A health alert goes into the ingress the moment its condition changes (and
+//! at each resend), converted once ([`argus_health::HealthAlert::event`]); the
+//! pipeline's feed task applies it, whatever else the server is doing.
 //!
 //! ```no_run
-//! # async fn f(db: argus_tsdb::Db, cfg: argus_server::config::Config,
-//! #            alerting: argus_server::alerting::AlertingService) {
-//! use argus_server::health::{serve_with_alerts, HealthRuntime};
+//! # async fn f(db: argus_tsdb::Db, cfg: argus_server::config::Config) {
+//! use argus_server::alerting::sources::ingress;
+//! use argus_server::health::HealthRuntime;
 //! let clock = std::sync::Arc::new(argus_model::SystemClock);
-//! let (health, alerts) = HealthRuntime::start(&cfg, db, clock).unwrap();
+//! let (alerts, _queue) = ingress(None); // the queue goes to `AlertingService::spawn_feed`
+//! let health = HealthRuntime::start(&cfg, db, clock, alerts).unwrap();
 //! let app = axum::Router::new().merge(health.router());
-//! let serve = async { /* axum::serve(listener, app).await */ };
-//! serve_with_alerts(serve, &alerting, alerts).await;
 //! health.stop();
 //! # let _ = app; }
 //! ```
 
 mod api;
 
-use crate::alerting::AlertingService;
+use crate::alerting::IngressSink;
 use crate::config::Config;
-use argus_alert::PostableAlert;
 use argus_health::{HealthAlert, HealthConfig, HealthError, HealthService, HealthSink, LoadQuery};
 use argus_model::{Clock, Labels};
 use argus_promql::{Engine, Value};
 use argus_tsdb::{Appender, Db};
 use parking_lot::Mutex;
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
-/// Alert batches from the health checks, for the alert pipeline.
-pub type AlertReceiver = mpsc::UnboundedReceiver<Vec<PostableAlert>>;
-
-/// Writes samples into the store and forwards alerts to a channel.
+/// Writes samples into the store and hands alerts to the pipeline's ingress.
 struct StoreSink {
     db: Db,
-    alerts: mpsc::UnboundedSender<Vec<PostableAlert>>,
-}
-
-/// Converts a health alert to the shape the rules engine sends (Prometheus's
-/// `sendAlerts`): `startsAt`, and `endsAt` = validity or resolution time.
-pub fn postable(a: &HealthAlert) -> PostableAlert {
-    PostableAlert {
-        labels: a.labels.clone(),
-        annotations: a.annotations.clone(),
-        starts_at: Some(argus_alert::alert::format_rfc3339(a.starts_at_ms)),
-        ends_at: Some(argus_alert::alert::format_rfc3339(a.ends_at_ms)),
-        generator_url: None,
-    }
+    alerts: IngressSink,
 }
 
 impl HealthSink for StoreSink {
     fn send_alerts(&self, alerts: Vec<HealthAlert>) {
-        // The receiver lives as long as the server; after shutdown there is
-        // nobody left to tell.
-        let _ = self.alerts.send(alerts.iter().map(postable).collect());
+        self.alerts.send_health(&alerts);
     }
 
     fn append_samples(&self, samples: Vec<(Labels, i64, f64)>) -> Result<(), String> {
@@ -116,28 +96,27 @@ impl std::fmt::Debug for HealthRuntime {
 }
 
 impl HealthRuntime {
-    /// Starts the checks of `cfg.health` (none when it lists no service).
-    /// Must be called within a tokio runtime. Returns the alert channel's
-    /// receiver, for [`serve_with_alerts`].
+    /// Starts the checks of `cfg.health` (none when it lists no service),
+    /// sending their alerts to `alerts`. Must be called within a tokio runtime.
     pub fn start(
         cfg: &Config,
         db: Db,
         clock: Arc<dyn Clock>,
-    ) -> Result<(Arc<HealthRuntime>, AlertReceiver), HealthError> {
-        let (tx, rx) = mpsc::unbounded_channel();
+        alerts: IngressSink,
+    ) -> Result<Arc<HealthRuntime>, HealthError> {
         let engine = Engine::new(cfg.query.engine_options());
         let rt = Arc::new(HealthRuntime {
             current: Mutex::new(None),
             sink: Arc::new(StoreSink {
                 db: db.clone(),
-                alerts: tx,
+                alerts,
             }),
             load: Arc::new(StoreLoad { db, engine }),
             clock,
             rt: tokio::runtime::Handle::current(),
         });
         rt.apply(&cfg.health)?;
-        Ok((rt, rx))
+        Ok(rt)
     }
 
     /// Applies a new `health:` section: an unchanged one keeps its state; a
@@ -184,25 +163,5 @@ impl HealthRuntime {
     /// `GET /api/v1/services` and `POST /api/v1/heartbeat/{service}`.
     pub fn router(self: &Arc<Self>) -> axum::Router {
         api::router(self.clone())
-    }
-}
-
-/// Runs `serve` (the HTTP server) while handing every alert batch from the
-/// health checks to the alert pipeline at once. Returns `serve`'s output.
-pub async fn serve_with_alerts<F: std::future::Future>(
-    serve: F,
-    alerting: &AlertingService,
-    mut alerts: AlertReceiver,
-) -> F::Output {
-    tokio::pin!(serve);
-    loop {
-        tokio::select! {
-            out = &mut serve => return out,
-            Some(batch) = alerts.recv() => {
-                if let Err(e) = alerting.send_rule_alerts(batch) {
-                    tracing::error!(error = %e, "Could not hand service health alerts to the alert pipeline.");
-                }
-            }
-        }
     }
 }

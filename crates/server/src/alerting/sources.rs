@@ -1,0 +1,176 @@
+//! How the alert sources inside Argus reach the pipeline: one [`Ingress`],
+//! and one conversion per source into [`argus_model::alert::AlertEvent`].
+//!
+//! | source | its alert | conversion |
+//! |---|---|---|
+//! | rule groups (`argus-rules`) | [`argus_rules::Alert`] | [`argus_rules::Alert::event`] (never-fired alerts are skipped) |
+//! | health checks (`argus-health`) | [`argus_health::HealthAlert`] | [`argus_health::HealthAlert::event`] |
+//! | dynamic rules (`argus-dynamic`) | [`argus_dynamic::DynamicAlert`] | [`argus_dynamic::DynamicAlert::event`] |
+//!
+//! [`IngressSink`] implements the rules engine's and the dynamic engine's
+//! `AlertSink` traits; the health sink (`server::health`) calls
+//! [`IngressSink::send_health`]. None of the three crates imports the
+//! pipeline, nor the pipeline them.
+//!
+//! ```
+//! use argus_rules::AlertSink;
+//! use argus_server::alerting::sources::{ingress, IngressSink};
+//! let (sink, queue) = ingress(None);
+//! let mut queue = queue.expect("the server's own queue");
+//! AlertSink::send(&sink, Vec::new()); // nothing due: nothing queued
+//! assert!(queue.try_recv().is_none());
+//! ```
+
+use argus_alert::{Ingress, IngressQueue};
+use argus_model::alert::AlertEvent;
+
+/// The ingress for the sources: `hook` when one is given (a test reads the
+/// alerts from its own queue), else a new one with the queue the pipeline
+/// feeds from ([`super::AlertingService::spawn_feed`]).
+pub fn ingress(hook: Option<Ingress>) -> (IngressSink, Option<IngressQueue>) {
+    match hook {
+        Some(i) => (IngressSink::new(i), None),
+        None => {
+            let (i, q) = Ingress::channel();
+            (IngressSink::new(i), Some(q))
+        }
+    }
+}
+
+/// Hands the alerts of the rules engine, the health checks and dynamic rules
+/// to the pipeline's [`Ingress`]. Never blocks.
+#[derive(Debug, Clone)]
+pub struct IngressSink {
+    ingress: Ingress,
+}
+
+impl IngressSink {
+    /// A sink sending into `ingress`.
+    pub fn new(ingress: Ingress) -> Self {
+        IngressSink { ingress }
+    }
+
+    /// The health checks' alerts.
+    pub fn send_health(&self, alerts: &[argus_health::HealthAlert]) {
+        self.forward(
+            "health checks",
+            alerts
+                .iter()
+                .map(argus_health::HealthAlert::event)
+                .collect(),
+        );
+    }
+
+    fn forward(&self, source: &'static str, alerts: Vec<AlertEvent>) {
+        if let Err(e) = self.ingress.send(alerts) {
+            tracing::warn!(source, error = %e, "The alert pipeline did not take a batch of alerts; it was dropped.");
+        }
+    }
+}
+
+impl argus_rules::AlertSink for IngressSink {
+    fn send(&self, alerts: Vec<argus_rules::Alert>) {
+        for a in &alerts {
+            tracing::debug!(
+                alertname = %a.name(),
+                state = a.state.as_str(),
+                labels = ?a.labels,
+                value = a.value,
+                "An alert is due for sending."
+            );
+        }
+        self.forward(
+            "rules",
+            alerts
+                .iter()
+                .filter_map(argus_rules::Alert::event)
+                .collect(),
+        );
+    }
+}
+
+impl argus_dynamic::AlertSink for IngressSink {
+    fn send(&self, alerts: Vec<argus_dynamic::DynamicAlert>) {
+        self.forward(
+            "dynamic rules",
+            alerts
+                .iter()
+                .map(argus_dynamic::DynamicAlert::event)
+                .collect(),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argus_model::Labels;
+
+    fn rule_alert(fired: Option<i64>) -> argus_rules::Alert {
+        argus_rules::Alert {
+            labels: Labels::from_pairs(&[("alertname", "R")]),
+            annotations: Labels::from_pairs(&[("summary", "s")]),
+            state: argus_rules::AlertState::Firing,
+            value: 1.0,
+            active_at_ms: 0,
+            fired_at_ms: fired,
+            resolved_at_ms: None,
+            last_sent_at_ms: Some(5_000),
+            valid_until_ms: Some(245_000),
+            keep_firing_since_ms: None,
+            generator_url: "http://argus/graph".into(),
+        }
+    }
+
+    #[test]
+    fn each_source_converts_once_into_one_queue() {
+        let (sink, q) = ingress(None);
+        let mut q = q.unwrap();
+        argus_rules::AlertSink::send(&sink, vec![rule_alert(Some(1_000)), rule_alert(None)]);
+        let r = q.try_recv().unwrap();
+        assert_eq!(r.len(), 1, "a never-fired alert is not sent");
+        assert_eq!(
+            (
+                r[0].starts_at_ms,
+                r[0].ends_at_ms,
+                r[0].generator_url.as_str()
+            ),
+            (1_000, Some(245_000), "http://argus/graph")
+        );
+        let d = argus_dynamic::DynamicAlert {
+            labels: Labels::from_pairs(&[("alertname", "D"), ("level", "2")]),
+            annotations: Labels::empty(),
+            state: argus_dynamic::AlertState::Resolved,
+            value: 3.5,
+            active_at_ms: 1_000,
+            fired_at_ms: 2_000,
+            resolved_at_ms: Some(3_000),
+            sent_at_ms: 4_000,
+            valid_until_ms: None,
+        };
+        argus_dynamic::AlertSink::send(&sink, vec![d]);
+        let r = q.try_recv().unwrap();
+        assert_eq!((r[0].starts_at_ms, r[0].ends_at_ms), (2_000, Some(3_000)));
+        assert!(r[0].generator_url.is_empty());
+        let h = argus_health::HealthAlert {
+            labels: [("alertname".to_string(), "ServiceDown".to_string())].into(),
+            annotations: [("summary".to_string(), String::new())].into(),
+            starts_at_ms: 7,
+            ends_at_ms: 9,
+            resolved: true,
+        };
+        sink.send_health(&[h]);
+        let r = q.try_recv().unwrap();
+        assert_eq!((r[0].starts_at_ms, r[0].ends_at_ms), (7, Some(9)));
+        assert_eq!(r[0].annotations["summary"], "");
+    }
+
+    #[test]
+    fn a_hook_replaces_the_queue() {
+        let (hook, mut q) = Ingress::channel();
+        let (sink, own) = ingress(Some(hook));
+        assert!(own.is_none());
+        sink.send_health(&[]);
+        assert!(q.try_recv().is_none());
+    }
+}
