@@ -29,7 +29,7 @@ awk -v s0=$S0 -v s1=$S1 -v c0=$C0 -v c1=$C1 -v g=$GU -v t0=$T0 -v t1=$T1 -v hz=$
 HWM=$(hwm_kb $PID)
 echo "argus rss_kb: start=$RSS0 end=$(rss_kb $PID) VmHWM=$HWM; per active series: $(awk -v h=$HWM -v s=$SERIES 'BEGIN{printf "%.0f", h*1024/s}') bytes"
 C2=$(ticks $PID)
-curl -sf -X POST http://127.0.0.1:$PORT/api/v1/admin/tsdb/compact || echo "compaction request failed"
+curl -sf -X POST "http://127.0.0.1:$PORT/api/v1/admin/tsdb/compact?full=true" || echo "compaction request failed"
 C3=$(ticks $PID)
 curl -s http://127.0.0.1:$PORT/metrics > "$OUT/metrics.txt"
 awk -v cc=$((C3-C2)) -v hz=$CLK '/^argus_tsdb_blocks_size_bytes /{b=$2} /^argus_tsdb_samples_appended_total /{s=$2} END{printf "after compaction: samples=%d block_bytes=%d bytes/sample=%.3f (compaction cpu %.1f s)\n", s, b, b/s, cc/hz}' "$OUT/metrics.txt"
