@@ -1,8 +1,9 @@
 //! Wiring of service health (`argus-health`) into the server: the
-//! [`HealthSink`] that writes the `argus_service_*` series into the store and
-//! turns health alerts into Prometheus-style alerts for the alert pipeline,
-//! the [`LoadQuery`] over the PromQL engine for saturation, reload, and the
-//! routes `GET /api/v1/services` and `POST /api/v1/heartbeat/{service}`.
+//! [`HealthSink`] that writes the `argus_service_*` series through the store's
+//! write path and turns health alerts into Prometheus-style alerts for the
+//! alert pipeline, the [`LoadQuery`] through the server's query service for
+//! saturation, reload, and the routes `GET /api/v1/services` and
+//! `POST /api/v1/heartbeat/{service}`.
 //!
 //! Alerts leave the health tasks on an unbounded channel; [`serve_with_alerts`]
 //! drains it into `AlertingService::send_rule_alerts` next to the HTTP server,
@@ -11,25 +12,29 @@
 //! ```no_run
 //! # async fn f(db: argus_tsdb::Db, cfg: argus_server::config::Config,
 //! #            alerting: argus_server::alerting::AlertingService) {
+//! use argus_server::api::exec::QueryService;
 //! use argus_server::health::{serve_with_alerts, HealthRuntime};
 //! let clock = std::sync::Arc::new(argus_model::SystemClock);
-//! let (health, alerts) = HealthRuntime::start(&cfg, db, clock).unwrap();
+//! let query = std::sync::Arc::new(QueryService::new(&cfg.query, db.clone()));
+//! let storage = argus_tsdb::Storage::new(db);
+//! let (health, alerts) = HealthRuntime::start(&cfg, storage, query, clock).unwrap();
 //! let app = axum::Router::new().merge(health.router());
 //! let serve = async { /* axum::serve(listener, app).await */ };
 //! serve_with_alerts(serve, &alerting, alerts).await;
-//! health.stop();
+//! health.shutdown().await;
 //! # let _ = app; }
 //! ```
 
 mod api;
 
 use crate::alerting::AlertingService;
+use crate::api::exec::QueryService;
 use crate::config::Config;
 use argus_alert::PostableAlert;
 use argus_health::{HealthAlert, HealthConfig, HealthError, HealthService, HealthSink, LoadQuery};
 use argus_model::{Clock, Labels};
-use argus_promql::{Engine, Value};
-use argus_tsdb::{Appender, Db};
+use argus_promql::Value;
+use argus_tsdb::Storage;
 use parking_lot::Mutex;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -39,7 +44,7 @@ pub type AlertReceiver = mpsc::UnboundedReceiver<Vec<PostableAlert>>;
 
 /// Writes samples into the store and forwards alerts to a channel.
 struct StoreSink {
-    db: Db,
+    storage: Storage,
     alerts: mpsc::UnboundedSender<Vec<PostableAlert>>,
 }
 
@@ -62,32 +67,27 @@ impl HealthSink for StoreSink {
         let _ = self.alerts.send(alerts.iter().map(postable).collect());
     }
 
+    /// Called on a blocking thread (the health tasks' `spawn_blocking`).
     fn append_samples(&self, samples: Vec<(Labels, i64, f64)>) -> Result<(), String> {
-        let mut app = self.db.appender();
-        let mut refused = 0usize;
-        for (l, t, v) in &samples {
-            if app.append(l, *t, *v).is_err() {
-                refused += 1;
-            }
-        }
-        app.commit().map_err(|e| e.to_string())?;
-        if refused > 0 {
-            tracing::debug!(refused, "The store refused some service health samples.");
-        }
+        let report = self
+            .storage
+            .append_batch(samples.iter().map(|(l, t, v)| (l, *t, *v)))
+            .map_err(|e| e.to_string())?;
+        report.log_refused("service health samples");
         Ok(())
     }
 }
 
-/// Saturation load queries: an instant query over the store; the value is
-/// the sum of the result's samples (a scalar as is), `None` when empty.
+/// Saturation load queries: an instant query through the query service; the
+/// value is the sum of the result's samples (a scalar as is), `None` when
+/// empty.
 struct StoreLoad {
-    db: Db,
-    engine: Engine,
+    query: Arc<QueryService>,
 }
 
 impl LoadQuery for StoreLoad {
     fn load(&self, expr: &str, t_ms: i64) -> Result<Option<f64>, String> {
-        match self.engine.instant_query(&self.db, expr, t_ms) {
+        match self.query.instant(expr, t_ms) {
             Ok(Value::Vector(v)) if v.is_empty() => Ok(None),
             Ok(Value::Vector(v)) => Ok(Some(v.iter().map(|s| s.v).sum())),
             Ok(Value::Scalar { v, .. }) => Ok(Some(v)),
@@ -121,18 +121,18 @@ impl HealthRuntime {
     /// receiver, for [`serve_with_alerts`].
     pub fn start(
         cfg: &Config,
-        db: Db,
+        storage: Storage,
+        query: Arc<QueryService>,
         clock: Arc<dyn Clock>,
     ) -> Result<(Arc<HealthRuntime>, AlertReceiver), HealthError> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let engine = Engine::new(cfg.query.engine_options());
         let rt = Arc::new(HealthRuntime {
             current: Mutex::new(None),
             sink: Arc::new(StoreSink {
-                db: db.clone(),
+                storage,
                 alerts: tx,
             }),
-            load: Arc::new(StoreLoad { db, engine }),
+            load: Arc::new(StoreLoad { query }),
             clock,
             rt: tokio::runtime::Handle::current(),
         });
@@ -164,16 +164,18 @@ impl HealthRuntime {
         Ok(())
     }
 
-    /// The function the configuration reload calls.
-    pub fn reload_hook(self: &Arc<Self>) -> impl Fn(&Config) -> Result<(), String> + Send + Sync {
-        let me = self.clone();
-        move |cfg: &Config| me.apply(&cfg.health).map_err(|e| e.to_string())
-    }
-
-    /// Stops the checks.
+    /// Stops the checks without waiting for them.
     pub fn stop(&self) {
         if let Some((_, s)) = self.current.lock().take() {
             s.abort();
+        }
+    }
+
+    /// Stops the checks and waits until their tasks have ended.
+    pub async fn shutdown(&self) {
+        let current = self.current.lock().take();
+        if let Some((_, s)) = current {
+            s.stop().await;
         }
     }
 
