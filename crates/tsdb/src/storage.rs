@@ -41,7 +41,7 @@
 //! let seen = Arc::new(AtomicU64::new(0));
 //! storage.add_observer(Arc::new(Count(seen.clone())));
 //! let up = Labels::from_pairs(&[("__name__", "up")]);
-//! let bad = Labels::from_pairs(&[("job", "no name")]);
+//! let bad = Labels::from_pairs(&[("__name__", "not a metric name")]);
 //! let report = storage
 //!     .append_batch([(&up, 1_000, 1.0), (&bad, 1_000, 1.0)])
 //!     .unwrap();
