@@ -104,6 +104,13 @@ impl Storage {
         &self.db
     }
 
+    /// A handle on the same store whose appenders tell no observer, for
+    /// writers whose series must not be observed (the service health
+    /// series, which dynamic rules do not score).
+    pub fn unobserved(&self) -> Storage {
+        Storage::new(self.db.clone())
+    }
+
     /// Registers `observer`; appenders created from now on tell it about
     /// their commits.
     pub fn add_observer(&self, observer: Arc<dyn CommitObserver>) {

@@ -172,4 +172,8 @@ fn an_observer_added_later_sees_only_later_appenders() {
     assert!(rec.0.lock().is_empty());
     s.append_batch([(&l("b"), 5_000, 1.0)]).unwrap();
     assert_eq!(rec.0.lock().len(), 1, "clones share the observers");
+    s.unobserved()
+        .append_batch([(&l("c"), 5_000, 1.0)])
+        .unwrap();
+    assert_eq!(rec.0.lock().len(), 1, "an unobserved handle tells no one");
 }

@@ -1,6 +1,6 @@
 //! Wiring of service health (`argus-health`) into the server: the
 //! [`HealthSink`] that writes the `argus_service_*` series through the store's
-//! write path and turns health alerts into Prometheus-style alerts for the
+//! write path (unobserved: dynamic rules do not score them) and turns health alerts into Prometheus-style alerts for the
 //! alert pipeline, the [`LoadQuery`] through the server's query service for
 //! saturation, reload, and the routes `GET /api/v1/services` and
 //! `POST /api/v1/heartbeat/{service}`.
@@ -128,8 +128,9 @@ impl HealthRuntime {
         let (tx, rx) = mpsc::unbounded_channel();
         let rt = Arc::new(HealthRuntime {
             current: Mutex::new(None),
+            // Health series are not observed: dynamic rules do not score them.
             sink: Arc::new(StoreSink {
-                storage,
+                storage: storage.unobserved(),
                 alerts: tx,
             }),
             load: Arc::new(StoreLoad { query }),
