@@ -20,7 +20,7 @@ use std::sync::Arc;
 use argus_detect::detector::{SeriesDetector, Verdict};
 use argus_detect::train::{Progress, TrainedModel};
 use argus_model::{Clock, Labels};
-use argus_tsdb::{Appender, Db};
+use argus_tsdb::Db;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::mpsc;
 
@@ -356,11 +356,8 @@ impl Shared {
             return;
         }
         // Written straight to the store, not through the tap: never re-scored.
-        let mut app = self.db.appender();
-        for (_, l, t, v) in &out {
-            let _ = app.append(l, *t, *v);
-        }
-        if let Err(e) = app.commit() {
+        let batch = out.iter().map(|(_, l, t, v)| (l, *t, *v));
+        if let Err(e) = argus_tsdb::append_batch(self.db.appender(), batch) {
             self.metrics.output_failures.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(error = %e, "Could not store the dynamic baseline series.");
         }

@@ -4,9 +4,11 @@
 //! server adapts [`DynamicAlert`]s to its pipeline and serves the HTTP API.
 //!
 //! - [`config`]: the `dynamic_rules:` and `detect:` sections.
-//! - [`tap`]: every append path (remote_write, import, push, scrape, the
-//!   built-in agent, recording rules) wraps its appender; after a commit the
-//!   samples of matching series go to the detector task.
+//! - [`tap`]: a commit observer on the store's write path
+//!   ([`argus_tsdb::Storage`], which every append path — remote_write,
+//!   import, push, scrape, the built-in agent, recording rules — writes
+//!   through); after a commit the samples of matching series go to the
+//!   detector task.
 //! - [`engine`]: scoring as samples arrive; writes `argus_baseline_expected`,
 //!   `argus_baseline_lower`, `argus_baseline_upper`, `argus_anomaly_score`,
 //!   `argus_anomaly_level` and, with `anomaly` on, `argus_anomaly_stream_score`
@@ -28,7 +30,7 @@
 //! # async fn f(db: argus_tsdb::Db) -> Result<(), argus_dynamic::DynamicError> {
 //! use std::sync::Arc;
 //! use argus_dynamic::{DetectService, DynamicAlert, DynamicRuleConfig, Settings};
-//! use argus_tsdb::Appender;
+//! use argus_tsdb::{Appender, Storage};
 //!
 //! let rules: Vec<DynamicRuleConfig> = serde_saphyr::from_str(
 //!     "- {name: ApiLatency, selector: 'latency{job=\"api\"}', detector: {kind: latency}}\n",
@@ -41,7 +43,9 @@
 //!         println!("{:?} {}", a.state, a.labels);
 //!     }
 //! }));
-//! let mut app = svc.tap().wrap(db.appender()); // an append path
+//! let storage = Storage::new(db);
+//! storage.add_observer(Arc::new(svc.tap())); // once, where the store is opened
+//! let mut app = storage.appender(); // an append path
 //! app.append_pairs(&[("__name__", "latency"), ("job", "api")], 0, 0.12).unwrap();
 //! app.commit().unwrap(); // the sample goes to the detector task too
 //! svc.stop();
@@ -77,7 +81,7 @@ use tokio::task::JoinHandle;
 pub use config::{compile_rules, CompiledRule, DetectConfig, DynamicRuleConfig};
 pub use error::{ConfigError, DynamicError};
 pub use sink::{AlertSink, AlertState, DynamicAlert};
-pub use tap::{Tap, TapAppender};
+pub use tap::Tap;
 
 use engine::{SeriesState, Shared};
 
@@ -110,7 +114,7 @@ impl Default for Settings {
 pub struct DetectService {
     shared: Arc<Shared>,
     tap: Tap,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for DetectService {
@@ -190,7 +194,13 @@ impl DetectService {
         let s = shared.clone();
         tasks.push(tokio::spawn(async move {
             while let Some(batch) = rx.recv().await {
-                s.process(batch);
+                // Scoring commits the band series (a WAL write, an fsync
+                // with `wal_fsync: always`): never on an async worker. One
+                // batch at a time, in order.
+                let s2 = s.clone();
+                if let Err(e) = tokio::task::spawn_blocking(move || s2.process(batch)).await {
+                    tracing::error!(error = %e, "Scoring a batch of tapped samples failed.");
+                }
             }
         }));
         let concurrency = cfg.detect.training_concurrency();
@@ -213,7 +223,11 @@ impl DetectService {
                 s.tick();
             }
         }));
-        Ok(DetectService { shared, tap, tasks })
+        Ok(DetectService {
+            shared,
+            tap,
+            tasks: Mutex::new(tasks),
+        })
     }
 
     /// Connects the alert pipeline (in the server, an adapter to the
@@ -222,7 +236,8 @@ impl DetectService {
         let _ = self.shared.alerts.set(sink);
     }
 
-    /// The tap every append path wraps its appender with.
+    /// The tap, to register on the store's write path
+    /// ([`argus_tsdb::Storage::add_observer`]).
     pub fn tap(&self) -> Tap {
         self.tap.clone()
     }
@@ -248,8 +263,19 @@ impl DetectService {
     /// Stops the tasks. Models are persisted as they are trained, so
     /// nothing is lost but queued samples and trainings.
     pub fn stop(&self) {
-        for t in &self.tasks {
+        for t in self.tasks.lock().iter() {
             t.abort();
+        }
+    }
+
+    /// [`DetectService::stop`], then waits until the tasks have ended.
+    pub async fn shutdown(&self) {
+        let tasks = std::mem::take(&mut *self.tasks.lock());
+        for t in &tasks {
+            t.abort();
+        }
+        for t in tasks {
+            let _ = t.await;
         }
     }
 }

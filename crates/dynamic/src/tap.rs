@@ -1,6 +1,8 @@
-//! The ingest tap: every append path wraps its appender in a
-//! [`TapAppender`]; after a successful commit, the samples of series that
-//! match a dynamic rule go to the detector task over a bounded channel.
+//! The ingest tap: a [`CommitObserver`] registered on the store's write
+//! path ([`argus_tsdb::Storage`]); after every successful commit, the samples
+//! of series that match a dynamic rule go to the detector task over a
+//! bounded channel. Samples the store refused, rolled back appenders and
+//! failed commits are never seen.
 //!
 //! Cost for other series: with every rule pinning its metric name
 //! (`name{…}`), one name comparison per sample; otherwise one label hash and
@@ -13,17 +15,18 @@
 //! task re-matches a sample tapped before the swap.
 //!
 //! ```
-//! use argus_dynamic::tap::{Tap, TapAppender};
-//! use argus_tsdb::Appender;
-//! # struct Null;
-//! # impl Appender for Null {
-//! #     fn append_pairs(&mut self, _: &[(&str, &str)], _: i64, _: f64) -> Result<(), argus_tsdb::SampleError> { Ok(()) }
-//! #     fn commit(self) -> Result<argus_tsdb::AppendStats, argus_tsdb::TsdbError> { Ok(Default::default()) }
-//! #     fn rollback(self) {}
-//! # }
-//! // A disabled tap (no dynamic rules) only forwards.
-//! let mut app = TapAppender::new(Null, Tap::default());
-//! app.append_pairs(&[("__name__", "x")], 1, 1.0).unwrap();
+//! use argus_dynamic::tap::Tap;
+//! use argus_model::ManualClock;
+//! use argus_tsdb::{Appender, Db, Options, Storage};
+//! use std::sync::Arc;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = Db::open(dir.path(), Options::default(), Arc::new(ManualClock::new(2_000))).unwrap();
+//! let storage = Storage::new(db);
+//! // A disabled tap (no dynamic rules) sees nothing.
+//! storage.add_observer(Arc::new(Tap::default()));
+//! let mut app = storage.appender();
+//! app.append_pairs(&[("__name__", "x")], 1_000, 1.0).unwrap();
 //! app.commit().unwrap();
 //! ```
 
@@ -33,7 +36,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use argus_model::Labels;
-use argus_tsdb::{AppendStats, Appender, SampleError, TsdbError};
+use argus_tsdb::{AppendStats, CommitObserver, ObservedBatch};
 use parking_lot::RwLock;
 use tokio::sync::mpsc;
 
@@ -162,11 +165,6 @@ impl Tap {
             .is_some_and(|i| i.active.load(Ordering::Acquire))
     }
 
-    /// Wraps an appender.
-    pub fn wrap<A: Appender>(&self, app: A) -> TapAppender<A> {
-        TapAppender::new(app, self.clone())
-    }
-
     /// The series entry when `pairs` match some rule (cached per series).
     pub fn lookup(&self, pairs: &[(&str, &str)]) -> Option<Arc<TappedSeries>> {
         let inner = self.0.as_ref()?;
@@ -234,64 +232,52 @@ impl Tap {
     }
 }
 
-/// An appender that forwards to `A` and remembers the tapped samples,
-/// sending them after a successful commit.
-pub struct TapAppender<A> {
-    inner: A,
+impl CommitObserver for Tap {
+    /// A batch for every appender while the tap exists (`Tap::default()`
+    /// wants nothing); whether any rule is configured is checked per sample,
+    /// so a reload takes effect at once.
+    fn begin(&self) -> Option<Box<dyn ObservedBatch>> {
+        self.0.as_ref()?;
+        Some(Box::new(TapStage {
+            tap: self.clone(),
+            staged: Vec::new(),
+            first: None,
+        }))
+    }
+}
+
+/// One appender's tapped samples, sent after its successful commit.
+struct TapStage {
     tap: Tap,
     staged: Vec<TapSample>,
     first: Option<Instant>,
 }
 
-impl<A> TapAppender<A> {
-    /// Wraps `inner`.
-    pub fn new(inner: A, tap: Tap) -> Self {
-        TapAppender {
-            inner,
-            tap,
-            staged: Vec::new(),
-            first: None,
-        }
-    }
-}
-
-impl<A: Appender> Appender for TapAppender<A> {
-    fn append_pairs(&mut self, pairs: &[(&str, &str)], t: i64, v: f64) -> Result<(), SampleError> {
+impl ObservedBatch for TapStage {
+    fn accepted(&mut self, pairs: &[(&str, &str)], t: i64, v: f64) {
         if !self.tap.enabled() {
-            return self.inner.append_pairs(pairs, t, v);
+            return;
         }
-        let at = Instant::now();
-        self.inner.append_pairs(pairs, t, v)?;
         // Stale markers and other non-finite values are not scored.
         if v.is_finite() {
             if let Some(series) = self.tap.lookup(pairs) {
-                self.first.get_or_insert(at);
+                self.first.get_or_insert_with(Instant::now);
                 self.staged.push(TapSample { series, t, v });
             }
         }
-        Ok(())
     }
 
-    fn commit(self) -> Result<AppendStats, TsdbError> {
-        let TapAppender {
-            inner,
-            tap,
-            staged,
-            first,
-        } = self;
-        let res = inner.commit();
-        if res.is_ok() {
-            if let Some(appended_at) = first {
-                tap.send(TapBatch {
-                    samples: staged,
-                    appended_at,
-                });
-            }
+    fn committed(self: Box<Self>, _: &AppendStats) {
+        let TapStage { tap, staged, first } = *self;
+        if let Some(appended_at) = first {
+            tap.send(TapBatch {
+                samples: staged,
+                appended_at,
+            });
         }
-        res
-    }
-
-    fn rollback(self) {
-        self.inner.rollback();
     }
 }
+
+#[cfg(test)]
+#[path = "tap_tests.rs"]
+mod tests;

@@ -49,11 +49,19 @@ mod validate;
 pub use report::{IngestError, IngestReport, MAX_BODY_BYTES, MAX_REPORTED_ERRORS};
 pub use validate::{describe_pairs, validate_pairs};
 
-/// Something that makes appenders: the scrape manager opens one per scrape.
-/// The server implements it for the store's `Db`.
+/// Something that makes appenders: the scrape manager opens one per scrape
+/// (and commits it on a blocking thread). The store's write path
+/// ([`argus_tsdb::Storage`]) is one.
 pub trait AppenderFactory: Send + Sync + 'static {
     /// The appender type.
     type App: argus_tsdb::Appender + Send;
     /// A fresh appender; its samples become visible on `commit`.
     fn appender(&self) -> Self::App;
+}
+
+impl AppenderFactory for argus_tsdb::Storage {
+    type App = argus_tsdb::StorageAppender;
+    fn appender(&self) -> Self::App {
+        argus_tsdb::Storage::appender(self)
+    }
 }

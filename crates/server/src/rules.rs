@@ -2,19 +2,21 @@
 //! hands the engine three functions, as ARCHITECTURE.md asks ("rules are
 //! decoupled from the engine through function types"):
 //!
-//! - the **query function** is the PromQL engine's instant query over the store
+//! - the **query function** is the server's query service's instant query
 //!   ([`store_query_fn`]);
 //! - the **sample sink** appends and commits recorded series and
-//!   `ALERTS`/`ALERTS_FOR_STATE` to the store ([`store_sample_sink`]);
+//!   `ALERTS`/`ALERTS_FOR_STATE` through the store's write path
+//!   ([`store_sample_sink`]);
 //! - the **alert sink** is [`crate::alerting::IngressSink`]: each alert due
 //!   for sending is logged at debug level, converted once into an
 //!   `AlertEvent` and queued at the alert pipeline's ingress, the same way in
 //!   as health and dynamic alerts. Neither `argus-rules` nor `argus-alert`
 //!   imports the other; only the server knows both.
 //!
-//! [`RuleService`] owns the [`RuleManager`] and implements reload
-//! (`POST /-/reload`, SIGHUP): the config file and every rule file are read and
-//! validated first; on any error nothing changes.
+//! [`RuleService`] owns the [`RuleManager`]. Its part in a reload
+//! (`POST /-/reload`, SIGHUP) is [`RuleService::prepare_reload`] (every rule
+//! file read and validated) and [`RuleService::apply_reload`]; the server's
+//! reload runs it with the other sections' (see [`crate::lifecycle`]).
 //!
 //! ```no_run
 //! # fn f(db: argus_tsdb::Db, cfg: argus_server::config::Config) {
@@ -22,9 +24,10 @@
 //! use argus_server::rules::{store_query_fn, store_sample_sink};
 //! use std::sync::Arc;
 //! let (alerts, _queue) = ingress(None); // the queue goes to `AlertingService::spawn_feed`
+//! let query = Arc::new(argus_server::api::exec::QueryService::new(&cfg.query, db.clone()));
 //! let deps = argus_rules::Deps {
-//!     query: Arc::new(store_query_fn(db.clone(), Default::default())),
-//!     samples: Arc::new(store_sample_sink(db)),
+//!     query: Arc::new(store_query_fn(query)),
+//!     samples: Arc::new(store_sample_sink(argus_tsdb::Storage::new(db))),
 //!     alerts: Arc::new(alerts),
 //! };
 //! # let _ = (deps, cfg);
@@ -35,21 +38,22 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use argus_model::{Clock, Labels};
-use argus_promql::{Engine, EngineOptions, Value, VectorSample};
+use argus_promql::{Value, VectorSample};
 use argus_rules::{Deps, GroupOptions, QueryFn, RuleContext, RuleManager, SampleSink};
-use argus_tsdb::{Appender, Db};
-use parking_lot::Mutex;
+use argus_tsdb::Storage;
 
+use crate::api::exec::QueryService;
 use crate::config::{Config, ConfigError};
 
-/// The rules engine's query function: an instant query over `db`.
+/// The rules engine's query function: an instant query through the
+/// server's query service, under the built-in parse limits the rule files
+/// were checked against ([`QueryService::rule_query`]).
 ///
 /// A vector is returned as is, a scalar as one sample with empty labels;
 /// strings and matrices are errors, as in Prometheus.
-pub fn store_query_fn(db: Db, opts: EngineOptions) -> impl QueryFn {
-    let engine = Engine::new(opts);
+pub fn store_query_fn(query: Arc<QueryService>) -> impl QueryFn {
     move |expr: &str, t_ms: i64| -> Result<Vec<VectorSample>, String> {
-        match engine.instant_query(&db, expr, t_ms) {
+        match query.rule_query(expr, t_ms) {
             Ok(Value::Vector(v)) => Ok(v),
             Ok(Value::Scalar { t, v }) => Ok(vec![VectorSample {
                 labels: Labels::empty(),
@@ -65,57 +69,29 @@ pub fn store_query_fn(db: Db, opts: EngineOptions) -> impl QueryFn {
     }
 }
 
-/// The rules engine's sample sink: one appender and one commit per batch.
-/// Samples the store refuses (out of order, duplicates) are skipped and
-/// logged, like Prometheus's rule manager does; a failed commit is an error.
-pub fn store_sample_sink(db: Db) -> impl SampleSink {
-    store_sample_sink_tapped(db, crate::detect::Tap::default())
-}
-
-/// [`store_sample_sink`] whose recorded series also feed the dynamic rules
-/// that select them (through `tap`).
-pub fn store_sample_sink_tapped(db: Db, tap: crate::detect::Tap) -> impl SampleSink {
+/// The rules engine's sample sink: one batch append and commit through the
+/// store's write path (so the dynamic rules that select recorded series see
+/// them). Samples the store refuses (out of order, duplicates) are skipped
+/// and logged, like Prometheus's rule manager does; a failed commit is an
+/// error. The rules engine calls it on a blocking thread.
+pub fn store_sample_sink(storage: Storage) -> impl SampleSink {
     move |samples: Vec<(Labels, i64, f64)>| -> Result<(), String> {
-        let mut app = tap.wrap(db.appender());
-        let mut refused = 0usize;
-        let mut first_err = None;
-        for (l, t, v) in &samples {
-            if let Err(e) = app.append(l, *t, *v) {
-                refused += 1;
-                first_err.get_or_insert_with(|| e.to_string());
-            }
-        }
-        app.commit().map_err(|e| e.to_string())?;
-        if let Some(e) = first_err {
-            tracing::debug!(refused, first_error = %e, "The store refused some rule results.");
-        }
+        let report = storage
+            .append_batch(samples.iter().map(|(l, t, v)| (l, *t, *v)))
+            .map_err(|e| e.to_string())?;
+        report.log_refused("rule results");
         Ok(())
     }
 }
 
-/// How the last reload went, for `/api/v1/status/runtimeinfo`.
-#[derive(Debug, Clone, Copy)]
-pub struct ReloadStatus {
-    /// Whether the last reload (or the start-up load) succeeded.
-    pub success: bool,
-    /// When the configuration in force was loaded (ms).
-    pub at_ms: i64,
-}
-
-/// The rules engine as the server runs it: the manager and reload.
+/// The rules engine as the server runs it: the manager.
 pub struct RuleService {
     manager: RuleManager,
-    config_path: Option<PathBuf>,
-    clock: Arc<dyn Clock>,
-    reload_lock: tokio::sync::Mutex<()>,
-    status: Mutex<ReloadStatus>,
-    hook: Mutex<Option<ReloadHook>>,
 }
 
-/// Called on reload with the new configuration, before the rule files are
-/// swapped; an error aborts the reload with nothing changed. The server uses
-/// it to reload the alerting pipeline's configuration.
-pub type ReloadHook = Arc<dyn Fn(&Config) -> Result<(), String> + Send + Sync>;
+/// Rule files read and validated by [`RuleService::prepare_reload`].
+#[derive(Debug, Clone)]
+pub struct CheckedRuleFiles(Vec<PathBuf>);
 
 /// The group options a configuration asks for.
 pub fn group_options(cfg: &Config, data_dir: &Path, listen: std::net::SocketAddr) -> GroupOptions {
@@ -157,30 +133,18 @@ impl RuleService {
         cfg: &Config,
         opts: GroupOptions,
         deps: Deps,
-        config_path: Option<PathBuf>,
         clock: Arc<dyn Clock>,
         wake: Option<tokio::sync::watch::Receiver<u64>>,
     ) -> Result<Self, ConfigError> {
         let files = cfg.rule_file_paths()?;
-        let manager = RuleManager::new(opts, deps, clock.clone());
+        let manager = RuleManager::new(opts, deps, clock);
         if let Some(w) = wake {
             manager.set_wake(w);
         }
         manager
             .load(&files)
             .map_err(|errors| ConfigError::Rules { errors })?;
-        let at_ms = clock.now_ms();
-        Ok(RuleService {
-            manager,
-            config_path,
-            clock,
-            reload_lock: tokio::sync::Mutex::new(()),
-            hook: Mutex::new(None),
-            status: Mutex::new(ReloadStatus {
-                success: true,
-                at_ms,
-            }),
-        })
+        Ok(RuleService { manager })
     }
 
     /// The manager, for the rules and alerts APIs.
@@ -188,75 +152,28 @@ impl RuleService {
         &self.manager
     }
 
-    /// How the last reload went.
-    pub fn reload_status(&self) -> ReloadStatus {
-        *self.status.lock()
-    }
-
-    /// Re-reads the configuration file and the rule files it names and applies
-    /// the new rules. On any error nothing changes and the error is returned.
-    /// Other sections of the configuration (and `global.evaluation_interval`)
-    /// take effect at the next restart. Returns the number of rule groups.
-    /// Installs the hook run on every reload (see [`ReloadHook`]).
-    pub fn set_reload_hook(&self, hook: ReloadHook) {
-        *self.hook.lock() = Some(hook);
-    }
-
-    /// Re-reads the configuration file and the rule files; on any error nothing changes.
-    pub async fn reload(&self) -> Result<usize, ConfigError> {
-        let _one_at_a_time = self.reload_lock.lock().await;
-        let res = self.reload_locked().await;
-        if let Err(e) = &res {
-            tracing::error!(error = %e, "Reloading the configuration failed; the old rules stay in force.");
+    /// Reads and validates the rule files `cfg` names, touching nothing.
+    /// Blocking (reads files). Errors name the file and line.
+    pub fn prepare_reload(cfg: &Config) -> Result<CheckedRuleFiles, ConfigError> {
+        let files = cfg.rule_file_paths()?;
+        let errors: Vec<_> = argus_rules::check_rule_files(&files)
+            .into_iter()
+            .filter_map(Result::err)
+            .collect();
+        if !errors.is_empty() {
+            return Err(ConfigError::Rules { errors });
         }
-        let mut st = self.status.lock();
-        st.success = res.is_ok();
-        if res.is_ok() {
-            st.at_ms = self.clock.now_ms();
-        }
-        res
+        Ok(CheckedRuleFiles(files))
     }
 
-    async fn reload_locked(&self) -> Result<usize, ConfigError> {
-        let Some(path) = self.config_path.clone() else {
-            tracing::info!("Reload requested without a configuration file; nothing to reload.");
-            return Ok(self.manager.with_groups(|g| g.len()));
-        };
-        let p2 = path.clone();
-        let hook = self.hook.lock().clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            let cfg = Config::load(&p2)?;
-            let files = cfg.rule_file_paths()?;
-
-            // Validate before touching the running groups; `load` re-reads them.
-            let errors: Vec<_> = argus_rules::check_rule_files(&files)
-                .into_iter()
-                .filter_map(Result::err)
-                .collect();
-            if !errors.is_empty() {
-                return Err(ConfigError::Rules { errors });
-            }
-            // Last, so a failure here leaves the rules untouched too.
-            if let Some(h) = hook {
-                h(&cfg).map_err(|message| ConfigError::Invalid {
-                    path: p2.display().to_string(),
-                    message,
-                })?;
-            }
-            Ok(files)
-        })
-        .await
-        .map_err(|e| ConfigError::Invalid {
-            path: path.display().to_string(),
-            message: format!("the reload task failed: {e}"),
-        })?;
-        let files = loaded?;
-        let n = self
-            .manager
-            .load(&files)
-            .map_err(|errors| ConfigError::Rules { errors })?;
-        tracing::info!(config = %path.display(), groups = n, "Reloaded the configuration and the rule files.");
-        Ok(n)
+    /// Swaps in the rule files of [`RuleService::prepare_reload`]; alert
+    /// state carries over to groups of the same name and file. Blocking;
+    /// must run inside a tokio runtime. Fails only when a file changed since
+    /// it was checked. Returns the number of rule groups.
+    pub fn apply_reload(&self, files: CheckedRuleFiles) -> Result<usize, ConfigError> {
+        self.manager
+            .load(&files.0)
+            .map_err(|errors| ConfigError::Rules { errors })
     }
 
     /// Stops every rule group.
@@ -272,17 +189,20 @@ mod tests {
     #[test]
     fn query_fn_converts_values() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(
+        let db = argus_tsdb::Db::open(
             dir.path(),
             argus_tsdb::Options::default(),
             Arc::new(argus_model::SystemClock),
         )
         .unwrap();
-        let sink = store_sample_sink(db.clone());
+        let sink = store_sample_sink(Storage::new(db.clone()));
         let l = Labels::from_pairs(&[("__name__", "x"), ("job", "a")]);
         let now = argus_model::SystemClock.now_ms();
         sink.append(vec![(l.clone(), now, 3.0)]).unwrap();
-        let q = store_query_fn(db, EngineOptions::default());
+        let q = store_query_fn(Arc::new(QueryService::new(
+            &crate::config::QueryConfig::default(),
+            db,
+        )));
         let v = q.query("x", now).unwrap();
         assert_eq!((v.len(), v[0].v), (1, 3.0));
         let s = q.query("scalar(x) * 2", now).unwrap();

@@ -57,7 +57,7 @@ impl SelfMetrics {
     pub fn render(
         &self,
         s: &DbStats,
-        scrape: Option<&argus_ingest::scrape::ScrapeManager<crate::DbSink>>,
+        scrape: Option<&argus_ingest::scrape::ScrapeManager<argus_tsdb::Storage>>,
     ) -> String {
         let c = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
         let mut o = String::with_capacity(4096);

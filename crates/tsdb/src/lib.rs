@@ -40,6 +40,7 @@ mod querier;
 mod replay;
 mod series;
 mod space;
+mod storage;
 mod wal;
 mod window;
 
@@ -49,6 +50,9 @@ pub use block::{BlockMeta, BLOCK_VERSION};
 pub use db::{Db, DbStats, Options};
 pub use limits::{LabelLimits, MAX_SERIES_TEXT};
 pub use space::ReadOnlyReason;
+pub use storage::{
+    append_batch, AppendReport, CommitObserver, ObservedBatch, Refused, Storage, StorageAppender,
+};
 pub use wal::FsyncPolicy;
 pub use window::{format_ms, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS};
 

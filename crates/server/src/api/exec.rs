@@ -1,13 +1,23 @@
-//! Running PromQL queries for the HTTP API: on the blocking pool, bounded in
-//! number, with a per-query timeout, and canceled when the client goes away.
+//! The one PromQL query service: the `query:` section's limits and engine
+//! options, shared by the HTTP API, the rules engine and the service health
+//! checks' load queries. It is created once, where the server starts.
+//!
+//! The HTTP API's queries run on the blocking pool, bounded in number, with a
+//! per-query timeout, and are canceled when the client goes away
+//! ([`QueryService::run`]). The rules engine and the health checks call it
+//! from blocking threads ([`QueryService::rule_query`],
+//! [`QueryService::instant`]).
 //!
 //! ```no_run
 //! # async fn f(db: argus_tsdb::Db) -> Result<(), argus_server::api::params::ApiError> {
 //! use argus_server::api::exec::{QueryJob, QueryService};
-//! let svc = QueryService::new(&argus_server::config::QueryConfig::default());
+//! let svc = QueryService::new(&argus_server::config::QueryConfig::default(), db);
 //! let job = QueryJob { expr: "sum(up)".into(), start_ms: 0, end_ms: 0, step_ms: 0,
 //!                      timeout: None, lookback_ms: None };
-//! let result = svc.run(db, job).await?;
+//! let result = svc.run(job).await?;
+//! // From a blocking thread: an instant query under the same options.
+//! let value = svc.instant("sum(up)", 0);
+//! # let _ = (result, value);
 //! # Ok(()) }
 //! ```
 //!
@@ -18,7 +28,9 @@
 
 use super::params::{ApiError, ErrorType};
 use crate::config::QueryConfig;
-use argus_promql::{Engine, EngineOptions, PromqlError, QueryRequest, QueryResult};
+use argus_promql::{
+    Engine, EngineOptions, ParseLimits, PromqlError, QueryRequest, QueryResult, Value,
+};
 use argus_tsdb::Db;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -56,22 +68,63 @@ pub struct QueryJob {
     pub lookback_ms: Option<i64>,
 }
 
-/// The engine's settings plus the concurrency limit.
-#[derive(Debug)]
+/// The store, the engine's settings and the concurrency limit of the API.
 pub struct QueryService {
+    db: Db,
     opts: EngineOptions,
+    /// The engine of [`QueryService::instant`] (the configured options).
+    engine: Engine,
+    /// The engine of [`QueryService::rule_query`] (built-in parse limits).
+    rules_engine: Engine,
     slots: Arc<Semaphore>,
     max_concurrent: usize,
 }
 
+impl std::fmt::Debug for QueryService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryService")
+            .field("opts", &self.opts)
+            .field("max_concurrent", &self.max_concurrent)
+            .finish_non_exhaustive()
+    }
+}
+
 impl QueryService {
-    /// A service configured by the `query:` section.
-    pub fn new(cfg: &QueryConfig) -> Self {
+    /// A service over `db` configured by the `query:` section.
+    pub fn new(cfg: &QueryConfig, db: Db) -> Self {
+        let opts = cfg.engine_options();
         QueryService {
-            opts: cfg.engine_options(),
+            db,
+            engine: Engine::new(opts.clone()),
+            // Rule files are checked against the built-in text limits when
+            // they load, so rules are evaluated under those, whatever
+            // `query:` says.
+            rules_engine: Engine::new(EngineOptions {
+                parse: ParseLimits::default(),
+                ..opts.clone()
+            }),
+            opts,
             slots: Arc::new(Semaphore::new(cfg.max_concurrent.max(1))),
             max_concurrent: cfg.max_concurrent.max(1),
         }
+    }
+
+    /// The store queries read.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// An instant query at `t_ms` under the configured options (the health
+    /// checks' load queries). Blocking: call it from a blocking thread.
+    pub fn instant(&self, expr: &str, t_ms: i64) -> Result<Value, PromqlError> {
+        self.engine.instant_query(&self.db, expr, t_ms)
+    }
+
+    /// An instant query at `t_ms` for the rules engine: the configured
+    /// options, but the built-in parse limits the rule files were checked
+    /// against. Blocking.
+    pub fn rule_query(&self, expr: &str, t_ms: i64) -> Result<Value, PromqlError> {
+        self.rules_engine.instant_query(&self.db, expr, t_ms)
     }
 
     /// The engine options in force.
@@ -93,8 +146,9 @@ impl QueryService {
         }
     }
 
-    /// Evaluates `job` over `db`. Waiting for a slot counts against the timeout.
-    pub async fn run(&self, db: Db, job: QueryJob) -> Result<QueryResult, ApiError> {
+    /// Evaluates `job` for the HTTP API. Waiting for a slot counts against
+    /// the timeout.
+    pub async fn run(&self, job: QueryJob) -> Result<QueryResult, ApiError> {
         let timeout = self.effective_timeout(job.timeout);
         if timeout.is_zero() {
             return Err(PromqlError::Timeout.into());
@@ -132,6 +186,7 @@ impl QueryService {
             step_ms: job.step_ms,
             cancel: Some(cancel.clone()),
         };
+        let db = self.db.clone();
         let task = tokio::task::spawn_blocking(move || {
             let _slot = permit;
             engine.exec(&db, &req)
@@ -195,10 +250,20 @@ mod tests {
 
     #[test]
     fn timeout_is_capped_by_config() {
-        let svc = QueryService::new(&QueryConfig {
-            timeout: PromDuration(10_000),
-            ..QueryConfig::default()
-        });
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(
+            dir.path(),
+            argus_tsdb::Options::default(),
+            Arc::new(argus_model::SystemClock),
+        )
+        .unwrap();
+        let svc = QueryService::new(
+            &QueryConfig {
+                timeout: PromDuration(10_000),
+                ..QueryConfig::default()
+            },
+            db,
+        );
         assert_eq!(svc.effective_timeout(None), Duration::from_secs(10));
         assert_eq!(
             svc.effective_timeout(Some(Duration::from_secs(60))),

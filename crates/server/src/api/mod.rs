@@ -37,23 +37,27 @@ use std::sync::Arc;
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    /// The store.
+    /// The store, for reads.
     pub db: Db,
+    /// The store's write path: the write endpoints append through it.
+    pub storage: argus_tsdb::Storage,
     /// The injected clock.
     pub clock: Arc<dyn Clock>,
     /// Counters for `/metrics`.
     pub metrics: Arc<SelfMetrics>,
     /// The scrape manager, when scrape jobs run.
-    pub scrape: Option<Arc<argus_ingest::scrape::ScrapeManager<crate::DbSink>>>,
+    pub scrape: Option<Arc<argus_ingest::scrape::ScrapeManager<argus_tsdb::Storage>>>,
     /// Set once start-up (WAL replay) is done.
     pub ready: Arc<AtomicBool>,
-    /// The PromQL engine and its limits.
+    /// The query service (PromQL engine, limits) shared with rules and health.
     pub query: Arc<exec::QueryService>,
     /// What the status endpoints report.
     pub info: Arc<status::ServerInfo>,
-    /// The rules engine: `/api/v1/rules`, `/api/v1/alerts` and `/-/reload`.
+    /// The rules engine: `/api/v1/rules` and `/api/v1/alerts`.
     pub rules: Arc<crate::rules::RuleService>,
-    /// The dynamic-rule tap the write endpoints wrap their appenders with.
+    /// The server's reload: `/-/reload` and the reload status.
+    pub reload: Arc<crate::lifecycle::ReloadService>,
+    /// The dynamic-rule tap, for its self-metrics.
     pub tap: crate::detect::Tap,
     /// The alert store's health: `/-/ready` and `/metrics` report it.
     pub alert_store: Option<argus_alert::store::HealthHandle>,

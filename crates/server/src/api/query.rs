@@ -137,7 +137,7 @@ pub async fn query(
 ) -> Result<Response, ApiError> {
     let p = collect_params(q.as_deref(), &body);
     let job = instant_job(&p, st.clock.now_ms())?;
-    let r = st.query.run(st.db.clone(), job).await?;
+    let r = st.query.run(job).await?;
     Ok(query_response(&r))
 }
 
@@ -150,7 +150,7 @@ pub async fn query_range(
 ) -> Result<Response, ApiError> {
     let p = collect_params(q.as_deref(), &body);
     let job = range_job(&p)?;
-    let r = st.query.run(st.db.clone(), job).await?;
+    let r = st.query.run(job).await?;
     Ok(query_response(&r))
 }
 

@@ -260,10 +260,12 @@ pub async fn alerts(State(st): State<AppState>) -> Response {
     success(json!({ "alerts": alerts }))
 }
 
-/// `POST|PUT /-/reload`: re-reads the configuration and the rule files. On any
-/// error the answer is 500 with the error, and the old rules stay in force.
+/// `POST|PUT /-/reload`: re-reads the configuration and reloads every
+/// reloadable section (see [`crate::lifecycle::reload`]). When a section is
+/// invalid the answer is 500 with the error, which names the section, and
+/// nothing changed.
 pub async fn reload(State(st): State<AppState>) -> Response {
-    match st.rules.reload().await {
+    match st.reload.reload().await {
         Ok(_) => StatusCode::OK.into_response(),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,

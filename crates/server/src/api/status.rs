@@ -140,7 +140,7 @@ pub async fn runtimeinfo(State(st): State<AppState>) -> Response {
     let tasks = tokio::runtime::Handle::current()
         .metrics()
         .num_alive_tasks();
-    let reload = st.rules.reload_status();
+    let reload = st.reload.status();
     let last_config = chrono::DateTime::from_timestamp_millis(reload.at_ms)
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .unwrap_or_else(|| st.info.start_time.clone());

@@ -2,8 +2,9 @@
 //!
 //! Every write first takes a slot in the ingest budget ([`super::WriteGate`]:
 //! `limits.max_concurrent_writes`, waiting at most `limits.write_queue_timeout`,
-//! else 503 with `Retry-After`), then decodes, stages and commits on a
-//! blocking thread. A request is acknowledged (2xx) only after its samples
+//! else 503 with `Retry-After`), then decodes, stages and commits through the
+//! store's write path ([`argus_tsdb::Storage`], whose commit observers
+//! include the dynamic-rule tap) on a blocking thread. A request is acknowledged (2xx) only after its samples
 //! are committed to the WAL. When some series are refused and others kept,
 //! the answer is 400 with a body that says how many were accepted and
 //! rejected, and why.
@@ -154,7 +155,7 @@ pub async fn remote_write(
     body: Bytes,
 ) -> Response {
     run_write(st, move |st| {
-        let mut app = st.tap.wrap(st.db.appender());
+        let mut app = st.storage.appender();
         let res = argus_ingest::remote_write::ingest_remote_write(
             &mut app,
             &body,
@@ -185,7 +186,7 @@ pub async fn import_text(
             Ok(b) => b,
             Err(r) => return *r,
         };
-        let mut app = st.tap.wrap(st.db.appender());
+        let mut app = st.storage.appender();
         let max_labels = st.db.label_limits().max_labels;
         let report = argus_ingest::text::ingest_text_limited(
             &mut app,
@@ -210,7 +211,7 @@ pub async fn push_json(
             Ok(b) => b,
             Err(r) => return *r,
         };
-        let mut app = st.tap.wrap(st.db.appender());
+        let mut app = st.storage.appender();
         match argus_ingest::push::ingest_json(&mut app, &body, st.clock.as_ref()) {
             Ok(report) => finish(st, app, report),
             Err(e) => {

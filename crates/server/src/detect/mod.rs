@@ -11,7 +11,9 @@
 //! let clock = std::sync::Arc::new(argus_model::SystemClock);
 //! let svc = detect::start(&cfg, std::path::Path::new("./data"), db.clone(), clock)?;
 //! svc.set_alert_sink(std::sync::Arc::new(alerts));
-//! let mut app = svc.tap().wrap(db.appender()); // an append path
+//! let storage = argus_tsdb::Storage::new(db);
+//! storage.add_observer(std::sync::Arc::new(svc.tap())); // the write path feeds it
+//! let mut app = storage.appender(); // an append path
 //! # let _ = &mut app;
 //! let router = detect::router(&svc); // merge into the main router
 //! # let _ = router;
@@ -26,7 +28,6 @@ use std::sync::Arc;
 
 pub use argus_dynamic::{
     DetectReloader, DetectService, DynamicAlert, DynamicError, DynamicRuleConfig, Settings, Tap,
-    TapAppender,
 };
 use argus_model::Clock;
 use argus_tsdb::Db;

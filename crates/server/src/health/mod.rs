@@ -1,7 +1,8 @@
 //! Wiring of service health (`argus-health`) into the server: the
-//! [`HealthSink`] that writes the `argus_service_*` series into the store and
-//! hands health alerts to the alert pipeline's ingress, the [`LoadQuery`] over
-//! the PromQL engine for saturation, reload, and the routes
+//! [`HealthSink`] that writes the `argus_service_*` series through the store's
+//! write path (unobserved: dynamic rules do not score them) and hands health
+//! alerts to the alert pipeline's ingress, the [`LoadQuery`] through the
+//! server's query service for saturation, reload, and the routes
 //! `GET /api/v1/services` and `POST /api/v1/heartbeat/{service}`.
 //!
 //! A health alert goes into the ingress the moment its condition changes (and
@@ -11,29 +12,33 @@
 //! ```no_run
 //! # async fn f(db: argus_tsdb::Db, cfg: argus_server::config::Config) {
 //! use argus_server::alerting::sources::ingress;
+//! use argus_server::api::exec::QueryService;
 //! use argus_server::health::HealthRuntime;
 //! let clock = std::sync::Arc::new(argus_model::SystemClock);
 //! let (alerts, _queue) = ingress(None); // the queue goes to `AlertingService::spawn_feed`
-//! let health = HealthRuntime::start(&cfg, db, clock, alerts).unwrap();
+//! let query = std::sync::Arc::new(QueryService::new(&cfg.query, db.clone()));
+//! let storage = argus_tsdb::Storage::new(db);
+//! let health = HealthRuntime::start(&cfg, storage, query, clock, alerts).unwrap();
 //! let app = axum::Router::new().merge(health.router());
-//! health.stop();
+//! health.shutdown().await;
 //! # let _ = app; }
 //! ```
 
 mod api;
 
 use crate::alerting::IngressSink;
+use crate::api::exec::QueryService;
 use crate::config::Config;
 use argus_health::{HealthAlert, HealthConfig, HealthError, HealthService, HealthSink, LoadQuery};
 use argus_model::{Clock, Labels};
-use argus_promql::{Engine, Value};
-use argus_tsdb::{Appender, Db};
+use argus_promql::Value;
+use argus_tsdb::Storage;
 use parking_lot::Mutex;
 use std::sync::Arc;
 
 /// Writes samples into the store and hands alerts to the pipeline's ingress.
 struct StoreSink {
-    db: Db,
+    storage: Storage,
     alerts: IngressSink,
 }
 
@@ -42,32 +47,27 @@ impl HealthSink for StoreSink {
         self.alerts.send_health(&alerts);
     }
 
+    /// Called on a blocking thread (the health tasks' `spawn_blocking`).
     fn append_samples(&self, samples: Vec<(Labels, i64, f64)>) -> Result<(), String> {
-        let mut app = self.db.appender();
-        let mut refused = 0usize;
-        for (l, t, v) in &samples {
-            if app.append(l, *t, *v).is_err() {
-                refused += 1;
-            }
-        }
-        app.commit().map_err(|e| e.to_string())?;
-        if refused > 0 {
-            tracing::debug!(refused, "The store refused some service health samples.");
-        }
+        let report = self
+            .storage
+            .append_batch(samples.iter().map(|(l, t, v)| (l, *t, *v)))
+            .map_err(|e| e.to_string())?;
+        report.log_refused("service health samples");
         Ok(())
     }
 }
 
-/// Saturation load queries: an instant query over the store; the value is
-/// the sum of the result's samples (a scalar as is), `None` when empty.
+/// Saturation load queries: an instant query through the query service; the
+/// value is the sum of the result's samples (a scalar as is), `None` when
+/// empty.
 struct StoreLoad {
-    db: Db,
-    engine: Engine,
+    query: Arc<QueryService>,
 }
 
 impl LoadQuery for StoreLoad {
     fn load(&self, expr: &str, t_ms: i64) -> Result<Option<f64>, String> {
-        match self.engine.instant_query(&self.db, expr, t_ms) {
+        match self.query.instant(expr, t_ms) {
             Ok(Value::Vector(v)) if v.is_empty() => Ok(None),
             Ok(Value::Vector(v)) => Ok(Some(v.iter().map(|s| s.v).sum())),
             Ok(Value::Scalar { v, .. }) => Ok(Some(v)),
@@ -100,18 +100,19 @@ impl HealthRuntime {
     /// sending their alerts to `alerts`. Must be called within a tokio runtime.
     pub fn start(
         cfg: &Config,
-        db: Db,
+        storage: Storage,
+        query: Arc<QueryService>,
         clock: Arc<dyn Clock>,
         alerts: IngressSink,
     ) -> Result<Arc<HealthRuntime>, HealthError> {
-        let engine = Engine::new(cfg.query.engine_options());
         let rt = Arc::new(HealthRuntime {
             current: Mutex::new(None),
+            // Health series are not observed: dynamic rules do not score them.
             sink: Arc::new(StoreSink {
-                db: db.clone(),
+                storage: storage.unobserved(),
                 alerts,
             }),
-            load: Arc::new(StoreLoad { db, engine }),
+            load: Arc::new(StoreLoad { query }),
             clock,
             rt: tokio::runtime::Handle::current(),
         });
@@ -143,16 +144,18 @@ impl HealthRuntime {
         Ok(())
     }
 
-    /// The function the configuration reload calls.
-    pub fn reload_hook(self: &Arc<Self>) -> impl Fn(&Config) -> Result<(), String> + Send + Sync {
-        let me = self.clone();
-        move |cfg: &Config| me.apply(&cfg.health).map_err(|e| e.to_string())
-    }
-
-    /// Stops the checks.
+    /// Stops the checks without waiting for them.
     pub fn stop(&self) {
         if let Some((_, s)) = self.current.lock().take() {
             s.abort();
+        }
+    }
+
+    /// Stops the checks and waits until their tasks have ended.
+    pub async fn shutdown(&self) {
+        let current = self.current.lock().take();
+        if let Some((_, s)) = current {
+            s.stop().await;
         }
     }
 

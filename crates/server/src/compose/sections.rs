@@ -1,0 +1,91 @@
+//! The reloadable sections, one [`Reloader`] each: `alerting:`, `health:`,
+//! `rule_files:` and `dynamic_rules:`. Other sections (`storage:`,
+//! `scrape_configs:`, `query:`, `global.evaluation_interval`...) take effect
+//! at the next restart.
+
+use crate::alerting::{AlertingError, AlertingService};
+use crate::config::Config;
+use crate::health::HealthRuntime;
+use crate::lifecycle::reload::{prepared, Prepared, Reloader, SectionError};
+use crate::rules::RuleService;
+use std::sync::Arc;
+
+type AlertingReload =
+    dyn Fn(argus_alert::config::Config) -> Result<(), AlertingError> + Send + Sync;
+
+/// `alerting:`: the file is parsed when preparing; applying builds the
+/// notification channels and swaps the configuration (it can still fail).
+pub(crate) struct AlertingSection(Arc<AlertingReload>);
+
+impl AlertingSection {
+    pub(crate) fn new(alerting: &AlertingService) -> AlertingSection {
+        AlertingSection(Arc::new(alerting.reloader()))
+    }
+}
+
+impl Reloader for AlertingSection {
+    fn name(&self) -> &'static str {
+        "alerting"
+    }
+
+    fn prepare(&self, cfg: &Config) -> Result<Box<dyn Prepared>, SectionError> {
+        let am = cfg.alerting_config()?;
+        let reload = self.0.clone();
+        Ok(prepared(move || reload(am).map_err(Into::into)))
+    }
+}
+
+/// `health:`: validated when preparing; applying restarts the checks if the
+/// section changed (starting a probe can still fail).
+pub(crate) struct HealthSection(pub(crate) Arc<HealthRuntime>);
+
+impl Reloader for HealthSection {
+    fn name(&self) -> &'static str {
+        "health"
+    }
+
+    fn prepare(&self, cfg: &Config) -> Result<Box<dyn Prepared>, SectionError> {
+        cfg.health.validate()?;
+        let (rt, section) = (self.0.clone(), cfg.health.clone());
+        Ok(prepared(move || rt.apply(&section).map_err(Into::into)))
+    }
+}
+
+/// `rule_files:`: every rule file read and validated when preparing;
+/// applying swaps the rule groups (alert state carries over).
+pub(crate) struct RulesSection(pub(crate) Arc<RuleService>);
+
+impl Reloader for RulesSection {
+    fn name(&self) -> &'static str {
+        "rules"
+    }
+
+    fn prepare(&self, cfg: &Config) -> Result<Box<dyn Prepared>, SectionError> {
+        let files = RuleService::prepare_reload(cfg)?;
+        let svc = self.0.clone();
+        Ok(prepared(move || {
+            let groups = svc.apply_reload(files)?;
+            tracing::info!(groups, "Reloaded the rule files.");
+            Ok(())
+        }))
+    }
+}
+
+/// `dynamic_rules:`: compiled when preparing; applying swaps the rules
+/// (cannot fail).
+pub(crate) struct DynamicRulesSection(pub(crate) argus_dynamic::DetectReloader);
+
+impl Reloader for DynamicRulesSection {
+    fn name(&self) -> &'static str {
+        "dynamic_rules"
+    }
+
+    fn prepare(&self, cfg: &Config) -> Result<Box<dyn Prepared>, SectionError> {
+        let rules = self.0.prepare(&cfg.dynamic_rules)?;
+        let r = self.0.clone();
+        Ok(prepared(move || {
+            r.apply(rules);
+            Ok(())
+        }))
+    }
+}
