@@ -2,6 +2,11 @@
 //! remote_write protobuf messages, the injected [`Clock`] and a seeded
 //! generator for synthetic data ([`SplitMix64`]).
 //!
+//! Small helpers that several crates need live here once: calendar maths and
+//! RFC 3339 formatting ([`time`]), URL percent-encoding ([`url`]), the
+//! Prometheus exposition writer ([`exposition`]) and the host name ([`host`],
+//! the one read from the system).
+//!
 //! Every other crate builds on these types, so they stay small and stable.
 //!
 //! ```
@@ -17,11 +22,15 @@
 
 mod clock;
 mod duration;
+pub mod exposition;
+pub mod host;
 mod labels;
 mod matcher;
 pub mod prompb;
 mod sample;
 mod splitmix;
+pub mod time;
+pub mod url;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use duration::{format_duration, parse_duration, DurationError, PromDuration};
