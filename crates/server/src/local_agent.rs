@@ -3,6 +3,7 @@
 //! `job=<agent.job>` and `instance=<hostname>`.
 
 use crate::config::LocalAgentConfig;
+use argus_model::host::hostname;
 use argus_model::{Clock, Labels, STALE_NAN};
 use argus_tsdb::{Appender, Db};
 use std::collections::HashSet;
@@ -83,11 +84,4 @@ fn collect_once(
         Ok(_) => Ok(seen),
         Err(e) => Err((e.to_string(), seen)),
     }
-}
-
-/// The host name, from the kernel.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "localhost".to_string())
 }
