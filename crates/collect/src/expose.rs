@@ -19,7 +19,7 @@
 
 use std::borrow::Cow;
 
-use argus_model::exposition::{escape_help, write_header};
+use argus_model::exposition::{escape_help, write_header, write_labels};
 use argus_model::{Label, Labels, Sample};
 
 /// The type of a metric family.
@@ -205,19 +205,7 @@ fn render_om_family(f: &MetricFamily, out: &mut String) {
 fn write_sample(name: &str, suffix: &str, s: &MetricSample, out: &mut String) {
     out.push_str(name);
     out.push_str(suffix);
-    if !s.labels.is_empty() {
-        out.push('{');
-        for (i, (n, v)) in s.labels.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(n);
-            out.push_str("=\"");
-            escape_label_value(v, out);
-            out.push('"');
-        }
-        out.push('}');
-    }
+    write_labels(s.labels.iter().map(|(n, v)| (*n, v.as_str())), out);
     out.push(' ');
     write_value(s.value, out);
     out.push('\n');

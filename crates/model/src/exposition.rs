@@ -127,22 +127,36 @@ pub fn write_header(name: &str, help: &str, kind: &str, out: &mut String) {
 /// ```
 pub fn write_sample(name: &str, labels: &[(&str, &str)], value: f64, out: &mut String) {
     out.push_str(name);
-    if !labels.is_empty() {
-        out.push('{');
-        for (i, (n, v)) in labels.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(n);
-            out.push_str("=\"");
-            escape_label_value(v, out);
-            out.push('"');
-        }
-        out.push('}');
-    }
+    write_labels(labels.iter().copied(), out);
     out.push(' ');
     write_value(value, out);
     out.push('\n');
+}
+
+/// Writes a sample's label set, `{a="1",b="2"}` with the values escaped, or
+/// nothing when there are no labels.
+///
+/// ```
+/// use argus_model::exposition::write_labels;
+///
+/// let mut out = String::new();
+/// write_labels([("path", "/a\"b")], &mut out);
+/// write_labels(std::iter::empty(), &mut out);
+/// assert_eq!(out, r#"{path="/a\"b"}"#);
+/// ```
+pub fn write_labels<'a>(labels: impl IntoIterator<Item = (&'a str, &'a str)>, out: &mut String) {
+    let mut first = true;
+    for (n, v) in labels {
+        out.push(if first { '{' } else { ',' });
+        first = false;
+        out.push_str(n);
+        out.push_str("=\"");
+        escape_label_value(v, out);
+        out.push('"');
+    }
+    if !first {
+        out.push('}');
+    }
 }
 
 /// Writes a family of one unlabelled sample: [`write_header`] then
