@@ -286,22 +286,13 @@ pub fn parse_rfc3339(s: &str) -> Result<i64, AlertError> {
 }
 
 /// Go's zero time, which Alertmanager writes for an unset `endsAt`.
-pub const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+pub use argus_model::time::GO_ZERO_TIME;
 
 /// Formats milliseconds like Go's `time.Time` JSON (RFC 3339, UTC, trailing zeros of the fraction
-/// trimmed).
+/// trimmed); [`GO_ZERO_TIME`] beyond the representable years.
 pub fn format_rfc3339(ms: i64) -> String {
-    let Some(t) = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms) else {
-        return "0001-01-01T00:00:00Z".to_string();
-    };
-    let base = t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    let frac = ms.rem_euclid(1000);
-    if frac == 0 {
-        format!("{base}Z")
-    } else {
-        let f = format!("{frac:03}");
-        format!("{base}.{}Z", f.trim_end_matches('0'))
-    }
+    argus_model::time::format_rfc3339_ms(ms, argus_model::time::Fraction::Trimmed)
+        .unwrap_or_else(|| GO_ZERO_TIME.to_string())
 }
 
 /// Serde helpers that write [`Labels`] as a JSON object.

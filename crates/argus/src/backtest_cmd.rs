@@ -48,8 +48,7 @@ pub fn parse_time(s: &str) -> anyhow::Result<i64> {
 }
 
 fn fmt_ms(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    argus_model::time::format_rfc3339_ms(ms, argus_model::time::Fraction::Omit)
         .unwrap_or_else(|| ms.to_string())
 }
 

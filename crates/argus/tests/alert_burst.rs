@@ -374,28 +374,13 @@ async fn kill_9_during_a_notification_burst_loses_nothing_and_duplicates_only_in
     );
 }
 
-/// `now + secs` as RFC 3339 UTC, without a date crate.
+/// `now + secs` as RFC 3339 UTC, whole seconds.
 fn chrono_like_rfc3339(secs: i64) -> String {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
         .as_secs() as i64
         + secs;
-    let (days, rem) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    argus_model::time::format_rfc3339_ms(t * 1000, argus_model::time::Fraction::Omit)
+        .expect("now is within the representable years")
 }

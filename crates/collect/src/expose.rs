@@ -18,8 +18,8 @@
 //! ```
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
+use argus_model::exposition::{escape_help, write_header, write_labels};
 use argus_model::{Label, Labels, Sample};
 
 /// The type of a metric family.
@@ -168,15 +168,7 @@ fn render_text_family(f: &MetricFamily, out: &mut String) {
         MetricKind::Gauge | MetricKind::Info => "gauge",
         MetricKind::Untyped => "untyped",
     };
-    out.push_str("# HELP ");
-    out.push_str(&f.name);
-    out.push(' ');
-    escape_help(&f.help, false, out);
-    out.push_str("\n# TYPE ");
-    out.push_str(&f.name);
-    out.push(' ');
-    out.push_str(ty);
-    out.push('\n');
+    write_header(&f.name, &f.help, ty, out);
     for s in &f.samples {
         write_sample(&f.name, "", s, out);
     }
@@ -213,64 +205,17 @@ fn render_om_family(f: &MetricFamily, out: &mut String) {
 fn write_sample(name: &str, suffix: &str, s: &MetricSample, out: &mut String) {
     out.push_str(name);
     out.push_str(suffix);
-    if !s.labels.is_empty() {
-        out.push('{');
-        for (i, (n, v)) in s.labels.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(n);
-            out.push_str("=\"");
-            escape_label_value(v, out);
-            out.push('"');
-        }
-        out.push('}');
-    }
+    write_labels(s.labels.iter().map(|(n, v)| (*n, v.as_str())), out);
     out.push(' ');
     write_value(s.value, out);
     out.push('\n');
 }
 
-/// Writes a float the way Prometheus parses it: `NaN`, `+Inf`, `-Inf`, or the
-/// shortest decimal that round-trips (integers without a fraction).
-pub fn write_value(v: f64, out: &mut String) {
-    if v.is_nan() {
-        out.push_str("NaN");
-    } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-    } else {
-        // Writing into a String cannot fail.
-        let _ = write!(out, "{v}");
-    }
-}
+/// Writes a float the way Prometheus parses it; see [`argus_model::exposition`].
+pub use argus_model::exposition::write_value;
 
-/// Escapes a label value: backslash, double quote and newline.
-pub fn escape_label_value(v: &str, out: &mut String) {
-    if !v.contains(['\\', '"', '\n']) {
-        out.push_str(v);
-        return;
-    }
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Escapes help text: backslash and newline, plus double quote for OpenMetrics.
-fn escape_help(h: &str, quote: bool, out: &mut String) {
-    for c in h.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '"' if quote => out.push_str("\\\""),
-            c => out.push(c),
-        }
-    }
-}
+/// Escapes a label value; see [`argus_model::exposition`].
+pub use argus_model::exposition::escape_label_value;
 
 /// Turns families into labelled samples at `t_ms`, for remote_write and for
 /// the in-process agent of `argus up`. The sample name is the text-format name

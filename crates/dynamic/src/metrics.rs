@@ -10,6 +10,7 @@
 //! assert_eq!(m.alert_latency.quantile_upper(0.99), Some(0.005));
 //! ```
 
+use argus_model::exposition::write_header;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -68,7 +69,7 @@ impl Histogram {
     }
 
     fn render(&self, out: &mut String, name: &str, help: &str) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        write_header(name, help, "histogram", out);
         let mut acc = 0;
         for (i, b) in LATENCY_BUCKETS.iter().enumerate() {
             acc += self.counts[i].load(Ordering::Relaxed);
@@ -111,10 +112,9 @@ pub struct DetectMetrics {
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str, v: u64) {
-    let _ = writeln!(
-        out,
-        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
-    );
+    write_header(name, help, kind, out);
+    // An integer, exact beyond the 2^53 a float keeps.
+    let _ = writeln!(out, "{name} {v}");
 }
 
 impl DetectMetrics {

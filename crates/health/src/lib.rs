@@ -101,10 +101,4 @@ pub trait LoadQuery: Send + Sync + 'static {
 }
 
 /// This host's name (from the kernel), the default `node`.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
-}
+pub use argus_model::host::hostname;

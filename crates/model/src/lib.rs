@@ -3,6 +3,11 @@
 //! generator for synthetic data ([`SplitMix64`]), and the alert value and
 //! alert timing every alert source shares ([`alert`]).
 //!
+//! Small helpers that several crates need live here once: calendar maths and
+//! RFC 3339 formatting ([`time`]), URL percent-encoding ([`url`]), the
+//! Prometheus exposition writer ([`exposition`]) and the host name ([`host`],
+//! the one read from the system).
+//!
 //! Every other crate builds on these types, so they stay small and stable.
 //!
 //! ```
@@ -19,11 +24,15 @@
 pub mod alert;
 mod clock;
 mod duration;
+pub mod exposition;
+pub mod host;
 mod labels;
 mod matcher;
 pub mod prompb;
 mod sample;
 mod splitmix;
+pub mod time;
+pub mod url;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use duration::{format_duration, parse_duration, DurationError, PromDuration};

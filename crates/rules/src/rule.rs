@@ -56,17 +56,6 @@ pub struct Rule {
     pub(crate) active: HashMap<Labels, Alert>,
 }
 
-fn url_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 impl Rule {
     /// A rule with no state.
     pub fn new(spec: RuleSpec) -> Self {
@@ -170,7 +159,7 @@ impl Rule {
         let generator_url = format!(
             "{}/graph?g0.expr={}&g0.tab=1",
             cx.external_url.trim_end_matches('/'),
-            url_escape(&self.spec.expr)
+            argus_model::url::percent_encode(&self.spec.expr)
         );
         let mut fresh: HashMap<Labels, Alert> = HashMap::with_capacity(res.len());
         for s in res {

@@ -4,6 +4,7 @@
 
 use crate::config::LocalAgentConfig;
 use argus_collect::CollectError;
+use argus_model::host::hostname;
 use argus_model::{Clock, Labels, STALE_NAN};
 use argus_tsdb::Storage;
 use std::collections::HashSet;
@@ -79,11 +80,4 @@ fn collect_once(
         }
         Err(e) => Err((e, seen)),
     }
-}
-
-/// The host name, from the kernel.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "localhost".to_string())
 }

@@ -1,7 +1,6 @@
 //! Argus's own metrics (`argus_<area>_<name>_<unit>`), rendered for `/metrics`.
 
 use argus_tsdb::DbStats;
-use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counters updated by the HTTP handlers and background tasks.
@@ -19,11 +18,9 @@ pub struct SelfMetrics {
     pub maintenance_failures: AtomicU64,
 }
 
+/// One family of one unlabelled sample; see [`argus_model::exposition::write_family`].
 pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str, v: f64) {
-    let _ = writeln!(
-        out,
-        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
-    );
+    argus_model::exposition::write_family(name, kind, help, v, out);
 }
 
 /// The alert store's health: `argus_alert_store_healthy` (1 or 0),

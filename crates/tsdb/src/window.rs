@@ -72,25 +72,8 @@ pub fn format_ms(t: i64) -> String {
     if t > MAX_TIMESTAMP_MS {
         return "after year 9999".to_string();
     }
-    let days = t.div_euclid(86_400_000);
-    let ms_of_day = t.rem_euclid(86_400_000);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        ms_of_day / 3_600_000,
-        ms_of_day / 60_000 % 60,
-        ms_of_day / 1000 % 60,
-        ms_of_day % 1000
-    )
+    argus_model::time::format_rfc3339_ms(t, argus_model::time::Fraction::Millis)
+        .unwrap_or_else(|| t.to_string())
 }
 
 #[cfg(test)]

@@ -34,19 +34,10 @@ pub fn weekday(ts_ms: i64, utc_offset_min: i32) -> u32 {
     (day_number(ts_ms, utc_offset_min) + 3).rem_euclid(7) as u32
 }
 
-/// (year, month, day) of a day number (proleptic Gregorian calendar).
+/// (year, month, day) of a day number (proleptic Gregorian calendar); see
+/// [`argus_model::time::civil_from_days`].
 pub fn civil_from_days(z: i64) -> (i32, u32, u32) {
-    // Civil-from-days conversion after H. Hinnant's published algorithm.
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = if m <= 2 { y + 1 } else { y };
+    let (y, m, d) = argus_model::time::civil_from_days(z);
     (y as i32, m, d)
 }
 
@@ -55,14 +46,9 @@ pub fn civil(ts_ms: i64, utc_offset_min: i32) -> (i32, u32, u32) {
     civil_from_days(day_number(ts_ms, utc_offset_min))
 }
 
-/// Days in a month.
+/// Days in a month (1–12); see [`argus_model::time::days_in_month`].
 pub fn days_in_month(y: i32, m: u32) -> u32 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        _ => 28,
-    }
+    argus_model::time::days_in_month(i64::from(y), m)
 }
 
 /// Parses `YYYY-MM-DD`.
@@ -78,16 +64,10 @@ pub fn parse_date(s: &str) -> Result<(i32, u32, u32), DetectError> {
     Ok((y, m, d))
 }
 
-/// Day number of a civil date (inverse of [`civil_from_days`]).
+/// Day number of a civil date (inverse of [`civil_from_days`]); see
+/// [`argus_model::time::days_from_civil`].
 pub fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
-    let y = i64::from(if m <= 2 { y - 1 } else { y });
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    argus_model::time::days_from_civil(i64::from(y), m, d)
 }
 
 /// The calendar class of a day (DataCluster's clusters).

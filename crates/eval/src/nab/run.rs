@@ -422,14 +422,8 @@ fn parse_timestamp(s: &str) -> Result<i64, String> {
     if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || se > 60 {
         return Err("date or time out of range".into());
     }
-    // Days from civil (proleptic Gregorian), after H. Hinnant's algorithm.
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + da - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    // In range after the check above.
+    let days = argus_model::time::days_from_civil(y, mo as u32, da as u32);
     Ok(days * 86_400 + h * 3600 + mi * 60 + se)
 }
 

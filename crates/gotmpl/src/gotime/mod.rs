@@ -19,6 +19,8 @@
 mod layout;
 mod methods;
 
+use argus_model::time::{civil_from_days, days_from_civil, days_in_month};
+
 pub use methods::{go_duration, humanize_duration, time_method};
 
 /// Seconds from Go's zero time (January 1, year 1, UTC) to the Unix epoch, negated.
@@ -95,7 +97,7 @@ impl GoTime {
         let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
         if !(1..=12).contains(&mo)
             || d < 1
-            || d > days_in_month(y, mo)
+            || d > i64::from(days_in_month(y, mo as u32))
             || h > 23
             || mi > 59
             || se > 59
@@ -133,7 +135,7 @@ impl GoTime {
             }
             _ => return Err(bad()),
         };
-        let local = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se;
+        let local = days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + se;
         Ok(GoTime {
             secs: local - i64::from(offset),
             nanos,
@@ -196,8 +198,8 @@ impl GoTime {
         let (year, month, day) = civil_from_days(days);
         Civil {
             year,
-            month,
-            day,
+            month: i64::from(month),
+            day: i64::from(day),
             hour: sod / 3600,
             minute: sod % 3600 / 60,
             second: sod % 60,
@@ -247,40 +249,3 @@ pub(crate) const DAYS: [&str; 7] = [
     "Friday",
     "Saturday",
 ];
-
-fn is_leap(y: i64) -> bool {
-    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day count since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}

@@ -2,6 +2,7 @@
 
 use std::cmp::Ordering;
 
+use argus_model::time::{civil_from_days, days_from_civil, days_in_month};
 use argus_model::{is_valid_label_name, Labels, Sample, METRIC_NAME};
 use promql_parser::parser::{Call, Expr};
 
@@ -347,24 +348,6 @@ fn label_join(v: Vec<SSeries>, a: &[String]) -> Result<Vec<SSeries>, PromqlError
     Ok(out)
 }
 
-/// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
 fn date_part(name: &str, secs: f64) -> f64 {
     if !secs.is_finite() {
         return f64::NAN;
@@ -373,27 +356,13 @@ fn date_part(name: &str, secs: f64) -> f64 {
     let days = s.div_euclid(86_400);
     let sod = s.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    let mdays = [
-        31,
-        if is_leap(y) { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
     match name {
         "minute" => ((sod / 60) % 60) as f64,
         "hour" => (sod / 3600) as f64,
         "day_of_month" => d as f64,
         "day_of_week" => (days + 4).rem_euclid(7) as f64,
-        "day_of_year" => (mdays[..(m - 1) as usize].iter().sum::<i64>() + d as i64) as f64,
-        "days_in_month" => mdays[(m - 1) as usize] as f64,
+        "day_of_year" => (days - days_from_civil(y, 1, 1) + 1) as f64,
+        "days_in_month" => f64::from(days_in_month(y, m)),
         "month" => m as f64,
         "year" => y as f64,
         _ => f64::NAN,

@@ -117,7 +117,7 @@ fn call(name: &str, a: &[Value], ctx: &FuncCtx<'_>) -> Result<Value, String> {
             let tab = if name == "graphLink" { 0 } else { 1 };
             Value::Str(format!(
                 "/graph?g0.expr={}&g0.tab={tab}",
-                url_escape(&s(&a[0]))
+                argus_model::url::query_escape(&s(&a[0]))
             ))
         }
         "sortByLabel" => {
@@ -192,18 +192,6 @@ fn one<'a>(a: &'a [Value], name: &str) -> Result<&'a Value, String> {
     Ok(&a[0])
 }
 
-fn url_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            b' ' => "+".to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Prometheus's `humanize`: SI prefixes, 4 significant digits.
 pub fn humanize(mut v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
@@ -258,7 +246,7 @@ pub fn go_time(secs: f64) -> String {
     let frac_ms = ms.rem_euclid(1000);
     let days = whole.div_euclid(86_400);
     let sod = whole.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = argus_model::time::civil_from_days(days);
     let frac = if frac_ms > 0 {
         format!(".{frac_ms:03}").trim_end_matches('0').to_string()
     } else {
@@ -270,18 +258,4 @@ pub fn go_time(secs: f64) -> String {
         (sod / 60) % 60,
         sod % 60
     )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }

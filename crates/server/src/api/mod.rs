@@ -253,9 +253,10 @@ fn labels_map(l: &argus_model::Labels) -> serde_json::Map<String, serde_json::Va
 fn target_json(t: &argus_ingest::scrape::TargetStatus) -> serde_json::Value {
     let last = t
         .last_scrape_ms
-        .and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_else(|| "0001-01-01T00:00:00Z".to_string());
+        .and_then(|ms| {
+            argus_model::time::format_rfc3339_ms(ms, argus_model::time::Fraction::Millis)
+        })
+        .unwrap_or_else(|| argus_model::time::GO_ZERO_TIME.to_string());
     serde_json::json!({
         "discoveredLabels": labels_map(&t.discovered_labels),
         "labels": labels_map(&t.labels),

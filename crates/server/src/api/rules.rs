@@ -16,6 +16,7 @@
 
 use super::params::{collect_params, param, params_all, success, ApiError};
 use super::AppState;
+use argus_model::time::{format_rfc3339_ms, Fraction, GO_ZERO_TIME};
 use argus_model::Labels;
 use argus_rules::{Alert, AlertState, Group, Rule, RuleKind};
 use axum::body::Bytes;
@@ -24,13 +25,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-/// Go's zero `time.Time` in JSON, which Prometheus reports for "never".
-const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
-
 /// RFC 3339 with as many fractional digits as needed, like Go's `time.Time` JSON.
 fn rfc3339(ms: Option<i64>) -> String {
-    ms.and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+    ms.and_then(|ms| format_rfc3339_ms(ms, Fraction::MillisIfAny))
         .unwrap_or_else(|| GO_ZERO_TIME.to_string())
 }
 

@@ -141,9 +141,9 @@ pub async fn runtimeinfo(State(st): State<AppState>) -> Response {
         .metrics()
         .num_alive_tasks();
     let reload = st.reload.status();
-    let last_config = chrono::DateTime::from_timestamp_millis(reload.at_ms)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_else(|| st.info.start_time.clone());
+    let last_config =
+        argus_model::time::format_rfc3339_ms(reload.at_ms, argus_model::time::Fraction::Millis)
+            .unwrap_or_else(|| st.info.start_time.clone());
     success(json!({
         "startTime": st.info.start_time,
         "CWD": cwd,

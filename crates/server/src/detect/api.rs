@@ -57,9 +57,8 @@ fn ok(status: StatusCode, data: Value) -> Response {
 }
 
 fn rfc3339(ms: i64) -> Value {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| Value::String(d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
-        .unwrap_or(Value::Null)
+    argus_model::time::format_rfc3339_ms(ms, argus_model::time::Fraction::Millis)
+        .map_or(Value::Null, Value::String)
 }
 
 fn model_json(m: &TrainedModel) -> Value {

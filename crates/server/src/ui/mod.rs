@@ -163,7 +163,10 @@ async fn rules(State(st): St, Query(p): Query<RulesQuery>) -> Response {
     };
     // Never the whole models list: with 10k series under dynamic rules it is megabytes.
     let models_path = match &filter {
-        Some(r) => format!("/api/v1/models?limit={MODEL_LIMIT}&rule={}", url_encode(r)),
+        Some(r) => format!(
+            "/api/v1/models?limit={MODEL_LIMIT}&rule={}",
+            argus_model::url::percent_encode(r)
+        ),
         None => format!("/api/v1/models?limit={MODEL_LIMIT}"),
     };
     let (rs, ms) = tokio::join!(
@@ -185,18 +188,6 @@ async fn rules(State(st): St, Query(p): Query<RulesQuery>) -> Response {
         Err(e) => d.errors.push(e.to_string()),
     }
     page(&st, |ui| ui.rules(&d))
-}
-
-/// Percent-encodes a query parameter value.
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
