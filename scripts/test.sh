@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the project: formatting, lints, unit, property and integration tests.
+# Runs every test of the project: formatting, lints, unit, property and integration tests, and a
+# short fuzz run of every parser of outside input (scripts/fuzz.sh).
 # Works on a fresh Debian 12 machine with only the Rust toolchain; it installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,3 +44,7 @@ echo "== cargo test"
 cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt
 # Summarise across all test binaries, in the plain form CI reads.
 awk '/^test result:/ {p+=$4; f+=$6; i+=$8} END {printf "%d passed, %d failed, %d skipped\n", p, f, i; exit (f>0)}' target/test-output.txt
+# Fuzzing (fuzz/README.md): replays the committed corpus, then runs every cargo-fuzz target
+# for a few seconds; fails on any crash and prints the reproducer.
+echo "== fuzz"
+scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
