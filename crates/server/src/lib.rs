@@ -19,7 +19,7 @@
 
 pub mod alerting;
 pub mod api;
-pub mod auth;
+pub use argus_auth as auth;
 mod compose;
 pub mod config;
 pub mod detect;

@@ -130,7 +130,7 @@ async fn roles_decide_and_the_signed_in_name_is_recorded() {
         .starts_with("Basic"));
     let r = c.get(format!("{b}/ui/alerts")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(r.headers()["location"], "/ui/login?next=/ui/alerts");
+    assert_eq!(r.headers()["location"], "/ui/login?next=%2Fui%2Falerts");
     let r = c.get(format!("{b}/metrics")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 

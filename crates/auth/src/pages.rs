@@ -25,19 +25,6 @@ pub fn router(auth: Arc<Auth>) -> Router {
         .with_state(auth)
 }
 
-/// Percent-encodes everything but unreserved characters and `/`.
-pub(crate) fn url_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -225,10 +212,5 @@ mod tests {
         let p = page("/ui/\"><script>", Some("<b>"));
         assert!(!p.contains("<script>"));
         assert!(p.contains("&lt;b&gt;"));
-    }
-
-    #[test]
-    fn escaping() {
-        assert_eq!(url_escape("/ui/alerts?a=b c"), "/ui/alerts%3Fa%3Db%20c");
     }
 }

@@ -3,7 +3,7 @@
 //! roles for those users and bearer tokens for agents and scripts.
 //!
 //! ```
-//! use argus_server::auth::webconfig::{WebFile, Role};
+//! use argus_auth::webconfig::{WebFile, Role};
 //! let f = WebFile::parse(r#"
 //! basic_auth_users:
 //!   alice: $2y$04$Y4Ds8QJ3eGzmRsv4gWfFPOmiMmoz3P3HhBYQ1OGvfUkvB1HSh0Vqi

@@ -2,8 +2,8 @@
 //! enabled (the lifecycle and admin APIs, as in Prometheus).
 //!
 //! ```
-//! use argus_server::auth::access::{need, Need};
-//! use argus_server::auth::webconfig::Role;
+//! use argus_auth::access::{need, Need};
+//! use argus_auth::webconfig::Role;
 //! assert_eq!(need("GET", "/api/v1/query"), Need::Read);
 //! assert_eq!(need("POST", "/api/v1/query"), Need::Read);
 //! assert_eq!(need("POST", "/api/v1/write"), Need::Write);

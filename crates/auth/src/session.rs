@@ -7,12 +7,12 @@
 //! from the file is signed out at once.
 //!
 //! ```
-//! use argus_server::auth::session::SessionKey;
+//! use argus_auth::session::SessionKey;
 //! let k = SessionKey::from_bytes([7; 32]);
 //! let c = k.issue("alice", 10_000);
 //! assert_eq!(k.verify(&c, 5_000).as_deref(), Some("alice"));
 //! assert_eq!(k.verify(&c, 10_001), None);            // expired
-//! assert_eq!(k.verify(&c.replace("alice", "bob"), 5_000), None);
+//! assert_eq!(k.verify(&c.replacen(".10000.", ".99999.", 1), 5_000), None); // a longer life, forged
 //! ```
 
 use base64::Engine;

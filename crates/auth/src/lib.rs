@@ -1,4 +1,4 @@
-//! Who may do what: the web configuration file (TLS, basic-auth users with
+//! Who may do what at the HTTP server: the web configuration file (TLS, basic-auth users with
 //! roles, bearer tokens, headers, rate limit), sign-in for the web UI, the
 //! switches of the lifecycle and admin APIs, and the audit log.
 //!
@@ -16,14 +16,14 @@
 //!   alert history's "who", a silence's `createdBy`) and in the audit log.
 //!
 //! ```no_run
-//! # async fn f() -> Result<(), argus_server::auth::AuthError> {
-//! use argus_server::auth::{Auth, AuthSettings};
+//! # async fn f() -> Result<(), argus_auth::AuthError> {
+//! use argus_auth::{Auth, AuthSettings};
 //! let auth = Auth::new(
 //!     &AuthSettings { file: Some("web.yml".into()), enable_lifecycle: true, enable_admin_api: false },
 //!     std::path::Path::new("./data"),
 //!     std::sync::Arc::new(argus_model::SystemClock),
 //! )?;
-//! let app = axum::Router::new().layer(axum::middleware::from_fn_with_state(auth.clone(), argus_server::auth::layer));
+//! let app: axum::Router = axum::Router::new().layer(axum::middleware::from_fn_with_state(auth.clone(), argus_auth::layer));
 //! # Ok(()) }
 //! ```
 
@@ -572,7 +572,7 @@ pub async fn layer(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) 
             (_, Need::Open) => {}
             (None, _) if wants_page(&req) => {
                 let next = req.uri().path_and_query().map_or("/ui/", |p| p.as_str());
-                let to = format!("/ui/login?next={}", pages::url_escape(next));
+                let to = format!("/ui/login?next={}", argus_model::url::percent_encode(next));
                 return Redirect::to(&to).into_response();
             }
             (None, _) => {

@@ -6,7 +6,7 @@
 //! logged. At 16 MiB the file moves to `audit.log.1` and a new one starts.
 //!
 //! ```
-//! use argus_server::auth::audit::{AuditLog, Entry};
+//! use argus_auth::audit::{AuditLog, Entry};
 //! let dir = tempfile::tempdir().unwrap();
 //! let log = AuditLog::open(dir.path()).unwrap();
 //! log.append(&Entry { ts_ms: 1, user: "alice".into(), role: "operator".into(),
