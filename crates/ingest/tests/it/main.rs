@@ -6,4 +6,5 @@ mod push;
 mod relabel;
 mod remote_write;
 mod scrape;
+mod scrape_http;
 mod text;
