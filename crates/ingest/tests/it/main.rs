@@ -7,4 +7,5 @@ mod relabel;
 mod remote_write;
 mod scrape;
 mod scrape_http;
+mod scrape_tls;
 mod text;
