@@ -37,6 +37,7 @@ scrape_configs:
       ca_file: /etc/prometheus/ca.crt
       cert_file: /etc/prometheus/client.crt
       key_file: /etc/prometheus/client.key
+      server_name: node.internal
       insecure_skip_verify: false
     follow_redirects: true
     enable_http2: true

@@ -50,8 +50,8 @@ pub struct TlsConfig {
     /// The PEM private key of `cert_file`.
     #[serde(default)]
     pub key_file: Option<String>,
-    /// The name the server certificate must be valid for. Refused for now
-    /// (the key check names it); kept here so the type mirrors Prometheus.
+    /// The name the server certificate must be valid for, instead of the
+    /// target's host name.
     #[serde(default)]
     pub server_name: Option<String>,
     /// Accept any server certificate. Default false.
@@ -108,7 +108,7 @@ pub enum HttpConfigError {
     },
 }
 
-fn read_file(key: &'static str, path: &str) -> Result<Vec<u8>, HttpConfigError> {
+pub(crate) fn read_file(key: &'static str, path: &str) -> Result<Vec<u8>, HttpConfigError> {
     std::fs::read(Path::new(path)).map_err(|e| HttpConfigError::File {
         key,
         path: path.to_string(),
@@ -168,8 +168,12 @@ impl HttpClientConfig {
             return bad("no_proxy requires proxy_url");
         }
         if let Some(t) = &self.tls_config {
-            if t.server_name.is_some() {
-                return bad("tls_config: server_name is not supported yet: the certificate is checked against the target's host name");
+            if let Some(n) = &t.server_name {
+                if rustls::pki_types::ServerName::try_from(n.as_str()).is_err() {
+                    return Err(HttpConfigError::Invalid(format!(
+                        "tls_config: server_name {n:?} is not a valid DNS name or IP address"
+                    )));
+                }
             }
             if t.cert_file.is_some() != t.key_file.is_some() {
                 return bad("tls_config: cert_file and key_file must be set together");
@@ -210,7 +214,13 @@ impl HttpClientConfig {
         } else if !self.proxy_from_environment {
             b = b.no_proxy();
         }
-        if let Some(t) = &self.tls_config {
+        if let Some(t) = self
+            .tls_config
+            .as_ref()
+            .filter(|t| t.server_name.is_some() && !t.insecure_skip_verify)
+        {
+            b = b.use_preconfigured_tls(super::tls::client_config(t)?);
+        } else if let Some(t) = &self.tls_config {
             if let Some(ca) = &t.ca_file {
                 let pem = read_file("tls_config.ca_file", ca)?;
                 let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
@@ -287,26 +297,9 @@ impl HttpClientConfig {
     }
 }
 
-/// Standard base64 with padding (RFC 4648), for basic auth.
 fn base64_encode(input: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i)) as usize & 63] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(input)
 }
 
 #[cfg(test)]

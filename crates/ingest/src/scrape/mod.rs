@@ -43,6 +43,7 @@ pub mod http;
 pub mod http_sd;
 mod scrape_loop;
 pub mod target;
+mod tls;
 
 pub use config::{
     ByteSize, FileSdConfig, PromDuration, Scheme, ScrapeConfig, ScrapeConfigError, TargetGroup,

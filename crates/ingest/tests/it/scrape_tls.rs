@@ -119,3 +119,20 @@ async fn private_ca_client_certificates_and_skip_verify() {
     .await;
     assert_eq!(t.health, Health::Up, "{:?}", t.last_error);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_name_checks_the_certificate_against_another_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = rcgen::generate_simple_self_signed(vec!["metrics.internal".into()]).unwrap();
+    let ca = dir.path().join("ca.crt");
+    std::fs::write(&ca, server.cert.pem()).unwrap();
+    let port = serve_tls(&server, None).await;
+    let ca = format!("tls_config:\n  ca_file: {}\n", ca.display());
+    // The certificate is not valid for "localhost".
+    let t = scrape(port, &ca).await;
+    assert_eq!(t.health, Health::Down);
+    let t = scrape(port, &format!("{ca}  server_name: metrics.internal\n")).await;
+    assert_eq!(t.health, Health::Up, "{:?}", t.last_error);
+    let t = scrape(port, &format!("{ca}  server_name: other.internal\n")).await;
+    assert_eq!(t.health, Health::Down);
+}

@@ -118,7 +118,6 @@ pub const PROMETHEUS_KEYS: &[KeyRule] = &[
     ignored(SC, "convert_classic_histograms_to_nhcb", NATIVE),
     ignored(SC, "native_histogram_bucket_limit", NATIVE),
     ignored(SC, "native_histogram_min_bucket_factor", NATIVE),
-    refused("scrape_configs.tls_config", "server_name", "the certificate is checked against the target's host name"),
     refused("scrape_configs.tls_config", "ca", "put the PEM in a file and use ca_file"),
     refused("scrape_configs.tls_config", "cert", "put the PEM in a file and use cert_file"),
     refused("scrape_configs.tls_config", "key", "put the PEM in a file and use key_file"),
