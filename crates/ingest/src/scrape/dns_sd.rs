@@ -49,8 +49,8 @@ pub struct DnsSdConfig {
 }
 
 impl DnsSdConfig {
-    /// Checks the type, the port and the interval.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the type, the port and the interval (through [`super::ScrapeConfig::validate`]).
+    pub(crate) fn validate(&self) -> Result<(), String> {
         let name = match self.kind {
             DnsRecordType::A | DnsRecordType::Aaaa => None,
             DnsRecordType::Srv => Some("SRV"),

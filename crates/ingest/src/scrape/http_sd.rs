@@ -75,8 +75,8 @@ impl HttpSdConfig {
         }
     }
 
-    /// Checks the URL and the client settings.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the URL and the client settings (through [`super::ScrapeConfig::validate`]).
+    pub(crate) fn validate(&self) -> Result<(), String> {
         let u = reqwest::Url::parse(&self.url)
             .map_err(|e| format!("http_sd_configs: url {:?}: {e}", self.url))?;
         if u.scheme() != "http" && u.scheme() != "https" {
