@@ -12,12 +12,14 @@
 
 use argus_model::PromDuration;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod global;
 mod limits;
+pub mod prometheus_keys;
 mod query;
 mod web;
+pub use global::GlobalConfig;
 pub use limits::LimitsConfig;
 pub use query::QueryConfig;
 pub use web::WebConfig;
@@ -64,6 +66,16 @@ pub struct Config {
     /// directory; the working directory when there is no file); not a key.
     #[serde(skip)]
     pub base_dir: Option<PathBuf>,
+    /// Prometheus keys accepted but ignored ([`prometheus_keys`]), one
+    /// line each, logged at load; not a key.
+    #[serde(skip)]
+    pub ignored_keys: Vec<String>,
+    /// Prometheus's Go runtime settings: accepted, ignored.
+    #[serde(rename = "runtime")]
+    pub ignored_runtime: Option<serde::de::IgnoredAny>,
+    /// Prometheus's trace export: accepted, ignored.
+    #[serde(rename = "tracing")]
+    pub ignored_tracing: Option<serde::de::IgnoredAny>,
 }
 
 /// `alerting:` section.
@@ -135,40 +147,6 @@ impl Default for RulesConfig {
             resend_delay: PromDuration(60_000),
             outage_tolerance: PromDuration(3_600_000),
             for_grace_period: PromDuration(600_000),
-        }
-    }
-}
-
-/// `global:` section.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GlobalConfig {
-    /// Default scrape interval. Default `15s`.
-    pub scrape_interval: PromDuration,
-    /// Default scrape timeout. Default `10s`.
-    pub scrape_timeout: PromDuration,
-    /// Labels added to every sample scraped by this server, also available to
-    /// rule templates as `$externalLabels`. Default none.
-    pub external_labels: BTreeMap<String, String>,
-    /// How often rule groups without their own `interval` are evaluated.
-    /// Default: the shortest scrape interval in this file (global or any
-    /// job), at least `1s`; `15s` when nothing is scraped. Prometheus's
-    /// default is `1m`, which alone makes an `up == 0` alert up to a minute
-    /// late; set it explicitly to get Prometheus's behaviour.
-    pub evaluation_interval: Option<PromDuration>,
-    /// How far back in time rule groups without their own `query_offset`
-    /// query (Prometheus's `rule_query_offset`). Default `0s`.
-    pub rule_query_offset: PromDuration,
-}
-
-impl Default for GlobalConfig {
-    fn default() -> Self {
-        GlobalConfig {
-            scrape_interval: PromDuration::from_secs(15),
-            scrape_timeout: PromDuration::from_secs(10),
-            external_labels: BTreeMap::new(),
-            evaluation_interval: None,
-            rule_query_offset: PromDuration(0),
         }
     }
 }
@@ -347,6 +325,16 @@ pub enum ConfigError {
 impl Config {
     /// Parses YAML text; `origin` names the file in errors.
     pub fn from_yaml_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let keys = prometheus_keys::check(text);
+        if let Some(message) = keys.refused {
+            return Err(ConfigError::Invalid {
+                path: origin.to_string(),
+                message,
+            });
+        }
+        for w in &keys.warnings {
+            tracing::warn!(config = %origin, "{w}");
+        }
         let mut cfg: Config = if text.trim().is_empty() {
             Config::default()
         } else {
@@ -356,6 +344,7 @@ impl Config {
             })?
         };
         cfg.source_text = Some(text.to_string());
+        cfg.ignored_keys = keys.warnings;
         cfg.validate().map_err(|message| ConfigError::Invalid {
             path: origin.to_string(),
             message,
@@ -479,6 +468,20 @@ impl Config {
             .iter()
             .cloned()
             .map(|mut sc| {
+                let g = &self.global;
+                for (job, global) in [
+                    (&mut sc.sample_limit, g.sample_limit),
+                    (&mut sc.label_limit, g.label_limit),
+                    (&mut sc.label_name_length_limit, g.label_name_length_limit),
+                    (&mut sc.label_value_length_limit, g.label_value_length_limit),
+                ] {
+                    if *job == 0 {
+                        *job = global;
+                    }
+                }
+                if sc.body_size_limit.0 == 0 {
+                    sc.body_size_limit = g.body_size_limit;
+                }
                 sc.scrape_interval
                     .get_or_insert(D(self.global.scrape_interval.to_std()));
                 if sc.scrape_timeout.is_none() {

@@ -283,6 +283,26 @@ receivers:
     }
 
     #[test]
+    fn scrape_job_secrets_are_hidden_and_file_names_kept() {
+        let text = "scrape_configs:\n- job_name: n\n  basic_auth:\n    username: prom\n    password: pw1\n    password_file: /etc/pw\n  authorization:\n    type: Bearer\n    credentials: cred2\n    credentials_file: /etc/cred\n  bearer_token: tok3\n  bearer_token_file: /etc/tok\n  tls_config:\n    key_file: /etc/client.key\n  proxy_url: http://u:pw4@proxy:3128\n";
+        let out = redact_yaml(text);
+        for secret in ["pw1", "cred2", "tok3", "pw4"] {
+            assert!(!out.contains(secret), "{secret} shown: {out}");
+        }
+        for kept in [
+            "prom",
+            "/etc/pw",
+            "/etc/cred",
+            "/etc/tok",
+            "/etc/client.key",
+            "Bearer",
+            "proxy:3128",
+        ] {
+            assert!(out.contains(kept), "{kept} hidden: {out}");
+        }
+    }
+
+    #[test]
     fn unparsable_text_is_not_served() {
         let out = redact_yaml("a: [unclosed\npassword: x");
         assert!(!out.contains("password: x"), "{out}");

@@ -1,6 +1,9 @@
 //! Scrape configuration: the Prometheus `scrape_configs` subset, and file-based
 //! discovery files.
 
+use super::dns_sd::DnsSdConfig;
+use super::http::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};
+use super::http_sd::HttpSdConfig;
 use crate::relabel::{RelabelConfig, RelabelError};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
@@ -118,12 +121,161 @@ pub struct ScrapeConfig {
     /// File-based discovery.
     #[serde(default)]
     pub file_sd_configs: Vec<FileSdConfig>,
+    /// HTTP-based discovery.
+    #[serde(default)]
+    pub http_sd_configs: Vec<HttpSdConfig>,
+    /// DNS-based discovery (A and AAAA records).
+    #[serde(default)]
+    pub dns_sd_configs: Vec<DnsSdConfig>,
     /// Relabeling of target labels before scraping.
     #[serde(default)]
     pub relabel_configs: Vec<RelabelConfig>,
     /// Relabeling of scraped samples before storing.
     #[serde(default)]
     pub metric_relabel_configs: Vec<RelabelConfig>,
+    /// Fail the scrape (`up` 0) when more samples than this remain after
+    /// metric relabeling. 0 (default): no limit.
+    #[serde(default)]
+    pub sample_limit: u64,
+    /// Fail the scrape when the uncompressed body is larger than this
+    /// (`10MB`, `512KiB`, bytes). 0 (default): Argus's own cap only.
+    #[serde(default)]
+    pub body_size_limit: ByteSize,
+    /// Fail the scrape when a sample has more labels than this. 0: no limit.
+    #[serde(default)]
+    pub label_limit: u64,
+    /// Fail the scrape when a label name is longer than this. 0: no limit.
+    #[serde(default)]
+    pub label_name_length_limit: u64,
+    /// Fail the scrape when a label value is longer than this. 0: no limit.
+    #[serde(default)]
+    pub label_value_length_limit: u64,
+    /// HTTP basic authentication.
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+    /// An `Authorization` header (type default `Bearer`).
+    #[serde(default)]
+    pub authorization: Option<Authorization>,
+    /// Legacy bearer token.
+    #[serde(default)]
+    pub bearer_token: Option<String>,
+    /// Legacy bearer token file.
+    #[serde(default)]
+    pub bearer_token_file: Option<String>,
+    /// TLS settings.
+    #[serde(default)]
+    pub tls_config: Option<TlsConfig>,
+    /// An HTTP proxy.
+    #[serde(default)]
+    pub proxy_url: Option<String>,
+    /// Hosts not sent through `proxy_url`.
+    #[serde(default)]
+    pub no_proxy: Option<String>,
+    /// Use the proxy environment variables. Default false.
+    #[serde(default)]
+    pub proxy_from_environment: bool,
+    /// Follow HTTP redirects. Default true.
+    #[serde(default = "default_true")]
+    pub follow_redirects: bool,
+    /// Allow HTTP/2. Default true.
+    #[serde(default = "default_true")]
+    pub enable_http2: bool,
+    /// Ask for gzip-compressed bodies. Default true.
+    #[serde(default = "default_true")]
+    pub enable_compression: bool,
+    /// Keys Prometheus knows that change nothing in Argus; accepted, and
+    /// logged as ignored by the configuration check.
+    #[serde(default, rename = "scrape_protocols")]
+    pub ignored_scrape_protocols: Option<serde::de::IgnoredAny>,
+    /// See `ignored_scrape_protocols`.
+    #[serde(default, rename = "fallback_scrape_protocol")]
+    pub ignored_fallback_scrape_protocol: Option<serde::de::IgnoredAny>,
+    /// See `ignored_scrape_protocols`.
+    #[serde(default, rename = "track_timestamps_staleness")]
+    pub ignored_track_timestamps_staleness: Option<serde::de::IgnoredAny>,
+    /// See `ignored_scrape_protocols`.
+    #[serde(default, rename = "scrape_classic_histograms")]
+    pub ignored_scrape_classic_histograms: Option<serde::de::IgnoredAny>,
+    /// See `ignored_scrape_protocols`.
+    #[serde(default, rename = "always_scrape_classic_histograms")]
+    pub ignored_always_scrape_classic_histograms: Option<serde::de::IgnoredAny>,
+    /// See `ignored_scrape_protocols`.
+    #[serde(default, rename = "keep_dropped_targets")]
+    pub ignored_keep_dropped_targets: Option<serde::de::IgnoredAny>,
+    /// See `ignored_scrape_protocols`.
+    #[serde(default, rename = "metric_name_validation_scheme")]
+    pub ignored_metric_name_validation_scheme: Option<serde::de::IgnoredAny>,
+    /// See `ignored_scrape_protocols`.
+    #[serde(default, rename = "metric_name_escaping_scheme")]
+    pub ignored_metric_name_escaping_scheme: Option<serde::de::IgnoredAny>,
+    /// See `ignored_scrape_protocols`.
+    #[serde(default, rename = "scrape_failure_log_file")]
+    pub ignored_scrape_failure_log_file: Option<serde::de::IgnoredAny>,
+    /// See `ignored_scrape_protocols`.
+    #[serde(default, rename = "target_limit")]
+    pub ignored_target_limit: Option<serde::de::IgnoredAny>,
+    /// See `ignored_scrape_protocols`.
+    #[serde(default, rename = "scrape_native_histograms")]
+    pub ignored_scrape_native_histograms: Option<serde::de::IgnoredAny>,
+    /// See `ignored_scrape_protocols`.
+    #[serde(default, rename = "convert_classic_histograms_to_nhcb")]
+    pub ignored_convert_classic_histograms_to_nhcb: Option<serde::de::IgnoredAny>,
+    /// See `ignored_scrape_protocols`.
+    #[serde(default, rename = "native_histogram_bucket_limit")]
+    pub ignored_native_histogram_bucket_limit: Option<serde::de::IgnoredAny>,
+    /// See `ignored_scrape_protocols`.
+    #[serde(default, rename = "native_histogram_min_bucket_factor")]
+    pub ignored_native_histogram_min_bucket_factor: Option<serde::de::IgnoredAny>,
+}
+
+/// A byte count: a number of bytes or a number with a unit (`B`, `KB`,
+/// `MB`, `GB`, `TB`, `KiB`, `MiB`, `GiB`, `TiB`), as Prometheus's
+/// `body_size_limit`. 0 means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    /// Parses `10MB`, `512KiB`, `1024`.
+    pub fn parse(s: &str) -> Option<ByteSize> {
+        let t = s.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: f64 = num.parse().ok()?;
+        let mult: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KB" => 1_000,
+            "MB" => 1_000_000,
+            "GB" => 1_000_000_000,
+            "TB" => 1_000_000_000_000,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            "TiB" => 1 << 40,
+            _ => return None,
+        };
+        Some(ByteSize((n * mult as f64) as u64))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(ByteSize(n)),
+            Raw::S(s) => ByteSize::parse(&s).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "invalid size {s:?}: expected a number and a unit like 10MB"
+                ))
+            }),
+        }
+    }
 }
 
 /// A scrape configuration that cannot work.
@@ -170,8 +322,57 @@ impl ScrapeConfig {
                 labels: BTreeMap::new(),
             }],
             file_sd_configs: Vec::new(),
+            http_sd_configs: Vec::new(),
+            dns_sd_configs: Vec::new(),
             relabel_configs: Vec::new(),
             metric_relabel_configs: Vec::new(),
+            sample_limit: 0,
+            body_size_limit: ByteSize(0),
+            label_limit: 0,
+            label_name_length_limit: 0,
+            label_value_length_limit: 0,
+            basic_auth: None,
+            authorization: None,
+            bearer_token: None,
+            bearer_token_file: None,
+            tls_config: None,
+            proxy_url: None,
+            no_proxy: None,
+            proxy_from_environment: false,
+            follow_redirects: true,
+            enable_http2: true,
+            enable_compression: true,
+            ignored_scrape_protocols: None,
+            ignored_fallback_scrape_protocol: None,
+            ignored_track_timestamps_staleness: None,
+            ignored_scrape_classic_histograms: None,
+            ignored_always_scrape_classic_histograms: None,
+            ignored_keep_dropped_targets: None,
+            ignored_metric_name_validation_scheme: None,
+            ignored_metric_name_escaping_scheme: None,
+            ignored_scrape_failure_log_file: None,
+            ignored_target_limit: None,
+            ignored_scrape_native_histograms: None,
+            ignored_convert_classic_histograms_to_nhcb: None,
+            ignored_native_histogram_bucket_limit: None,
+            ignored_native_histogram_min_bucket_factor: None,
+        }
+    }
+
+    /// The job's HTTP client settings.
+    pub fn http_client_config(&self) -> HttpClientConfig {
+        HttpClientConfig {
+            basic_auth: self.basic_auth.clone(),
+            authorization: self.authorization.clone(),
+            bearer_token: self.bearer_token.clone(),
+            bearer_token_file: self.bearer_token_file.clone(),
+            tls_config: self.tls_config.clone(),
+            proxy_url: self.proxy_url.clone(),
+            no_proxy: self.no_proxy.clone(),
+            proxy_from_environment: self.proxy_from_environment,
+            follow_redirects: self.follow_redirects,
+            enable_http2: self.enable_http2,
+            enable_compression: self.enable_compression,
         }
     }
 
@@ -209,6 +410,19 @@ impl ScrapeConfig {
         }
         if !self.metrics_path.starts_with('/') {
             return bad("metrics_path must start with '/'");
+        }
+        if let Err(e) = self.http_client_config().validate() {
+            return bad(&e.to_string());
+        }
+        for sd in &self.http_sd_configs {
+            if let Err(e) = sd.validate() {
+                return bad(&e);
+            }
+        }
+        for sd in &self.dns_sd_configs {
+            if let Err(e) = sd.validate() {
+                return bad(&e);
+            }
         }
         for rc in self
             .relabel_configs

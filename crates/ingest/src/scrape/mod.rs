@@ -38,12 +38,19 @@
 //! ```
 
 pub mod config;
+pub mod dns_sd;
+pub mod http;
+pub mod http_sd;
 mod scrape_loop;
 pub mod target;
+mod tls;
 
 pub use config::{
-    FileSdConfig, PromDuration, Scheme, ScrapeConfig, ScrapeConfigError, TargetGroup,
+    ByteSize, FileSdConfig, PromDuration, Scheme, ScrapeConfig, ScrapeConfigError, TargetGroup,
 };
+pub use dns_sd::{DnsRecordType, DnsSdConfig};
+pub use http::{Authorization, BasicAuth, HttpClientConfig, HttpConfigError, TlsConfig};
+pub use http_sd::HttpSdConfig;
 pub use scrape_loop::{merge_target_labels, ACCEPT_HEADER};
 pub use target::{populate, Health, Target, TargetStatus};
 
@@ -66,7 +73,11 @@ struct Running<F> {
 
 struct Job<F> {
     cfg: Arc<RwLock<Arc<ScrapeConfig>>>,
+    client: Arc<RwLock<reqwest::Client>>,
     file_groups: BTreeMap<PathBuf, Vec<TargetGroup>>,
+    /// The last target groups of each http_sd URL and dns_sd name, with
+    /// their `__meta_*` labels.
+    sd_groups: BTreeMap<String, Vec<TargetGroup>>,
     sd_stop: Option<watch::Sender<bool>>,
     targets: HashMap<u64, Running<F>>,
     errors: Vec<String>,
@@ -75,7 +86,6 @@ struct Job<F> {
 struct Inner<F> {
     factory: Arc<F>,
     clock: Arc<dyn Clock>,
-    client: reqwest::Client,
     jobs: Mutex<BTreeMap<String, Job<F>>>,
     handle: Mutex<Option<tokio::runtime::Handle>>,
     health_changes: Arc<watch::Sender<u64>>,
@@ -87,20 +97,14 @@ pub struct ScrapeManager<F: AppenderFactory> {
 }
 
 impl<F: AppenderFactory> ScrapeManager<F> {
-    /// A manager with no jobs. Fails only when the HTTP client cannot be built.
+    /// A manager with no jobs. Each job gets its own HTTP client (built by
+    /// [`ScrapeManager::apply`]); the `Result` is kept for callers that
+    /// expect construction to be able to fail.
     pub fn new(factory: Arc<F>, clock: Arc<dyn Clock>) -> Result<Self, ScrapeConfigError> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("Argus/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ScrapeConfigError::Invalid {
-                job: String::new(),
-                reason: format!("cannot build the HTTP client: {e}"),
-            })?;
         Ok(ScrapeManager {
             inner: Arc::new(Inner {
                 factory,
                 clock,
-                client,
                 jobs: Mutex::new(BTreeMap::new()),
                 handle: Mutex::new(None),
                 health_changes: Arc::new(watch::channel(0).0),
@@ -125,11 +129,20 @@ impl<F: AppenderFactory> ScrapeManager<F> {
         let handle =
             tokio::runtime::Handle::try_current().map_err(|_| ScrapeConfigError::NoRuntime)?;
         let mut seen = HashSet::new();
+        let mut clients = Vec::with_capacity(configs.len());
         for c in &configs {
             c.validate()?;
             if !seen.insert(c.job_name.clone()) {
                 return Err(ScrapeConfigError::DuplicateJob(c.job_name.clone()));
             }
+            let client =
+                c.http_client_config()
+                    .build_client()
+                    .map_err(|e| ScrapeConfigError::Invalid {
+                        job: c.job_name.clone(),
+                        reason: e.to_string(),
+                    })?;
+            clients.push(client);
         }
         *self.inner.handle.lock() = Some(handle.clone());
         let mut jobs = self.inner.jobs.lock();
@@ -143,28 +156,69 @@ impl<F: AppenderFactory> ScrapeManager<F> {
                 stop_job(job, Stop::Remove);
             }
         }
-        for cfg in configs {
+        for (cfg, client) in configs.into_iter().zip(clients) {
             let name = cfg.job_name.clone();
             let cfg = Arc::new(cfg);
             let job = jobs.entry(name.clone()).or_insert_with(|| Job {
                 cfg: Arc::new(RwLock::new(cfg.clone())),
+                client: Arc::new(RwLock::new(client.clone())),
                 file_groups: BTreeMap::new(),
+                sd_groups: BTreeMap::new(),
                 sd_stop: None,
                 targets: HashMap::new(),
                 errors: Vec::new(),
             });
-            let sd_changed =
-                job.cfg.read().file_sd_configs != cfg.file_sd_configs || job.sd_stop.is_none();
+            let sd_changed = {
+                let old = job.cfg.read();
+                old.file_sd_configs != cfg.file_sd_configs
+                    || old.http_sd_configs != cfg.http_sd_configs
+                    || old.dns_sd_configs != cfg.dns_sd_configs
+                    || job.sd_stop.is_none()
+            };
             *job.cfg.write() = cfg.clone();
+            *job.client.write() = client;
             if sd_changed {
                 if let Some(s) = job.sd_stop.take() {
                     let _ = s.send(true);
                 }
                 job.file_groups = read_file_sd(&cfg);
-                if !cfg.file_sd_configs.is_empty() {
+                let keys = sd_keys(&cfg);
+                job.sd_groups.retain(|k, _| keys.contains(k));
+                if !cfg.file_sd_configs.is_empty() || !keys.is_empty() {
                     let (tx, rx) = watch::channel(false);
                     job.sd_stop = Some(tx);
-                    handle.spawn(file_sd_task(Arc::downgrade(&self.inner), name.clone(), rx));
+                    if !cfg.file_sd_configs.is_empty() {
+                        handle.spawn(file_sd_task(
+                            Arc::downgrade(&self.inner),
+                            name.clone(),
+                            rx.clone(),
+                        ));
+                    }
+                    for sd in &cfg.http_sd_configs {
+                        // Validated above, so the client builds; a failure is logged.
+                        match sd.http_client_config().build_client() {
+                            Ok(client) => {
+                                handle.spawn(http_sd_task(
+                                    Arc::downgrade(&self.inner),
+                                    name.clone(),
+                                    sd.clone(),
+                                    client,
+                                    rx.clone(),
+                                ));
+                            }
+                            Err(e) => {
+                                tracing::warn!(job = %name, url = %sd.url, error = %e, "Could not start HTTP service discovery.");
+                            }
+                        }
+                    }
+                    for sd in &cfg.dns_sd_configs {
+                        handle.spawn(dns_sd_task(
+                            Arc::downgrade(&self.inner),
+                            name.clone(),
+                            sd.clone(),
+                            rx.clone(),
+                        ));
+                    }
                 } else {
                     // A placeholder sender marks the discovery as set up.
                     job.sd_stop = Some(watch::channel(false).0);
@@ -273,18 +327,19 @@ fn sync_job<F: AppenderFactory>(
     let cfg = job.cfg.read().clone();
     let mut wanted: HashMap<u64, target::Target> = HashMap::new();
     job.errors.clear();
-    let file_groups = job
-        .file_groups
-        .iter()
-        .flat_map(|(p, gs)| gs.iter().map(move |g| (Some(p), g)));
-    for (path, g) in cfg
+    let file_groups = job.file_groups.iter().flat_map(|(p, gs)| {
+        gs.iter()
+            .map(move |g| (Some(("__meta_filepath", p.display().to_string())), g))
+    });
+    let sd_groups = job.sd_groups.values().flatten().map(|g| (None, g));
+    for (meta, g) in cfg
         .static_configs
         .iter()
         .map(|g| (None, g))
         .chain(file_groups)
+        .chain(sd_groups)
     {
-        let p = path.map(|p| p.display().to_string());
-        let extra: Vec<(&str, &str)> = p.iter().map(|p| ("__meta_filepath", p.as_str())).collect();
+        let extra: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (*k, v.as_str())).collect();
         for addr in &g.targets {
             match populate(&cfg, &g.labels, addr, &extra) {
                 Ok(Some(t)) => {
@@ -314,7 +369,7 @@ fn sync_job<F: AppenderFactory>(
         let shared = Arc::new(Shared {
             factory: inner.factory.clone(),
             clock: inner.clock.clone(),
-            client: inner.client.clone(),
+            client: job.client.clone(),
             target: Arc::new(t),
             cfg: job.cfg.clone(),
             status: Arc::new(Mutex::new(status)),
@@ -384,6 +439,120 @@ async fn file_sd_task<F: AppenderFactory>(
                 job.file_groups = groups;
                 sync_job(&inner, &handle, job);
             }
+        }
+    }
+}
+
+/// Fetches one http_sd URL now and every refresh interval; a change re-syncs
+/// the job's targets, a failure keeps the last ones (and is logged).
+async fn http_sd_task<F: AppenderFactory>(
+    inner: std::sync::Weak<Inner<F>>,
+    job_name: String,
+    sd: http_sd::HttpSdConfig,
+    client: reqwest::Client,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let fetched = tokio::select! {
+            r = stop.changed() => { if r.is_err() || *stop.borrow() { return; } continue; }
+            f = http_sd::fetch_groups(&client, &sd) => f,
+        };
+        let Some(inner) = inner.upgrade() else { return };
+        match fetched {
+            Err(e) => {
+                tracing::warn!(job = %job_name, url = %sd.url, error = %e, "HTTP service discovery failed; the last targets are kept.");
+                let mut jobs = inner.jobs.lock();
+                if let Some(job) = jobs.get_mut(&job_name) {
+                    let msg = format!("http_sd_configs {}: {e}", sd.url);
+                    if !job.errors.contains(&msg) {
+                        job.errors.push(msg);
+                    }
+                }
+            }
+            Ok(mut groups) => {
+                for g in &mut groups {
+                    g.labels.insert("__meta_url".into(), sd.url.clone());
+                }
+                if !set_sd_groups(&inner, &job_name, format!("http:{}", sd.url), groups, &stop) {
+                    return;
+                }
+            }
+        }
+        drop(inner);
+        tokio::select! {
+            r = stop.changed() => { if r.is_err() || *stop.borrow() { return; } }
+            _ = tokio::time::sleep(sd.refresh_interval.0) => {}
+        }
+    }
+}
+
+/// The keys of a job's http_sd and dns_sd sources in `Job::sd_groups`.
+fn sd_keys(cfg: &ScrapeConfig) -> HashSet<String> {
+    let http = cfg
+        .http_sd_configs
+        .iter()
+        .map(|s| format!("http:{}", s.url));
+    let dns = cfg
+        .dns_sd_configs
+        .iter()
+        .flat_map(|s| s.names.iter().map(|n| format!("dns:{n}")));
+    http.chain(dns).collect()
+}
+
+/// Stores one discovery source's groups and re-syncs the job when they
+/// changed. False when the task should end.
+fn set_sd_groups<F: AppenderFactory>(
+    inner: &Arc<Inner<F>>,
+    job_name: &str,
+    key: String,
+    groups: Vec<TargetGroup>,
+    stop: &watch::Receiver<bool>,
+) -> bool {
+    let Some(handle) = inner.handle.lock().clone() else {
+        return false;
+    };
+    let mut jobs = inner.jobs.lock();
+    if *stop.borrow() {
+        return false;
+    }
+    if let Some(job) = jobs.get_mut(job_name) {
+        if job.sd_groups.get(&key) != Some(&groups) {
+            job.sd_groups.insert(key, groups);
+            sync_job(inner, &handle, job);
+        }
+    }
+    true
+}
+
+/// Resolves a job's dns_sd names now and every refresh interval. A name that
+/// fails to resolve keeps its last targets.
+async fn dns_sd_task<F: AppenderFactory>(
+    inner: std::sync::Weak<Inner<F>>,
+    job_name: String,
+    sd: dns_sd::DnsSdConfig,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        for name in &sd.names {
+            let resolved = tokio::select! {
+                r = stop.changed() => { if r.is_err() || *stop.borrow() { return; } continue; }
+                g = dns_sd::resolve(&sd, name) => g,
+            };
+            let Some(inner) = inner.upgrade() else { return };
+            match resolved {
+                Ok(groups) => {
+                    if !set_sd_groups(&inner, &job_name, format!("dns:{name}"), groups, &stop) {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(job = %job_name, name = %name, error = %e, "DNS service discovery failed; the last targets are kept.");
+                }
+            }
+        }
+        tokio::select! {
+            r = stop.changed() => { if r.is_err() || *stop.borrow() { return; } }
+            _ = tokio::time::sleep(sd.refresh_interval.0) => {}
         }
     }
 }

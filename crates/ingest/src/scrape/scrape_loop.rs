@@ -38,7 +38,8 @@ pub(crate) struct LoopState {
 pub(crate) struct Shared<F> {
     pub factory: Arc<F>,
     pub clock: Arc<dyn Clock>,
-    pub client: reqwest::Client,
+    /// The job's client; replaced when a reload changes its settings.
+    pub client: Arc<RwLock<reqwest::Client>>,
     pub target: Arc<Target>,
     pub cfg: Arc<RwLock<Arc<ScrapeConfig>>>,
     pub status: Arc<Mutex<TargetStatus>>,
@@ -123,7 +124,8 @@ pub(crate) async fn scrape_once<F: AppenderFactory>(
     let cfg = sh.cfg.read().clone();
     let ts = sh.clock.now_ms();
     let started = Instant::now();
-    let fetched = fetch(&sh.client, &sh.target.url, cfg.timeout()).await;
+    let client = sh.client.read().clone();
+    let fetched = fetch(&client, &cfg, &sh.target.url).await;
     let sh2 = sh.clone();
     let joined = tokio::task::spawn_blocking(move || {
         let mut state = state;
@@ -131,15 +133,24 @@ pub(crate) async fn scrape_once<F: AppenderFactory>(
         let (up, err, counts) = match fetched {
             Ok((body, ct)) => {
                 let format = TextFormat::from_content_type(ct.as_deref());
-                let (counts, meta) =
-                    process(&mut app, &mut state, &sh2.target, &cfg, &body, format, ts);
-                *sh2.metadata.lock() = meta;
-                let err = if counts.errors.is_empty() {
-                    None
-                } else {
-                    Some(counts.errors.join("; "))
-                };
-                (true, err, counts)
+                match process(&mut app, &mut state, &sh2.target, &cfg, &body, format, ts) {
+                    Ok((counts, meta)) => {
+                        *sh2.metadata.lock() = meta;
+                        let err = if counts.errors.is_empty() {
+                            None
+                        } else {
+                            Some(counts.errors.join("; "))
+                        };
+                        (true, err, counts)
+                    }
+                    Err(e) => {
+                        for l in state.prev.values() {
+                            let _ = app.append(l, ts, STALE_NAN);
+                        }
+                        state.prev.clear();
+                        (false, Some(e), Counts::default())
+                    }
+                }
             }
             Err(e) => {
                 for l in state.prev.values() {
@@ -192,9 +203,10 @@ pub(crate) async fn scrape_once<F: AppenderFactory>(
 /// Fetches the target; the error says what failed.
 async fn fetch(
     client: &reqwest::Client,
+    cfg: &ScrapeConfig,
     url: &str,
-    timeout: Duration,
 ) -> Result<(Vec<u8>, Option<String>), String> {
+    let timeout = cfg.timeout();
     let chain = |e: &dyn std::error::Error| {
         let mut s = e.to_string();
         let mut src = e.source();
@@ -205,7 +217,12 @@ async fn fetch(
         }
         s
     };
-    let req = client
+    let limit = match cfg.body_size_limit.0 {
+        0 => MAX_BODY_BYTES,
+        n => (n as usize).min(MAX_BODY_BYTES),
+    };
+    let too_big = || format!("body size limit exceeded: the response is larger than {limit} bytes");
+    let mut req = client
         .get(url)
         .header(reqwest::header::ACCEPT, ACCEPT_HEADER)
         .header(
@@ -213,7 +230,14 @@ async fn fetch(
             format!("{}", timeout.as_secs_f64()),
         )
         .timeout(timeout);
-    let resp = req.send().await.map_err(|e| {
+    if let Some(h) = cfg
+        .http_client_config()
+        .auth_header()
+        .map_err(|e| e.to_string())?
+    {
+        req = req.header(reqwest::header::AUTHORIZATION, h);
+    }
+    let mut resp = req.send().await.map_err(|e| {
         if e.is_timeout() {
             format!("scrape of {url} timed out after {timeout:?}")
         } else {
@@ -223,32 +247,55 @@ async fn fetch(
     if !resp.status().is_success() {
         return Err(format!("server returned HTTP status {}", resp.status()));
     }
-    if resp
-        .content_length()
-        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
-    {
-        return Err(format!(
-            "response body is larger than {MAX_BODY_BYTES} bytes"
-        ));
-    }
     let ct = resp
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let body = resp.bytes().await.map_err(|e| {
-        if e.is_timeout() {
-            format!("scrape of {url} timed out after {timeout:?}")
-        } else {
-            chain(&e)
+    let mut body = Vec::new();
+    loop {
+        let chunk = resp.chunk().await.map_err(|e| {
+            if e.is_timeout() {
+                format!("scrape of {url} timed out after {timeout:?}")
+            } else {
+                chain(&e)
+            }
+        })?;
+        let Some(chunk) = chunk else { break };
+        if body.len() + chunk.len() > limit {
+            return Err(too_big());
         }
-    })?;
-    if body.len() > MAX_BODY_BYTES {
-        return Err(format!(
-            "response body is larger than {MAX_BODY_BYTES} bytes"
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, ct))
+}
+
+/// The first label limit of the job that `lb` breaks, as Prometheus words it.
+fn label_limit_error(lb: &Labels, cfg: &ScrapeConfig) -> Option<String> {
+    let name = lb.metric_name().unwrap_or("");
+    let n = lb.iter().count() as u64;
+    if cfg.label_limit > 0 && n > cfg.label_limit {
+        return Some(format!(
+            "label_limit exceeded (metric: {name:.50}, number of labels: {n}, limit: {})",
+            cfg.label_limit
         ));
     }
-    Ok((body.to_vec(), ct))
+    for l in lb.iter() {
+        let (nl, vl) = (l.name.len() as u64, l.value.len() as u64);
+        if cfg.label_name_length_limit > 0 && nl > cfg.label_name_length_limit {
+            return Some(format!(
+                "label_name_length_limit exceeded (metric: {name:.50}, label name: {:.50}, length: {nl}, limit: {})",
+                l.name, cfg.label_name_length_limit
+            ));
+        }
+        if cfg.label_value_length_limit > 0 && vl > cfg.label_value_length_limit {
+            return Some(format!(
+                "label_value_length_limit exceeded (metric: {name:.50}, label name: {:.50}, value: {:.50}, length: {vl}, limit: {})",
+                l.name, l.value, cfg.label_value_length_limit
+            ));
+        }
+    }
+    None
 }
 
 /// Adds the target labels to a scraped label set, as Prometheus does: with
@@ -279,7 +326,9 @@ pub fn merge_target_labels(lb: &mut Labels, target: &Labels, honor_labels: bool)
     }
 }
 
-/// Parses a body and stages its samples plus stale markers for vanished series.
+/// Parses a body and stages its samples plus stale markers for vanished
+/// series. A broken limit (`sample_limit`, label limits) fails the whole
+/// scrape, as in Prometheus: nothing is staged and the error is returned.
 fn process<A: Appender>(
     app: &mut A,
     state: &mut LoopState,
@@ -288,9 +337,9 @@ fn process<A: Appender>(
     body: &[u8],
     format: TextFormat,
     ts: i64,
-) -> (Counts, BTreeMap<String, MetricMetadata>) {
+) -> Result<(Counts, BTreeMap<String, MetricMetadata>), String> {
     let mut c = Counts::default();
-    let mut cur: HashMap<u64, Labels> = HashMap::with_capacity(state.prev.len());
+    let mut staged: Vec<(Labels, i64, f64, bool, usize)> = Vec::new();
     let mut parser = TextParser::new(body, format);
     let push_err = |c: &mut Counts, e: String| {
         if c.errors.len() < MAX_REPORTED_ERRORS {
@@ -324,15 +373,28 @@ fn process<A: Appender>(
             );
             continue;
         }
+        if let Some(e) = label_limit_error(&lb, cfg) {
+            return Err(e);
+        }
         c.post_relabel += 1;
+        if cfg.sample_limit > 0 && c.post_relabel > cfg.sample_limit {
+            return Err(format!(
+                "sample limit exceeded: more than {} samples after metric relabeling",
+                cfg.sample_limit
+            ));
+        }
         let explicit = cfg.honor_timestamps && s.timestamp_ms.is_some();
         let t = if explicit {
             s.timestamp_ms.unwrap_or(ts)
         } else {
             ts
         };
+        staged.push((lb, t, s.value, explicit, s.line));
+    }
+    let mut cur: HashMap<u64, Labels> = HashMap::with_capacity(state.prev.len());
+    for (lb, t, v, explicit, line) in staged {
         let h = lb.stable_hash();
-        match app.append(&lb, t, s.value) {
+        match app.append(&lb, t, v) {
             Ok(()) => {
                 if !state.prev.contains_key(&h) && !cur.contains_key(&h) {
                     c.added += 1;
@@ -341,7 +403,7 @@ fn process<A: Appender>(
                     cur.insert(h, lb);
                 }
             }
-            Err(e) => push_err(&mut c, format!("line {}: {e}", s.line)),
+            Err(e) => push_err(&mut c, format!("line {line}: {e}")),
         }
     }
     for (h, l) in &state.prev {
@@ -350,7 +412,7 @@ fn process<A: Appender>(
         }
     }
     state.prev = cur;
-    (c, parser.into_metadata())
+    Ok((c, parser.into_metadata()))
 }
 
 #[cfg(test)]

@@ -6,4 +6,6 @@ mod push;
 mod relabel;
 mod remote_write;
 mod scrape;
+mod scrape_http;
+mod scrape_tls;
 mod text;
