@@ -28,6 +28,8 @@ pub struct AgentArgs {
     /// Directory of the push buffer.
     #[arg(long, default_value = "./agent-buffer")]
     buffer_dir: PathBuf,
+    #[command(flatten)]
+    pub log: crate::logging::LogArgs,
 }
 
 type Shared = Arc<Agent>;

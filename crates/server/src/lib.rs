@@ -322,7 +322,11 @@ pub async fn run(
             guard,
             api::guard::layer,
         ));
-    tracing::info!(listen = %opts.listen, "Argus is listening.");
+    tracing::info!(
+        listen = %opts.listen,
+        "Argus is listening; the web UI is at {}",
+        ui_url(opts.listen, auth.serves_tls())
+    );
     if !opts.listen.ip().is_loopback() && !auth.required() {
         tracing::warn!(listen = %opts.listen, "Argus listens beyond this machine and asks no one to sign in: anyone who can reach this address can read the data and create silences, acknowledge alerts and write samples. Listen on 127.0.0.1 behind a proxy that authenticates, or firewall the port.");
     }
@@ -403,4 +407,16 @@ fn spawn_maintenance(
             }
         }
     })
+}
+
+/// The web UI's address for a listen address: a wildcard listen address is
+/// shown as `localhost`, the address a browser on this machine can open.
+fn ui_url(listen: std::net::SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    let host = match listen.ip() {
+        ip if ip.is_unspecified() => "localhost".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    format!("{scheme}://{host}:{}/ui/", listen.port())
 }
