@@ -157,6 +157,7 @@ pub async fn run(
     );
     // The one way in to the alert pipeline for rules, health checks and dynamic rules.
     let (alert_sink, alert_queue) = alerting::sources::ingress(opts.alert_tx.clone());
+    alert_sink.set_external_labels(&opts.config.global.external_labels);
     let health = match health::HealthRuntime::start(
         &opts.config,
         db.clone(),
@@ -233,7 +234,7 @@ pub async fn run(
             },
         )),
         samples: Arc::new(rules::store_sample_sink_tapped(db.clone(), detect.tap())),
-        alerts: Arc::new(alert_sink),
+        alerts: Arc::new(alert_sink.clone()),
     };
     let group_opts = rules::group_options(&opts.config, &opts.data_dir, opts.listen);
     let rule_service = match rules::RuleService::start(
@@ -263,6 +264,7 @@ pub async fn run(
         let reloader = alerting.reloader();
         let health_reload = health.reload_hook();
         let detect_reload = detect.reloader();
+        let alert_sink = alert_sink.clone();
         rule_service.set_reload_hook(Arc::new(move |cfg: &config::Config| {
             // Validated first, applied last: a bad section changes nothing.
             let dynamic = detect_reload
@@ -272,6 +274,7 @@ pub async fn run(
             reloader(am).map_err(|e| format!("alerting configuration: {e}"))?;
             health_reload(cfg)?;
             detect_reload.apply(dynamic);
+            alert_sink.set_external_labels(&cfg.global.external_labels);
             Ok(())
         }));
     }

@@ -7,6 +7,10 @@
 //! | health checks (`argus-health`) | [`argus_health::HealthAlert`] | [`argus_health::HealthAlert::event`] |
 //! | dynamic rules (`argus-dynamic`) | [`argus_dynamic::DynamicAlert`] | [`argus_dynamic::DynamicAlert::event`] |
 //!
+//! On the way in, every alert gets the configuration's
+//! `global.external_labels` (an alert's own label wins on a clash), as
+//! Prometheus adds them to the alerts it sends to Alertmanager.
+//!
 //! [`IngressSink`] implements the rules engine's and the dynamic engine's
 //! `AlertSink` traits; the health sink (`server::health`) calls
 //! [`IngressSink::send_health`]. None of the three crates imports the
@@ -23,6 +27,9 @@
 
 use argus_alert::{Ingress, IngressQueue};
 use argus_model::alert::AlertEvent;
+use argus_model::Labels;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 
 /// The ingress for the sources: `hook` when one is given (a test reads the
 /// alerts from its own queue), else a new one with the queue the pipeline
@@ -42,12 +49,30 @@ pub fn ingress(hook: Option<Ingress>) -> (IngressSink, Option<IngressQueue>) {
 #[derive(Debug, Clone)]
 pub struct IngressSink {
     ingress: Ingress,
+    /// `global.external_labels`; shared by the clones, replaced on reload.
+    external_labels: Arc<RwLock<Labels>>,
 }
 
 impl IngressSink {
     /// A sink sending into `ingress`.
     pub fn new(ingress: Ingress) -> Self {
-        IngressSink { ingress }
+        IngressSink {
+            ingress,
+            external_labels: Arc::new(RwLock::new(Labels::empty())),
+        }
+    }
+
+    /// Sets the labels added to every alert from now on (all clones of this
+    /// sink): the configuration's `global.external_labels`.
+    pub fn set_external_labels(&self, labels: &BTreeMap<String, String>) {
+        let pairs: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        *self
+            .external_labels
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Labels::from_pairs(&pairs);
     }
 
     /// The health checks' alerts.
@@ -61,7 +86,20 @@ impl IngressSink {
         );
     }
 
-    fn forward(&self, source: &'static str, alerts: Vec<AlertEvent>) {
+    fn forward(&self, source: &'static str, mut alerts: Vec<AlertEvent>) {
+        {
+            let external = self
+                .external_labels
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            for a in &mut alerts {
+                for l in external.iter() {
+                    if a.labels.get(&l.name).is_none_or(str::is_empty) {
+                        a.labels.set(&l.name, &l.value);
+                    }
+                }
+            }
+        }
         if let Err(e) = self.ingress.send(alerts) {
             tracing::warn!(source, error = %e, "The alert pipeline did not take a batch of alerts; it was dropped.");
         }
@@ -163,6 +201,31 @@ mod tests {
         let r = q.try_recv().unwrap();
         assert_eq!((r[0].starts_at_ms, r[0].ends_at_ms), (7, Some(9)));
         assert_eq!(r[0].annotations["summary"], "");
+    }
+
+    #[test]
+    fn external_labels_are_added_and_an_alert_s_own_label_wins() {
+        let (sink, q) = ingress(None);
+        let mut q = q.unwrap();
+        sink.set_external_labels(
+            &[("cluster", "eu"), ("alertname", "X")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into(),
+        );
+        let clone = sink.clone();
+        argus_rules::AlertSink::send(&clone, vec![rule_alert(Some(1_000))]);
+        let r = q.try_recv().unwrap();
+        assert_eq!(r[0].labels.get("cluster"), Some("eu"));
+        assert_eq!(r[0].labels.get("alertname"), Some("R"));
+        let h = argus_health::HealthAlert {
+            labels: [("alertname".to_string(), "ServiceDown".to_string())].into(),
+            annotations: Default::default(),
+            starts_at_ms: 7,
+            ends_at_ms: 9,
+            resolved: false,
+        };
+        sink.send_health(&[h]);
+        assert_eq!(q.try_recv().unwrap()[0].labels.get("cluster"), Some("eu"));
     }
 
     #[test]
