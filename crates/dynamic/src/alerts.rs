@@ -194,6 +194,7 @@ pub fn annotations(rule: &CompiledRule, series: &Labels, v: &Verdict) -> Labels 
         ("model_version", v.model_version.to_string()),
         ("training_window", window),
         ("sample_time", rfc3339(v.ts_ms)),
+        ("series", series.to_string()),
     ];
     for (k, val) in &pairs {
         a.set(k, val);

@@ -157,7 +157,7 @@ pub async fn run(
     );
     // The one way in to the alert pipeline for rules, health checks and dynamic rules.
     let (alert_sink, alert_queue) = alerting::sources::ingress(opts.alert_tx.clone());
-    alert_sink.set_external_labels(&opts.config.global.external_labels);
+    alert_sink.configure(&opts.config, opts.listen);
     let health = match health::HealthRuntime::start(
         &opts.config,
         db.clone(),
@@ -265,6 +265,7 @@ pub async fn run(
         let health_reload = health.reload_hook();
         let detect_reload = detect.reloader();
         let alert_sink = alert_sink.clone();
+        let listen = opts.listen;
         rule_service.set_reload_hook(Arc::new(move |cfg: &config::Config| {
             // Validated first, applied last: a bad section changes nothing.
             let dynamic = detect_reload
@@ -274,7 +275,7 @@ pub async fn run(
             reloader(am).map_err(|e| format!("alerting configuration: {e}"))?;
             health_reload(cfg)?;
             detect_reload.apply(dynamic);
-            alert_sink.set_external_labels(&cfg.global.external_labels);
+            alert_sink.configure(cfg, listen);
             Ok(())
         }));
     }

@@ -49,8 +49,18 @@ pub fn ingress(hook: Option<Ingress>) -> (IngressSink, Option<IngressQueue>) {
 #[derive(Debug, Clone)]
 pub struct IngressSink {
     ingress: Ingress,
-    /// `global.external_labels`; shared by the clones, replaced on reload.
-    external_labels: Arc<RwLock<Labels>>,
+    /// What the configuration adds to alerts; shared by the clones,
+    /// replaced on reload.
+    stamp: Arc<RwLock<Stamp>>,
+}
+
+/// What the configuration adds to every alert.
+#[derive(Debug, Default)]
+struct Stamp {
+    /// `global.external_labels`.
+    external_labels: Labels,
+    /// Where links point: `rules.external_url`, else `http://<listen>`.
+    external_url: String,
 }
 
 impl IngressSink {
@@ -58,8 +68,29 @@ impl IngressSink {
     pub fn new(ingress: Ingress) -> Self {
         IngressSink {
             ingress,
-            external_labels: Arc::new(RwLock::new(Labels::empty())),
+            stamp: Arc::new(RwLock::new(Stamp::default())),
         }
+    }
+
+    /// Takes the external labels and URL of `cfg` for the alerts from now on
+    /// (all clones of this sink); `listen` is the URL's host when
+    /// `rules.external_url` is unset.
+    pub fn configure(&self, cfg: &crate::config::Config, listen: std::net::SocketAddr) {
+        self.set_external_labels(&cfg.global.external_labels);
+        let url = cfg
+            .rules
+            .external_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{listen}"));
+        self.set_external_url(&url);
+    }
+
+    /// Sets the base of the links given to health and dynamic-rule alerts.
+    pub fn set_external_url(&self, url: &str) {
+        self.stamp
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .external_url = url.trim_end_matches('/').to_string();
     }
 
     /// Sets the labels added to every alert from now on (all clones of this
@@ -69,31 +100,44 @@ impl IngressSink {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        *self
-            .external_labels
+        self.stamp
             .write()
-            .unwrap_or_else(|e| e.into_inner()) = Labels::from_pairs(&pairs);
+            .unwrap_or_else(|e| e.into_inner())
+            .external_labels = Labels::from_pairs(&pairs);
     }
 
     /// The health checks' alerts.
     pub fn send_health(&self, alerts: &[argus_health::HealthAlert]) {
+        let base = self.external_url();
         self.forward(
             "health checks",
             alerts
                 .iter()
-                .map(argus_health::HealthAlert::event)
+                .map(|a| {
+                    let mut ev = a.event();
+                    if ev.generator_url.is_empty() {
+                        // The overview lists the services and their state.
+                        ev.generator_url = format!("{base}/ui/");
+                    }
+                    ev
+                })
                 .collect(),
         );
     }
 
+    fn external_url(&self) -> String {
+        self.stamp
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .external_url
+            .clone()
+    }
+
     fn forward(&self, source: &'static str, mut alerts: Vec<AlertEvent>) {
         {
-            let external = self
-                .external_labels
-                .read()
-                .unwrap_or_else(|e| e.into_inner());
+            let stamp = self.stamp.read().unwrap_or_else(|e| e.into_inner());
             for a in &mut alerts {
-                for l in external.iter() {
+                for l in stamp.external_labels.iter() {
                     if a.labels.get(&l.name).is_none_or(str::is_empty) {
                         a.labels.set(&l.name, &l.value);
                     }
@@ -129,11 +173,21 @@ impl argus_rules::AlertSink for IngressSink {
 
 impl argus_dynamic::AlertSink for IngressSink {
     fn send(&self, alerts: Vec<argus_dynamic::DynamicAlert>) {
+        let base = self.external_url();
         self.forward(
             "dynamic rules",
             alerts
                 .iter()
-                .map(argus_dynamic::DynamicAlert::event)
+                .map(|a| {
+                    let mut ev = a.event();
+                    // The explorer shows the series with its learned band.
+                    if let (true, Some(series)) =
+                        (ev.generator_url.is_empty(), a.annotations.get("series"))
+                    {
+                        ev.generator_url = crate::ui::explorer_url(&base, series);
+                    }
+                    ev
+                })
                 .collect(),
         );
     }
@@ -224,8 +278,28 @@ mod tests {
             ends_at_ms: 9,
             resolved: false,
         };
+        sink.set_external_url("http://argus:9797/");
         sink.send_health(&[h]);
-        assert_eq!(q.try_recv().unwrap()[0].labels.get("cluster"), Some("eu"));
+        let r = q.try_recv().unwrap();
+        assert_eq!(r[0].labels.get("cluster"), Some("eu"));
+        assert_eq!(r[0].generator_url, "http://argus:9797/ui/");
+        let d = argus_dynamic::DynamicAlert {
+            labels: Labels::from_pairs(&[("alertname", "D"), ("level", "2")]),
+            annotations: Labels::from_pairs(&[("series", "x{a=\"b\"}")]),
+            state: argus_dynamic::AlertState::Firing,
+            value: 3.5,
+            active_at_ms: 1_000,
+            fired_at_ms: 2_000,
+            resolved_at_ms: None,
+            sent_at_ms: 4_000,
+            valid_until_ms: None,
+        };
+        argus_dynamic::AlertSink::send(&sink, vec![d]);
+        let r = q.try_recv().unwrap();
+        assert_eq!(
+            r[0].generator_url,
+            "http://argus:9797/ui/explorer?q=x%7Ba%3D%22b%22%7D"
+        );
     }
 
     #[test]
