@@ -28,6 +28,8 @@ pub struct AgentArgs {
     /// Directory of the push buffer.
     #[arg(long, default_value = "./agent-buffer")]
     buffer_dir: PathBuf,
+    #[command(flatten)]
+    pub log: crate::logging::LogArgs,
 }
 
 type Shared = Arc<Agent>;
@@ -52,6 +54,31 @@ pub fn load_config(path: &std::path::Path) -> anyhow::Result<AgentConfig> {
         .map_err(|e| anyhow::anyhow!("invalid agent config {}: {e}", path.display()))
 }
 
+/// The `job` label of pushed series unless `push.extra_labels` sets one.
+pub const DEFAULT_JOB: &str = "argus-agent";
+
+/// Gives pushed series `job` and `instance` labels (unless the config's
+/// `push.extra_labels` sets them), so that the agents of a fleet pushing to
+/// one server each write their own series.
+fn add_identity(extra: &mut std::collections::BTreeMap<String, String>, host: &str) {
+    extra
+        .entry("job".into())
+        .or_insert_with(|| DEFAULT_JOB.into());
+    extra
+        .entry("instance".into())
+        .or_insert_with(|| host.into());
+}
+
+/// The host name, from the kernel (`HOSTNAME`, then `localhost`, elsewhere).
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
 /// Runs the agent until SIGINT/SIGTERM.
 pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     let mut cfg = match &args.config {
@@ -63,6 +90,9 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
             url.clone(),
             args.buffer_dir.clone(),
         ));
+    }
+    if let Some(push) = cfg.push.as_mut() {
+        add_identity(&mut push.extra_labels, &hostname());
     }
     let listen: SocketAddr = match args.listen {
         Some(l) => l,
@@ -115,4 +145,25 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn pushed_series_get_a_job_and_an_instance_unless_configured() {
+        let mut extra = BTreeMap::new();
+        add_identity(&mut extra, "web-1");
+        assert_eq!(extra["job"], "argus-agent");
+        assert_eq!(extra["instance"], "web-1");
+        let mut extra = BTreeMap::from([("job".to_string(), "edge".to_string())]);
+        add_identity(&mut extra, "web-2");
+        assert_eq!(
+            (extra["job"].as_str(), extra["instance"].as_str()),
+            ("edge", "web-2")
+        );
+        assert!(!hostname().is_empty());
+    }
 }

@@ -22,6 +22,7 @@ mod agent_cmd;
 mod backtest_cmd;
 mod check_cmd;
 mod eval_cmd;
+mod logging;
 mod train_cmd;
 
 use anyhow::Context;
@@ -94,6 +95,8 @@ struct ServerArgs {
     /// Answer the admin APIs (`/api/v1/admin/...`), as in Prometheus.
     #[arg(long = "web.enable-admin-api")]
     web_enable_admin_api: bool,
+    #[command(flatten)]
+    log: logging::LogArgs,
 }
 
 fn load_config(path: Option<&PathBuf>) -> Result<Config, ConfigError> {
@@ -101,15 +104,6 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, ConfigError> {
         Some(p) => Config::load(p),
         None => Ok(Config::default()),
     }
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ARGUS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .init();
 }
 
 async fn shutdown_signal() {
@@ -163,7 +157,12 @@ fn run_server(args: ServerArgs, run_agent: bool) -> anyhow::Result<()> {
 
 fn main() {
     let cli = Cli::parse();
-    init_logging();
+    let log = match &cli.cmd {
+        Cmd::Up(a) | Cmd::Server(a) => a.log.clone(),
+        Cmd::Agent(a) => a.log.clone(),
+        _ => logging::LogArgs::default(),
+    };
+    logging::init(&log);
     let res = match cli.cmd {
         Cmd::Up(a) => run_server(a, true),
         Cmd::Server(a) => run_server(a, false),

@@ -86,7 +86,11 @@ async fn up_stores_the_built_in_agents_samples() {
     loop {
         let j: serde_json::Value = c
             .get(p.url("/api/v1/query"))
-            .query(&[("query", "node_memory_MemTotal_bytes{job=\"node\"}")])
+            .query(&[(
+                "query",
+                // Its own job, and an `up` series as a scrape would write.
+                "node_memory_MemTotal_bytes{job=\"argus-agent\"} and on (job, instance) (up == 1)",
+            )])
             .send()
             .await
             .expect("query")

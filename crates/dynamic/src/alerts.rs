@@ -107,6 +107,36 @@ impl AlertTrack {
     }
 }
 
+/// A number for people: 3 significant digits (integers from 1000 up are
+/// rounded to units, tiny magnitudes use an exponent), without trailing zeros.
+fn short(v: f64) -> String {
+    if !v.is_finite() {
+        return num(v);
+    }
+    let a = v.abs();
+    if a == 0.0 {
+        return "0".into();
+    }
+    if a >= 1000.0 {
+        return format!("{}", v.round());
+    }
+    if a < 0.001 {
+        return format!("{v:.2e}");
+    }
+    let decimals = (2 - a.log10().floor() as i32).max(0) as usize;
+    let text = format!("{v:.decimals$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    if text == "-0" {
+        "0".into()
+    } else {
+        text
+    }
+}
+
 fn num(v: f64) -> String {
     if v.is_finite() {
         format!("{v}")
@@ -163,6 +193,7 @@ pub fn annotations(rule: &CompiledRule, series: &Labels, v: &Verdict) -> Labels 
         ("model_version", v.model_version.to_string()),
         ("training_window", window),
         ("sample_time", rfc3339(v.ts_ms)),
+        ("series", series.to_string()),
     ];
     for (k, val) in &pairs {
         a.set(k, val);
@@ -175,15 +206,20 @@ pub fn annotations(rule: &CompiledRule, series: &Labels, v: &Verdict) -> Labels 
         a.set(
             "summary",
             &format!(
-                "{} {} is {} ({} expected, band [{}, {}]); N = {}, level {} ({}, model v{}).",
+                "{} {} is {} ({} expected, band {}–{}): level {} of {}, N = {}. N is how far \
+                 the value lies beyond the bound, as a fraction of the bound; level 1 starts \
+                 above N = {} and each further {} adds a level. Model: {} v{}.",
                 series.metric_name().unwrap_or("series"),
-                num(v.value),
+                short(v.value),
                 side,
-                num(v.expected),
-                num(v.lower),
-                num(v.upper),
-                num((v.n * 1000.0).round() / 1000.0),
+                short(v.expected),
+                short(v.lower),
+                short(v.upper),
                 v.level,
+                rule.spec.max_level,
+                short(v.n),
+                short(rule.spec.t2),
+                short(rule.spec.step),
                 v.algorithm.as_str(),
                 v.model_version
             ),
@@ -194,7 +230,7 @@ pub fn annotations(rule: &CompiledRule, series: &Labels, v: &Verdict) -> Labels 
                 "summary",
                 &format!(
                     "{s} The anomaly scorer reported it (score {}).",
-                    num(v.anomaly.unwrap_or(0.0))
+                    short(v.anomaly.unwrap_or(0.0))
                 ),
             );
         }
@@ -251,6 +287,23 @@ pub fn resolved(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_for_people() {
+        assert_eq!(short(122.27914428710938), "122");
+        assert_eq!(short(80.18234), "80.2");
+        assert_eq!(short(164.3712), "164");
+        assert_eq!(short(84.5), "84.5");
+        assert_eq!(short(7.517), "7.52");
+        assert_eq!(short(0.1), "0.1");
+        assert_eq!(short(1400.0), "1400");
+        assert_eq!(short(123456.7), "123457");
+        assert_eq!(short(-0.012345), "-0.0123");
+        assert_eq!(short(0.0), "0");
+        assert_eq!(short(0.00001234), "1.23e-5");
+        assert_eq!(short(99.96), "100");
+        assert_eq!(short(f64::NAN), "none");
+    }
 
     #[test]
     fn for_and_levels() {

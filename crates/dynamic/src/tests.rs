@@ -262,6 +262,15 @@ fn an_anomaly_the_scorer_reports_keeps_the_alert_for_the_hold() {
         "{:?}",
         fired.annotations
     );
+    let summary = fired.annotations.get("summary").unwrap();
+    assert!(
+        summary.contains("level 1 starts above N = 0.1 and each further 0.2 adds a level"),
+        "{summary}"
+    );
+    let long_number = summary
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .any(|w| w.split('.').nth(1).is_some_and(|d| d.len() > 3));
+    assert!(!long_number, "numbers are rounded: {summary}");
     // Normal samples: the band alone would resolve at once; the scorer's
     // anomaly holds the alert for two minutes.
     feed(2001, quiet(2001));

@@ -24,6 +24,7 @@
 mod engine;
 mod error;
 mod eval;
+mod locate;
 mod parse;
 mod selector;
 mod storage;

@@ -84,7 +84,8 @@ pub fn parse(text: &str, limits: &ParseLimits) -> Result<Expr, PromqlError> {
         return Err(too_deep(nesting, max_depth));
     }
     stacker::grow(parser_stack(text.len()), || {
-        let expr = promql_parser::parser::parse(text).map_err(PromqlError::Parse)?;
+        let expr = promql_parser::parser::parse(text)
+            .map_err(|e| PromqlError::Parse(crate::locate::describe(text, e)))?;
         let depth = tree_depth(&expr);
         if depth > max_depth {
             // Dropped here, on the large stack: `Drop` recurses too.
@@ -185,6 +186,14 @@ mod tests {
             .unwrap()
             .join()
             .unwrap()
+    }
+
+    #[test]
+    fn a_syntax_error_says_where_and_is_bad_data() {
+        let err = parse("up == = 0", &ParseLimits::default()).unwrap_err();
+        assert_eq!(err.to_string(), r#"1:7: parse error: unexpected "=""#);
+        assert_eq!(err.error_type(), "bad_data");
+        assert_eq!(err.http_status(), 400);
     }
 
     #[test]

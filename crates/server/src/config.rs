@@ -232,7 +232,8 @@ pub struct LocalAgentConfig {
     pub enabled: bool,
     /// How often it collects. Default `15s`.
     pub interval: PromDuration,
-    /// The `job` label of its series. Default `node`.
+    /// The `job` label of its series. Default `argus-agent`, apart from a
+    /// scraped node_exporter's `node`.
     pub job: String,
     /// Settings of the collectors themselves.
     pub collect: argus_collect::AgentConfig,
@@ -243,7 +244,7 @@ impl Default for LocalAgentConfig {
         LocalAgentConfig {
             enabled: true,
             interval: PromDuration::from_secs(15),
-            job: "node".to_string(),
+            job: "argus-agent".to_string(),
             collect: argus_collect::AgentConfig::default(),
         }
     }

@@ -1,6 +1,7 @@
 //! The in-process host agent of `argus up`: collects the local host's metrics
 //! on an interval and writes them through the store's write path, labelled
-//! `job=<agent.job>` and `instance=<hostname>`.
+//! `job=<agent.job>` (default `argus-agent`) and `instance=<hostname>`, with
+//! an `up` series of 1 for each collection, as a scrape would write.
 
 use crate::config::LocalAgentConfig;
 use argus_collect::CollectError;
@@ -67,7 +68,8 @@ fn collect_once(
 ) -> CollectResult {
     let t = clock.now_ms();
     let families = agent.gather();
-    let samples = argus_collect::to_samples(&families, extra, t);
+    let mut samples = argus_collect::to_samples(&families, extra, t);
+    samples.push(up_sample(extra, t));
     let seen: HashSet<Labels> = samples.iter().map(|(l, _)| l.clone()).collect();
     let batch = samples
         .iter()
@@ -79,5 +81,27 @@ fn collect_once(
             Ok(seen)
         }
         Err(e) => Err((e, seen)),
+    }
+}
+
+/// `up{job, instance} 1` at `t_ms`: the agent collected.
+fn up_sample(extra: &Labels, t_ms: i64) -> (Labels, argus_model::Sample) {
+    let mut labels = extra.clone();
+    labels.set(argus_model::METRIC_NAME, "up");
+    (labels, argus_model::Sample::new(t_ms, 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_agent_has_its_own_job_and_an_up_series() {
+        let cfg = LocalAgentConfig::default();
+        assert_eq!(cfg.job, "argus-agent");
+        let extra = Labels::from_pairs(&[("job", cfg.job.as_str()), ("instance", "h1")]);
+        let (labels, s) = up_sample(&extra, 5);
+        assert_eq!(labels.to_string(), r#"up{instance="h1",job="argus-agent"}"#);
+        assert_eq!((s.t, s.v), (5, 1.0));
     }
 }

@@ -97,7 +97,7 @@ async fn a_rule_a_health_check_and_a_dynamic_rule_reach_the_webhook() {
     )
     .unwrap();
     let yaml = format!(
-        "global: {{evaluation_interval: 1s}}\n\
+        "global: {{evaluation_interval: 1s, external_labels: {{cluster: eu, severity: low}}}}\n\
          rule_files: ['{}']\n\
          alerting: {{config_file: '{}'}}\n\
          health:\n  services:\n\
@@ -144,7 +144,11 @@ async fn a_rule_a_health_check_and_a_dynamic_rule_reach_the_webhook() {
         (status.as_str(), &rule["status"]),
         ("firing", &"firing".into())
     );
-    assert_eq!(rule["labels"]["severity"], "page", "{rule}");
+    assert_eq!(
+        rule["labels"]["severity"], "page",
+        "its own label wins: {rule}"
+    );
+    assert_eq!(rule["labels"]["cluster"], "eu", "external label: {rule}");
     assert_eq!(rule["annotations"]["summary"], "always", "{rule}");
     let active = get_json(format!("{}/api/v1/alerts", srv.base)).await;
     let active_at = active["data"]["alerts"]
@@ -161,6 +165,21 @@ async fn a_rule_a_health_check_and_a_dynamic_rule_reach_the_webhook() {
             .as_str()
             .is_some_and(|u| u.contains("/graph?g0.expr=vector%281%29")),
         "{rule}"
+    );
+    // The link works: `/graph` redirects to the explorer with the expression.
+    let link = rule["generatorURL"].as_str().unwrap();
+    let r = reqwest::get(format!(
+        "{}{}",
+        srv.base,
+        &link[link.find("/graph").unwrap()..]
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200, "{link}");
+    assert_eq!(
+        (r.url().path(), r.url().query()),
+        ("/ui/explorer", Some("q=vector%281%29")),
+        "{link}"
     );
 
     // The health check: the service's labels, started at the clock's time.
@@ -180,6 +199,13 @@ async fn a_rule_a_health_check_and_a_dynamic_rule_reach_the_webhook() {
         "{down}"
     );
     assert_eq!(ms(&down["startsAt"]), T0, "{down}");
+    assert_eq!(down["labels"]["cluster"], "eu", "external label: {down}");
+    assert!(
+        down["generatorURL"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://") && u.ends_with("/ui/")),
+        "{down}"
+    );
 
     // The dynamic rule: the series' and rule's labels, started at the
     // outlier's sample time.
@@ -201,6 +227,14 @@ async fn a_rule_a_health_check_and_a_dynamic_rule_reach_the_webhook() {
     );
     assert_eq!(ms(&lat["startsAt"]), T0, "{lat}");
     assert_eq!(lat["annotations"]["value"], "1000", "{lat}");
+    assert_eq!(lat["labels"]["cluster"], "eu", "external label: {lat}");
+    assert!(
+        lat["generatorURL"]
+            .as_str()
+            .is_some_and(|u| u
+                .ends_with("/ui/explorer?q=req_latency%7Binstance%3D%22a%22%2Cjob%3D%22api%22%7D")),
+        "{lat}"
+    );
 
     srv.stop().await;
 }

@@ -7,6 +7,10 @@
 //! | health checks (`argus-health`) | [`argus_health::HealthAlert`] | [`argus_health::HealthAlert::event`] |
 //! | dynamic rules (`argus-dynamic`) | [`argus_dynamic::DynamicAlert`] | [`argus_dynamic::DynamicAlert::event`] |
 //!
+//! On the way in, every alert gets the configuration's
+//! `global.external_labels` (an alert's own label wins on a clash), as
+//! Prometheus adds them to the alerts it sends to Alertmanager.
+//!
 //! [`IngressSink`] implements the rules engine's and the dynamic engine's
 //! `AlertSink` traits; the health sink (`server::health`) calls
 //! [`IngressSink::send_health`]. None of the three crates imports the
@@ -23,6 +27,9 @@
 
 use argus_alert::{Ingress, IngressQueue};
 use argus_model::alert::AlertEvent;
+use argus_model::Labels;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 
 /// The ingress for the sources: `hook` when one is given (a test reads the
 /// alerts from its own queue), else a new one with the queue the pipeline
@@ -42,26 +49,101 @@ pub fn ingress(hook: Option<Ingress>) -> (IngressSink, Option<IngressQueue>) {
 #[derive(Debug, Clone)]
 pub struct IngressSink {
     ingress: Ingress,
+    /// What the configuration adds to alerts; shared by the clones,
+    /// replaced on reload.
+    stamp: Arc<RwLock<Stamp>>,
+}
+
+/// What the configuration adds to every alert.
+#[derive(Debug, Default)]
+struct Stamp {
+    /// `global.external_labels`.
+    external_labels: Labels,
+    /// Where links point: `rules.external_url`, else `http://<listen>`.
+    external_url: String,
 }
 
 impl IngressSink {
     /// A sink sending into `ingress`.
     pub fn new(ingress: Ingress) -> Self {
-        IngressSink { ingress }
+        IngressSink {
+            ingress,
+            stamp: Arc::new(RwLock::new(Stamp::default())),
+        }
+    }
+
+    /// Takes the external labels and URL of `cfg` for the alerts from now on
+    /// (all clones of this sink); `listen` is the URL's host when
+    /// `rules.external_url` is unset.
+    pub fn configure(&self, cfg: &crate::config::Config, listen: std::net::SocketAddr) {
+        self.set_external_labels(&cfg.global.external_labels);
+        let url = cfg
+            .rules
+            .external_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{listen}"));
+        self.set_external_url(&url);
+    }
+
+    /// Sets the base of the links given to health and dynamic-rule alerts.
+    pub fn set_external_url(&self, url: &str) {
+        self.stamp
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .external_url = url.trim_end_matches('/').to_string();
+    }
+
+    /// Sets the labels added to every alert from now on (all clones of this
+    /// sink): the configuration's `global.external_labels`.
+    pub fn set_external_labels(&self, labels: &BTreeMap<String, String>) {
+        let pairs: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.stamp
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .external_labels = Labels::from_pairs(&pairs);
     }
 
     /// The health checks' alerts.
     pub fn send_health(&self, alerts: &[argus_health::HealthAlert]) {
+        let base = self.external_url();
         self.forward(
             "health checks",
             alerts
                 .iter()
-                .map(argus_health::HealthAlert::event)
+                .map(|a| {
+                    let mut ev = a.event();
+                    if ev.generator_url.is_empty() {
+                        // The overview lists the services and their state.
+                        ev.generator_url = format!("{base}/ui/");
+                    }
+                    ev
+                })
                 .collect(),
         );
     }
 
-    fn forward(&self, source: &'static str, alerts: Vec<AlertEvent>) {
+    fn external_url(&self) -> String {
+        self.stamp
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .external_url
+            .clone()
+    }
+
+    fn forward(&self, source: &'static str, mut alerts: Vec<AlertEvent>) {
+        {
+            let stamp = self.stamp.read().unwrap_or_else(|e| e.into_inner());
+            for a in &mut alerts {
+                for l in stamp.external_labels.iter() {
+                    if a.labels.get(&l.name).is_none_or(str::is_empty) {
+                        a.labels.set(&l.name, &l.value);
+                    }
+                }
+            }
+        }
         if let Err(e) = self.ingress.send(alerts) {
             tracing::warn!(source, error = %e, "The alert pipeline did not take a batch of alerts; it was dropped.");
         }
@@ -91,11 +173,21 @@ impl argus_rules::AlertSink for IngressSink {
 
 impl argus_dynamic::AlertSink for IngressSink {
     fn send(&self, alerts: Vec<argus_dynamic::DynamicAlert>) {
+        let base = self.external_url();
         self.forward(
             "dynamic rules",
             alerts
                 .iter()
-                .map(argus_dynamic::DynamicAlert::event)
+                .map(|a| {
+                    let mut ev = a.event();
+                    // The explorer shows the series with its learned band.
+                    if let (true, Some(series)) =
+                        (ev.generator_url.is_empty(), a.annotations.get("series"))
+                    {
+                        ev.generator_url = crate::ui::explorer_url(&base, series);
+                    }
+                    ev
+                })
                 .collect(),
         );
     }
@@ -163,6 +255,51 @@ mod tests {
         let r = q.try_recv().unwrap();
         assert_eq!((r[0].starts_at_ms, r[0].ends_at_ms), (7, Some(9)));
         assert_eq!(r[0].annotations["summary"], "");
+    }
+
+    #[test]
+    fn external_labels_are_added_and_an_alert_s_own_label_wins() {
+        let (sink, q) = ingress(None);
+        let mut q = q.unwrap();
+        sink.set_external_labels(
+            &[("cluster", "eu"), ("alertname", "X")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into(),
+        );
+        let clone = sink.clone();
+        argus_rules::AlertSink::send(&clone, vec![rule_alert(Some(1_000))]);
+        let r = q.try_recv().unwrap();
+        assert_eq!(r[0].labels.get("cluster"), Some("eu"));
+        assert_eq!(r[0].labels.get("alertname"), Some("R"));
+        let h = argus_health::HealthAlert {
+            labels: [("alertname".to_string(), "ServiceDown".to_string())].into(),
+            annotations: Default::default(),
+            starts_at_ms: 7,
+            ends_at_ms: 9,
+            resolved: false,
+        };
+        sink.set_external_url("http://argus:9797/");
+        sink.send_health(&[h]);
+        let r = q.try_recv().unwrap();
+        assert_eq!(r[0].labels.get("cluster"), Some("eu"));
+        assert_eq!(r[0].generator_url, "http://argus:9797/ui/");
+        let d = argus_dynamic::DynamicAlert {
+            labels: Labels::from_pairs(&[("alertname", "D"), ("level", "2")]),
+            annotations: Labels::from_pairs(&[("series", "x{a=\"b\"}")]),
+            state: argus_dynamic::AlertState::Firing,
+            value: 3.5,
+            active_at_ms: 1_000,
+            fired_at_ms: 2_000,
+            resolved_at_ms: None,
+            sent_at_ms: 4_000,
+            valid_until_ms: None,
+        };
+        argus_dynamic::AlertSink::send(&sink, vec![d]);
+        let r = q.try_recv().unwrap();
+        assert_eq!(
+            r[0].generator_url,
+            "http://argus:9797/ui/explorer?q=x%7Ba%3D%22b%22%7D"
+        );
     }
 
     #[test]

@@ -94,6 +94,7 @@ async fn start(
     // The one way in to the alert pipeline for rules, health checks and
     // dynamic rules; the pipeline's feed drains it once alerting runs.
     let (alert_sink, alert_queue) = alerting::sources::ingress(opts.alert_tx.clone());
+    alert_sink.configure(cfg, opts.listen);
     let health = health::HealthRuntime::start(
         cfg,
         storage.clone(),
@@ -149,7 +150,7 @@ async fn start(
     let deps = argus_rules::Deps {
         query: Arc::new(rules::store_query_fn(query.clone())),
         samples: Arc::new(rules::store_sample_sink(storage.clone())),
-        alerts: Arc::new(alert_sink),
+        alerts: Arc::new(alert_sink.clone()),
     };
     let group_opts = rules::group_options(cfg, &opts.data_dir, opts.listen);
     let rule_service = Arc::new(
@@ -171,6 +172,7 @@ async fn start(
         Arc::new(sections::HealthSection(health.clone())),
         Arc::new(sections::RulesSection(rule_service.clone())),
         Arc::new(sections::DynamicRulesSection(detect.reloader())),
+        Arc::new(sections::AlertLabelsSection(alert_sink, opts.listen)),
     ];
     let reload = Arc::new(ReloadService::new(
         opts.config_path.clone(),
@@ -224,7 +226,11 @@ async fn start(
             guard,
             api::guard::layer,
         ));
-    tracing::info!(listen = %opts.listen, "Argus is listening.");
+    tracing::info!(
+        listen = %opts.listen,
+        "Argus is listening; the web UI is at {}",
+        ui_url(opts.listen, auth.serves_tls())
+    );
     if !opts.listen.ip().is_loopback() && !auth.required() {
         tracing::warn!(listen = %opts.listen, "Argus listens beyond this machine and asks no one to sign in: anyone who can reach this address can read the data and create silences, acknowledge alerts and write samples. Listen on 127.0.0.1 behind a proxy that authenticates, or firewall the port.");
     }
@@ -378,3 +384,15 @@ fn start_maintenance(
 
 #[cfg(test)]
 mod tests;
+
+/// The web UI's address for a listen address: a wildcard listen address is
+/// shown as `localhost`, the address a browser on this machine can open.
+fn ui_url(listen: std::net::SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    let host = match listen.ip() {
+        ip if ip.is_unspecified() => "localhost".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    format!("{scheme}://{host}:{}/ui/", listen.port())
+}

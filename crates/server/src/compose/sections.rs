@@ -1,9 +1,10 @@
 //! The reloadable sections, one [`Reloader`] each: `alerting:`, `health:`,
-//! `rule_files:` and `dynamic_rules:`. Other sections (`storage:`,
+//! `rule_files:`, `dynamic_rules:` and the alert labels (`global.external_labels`,
+//! `rules.external_url`). Other sections (`storage:`,
 //! `scrape_configs:`, `query:`, `global.evaluation_interval`...) take effect
 //! at the next restart.
 
-use crate::alerting::{AlertingError, AlertingService};
+use crate::alerting::{AlertingError, AlertingService, IngressSink};
 use crate::config::Config;
 use crate::health::HealthRuntime;
 use crate::lifecycle::reload::{prepared, Prepared, Reloader, SectionError};
@@ -85,6 +86,24 @@ impl Reloader for DynamicRulesSection {
         let r = self.0.clone();
         Ok(prepared(move || {
             r.apply(rules);
+            Ok(())
+        }))
+    }
+}
+
+/// `global.external_labels` and `rules.external_url` as the alert ingress
+/// stamps them on every alert; applying cannot fail.
+pub(crate) struct AlertLabelsSection(pub(crate) IngressSink, pub(crate) std::net::SocketAddr);
+
+impl Reloader for AlertLabelsSection {
+    fn name(&self) -> &'static str {
+        "alert_labels"
+    }
+
+    fn prepare(&self, cfg: &Config) -> Result<Box<dyn Prepared>, SectionError> {
+        let (sink, listen, cfg) = (self.0.clone(), self.1, cfg.clone());
+        Ok(prepared(move || {
+            sink.configure(&cfg, listen);
             Ok(())
         }))
     }

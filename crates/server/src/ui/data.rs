@@ -122,8 +122,11 @@ pub fn alert(v: &Value, now_ms: i64) -> AlertRow {
         .map(|k| s(&v["annotations"], k))
         .find(|x| !x.is_empty())
         .unwrap_or_default();
+    // `level` is left out: a dynamic rule's alert changes level while the
+    // episode lasts, and a silence should cover it at every level.
     let silence_matchers = l
         .iter()
+        .filter(|(k, _)| k.as_str() != "level")
         .map(|(k, v)| format!("{k}={}", serde_json::Value::String(v.clone())))
         .collect::<Vec<_>>()
         .join("\n");
@@ -339,6 +342,10 @@ mod tests {
         assert_eq!(
             rows[1].silence_matchers,
             "alertname=\"B\"\nseverity=\"critical\""
+        );
+        assert_eq!(
+            rows[0].silence_matchers, "alertname=\"A\"",
+            "the level changes between firings"
         );
     }
 

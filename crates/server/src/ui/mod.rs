@@ -50,6 +50,7 @@ pub fn router(api: Router, clock: Arc<dyn Clock>) -> Router {
         .route("/ui", get(|| async { Redirect::to("/ui/") }))
         .route("/ui/", get(overview))
         .route("/ui/explorer", get(explorer))
+        .route("/graph", get(graph))
         .route("/ui/alerts", get(alerts))
         .route("/ui/silences", get(silences))
         .route("/ui/rules", get(rules))
@@ -107,10 +108,47 @@ struct ExplorerQuery {
     range: Option<String>,
 }
 
+/// Prometheus's graph page parameters (the first panel only).
+#[derive(Deserialize, Default)]
+struct GraphQuery {
+    #[serde(rename = "g0.expr")]
+    expr: Option<String>,
+    #[serde(rename = "g0.range_input")]
+    range: Option<String>,
+}
+
+/// The explorer's range choices.
+const RANGES: [&str; 9] = ["5m", "15m", "1h", "3h", "6h", "12h", "24h", "2d", "7d"];
+
+/// `/graph?g0.expr=…`, the link Prometheus puts in alerts' `generatorURL`:
+/// redirects to the explorer with the expression (and range, when it is one
+/// the explorer offers).
+async fn graph(Query(p): Query<GraphQuery>) -> Redirect {
+    let mut url = "/ui/explorer".to_string();
+    let mut sep = '?';
+    if let Some(expr) = p.expr.filter(|e| !e.is_empty()) {
+        url.push_str(&format!("{sep}q={}", url_encode(&expr)));
+        sep = '&';
+    }
+    if let Some(range) = p.range.filter(|r| RANGES.contains(&r.as_str())) {
+        url.push_str(&format!("{sep}range={range}"));
+    }
+    Redirect::to(&url)
+}
+
+/// The explorer's address for `expr`, under `base` (an external URL).
+pub fn explorer_url(base: &str, expr: &str) -> String {
+    format!(
+        "{}/ui/explorer?q={}",
+        base.trim_end_matches('/'),
+        url_encode(expr)
+    )
+}
+
 async fn explorer(State(st): St, Query(p): Query<ExplorerQuery>) -> Response {
     let range = p
         .range
-        .filter(|r| ["5m", "15m", "1h", "3h", "6h", "12h", "24h", "2d", "7d"].contains(&r.as_str()))
+        .filter(|r| RANGES.contains(&r.as_str()))
         .unwrap_or_else(|| "1h".into());
     let d = ExplorerPage {
         query: p.q.unwrap_or_default(),
@@ -211,4 +249,38 @@ async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
         a.data.into_owned(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn location(expr: Option<&str>, range: Option<&str>) -> String {
+        let r = graph(Query(GraphQuery {
+            expr: expr.map(String::from),
+            range: range.map(String::from),
+        }))
+        .await
+        .into_response();
+        assert!(r.status().is_redirection());
+        r.headers()[header::LOCATION].to_str().unwrap().to_string()
+    }
+
+    #[tokio::test]
+    async fn graph_links_redirect_to_the_explorer() {
+        assert_eq!(
+            location(Some("rate(x[5m]) > 1"), Some("6h")).await,
+            "/ui/explorer?q=rate%28x%5B5m%5D%29%20%3E%201&range=6h"
+        );
+        assert_eq!(location(Some("up"), Some("13m")).await, "/ui/explorer?q=up");
+        assert_eq!(location(None, None).await, "/ui/explorer");
+    }
+
+    #[test]
+    fn explorer_urls_are_under_the_external_url() {
+        assert_eq!(
+            explorer_url("http://a:1/", "x{a=\"b\"}"),
+            "http://a:1/ui/explorer?q=x%7Ba%3D%22b%22%7D"
+        );
+    }
 }
