@@ -127,7 +127,7 @@ async fn graph(Query(p): Query<GraphQuery>) -> Redirect {
     let mut url = "/ui/explorer".to_string();
     let mut sep = '?';
     if let Some(expr) = p.expr.filter(|e| !e.is_empty()) {
-        url.push_str(&format!("{sep}q={}", url_encode(&expr)));
+        url.push_str(&format!("{sep}q={}", argus_model::url::percent_encode(&expr)));
         sep = '&';
     }
     if let Some(range) = p.range.filter(|r| RANGES.contains(&r.as_str())) {
@@ -141,7 +141,7 @@ pub fn explorer_url(base: &str, expr: &str) -> String {
     format!(
         "{}/ui/explorer?q={}",
         base.trim_end_matches('/'),
-        url_encode(expr)
+        argus_model::url::percent_encode(expr)
     )
 }
 
