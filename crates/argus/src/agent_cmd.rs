@@ -69,16 +69,6 @@ fn add_identity(extra: &mut std::collections::BTreeMap<String, String>, host: &s
         .or_insert_with(|| host.into());
 }
 
-/// The host name, from the kernel (`HOSTNAME`, then `localhost`, elsewhere).
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
-}
-
 /// Runs the agent until SIGINT/SIGTERM.
 pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     let mut cfg = match &args.config {
@@ -92,7 +82,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         ));
     }
     if let Some(push) = cfg.push.as_mut() {
-        add_identity(&mut push.extra_labels, &hostname());
+        add_identity(&mut push.extra_labels, &argus_model::host::hostname());
     }
     let listen: SocketAddr = match args.listen {
         Some(l) => l,
@@ -164,6 +154,6 @@ mod tests {
             (extra["job"].as_str(), extra["instance"].as_str()),
             ("edge", "web-2")
         );
-        assert!(!hostname().is_empty());
+        assert!(!argus_model::host::hostname().is_empty());
     }
 }

@@ -127,7 +127,10 @@ async fn graph(Query(p): Query<GraphQuery>) -> Redirect {
     let mut url = "/ui/explorer".to_string();
     let mut sep = '?';
     if let Some(expr) = p.expr.filter(|e| !e.is_empty()) {
-        url.push_str(&format!("{sep}q={}", argus_model::url::percent_encode(&expr)));
+        url.push_str(&format!(
+            "{sep}q={}",
+            argus_model::url::percent_encode(&expr)
+        ));
         sep = '&';
     }
     if let Some(range) = p.range.filter(|r| RANGES.contains(&r.as_str())) {
