@@ -128,7 +128,12 @@ async fn a_reload_with_one_bad_section_changes_nothing_and_names_it() {
     std::fs::write(dir.path().join("a.yml"), RULES_A).unwrap();
     std::fs::write(dir.path().join("b.yml"), RULES_B).unwrap();
     let file = dir.path().join("argus.yml");
-    std::fs::write(&file, "rule_files: [a.yml]\n").unwrap();
+    // `POST /-/reload` answers only with the lifecycle API switched on.
+    std::fs::write(
+        &file,
+        "rule_files: [a.yml]\nweb: {enable_lifecycle: true}\n",
+    )
+    .unwrap();
     let config = Config::load(&file).unwrap();
     let data = dir.path().join("data");
     let opts = options(&data, config, Some(file.clone()));
