@@ -8,6 +8,9 @@
 //!   future incident, rca, recover, logs) never depend on each other.
 //! - Only the composition roots ([`ROOTS`]: `argus-server` and the binaries)
 //!   depend on an engine or on `argus-server`.
+//! - `argus-auth` (the HTTP edge's sign-in and roles) and `argus-eval` (the
+//!   evaluation of our own detectors) depend on nothing of ours but
+//!   `argus-model` (and, for `argus-eval`, `argus-detect`).
 //! - Nothing depends on the evaluation lab ([`LAB`]): the shipped `argus`
 //!   binary in particular never links its peer orchestration (ADR 0015).
 //!
@@ -119,6 +122,20 @@ fn violations(metadata: &Value) -> Result<Vec<String>, String> {
             if pkg == "argus-detect" && ours(dep) && dep != "argus-model" {
                 out.push(format!(
                     "argus-detect depends on {dep} ({kind}); it may use only argus-model."
+                ));
+            }
+            if pkg == "argus-auth" && ours(dep) && dep != "argus-model" {
+                out.push(format!(
+                    "argus-auth depends on {dep} ({kind}); it may use only argus-model: the server composes it."
+                ));
+            }
+            if pkg == "argus-eval"
+                && shipped
+                && ours(dep)
+                && !["argus-model", "argus-detect"].contains(&dep.as_str())
+            {
+                out.push(format!(
+                    "argus-eval depends on {dep} ({kind}); it may use only argus-model and argus-detect."
                 ));
             }
             if (pkg == "argus-detect" || pkg == "argus-model")

@@ -1,4 +1,4 @@
-//! Service health for Argus (issue 5, seed 004): heartbeats whose counters
+//! Service health for Argus: heartbeats whose counters
 //! live in Redis or in Argus itself (the seed's E-H algorithm), active probes
 //! (HTTP, TCP, process), the seed's saturation formula and its classes, and
 //! the five-tuple status `(node, source, content, status, value)`.

@@ -1,5 +1,5 @@
 //! Liveness of the running health service under repeated failures of one
-//! service (issue 5 regression, `argus-lab failures`): a local HTTP server
+//! service (a regression seen in `argus-lab failures`): a local HTTP server
 //! that is switched between answering, hanging mid-response (headers and half
 //! a body sent, then silence with the connection held open, as a SIGSTOPped
 //! process does) and answering 500. After each hang the monitor must keep
