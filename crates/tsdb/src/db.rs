@@ -70,6 +70,10 @@ pub struct Options {
     /// info-style labels, so Argus allows four times that while still refusing
     /// the megabyte values that bloat the index and the WAL.
     pub label_limits: crate::LabelLimits,
+    /// Segments held for a WAL reader (see [`Db::hold_wal`]) are deleted
+    /// anyway, oldest first, while together they exceed this many bytes.
+    /// Default 4 GiB. `None`: no bound.
+    pub wal_hold_max_bytes: Option<u64>,
 }
 
 impl Default for Options {
@@ -84,6 +88,7 @@ impl Default for Options {
             max_future_ms: 10 * 60_000,
             min_free_bytes: 256 << 20,
             label_limits: crate::LabelLimits::default(),
+            wal_hold_max_bytes: Some(4 << 30),
         }
     }
 }
@@ -133,6 +138,10 @@ pub struct DbStats {
     /// A torn tail left by an interrupted write (a crash or a full disk) is
     /// truncated without counting here: it was never acknowledged.
     pub wal_corruptions_total: u64,
+    /// WAL segments a reader still held (see [`Db::hold_wal`]) that were
+    /// deleted because the held segments exceeded
+    /// [`Options::wal_hold_max_bytes`].
+    pub wal_held_segments_dropped_total: u64,
     /// Samples refused since open because their timestamp was outside the
     /// accepted window (see [`Options::max_future_ms`]).
     pub samples_rejected_out_of_window_total: u64,
@@ -176,6 +185,7 @@ pub(crate) struct Inner {
     pub(crate) compact_lock: Mutex<()>,
     pub(crate) counters: Counters,
     pub(crate) space: crate::space::Space,
+    pub(crate) holds: crate::wal_hold::Holds,
     _lock: File,
 }
 
@@ -351,6 +361,7 @@ impl Db {
                 compact_lock: Mutex::new(()),
                 counters,
                 space,
+                holds: crate::wal_hold::Holds::default(),
                 _lock: lock,
             }),
         })
@@ -375,6 +386,24 @@ impl Db {
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.inner.dir
+    }
+
+    /// The WAL's directory (`<data>/wal`), for readers such as the
+    /// remote_write queue ([`crate::wal_read`]).
+    pub fn wal_dir(&self) -> &Path {
+        &self.inner.wal_dir
+    }
+
+    /// Keeps WAL segment `segment` and every later one from deletion by
+    /// checkpoints, for the reader named `reader`, until it moves its hold
+    /// or releases it (bounded by [`Options::wal_hold_max_bytes`]).
+    pub fn hold_wal(&self, reader: &str, segment: u64) {
+        self.inner.holds.set(reader, segment);
+    }
+
+    /// Drops the hold of `reader`.
+    pub fn release_wal(&self, reader: &str) {
+        self.inner.holds.release(reader);
     }
 
     /// The options in force.
@@ -446,6 +475,7 @@ impl Db {
             checkpoints_total: c.checkpoints.load(Ordering::Relaxed),
             retention_deletions_total: c.retention_deletions.load(Ordering::Relaxed),
             wal_corruptions_total: c.wal_corruptions.load(Ordering::Relaxed),
+            wal_held_segments_dropped_total: i.holds.dropped_segments.load(Ordering::Relaxed),
             samples_rejected_out_of_window_total: c.rejected_window.load(Ordering::Relaxed),
             wal_replay_dropped_samples_total: c.replay_dropped.load(Ordering::Relaxed),
             read_only: read_only.is_some(),

@@ -42,6 +42,8 @@ mod series;
 mod space;
 mod storage;
 mod wal;
+mod wal_hold;
+pub mod wal_read;
 mod window;
 
 pub use api::{AppendStats, Appender, Querier, SampleError, Series};

@@ -132,10 +132,9 @@ pub(crate) fn replay(
         }
         bytes += fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     }
-    for &s in segs.iter().filter(|&&s| s < first) {
-        let path = wal::segment_path(wal_dir, s);
-        fs::remove_file(&path).map_err(|e| wal::io_err(&path, e))?;
-    }
+    // Segments below the checkpoint are left in place: a WAL reader (the
+    // remote_write queue) may still need them, and the next checkpoint
+    // deletes them unless a hold keeps them (see `wal_hold.rs`).
     if unknown > 0 {
         tracing::warn!(records = unknown, "WAL replay skipped samples or series it could not place (unknown series, out of bounds or invalid).");
     }

@@ -143,7 +143,7 @@ pub(crate) fn encode_checkpoint(out: &mut Vec<u8>, min_valid: i64) {
     finish_frame(out, start, REC_CHECKPOINT);
 }
 
-fn decode_payload(typ: u8, p: &[u8]) -> Result<Record, &'static str> {
+pub(crate) fn decode_payload(typ: u8, p: &[u8]) -> Result<Record, &'static str> {
     let mut r = Reader::new(p);
     let rec = match typ {
         REC_SERIES => {
@@ -548,12 +548,24 @@ impl CheckpointWriter {
     }
 }
 
-/// Deletes segments numbered below `n` and checkpoints other than `n`.
+/// Segment numbers and their sizes in bytes, ascending.
+pub(crate) fn segment_sizes(dir: &Path) -> Result<Vec<(u64, u64)>, TsdbError> {
+    let (segs, _) = list(dir)?;
+    Ok(segs
+        .into_iter()
+        .map(|s| {
+            let len = fs::metadata(segment_path(dir, s)).map_or(0, |m| m.len());
+            (s, len)
+        })
+        .collect())
+}
+
+/// Deletes segments numbered below `cut` and checkpoints other than `n`.
 /// Returns the bytes freed from segments.
-pub(crate) fn remove_before(dir: &Path, n: u64) -> Result<u64, TsdbError> {
+pub(crate) fn remove_before(dir: &Path, n: u64, cut: u64) -> Result<u64, TsdbError> {
     let (segs, cps) = list(dir)?;
     let mut freed = 0;
-    for s in segs.into_iter().filter(|&s| s < n) {
+    for s in segs.into_iter().filter(|&s| s < cut) {
         let p = segment_path(dir, s);
         freed += fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
         fs::remove_file(&p).map_err(|e| io_err(&p, e))?;

@@ -101,7 +101,7 @@ fn rotation_checkpoint_and_cleanup() {
     encode_checkpoint(cp.buf(), 10);
     cp.finish().unwrap();
     fs::write(dir.path().join("checkpoint.00000009.tmp"), b"x").unwrap();
-    remove_before(dir.path(), 3).unwrap();
+    remove_before(dir.path(), 3, 3).unwrap();
     let (segs, cps) = list(dir.path()).unwrap();
     assert_eq!(cps, vec![3]);
     assert!(segs.iter().all(|&s| s >= 3));
