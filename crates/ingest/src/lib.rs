@@ -6,6 +6,8 @@
 //!   OpenMetrics 1.0, plus [`text::ingest_text`] for the import endpoint.
 //! - [`push`]: the JSON push format (see `docs/format/json-push.md`).
 //! - [`relabel`]: Prometheus `relabel_configs`.
+//! - [`remote_out`]: remote_write out: queues that read the WAL and send to
+//!   Prometheus-compatible receivers.
 //! - [`scrape`]: the scrape manager (static and file-based discovery,
 //!   staleness markers, `up` and the other report series).
 //!
@@ -40,6 +42,7 @@
 
 pub mod push;
 pub mod relabel;
+pub mod remote_out;
 pub mod remote_write;
 mod report;
 pub mod scrape;
