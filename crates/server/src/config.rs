@@ -34,6 +34,12 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Prometheus-style scrape jobs (a subset of Prometheus's `scrape_configs`).
     pub scrape_configs: Vec<argus_ingest::scrape::ScrapeConfig>,
+    /// Receivers every stored sample is sent to with Prometheus's
+    /// remote_write 1.0 protocol (`argus_ingest::remote_out::RemoteWriteConfig`
+    /// documents every key; docs/configuration.md has examples). Each queue
+    /// reads the WAL from a position saved under `<data>/remote_write/`.
+    /// Default none. Reloadable.
+    pub remote_write: Vec<argus_ingest::remote_out::RemoteWriteConfig>,
     /// The built-in agent that `argus up` runs in-process.
     pub agent: LocalAgentConfig,
     /// Limits on HTTP input.
@@ -207,6 +213,12 @@ pub struct StorageConfig {
     /// only once the disk is full. Default `256MiB`, room for compaction and a
     /// WAL checkpoint to run.
     pub min_free_space: ByteSize,
+    /// WAL segments a `remote_write` queue has not sent yet are kept from
+    /// deletion by checkpoints until together they exceed this size; then the
+    /// oldest are deleted, with an error log and
+    /// `argus_tsdb_wal_held_segments_dropped_total`, and their samples never
+    /// reach that remote. `0`: no bound. Default `4GiB`.
+    pub remote_write_max_wal_size: ByteSize,
 }
 
 impl Default for StorageConfig {
@@ -220,6 +232,7 @@ impl Default for StorageConfig {
             maintenance_interval: PromDuration(60_000),
             max_future: PromDuration(10 * 60_000),
             min_free_space: ByteSize(256 << 20),
+            remote_write_max_wal_size: ByteSize(4 << 30),
         }
     }
 }
@@ -346,6 +359,10 @@ impl Config {
         };
         cfg.source_text = Some(text.to_string());
         cfg.ignored_keys = keys.warnings;
+        for w in cfg.remote_write.iter().flat_map(|r| r.warnings()) {
+            tracing::warn!(config = %origin, "{w}");
+            cfg.ignored_keys.push(w);
+        }
         cfg.validate().map_err(|message| ConfigError::Invalid {
             path: origin.to_string(),
             message,
@@ -414,6 +431,7 @@ impl Config {
 
     /// Checks relations between fields that the types cannot express.
     fn validate(&self) -> Result<(), String> {
+        argus_ingest::remote_out::validate_all(&self.remote_write).map_err(|e| e.to_string())?;
         if self.storage.block_range.as_millis() < 60_000 {
             return Err("storage.block_range must be at least 1m".into());
         }
@@ -516,6 +534,8 @@ impl Config {
             ooo_window_ms: s.out_of_order_window.as_millis(),
             max_future_ms: s.max_future.as_millis(),
             min_free_bytes: s.min_free_space.0,
+            wal_hold_max_bytes: (s.remote_write_max_wal_size.0 > 0)
+                .then_some(s.remote_write_max_wal_size.0),
             label_limits: self.limits.label_limits(),
             wal_fsync: match s.wal_fsync {
                 WalFsync::Always => argus_tsdb::FsyncPolicy::Always,

@@ -71,6 +71,9 @@ pub enum ServerError {
     /// The scrape configuration could not be applied.
     #[error("cannot start scraping: {0}")]
     Scrape(#[source] argus_ingest::scrape::ScrapeConfigError),
+    /// The remote_write queues could not be started.
+    #[error("cannot start remote_write: {0}")]
+    RemoteWrite(#[source] argus_ingest::remote_out::RemoteWriteError),
     /// The rule files could not be loaded (each error names file and line).
     #[error("{0}")]
     Rules(config::ConfigError),

@@ -151,6 +151,13 @@ impl SelfMetrics {
         );
         family(
             &mut o,
+            "argus_tsdb_wal_held_segments_dropped_total",
+            "counter",
+            "WAL segments a remote_write queue had not sent yet that were deleted because the unsent WAL exceeded storage.remote_write_max_wal_size.",
+            s.wal_held_segments_dropped_total as f64,
+        );
+        family(
+            &mut o,
             "argus_tsdb_samples_appended_total",
             "counter",
             "Samples appended to the store.",

@@ -147,6 +147,10 @@ fn file_with(section: &str, key: &str) -> String {
         "scrape_configs.tls_config" => format!(
             "scrape_configs:\n  - job_name: j\n    tls_config:\n      {key}: x\n    static_configs: [{{targets: ['a:1']}}]\n"
         ),
+        "remote_write" => format!("remote_write:\n  - url: http://vm:8428/api/v1/write\n    {key}: {value}\n"),
+        "remote_write.tls_config" => format!(
+            "remote_write:\n  - url: https://vm:8428/api/v1/write\n    tls_config:\n      {key}: x\n"
+        ),
         s => format!("{s}:\n  {key}: {value}\n"),
     }
 }
@@ -197,10 +201,23 @@ fn alertmanagers_point_to_the_built_in_pipeline() {
         e.contains("job \"k8s\": kubernetes_sd_configs is not supported yet"),
         "{e}"
     );
-    let e = Config::from_yaml_str("remote_write:\n  - url: http://x/api/v1/write\n", "p.yml")
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("remote_write is not supported yet"), "{e}");
+    let cfg = Config::from_yaml_str("remote_write:\n  - url: http://x/api/v1/write\n", "p.yml")
+        .unwrap();
+    assert_eq!(cfg.remote_write.len(), 1);
+    let e = Config::from_yaml_str(
+        "remote_write:\n  - url: http://x/api/v1/write\n    name: aws\n    sigv4: {region: eu-west-1}\n",
+        "p.yml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("remote_write \"aws\": sigv4 is not supported yet"), "{e}");
+    let e = Config::from_yaml_str(
+        "remote_write:\n  - url: http://x/api/v1/write\n    send_exemplars: true\n",
+        "p.yml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("send_exemplars is not supported"), "{e}");
 }
 
 #[test]

@@ -63,6 +63,8 @@ pub struct AppState {
     pub alert_store: Option<argus_alert::store::HealthHandle>,
     /// The ingest budget every write endpoint takes a slot of.
     pub writes: Arc<WriteGate>,
+    /// The remote_write queues, for their self-metrics.
+    pub remote_write: Option<Arc<argus_ingest::remote_out::RemoteWrite>>,
 }
 
 /// Builds the router. `max_body` bounds request bodies in bytes.
@@ -179,6 +181,9 @@ async fn own_metrics(State(st): State<AppState>) -> Response {
     let mut body = st.metrics.render(&stats, st.scrape.as_deref());
     body.push_str(&st.tap.metrics_text());
     st.writes.render(&mut body);
+    if let Some(rw) = &st.remote_write {
+        rw.render(&mut body);
+    }
     if let Some(h) = &st.alert_store {
         crate::selfmetrics::alert_store(&mut body, &h.get());
     }

@@ -3,7 +3,8 @@
 //!
 //! 1. the HTTP listener is bound (a bad address fails before anything runs);
 //! 2. **store** (`storage:`): the `Db`, its write path ([`Storage`]) and the
-//!    one query service (`query:`);
+//!    one query service (`query:`), and the **remote_write** queues that
+//!    read its WAL (`remote_write:`);
 //! 3. **health** (`health:`), 4. **dynamic_rules** (`dynamic_rules:`,
 //!    `detect:`; its tap is registered on the write path), 5. **scrape**
 //!    (`scrape_configs:`), 6. **maintenance**, 7. **agent** (`agent:`),
@@ -89,6 +90,8 @@ async fn start(
         .map_err(ServerError::Auth)?;
     let storage = start_store(opts, clock.clone(), up).await?;
     let db = storage.db().clone();
+    // Before maintenance starts: the queues' WAL holds are taken here.
+    let remote_write = sections::start_remote_write(opts, &db, clock.clone(), up)?;
     let query = Arc::new(api::exec::QueryService::new(&cfg.query, db.clone()));
 
     // The one way in to the alert pipeline for rules, health checks and
@@ -173,6 +176,7 @@ async fn start(
         Arc::new(sections::RulesSection(rule_service.clone())),
         Arc::new(sections::DynamicRulesSection(detect.reloader())),
         Arc::new(sections::AlertLabelsSection(alert_sink, opts.listen)),
+        Arc::new(sections::RemoteWriteSection(remote_write.clone())),
     ];
     let reload = Arc::new(ReloadService::new(
         opts.config_path.clone(),
@@ -203,6 +207,7 @@ async fn start(
             .write_gate
             .clone()
             .unwrap_or_else(|| Arc::new(api::WriteGate::from_limits(&cfg.limits))),
+        remote_write: Some(remote_write),
     };
     state.ready.store(true, Ordering::Release);
     let app = api::router(state, cfg.limits.max_request_body.0 as usize)

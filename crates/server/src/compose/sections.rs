@@ -1,6 +1,6 @@
 //! The reloadable sections, one [`Reloader`] each: `alerting:`, `health:`,
-//! `rule_files:`, `dynamic_rules:` and the alert labels (`global.external_labels`,
-//! `rules.external_url`). Other sections (`storage:`,
+//! `rule_files:`, `dynamic_rules:`, the alert labels (`global.external_labels`,
+//! `rules.external_url`) and `remote_write:` (with `global.external_labels`). Other sections (`storage:`,
 //! `scrape_configs:`, `query:`, `global.evaluation_interval`...) take effect
 //! at the next restart.
 
@@ -9,6 +9,9 @@ use crate::config::Config;
 use crate::health::HealthRuntime;
 use crate::lifecycle::reload::{prepared, Prepared, Reloader, SectionError};
 use crate::rules::RuleService;
+use crate::lifecycle::{Components, Part};
+use crate::{ServerError, ServerOptions};
+use argus_ingest::remote_out::RemoteWrite;
 use std::sync::Arc;
 
 type AlertingReload =
@@ -104,6 +107,52 @@ impl Reloader for AlertLabelsSection {
         let (sink, listen, cfg) = (self.0.clone(), self.1, cfg.clone());
         Ok(prepared(move || {
             sink.configure(&cfg, listen);
+            Ok(())
+        }))
+    }
+}
+
+/// Starts the `remote_write:` queues over the store's WAL (none when the
+/// list is empty; a reload can add them). Their WAL holds are taken before
+/// this returns.
+pub(crate) fn start_remote_write(
+    opts: &ServerOptions,
+    db: &argus_tsdb::Db,
+    clock: Arc<dyn argus_model::Clock>,
+    up: &mut Components,
+) -> Result<Arc<RemoteWrite>, ServerError> {
+    let rw = Arc::new(RemoteWrite::new(
+        db.clone(),
+        opts.data_dir.join("remote_write"),
+        clock,
+    ));
+    let cfg = &opts.config;
+    rw.apply(&cfg.remote_write, &cfg.global.external_labels)
+        .map_err(ServerError::RemoteWrite)?;
+    let r = rw.clone();
+    up.push(Part::new("remote_write").on_stop(async move { r.shutdown().await }));
+    Ok(rw)
+}
+
+/// `remote_write:` and `global.external_labels`: the list is checked and
+/// its clients built when preparing; applying starts, stops and restarts
+/// queues (each resumes from its saved position).
+pub(crate) struct RemoteWriteSection(pub(crate) Arc<RemoteWrite>);
+
+impl Reloader for RemoteWriteSection {
+    fn name(&self) -> &'static str {
+        "remote_write"
+    }
+
+    fn prepare(&self, cfg: &Config) -> Result<Box<dyn Prepared>, SectionError> {
+        RemoteWrite::prepare(&cfg.remote_write)?;
+        let (rw, list, ext) = (
+            self.0.clone(),
+            cfg.remote_write.clone(),
+            cfg.global.external_labels.clone(),
+        );
+        Ok(prepared(move || {
+            rw.apply(&list, &ext)?;
             Ok(())
         }))
     }

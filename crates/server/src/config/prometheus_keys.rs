@@ -19,7 +19,8 @@ pub enum KeyStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyRule {
     /// The section: `""` (top level), `global`, `alerting`, `storage`,
-    /// `scrape_configs` (each job) or `scrape_configs.tls_config`.
+    /// `scrape_configs` (each job), `scrape_configs.tls_config`,
+    /// `remote_write` (each entry) or `remote_write.tls_config`.
     pub section: &'static str,
     /// The key.
     pub key: &'static str,
@@ -47,11 +48,11 @@ const SD: &str =
     "this service discovery is not implemented; use static_configs, file_sd_configs, http_sd_configs or dns_sd_configs";
 const NATIVE: &str = "Argus stores classic (float) samples only";
 const SC: &str = "scrape_configs";
+const RW: &str = "remote_write";
 
 /// Every Prometheus key Argus accepts without implementing it, or refuses.
 pub const PROMETHEUS_KEYS: &[KeyRule] = &[
     // Top level.
-    refused("", "remote_write", "Argus accepts remote_write from others (POST /api/v1/write) but does not send it"),
     refused("", "remote_read", "Argus does not read from remote storage"),
     refused("", "scrape_config_files", "put the jobs in scrape_configs of this file"),
     refused("", "otlp", "Argus does not receive OTLP metrics"),
@@ -118,6 +119,18 @@ pub const PROMETHEUS_KEYS: &[KeyRule] = &[
     ignored(SC, "convert_classic_histograms_to_nhcb", NATIVE),
     ignored(SC, "native_histogram_bucket_limit", NATIVE),
     ignored(SC, "native_histogram_min_bucket_factor", NATIVE),
+    // Each remote_write entry (send_exemplars and send_native_histograms are
+    // refused when true by the entry's own check).
+    refused(RW, "sigv4", "AWS signing is not implemented; put a signing proxy in front of the receiver"),
+    refused(RW, "azuread", "Azure AD authentication is not implemented; use authorization with a token in credentials_file"),
+    refused(RW, "oauth2", "OAuth 2.0 token exchange is not implemented; use authorization with a token in credentials_file"),
+    refused(RW, "google_iam", "Google IAM authentication is not implemented; use authorization with a token in credentials_file"),
+    ignored(RW, "metadata_config", "Argus does not send metric metadata"),
+    ignored(RW, "round_robin_dns", "the system resolver picks the address"),
+    refused("remote_write.tls_config", "ca", "put the PEM in a file and use ca_file"),
+    refused("remote_write.tls_config", "cert", "put the PEM in a file and use cert_file"),
+    refused("remote_write.tls_config", "key", "put the PEM in a file and use key_file"),
+    refused("remote_write.tls_config", "max_version", "the highest version the server offers is used"),
     refused("scrape_configs.tls_config", "ca", "put the PEM in a file and use ca_file"),
     refused("scrape_configs.tls_config", "cert", "put the PEM in a file and use cert_file"),
     refused("scrape_configs.tls_config", "key", "put the PEM in a file and use key_file"),
@@ -191,6 +204,21 @@ pub(crate) fn check(text: &str) -> KeyReport {
                     &format!("{place}tls_config."),
                     &mut out,
                 );
+            }
+        }
+    }
+    if let Some(serde_json::Value::Array(remotes)) = top.get(RW) {
+        for (i, r) in remotes.iter().enumerate() {
+            let serde_json::Value::Object(o) = r else {
+                continue;
+            };
+            let place = match o.get("name").and_then(|v| v.as_str()) {
+                Some(n) => format!("remote_write {n:?}: "),
+                None => format!("remote_write entry {}: ", i + 1),
+            };
+            visit(o, RW, &place, &mut out);
+            if let Some(serde_json::Value::Object(t)) = o.get("tls_config") {
+                visit(t, "remote_write.tls_config", &format!("{place}tls_config."), &mut out);
             }
         }
     }
