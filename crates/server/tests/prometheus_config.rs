@@ -201,8 +201,8 @@ fn alertmanagers_point_to_the_built_in_pipeline() {
         e.contains("job \"k8s\": kubernetes_sd_configs is not supported yet"),
         "{e}"
     );
-    let cfg = Config::from_yaml_str("remote_write:\n  - url: http://x/api/v1/write\n", "p.yml")
-        .unwrap();
+    let cfg =
+        Config::from_yaml_str("remote_write:\n  - url: http://x/api/v1/write\n", "p.yml").unwrap();
     assert_eq!(cfg.remote_write.len(), 1);
     let e = Config::from_yaml_str(
         "remote_write:\n  - url: http://x/api/v1/write\n    name: aws\n    sigv4: {region: eu-west-1}\n",
@@ -210,7 +210,10 @@ fn alertmanagers_point_to_the_built_in_pipeline() {
     )
     .unwrap_err()
     .to_string();
-    assert!(e.contains("remote_write \"aws\": sigv4 is not supported yet"), "{e}");
+    assert!(
+        e.contains("remote_write \"aws\": sigv4 is not supported yet"),
+        "{e}"
+    );
     let e = Config::from_yaml_str(
         "remote_write:\n  - url: http://x/api/v1/write\n    send_exemplars: true\n",
         "p.yml",

@@ -209,7 +209,11 @@ impl Db {
             cp.flush_buf()?;
         }
         let path = cp.finish()?;
-        let cut = i.holds.cut(n, &wal::segment_sizes(&i.wal_dir)?, i.opts.wal_hold_max_bytes);
+        let cut = i.holds.cut(
+            n,
+            &wal::segment_sizes(&i.wal_dir)?,
+            i.opts.wal_hold_max_bytes,
+        );
         let freed = wal::remove_before(&i.wal_dir, n, cut)?;
         {
             let mut w = i.wal.lock();

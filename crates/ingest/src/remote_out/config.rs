@@ -277,7 +277,10 @@ impl RemoteWriteConfig {
             return unsupported("send_exemplars", "Argus does not store exemplars");
         }
         if self.send_native_histograms {
-            return unsupported("send_native_histograms", "Argus stores classic (float) samples only");
+            return unsupported(
+                "send_native_histograms",
+                "Argus stores classic (float) samples only",
+            );
         }
         if let Some(m) = self.protobuf_message.as_deref() {
             if m != "prometheus.WriteRequest" {
@@ -321,7 +324,9 @@ impl RemoteWriteConfig {
                     | "proxy-authorization"
                     | "www-authenticate"
             ) {
-                return invalid(format!("headers: {h} is set by Argus and cannot be overridden"));
+                return invalid(format!(
+                    "headers: {h} is set by Argus and cannot be overridden"
+                ));
             }
             if reqwest::header::HeaderName::from_bytes(h.as_bytes()).is_err() {
                 return invalid(format!("headers: {h:?} is not a valid header name"));
@@ -329,7 +334,9 @@ impl RemoteWriteConfig {
         }
         for (h, v) in &self.headers {
             if reqwest::header::HeaderValue::from_str(v).is_err() {
-                return invalid(format!("headers: the value of {h} is not a valid header value"));
+                return invalid(format!(
+                    "headers: the value of {h} is not a valid header value"
+                ));
             }
         }
         for r in &self.write_relabel_configs {
@@ -357,7 +364,9 @@ impl RemoteWriteConfig {
             return invalid("queue_config: need 0 < min_backoff <= max_backoff".into());
         }
         if self.remote_timeout.0 <= 0 || q.batch_send_deadline.0 <= 0 {
-            return invalid("remote_timeout and queue_config.batch_send_deadline must be positive".into());
+            return invalid(
+                "remote_timeout and queue_config.batch_send_deadline must be positive".into(),
+            );
         }
         self.http_client_config()
             .validate()
@@ -374,7 +383,9 @@ pub fn validate_all(list: &[RemoteWriteConfig]) -> Result<(), RemoteConfigError>
         if !seen.insert(n.clone()) {
             return Err(RemoteConfigError::Invalid {
                 remote: n,
-                message: "two remote_write entries have the same name (or the same url and settings)".into(),
+                message:
+                    "two remote_write entries have the same name (or the same url and settings)"
+                        .into(),
             });
         }
     }
@@ -408,7 +419,10 @@ mod tests {
             ("url: http://a/\nazuread: {cloud: x}\n", "azuread"),
             ("url: http://a/\noauth2: {client_id: x}\n", "oauth2"),
             ("url: http://a/\nsend_exemplars: true\n", "send_exemplars"),
-            ("url: http://a/\nsend_native_histograms: true\n", "send_native_histograms"),
+            (
+                "url: http://a/\nsend_native_histograms: true\n",
+                "send_native_histograms",
+            ),
         ] {
             let e = parse(y).validate().unwrap_err().to_string();
             assert!(e.contains(key), "{e}");
@@ -432,7 +446,10 @@ mod tests {
         c.headers.clear();
         c.name = Some("../x".into());
         assert!(c.validate().is_err());
-        let same = [RemoteWriteConfig::new("http://a/"), RemoteWriteConfig::new("http://a/")];
+        let same = [
+            RemoteWriteConfig::new("http://a/"),
+            RemoteWriteConfig::new("http://a/"),
+        ];
         assert!(validate_all(&same).is_err());
     }
 }

@@ -141,8 +141,16 @@ impl Cursor {
             Some(cp) if cp <= target.segment => cp,
             _ => 0,
         };
-        for &s in files.segments.iter().filter(|&&s| s >= from && s <= target.segment) {
-            let stop = if s == target.segment { target.offset } else { u64::MAX };
+        for &s in files
+            .segments
+            .iter()
+            .filter(|&&s| s >= from && s <= target.segment)
+        {
+            let stop = if s == target.segment {
+                target.offset
+            } else {
+                u64::MAX
+            };
             let mut r = match SegmentReader::open(wal_dir, s, 0) {
                 Ok(r) => r,
                 Err(e) => {
@@ -297,11 +305,8 @@ impl Cursor {
                     };
                     match again {
                         Next::Record { record, end, .. } => {
-                            self.reader = Some(SegmentReader::open(
-                                &self.wal_dir,
-                                self.pos.segment,
-                                end,
-                            )?);
+                            self.reader =
+                                Some(SegmentReader::open(&self.wal_dir, self.pos.segment, end)?);
                             match record {
                                 WalRecord::Series(list) => {
                                     for (id, pairs) in list {
@@ -362,7 +367,12 @@ impl Cursor {
         if files.segments.contains(&self.pos.segment) {
             return Ok(false);
         }
-        match files.segments.iter().copied().find(|&s| s > self.pos.segment) {
+        match files
+            .segments
+            .iter()
+            .copied()
+            .find(|&s| s > self.pos.segment)
+        {
             Some(next) => {
                 tracing::error!(segment = self.pos.segment, resumed_at = next, "A WAL segment the remote_write queue had not sent was deleted (the unsent WAL exceeded its bound); its samples are lost for this remote.");
                 self.pos = Position {

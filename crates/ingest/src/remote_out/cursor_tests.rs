@@ -22,8 +22,12 @@ fn push(db: &Db, from: i64, n: i64) {
         let mut app = db.appender();
         for s in 0..5 {
             let id = s.to_string();
-            app.append_pairs(&[("__name__", "m"), ("s", id.as_str())], BASE.with(|b| *b) + t * 1000, t as f64)
-                .unwrap();
+            app.append_pairs(
+                &[("__name__", "m"), ("s", id.as_str())],
+                BASE.with(|b| *b) + t * 1000,
+                t as f64,
+            )
+            .unwrap();
         }
         app.commit().unwrap();
     }
@@ -61,7 +65,17 @@ fn reads_across_segments_and_resumes_mid_record() {
         ]
     );
     // Resume from a position inside a record: exactly the rest comes back.
-    let mut c = Cursor::open(db.wal_dir(), Some(Position { segment: 1, offset: 0, index: 0 }), ext.clone(), Vec::new()).unwrap();
+    let mut c = Cursor::open(
+        db.wal_dir(),
+        Some(Position {
+            segment: 1,
+            offset: 0,
+            index: 0,
+        }),
+        ext.clone(),
+        Vec::new(),
+    )
+    .unwrap();
     let mut first = Vec::new();
     c.read(7, i64::MIN, &mut first).unwrap();
     let mid = c.position();
@@ -69,7 +83,10 @@ fn reads_across_segments_and_resumes_mid_record() {
     let mut c2 = Cursor::open(db.wal_dir(), Some(mid), ext, Vec::new()).unwrap();
     let rest = drain(&mut c2);
     assert_eq!(first.len() + rest.len(), 1000);
-    assert_eq!((rest[0].t, &rest[0].labels[2].1), (BASE.with(|b| *b) + 2000, &"2".to_string()));
+    assert_eq!(
+        (rest[0].t, &rest[0].labels[2].1),
+        (BASE.with(|b| *b) + 2000, &"2".to_string())
+    );
 }
 
 #[test]
@@ -82,7 +99,11 @@ fn a_checkpoint_keeps_held_segments_and_their_series() {
     let files = wal_read::list(db.wal_dir()).unwrap();
     assert_eq!(files.segments[0], 1, "{files:?}");
     assert!(files.checkpoint.is_some());
-    let start = Position { segment: 1, offset: 0, index: 0 };
+    let start = Position {
+        segment: 1,
+        offset: 0,
+        index: 0,
+    };
     let mut c = Cursor::open(db.wal_dir(), Some(start), BTreeMap::new(), Vec::new()).unwrap();
     assert_eq!(drain(&mut c).len(), 500);
     // Released, the next checkpoint deletes them; a cursor at a deleted
@@ -96,7 +117,10 @@ fn a_checkpoint_keeps_held_segments_and_their_series() {
     let mut c = Cursor::open(db.wal_dir(), Some(start), BTreeMap::new(), Vec::new()).unwrap();
     let got = drain(&mut c);
     assert_eq!(got.len(), 50);
-    assert!(got.iter().all(|i| i.labels.len() == 2), "series learned from the checkpoint");
+    assert!(
+        got.iter().all(|i| i.labels.len() == 2),
+        "series learned from the checkpoint"
+    );
 }
 
 #[test]

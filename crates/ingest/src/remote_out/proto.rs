@@ -99,7 +99,10 @@ mod tests {
     struct Rec(Vec<(Vec<(String, String)>, i64, f64)>);
     impl Appender for Rec {
         fn append_pairs(&mut self, p: &[(&str, &str)], t: i64, v: f64) -> Result<(), SampleError> {
-            let l = p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+            let l = p
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
             self.0.push((l, t, v));
             Ok(())
         }

@@ -119,8 +119,8 @@ impl Queue {
                 .pending
                 .store(window.len() as u64, Ordering::Relaxed);
             let full = window.len() >= shards * qc.capacity;
-            let due = window_started
-                .is_some_and(|s| s.elapsed() >= qc.batch_send_deadline.to_std());
+            let due =
+                window_started.is_some_and(|s| s.elapsed() >= qc.batch_send_deadline.to_std());
             if window.is_empty() && st.dropped > 0 {
                 q.save(cursor.position(), shards);
             }
@@ -158,9 +158,7 @@ impl Queue {
     /// WAL hold to its segment.
     fn save(&self, pos: Position, shards: usize) {
         self.db.hold_wal(&hold_name(&self.name), pos.segment);
-        self.metrics
-            .segment
-            .store(pos.segment, Ordering::Relaxed);
+        self.metrics.segment.store(pos.segment, Ordering::Relaxed);
         let saved = std::fs::create_dir_all(&self.dir)
             .and_then(|()| pos.save(&self.position_path()))
             .and_then(|()| save_shards(&self.dir, shards));
@@ -194,7 +192,11 @@ impl Queue {
         all
     }
 
-    async fn send_shard(self: Arc<Self>, items: Vec<Item>, mut stop: watch::Receiver<bool>) -> bool {
+    async fn send_shard(
+        self: Arc<Self>,
+        items: Vec<Item>,
+        mut stop: watch::Receiver<bool>,
+    ) -> bool {
         let qc = &self.cfg.queue_config;
         for chunk in items.chunks(qc.max_samples_per_send) {
             let (body, n, max_t) = encode(chunk);
@@ -215,7 +217,9 @@ impl Queue {
                         self.metrics
                             .bytes_sent
                             .fetch_add(body.len() as u64, Ordering::Relaxed);
-                        self.metrics.highest_sent.fetch_max(max_t, Ordering::Relaxed);
+                        self.metrics
+                            .highest_sent
+                            .fetch_max(max_t, Ordering::Relaxed);
                         self.metrics.record_duration(started.elapsed());
                         break;
                     }

@@ -50,7 +50,9 @@ async fn serve(rx: Arc<Receiver>) -> String {
             Err(_) => StatusCode::BAD_REQUEST,
         }
     }
-    let app = axum::Router::new().route("/write", post(write)).with_state(rx);
+    let app = axum::Router::new()
+        .route("/write", post(write))
+        .with_state(rx);
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
@@ -70,8 +72,12 @@ fn push(db: &Db, from: i64, n: i64) {
         let mut app = db.appender();
         for s in 0..10 {
             let id = s.to_string();
-            app.append_pairs(&[("__name__", "m"), ("s", id.as_str())], BASE.with(|b| *b) + t * 1000, t as f64)
-                .unwrap();
+            app.append_pairs(
+                &[("__name__", "m"), ("s", id.as_str())],
+                BASE.with(|b| *b) + t * 1000,
+                t as f64,
+            )
+            .unwrap();
         }
         app.commit().unwrap();
     }
@@ -149,7 +155,10 @@ async fn survives_receiver_errors_and_a_restart_without_loss() {
     }
     let mut text = String::new();
     rw.render(&mut text);
-    assert!(text.contains("argus_remote_storage_samples_total{remote_name=\"test\""), "{text}");
+    assert!(
+        text.contains("argus_remote_storage_samples_total{remote_name=\"test\""),
+        "{text}"
+    );
 
     // A 400 drops the batch, counted, and the queue moves on.
     rx.fail_with.store(400, Ordering::Relaxed);

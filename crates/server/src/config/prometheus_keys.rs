@@ -218,7 +218,12 @@ pub(crate) fn check(text: &str) -> KeyReport {
             };
             visit(o, RW, &place, &mut out);
             if let Some(serde_json::Value::Object(t)) = o.get("tls_config") {
-                visit(t, "remote_write.tls_config", &format!("{place}tls_config."), &mut out);
+                visit(
+                    t,
+                    "remote_write.tls_config",
+                    &format!("{place}tls_config."),
+                    &mut out,
+                );
             }
         }
     }
