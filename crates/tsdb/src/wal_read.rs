@@ -15,13 +15,15 @@
 //! # let clock = std::sync::Arc::new(argus_model::SystemClock);
 //! # let db = Db::open(dir.path(), Options::default(), clock).unwrap();
 //! # let mut app = db.appender();
-//! # app.append_pairs(&[("__name__", "up")], 1_000, 1.0).unwrap();
+//! # use argus_model::Clock;
+//! # let now = argus_model::SystemClock.now_ms();
+//! # app.append_pairs(&[("__name__", "up")], now, 1.0).unwrap();
 //! # app.commit().unwrap();
 //! let files = list(&db.wal_dir()).unwrap();
 //! let seg = *files.segments.last().unwrap();
 //! let mut r = SegmentReader::open(&db.wal_dir(), seg, 0).unwrap();
 //! let mut samples = 0;
-//! while let Next::Record { record, .. } = r.next().unwrap() {
+//! while let Next::Record { record, .. } = r.next_record().unwrap() {
 //!     if let WalRecord::Samples(s) = record {
 //!         samples += s.len();
 //!     }
@@ -117,7 +119,7 @@ pub fn checkpoint_series(
     }
 }
 
-/// What [`SegmentReader::next`] found.
+/// What [`SegmentReader::next_record`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Next {
     /// A whole record starting at byte `offset`; the next starts at `end`.
@@ -193,7 +195,7 @@ impl SegmentReader {
     }
 
     /// The next whole record, reading more of the file when needed.
-    pub fn next(&mut self) -> Result<Next, TsdbError> {
+    pub fn next_record(&mut self) -> Result<Next, TsdbError> {
         if let Some(n) = self.take()? {
             return Ok(n);
         }
@@ -288,18 +290,18 @@ mod tests {
         f.flush().unwrap();
         let mut r = SegmentReader::open(dir.path(), 3, 0).unwrap();
         assert!(matches!(
-            r.next().unwrap(),
+            r.next_record().unwrap(),
             Next::Record {
                 record: WalRecord::Series(_),
                 ..
             }
         ));
         let before = r.offset();
-        assert_eq!(r.next().unwrap(), Next::End);
+        assert_eq!(r.next_record().unwrap(), Next::End);
         assert_eq!(r.offset(), before);
         f.write_all(&buf[cut..]).unwrap();
         f.flush().unwrap();
-        match r.next().unwrap() {
+        match r.next_record().unwrap() {
             Next::Record {
                 offset,
                 end,
@@ -314,7 +316,7 @@ mod tests {
         // Reopened at a saved offset, the reader starts there.
         let mut r2 = SegmentReader::open(dir.path(), 3, before).unwrap();
         assert!(matches!(
-            r2.next().unwrap(),
+            r2.next_record().unwrap(),
             Next::Record {
                 record: WalRecord::Samples(_),
                 ..
@@ -333,6 +335,9 @@ mod tests {
         buf[last] ^= 0xff;
         fs::write(&path, &buf).unwrap();
         let mut r = SegmentReader::open(dir.path(), 1, 0).unwrap();
-        assert!(matches!(r.next().unwrap(), Next::Corrupt { offset: 8, .. }));
+        assert!(matches!(
+            r.next_record().unwrap(),
+            Next::Corrupt { offset: 8, .. }
+        ));
     }
 }

@@ -16,6 +16,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// `(series id, t, v)` of one samples record.
+type WalSamples = Vec<(u64, i64, f64)>;
+
 /// Where the queue is in the WAL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Position {
@@ -86,7 +89,7 @@ pub(crate) struct Cursor {
     reader: Option<SegmentReader>,
     pos: Position,
     /// The samples record at `pos.offset`, and where the next record starts.
-    current: Option<(Vec<(u64, i64, f64)>, u64)>,
+    current: Option<(WalSamples, u64)>,
     missing_logged: bool,
 }
 
@@ -159,7 +162,7 @@ impl Cursor {
                 }
             };
             while r.offset() < stop {
-                match r.next()? {
+                match r.next_record()? {
                     Next::Record { record, .. } => {
                         if let WalRecord::Series(list) = record {
                             for (id, pairs) in list {
@@ -280,7 +283,7 @@ impl Cursor {
             let Some(r) = self.reader.as_mut() else {
                 continue;
             };
-            let next = r.next()?;
+            let next = r.next_record()?;
             match next {
                 Next::Record { record, end, .. } => match record {
                     WalRecord::Series(list) => {
@@ -300,7 +303,7 @@ impl Cursor {
                     // The writer moved on: read once more (bytes written just
                     // before the cut), then go to the next segment.
                     let again = match self.reader.as_mut() {
-                        Some(r) => r.next()?,
+                        Some(r) => r.next_record()?,
                         None => Next::End,
                     };
                     match again {

@@ -95,8 +95,10 @@ mod tests {
     use crate::remote_write::ingest_write_request;
     use argus_tsdb::{AppendStats, Appender, SampleError, TsdbError};
 
+    type Pairs = Vec<(String, String)>;
+
     #[derive(Default)]
-    struct Rec(Vec<(Vec<(String, String)>, i64, f64)>);
+    struct Rec(Vec<(Pairs, i64, f64)>);
     impl Appender for Rec {
         fn append_pairs(&mut self, p: &[(&str, &str)], t: i64, v: f64) -> Result<(), SampleError> {
             let l = p
