@@ -7,12 +7,14 @@
 # Usage: bench/remote_write.sh [SERIES=20000] [DURATION_S=60] [OUTAGE_S=0]
 #   OUTAGE_S > 0 stops both VictoriaMetrics for that long, starting a third into the run; the
 #   script then waits until both senders have caught up and reports how long that took.
-# Env: ARGUS=path/to/argus (default: a release build of this tree).
+# Env: ARGUS=path/to/argus and RWGEN=path/to/rwgen (default: release builds made here).
 . "$(dirname "$0")/lib.sh"
 SERIES=${1:-20000}; DUR=${2:-60}; OUTAGE=${3:-0}
 PA=19801; PP=19802; VA=19803; VP=19804
 OUT=$WORK/remote-write-$SERIES-$OUTAGE
-need_build; need_peers
+# ARGUS and RWGEN given (both executable): use them as they are.
+if [ -n "${RWGEN:-}" ] && [ -x "${RWGEN:-}" ] && [ -x "$ARGUS" ]; then :; else need_build; fi
+need_peers
 rm -rf "$OUT"; mkdir -p "$OUT"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
@@ -44,13 +46,16 @@ sum_metric() { curl -s "$1/metrics" | awk -v a="$2" -v b="${3:-}" '$1==a || inde
 sent_a() { sum_metric http://127.0.0.1:$PA argus_remote_storage_samples_total; }
 sent_p() { sum_metric http://127.0.0.1:$PP prometheus_remote_storage_samples_total prometheus_remote_storage_succeeded_samples_total; }
 OFFSET=$(( DUR * 400000 / SERIES * 15 + 3600 ))
-load() { # port tag
+# Argus refuses samples more than 10 minutes ahead of its clock, so its load starts in the past.
+# Prometheus's sender skips samples older than its own start, so its load starts now (Prometheus
+# accepts samples ahead of its clock).
+load() { # port tag offset
   "$RWGEN" --addr 127.0.0.1:$1 --path /api/v1/write --series "$SERIES" --duration "$DUR" --workers 2 --batch 2000 \
-    --start-offset-s "$OFFSET" >"$OUT/gen-$2.out" 2>"$OUT/gen-$2.err"
+    --start-offset-s "$3" >"$OUT/gen-$2.out" 2>"$OUT/gen-$2.err"
 }
 S0=$(sysbusy); CA0=$(ticks $APID); CP0=$(ticks $PPID_); SA0=$(sent_a); SP0=$(sent_p); T0=$(date +%s.%N)
-load $PA argus & G1=$!
-load $PP prom & G2=$!
+load $PA argus $OFFSET & G1=$!
+load $PP prom 0 & G2=$!
 if [ "$OUTAGE" -gt 0 ]; then
   sleep $((DUR / 3)); kill $VMA $VMP; wait $VMA $VMP 2>/dev/null
   echo "receivers stopped for ${OUTAGE}s"; sleep "$OUTAGE"
@@ -58,13 +63,14 @@ if [ "$OUTAGE" -gt 0 ]; then
 fi
 wait $G1 $G2
 TG=$(date +%s.%N)
-# Appended samples are what each store accepted; wait (at most 300 s) until each sent them all.
+# Appended samples are what each store accepted; wait (at most 150 s) until each sent them all
+# (less one round: Prometheus does not send samples older than its sender's start).
 APP_A=$(sum_metric http://127.0.0.1:$PA argus_tsdb_samples_appended_total)
 APP_P=$(sum_metric http://127.0.0.1:$PP prometheus_tsdb_head_samples_appended_total)
 DONE_A=""; DONE_P=""
-for _ in $(seq 600); do
-  [ -z "$DONE_A" ] && [ "$(sent_a)" -ge $((APP_A - SA0 - 100)) ] && DONE_A=$(date +%s.%N)
-  [ -z "$DONE_P" ] && [ "$(sent_p)" -ge $((APP_P - SP0 - 100)) ] && DONE_P=$(date +%s.%N)
+for _ in $(seq 300); do
+  [ -z "$DONE_A" ] && [ "$(sent_a)" -ge $((APP_A - SA0 - SERIES)) ] && DONE_A=$(date +%s.%N)
+  [ -z "$DONE_P" ] && [ "$(sent_p)" -ge $((APP_P - SP0 - SERIES)) ] && DONE_P=$(date +%s.%N)
   [ -n "$DONE_A" ] && [ -n "$DONE_P" ] && break
   sleep 0.5
 done
@@ -73,7 +79,7 @@ report() { # name appended sent0 sent1 c0 c1 done
   awk -v n="$1" -v app="$2" -v s0="$3" -v s1="$4" -v c0="$5" -v c1="$6" -v d="${7:-}" -v tg=$TG -v t0=$T0 -v hz=$CLK 'BEGIN{
     cpu=(c1-c0)/hz; sent=s1-s0;
     printf "%s: stored=%d sent=%d (%.4f of stored); process cpu=%.1f s; samples sent per process CPU-second=%.0f; caught up %s\n",
-      n, app, sent, (app>0?sent/app:0), cpu, (cpu>0?sent/cpu:0), (d==""?"NOT within 300 s":sprintf("%.1f s after the load ended", d-tg)) }'
+      n, app, sent, (app>0?sent/app:0), cpu, (cpu>0?sent/cpu:0), (d==""?"NOT within 150 s":sprintf("%.1f s after the load ended", d-tg)) }'
 }
 report argus "$APP_A" "$SA0" "$SA1" "$CA0" "$CA1" "$DONE_A" | tee "$OUT/summary.txt"
 report prometheus "$APP_P" "$SP0" "$SP1" "$CP0" "$CP1" "$DONE_P" | tee -a "$OUT/summary.txt"

@@ -121,7 +121,12 @@ pub async fn buildinfo() -> Response {
 
 /// `GET /api/v1/status/config`: `{"yaml": "..."}`.
 pub async fn config(State(st): State<AppState>) -> Response {
-    success(json!({ "yaml": st.info.config_yaml }))
+    // After a reload, the file as that reload read it (secrets hidden).
+    let yaml = match st.reload.reloaded_text() {
+        Some(text) => crate::redact::redact_yaml(&text),
+        None => st.info.config_yaml.clone(),
+    };
+    success(json!({ "yaml": yaml }))
 }
 
 /// `GET /api/v1/status/flags`: effective settings as a string map.
