@@ -307,20 +307,16 @@ impl Cursor {
                         None => Next::End,
                     };
                     match again {
-                        Next::Record { record, end, .. } => {
-                            self.reader =
-                                Some(SegmentReader::open(&self.wal_dir, self.pos.segment, end)?);
-                            match record {
-                                WalRecord::Series(list) => {
-                                    for (id, pairs) in list {
-                                        self.learn(id, pairs);
-                                    }
-                                    self.pos.offset = end;
+                        Next::Record { record, end, .. } => match record {
+                            WalRecord::Series(list) => {
+                                for (id, pairs) in list {
+                                    self.learn(id, pairs);
                                 }
-                                WalRecord::Samples(s) => self.current = Some((s, end)),
-                                WalRecord::Other => self.pos.offset = end,
+                                self.pos.offset = end;
                             }
-                        }
+                            WalRecord::Samples(s) => self.current = Some((s, end)),
+                            WalRecord::Other => self.pos.offset = end,
+                        },
                         _ => self.next_segment()?,
                     }
                 }
