@@ -6,7 +6,7 @@
 //!    one query service (`query:`);
 //! 3. **health** (`health:`), 4. **dynamic_rules** (`dynamic_rules:`,
 //!    `detect:`; its tap is registered on the write path), 5. **scrape**
-//!    (`scrape_configs:`), 6. **maintenance**, 7. **agent** (`agent:`),
+//!    (`scrape_configs:`, running even with no job so a reload can add one), 6. **maintenance**, 7. **agent** (`agent:`),
 //! 8. **alerting** (`alerting:`) with the rule alerts' feed,
 //! 9. **rules** (`rule_files:`, `rules:`), 10. the **reload** (SIGHUP),
 //! 11. the **HTTP** server, whose router merges every part's routes.
@@ -159,20 +159,30 @@ async fn start(
             group_opts,
             deps,
             clock.clone(),
-            scrape.as_ref().map(|sm| sm.health_changes()),
+            Some(scrape.health_changes()),
         )
         .map_err(ServerError::Rules)?,
     );
     let r = rule_service.clone();
     up.push(Part::new("rules").on_stop(async move { r.stop().await }));
 
-    // Applied in this order: the sections whose apply can fail first.
+    let started_at = chrono::DateTime::from_timestamp_millis(clock.now_ms()).unwrap_or_default();
+    let info = Arc::new(api::status::ServerInfo::new(opts, started_at));
+    // Applied in this order: the sections whose apply can fail first, the
+    // served configuration text last.
     let reloaders: Vec<Arc<dyn Reloader>> = vec![
+        Arc::new(sections::RestartOnlySection::new(&file_as_started(opts))),
         Arc::new(sections::AlertingSection::new(&alerting)),
         Arc::new(sections::HealthSection(health.clone())),
-        Arc::new(sections::RulesSection(rule_service.clone())),
+        Arc::new(sections::RulesSection {
+            service: rule_service.clone(),
+            data_dir: opts.data_dir.clone(),
+            listen: opts.listen,
+        }),
+        Arc::new(sections::ScrapeSection(scrape.clone())),
         Arc::new(sections::DynamicRulesSection(detect.reloader())),
         Arc::new(sections::AlertLabelsSection(alert_sink, opts.listen)),
+        Arc::new(sections::ConfigTextSection(info.config_yaml.clone())),
     ];
     let reload = Arc::new(ReloadService::new(
         opts.config_path.clone(),
@@ -184,17 +194,16 @@ async fn start(
         up.push(Part::task("sighup", spawn_sighup_reload(reload.clone())?));
     }
 
-    let started_at = chrono::DateTime::from_timestamp_millis(clock.now_ms()).unwrap_or_default();
     let ui_clock = clock.clone();
     let state = api::AppState {
         db,
         storage,
         clock,
         metrics,
-        scrape,
+        scrape: Some(scrape),
         ready: Arc::new(AtomicBool::new(false)),
         query,
-        info: Arc::new(api::status::ServerInfo::new(opts, started_at)),
+        info,
         rules: rule_service,
         reload,
         tap: detect.tap(),
@@ -279,16 +288,14 @@ async fn start_store(
     Ok(Storage::new(db))
 }
 
-/// The scrape manager over the write path, when scrape jobs are configured.
+/// The scrape manager over the write path, running the configured jobs
+/// (none is fine: a reload can add some).
 fn start_scrape(
     opts: &ServerOptions,
     storage: &Storage,
     clock: Arc<dyn Clock>,
     up: &mut Components,
-) -> Result<Option<Scrape>, ServerError> {
-    if opts.config.scrape_configs.is_empty() {
-        return Ok(None);
-    }
+) -> Result<Scrape, ServerError> {
     let sm = Arc::new(
         argus_ingest::scrape::ScrapeManager::new(Arc::new(storage.clone()), clock)
             .map_err(ServerError::Scrape)?,
@@ -297,7 +304,17 @@ fn start_scrape(
     up.push(Part::new("scrape").on_stop(async move { s.shutdown().await }));
     sm.apply(opts.config.effective_scrape_configs())
         .map_err(ServerError::Scrape)?;
-    Ok(Some(sm))
+    Ok(sm)
+}
+
+/// The configuration file as it read at start, before the command line's
+/// flags (`--web.enable-lifecycle`...) were laid over it: what a reload's
+/// file is compared with, since a reload re-reads the file alone.
+fn file_as_started(opts: &ServerOptions) -> crate::config::Config {
+    opts.config_path
+        .as_deref()
+        .and_then(|p| crate::config::Config::load(p).ok())
+        .unwrap_or_else(|| opts.config.clone())
 }
 
 /// The alert pipeline's part: its routes, and its shutdown once the HTTP
