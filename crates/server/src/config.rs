@@ -87,6 +87,13 @@ pub struct AlertingConfig {
     /// directory. Default none: a built-in route to a receiver with no
     /// integrations, so alerts and silences still work through `/api/v2`.
     pub config_file: Option<String>,
+    /// External Alertmanagers that every alert is also sent to, as
+    /// Prometheus sends them (`argus_forward::AlertmanagerConfig` documents
+    /// every key). Default none.
+    pub alertmanagers: Vec<argus_forward::AlertmanagerConfig>,
+    /// Relabeling applied to every alert sent to `alertmanagers` (not to the
+    /// built-in pipeline). Default none.
+    pub alert_relabel_configs: Vec<argus_ingest::relabel::RelabelConfig>,
 }
 
 /// The Alertmanager configuration used when `alerting.config_file` is unset.
@@ -94,6 +101,14 @@ pub const DEFAULT_ALERTING_CONFIG: &str =
     "route:\n  receiver: default\nreceivers:\n  - name: default\n";
 
 impl Config {
+    /// What is sent to external Alertmanagers (`alerting.alertmanagers`).
+    pub fn forward_settings(&self) -> argus_forward::Settings {
+        argus_forward::Settings {
+            alertmanagers: self.alerting.alertmanagers.clone(),
+            alert_relabel_configs: self.alerting.alert_relabel_configs.clone(),
+        }
+    }
+
     /// Loads the Alertmanager configuration named by `alerting.config_file`
     /// (or the built-in default).
     pub fn alerting_config(&self) -> Result<argus_alert::config::Config, ConfigError> {

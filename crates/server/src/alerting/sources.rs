@@ -49,6 +49,8 @@ pub fn ingress(hook: Option<Ingress>) -> (IngressSink, Option<IngressQueue>) {
 #[derive(Debug, Clone)]
 pub struct IngressSink {
     ingress: Ingress,
+    /// External Alertmanagers that get every alert too.
+    forwarder: Option<argus_forward::Forwarder>,
     /// What the configuration adds to alerts; shared by the clones,
     /// replaced on reload.
     stamp: Arc<RwLock<Stamp>>,
@@ -68,8 +70,15 @@ impl IngressSink {
     pub fn new(ingress: Ingress) -> Self {
         IngressSink {
             ingress,
+            forwarder: None,
             stamp: Arc::new(RwLock::new(Stamp::default())),
         }
+    }
+
+    /// Sends every alert, stamped, to `forwarder`'s Alertmanagers too.
+    pub fn with_forwarder(mut self, forwarder: argus_forward::Forwarder) -> Self {
+        self.forwarder = Some(forwarder);
+        self
     }
 
     /// Takes the external labels and URL of `cfg` for the alerts from now on
@@ -143,6 +152,9 @@ impl IngressSink {
                     }
                 }
             }
+        }
+        if let Some(f) = &self.forwarder {
+            f.submit(&alerts);
         }
         if let Err(e) = self.ingress.send(alerts) {
             tracing::warn!(source, error = %e, "The alert pipeline did not take a batch of alerts; it was dropped.");

@@ -94,6 +94,8 @@ async fn start(
     // The one way in to the alert pipeline for rules, health checks and
     // dynamic rules; the pipeline's feed drains it once alerting runs.
     let (alert_sink, alert_queue) = alerting::sources::ingress(opts.alert_tx.clone());
+    let forwarder = start_forwarder(cfg, clock.clone(), up)?;
+    let alert_sink = alert_sink.with_forwarder(forwarder.clone());
     alert_sink.configure(cfg, opts.listen);
     let health = health::HealthRuntime::start(
         cfg,
@@ -181,6 +183,7 @@ async fn start(
         }),
         Arc::new(sections::ScrapeSection(scrape.clone())),
         Arc::new(sections::DynamicRulesSection(detect.reloader())),
+        Arc::new(sections::ForwardSection(forwarder.clone())),
         Arc::new(sections::AlertLabelsSection(alert_sink, opts.listen)),
         Arc::new(sections::ConfigTextSection(info.config_yaml.clone())),
     ];
@@ -208,6 +211,7 @@ async fn start(
         reload,
         tap: detect.tap(),
         alert_store: Some(alerting.store_health()),
+        forwarder,
         writes: opts
             .write_gate
             .clone()
@@ -315,6 +319,25 @@ fn file_as_started(opts: &ServerOptions) -> crate::config::Config {
         .as_deref()
         .and_then(|p| crate::config::Config::load(p).ok())
         .unwrap_or_else(|| opts.config.clone())
+}
+
+/// The sender to external Alertmanagers (`alerting.alertmanagers`); it
+/// runs even with none, so a reload can add some.
+fn start_forwarder(
+    cfg: &crate::config::Config,
+    clock: Arc<dyn Clock>,
+    up: &mut Components,
+) -> Result<argus_forward::Forwarder, ServerError> {
+    let prepared = cfg
+        .forward_settings()
+        .prepare()
+        .map_err(ServerError::Forward)?;
+    let fwd = argus_forward::Forwarder::new(clock);
+    fwd.apply(prepared);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = fwd.spawn(cfg.rules.resend_delay.to_std(), stopped);
+    up.push(Part::signalled_task("alertmanagers", stop, task));
+    Ok(fwd)
 }
 
 /// The alert pipeline's part: its routes, and its shutdown once the HTTP

@@ -214,3 +214,23 @@ impl Reloader for RestartOnlySection {
         }
     }
 }
+
+/// `alerting.alertmanagers` and `alerting.alert_relabel_configs`: every
+/// entry checked and its client built when preparing; applying swaps them
+/// (cannot fail), and the active alerts go to the new Alertmanagers.
+pub(crate) struct ForwardSection(pub(crate) argus_forward::Forwarder);
+
+impl Reloader for ForwardSection {
+    fn name(&self) -> &'static str {
+        "alertmanagers"
+    }
+
+    fn prepare(&self, cfg: &Config) -> Result<Box<dyn Prepared>, SectionError> {
+        let settings = cfg.forward_settings().prepare()?;
+        let fwd = self.0.clone();
+        Ok(prepared(move || {
+            fwd.apply(settings);
+            Ok(())
+        }))
+    }
+}
