@@ -24,8 +24,9 @@
 //! ```
 //!
 //! Input: `DIR/data/<category>/<file>.csv` (`timestamp,value`),
-//! `DIR/labels/combined_windows.json` and `DIR/labels/profiles.json`. Only
-//! files that have an entry in the windows file are run, as NAB does.
+//! `DIR/labels/combined_windows.json` and `DIR/labels/profiles.json`, or,
+//! as in an upstream NAB checkout, `DIR/config/profiles.json`. Only files
+//! that have an entry in the windows file are run, as NAB does.
 //!
 //! Output, in the layout NAB's own scorer reads:
 //! - `OUT/argus/<category>/argus_<file>.csv`: `timestamp,value,anomaly_score,label`
@@ -92,10 +93,10 @@ pub fn run(args: &NabOptions, report_out: &mut dyn std::io::Write) -> Result<()>
         }
         None => AnomalyConfig::default(),
     };
-    let labels_dir = args.data.join("labels");
-    let windows_path = labels_dir.join("combined_windows.json");
+    let layout = Layout::locate(&args.data)?;
+    let windows_path = layout.windows;
     let windows = read_windows(&windows_path)?;
-    let profiles_path = labels_dir.join("profiles.json");
+    let profiles_path = layout.profiles;
     let profiles_text = read_text(&profiles_path)?;
     let profiles = nab::parse_profiles(&profiles_text)
         .map_err(|e| EvalError::from(e).within(profiles_path.display().to_string()))?;
@@ -312,8 +313,52 @@ fn category_detail(
     Ok(())
 }
 
+/// Where a NAB directory keeps its files. Two layouts are read: this
+/// repository's (`data/`, `labels/combined_windows.json`,
+/// `labels/profiles.json`) and an upstream NAB checkout's, which keeps the
+/// profiles in `config/profiles.json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Layout {
+    /// `DIR/labels/combined_windows.json`.
+    pub windows: PathBuf,
+    /// `DIR/labels/profiles.json`, else `DIR/config/profiles.json`.
+    pub profiles: PathBuf,
+}
+
+impl Layout {
+    /// Finds the windows and profiles files under `dir`; the error names
+    /// the paths that were tried.
+    pub(crate) fn locate(dir: &Path) -> Result<Layout> {
+        if !dir.is_dir() {
+            return Err(EvalError::Input(format!(
+                "{}: not a directory (expected a NAB directory with data/ and labels/)",
+                dir.display()
+            )));
+        }
+        let windows = dir.join("labels").join("combined_windows.json");
+        if !windows.is_file() {
+            return Err(EvalError::Input(format!(
+                "{}: missing; a NAB directory has data/ and labels/combined_windows.json",
+                windows.display()
+            )));
+        }
+        let tried = [
+            dir.join("labels").join("profiles.json"),
+            dir.join("config").join("profiles.json"),
+        ];
+        let Some(profiles) = tried.iter().find(|p| p.is_file()).cloned() else {
+            return Err(EvalError::Input(format!(
+                "no profiles file: neither {} nor {} exists",
+                tried[0].display(),
+                tried[1].display()
+            )));
+        };
+        Ok(Layout { windows, profiles })
+    }
+}
+
 /// Reads `combined_windows.json`: file → list of `[start, end]` strings.
-fn read_windows(path: &Path) -> Result<BTreeMap<String, Vec<(String, String)>>> {
+pub(crate) fn read_windows(path: &Path) -> Result<BTreeMap<String, Vec<(String, String)>>> {
     let text = read_text(path)?;
     let raw: BTreeMap<String, Vec<Vec<String>>> =
         serde_json::from_str(&text).map_err(|source| EvalError::Json {
@@ -342,10 +387,10 @@ fn read_windows(path: &Path) -> Result<BTreeMap<String, Vec<(String, String)>>> 
         .collect()
 }
 
-type Series = (Vec<String>, Vec<i64>, Vec<f64>);
+pub(crate) type Series = (Vec<String>, Vec<i64>, Vec<f64>);
 
 /// Reads a `timestamp,value` CSV; errors name the file and the line.
-fn read_series(path: &Path) -> Result<Series> {
+pub(crate) fn read_series(path: &Path) -> Result<Series> {
     let text = read_text(path)?;
     let bad = |msg: String| EvalError::Input(format!("{}:{msg}", path.display()));
     let mut lines = text.lines().enumerate();
@@ -396,7 +441,7 @@ fn read_series(path: &Path) -> Result<Series> {
 /// Parses `YYYY-MM-DD HH:MM:SS[.frac]` (or with `T`) as seconds since
 /// 1970-01-01, ignoring any fraction; the NAB files carry no zone. The
 /// error says what is wrong.
-fn parse_timestamp(s: &str) -> Result<i64, String> {
+pub(crate) fn parse_timestamp(s: &str) -> Result<i64, String> {
     const SHAPE: &str = "expected \"YYYY-MM-DD HH:MM:SS\"";
     let s = s.trim();
     let (date, time) = s.split_once([' ', 'T']).ok_or(SHAPE)?;
@@ -489,7 +534,90 @@ fn write_score_table(out: &Path, profile: &str, r: &CorpusScore) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_timestamp;
+    use super::{parse_timestamp, run, Layout, NabOptions};
+    use std::fmt::Write as _;
+    use std::path::Path;
+
+    /// A tiny NAB directory: one file of 200 rows with a spike inside its
+    /// one window; the profiles in `profiles_dir` (`labels` here, `config`
+    /// in an upstream NAB checkout).
+    fn tiny_nab(dir: &Path, profiles_dir: &str) {
+        let mut csv = String::from("timestamp,value\n");
+        for i in 0..200 {
+            let v = if i == 150 {
+                90.0
+            } else {
+                10.0 + (i % 3) as f64
+            };
+            let _ = writeln!(csv, "2015-01-01 {:02}:{:02}:00,{v}", i / 60, i % 60);
+        }
+        std::fs::create_dir_all(dir.join("data/realKnownCause")).unwrap();
+        std::fs::write(dir.join("data/realKnownCause/tiny.csv"), csv).unwrap();
+        // Upstream also keeps READMEs and other categories under data/.
+        std::fs::write(dir.join("data/README.md"), "not a series").unwrap();
+        std::fs::create_dir_all(dir.join("labels")).unwrap();
+        std::fs::write(
+            dir.join("labels/combined_windows.json"),
+            r#"{"realKnownCause/tiny.csv": [["2015-01-01 02:25:00.000000", "2015-01-01 02:40:00.000000"]]}"#,
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.join(profiles_dir)).unwrap();
+        std::fs::write(
+            dir.join(profiles_dir).join("profiles.json"),
+            r#"{"standard": {"CostMatrix": {"tpWeight": 1.0, "fnWeight": 1.0, "fpWeight": 0.11, "tnWeight": 1.0}}}"#,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn an_upstream_checkout_with_config_profiles_runs() {
+        for profiles_dir in ["labels", "config"] {
+            let tmp = tempfile::tempdir().unwrap();
+            let data = tmp.path().join("nab");
+            tiny_nab(&data, profiles_dir);
+            let layout = Layout::locate(&data).unwrap();
+            assert!(layout
+                .profiles
+                .ends_with(format!("{profiles_dir}/profiles.json")));
+            let opts = NabOptions {
+                data,
+                out: tmp.path().join("out"),
+                input_range: true,
+                ..NabOptions::default()
+            };
+            let mut report = Vec::new();
+            run(&opts, &mut report).unwrap();
+            let report = String::from_utf8(report).unwrap();
+            assert!(
+                report.contains("NAB: 1 files, 1 categories, 1 windows, 200 rows"),
+                "{report}"
+            );
+            assert!(
+                report.lines().any(|l| l.starts_with("standard")),
+                "{report}"
+            );
+            assert!(tmp
+                .path()
+                .join("out/argus/realKnownCause/argus_tiny.csv")
+                .is_file());
+        }
+    }
+
+    #[test]
+    fn a_directory_without_profiles_names_both_places() {
+        let tmp = tempfile::tempdir().unwrap();
+        tiny_nab(tmp.path(), "labels");
+        std::fs::remove_file(tmp.path().join("labels/profiles.json")).unwrap();
+        let e = Layout::locate(tmp.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("labels/profiles.json") && e.contains("config/profiles.json"),
+            "{e}"
+        );
+        let e = Layout::locate(&tmp.path().join("missing"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing: not a directory"), "{e}");
+    }
 
     #[test]
     fn timestamps() {
