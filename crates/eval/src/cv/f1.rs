@@ -322,7 +322,7 @@ mod tests {
         assert_eq!(r[0].f1, 0.0);
         assert_eq!(r[0].threshold, f64::INFINITY);
         let l = labels(10, &[(3, 4)]);
-        let r = &one(&vec![0.0; 10], &l, 0, 7)[1];
+        let r = &one(&[0.0; 10], &l, 0, 7)[1];
         assert_eq!((r.tp, r.fp, r.fn_, r.f1), (0, 0, 2, 0.0));
     }
 

@@ -55,6 +55,9 @@ pub struct GroupScore {
     pub nab: Option<NabDetail>,
 }
 
+/// One metric column's row scores: `((series, column), scores)`.
+type ColumnScores = ((usize, usize), Vec<f64>);
+
 /// Every series' row scores for one candidate: each metric column streamed
 /// through its own detector (jobs shared by `threads` workers, longest
 /// first), a multi-metric row scoring the maximum over its metrics (an
@@ -69,7 +72,7 @@ pub fn series_scores(group: &Group, cand: &Candidate, threads: usize) -> Vec<Vec
     jobs.sort_by_key(|&(i, _)| std::cmp::Reverse(group.series[i].ts.len()));
     let next = AtomicUsize::new(0);
     let workers = threads.clamp(1, jobs.len().max(1));
-    let done: Vec<Vec<((usize, usize), Vec<f64>)>> = std::thread::scope(|scope| {
+    let done: Vec<Vec<ColumnScores>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
