@@ -63,9 +63,12 @@ fn broken(file: &str, edit: impl Fn(String) -> String) -> tempfile::TempDir {
     dir
 }
 
+/// A file, how to break it, and what the error must name.
+type Case = (&'static str, fn(String) -> String, &'static str);
+
 #[test]
 fn broken_copies_are_refused_by_section() {
-    let cases: [(&str, fn(String) -> String, &str); 4] = [
+    let cases: [Case; 4] = [
         (
             "argus.yml",
             |t| t.replace("http_request_duration_seconds:p99{job=\"checkout\"}", "x{"),
