@@ -106,19 +106,22 @@ fn check_config(file: &Path) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{}: detect: {e}", file.display()))?;
     let dynamic = argus_dynamic::config::compile_rules(&c.dynamic_rules)
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let exhaustion = argus_predict::compile_rules(&c.exhaustion_rules)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let forward = c
         .forward_settings()
         .prepare()
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let _ = forward;
     println!(
-        "{}: valid ({} scrape jobs, {files} rule files, {rules} rules, {} alert receivers, {} external Alertmanagers, {} health services, {} dynamic rules)",
+        "{}: valid ({} scrape jobs, {files} rule files, {rules} rules, {} alert receivers, {} external Alertmanagers, {} health services, {} dynamic rules, {} exhaustion rules)",
         file.display(),
         c.scrape_configs.len(),
         am.receivers.len(),
         c.alerting.alertmanagers.len(),
         c.health.services.len(),
         dynamic.len(),
+        exhaustion.len(),
     );
     Ok(())
 }

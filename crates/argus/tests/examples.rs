@@ -68,7 +68,12 @@ type Case = (&'static str, fn(String) -> String, &'static str);
 
 #[test]
 fn broken_copies_are_refused_by_section() {
-    let cases: [Case; 4] = [
+    let cases: [Case; 5] = [
+        (
+            "argus.yml",
+            |t| t.replace("horizon: 2h", "horizon: 0s"),
+            "exhaustion_rules[1] (MemoryLeaksOutWithin2h): horizon",
+        ),
         (
             "argus.yml",
             |t| t.replace("http_request_duration_seconds:p99{job=\"checkout\"}", "x{"),

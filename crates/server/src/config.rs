@@ -56,6 +56,10 @@ pub struct Config {
     /// Dynamic-threshold rules (`argus_dynamic::DynamicRuleConfig`
     /// documents every key; docs/dynamic-rules.md has examples). Default none.
     pub dynamic_rules: Vec<argus_dynamic::DynamicRuleConfig>,
+    /// Exhaustion rules: alerts before a resource runs out, with the
+    /// predicted time (`argus_predict::ExhaustionRuleConfig` documents every
+    /// key). Default none.
+    pub exhaustion_rules: Vec<argus_predict::ExhaustionRuleConfig>,
     /// Settings of the dynamic-threshold service (`argus_dynamic::DetectConfig`
     /// documents every key). Default: all defaults.
     pub detect: argus_dynamic::DetectConfig,

@@ -83,6 +83,9 @@ pub enum ServerError {
     /// An `alerting.alertmanagers` entry is unusable.
     #[error("cannot send alerts to the configured Alertmanagers: {0}")]
     Forward(#[source] argus_forward::ForwardConfigError),
+    /// An exhaustion rule is invalid.
+    #[error("{0}")]
+    Predict(#[source] argus_predict::PredictConfigError),
     /// SIGHUP could not be listened for.
     #[error("cannot listen for SIGHUP: {0}")]
     Signal(#[source] std::io::Error),

@@ -5,7 +5,8 @@
 //! 2. **store** (`storage:`): the `Db`, its write path ([`Storage`]) and the
 //!    one query service (`query:`);
 //! 3. **health** (`health:`), 4. **dynamic_rules** (`dynamic_rules:`,
-//!    `detect:`; its tap is registered on the write path), 5. **scrape**
+//!    `detect:`; its tap is registered on the write path), then the
+//!    **exhaustion rules** (`exhaustion_rules:`), 5. **scrape**
 //!    (`scrape_configs:`, running even with no job so a reload can add one), 6. **maintenance**, 7. **agent** (`agent:`),
 //! 8. **alerting** (`alerting:`) with the rule alerts' feed,
 //! 9. **rules** (`rule_files:`, `rules:`), 10. the **reload** (SIGHUP),
@@ -124,6 +125,7 @@ async fn start(
             .on_stop(async move { d.shutdown().await }),
     );
 
+    let predict = start_predict(cfg, &storage, clock.clone(), &alert_sink, up)?;
     let scrape = start_scrape(opts, &storage, clock.clone(), up)?;
     let metrics = Arc::new(selfmetrics::SelfMetrics::default());
     start_maintenance(opts, &db, metrics.clone(), up);
@@ -183,6 +185,7 @@ async fn start(
         }),
         Arc::new(sections::ScrapeSection(scrape.clone())),
         Arc::new(sections::DynamicRulesSection(detect.reloader())),
+        Arc::new(sections::ExhaustionSection(predict)),
         Arc::new(sections::ForwardSection(forwarder.clone())),
         Arc::new(sections::AlertLabelsSection(alert_sink, opts.listen)),
         Arc::new(sections::ConfigTextSection(info.config_yaml.clone())),
@@ -319,6 +322,33 @@ fn file_as_started(opts: &ServerOptions) -> crate::config::Config {
         .as_deref()
         .and_then(|p| crate::config::Config::load(p).ok())
         .unwrap_or_else(|| opts.config.clone())
+}
+
+/// The exhaustion rules (`exhaustion_rules:`), evaluated every second
+/// for the rules that are due; running even with none, so a reload can add
+/// some.
+fn start_predict(
+    cfg: &crate::config::Config,
+    storage: &Storage,
+    clock: Arc<dyn Clock>,
+    alerts: &alerting::IngressSink,
+    up: &mut Components,
+) -> Result<argus_predict::PredictService, ServerError> {
+    let rules =
+        argus_predict::compile_rules(&cfg.exhaustion_rules).map_err(ServerError::Predict)?;
+    let svc = argus_predict::PredictService::new(
+        storage.db().clone(),
+        storage.clone(),
+        clock,
+        cfg.rules.resend_delay.as_millis(),
+    );
+    let sink = alerts.clone();
+    svc.set_alert_sink(Arc::new(move |evs| sink.send_predictions(evs)));
+    svc.apply(rules);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = svc.spawn(stopped);
+    up.push(Part::signalled_task("exhaustion_rules", stop, task));
+    Ok(svc)
 }
 
 /// The sender to external Alertmanagers (`alerting.alertmanagers`); it

@@ -1,6 +1,7 @@
 //! The reloadable sections, one [`Reloader`] each: `alerting:`, `health:`,
 //! `scrape_configs:` (with `global`'s scrape defaults), `rule_files:` (with
-//! `rules:` and `global`'s evaluation defaults), `dynamic_rules:`, the alert
+//! `rules:` and `global`'s evaluation defaults), `dynamic_rules:`,
+//! `exhaustion_rules:`, `alerting.alertmanagers`, the alert
 //! labels (`global.external_labels`, `rules.external_url`) and the text
 //! `/api/v1/status/config` serves.
 //!
@@ -230,6 +231,25 @@ impl Reloader for ForwardSection {
         let fwd = self.0.clone();
         Ok(prepared(move || {
             fwd.apply(settings);
+            Ok(())
+        }))
+    }
+}
+
+/// `exhaustion_rules:`: compiled when preparing; applying swaps the rules
+/// (the alerts of dropped or changed rules resolve; cannot fail).
+pub(crate) struct ExhaustionSection(pub(crate) argus_predict::PredictService);
+
+impl Reloader for ExhaustionSection {
+    fn name(&self) -> &'static str {
+        "exhaustion_rules"
+    }
+
+    fn prepare(&self, cfg: &Config) -> Result<Box<dyn Prepared>, SectionError> {
+        let rules = argus_predict::compile_rules(&cfg.exhaustion_rules)?;
+        let svc = self.0.clone();
+        Ok(prepared(move || {
+            svc.apply(rules);
             Ok(())
         }))
     }
