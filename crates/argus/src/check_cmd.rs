@@ -5,6 +5,7 @@
 //! argus check --config argus.yml      # same as `argus check config argus.yml` (kept for compatibility)
 //! argus check config argus.yml        # the config and every rule file it names; exit 2 when invalid
 //! argus check rules a.yml b.yml       # promtool check rules: exit 1 when any file is invalid
+//! argus check agent agent.yml         # the file of `argus agent --config`
 //! argus test rules tests.yml          # promtool test rules: exit 1 when any test fails
 //! ```
 
@@ -43,6 +44,11 @@ enum CheckCmd {
         /// The configuration file.
         file: PathBuf,
     },
+    /// Validate the settings file of `argus agent --config`.
+    Agent {
+        /// The agent's file.
+        file: PathBuf,
+    },
     /// Validate Prometheus rule files, like `promtool check rules` (exit 1 on any error).
     Rules {
         /// The rule files.
@@ -73,6 +79,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<()> {
     match (args.what, args.config) {
         (Some(CheckCmd::Config { file }), _) | (None, Some(file)) => check_config(&file),
         (Some(CheckCmd::Rules { files }), _) => check_rules(&files),
+        (Some(CheckCmd::Agent { file }), _) => check_agent(&file),
         (None, None) => {
             eprintln!("argus: error: say what to check: `argus check config FILE`, `argus check rules FILE...` or `argus check --config FILE`");
             Err(Exit(2).into())
@@ -85,11 +92,52 @@ fn check_config(file: &Path) -> anyhow::Result<()> {
     let rules = c.check_rule_files()?;
     let files = c.rule_file_paths()?.len();
     let am = c.alerting_config()?;
+    // Every section the server checks at start-up, so a file that passes
+    // here starts (files named by the keys are read too, as at start-up).
+    argus_ingest::scrape::ScrapeManager::<argus_tsdb::Storage>::prepare(
+        c.effective_scrape_configs(),
+    )
+    .map_err(|e| anyhow::anyhow!("{}: scrape_configs: {e}", file.display()))?;
+    c.health
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{}: health: {e}", file.display()))?;
+    c.detect
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{}: detect: {e}", file.display()))?;
+    let dynamic = argus_dynamic::config::compile_rules(&c.dynamic_rules)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let exhaustion = argus_predict::compile_rules(&c.exhaustion_rules)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let forward = c
+        .forward_settings()
+        .prepare()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let _ = forward;
     println!(
-        "{}: valid ({} scrape jobs, {files} rule files, {rules} rules, {} alert receivers)",
+        "{}: valid ({} scrape jobs, {files} rule files, {rules} rules, {} alert receivers, {} external Alertmanagers, {} health services, {} dynamic rules, {} exhaustion rules)",
         file.display(),
         c.scrape_configs.len(),
-        am.receivers.len()
+        am.receivers.len(),
+        c.alerting.alertmanagers.len(),
+        c.health.services.len(),
+        dynamic.len(),
+        exhaustion.len(),
+    );
+    Ok(())
+}
+
+/// `argus check agent FILE`: the file of `argus agent --config`.
+fn check_agent(file: &Path) -> anyhow::Result<()> {
+    let c = crate::agent_cmd::load_config(file)?;
+    println!(
+        "{}: valid (serves {}, {} services{})",
+        file.display(),
+        c.listen,
+        c.services.len(),
+        c.push
+            .as_ref()
+            .map(|p| format!(", pushes to {}", p.url))
+            .unwrap_or_default()
     );
     Ok(())
 }

@@ -1,11 +1,13 @@
-//! `argus eval nab|csv`: Argus's own detectors over a user's labelled files
-//! (as `promtool test` runs rules over test files). This module holds the
-//! flags; the runs are `argus_eval::nab::run` and `argus_eval::csv::run`.
+//! `argus eval nab|csv|cv`: Argus's own detectors over a user's labelled
+//! files (as `promtool test` runs rules over test files). This module holds
+//! the flags; the runs are `argus_eval::nab::run`, `argus_eval::csv::run`
+//! and `argus_eval::cv::run`.
 //!
 //! ```text
 //! argus eval nab --data ../shared/data/nab --out /tmp/nab-results
 //! argus eval nab --data DIR --out OUT --config variant.json --categories realKnownCause
 //! argus eval csv --input cpu.csv --kind resource --period day --out scored.csv
+//! argus eval cv --data ../shared/data --json cv.json
 //! ```
 //!
 //! The default NAB configuration is the production scorer's; a `--config`
@@ -18,7 +20,8 @@ use std::path::PathBuf;
 /// Arguments of `argus eval nab`.
 #[derive(clap::Args)]
 pub struct NabArgs {
-    /// NAB directory with `data/` and `labels/`.
+    /// NAB directory with `data/` and `labels/` (profiles in `labels/` or,
+    /// as in an upstream NAB checkout, `config/`).
     #[arg(long)]
     data: PathBuf,
     /// Output directory for the results (created if missing).
@@ -100,5 +103,46 @@ pub fn csv(a: CsvArgs) -> anyhow::Result<i32> {
         out: a.out,
     };
     argus_eval::csv::run(&opts, &mut std::io::stdout().lock())?;
+    Ok(0)
+}
+
+/// Arguments of `argus eval cv`.
+#[derive(clap::Args)]
+pub struct CvArgs {
+    /// The folder holding `nab/` (a NAB directory) and `detect/` (the
+    /// detection datasets, each with `split.csv`).
+    #[arg(long)]
+    data: PathBuf,
+    /// Only these groups (comma-separated): `nab/<category>` (or just the
+    /// category), tods, ucr, mscloud, smd, asd. Default: all nine.
+    #[arg(long, value_delimiter = ',')]
+    groups: Vec<String>,
+    /// Candidates: `full` (the fixed grid, defaults first) or
+    /// `default-only` (the current defaults alone).
+    #[arg(long, default_value = "full")]
+    grid: String,
+    /// Worker threads; 0: one per core.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Also write the whole result (every candidate's score on every
+    /// group, the folds) as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// Runs `argus eval cv`: the table on stdout, progress on stderr.
+pub fn cv(a: CvArgs) -> anyhow::Result<i32> {
+    let opts = argus_eval::cv::CvOptions {
+        data: a.data,
+        groups: a.groups,
+        grid: a.grid.parse()?,
+        threads: a.threads,
+        json: a.json,
+    };
+    argus_eval::cv::run(
+        &opts,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )?;
     Ok(0)
 }

@@ -59,7 +59,7 @@ enum Cmd {
     Train(train_cmd::Args),
     /// Replay a dynamic rule over stored history and print what would have fired.
     Backtest(backtest_cmd::Args),
-    /// Measure the detectors' accuracy on labelled files: `eval nab`, `eval csv`.
+    /// Measure the detectors' accuracy on labelled files: `eval nab`, `eval csv`, `eval cv`.
     Eval {
         #[command(subcommand)]
         cmd: EvalCmd,
@@ -72,6 +72,8 @@ enum EvalCmd {
     Nab(eval_cmd::NabArgs),
     /// Run the dynamic-threshold detector over one `timestamp,value[,label]` CSV.
     Csv(eval_cmd::CsvArgs),
+    /// Cross-validate the anomaly scorer's settings, leaving one dataset out at a time.
+    Cv(eval_cmd::CvArgs),
 }
 
 #[derive(Args)]
@@ -179,6 +181,7 @@ fn main() {
             let code = match cmd {
                 EvalCmd::Nab(a) => eval_cmd::nab(a),
                 EvalCmd::Csv(a) => eval_cmd::csv(a),
+                EvalCmd::Cv(a) => eval_cmd::cv(a),
             };
             code.map(|c| {
                 if c != 0 {

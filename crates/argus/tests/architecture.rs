@@ -129,6 +129,23 @@ fn violations(metadata: &Value) -> Result<Vec<String>, String> {
                     "argus-auth depends on {dep} ({kind}); it may use only argus-model: the server composes it."
                 ));
             }
+            if pkg == "argus-predict"
+                && ours(dep)
+                && !["argus-model", "argus-tsdb", "argus-promql", "argus-detect"]
+                    .contains(&dep.as_str())
+            {
+                out.push(format!(
+                    "argus-predict depends on {dep} ({kind}); it may use only argus-model, argus-tsdb, argus-promql and argus-detect: its alerts leave through a sink the server provides."
+                ));
+            }
+            if pkg == "argus-forward"
+                && ours(dep)
+                && !["argus-model", "argus-ingest"].contains(&dep.as_str())
+            {
+                out.push(format!(
+                    "argus-forward depends on {dep} ({kind}); it may use only argus-model and argus-ingest (HTTP client settings, relabeling, file discovery): the server hands it the alerts."
+                ));
+            }
             if pkg == "argus-eval"
                 && shipped
                 && ours(dep)

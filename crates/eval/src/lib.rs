@@ -8,6 +8,9 @@
 //! - [`nab`]: the Numenta Anomaly Benchmark scorer, the `argus eval nab`
 //!   run over a NAB directory ([`nab::run`]) and the published detectors'
 //!   scores beside ours ([`nab::peers`]).
+//! - [`cv`]: `argus eval cv`: leave-one-dataset-out cross-validation of
+//!   the anomaly scorer's settings over NAB's categories and the detection
+//!   corpus, with k-delay point-adjusted F1 ([`cv::run`]).
 //! - [`csv`]: `argus eval csv`: the dynamic-threshold detector streamed over
 //!   one `timestamp,value[,label]` file, with precision, recall and F1.
 //!
@@ -27,6 +30,7 @@
 //! ```
 
 pub mod csv;
+pub mod cv;
 mod error;
 pub mod nab;
 

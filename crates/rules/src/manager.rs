@@ -64,7 +64,7 @@ struct Running {
 
 /// Runs rule groups. Create it inside a tokio runtime.
 pub struct RuleManager {
-    opts: GroupOptions,
+    opts: Mutex<GroupOptions>,
     deps: Deps,
     clock: Arc<dyn Clock>,
     running: Mutex<Vec<Running>>,
@@ -81,7 +81,7 @@ impl RuleManager {
     /// A manager with no groups yet.
     pub fn new(opts: GroupOptions, deps: Deps, clock: Arc<dyn Clock>) -> Self {
         RuleManager {
-            opts,
+            opts: Mutex::new(opts),
             deps,
             clock,
             running: Mutex::new(Vec::new()),
@@ -100,6 +100,25 @@ impl RuleManager {
     /// first: on any error nothing changes and every error is returned. Groups
     /// that exist before and after (same file and name) keep their alert state.
     pub fn load(&self, files: &[PathBuf]) -> Result<usize, Vec<LoadError>> {
+        self.load_inner(files, None)
+    }
+
+    /// [`RuleManager::load`] with new group options (default interval and
+    /// query offset, external labels and URL, resend delay...), for a
+    /// configuration reload: the options change only if every file loads.
+    pub fn load_with_options(
+        &self,
+        files: &[PathBuf],
+        opts: GroupOptions,
+    ) -> Result<usize, Vec<LoadError>> {
+        self.load_inner(files, Some(opts))
+    }
+
+    fn load_inner(
+        &self,
+        files: &[PathBuf],
+        new_opts: Option<GroupOptions>,
+    ) -> Result<usize, Vec<LoadError>> {
         let mut specs = Vec::new();
         let mut errors = Vec::new();
         for f in files {
@@ -111,11 +130,18 @@ impl RuleManager {
         if !errors.is_empty() {
             return Err(errors);
         }
+        let opts = {
+            let mut o = lock(&self.opts);
+            if let Some(n) = new_opts {
+                *o = n;
+            }
+            o.clone()
+        };
         let mut running = lock(&self.running);
         let old: Vec<Running> = std::mem::take(&mut *running);
         let mut groups = Vec::new();
         for spec in specs {
-            let mut g = Group::new(spec, self.opts.clone());
+            let mut g = Group::new(spec, opts.clone());
             if let Some(o) = old.iter().find(|o| {
                 let o = lock(&o.group);
                 o.name == g.name && o.file == g.file

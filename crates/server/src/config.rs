@@ -62,6 +62,10 @@ pub struct Config {
     /// Dynamic-threshold rules (`argus_dynamic::DynamicRuleConfig`
     /// documents every key; docs/dynamic-rules.md has examples). Default none.
     pub dynamic_rules: Vec<argus_dynamic::DynamicRuleConfig>,
+    /// Exhaustion rules: alerts before a resource runs out, with the
+    /// predicted time (`argus_predict::ExhaustionRuleConfig` documents every
+    /// key). Default none.
+    pub exhaustion_rules: Vec<argus_predict::ExhaustionRuleConfig>,
     /// Settings of the dynamic-threshold service (`argus_dynamic::DetectConfig`
     /// documents every key). Default: all defaults.
     pub detect: argus_dynamic::DetectConfig,
@@ -93,6 +97,13 @@ pub struct AlertingConfig {
     /// directory. Default none: a built-in route to a receiver with no
     /// integrations, so alerts and silences still work through `/api/v2`.
     pub config_file: Option<String>,
+    /// External Alertmanagers that every alert is also sent to, as
+    /// Prometheus sends them (`argus_forward::AlertmanagerConfig` documents
+    /// every key). Default none.
+    pub alertmanagers: Vec<argus_forward::AlertmanagerConfig>,
+    /// Relabeling applied to every alert sent to `alertmanagers` (not to the
+    /// built-in pipeline). Default none.
+    pub alert_relabel_configs: Vec<argus_ingest::relabel::RelabelConfig>,
 }
 
 /// The Alertmanager configuration used when `alerting.config_file` is unset.
@@ -100,6 +111,14 @@ pub const DEFAULT_ALERTING_CONFIG: &str =
     "route:\n  receiver: default\nreceivers:\n  - name: default\n";
 
 impl Config {
+    /// What is sent to external Alertmanagers (`alerting.alertmanagers`).
+    pub fn forward_settings(&self) -> argus_forward::Settings {
+        argus_forward::Settings {
+            alertmanagers: self.alerting.alertmanagers.clone(),
+            alert_relabel_configs: self.alerting.alert_relabel_configs.clone(),
+        }
+    }
+
     /// Loads the Alertmanager configuration named by `alerting.config_file`
     /// (or the built-in default).
     pub fn alerting_config(&self) -> Result<argus_alert::config::Config, ConfigError> {

@@ -83,6 +83,12 @@ pub enum ServerError {
     /// Dynamic detection could not start (stored models unreadable…).
     #[error("cannot start dynamic detection: {0}")]
     Detect(#[source] argus_dynamic::DynamicError),
+    /// An `alerting.alertmanagers` entry is unusable.
+    #[error("cannot send alerts to the configured Alertmanagers: {0}")]
+    Forward(#[source] argus_forward::ForwardConfigError),
+    /// An exhaustion rule is invalid.
+    #[error("{0}")]
+    Predict(#[source] argus_predict::PredictConfigError),
     /// SIGHUP could not be listened for.
     #[error("cannot listen for SIGHUP: {0}")]
     Signal(#[source] std::io::Error),

@@ -91,7 +91,16 @@ pub struct RuleService {
 
 /// Rule files read and validated by [`RuleService::prepare_reload`].
 #[derive(Debug, Clone)]
-pub struct CheckedRuleFiles(Vec<PathBuf>);
+pub struct CheckedRuleFiles(Vec<PathBuf>, Option<GroupOptions>);
+
+impl CheckedRuleFiles {
+    /// Applies `opts` (the configuration's new [`group_options`]) together
+    /// with the files.
+    pub fn with_options(mut self, opts: GroupOptions) -> CheckedRuleFiles {
+        self.1 = Some(opts);
+        self
+    }
+}
 
 /// The group options a configuration asks for.
 pub fn group_options(cfg: &Config, data_dir: &Path, listen: std::net::SocketAddr) -> GroupOptions {
@@ -163,7 +172,7 @@ impl RuleService {
         if !errors.is_empty() {
             return Err(ConfigError::Rules { errors });
         }
-        Ok(CheckedRuleFiles(files))
+        Ok(CheckedRuleFiles(files, None))
     }
 
     /// Swaps in the rule files of [`RuleService::prepare_reload`]; alert
@@ -171,9 +180,11 @@ impl RuleService {
     /// must run inside a tokio runtime. Fails only when a file changed since
     /// it was checked. Returns the number of rule groups.
     pub fn apply_reload(&self, files: CheckedRuleFiles) -> Result<usize, ConfigError> {
-        self.manager
-            .load(&files.0)
-            .map_err(|errors| ConfigError::Rules { errors })
+        let loaded = match files.1 {
+            Some(opts) => self.manager.load_with_options(&files.0, opts),
+            None => self.manager.load(&files.0),
+        };
+        loaded.map_err(|errors| ConfigError::Rules { errors })
     }
 
     /// Stops every rule group.

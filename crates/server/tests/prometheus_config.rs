@@ -179,18 +179,18 @@ fn every_refused_key_is_named_with_its_reason() {
 }
 
 #[test]
-fn alertmanagers_point_to_the_built_in_pipeline() {
-    let e = Config::from_yaml_str(
-        "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['am:9093']\n",
+fn alertmanagers_load_and_unsupported_discovery_is_refused() {
+    let cfg = Config::from_yaml_str(
+        "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['am:9093']\n      path_prefix: /am\n  alert_relabel_configs:\n    - {target_label: via, replacement: argus}\n",
         "prometheus.yml",
     )
-    .unwrap_err()
-    .to_string();
-    assert!(
-        e.contains("alerting.alertmanagers is not supported yet"),
-        "{e}"
+    .unwrap();
+    let s = cfg.forward_settings();
+    assert_eq!(
+        argus_forward::target_urls(&s.alertmanagers[0], &s.alertmanagers[0].static_configs),
+        ["http://am:9093/am/api/v2/alerts"]
     );
-    assert!(e.contains("alerting.config_file"), "{e}");
+    assert_eq!(s.alert_relabel_configs.len(), 1);
     let e = Config::from_yaml_str(
         "scrape_configs:\n  - job_name: k8s\n    kubernetes_sd_configs: [{role: pod}]\n",
         "prometheus.yml",

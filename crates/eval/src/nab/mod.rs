@@ -36,7 +36,7 @@
 //! ```
 
 pub mod peers;
-mod run;
+pub(crate) mod run;
 mod sweep;
 #[cfg(test)]
 mod tests;

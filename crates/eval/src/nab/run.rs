@@ -24,8 +24,9 @@
 //! ```
 //!
 //! Input: `DIR/data/<category>/<file>.csv` (`timestamp,value`),
-//! `DIR/labels/combined_windows.json` and `DIR/labels/profiles.json`. Only
-//! files that have an entry in the windows file are run, as NAB does.
+//! `DIR/labels/combined_windows.json` and `DIR/labels/profiles.json`, or,
+//! as in an upstream NAB checkout, `DIR/config/profiles.json`. Only files
+//! that have an entry in the windows file are run, as NAB does.
 //!
 //! Output, in the layout NAB's own scorer reads:
 //! - `OUT/argus/<category>/argus_<file>.csv`: `timestamp,value,anomaly_score,label`
@@ -92,10 +93,10 @@ pub fn run(args: &NabOptions, report_out: &mut dyn std::io::Write) -> Result<()>
         }
         None => AnomalyConfig::default(),
     };
-    let labels_dir = args.data.join("labels");
-    let windows_path = labels_dir.join("combined_windows.json");
+    let layout = Layout::locate(&args.data)?;
+    let windows_path = layout.windows;
     let windows = read_windows(&windows_path)?;
-    let profiles_path = labels_dir.join("profiles.json");
+    let profiles_path = layout.profiles;
     let profiles_text = read_text(&profiles_path)?;
     let profiles = nab::parse_profiles(&profiles_text)
         .map_err(|e| EvalError::from(e).within(profiles_path.display().to_string()))?;
@@ -312,8 +313,52 @@ fn category_detail(
     Ok(())
 }
 
+/// Where a NAB directory keeps its files. Two layouts are read: this
+/// repository's (`data/`, `labels/combined_windows.json`,
+/// `labels/profiles.json`) and an upstream NAB checkout's, which keeps the
+/// profiles in `config/profiles.json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Layout {
+    /// `DIR/labels/combined_windows.json`.
+    pub windows: PathBuf,
+    /// `DIR/labels/profiles.json`, else `DIR/config/profiles.json`.
+    pub profiles: PathBuf,
+}
+
+impl Layout {
+    /// Finds the windows and profiles files under `dir`; the error names
+    /// the paths that were tried.
+    pub(crate) fn locate(dir: &Path) -> Result<Layout> {
+        if !dir.is_dir() {
+            return Err(EvalError::Input(format!(
+                "{}: not a directory (expected a NAB directory with data/ and labels/)",
+                dir.display()
+            )));
+        }
+        let windows = dir.join("labels").join("combined_windows.json");
+        if !windows.is_file() {
+            return Err(EvalError::Input(format!(
+                "{}: missing; a NAB directory has data/ and labels/combined_windows.json",
+                windows.display()
+            )));
+        }
+        let tried = [
+            dir.join("labels").join("profiles.json"),
+            dir.join("config").join("profiles.json"),
+        ];
+        let Some(profiles) = tried.iter().find(|p| p.is_file()).cloned() else {
+            return Err(EvalError::Input(format!(
+                "no profiles file: neither {} nor {} exists",
+                tried[0].display(),
+                tried[1].display()
+            )));
+        };
+        Ok(Layout { windows, profiles })
+    }
+}
+
 /// Reads `combined_windows.json`: file → list of `[start, end]` strings.
-fn read_windows(path: &Path) -> Result<BTreeMap<String, Vec<(String, String)>>> {
+pub(crate) fn read_windows(path: &Path) -> Result<BTreeMap<String, Vec<(String, String)>>> {
     let text = read_text(path)?;
     let raw: BTreeMap<String, Vec<Vec<String>>> =
         serde_json::from_str(&text).map_err(|source| EvalError::Json {
@@ -342,10 +387,10 @@ fn read_windows(path: &Path) -> Result<BTreeMap<String, Vec<(String, String)>>> 
         .collect()
 }
 
-type Series = (Vec<String>, Vec<i64>, Vec<f64>);
+pub(crate) type Series = (Vec<String>, Vec<i64>, Vec<f64>);
 
 /// Reads a `timestamp,value` CSV; errors name the file and the line.
-fn read_series(path: &Path) -> Result<Series> {
+pub(crate) fn read_series(path: &Path) -> Result<Series> {
     let text = read_text(path)?;
     let bad = |msg: String| EvalError::Input(format!("{}:{msg}", path.display()));
     let mut lines = text.lines().enumerate();
@@ -396,7 +441,7 @@ fn read_series(path: &Path) -> Result<Series> {
 /// Parses `YYYY-MM-DD HH:MM:SS[.frac]` (or with `T`) as seconds since
 /// 1970-01-01, ignoring any fraction; the NAB files carry no zone. The
 /// error says what is wrong.
-fn parse_timestamp(s: &str) -> Result<i64, String> {
+pub(crate) fn parse_timestamp(s: &str) -> Result<i64, String> {
     const SHAPE: &str = "expected \"YYYY-MM-DD HH:MM:SS\"";
     let s = s.trim();
     let (date, time) = s.split_once([' ', 'T']).ok_or(SHAPE)?;
@@ -488,18 +533,5 @@ fn write_score_table(out: &Path, profile: &str, r: &CorpusScore) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::parse_timestamp;
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(parse_timestamp("1970-01-01 00:00:00").unwrap(), 0);
-        assert_eq!(
-            parse_timestamp("2014-04-10 07:15:00.000000").unwrap(),
-            1_397_114_100
-        );
-        assert_eq!(parse_timestamp("2000-03-01T00:00:01").unwrap(), 951_868_801);
-        assert!(parse_timestamp("2014-13-01 00:00:00").is_err());
-        assert!(parse_timestamp("yesterday").is_err());
-    }
-}
+#[path = "run_tests.rs"]
+mod tests;

@@ -91,6 +91,22 @@ struct Inner<F> {
     health_changes: Arc<watch::Sender<u64>>,
 }
 
+/// Scrape jobs validated, with their HTTP clients built, by
+/// [`ScrapeManager::prepare`]; nothing runs until
+/// [`ScrapeManager::apply_prepared`].
+#[derive(Debug)]
+pub struct PreparedScrape {
+    configs: Vec<ScrapeConfig>,
+    clients: Vec<reqwest::Client>,
+}
+
+impl PreparedScrape {
+    /// The job names, in order.
+    pub fn job_names(&self) -> Vec<&str> {
+        self.configs.iter().map(|c| c.job_name.as_str()).collect()
+    }
+}
+
 /// Runs the scrape loops. Cheap to share behind an `Arc`.
 pub struct ScrapeManager<F: AppenderFactory> {
     inner: Arc<Inner<F>>,
@@ -126,8 +142,14 @@ impl<F: AppenderFactory> ScrapeManager<F> {
     /// changes. Removed jobs and targets get stale markers; kept targets keep
     /// running with the new settings.
     pub fn apply(&self, configs: Vec<ScrapeConfig>) -> Result<(), ScrapeConfigError> {
-        let handle =
-            tokio::runtime::Handle::try_current().map_err(|_| ScrapeConfigError::NoRuntime)?;
+        let prepared = Self::prepare(configs)?;
+        self.apply_prepared(prepared)
+    }
+
+    /// Validates `configs` and builds each job's HTTP client, changing
+    /// nothing: the first half of [`ScrapeManager::apply`], for a reload
+    /// that checks every section before it applies any.
+    pub fn prepare(configs: Vec<ScrapeConfig>) -> Result<PreparedScrape, ScrapeConfigError> {
         let mut seen = HashSet::new();
         let mut clients = Vec::with_capacity(configs.len());
         for c in &configs {
@@ -144,6 +166,16 @@ impl<F: AppenderFactory> ScrapeManager<F> {
                     })?;
             clients.push(client);
         }
+        Ok(PreparedScrape { configs, clients })
+    }
+
+    /// Puts the jobs of [`ScrapeManager::prepare`] in force (the second half
+    /// of [`ScrapeManager::apply`]). Fails only outside a tokio runtime.
+    pub fn apply_prepared(&self, prepared: PreparedScrape) -> Result<(), ScrapeConfigError> {
+        let handle =
+            tokio::runtime::Handle::try_current().map_err(|_| ScrapeConfigError::NoRuntime)?;
+        let PreparedScrape { configs, clients } = prepared;
+        let seen: HashSet<String> = configs.iter().map(|c| c.job_name.clone()).collect();
         *self.inner.handle.lock() = Some(handle.clone());
         let mut jobs = self.inner.jobs.lock();
         let names: Vec<String> = jobs

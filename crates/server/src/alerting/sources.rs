@@ -6,6 +6,7 @@
 //! | rule groups (`argus-rules`) | [`argus_rules::Alert`] | [`argus_rules::Alert::event`] (never-fired alerts are skipped) |
 //! | health checks (`argus-health`) | [`argus_health::HealthAlert`] | [`argus_health::HealthAlert::event`] |
 //! | dynamic rules (`argus-dynamic`) | [`argus_dynamic::DynamicAlert`] | [`argus_dynamic::DynamicAlert::event`] |
+//! | exhaustion rules (`argus-predict`) | [`AlertEvent`] already | [`IngressSink::send_predictions`] adds the link |
 //!
 //! On the way in, every alert gets the configuration's
 //! `global.external_labels` (an alert's own label wins on a clash), as
@@ -49,6 +50,8 @@ pub fn ingress(hook: Option<Ingress>) -> (IngressSink, Option<IngressQueue>) {
 #[derive(Debug, Clone)]
 pub struct IngressSink {
     ingress: Ingress,
+    /// External Alertmanagers that get every alert too.
+    forwarder: Option<argus_forward::Forwarder>,
     /// What the configuration adds to alerts; shared by the clones,
     /// replaced on reload.
     stamp: Arc<RwLock<Stamp>>,
@@ -68,8 +71,15 @@ impl IngressSink {
     pub fn new(ingress: Ingress) -> Self {
         IngressSink {
             ingress,
+            forwarder: None,
             stamp: Arc::new(RwLock::new(Stamp::default())),
         }
+    }
+
+    /// Sends every alert, stamped, to `forwarder`'s Alertmanagers too.
+    pub fn with_forwarder(mut self, forwarder: argus_forward::Forwarder) -> Self {
+        self.forwarder = Some(forwarder);
+        self
     }
 
     /// Takes the external labels and URL of `cfg` for the alerts from now on
@@ -144,9 +154,32 @@ impl IngressSink {
                 }
             }
         }
+        if let Some(f) = &self.forwarder {
+            f.submit(&alerts);
+        }
         if let Err(e) = self.ingress.send(alerts) {
             tracing::warn!(source, error = %e, "The alert pipeline did not take a batch of alerts; it was dropped.");
         }
+    }
+}
+
+impl IngressSink {
+    /// The exhaustion rules' alerts; each links to its series in the
+    /// explorer.
+    pub fn send_predictions(&self, alerts: Vec<AlertEvent>) {
+        let base = self.external_url();
+        let alerts = alerts
+            .into_iter()
+            .map(|mut ev| {
+                if let (true, Some(series)) =
+                    (ev.generator_url.is_empty(), ev.annotations.get("series"))
+                {
+                    ev.generator_url = crate::ui::explorer_url(&base, series);
+                }
+                ev
+            })
+            .collect();
+        self.forward("exhaustion rules", alerts);
     }
 }
 

@@ -63,6 +63,9 @@ pub struct AppState {
     pub alert_store: Option<argus_alert::store::HealthHandle>,
     /// The ingest budget every write endpoint takes a slot of.
     pub writes: Arc<WriteGate>,
+    /// The sender to external Alertmanagers: `/api/v1/alertmanagers` and
+    /// its self-metrics.
+    pub forwarder: argus_forward::Forwarder,
     /// The remote_write queues, for their self-metrics.
     pub remote_write: Option<Arc<argus_ingest::remote_out::RemoteWrite>>,
 }
@@ -103,6 +106,7 @@ pub fn router(state: AppState, max_body: usize) -> Router {
         .route("/api/v1/rules", get(rules::rules).post(rules::rules))
         .route("/api/v1/alerts", get(rules::alerts))
         .route("/api/v1/targets", get(targets))
+        .route("/api/v1/alertmanagers", get(alertmanagers))
         .route("/api/v1/status/tsdb", get(tsdb_status))
         .route("/api/v1/admin/tsdb/compact", post(compact))
         .route("/-/healthy", get(healthy))
@@ -176,6 +180,21 @@ async fn argus_status(State(st): State<AppState>) -> Response {
     }))
 }
 
+/// `GET /api/v1/alertmanagers`: the external Alertmanagers alerts are sent
+/// to (`alerting.alertmanagers`), as Prometheus lists them.
+async fn alertmanagers(State(st): State<AppState>) -> Response {
+    let active: Vec<serde_json::Value> = st
+        .forwarder
+        .alertmanagers()
+        .into_iter()
+        .map(|url| serde_json::json!({ "url": url }))
+        .collect();
+    params::success(serde_json::json!({
+        "activeAlertmanagers": active,
+        "droppedAlertmanagers": [],
+    }))
+}
+
 async fn own_metrics(State(st): State<AppState>) -> Response {
     let stats = st.db.stats();
     let mut body = st.metrics.render(&stats, st.scrape.as_deref());
@@ -187,6 +206,7 @@ async fn own_metrics(State(st): State<AppState>) -> Response {
     if let Some(h) = &st.alert_store {
         crate::selfmetrics::alert_store(&mut body, &h.get());
     }
+    st.forwarder.metrics_text(&mut body);
     (
         [(
             header::CONTENT_TYPE,

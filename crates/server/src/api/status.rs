@@ -13,6 +13,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The Prometheus version Argus reports in `buildinfo`'s `version`.
 ///
@@ -32,8 +33,9 @@ pub const PROMETHEUS_COMPAT_VERSION: &str = "2.53.0";
 /// Facts about this server that the status endpoints report.
 #[derive(Debug, Clone)]
 pub struct ServerInfo {
-    /// The configuration file's text, or a note that none was given.
-    pub config_yaml: String,
+    /// The configuration file's text in force (secrets redacted), or a
+    /// note that none was given; a reload swaps it.
+    pub config_yaml: Arc<parking_lot::RwLock<String>>,
     /// Effective settings, keyed like Prometheus's flags.
     pub flags: BTreeMap<String, String>,
     /// When the server started (RFC 3339).
@@ -47,13 +49,7 @@ impl ServerInfo {
     pub fn new(opts: &crate::ServerOptions, start: chrono::DateTime<chrono::Utc>) -> Self {
         let cfg = &opts.config;
         // Secrets (passwords in URLs, tokens) are never served.
-        let config_yaml = cfg
-            .source_text
-            .as_deref()
-            .map(crate::redact::redact_yaml)
-            .unwrap_or_else(|| {
-                "# No configuration file was given; every setting has its default.\n".to_string()
-            });
+        let config_yaml = Arc::new(parking_lot::RwLock::new(config_text(cfg)));
         let fmt = |ms: i64| argus_model::format_duration(ms);
         let retention = if cfg.storage.retention.as_millis() > 0 {
             fmt(cfg.storage.retention.as_millis())
@@ -105,6 +101,17 @@ impl ServerInfo {
     }
 }
 
+/// The configuration's text as `/api/v1/status/config` serves it: secrets
+/// (passwords in URLs, tokens) are never served.
+pub fn config_text(cfg: &crate::config::Config) -> String {
+    cfg.source_text
+        .as_deref()
+        .map(crate::redact::redact_yaml)
+        .unwrap_or_else(|| {
+            "# No configuration file was given; every setting has its default.\n".to_string()
+        })
+}
+
 /// `GET /api/v1/status/buildinfo`.
 pub async fn buildinfo() -> Response {
     let own = env!("CARGO_PKG_VERSION");
@@ -121,11 +128,7 @@ pub async fn buildinfo() -> Response {
 
 /// `GET /api/v1/status/config`: `{"yaml": "..."}`.
 pub async fn config(State(st): State<AppState>) -> Response {
-    // After a reload, the file as that reload read it (secrets hidden).
-    let yaml = match st.reload.reloaded_text() {
-        Some(text) => crate::redact::redact_yaml(&text),
-        None => st.info.config_yaml.clone(),
-    };
+    let yaml = st.info.config_yaml.read().clone();
     success(json!({ "yaml": yaml }))
 }
 

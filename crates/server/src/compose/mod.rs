@@ -6,8 +6,9 @@
 //!    one query service (`query:`), and the **remote_write** queues that
 //!    read its WAL (`remote_write:`);
 //! 3. **health** (`health:`), 4. **dynamic_rules** (`dynamic_rules:`,
-//!    `detect:`; its tap is registered on the write path), 5. **scrape**
-//!    (`scrape_configs:`), 6. **maintenance**, 7. **agent** (`agent:`),
+//!    `detect:`; its tap is registered on the write path), then the
+//!    **exhaustion rules** (`exhaustion_rules:`), 5. **scrape**
+//!    (`scrape_configs:`, running even with no job so a reload can add one), 6. **maintenance**, 7. **agent** (`agent:`),
 //! 8. **alerting** (`alerting:`) with the rule alerts' feed,
 //! 9. **rules** (`rule_files:`, `rules:`), 10. the **reload** (SIGHUP),
 //! 11. the **HTTP** server, whose router merges every part's routes.
@@ -97,6 +98,8 @@ async fn start(
     // The one way in to the alert pipeline for rules, health checks and
     // dynamic rules; the pipeline's feed drains it once alerting runs.
     let (alert_sink, alert_queue) = alerting::sources::ingress(opts.alert_tx.clone());
+    let forwarder = start_forwarder(cfg, clock.clone(), up)?;
+    let alert_sink = alert_sink.with_forwarder(forwarder.clone());
     alert_sink.configure(cfg, opts.listen);
     let health = health::HealthRuntime::start(
         cfg,
@@ -125,6 +128,7 @@ async fn start(
             .on_stop(async move { d.shutdown().await }),
     );
 
+    let predict = start_predict(cfg, &storage, clock.clone(), &alert_sink, up)?;
     let scrape = start_scrape(opts, &storage, clock.clone(), up)?;
     let metrics = Arc::new(selfmetrics::SelfMetrics::default());
     start_maintenance(opts, &db, metrics.clone(), up);
@@ -162,21 +166,33 @@ async fn start(
             group_opts,
             deps,
             clock.clone(),
-            scrape.as_ref().map(|sm| sm.health_changes()),
+            Some(scrape.health_changes()),
         )
         .map_err(ServerError::Rules)?,
     );
     let r = rule_service.clone();
     up.push(Part::new("rules").on_stop(async move { r.stop().await }));
 
-    // Applied in this order: the sections whose apply can fail first.
+    let started_at = chrono::DateTime::from_timestamp_millis(clock.now_ms()).unwrap_or_default();
+    let info = Arc::new(api::status::ServerInfo::new(opts, started_at));
+    // Applied in this order: the sections whose apply can fail first, the
+    // served configuration text last.
     let reloaders: Vec<Arc<dyn Reloader>> = vec![
+        Arc::new(sections::RestartOnlySection::new(&file_as_started(opts))),
         Arc::new(sections::AlertingSection::new(&alerting)),
         Arc::new(sections::HealthSection(health.clone())),
-        Arc::new(sections::RulesSection(rule_service.clone())),
+        Arc::new(sections::RulesSection {
+            service: rule_service.clone(),
+            data_dir: opts.data_dir.clone(),
+            listen: opts.listen,
+        }),
+        Arc::new(sections::ScrapeSection(scrape.clone())),
         Arc::new(sections::DynamicRulesSection(detect.reloader())),
+        Arc::new(sections::ExhaustionSection(predict)),
+        Arc::new(sections::ForwardSection(forwarder.clone())),
         Arc::new(sections::AlertLabelsSection(alert_sink, opts.listen)),
         Arc::new(sections::RemoteWriteSection(remote_write.clone())),
+        Arc::new(sections::ConfigTextSection(info.config_yaml.clone())),
     ];
     let reload = Arc::new(ReloadService::new(
         opts.config_path.clone(),
@@ -188,21 +204,21 @@ async fn start(
         up.push(Part::task("sighup", spawn_sighup_reload(reload.clone())?));
     }
 
-    let started_at = chrono::DateTime::from_timestamp_millis(clock.now_ms()).unwrap_or_default();
     let ui_clock = clock.clone();
     let state = api::AppState {
         db,
         storage,
         clock,
         metrics,
-        scrape,
+        scrape: Some(scrape),
         ready: Arc::new(AtomicBool::new(false)),
         query,
-        info: Arc::new(api::status::ServerInfo::new(opts, started_at)),
+        info,
         rules: rule_service,
         reload,
         tap: detect.tap(),
         alert_store: Some(alerting.store_health()),
+        forwarder,
         writes: opts
             .write_gate
             .clone()
@@ -284,16 +300,14 @@ async fn start_store(
     Ok(Storage::new(db))
 }
 
-/// The scrape manager over the write path, when scrape jobs are configured.
+/// The scrape manager over the write path, running the configured jobs
+/// (none is fine: a reload can add some).
 fn start_scrape(
     opts: &ServerOptions,
     storage: &Storage,
     clock: Arc<dyn Clock>,
     up: &mut Components,
-) -> Result<Option<Scrape>, ServerError> {
-    if opts.config.scrape_configs.is_empty() {
-        return Ok(None);
-    }
+) -> Result<Scrape, ServerError> {
     let sm = Arc::new(
         argus_ingest::scrape::ScrapeManager::new(Arc::new(storage.clone()), clock)
             .map_err(ServerError::Scrape)?,
@@ -302,7 +316,63 @@ fn start_scrape(
     up.push(Part::new("scrape").on_stop(async move { s.shutdown().await }));
     sm.apply(opts.config.effective_scrape_configs())
         .map_err(ServerError::Scrape)?;
-    Ok(Some(sm))
+    Ok(sm)
+}
+
+/// The configuration file as it read at start, before the command line's
+/// flags (`--web.enable-lifecycle`...) were laid over it: what a reload's
+/// file is compared with, since a reload re-reads the file alone.
+fn file_as_started(opts: &ServerOptions) -> crate::config::Config {
+    opts.config_path
+        .as_deref()
+        .and_then(|p| crate::config::Config::load(p).ok())
+        .unwrap_or_else(|| opts.config.clone())
+}
+
+/// The exhaustion rules (`exhaustion_rules:`), evaluated every second
+/// for the rules that are due; running even with none, so a reload can add
+/// some.
+fn start_predict(
+    cfg: &crate::config::Config,
+    storage: &Storage,
+    clock: Arc<dyn Clock>,
+    alerts: &alerting::IngressSink,
+    up: &mut Components,
+) -> Result<argus_predict::PredictService, ServerError> {
+    let rules =
+        argus_predict::compile_rules(&cfg.exhaustion_rules).map_err(ServerError::Predict)?;
+    let svc = argus_predict::PredictService::new(
+        storage.db().clone(),
+        storage.clone(),
+        clock,
+        cfg.rules.resend_delay.as_millis(),
+    );
+    let sink = alerts.clone();
+    svc.set_alert_sink(Arc::new(move |evs| sink.send_predictions(evs)));
+    svc.apply(rules);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = svc.spawn(stopped);
+    up.push(Part::signalled_task("exhaustion_rules", stop, task));
+    Ok(svc)
+}
+
+/// The sender to external Alertmanagers (`alerting.alertmanagers`); it
+/// runs even with none, so a reload can add some.
+fn start_forwarder(
+    cfg: &crate::config::Config,
+    clock: Arc<dyn Clock>,
+    up: &mut Components,
+) -> Result<argus_forward::Forwarder, ServerError> {
+    let prepared = cfg
+        .forward_settings()
+        .prepare()
+        .map_err(ServerError::Forward)?;
+    let fwd = argus_forward::Forwarder::new(clock);
+    fwd.apply(prepared);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = fwd.spawn(cfg.rules.resend_delay.to_std(), stopped);
+    up.push(Part::signalled_task("alertmanagers", stop, task));
+    Ok(fwd)
 }
 
 /// The alert pipeline's part: its routes, and its shutdown once the HTTP

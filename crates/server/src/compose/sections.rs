@@ -1,8 +1,14 @@
 //! The reloadable sections, one [`Reloader`] each: `alerting:`, `health:`,
-//! `rule_files:`, `dynamic_rules:`, the alert labels (`global.external_labels`,
-//! `rules.external_url`) and `remote_write:` (with `global.external_labels`). Other sections (`storage:`,
-//! `scrape_configs:`, `query:`, `global.evaluation_interval`...) take effect
-//! at the next restart.
+//! `scrape_configs:` (with `global`'s scrape defaults), `rule_files:` (with
+//! `rules:` and `global`'s evaluation defaults), `dynamic_rules:`,
+//! `exhaustion_rules:`, `alerting.alertmanagers`, the alert
+//! labels (`global.external_labels`, `rules.external_url`), `remote_write:`
+//! (with `global.external_labels`) and the text `/api/v1/status/config` serves.
+//!
+//! The sections that only take effect at a restart (`storage:`, `web:`,
+//! `query:`, `limits:`, `agent:`, `detect:`) are compared with those in
+//! force: a reload that changes one is refused, naming it, so a reload that
+//! answers success always means the whole file is in force.
 
 use crate::alerting::{AlertingError, AlertingService, IngressSink};
 use crate::config::Config;
@@ -12,6 +18,9 @@ use crate::lifecycle::{Components, Part};
 use crate::rules::RuleService;
 use crate::{ServerError, ServerOptions};
 use argus_ingest::remote_out::RemoteWrite;
+use argus_ingest::scrape::ScrapeManager;
+use argus_tsdb::Storage;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 type AlertingReload =
@@ -56,8 +65,15 @@ impl Reloader for HealthSection {
 }
 
 /// `rule_files:`: every rule file read and validated when preparing;
-/// applying swaps the rule groups (alert state carries over).
-pub(crate) struct RulesSection(pub(crate) Arc<RuleService>);
+/// applying swaps the rule groups (alert state carries over) and their
+/// options (`global.evaluation_interval`, `global.rule_query_offset`,
+/// `global.external_labels` and `rules.external_url` for templates,
+/// `rules.resend_delay`...).
+pub(crate) struct RulesSection {
+    pub(crate) service: Arc<RuleService>,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) listen: std::net::SocketAddr,
+}
 
 impl Reloader for RulesSection {
     fn name(&self) -> &'static str {
@@ -65,8 +81,9 @@ impl Reloader for RulesSection {
     }
 
     fn prepare(&self, cfg: &Config) -> Result<Box<dyn Prepared>, SectionError> {
-        let files = RuleService::prepare_reload(cfg)?;
-        let svc = self.0.clone();
+        let opts = crate::rules::group_options(cfg, &self.data_dir, self.listen);
+        let files = RuleService::prepare_reload(cfg)?.with_options(opts);
+        let svc = self.service.clone();
         Ok(prepared(move || {
             let groups = svc.apply_reload(files)?;
             tracing::info!(groups, "Reloaded the rule files.");
@@ -107,6 +124,135 @@ impl Reloader for AlertLabelsSection {
         let (sink, listen, cfg) = (self.0.clone(), self.1, cfg.clone());
         Ok(prepared(move || {
             sink.configure(&cfg, listen);
+            Ok(())
+        }))
+    }
+}
+
+/// `scrape_configs:` and `global`'s scrape defaults: every job validated and
+/// its HTTP client built when preparing; applying starts new jobs and
+/// targets, stops removed ones (their series get stale markers) and hands
+/// kept targets their new settings (cannot fail inside the server).
+pub(crate) struct ScrapeSection(pub(crate) Arc<ScrapeManager<Storage>>);
+
+impl Reloader for ScrapeSection {
+    fn name(&self) -> &'static str {
+        "scrape_configs"
+    }
+
+    fn prepare(&self, cfg: &Config) -> Result<Box<dyn Prepared>, SectionError> {
+        let jobs = ScrapeManager::<Storage>::prepare(cfg.effective_scrape_configs())?;
+        let sm = self.0.clone();
+        Ok(prepared(move || {
+            let names: Vec<String> = jobs.job_names().iter().map(|s| s.to_string()).collect();
+            sm.apply_prepared(jobs)?;
+            tracing::info!(jobs = ?names, "Reloaded the scrape jobs.");
+            Ok(())
+        }))
+    }
+}
+
+/// The configuration text `/api/v1/status/config` serves; swapped last, so
+/// it shows the new file only once every section is in force.
+pub(crate) struct ConfigTextSection(pub(crate) Arc<parking_lot::RwLock<String>>);
+
+impl Reloader for ConfigTextSection {
+    fn name(&self) -> &'static str {
+        "status"
+    }
+
+    fn prepare(&self, cfg: &Config) -> Result<Box<dyn Prepared>, SectionError> {
+        let (text, slot) = (crate::api::status::config_text(cfg), self.0.clone());
+        Ok(prepared(move || {
+            *slot.write() = text;
+            Ok(())
+        }))
+    }
+}
+
+/// The sections that take effect only at a restart, as they were at start.
+/// A reload that changes any is refused before anything applies.
+pub(crate) struct RestartOnlySection(Vec<(&'static str, String)>);
+
+/// What a restart-only section looks like, for comparison. `Debug` prints
+/// every field of these structs, and none holds an unordered map.
+fn restart_only(cfg: &Config) -> Vec<(&'static str, String)> {
+    vec![
+        ("storage", format!("{:?}", cfg.storage)),
+        ("web", format!("{:?}", cfg.web)),
+        ("query", format!("{:?}", cfg.query)),
+        ("limits", format!("{:?}", cfg.limits)),
+        ("agent", format!("{:?}", cfg.agent)),
+        ("detect", format!("{:?}", cfg.detect)),
+    ]
+}
+
+/// A reload that would change sections which apply only at a restart.
+#[derive(Debug, thiserror::Error)]
+#[error("changed sections that take effect only at a restart: {}. Restart Argus to apply the new file, or undo those changes to reload the rest", .0.join(", "))]
+pub(crate) struct NeedsRestart(Vec<&'static str>);
+
+impl RestartOnlySection {
+    pub(crate) fn new(in_force: &Config) -> RestartOnlySection {
+        RestartOnlySection(restart_only(in_force))
+    }
+}
+
+impl Reloader for RestartOnlySection {
+    fn name(&self) -> &'static str {
+        "restart_only"
+    }
+
+    fn prepare(&self, cfg: &Config) -> Result<Box<dyn Prepared>, SectionError> {
+        let changed: Vec<&'static str> = self
+            .0
+            .iter()
+            .zip(restart_only(cfg))
+            .filter(|((_, a), (_, b))| a != b)
+            .map(|((name, _), _)| *name)
+            .collect();
+        if changed.is_empty() {
+            Ok(prepared(|| Ok(())))
+        } else {
+            Err(Box::new(NeedsRestart(changed)))
+        }
+    }
+}
+
+/// `alerting.alertmanagers` and `alerting.alert_relabel_configs`: every
+/// entry checked and its client built when preparing; applying swaps them
+/// (cannot fail), and the active alerts go to the new Alertmanagers.
+pub(crate) struct ForwardSection(pub(crate) argus_forward::Forwarder);
+
+impl Reloader for ForwardSection {
+    fn name(&self) -> &'static str {
+        "alertmanagers"
+    }
+
+    fn prepare(&self, cfg: &Config) -> Result<Box<dyn Prepared>, SectionError> {
+        let settings = cfg.forward_settings().prepare()?;
+        let fwd = self.0.clone();
+        Ok(prepared(move || {
+            fwd.apply(settings);
+            Ok(())
+        }))
+    }
+}
+
+/// `exhaustion_rules:`: compiled when preparing; applying swaps the rules
+/// (the alerts of dropped or changed rules resolve; cannot fail).
+pub(crate) struct ExhaustionSection(pub(crate) argus_predict::PredictService);
+
+impl Reloader for ExhaustionSection {
+    fn name(&self) -> &'static str {
+        "exhaustion_rules"
+    }
+
+    fn prepare(&self, cfg: &Config) -> Result<Box<dyn Prepared>, SectionError> {
+        let rules = argus_predict::compile_rules(&cfg.exhaustion_rules)?;
+        let svc = self.0.clone();
+        Ok(prepared(move || {
+            svc.apply(rules);
             Ok(())
         }))
     }

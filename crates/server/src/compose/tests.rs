@@ -158,7 +158,7 @@ async fn a_reload_with_one_bad_section_changes_nothing_and_names_it() {
     // parses; the section does not prepare): nothing changes.
     std::fs::write(
         &file,
-        "rule_files: [b.yml]\nalerting: {config_file: missing.yml}\n",
+        "rule_files: [b.yml]\nalerting: {config_file: missing.yml}\nweb: {enable_lifecycle: true}\n",
     )
     .unwrap();
     let (code, text) = reload(&base).await;
@@ -181,7 +181,11 @@ async fn a_reload_with_one_bad_section_changes_nothing_and_names_it() {
     assert_eq!(rt["data"]["reloadConfigSuccess"], false);
 
     // The same without the bad section applies.
-    std::fs::write(&file, "rule_files: [b.yml]\n").unwrap();
+    std::fs::write(
+        &file,
+        "rule_files: [b.yml]\nweb: {enable_lifecycle: true}\n",
+    )
+    .unwrap();
     let (code, text) = reload(&base).await;
     assert_eq!(code, 200, "{text}");
     assert_eq!(group_names(&base).await, ["b"]);
@@ -189,4 +193,178 @@ async fn a_reload_with_one_bad_section_changes_nothing_and_names_it() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
     reopens(&data);
+}
+
+/// Starts a server on `file` (which must switch the lifecycle API on);
+/// returns its base URL, its stop signal and its task.
+async fn serve_file(
+    data: &Path,
+    file: &Path,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), ServerError>>,
+) {
+    let config = Config::load(file).unwrap();
+    let opts = options(data, config, Some(file.to_path_buf()));
+    let base = format!("http://{}", opts.listen);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::run(opts, Arc::new(SystemClock), async {
+        let _ = stopped.await;
+    }));
+    let t0 = std::time::Instant::now();
+    while reqwest::get(format!("{base}/-/ready"))
+        .await
+        .map(|r| r.status().as_u16())
+        .ok()
+        != Some(200)
+    {
+        assert!(t0.elapsed().as_secs() < 20, "the server did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    (base, stop, server)
+}
+
+async fn get_json(url: String) -> serde_json::Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+/// The jobs of the active targets.
+async fn target_jobs(base: &str) -> Vec<String> {
+    let v = get_json(format!("{base}/api/v1/targets")).await;
+    let mut jobs: Vec<String> = v["data"]["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["labels"]["job"].as_str().unwrap().to_string())
+        .collect();
+    jobs.dedup();
+    jobs
+}
+
+/// The configuration `/api/v1/status/config` serves, parsed (it is served
+/// re-written, with secrets redacted).
+async fn served_yaml(base: &str) -> serde_json::Value {
+    let text = get_json(format!("{base}/api/v1/status/config")).await["data"]["yaml"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    serde_saphyr::from_str(&text).unwrap()
+}
+
+fn yaml(text: &str) -> serde_json::Value {
+    serde_saphyr::from_str(text).unwrap()
+}
+
+/// The number of `up` series of `job` with a sample in the last `secs`.
+async fn fresh_up(base: &str, job: &str, secs: u32) -> usize {
+    let q = format!("count_over_time(up{{job=\"{job}\"}}[{secs}s])");
+    let v = reqwest::Client::new()
+        .get(format!("{base}/api/v1/query"))
+        .query(&[("query", q.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    v["data"]["result"].as_array().unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_adds_and_removes_scrape_jobs_and_serves_the_new_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("argus.yml");
+    let data = dir.path().join("data");
+    // Port 1 on loopback refuses connections: the targets are down, which
+    // is all this test needs of them.
+    let job = |name: &str| {
+        format!("  - job_name: {name}\n    scrape_interval: 1s\n    static_configs: [{{targets: ['127.0.0.1:1']}}]\n")
+    };
+    let head = "web: {enable_lifecycle: true}\n";
+    std::fs::write(&file, format!("{head}scrape_configs:\n{}", job("kept"))).unwrap();
+    let (base, stop, server) = serve_file(&data, &file).await;
+    assert_eq!(target_jobs(&base).await, ["kept"]);
+
+    // A job added, then the first one removed, each by a reload.
+    let both = format!("{head}scrape_configs:\n{}{}", job("kept"), job("added"));
+    std::fs::write(&file, &both).unwrap();
+    let (code, text) = reload(&base).await;
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(target_jobs(&base).await, ["added", "kept"]);
+    assert_eq!(served_yaml(&base).await, yaml(&both));
+
+    let only_added = format!("{head}scrape_configs:\n{}", job("added"));
+    std::fs::write(&file, &only_added).unwrap();
+    let (code, text) = reload(&base).await;
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(target_jobs(&base).await, ["added"]);
+    assert_eq!(served_yaml(&base).await, yaml(&only_added));
+    // The removed job is no longer scraped: no `up` sample of it lands
+    // after the reload, while the kept one goes on.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(
+        fresh_up(&base, "kept", 1).await,
+        0,
+        "the removed job still runs"
+    );
+    assert_eq!(fresh_up(&base, "added", 2).await, 1, "the kept job stopped");
+
+    // A job that cannot be valid (two of the same name) changes nothing.
+    std::fs::write(
+        &file,
+        format!("{head}scrape_configs:\n{}{}", job("x"), job("x")),
+    )
+    .unwrap();
+    let (code, text) = reload(&base).await;
+    assert_eq!(code, 500, "{text}");
+    assert!(
+        text.contains("scrape_configs: ") && text.contains('x'),
+        "{text}"
+    );
+    assert_eq!(target_jobs(&base).await, ["added"]);
+    assert_eq!(served_yaml(&base).await, yaml(&only_added));
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_changes_a_restart_only_section_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.yml"), RULES_A).unwrap();
+    std::fs::write(dir.path().join("b.yml"), RULES_B).unwrap();
+    let file = dir.path().join("argus.yml");
+    let data = dir.path().join("data");
+    let start = "web: {enable_lifecycle: true}\nrule_files: [a.yml]\n";
+    std::fs::write(&file, start).unwrap();
+    let (base, stop, server) = serve_file(&data, &file).await;
+
+    std::fs::write(
+        &file,
+        "web: {enable_lifecycle: true}\nrule_files: [b.yml]\nstorage: {retention: 30d}\nquery: {timeout: 10s}\n",
+    )
+    .unwrap();
+    let (code, text) = reload(&base).await;
+    assert_eq!(code, 500, "{text}");
+    assert!(
+        text.contains("restart_only: ") && text.contains("storage, query"),
+        "{text}"
+    );
+    assert_eq!(group_names(&base).await, ["a"], "nothing was applied");
+    assert_eq!(served_yaml(&base).await, yaml(start));
+
+    // Rule options are reloaded with the rule files.
+    let next =
+        "web: {enable_lifecycle: true}\nrule_files: [b.yml]\nglobal: {evaluation_interval: 7s}\n";
+    std::fs::write(&file, next).unwrap();
+    let (code, text) = reload(&base).await;
+    assert_eq!(code, 200, "{text}");
+    let rules = get_json(format!("{base}/api/v1/rules")).await;
+    assert_eq!(rules["data"]["groups"][0]["name"], "b");
+    assert_eq!(rules["data"]["groups"][0]["interval"], 7.0);
+    assert_eq!(served_yaml(&base).await, yaml(next));
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
 }

@@ -15,11 +15,12 @@ pub struct GlobalConfig {
     pub scrape_interval: PromDuration,
     /// Default scrape timeout. Default `10s`.
     pub scrape_timeout: PromDuration,
-    /// Labels added to every sample scraped by this server, also available to
-    /// rule templates as `$externalLabels`. They are added to every alert too
-    /// (rules, health checks, dynamic rules) before it reaches the alert
-    /// pipeline, and so to notifications; an alert's own label of the same
-    /// name wins. Default none.
+    /// Labels that name this server to the outside, as in Prometheus: they
+    /// are not stored with local samples, but are available to rule
+    /// templates as `$externalLabels` and added to every alert (rules,
+    /// health checks, dynamic rules) before it reaches the alert pipeline,
+    /// and so to notifications; an alert's own label of the same name wins.
+    /// Default none.
     pub external_labels: BTreeMap<String, String>,
     /// How often rule groups without their own `interval` are evaluated.
     /// Default: the shortest scrape interval in this file (global or any

@@ -70,8 +70,6 @@ pub const PROMETHEUS_KEYS: &[KeyRule] = &[
     ignored("global", "always_scrape_classic_histograms", NATIVE),
     ignored("global", "convert_classic_histograms_to_nhcb", NATIVE),
     // alerting.
-    refused("alerting", "alertmanagers", "alerts go through Argus's built-in notification pipeline; configure it with alerting.config_file (an Alertmanager configuration file)"),
-    refused("alerting", "alert_relabel_configs", "relabel alerts in the rules or with Alertmanager routes in alerting.config_file"),
     // storage: Prometheus's keys differ from Argus's.
     refused("storage", "tsdb", "Argus's storage keys differ: use storage.out_of_order_window, storage.retention, storage.block_range"),
     refused("storage", "exemplars", "Argus does not store exemplars"),

@@ -160,8 +160,6 @@ pub struct ReloadService {
     clock: Arc<dyn Clock>,
     one_at_a_time: tokio::sync::Mutex<()>,
     status: parking_lot::Mutex<ReloadStatus>,
-    /// The text of the configuration a reload last put in force.
-    reloaded_text: parking_lot::Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for ReloadService {
@@ -191,7 +189,6 @@ impl ReloadService {
                 success: true,
                 at_ms,
             }),
-            reloaded_text: parking_lot::Mutex::new(None),
         }
     }
 
@@ -203,12 +200,6 @@ impl ReloadService {
     /// How the last reload went.
     pub fn status(&self) -> ReloadStatus {
         *self.status.lock()
-    }
-
-    /// The text of the configuration file as the last successful reload
-    /// read it; `None` before any (the start-up text is in force).
-    pub fn reloaded_text(&self) -> Option<String> {
-        self.reloaded_text.lock().clone()
     }
 
     /// Re-reads the configuration file and reloads every section (see the
@@ -227,14 +218,11 @@ impl ReloadService {
                 let res = tokio::task::spawn_blocking(move || {
                     let _entered = rt.enter();
                     let cfg = Config::load(&p2).map_err(ReloadError::Config)?;
-                    prepare_and_apply(&reloaders, &cfg).map(|()| cfg.source_text)
+                    prepare_and_apply(&reloaders, &cfg)
                 })
                 .await
                 .map_err(ReloadError::Task)
-                .and_then(|r| r)
-                .map(|text| {
-                    *self.reloaded_text.lock() = text;
-                });
+                .and_then(|r| r);
                 match &res {
                     Ok(()) => {
                         tracing::info!(config = %path.display(), sections = ?self.names(), "Reloaded the configuration.")

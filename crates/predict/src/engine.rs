@@ -1,0 +1,323 @@
+//! The evaluation of exhaustion rules: every rule's `interval`, each series
+//! it selects is read back `window` from the store, its trend fitted
+//! (Theil–Sen, `argus_detect::exhaust`), the predicted time to exhaustion
+//! written as `argus_exhaustion_eta_seconds`, and an alert kept through
+//! pending (`for`), firing (resent, valid for four resend intervals) and
+//! resolved (resent for 15 minutes), as every Argus alert is.
+
+use crate::config::CompiledRule;
+use argus_detect::exhaust::{predict, Exhaustion};
+use argus_model::alert::{AlertEvent, Lifecycle};
+use argus_model::time::{format_rfc3339_ms, Fraction};
+use argus_model::{format_duration, is_stale_nan, Clock, Labels};
+use argus_tsdb::{Db, Querier, Storage};
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The output series: seconds until the predicted exhaustion, written when
+/// a series trends towards its limit (absent otherwise).
+pub const ETA_SERIES: &str = "argus_exhaustion_eta_seconds";
+
+/// A series whose newest sample is older than this is gone (Prometheus's
+/// lookback): its alert resolves.
+const LOOKBACK_MS: i64 = 5 * 60_000;
+
+/// Where the alerts go; must not block.
+pub type AlertSinkFn = dyn Fn(Vec<AlertEvent>) + Send + Sync;
+
+#[derive(Debug, Default)]
+struct Track {
+    active_since: Option<i64>,
+    fired_at: Option<i64>,
+    resolved_at: Option<i64>,
+    last_sent: Option<i64>,
+    event: Option<AlertEvent>,
+}
+
+struct Inner {
+    db: Db,
+    storage: Storage,
+    clock: Arc<dyn Clock>,
+    resend_ms: i64,
+    rules: RwLock<Vec<CompiledRule>>,
+    /// Last evaluation of each rule, by name.
+    last_eval: Mutex<HashMap<String, i64>>,
+    /// Alert state by (rule name, series).
+    tracks: Mutex<HashMap<(String, Labels), Track>>,
+    sink: RwLock<Option<Arc<AlertSinkFn>>>,
+}
+
+/// Runs the exhaustion rules. Cheap to clone.
+#[derive(Clone)]
+pub struct PredictService {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for PredictService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PredictService")
+            .field("rules", &self.inner.rules.read().len())
+            .finish()
+    }
+}
+
+impl PredictService {
+    /// A service over the store, alerts resent every `resend_ms`.
+    pub fn new(db: Db, storage: Storage, clock: Arc<dyn Clock>, resend_ms: i64) -> Self {
+        PredictService {
+            inner: Arc::new(Inner {
+                db,
+                storage,
+                clock,
+                resend_ms: resend_ms.max(1_000),
+                rules: RwLock::new(Vec::new()),
+                last_eval: Mutex::new(HashMap::new()),
+                tracks: Mutex::new(HashMap::new()),
+                sink: RwLock::new(None),
+            }),
+        }
+    }
+
+    /// Where alerts go from now on.
+    pub fn set_alert_sink(&self, sink: Arc<AlertSinkFn>) {
+        *self.inner.sink.write() = Some(sink);
+    }
+
+    /// Puts `rules` in force (start-up or reload). The alerts of rules that
+    /// are gone, or whose settings changed, resolve.
+    pub fn apply(&self, rules: Vec<CompiledRule>) {
+        let now = self.inner.clock.now_ms();
+        let mut out = Vec::new();
+        {
+            let mut tracks = self.inner.tracks.lock();
+            let old = self.inner.rules.read();
+            let kept: Vec<&str> = rules
+                .iter()
+                .filter(|r| old.iter().any(|o| o == *r))
+                .map(|r| r.cfg.name.as_str())
+                .collect();
+            tracks.retain(|(rule, _), t| {
+                if kept.contains(&rule.as_str()) {
+                    return true;
+                }
+                if let (Some(_), None, Some(ev)) = (t.fired_at, t.resolved_at, &t.event) {
+                    out.push(ev.clone().ending_at(now));
+                }
+                false
+            });
+        }
+        self.inner.last_eval.lock().clear();
+        *self.inner.rules.write() = rules;
+        self.send(out);
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> Vec<CompiledRule> {
+        self.inner.rules.read().clone()
+    }
+
+    /// Evaluates the rules that are due (blocking: reads the store); a
+    /// caller runs it every second or so.
+    pub fn evaluate_due(&self) {
+        let now = self.inner.clock.now_ms();
+        let rules = self.inner.rules.read().clone();
+        for rule in &rules {
+            let due = {
+                let mut last = self.inner.last_eval.lock();
+                let l = last.entry(rule.cfg.name.clone()).or_insert(i64::MIN);
+                if *l == i64::MIN || now - *l >= rule.cfg.interval.as_millis() {
+                    *l = now;
+                    true
+                } else {
+                    false
+                }
+            };
+            if due {
+                self.evaluate(rule, now);
+            }
+        }
+    }
+
+    /// Evaluates one rule at `now`: writes the predictions, moves the
+    /// alerts and sends what is due.
+    pub fn evaluate(&self, rule: &CompiledRule, now: i64) {
+        let from = now - rule.cfg.window.as_millis();
+        let mut found = Vec::new();
+        for set in &rule.matchers {
+            match self.inner.db.select(set, from, now) {
+                Ok(s) => found.extend(s),
+                Err(e) => {
+                    tracing::warn!(rule = %rule.cfg.name, error = %e, "An exhaustion rule could not read its series; it is tried again at its next evaluation.");
+                    return;
+                }
+            }
+        }
+        found.sort_by(|a, b| a.labels.cmp(&b.labels));
+        found.dedup_by(|a, b| a.labels == b.labels);
+        let cfg = rule.exhaust();
+        let mut predictions: HashMap<Labels, Exhaustion> = HashMap::new();
+        let mut eta_samples: Vec<(Labels, f64)> = Vec::new();
+        for s in found {
+            if s.labels.metric_name() == Some(ETA_SERIES) {
+                continue;
+            }
+            let live = s
+                .samples
+                .last()
+                .is_some_and(|p| !is_stale_nan(p.v) && p.t >= now - LOOKBACK_MS);
+            if !live {
+                continue;
+            }
+            let (ts, vs): (Vec<i64>, Vec<f64>) = s
+                .samples
+                .iter()
+                .filter(|p| p.v.is_finite())
+                .map(|p| (p.t, p.v))
+                .unzip();
+            if let Ok(Some(p)) = predict(&ts, &vs, &cfg) {
+                let mut out = output_labels(&s.labels, &rule.cfg.name);
+                out.set("__name__", ETA_SERIES);
+                eta_samples.push((out, p.eta_ms as f64 / 1000.0));
+                predictions.insert(s.labels, p);
+            }
+        }
+        if !eta_samples.is_empty() {
+            let batch = eta_samples.iter().map(|(l, v)| (l, now, *v));
+            if let Err(e) = self.inner.storage.append_batch(batch) {
+                tracing::warn!(rule = %rule.cfg.name, error = %e, "The exhaustion predictions could not be written.");
+            }
+        }
+        let events = self.step(rule, &predictions, now);
+        self.send(events);
+    }
+
+    /// Moves every alert of `rule` given this evaluation's predictions, and
+    /// returns the events due.
+    fn step(
+        &self,
+        rule: &CompiledRule,
+        predictions: &HashMap<Labels, Exhaustion>,
+        now: i64,
+    ) -> Vec<AlertEvent> {
+        let life = Lifecycle::new(self.inner.resend_ms)
+            .with_for(rule.cfg.for_duration.as_millis())
+            .with_eval_interval(rule.cfg.interval.as_millis());
+        let name = &rule.cfg.name;
+        let mut tracks = self.inner.tracks.lock();
+        for (series, p) in predictions.iter().filter(|(_, p)| p.alert) {
+            let t = tracks.entry((name.clone(), series.clone())).or_default();
+            if t.resolved_at.is_some() {
+                *t = Track::default();
+            }
+            let since = *t.active_since.get_or_insert(now);
+            if t.fired_at.is_none() && life.fires(since, now) {
+                t.fired_at = Some(now);
+            }
+            t.event = Some(alert_event(rule, series, p, t.fired_at.unwrap_or(now)));
+        }
+        let mut out = Vec::new();
+        tracks.retain(|(r, series), t| {
+            if r != name {
+                return true;
+            }
+            let active = predictions.get(series).is_some_and(|p| p.alert);
+            if !active {
+                match (t.fired_at, t.resolved_at) {
+                    (None, _) => return false,
+                    (Some(_), None) => {
+                        t.resolved_at = Some(now);
+                        t.last_sent = None;
+                    }
+                    (Some(_), Some(r)) if !Lifecycle::retains_resolved(r, now) => return false,
+                    _ => {}
+                }
+            }
+            let Some(ev) = &t.event else { return true };
+            if t.fired_at.is_some() && life.resend_due(t.last_sent, now) {
+                let ev = match t.resolved_at {
+                    Some(r) => ev.clone().ending_at(r),
+                    None => ev.clone().ending_at(life.valid_until(now)),
+                };
+                out.push(ev);
+                t.last_sent = Some(now);
+            }
+            true
+        });
+        out
+    }
+
+    fn send(&self, events: Vec<AlertEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        if let Some(s) = self.inner.sink.read().clone() {
+            s(events);
+        }
+    }
+
+    /// Runs [`PredictService::evaluate_due`] every second on a blocking
+    /// thread until `stop` turns true.
+    pub fn spawn(
+        &self,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+                let m = me.clone();
+                if let Err(e) = tokio::task::spawn_blocking(move || m.evaluate_due()).await {
+                    tracing::error!(error = %e, "The exhaustion rules' evaluation failed; it runs again in a second.");
+                }
+            }
+        })
+    }
+}
+
+/// The series' labels without its name, with `metric` and `rule`.
+fn output_labels(series: &Labels, rule: &str) -> Labels {
+    let mut l = series.without_metric_name();
+    l.set("metric", series.metric_name().unwrap_or(""));
+    l.set("rule", rule);
+    l
+}
+
+/// The alert of one series: its labels (without the name) with `metric`,
+/// the rule's labels and `alertname`; the prediction in the annotations.
+fn alert_event(rule: &CompiledRule, series: &Labels, p: &Exhaustion, fired_at: i64) -> AlertEvent {
+    let mut labels = series.without_metric_name();
+    let metric = series.metric_name().unwrap_or("");
+    labels.set("metric", metric);
+    for (k, v) in &rule.cfg.labels {
+        labels.set(k, v);
+    }
+    labels.set("alertname", &rule.cfg.name);
+    let at = format_rfc3339_ms(p.at_ms, Fraction::Omit).unwrap_or_default();
+    let within = format_duration(p.eta_ms.max(1_000) / 1_000 * 1_000);
+    let mut annotations: std::collections::BTreeMap<String, String> = rule.cfg.annotations.clone();
+    let shown = series.without_metric_name().to_string();
+    annotations.entry("summary".into()).or_insert_with(|| {
+        format!(
+            "{metric}{shown} reaches {} in about {within} (at {at}), at its trend over the last {}",
+            rule.cfg.limit,
+            format_duration(rule.cfg.window.as_millis())
+        )
+    });
+    annotations.insert("predicted_at".into(), at);
+    annotations.insert("eta_seconds".into(), format!("{}", p.eta_ms / 1000));
+    annotations.insert("current".into(), format!("{:.4}", p.current));
+    annotations.insert(
+        "slope_per_hour".into(),
+        format!("{:.6}", p.slope_per_s * 3600.0),
+    );
+    annotations.insert("series".into(), series.to_string());
+    let mut ev = AlertEvent::new(labels, fired_at);
+    ev.annotations = annotations;
+    ev
+}

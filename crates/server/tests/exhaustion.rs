@@ -1,0 +1,143 @@
+//! Exhaustion rules end to end: the configuration's rule, a leaking series
+//! imported into the store, the prediction written as a series, and the
+//! alert with its predicted time at a real webhook receiver, linked to the
+//! series in the explorer.
+
+mod common;
+use argus_model::ManualClock;
+use common::start_server;
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+type Hooks = Arc<Mutex<Vec<Value>>>;
+
+async fn webhook() -> (u16, Hooks) {
+    let got: Hooks = Arc::default();
+    let g2 = got.clone();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::post(move |body: axum::Json<Value>| {
+            let g = g2.clone();
+            async move {
+                g.lock().unwrap().push(body.0);
+                "ok"
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    (port, got)
+}
+
+const T0: i64 = 1_700_000_000_000;
+const MIN: i64 = 60_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leak_reaches_the_webhook_with_its_predicted_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hook_port, hooks) = webhook().await;
+    let am = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &am,
+        format!(
+            "route: {{receiver: hook, group_wait: 0s, group_interval: 1s}}\n\
+             receivers:\n  - name: hook\n    webhook_configs: [{{url: 'http://127.0.0.1:{hook_port}/'}}]\n\
+             argus: {{flap_damping: {{enabled: false}}}}\n"
+        ),
+    )
+    .unwrap();
+    let yaml = format!(
+        "alerting: {{config_file: '{}'}}\n\
+         exhaustion_rules:\n\
+         \x20 - name: DiskFillsSoon\n\
+         \x20   selector: 'disk_free_bytes{{mount=\"/data\"}}'\n\
+         \x20   trend: leaking\n\
+         \x20   limit: 0\n\
+         \x20   horizon: 4h\n\
+         \x20   interval: 1m\n\
+         \x20   labels: {{severity: warning}}\n",
+        am.display()
+    );
+    let clock = Arc::new(ManualClock::new(T0));
+    let srv = start_server(&dir.path().join("data"), &yaml, clock.clone(), None).await;
+
+    // 3 GB free an hour ago, losing 1 GB an hour: empty in about 2 hours.
+    let mut body = String::new();
+    for i in 0..=60 {
+        let t = T0 - (60 - i) * MIN;
+        let v = 3e9 - i as f64 / 60.0 * 1e9;
+        body.push_str(&format!("disk_free_bytes{{mount=\"/data\"}} {v} {t}\n"));
+    }
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/import/prometheus", srv.base))
+        .header("content-type", "text/plain; version=0.0.4")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    // The rule's next evaluation is a minute later.
+    clock.advance(MIN);
+
+    let t0 = Instant::now();
+    let alert = loop {
+        let found = hooks.lock().unwrap().iter().find_map(|p| {
+            p["alerts"]
+                .as_array()?
+                .iter()
+                .find(|a| a["labels"]["alertname"] == "DiskFillsSoon")
+                .cloned()
+        });
+        if let Some(a) = found {
+            break a;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no alert at the webhook"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(alert["status"], "firing");
+    assert_eq!(alert["labels"]["mount"], "/data");
+    assert_eq!(alert["labels"]["metric"], "disk_free_bytes");
+    assert_eq!(alert["labels"]["severity"], "warning");
+    let eta: i64 = alert["annotations"]["eta_seconds"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((6_600..=7_400).contains(&eta), "about 2 hours: {alert}");
+    assert!(
+        alert["annotations"]["predicted_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2023-11-15T00:1"),
+        "{alert}"
+    );
+    assert!(
+        alert["generatorURL"]
+            .as_str()
+            .unwrap()
+            .contains("/ui/explorer?q=disk_free_bytes"),
+        "{alert}"
+    );
+
+    let v: Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/query", srv.base))
+        .query(&[
+            ("query", "argus_exhaustion_eta_seconds"),
+            ("time", &format!("{}", (T0 + MIN) / 1000)),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = &v["data"]["result"][0];
+    assert_eq!(r["metric"]["rule"], "DiskFillsSoon", "{v}");
+    let secs: f64 = r["value"][1].as_str().unwrap().parse().unwrap();
+    assert!((6_600.0..=7_400.0).contains(&secs), "{v}");
+}
