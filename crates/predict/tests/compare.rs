@@ -113,6 +113,8 @@ fn ols_alarm(ts: &[i64], vs: &[f64], horizon_s: f64) -> bool {
 
 #[derive(Default, Debug)]
 struct Score {
+    /// False-alarm evaluations by shape.
+    by_shape: std::collections::BTreeMap<&'static str, usize>,
     false_alarm_minutes: usize,
     series_with_false_alarms: usize,
     missed: usize,
@@ -142,6 +144,7 @@ fn score(shapes: &[Shape], alarm: impl Fn(&[i64], &[f64]) -> bool) -> Score {
             }
         }
         s.false_alarm_minutes += false_minutes;
+        *s.by_shape.entry(sh.name).or_default() += false_minutes;
         s.series_with_false_alarms += usize::from(false_minutes > 0);
         if let Some(e) = sh.empty_at {
             match first {
@@ -192,6 +195,10 @@ fn theil_sen_beside_predict_linear() {
         ols_score.missed,
         median(&ols_score.lead_minutes),
         ols_score.lead_minutes.iter().min().unwrap_or(&0),
+    );
+    println!(
+        "false-alarm evaluations by shape: Theil–Sen {:?}, least squares {:?}",
+        ts_score.by_shape, ols_score.by_shape
     );
     assert_eq!(ts_score.missed, 0, "every filling series is warned of");
     assert!(
