@@ -108,13 +108,15 @@ fn check_config(file: &Path) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let exhaustion = argus_predict::compile_rules(&c.exhaustion_rules)
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    argus_predict::check_health_index_rules(&c.health_index_rules)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let forward = c
         .forward_settings()
         .prepare()
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let _ = forward;
     println!(
-        "{}: valid ({} scrape jobs, {files} rule files, {rules} rules, {} alert receivers, {} external Alertmanagers, {} health services, {} dynamic rules, {} exhaustion rules)",
+        "{}: valid ({} scrape jobs, {files} rule files, {rules} rules, {} alert receivers, {} external Alertmanagers, {} health services, {} dynamic rules, {} exhaustion rules, {} composite health rules)",
         file.display(),
         c.scrape_configs.len(),
         am.receivers.len(),
@@ -122,6 +124,7 @@ fn check_config(file: &Path) -> anyhow::Result<()> {
         c.health.services.len(),
         dynamic.len(),
         exhaustion.len(),
+        c.health_index_rules.len(),
     );
     Ok(())
 }

@@ -1,16 +1,18 @@
-//! Composite health (seed 000): a performance index `P = f(CPU, memory,
-//! network)`, a threshold `T` learned from P's history, and a class against
-//! the business threshold `B`.
+//! Composite health: a performance index `P = f(CPU, memory, network)`, a
+//! threshold `T` learned from P's history, and a class against the business
+//! threshold `B`.
 //!
 //! - `P` is a weighted mean (default) or weighted geometric mean of the
 //!   inputs, each first normalised to `[0, 1]` (CPU and memory as fractions,
-//!   network as throughput / `network_capacity`).
-//! - `T` is a high quantile of P's history (default 0.99; the seed's
-//!   `max(h…)` is quantile 1.0, which one past spike would pin forever).
-//! - Class: **anomaly** if `P > T` and `P > B`; **warning** if exactly one
-//!   of them holds; **normal** otherwise. (The seed compares `T` with `B`;
-//!   comparing the current `P` keeps a bad history from making every sample
-//!   an anomaly, and lets a breach of `B` alone still warn.)
+//!   network as throughput / `network_capacity`). The geometric mean is the
+//!   product `C·M·N` brought back to the inputs' scale.
+//! - `T` is a quantile of P's history (default 1.0: the history's maximum;
+//!   the caller bounds the history's length, so one past spike pins T only
+//!   for that long).
+//! - Class, as the alert policy `A = h(T, P, B)` defines it: **anomaly** if
+//!   `P > T` and `T > B` (P beats its own history, which was already beyond
+//!   what the business accepts); **warning** if `P > T` and `T ≤ B`;
+//!   **normal** otherwise.
 //!
 //! ```
 //! use argus_detect::health::{HealthConfig, HealthClass};
@@ -18,8 +20,10 @@
 //! let cfg = HealthConfig::default();
 //! let history: Vec<f64> = (0..100).map(|i| 0.3 + 0.001 * i as f64).collect();
 //! let t = cfg.threshold(&history).unwrap();
+//! assert!((t - 0.399).abs() < 1e-9);
 //! let p = cfg.index(0.95, 0.9, 5e7).unwrap();
-//! assert_eq!(cfg.classify(p, t), HealthClass::Anomaly);
+//! assert_eq!(cfg.classify(p, t), HealthClass::Warning, "beyond its history, which was below B");
+//! assert_eq!(cfg.classify(0.95, 0.85), HealthClass::Anomaly, "beyond a history already beyond B");
 //! assert_eq!(cfg.classify(0.2, t), HealthClass::Normal);
 //! ```
 
@@ -53,7 +57,8 @@ pub struct HealthConfig {
     pub network_capacity: f64,
     /// `combine`: `weighted_mean` or `weighted_product`. Default `weighted_mean`.
     pub combine: Combine,
-    /// `threshold_quantile`: quantile of P's history used as T. Default `0.99`.
+    /// `threshold_quantile`: quantile of P's history used as T. Default `1.0`
+    /// (the maximum).
     pub threshold_quantile: f64,
     /// `business_threshold`: B, in P's units (0–1). Default `0.8`.
     pub business_threshold: f64,
@@ -67,7 +72,7 @@ impl Default for HealthConfig {
             network_weight: 0.2,
             network_capacity: 1.25e8,
             combine: Combine::WeightedMean,
-            threshold_quantile: 0.99,
+            threshold_quantile: 1.0,
             business_threshold: 0.8,
         }
     }
@@ -77,11 +82,13 @@ impl Default for HealthConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthClass {
-    /// Neither T nor B exceeded.
+    /// P within its history (`P ≤ T`).
     Normal,
-    /// One of T and B exceeded.
+    /// P beyond its history, a history within the business threshold
+    /// (`P > T`, `T ≤ B`).
     Warning,
-    /// Both exceeded.
+    /// P beyond its history, a history already beyond the business
+    /// threshold (`P > T`, `T > B`).
     Anomaly,
 }
 
@@ -165,10 +172,23 @@ impl HealthConfig {
 
     /// The class of `p` against the learned `t` and the business threshold.
     pub fn classify(&self, p: f64, t: f64) -> HealthClass {
-        match (p > t, p > self.business_threshold) {
-            (true, true) => HealthClass::Anomaly,
-            (false, false) => HealthClass::Normal,
-            _ => HealthClass::Warning,
+        if p <= t {
+            HealthClass::Normal
+        } else if t > self.business_threshold {
+            HealthClass::Anomaly
+        } else {
+            HealthClass::Warning
+        }
+    }
+}
+
+impl HealthClass {
+    /// `normal`, `warning` or `anomaly`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthClass::Normal => "normal",
+            HealthClass::Warning => "warning",
+            HealthClass::Anomaly => "anomaly",
         }
     }
 }
@@ -202,11 +222,33 @@ mod tests {
         let c = HealthConfig::default();
         let h: Vec<f64> = (0..=100).map(|i| i as f64 / 200.0).collect(); // 0 … 0.5
         let t = c.threshold(&h).unwrap();
-        assert!((t - 0.495).abs() < 1e-9, "{t}");
+        assert!((t - 0.5).abs() < 1e-9, "the maximum: {t}");
+        let q99 = HealthConfig {
+            threshold_quantile: 0.99,
+            ..Default::default()
+        };
+        assert!((q99.threshold(&h).unwrap() - 0.495).abs() < 1e-9);
         assert_eq!(c.classify(0.3, t), HealthClass::Normal);
-        assert_eq!(c.classify(0.6, t), HealthClass::Warning, "above T only");
-        assert_eq!(c.classify(0.9, t), HealthClass::Anomaly, "above T and B");
-        assert_eq!(c.classify(0.85, 0.95), HealthClass::Warning, "above B only");
+        assert_eq!(
+            c.classify(0.5, t),
+            HealthClass::Normal,
+            "at T is not beyond"
+        );
+        assert_eq!(
+            c.classify(0.6, t),
+            HealthClass::Warning,
+            "beyond T, T within B"
+        );
+        assert_eq!(
+            c.classify(0.95, 0.9),
+            HealthClass::Anomaly,
+            "beyond T, T beyond B"
+        );
+        assert_eq!(
+            c.classify(0.85, 0.95),
+            HealthClass::Normal,
+            "beyond B alone"
+        );
         assert!(c.threshold(&[]).is_err());
         let bad = HealthConfig {
             cpu_weight: -1.0,

@@ -5,9 +5,10 @@
 //! pending (`for`), firing (resent, valid for four resend intervals) and
 //! resolved (resent for 15 minutes), as every Argus alert is.
 
+use crate::alerting::{AlertBook, AlertSinkFn};
 use crate::config::CompiledRule;
 use argus_detect::exhaust::{predict, Exhaustion};
-use argus_model::alert::{AlertEvent, Lifecycle};
+use argus_model::alert::AlertEvent;
 use argus_model::time::{format_rfc3339_ms, Fraction};
 use argus_model::{format_duration, is_stale_nan, Clock, Labels};
 use argus_tsdb::{Db, Querier, Storage};
@@ -23,29 +24,14 @@ pub const ETA_SERIES: &str = "argus_exhaustion_eta_seconds";
 /// lookback): its alert resolves.
 const LOOKBACK_MS: i64 = 5 * 60_000;
 
-/// Where the alerts go; must not block.
-pub type AlertSinkFn = dyn Fn(Vec<AlertEvent>) + Send + Sync;
-
-#[derive(Debug, Default)]
-struct Track {
-    active_since: Option<i64>,
-    fired_at: Option<i64>,
-    resolved_at: Option<i64>,
-    last_sent: Option<i64>,
-    event: Option<AlertEvent>,
-}
-
 struct Inner {
     db: Db,
     storage: Storage,
     clock: Arc<dyn Clock>,
-    resend_ms: i64,
     rules: RwLock<Vec<CompiledRule>>,
     /// Last evaluation of each rule, by name.
     last_eval: Mutex<HashMap<String, i64>>,
-    /// Alert state by (rule name, series).
-    tracks: Mutex<HashMap<(String, Labels), Track>>,
-    sink: RwLock<Option<Arc<AlertSinkFn>>>,
+    book: AlertBook,
 }
 
 /// Runs the exhaustion rules. Cheap to clone.
@@ -70,46 +56,33 @@ impl PredictService {
                 db,
                 storage,
                 clock,
-                resend_ms: resend_ms.max(1_000),
                 rules: RwLock::new(Vec::new()),
                 last_eval: Mutex::new(HashMap::new()),
-                tracks: Mutex::new(HashMap::new()),
-                sink: RwLock::new(None),
+                book: AlertBook::new(resend_ms),
             }),
         }
     }
 
     /// Where alerts go from now on.
     pub fn set_alert_sink(&self, sink: Arc<AlertSinkFn>) {
-        *self.inner.sink.write() = Some(sink);
+        self.inner.book.set_sink(sink);
     }
 
     /// Puts `rules` in force (start-up or reload). The alerts of rules that
     /// are gone, or whose settings changed, resolve.
     pub fn apply(&self, rules: Vec<CompiledRule>) {
         let now = self.inner.clock.now_ms();
-        let mut out = Vec::new();
-        {
-            let mut tracks = self.inner.tracks.lock();
+        let kept: Vec<String> = {
             let old = self.inner.rules.read();
-            let kept: Vec<&str> = rules
+            rules
                 .iter()
                 .filter(|r| old.iter().any(|o| o == *r))
-                .map(|r| r.cfg.name.as_str())
-                .collect();
-            tracks.retain(|(rule, _), t| {
-                if kept.contains(&rule.as_str()) {
-                    return true;
-                }
-                if let (Some(_), None, Some(ev)) = (t.fired_at, t.resolved_at, &t.event) {
-                    out.push(ev.clone().ending_at(now));
-                }
-                false
-            });
-        }
+                .map(|r| r.cfg.name.clone())
+                .collect()
+        };
+        self.inner.book.keep_rules(&kept, now);
         self.inner.last_eval.lock().clear();
         *self.inner.rules.write() = rules;
-        self.send(out);
     }
 
     /// The rules in force.
@@ -188,72 +161,18 @@ impl PredictService {
                 tracing::warn!(rule = %rule.cfg.name, error = %e, "The exhaustion predictions could not be written.");
             }
         }
-        let events = self.step(rule, &predictions, now);
-        self.send(events);
-    }
-
-    /// Moves every alert of `rule` given this evaluation's predictions, and
-    /// returns the events due.
-    fn step(
-        &self,
-        rule: &CompiledRule,
-        predictions: &HashMap<Labels, Exhaustion>,
-        now: i64,
-    ) -> Vec<AlertEvent> {
-        let life = Lifecycle::new(self.inner.resend_ms)
-            .with_for(rule.cfg.for_duration.as_millis())
-            .with_eval_interval(rule.cfg.interval.as_millis());
-        let name = &rule.cfg.name;
-        let mut tracks = self.inner.tracks.lock();
-        for (series, p) in predictions.iter().filter(|(_, p)| p.alert) {
-            let t = tracks.entry((name.clone(), series.clone())).or_default();
-            if t.resolved_at.is_some() {
-                *t = Track::default();
-            }
-            let since = *t.active_since.get_or_insert(now);
-            if t.fired_at.is_none() && life.fires(since, now) {
-                t.fired_at = Some(now);
-            }
-            t.event = Some(alert_event(rule, series, p, t.fired_at.unwrap_or(now)));
-        }
-        let mut out = Vec::new();
-        tracks.retain(|(r, series), t| {
-            if r != name {
-                return true;
-            }
-            let active = predictions.get(series).is_some_and(|p| p.alert);
-            if !active {
-                match (t.fired_at, t.resolved_at) {
-                    (None, _) => return false,
-                    (Some(_), None) => {
-                        t.resolved_at = Some(now);
-                        t.last_sent = None;
-                    }
-                    (Some(_), Some(r)) if !Lifecycle::retains_resolved(r, now) => return false,
-                    _ => {}
-                }
-            }
-            let Some(ev) = &t.event else { return true };
-            if t.fired_at.is_some() && life.resend_due(t.last_sent, now) {
-                let ev = match t.resolved_at {
-                    Some(r) => ev.clone().ending_at(r),
-                    None => ev.clone().ending_at(life.valid_until(now)),
-                };
-                out.push(ev);
-                t.last_sent = Some(now);
-            }
-            true
-        });
-        out
-    }
-
-    fn send(&self, events: Vec<AlertEvent>) {
-        if events.is_empty() {
-            return;
-        }
-        if let Some(s) = self.inner.sink.read().clone() {
-            s(events);
-        }
+        let active: HashMap<Labels, AlertEvent> = predictions
+            .iter()
+            .filter(|(_, p)| p.alert)
+            .map(|(series, p)| (series.clone(), alert_event(rule, series, p, now)))
+            .collect();
+        self.inner.book.step(
+            &rule.cfg.name,
+            &active,
+            rule.cfg.for_duration.as_millis(),
+            rule.cfg.interval.as_millis(),
+            now,
+        );
     }
 
     /// Runs [`PredictService::evaluate_due`] every second on a blocking

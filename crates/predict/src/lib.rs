@@ -1,6 +1,12 @@
-//! Failure prediction: exhaustion rules (`exhaustion_rules:`) that alert
-//! before a resource runs out — a filesystem fills, memory leaks out, a pool
-//! drains — with the predicted time in the alert.
+//! Rules over the store's history that PromQL alone does not express:
+//! failure prediction (`exhaustion_rules:`, [`PredictService`]) and
+//! composite health (`health_index_rules:`, [`HealthIndexService`]: a
+//! performance index of CPU, memory and network, a threshold from its own
+//! history, and the classes normal, warning and anomaly against a business
+//! threshold).
+//!
+//! Exhaustion rules alert before a resource runs out — a filesystem fills,
+//! memory leaks out, a pool drains — with the predicted time in the alert.
 //!
 //! Each rule selects series; every `interval` the last `window` of each is
 //! read from the store and its trend fitted with Theil–Sen (the median of the
@@ -26,11 +32,18 @@
 //! assert_eq!(compiled[0].exhaust().horizon_ms, 4 * 3_600_000);
 //! ```
 
+mod alerting;
 mod config;
 mod engine;
+mod health_index;
 
+pub use alerting::AlertSinkFn;
 pub use config::{compile_rules, CompiledRule, ExhaustionRuleConfig, PredictConfigError};
-pub use engine::{AlertSinkFn, PredictService, ETA_SERIES};
+pub use engine::{PredictService, ETA_SERIES};
+pub use health_index::{
+    check_health_index_rules, HealthIndexConfigError, HealthIndexRuleConfig, HealthIndexService,
+    InstantQuery, QueryError,
+};
 
 #[cfg(test)]
 mod tests;

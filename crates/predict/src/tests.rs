@@ -5,6 +5,7 @@
 
 use super::*;
 use argus_model::alert::AlertEvent;
+use argus_model::Clock;
 use argus_model::{Labels, ManualClock};
 use argus_tsdb::{Db, Options, Storage};
 use std::sync::{Arc, Mutex};
@@ -199,4 +200,101 @@ fn a_reload_that_drops_a_rule_resolves_its_alerts() {
     let a = r.alerts();
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].ends_at_ms, Some(T0 + 20 * MIN));
+}
+
+/// Inputs a test sets: cpu, memory and network of instance `a`.
+type Inputs = Arc<Mutex<[f64; 3]>>;
+
+fn health_rig(rule_yaml: &str) -> (Rig, HealthIndexService, Inputs) {
+    let r = rig("[]");
+    let inputs: Inputs = Arc::new(Mutex::new([0.3, 0.3, 0.3 * 1.25e8]));
+    let i2 = inputs.clone();
+    let query = move |expr: &str, _t: i64| -> Result<Vec<(Labels, f64)>, QueryError> {
+        let v = *i2.lock().unwrap();
+        let idx = match expr {
+            "cpu" => 0,
+            "mem" => 1,
+            "net" => 2,
+            other => return Err(QueryError(format!("unknown {other}"))),
+        };
+        Ok(vec![(
+            Labels::from_pairs(&[("instance", "a"), ("job", "node")]),
+            v[idx],
+        )])
+    };
+    let svc = HealthIndexService::new(
+        r.db.clone(),
+        r.storage.clone(),
+        r.clock.clone(),
+        Arc::new(query),
+        MIN,
+    );
+    let rules: Vec<HealthIndexRuleConfig> = serde_saphyr::from_str(rule_yaml).unwrap();
+    check_health_index_rules(&rules).unwrap();
+    svc.apply(rules);
+    let g = r.got.clone();
+    svc.set_alert_sink(Arc::new(move |evs| g.lock().unwrap().extend(evs)));
+    (r, svc, inputs)
+}
+
+fn run_health(r: &Rig, svc: &HealthIndexService, minutes: i64) {
+    for _ in 0..minutes {
+        r.clock.advance(MIN);
+        svc.evaluate_due();
+    }
+}
+
+#[test]
+fn the_index_beyond_its_history_warns_or_is_an_anomaly_by_the_business_threshold() {
+    let rule = "- {name: NodeHealth, cpu: cpu, memory: mem, network: net, min_history: 30}\n";
+    let (r, svc, inputs) = health_rig(rule);
+    run_health(&r, &svc, 40);
+    assert!(r.alerts().is_empty(), "normal within its history");
+    // P jumps from 0.3 to 0.7: beyond its history (T = 0.3), which is
+    // within the business threshold 0.8: a warning.
+    *inputs.lock().unwrap() = [0.7, 0.7, 0.7 * 1.25e8];
+    run_health(&r, &svc, 1);
+    let a = r.alerts();
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0].labels.get("class"), Some("warning"));
+    assert_eq!(a[0].labels.get("instance"), Some("a"));
+    assert_eq!(a[0].annotations["index"], "0.7000");
+    assert_eq!(a[0].annotations["threshold"], "0.3000");
+    let m = [argus_model::Matcher::eq("__name__", "argus_health_class")];
+    let classes = argus_tsdb::Querier::select(&r.db, &m, T0, T0 + 60 * MIN).unwrap();
+    let now = |s: &argus_tsdb::Series| s.samples.last().map(|p| p.v);
+    let warning = classes
+        .iter()
+        .find(|s| s.labels.get("class") == Some("warning"))
+        .unwrap();
+    assert_eq!(now(warning), Some(1.0));
+
+    // The same jump where the business threshold is 0.2: the history (0.3)
+    // was already beyond it, so P beyond the history is an anomaly.
+    let rule = "- {name: NodeHealth, cpu: cpu, memory: mem, network: net, min_history: 30, business_threshold: 0.2}\n";
+    let (r, svc, inputs) = health_rig(rule);
+    run_health(&r, &svc, 40);
+    *inputs.lock().unwrap() = [0.7, 0.7, 0.7 * 1.25e8];
+    run_health(&r, &svc, 1);
+    assert_eq!(r.alerts()[0].labels.get("class"), Some("anomaly"));
+    // Back to normal: the alert resolves.
+    *inputs.lock().unwrap() = [0.3, 0.3, 0.3 * 1.25e8];
+    r.got.lock().unwrap().clear();
+    run_health(&r, &svc, 1);
+    let a = r.alerts();
+    assert_eq!(a.len(), 1);
+    assert!(
+        a[0].ends_at_ms.is_some_and(|e| e <= r.clock.now_ms()),
+        "{a:?}"
+    );
+}
+
+#[test]
+fn no_class_before_enough_history() {
+    let rule = "- {name: NodeHealth, cpu: cpu, memory: mem, network: net, min_history: 30}\n";
+    let (r, svc, inputs) = health_rig(rule);
+    run_health(&r, &svc, 5);
+    *inputs.lock().unwrap() = [0.9, 0.9, 1.25e8];
+    run_health(&r, &svc, 1);
+    assert!(r.alerts().is_empty());
 }

@@ -66,6 +66,11 @@ pub struct Config {
     /// predicted time (`argus_predict::ExhaustionRuleConfig` documents every
     /// key). Default none.
     pub exhaustion_rules: Vec<argus_predict::ExhaustionRuleConfig>,
+    /// Composite health rules: a performance index of CPU, memory and
+    /// network, a threshold from its history, and the classes normal,
+    /// warning and anomaly (`argus_predict::HealthIndexRuleConfig`
+    /// documents every key). Default none.
+    pub health_index_rules: Vec<argus_predict::HealthIndexRuleConfig>,
     /// Settings of the dynamic-threshold service (`argus_dynamic::DetectConfig`
     /// documents every key). Default: all defaults.
     pub detect: argus_dynamic::DetectConfig,

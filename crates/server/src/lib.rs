@@ -89,6 +89,9 @@ pub enum ServerError {
     /// An exhaustion rule is invalid.
     #[error("{0}")]
     Predict(#[source] argus_predict::PredictConfigError),
+    /// A composite health rule is invalid.
+    #[error("{0}")]
+    HealthIndex(#[source] argus_predict::HealthIndexConfigError),
     /// SIGHUP could not be listened for.
     #[error("cannot listen for SIGHUP: {0}")]
     Signal(#[source] std::io::Error),

@@ -6,7 +6,7 @@
 //! | rule groups (`argus-rules`) | [`argus_rules::Alert`] | [`argus_rules::Alert::event`] (never-fired alerts are skipped) |
 //! | health checks (`argus-health`) | [`argus_health::HealthAlert`] | [`argus_health::HealthAlert::event`] |
 //! | dynamic rules (`argus-dynamic`) | [`argus_dynamic::DynamicAlert`] | [`argus_dynamic::DynamicAlert::event`] |
-//! | exhaustion rules (`argus-predict`) | [`AlertEvent`] already | [`IngressSink::send_predictions`] adds the link |
+//! | exhaustion and composite health rules (`argus-predict`) | [`AlertEvent`] already | [`IngressSink::send_predictions`] adds the link |
 //!
 //! On the way in, every alert gets the configuration's
 //! `global.external_labels` (an alert's own label wins on a clash), as
@@ -164,8 +164,8 @@ impl IngressSink {
 }
 
 impl IngressSink {
-    /// The exhaustion rules' alerts; each links to its series in the
-    /// explorer.
+    /// The alerts of the exhaustion and composite health rules; each links
+    /// to its series in the explorer.
     pub fn send_predictions(&self, alerts: Vec<AlertEvent>) {
         let base = self.external_url();
         let alerts = alerts
@@ -179,7 +179,7 @@ impl IngressSink {
                 ev
             })
             .collect();
-        self.forward("exhaustion rules", alerts);
+        self.forward("exhaustion and composite health rules", alerts);
     }
 }
 

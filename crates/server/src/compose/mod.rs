@@ -7,7 +7,8 @@
 //!    read its WAL (`remote_write:`);
 //! 3. **health** (`health:`), 4. **dynamic_rules** (`dynamic_rules:`,
 //!    `detect:`; its tap is registered on the write path), then the
-//!    **exhaustion rules** (`exhaustion_rules:`), 5. **scrape**
+//!    **exhaustion rules** (`exhaustion_rules:`) and **composite health**
+//!    (`health_index_rules:`), 5. **scrape**
 //!    (`scrape_configs:`, running even with no job so a reload can add one), 6. **maintenance**, 7. **agent** (`agent:`),
 //! 8. **alerting** (`alerting:`) with the rule alerts' feed,
 //! 9. **rules** (`rule_files:`, `rules:`), 10. the **reload** (SIGHUP),
@@ -129,6 +130,7 @@ async fn start(
     );
 
     let predict = start_predict(cfg, &storage, clock.clone(), &alert_sink, up)?;
+    let health_index = start_health_index(cfg, &storage, &query, clock.clone(), &alert_sink, up)?;
     let scrape = start_scrape(opts, &storage, clock.clone(), up)?;
     let metrics = Arc::new(selfmetrics::SelfMetrics::default());
     start_maintenance(opts, &db, metrics.clone(), up);
@@ -189,6 +191,7 @@ async fn start(
         Arc::new(sections::ScrapeSection(scrape.clone())),
         Arc::new(sections::DynamicRulesSection(detect.reloader())),
         Arc::new(sections::ExhaustionSection(predict)),
+        Arc::new(sections::HealthIndexSection(health_index)),
         Arc::new(sections::ForwardSection(forwarder.clone())),
         Arc::new(sections::AlertLabelsSection(alert_sink, opts.listen)),
         Arc::new(sections::RemoteWriteSection(remote_write.clone())),
@@ -353,6 +356,44 @@ fn start_predict(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = svc.spawn(stopped);
     up.push(Part::signalled_task("exhaustion_rules", stop, task));
+    Ok(svc)
+}
+
+/// The composite health rules (`health_index_rules:`), whose inputs are
+/// PromQL queries on the one query service.
+fn start_health_index(
+    cfg: &crate::config::Config,
+    storage: &Storage,
+    query: &Arc<api::exec::QueryService>,
+    clock: Arc<dyn Clock>,
+    alerts: &alerting::IngressSink,
+    up: &mut Components,
+) -> Result<argus_predict::HealthIndexService, ServerError> {
+    argus_predict::check_health_index_rules(&cfg.health_index_rules)
+        .map_err(ServerError::HealthIndex)?;
+    let q = query.clone();
+    let instant = move |expr: &str, t_ms: i64| match q.rule_query(expr, t_ms) {
+        Ok(argus_promql::Value::Vector(v)) => Ok(v.into_iter().map(|s| (s.labels, s.v)).collect()),
+        Ok(argus_promql::Value::Scalar { v, .. }) => Ok(vec![(argus_model::Labels::empty(), v)]),
+        Ok(other) => Err(argus_predict::QueryError(format!(
+            "the query gives a {}, not a vector",
+            other.type_name()
+        ))),
+        Err(e) => Err(argus_predict::QueryError(e.to_string())),
+    };
+    let svc = argus_predict::HealthIndexService::new(
+        storage.db().clone(),
+        storage.clone(),
+        clock,
+        Arc::new(instant),
+        cfg.rules.resend_delay.as_millis(),
+    );
+    let sink = alerts.clone();
+    svc.set_alert_sink(Arc::new(move |evs| sink.send_predictions(evs)));
+    svc.apply(cfg.health_index_rules.clone());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = svc.spawn(stopped);
+    up.push(Part::signalled_task("health_index_rules", stop, task));
     Ok(svc)
 }
 

@@ -1,7 +1,7 @@
 //! The reloadable sections, one [`Reloader`] each: `alerting:`, `health:`,
 //! `scrape_configs:` (with `global`'s scrape defaults), `rule_files:` (with
 //! `rules:` and `global`'s evaluation defaults), `dynamic_rules:`,
-//! `exhaustion_rules:`, `alerting.alertmanagers`, the alert
+//! `exhaustion_rules:`, `health_index_rules:`, `alerting.alertmanagers`, the alert
 //! labels (`global.external_labels`, `rules.external_url`), `remote_write:`
 //! (with `global.external_labels`) and the text `/api/v1/status/config` serves.
 //!
@@ -251,6 +251,25 @@ impl Reloader for ExhaustionSection {
     fn prepare(&self, cfg: &Config) -> Result<Box<dyn Prepared>, SectionError> {
         let rules = argus_predict::compile_rules(&cfg.exhaustion_rules)?;
         let svc = self.0.clone();
+        Ok(prepared(move || {
+            svc.apply(rules);
+            Ok(())
+        }))
+    }
+}
+
+/// `health_index_rules:`: checked when preparing; applying swaps the rules
+/// (the alerts of dropped or changed rules resolve; cannot fail).
+pub(crate) struct HealthIndexSection(pub(crate) argus_predict::HealthIndexService);
+
+impl Reloader for HealthIndexSection {
+    fn name(&self) -> &'static str {
+        "health_index_rules"
+    }
+
+    fn prepare(&self, cfg: &Config) -> Result<Box<dyn Prepared>, SectionError> {
+        argus_predict::check_health_index_rules(&cfg.health_index_rules)?;
+        let (svc, rules) = (self.0.clone(), cfg.health_index_rules.clone());
         Ok(prepared(move || {
             svc.apply(rules);
             Ok(())
