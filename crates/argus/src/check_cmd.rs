@@ -106,6 +106,12 @@ fn check_config(file: &Path) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{}: detect: {e}", file.display()))?;
     let dynamic = argus_dynamic::config::compile_rules(&c.dynamic_rules)
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    // The HTTP clients of the remote_write queues, reading their TLS files.
+    for r in &c.remote_write {
+        r.http_client_config().build_client().map_err(|e| {
+            anyhow::anyhow!("{}: remote_write {}: {e}", file.display(), r.queue_name())
+        })?;
+    }
     let exhaustion = argus_predict::compile_rules(&c.exhaustion_rules)
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     argus_predict::check_health_index_rules(&c.health_index_rules)
@@ -116,9 +122,10 @@ fn check_config(file: &Path) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let _ = forward;
     println!(
-        "{}: valid ({} scrape jobs, {files} rule files, {rules} rules, {} alert receivers, {} external Alertmanagers, {} health services, {} dynamic rules, {} exhaustion rules, {} composite health rules)",
+        "{}: valid ({} scrape jobs, {} remote_write queues, {files} rule files, {rules} rules, {} alert receivers, {} external Alertmanagers, {} health services, {} dynamic rules, {} exhaustion rules, {} composite health rules)",
         file.display(),
         c.scrape_configs.len(),
+        c.remote_write.len(),
         am.receivers.len(),
         c.alerting.alertmanagers.len(),
         c.health.services.len(),

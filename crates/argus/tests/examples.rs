@@ -68,7 +68,14 @@ type Case = (&'static str, fn(String) -> String, &'static str);
 
 #[test]
 fn broken_copies_are_refused_by_section() {
-    let cases: [Case; 5] = [
+    let cases: [Case; 6] = [
+        (
+            "prometheus.yml",
+            |t| {
+                t.replace("url: http://127.0.0.1:8428/api/v1/write", "url: http://127.0.0.1:8428/api/v1/write\n    tls_config: {ca_file: /nonexistent/ca.pem}")
+            },
+            "remote_write",
+        ),
         (
             "argus.yml",
             |t| t.replace("horizon: 2h", "horizon: 0s"),
