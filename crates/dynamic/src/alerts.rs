@@ -13,7 +13,7 @@
 //!   Prometheus does. A resolved alert is sent once.
 //!
 //! The timing (`for`, resend, validity) is the shared
-//! [`Lifecycle`](argus_model::alert::Lifecycle) (see
+//! [`argus_model::alert::Lifecycle`] (see
 //! [`CompiledRule::lifecycle`]).
 //!
 //! ```

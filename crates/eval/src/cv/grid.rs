@@ -181,7 +181,7 @@ pub fn grid(kind: GridKind) -> Vec<Candidate> {
 }
 
 /// The rolling z-score of each value against the previous `window` values,
-/// mapped to `|z| / (|z| + 3)`; 0 until [`ZSCORE_MIN`] values are in.
+/// mapped to `|z| / (|z| + 3)`; 0 until `ZSCORE_MIN` values are in.
 pub fn zscore(values: &[f64], window: usize) -> Vec<f64> {
     let window = window.max(2);
     let mut out = Vec::with_capacity(values.len());
