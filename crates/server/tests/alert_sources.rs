@@ -11,32 +11,10 @@
 
 mod common;
 use argus_model::ManualClock;
-use common::{free_port, get_json, start_server};
+use common::{free_port, get_json, start_server, webhook, Hooks};
 use serde_json::Value;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-type Hooks = Arc<Mutex<Vec<Value>>>;
-
-/// A webhook receiver recording every payload.
-async fn webhook() -> (u16, Hooks) {
-    let got: Hooks = Arc::default();
-    let g2 = got.clone();
-    let app = axum::Router::new().route(
-        "/",
-        axum::routing::post(move |body: axum::Json<Value>| {
-            let g = g2.clone();
-            async move {
-                g.lock().unwrap().push(body.0);
-                "ok"
-            }
-        }),
-    );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(l, app).await });
-    (port, got)
-}
 
 /// The first alert named `name` in any payload, with its payload's status.
 fn find(h: &Hooks, name: &str) -> Option<(String, Value)> {

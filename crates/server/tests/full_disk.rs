@@ -9,14 +9,12 @@
 mod common;
 use argus_server::config::Config;
 use argus_server::{run, ServerOptions};
-use common::free_port;
+use common::{free_port, webhook, Hooks};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-type Hooks = Arc<Mutex<Vec<Value>>>;
 
 /// Unmounts the tmpfs when the test ends, however it ends.
 struct Mount(PathBuf);
@@ -60,25 +58,6 @@ fn fill(path: &Path) {
         }
     }
     let _ = f.sync_all();
-}
-
-async fn webhook() -> (u16, Hooks) {
-    let got: Hooks = Arc::default();
-    let g2 = got.clone();
-    let app = axum::Router::new().route(
-        "/",
-        axum::routing::post(move |body: axum::Json<Value>| {
-            let g = g2.clone();
-            async move {
-                g.lock().unwrap().push(body.0);
-                "ok"
-            }
-        }),
-    );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(l, app).await });
-    (port, got)
 }
 
 fn notified(h: &Hooks) -> Vec<String> {

@@ -1,5 +1,6 @@
 //! Helpers shared by the server's integration tests: a free loopback port,
-//! a JSON GET, and PromQL instant queries against a running server.
+//! a JSON GET, PromQL instant queries against a running server, and a
+//! webhook receiver that records every payload.
 //!
 //! ```ignore
 //! mod common;
@@ -18,6 +19,30 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// The payloads a [`webhook`] received, in order.
+pub type Hooks = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
+
+/// A webhook receiver on a free loopback port recording every payload
+/// posted to `/`; returns its port.
+pub async fn webhook() -> (u16, Hooks) {
+    let got: Hooks = Default::default();
+    let g2 = got.clone();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::post(move |body: axum::Json<Value>| {
+            let g = g2.clone();
+            async move {
+                g.lock().unwrap().push(body.0);
+                "ok"
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    (port, got)
 }
 
 /// `GET url`, its body parsed as JSON (panics on a transport or parse error).
