@@ -12,7 +12,7 @@ use argus_model::alert::AlertEvent;
 use argus_model::time::{format_rfc3339_ms, Fraction};
 use argus_model::{format_duration, is_stale_nan, Clock, Labels};
 use argus_tsdb::{Db, Querier, Storage};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -29,8 +29,7 @@ struct Inner {
     storage: Storage,
     clock: Arc<dyn Clock>,
     rules: RwLock<Vec<CompiledRule>>,
-    /// Last evaluation of each rule, by name.
-    last_eval: Mutex<HashMap<String, i64>>,
+    due: crate::schedule::Due,
     book: AlertBook,
 }
 
@@ -57,7 +56,7 @@ impl PredictService {
                 storage,
                 clock,
                 rules: RwLock::new(Vec::new()),
-                last_eval: Mutex::new(HashMap::new()),
+                due: Default::default(),
                 book: AlertBook::new(resend_ms),
             }),
         }
@@ -81,7 +80,7 @@ impl PredictService {
                 .collect()
         };
         self.inner.book.keep_rules(&kept, now);
-        self.inner.last_eval.lock().clear();
+        self.inner.due.clear();
         *self.inner.rules.write() = rules;
     }
 
@@ -96,17 +95,11 @@ impl PredictService {
         let now = self.inner.clock.now_ms();
         let rules = self.inner.rules.read().clone();
         for rule in &rules {
-            let due = {
-                let mut last = self.inner.last_eval.lock();
-                let l = last.entry(rule.cfg.name.clone()).or_insert(i64::MIN);
-                if *l == i64::MIN || now - *l >= rule.cfg.interval.as_millis() {
-                    *l = now;
-                    true
-                } else {
-                    false
-                }
-            };
-            if due {
+            if self
+                .inner
+                .due
+                .take(&rule.cfg.name, rule.cfg.interval.as_millis(), now)
+            {
                 self.evaluate(rule, now);
             }
         }
@@ -177,25 +170,9 @@ impl PredictService {
 
     /// Runs [`PredictService::evaluate_due`] every second on a blocking
     /// thread until `stop` turns true.
-    pub fn spawn(
-        &self,
-        mut stop: tokio::sync::watch::Receiver<bool>,
-    ) -> tokio::task::JoinHandle<()> {
+    pub fn spawn(&self, stop: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = stop.wait_for(|s| *s) => return,
-                }
-                let m = me.clone();
-                if let Err(e) = tokio::task::spawn_blocking(move || m.evaluate_due()).await {
-                    tracing::error!(error = %e, "The exhaustion rules' evaluation failed; it runs again in a second.");
-                }
-            }
-        })
+        crate::schedule::every_second("exhaustion", move || me.evaluate_due(), stop)
     }
 }
 

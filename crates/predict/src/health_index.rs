@@ -13,7 +13,7 @@ use argus_detect::health::{Combine, HealthClass, HealthConfig};
 use argus_model::alert::AlertEvent;
 use argus_model::{Clock, Labels, Matcher, PromDuration};
 use argus_tsdb::{Db, Querier, Storage};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -203,7 +203,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     query: Arc<dyn InstantQuery>,
     rules: RwLock<Vec<HealthIndexRuleConfig>>,
-    last_eval: Mutex<HashMap<String, i64>>,
+    due: crate::schedule::Due,
     book: AlertBook,
 }
 
@@ -232,7 +232,7 @@ impl HealthIndexService {
                 clock,
                 query,
                 rules: RwLock::new(Vec::new()),
-                last_eval: Mutex::new(HashMap::new()),
+                due: Default::default(),
                 book: AlertBook::new(resend_ms),
             }),
         }
@@ -256,7 +256,7 @@ impl HealthIndexService {
                 .collect()
         };
         self.inner.book.keep_rules(&kept, now);
-        self.inner.last_eval.lock().clear();
+        self.inner.due.clear();
         *self.inner.rules.write() = rules;
     }
 
@@ -265,16 +265,11 @@ impl HealthIndexService {
         let now = self.inner.clock.now_ms();
         let rules = self.inner.rules.read().clone();
         for rule in &rules {
-            let due = {
-                let mut last = self.inner.last_eval.lock();
-                let l = last.entry(rule.name.clone()).or_insert(i64::MIN);
-                let due = *l == i64::MIN || now - *l >= rule.interval.as_millis();
-                if due {
-                    *l = now;
-                }
-                due
-            };
-            if due {
+            if self
+                .inner
+                .due
+                .take(&rule.name, rule.interval.as_millis(), now)
+            {
                 self.evaluate(rule, now);
             }
         }
@@ -391,25 +386,9 @@ impl HealthIndexService {
     }
 
     /// Runs [`HealthIndexService::evaluate_due`] every second until `stop`.
-    pub fn spawn(
-        &self,
-        mut stop: tokio::sync::watch::Receiver<bool>,
-    ) -> tokio::task::JoinHandle<()> {
+    pub fn spawn(&self, stop: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = stop.wait_for(|s| *s) => return,
-                }
-                let m = me.clone();
-                if let Err(e) = tokio::task::spawn_blocking(move || m.evaluate_due()).await {
-                    tracing::error!(error = %e, "The composite health evaluation failed; it runs again in a second.");
-                }
-            }
-        })
+        crate::schedule::every_second("composite health", move || me.evaluate_due(), stop)
     }
 }
 

@@ -36,6 +36,7 @@ mod alerting;
 mod config;
 mod engine;
 mod health_index;
+mod schedule;
 
 pub use alerting::AlertSinkFn;
 pub use config::{compile_rules, CompiledRule, ExhaustionRuleConfig, PredictConfigError};
