@@ -217,9 +217,21 @@ fn lock_dir(dir: &Path) -> Result<File, TsdbError> {
         }
         Err(e) => return Err(wal::io_err(&path, e)),
     };
+    // Another store on this directory keeps the lock for as long as it
+    // runs. A lock held for a moment only is not that: a child process
+    // forked elsewhere in this process shares the descriptor until it execs,
+    // and a store just closed in this process is released when its last
+    // handle is dropped. So the lock is tried for up to a second.
     #[cfg(unix)]
-    rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive)
-        .map_err(|_| TsdbError::Locked(dir.to_path_buf()))?;
+    {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+            if std::time::Instant::now() >= deadline {
+                return Err(TsdbError::Locked(dir.to_path_buf()));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
     Ok(f)
 }
 
