@@ -5,10 +5,9 @@
 
 mod common;
 use argus_model::ManualClock;
-use common::{start_server, webhook};
+use common::{alertmanager_to_webhook, start_server, wait_for_alert, webhook};
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 const T0: i64 = 1_700_000_000_000;
 const MIN: i64 = 60_000;
@@ -17,16 +16,7 @@ const MIN: i64 = 60_000;
 async fn a_leak_reaches_the_webhook_with_its_predicted_time() {
     let dir = tempfile::tempdir().unwrap();
     let (hook_port, hooks) = webhook().await;
-    let am = dir.path().join("alertmanager.yml");
-    std::fs::write(
-        &am,
-        format!(
-            "route: {{receiver: hook, group_wait: 0s, group_interval: 1s}}\n\
-             receivers:\n  - name: hook\n    webhook_configs: [{{url: 'http://127.0.0.1:{hook_port}/'}}]\n\
-             argus: {{flap_damping: {{enabled: false}}}}\n"
-        ),
-    )
-    .unwrap();
+    let am = alertmanager_to_webhook(dir.path(), hook_port);
     let yaml = format!(
         "alerting: {{config_file: '{}'}}\n\
          exhaustion_rules:\n\
@@ -60,24 +50,7 @@ async fn a_leak_reaches_the_webhook_with_its_predicted_time() {
     // The rule's next evaluation is a minute later.
     clock.advance(MIN);
 
-    let t0 = Instant::now();
-    let alert = loop {
-        let found = hooks.lock().unwrap().iter().find_map(|p| {
-            p["alerts"]
-                .as_array()?
-                .iter()
-                .find(|a| a["labels"]["alertname"] == "DiskFillsSoon")
-                .cloned()
-        });
-        if let Some(a) = found {
-            break a;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "no alert at the webhook"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let alert = wait_for_alert(&hooks, "DiskFillsSoon", 20).await;
     assert_eq!(alert["status"], "firing");
     assert_eq!(alert["labels"]["mount"], "/data");
     assert_eq!(alert["labels"]["metric"], "disk_free_bytes");

@@ -4,7 +4,7 @@
 
 mod common;
 use argus_model::ManualClock;
-use common::{start_server, webhook};
+use common::{alertmanager_to_webhook, start_server, wait_for_alert, webhook};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,16 +51,7 @@ async fn query(base: &str, q: &str, t: i64) -> Value {
 async fn a_jump_beyond_the_index_history_reaches_the_webhook_as_a_warning() {
     let dir = tempfile::tempdir().unwrap();
     let (hook_port, hooks) = webhook().await;
-    let am = dir.path().join("alertmanager.yml");
-    std::fs::write(
-        &am,
-        format!(
-            "route: {{receiver: hook, group_wait: 0s, group_interval: 1s}}\n\
-             receivers:\n  - name: hook\n    webhook_configs: [{{url: 'http://127.0.0.1:{hook_port}/'}}]\n\
-             argus: {{flap_damping: {{enabled: false}}}}\n"
-        ),
-    )
-    .unwrap();
+    let am = alertmanager_to_webhook(dir.path(), hook_port);
     let yaml = format!(
         "alerting: {{config_file: '{}'}}\n\
          health_index_rules:\n\
@@ -107,24 +98,7 @@ async fn a_jump_beyond_the_index_history_reaches_the_webhook_as_a_warning() {
     // CPU, memory and network jump to 0.7.
     import(&srv.base, T0 + 7 * MIN, T0 + 7 * MIN, 0.7).await;
     clock.set(T0 + 7 * MIN);
-    let t0 = Instant::now();
-    let alert = loop {
-        let found = hooks.lock().unwrap().iter().find_map(|p| {
-            p["alerts"]
-                .as_array()?
-                .iter()
-                .find(|a| a["labels"]["alertname"] == "NodeHealth")
-                .cloned()
-        });
-        if let Some(a) = found {
-            break a;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "no alert at the webhook"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let alert = wait_for_alert(&hooks, "NodeHealth", 20).await;
     assert_eq!(alert["labels"]["class"], "warning", "{alert}");
     assert_eq!(alert["labels"]["instance"], "db1");
     assert_eq!(alert["labels"]["team"], "infra");

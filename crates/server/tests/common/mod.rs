@@ -45,6 +45,46 @@ pub async fn webhook() -> (u16, Hooks) {
     (port, got)
 }
 
+/// Writes `dir/alertmanager.yml`: every alert to the webhook on `port` at
+/// once (no grouping wait, no flap damping); returns its path.
+pub fn alertmanager_to_webhook(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
+    let am = dir.join("alertmanager.yml");
+    std::fs::write(
+        &am,
+        format!(
+            "route: {{receiver: hook, group_wait: 0s, group_interval: 1s}}\n\
+             receivers:\n  - name: hook\n    webhook_configs: [{{url: 'http://127.0.0.1:{port}/'}}]\n\
+             argus: {{flap_damping: {{enabled: false}}}}\n"
+        ),
+    )
+    .unwrap();
+    am
+}
+
+/// The first alert named `name` the webhook received, waiting up to
+/// `secs` seconds (panics with the payloads when none came).
+pub async fn wait_for_alert(hooks: &Hooks, name: &str, secs: u64) -> Value {
+    let t0 = std::time::Instant::now();
+    loop {
+        let found = hooks.lock().unwrap().iter().find_map(|p| {
+            p["alerts"]
+                .as_array()?
+                .iter()
+                .find(|a| a["labels"]["alertname"] == name)
+                .cloned()
+        });
+        if let Some(a) = found {
+            return a;
+        }
+        assert!(
+            t0.elapsed().as_secs() < secs,
+            "no {name} at the webhook within {secs} s: {:?}",
+            hooks.lock().unwrap()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// `GET url`, its body parsed as JSON (panics on a transport or parse error).
 pub async fn get_json(url: String) -> Value {
     reqwest::get(&url).await.unwrap().json().await.unwrap()
