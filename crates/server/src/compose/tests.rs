@@ -134,24 +134,8 @@ async fn a_reload_with_one_bad_section_changes_nothing_and_names_it() {
         "rule_files: [a.yml]\nweb: {enable_lifecycle: true}\n",
     )
     .unwrap();
-    let config = Config::load(&file).unwrap();
     let data = dir.path().join("data");
-    let opts = options(&data, config, Some(file.clone()));
-    let base = format!("http://{}", opts.listen);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::run(opts, Arc::new(SystemClock), async {
-        let _ = stopped.await;
-    }));
-    let t0 = std::time::Instant::now();
-    while reqwest::get(format!("{base}/-/ready"))
-        .await
-        .map(|r| r.status().as_u16())
-        .ok()
-        != Some(200)
-    {
-        assert!(t0.elapsed().as_secs() < 20, "the server did not start");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let (base, stop, server) = serve_file(&data, &file).await;
     assert_eq!(group_names(&base).await, ["a"]);
 
     // Valid rules, an alerting section naming a missing file (the file
