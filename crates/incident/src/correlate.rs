@@ -1,0 +1,854 @@
+//! Grouping alerts into incidents online, as they arrive.
+//!
+//! A firing alert joins the open incident it is most related to, or opens a
+//! new one. Related means, together:
+//! - **identity**: the same service, instance or machine, whatever labels
+//!   the source used ([`crate::entity`]);
+//! - **placement**: an alert about a machine and the instances on it;
+//! - **topology**: services within a few calls of each other
+//!   ([`crate::topology`]), a fault's callers and its callees;
+//! - **history**: services whose alerts were in one incident before;
+//! - **time**: the incident's window starts at [`Settings::window_ms`] after
+//!   its last firing alert and widens as it gathers services, up to
+//!   [`Settings::max_window_ms`].
+//!
+//! An alert that keeps firing on its own (it fired [`Settings::noisy_after`]
+//! times in a day: a flapping disk warning, a nightly job) joins only through
+//! its own service, instance or machine, never through the graph, so noise
+//! stays out of a fault's incident. A machine-level alert merges the
+//! incidents of the instances on that machine that opened within
+//! [`Settings::burst_ms`] of each other.
+//!
+//! ```
+//! use argus_incident::correlate::{Correlator, Settings, Signal};
+//! use argus_incident::topology::Topology;
+//! use argus_model::Labels;
+//!
+//! let topo = Topology::from_csv("caller,callee\nweb,db\n").unwrap();
+//! let mut c = Correlator::new(Settings::default(), topo);
+//! let fire = |svc: &str, name: &str, at| Signal::firing(Labels::from_pairs(&[("alertname", name), ("service", svc)]), at);
+//! let a = c.observe(fire("web", "HighLatency", 0)).unwrap();
+//! let b = c.observe(fire("db", "SlowQueries", 40_000)).unwrap();
+//! let x = c.observe(fire("billing", "DiskFull", 50_000)).unwrap();
+//! assert_eq!(a, b);
+//! assert_ne!(a, x);
+//! assert_eq!(c.incident(a).unwrap().root.as_ref().unwrap().service.as_deref(), Some("db"));
+//! ```
+
+use crate::entity::{AliasBook, Entities};
+use crate::model::{EntryKind, Incident, IncidentAlert, Root, Severity, State, Times};
+use crate::root::{self, Candidate, NodeCandidate};
+use crate::topology::{Relation, Topology};
+use argus_model::Labels;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+/// The correlator's settings (`incidents:` in the server's config).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// An incident takes related alerts for this long after its last firing
+    /// alert, at first.
+    pub window_ms: i64,
+    /// The most the window widens to as the incident gathers services.
+    pub max_window_ms: i64,
+    /// Services this many calls apart or closer are related.
+    pub max_hops: u8,
+    /// Alerts on one machine this close in time are one fault's when a
+    /// machine-level alert ties them.
+    pub burst_ms: i64,
+    /// An incident whose alerts all resolved is recovered after they stay
+    /// resolved this long.
+    pub recovery_stable_ms: i64,
+    /// A root is "located" once its confidence reaches this.
+    pub locate_confidence: f64,
+    /// An alert that fired this many times in [`Settings::noisy_window_ms`]
+    /// joins incidents only through its own service, instance or machine.
+    pub noisy_after: u32,
+    /// See [`Settings::noisy_after`].
+    pub noisy_window_ms: i64,
+    /// Two services whose alerts shared this many earlier incidents are
+    /// related even without an edge between them.
+    pub together_after: u32,
+    /// The least relation an alert needs to join an incident (0–1).
+    pub join_threshold: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            window_ms: 5 * 60_000,
+            max_window_ms: 15 * 60_000,
+            max_hops: 2,
+            burst_ms: 2 * 60_000,
+            recovery_stable_ms: 5 * 60_000,
+            locate_confidence: 0.6,
+            noisy_after: 3,
+            noisy_window_ms: 24 * 3_600_000,
+            together_after: 2,
+            join_threshold: 0.5,
+        }
+    }
+}
+
+/// One alert change, from any source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signal {
+    /// The alert's identity (a fingerprint of its labels).
+    pub key: u64,
+    /// Its labels.
+    pub labels: Labels,
+    /// Its annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// True when it fires, false when it resolved.
+    pub firing: bool,
+    /// When this change was seen, ms since the epoch.
+    pub at_ms: i64,
+    /// The alert's own start (`startsAt`).
+    pub starts_at_ms: i64,
+}
+
+impl Signal {
+    /// A firing alert seen at `at_ms`, keyed by its labels' hash.
+    pub fn firing(labels: Labels, at_ms: i64) -> Signal {
+        Signal {
+            key: labels.stable_hash(),
+            labels,
+            annotations: BTreeMap::new(),
+            firing: true,
+            at_ms,
+            starts_at_ms: at_ms,
+        }
+    }
+
+    /// The same alert resolved at `at_ms`.
+    pub fn resolved(labels: Labels, at_ms: i64) -> Signal {
+        Signal {
+            firing: false,
+            ..Signal::firing(labels, at_ms)
+        }
+    }
+}
+
+/// What the correlator keeps beside an incident to answer "is this alert
+/// related?" quickly.
+#[derive(Debug, Clone, Default)]
+struct Index {
+    services: BTreeMap<String, i64>,
+    instances: BTreeSet<String>,
+    /// machine → (has a machine-level alert, first alert on it).
+    nodes: BTreeMap<String, (bool, i64)>,
+    last_fire_ms: i64,
+    opened_ms: i64,
+}
+
+impl Index {
+    fn add(&mut self, e: &Entities, at: i64) {
+        if let Some(s) = &e.service {
+            self.services.entry(s.clone()).or_insert(at);
+        }
+        if let Some(i) = &e.instance {
+            self.instances.insert(i.clone());
+        }
+        if let Some(n) = &e.node {
+            let v = self.nodes.entry(n.clone()).or_insert((false, at));
+            v.0 |= e.is_node_level();
+        }
+        self.last_fire_ms = self.last_fire_ms.max(at);
+    }
+
+    fn of(inc: &Incident) -> Index {
+        let mut ix = Index {
+            opened_ms: inc.times.detected_ms,
+            ..Index::default()
+        };
+        for a in &inc.alerts {
+            ix.add(&a.entities, a.joined_ms);
+            ix.last_fire_ms =
+                ix.last_fire_ms
+                    .max(if a.firing { a.changed_ms } else { a.joined_ms });
+        }
+        ix
+    }
+}
+
+/// The online correlator: incidents, what it learned, and the changes not
+/// yet saved.
+#[derive(Debug)]
+pub struct Correlator {
+    settings: Settings,
+    topo: Topology,
+    aliases: AliasBook,
+    incidents: BTreeMap<u64, Incident>,
+    index: HashMap<u64, Index>,
+    /// alert key → the active incident it is in.
+    by_alert: HashMap<u64, u64>,
+    /// alert key → its recent firing times.
+    fired: HashMap<u64, VecDeque<i64>>,
+    /// (service, service) → incidents they shared.
+    together: HashMap<(String, String), u32>,
+    next_id: u64,
+    dirty: BTreeSet<u64>,
+}
+
+impl Correlator {
+    /// A correlator with no incidents over the graph `topo`.
+    pub fn new(settings: Settings, topo: Topology) -> Self {
+        Correlator {
+            settings,
+            topo,
+            aliases: AliasBook::default(),
+            incidents: BTreeMap::new(),
+            index: HashMap::new(),
+            by_alert: HashMap::new(),
+            fired: HashMap::new(),
+            together: HashMap::new(),
+            next_id: 1,
+            dirty: BTreeSet::new(),
+        }
+    }
+
+    /// Puts back incidents read from the store; new ones are numbered after
+    /// the highest.
+    pub fn restore(&mut self, incidents: Vec<Incident>) {
+        for inc in incidents {
+            self.next_id = self.next_id.max(inc.id + 1);
+            if inc.is_active() {
+                for a in &inc.alerts {
+                    self.by_alert.insert(a.key, inc.id);
+                }
+                self.index.insert(inc.id, Index::of(&inc));
+            } else if inc.merged_into.is_none() {
+                self.learn_together(&inc);
+            }
+            for a in &inc.alerts {
+                self.fired.entry(a.key).or_default().push_back(a.joined_ms);
+            }
+            self.incidents.insert(inc.id, inc);
+        }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Replaces the settings (on reload).
+    pub fn set_settings(&mut self, s: Settings) {
+        self.settings = s;
+    }
+
+    /// The service graph, to add learned or configured edges to.
+    pub fn topology_mut(&mut self) -> &mut Topology {
+        &mut self.topo
+    }
+
+    /// The service graph.
+    pub fn topology(&self) -> &Topology {
+        &self.topo
+    }
+
+    /// Replaces the service graph (on reload).
+    pub fn set_topology(&mut self, t: Topology) {
+        self.topo = t;
+    }
+
+    /// Learns names and call edges from a series' labels.
+    pub fn learn(&mut self, labels: &Labels) {
+        self.aliases.learn(labels);
+        self.topo.learn(labels);
+    }
+
+    /// What has been learned about names.
+    pub fn aliases(&self) -> &AliasBook {
+        &self.aliases
+    }
+
+    /// One incident.
+    pub fn incident(&self, id: u64) -> Option<&Incident> {
+        self.incidents.get(&id)
+    }
+
+    /// Every incident kept, oldest first.
+    pub fn incidents(&self) -> impl Iterator<Item = &Incident> {
+        self.incidents.values()
+    }
+
+    /// The ids of incidents changed since the last call, for the store.
+    pub fn take_dirty(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.dirty).into_iter().collect()
+    }
+
+    /// The incident an alert is in, while it is active.
+    pub fn incident_of(&self, key: u64) -> Option<u64> {
+        self.by_alert.get(&key).copied()
+    }
+
+    fn noisy(&mut self, key: u64, at: i64) -> bool {
+        let w = self.settings.noisy_window_ms;
+        let q = self.fired.entry(key).or_default();
+        while q.front().is_some_and(|&t| t < at - w) {
+            q.pop_front();
+        }
+        let noisy = q.len() as u32 >= self.settings.noisy_after;
+        q.push_back(at);
+        if q.len() > 64 {
+            q.pop_front();
+        }
+        noisy
+    }
+
+    fn window(&self, ix: &Index) -> i64 {
+        let s = &self.settings;
+        let widen = 1.0 + (ix.services.len().max(1) as f64).ln();
+        ((s.window_ms as f64 * widen) as i64).min(s.max_window_ms)
+    }
+
+    /// How strongly an alert about `e` relates to an incident (0–1).
+    fn relation(&mut self, e: &Entities, at: i64, ix: &Index, noisy: bool) -> f64 {
+        let mut best: f64 = 0.0;
+        if e.instance
+            .as_ref()
+            .is_some_and(|i| ix.instances.contains(i))
+        {
+            return 1.0;
+        }
+        if let Some(s) = &e.service {
+            if ix.services.contains_key(s) {
+                return 1.0;
+            }
+        }
+        if let Some(n) = &e.node {
+            if let Some((node_level, first)) = ix.nodes.get(n) {
+                if e.is_node_level() || *node_level {
+                    best = best.max(0.9);
+                } else if (at - first).abs() <= self.settings.burst_ms {
+                    best = best.max(0.3);
+                }
+            }
+        }
+        if noisy {
+            return if best >= 0.9 { best } else { 0.0 };
+        }
+        if let Some(s) = &e.service {
+            let max = self.settings.max_hops;
+            for other in ix.services.keys() {
+                let r = match self.topo.relation_cached(s, other, max) {
+                    Some(Relation::Caller(h)) | Some(Relation::Callee(h)) => 1.0 - 0.2 * h as f64,
+                    Some(Relation::Sibling(h)) if h <= 2 => 0.5,
+                    _ => 0.0,
+                };
+                let key = ordered(s, other);
+                let hist = if self
+                    .together
+                    .get(&key)
+                    .is_some_and(|&n| n >= self.settings.together_after)
+                {
+                    0.6
+                } else {
+                    0.0
+                };
+                best = best.max(r).max(hist);
+            }
+        }
+        best
+    }
+
+    /// Takes one alert change. For a firing alert, returns the incident it
+    /// is now in; for a resolved one, the incident it was in.
+    pub fn observe(&mut self, s: Signal) -> Option<u64> {
+        self.aliases.learn(&s.labels);
+        if !s.firing {
+            return self.resolve_alert(&s);
+        }
+        let e = self.aliases.resolve(&s.labels);
+        let noisy = self.noisy(s.key, s.at_ms);
+        if let Some(&id) = self.by_alert.get(&s.key) {
+            self.refire(id, &s, &e);
+            return Some(id);
+        }
+        let mut scored: Vec<(f64, u64)> = Vec::new();
+        let ids: Vec<u64> = self.index.keys().copied().collect();
+        for id in ids {
+            let ix = self.index.get(&id).cloned().unwrap_or_default();
+            let strong_window = self.settings.max_window_ms;
+            let gap = s.at_ms - ix.last_fire_ms;
+            if gap > strong_window.max(self.window(&ix)) {
+                continue;
+            }
+            let r = self.relation(&e, s.at_ms, &ix, noisy);
+            let allowed = if r >= 0.9 {
+                strong_window
+            } else {
+                self.window(&ix)
+            };
+            if r >= self.settings.join_threshold && gap <= allowed {
+                scored.push((r, id));
+            }
+        }
+        // The most related; among equals the most recently active, then the newest.
+        scored.sort_by(|a, b| {
+            b.0.total_cmp(&a.0).then_with(|| {
+                let la = self.index.get(&a.1).map_or(0, |x| x.last_fire_ms);
+                let lb = self.index.get(&b.1).map_or(0, |x| x.last_fire_ms);
+                lb.cmp(&la).then(b.1.cmp(&a.1))
+            })
+        });
+        let id = match scored.first() {
+            Some(&(_, id)) => {
+                self.join(id, &s, e.clone());
+                id
+            }
+            None => self.open(&s, e.clone()),
+        };
+        if e.is_node_level() {
+            self.merge_on_machine(id, &e, s.at_ms);
+        }
+        self.rerank(id, s.at_ms);
+        Some(id)
+    }
+
+    fn alert_of(s: &Signal, e: Entities) -> IncidentAlert {
+        IncidentAlert {
+            key: s.key,
+            labels: s
+                .labels
+                .iter()
+                .map(|l| (l.name.clone(), l.value.clone()))
+                .collect(),
+            annotations: s.annotations.clone(),
+            entities: e,
+            severity: Severity::parse(s.labels.get("severity").unwrap_or("")),
+            starts_at_ms: s.starts_at_ms.min(s.at_ms),
+            joined_ms: s.at_ms,
+            changed_ms: s.at_ms,
+            firing: true,
+            firings: 1,
+        }
+    }
+
+    fn open(&mut self, s: &Signal, e: Entities) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut inc = Incident {
+            id,
+            title: String::new(),
+            state: State::Open,
+            owner: None,
+            severity: Severity::None,
+            root: None,
+            times: Times {
+                fault_start_ms: s.starts_at_ms.min(s.at_ms),
+                detected_ms: s.at_ms,
+                ..Times::default()
+            },
+            alerts: Vec::new(),
+            timeline: Vec::new(),
+            merged_into: None,
+            updated_ms: s.at_ms,
+        };
+        inc.log(
+            s.at_ms,
+            EntryKind::Opened,
+            format!("Opened by {}.", describe(&s.labels)),
+            Some(s.key),
+        );
+        self.incidents.insert(id, inc);
+        self.index.insert(
+            id,
+            Index {
+                opened_ms: s.at_ms,
+                ..Index::default()
+            },
+        );
+        self.join(id, s, e);
+        id
+    }
+
+    fn join(&mut self, id: u64, s: &Signal, e: Entities) {
+        let Some(inc) = self.incidents.get_mut(&id) else {
+            return;
+        };
+        let a = Self::alert_of(s, e.clone());
+        inc.severity = inc.severity.max(a.severity);
+        inc.log(
+            s.at_ms,
+            EntryKind::AlertFiring,
+            format!("{} fired.", describe(&s.labels)),
+            Some(s.key),
+        );
+        inc.alerts.push(a);
+        self.index.entry(id).or_default().add(&e, s.at_ms);
+        self.by_alert.insert(s.key, id);
+        self.dirty.insert(id);
+    }
+
+    fn refire(&mut self, id: u64, s: &Signal, e: &Entities) {
+        let Some(inc) = self.incidents.get_mut(&id) else {
+            return;
+        };
+        let Some(a) = inc.alerts.iter_mut().find(|a| a.key == s.key) else {
+            return;
+        };
+        a.annotations.clone_from(&s.annotations);
+        if a.firing {
+            return;
+        }
+        a.firing = true;
+        a.firings += 1;
+        a.changed_ms = s.at_ms;
+        inc.log(
+            s.at_ms,
+            EntryKind::AlertFiring,
+            format!("{} fired again.", describe(&s.labels)),
+            Some(s.key),
+        );
+        self.index.entry(id).or_default().add(e, s.at_ms);
+        self.dirty.insert(id);
+    }
+
+    fn resolve_alert(&mut self, s: &Signal) -> Option<u64> {
+        let id = *self.by_alert.get(&s.key)?;
+        let inc = self.incidents.get_mut(&id)?;
+        let a = inc.alerts.iter_mut().find(|a| a.key == s.key)?;
+        if !a.firing {
+            return Some(id);
+        }
+        a.firing = false;
+        a.changed_ms = s.at_ms;
+        inc.log(
+            s.at_ms,
+            EntryKind::AlertResolved,
+            format!("{} resolved.", describe(&s.labels)),
+            Some(s.key),
+        );
+        self.dirty.insert(id);
+        Some(id)
+    }
+
+    /// A machine-level alert ties together the incidents of the instances on
+    /// that machine that opened close to each other.
+    fn merge_on_machine(&mut self, into: u64, e: &Entities, at: i64) {
+        let Some(node) = &e.node else { return };
+        let burst = self.settings.burst_ms;
+        let others: Vec<u64> = self
+            .index
+            .iter()
+            .filter(|(id, ix)| {
+                **id != into && ix.nodes.contains_key(node) && (ix.opened_ms - at).abs() <= burst
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for from in others {
+            self.merge(from, into, at);
+        }
+    }
+
+    /// Moves every alert of `from` into `into`; `from` stays, marked merged.
+    pub fn merge(&mut self, from: u64, into: u64, at: i64) {
+        if from == into {
+            return;
+        }
+        let Some(mut src) = self.incidents.remove(&from) else {
+            return;
+        };
+        let ix = self.index.remove(&from);
+        let moved = std::mem::take(&mut src.alerts);
+        src.merged_into = Some(into);
+        src.log(
+            at,
+            EntryKind::Merged,
+            format!("Merged into incident {into}."),
+            None,
+        );
+        let Some(dst) = self.incidents.get_mut(&into) else {
+            self.incidents.insert(from, src);
+            return;
+        };
+        dst.times.fault_start_ms = dst.times.fault_start_ms.min(src.times.fault_start_ms);
+        dst.times.detected_ms = dst.times.detected_ms.min(src.times.detected_ms);
+        dst.times.notified_ms = min_opt(dst.times.notified_ms, src.times.notified_ms);
+        dst.times.acknowledged_ms = min_opt(dst.times.acknowledged_ms, src.times.acknowledged_ms);
+        dst.severity = dst.severity.max(src.severity);
+        if dst.owner.is_none() {
+            dst.owner.clone_from(&src.owner);
+        }
+        dst.log(
+            at,
+            EntryKind::Merged,
+            format!("Incident {from} merged in ({} alerts).", moved.len()),
+            None,
+        );
+        for a in &moved {
+            self.by_alert.insert(a.key, into);
+        }
+        dst.alerts.extend(moved);
+        dst.alerts.sort_by_key(|a| a.joined_ms);
+        if let Some(ix) = ix {
+            let d = self.index.entry(into).or_default();
+            for (s, t) in ix.services {
+                let v = d.services.entry(s).or_insert(t);
+                *v = (*v).min(t);
+            }
+            d.instances.extend(ix.instances);
+            for (n, (lvl, t)) in ix.nodes {
+                let v = d.nodes.entry(n).or_insert((lvl, t));
+                v.0 |= lvl;
+                v.1 = v.1.min(t);
+            }
+            d.last_fire_ms = d.last_fire_ms.max(ix.last_fire_ms);
+            d.opened_ms = d.opened_ms.min(ix.opened_ms);
+        }
+        self.incidents.insert(from, src);
+        self.dirty.insert(from);
+        self.dirty.insert(into);
+    }
+
+    /// Names the root again from the incident's alerts; logs a change and
+    /// the moment it is located.
+    fn rerank(&mut self, id: u64, at: i64) {
+        let Some(inc) = self.incidents.get(&id) else {
+            return;
+        };
+        let (services, nodes) = candidates(inc);
+        let root = root::rank(&services, &nodes, &self.topo, self.settings.max_hops + 2);
+        let threshold = self.settings.locate_confidence;
+        let Some(inc) = self.incidents.get_mut(&id) else {
+            return;
+        };
+        if inc.root.as_ref().is_some_and(|r| r.confirmed_by.is_some()) {
+            return;
+        }
+        let same_place = |a: &Option<Root>, b: &Option<Root>| match (a, b) {
+            (Some(a), Some(b)) => a.service == b.service && a.node == b.node,
+            (None, None) => true,
+            _ => false,
+        };
+        let moved = !same_place(&inc.root, &root);
+        if let Some(r) = &root {
+            inc.times.fault_start_ms = inc.times.fault_start_ms.min(root_start(inc, r));
+            if moved {
+                inc.times.located_ms = None;
+            }
+            if inc.times.located_ms.is_none() && r.confidence >= threshold {
+                inc.times.located_ms = Some(at);
+                inc.log(
+                    at,
+                    EntryKind::Located,
+                    format!(
+                        "Root: {} ({:.0} % confidence).",
+                        place(r),
+                        r.confidence * 100.0
+                    ),
+                    None,
+                );
+            }
+        }
+        inc.root = root;
+        inc.title = title(inc);
+        self.dirty.insert(id);
+    }
+
+    /// Closes incidents whose alerts all stayed resolved for
+    /// [`Settings::recovery_stable_ms`]. Returns the ids closed.
+    pub fn tick(&mut self, now: i64) -> Vec<u64> {
+        let stable = self.settings.recovery_stable_ms;
+        let done: Vec<u64> = self
+            .index
+            .keys()
+            .copied()
+            .filter(|id| {
+                self.incidents.get(id).is_some_and(|inc| {
+                    !inc.firing()
+                        && inc.alerts.iter().map(|a| a.changed_ms).max().unwrap_or(0) + stable
+                            <= now
+                })
+            })
+            .collect();
+        for id in &done {
+            let Some(inc) = self.incidents.get_mut(id) else {
+                continue;
+            };
+            let last = inc.alerts.iter().map(|a| a.changed_ms).max().unwrap_or(now);
+            inc.times.recovered_ms = Some(last);
+            inc.state = State::Resolved;
+            inc.log(
+                now,
+                EntryKind::Recovered,
+                "Every alert resolved and stayed resolved.".to_string(),
+                None,
+            );
+            self.close(*id);
+        }
+        done
+    }
+
+    /// Drops an incident's alerts from the active maps once it is resolved.
+    pub(crate) fn close(&mut self, id: u64) {
+        self.index.remove(&id);
+        self.by_alert.retain(|_, v| *v != id);
+        if let Some(inc) = self.incidents.get(&id).cloned() {
+            self.learn_together(&inc);
+        }
+        self.dirty.insert(id);
+    }
+
+    fn learn_together(&mut self, inc: &Incident) {
+        let svcs = inc.services();
+        if svcs.len() > 20 {
+            return;
+        }
+        for (i, a) in svcs.iter().enumerate() {
+            for b in &svcs[i + 1..] {
+                *self.together.entry(ordered(a, b)).or_default() += 1;
+            }
+        }
+    }
+
+    /// Mutable access for the actions of people ([`crate::actions`]).
+    pub(crate) fn incident_mut(&mut self, id: u64) -> Option<&mut Incident> {
+        self.dirty.insert(id);
+        self.incidents.get_mut(&id)
+    }
+
+    /// Re-activates a resolved incident (a person reopened it).
+    pub(crate) fn reactivate(&mut self, id: u64) {
+        if let Some(inc) = self.incidents.get(&id) {
+            for a in &inc.alerts {
+                if a.firing {
+                    self.by_alert.insert(a.key, id);
+                }
+            }
+            self.index.insert(id, Index::of(inc));
+        }
+    }
+
+    /// Forgets resolved incidents last changed before `before_ms`. Returns
+    /// their ids, for the store to delete.
+    pub fn forget_before(&mut self, before_ms: i64) -> Vec<u64> {
+        let old: Vec<u64> = self
+            .incidents
+            .values()
+            .filter(|i| !i.is_active() && i.updated_ms < before_ms)
+            .map(|i| i.id)
+            .collect();
+        for id in &old {
+            self.incidents.remove(id);
+        }
+        old
+    }
+}
+
+fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+fn ordered(a: &str, b: &str) -> (String, String) {
+    if a <= b {
+        (a.to_string(), b.to_string())
+    } else {
+        (b.to_string(), a.to_string())
+    }
+}
+
+/// The ranking's view of an incident's alerts.
+fn candidates(inc: &Incident) -> (Vec<Candidate>, Vec<NodeCandidate>) {
+    let mut svcs: BTreeMap<&str, Candidate> = BTreeMap::new();
+    let mut nodes: BTreeMap<&str, NodeCandidate> = BTreeMap::new();
+    let mut hosted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for a in &inc.alerts {
+        let name = a.labels.get("alertname").cloned().unwrap_or_default();
+        if let Some(s) = a.entities.service.as_deref() {
+            let c = svcs.entry(s).or_insert_with(|| Candidate {
+                service: s.to_string(),
+                first_ms: a.joined_ms,
+                severity: a.severity,
+                metric: name.clone(),
+                instance: a.entities.instance.clone(),
+            });
+            c.severity = c.severity.max(a.severity);
+            if c.instance != a.entities.instance {
+                c.instance = None;
+            }
+            if let Some(n) = a.entities.node.as_deref() {
+                hosted.entry(n).or_default().insert(s);
+            }
+        } else if let Some(n) = a.entities.node.as_deref() {
+            nodes.entry(n).or_insert_with(|| NodeCandidate {
+                node: n.to_string(),
+                first_ms: a.joined_ms,
+                metric: name,
+                hosted: 0,
+            });
+        }
+    }
+    for (n, c) in nodes.iter_mut() {
+        c.hosted = hosted.get(n).map_or(0, BTreeSet::len);
+    }
+    (svcs.into_values().collect(), nodes.into_values().collect())
+}
+
+/// The start of the root's earliest alert.
+fn root_start(inc: &Incident, r: &Root) -> i64 {
+    inc.alerts
+        .iter()
+        .filter(|a| match (&r.service, &r.node) {
+            (Some(s), _) => a.entities.service.as_ref() == Some(s),
+            (None, Some(n)) => a.entities.node.as_ref() == Some(n),
+            _ => false,
+        })
+        .map(|a| a.starts_at_ms)
+        .min()
+        .unwrap_or(inc.times.fault_start_ms)
+}
+
+/// Where a root is, in words.
+pub fn place(r: &Root) -> String {
+    match (&r.service, &r.instance, &r.node) {
+        (Some(s), Some(i), _) => format!("service {s} ({i})"),
+        (Some(s), None, _) => format!("service {s}"),
+        (None, _, Some(n)) => format!("machine {n}"),
+        _ => "unknown".to_string(),
+    }
+}
+
+fn describe(labels: &Labels) -> String {
+    let name = labels.get("alertname").unwrap_or("alert");
+    let on = ["service", "job", "pod", "instance", "node", "host"]
+        .iter()
+        .find_map(|k| labels.get(k));
+    match on {
+        Some(v) => format!("{name} on {v}"),
+        None => name.to_string(),
+    }
+}
+
+fn title(inc: &Incident) -> String {
+    let head = match &inc.root {
+        Some(r) => format!(
+            "{} on {}",
+            r.metric.as_deref().unwrap_or("Alert"),
+            place(r)
+                .trim_start_matches("service ")
+                .trim_start_matches("machine ")
+        ),
+        None => inc
+            .alerts
+            .first()
+            .and_then(|a| a.labels.get("alertname").cloned())
+            .unwrap_or_else(|| "Incident".to_string()),
+    };
+    let more = inc.alerts.len().saturating_sub(1);
+    match more {
+        0 => head,
+        1 => format!("{head} and 1 more alert"),
+        n => format!("{head} and {n} more alerts"),
+    }
+}
+
+#[cfg(test)]
+#[path = "correlate_tests.rs"]
+mod tests;

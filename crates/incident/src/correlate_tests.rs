@@ -1,0 +1,140 @@
+use super::*;
+
+fn sig(p: &[(&str, &str)], at: i64) -> Signal {
+    Signal::firing(Labels::from_pairs(p), at)
+}
+
+fn chain() -> Topology {
+    Topology::from_csv("caller,callee\nweb,api\napi,db\nbilling,ledger\n").unwrap()
+}
+
+#[test]
+fn unrelated_faults_at_the_same_minute_are_two_incidents() {
+    let mut c = Correlator::new(Settings::default(), chain());
+    let a = c.observe(sig(&[("alertname", "Slow"), ("service", "db")], 0));
+    let b = c.observe(sig(&[("alertname", "Down"), ("service", "ledger")], 1_000));
+    let d = c.observe(sig(&[("alertname", "Slow"), ("service", "web")], 60_000));
+    let e = c.observe(sig(
+        &[("alertname", "Errors"), ("service", "billing")],
+        61_000,
+    ));
+    assert_eq!(a, d);
+    assert_eq!(b, e);
+    assert_ne!(a, b);
+}
+
+#[test]
+fn a_noisy_alert_does_not_join_through_the_graph() {
+    let mut c = Correlator::new(Settings::default(), chain());
+    let disk = [("alertname", "DiskWarn"), ("service", "api")];
+    // It fired and resolved three times before.
+    for k in 0..3 {
+        let t = k * 3_600_000;
+        c.observe(sig(&disk, t));
+        c.observe(Signal::resolved(Labels::from_pairs(&disk), t + 60_000));
+        c.tick(t + 3_000_000);
+    }
+    let fault = c.observe(sig(&[("alertname", "Slow"), ("service", "db")], 20_000_000));
+    let noise = c.observe(sig(&disk, 20_030_000));
+    assert_ne!(fault, noise);
+}
+
+#[test]
+fn a_machine_alert_merges_its_instances_incidents() {
+    let mut c = Correlator::new(Settings::default(), Topology::default());
+    let a = c
+        .observe(sig(
+            &[("alertname", "Down"), ("service", "x"), ("node", "n1")],
+            0,
+        ))
+        .unwrap();
+    let b = c
+        .observe(sig(
+            &[("alertname", "Down"), ("service", "y"), ("node", "n1")],
+            5_000,
+        ))
+        .unwrap();
+    let n = c
+        .observe(sig(
+            &[
+                ("alertname", "NodeDown"),
+                ("job", "node"),
+                ("instance", "n1:9100"),
+            ],
+            20_000,
+        ))
+        .unwrap();
+    let survivors: BTreeSet<u64> = [a, b, n]
+        .iter()
+        .map(|&id| {
+            let mut id = id;
+            while let Some(t) = c.incident(id).and_then(|i| i.merged_into) {
+                id = t;
+            }
+            id
+        })
+        .collect();
+    assert_eq!(survivors.len(), 1, "{a} {b} {n}");
+    let id = *survivors.iter().next().unwrap();
+    let inc = c.incident(id).unwrap();
+    assert_eq!(inc.alerts.len(), 3);
+    assert_eq!(inc.root.as_ref().unwrap().node.as_deref(), Some("n1"));
+}
+
+#[test]
+fn recovery_needs_every_alert_resolved_for_the_stable_time() {
+    let mut c = Correlator::new(Settings::default(), chain());
+    let a = [("alertname", "Slow"), ("service", "db")];
+    let b = [("alertname", "Slow"), ("service", "api")];
+    let id = c.observe(sig(&a, 0)).unwrap();
+    c.observe(sig(&b, 10_000));
+    c.observe(Signal::resolved(Labels::from_pairs(&a), 100_000));
+    assert!(c.tick(1_000_000).is_empty(), "one alert still fires");
+    c.observe(Signal::resolved(Labels::from_pairs(&b), 200_000));
+    assert!(c.tick(200_000 + 299_000).is_empty());
+    assert_eq!(c.tick(500_000), vec![id]);
+    let inc = c.incident(id).unwrap();
+    assert_eq!(inc.state, State::Resolved);
+    assert_eq!(inc.times.recovered_ms, Some(200_000));
+    // Firing again after recovery opens a new incident.
+    let again = c.observe(sig(&a, 600_000)).unwrap();
+    assert_ne!(again, id);
+}
+
+#[test]
+fn restore_keeps_ids_and_active_alerts() {
+    let mut c = Correlator::new(Settings::default(), chain());
+    let id = c
+        .observe(sig(&[("alertname", "Slow"), ("service", "db")], 0))
+        .unwrap();
+    let saved: Vec<Incident> = c.incidents().cloned().collect();
+    let mut d = Correlator::new(Settings::default(), chain());
+    d.restore(saved);
+    // The same alert firing again after a restart is the same incident, not a duplicate.
+    assert_eq!(
+        d.observe(sig(&[("alertname", "Slow"), ("service", "db")], 30_000)),
+        Some(id)
+    );
+    assert_eq!(d.incident(id).unwrap().alerts.len(), 1);
+    let other = d
+        .observe(sig(&[("alertname", "X"), ("service", "ledger")], 40_000))
+        .unwrap();
+    assert!(other > id);
+}
+
+#[test]
+fn the_root_is_located_once_confident() {
+    let mut c = Correlator::new(Settings::default(), chain());
+    let id = c
+        .observe(sig(&[("alertname", "Slow"), ("service", "web")], 0))
+        .unwrap();
+    c.observe(sig(&[("alertname", "Slow"), ("service", "api")], 10_000));
+    let inc = c.incident(id).unwrap();
+    assert_eq!(inc.root.as_ref().unwrap().service.as_deref(), Some("api"));
+    c.observe(sig(&[("alertname", "Slow"), ("service", "db")], 50_000));
+    let inc = c.incident(id).unwrap();
+    assert_eq!(inc.root.as_ref().unwrap().service.as_deref(), Some("db"));
+    // Located when the root moved to the database, not before.
+    assert_eq!(inc.times.located_ms, Some(50_000));
+    assert!(inc.title.starts_with("Slow on db"), "{}", inc.title);
+}
