@@ -44,6 +44,7 @@ pub mod inhibit;
 pub mod links;
 pub mod nflog;
 pub mod notification;
+pub mod observe;
 pub mod route;
 pub mod runner;
 pub mod silence;

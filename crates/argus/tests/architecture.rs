@@ -10,7 +10,9 @@
 //!   depend on an engine or on `argus-server`.
 //! - `argus-auth` (the HTTP edge's sign-in and roles) and `argus-eval` (the
 //!   evaluation of our own detectors) depend on nothing of ours but
-//!   `argus-model` (and, for `argus-eval`, `argus-detect`).
+//!   `argus-model` (and, for `argus-eval`, `argus-detect`, and
+//!   `argus-incident` to replay alert files through the real correlator:
+//!   [`REPLAYS`]).
 //! - Nothing depends on the evaluation lab ([`LAB`]): the shipped `argus`
 //!   binary in particular never links its peer orchestration (ADR 0015).
 //!
@@ -33,6 +35,10 @@ const PEERS: &[&str] = &[
     "argus-recover",
     "argus-logs",
 ];
+
+/// Evaluation crates allowed to depend on an engine to replay recorded
+/// input through the very code the server runs (`argus eval incidents`).
+const REPLAYS: &[(&str, &str)] = &[("argus-eval", "argus-incident")];
 
 /// The composition roots: the only crates that may depend on every other.
 const ROOTS: &[&str] = &["argus-server", "argus", "argus-lab"];
@@ -146,13 +152,18 @@ fn violations(metadata: &Value) -> Result<Vec<String>, String> {
                     "argus-forward depends on {dep} ({kind}); it may use only argus-model and argus-ingest (HTTP client settings, relabeling, file discovery): the server hands it the alerts."
                 ));
             }
+            if pkg == "argus-incident" && ours(dep) && dep != "argus-model" {
+                out.push(format!(
+                    "argus-incident depends on {dep} ({kind}); it may use only argus-model: the server turns alerts from rules, the pipeline and the detectors into its signals."
+                ));
+            }
             if pkg == "argus-eval"
                 && shipped
                 && ours(dep)
-                && !["argus-model", "argus-detect"].contains(&dep.as_str())
+                && !["argus-model", "argus-detect", "argus-incident"].contains(&dep.as_str())
             {
                 out.push(format!(
-                    "argus-eval depends on {dep} ({kind}); it may use only argus-model and argus-detect."
+                    "argus-eval depends on {dep} ({kind}); it may use only argus-model, argus-detect and argus-incident (the replay of an alert file)."
                 ));
             }
             if (pkg == "argus-detect" || pkg == "argus-model")
@@ -170,6 +181,7 @@ fn violations(metadata: &Value) -> Result<Vec<String>, String> {
             } else if !ROOTS.contains(&pkg.as_str())
                 && !PEERS.contains(&pkg.as_str())
                 && (PEERS.contains(&dep.as_str()) || ROOTS.contains(&dep.as_str()))
+                && !REPLAYS.contains(&(pkg.as_str(), dep.as_str()))
             {
                 out.push(format!(
                     "{pkg} depends on {dep} ({kind}); only the composition roots ({}) may depend on it.",

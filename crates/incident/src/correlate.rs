@@ -106,6 +106,9 @@ pub struct Signal {
     pub at_ms: i64,
     /// The alert's own start (`startsAt`).
     pub starts_at_ms: i64,
+    /// For a firing alert, when its last send stops being valid: it counts
+    /// as resolved then unless refreshed. `None`: until resolved.
+    pub ends_at_ms: Option<i64>,
 }
 
 impl Signal {
@@ -118,6 +121,7 @@ impl Signal {
             firing: true,
             at_ms,
             starts_at_ms: at_ms,
+            ends_at_ms: None,
         }
     }
 
@@ -424,6 +428,7 @@ impl Correlator {
             changed_ms: s.at_ms,
             firing: true,
             firings: 1,
+            expires_ms: s.ends_at_ms,
         }
     }
 
@@ -490,8 +495,13 @@ impl Correlator {
         let Some(a) = inc.alerts.iter_mut().find(|a| a.key == s.key) else {
             return;
         };
+        let changed = a.annotations != s.annotations || a.expires_ms != s.ends_at_ms;
         a.annotations.clone_from(&s.annotations);
+        a.expires_ms = s.ends_at_ms;
         if a.firing {
+            if changed {
+                self.dirty.insert(id);
+            }
             return;
         }
         a.firing = true;
@@ -652,6 +662,7 @@ impl Correlator {
     /// Closes incidents whose alerts all stayed resolved for
     /// [`Settings::recovery_stable_ms`]. Returns the ids closed.
     pub fn tick(&mut self, now: i64) -> Vec<u64> {
+        self.expire(now);
         let stable = self.settings.recovery_stable_ms;
         let done: Vec<u64> = self
             .index
@@ -681,6 +692,39 @@ impl Correlator {
             self.close(*id);
         }
         done
+    }
+
+    /// Firing alerts whose last send is no longer valid count as resolved at
+    /// the end of its validity (their source stopped sending them).
+    fn expire(&mut self, now: i64) {
+        let mut gone: Vec<(u64, u64, i64)> = Vec::new();
+        for id in self.index.keys() {
+            if let Some(inc) = self.incidents.get(id) {
+                for a in &inc.alerts {
+                    if let Some(t) = a.expires_ms.filter(|&t| a.firing && t < now) {
+                        gone.push((*id, a.key, t));
+                    }
+                }
+            }
+        }
+        for (id, key, t) in gone {
+            let Some(inc) = self.incidents.get_mut(&id) else {
+                continue;
+            };
+            let Some(a) = inc.alerts.iter_mut().find(|a| a.key == key) else {
+                continue;
+            };
+            a.firing = false;
+            a.changed_ms = t;
+            let name = a.labels.get("alertname").cloned().unwrap_or_default();
+            inc.log(
+                t,
+                EntryKind::AlertResolved,
+                format!("{name} stopped being sent; counted as resolved."),
+                Some(key),
+            );
+            self.dirty.insert(id);
+        }
     }
 
     /// Drops an incident's alerts from the active maps once it is resolved.

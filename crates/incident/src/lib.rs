@@ -32,11 +32,14 @@
 //! ```
 
 pub mod actions;
+pub mod api;
+pub mod config;
 pub mod correlate;
 pub mod entity;
 pub mod model;
 pub mod replay;
 pub mod root;
+pub mod service;
 pub mod store;
 pub mod topology;
 

@@ -191,6 +191,9 @@ pub struct IncidentAlert {
     pub firing: bool,
     /// How many times it fired in this incident.
     pub firings: u32,
+    /// While firing: when its last send stops being valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_ms: Option<i64>,
 }
 
 /// What a timeline entry records.

@@ -71,6 +71,10 @@ pub struct Config {
     /// warning and anomaly (`argus_predict::HealthIndexRuleConfig`
     /// documents every key). Default none.
     pub health_index_rules: Vec<argus_predict::HealthIndexRuleConfig>,
+    /// Incidents: how alerts are grouped, the service graph, retention
+    /// (`argus_incident::config::IncidentsConfig` documents every key).
+    /// Default: on, with no configured edges.
+    pub incidents: argus_incident::config::IncidentsConfig,
     /// Settings of the dynamic-threshold service (`argus_dynamic::DetectConfig`
     /// documents every key). Default: all defaults.
     pub detect: argus_dynamic::DetectConfig,
@@ -490,6 +494,7 @@ impl Config {
         self.health.validate().map_err(|e| e.to_string())?;
         argus_dynamic::compile_rules(&self.dynamic_rules).map_err(|e| e.to_string())?;
         self.detect.validate().map_err(|e| e.to_string())?;
+        self.incidents.validate().map_err(|e| e.to_string())?;
         let mut seen = std::collections::HashSet::new();
         for sc in &self.scrape_configs {
             sc.validate()

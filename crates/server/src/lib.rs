@@ -24,6 +24,7 @@ mod compose;
 pub mod config;
 pub mod detect;
 pub mod health;
+pub mod incidents;
 pub mod lifecycle;
 mod local_agent;
 pub mod redact;
@@ -92,6 +93,9 @@ pub enum ServerError {
     /// A composite health rule is invalid.
     #[error("{0}")]
     HealthIndex(#[source] argus_predict::HealthIndexConfigError),
+    /// The incident service could not start.
+    #[error("cannot start incidents: {0}")]
+    Incidents(#[source] incidents::IncidentsError),
     /// SIGHUP could not be listened for.
     #[error("cannot listen for SIGHUP: {0}")]
     Signal(#[source] std::io::Error),

@@ -70,6 +70,12 @@ impl Dispatcher {
             for (key, e) in logged {
                 self.nflog.log(&key, e);
             }
+            if let Some(o) = &self.observer {
+                for (n, _) in done.iter().filter(|(_, ok)| *ok) {
+                    let fps: Vec<u64> = n.alerts.iter().map(|a| a.fingerprint).collect();
+                    o.delivered(&fps, &n.receiver, now);
+                }
+            }
         }
         for (n, ok) in done {
             if n.escalation.is_none() {

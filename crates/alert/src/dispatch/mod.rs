@@ -153,6 +153,7 @@ pub struct Dispatcher {
     store: Option<Store>,
     next_id: u64,
     last_gc: i64,
+    observer: Option<Arc<dyn crate::observe::AlertObserver>>,
 }
 
 /// Records as they were before a change, to put back if the store refuses it.
@@ -191,6 +192,7 @@ impl Dispatcher {
             store,
             next_id: 1,
             last_gc: 0,
+            observer: None,
         };
         d.apply_config(cfg)?;
         if let Some(st) = &d.store {
@@ -262,6 +264,12 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Sets (or clears) the observer told about alerts taken, notifications
+    /// delivered and acknowledgements ([`crate::observe`]).
+    pub fn set_observer(&mut self, o: Option<Arc<dyn crate::observe::AlertObserver>>) {
+        self.observer = o;
+    }
+
     /// The config in force.
     pub fn config(&self) -> &Config {
         &self.cfg
@@ -319,6 +327,21 @@ impl Dispatcher {
             recs.push((fp, rec, flap));
         }
         self.commit_deferred(batch)?;
+        if let Some(o) = &self.observer {
+            let changes: Vec<crate::observe::AlertChange> = recs
+                .iter()
+                .map(|(fp, r, _)| crate::observe::AlertChange {
+                    fingerprint: *fp,
+                    labels: r.alert.labels.clone(),
+                    annotations: r.alert.annotations.clone(),
+                    firing: !r.alert.is_resolved(now),
+                    starts_at_ms: r.alert.starts_at,
+                    ends_at_ms: r.alert.ends_at,
+                    at_ms: now,
+                })
+                .collect();
+            o.alerts(&changes);
+        }
         for (fp, rec, flap) in recs {
             self.alerts.insert(fp, rec);
             self.flap.insert(fp, flap);
@@ -543,6 +566,13 @@ impl Dispatcher {
         if let Err(e) = self.commit(b) {
             self.undo(undo);
             return Err(e.into());
+        }
+        if let Some(o) = &self.observer {
+            let fps = match &target {
+                AckTarget::Alert(fp) => vec![*fp],
+                AckTarget::Group(_) => self.target_alerts(&target),
+            };
+            o.acknowledged(&fps, who, now);
         }
         Ok(())
     }

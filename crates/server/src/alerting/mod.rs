@@ -236,6 +236,12 @@ impl AlertingService {
         move |cfg| reload_inner(&inner, &url, cfg)
     }
 
+    /// Sets the observer told about every alert taken, notification
+    /// delivered and acknowledgement (the incident service's feed).
+    pub fn set_observer(&self, o: Option<Arc<dyn argus_alert::observe::AlertObserver>>) {
+        self.inner.handle.with(|d| d.set_observer(o));
+    }
+
     /// The alert store's health (healthy, or failing since when and why), for readiness,
     /// metrics and the UI; cheap, and never waits for the dispatcher.
     pub fn store_health(&self) -> HealthHandle {

@@ -68,6 +68,8 @@ pub struct AppState {
     pub forwarder: argus_forward::Forwarder,
     /// The remote_write queues, for their self-metrics.
     pub remote_write: Option<Arc<argus_ingest::remote_out::RemoteWrite>>,
+    /// Incidents, for their self-metrics.
+    pub incidents: Option<argus_incident::service::IncidentService>,
 }
 
 /// Builds the router. `max_body` bounds request bodies in bytes.
@@ -207,6 +209,9 @@ async fn own_metrics(State(st): State<AppState>) -> Response {
         crate::selfmetrics::alert_store(&mut body, &h.get());
     }
     st.forwarder.metrics_text(&mut body);
+    if let Some(i) = &st.incidents {
+        i.metrics_text(&mut body);
+    }
     (
         [(
             header::CONTENT_TYPE,

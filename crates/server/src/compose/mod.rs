@@ -155,6 +155,15 @@ async fn start(
         up.push(Part::task("alert feed", alerting.spawn_feed(q)));
     }
     detect.set_alert_sink(Arc::new(alert_sink.clone()));
+    let incidents = crate::incidents::start(
+        &cfg.incidents,
+        &opts.data_dir,
+        db.clone(),
+        clock.clone(),
+        &alerting,
+        up,
+    )
+    .map_err(ServerError::Incidents)?;
 
     let deps = argus_rules::Deps {
         query: Arc::new(rules::store_query_fn(query.clone())),
@@ -193,6 +202,7 @@ async fn start(
         Arc::new(sections::ExhaustionSection(predict)),
         Arc::new(sections::HealthIndexSection(health_index)),
         Arc::new(sections::ForwardSection(forwarder.clone())),
+        Arc::new(sections::IncidentsSection(incidents.clone())),
         Arc::new(sections::AlertLabelsSection(alert_sink, opts.listen)),
         Arc::new(sections::RemoteWriteSection(remote_write.clone())),
         Arc::new(sections::ConfigTextSection(info.config_yaml.clone())),
@@ -227,6 +237,7 @@ async fn start(
             .clone()
             .unwrap_or_else(|| Arc::new(api::WriteGate::from_limits(&cfg.limits))),
         remote_write: Some(remote_write),
+        incidents: Some(incidents),
     };
     state.ready.store(true, Ordering::Release);
     let app = api::router(state, cfg.limits.max_request_body.0 as usize)

@@ -322,3 +322,23 @@ impl Reloader for RemoteWriteSection {
         }))
     }
 }
+
+/// `incidents:`: validated when preparing; applying swaps the grouping
+/// switch, the settings, the configured service graph and the retention
+/// (cannot fail).
+pub(crate) struct IncidentsSection(pub(crate) argus_incident::service::IncidentService);
+
+impl Reloader for IncidentsSection {
+    fn name(&self) -> &'static str {
+        "incidents"
+    }
+
+    fn prepare(&self, cfg: &Config) -> Result<Box<dyn Prepared>, SectionError> {
+        cfg.incidents.validate()?;
+        let (svc, c) = (self.0.clone(), cfg.incidents.clone());
+        Ok(prepared(move || {
+            svc.reconfigure(&c);
+            Ok(())
+        }))
+    }
+}

@@ -1,0 +1,142 @@
+//! The `incidents:` section of the server's configuration.
+//!
+//! ```
+//! use argus_incident::config::IncidentsConfig;
+//! let yaml = "window: 3m\ntopology:\n  - {caller: web, callee: db}\n";
+//! let c: IncidentsConfig = serde_saphyr::from_str(yaml).unwrap();
+//! assert_eq!(c.settings().window_ms, 180_000);
+//! assert_eq!(c.topology().callees("web").collect::<Vec<_>>(), vec!["db"]);
+//! assert!(c.validate().is_ok());
+//! ```
+
+use crate::correlate::Settings;
+use crate::topology::{Edge, Topology};
+use argus_model::PromDuration;
+use serde::{Deserialize, Serialize};
+
+/// `incidents:`: how alerts are grouped into incidents, the service graph,
+/// and how long incidents are kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IncidentsConfig {
+    /// Group alerts into incidents (default true).
+    pub enabled: bool,
+    /// An incident takes related alerts for this long after its last
+    /// firing alert, at first (default 5m).
+    pub window: PromDuration,
+    /// The most the window widens to as the incident gathers services
+    /// (default 15m).
+    pub max_window: PromDuration,
+    /// Services this many calls apart or closer are related (default 2).
+    pub max_hops: u8,
+    /// Alerts on one machine this close in time are one fault's when a
+    /// machine-level alert ties them (default 2m).
+    pub burst: PromDuration,
+    /// An incident is recovered once every alert stayed resolved this long
+    /// (default 5m).
+    pub recovery_stable: PromDuration,
+    /// A root counts as located once its confidence reaches this (0–1,
+    /// default 0.6).
+    pub locate_confidence: f64,
+    /// An alert that fired this many times in a day joins incidents only
+    /// through its own service, instance or machine (default 3).
+    pub noisy_after: u32,
+    /// The service graph: `caller` depends on `callee`. Edges are also
+    /// learned from `traces_service_graph_request_total{client,server}` and
+    /// `istio_requests_total{source_workload,destination_workload}` series.
+    pub topology: Vec<Edge>,
+    /// How often names and edges are learned from the store's series
+    /// (default 5m; 0 turns learning off).
+    pub learn_interval: PromDuration,
+    /// Resolved incidents are kept this long (default 30d).
+    pub retention: PromDuration,
+}
+
+impl Default for IncidentsConfig {
+    fn default() -> Self {
+        let s = Settings::default();
+        IncidentsConfig {
+            enabled: true,
+            window: PromDuration(s.window_ms),
+            max_window: PromDuration(s.max_window_ms),
+            max_hops: s.max_hops,
+            burst: PromDuration(s.burst_ms),
+            recovery_stable: PromDuration(s.recovery_stable_ms),
+            locate_confidence: s.locate_confidence,
+            noisy_after: s.noisy_after,
+            topology: Vec::new(),
+            learn_interval: PromDuration(5 * 60_000),
+            retention: PromDuration(30 * 86_400_000),
+        }
+    }
+}
+
+/// A value of `incidents:` that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("incidents.{key}: {reason}")]
+pub struct ConfigError {
+    /// The key.
+    pub key: &'static str,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl IncidentsConfig {
+    /// The correlator's settings.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            window_ms: self.window.as_millis(),
+            max_window_ms: self.max_window.as_millis(),
+            max_hops: self.max_hops,
+            burst_ms: self.burst.as_millis(),
+            recovery_stable_ms: self.recovery_stable.as_millis(),
+            locate_confidence: self.locate_confidence,
+            noisy_after: self.noisy_after,
+            ..Settings::default()
+        }
+    }
+
+    /// The configured graph.
+    pub fn topology(&self) -> Topology {
+        Topology::from_edges(&self.topology)
+    }
+
+    /// Checks the values.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key, reason: &str| {
+            Err(ConfigError {
+                key,
+                reason: reason.to_string(),
+            })
+        };
+        if self.window.as_millis() <= 0 {
+            return bad("window", "must be positive");
+        }
+        if self.max_window.as_millis() < self.window.as_millis() {
+            return bad("max_window", "must be at least `window`");
+        }
+        if !(0.0..=1.0).contains(&self.locate_confidence) {
+            return bad("locate_confidence", "must be between 0 and 1");
+        }
+        if self.max_hops == 0 || self.max_hops > 6 {
+            return bad("max_hops", "must be between 1 and 6");
+        }
+        if self.retention.as_millis() < 86_400_000 {
+            return bad("retention", "must be at least 1d");
+        }
+        for (i, e) in self.topology.iter().enumerate() {
+            if e.caller.is_empty() || e.callee.is_empty() || e.caller == e.callee {
+                return Err(ConfigError {
+                    key: "topology",
+                    reason: format!(
+                        "edge {} ({} → {}) needs two different services",
+                        i + 1,
+                        e.caller,
+                        e.callee
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}

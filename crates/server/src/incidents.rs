@@ -1,0 +1,158 @@
+//! Incidents in the server: the alert pipeline's observer feeds
+//! `argus-incident`'s service (every alert taken, every delivery, every
+//! acknowledgement), a task learns names and call edges from the store's
+//! series, and the service's API is merged into the router.
+//!
+//! ```no_run
+//! # async fn f(alerting: &argus_server::alerting::AlertingService, db: argus_tsdb::Db) {
+//! use argus_incident::config::IncidentsConfig;
+//! use std::sync::Arc;
+//! let mut up = argus_server::lifecycle::Components::default();
+//! let svc = argus_server::incidents::start(&IncidentsConfig::default(), std::path::Path::new("./data"),
+//!     db, Arc::new(argus_model::SystemClock), alerting, &mut up).unwrap();
+//! # let _ = svc;
+//! # }
+//! ```
+
+use crate::alerting::AlertingService;
+use crate::lifecycle::{Components, Part};
+use argus_alert::observe::{AlertChange, AlertObserver};
+use argus_incident::config::IncidentsConfig;
+use argus_incident::service::{Feed, IncidentService, Input};
+use argus_incident::Signal;
+use argus_model::{Clock, MatchOp, Matcher};
+use argus_tsdb::{Db, Querier};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The sub-directory of the data directory that holds incidents.
+pub const STORE_DIR: &str = "incidents";
+
+/// Hands the pipeline's news to the incident service's queue.
+#[derive(Debug)]
+struct Observer(Feed);
+
+impl AlertObserver for Observer {
+    fn alerts(&self, changes: &[AlertChange]) {
+        let sigs = changes
+            .iter()
+            .map(|c| Signal {
+                key: c.fingerprint,
+                labels: c.labels.clone(),
+                annotations: c.annotations.clone(),
+                firing: c.firing,
+                at_ms: c.at_ms,
+                starts_at_ms: c.starts_at_ms,
+                ends_at_ms: c.firing.then_some(c.ends_at_ms).filter(|&e| e > 0),
+            })
+            .collect();
+        self.0.send(Input::Alerts(sigs));
+    }
+
+    fn delivered(&self, fingerprints: &[u64], receiver: &str, at_ms: i64) {
+        self.0.send(Input::Delivered {
+            keys: fingerprints.to_vec(),
+            receiver: receiver.to_string(),
+            at_ms,
+        });
+    }
+
+    fn acknowledged(&self, fingerprints: &[u64], who: &str, at_ms: i64) {
+        self.0.send(Input::Acknowledged {
+            keys: fingerprints.to_vec(),
+            who: who.to_string(),
+            at_ms,
+        });
+    }
+}
+
+/// Why the incident service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum IncidentsError {
+    /// `incidents:` is invalid.
+    #[error(transparent)]
+    Config(#[from] argus_incident::config::ConfigError),
+    /// The store could not be opened or read.
+    #[error(transparent)]
+    Store(#[from] argus_incident::store::StoreError),
+}
+
+/// Series whose labels tie names together (a target's service, instance and
+/// machine) or name the two ends of a call.
+const LEARN_FROM: &str = "up|target_info|kube_pod_info|node_uname_info|argus_service_up|traces_service_graph_request_total|istio_requests_total";
+
+/// Opens the incident store under `<data_dir>/incidents`, restores it, makes
+/// the alert pipeline report to it, and starts its task, the learning task
+/// and its routes as the `incidents` part.
+pub fn start(
+    cfg: &IncidentsConfig,
+    data_dir: &Path,
+    db: Db,
+    clock: Arc<dyn Clock>,
+    alerting: &AlertingService,
+    up: &mut Components,
+) -> Result<IncidentService, IncidentsError> {
+    cfg.validate()?;
+    let dir = data_dir.join(STORE_DIR);
+    let svc = IncidentService::open(Some(&dir), cfg, clock.clone())?;
+    // Always installed: the feed drops what it is sent while `enabled` is false.
+    alerting.set_observer(Some(Arc::new(Observer(svc.feed()))));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = svc.spawn(stopped.clone());
+    let learn = spawn_learner(db, svc.feed(), clock, cfg.learn_interval.to_std(), stopped);
+    let s = stop.clone();
+    up.push(
+        Part::new("incidents")
+            .routes(argus_incident::api::router(svc.clone()))
+            .on_stop(async move {
+                let _ = s.send(true);
+                let _ = learn.await;
+                let _ = task.await;
+            }),
+    );
+    tracing::info!(dir = %dir.display(), enabled = cfg.enabled, "Started incidents.");
+    Ok(svc)
+}
+
+/// Every `every`, reads the label sets of the series that tie names together
+/// from the last `every` (at least 10 minutes) and sends them to be learned.
+fn spawn_learner(
+    db: Db,
+    feed: Feed,
+    clock: Arc<dyn Clock>,
+    every: std::time::Duration,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if every.is_zero() {
+            return;
+        }
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stopped.wait_for(|s| *s) => return,
+            }
+            let (db, now) = (db.clone(), clock.now_ms());
+            let span = (every.as_millis() as i64).max(600_000);
+            let found = tokio::task::spawn_blocking(move || {
+                let m = Matcher::new(MatchOp::Re, "__name__", LEARN_FROM)?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(db.series(
+                    &[m],
+                    now - span,
+                    now,
+                )?)
+            })
+            .await;
+            match found {
+                Ok(Ok(sets)) if !sets.is_empty() => feed.send(Input::Learn(sets)),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "Could not read series to learn service names from.")
+                }
+                Err(e) => tracing::warn!(error = %e, "The learning task failed."),
+            }
+        }
+    })
+}

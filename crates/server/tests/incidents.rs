@@ -1,0 +1,171 @@
+//! Incidents in a running server: alerts posted to the Alertmanager API
+//! (the path every source's alerts take into the pipeline) are grouped by
+//! the configured service graph, the webhook delivery marks them notified,
+//! an acknowledgement through the incidents API is kept, and a restart
+//! neither loses nor duplicates an incident.
+
+mod common;
+use argus_model::SystemClock;
+use common::{alertmanager_to_webhook, get_json, start_server, wait_for_alert, webhook};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn now_rfc3339(offset_s: i64) -> String {
+    let t = chrono::Utc::now() + chrono::Duration::seconds(offset_s);
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+async fn post_alerts(base: &str, alerts: Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v2/alerts"))
+        .json(&alerts)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+fn alert(name: &str, labels: &[(&str, &str)]) -> Value {
+    let mut l = serde_json::Map::new();
+    l.insert("alertname".into(), json!(name));
+    for (k, v) in labels {
+        l.insert((*k).into(), json!(v));
+    }
+    json!({"labels": l, "startsAt": now_rfc3339(-30), "endsAt": now_rfc3339(600)})
+}
+
+/// Polls the incident list until `pred` holds.
+async fn wait_list(base: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let t0 = Instant::now();
+    loop {
+        let v = get_json(format!("{base}/api/argus/v1/incidents")).await;
+        let list = v["data"].as_array().cloned().unwrap_or_default();
+        if pred(&list) {
+            return list;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "incidents: {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_become_incidents_that_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (hook_port, hooks) = webhook().await;
+    let am = alertmanager_to_webhook(dir.path(), hook_port);
+    let yaml = format!(
+        "alerting: {{config_file: '{}'}}\n\
+         incidents:\n  topology:\n    - {{caller: web, callee: api}}\n    - {{caller: api, callee: db}}\n",
+        am.display()
+    );
+    let clock = Arc::new(SystemClock);
+    let srv = start_server(&data, &yaml, clock.clone(), None).await;
+    let base = srv.base.clone();
+
+    // One fault under a call chain, seen by three sources with their own
+    // labels, and an unrelated alert elsewhere at the same time.
+    post_alerts(
+        &base,
+        json!([
+            alert(
+                "HighLatency",
+                &[("job", "web"), ("instance", "10.0.0.1:8080")]
+            ),
+            alert("Errors", &[("service", "api"), ("severity", "warning")]),
+            alert("SlowQueries", &[("app", "db"), ("severity", "critical")]),
+            alert("CertExpiring", &[("service", "billing")]),
+        ]),
+    )
+    .await;
+    let list = wait_list(&base, |l| {
+        l.len() == 2 && l.iter().any(|i| i["alerts"] == 3)
+    })
+    .await;
+    let fault = list.iter().find(|i| i["alerts"] == 3).unwrap().clone();
+    assert_eq!(fault["root"]["service"], "db", "{fault}");
+    assert_eq!(fault["severity"], "critical");
+    let id = fault["id"].as_str().unwrap().to_string();
+
+    // The webhook delivery is recorded as the incident's notification.
+    wait_for_alert(&hooks, "SlowQueries", 10).await;
+    let t0 = Instant::now();
+    loop {
+        let one = get_json(format!("{base}/api/argus/v1/incidents/{id}")).await;
+        if !one["data"]["times"]["notified"].is_null() {
+            assert!(one["data"]["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "notified"));
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "{one}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A person takes it.
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/argus/v1/incidents/{id}/ack"))
+        .header("X-Argus-User", "alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/argus/v1/incidents/{id}/ack"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "an action needs an actor");
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/argus/v1/incidents/999/ack"))
+        .header("X-Argus-User", "alice")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("argus_incidents{state=\"acknowledged\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("argus_incident_time_to_detect_seconds_count 2"));
+    srv.stop().await;
+
+    // After a restart: the same incidents, acknowledged, and the same
+    // alerts sent again join them instead of opening new ones.
+    let srv = start_server(&data, &yaml, clock, None).await;
+    let base = srv.base.clone();
+    let list = wait_list(&base, |l| l.len() == 2).await;
+    let again = list.iter().find(|i| i["id"] == id.as_str()).unwrap();
+    assert_eq!(again["state"], "acknowledged");
+    assert_eq!(again["owner"], "alice");
+    post_alerts(
+        &base,
+        json!([
+            alert(
+                "HighLatency",
+                &[("job", "web"), ("instance", "10.0.0.1:8080")]
+            ),
+            alert("Errors", &[("service", "api"), ("severity", "warning")]),
+        ]),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let list = wait_list(&base, |l| l.len() == 2).await;
+    assert_eq!(
+        list.iter().find(|i| i["id"] == id.as_str()).unwrap()["alerts"],
+        3
+    );
+    let times = get_json(format!("{base}/api/argus/v1/incidents/times")).await;
+    assert_eq!(times["data"]["incidents"], 2, "{times}");
+    srv.stop().await;
+}
