@@ -248,9 +248,9 @@ pub struct StormsOptions {
     pub json: Option<PathBuf>,
 }
 
-/// Parses seeds: `1-20`, `3,5,9` or a mix (`1-3,10`).
+/// Parses seeds: a range `A-B`, a list `A,B,C` or a mix.
 pub fn parse_seeds(s: &str) -> Result<Vec<u64>, EvalError> {
-    let bad = || EvalError::Input(format!("seeds {s:?}: expected e.g. `1-20` or `1,2,5`"));
+    let bad = || EvalError::Input(format!("seeds {s:?}: expected a range `A-B` or a list `A,B,C`"));
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         match part.split_once('-') {
