@@ -41,7 +41,7 @@ mod tests;
 
 pub use run::{
     compare, format_summary, format_table, mean_table, parse_seeds, run_incidents, run_storms,
-    score_storms, IncidentsOptions, MethodScores, StormsOptions, StormsSummary,
+    score_storms, IncidentsOptions, MethodScores, StormScores, StormsOptions, StormsSummary,
 };
 
 use std::collections::HashMap;

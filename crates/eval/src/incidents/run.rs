@@ -250,7 +250,11 @@ pub struct StormsOptions {
 
 /// Parses seeds: a range `A-B`, a list `A,B,C` or a mix.
 pub fn parse_seeds(s: &str) -> Result<Vec<u64>, EvalError> {
-    let bad = || EvalError::Input(format!("seeds {s:?}: expected a range `A-B` or a list `A,B,C`"));
+    let bad = || {
+        EvalError::Input(format!(
+            "seeds {s:?}: expected a range `A-B` or a list `A,B,C`"
+        ))
+    };
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         match part.split_once('-') {
@@ -276,15 +280,19 @@ pub fn parse_seeds(s: &str) -> Result<Vec<u64>, EvalError> {
 #[derive(Serialize)]
 struct StormsJson<'a> {
     preset: String,
-    storms: Vec<StormJson<'a>>,
+    storms: &'a [StormScores],
     summary: &'a [StormsSummary],
 }
 
-#[derive(Serialize)]
-struct StormJson<'a> {
-    seed: u64,
-    alert_lines: usize,
-    methods: &'a [MethodScores],
+/// One storm's scores.
+#[derive(Debug, Clone, Serialize)]
+pub struct StormScores {
+    /// Its seed.
+    pub seed: u64,
+    /// Lines of its alert file.
+    pub alert_lines: usize,
+    /// Argus first, then the baselines.
+    pub methods: Vec<MethodScores>,
 }
 
 /// Generates and scores one storm per seed; returns the per-storm rows and
@@ -292,7 +300,7 @@ struct StormJson<'a> {
 pub fn score_storms(
     seeds: &[u64],
     preset: Preset,
-) -> Result<(Vec<(u64, usize, Vec<MethodScores>)>, Vec<StormsSummary>), EvalError> {
+) -> Result<(Vec<StormScores>, Vec<StormsSummary>), EvalError> {
     let mut per = Vec::new();
     for &seed in seeds {
         let storm = generate(&preset.config(seed));
@@ -302,9 +310,13 @@ pub fn score_storms(
         let topo = Topology::from_csv(&storm.graph)
             .map_err(|e| EvalError::Input(format!("{}: {e}", what())))?;
         let (_, rows) = compare(&alerts, &topo, &storm.truth).map_err(|e| e.within(what()))?;
-        per.push((seed, alerts.len(), rows));
+        per.push(StormScores {
+            seed,
+            alert_lines: alerts.len(),
+            methods: rows,
+        });
     }
-    let rows: Vec<Vec<MethodScores>> = per.iter().map(|p| p.2.clone()).collect();
+    let rows: Vec<Vec<MethodScores>> = per.iter().map(|p| p.methods.clone()).collect();
     let summary = mean_table(&rows);
     Ok((per, summary))
 }
@@ -327,14 +339,7 @@ pub fn run_storms(
     if let Some(path) = &opts.json {
         let doc = StormsJson {
             preset: format!("{:?}", opts.preset).to_lowercase(),
-            storms: per
-                .iter()
-                .map(|(seed, n, rows)| StormJson {
-                    seed: *seed,
-                    alert_lines: *n,
-                    methods: rows,
-                })
-                .collect(),
+            storms: &per,
             summary: &summary,
         };
         let text = serde_json::to_string_pretty(&doc).map_err(EvalError::Encode)?;

@@ -201,3 +201,42 @@ fn the_graph_baseline_joins_neighbours_and_roots_downstream() {
     assert_eq!(g.roots[first].service.as_deref(), Some("db"));
     assert_ne!(g.of_line[&3], first);
 }
+
+#[test]
+fn the_file_run_writes_incidents_and_names_bad_files_and_lines() {
+    use super::{run_incidents, IncidentsOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let storm = crate::storm::generate(&crate::storm::Preset::Small.config(3));
+    storm.write(dir.path()).unwrap();
+    let opts = IncidentsOptions {
+        alerts: dir.path().join("ALERTS.jsonl"),
+        graph: Some(dir.path().join("GRAPH.csv")),
+        out: dir.path().join("INCIDENTS.jsonl"),
+        truth: Some(dir.path().join("TRUTH.jsonl")),
+    };
+    let mut report = Vec::new();
+    run_incidents(&opts, &mut report).unwrap();
+    let report = String::from_utf8(report).unwrap();
+    assert!(
+        report.contains("argus") && report.contains("graph"),
+        "{report}"
+    );
+    let out = std::fs::read_to_string(&opts.out).unwrap();
+    assert!(out.lines().count() > 0);
+
+    let bad = dir.path().join("BAD.jsonl");
+    let first = storm.alerts.lines().next().unwrap();
+    std::fs::write(&bad, format!("{first}\n{{\"at\": 1}}\n")).unwrap();
+    let e = run_incidents(
+        &IncidentsOptions {
+            alerts: bad,
+            ..opts.clone()
+        },
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("BAD.jsonl: line 2"), "{e}");
+    std::fs::write(dir.path().join("GRAPH.csv"), "a,b\n").unwrap();
+    let e = run_incidents(&opts, &mut Vec::new()).unwrap_err();
+    assert!(e.to_string().contains("GRAPH.csv: line 1"), "{e}");
+}

@@ -304,7 +304,7 @@ impl Gen {
 
 /// Generates the storm `cfg` describes.
 pub fn generate(cfg: &StormConfig) -> Storm {
-    let mut rng = SplitMix64::new(cfg.seed ^ 0x5eed_0f_a1e7_5707);
+    let mut rng = SplitMix64::new(cfg.seed ^ 0x005e_ed0f_a1e7_5707);
     let world = World::build(&mut rng, cfg.services, cfg.nodes);
     let graph = world.graph_csv();
     // A weekday evening in 2026, so the nightly job falls inside longer storms.
