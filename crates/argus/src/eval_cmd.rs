@@ -1,13 +1,19 @@
-//! `argus eval nab|csv|cv`: Argus's own detectors over a user's labelled
-//! files (as `promtool test` runs rules over test files). This module holds
-//! the flags; the runs are `argus_eval::nab::run`, `argus_eval::csv::run`
-//! and `argus_eval::cv::run`.
+//! `argus eval nab|csv|cv|incidents|storm|storms`: Argus's own detectors
+//! and alert grouping over a user's labelled files (as `promtool test` runs
+//! rules over test files). This module holds the flags; the runs are
+//! `argus_eval::nab::run`, `argus_eval::csv::run`, `argus_eval::cv::run`,
+//! `argus_eval::incidents::{run_incidents, run_storms}` and
+//! `argus_eval::storm::generate`.
 //!
 //! ```text
 //! argus eval nab --data ../shared/data/nab --out /tmp/nab-results
 //! argus eval nab --data DIR --out OUT --config variant.json --categories realKnownCause
 //! argus eval csv --input cpu.csv --kind resource --period day --out scored.csv
 //! argus eval cv --data ../shared/data --json cv.json
+//! argus eval storm --seed N --preset medium --out /tmp/storm
+//! argus eval incidents --alerts /tmp/storm/ALERTS.jsonl --graph /tmp/storm/GRAPH.csv \
+//!     --out incidents.jsonl --truth /tmp/storm/TRUTH.jsonl
+//! argus eval storms --seeds A-B --preset medium --json storms.json
 //! ```
 //!
 //! The default NAB configuration is the production scorer's; a `--config`
@@ -144,5 +150,88 @@ pub fn cv(a: CvArgs) -> anyhow::Result<i32> {
         &mut std::io::stdout().lock(),
         &mut std::io::stderr().lock(),
     )?;
+    Ok(0)
+}
+
+/// Arguments of `argus eval incidents`.
+#[derive(clap::Args)]
+pub struct IncidentsArgs {
+    /// The alert file: one `{"at", "status", "labels", "annotations"}` JSON
+    /// object a line, in time order.
+    #[arg(long)]
+    alerts: PathBuf,
+    /// The call graph, a `caller,callee` CSV.
+    #[arg(long)]
+    graph: Option<PathBuf>,
+    /// Where the incidents go, one JSON object a line.
+    #[arg(long)]
+    out: PathBuf,
+    /// The truth file (one `{"line", "group", "root", "kind"}` a line): with
+    /// it, prints Argus beside two simple baselines.
+    #[arg(long)]
+    truth: Option<PathBuf>,
+}
+
+/// Runs `argus eval incidents`; returns the process exit code.
+pub fn incidents(a: IncidentsArgs) -> anyhow::Result<i32> {
+    let opts = argus_eval::incidents::IncidentsOptions {
+        alerts: a.alerts,
+        graph: a.graph,
+        out: a.out,
+        truth: a.truth,
+    };
+    argus_eval::incidents::run_incidents(&opts, &mut std::io::stdout().lock())?;
+    Ok(0)
+}
+
+/// Arguments of `argus eval storm`.
+#[derive(clap::Args)]
+pub struct StormArgs {
+    /// The storm follows from it.
+    #[arg(long)]
+    seed: u64,
+    /// Size: small, medium or large (about 10 000 alert lines).
+    #[arg(long, default_value = "medium")]
+    preset: String,
+    /// Directory for ALERTS.jsonl, GRAPH.csv and TRUTH.jsonl (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Runs `argus eval storm`; returns the process exit code.
+pub fn storm(a: StormArgs) -> anyhow::Result<i32> {
+    let preset: argus_eval::storm::Preset = a.preset.parse()?;
+    let storm = argus_eval::storm::generate(&preset.config(a.seed));
+    storm.write(&a.out)?;
+    println!(
+        "{} alert lines in {}",
+        storm.truth.len(),
+        a.out.join("ALERTS.jsonl").display()
+    );
+    Ok(0)
+}
+
+/// Arguments of `argus eval storms`.
+#[derive(clap::Args)]
+pub struct StormsArgs {
+    /// Seeds, one storm each: a range `A-B`, a list `A,B,C` or a mix.
+    #[arg(long)]
+    seeds: String,
+    /// Size: small, medium or large.
+    #[arg(long, default_value = "medium")]
+    preset: String,
+    /// Also write every storm's scores and the means as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// Runs `argus eval storms`: the averaged table on stdout.
+pub fn storms(a: StormsArgs) -> anyhow::Result<i32> {
+    let opts = argus_eval::incidents::StormsOptions {
+        seeds: argus_eval::incidents::parse_seeds(&a.seeds)?,
+        preset: a.preset.parse()?,
+        json: a.json,
+    };
+    argus_eval::incidents::run_storms(&opts, &mut std::io::stdout().lock())?;
     Ok(0)
 }

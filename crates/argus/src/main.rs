@@ -59,7 +59,8 @@ enum Cmd {
     Train(train_cmd::Args),
     /// Replay a dynamic rule over stored history and print what would have fired.
     Backtest(backtest_cmd::Args),
-    /// Measure the detectors' accuracy on labelled files: `eval nab`, `eval csv`, `eval cv`.
+    /// Measure accuracy on labelled files: `eval nab`, `eval csv`, `eval cv`,
+    /// and alert grouping: `eval incidents`, `eval storm`, `eval storms`.
     Eval {
         #[command(subcommand)]
         cmd: EvalCmd,
@@ -74,6 +75,12 @@ enum EvalCmd {
     Csv(eval_cmd::CsvArgs),
     /// Cross-validate the anomaly scorer's settings, leaving one dataset out at a time.
     Cv(eval_cmd::CvArgs),
+    /// Group an alert file into incidents; with a truth file, score Argus beside two baselines.
+    Incidents(eval_cmd::IncidentsArgs),
+    /// Write a synthetic alert storm with its call graph and ground truth.
+    Storm(eval_cmd::StormArgs),
+    /// Generate and score many storms; print the means, Argus beside two baselines.
+    Storms(eval_cmd::StormsArgs),
 }
 
 #[derive(Args)]
@@ -182,6 +189,9 @@ fn main() {
                 EvalCmd::Nab(a) => eval_cmd::nab(a),
                 EvalCmd::Csv(a) => eval_cmd::csv(a),
                 EvalCmd::Cv(a) => eval_cmd::cv(a),
+                EvalCmd::Incidents(a) => eval_cmd::incidents(a),
+                EvalCmd::Storm(a) => eval_cmd::storm(a),
+                EvalCmd::Storms(a) => eval_cmd::storms(a),
             };
             code.map(|c| {
                 if c != 0 {

@@ -11,6 +11,11 @@
 //! - [`cv`]: `argus eval cv`: leave-one-dataset-out cross-validation of
 //!   the anomaly scorer's settings over NAB's categories and the detection
 //!   corpus, with k-delay point-adjusted F1 ([`cv::run`]).
+//! - [`storm`]: `argus eval storm`: synthetic alert storms (a service
+//!   graph, cascading faults, node failures, noise) with ground truth.
+//! - [`incidents`]: `argus eval incidents` and `argus eval storms`: an
+//!   alert grouping scored against that truth (compression, pairwise F1,
+//!   root top-1), Argus beside two simple baselines.
 //! - [`csv`]: `argus eval csv`: the dynamic-threshold detector streamed over
 //!   one `timestamp,value[,label]` file, with precision, recall and F1.
 //!
@@ -32,6 +37,8 @@
 pub mod csv;
 pub mod cv;
 mod error;
+pub mod incidents;
 pub mod nab;
+pub mod storm;
 
 pub use error::EvalError;

@@ -1,0 +1,80 @@
+//! Generated storms through Argus's replay and the two baselines: only the
+//! structure is asserted (every firing line in exactly one incident, every
+//! metric in [0, 1]); the tables are printed (`--nocapture`).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use argus_eval::incidents::{compare, format_summary, format_table, mean_table, score_storms};
+use argus_eval::storm::{generate, Preset};
+use argus_incident::replay::read_alerts;
+use argus_incident::topology::Topology;
+
+#[test]
+fn medium_storms_group_every_firing_line_once_and_score_in_range() {
+    let mut per = Vec::new();
+    for seed in 1001..=1005u64 {
+        let storm = generate(&Preset::Medium.config(seed));
+        let alerts = read_alerts(&storm.alerts).unwrap();
+        let topo = Topology::from_csv(&storm.graph).unwrap();
+        let (incidents, rows) = compare(&alerts, &topo, &storm.truth).unwrap();
+        let mut seen: HashMap<usize, usize> = HashMap::new();
+        for i in &incidents {
+            for &l in &i.alerts {
+                *seen.entry(l).or_default() += 1;
+            }
+        }
+        for a in &alerts {
+            let n = seen.get(&a.line).copied().unwrap_or(0);
+            assert_eq!(n, usize::from(a.firing), "seed {seed}, line {}", a.line);
+        }
+        for r in &rows {
+            let s = &r.scores;
+            for v in [
+                s.compression,
+                s.perfect_compression,
+                s.precision,
+                s.recall,
+                s.f1,
+                s.root_top1,
+            ] {
+                assert!((0.0..=1.0).contains(&v), "seed {seed} {}: {s:?}", r.method);
+            }
+            assert!(s.incidents >= 1 && s.incidents <= s.firing);
+        }
+        println!(
+            "seed {seed}: {} lines\n{}",
+            alerts.len(),
+            format_table(&rows)
+        );
+        per.push(rows);
+    }
+    println!("mean of 5:\n{}", format_summary(&mean_table(&per)));
+}
+
+/// The table over a fixed set of seeds, for the record:
+/// `cargo test -p argus-eval --test storms table -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn table_over_twenty_medium_storms() {
+    let seeds: Vec<u64> = (1..=20).collect();
+    let (_, summary) = score_storms(&seeds, Preset::Medium).unwrap();
+    println!("20 medium storms:\n{}", format_summary(&summary));
+}
+
+#[test]
+fn a_large_storm_replays() {
+    let storm = generate(&Preset::Large.config(1009));
+    let alerts = read_alerts(&storm.alerts).unwrap();
+    let topo = Topology::from_csv(&storm.graph).unwrap();
+    let t = Instant::now();
+    let (incidents, rows) = compare(&alerts, &topo, &storm.truth).unwrap();
+    println!(
+        "large storm: {} lines, {} incidents, all three methods in {:.1} s\n{}",
+        alerts.len(),
+        incidents.len(),
+        t.elapsed().as_secs_f64(),
+        format_table(&rows)
+    );
+    assert!(alerts.len() > 5_000);
+}
