@@ -17,7 +17,7 @@ fn medium_storms_group_every_firing_line_once_and_score_in_range() {
         let storm = generate(&Preset::Medium.config(seed));
         let alerts = read_alerts(&storm.alerts).unwrap();
         let topo = Topology::from_csv(&storm.graph).unwrap();
-        let (incidents, rows) = compare(&alerts, &topo, &storm.truth).unwrap();
+        let (incidents, rows) = compare(&alerts, &topo, &storm.truth, &settings()).unwrap();
         let mut seen: HashMap<usize, usize> = HashMap::new();
         for i in &incidents {
             for &l in &i.alerts {
@@ -58,7 +58,7 @@ fn medium_storms_group_every_firing_line_once_and_score_in_range() {
 #[ignore]
 fn table_over_twenty_medium_storms() {
     let seeds: Vec<u64> = (1..=20).collect();
-    let (_, summary) = score_storms(&seeds, Preset::Medium).unwrap();
+    let (_, summary) = score_storms(&seeds, Preset::Medium, &settings()).unwrap();
     println!("20 medium storms:\n{}", format_summary(&summary));
 }
 
@@ -68,7 +68,7 @@ fn a_large_storm_replays() {
     let alerts = read_alerts(&storm.alerts).unwrap();
     let topo = Topology::from_csv(&storm.graph).unwrap();
     let t = Instant::now();
-    let (incidents, rows) = compare(&alerts, &topo, &storm.truth).unwrap();
+    let (incidents, rows) = compare(&alerts, &topo, &storm.truth, &settings()).unwrap();
     println!(
         "large storm: {} lines, {} incidents, all three methods in {:.1} s\n{}",
         alerts.len(),
@@ -77,4 +77,15 @@ fn a_large_storm_replays() {
         format_table(&rows)
     );
     assert!(alerts.len() > 5_000);
+}
+
+/// The correlator's settings: the defaults, or a JSON object of overrides in
+/// `ARGUS_INCIDENT_SETTINGS` (for comparing settings by hand).
+fn settings() -> argus_incident::correlate::Settings {
+    match std::env::var("ARGUS_INCIDENT_SETTINGS") {
+        Ok(j) => {
+            serde_json::from_str(&j).expect("ARGUS_INCIDENT_SETTINGS is a Settings JSON object")
+        }
+        Err(_) => Default::default(),
+    }
 }

@@ -52,6 +52,12 @@ pub struct Settings {
     pub window_ms: i64,
     /// The most the window widens to as the incident gathers services.
     pub max_window_ms: i64,
+    /// An incident stops taking alerts related only through the graph or a
+    /// machine once none joined or fired for this long.
+    pub quiet_ms: i64,
+    /// How much the window widens for each doubling of the incident's
+    /// services (0.5: by half).
+    pub widen: f64,
     /// Services this many calls apart or closer are related.
     pub max_hops: u8,
     /// Alerts on one machine this close in time are one fault's when a
@@ -79,6 +85,8 @@ impl Default for Settings {
         Settings {
             window_ms: 5 * 60_000,
             max_window_ms: 15 * 60_000,
+            quiet_ms: 3 * 60_000,
+            widen: 0.0,
             max_hops: 2,
             burst_ms: 2 * 60_000,
             recovery_stable_ms: 5 * 60_000,
@@ -142,8 +150,12 @@ struct Index {
     instances: BTreeSet<String>,
     /// machine → (has a machine-level alert, first alert on it).
     nodes: BTreeMap<String, (bool, i64)>,
+    /// machine → its first machine-level alert.
+    node_alerts: BTreeMap<String, i64>,
     last_fire_ms: i64,
     opened_ms: i64,
+    /// The root's service, once named.
+    root: Option<String>,
 }
 
 impl Index {
@@ -157,6 +169,9 @@ impl Index {
         if let Some(n) = &e.node {
             let v = self.nodes.entry(n.clone()).or_insert((false, at));
             v.0 |= e.is_node_level();
+            if e.is_node_level() {
+                self.node_alerts.entry(n.clone()).or_insert(at);
+            }
         }
         self.last_fire_ms = self.last_fire_ms.max(at);
     }
@@ -164,6 +179,7 @@ impl Index {
     fn of(inc: &Incident) -> Index {
         let mut ix = Index {
             opened_ms: inc.times.detected_ms,
+            root: inc.root.as_ref().and_then(|r| r.service.clone()),
             ..Index::default()
         };
         for a in &inc.alerts {
@@ -189,6 +205,8 @@ pub struct Correlator {
     by_alert: HashMap<u64, u64>,
     /// alert key → its recent firing times.
     fired: HashMap<u64, VecDeque<i64>>,
+    /// alert key → the last incident it opened.
+    solo: HashMap<u64, u64>,
     /// (service, service) → incidents they shared.
     together: HashMap<(String, String), u32>,
     next_id: u64,
@@ -206,6 +224,7 @@ impl Correlator {
             index: HashMap::new(),
             by_alert: HashMap::new(),
             fired: HashMap::new(),
+            solo: HashMap::new(),
             together: HashMap::new(),
             next_id: 1,
             dirty: BTreeSet::new(),
@@ -227,6 +246,11 @@ impl Correlator {
             }
             for a in &inc.alerts {
                 self.fired.entry(a.key).or_default().push_back(a.joined_ms);
+            }
+            if let Some(first) = inc.alerts.first() {
+                if inc.alerts.iter().all(|a| a.key == first.key) {
+                    self.solo.insert(first.key, inc.id);
+                }
             }
             self.incidents.insert(inc.id, inc);
         }
@@ -302,33 +326,64 @@ impl Correlator {
         noisy
     }
 
-    fn window(&self, ix: &Index) -> i64 {
+    /// How long after it opened an incident takes related alerts: the
+    /// window, widened by half of it for each doubling of its services.
+    fn span(&self, ix: &Index) -> i64 {
         let s = &self.settings;
-        let widen = 1.0 + (ix.services.len().max(1) as f64).ln();
+        let widen = 1.0 + s.widen * (ix.services.len().max(1) as f64).log2();
         ((s.window_ms as f64 * widen) as i64).min(s.max_window_ms)
     }
 
-    /// How strongly an alert about `e` relates to an incident (0–1).
+    /// How strongly an alert about `e` at `at` relates to an incident
+    /// (0–1), within the incident's span.
     fn relation(&mut self, e: &Entities, at: i64, ix: &Index, noisy: bool) -> f64 {
-        let mut best: f64 = 0.0;
+        if at - ix.opened_ms > self.span(ix) || at - ix.last_fire_ms > self.settings.quiet_ms {
+            return 0.0;
+        }
         if e.instance
             .as_ref()
             .is_some_and(|i| ix.instances.contains(i))
         {
             return 1.0;
         }
+        let mut best: f64 = 0.0;
         if let Some(s) = &e.service {
+            if ix.root.as_ref() == Some(s) {
+                return 0.95;
+            }
             if ix.services.contains_key(s) {
-                return 1.0;
+                best = 0.7;
             }
         }
+        let burst = self.settings.burst_ms;
         if let Some(n) = &e.node {
-            if let Some((node_level, first)) = ix.nodes.get(n) {
-                if e.is_node_level() || *node_level {
-                    best = best.max(0.9);
-                } else if (at - first).abs() <= self.settings.burst_ms {
-                    best = best.max(0.3);
-                }
+            if ix.node_alerts.get(n).is_some_and(|&t| at - t <= burst) {
+                // An instance on a machine whose own alert just fired.
+                best = best.max(0.9);
+            } else if e.is_node_level()
+                && ix
+                    .nodes
+                    .get(n)
+                    .is_some_and(|&(_, t)| (at - t).abs() <= burst)
+            {
+                // The machine under instances that just alerted.
+                best = best.max(0.9);
+            } else if e.is_node_level()
+                && ix.opened_ms >= at - burst
+                && ix.services.keys().any(|s| self.aliases.placed_on(s, n))
+            {
+                // The machine under services known to run on it.
+                best = best.max(0.85);
+            }
+        }
+        if let (Some(s), None) = (&e.service, &e.node) {
+            // A service known to run on a machine whose own alert just fired.
+            if ix
+                .node_alerts
+                .iter()
+                .any(|(n, &t)| at - t <= burst && self.aliases.placed_on(s, n))
+            {
+                best = best.max(0.85);
             }
         }
         if noisy {
@@ -336,23 +391,23 @@ impl Correlator {
         }
         if let Some(s) = &e.service {
             let max = self.settings.max_hops;
-            for other in ix.services.keys() {
-                let r = match self.topo.relation_cached(s, other, max) {
-                    Some(Relation::Caller(h)) | Some(Relation::Callee(h)) => 1.0 - 0.2 * h as f64,
-                    Some(Relation::Sibling(h)) if h <= 2 => 0.5,
+            // Relative to the root where one is named: a fault spreads up to
+            // its callers, and its cause may show itself late, below.
+            let anchors: Vec<&String> = match &ix.root {
+                Some(r) => vec![r],
+                None => ix.services.keys().collect(),
+            };
+            for other in anchors {
+                let r = match self.topo.relation_cached(s, other, max + 2) {
+                    Some(Relation::Caller(h)) => 1.0 - 0.1 * h as f64,
+                    Some(Relation::Callee(h)) if h <= max => 0.8 - 0.1 * h as f64,
                     _ => 0.0,
                 };
-                let key = ordered(s, other);
-                let hist = if self
+                let together = self
                     .together
-                    .get(&key)
-                    .is_some_and(|&n| n >= self.settings.together_after)
-                {
-                    0.6
-                } else {
-                    0.0
-                };
-                best = best.max(r).max(hist);
+                    .get(&ordered(s, other))
+                    .is_some_and(|&n| n >= self.settings.together_after);
+                best = best.max(r).max(if together { 0.6 } else { 0.0 });
             }
         }
         best
@@ -368,36 +423,35 @@ impl Correlator {
         let e = self.aliases.resolve(&s.labels);
         let noisy = self.noisy(s.key, s.at_ms);
         if let Some(&id) = self.by_alert.get(&s.key) {
+            if self.still_in(id, &s) {
+                self.refire(id, &s, &e);
+                return Some(id);
+            }
+            // Resolved long enough ago: this firing is judged afresh.
+            self.by_alert.remove(&s.key);
+        }
+        if let Some(id) = self.recurring(&s, noisy) {
             self.refire(id, &s, &e);
             return Some(id);
         }
-        let mut scored: Vec<(f64, u64)> = Vec::new();
+        let mut scored: Vec<(f64, i64, u64)> = Vec::new();
         let ids: Vec<u64> = self.index.keys().copied().collect();
         for id in ids {
-            let ix = self.index.get(&id).cloned().unwrap_or_default();
-            let strong_window = self.settings.max_window_ms;
-            let gap = s.at_ms - ix.last_fire_ms;
-            if gap > strong_window.max(self.window(&ix)) {
+            let Some(ix) = self.index.get(&id) else {
+                continue;
+            };
+            if s.at_ms - ix.opened_ms > self.settings.max_window_ms {
                 continue;
             }
+            let ix = ix.clone();
             let r = self.relation(&e, s.at_ms, &ix, noisy);
-            let allowed = if r >= 0.9 {
-                strong_window
-            } else {
-                self.window(&ix)
-            };
-            if r >= self.settings.join_threshold && gap <= allowed {
-                scored.push((r, id));
+            if r >= self.settings.join_threshold {
+                scored.push((r, ix.opened_ms, id));
             }
         }
-        // The most related; among equals the most recently active, then the newest.
-        scored.sort_by(|a, b| {
-            b.0.total_cmp(&a.0).then_with(|| {
-                let la = self.index.get(&a.1).map_or(0, |x| x.last_fire_ms);
-                let lb = self.index.get(&b.1).map_or(0, |x| x.last_fire_ms);
-                lb.cmp(&la).then(b.1.cmp(&a.1))
-            })
-        });
+        // The most related; among equals the most recently opened.
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(b.2.cmp(&a.2)));
+        let scored: Vec<(f64, u64)> = scored.into_iter().map(|(r, _, id)| (r, id)).collect();
         let id = match scored.first() {
             Some(&(_, id)) => {
                 self.join(id, &s, e.clone());
@@ -405,10 +459,46 @@ impl Correlator {
             }
             None => self.open(&s, e.clone()),
         };
-        if e.is_node_level() {
+        if e.is_node_level() && !noisy {
             self.merge_on_machine(id, &e, s.at_ms);
         }
         self.rerank(id, s.at_ms);
+        Some(id)
+    }
+
+    /// True when the alert `s` is in incident `id` and fires, or resolved
+    /// less than a window ago (a flap).
+    fn still_in(&self, id: u64, s: &Signal) -> bool {
+        self.incidents
+            .get(&id)
+            .and_then(|inc| inc.alerts.iter().find(|a| a.key == s.key))
+            .is_some_and(|a| a.firing || s.at_ms - a.changed_ms <= self.settings.window_ms)
+    }
+
+    /// An alert that fires again and again on its own (its last incident
+    /// held nothing else) goes back to that incident, reopened if it was
+    /// resolved, for as long as it keeps recurring.
+    fn recurring(&mut self, s: &Signal, noisy: bool) -> Option<u64> {
+        let &id = self.solo.get(&s.key)?;
+        let inc = self.incidents.get(&id)?;
+        let alone = inc.merged_into.is_none() && inc.alerts.iter().all(|a| a.key == s.key);
+        let recent = s.at_ms - inc.updated_ms <= self.settings.noisy_window_ms;
+        if !(alone && recent && noisy) {
+            return None;
+        }
+        if inc.state == State::Resolved {
+            let inc = self.incidents.get_mut(&id)?;
+            inc.state = State::Open;
+            inc.times.recovered_ms = None;
+            inc.log(
+                s.at_ms,
+                EntryKind::Reopened,
+                "Reopened: its alert fired again.".to_string(),
+                Some(s.key),
+            );
+            self.reactivate(id);
+        }
+        self.by_alert.insert(s.key, id);
         Some(id)
     }
 
@@ -459,6 +549,7 @@ impl Correlator {
             Some(s.key),
         );
         self.incidents.insert(id, inc);
+        self.solo.insert(s.key, id);
         self.index.insert(
             id,
             Index {
@@ -474,6 +565,11 @@ impl Correlator {
         let Some(inc) = self.incidents.get_mut(&id) else {
             return;
         };
+        if inc.alerts.iter().any(|a| a.key == s.key) {
+            self.by_alert.insert(s.key, id);
+            self.refire(id, s, &e);
+            return;
+        }
         let a = Self::alert_of(s, e.clone());
         inc.severity = inc.severity.max(a.severity);
         inc.log(
@@ -545,7 +641,10 @@ impl Correlator {
             .index
             .iter()
             .filter(|(id, ix)| {
-                **id != into && ix.nodes.contains_key(node) && (ix.opened_ms - at).abs() <= burst
+                **id != into
+                    && (ix.opened_ms - at).abs() <= burst
+                    && (ix.nodes.contains_key(node)
+                        || ix.services.keys().any(|s| self.aliases.placed_on(s, node)))
             })
             .map(|(id, _)| *id)
             .collect();
@@ -653,6 +752,9 @@ impl Correlator {
                     None,
                 );
             }
+        }
+        if let Some(ix) = self.index.get_mut(&id) {
+            ix.root = root.as_ref().and_then(|r| r.service.clone());
         }
         inc.root = root;
         inc.title = title(inc);

@@ -164,8 +164,20 @@ pub fn workload_of_pod(pod: &str) -> Option<String> {
         return None;
     }
     let suffix5 = |s: &str| s.len() == 5 && s.chars().all(k8s_suffix_char);
-    let hash = |s: &str| (6..=10).contains(&s.len()) && s.chars().all(k8s_suffix_char);
-    let cut = if n >= 3 && suffix5(parts[n - 1]) && hash(parts[n - 2]) {
+    // The pair of a Deployment's suffixes is specific enough to accept any
+    // lower-case letters and digits (generated names seen in the wild do).
+    let alnum = |s: &str| {
+        s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    };
+    let pair = |h: &str, t: &str| {
+        (6..=10).contains(&h.len())
+            && t.len() == 5
+            && alnum(h)
+            && alnum(t)
+            && h.chars().any(|c| c.is_ascii_digit())
+    };
+    let cut = if n >= 3 && pair(parts[n - 2], parts[n - 1]) {
         n - 2
     } else if suffix5(parts[n - 1]) || parts[n - 1].chars().all(|c| c.is_ascii_digit()) {
         n - 1
@@ -238,6 +250,8 @@ pub struct AliasBook {
     instance_node: Partners,
     /// host part of an address → node name.
     host_node: Partners,
+    /// service → the machines its instances were seen on.
+    service_nodes: HashMap<String, BTreeSet<String>>,
 }
 
 impl AliasBook {
@@ -261,6 +275,19 @@ impl AliasBook {
         if let (Some(h), Some(n)) = (&r.host, &r.node) {
             self.host_node.add(h, n);
         }
+        if let (Some(s), Some(n), false) = (&svc, &r.node, r.node_job) {
+            let set = self.service_nodes.entry(s.clone()).or_default();
+            if set.len() < 64 {
+                set.insert(n.clone());
+            }
+        }
+    }
+
+    /// True when an instance of `service` was seen on machine `node`.
+    pub fn placed_on(&self, service: &str, node: &str) -> bool {
+        self.service_nodes
+            .get(service)
+            .is_some_and(|s| s.contains(node))
     }
 
     fn service_of(&self, r: &Raw) -> Option<String> {

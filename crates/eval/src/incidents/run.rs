@@ -37,8 +37,9 @@ pub fn compare(
     alerts: &[ReplayAlert],
     topo: &Topology,
     truth: &[TruthLine],
+    settings: &Settings,
 ) -> Result<(Vec<ReplayIncident>, Vec<MethodScores>), EvalError> {
-    let (incidents, ms) = timed(|| replay(alerts, topo.clone(), &Settings::default()));
+    let (incidents, ms) = timed(|| replay(alerts, topo.clone(), settings));
     let mut rows = Vec::new();
     let mut push = |method: &str, g: &Grouping, ms: f64| -> Result<(), EvalError> {
         let mut scores = score(alerts, truth, g)?;
@@ -229,8 +230,8 @@ pub fn run_incidents(opts: &IncidentsOptions, report: &mut dyn Write) -> Result<
     };
     let truth = read_truth(&read_text(truth_path)?)
         .map_err(|e| e.within(truth_path.display().to_string()))?;
-    let (incidents, rows) =
-        compare(&alerts, &topo, &truth).map_err(|e| e.within(truth_path.display().to_string()))?;
+    let (incidents, rows) = compare(&alerts, &topo, &truth, &Settings::default())
+        .map_err(|e| e.within(truth_path.display().to_string()))?;
     write(&incidents).map_err(out_err())?;
     let io = EvalError::io("cannot write the report");
     write!(report, "{}", format_table(&rows)).map_err(io)?;
@@ -300,6 +301,7 @@ pub struct StormScores {
 pub fn score_storms(
     seeds: &[u64],
     preset: Preset,
+    settings: &Settings,
 ) -> Result<(Vec<StormScores>, Vec<StormsSummary>), EvalError> {
     let mut per = Vec::new();
     for &seed in seeds {
@@ -309,7 +311,8 @@ pub fn score_storms(
             read_alerts(&storm.alerts).map_err(|e| EvalError::Input(format!("{}: {e}", what())))?;
         let topo = Topology::from_csv(&storm.graph)
             .map_err(|e| EvalError::Input(format!("{}: {e}", what())))?;
-        let (_, rows) = compare(&alerts, &topo, &storm.truth).map_err(|e| e.within(what()))?;
+        let (_, rows) =
+            compare(&alerts, &topo, &storm.truth, settings).map_err(|e| e.within(what()))?;
         per.push(StormScores {
             seed,
             alert_lines: alerts.len(),
@@ -326,7 +329,7 @@ pub fn run_storms(
     opts: &StormsOptions,
     report: &mut dyn Write,
 ) -> Result<Vec<StormsSummary>, EvalError> {
-    let (per, summary) = score_storms(&opts.seeds, opts.preset)?;
+    let (per, summary) = score_storms(&opts.seeds, opts.preset, &Settings::default())?;
     let io = EvalError::io("cannot write the report");
     write!(
         report,
