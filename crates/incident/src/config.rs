@@ -21,12 +21,12 @@ use serde::{Deserialize, Serialize};
 pub struct IncidentsConfig {
     /// Group alerts into incidents (default true).
     pub enabled: bool,
-    /// An incident takes related alerts for this long after its last
-    /// firing alert, at first (default 5m).
+    /// An incident takes alerts related through the graph, a machine or
+    /// its services for this long after it opened (default 5m).
     pub window: PromDuration,
-    /// The most the window widens to as the incident gathers services
-    /// (default 15m).
-    pub max_window: PromDuration,
+    /// No alert joins through the graph or a machine once the incident had
+    /// no new alert for this long (default 3m).
+    pub quiet: PromDuration,
     /// Services this many calls apart or closer are related (default 2).
     pub max_hops: u8,
     /// Alerts on one machine this close in time are one fault's when a
@@ -58,7 +58,7 @@ impl Default for IncidentsConfig {
         IncidentsConfig {
             enabled: true,
             window: PromDuration(s.window_ms),
-            max_window: PromDuration(s.max_window_ms),
+            quiet: PromDuration(s.quiet_ms),
             max_hops: s.max_hops,
             burst: PromDuration(s.burst_ms),
             recovery_stable: PromDuration(s.recovery_stable_ms),
@@ -86,7 +86,7 @@ impl IncidentsConfig {
     pub fn settings(&self) -> Settings {
         Settings {
             window_ms: self.window.as_millis(),
-            max_window_ms: self.max_window.as_millis(),
+            quiet_ms: self.quiet.as_millis(),
             max_hops: self.max_hops,
             burst_ms: self.burst.as_millis(),
             recovery_stable_ms: self.recovery_stable.as_millis(),
@@ -112,8 +112,8 @@ impl IncidentsConfig {
         if self.window.as_millis() <= 0 {
             return bad("window", "must be positive");
         }
-        if self.max_window.as_millis() < self.window.as_millis() {
-            return bad("max_window", "must be at least `window`");
+        if self.quiet.as_millis() <= 0 {
+            return bad("quiet", "must be positive");
         }
         if !(0.0..=1.0).contains(&self.locate_confidence) {
             return bad("locate_confidence", "must be between 0 and 1");

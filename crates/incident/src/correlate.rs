@@ -8,9 +8,10 @@
 //! - **topology**: services within a few calls of each other
 //!   ([`crate::topology`]), a fault's callers and its callees;
 //! - **history**: services whose alerts were in one incident before;
-//! - **time**: the incident's window starts at [`Settings::window_ms`] after
-//!   its last firing alert and widens as it gathers services, up to
-//!   [`Settings::max_window_ms`].
+//! - **time**: an incident takes such alerts for [`Settings::window_ms`]
+//!   after it opened, and stops early once no alert joined or fired for
+//!   [`Settings::quiet_ms`]. (A window that widened as the incident gathered
+//!   services scored lower on generated storms and was dropped.)
 //!
 //! An alert that keeps firing on its own (it fired [`Settings::noisy_after`]
 //! times in a day: a flapping disk warning, a nightly job) joins only through
@@ -50,14 +51,9 @@ pub struct Settings {
     /// An incident takes related alerts for this long after its last firing
     /// alert, at first.
     pub window_ms: i64,
-    /// The most the window widens to as the incident gathers services.
-    pub max_window_ms: i64,
     /// An incident stops taking alerts related only through the graph or a
     /// machine once none joined or fired for this long.
     pub quiet_ms: i64,
-    /// How much the window widens for each doubling of the incident's
-    /// services (0.5: by half).
-    pub widen: f64,
     /// Services this many calls apart or closer are related.
     pub max_hops: u8,
     /// Alerts on one machine this close in time are one fault's when a
@@ -84,9 +80,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             window_ms: 5 * 60_000,
-            max_window_ms: 15 * 60_000,
             quiet_ms: 3 * 60_000,
-            widen: 0.0,
             max_hops: 2,
             burst_ms: 2 * 60_000,
             recovery_stable_ms: 5 * 60_000,
@@ -326,18 +320,11 @@ impl Correlator {
         noisy
     }
 
-    /// How long after it opened an incident takes related alerts: the
-    /// window, widened by half of it for each doubling of its services.
-    fn span(&self, ix: &Index) -> i64 {
-        let s = &self.settings;
-        let widen = 1.0 + s.widen * (ix.services.len().max(1) as f64).log2();
-        ((s.window_ms as f64 * widen) as i64).min(s.max_window_ms)
-    }
 
     /// How strongly an alert about `e` at `at` relates to an incident
     /// (0–1), within the incident's span.
     fn relation(&mut self, e: &Entities, at: i64, ix: &Index, noisy: bool) -> f64 {
-        if at - ix.opened_ms > self.span(ix) || at - ix.last_fire_ms > self.settings.quiet_ms {
+        if at - ix.opened_ms > self.settings.window_ms || at - ix.last_fire_ms > self.settings.quiet_ms {
             return 0.0;
         }
         if e.instance
@@ -440,7 +427,7 @@ impl Correlator {
             let Some(ix) = self.index.get(&id) else {
                 continue;
             };
-            if s.at_ms - ix.opened_ms > self.settings.max_window_ms {
+            if s.at_ms - ix.opened_ms > self.settings.window_ms {
                 continue;
             }
             let ix = ix.clone();
