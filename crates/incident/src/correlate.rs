@@ -320,11 +320,12 @@ impl Correlator {
         noisy
     }
 
-
     /// How strongly an alert about `e` at `at` relates to an incident
     /// (0–1), within the incident's span.
     fn relation(&mut self, e: &Entities, at: i64, ix: &Index, noisy: bool) -> f64 {
-        if at - ix.opened_ms > self.settings.window_ms || at - ix.last_fire_ms > self.settings.quiet_ms {
+        if at - ix.opened_ms > self.settings.window_ms
+            || at - ix.last_fire_ms > self.settings.quiet_ms
+        {
             return 0.0;
         }
         if e.instance

@@ -96,7 +96,12 @@ pub fn start(
     let dir = data_dir.join(STORE_DIR);
     let svc = IncidentService::open(Some(&dir), cfg, clock.clone())?;
     // Always installed: the feed drops what it is sent while `enabled` is false.
-    alerting.set_observer(Some(Arc::new(Observer(svc.feed()))));
+    let observer = Arc::new(Observer(svc.feed()));
+    alerting.set_observer(Some(observer.clone()));
+    // Then the alerts the pipeline already holds (kept across a restart, or
+    // taken after the incident store's last save before a crash); an alert
+    // already in an incident stays where it is.
+    observer.alerts(&alerting.firing_alerts());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = svc.spawn(stopped.clone());
     let learn = spawn_learner(db, svc.feed(), clock, cfg.learn_interval.to_std(), stopped);

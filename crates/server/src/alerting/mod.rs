@@ -242,6 +242,28 @@ impl AlertingService {
         self.inner.handle.with(|d| d.set_observer(o));
     }
 
+    /// Every alert the pipeline holds that fires now, as the observer sees
+    /// alerts: for a consumer that starts after the pipeline (or after a
+    /// crash that lost what it had queued) to catch up.
+    pub fn firing_alerts(&self) -> Vec<argus_alert::observe::AlertChange> {
+        let now = self.inner.clock.now_ms();
+        self.inner.handle.with(|d| {
+            d.alerts()
+                .into_iter()
+                .filter(|a| !a.alert.is_resolved(now))
+                .map(|a| argus_alert::observe::AlertChange {
+                    fingerprint: a.fingerprint,
+                    labels: a.alert.labels,
+                    annotations: a.alert.annotations,
+                    firing: true,
+                    starts_at_ms: a.alert.starts_at,
+                    ends_at_ms: a.alert.ends_at,
+                    at_ms: now,
+                })
+                .collect()
+        })
+    }
+
     /// The alert store's health (healthy, or failing since when and why), for readiness,
     /// metrics and the UI; cheap, and never waits for the dispatcher.
     pub fn store_health(&self) -> HealthHandle {
