@@ -62,4 +62,15 @@ pub trait AlertObserver: Send + Sync + std::fmt::Debug {
     fn delivered(&self, fingerprints: &[u64], receiver: &str, at_ms: i64);
     /// These alerts were acknowledged by `who`.
     fn acknowledged(&self, fingerprints: &[u64], who: &str, at_ms: i64);
+    /// The incident an alert is in, asked right after [`AlertObserver::alerts`]
+    /// told of it: a route whose `group_by` lists [`INCIDENT_LABEL`] groups
+    /// its alerts by incident, so a storm pages once per incident. `None`
+    /// (the default) when unknown.
+    fn incident_of(&self, _fingerprint: u64) -> Option<String> {
+        None
+    }
 }
+
+/// The label a route can `group_by` to page once per incident; set on the
+/// group's labels (never on the alert) from [`AlertObserver::incident_of`].
+pub const INCIDENT_LABEL: &str = "incident";

@@ -307,6 +307,15 @@ impl IncidentService {
         self.shared.unsaved.lock().0.extend(dirty);
     }
 
+    /// Groups alerts at once, on the caller's thread (a lock and a few
+    /// microseconds an alert); saved by the task's next save. Ignored while
+    /// grouping is switched off.
+    pub fn observe_now(&self, sigs: Vec<Signal>) {
+        if self.shared.enabled.load(Ordering::Relaxed) {
+            self.apply(vec![Input::Alerts(sigs)]);
+        }
+    }
+
     /// Closes recovered incidents and forgets those past retention.
     pub fn tick(&self) {
         let now = self.shared.clock.now_ms();

@@ -28,11 +28,17 @@ use std::sync::Arc;
 /// The sub-directory of the data directory that holds incidents.
 pub const STORE_DIR: &str = "incidents";
 
-/// Hands the pipeline's news to the incident service's queue.
+/// Hands the pipeline's news to the incident service: alerts are grouped at
+/// once (so a route can group notifications by incident), deliveries and
+/// acknowledgements through its queue.
 #[derive(Debug)]
-struct Observer(Feed);
+struct Observer(Feed, IncidentService);
 
 impl AlertObserver for Observer {
+    fn incident_of(&self, fingerprint: u64) -> Option<String> {
+        self.1.incident_of(fingerprint).map(|id| id.to_string())
+    }
+
     fn alerts(&self, changes: &[AlertChange]) {
         let sigs = changes
             .iter()
@@ -46,7 +52,8 @@ impl AlertObserver for Observer {
                 ends_at_ms: c.firing.then_some(c.ends_at_ms).filter(|&e| e > 0),
             })
             .collect();
-        self.0.send(Input::Alerts(sigs));
+        // Grouped now, saved by the service's task within a second.
+        self.1.observe_now(sigs);
     }
 
     fn delivered(&self, fingerprints: &[u64], receiver: &str, at_ms: i64) {
@@ -96,7 +103,7 @@ pub fn start(
     let dir = data_dir.join(STORE_DIR);
     let svc = IncidentService::open(Some(&dir), cfg, clock.clone())?;
     // Always installed: the feed drops what it is sent while `enabled` is false.
-    let observer = Arc::new(Observer(svc.feed()));
+    let observer = Arc::new(Observer(svc.feed(), svc.clone()));
     alerting.set_observer(Some(observer.clone()));
     // Then the alerts the pipeline already holds (kept across a restart, or
     // taken after the incident store's last save before a crash); an alert

@@ -169,3 +169,65 @@ async fn alerts_become_incidents_that_survive_a_restart() {
     assert_eq!(times["data"]["incidents"], 2, "{times}");
     srv.stop().await;
 }
+
+/// A route that groups by incident pages once per incident: a fault's
+/// three alerts from three sources make one notification, an unrelated
+/// alert another, and the group labels name the incident.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_grouped_by_incident_pages_once_per_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (hook_port, hooks) = webhook().await;
+    let am = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &am,
+        format!(
+            "route: {{receiver: hook, group_by: [incident], group_wait: 2s, group_interval: 1m}}\n\
+             receivers:\n  - name: hook\n    webhook_configs: [{{url: 'http://127.0.0.1:{hook_port}/'}}]\n\
+             argus: {{flap_damping: {{enabled: false}}}}\n"
+        ),
+    )
+    .unwrap();
+    let yaml = format!(
+        "alerting: {{config_file: '{}'}}\n\
+         incidents:\n  topology:\n    - {{caller: web, callee: api}}\n    - {{caller: api, callee: db}}\n",
+        am.display()
+    );
+    let srv = start_server(&data, &yaml, Arc::new(SystemClock), None).await;
+    post_alerts(
+        &srv.base,
+        json!([
+            alert("HighLatency", &[("job", "web")]),
+            alert("Errors", &[("service", "api")]),
+            alert("SlowQueries", &[("app", "db")]),
+            alert("CertExpiring", &[("service", "billing")]),
+        ]),
+    )
+    .await;
+    let t0 = Instant::now();
+    while hooks.lock().unwrap().len() < 2 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            hooks.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let pages = hooks.lock().unwrap().clone();
+    assert_eq!(pages.len(), 2, "one page per incident: {pages:?}");
+    let mut sizes: Vec<usize> = pages
+        .iter()
+        .map(|p| p["alerts"].as_array().unwrap().len())
+        .collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, vec![1, 3]);
+    let list = wait_list(&srv.base, |l| l.len() == 2).await;
+    for p in &pages {
+        let inc = p["groupLabels"]["incident"]
+            .as_str()
+            .expect("group labels name the incident");
+        assert!(list.iter().any(|i| i["id"] == inc), "{inc} in {list:?}");
+    }
+    srv.stop().await;
+}

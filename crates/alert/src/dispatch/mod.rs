@@ -265,9 +265,18 @@ impl Dispatcher {
     }
 
     /// Sets (or clears) the observer told about alerts taken, notifications
-    /// delivered and acknowledgements ([`crate::observe`]).
+    /// delivered and acknowledgements ([`crate::observe`]). Every alert is
+    /// grouped again, as on reload (the notification log prevents resends),
+    /// so routes that group by incident see the incidents of alerts restored
+    /// from the store.
     pub fn set_observer(&mut self, o: Option<Arc<dyn crate::observe::AlertObserver>>) {
         self.observer = o;
+        self.groups.clear();
+        let now = self.clock.now_ms();
+        let fps: Vec<u64> = self.alerts.keys().copied().collect();
+        for fp in fps {
+            self.route_alert(fp, now);
+        }
     }
 
     /// The config in force.
@@ -356,9 +365,17 @@ impl Dispatcher {
         };
         let labels = rec.alert.labels.clone();
         let starts_at = rec.alert.starts_at;
+        // The labels grouping sees: the alert's, and its incident's id when
+        // the observer knows it (for routes that group by incident).
+        let mut grouping = labels.clone();
+        if grouping.get(crate::observe::INCIDENT_LABEL).is_none() {
+            if let Some(id) = self.observer.as_ref().and_then(|o| o.incident_of(fp)) {
+                grouping.set(crate::observe::INCIDENT_LABEL, &id);
+            }
+        }
         for idx in self.tree.match_labels(&labels) {
             let route = self.tree.get(idx);
-            let gl = self.tree.group_labels(idx, &labels);
+            let gl = self.tree.group_labels(idx, &grouping);
             let id = GroupId {
                 route: idx,
                 key: self.tree.group_key(idx, &gl),
