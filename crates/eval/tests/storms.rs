@@ -89,3 +89,26 @@ fn settings() -> argus_incident::correlate::Settings {
         Err(_) => Default::default(),
     }
 }
+
+/// The table over seeds and a preset from the environment, for checking
+/// settings on storms they were not chosen on:
+/// `ARGUS_STORM_SEEDS=1001-1020 ARGUS_STORM_PRESET=large cargo test -p argus-eval --test storms table_from_env -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn table_from_env() {
+    let seeds = argus_eval::incidents::parse_seeds(
+        &std::env::var("ARGUS_STORM_SEEDS").unwrap_or_else(|_| "1001-1020".into()),
+    )
+    .unwrap();
+    let preset = match std::env::var("ARGUS_STORM_PRESET").as_deref() {
+        Ok("small") => Preset::Small,
+        Ok("large") => Preset::Large,
+        _ => Preset::Medium,
+    };
+    let (_, summary) = score_storms(&seeds, preset, &settings()).unwrap();
+    println!(
+        "{} storms {preset:?}:\n{}",
+        seeds.len(),
+        format_summary(&summary)
+    );
+}

@@ -74,6 +74,12 @@ pub struct Settings {
     pub together_after: u32,
     /// The least relation an alert needs to join an incident (0–1).
     pub join_threshold: f64,
+    /// How related an instance alert of a service whose machines are unknown
+    /// is to a machine's alert of the last [`Settings::burst_ms`].
+    pub unplaced_near_machine: f64,
+    /// A machine's alert also merges the young incidents of one service
+    /// whose machines are unknown.
+    pub merge_unplaced: bool,
 }
 
 impl Default for Settings {
@@ -89,6 +95,8 @@ impl Default for Settings {
             noisy_window_ms: 24 * 3_600_000,
             together_after: 2,
             join_threshold: 0.5,
+            unplaced_near_machine: 0.6,
+            merge_unplaced: true,
         }
     }
 }
@@ -372,6 +380,13 @@ impl Correlator {
                 .any(|(n, &t)| at - t <= burst && self.aliases.placed_on(s, n))
             {
                 best = best.max(0.85);
+            } else if e.instance.is_some()
+                && !self.aliases.placed(s)
+                && ix.node_alerts.values().any(|&t| at - t <= burst)
+            {
+                // An instance whose machine is unknown, failing just after a
+                // machine's own alert: likely on it.
+                best = best.max(self.settings.unplaced_near_machine);
             }
         }
         if noisy {
@@ -457,9 +472,12 @@ impl Correlator {
     /// True when the alert `s` is in incident `id` and fires, or resolved
     /// less than a window ago (a flap).
     fn still_in(&self, id: u64, s: &Signal) -> bool {
-        self.incidents
-            .get(&id)
-            .and_then(|inc| inc.alerts.iter().find(|a| a.key == s.key))
+        let Some(inc) = self.incidents.get(&id) else {
+            return false;
+        };
+        inc.alerts
+            .iter()
+            .find(|a| a.key == s.key)
             .is_some_and(|a| a.firing || s.at_ms - a.changed_ms <= self.settings.window_ms)
     }
 
@@ -632,7 +650,12 @@ impl Correlator {
                 **id != into
                     && (ix.opened_ms - at).abs() <= burst
                     && (ix.nodes.contains_key(node)
-                        || ix.services.keys().any(|s| self.aliases.placed_on(s, node)))
+                        || ix.services.keys().any(|s| self.aliases.placed_on(s, node))
+                        || (self.settings.merge_unplaced
+                            && at - ix.opened_ms <= burst / 2
+                            && !ix.instances.is_empty()
+                            && ix.services.len() == 1
+                            && ix.services.keys().all(|s| !self.aliases.placed(s))))
             })
             .map(|(id, _)| *id)
             .collect();

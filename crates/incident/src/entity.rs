@@ -283,6 +283,11 @@ impl AliasBook {
         }
     }
 
+    /// True when some machine of `service` is known.
+    pub fn placed(&self, service: &str) -> bool {
+        self.service_nodes.contains_key(service)
+    }
+
     /// True when an instance of `service` was seen on machine `node`.
     pub fn placed_on(&self, service: &str, node: &str) -> bool {
         self.service_nodes
