@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `GET /api/argus/v1/incidents` | `state` (repeatable or comma-separated), `start`/`end` (RFC 3339 or Unix seconds: active in that window), `limit` |
 //! | `GET /api/argus/v1/incidents/{id}` | one incident: alerts, timeline, times, root, and the graph around it |
+//! | `GET /api/argus/v1/incidents/{id}/evidence` | what else moved: the series of its services, instances and machines that changed against their baseline, ranked (gathered now; also kept in the incident, first gathered a minute after detection) |
 //! | `GET /api/argus/v1/incidents/times` | median and p90 of the 1-5-10 times, last 7 days (`period` to change) |
 //! | `POST /api/argus/v1/incidents/{id}/ack` | takes it; the actor is the `X-Argus-User` header or `{"who": …}` |
 //! | `POST /api/argus/v1/incidents/{id}/state` | `{"state": "open"\|"acknowledged"\|"mitigated"\|"resolved"}` |
@@ -35,7 +36,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -47,7 +48,10 @@ pub fn router(svc: IncidentService) -> Router {
         .route("/api/argus/v1/incidents", get(list))
         .route("/api/argus/v1/incidents/times", get(times))
         .route("/api/argus/v1/incidents/{id}", get(one))
-        .route("/api/argus/v1/incidents/{id}/{action}", post(act))
+        .route(
+            "/api/argus/v1/incidents/{id}/{action}",
+            get(sub_get).post(act),
+        )
         .with_state(svc)
 }
 
@@ -67,16 +71,16 @@ fn bad(msg: impl Into<String>) -> Response {
     fail(StatusCode::BAD_REQUEST, "bad_data", msg)
 }
 
-fn time_param(name: &str, v: &str) -> Result<i64, Response> {
+fn time_param(name: &str, v: &str) -> Result<i64, Box<Response>> {
     if let Ok(secs) = v.parse::<f64>() {
         if secs.is_finite() {
             return Ok((secs * 1000.0) as i64);
         }
     }
     parse_time(v).ok_or_else(|| {
-        bad(format!(
+        Box::new(bad(format!(
             "{name}: {v:?} is neither RFC 3339 nor Unix seconds"
-        ))
+        )))
     })
 }
 
@@ -100,11 +104,11 @@ async fn list(AxState(svc): AxState<IncidentService>, Query(q): Pairs) -> Respon
             }
             "start" | "from" => match time_param(&k, &v) {
                 Ok(t) => lq.from_ms = Some(t),
-                Err(r) => return r,
+                Err(r) => return *r,
             },
             "end" | "to" => match time_param(&k, &v) {
                 Ok(t) => lq.to_ms = Some(t),
-                Err(r) => return r,
+                Err(r) => return *r,
             },
             "limit" => match v.parse::<usize>() {
                 Ok(n) if n > 0 => lq.limit = Some(n.min(10_000)),
@@ -218,18 +222,20 @@ pub fn incident_json(svc: &IncidentService, inc: &Incident) -> Value {
         "mergedInto": inc.merged_into.map(|m| m.to_string()),
         "updated": format_time(inc.updated_ms),
         "topology": neighbourhood(svc, inc),
+        "evidence": inc.evidence.iter().map(move_json).collect::<Vec<_>>(),
+        "evidenceAt": at(inc.evidence_at_ms),
     })
 }
 
-fn parse_id(id: &str) -> Result<u64, Response> {
+fn parse_id(id: &str) -> Result<u64, Box<Response>> {
     id.parse::<u64>()
-        .map_err(|_| bad(format!("{id:?} is not an incident id")))
+        .map_err(|_| Box::new(bad(format!("{id:?} is not an incident id"))))
 }
 
 async fn one(AxState(svc): AxState<IncidentService>, Path(id): Path<String>) -> Response {
     let id = match parse_id(&id) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match svc.get(id) {
         Some(inc) => ok(incident_json(&svc, &inc)),
@@ -291,7 +297,7 @@ async fn act(
 ) -> Response {
     let id = match parse_id(&id) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let b: ActBody = if body.iter().all(u8::is_ascii_whitespace) {
         ActBody::default()
@@ -353,15 +359,22 @@ async fn act(
                 format!("no incident {id}"),
             ),
         },
-        Err(ServiceError::Action(ActionError::NotFound(_))) => fail(
+        Err(e) => service_error(id, e),
+    }
+}
+
+/// The answer for a failed call on incident `id`.
+fn service_error(id: u64, e: ServiceError) -> Response {
+    match e {
+        ServiceError::Action(ActionError::NotFound(_)) => fail(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no incident {id}"),
         ),
-        Err(ServiceError::Action(e @ ActionError::Merged(..))) => {
+        ServiceError::Action(e @ ActionError::Merged(..)) => {
             fail(StatusCode::CONFLICT, "merged", e.to_string())
         }
-        Err(e @ ServiceError::Unsaved(_)) => {
+        e @ (ServiceError::Unsaved(_) | ServiceError::Source(_)) => {
             let mut r = fail(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -371,5 +384,45 @@ async fn act(
                 .insert("retry-after", axum::http::HeaderValue::from_static("5"));
             r
         }
+        e @ ServiceError::NoSource => {
+            fail(StatusCode::NOT_IMPLEMENTED, "unavailable", e.to_string())
+        }
     }
+}
+
+/// `GET /api/argus/v1/incidents/{id}/evidence`: what else moved, gathered
+/// now from the store.
+async fn sub_get(
+    AxState(svc): AxState<IncidentService>,
+    Path((id, what)): Path<(String, String)>,
+) -> Response {
+    let id = match parse_id(&id) {
+        Ok(i) => i,
+        Err(r) => return *r,
+    };
+    if what != "evidence" {
+        return fail(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no {what:?} of an incident: evidence"),
+        );
+    }
+    match svc.gather_evidence(id).await {
+        Ok(moves) => ok(Value::Array(moves.iter().map(move_json).collect())),
+        Err(e) => service_error(id, e),
+    }
+}
+
+/// One moved series as JSON.
+pub fn move_json(m: &crate::evidence::Move) -> Value {
+    json!({
+        "labels": m.labels,
+        "movedAt": format_time(m.moved_at_ms),
+        "strength": m.strength,
+        "direction": if m.up { "up" } else { "down" },
+        "baseline": m.baseline,
+        "peak": m.peak,
+        "hops": m.hops,
+        "score": m.score,
+    })
 }

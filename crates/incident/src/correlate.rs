@@ -546,6 +546,8 @@ impl Correlator {
             alerts: Vec::new(),
             timeline: Vec::new(),
             merged_into: None,
+            evidence: Vec::new(),
+            evidence_at_ms: None,
             updated_ms: s.at_ms,
         };
         inc.log(

@@ -36,6 +36,7 @@ pub mod api;
 pub mod config;
 pub mod correlate;
 pub mod entity;
+pub mod evidence;
 pub mod model;
 pub mod replay;
 pub mod root;

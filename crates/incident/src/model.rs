@@ -268,6 +268,12 @@ pub struct Incident {
     /// Set when it was merged into another incident.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_into: Option<u64>,
+    /// What else moved around it, best first ([`crate::evidence`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<crate::evidence::Move>,
+    /// When the evidence was last gathered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_at_ms: Option<i64>,
     /// The last time anything changed.
     pub updated_ms: i64,
 }

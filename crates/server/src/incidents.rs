@@ -18,7 +18,8 @@ use crate::alerting::AlertingService;
 use crate::lifecycle::{Components, Part};
 use argus_alert::observe::{AlertChange, AlertObserver};
 use argus_incident::config::IncidentsConfig;
-use argus_incident::service::{Feed, IncidentService, Input};
+use argus_incident::evidence::SeriesData;
+use argus_incident::service::{Feed, IncidentService, Input, SeriesSource, SourceError};
 use argus_incident::Signal;
 use argus_model::{Clock, MatchOp, Matcher};
 use argus_tsdb::{Db, Querier};
@@ -73,6 +74,52 @@ impl AlertObserver for Observer {
     }
 }
 
+/// The store as the evidence ranking's series source.
+#[derive(Debug)]
+struct StoreSeries(Db);
+
+/// The most samples one evidence read loads.
+const EVIDENCE_MAX_SAMPLES: usize = 5_000_000;
+
+impl SeriesSource for StoreSeries {
+    fn read(
+        &self,
+        selectors: &[(String, String)],
+        from_ms: i64,
+        to_ms: i64,
+        max_series: usize,
+    ) -> Result<Vec<SeriesData>, SourceError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for (name, values) in selectors {
+            let m = Matcher::new(MatchOp::Re, name, values)
+                .map_err(|e| SourceError(format!("{name}=~{values:?}: {e}")))?;
+            let found = self
+                .0
+                .select_limited(&[m], from_ms, to_ms, EVIDENCE_MAX_SAMPLES)
+                .map_err(|e| SourceError(e.to_string()))?;
+            for s in found {
+                if out.len() >= max_series {
+                    return Ok(out);
+                }
+                if seen.insert(s.labels.stable_hash()) {
+                    let samples = s
+                        .samples
+                        .iter()
+                        .filter(|x| !argus_model::is_stale_nan(x.v))
+                        .map(|x| (x.t, x.v))
+                        .collect();
+                    out.push(SeriesData {
+                        labels: s.labels,
+                        samples,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// Why the incident service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum IncidentsError {
@@ -102,6 +149,7 @@ pub fn start(
     cfg.validate()?;
     let dir = data_dir.join(STORE_DIR);
     let svc = IncidentService::open(Some(&dir), cfg, clock.clone())?;
+    svc.set_source(Arc::new(StoreSeries(db.clone())));
     // Always installed: the feed drops what it is sent while `enabled` is false.
     let observer = Arc::new(Observer(svc.feed(), svc.clone()));
     alerting.set_observer(Some(observer.clone()));

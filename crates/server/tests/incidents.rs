@@ -231,3 +231,78 @@ async fn a_route_grouped_by_incident_pages_once_per_incident() {
     }
     srv.stop().await;
 }
+
+/// What else moved: the series of the incident's services that changed
+/// against their last hour rank first, the root's own series before its
+/// callers', an unrelated service's series not at all; and the root's series
+/// moving before its first alert moves the fault's estimated start earlier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_ranks_what_else_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let yaml = "incidents:\n  topology:\n    - {caller: web, callee: api}\n    - {caller: api, callee: db}\n";
+    let srv = start_server(&data, yaml, Arc::new(SystemClock), None).await;
+    let now = chrono::Utc::now().timestamp_millis() / 60_000 * 60_000;
+    let mut text = String::new();
+    for i in 0..=90 {
+        let t = now - (90 - i) * 60_000;
+        let jitter = (i % 3) as f64;
+        let cpu = if t >= now - 4 * 60_000 {
+            97.0
+        } else {
+            20.0 + jitter
+        };
+        let lat = if t >= now - 2 * 60_000 {
+            2.5
+        } else {
+            0.2 + jitter / 100.0
+        };
+        text.push_str(&format!("db_cpu_percent{{service=\"db\"}} {cpu} {t}\n"));
+        text.push_str(&format!("http_latency_seconds{{job=\"web\"}} {lat} {t}\n"));
+        text.push_str(&format!(
+            "billing_queue{{service=\"billing\"}} {} {t}\n",
+            5.0 + jitter
+        ));
+    }
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/import/prometheus", srv.base))
+        .body(text)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    post_alerts(
+        &srv.base,
+        json!([
+            alert("HighLatency", &[("job", "web")]),
+            alert("CPUHigh", &[("service", "db")]),
+        ]),
+    )
+    .await;
+    let list = wait_list(&srv.base, |l| l.len() == 1 && l[0]["alerts"] == 2).await;
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    let before = list[0]["times"]["faultStart"].as_str().unwrap().to_string();
+    let ev = get_json(format!("{}/api/argus/v1/incidents/{id}/evidence", srv.base)).await;
+    let moves = ev["data"].as_array().unwrap_or_else(|| panic!("{ev}"));
+    let names: Vec<&str> = moves
+        .iter()
+        .map(|m| m["labels"]["__name__"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["db_cpu_percent", "http_latency_seconds"],
+        "{ev}"
+    );
+    assert_eq!(moves[0]["hops"], 0);
+    assert_eq!(moves[0]["direction"], "up");
+    let one = get_json(format!("{}/api/argus/v1/incidents/{id}", srv.base)).await;
+    let after = one["data"]["times"]["faultStart"].as_str().unwrap();
+    let ms = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .timestamp_millis()
+    };
+    assert_eq!(ms(after), now - 4 * 60_000, "was {before}");
+    assert_eq!(one["data"]["evidence"].as_array().unwrap().len(), 2);
+    srv.stop().await;
+}
