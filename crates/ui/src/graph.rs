@@ -126,7 +126,7 @@ pub fn layout(incident: &[String], edges: &[(String, String)], root: Option<&str
     // Rows within a column: by the mean row of the callers already placed, then by name.
     let columns = layer.iter().copied().max().map_or(0, |m| m + 1);
     let mut row = vec![0usize; n];
-    let mut sizes = vec![0usize; columns];
+    let mut sizes = Vec::with_capacity(columns);
     for col in 0..columns {
         let mut members: Vec<(f64, &str, usize)> = (0..n)
             .filter(|&i| layer[i] == col)
@@ -149,7 +149,7 @@ pub fn layout(incident: &[String], edges: &[(String, String)], root: Option<&str
         for (r, (_, _, i)) in members.iter().enumerate() {
             row[*i] = r;
         }
-        sizes[col] = members.len();
+        sizes.push(members.len());
     }
     let rows = sizes.iter().copied().max().unwrap_or(0);
     let step_y = NODE_H + GAP_Y;
