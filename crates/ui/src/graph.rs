@@ -84,6 +84,8 @@ pub struct Edge {
     pub incident: bool,
     /// It goes against the column order (part of a call cycle).
     pub back: bool,
+    /// The callee calls the caller too (drawn once, with arrows at both ends).
+    pub both: bool,
 }
 
 fn label(name: &str) -> String {
@@ -179,17 +181,26 @@ pub fn layout(incident: &[String], edges: &[(String, String)], root: Option<&str
             }
         })
         .collect();
-    let any_back = !back.is_empty();
-    let edges = calls
+    let is_back = |a: usize, b: usize| layer[b] <= layer[a];
+    // A call back along a drawn call (two services calling each other) is
+    // drawn as that call's second arrow.
+    let mutual = |a: usize, b: usize| calls.contains(&(b, a));
+    let drawn: Vec<(usize, usize)> = calls
         .iter()
-        .enumerate()
-        .map(|(k, &(a, b))| {
+        .copied()
+        .filter(|&(a, b)| !(is_back(a, b) && mutual(a, b) && !is_back(b, a)))
+        .collect();
+    let any_back = drawn.iter().any(|&(a, b)| is_back(a, b));
+    let bottom = (PAD + rows as u32 * step_y).saturating_sub(GAP_Y);
+    let edges = drawn
+        .iter()
+        .map(|&(a, b)| {
             let ((x1, y1), (x2, y2)) = (pos(a), pos(b));
-            let is_back = back.contains(&k) || layer[b] <= layer[a];
-            let path = if is_back {
-                // Under the boxes, from the caller's bottom to the callee's.
+            let back = is_back(a, b);
+            let path = if back {
+                // Below every box, from the caller's bottom to the callee's.
                 let (sx, sy, ex, ey) = (x1 + NODE_W / 2, y1 + NODE_H, x2 + NODE_W / 2, y2 + NODE_H);
-                let low = sy.max(ey) + BACK_ROOM - 6;
+                let low = bottom + BACK_ROOM - 4;
                 format!("M{sx},{sy} C{sx},{low} {ex},{low} {ex},{ey}")
             } else {
                 let (sx, sy, ex, ey) = (x1 + NODE_W, y1 + NODE_H / 2, x2, y2 + NODE_H / 2);
@@ -201,7 +212,8 @@ pub fn layout(incident: &[String], edges: &[(String, String)], root: Option<&str
                 callee: names[b].to_string(),
                 path,
                 incident: mine.contains(names[a]) && mine.contains(names[b]),
-                back: is_back,
+                back,
+                both: mutual(a, b),
             }
         })
         .collect();
@@ -214,7 +226,7 @@ pub fn layout(incident: &[String], edges: &[(String, String)], root: Option<&str
         height: if n == 0 {
             0
         } else {
-            2 * PAD + rows as u32 * step_y - GAP_Y + if any_back { BACK_ROOM } else { 0 }
+            bottom + PAD + if any_back { BACK_ROOM } else { 0 }
         },
         nodes,
         edges,
@@ -353,6 +365,9 @@ mod tests {
         assert_eq!(g.nodes.len(), 5, "{g:?}");
         assert_eq!(g.edges.len(), 3, "a self-call is not drawn");
         assert_eq!(g.edges.iter().filter(|e| e.back).count(), 1);
+        let back = g.edges.iter().find(|e| e.back).unwrap();
+        assert_eq!((back.caller.as_str(), back.callee.as_str()), ("c", "a"));
+        assert!(!back.both);
         assert_eq!(node(&g, "lone").layer, 0);
         let (a, b, c) = (
             node(&g, "a").layer,
@@ -361,6 +376,17 @@ mod tests {
         );
         assert!(a < b && b < c, "{a} {b} {c}");
         assert!(g.height >= 2 * NODE_H, "room for the back edge");
+    }
+
+    #[test]
+    fn services_calling_each_other_share_one_line() {
+        let g = layout(&["a".to_string()], &[e("a", "b"), e("b", "a")], None);
+        assert_eq!(g.edges.len(), 1, "{g:?}");
+        assert!(g.edges[0].both && !g.edges[0].back);
+        assert_eq!(
+            (g.edges[0].caller.as_str(), g.edges[0].callee.as_str()),
+            ("a", "b")
+        );
     }
 
     #[test]
