@@ -1,6 +1,6 @@
 // Browser scenarios of the Argus web UI, in headless Chromium (playwright-core).
 // Usage: node run.mjs --base http://127.0.0.1:PORT --shots DIR --scenario NAME
-// Scenarios: overview, explorer, alerts, silences, crosssite, rules. Exit status 0 only when the
+// Scenarios: overview, explorer, alerts, incidents, silences, crosssite, signin, rules. Exit status 0 only when the
 // scenario passed; every failure prints what was expected and where.
 import { chromium } from "playwright-core";
 import { existsSync, mkdirSync } from "node:fs";
@@ -34,6 +34,18 @@ async function api(page, path) {
   return r.json();
 }
 
+// Loads `path` until `selector` is on the page (the server builds incidents
+// a moment after the alerts arrive).
+async function reloadUntil(page, path, selector, ms = 10000) {
+  const t0 = Date.now();
+  for (;;) {
+    await page.goto(base + path);
+    if ((await page.locator(selector).count()) > 0) return page.locator(selector).first();
+    check(Date.now() - t0 < ms, `${path} should show ${selector} within ${ms} ms`);
+    await page.waitForTimeout(300);
+  }
+}
+
 async function shot(page, name) {
   await page.screenshot({ path: join(shots, name + ".png") });
 }
@@ -48,7 +60,10 @@ const scenarios = {
     const web = page.locator("#services tbody tr", { hasText: "web" });
     await web.locator(".st-up").waitFor({ timeout: 10000 });
     check((await page.locator(".levels").innerText()).includes("critical"), "firing alerts by level should show 'critical'");
-    check((await page.locator("body").innerText()).includes("no data yet"), "the 1-5-10 box should say 'no data yet'");
+    // The fixture's alert opened an incident: the 1-5-10 box counts it.
+    const figures = await reloadUntil(page, "/ui/", "#one-five-ten");
+    const text = await figures.innerText();
+    check(text.includes("Detect") && text.includes("incident"), `the 1-5-10 box should show the incident's times: ${text}`);
     // Keyboard: "g" then "a" goes to the alerts page.
     await page.keyboard.press("g");
     await page.keyboard.press("a");
@@ -100,6 +115,26 @@ const scenarios = {
     await page.locator(`tr#a-${fp}`).getByRole("button", { name: "History" }).click();
     await page.locator(`#h-${fp} table`, { hasText: "ack" }).waitFor({ timeout: 10000 });
     await shot(page, "alerts");
+  },
+
+  async incidents(page) {
+    // The list shows the incident the fixture's alert opened; its page has the times, alerts and timeline.
+    const row = await reloadUntil(page, "/ui/incidents", "tr[data-id]:has-text('DiskFull')");
+    const id = await row.getAttribute("data-id");
+    check((await row.getAttribute("data-state")) === "open", "the incident starts open");
+    await row.getByRole("link").first().click();
+    await page.waitForURL(new RegExp(`/ui/incidents/${id}$`));
+    await page.locator("h1", { hasText: "DiskFull" }).waitFor();
+    await page.locator("#incident-alerts tr", { hasText: "DiskFull" }).waitFor();
+    await page.locator("#timeline tr.tl-opened").waitFor();
+    check((await page.locator("#times tbody tr").count()) === 6, "the 1-5-10 table should list six moments");
+    await shot(page, "incidents");
+    await page.getByRole("button", { name: "Acknowledge" }).click();
+    await page.locator(`#incident[data-state="acknowledged"]`).waitFor({ timeout: 10000 });
+    check((await page.locator("#incident-state").innerText()) === "acknowledged", "the page should show the incident acknowledged");
+    const inc = await api(page, "/api/argus/v1/incidents/" + id);
+    check(inc.data.state === "acknowledged" && inc.data.owner === "ui", `the API should show it acknowledged by ui: ${JSON.stringify(inc.data.owner)}`);
+    check((await page.getByRole("button", { name: "Acknowledge" }).count()) === 0, "an acknowledged incident offers no second acknowledgement");
   },
 
   async silences(page) {

@@ -274,6 +274,11 @@ fn acknowledging_an_alert_changes_it_on_the_page_and_in_the_api() {
 }
 
 #[test]
+fn an_incident_shows_its_times_and_is_acknowledged_on_its_page() {
+    scenario("incidents");
+}
+
+#[test]
 fn silences_are_created_from_an_alert_and_expired() {
     scenario("silences");
 }

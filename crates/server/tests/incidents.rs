@@ -306,3 +306,104 @@ async fn evidence_ranks_what_else_moved() {
     assert_eq!(one["data"]["evidence"].as_array().unwrap().len(), 2);
     srv.stop().await;
 }
+
+async fn get_html(url: String) -> (u16, String) {
+    let r = reqwest::get(&url).await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_incident_pages_show_an_incident_from_posted_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "incidents:\n  topology:\n    - {caller: web, callee: api}\n    - {caller: api, callee: db}\n    - {caller: batch, callee: db}\n";
+    let srv = start_server(&dir.path().join("data"), yaml, Arc::new(SystemClock), None).await;
+    let base = srv.base.clone();
+    post_alerts(
+        &base,
+        json!([
+            alert("Errors", &[("service", "api"), ("severity", "warning")]),
+            alert("SlowQueries", &[("app", "db"), ("severity", "critical")]),
+        ]),
+    )
+    .await;
+    let list = wait_list(&base, |l| l.iter().any(|i| i["alerts"] == 2)).await;
+    let inc = list.iter().find(|i| i["alerts"] == 2).unwrap();
+    let id = inc["id"].as_str().unwrap().to_string();
+    let title = inc["title"].as_str().unwrap().to_string();
+    assert_eq!(inc["root"]["service"], "db", "{inc}");
+
+    // The list: the active tab shows it with its actions.
+    let (status, html) = get_html(format!("{base}/ui/incidents")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains(&format!("<a href=\"/ui/incidents/{id}\">{title}</a>")),
+        "{html}"
+    );
+    assert!(html.contains(&format!(
+        "data-incident=\"{id}\" data-incident-action=\"ack\""
+    )));
+    assert!(html.contains("<span class=\"st st-open\">open</span>"));
+    let (_, resolved) = get_html(format!("{base}/ui/incidents?state=resolved")).await;
+    assert!(resolved.contains("No resolved incident."), "{resolved}");
+
+    // The incident's page: title, root, times, alerts, timeline and the map.
+    let (status, html) = get_html(format!("{base}/ui/incidents/{id}")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains(&format!("<h1>Incident {id}: {title}</h1>")),
+        "{html}"
+    );
+    assert!(html.contains("<strong>service db</strong>"), "{html}");
+    assert!(html.contains("<th scope=\"row\">Fault start</th>"));
+    assert!(html.contains("<strong>SlowQueries</strong>"));
+    assert!(html.contains("<strong>Errors</strong>"));
+    assert!(
+        html.contains("<span class=\"st st-opened\">opened</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<span class=\"st st-alert_firing\">alert firing</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("class=\"node incident root\" data-service=\"db\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("class=\"node\" data-service=\"web\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("class=\"node\" data-service=\"batch\""),
+        "{html}"
+    );
+
+    // After an acknowledgement the page says so and offers no second one.
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/argus/v1/incidents/{id}/ack"))
+        .header("X-Argus-User", "ui")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, html) = get_html(format!("{base}/ui/incidents/{id}")).await;
+    assert!(
+        html.contains("id=\"incident-state\">acknowledged</span>"),
+        "{html}"
+    );
+    assert!(!html.contains("data-incident-action=\"ack\""));
+    assert!(html.contains("data-incident-action=\"resolve\""));
+
+    // The overview's 1-5-10 panel counts it.
+    let (_, html) = get_html(format!("{base}/ui/")).await;
+    assert!(html.contains("1 incident in the last 7 days"), "{html}");
+    assert!(!html.contains("no data yet"));
+
+    // No such incident, or no number: a page that says so, with 404.
+    let (status, html) = get_html(format!("{base}/ui/incidents/999")).await;
+    assert_eq!(status, 404);
+    assert!(html.contains("There is no incident 999."));
+    let (status, _) = get_html(format!("{base}/ui/incidents/x%3Fy")).await;
+    assert_eq!(status, 404);
+    srv.stop().await;
+}

@@ -123,7 +123,13 @@
     const b = e.target.closest("button");
     if (!b) return;
     try {
-      if (b.dataset.action) {
+      if (b.dataset.incidentAction) {
+        b.disabled = true;
+        const id = b.dataset.incident;
+        await call("POST", "/api/argus/v1/incidents/" + encodeURIComponent(id) + "/" + b.dataset.incidentAction, { who: "ui" });
+        toast(verbs[b.dataset.incidentAction] + " incident " + id);
+        refresh();
+      } else if (b.dataset.action) {
         b.disabled = true;
         await call("POST", "/api/v2/alerts/" + b.dataset.fp + "/" + b.dataset.action, { who: "ui" });
         toast(verbs[b.dataset.action] + " " + b.dataset.fp);

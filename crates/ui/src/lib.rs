@@ -13,6 +13,7 @@
 //! ```
 
 pub mod assets;
+pub mod graph;
 pub mod model;
 
 use minijinja::Environment;
@@ -40,6 +41,10 @@ pub enum Page {
     Explorer,
     /// `/ui/alerts`
     Alerts,
+    /// `/ui/incidents`
+    Incidents,
+    /// `/ui/incidents/{id}` (not in the navigation; it shows as Incidents there)
+    Incident,
     /// `/ui/silences`
     Silences,
     /// `/ui/rules`
@@ -47,11 +52,12 @@ pub enum Page {
 }
 
 impl Page {
-    /// Every page, in navigation order.
-    pub const ALL: [Page; 5] = [
+    /// Every page of the navigation, in its order.
+    pub const ALL: [Page; 6] = [
         Page::Overview,
         Page::Explorer,
         Page::Alerts,
+        Page::Incidents,
         Page::Silences,
         Page::Rules,
     ];
@@ -62,6 +68,8 @@ impl Page {
             Page::Overview => "Overview",
             Page::Explorer => "Explorer",
             Page::Alerts => "Alerts",
+            Page::Incidents => "Incidents",
+            Page::Incident => "Incident",
             Page::Silences => "Silences",
             Page::Rules => "Rules and models",
         }
@@ -73,6 +81,7 @@ impl Page {
             Page::Overview => "/ui/",
             Page::Explorer => "/ui/explorer",
             Page::Alerts => "/ui/alerts",
+            Page::Incidents | Page::Incident => "/ui/incidents",
             Page::Silences => "/ui/silences",
             Page::Rules => "/ui/rules",
         }
@@ -84,6 +93,7 @@ impl Page {
             Page::Overview => 'o',
             Page::Explorer => 'e',
             Page::Alerts => 'a',
+            Page::Incidents | Page::Incident => 'i',
             Page::Silences => 's',
             Page::Rules => 'r',
         }
@@ -94,6 +104,8 @@ impl Page {
             Page::Overview => "overview.html",
             Page::Explorer => "explorer.html",
             Page::Alerts => "alerts.html",
+            Page::Incidents => "incidents.html",
+            Page::Incident => "incident.html",
             Page::Silences => "silences.html",
             Page::Rules => "rules.html",
         }
@@ -108,11 +120,16 @@ struct NavItem {
     current: bool,
 }
 
-const TEMPLATES: [(&str, &str); 6] = [
+const TEMPLATES: [(&str, &str); 8] = [
     ("base.html", include_str!("../templates/base.html")),
     ("overview.html", include_str!("../templates/overview.html")),
     ("explorer.html", include_str!("../templates/explorer.html")),
     ("alerts.html", include_str!("../templates/alerts.html")),
+    (
+        "incidents.html",
+        include_str!("../templates/incidents.html"),
+    ),
+    ("incident.html", include_str!("../templates/incident.html")),
     ("silences.html", include_str!("../templates/silences.html")),
     ("rules.html", include_str!("../templates/rules.html")),
 ];
@@ -145,7 +162,7 @@ impl Ui {
                 title: p.title(),
                 path: p.path(),
                 key: p.key(),
-                current: *p == page,
+                current: *p == page || (*p == Page::Incidents && page == Page::Incident),
             })
             .collect();
         let tmpl = self.env.get_template(page.template()).map_err(err)?;
@@ -171,6 +188,16 @@ impl Ui {
     /// The alerts page.
     pub fn alerts(&self, d: &model::AlertsPage) -> Result<String, UiError> {
         self.render(Page::Alerts, d)
+    }
+
+    /// The incidents list.
+    pub fn incidents(&self, d: &model::IncidentsPage) -> Result<String, UiError> {
+        self.render(Page::Incidents, d)
+    }
+
+    /// One incident's page.
+    pub fn incident(&self, d: &model::IncidentPage) -> Result<String, UiError> {
+        self.render(Page::Incident, d)
     }
 
     /// The silences page.
@@ -223,6 +250,21 @@ mod tests {
                 ..SilencesPage::default()
             }),
             ui.rules(&RulesPage::default()),
+            ui.incidents(&IncidentsPage {
+                filter: "active".into(),
+                incidents: vec![IncidentRow {
+                    id: "1".into(),
+                    title: "<script>x</script>".into(),
+                    active: true,
+                    ..IncidentRow::default()
+                }],
+                errors: vec!["<b>boom</b>".into()],
+            }),
+            ui.incident(&incident_page()),
+            ui.incident(&IncidentPage {
+                id: "9".into(),
+                ..IncidentPage::default()
+            }),
             ui.explorer(&ExplorerPage {
                 query: "up{a=\"</script>\"}".into(),
                 range: "1h".into(),
@@ -235,6 +277,141 @@ mod tests {
             assert!(!html.contains("<b>boom"), "page {i} is not escaped");
             assert!(!html.contains("\"</script>"), "page {i} is not escaped");
         }
+    }
+
+    fn incident_page() -> IncidentPage {
+        let services = vec!["api".to_string(), "<script>x</script>".to_string()];
+        let edges = vec![
+            ("web".to_string(), "api".to_string()),
+            ("api".to_string(), "<script>x</script>".to_string()),
+        ];
+        IncidentPage {
+            id: "12".into(),
+            incident: Some(IncidentView {
+                id: "12".into(),
+                title: "SlowQueries on db".into(),
+                state: "open".into(),
+                severity: "critical".into(),
+                active: true,
+                root: Some(RootView {
+                    what: "service db".into(),
+                    confidence: "80%".into(),
+                    ..RootView::default()
+                }),
+                times: vec![Milestone {
+                    name: "Detected".into(),
+                    at: "2026-03-01 10:00:40".into(),
+                    since_fault: "40 s".into(),
+                    target: "1 min".into(),
+                    over: false,
+                }],
+                timeline: vec![TimelineRow {
+                    at: "2026-03-01 10:00:40".into(),
+                    kind: "opened".into(),
+                    kind_text: "opened".into(),
+                    text: "Opened by <script>x</script>.".into(),
+                    alert: String::new(),
+                }],
+                alerts: vec![IncidentAlertRow {
+                    fingerprint: "00000000000000ab".into(),
+                    name: "SlowQueries".into(),
+                    service: "db".into(),
+                    severity: "critical".into(),
+                    firing: true,
+                    firings: 1,
+                    ..IncidentAlertRow::default()
+                }],
+                graph: graph::layout(&services, &edges, Some("api")),
+                services,
+                ..IncidentView::default()
+            }),
+            errors: vec![],
+        }
+    }
+
+    #[test]
+    fn the_incident_page_has_its_times_actions_and_map() {
+        let html = Ui::new().unwrap().incident(&incident_page()).unwrap();
+        assert!(html.contains("<title>Incident 12 · Argus</title>"));
+        assert!(html.contains("<h1>Incident 12: SlowQueries on db</h1>"));
+        assert!(html.contains(r#"data-incident="12" data-incident-action="ack""#));
+        assert!(html.contains(r#"data-incident-action="resolve""#));
+        assert!(html.contains(r#"<svg id="map""#));
+        assert!(html.contains(r#"class="node incident root" data-service="api""#));
+        assert!(html.contains(r#"class="node" data-service="web""#));
+        assert!(html.contains("confidence 80%"));
+        assert!(html.contains("Opened by &lt;script&gt;"));
+        // The navigation marks the incidents list as the current page.
+        assert!(html.contains(r#"aria-current="page" title="g then i">Incidents</a>"#));
+        let none = Ui::new()
+            .unwrap()
+            .incident(&IncidentPage {
+                id: "9".into(),
+                ..IncidentPage::default()
+            })
+            .unwrap();
+        assert!(none.contains("There is no incident 9."));
+        assert!(!none.contains("data-incident-action"));
+    }
+
+    #[test]
+    fn the_incidents_list_has_tabs_and_actions_only_for_active_ones() {
+        let row = |id: &str, state: &str, active: bool| IncidentRow {
+            id: id.into(),
+            title: format!("incident {id}"),
+            state: state.into(),
+            active,
+            ..IncidentRow::default()
+        };
+        let html = Ui::new()
+            .unwrap()
+            .incidents(&IncidentsPage {
+                filter: "all".into(),
+                incidents: vec![row("1", "open", true), row("2", "resolved", false)],
+                errors: vec![],
+            })
+            .unwrap();
+        assert!(html.contains(r#"<a href="/ui/incidents?state=all" aria-current="page">All</a>"#));
+        assert!(html.contains(r#"<a href="/ui/incidents/1">incident 1</a>"#));
+        assert!(html.contains(r#"data-incident="1" data-incident-action="ack""#));
+        assert!(!html.contains(r#"data-incident="2""#));
+        let empty = Ui::new()
+            .unwrap()
+            .incidents(&IncidentsPage {
+                filter: "active".into(),
+                ..IncidentsPage::default()
+            })
+            .unwrap();
+        assert!(empty.contains("No active incident."));
+    }
+
+    #[test]
+    fn the_overview_shows_the_one_five_ten_figures() {
+        let ui = Ui::new().unwrap();
+        let fig = |name: &str, p50: &str, over: bool| TimeFigure {
+            name: name.into(),
+            target: "1 min".into(),
+            p50: p50.into(),
+            p90: p50.into(),
+            count: 2,
+            over,
+        };
+        let html = ui
+            .overview(&Overview {
+                one_five_ten: Some(OneFiveTen {
+                    incidents: 2,
+                    period: "7 days".into(),
+                    figures: vec![fig("Detect", "40 s", false), fig("Locate", "7 min", true)],
+                }),
+                ..Overview::default()
+            })
+            .unwrap();
+        assert!(html.contains("2 incidents in the last 7 days"));
+        assert!(html.contains(r#"<span class="over">7 min</span>"#));
+        assert!(!html.contains("no data yet"));
+        let empty = ui.overview(&Overview::default()).unwrap();
+        assert!(empty.contains("no data yet"));
+        assert!(empty.contains("<code>health.services</code>"));
     }
 
     #[test]

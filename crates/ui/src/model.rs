@@ -11,6 +11,13 @@
 //! assert_eq!(o.firing_total(), 2);
 //! ```
 
+mod incidents;
+
+pub use incidents::{
+    IncidentAlertRow, IncidentPage, IncidentRow, IncidentView, IncidentsPage, Milestone,
+    OneFiveTen, RootView, TimeFigure, TimelineRow,
+};
+
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -28,7 +35,7 @@ pub struct Overview {
     pub firing_by_level: Vec<LevelCount>,
     /// The most severe firing alerts (at most a screenful).
     pub firing: Vec<AlertRow>,
-    /// Seed 004's 1-5-10 figures, when the server measures them.
+    /// The 1-5-10 figures of recent incidents; `None` when there were none.
     pub one_five_ten: Option<OneFiveTen>,
     /// Series in the store's head block.
     pub head_series: u64,
@@ -80,17 +87,6 @@ pub struct LevelCount {
     pub level: String,
     /// How many.
     pub count: usize,
-}
-
-/// The 1-5-10 figures: detection, localisation and recovery times.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct OneFiveTen {
-    /// Mean time to detect, formatted.
-    pub detect: String,
-    /// Mean time to locate, formatted.
-    pub locate: String,
-    /// Mean time to recover, formatted.
-    pub recover: String,
 }
 
 /// One alert as the pages show it.

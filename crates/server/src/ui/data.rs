@@ -9,6 +9,8 @@
 //! assert_eq!(argus_server::ui::data::nodes(&rows)[0].services, 1);
 //! ```
 
+pub mod incidents;
+
 use argus_ui::model::{
     AlertGroup, AlertRow, LabelSet, LevelCount, ModelRow, NodeRow, RuleRow, ServiceRow, SilenceRow,
 };

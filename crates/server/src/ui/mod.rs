@@ -1,5 +1,6 @@
 //! The web UI's routes: `/` redirects to `/ui/`; `/ui/`, `/ui/explorer`,
-//! `/ui/alerts`, `/ui/silences` and `/ui/rules` are rendered by `argus-ui`
+//! `/ui/alerts`, `/ui/incidents`, `/ui/incidents/{id}`, `/ui/silences` and
+//! `/ui/rules` are rendered by `argus-ui`
 //! from the answers of the server's own JSON APIs (called in process, see
 //! [`fetch`]); `/ui/assets/{path}` serves the embedded static files.
 //!
@@ -15,7 +16,9 @@ pub mod data;
 pub mod fetch;
 
 use argus_model::Clock;
-use argus_ui::model::{AlertsPage, ExplorerPage, Overview, RulesPage, SilencesPage};
+use argus_ui::model::{
+    AlertsPage, ExplorerPage, IncidentPage, IncidentsPage, Overview, RulesPage, SilencesPage,
+};
 use argus_ui::{Ui, UiError};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -52,6 +55,8 @@ pub fn router(api: Router, clock: Arc<dyn Clock>) -> Router {
         .route("/ui/explorer", get(explorer))
         .route("/graph", get(graph))
         .route("/ui/alerts", get(alerts))
+        .route("/ui/incidents", get(incidents))
+        .route("/ui/incidents/{id}", get(incident))
         .route("/ui/silences", get(silences))
         .route("/ui/rules", get(rules))
         .route("/ui/assets/{*path}", get(asset))
@@ -74,10 +79,15 @@ fn page(st: &UiState, render: impl FnOnce(&Ui) -> Result<String, UiError>) -> Re
 
 async fn overview(State(st): St) -> Response {
     let mut d = Overview::default();
-    let (svc, al, tsdb) = tokio::join!(
+    let times_path = format!(
+        "/api/argus/v1/incidents/times?period={}",
+        data::incidents::PERIOD.0
+    );
+    let (svc, al, tsdb, times) = tokio::join!(
         fetch::get_json(&st.api, "/api/v1/services"),
         fetch::get_json(&st.api, "/api/v2/alerts?silenced=true&inhibited=true"),
         fetch::get_data(&st.api, "/api/v1/status/tsdb"),
+        fetch::get_data(&st.api, &times_path),
     );
     match svc {
         Ok(v) => {
@@ -97,6 +107,10 @@ async fn overview(State(st): St) -> Response {
     }
     match tsdb {
         Ok(v) => d.head_series = v["headStats"]["numSeries"].as_u64().unwrap_or(0),
+        Err(e) => d.errors.push(e.to_string()),
+    }
+    match times {
+        Ok(v) => d.one_five_ten = data::incidents::one_five_ten(&v),
         Err(e) => d.errors.push(e.to_string()),
     }
     page(&st, |ui| ui.overview(&d))
@@ -172,6 +186,64 @@ async fn alerts(State(st): St) -> Response {
         Err(e) => d.errors.push(e.to_string()),
     }
     page(&st, |ui| ui.alerts(&d))
+}
+
+/// How many incidents the list shows.
+pub const INCIDENT_LIMIT: usize = 200;
+
+#[derive(Deserialize, Default)]
+struct IncidentsQuery {
+    state: Option<String>,
+}
+
+/// The list's tabs: the name in the address and the API's `state` filter.
+const INCIDENT_TABS: [(&str, &str); 3] = [
+    ("active", "open,acknowledged,mitigated"),
+    ("resolved", "resolved"),
+    ("all", ""),
+];
+
+async fn incidents(State(st): St, Query(p): Query<IncidentsQuery>) -> Response {
+    let (filter, states) = INCIDENT_TABS
+        .iter()
+        .find(|(name, _)| p.state.as_deref() == Some(name))
+        .copied()
+        .unwrap_or(INCIDENT_TABS[0]);
+    let mut d = IncidentsPage {
+        filter: filter.to_string(),
+        ..IncidentsPage::default()
+    };
+    let path = if states.is_empty() {
+        format!("/api/argus/v1/incidents?limit={INCIDENT_LIMIT}")
+    } else {
+        format!("/api/argus/v1/incidents?state={states}&limit={INCIDENT_LIMIT}")
+    };
+    match fetch::get_data(&st.api, &path).await {
+        Ok(v) => d.incidents = data::incidents::incident_rows(&v),
+        Err(e) => d.errors.push(e.to_string()),
+    }
+    page(&st, |ui| ui.incidents(&d))
+}
+
+async fn incident(State(st): St, Path(id): Path<String>) -> Response {
+    let mut d = IncidentPage {
+        id: id.clone(),
+        ..IncidentPage::default()
+    };
+    // Only a number goes into the in-process call; anything else is no incident.
+    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
+        match fetch::get_data(&st.api, &format!("/api/argus/v1/incidents/{id}")).await {
+            Ok(v) => d.incident = Some(data::incidents::incident(&v)),
+            Err(fetch::FetchError::Status { status, .. }) if status == StatusCode::NOT_FOUND => {}
+            Err(e) => d.errors.push(e.to_string()),
+        }
+    }
+    let missing = d.incident.is_none() && d.errors.is_empty();
+    let mut r = page(&st, |ui| ui.incident(&d));
+    if missing && r.status().is_success() {
+        *r.status_mut() = StatusCode::NOT_FOUND;
+    }
+    r
 }
 
 #[derive(Deserialize, Default)]
