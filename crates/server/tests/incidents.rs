@@ -304,6 +304,14 @@ async fn evidence_ranks_what_else_moved() {
     };
     assert_eq!(ms(after), now - 4 * 60_000, "was {before}");
     assert_eq!(one["data"]["evidence"].as_array().unwrap().len(), 2);
+    let page = reqwest::get(format!("{}/ui/incidents/{id}", srv.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("What else moved"), "{page}");
+    assert!(page.contains("db_cpu_percent{service=&quot;db&quot;}") || page.contains("db_cpu_percent{service=\"db\"}"), "{page}");
     srv.stop().await;
 }
 

@@ -14,7 +14,7 @@
 mod incidents;
 
 pub use incidents::{
-    IncidentAlertRow, IncidentPage, IncidentRow, IncidentView, IncidentsPage, Milestone,
+    IncidentAlertRow, IncidentPage, IncidentRow, IncidentView, IncidentsPage, Milestone, MoveRow,
     OneFiveTen, RootView, TimeFigure, TimelineRow,
 };
 

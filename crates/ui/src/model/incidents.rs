@@ -125,6 +125,29 @@ pub struct IncidentView {
     pub graph: Graph,
     /// The incident it was merged into, if it was.
     pub merged_into: String,
+    /// What else moved around it, best first.
+    pub evidence: Vec<MoveRow>,
+    /// When that was gathered; empty when not yet.
+    pub evidence_at: String,
+}
+
+/// One series that moved around an incident.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MoveRow {
+    /// The series, as PromQL selects it.
+    pub series: String,
+    /// A link to it in the explorer.
+    pub explore: String,
+    /// When it moved.
+    pub moved_at: String,
+    /// `up` or `down`.
+    pub direction: String,
+    /// From (its baseline) and to (its most extreme value), formatted.
+    pub change: String,
+    /// How strongly, as a robust z-score, formatted.
+    pub strength: String,
+    /// How far from the root: `root`, `1 call`, `2 calls`, or empty.
+    pub distance: String,
 }
 
 /// The incident's root.

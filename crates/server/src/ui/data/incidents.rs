@@ -15,8 +15,8 @@
 use super::s;
 use argus_ui::graph;
 use argus_ui::model::{
-    IncidentAlertRow, IncidentRow, IncidentView, Milestone, OneFiveTen, RootView, TimeFigure,
-    TimelineRow,
+    IncidentAlertRow, IncidentRow, IncidentView, Milestone, MoveRow, OneFiveTen, RootView,
+    TimeFigure, TimelineRow,
 };
 use serde_json::Value;
 
@@ -225,6 +225,52 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A value for people: up to four significant digits.
+fn num(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) if x.abs() >= 1000.0 || x == x.trunc() => format!("{x:.0}"),
+        Some(x) => format!("{:.4}", x)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string(),
+        None => String::new(),
+    }
+}
+
+/// One moved series of an incident's `evidence`.
+fn move_row(m: &Value) -> MoveRow {
+    let labels = m["labels"].as_object().cloned().unwrap_or_default();
+    let name = labels
+        .get("__name__")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let inner: Vec<String> = labels
+        .iter()
+        .filter(|(k, _)| k.as_str() != "__name__")
+        .map(|(k, v)| format!("{k}={:?}", v.as_str().unwrap_or("")))
+        .collect();
+    let series = format!("{name}{{{}}}", inner.join(", "));
+    let distance = match m["hops"].as_u64() {
+        Some(0) => "root".to_string(),
+        Some(1) => "1 call".to_string(),
+        Some(h) => format!("{h} calls"),
+        None => String::new(),
+    };
+    MoveRow {
+        explore: format!("/ui/explorer?q={}", argus_model::url::query_escape(&series)),
+        series,
+        moved_at: when(&m["movedAt"]),
+        direction: s(m, "direction"),
+        change: format!("{} → {}", num(&m["baseline"]), num(&m["peak"])),
+        strength: m["strength"]
+            .as_f64()
+            .map(|z| format!("{z:.0}σ"))
+            .unwrap_or_default(),
+        distance,
+    }
+}
+
 /// One incident of `GET /api/argus/v1/incidents/{id}` (`data`).
 pub fn incident(v: &Value) -> IncidentView {
     let alerts: Vec<IncidentAlertRow> = v["alerts"]
@@ -258,7 +304,13 @@ pub fn incident(v: &Value) -> IncidentView {
         .as_ref()
         .map(|r| r.service.as_str())
         .filter(|r| !r.is_empty());
+    let evidence = v["evidence"]
+        .as_array()
+        .map(|a| a.iter().map(move_row).collect())
+        .unwrap_or_default();
     IncidentView {
+        evidence,
+        evidence_at: when(&v["evidenceAt"]),
         id: s(v, "id"),
         title: s(v, "title"),
         state: s(v, "state"),
