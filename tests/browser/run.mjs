@@ -1,6 +1,6 @@
 // Browser scenarios of the Argus web UI, in headless Chromium (playwright-core).
 // Usage: node run.mjs --base http://127.0.0.1:PORT --shots DIR --scenario NAME
-// Scenarios: overview, explorer, alerts, incidents, silences, crosssite, signin, rules. Exit status 0 only when the
+// Scenarios: overview, explorer, alerts, incidents, fault, silences, crosssite, signin, rules. Exit status 0 only when the
 // scenario passed; every failure prints what was expected and where.
 import { chromium } from "playwright-core";
 import { existsSync, mkdirSync } from "node:fs";
@@ -135,6 +135,21 @@ const scenarios = {
     const inc = await api(page, "/api/argus/v1/incidents/" + id);
     check(inc.data.state === "acknowledged" && inc.data.owner === "ui", `the API should show it acknowledged by ui: ${JSON.stringify(inc.data.owner)}`);
     check((await page.getByRole("button", { name: "Acknowledge" }).count()) === 0, "an acknowledged incident offers no second acknowledgement");
+  },
+
+  async fault(page) {
+    // A fault under a call chain: the one incident's page names the root and shows the map and the times.
+    const row = await reloadUntil(page, "/ui/incidents", "tr[data-id]");
+    const id = await row.getAttribute("data-id");
+    await row.getByRole("link").first().click();
+    await page.waitForURL(new RegExp(`/ui/incidents/${id}$`));
+    await page.locator("#incident").waitFor();
+    const text = await page.locator("#incident").innerText();
+    check(text.includes("service db"), `the page should name the root "service db": ${text.slice(0, 400)}`);
+    check((await page.locator("#times tbody tr").count()) === 6, "the 1-5-10 table should list six moments");
+    check((await page.locator("#incident-alerts tbody tr").count()) >= 4, "the page should list the fault's alerts");
+    check((await page.locator("svg text", { hasText: "db" }).count()) >= 1, "the map should draw db");
+    await shot(page, "incident-fault");
   },
 
   async silences(page) {

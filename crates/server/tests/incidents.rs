@@ -311,7 +311,11 @@ async fn evidence_ranks_what_else_moved() {
         .await
         .unwrap();
     assert!(page.contains("What else moved"), "{page}");
-    assert!(page.contains("db_cpu_percent{service=&quot;db&quot;}") || page.contains("db_cpu_percent{service=\"db\"}"), "{page}");
+    assert!(
+        page.contains("db_cpu_percent{service=&quot;db&quot;}")
+            || page.contains("db_cpu_percent{service=\"db\"}"),
+        "{page}"
+    );
     srv.stop().await;
 }
 
