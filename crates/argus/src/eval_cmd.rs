@@ -235,3 +235,34 @@ pub fn storms(a: StormsArgs) -> anyhow::Result<i32> {
     argus_eval::incidents::run_storms(&opts, &mut std::io::stdout().lock())?;
     Ok(0)
 }
+
+/// Arguments of `argus eval lab-storm`.
+#[derive(clap::Args)]
+pub struct LabStormArgs {
+    /// The work directory of an `argus-lab failures --work-dir DIR` run
+    /// (its `failures.json` and `notices.json`).
+    #[arg(long)]
+    lab: PathBuf,
+    /// Directory for ALERTS.jsonl, GRAPH.csv and TRUTH.jsonl (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+    /// How far before a failure's injection a notice's start may be and
+    /// still belong to it, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    tolerance_ms: i64,
+}
+
+/// Runs `argus eval lab-storm`; returns the process exit code.
+pub fn lab_storm(a: LabStormArgs) -> anyhow::Result<i32> {
+    use argus_eval::incidents::lab;
+    let (failures, notices) = lab::read_dir(&a.lab)?;
+    let r = lab::record(&failures, &notices, a.tolerance_ms);
+    r.write(&a.out)?;
+    println!(
+        "{} alert lines from {} failures in {}",
+        r.truth.len(),
+        failures.len(),
+        a.out.join("ALERTS.jsonl").display()
+    );
+    Ok(0)
+}

@@ -81,6 +81,8 @@ enum EvalCmd {
     Storm(eval_cmd::StormArgs),
     /// Generate and score many storms; print the means, Argus beside two baselines.
     Storms(eval_cmd::StormsArgs),
+    /// Turn a recorded run of `argus-lab failures` into an alert file and its truth.
+    LabStorm(eval_cmd::LabStormArgs),
 }
 
 #[derive(Args)]
@@ -192,6 +194,7 @@ fn main() {
                 EvalCmd::Incidents(a) => eval_cmd::incidents(a),
                 EvalCmd::Storm(a) => eval_cmd::storm(a),
                 EvalCmd::Storms(a) => eval_cmd::storms(a),
+                EvalCmd::LabStorm(a) => eval_cmd::lab_storm(a),
             };
             code.map(|c| {
                 if c != 0 {

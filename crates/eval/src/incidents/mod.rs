@@ -35,6 +35,7 @@
 //! ```
 
 pub mod baseline;
+pub mod lab;
 mod run;
 #[cfg(test)]
 mod tests;
