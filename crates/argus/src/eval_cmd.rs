@@ -266,3 +266,35 @@ pub fn lab_storm(a: LabStormArgs) -> anyhow::Result<i32> {
     );
     Ok(0)
 }
+
+/// Arguments of `argus eval logparse`.
+#[derive(clap::Args)]
+pub struct LogparseArgs {
+    /// The log file (LF or CRLF line endings).
+    #[arg(long)]
+    input: PathBuf,
+    /// The header format, e.g. `<Date> <Time> <Level> <Component>: <Content>`:
+    /// `<Name>` fields, the text between them a regular-expression fragment,
+    /// `<Content>` (the message) last.
+    #[arg(long)]
+    format: String,
+    /// The CSV to write: `LineId,EventTemplate`, one row per input line.
+    #[arg(long)]
+    out: PathBuf,
+    /// A labelled CSV (`LineId` and `EventTemplate` columns) to score against:
+    /// prints GA, FGA, PA, FTA and lines per second.
+    #[arg(long)]
+    truth: Option<PathBuf>,
+}
+
+/// Runs `argus eval logparse`; returns the process exit code.
+pub fn logparse(a: LogparseArgs) -> anyhow::Result<i32> {
+    let opts = argus_eval::logparse::LogparseOptions {
+        input: a.input,
+        format: a.format,
+        out: a.out,
+        truth: a.truth,
+    };
+    argus_eval::logparse::run_logparse(&opts, &mut std::io::stdout().lock())?;
+    Ok(0)
+}

@@ -83,6 +83,8 @@ enum EvalCmd {
     Storms(eval_cmd::StormsArgs),
     /// Turn a recorded run of `argus-lab failures` into an alert file and its truth.
     LabStorm(eval_cmd::LabStormArgs),
+    /// Mine the templates of a log file: `LineId,EventTemplate`, `<*>` for values.
+    Logparse(eval_cmd::LogparseArgs),
 }
 
 #[derive(Args)]
@@ -195,6 +197,7 @@ fn main() {
                 EvalCmd::Storm(a) => eval_cmd::storm(a),
                 EvalCmd::Storms(a) => eval_cmd::storms(a),
                 EvalCmd::LabStorm(a) => eval_cmd::lab_storm(a),
+                EvalCmd::Logparse(a) => eval_cmd::logparse(a),
             };
             code.map(|c| {
                 if c != 0 {

@@ -38,7 +38,10 @@ const PEERS: &[&str] = &[
 
 /// Evaluation crates allowed to depend on an engine to replay recorded
 /// input through the very code the server runs (`argus eval incidents`).
-const REPLAYS: &[(&str, &str)] = &[("argus-eval", "argus-incident")];
+const REPLAYS: &[(&str, &str)] = &[
+    ("argus-eval", "argus-incident"),
+    ("argus-eval", "argus-logs"),
+];
 
 /// The composition roots: the only crates that may depend on every other.
 const ROOTS: &[&str] = &["argus-server", "argus", "argus-lab"];
@@ -152,6 +155,11 @@ fn violations(metadata: &Value) -> Result<Vec<String>, String> {
                     "argus-forward depends on {dep} ({kind}); it may use only argus-model and argus-ingest (HTTP client settings, relabeling, file discovery): the server hands it the alerts."
                 ));
             }
+            if pkg == "argus-logs" && ours(dep) && dep != "argus-model" {
+                out.push(format!(
+                    "argus-logs depends on {dep} ({kind}); it may use only argus-model."
+                ));
+            }
             if pkg == "argus-incident" && ours(dep) && dep != "argus-model" {
                 out.push(format!(
                     "argus-incident depends on {dep} ({kind}); it may use only argus-model: the server turns alerts from rules, the pipeline and the detectors into its signals."
@@ -160,10 +168,16 @@ fn violations(metadata: &Value) -> Result<Vec<String>, String> {
             if pkg == "argus-eval"
                 && shipped
                 && ours(dep)
-                && !["argus-model", "argus-detect", "argus-incident"].contains(&dep.as_str())
+                && ![
+                    "argus-model",
+                    "argus-detect",
+                    "argus-incident",
+                    "argus-logs",
+                ]
+                .contains(&dep.as_str())
             {
                 out.push(format!(
-                    "argus-eval depends on {dep} ({kind}); it may use only argus-model, argus-detect and argus-incident (the replay of an alert file)."
+                    "argus-eval depends on {dep} ({kind}); it may use only argus-model, argus-detect, argus-incident (the replay of an alert file) and argus-logs (template mining)."
                 ));
             }
             if (pkg == "argus-detect" || pkg == "argus-model")

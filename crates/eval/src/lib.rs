@@ -38,6 +38,7 @@ pub mod csv;
 pub mod cv;
 mod error;
 pub mod incidents;
+pub mod logparse;
 pub mod nab;
 pub mod storm;
 

@@ -1,0 +1,20 @@
+//! Logs: header formats and template mining.
+//!
+//! - [`format`]: Loghub-style header formats (`<Date> <Time> <Level>
+//!   <Component>: <Content>`), splitting a line into its fields and message.
+//! - [`miner`]: which messages are the same template with different values;
+//!   every line gets its template with `<*>` for the values.
+//!
+//! This crate knows nothing of the rest of Argus beyond `argus-model`.
+//!
+//! ```
+//! use argus_logs::{format::Format, miner::mine};
+//! let f = Format::parse("<Level> <Content>").unwrap();
+//! let lines = ["INFO took 12 ms", "INFO took 7 ms", "WARN disk full"];
+//! let contents: Vec<&str> = lines.iter().map(|l| f.content(l)).collect();
+//! let t = mine(&contents);
+//! assert_eq!(t, vec!["took <*> ms", "took <*> ms", "disk full"]);
+//! ```
+
+pub mod format;
+pub mod miner;
