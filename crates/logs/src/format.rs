@@ -35,6 +35,12 @@ pub enum FormatError {
 pub struct Format {
     re: Regex,
     fields: Vec<String>,
+    /// When every text between fields is a pattern of its own: the text
+    /// before the first field, then the one after each field but the last.
+    /// The message is found by matching them in turn, each at its first
+    /// place (what the lazy fields of the whole pattern choose), falling
+    /// back to the whole pattern when one is missing.
+    seps: Option<Vec<Regex>>,
 }
 
 impl Format {
@@ -42,12 +48,14 @@ impl Format {
     pub fn parse(fmt: &str) -> Result<Format, FormatError> {
         let mut pattern = String::from("^");
         let mut fields = Vec::new();
+        let mut literals: Vec<String> = Vec::new();
         let mut rest = fmt.trim();
         while let Some(open) = rest.find('<') {
             let Some(close) = rest[open..].find('>') else {
                 break;
             };
             pattern.push_str(&literal(&rest[..open]));
+            literals.push(literal(&rest[..open]));
             let name = &rest[open + 1..open + close];
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(FormatError::BadField(name.to_string()));
@@ -67,7 +75,31 @@ impl Format {
         }
         let re = Regex::new(&format!("(?s){pattern}"))
             .map_err(|e| FormatError::Pattern(e.to_string()))?;
-        Ok(Format { re, fields })
+        let seps = if rest.trim().is_empty() {
+            literals
+                .iter()
+                .map(|l| Regex::new(&format!("(?s){l}")).ok())
+                .collect::<Option<Vec<Regex>>>()
+        } else {
+            None
+        };
+        Ok(Format { re, fields, seps })
+    }
+
+    /// Where the message starts, by matching the texts between fields in
+    /// turn; `None` when one is missing (the whole pattern decides then).
+    fn content_start(&self, t: &str) -> Option<usize> {
+        let seps = self.seps.as_ref()?;
+        let (first, rest) = seps.split_first()?;
+        let m = first.find_at(t, 0)?;
+        if m.start() != 0 {
+            return None;
+        }
+        let mut pos = m.end();
+        for sep in rest {
+            pos = sep.find_at(t, pos)?.end();
+        }
+        Some(pos)
     }
 
     /// The field names, in order (`Content` last).
@@ -79,6 +111,9 @@ impl Format {
     /// when the header does not match.
     pub fn content<'a>(&self, line: &'a str) -> &'a str {
         let t = line.trim();
+        if let Some(start) = self.content_start(t) {
+            return &t[start..];
+        }
         match self.re.captures(t).and_then(|c| c.name("Content")) {
             Some(m) => m.as_str(),
             None => t,
@@ -137,6 +172,25 @@ mod tests {
             hpc.content("20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579"),
             "onStandStepChanged 3579"
         );
+    }
+
+    #[test]
+    fn the_quick_split_agrees_with_the_whole_pattern() {
+        let f = Format::parse(r"<Date> <Time> <Level> <Component>: <Content>").unwrap();
+        assert!(f.seps.is_some());
+        for l in [
+            "17/06/09 20:10:40 INFO a.B: x: y",
+            "17/06/09   20:10:40 INFO a.B:   spaced",
+            "short line",
+            "a b c d:",
+        ] {
+            let t = l.trim();
+            let whole =
+                f.re.captures(t)
+                    .and_then(|c| c.name("Content"))
+                    .map_or(t, |m| m.as_str());
+            assert_eq!(f.content(l), whole, "{l}");
+        }
     }
 
     #[test]

@@ -9,9 +9,9 @@
 //! 2. a message's *pattern* is the words whose count is the count most of
 //!    its words share (the words a template's lines have in common appear
 //!    equally often); messages with the same pattern form a group;
-//! 3. a group is split at a position holding a few distinct words, each seen
-//!    several times (two messages that differ by a constant word), and a
-//!    position holding many distinct words is a value.
+//! 3. a group is split at a position holding a few distinct words without
+//!    values (messages that differ by a constant word), and a position
+//!    holding many distinct words is a value.
 //!
 //! A group's template keeps the words all its messages share and writes
 //! `<*>` elsewhere. Nothing is tuned per system: the only input besides the
@@ -22,47 +22,81 @@
 //! let lines = [
 //!     "Changing view acls to: yarn,curi",
 //!     "Changing modify acls to: yarn,curi",
-//!     "Changing view acls to: hdfs",
-//!     "Changing modify acls to: root",
+//!     "Changing view acls to: yarn,curi",
+//!     "Changing modify acls to: yarn,curi",
 //!     "Registered signal handlers for [TERM, HUP, INT]",
 //!     "Got assigned task 31",
 //!     "Got assigned task 44",
 //! ];
 //! let t = mine(&lines);
-//! assert_eq!(t[0], "Changing view acls to: <*>");
-//! assert_eq!(t[1], "Changing modify acls to: <*>");
+//! assert_eq!(t[0], "Changing view acls to: yarn,curi");
+//! assert_eq!(t[1], "Changing modify acls to: yarn,curi");
+//! assert_eq!(t[0], t[2]);
 //! assert_eq!(t[5], "Got assigned task <*>");
 //! assert_eq!(t[4], "Registered signal handlers for [TERM, HUP, INT]");
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 /// The value placeholder.
 pub const VAR: &str = "<*>";
 
-/// A word with its values written as `<*>`.
-pub fn mask_word(w: &str) -> String {
-    // Split into runs of word characters and single other characters.
-    let mut parts: Vec<(bool, String)> = Vec::new();
-    for c in w.chars() {
-        let word = c.is_alphanumeric() || c == '_';
-        match parts.last_mut() {
-            Some((true, s)) if word => s.push(c),
-            _ => parts.push((word, c.to_string())),
+/// True when `w` may hold a value: a digit, or a run of hex digits long
+/// enough to be part of an identifier.
+fn may_hold_value(w: &str) -> bool {
+    let b = w.as_bytes();
+    if b.iter().any(u8::is_ascii_digit) {
+        return true;
+    }
+    let hyphenated = b.contains(&b'-');
+    let mut run = 0usize;
+    for &c in b.iter().chain(std::iter::once(&b' ')) {
+        if c.is_ascii_hexdigit() {
+            run += 1;
+        } else {
+            if run >= 8 || (hyphenated && run >= 4) {
+                return true;
+            }
+            run = 0;
         }
     }
-    let hexish = |s: &str| s.len() >= 4 && s.chars().all(|c| c.is_ascii_hexdigit());
-    let hyphenated = parts.iter().any(|(w, s)| !w && s == "-");
-    let mut out: Vec<String> = parts
+    false
+}
+
+/// A word with its values written as `<*>`.
+pub fn mask_word(w: &str) -> Cow<'_, str> {
+    if !may_hold_value(w) {
+        return Cow::Borrowed(w);
+    }
+    // Split into runs of word characters and single other characters.
+    let mut parts: Vec<(bool, &str)> = Vec::new();
+    let mut start = 0;
+    let mut in_word = false;
+    for (i, c) in w.char_indices() {
+        let word = c.is_alphanumeric() || c == '_';
+        if i > start && !(word && in_word) {
+            parts.push((in_word, &w[start..i]));
+            start = i;
+        }
+        in_word = word;
+    }
+    if start < w.len() {
+        parts.push((in_word, &w[start..]));
+    }
+    let hexish = |s: &str| s.len() >= 4 && s.bytes().all(|c| c.is_ascii_hexdigit());
+    let hyphenated = parts.iter().any(|(w, s)| !*w && *s == "-");
+    let mut out: Vec<&str> = parts
         .into_iter()
         .map(|(word, s)| {
             let value = word
-                && (s.chars().any(|c| c.is_ascii_digit())
+                && (s.bytes().any(|c| c.is_ascii_digit())
                     // A hex group of an identifier (`b8cc` in a UUID).
-                    || (hyphenated && hexish(&s))
-                    || (s.len() >= 8 && hexish(&s)));
+                    || (hyphenated && hexish(s))
+                    || (s.len() >= 8 && hexish(s)));
             if value {
-                VAR.to_string()
+                VAR
             } else {
                 s
             }
@@ -77,31 +111,63 @@ pub fn mask_word(w: &str) -> String {
             i += 1;
         }
     }
-    out.concat()
+    Cow::Owned(out.concat())
 }
 
 /// The masked words of a message.
-pub fn words(content: &str) -> Vec<String> {
+pub fn words(content: &str) -> Vec<Cow<'_, str>> {
     content.split_whitespace().map(mask_word).collect()
 }
 
 /// At most this many distinct words at a position split a group there (chosen by
 /// leaving one labelled system out at a time: 8 in every fold but one).
 const SPLIT_MAX_VALUES: usize = 8;
-/// Each of them must be seen at least this many times in the group.
-const SPLIT_MIN_COUNT: usize = 1;
+
+/// Masked words, interned: a message is a list of word numbers.
+struct Vocab<'a> {
+    ids: FxHashMap<Cow<'a, str>, u32>,
+    words: Vec<Cow<'a, str>>,
+    /// Whether each word holds a value.
+    valued: Vec<bool>,
+}
+
+impl<'a> Vocab<'a> {
+    fn id(&mut self, w: Cow<'a, str>) -> u32 {
+        if let Some(&id) = self.ids.get(&w) {
+            return id;
+        }
+        let id = self.words.len() as u32;
+        self.valued.push(w.contains(VAR));
+        self.words.push(w.clone());
+        self.ids.insert(w, id);
+        id
+    }
+}
 
 /// The template of each message of `contents`, in order.
 pub fn mine<S: AsRef<str>>(contents: &[S]) -> Vec<String> {
-    let masked: Vec<Vec<String>> = contents.iter().map(|c| words(c.as_ref())).collect();
+    let mut vocab = Vocab {
+        ids: FxHashMap::default(),
+        words: Vec::new(),
+        valued: Vec::new(),
+    };
+    let masked: Vec<Vec<u32>> = contents
+        .iter()
+        .map(|c| {
+            c.as_ref()
+                .split_whitespace()
+                .map(|w| vocab.id(mask_word(w)))
+                .collect()
+        })
+        .collect();
     let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, w) in masked.iter().enumerate() {
         by_len.entry(w.len()).or_default().push(i);
     }
     let mut out = vec![String::new(); contents.len()];
     for ids in by_len.values() {
-        for group in group_same_length(&masked, ids) {
-            let t = template(&masked, &group);
+        for group in group_same_length(&masked, ids, &vocab.valued) {
+            let t = template(&masked, &group, &vocab.words);
             for i in group {
                 out[i].clone_from(&t);
             }
@@ -111,26 +177,31 @@ pub fn mine<S: AsRef<str>>(contents: &[S]) -> Vec<String> {
 }
 
 /// Groups messages of one length (see the module docs).
-fn group_same_length(masked: &[Vec<String>], ids: &[usize]) -> Vec<Vec<usize>> {
+fn group_same_length(masked: &[Vec<u32>], ids: &[usize], valued: &[bool]) -> Vec<Vec<usize>> {
     let n = masked[ids[0]].len();
     if n == 0 {
         return vec![ids.to_vec()];
     }
-    let mut count: HashMap<(usize, &str), usize> = HashMap::new();
+    let key = |p: usize, w: u32| ((p as u64) << 32) | u64::from(w);
+    let mut count: FxHashMap<u64, u32> = FxHashMap::default();
     for &i in ids {
-        for (p, w) in masked[i].iter().enumerate() {
-            *count.entry((p, w.as_str())).or_default() += 1;
+        for (p, &w) in masked[i].iter().enumerate() {
+            *count.entry(key(p, w)).or_default() += 1;
         }
     }
     // Pattern: positions whose word count is the count most words share.
-    let mut groups: HashMap<Vec<(usize, &str)>, Vec<usize>> = HashMap::new();
+    let mut groups: FxHashMap<Vec<u64>, Vec<usize>> = FxHashMap::default();
+    let mut f: Vec<u32> = Vec::with_capacity(n);
+    let mut hist: FxHashMap<u32, u32> = FxHashMap::default();
     for &i in ids {
-        let f: Vec<usize> = masked[i]
-            .iter()
-            .enumerate()
-            .map(|(p, w)| count[&(p, w.as_str())])
-            .collect();
-        let mut hist: HashMap<usize, usize> = HashMap::new();
+        f.clear();
+        f.extend(
+            masked[i]
+                .iter()
+                .enumerate()
+                .map(|(p, &w)| count[&key(p, w)]),
+        );
+        hist.clear();
         for &x in &f {
             *hist.entry(x).or_default() += 1;
         }
@@ -139,41 +210,41 @@ fn group_same_length(masked: &[Vec<String>], ids: &[usize]) -> Vec<Vec<usize>> {
             .max_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)))
             .map(|(k, _)| *k)
             .unwrap_or(0);
-        let key: Vec<(usize, &str)> = masked[i]
+        let pattern: Vec<u64> = masked[i]
             .iter()
             .enumerate()
             .filter(|(p, _)| f[*p] >= mode)
-            .map(|(p, w)| (p, w.as_str()))
+            .map(|(p, &w)| key(p, w))
             .collect();
-        groups.entry(key).or_default().push(i);
+        groups.entry(pattern).or_default().push(i);
     }
     let mut out = Vec::new();
-    let mut keys: Vec<_> = groups.into_iter().collect();
-    keys.sort_by_key(|(_, v)| v[0]);
-    for (_, g) in keys {
-        split(masked, g, &mut out);
+    let mut keys: Vec<Vec<usize>> = groups.into_values().collect();
+    keys.sort_by_key(|v| v[0]);
+    for g in keys {
+        split(masked, g, valued, &mut out);
     }
     out
 }
 
-/// Splits `g` at the first position with a few distinct, repeated words;
-/// appends the pieces to `out`.
-fn split(masked: &[Vec<String>], g: Vec<usize>, out: &mut Vec<Vec<usize>>) {
+/// Splits `g` at the first position with a few distinct words without
+/// values; appends the pieces to `out`.
+fn split(masked: &[Vec<u32>], g: Vec<usize>, valued: &[bool], out: &mut Vec<Vec<usize>>) {
     let n = masked[g[0]].len();
     for p in 0..n {
-        let mut vals: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        let mut vals: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
         for &i in &g {
-            vals.entry(masked[i][p].as_str()).or_default().push(i);
+            vals.entry(masked[i][p]).or_default().push(i);
+            if vals.len() > SPLIT_MAX_VALUES {
+                break;
+            }
         }
         if vals.len() < 2 || vals.len() > SPLIT_MAX_VALUES {
             continue;
         }
-        let constant_like = vals
-            .iter()
-            .all(|(w, v)| v.len() >= SPLIT_MIN_COUNT && !w.contains(VAR));
-        if constant_like {
+        if vals.keys().all(|&w| !valued[w as usize]) {
             for (_, sub) in vals {
-                split(masked, sub, out);
+                split(masked, sub, valued, out);
             }
             return;
         }
@@ -182,19 +253,19 @@ fn split(masked: &[Vec<String>], g: Vec<usize>, out: &mut Vec<Vec<usize>>) {
 }
 
 /// The words all messages of `g` share, `<*>` elsewhere.
-fn template(masked: &[Vec<String>], g: &[usize]) -> String {
+fn template(masked: &[Vec<u32>], g: &[usize], words: &[Cow<'_, str>]) -> String {
     let first = &masked[g[0]];
-    let words: Vec<&str> = (0..first.len())
+    let parts: Vec<&str> = (0..first.len())
         .map(|p| {
-            let w = first[p].as_str();
+            let w = first[p];
             if g.iter().all(|&i| masked[i][p] == w) {
-                w
+                &*words[w as usize]
             } else {
                 VAR
             }
         })
         .collect();
-    words.join(" ")
+    parts.join(" ")
 }
 
 #[cfg(test)]
