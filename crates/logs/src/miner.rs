@@ -1,6 +1,8 @@
 //! Template mining: which lines are the same message with different values.
 //!
-//! Each message is split into words at whitespace; inside a word, every run
+//! Each message is split into words at whitespace. `true`, `false` and
+//! `null` are values, and so is what follows `=` in `key=value`; inside a
+//! word, every run
 //! of letters, digits and `_` that holds a digit (or is a group of hex
 //! digits in a hyphenated identifier) is a value (`<*>`), and values joined
 //! only by dots or hyphens merge into one (`10.0.0.7` and a UUID are one
@@ -65,8 +67,44 @@ fn may_hold_value(w: &str) -> bool {
     false
 }
 
+/// Words that are values wherever they appear.
+const VALUE_WORDS: &[&str] = &["true", "false", "null", "True", "False", "NULL", "None"];
+
+/// `key=value`: the value part, written `<*>` (quotes and trailing
+/// punctuation kept), when the key is a name and the value not empty.
+fn mask_assignment(w: &str) -> Option<String> {
+    let (key, value) = w.split_once('=')?;
+    if key.is_empty()
+        || !key
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | ':'))
+        || !key.chars().next().is_some_and(char::is_alphabetic)
+    {
+        return None;
+    }
+    let body = value.trim_end_matches([',', ';', ')', ']', '}']);
+    let tail = &value[body.len()..];
+    let (open, inner, close) = match body.strip_prefix('"').and_then(|b| b.strip_suffix('"')) {
+        Some(i) => ("\"", i, "\""),
+        None => ("", body, ""),
+    };
+    if inner.is_empty() {
+        return None;
+    }
+    Some(format!("{key}={open}{VAR}{close}{tail}"))
+}
+
 /// A word with its values written as `<*>`.
 pub fn mask_word(w: &str) -> Cow<'_, str> {
+    if let Some(m) = mask_assignment(w) {
+        return Cow::Owned(m);
+    }
+    if VALUE_WORDS.contains(&w.trim_end_matches([',', ';', '.'])) {
+        return Cow::Owned(format!(
+            "{VAR}{}",
+            &w[w.trim_end_matches([',', ';', '.']).len()..]
+        ));
+    }
     if !may_hold_value(w) {
         return Cow::Borrowed(w);
     }
@@ -285,6 +323,10 @@ mod tests {
         assert_eq!(mask_word("TERM,"), "TERM,");
         assert_eq!(mask_word("b9000564-fe1a-409b-b8cc-1e88b294cd1d]"), "<*>]");
         assert_eq!(mask_word("well-known"), "well-known");
+        assert_eq!(mask_word("tag=\"View Lock\","), "tag=\"<*>\",");
+        assert_eq!(mask_word("ws=null,"), "ws=<*>,");
+        assert_eq!(mask_word("false,"), "<*>,");
+        assert_eq!(mask_word("=x"), "=x");
     }
 
     #[test]
