@@ -12,6 +12,10 @@ const NOT_METRICS: &[&str] = &[
     // names in the exposition writer's examples
     "argus_up",
     "argus_errors_total",
+    // label values and names the incident grouping reads, not metrics
+    "node_exporter",
+    "node_name",
+    "node_failure",
 ];
 
 fn rs_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -4,12 +4,17 @@
 //! series, and the service's API is merged into the router.
 //!
 //! ```no_run
-//! # async fn f(alerting: &argus_server::alerting::AlertingService, db: argus_tsdb::Db) {
+//! # async fn f(db: argus_tsdb::Db, am: argus_alert::config::Config) {
 //! use argus_incident::config::IncidentsConfig;
+//! use argus_server::alerting::AlertingService;
 //! use std::sync::Arc;
+//! let clock: Arc<dyn argus_model::Clock> = Arc::new(argus_model::SystemClock);
+//! let data = std::path::Path::new("./data");
 //! let mut up = argus_server::lifecycle::Components::default();
-//! let svc = argus_server::incidents::start(&IncidentsConfig::default(), std::path::Path::new("./data"),
-//!     db, Arc::new(argus_model::SystemClock), alerting, &mut up).unwrap();
+//! let opened = argus_server::incidents::open(&IncidentsConfig::default(), data, db, clock.clone()).unwrap();
+//! let alerting = AlertingService::start_with_observer(am, data, "http://localhost:9797".into(),
+//!     clock, Some(opened.observer())).await.unwrap();
+//! let svc = opened.start(&alerting, &mut up);
 //! # let _ = svc;
 //! # }
 //! ```
@@ -135,43 +140,74 @@ pub enum IncidentsError {
 /// machine) or name the two ends of a call.
 const LEARN_FROM: &str = "up|target_info|kube_pod_info|node_uname_info|argus_service_up|traces_service_graph_request_total|istio_requests_total";
 
-/// Opens the incident store under `<data_dir>/incidents`, restores it, makes
-/// the alert pipeline report to it, and starts its task, the learning task
-/// and its routes as the `incidents` part.
-pub fn start(
+/// The incident service, opened before the alert pipeline starts so the
+/// pipeline can report to it from its first alert; [`Opened::start`] runs
+/// it once the pipeline runs.
+pub struct Opened {
+    svc: IncidentService,
+    observer: Arc<Observer>,
+    db: Db,
+    clock: Arc<dyn Clock>,
+    learn_every: std::time::Duration,
+}
+
+/// Opens the incident store under `<data_dir>/incidents` and restores it.
+pub fn open(
     cfg: &IncidentsConfig,
     data_dir: &Path,
     db: Db,
     clock: Arc<dyn Clock>,
-    alerting: &AlertingService,
-    up: &mut Components,
-) -> Result<IncidentService, IncidentsError> {
+) -> Result<Opened, IncidentsError> {
     cfg.validate()?;
     let dir = data_dir.join(STORE_DIR);
     let svc = IncidentService::open(Some(&dir), cfg, clock.clone())?;
     svc.set_source(Arc::new(StoreSeries(db.clone())));
+    tracing::info!(dir = %dir.display(), enabled = cfg.enabled, "Opened the incident store.");
     // Always installed: the feed drops what it is sent while `enabled` is false.
     let observer = Arc::new(Observer(svc.feed(), svc.clone()));
-    alerting.set_observer(Some(observer.clone()));
-    // Then the alerts the pipeline already holds (kept across a restart, or
-    // taken after the incident store's last save before a crash); an alert
-    // already in an incident stays where it is.
-    observer.alerts(&alerting.firing_alerts());
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let task = svc.spawn(stopped.clone());
-    let learn = spawn_learner(db, svc.feed(), clock, cfg.learn_interval.to_std(), stopped);
-    let s = stop.clone();
-    up.push(
-        Part::new("incidents")
-            .routes(argus_incident::api::router(svc.clone()))
-            .on_stop(async move {
-                let _ = s.send(true);
-                let _ = learn.await;
-                let _ = task.await;
-            }),
-    );
-    tracing::info!(dir = %dir.display(), enabled = cfg.enabled, "Started incidents.");
-    Ok(svc)
+    Ok(Opened {
+        svc,
+        observer,
+        db,
+        clock,
+        learn_every: cfg.learn_interval.to_std(),
+    })
+}
+
+impl Opened {
+    /// What the alert pipeline reports to
+    /// ([`AlertingService::start_with_observer`]).
+    pub fn observer(&self) -> Arc<dyn AlertObserver> {
+        self.observer.clone()
+    }
+
+    /// Groups the alerts the pipeline already holds (kept across a restart,
+    /// or taken after the store's last save before a crash; an alert already
+    /// in an incident stays where it is), then starts the service's task,
+    /// the learning task and its routes as the `incidents` part.
+    pub fn start(self, alerting: &AlertingService, up: &mut Components) -> IncidentService {
+        let Opened {
+            svc,
+            observer,
+            db,
+            clock,
+            learn_every,
+        } = self;
+        observer.alerts(&alerting.firing_alerts());
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = svc.spawn(stopped.clone());
+        let learn = spawn_learner(db, svc.feed(), clock, learn_every, stopped);
+        up.push(
+            Part::new("incidents")
+                .routes(argus_incident::api::router(svc.clone()))
+                .on_stop(async move {
+                    let _ = stop.send(true);
+                    let _ = learn.await;
+                    let _ = task.await;
+                }),
+        );
+        svc
+    }
 }
 
 /// Every `every`, reads the label sets of the series that tie names together

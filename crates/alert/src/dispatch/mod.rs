@@ -266,9 +266,9 @@ impl Dispatcher {
 
     /// Sets (or clears) the observer told about alerts taken, notifications
     /// delivered and acknowledgements ([`crate::observe`]). Every alert is
-    /// grouped again, as on reload (the notification log prevents resends),
-    /// so routes that group by incident see the incidents of alerts restored
-    /// from the store.
+    /// grouped again, so routes that group by incident see the incidents of
+    /// alerts restored from the store. Set it before the runner starts: a
+    /// group rebuilt under a flush in flight would notify again.
     pub fn set_observer(&mut self, o: Option<Arc<dyn crate::observe::AlertObserver>>) {
         self.observer = o;
         self.groups.clear();

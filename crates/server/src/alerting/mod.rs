@@ -165,6 +165,20 @@ impl AlertingService {
         external_url: String,
         clock: Arc<dyn Clock>,
     ) -> Result<AlertingService, AlertingError> {
+        Self::start_with_observer(cfg, data_dir, external_url, clock, None).await
+    }
+
+    /// [`AlertingService::start`] with an observer told about every alert,
+    /// delivery and acknowledgement (the incident service), set before the
+    /// runner starts, so the restored alerts are grouped with it and no
+    /// group is rebuilt under a flush in flight.
+    pub async fn start_with_observer(
+        cfg: Config,
+        data_dir: &Path,
+        external_url: String,
+        clock: Arc<dyn Clock>,
+        observer: Option<Arc<dyn argus_alert::observe::AlertObserver>>,
+    ) -> Result<AlertingService, AlertingError> {
         let cfg = with_external_url(cfg, &external_url);
         let (chans, links) = build_channels(&cfg, data_dir, &clock)?;
         let silence_for_ms = cfg.argus.links.silence_for().as_millis();
@@ -182,7 +196,11 @@ impl AlertingService {
                 dir: dir.clone(),
                 source,
             })?;
-            Ok(Dispatcher::new(cfg, c2, Some(store))?)
+            let mut d = Dispatcher::new(cfg, c2, Some(store))?;
+            if observer.is_some() {
+                d.set_observer(observer);
+            }
+            Ok(d)
         })
         .await
         .map_err(|e| AlertingError::Task(e.to_string()))??;
@@ -234,12 +252,6 @@ impl AlertingService {
         let inner = self.inner.clone();
         let url = self.external_url.clone();
         move |cfg| reload_inner(&inner, &url, cfg)
-    }
-
-    /// Sets the observer told about every alert taken, notification
-    /// delivered and acknowledgement (the incident service's feed).
-    pub fn set_observer(&self, o: Option<Arc<dyn argus_alert::observe::AlertObserver>>) {
-        self.inner.handle.with(|d| d.set_observer(o));
     }
 
     /// Every alert the pipeline holds that fires now, as the observer sees

@@ -145,25 +145,25 @@ async fn start(
     // ingress, so none of their crates imports it.
     let am_cfg = cfg.alerting_config().map_err(ServerError::Rules)?;
     let external_url = format!("http://{}", opts.listen);
-    let alerting =
-        alerting::AlertingService::start(am_cfg, &opts.data_dir, external_url, clock.clone())
-            .await
-            .map_err(ServerError::Alerting)?;
+    let incidents =
+        crate::incidents::open(&cfg.incidents, &opts.data_dir, db.clone(), clock.clone())
+            .map_err(ServerError::Incidents)?;
+    let alerting = alerting::AlertingService::start_with_observer(
+        am_cfg,
+        &opts.data_dir,
+        external_url,
+        clock.clone(),
+        Some(incidents.observer()),
+    )
+    .await
+    .map_err(ServerError::Alerting)?;
     let alerting = Arc::new(alerting);
     up.push(alerting_part(&alerting));
     if let Some(q) = alert_queue {
         up.push(Part::task("alert feed", alerting.spawn_feed(q)));
     }
     detect.set_alert_sink(Arc::new(alert_sink.clone()));
-    let incidents = crate::incidents::start(
-        &cfg.incidents,
-        &opts.data_dir,
-        db.clone(),
-        clock.clone(),
-        &alerting,
-        up,
-    )
-    .map_err(ServerError::Incidents)?;
+    let incidents = incidents.start(&alerting, up);
 
     let deps = argus_rules::Deps {
         query: Arc::new(rules::store_query_fn(query.clone())),
