@@ -1,0 +1,167 @@
+//! What else moved: where the service reads series, and gathering the
+//! ranking for an incident (a part of [`super`], split for size).
+
+use super::{IncidentService, ServiceError};
+use crate::actions::ActionError;
+use crate::model::Incident;
+use std::sync::Arc;
+
+/// Reads series for the "what else moved" ranking; the server implements it
+/// over the store.
+pub trait SeriesSource: Send + Sync + std::fmt::Debug {
+    /// Series with a label `name` whose value matches the (anchored) regex
+    /// `values`, for each `(name, values)` of `selectors`, with their samples
+    /// in `[from_ms, to_ms]`; at most `max_series` in all.
+    fn read(
+        &self,
+        selectors: &[(String, String)],
+        from_ms: i64,
+        to_ms: i64,
+        max_series: usize,
+    ) -> Result<Vec<crate::evidence::SeriesData>, SourceError>;
+}
+
+/// The store could not answer.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read series: {0}")]
+pub struct SourceError(pub String);
+
+/// The most series one evidence ranking reads.
+pub const EVIDENCE_MAX_SERIES: usize = 2000;
+
+/// `s` with the regex metacharacters escaped.
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Which series name the incident's services, instances and machines.
+fn selectors(inc: &Incident) -> Vec<(String, String)> {
+    let mut svcs = std::collections::BTreeSet::new();
+    let mut insts = std::collections::BTreeSet::new();
+    let mut nodes = std::collections::BTreeSet::new();
+    for a in &inc.alerts {
+        svcs.extend(a.entities.service.iter().map(|s| regex_escape(s)));
+        insts.extend(a.entities.instance.iter().map(|s| regex_escape(s)));
+        nodes.extend(a.entities.node.iter().map(|s| regex_escape(s)));
+    }
+    let alt = |set: &std::collections::BTreeSet<String>| {
+        set.iter().cloned().collect::<Vec<_>>().join("|")
+    };
+    let mut out = Vec::new();
+    if !svcs.is_empty() {
+        for k in ["service", "job", "app", "app_kubernetes_io_name"] {
+            out.push((k.to_string(), alt(&svcs)));
+        }
+    }
+    if !insts.is_empty() {
+        out.push(("instance".to_string(), alt(&insts)));
+        out.push(("pod".to_string(), alt(&insts)));
+    }
+    if !nodes.is_empty() {
+        for k in ["node", "nodename", "host"] {
+            out.push((k.to_string(), format!("({})([.:].*)?", alt(&nodes))));
+        }
+        out.push((
+            "instance".to_string(),
+            format!("({})([.:].*)?", alt(&nodes)),
+        ));
+    }
+    out
+}
+
+impl IncidentService {
+    /// Sets where the "what else moved" ranking reads series.
+    pub fn set_source(&self, s: Arc<dyn SeriesSource>) {
+        *self.shared.source.lock() = Some(s);
+    }
+
+    /// Ranks what else moved around incident `id` ([`crate::evidence`]),
+    /// keeps the result in the incident, and moves its fault start earlier
+    /// when the root's own series moved before its first alert.
+    pub async fn gather_evidence(
+        &self,
+        id: u64,
+    ) -> Result<Vec<crate::evidence::Move>, ServiceError> {
+        use crate::evidence::{rank, Window};
+        let source = self
+            .shared
+            .source
+            .lock()
+            .clone()
+            .ok_or(ServiceError::NoSource)?;
+        let now = self.shared.clock.now_ms();
+        let (inc, topo, aliases) = {
+            let c = self.shared.corr.lock();
+            let inc = c.incident(id).cloned().ok_or(ActionError::NotFound(id))?;
+            (inc, c.topology().clone(), c.aliases().clone())
+        };
+        let fs = inc.times.fault_start_ms;
+        let end = inc
+            .times
+            .recovered_ms
+            .unwrap_or(inc.times.detected_ms + 30 * 60_000)
+            .max(inc.times.detected_ms + 5 * 60_000)
+            .min(now);
+        let w = Window {
+            baseline_from_ms: fs - 60 * 60_000,
+            from_ms: fs - 15 * 60_000,
+            to_ms: end,
+        };
+        let root = crate::entity::Entities {
+            service: inc.root.as_ref().and_then(|r| r.service.clone()),
+            instance: inc.root.as_ref().and_then(|r| r.instance.clone()),
+            node: inc.root.as_ref().and_then(|r| r.node.clone()),
+        };
+        let sel = selectors(&inc);
+        let moves = tokio::task::spawn_blocking(move || -> Result<_, SourceError> {
+            if sel.is_empty() {
+                return Ok(Vec::new());
+            }
+            let series = source.read(&sel, w.baseline_from_ms, w.to_ms, EVIDENCE_MAX_SERIES)?;
+            Ok(rank(&series, &w, &root, &topo, &aliases, 20))
+        })
+        .await
+        .map_err(|e| SourceError(e.to_string()))??;
+        let out = moves.clone();
+        self.act(move |c, now| {
+            let root_moved = moves
+                .iter()
+                .filter(|m| m.hops == Some(0))
+                .map(|m| m.moved_at_ms)
+                .min();
+            if let Some(t) = root_moved {
+                c.set_fault_start(id, t)?;
+            }
+            let inc = c.incident_mut(id).ok_or(ActionError::NotFound(id))?;
+            inc.evidence = moves;
+            inc.evidence_at_ms = Some(now);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Incidents due their first evidence: active, detected a minute ago
+    /// or more, none gathered yet (at most `n`).
+    pub(super) fn evidence_due(&self, n: usize) -> Vec<u64> {
+        if self.shared.source.lock().is_none() {
+            return Vec::new();
+        }
+        let now = self.shared.clock.now_ms();
+        let c = self.shared.corr.lock();
+        c.incidents()
+            .filter(|i| {
+                i.is_active() && i.evidence_at_ms.is_none() && now - i.times.detected_ms >= 60_000
+            })
+            .map(|i| i.id)
+            .take(n)
+            .collect()
+    }
+}
