@@ -143,7 +143,7 @@ impl Correlator {
     }
 
     /// Closes incidents whose alerts all stayed resolved for
-    /// [`Settings::recovery_stable_ms`]. Returns the ids closed.
+    /// [`super::Settings::recovery_stable_ms`]. Returns the ids closed.
     pub fn tick(&mut self, now: i64) -> Vec<u64> {
         self.expire(now);
         let stable = self.settings.recovery_stable_ms;

@@ -1,6 +1,6 @@
 //! Logs: header formats and template mining.
 //!
-//! - [`format`]: Loghub-style header formats (`<Date> <Time> <Level>
+//! - [`mod@format`]: Loghub-style header formats (`<Date> <Time> <Level>
 //!   <Component>: <Content>`), splitting a line into its fields and message.
 //! - [`miner`]: which messages are the same template with different values;
 //!   every line gets its template with `<*>` for the values.
