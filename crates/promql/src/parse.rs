@@ -83,6 +83,7 @@ pub fn parse(text: &str, limits: &ParseLimits) -> Result<Expr, PromqlError> {
     if nesting > max_depth {
         return Err(too_deep(nesting, max_depth));
     }
+    check_duration_numbers(text)?;
     stacker::grow(parser_stack(text.len()), || {
         let expr = promql_parser::parser::parse(text)
             .map_err(|e| PromqlError::Parse(crate::locate::describe(text, e)))?;
@@ -106,6 +107,87 @@ fn too_deep(depth: usize, max: usize) -> PromqlError {
     PromqlError::Parse(format!(
         "query is nested {depth} levels deep, more than the limit of {max}"
     ))
+}
+
+/// The largest number of seconds a duration written as a plain number may
+/// have (about 31.7 million years); the parser cannot turn a larger one, an
+/// infinite one or NaN into a duration.
+const MAX_DURATION_SECONDS: f64 = 1e15;
+
+/// Refuses a plain number used as a duration (after `offset`, or inside
+/// `[…]`) that is too large to be one, before the parser sees it.
+fn check_duration_numbers(text: &str) -> Result<(), PromqlError> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut in_brackets = 0usize;
+    let mut after_offset = false;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'"' | b'\'' | b'`' => {
+                i += 1;
+                while i < b.len() && b[i] != c {
+                    if b[i] == b'\\' && c != b'`' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                i += 1;
+                after_offset = false;
+                continue;
+            }
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'[' => in_brackets += 1,
+            b']' => in_brackets = in_brackets.saturating_sub(1),
+            _ => {}
+        }
+        if c.is_ascii_alphanumeric() || c == b'.' || c == b'_' {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.' || b[i] == b'_') {
+                // An exponent's sign belongs to the number.
+                if (b[i] == b'e' || b[i] == b'E')
+                    && i + 1 < b.len()
+                    && (b[i + 1] == b'+' || b[i + 1] == b'-')
+                    && b[start].is_ascii_digit()
+                {
+                    i += 1;
+                }
+                i += 1;
+            }
+            let word = &text[start..i];
+            if word.eq_ignore_ascii_case("offset") {
+                after_offset = true;
+                continue;
+            }
+            if after_offset || in_brackets > 0 {
+                let lower = word.to_ascii_lowercase();
+                let number = if let Some(hex) = lower.strip_prefix("0x") {
+                    u64::from_str_radix(hex, 16).ok().map(|v| v as f64)
+                } else {
+                    lower.parse::<f64>().ok()
+                };
+                if let Some(v) = number {
+                    if !v.is_finite() || v.abs() > MAX_DURATION_SECONDS {
+                        return Err(PromqlError::Parse(format!(
+                            "{word} is not a duration: a duration written as a number of seconds must be finite and at most {MAX_DURATION_SECONDS:e}"
+                        )));
+                    }
+                }
+            }
+            after_offset = false;
+            continue;
+        }
+        if !c.is_ascii_whitespace() && c != b'-' && c != b'+' {
+            after_offset = false;
+        }
+        i += 1;
+    }
+    Ok(())
 }
 
 /// Deepest nesting of `()`, `[]` and `{}` outside string literals and comments.

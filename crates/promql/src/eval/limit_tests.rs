@@ -114,3 +114,22 @@ fn extreme_times_do_not_overflow() {
         let _ = e.instant_query(&m, q, i64::MIN / 2);
     }
 }
+
+#[test]
+fn a_huge_offset_is_an_error_or_an_answer_never_a_panic() {
+    let m = store_of(1, 10);
+    let e = Engine::new(EngineOptions::default());
+    for q in [
+        "metric @ 100 offset 999999999999999999999999950",
+        "metric offset 999999999999999999999999950s",
+        "max_over_time(metric[999999999999999999999999950])",
+        "metric offset Inf",
+        "metric offset -NaN",
+        "max_over_time(metric[1e400])",
+        "max_over_time(metric[5m:1e30])",
+        "metric offset 0x7fffffffffffffff",
+    ] {
+        let _ = e.instant_query(&m, q, 300_000);
+        let _ = e.range_query(&m, q, 0, 600_000, 60_000);
+    }
+}
