@@ -599,7 +599,9 @@ impl Correlator {
         let Some(a) = inc.alerts.iter_mut().find(|a| a.key == s.key) else {
             return;
         };
-        let changed = a.annotations != s.annotations || a.expires_ms != s.ends_at_ms;
+        // A new validity alone is not saved: every resend would rewrite the
+        // incident, and at start the pipeline's firing alerts refresh it.
+        let changed = a.annotations != s.annotations;
         a.annotations.clone_from(&s.annotations);
         a.expires_ms = s.ends_at_ms;
         if a.firing {

@@ -365,6 +365,7 @@ impl IncidentService {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
+                let mut ticked = false;
                 tokio::select! {
                     first = rx.recv() => {
                         let Some(first) = first else { break };
@@ -374,10 +375,19 @@ impl IncidentService {
                         }
                         me.apply(batch);
                     }
-                    _ = tick.tick() => me.tick(),
+                    _ = tick.tick() => {
+                        me.tick();
+                        ticked = true;
+                    }
                     _ = stop.wait_for(|s| *s) => break,
                 }
-                for id in me.evidence_due(2) {
+                // Once a second, not after every batch of alerts.
+                let due = if ticked {
+                    me.evidence_due(2)
+                } else {
+                    Vec::new()
+                };
+                for id in due {
                     if let Err(e) = me.gather_evidence(id).await {
                         tracing::warn!(incident = id, error = %e, "Could not rank what else moved.");
                         // Not tried again by itself; the API can ask again.

@@ -29,27 +29,15 @@ pub struct SourceError(pub String);
 /// The most series one evidence ranking reads.
 pub const EVIDENCE_MAX_SERIES: usize = 2000;
 
-/// `s` with the regex metacharacters escaped.
-fn regex_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if "\\.+*?()|[]{}^$".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// Which series name the incident's services, instances and machines.
 fn selectors(inc: &Incident) -> Vec<(String, String)> {
     let mut svcs = std::collections::BTreeSet::new();
     let mut insts = std::collections::BTreeSet::new();
     let mut nodes = std::collections::BTreeSet::new();
     for a in &inc.alerts {
-        svcs.extend(a.entities.service.iter().map(|s| regex_escape(s)));
-        insts.extend(a.entities.instance.iter().map(|s| regex_escape(s)));
-        nodes.extend(a.entities.node.iter().map(|s| regex_escape(s)));
+        svcs.extend(a.entities.service.iter().map(|s| regex::escape(s)));
+        insts.extend(a.entities.instance.iter().map(|s| regex::escape(s)));
+        nodes.extend(a.entities.node.iter().map(|s| regex::escape(s)));
     }
     let alt = |set: &std::collections::BTreeSet<String>| {
         set.iter().cloned().collect::<Vec<_>>().join("|")

@@ -39,7 +39,11 @@ fn split_and_mine(bencher: divan::Bencher, system: &str) {
         eprintln!("no labelled logs for {system}; skipped");
         return;
     };
-    let fmt = SYSTEMS.iter().find(|(s, _)| *s == system).map(|(_, f)| *f).unwrap_or("<Content>");
+    let fmt = SYSTEMS
+        .iter()
+        .find(|(s, _)| *s == system)
+        .map(|(_, f)| *f)
+        .unwrap_or("<Content>");
     let format = Format::parse(fmt).expect("the format compiles");
     bencher
         .counter(divan::counter::ItemsCount::new(lines.len()))
