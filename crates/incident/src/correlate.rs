@@ -268,11 +268,6 @@ impl Correlator {
         self.settings = s;
     }
 
-    /// The service graph, to add learned or configured edges to.
-    pub fn topology_mut(&mut self) -> &mut Topology {
-        &mut self.topo
-    }
-
     /// The service graph.
     pub fn topology(&self) -> &Topology {
         &self.topo

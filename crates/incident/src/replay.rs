@@ -31,7 +31,7 @@ use crate::model::Root;
 use crate::topology::Topology;
 use argus_model::Labels;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// One input line, read.
 #[derive(Debug, Clone, PartialEq)]
@@ -216,18 +216,6 @@ pub fn to_jsonl(incidents: &[ReplayIncident]) -> String {
         s.push('\n');
     }
     s
-}
-
-/// Indexes of the firing lines, for scoring: line → the group a grouping
-/// gives it.
-pub fn assignment(incidents: &[ReplayIncident]) -> HashMap<usize, usize> {
-    let mut m = HashMap::new();
-    for (g, i) in incidents.iter().enumerate() {
-        for &l in &i.alerts {
-            m.insert(l, g);
-        }
-    }
-    m
 }
 
 #[cfg(test)]

@@ -566,7 +566,7 @@ impl IncidentService {
         );
     }
 
-    /// The last save error, while saves fail.
+    /// The last save error, while saves fail (the status banner shows it).
     pub fn store_problem(&self) -> Option<String> {
         self.shared.last_error.lock().clone()
     }

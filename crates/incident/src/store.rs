@@ -58,32 +58,46 @@ fn io(e: impl std::fmt::Display) -> StoreError {
     StoreError::Io(e.to_string())
 }
 
-/// The open store.
+/// The open store. After a failed write (a full disk) redb refuses every
+/// later one, so the file is closed then and opened again at the next save.
 #[derive(Debug)]
 pub struct Store {
-    db: Database,
+    path: PathBuf,
+    db: parking_lot::Mutex<Option<Database>>,
+}
+
+fn create(path: &Path) -> Result<Database, String> {
+    let db = Database::create(path).map_err(|e| e.to_string())?;
+    let tx = db.begin_write().map_err(|e| e.to_string())?;
+    tx.open_table(INCIDENTS).map_err(|e| e.to_string())?;
+    tx.commit().map_err(|e| e.to_string())?;
+    Ok(db)
 }
 
 impl Store {
     /// Opens (or creates) `dir/incidents.redb`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.join(FILE);
-        let fail = |e: &dyn std::fmt::Display| StoreError::Open {
+        let fail = |reason: String| StoreError::Open {
             path: path.clone(),
-            reason: e.to_string(),
+            reason,
         };
-        std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
-        let db = Database::create(&path).map_err(|e| fail(&e))?;
-        let tx = db.begin_write().map_err(|e| fail(&e))?;
-        tx.open_table(INCIDENTS).map_err(|e| fail(&e))?;
-        tx.commit().map_err(|e| fail(&e))?;
-        Ok(Store { db })
+        std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+        let db = create(&path).map_err(fail)?;
+        Ok(Store {
+            path,
+            db: parking_lot::Mutex::new(Some(db)),
+        })
     }
 
     /// Every stored incident, by id. A record that cannot be decoded is
     /// skipped with a warning, so one damaged record does not hide the rest.
     pub fn load(&self) -> Result<Vec<Incident>, StoreError> {
-        let tx = self.db.begin_read().map_err(io)?;
+        let guard = self.db.lock();
+        let db = guard
+            .as_ref()
+            .ok_or_else(|| StoreError::Io("the store is closed after a failed write".into()))?;
+        let tx = db.begin_read().map_err(io)?;
         let t = tx.open_table(INCIDENTS).map_err(io)?;
         let mut out = Vec::new();
         for row in t.iter().map_err(io)? {
@@ -109,17 +123,29 @@ impl Store {
         incidents: impl IntoIterator<Item = &'a Incident>,
         delete: &[u64],
     ) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(io)?;
-        {
-            let mut t = tx.open_table(INCIDENTS).map_err(io)?;
-            for inc in incidents {
-                let bytes = serde_json::to_vec(inc).map_err(io)?;
-                t.insert(inc.id, bytes.as_slice()).map_err(io)?;
-            }
-            for id in delete {
-                t.remove(*id).map_err(io)?;
-            }
+        let mut guard = self.db.lock();
+        if guard.is_none() {
+            *guard = Some(create(&self.path).map_err(StoreError::Io)?);
         }
-        tx.commit().map_err(io)
+        let db = guard.as_ref().expect("opened just above");
+        let res = (|| {
+            let tx = db.begin_write().map_err(io)?;
+            {
+                let mut t = tx.open_table(INCIDENTS).map_err(io)?;
+                for inc in incidents {
+                    let bytes = serde_json::to_vec(inc).map_err(io)?;
+                    t.insert(inc.id, bytes.as_slice()).map_err(io)?;
+                }
+                for id in delete {
+                    t.remove(*id).map_err(io)?;
+                }
+            }
+            tx.commit().map_err(io)
+        })();
+        if res.is_err() {
+            // Closed now, opened again at the next save.
+            *guard = None;
+        }
+        res
     }
 }

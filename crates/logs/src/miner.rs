@@ -152,11 +152,6 @@ pub fn mask_word(w: &str) -> Cow<'_, str> {
     Cow::Owned(out.concat())
 }
 
-/// The masked words of a message.
-pub fn words(content: &str) -> Vec<Cow<'_, str>> {
-    content.split_whitespace().map(mask_word).collect()
-}
-
 /// At most this many distinct words at a position split a group there (chosen by
 /// leaving one labelled system out at a time: 8 in every fold but one).
 const SPLIT_MAX_VALUES: usize = 8;

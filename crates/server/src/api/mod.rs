@@ -159,6 +159,11 @@ async fn argus_status(State(st): State<AppState>) -> Response {
     if let Some(p) = store.as_ref().and_then(crate::alerting::store_problem) {
         degraded.push(p);
     }
+    if let Some(e) = st.incidents.as_ref().and_then(|i| i.store_problem()) {
+        degraded.push(format!(
+            "Incidents cannot be saved: {e}. They are still grouped and kept in memory, and saved once the disk writes again; acknowledging or resolving one answers 503 meanwhile."
+        ));
+    }
     let read_only = st.db.read_only().map(|r| r.to_string());
     if let Some(r) = &read_only {
         degraded.push(format!(

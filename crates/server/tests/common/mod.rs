@@ -175,3 +175,49 @@ pub async fn start_server(
     }
     TestServer { base, stop, task }
 }
+
+/// Unmounts the tmpfs when the test ends, however it ends.
+pub struct Mount(pub std::path::PathBuf);
+
+impl Mount {
+    /// Mounts a tmpfs of `size` (`4m`) on `at`; the test needs root and fails, never skips, without it.
+    pub fn tmpfs(at: &std::path::Path, size: &str) -> Mount {
+        std::fs::create_dir_all(at).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "mounting a tmpfs on {} failed (this test needs root): {}",
+            at.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Mount(at.to_path_buf())
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Fills the file system holding `path` until it reports no space.
+pub fn fill(path: &std::path::Path) {
+    let mut f = std::fs::File::create(path).unwrap();
+    use std::io::Write;
+    let chunk = vec![0xA5u8; 64 << 10];
+    loop {
+        match f.write_all(&chunk) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(28) => break,
+            Err(e) => panic!("filling the disk: {e}"),
+        }
+    }
+    let _ = f.sync_all();
+}
