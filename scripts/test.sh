@@ -33,6 +33,9 @@ need chromium || apt_install chromium
 need node && need npm || apt_install nodejs npm
 [ -f tests/browser/node_modules/playwright-core/package.json ] || (cd tests/browser && npm ci --no-audit --no-fund)
 
+# No incremental caches: a one-off build does not reuse them, and they double the target's size.
+export CARGO_INCREMENTAL=0
+
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy
 

@@ -4,6 +4,8 @@
 //!   <Component>: <Content>`), splitting a line into its fields and message.
 //! - [`miner`]: which messages are the same template with different values;
 //!   every line gets its template with `<*>` for the values.
+//! - [`record`]: log records, streams, what a decoder refused, and the
+//!   [`record::LogSource`] a query engine reads.
 //!
 //! This crate knows nothing of the rest of Argus beyond `argus-model`.
 //!
@@ -18,3 +20,4 @@
 
 pub mod format;
 pub mod miner;
+pub mod record;
