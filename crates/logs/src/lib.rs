@@ -6,6 +6,8 @@
 //!   every line gets its template with `<*>` for the values.
 //! - [`record`]: log records, streams, what a decoder refused, and the
 //!   [`record::LogSource`] a query engine reads.
+//! - [`store`]: the log store: a WAL that acknowledges, a head in memory, and
+//!   zstd chunk files with retention by time and size.
 //!
 //! This crate knows nothing of the rest of Argus beyond `argus-model`.
 //!
@@ -21,3 +23,4 @@
 pub mod format;
 pub mod miner;
 pub mod record;
+pub mod store;

@@ -1,0 +1,264 @@
+//! Byte layouts of the log store: a batch of records (one WAL frame) and a stream's block of
+//! entries inside a chunk file (columns, then zstd). Described in `docs/format/logs.md`.
+
+use crate::record::{Entry, LogRecord};
+use argus_model::{Label, Labels};
+use prost::encoding::{decode_varint, encode_varint};
+
+/// A byte layout that could not be read back.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("corrupt log store data: {0}")]
+pub struct CodecError(pub &'static str);
+
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
+    encode_varint(s.len() as u64, out);
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// A cursor over bytes with varint and string reads that fail instead of panicking.
+pub(crate) struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Reader<'a> {
+        Reader { buf }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    pub(crate) fn uvarint(&mut self) -> Result<u64, CodecError> {
+        decode_varint(&mut self.buf).map_err(|_| CodecError("bad varint"))
+    }
+
+    pub(crate) fn len(&mut self, max: usize) -> Result<usize, CodecError> {
+        let n = self.uvarint()?;
+        if n > max as u64 {
+            return Err(CodecError("count larger than the data"));
+        }
+        Ok(n as usize)
+    }
+
+    pub(crate) fn varint(&mut self) -> Result<i64, CodecError> {
+        self.uvarint().map(unzigzag)
+    }
+
+    pub(crate) fn bytes(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
+        if n > self.buf.len() {
+            return Err(CodecError("truncated"));
+        }
+        let (head, rest) = self.buf.split_at(n);
+        self.buf = rest;
+        Ok(head)
+    }
+
+    pub(crate) fn str(&mut self) -> Result<&'a str, CodecError> {
+        let n = self.len(self.buf.len())?;
+        std::str::from_utf8(self.bytes(n)?).map_err(|_| CodecError("string is not UTF-8"))
+    }
+
+    pub(crate) fn u64_le(&mut self) -> Result<u64, CodecError> {
+        let b = self.bytes(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+}
+
+pub(crate) fn put_labels(out: &mut Vec<u8>, labels: &Labels) {
+    encode_varint(labels.len() as u64, out);
+    for l in labels.iter() {
+        put_str(out, &l.name);
+        put_str(out, &l.value);
+    }
+}
+
+pub(crate) fn read_labels(r: &mut Reader<'_>) -> Result<Labels, CodecError> {
+    let n = r.len(r.buf.len())?;
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        let name = r.str()?.to_string();
+        let value = r.str()?.to_string();
+        v.push(Label { name, value });
+    }
+    Ok(Labels::from_vec(v))
+}
+
+fn put_pairs(out: &mut Vec<u8>, pairs: &[(String, String)]) {
+    encode_varint(pairs.len() as u64, out);
+    for (k, v) in pairs {
+        put_str(out, k);
+        put_str(out, v);
+    }
+}
+
+fn read_pairs(r: &mut Reader<'_>) -> Result<Vec<(String, String)>, CodecError> {
+    let n = r.len(r.buf.len())?;
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        let k = r.str()?.to_string();
+        v.push((k, r.str()?.to_string()));
+    }
+    Ok(v)
+}
+
+/// Appends one batch of records (a WAL frame's payload).
+pub(crate) fn encode_batch(records: &[LogRecord], out: &mut Vec<u8>) {
+    encode_varint(records.len() as u64, out);
+    for r in records {
+        put_labels(out, &r.labels);
+        encode_varint(zigzag(r.ts_ns), out);
+        put_str(out, &r.line);
+        put_pairs(out, &r.metadata);
+    }
+}
+
+/// Reads a batch written by [`encode_batch`].
+pub(crate) fn decode_batch(buf: &[u8]) -> Result<Vec<LogRecord>, CodecError> {
+    let mut r = Reader::new(buf);
+    let n = r.len(buf.len())?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let labels = read_labels(&mut r)?;
+        let ts_ns = r.varint()?;
+        let line = r.str()?.to_string();
+        let metadata = read_pairs(&mut r)?;
+        out.push(LogRecord {
+            labels,
+            ts_ns,
+            line,
+            metadata,
+        });
+    }
+    if !r.is_empty() {
+        return Err(CodecError("bytes after the last record"));
+    }
+    Ok(out)
+}
+
+/// The compression level of chunk blocks: zstd's default, a good ratio at a few hundred MB/s.
+const ZSTD_LEVEL: i32 = 3;
+
+/// Encodes a stream's entries (sorted by time) as columns: time deltas, line lengths, the
+/// lines, metadata; then compresses the whole with zstd. Similar lines sit next to each other
+/// in the line column, where zstd finds them. Returns the block and its uncompressed size.
+pub(crate) fn encode_block(entries: &[Entry]) -> std::io::Result<(Vec<u8>, usize)> {
+    let mut raw = Vec::new();
+    encode_varint(entries.len() as u64, &mut raw);
+    let mut prev = 0i64;
+    for e in entries {
+        encode_varint(zigzag(e.ts_ns.wrapping_sub(prev)), &mut raw);
+        prev = e.ts_ns;
+    }
+    for e in entries {
+        encode_varint(e.line.len() as u64, &mut raw);
+    }
+    for e in entries {
+        raw.extend_from_slice(e.line.as_bytes());
+    }
+    let with_meta = entries.iter().any(|e| !e.metadata.is_empty());
+    raw.push(u8::from(with_meta));
+    if with_meta {
+        for e in entries {
+            put_pairs(&mut raw, &e.metadata);
+        }
+    }
+    Ok((zstd::bulk::compress(&raw, ZSTD_LEVEL)?, raw.len()))
+}
+
+/// Reads a block written by [`encode_block`]; `raw_len` is its uncompressed size.
+pub(crate) fn decode_block(buf: &[u8], raw_len: usize) -> Result<Vec<Entry>, CodecError> {
+    let raw = zstd::bulk::decompress(buf, raw_len).map_err(|_| CodecError("bad zstd block"))?;
+    let mut r = Reader::new(&raw);
+    let n = r.len(raw.len())?;
+    let mut ts = Vec::with_capacity(n);
+    let mut prev = 0i64;
+    for _ in 0..n {
+        prev = prev.wrapping_add(r.varint()?);
+        ts.push(prev);
+    }
+    let mut lens = Vec::with_capacity(n);
+    for _ in 0..n {
+        lens.push(r.len(raw.len())?);
+    }
+    let mut out = Vec::with_capacity(n);
+    for (t, len) in ts.into_iter().zip(lens) {
+        let line =
+            std::str::from_utf8(r.bytes(len)?).map_err(|_| CodecError("line is not UTF-8"))?;
+        out.push(Entry {
+            ts_ns: t,
+            line: line.to_string(),
+            metadata: Vec::new(),
+        });
+    }
+    if r.bytes(1)?[0] == 1 {
+        for e in &mut out {
+            e.metadata = read_pairs(&mut r)?;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(ts: i64, line: &str, meta: &[(&str, &str)]) -> Entry {
+        Entry {
+            ts_ns: ts,
+            line: line.to_string(),
+            metadata: meta
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn batches_round_trip() {
+        let mut r = LogRecord::new(Labels::from_pairs(&[("a", "b")]), -5, "x ü");
+        r.metadata.push(("trace_id".into(), "abc".into()));
+        let recs = vec![r, LogRecord::new(Labels::empty(), i64::MAX, "")];
+        let mut buf = Vec::new();
+        encode_batch(&recs, &mut buf);
+        assert_eq!(decode_batch(&buf).unwrap(), recs);
+        assert!(decode_batch(&buf[..buf.len() - 1]).is_err());
+        buf.push(0);
+        assert!(decode_batch(&buf).is_err());
+    }
+
+    #[test]
+    fn blocks_round_trip_and_compress() {
+        let entries: Vec<Entry> = (0..1000)
+            .map(|i| {
+                entry(
+                    1_000_000 * i,
+                    &format!("GET /api/v1/items/{i} 200 {} ms", i % 17),
+                    &[],
+                )
+            })
+            .collect();
+        let (block, raw_len) = encode_block(&entries).unwrap();
+        let raw: usize = entries.iter().map(|e| e.line.len()).sum();
+        assert!(
+            block.len() * 4 < raw,
+            "{} bytes for {raw} of lines",
+            block.len()
+        );
+        assert_eq!(decode_block(&block, raw_len).unwrap(), entries);
+        let with_meta = vec![entry(5, "a", &[("k", "v")]), entry(3, "b", &[])];
+        let (b, n) = encode_block(&with_meta).unwrap();
+        assert_eq!(decode_block(&b, n).unwrap(), with_meta);
+        assert!(decode_block(&b[..b.len() / 2], 100).is_err());
+    }
+}
