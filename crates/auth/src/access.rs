@@ -75,7 +75,14 @@ fn read_by_post(path: &str) -> bool {
             | "/api/v1/parse_query"
             | "/api/v1/rules"
             | "/api/v1/read"
-    ) || (path.starts_with("/api/v1/label/") && path.ends_with("/values"))
+            | "/loki/api/v1/query"
+            | "/loki/api/v1/query_range"
+            | "/loki/api/v1/labels"
+            | "/loki/api/v1/label"
+            | "/loki/api/v1/series"
+            | "/loki/api/v1/index/stats"
+    ) || ((path.starts_with("/api/v1/label/") || path.starts_with("/loki/api/v1/label/"))
+        && path.ends_with("/values"))
 }
 
 /// Endpoints that take data from agents, exporters and other Prometheus servers.
@@ -88,6 +95,8 @@ fn ingest(path: &str) -> bool {
         || path.starts_with("/api/v1/otlp/")
         || path.starts_with("/otlp/")
         || path.starts_with("/loki/api/v1/push")
+        || path == "/v1/logs"
+        || path == "/api/v1/logs"
 }
 
 /// Endpoints of the people on call.
@@ -163,6 +172,10 @@ mod tests {
             ("POST", "/api/v1/series", Need::Read),
             ("POST", "/api/v1/label/job/values", Need::Read),
             ("POST", "/api/v1/import/prometheus", Need::Write),
+            ("POST", "/v1/logs", Need::Write),
+            ("POST", "/api/v1/logs", Need::Write),
+            ("POST", "/loki/api/v1/query_range", Need::Read),
+            ("POST", "/loki/api/v1/label/app/values", Need::Read),
             ("POST", "/api/v1/heartbeat/db", Need::Write),
             ("POST", "/api/v2/alerts", Need::Write),
             ("POST", "/api/v2/alerts/0011223344556677/ack", Need::Operate),

@@ -80,21 +80,22 @@ pub struct Decoded {
 impl Decoded {
     /// "3 accepted, 1 refused (line 2: …)": the first three refusals are named.
     pub fn summary(&self) -> String {
-        let mut s = format!(
-            "{} accepted, {} refused",
-            self.records.len(),
-            self.refused.len()
-        );
-        if !self.refused.is_empty() {
-            let named: Vec<String> = self.refused.iter().take(3).map(|r| r.to_string()).collect();
-            s.push_str(&format!(" ({}", named.join("; ")));
-            if self.refused.len() > 3 {
-                s.push_str("; …");
-            }
-            s.push(')');
-        }
-        s
+        summarise(self.records.len(), &self.refused)
     }
+}
+
+/// "3 accepted, 1 refused (line 2: …)": the first three refusals are named.
+pub fn summarise(accepted: usize, refused: &[Refusal]) -> String {
+    let mut s = format!("{accepted} accepted, {} refused", refused.len());
+    if !refused.is_empty() {
+        let named: Vec<String> = refused.iter().take(3).map(|r| r.to_string()).collect();
+        s.push_str(&format!(" ({}", named.join("; ")));
+        if refused.len() > 3 {
+            s.push_str("; …");
+        }
+        s.push(')');
+    }
+    s
 }
 
 /// A stream's entries, oldest first, as a reader sees them.

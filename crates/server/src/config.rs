@@ -16,11 +16,13 @@ use std::path::{Path, PathBuf};
 
 mod global;
 mod limits;
+mod logs;
 pub mod prometheus_keys;
 mod query;
 mod web;
 pub use global::GlobalConfig;
 pub use limits::LimitsConfig;
+pub use logs::{LogsConfig, SyslogConfig};
 pub use query::QueryConfig;
 pub use web::WebConfig;
 
@@ -75,6 +77,10 @@ pub struct Config {
     /// (`argus_incident::config::IncidentsConfig` documents every key).
     /// Default: on, with no configured edges.
     pub incidents: argus_incident::config::IncidentsConfig,
+    /// Logs: the log store, its retention and the syslog listeners
+    /// ([`LogsConfig`] documents every key). Default: on, Loki push, OTLP
+    /// and JSON lines received on the HTTP port, no syslog listener.
+    pub logs: LogsConfig,
     /// Settings of the dynamic-threshold service (`argus_dynamic::DetectConfig`
     /// documents every key). Default: all defaults.
     pub detect: argus_dynamic::DetectConfig,
@@ -495,6 +501,7 @@ impl Config {
         argus_dynamic::compile_rules(&self.dynamic_rules).map_err(|e| e.to_string())?;
         self.detect.validate().map_err(|e| e.to_string())?;
         self.incidents.validate().map_err(|e| e.to_string())?;
+        self.logs.validate()?;
         let mut seen = std::collections::HashSet::new();
         for sc in &self.scrape_configs {
             sc.validate()

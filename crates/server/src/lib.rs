@@ -27,6 +27,7 @@ pub mod health;
 pub mod incidents;
 pub mod lifecycle;
 mod local_agent;
+pub mod logs;
 pub mod redact;
 pub mod rules;
 pub mod selfmetrics;
@@ -93,6 +94,9 @@ pub enum ServerError {
     /// A composite health rule is invalid.
     #[error("{0}")]
     HealthIndex(#[source] argus_predict::HealthIndexConfigError),
+    /// The log store or a syslog listener could not start.
+    #[error("cannot start logs: {0}")]
+    Logs(#[source] logs::LogsError),
     /// The incident service could not start.
     #[error("cannot start incidents: {0}")]
     Incidents(#[source] incidents::IncidentsError),

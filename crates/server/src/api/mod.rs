@@ -70,6 +70,8 @@ pub struct AppState {
     pub remote_write: Option<Arc<argus_ingest::remote_out::RemoteWrite>>,
     /// Incidents, for their self-metrics.
     pub incidents: Option<argus_incident::service::IncidentService>,
+    /// The log store, for its self-metrics and the status banner.
+    pub logs: Option<Arc<crate::logs::LogsRuntime>>,
 }
 
 /// Builds the router. `max_body` bounds request bodies in bytes.
@@ -164,6 +166,9 @@ async fn argus_status(State(st): State<AppState>) -> Response {
             "Incidents cannot be saved: {e}. They are still grouped and kept in memory, and saved once the disk writes again; acknowledging or resolving one answers 503 meanwhile."
         ));
     }
+    if let Some(p) = st.logs.as_ref().and_then(|l| l.problem()) {
+        degraded.push(p);
+    }
     let read_only = st.db.read_only().map(|r| r.to_string());
     if let Some(r) = &read_only {
         degraded.push(format!(
@@ -216,6 +221,9 @@ async fn own_metrics(State(st): State<AppState>) -> Response {
     st.forwarder.metrics_text(&mut body);
     if let Some(i) = &st.incidents {
         i.metrics_text(&mut body);
+    }
+    if let Some(l) = &st.logs {
+        l.metrics_text(&mut body);
     }
     (
         [(

@@ -8,7 +8,8 @@
 //! 3. **health** (`health:`), 4. **dynamic_rules** (`dynamic_rules:`,
 //!    `detect:`; its tap is registered on the write path), then the
 //!    **exhaustion rules** (`exhaustion_rules:`) and **composite health**
-//!    (`health_index_rules:`), 5. **scrape**
+//!    (`health_index_rules:`), the **logs** (`logs:`: the log store, its
+//!    push and query routes, syslog listeners), 5. **scrape**
 //!    (`scrape_configs:`, running even with no job so a reload can add one), 6. **maintenance**, 7. **agent** (`agent:`),
 //! 8. **alerting** (`alerting:`) with the rule alerts' feed,
 //! 9. **rules** (`rule_files:`, `rules:`), 10. the **reload** (SIGHUP),
@@ -129,6 +130,14 @@ async fn start(
             .on_stop(async move { d.shutdown().await }),
     );
 
+    let writes = opts
+        .write_gate
+        .clone()
+        .unwrap_or_else(|| Arc::new(api::WriteGate::from_limits(&cfg.limits)));
+    let logs = crate::logs::start(&cfg.logs, &opts.data_dir, clock.clone(), writes.clone(), up)
+        .await
+        .map_err(ServerError::Logs)?;
+
     let predict = start_predict(cfg, &storage, clock.clone(), &alert_sink, up)?;
     let health_index = start_health_index(cfg, &storage, &query, clock.clone(), &alert_sink, up)?;
     let scrape = start_scrape(opts, &storage, clock.clone(), up)?;
@@ -232,12 +241,10 @@ async fn start(
         tap: detect.tap(),
         alert_store: Some(alerting.store_health()),
         forwarder,
-        writes: opts
-            .write_gate
-            .clone()
-            .unwrap_or_else(|| Arc::new(api::WriteGate::from_limits(&cfg.limits))),
+        writes,
         remote_write: Some(remote_write),
         incidents: Some(incidents),
+        logs,
     };
     state.ready.store(true, Ordering::Release);
     let app = api::router(state, cfg.limits.max_request_body.0 as usize)

@@ -184,6 +184,7 @@ fn restart_only(cfg: &Config) -> Vec<(&'static str, String)> {
         ("limits", format!("{:?}", cfg.limits)),
         ("agent", format!("{:?}", cfg.agent)),
         ("detect", format!("{:?}", cfg.detect)),
+        ("logs", format!("{:?}", cfg.logs)),
     ]
 }
 

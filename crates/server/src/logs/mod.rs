@@ -1,0 +1,262 @@
+//! Logs in the server: the log store under `<data>/logs/`, its maintenance
+//! (flushes, fsyncs, retention), the push endpoints (Loki, OTLP/HTTP, JSON
+//! lines, plain text), the syslog listeners, and Loki's query API over the
+//! store. The decoding, storing and querying live in `argus-logs`; this
+//! module is the HTTP and task wiring.
+//!
+//! ```no_run
+//! # async fn f() {
+//! use argus_server::config::LogsConfig;
+//! use std::sync::Arc;
+//! let clock: Arc<dyn argus_model::Clock> = Arc::new(argus_model::SystemClock);
+//! let gate = Arc::new(argus_server::api::WriteGate::new(4, std::time::Duration::from_secs(10)));
+//! let mut up = argus_server::lifecycle::Components::default();
+//! let logs = argus_server::logs::start(&LogsConfig::default(), "./data".as_ref(), clock, gate, &mut up)
+//!     .await
+//!     .unwrap();
+//! assert!(logs.is_some());
+//! # }
+//! ```
+
+mod push;
+mod query;
+mod syslog;
+
+use crate::api::WriteGate;
+use crate::config::LogsConfig;
+use crate::lifecycle::{Components, Part};
+use argus_logs::record::Decoded;
+use argus_logs::store::{LogStore, StoreError};
+use argus_model::Clock;
+use parking_lot::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The sub-directory of the data directory that holds logs.
+pub const STORE_DIR: &str = "logs";
+
+/// Why logs could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LogsError {
+    /// The store could not be opened.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// A syslog listener could not bind.
+    #[error("cannot listen for syslog on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The opening task failed.
+    #[error("the log store's opening task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    requests_failed: AtomicU64,
+    lines_received: AtomicU64,
+    lines_refused: AtomicU64,
+    wal_failures: AtomicU64,
+    flush_failures: AtomicU64,
+}
+
+/// The running log store and what the endpoints share.
+pub struct LogsRuntime {
+    store: Arc<LogStore>,
+    clock: Arc<dyn Clock>,
+    cfg: LogsConfig,
+    writes: Arc<WriteGate>,
+    counters: Counters,
+    /// The last write or flush failure, until a later one succeeds.
+    problem: Mutex<Option<String>>,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for LogsRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogsRuntime").field("dir", &self.dir).finish()
+    }
+}
+
+/// Opens the log store (replaying its WAL) and starts maintenance, the
+/// routes and the syslog listeners; `None` when `logs.enabled` is false.
+pub async fn start(
+    cfg: &LogsConfig,
+    data_dir: &Path,
+    clock: Arc<dyn Clock>,
+    writes: Arc<WriteGate>,
+    up: &mut Components,
+) -> Result<Option<Arc<LogsRuntime>>, LogsError> {
+    if !cfg.enabled {
+        return Ok(None);
+    }
+    let dir = data_dir.join(STORE_DIR);
+    let opts = cfg.store_options();
+    let d = dir.clone();
+    let started = std::time::Instant::now();
+    let (store, report) = tokio::task::spawn_blocking(move || LogStore::open(&d, opts)).await??;
+    for w in &report.warnings {
+        tracing::warn!(dir = %dir.display(), "{w}");
+    }
+    tracing::info!(
+        dir = %dir.display(),
+        chunks = report.chunks,
+        replayed_lines = report.replayed,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "Opened the log store and replayed its WAL."
+    );
+    let rt = Arc::new(LogsRuntime {
+        store: Arc::new(store),
+        clock,
+        cfg: cfg.clone(),
+        writes,
+        counters: Counters::default(),
+        problem: Mutex::new(None),
+        dir,
+    });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(maintain(rt.clone(), stopped));
+    up.push(Part::signalled_task("log maintenance", stop, task));
+    syslog::start(&rt, up).await?;
+    let s = rt.store.clone();
+    up.push(
+        Part::new("logs")
+            .routes(push::router(rt.clone()).merge(query::router(rt.clone())))
+            .on_stop(async move {
+                let _ = tokio::task::spawn_blocking(move || s.sync()).await;
+            }),
+    );
+    Ok(Some(rt))
+}
+
+/// Flushes, fsyncs and applies retention every few seconds on a blocking
+/// thread; a failure is logged, counted and shown in the status banner, and
+/// retried at the next round.
+async fn maintain(rt: Arc<LogsRuntime>, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        let r = rt.clone();
+        let res = tokio::task::spawn_blocking(move || {
+            r.store.maintain(r.clock.now_ms().saturating_mul(1_000_000))
+        })
+        .await;
+        match res {
+            Ok(Ok(())) => {
+                let mut p = rt.problem.lock();
+                if p.as_deref().is_some_and(|p| p.starts_with("flush:")) {
+                    *p = None;
+                    tracing::info!("The log store writes chunks again.");
+                }
+            }
+            Ok(Err(e)) => {
+                rt.counters.flush_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, "Writing log lines to a chunk failed; they stay in memory and in the WAL, and it will be retried.");
+                *rt.problem.lock() = Some(format!("flush: {e}"));
+            }
+            Err(e) => tracing::error!(error = %e, "The log maintenance task failed."),
+        }
+    }
+}
+
+impl LogsRuntime {
+    /// The store, for queries and tests.
+    pub fn store(&self) -> &Arc<LogStore> {
+        &self.store
+    }
+
+    /// Now, in nanoseconds, from the injected clock.
+    fn now_ns(&self) -> i64 {
+        self.clock.now_ms().saturating_mul(1_000_000)
+    }
+
+    /// Stores what a decoder kept; the refusals of the decoder and of the
+    /// store are counted together. `Err` when nothing could be written (the
+    /// WAL failed): then nothing of the request was acknowledged.
+    fn store_decoded(&self, d: Decoded) -> Result<Stored, StoreError> {
+        let n = d.records.len();
+        let mut refused = d.refused;
+        match self.store.append(d.records, self.now_ns()) {
+            Ok(r) => {
+                refused.extend(r.refused);
+                self.counters
+                    .lines_received
+                    .fetch_add(r.accepted as u64, Ordering::Relaxed);
+                self.counters
+                    .lines_refused
+                    .fetch_add(refused.len() as u64, Ordering::Relaxed);
+                let mut p = self.problem.lock();
+                if p.as_deref().is_some_and(|p| p.starts_with("wal:")) {
+                    *p = None;
+                    tracing::info!("The log WAL accepts writes again.");
+                }
+                Ok(Stored {
+                    accepted: r.accepted,
+                    refused,
+                })
+            }
+            Err(e) => {
+                self.counters.wal_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, lines = n, "A log push could not be written; nothing of it was acknowledged.");
+                *self.problem.lock() = Some(format!("wal: {e}"));
+                Err(e)
+            }
+        }
+    }
+
+    /// One sentence for the status banner when logs cannot be written.
+    pub fn problem(&self) -> Option<String> {
+        self.problem.lock().as_ref().map(|p| {
+            let detail = p.split_once(": ").map_or(p.as_str(), |x| x.1);
+            if p.starts_with("wal:") {
+                format!("Log lines cannot be stored: {detail}. Senders are asked to retry; nothing they sent is lost.")
+            } else {
+                format!("Log lines cannot be moved to compressed chunks: {detail}. They are kept in memory and in the WAL until it works again.")
+            }
+        })
+    }
+
+    /// The log self-metrics in Prometheus's text format.
+    pub fn metrics_text(&self, out: &mut String) {
+        use std::fmt::Write;
+        let s = self.store.stats();
+        let c = &self.counters;
+        let rows: [(&str, &str, &str, u64); 9] = [
+            ("argus_log_push_requests_total", "counter", "Log push requests received.", c.requests.load(Ordering::Relaxed)),
+            ("argus_log_push_requests_failed_total", "counter", "Log push requests answered with an error (some or all lines refused, or nothing stored).", c.requests_failed.load(Ordering::Relaxed)),
+            ("argus_log_lines_received_total", "counter", "Log lines stored.", c.lines_received.load(Ordering::Relaxed)),
+            ("argus_log_lines_refused_total", "counter", "Log lines refused (bad record, wild timestamp, too long).", c.lines_refused.load(Ordering::Relaxed)),
+            ("argus_log_wal_failures_total", "counter", "Log pushes refused because the WAL could not be written.", c.wal_failures.load(Ordering::Relaxed)),
+            ("argus_log_flush_failures_total", "counter", "Failed attempts to write log lines to a chunk.", c.flush_failures.load(Ordering::Relaxed)),
+            ("argus_log_head_lines", "gauge", "Log lines in memory, not yet in a chunk.", s.head_lines as u64),
+            ("argus_log_chunks", "gauge", "Log chunk files.", s.chunks as u64),
+            ("argus_log_chunk_bytes", "gauge", "Bytes of log chunk files on disk.", s.chunk_bytes),
+        ];
+        for (name, kind, help, v) in rows {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+        }
+    }
+}
+
+/// What one push stored and refused.
+#[derive(Debug)]
+struct Stored {
+    accepted: usize,
+    refused: Vec<argus_logs::record::Refusal>,
+}
+
+impl Stored {
+    fn summary(&self) -> String {
+        argus_logs::record::summarise(self.accepted, &self.refused)
+    }
+}
