@@ -6,6 +6,8 @@
 //!   every line gets its template with `<*>` for the values.
 //! - [`record`]: log records, streams, what a decoder refused, and the
 //!   [`record::LogSource`] a query engine reads.
+//! - [`push`]: decoders for every ingest protocol (Loki push, OTLP logs, JSON lines, plain
+//!   text, syslog), pure functions from request bytes to records and refusals.
 //!
 //! This crate knows nothing of the rest of Argus beyond `argus-model`.
 //!
@@ -20,4 +22,5 @@
 
 pub mod format;
 pub mod miner;
+pub mod push;
 pub mod record;
