@@ -8,6 +8,8 @@
 //!
 //! - [`loki`]: `POST /loki/api/v1/push`, snappy protobuf or JSON.
 //! - [`otlp`]: OTLP/HTTP `POST /v1/logs`, protobuf or the OTLP JSON encoding.
+//! - [`jsonl`]: Argus's `POST /api/v1/logs`, JSON lines, and plain text.
+//! - [`syslog`]: RFC 5424 and RFC 3164 messages, and the TCP framings of RFC 6587.
 //!
 //! ```
 //! use argus_logs::push::{decode_loki, DecodeLimits};
@@ -23,11 +25,17 @@
 //! );
 //! ```
 
+pub mod jsonl;
 pub mod loki;
 pub mod otlp;
+pub mod syslog;
 
+pub use jsonl::{decode_json_lines, decode_text, JsonLinesOptions};
 pub use loki::{decode_loki, parse_label_set, LabelSetError};
 pub use otlp::decode_otlp;
+pub use syslog::{
+    decode_syslog, parse_syslog, parse_syslog_with, FrameError, SyslogError, SyslogFramer,
+};
 
 use crate::record::Refusal;
 use argus_model::{is_valid_label_name, Label, Labels};
