@@ -1,10 +1,11 @@
-//! Push decoders: request bodies of every log ingest protocol, turned into [`LogRecord`]s.
+//! Push decoders: request bodies of every log ingest protocol, turned into
+//! [`LogRecord`](crate::record::LogRecord)s.
 //!
-//! Each decoder is a pure function from bytes to a [`Decoded`]: the good records, and the
-//! refused ones with where and why. A body that is not the protocol at all (not protobuf,
-//! bad snappy or gzip, not JSON) is a [`PushError`]; a bad entry inside a good body is a
-//! [`Refusal`](crate::record::Refusal) and the rest is kept. No input makes a decoder panic,
-//! and sizes are capped by [`DecodeLimits`].
+//! Each decoder is a pure function from bytes to a [`Decoded`](crate::record::Decoded): the
+//! good records, and the refused ones with where and why. A body that is not the protocol at
+//! all (not protobuf, bad snappy or gzip, not JSON) is a [`PushError`]; a bad entry inside a
+//! good body is a [`Refusal`] and the rest is kept. No input makes a decoder panic, and sizes
+//! are capped by [`DecodeLimits`].
 //!
 //! - [`loki`]: `POST /loki/api/v1/push`, snappy protobuf or JSON.
 //! - [`otlp`]: OTLP/HTTP `POST /v1/logs`, protobuf or the OTLP JSON encoding.
@@ -345,5 +346,73 @@ mod tests {
             make_labels(p(&[("a", "")]), &l).unwrap_err(),
             "the stream has no labels; give it at least one"
         );
+    }
+
+    mod no_panics {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn all_decoders(body: &[u8]) {
+            let l = DecodeLimits {
+                max_line_bytes: 64,
+                ..DecodeLimits::default()
+            };
+            let json = Some("application/json");
+            for enc in [None, Some("gzip")] {
+                let _ = decode_loki(body, None, enc, &l);
+                let _ = decode_loki(body, json, enc, &l);
+                let _ = decode_otlp(body, None, enc, 0, &l);
+                let _ = decode_otlp(body, json, enc, 0, &l);
+                let _ = decode_json_lines(body, enc, &JsonLinesOptions::default(), 0, &l);
+            }
+            // Snappy-wrapped, so the protobuf decoder sees the bytes.
+            if let Ok(z) = snap::raw::Encoder::new().compress_vec(body) {
+                let _ = decode_loki(&z, None, None, &l);
+            }
+            let _ = decode_text(body, &Labels::from_pairs(&[("a", "b")]), i64::MAX, &l);
+            let _ = decode_syslog(body, i64::MIN, &l);
+            let _ = parse_syslog(body, 0);
+            if let Ok(s) = std::str::from_utf8(body) {
+                let _ = parse_label_set(s);
+            }
+            let mut f = SyslogFramer::new(16);
+            for chunk in body.chunks(3) {
+                f.push(chunk);
+                while f.next_frame().is_some() {}
+            }
+            let _ = f.finish();
+        }
+
+        /// Bytes that look like the protocols more often than uniform noise does.
+        fn shaped() -> impl Strategy<Value = Vec<u8>> {
+            let piece = prop_oneof![
+                any::<u8>().prop_map(|b| vec![b]),
+                Just(b"{\"streams\":[{\"stream\":{\"a\":\"b\"},\"values\":[[".to_vec()),
+                Just(b"{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[{".to_vec()),
+                Just(b"{\"line\":\"x\",\"ts\":".to_vec()),
+                Just(b"\"1700000000000000000\"".to_vec()),
+                Just(b"<13>1 2026-12-06T10:00:00Z h a - - [x@1 a=\"".to_vec()),
+                Just(b"<30>Dec  6 10:00:00 h sshd[1]: ".to_vec()),
+                Just(b"12 ".to_vec()),
+                Just(b"\n".to_vec()),
+                Just(b"{a=\"\\x".to_vec()),
+                Just(vec![0x0a, 0x05, 0x12, 0x03, 0x0a, 0x01]),
+            ];
+            proptest::collection::vec(piece, 0..24).prop_map(|v| v.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn arbitrary_bytes(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+                all_decoders(&body);
+            }
+
+            #[test]
+            fn protocol_shaped_bytes(body in shaped()) {
+                all_decoders(&body);
+            }
+        }
     }
 }

@@ -15,7 +15,7 @@
 //!   `trace_id` and `span_id` (lower-case hex), `flags`, `observed_timestamp` (ns), each
 //!   when set; and `detected_level` (`trace`, `debug`, `info`, `warn`, `error`, `fatal`)
 //!   from the severity number, else from the severity text. Attribute names are made label
-//!   names with [`normalize_name`](super::normalize_name); map values are flattened
+//!   names with [`normalize_name`]; map values are flattened
 //!   (`http` = `{method: GET}` → `http_method="GET"`), arrays are written as JSON.
 //! - **Line**: the body; a string as is, anything else as JSON (bytes in base64).
 //! - **Time**: `time_unix_nano`, else `observed_time_unix_nano`, else the caller's `now_ns`.
@@ -481,7 +481,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     s.as_bytes()

@@ -595,10 +595,13 @@ impl SyslogFramer {
     /// cut short. Call after [`next_frame`](SyslogFramer::next_frame) returned `None`.
     pub fn finish(&mut self) -> Option<Result<Vec<u8>, FrameError>> {
         let avail = &self.buf[self.pos..];
+        let blank = avail
+            .iter()
+            .take_while(|&&b| matches!(b, b'\n' | b'\r' | b' ' | 0))
+            .count();
+        let avail = &avail[blank..];
         self.pos = self.buf.len();
-        let r = if self.skip > 0 {
-            None
-        } else if self.skip_line || avail.iter().all(|b| matches!(b, b'\n' | b'\r' | b' ' | 0)) {
+        let r = if self.skip > 0 || self.skip_line || avail.is_empty() {
             None
         } else if avail[0].is_ascii_digit() {
             let digits = avail.iter().take_while(|b| b.is_ascii_digit()).count();
