@@ -1,3 +1,4 @@
+use super::json::severity_by_name;
 use super::proto::LogRecord;
 use super::proto::*;
 use super::*;
