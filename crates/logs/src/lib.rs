@@ -8,6 +8,8 @@
 //!   [`record::LogSource`] a query engine reads.
 //! - [`store`]: the log store: a WAL that acknowledges, a head in memory, and
 //!   zstd chunk files with retention by time and size.
+//! - [`push`]: decoders for every ingest protocol (Loki push, OTLP logs, JSON lines, plain
+//!   text, syslog), pure functions from request bytes to records and refusals.
 //!
 //! This crate knows nothing of the rest of Argus beyond `argus-model`.
 //!
@@ -22,5 +24,6 @@
 
 pub mod format;
 pub mod miner;
+pub mod push;
 pub mod record;
 pub mod store;

@@ -166,8 +166,8 @@ async fn argus_status(State(st): State<AppState>) -> Response {
             "Incidents cannot be saved: {e}. They are still grouped and kept in memory, and saved once the disk writes again; acknowledging or resolving one answers 503 meanwhile."
         ));
     }
-    if let Some(p) = st.logs.as_ref().and_then(|l| l.problem()) {
-        degraded.push(p);
+    if let Some(l) = &st.logs {
+        degraded.extend(l.problems());
     }
     let read_only = st.db.read_only().map(|r| r.to_string());
     if let Some(r) = &read_only {

@@ -134,7 +134,14 @@ async fn start(
         .write_gate
         .clone()
         .unwrap_or_else(|| Arc::new(api::WriteGate::from_limits(&cfg.limits)));
-    let logs = crate::logs::start(&cfg.logs, &opts.data_dir, clock.clone(), writes.clone(), up)
+    let logs = crate::logs::start(
+        &cfg.logs,
+        &opts.data_dir,
+        clock.clone(),
+        writes.clone(),
+        Some(storage.clone()),
+        up,
+    )
         .await
         .map_err(ServerError::Logs)?;
 

@@ -53,6 +53,52 @@ pub struct LogsConfig {
     /// Syslog listeners (RFC 5424 and RFC 3164; TCP with octet counting or
     /// newlines). Default: none.
     pub syslog: SyslogConfig,
+    /// Log metrics: LogQL metric queries evaluated on an interval, their
+    /// results written into the time-series store as series (per-minute
+    /// business volume per center, errors per service…). Default: none.
+    pub metrics: Vec<LogMetricConfig>,
+}
+
+/// One entry of `logs.metrics:`.
+///
+/// ```yaml
+/// - record: business_volume
+///   expr: sum by (center) (count_over_time({app="pay"} | logfmt | status="ok" [1m]))
+///   interval: 1m
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogMetricConfig {
+    /// The series' metric name.
+    pub record: String,
+    /// A LogQL metric query; its result's labels become the series' labels.
+    pub expr: String,
+    /// How often it is evaluated, at boundaries of this interval. Default `1m`.
+    #[serde(default = "one_minute")]
+    pub interval: PromDuration,
+    /// How long after a boundary it is evaluated, so late lines count.
+    /// Default `30s`.
+    #[serde(default = "half_minute")]
+    pub delay: PromDuration,
+    /// Labels added to every series.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Most series one evaluation may write; a larger answer writes nothing
+    /// and is reported. Default `1000`.
+    #[serde(default = "thousand")]
+    pub max_series: usize,
+}
+
+fn one_minute() -> PromDuration {
+    PromDuration(60_000)
+}
+
+fn half_minute() -> PromDuration {
+    PromDuration(30_000)
+}
+
+fn thousand() -> usize {
+    1_000
 }
 
 /// `logs.syslog:` listen addresses; absent means not listening.
@@ -82,6 +128,7 @@ impl Default for LogsConfig {
                 .map(String::from)
                 .to_vec(),
             syslog: SyslogConfig::default(),
+            metrics: Vec::new(),
         }
     }
 }
@@ -108,6 +155,7 @@ impl LogsConfig {
                     .into(),
             );
         }
+        crate::logs::metrics::compile(&self.metrics)?;
         for (what, addr) in [("tcp", &self.syslog.tcp), ("udp", &self.syslog.udp)] {
             if let Some(a) = addr {
                 a.parse::<std::net::SocketAddr>().map_err(|e| {

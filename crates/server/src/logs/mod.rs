@@ -11,13 +11,14 @@
 //! let clock: Arc<dyn argus_model::Clock> = Arc::new(argus_model::SystemClock);
 //! let gate = Arc::new(argus_server::api::WriteGate::new(4, std::time::Duration::from_secs(10)));
 //! let mut up = argus_server::lifecycle::Components::default();
-//! let logs = argus_server::logs::start(&LogsConfig::default(), "./data".as_ref(), clock, gate, &mut up)
+//! let logs = argus_server::logs::start(&LogsConfig::default(), "./data".as_ref(), clock, gate, None, &mut up)
 //!     .await
 //!     .unwrap();
 //! assert!(logs.is_some());
 //! # }
 //! ```
 
+pub mod metrics;
 mod push;
 mod query;
 mod syslog;
@@ -50,6 +51,9 @@ pub enum LogsError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A `logs.metrics` rule is invalid.
+    #[error("{0}")]
+    Metrics(String),
     /// The opening task failed.
     #[error("the log store's opening task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -76,6 +80,7 @@ pub struct LogsRuntime {
     /// The last write or flush failure, until a later one succeeds.
     problem: Mutex<Option<String>>,
     dir: PathBuf,
+    metrics: Option<Arc<metrics::LogMetrics>>,
 }
 
 impl std::fmt::Debug for LogsRuntime {
@@ -91,6 +96,7 @@ pub async fn start(
     data_dir: &Path,
     clock: Arc<dyn Clock>,
     writes: Arc<WriteGate>,
+    storage: Option<argus_tsdb::Storage>,
     up: &mut Components,
 ) -> Result<Option<Arc<LogsRuntime>>, LogsError> {
     if !cfg.enabled {
@@ -111,6 +117,10 @@ pub async fn start(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "Opened the log store and replayed its WAL."
     );
+    let rules = metrics::compile(&cfg.metrics).map_err(LogsError::Metrics)?;
+    let now_ns = clock.now_ms().saturating_mul(1_000_000);
+    let log_metrics = (!rules.is_empty() && storage.is_some())
+        .then(|| Arc::new(metrics::LogMetrics::new(rules, now_ns)));
     let rt = Arc::new(LogsRuntime {
         store: Arc::new(store),
         clock,
@@ -119,7 +129,13 @@ pub async fn start(
         counters: Counters::default(),
         problem: Mutex::new(None),
         dir,
+        metrics: log_metrics.clone(),
     });
+    if let (Some(m), Some(storage)) = (log_metrics, storage) {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(run_metrics(rt.clone(), m, storage, stopped));
+        up.push(Part::signalled_task("log metrics", stop, task));
+    }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(maintain(rt.clone(), stopped));
     up.push(Part::signalled_task("log maintenance", stop, task));
@@ -169,6 +185,28 @@ async fn maintain(rt: Arc<LogsRuntime>, mut stopped: tokio::sync::watch::Receive
     }
 }
 
+/// Evaluates the log metric rules that are due, every second.
+async fn run_metrics(
+    rt: Arc<LogsRuntime>,
+    m: Arc<metrics::LogMetrics>,
+    storage: argus_tsdb::Storage,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        let (r, m, s) = (rt.clone(), m.clone(), storage.clone());
+        let res = tokio::task::spawn_blocking(move || m.run_due(&r, &s, r.now_ns())).await;
+        if let Err(e) = res {
+            tracing::error!(error = %e, "The log metrics task failed.");
+        }
+    }
+}
+
 impl LogsRuntime {
     /// The store, for queries and tests.
     pub fn store(&self) -> &Arc<LogStore> {
@@ -214,8 +252,17 @@ impl LogsRuntime {
         }
     }
 
-    /// One sentence for the status banner when logs cannot be written.
-    pub fn problem(&self) -> Option<String> {
+    /// Sentences for the status banner: logs that cannot be written, log
+    /// metrics that fail.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.store_problem().into_iter().collect();
+        if let Some(m) = &self.metrics {
+            out.extend(m.problems());
+        }
+        out
+    }
+
+    fn store_problem(&self) -> Option<String> {
         self.problem.lock().as_ref().map(|p| {
             let detail = p.split_once(": ").map_or(p.as_str(), |x| x.1);
             if p.starts_with("wal:") {
@@ -244,6 +291,9 @@ impl LogsRuntime {
         ];
         for (name, kind, help, v) in rows {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+        }
+        if let Some(m) = &self.metrics {
+            m.metrics_text(out);
         }
     }
 }

@@ -235,7 +235,7 @@ async fn lines(
                             .into(),
                     });
                 }
-                let body = push::decode_body(&body, hdr(&headers, header::CONTENT_ENCODING), &limits)?;
+                let body = push::decode_content(&body, hdr(&headers, header::CONTENT_ENCODING), &limits)?;
                 Ok(push::decode_text(&body, &labels, rt.now_ns(), &limits))
             } else {
                 let opts = JsonLinesOptions {

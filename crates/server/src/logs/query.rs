@@ -147,7 +147,7 @@ impl Params {
 }
 
 impl LogsRuntime {
-    fn limits(&self) -> Limits {
+    pub(super) fn limits(&self) -> Limits {
         Limits {
             max_lines_scanned: self.cfg.max_query_lines,
             ..Limits::default()
