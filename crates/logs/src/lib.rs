@@ -6,6 +6,9 @@
 //!   every line gets its template with `<*>` for the values.
 //! - [`record`]: log records, streams, what a decoder refused, and the
 //!   [`record::LogSource`] a query engine reads.
+//! - [`logql`]: a LogQL engine over a [`record::LogSource`] (selectors, line filters, `json`,
+//!   `logfmt`, label filters, `count_over_time`/`rate` and aggregations), answering in Loki's
+//!   JSON shapes.
 //!
 //! This crate knows nothing of the rest of Argus beyond `argus-model`.
 //!
@@ -19,5 +22,6 @@
 //! ```
 
 pub mod format;
+pub mod logql;
 pub mod miner;
 pub mod record;
