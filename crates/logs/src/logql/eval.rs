@@ -132,8 +132,8 @@ pub fn query_instant(
 /// Keeps the `limit` best entries per direction (stable among equal times).
 fn prune(kept: &mut Vec<(i64, usize, String)>, limit: usize, dir: Direction) {
     match dir {
-        Direction::Backward => kept.sort_by(|a, b| b.0.cmp(&a.0)),
-        Direction::Forward => kept.sort_by(|a, b| a.0.cmp(&b.0)),
+        Direction::Backward => kept.sort_by_key(|a| std::cmp::Reverse(a.0)),
+        Direction::Forward => kept.sort_by_key(|a| a.0),
     }
     kept.truncate(limit);
 }

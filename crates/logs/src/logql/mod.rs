@@ -31,19 +31,20 @@
 //!     LogRecord::new(app.clone(), 70 * s, r#"{"level":"error","req":{"ms":40}}"#),
 //! ]);
 //!
-//! let q = logql::parse(r#"{app="api"} | json | req_ms > 10"#).unwrap();
+//! let q = logql::parse(r#"{app="api"} |= "error""#).unwrap();
 //! let v = logql::query_range(&src, &q, 0, 100 * s, 0, 100, Direction::Backward, &Limits::default()).unwrap();
 //! let values = &v["data"]["result"][0]["values"];
 //! assert_eq!(values[0][0], "70000000000"); // newest first
 //! assert_eq!(values.as_array().unwrap().len(), 2);
 //!
-//! let q = logql::parse(r#"sum by (level) (count_over_time({app="api"} | json [1m]))"#).unwrap();
+//! let q = logql::parse(r#"sum by (level) (count_over_time({app="api"} | json | req_ms > 10 [1m]))"#).unwrap();
 //! let v = logql::query_instant(&src, &q, 60 * s, &Limits::default()).unwrap();
 //! assert_eq!(v["data"]["resultType"], "vector");
 //! assert_eq!(v["data"]["result"][0]["metric"]["level"], "error");
 //! assert_eq!(v["data"]["result"][0]["value"][1], "1");
 //! ```
 
+mod ast;
 mod eval;
 mod lex;
 mod parse;
