@@ -35,6 +35,26 @@ pub enum Stage {
     },
     /// `| level="error" and status >= 500`.
     Labels(LabelExpr),
+    /// `| drop a, b="x"`: removes the labels (those with a matcher only when it matches).
+    Drop(Vec<LabelSel>),
+    /// `| keep a, b="x"`: keeps only these labels (those with a matcher only when it matches).
+    Keep(Vec<LabelSel>),
+}
+
+/// A label named in `drop` or `keep`, with an optional matcher on its value.
+#[derive(Debug, Clone)]
+pub struct LabelSel {
+    /// The label.
+    pub name: String,
+    /// The value must match this, when given.
+    pub matcher: Option<Matcher>,
+}
+
+impl LabelSel {
+    /// True when the label `name` with `value` is selected.
+    pub fn selects(&self, name: &str, value: &str) -> bool {
+        self.name == name && self.matcher.as_ref().is_none_or(|m| m.matches(value))
+    }
 }
 
 /// The operator of a line filter.

@@ -293,3 +293,48 @@ pub(crate) fn byte_size(s: &str) -> Option<f64> {
     };
     Some(num * scale)
 }
+
+/// True for the operators a label filter may use.
+pub(crate) fn is_cmp(t: &Tok) -> bool {
+    matches!(
+        t,
+        Tok::Eq | Tok::Neq | Tok::Re | Tok::Nre | Tok::EqEq | Tok::Gt | Tok::Ge | Tok::Lt | Tok::Le
+    )
+}
+
+/// A token as an error message names it.
+pub(crate) fn describe(t: &Tok) -> String {
+    match t {
+        Tok::Eof => "the end of the query".into(),
+        Tok::Ident(s) => format!("`{s}`"),
+        Tok::Str(s) => format!("the string {s:?}"),
+        Tok::Num(s) => format!("`{s}`"),
+        Tok::Flag(s) => format!("`--{s}`"),
+        Tok::Arith(c) => format!("`{c}`"),
+        other => {
+            let s = match other {
+                Tok::LBrace => "{",
+                Tok::RBrace => "}",
+                Tok::LParen => "(",
+                Tok::RParen => ")",
+                Tok::LBrack => "[",
+                Tok::RBrack => "]",
+                Tok::Comma => ",",
+                Tok::Eq => "=",
+                Tok::Neq => "!=",
+                Tok::Re => "=~",
+                Tok::Nre => "!~",
+                Tok::EqEq => "==",
+                Tok::Gt => ">",
+                Tok::Ge => ">=",
+                Tok::Lt => "<",
+                Tok::Le => "<=",
+                Tok::PipeEq => "|=",
+                Tok::PipeTilde => "|~",
+                Tok::Pipe => "|",
+                _ => "|>",
+            };
+            format!("`{s}`")
+        }
+    }
+}

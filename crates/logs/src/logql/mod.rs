@@ -3,15 +3,17 @@
 //!
 //! Supported: stream selectors (`{app="api", env=~"prod|dev"}`, at least one matcher that does
 //! not match the empty string), line filters (`|=`, `!=`, `|~`, `!~`, with Go-quoted or
-//! backtick strings), the `json` and `logfmt` parsers, label filters (string matchers,
-//! numbers, durations and byte sizes, combined with `and`, `or`, `,` and parentheses), the
+//! backtick strings), the `json` and `logfmt` parsers, `drop` and `keep` (label names,
+//! optionally with a matcher: Grafana's log volume sends `| drop __error__`), label filters
+//! (string matchers, numbers, durations and byte sizes, combined with `and`, `or`, `,` and
+//! parentheses), the
 //! range functions `count_over_time`, `rate`, `bytes_over_time` and `bytes_rate`, and the
 //! aggregations `sum`, `min`, `max`, `avg`, `count`, `stddev`, `stdvar`, `topk` and `bottomk`
 //! with `by`/`without` before or after the argument.
 //!
 //! Refused with a message naming the construct and its byte offset: `line_format`,
-//! `label_format`, `pattern`, `regexp`, `unwrap` and the functions needing it, `drop`, `keep`,
-//! `offset`, binary operators, and log queries as instant queries (as Loki 3.2+ does).
+//! `label_format`, `pattern`, `regexp`, `unwrap` and the functions needing it, `offset`,
+//! binary operators, and log queries as instant queries (as Loki 3.2+ does).
 //!
 //! A parsed line keeps its stream labels plus what parsers extracted; a name the stream already
 //! has is extracted as `name_extracted`. A line a parser could not read carries
@@ -58,8 +60,8 @@ mod tests_parse;
 
 pub use eval::{query_instant, query_range};
 pub use parse::{
-    parse, parse_selector, AggOp, CmpOp, Grouping, LabelExpr, LineFilter, LineOp, LogQuery,
-    MetricExpr, NumKind, Query, RangeFn, Stage, MAX_DEPTH, MAX_QUERY_BYTES, MAX_TERMS,
+    parse, parse_selector, AggOp, CmpOp, Grouping, LabelExpr, LabelSel, LineFilter, LineOp,
+    LogQuery, MetricExpr, NumKind, Query, RangeFn, Stage, MAX_DEPTH, MAX_QUERY_BYTES, MAX_TERMS,
 };
 pub use pipeline::{ERROR_LABEL, JSON_ERR, LABEL_FILTER_ERR, LOGFMT_ERR};
 pub use response::{label_names, label_values, labels_response, series, series_response};

@@ -1,7 +1,7 @@
 //! The LogQL parser: stream selectors, pipelines and metric expressions.
 
 pub use super::ast::*;
-use super::lex::{byte_size, go_duration_secs, tokenize, Tok, Token};
+use super::lex::{byte_size, describe, go_duration_secs, is_cmp, tokenize, Tok, Token};
 use super::LogqlError;
 use argus_model::{MatchOp, Matcher};
 use regex::Regex;
@@ -47,8 +47,6 @@ const PARSER_STAGES: &[&str] = &[
     "regexp",
     "unpack",
     "unwrap",
-    "drop",
-    "keep",
     "decolorize",
     "distinct",
 ];
@@ -325,10 +323,50 @@ impl Parser {
                 }
                 Ok(Stage::Logfmt { strict })
             }
+            "drop" | "keep" => {
+                self.next();
+                let sels = self.label_sels(&word)?;
+                Ok(if word == "drop" {
+                    Stage::Drop(sels)
+                } else {
+                    Stage::Keep(sels)
+                })
+            }
             w if PARSER_STAGES.contains(&w) => Err(self.unsupported(format!("the `| {w}` stage"))),
             w => Err(self.err(format!(
                 "expected a parser (json, logfmt) or a label filter after `|`, found `{w}`"
             ))),
+        }
+    }
+
+    fn label_sels(&mut self, stage: &str) -> Result<Vec<LabelSel>, LogqlError> {
+        let mut out = Vec::new();
+        loop {
+            let at = self.pos();
+            let name = self.ident(&format!("a label name after `{stage}`"))?;
+            let op = match self.peek() {
+                Tok::Eq => Some(MatchOp::Eq),
+                Tok::Neq => Some(MatchOp::Neq),
+                Tok::Re => Some(MatchOp::Re),
+                Tok::Nre => Some(MatchOp::Nre),
+                _ => None,
+            };
+            let matcher = match op {
+                Some(op) => {
+                    self.next();
+                    let v = self.string("a label value")?;
+                    Some(Matcher::new(op, &name, &v).map_err(|e| LogqlError::Syntax {
+                        pos: at,
+                        msg: e.to_string(),
+                    })?)
+                }
+                None => None,
+            };
+            out.push(LabelSel { name, matcher });
+            if self.peek() != &Tok::Comma {
+                return Ok(out);
+            }
+            self.next();
         }
     }
 
@@ -612,48 +650,5 @@ impl Parser {
             log,
             range_ns,
         })
-    }
-}
-
-fn is_cmp(t: &Tok) -> bool {
-    matches!(
-        t,
-        Tok::Eq | Tok::Neq | Tok::Re | Tok::Nre | Tok::EqEq | Tok::Gt | Tok::Ge | Tok::Lt | Tok::Le
-    )
-}
-
-fn describe(t: &Tok) -> String {
-    match t {
-        Tok::Eof => "the end of the query".into(),
-        Tok::Ident(s) => format!("`{s}`"),
-        Tok::Str(s) => format!("the string {s:?}"),
-        Tok::Num(s) => format!("`{s}`"),
-        Tok::Flag(s) => format!("`--{s}`"),
-        Tok::Arith(c) => format!("`{c}`"),
-        other => {
-            let s = match other {
-                Tok::LBrace => "{",
-                Tok::RBrace => "}",
-                Tok::LParen => "(",
-                Tok::RParen => ")",
-                Tok::LBrack => "[",
-                Tok::RBrack => "]",
-                Tok::Comma => ",",
-                Tok::Eq => "=",
-                Tok::Neq => "!=",
-                Tok::Re => "=~",
-                Tok::Nre => "!~",
-                Tok::EqEq => "==",
-                Tok::Gt => ">",
-                Tok::Ge => ">=",
-                Tok::Lt => "<",
-                Tok::Le => "<=",
-                Tok::PipeEq => "|=",
-                Tok::PipeTilde => "|~",
-                Tok::Pipe => "|",
-                _ => "|>",
-            };
-            format!("`{s}`")
-        }
     }
 }

@@ -32,6 +32,29 @@ pub(crate) fn run<'a>(stages: &[Stage], stream: &'a Labels, line: &str) -> Optio
             }
             Stage::Json => json(line, stream, labels.to_mut()),
             Stage::Logfmt { strict } => logfmt(line, stream, labels.to_mut(), *strict),
+            Stage::Drop(sels) => {
+                let gone: Vec<String> = labels
+                    .iter()
+                    .filter(|l| sels.iter().any(|s| s.selects(&l.name, &l.value)))
+                    .map(|l| l.name.clone())
+                    .collect();
+                if !gone.is_empty() {
+                    let l = labels.to_mut();
+                    for n in gone {
+                        l.remove(&n);
+                    }
+                }
+            }
+            Stage::Keep(sels) => {
+                let kept: Labels = labels
+                    .iter()
+                    .filter(|l| sels.iter().any(|s| s.selects(&l.name, &l.value)))
+                    .cloned()
+                    .collect();
+                if kept.len() != labels.len() {
+                    labels = Cow::Owned(kept);
+                }
+            }
             Stage::Labels(e) => {
                 let mut err = None;
                 if !label_passes(e, &labels, &mut err) {

@@ -288,6 +288,50 @@ fn json_extraction_flattens_and_marks_errors() {
 }
 
 #[test]
+fn drop_and_keep_change_stream_labels() {
+    let src = MemorySource::from_records(vec![
+        rec(&[("app", "api"), ("pod", "p1")], 1, "level=info x=1"),
+        rec(&[("app", "api"), ("pod", "p2")], 2, "level=debug x=2"),
+        rec(&[("app", "api"), ("pod", "p2")], 3, "{bad"),
+    ]);
+    let v = range(
+        &src,
+        r#"sum by (level) (count_over_time({app="api"} | json | drop __error__ [1m]))"#,
+        60,
+        60,
+        60,
+    );
+    // All three lines are JSON errors; dropping `__error__` counts them in one group.
+    assert_eq!(matrix(&v), vec![(json!({}), pts(&[(60, "3")]))]);
+    let v = logs(
+        &src,
+        r#"{app="api"} | logfmt | drop pod, level="debug""#,
+        100,
+        Direction::Forward,
+    );
+    let s = streams(&v);
+    assert_eq!(
+        s.iter().map(|x| x.0.clone()).collect::<Vec<_>>(),
+        [
+            json!({"app": "api"}),
+            json!({"app": "api", "level": "info", "x": "1"}),
+            json!({"app": "api", "x": "2"})
+        ]
+    );
+    let v = logs(
+        &src,
+        r#"{app="api"} | logfmt | keep app, x="1""#,
+        100,
+        Direction::Forward,
+    );
+    let s = streams(&v);
+    assert_eq!(s.len(), 2);
+    assert_eq!(s[0].0, json!({"app": "api"}));
+    assert_eq!(s[0].1.len(), 2);
+    assert_eq!(s[1].0, json!({"app": "api", "x": "1"}));
+}
+
+#[test]
 fn logfmt_extraction_strict_and_lenient() {
     let src = MemorySource::from_records(vec![
         rec(

@@ -254,7 +254,7 @@ fn unsupported_stages_are_named() {
         (r#"{a="b"} | line_format "{{.x}}""#, "line_format", 10),
         (r#"{a="b"} | pattern "<x>""#, "pattern", 10),
         (r#"{a="b"} | json | unwrap x"#, "unwrap", 17),
-        (r#"{a="b"} | drop x"#, "drop", 10),
+        (r#"{a="b"} | decolorize"#, "decolorize", 10),
         (r#"{a="b"} | label_format x=y"#, "label_format", 10),
         (r#"{a="b"} | regexp "(?P<x>.)""#, "regexp", 10),
     ] {
@@ -409,6 +409,24 @@ fn limits_on_length_and_depth() {
         vec![r#"x="1""#; MAX_TERMS].join(" or ")
     );
     log(&ok);
+}
+
+#[test]
+fn drop_and_keep_lists() {
+    let l = log(r#"{a="b"} | drop __error__, level="debug" | keep app, pod=~"web-.*""#);
+    match &l.stages[..] {
+        [Stage::Drop(d), Stage::Keep(k)] => {
+            assert_eq!(d.len(), 2);
+            assert!(d[0].selects("__error__", "anything"));
+            assert!(d[1].selects("level", "debug") && !d[1].selects("level", "info"));
+            assert!(k[1].selects("pod", "web-1") && !k[1].selects("pod", "db-1"));
+            assert!(!k[0].selects("pod", "web-1"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let (pos, msg) = syntax_pos(r#"{a="b"} | drop "x""#);
+    assert_eq!(pos, 15);
+    assert!(msg.contains("after `drop`"), "{msg}");
 }
 
 #[test]
