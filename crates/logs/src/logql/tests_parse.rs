@@ -299,6 +299,7 @@ fn range_functions_and_durations() {
             RangeFn::BytesRate,
             86400,
         ),
+        (r#"rate({a="b"}[1m0s])"#, RangeFn::Rate, 60),
     ] {
         match metric(q) {
             MetricExpr::Range {
@@ -316,6 +317,10 @@ fn range_functions_and_durations() {
     // A pipeline after the range is kept.
     match metric(r#"count_over_time({a="b"}[5m] |= "x" | json)"#) {
         MetricExpr::Range { log, .. } => assert_eq!(log.stages.len(), 2),
+        e => panic!("{e:?}"),
+    }
+    match metric(r#"rate({a="b"}[500ms])"#) {
+        MetricExpr::Range { range_ns, .. } => assert_eq!(range_ns, 500_000_000),
         e => panic!("{e:?}"),
     }
     let (pos, msg) = syntax_pos(r#"count_over_time({a="b"}[5x])"#);
