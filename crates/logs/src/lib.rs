@@ -10,6 +10,9 @@
 //!   zstd chunk files with retention by time and size.
 //! - [`push`]: decoders for every ingest protocol (Loki push, OTLP logs, JSON lines, plain
 //!   text, syslog), pure functions from request bytes to records and refusals.
+//! - [`logql`]: a LogQL engine over a [`record::LogSource`] (selectors, line filters, `json`,
+//!   `logfmt`, label filters, `count_over_time`/`rate` and aggregations), answering in Loki's
+//!   JSON shapes.
 //!
 //! This crate knows nothing of the rest of Argus beyond `argus-model`.
 //!
@@ -23,6 +26,7 @@
 //! ```
 
 pub mod format;
+pub mod logql;
 pub mod miner;
 pub mod push;
 pub mod record;

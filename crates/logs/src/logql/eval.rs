@@ -1,0 +1,462 @@
+//! Evaluating parsed queries against a [`LogSource`].
+
+use super::parse::{AggOp, Grouping, LogQuery, MetricExpr, Query, RangeFn};
+use super::pipeline;
+use super::response::{matrix_json, streams_json, vector_json};
+use super::{Direction, Limits, LogqlError};
+use crate::record::{LogSource, SourceError};
+use argus_model::Labels;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+/// What a query read, for the `stats` of an answer.
+#[derive(Debug)]
+pub(crate) struct Stats {
+    pub lines: usize,
+    pub bytes: usize,
+    pub returned: usize,
+    pub started: Instant,
+}
+
+impl Stats {
+    fn new() -> Stats {
+        Stats {
+            lines: 0,
+            bytes: 0,
+            returned: 0,
+            started: Instant::now(),
+        }
+    }
+}
+
+/// The evaluation instants of a metric query: `start`, `start + step`, … (`n` of them).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Steps {
+    pub start: i64,
+    pub step: i64,
+    pub n: usize,
+}
+
+impl Steps {
+    pub fn at(&self, i: usize) -> i64 {
+        self.start.saturating_add(
+            self.step
+                .saturating_mul(i64::try_from(i).unwrap_or(i64::MAX)),
+        )
+    }
+}
+
+/// One output series: its labels and its values by step index, ascending.
+#[derive(Debug, Clone)]
+pub(crate) struct Series {
+    pub labels: Labels,
+    pub points: Vec<(usize, f64)>,
+}
+
+/// Runs `q` over `[start_ns, end_ns]`.
+///
+/// A log query returns up to `limit` lines of streams with entries in `[start_ns, end_ns)`,
+/// newest first for [`Direction::Backward`]; `step_ns` is ignored. A metric query is
+/// evaluated at `start_ns`, `start_ns + step_ns`, … up to `end_ns`, each over the window
+/// `(t - range, t]`, and returns a `matrix`; `limit` and `dir` are ignored.
+#[allow(clippy::too_many_arguments)]
+pub fn query_range(
+    src: &dyn LogSource,
+    q: &Query,
+    start_ns: i64,
+    end_ns: i64,
+    step_ns: i64,
+    limit: usize,
+    dir: Direction,
+    limits: &Limits,
+) -> Result<Value, LogqlError> {
+    if end_ns < start_ns {
+        return Err(LogqlError::BadParam(
+            "the end time must not be before the start time".into(),
+        ));
+    }
+    let mut stats = Stats::new();
+    match q {
+        Query::Log(lq) => {
+            let streams = eval_log(src, lq, start_ns, end_ns, limit, dir, limits, &mut stats)?;
+            Ok(streams_json(&streams, &stats))
+        }
+        Query::Metric(e) => {
+            if step_ns <= 0 {
+                return Err(LogqlError::BadParam(
+                    "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+                ));
+            }
+            let n = (i128::from(end_ns) - i128::from(start_ns)) / i128::from(step_ns) + 1;
+            if n > limits.max_steps as i128 {
+                return Err(LogqlError::BadParam(format!(
+                    "exceeded maximum resolution of {} points per timeseries. Try decreasing the query resolution (?step=XX)",
+                    limits.max_steps
+                )));
+            }
+            let steps = Steps {
+                start: start_ns,
+                step: step_ns,
+                n: usize::try_from(n).unwrap_or(0),
+            };
+            let series = eval_metric(src, e, steps, limits, &mut stats)?;
+            Ok(matrix_json(&series, steps, &mut stats))
+        }
+    }
+}
+
+/// Runs a metric query at one instant `time_ns` (windows `(time - range, time]`), returning a
+/// `vector`. A log query is refused, as Loki does: use [`query_range`] for lines.
+pub fn query_instant(
+    src: &dyn LogSource,
+    q: &Query,
+    time_ns: i64,
+    limits: &Limits,
+) -> Result<Value, LogqlError> {
+    let Query::Metric(e) = q else {
+        return Err(LogqlError::BadParam(
+            "log queries are not supported as an instant query type, please change your query to a range query type".into(),
+        ));
+    };
+    let mut stats = Stats::new();
+    let steps = Steps {
+        start: time_ns,
+        step: 1,
+        n: 1,
+    };
+    let series = eval_metric(src, e, steps, limits, &mut stats)?;
+    Ok(vector_json(&series, time_ns, &mut stats))
+}
+
+/// Keeps the `limit` best entries per direction (stable among equal times).
+fn prune(kept: &mut Vec<(i64, usize, String)>, limit: usize, dir: Direction) {
+    match dir {
+        Direction::Backward => kept.sort_by_key(|a| std::cmp::Reverse(a.0)),
+        Direction::Forward => kept.sort_by_key(|a| a.0),
+    }
+    kept.truncate(limit);
+}
+
+/// The streams of a log query, each with its lines in `dir` order, sorted by labels.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+pub(crate) fn eval_log(
+    src: &dyn LogSource,
+    lq: &LogQuery,
+    start: i64,
+    end: i64,
+    limit: usize,
+    dir: Direction,
+    limits: &Limits,
+    stats: &mut Stats,
+) -> Result<Vec<(Labels, Vec<(i64, String)>)>, LogqlError> {
+    let mut keys: Vec<Labels> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut kept: Vec<(i64, usize, String)> = Vec::new();
+    let mut cutoff: Option<i64> = None;
+    let mut failure: Option<LogqlError> = None;
+    let cap = limit.saturating_mul(2).max(64);
+    src.scan(&lq.matchers, start, end, &mut |stream, entries| {
+        stats.lines = stats.lines.saturating_add(entries.len());
+        if stats.lines > limits.max_lines_scanned {
+            failure = Some(LogqlError::Source(SourceError::TooMany {
+                limit: limits.max_lines_scanned,
+            }));
+            return false;
+        }
+        for e in entries {
+            stats.bytes = stats.bytes.saturating_add(e.line.len());
+            let out_of_reach = match (cutoff, dir) {
+                (Some(c), Direction::Backward) => e.ts_ns < c,
+                (Some(c), Direction::Forward) => e.ts_ns > c,
+                (None, _) => false,
+            };
+            if out_of_reach {
+                continue;
+            }
+            let Some(labels) = pipeline::run(&lq.stages, stream, &e.line) else {
+                continue;
+            };
+            let idx = match index.get(labels.as_ref()) {
+                Some(i) => *i,
+                None => {
+                    let l = labels.into_owned();
+                    keys.push(l.clone());
+                    index.insert(l, keys.len() - 1);
+                    keys.len() - 1
+                }
+            };
+            kept.push((e.ts_ns, idx, e.line.clone()));
+            if kept.len() >= cap {
+                prune(&mut kept, limit, dir);
+                cutoff = if kept.len() == limit {
+                    kept.last().map(|k| k.0)
+                } else {
+                    None
+                };
+                // Forget label sets no kept line uses, so memory follows `limit`.
+                let mut remap: HashMap<usize, usize> = HashMap::new();
+                let mut new_keys = Vec::new();
+                for k in kept.iter_mut() {
+                    let n = *remap.entry(k.1).or_insert_with(|| {
+                        new_keys.push(keys[k.1].clone());
+                        new_keys.len() - 1
+                    });
+                    k.1 = n;
+                }
+                keys = new_keys;
+                index = keys.iter().cloned().zip(0..).collect();
+            }
+        }
+        true
+    })?;
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    prune(&mut kept, limit, dir);
+    stats.returned = kept.len();
+    let mut by_stream: BTreeMap<Labels, Vec<(i64, String)>> = BTreeMap::new();
+    for (ts, idx, line) in kept {
+        if let Some(l) = keys.get(idx) {
+            by_stream.entry(l.clone()).or_default().push((ts, line));
+        }
+    }
+    Ok(by_stream.into_iter().collect())
+}
+
+fn eval_metric(
+    src: &dyn LogSource,
+    e: &MetricExpr,
+    steps: Steps,
+    limits: &Limits,
+    stats: &mut Stats,
+) -> Result<Vec<Series>, LogqlError> {
+    match e {
+        MetricExpr::Range {
+            func,
+            log,
+            range_ns,
+        } => eval_range(src, *func, log, *range_ns, steps, limits, stats),
+        MetricExpr::Agg {
+            op,
+            k,
+            grouping,
+            inner,
+        } => {
+            let input = eval_metric(src, inner, steps, limits, stats)?;
+            Ok(match op {
+                AggOp::Topk | AggOp::Bottomk => {
+                    select_k(input, *op == AggOp::Topk, k.unwrap_or(1), grouping.as_ref())
+                }
+                _ => aggregate(input, *op, grouping.as_ref()),
+            })
+        }
+    }
+}
+
+fn eval_range(
+    src: &dyn LogSource,
+    func: RangeFn,
+    log: &LogQuery,
+    range_ns: i64,
+    steps: Steps,
+    limits: &Limits,
+    stats: &mut Stats,
+) -> Result<Vec<Series>, LogqlError> {
+    let last = steps.at(steps.n.saturating_sub(1));
+    let lo = steps.start.saturating_sub(range_ns).saturating_add(1);
+    let hi = last.saturating_add(1);
+    let bytes = matches!(func, RangeFn::BytesOverTime | RangeFn::BytesRate);
+    let mut samples: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
+    let mut failure: Option<LogqlError> = None;
+    src.scan(&log.matchers, lo, hi, &mut |stream, entries| {
+        stats.lines = stats.lines.saturating_add(entries.len());
+        if stats.lines > limits.max_lines_scanned {
+            failure = Some(LogqlError::Source(SourceError::TooMany {
+                limit: limits.max_lines_scanned,
+            }));
+            return false;
+        }
+        for e in entries {
+            stats.bytes = stats.bytes.saturating_add(e.line.len());
+            let Some(labels) = pipeline::run(&log.stages, stream, &e.line) else {
+                continue;
+            };
+            let v = if bytes { e.line.len() as f64 } else { 1.0 };
+            match samples.get_mut(labels.as_ref()) {
+                Some(s) => s.push((e.ts_ns, v)),
+                None => {
+                    if samples.len() >= limits.max_series {
+                        failure = Some(LogqlError::TooManySeries {
+                            limit: limits.max_series,
+                        });
+                        return false;
+                    }
+                    samples.insert(labels.into_owned(), vec![(e.ts_ns, v)]);
+                }
+            }
+        }
+        true
+    })?;
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    let per_second = matches!(func, RangeFn::Rate | RangeFn::BytesRate);
+    let secs = range_ns as f64 / 1e9;
+    let mut out = Vec::with_capacity(samples.len());
+    for (labels, mut s) in samples {
+        s.sort_by_key(|x| x.0);
+        let mut prefix = Vec::with_capacity(s.len() + 1);
+        prefix.push(0.0);
+        let mut acc = 0.0;
+        for (_, v) in &s {
+            acc += v;
+            prefix.push(acc);
+        }
+        let mut points = Vec::new();
+        for i in 0..steps.n {
+            let t = steps.at(i);
+            let from = t.saturating_sub(range_ns);
+            let a = s.partition_point(|x| x.0 <= from);
+            let b = s.partition_point(|x| x.0 <= t);
+            if b > a {
+                let sum = prefix[b] - prefix[a];
+                points.push((i, if per_second { sum / secs } else { sum }));
+            }
+        }
+        if !points.is_empty() {
+            out.push(Series { labels, points });
+        }
+    }
+    Ok(out)
+}
+
+fn group_labels(l: &Labels, g: Option<&Grouping>) -> Labels {
+    match g {
+        None => Labels::empty(),
+        Some(Grouping::By(names)) => l
+            .iter()
+            .filter(|x| names.contains(&x.name))
+            .cloned()
+            .collect(),
+        Some(Grouping::Without(names)) => l
+            .iter()
+            .filter(|x| !names.contains(&x.name))
+            .cloned()
+            .collect(),
+    }
+}
+
+#[derive(Default)]
+struct Acc {
+    n: f64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Acc {
+    fn add(&mut self, v: f64) {
+        if self.n == 0.0 || v < self.min || self.min.is_nan() {
+            self.min = v;
+        }
+        if self.n == 0.0 || v > self.max || self.max.is_nan() {
+            self.max = v;
+        }
+        self.n += 1.0;
+        self.sum += v;
+        let d = v - self.mean;
+        self.mean += d / self.n;
+        self.m2 += d * (v - self.mean);
+    }
+
+    fn value(&self, op: AggOp) -> f64 {
+        match op {
+            AggOp::Sum => self.sum,
+            AggOp::Min => self.min,
+            AggOp::Max => self.max,
+            AggOp::Avg => self.mean,
+            AggOp::Count => self.n,
+            AggOp::Stdvar => self.m2 / self.n,
+            AggOp::Stddev => (self.m2 / self.n).sqrt(),
+            AggOp::Topk | AggOp::Bottomk => f64::NAN,
+        }
+    }
+}
+
+fn aggregate(input: Vec<Series>, op: AggOp, g: Option<&Grouping>) -> Vec<Series> {
+    let mut groups: Vec<Labels> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut accs: BTreeMap<(usize, usize), Acc> = BTreeMap::new();
+    for s in input {
+        let key = group_labels(&s.labels, g);
+        let gi = match index.get(&key) {
+            Some(i) => *i,
+            None => {
+                groups.push(key.clone());
+                index.insert(key, groups.len() - 1);
+                groups.len() - 1
+            }
+        };
+        for (step, v) in s.points {
+            accs.entry((gi, step)).or_default().add(v);
+        }
+    }
+    let mut out: Vec<Series> = groups
+        .into_iter()
+        .map(|labels| Series {
+            labels,
+            points: Vec::new(),
+        })
+        .collect();
+    for ((gi, step), acc) in accs {
+        if let Some(s) = out.get_mut(gi) {
+            s.points.push((step, acc.value(op)));
+        }
+    }
+    out
+}
+
+fn select_k(input: Vec<Series>, top: bool, k: usize, g: Option<&Grouping>) -> Vec<Series> {
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut cands: BTreeMap<(usize, usize), Vec<(f64, usize)>> = BTreeMap::new();
+    for (si, s) in input.iter().enumerate() {
+        let key = group_labels(&s.labels, g);
+        let n = index.len();
+        let gi = *index.entry(key).or_insert(n);
+        for (step, v) in &s.points {
+            cands.entry((gi, *step)).or_default().push((*v, si));
+        }
+    }
+    let mut chosen: Vec<Vec<(usize, f64)>> = vec![Vec::new(); input.len()];
+    for ((_, step), mut c) in cands {
+        // NaN sorts last either way.
+        c.sort_by(|a, b| {
+            let ord = if top {
+                b.0.partial_cmp(&a.0)
+            } else {
+                a.0.partial_cmp(&b.0)
+            };
+            ord.unwrap_or_else(|| a.0.is_nan().cmp(&b.0.is_nan()))
+        });
+        for (v, si) in c.into_iter().take(k) {
+            if let Some(p) = chosen.get_mut(si) {
+                p.push((step, v));
+            }
+        }
+    }
+    input
+        .into_iter()
+        .zip(chosen)
+        .filter(|(_, p)| !p.is_empty())
+        .map(|(s, mut points)| {
+            points.sort_by_key(|p| p.0);
+            Series {
+                labels: s.labels,
+                points,
+            }
+        })
+        .collect()
+}

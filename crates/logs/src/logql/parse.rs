@@ -1,0 +1,654 @@
+//! The LogQL parser: stream selectors, pipelines and metric expressions.
+
+pub use super::ast::*;
+use super::lex::{byte_size, describe, go_duration_secs, is_cmp, tokenize, Tok, Token};
+use super::LogqlError;
+use argus_model::{MatchOp, Matcher};
+use regex::Regex;
+
+/// The longest query accepted, in bytes.
+pub const MAX_QUERY_BYTES: usize = 64 * 1024;
+/// The deepest nesting of parentheses accepted.
+pub const MAX_DEPTH: usize = 64;
+/// The most label filter comparisons in one query.
+pub const MAX_TERMS: usize = 512;
+
+/// Parses a LogQL query.
+pub fn parse(q: &str) -> Result<Query, LogqlError> {
+    let mut p = Parser::new(q)?;
+    let query = if p.peek() == &Tok::LBrace {
+        let log = p.log_query()?;
+        if p.peek() == &Tok::LBrack {
+            return Err(
+                p.err("a range like [5m] belongs inside a function such as count_over_time(…)")
+            );
+        }
+        Query::Log(log)
+    } else {
+        Query::Metric(p.metric_expr()?)
+    };
+    p.end()?;
+    Ok(query)
+}
+
+/// Parses a stream selector alone (`{app="api"}`), as `/labels?query=` and `/series?match[]=`
+/// take it.
+pub fn parse_selector(q: &str) -> Result<Vec<Matcher>, LogqlError> {
+    let mut p = Parser::new(q)?;
+    let m = p.selector()?;
+    p.end()?;
+    Ok(m)
+}
+
+const PARSER_STAGES: &[&str] = &[
+    "line_format",
+    "label_format",
+    "pattern",
+    "regexp",
+    "unpack",
+    "unwrap",
+    "decolorize",
+    "distinct",
+];
+
+const UNWRAP_FNS: &[&str] = &[
+    "sum_over_time",
+    "avg_over_time",
+    "max_over_time",
+    "min_over_time",
+    "first_over_time",
+    "last_over_time",
+    "stdvar_over_time",
+    "stddev_over_time",
+    "quantile_over_time",
+    "rate_counter",
+];
+
+const OTHER_FNS: &[&str] = &[
+    "absent_over_time",
+    "sort",
+    "sort_desc",
+    "label_replace",
+    "vector",
+    "approx_topk",
+];
+
+struct Parser {
+    toks: Vec<Token>,
+    i: usize,
+    depth: usize,
+    terms: usize,
+}
+
+impl Parser {
+    fn new(q: &str) -> Result<Parser, LogqlError> {
+        if q.len() > MAX_QUERY_BYTES {
+            return Err(LogqlError::TooLong {
+                max: MAX_QUERY_BYTES,
+            });
+        }
+        Ok(Parser {
+            toks: tokenize(q)?,
+            i: 0,
+            depth: 0,
+            terms: 0,
+        })
+    }
+
+    fn peek(&self) -> &Tok {
+        self.peek_at(0)
+    }
+
+    fn peek_at(&self, n: usize) -> &Tok {
+        let last = self.toks.len().saturating_sub(1);
+        self.toks
+            .get((self.i + n).min(last))
+            .map(|t| &t.tok)
+            .unwrap_or(&Tok::Eof)
+    }
+
+    fn pos(&self) -> usize {
+        self.toks.get(self.i).map(|t| t.pos).unwrap_or(0)
+    }
+
+    fn next(&mut self) -> Tok {
+        let t = self.peek().clone();
+        if self.i + 1 < self.toks.len() {
+            self.i += 1;
+        }
+        t
+    }
+
+    fn err(&self, msg: impl Into<String>) -> LogqlError {
+        LogqlError::Syntax {
+            pos: self.pos(),
+            msg: msg.into(),
+        }
+    }
+
+    fn unsupported(&self, what: impl Into<String>) -> LogqlError {
+        LogqlError::Unsupported {
+            pos: self.pos(),
+            what: what.into(),
+        }
+    }
+
+    fn found(&self) -> String {
+        describe(self.peek())
+    }
+
+    fn expect(&mut self, t: Tok, what: &str) -> Result<(), LogqlError> {
+        if *self.peek() == t {
+            self.next();
+            Ok(())
+        } else {
+            Err(self.err(format!("expected {what}, found {}", self.found())))
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), LogqlError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(LogqlError::TooDeep { max: MAX_DEPTH });
+        }
+        Ok(())
+    }
+
+    fn end(&mut self) -> Result<(), LogqlError> {
+        match self.peek() {
+            Tok::Eof => Ok(()),
+            Tok::Arith(_) | Tok::Num(_) | Tok::Gt | Tok::Ge | Tok::Lt | Tok::Le | Tok::EqEq => {
+                Err(self.unsupported(format!("the binary operator or number {}", self.found())))
+            }
+            Tok::Ident(w) if matches!(w.as_str(), "and" | "or" | "unless") => {
+                Err(self.unsupported(format!("the binary operator `{w}`")))
+            }
+            Tok::Ident(w) if w == "offset" => Err(self.unsupported("`offset`")),
+            _ => Err(self.err(format!("unexpected {} after the query", self.found()))),
+        }
+    }
+
+    fn string(&mut self, what: &str) -> Result<String, LogqlError> {
+        match self.peek().clone() {
+            Tok::Str(s) => {
+                self.next();
+                Ok(s)
+            }
+            _ => Err(self.err(format!(
+                "expected {what} (a quoted string), found {}",
+                self.found()
+            ))),
+        }
+    }
+
+    fn ident(&mut self, what: &str) -> Result<String, LogqlError> {
+        match self.peek().clone() {
+            Tok::Ident(s) => {
+                self.next();
+                Ok(s)
+            }
+            _ => Err(self.err(format!("expected {what}, found {}", self.found()))),
+        }
+    }
+
+    fn selector(&mut self) -> Result<Vec<Matcher>, LogqlError> {
+        let open = self.pos();
+        self.expect(Tok::LBrace, "`{` to start a stream selector")?;
+        let mut out = Vec::new();
+        while self.peek() != &Tok::RBrace {
+            let at = self.pos();
+            let name = self.ident("a label name")?;
+            let op = match self.peek() {
+                Tok::Eq => MatchOp::Eq,
+                Tok::Neq => MatchOp::Neq,
+                Tok::Re => MatchOp::Re,
+                Tok::Nre => MatchOp::Nre,
+                _ => {
+                    return Err(self.err(format!(
+                        "expected one of = != =~ !~ after label `{name}`, found {}",
+                        self.found()
+                    )));
+                }
+            };
+            self.next();
+            let value = self.string("a label value")?;
+            let m = Matcher::new(op, &name, &value).map_err(|e| LogqlError::Syntax {
+                pos: at,
+                msg: e.to_string(),
+            })?;
+            out.push(m);
+            match self.peek() {
+                Tok::Comma => {
+                    self.next();
+                }
+                Tok::RBrace => {}
+                _ => {
+                    return Err(self.err(format!(
+                        "expected `,` or `}}` in the stream selector, found {}",
+                        self.found()
+                    )))
+                }
+            }
+        }
+        self.next();
+        let ok = out
+            .iter()
+            .any(|m| matches!(m.op, MatchOp::Eq | MatchOp::Re) && !m.matches_empty());
+        if !ok {
+            return Err(LogqlError::EmptyCompatible { pos: open });
+        }
+        Ok(out)
+    }
+
+    fn log_query(&mut self) -> Result<LogQuery, LogqlError> {
+        let matchers = self.selector()?;
+        let mut stages = Vec::new();
+        self.pipeline(&mut stages)?;
+        Ok(LogQuery { matchers, stages })
+    }
+
+    fn pipeline(&mut self, stages: &mut Vec<Stage>) -> Result<(), LogqlError> {
+        loop {
+            let op = match self.peek() {
+                Tok::PipeEq => LineOp::Contains,
+                Tok::Neq => LineOp::NotContains,
+                Tok::PipeTilde => LineOp::Match,
+                Tok::Nre => LineOp::NotMatch,
+                Tok::PatternFilter => return Err(self.unsupported("the pattern line filter")),
+                Tok::Pipe => {
+                    self.next();
+                    let stage = self.stage()?;
+                    stages.push(stage);
+                    continue;
+                }
+                _ => return Ok(()),
+            };
+            self.next();
+            let at = self.pos();
+            if matches!(self.peek(), Tok::Ident(w) if w == "ip") {
+                return Err(self.unsupported("the `ip(…)` line filter"));
+            }
+            let text = self.string("the line filter's text")?;
+            let re = match op {
+                LineOp::Match | LineOp::NotMatch => {
+                    Some(Regex::new(&text).map_err(|e| LogqlError::Syntax {
+                        pos: at,
+                        msg: format!("invalid regex {text:?}: {e}"),
+                    })?)
+                }
+                _ => None,
+            };
+            if matches!(self.peek(), Tok::Ident(w) if w == "or") {
+                return Err(self.unsupported("`or` between line filter texts"));
+            }
+            stages.push(Stage::Line(LineFilter { op, text, re }));
+        }
+    }
+
+    fn stage(&mut self) -> Result<Stage, LogqlError> {
+        let word = match self.peek() {
+            Tok::Ident(w) => w.clone(),
+            Tok::LParen => return Ok(Stage::Labels(self.label_or()?)),
+            _ => {
+                return Err(self.err(format!(
+                    "expected a parser or a label filter after `|`, found {}",
+                    self.found()
+                )))
+            }
+        };
+        if is_cmp(self.peek_at(1)) {
+            return Ok(Stage::Labels(self.label_or()?));
+        }
+        match word.as_str() {
+            "json" => {
+                self.next();
+                if matches!(self.peek(), Tok::Ident(_) | Tok::Str(_)) {
+                    return Err(self.unsupported("`| json` with parameters"));
+                }
+                Ok(Stage::Json)
+            }
+            "logfmt" => {
+                self.next();
+                let mut strict = false;
+                while let Tok::Flag(f) = self.peek().clone() {
+                    match f.as_str() {
+                        "strict" => strict = true,
+                        "keep-empty" => {}
+                        _ => return Err(self.err(format!("unknown logfmt flag `--{f}`"))),
+                    }
+                    self.next();
+                }
+                if matches!(self.peek(), Tok::Ident(_) | Tok::Str(_)) {
+                    return Err(self.unsupported("`| logfmt` with parameters"));
+                }
+                Ok(Stage::Logfmt { strict })
+            }
+            "drop" | "keep" => {
+                self.next();
+                let sels = self.label_sels(&word)?;
+                Ok(if word == "drop" {
+                    Stage::Drop(sels)
+                } else {
+                    Stage::Keep(sels)
+                })
+            }
+            w if PARSER_STAGES.contains(&w) => Err(self.unsupported(format!("the `| {w}` stage"))),
+            w => Err(self.err(format!(
+                "expected a parser (json, logfmt) or a label filter after `|`, found `{w}`"
+            ))),
+        }
+    }
+
+    fn label_sels(&mut self, stage: &str) -> Result<Vec<LabelSel>, LogqlError> {
+        let mut out = Vec::new();
+        loop {
+            let at = self.pos();
+            let name = self.ident(&format!("a label name after `{stage}`"))?;
+            let op = match self.peek() {
+                Tok::Eq => Some(MatchOp::Eq),
+                Tok::Neq => Some(MatchOp::Neq),
+                Tok::Re => Some(MatchOp::Re),
+                Tok::Nre => Some(MatchOp::Nre),
+                _ => None,
+            };
+            let matcher = match op {
+                Some(op) => {
+                    self.next();
+                    let v = self.string("a label value")?;
+                    Some(Matcher::new(op, &name, &v).map_err(|e| LogqlError::Syntax {
+                        pos: at,
+                        msg: e.to_string(),
+                    })?)
+                }
+                None => None,
+            };
+            out.push(LabelSel { name, matcher });
+            if self.peek() != &Tok::Comma {
+                return Ok(out);
+            }
+            self.next();
+        }
+    }
+
+    fn label_or(&mut self) -> Result<LabelExpr, LogqlError> {
+        let mut left = self.label_and()?;
+        while matches!(self.peek(), Tok::Ident(w) if w == "or") {
+            self.next();
+            let right = self.label_and()?;
+            left = LabelExpr::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn label_and(&mut self) -> Result<LabelExpr, LogqlError> {
+        let mut left = self.label_primary()?;
+        loop {
+            match self.peek() {
+                Tok::Comma => {
+                    self.next();
+                }
+                Tok::Ident(w) if w == "and" => {
+                    self.next();
+                }
+                Tok::Ident(w) if w != "or" && is_cmp(self.peek_at(1)) => {}
+                Tok::LParen => {}
+                _ => return Ok(left),
+            }
+            let right = self.label_primary()?;
+            left = LabelExpr::And(Box::new(left), Box::new(right));
+        }
+    }
+
+    fn label_primary(&mut self) -> Result<LabelExpr, LogqlError> {
+        if self.peek() == &Tok::LParen {
+            self.next();
+            self.enter()?;
+            let e = self.label_or()?;
+            self.depth -= 1;
+            self.expect(Tok::RParen, "`)` closing the label filter group")?;
+            return Ok(e);
+        }
+        self.terms += 1;
+        if self.terms > MAX_TERMS {
+            return Err(self.unsupported(format!("more than {MAX_TERMS} label filters")));
+        }
+        let at = self.pos();
+        let name = self.ident("a label name in a label filter")?;
+        let op_tok = self.next();
+        let value_at = self.pos();
+        let value = self.next();
+        let cmp = match op_tok {
+            Tok::Eq | Tok::EqEq => CmpOp::Eq,
+            Tok::Neq => CmpOp::Ne,
+            Tok::Gt => CmpOp::Gt,
+            Tok::Ge => CmpOp::Ge,
+            Tok::Lt => CmpOp::Lt,
+            Tok::Le => CmpOp::Le,
+            Tok::Re | Tok::Nre => CmpOp::Eq, // string only, checked below
+            ref t => {
+                return Err(LogqlError::Syntax {
+                    pos: at,
+                    msg: format!(
+                        "expected a comparison after label `{name}`, found {}",
+                        describe(t)
+                    ),
+                })
+            }
+        };
+        match value {
+            Tok::Str(s) => {
+                let op = match op_tok {
+                    Tok::Eq | Tok::EqEq => MatchOp::Eq,
+                    Tok::Neq => MatchOp::Neq,
+                    Tok::Re => MatchOp::Re,
+                    Tok::Nre => MatchOp::Nre,
+                    _ => {
+                        return Err(LogqlError::Syntax {
+                            pos: value_at,
+                            msg: format!(
+                            "`{name}` {} needs a number, a duration or a byte size, not a string",
+                            describe(&op_tok)
+                        ),
+                        })
+                    }
+                };
+                let m = Matcher::new(op, &name, &s).map_err(|e| LogqlError::Syntax {
+                    pos: value_at,
+                    msg: e.to_string(),
+                })?;
+                Ok(LabelExpr::Str(m))
+            }
+            Tok::Num(text) if !matches!(op_tok, Tok::Re | Tok::Nre) => {
+                let (value, kind) = if let Ok(v) = text.parse::<f64>() {
+                    (v, NumKind::Number)
+                } else if let Some(v) = go_duration_secs(&text) {
+                    (v, NumKind::Duration)
+                } else if let Some(v) = byte_size(text.trim_start_matches('+')) {
+                    (v, NumKind::Bytes)
+                } else {
+                    return Err(LogqlError::Syntax {
+                        pos: value_at,
+                        msg: format!("`{text}` is neither a number, a duration nor a byte size"),
+                    });
+                };
+                Ok(LabelExpr::Num {
+                    name,
+                    op: cmp,
+                    value,
+                    kind,
+                })
+            }
+            _ => Err(LogqlError::Syntax {
+                pos: value_at,
+                msg: format!(
+                    "expected a value after `{name}` {}, found {}",
+                    describe(&op_tok),
+                    describe(&value)
+                ),
+            }),
+        }
+    }
+
+    fn metric_expr(&mut self) -> Result<MetricExpr, LogqlError> {
+        self.enter()?;
+        let e = self.metric_inner();
+        self.depth -= 1;
+        e
+    }
+
+    fn metric_inner(&mut self) -> Result<MetricExpr, LogqlError> {
+        if self.peek() == &Tok::LParen {
+            self.next();
+            let e = self.metric_expr()?;
+            self.expect(Tok::RParen, "`)`")?;
+            return Ok(e);
+        }
+        let word = match self.peek() {
+            Tok::Ident(w) => w.clone(),
+            Tok::Num(_) => return Err(self.unsupported("a number literal as a query")),
+            _ => {
+                return Err(self.err(format!(
+                    "expected a stream selector `{{…}}` or a function, found {}",
+                    self.found()
+                )))
+            }
+        };
+        let range_fn = match word.as_str() {
+            "count_over_time" => Some(RangeFn::CountOverTime),
+            "rate" => Some(RangeFn::Rate),
+            "bytes_over_time" => Some(RangeFn::BytesOverTime),
+            "bytes_rate" => Some(RangeFn::BytesRate),
+            _ => None,
+        };
+        if let Some(func) = range_fn {
+            self.next();
+            return self.range_call(func);
+        }
+        let op = match word.as_str() {
+            "sum" => AggOp::Sum,
+            "min" => AggOp::Min,
+            "max" => AggOp::Max,
+            "avg" => AggOp::Avg,
+            "count" => AggOp::Count,
+            "stddev" => AggOp::Stddev,
+            "stdvar" => AggOp::Stdvar,
+            "topk" => AggOp::Topk,
+            "bottomk" => AggOp::Bottomk,
+            w if UNWRAP_FNS.contains(&w) => {
+                return Err(self.unsupported(format!(
+                    "the function `{w}` (it needs `| unwrap`, which is not supported)"
+                )))
+            }
+            w if OTHER_FNS.contains(&w) => {
+                return Err(self.unsupported(format!("the function `{w}`")))
+            }
+            w => return Err(self.err(format!("unknown function `{w}`"))),
+        };
+        self.next();
+        let mut grouping = self.grouping()?;
+        self.expect(Tok::LParen, &format!("`(` after `{word}`"))?;
+        let k = if matches!(op, AggOp::Topk | AggOp::Bottomk) {
+            let at = self.pos();
+            let k = match self.next() {
+                Tok::Num(t) => t.parse::<usize>().ok().filter(|k| *k > 0),
+                _ => None,
+            };
+            let Some(k) = k else {
+                return Err(LogqlError::Syntax {
+                    pos: at,
+                    msg: format!("`{word}` needs a positive whole number as its first argument"),
+                });
+            };
+            self.expect(Tok::Comma, &format!("`,` after the k of `{word}`"))?;
+            Some(k)
+        } else {
+            None
+        };
+        let inner = self.metric_expr()?;
+        self.expect(Tok::RParen, &format!("`)` closing `{word}(`"))?;
+        if let Some(g) = self.grouping()? {
+            if grouping.is_some() {
+                return Err(self.err("`by`/`without` given twice"));
+            }
+            grouping = Some(g);
+        }
+        Ok(MetricExpr::Agg {
+            op,
+            k,
+            grouping,
+            inner: Box::new(inner),
+        })
+    }
+
+    fn grouping(&mut self) -> Result<Option<Grouping>, LogqlError> {
+        let by = match self.peek() {
+            Tok::Ident(w) if w == "by" => true,
+            Tok::Ident(w) if w == "without" => false,
+            _ => return Ok(None),
+        };
+        self.next();
+        self.expect(Tok::LParen, "`(` after `by`/`without`")?;
+        let mut names = Vec::new();
+        while self.peek() != &Tok::RParen {
+            names.push(self.ident("a label name")?);
+            match self.peek() {
+                Tok::Comma => {
+                    self.next();
+                }
+                Tok::RParen => {}
+                _ => {
+                    return Err(self.err(format!(
+                        "expected `,` or `)` in the label list, found {}",
+                        self.found()
+                    )))
+                }
+            }
+        }
+        self.next();
+        Ok(Some(if by {
+            Grouping::By(names)
+        } else {
+            Grouping::Without(names)
+        }))
+    }
+
+    fn range_call(&mut self, func: RangeFn) -> Result<MetricExpr, LogqlError> {
+        self.expect(Tok::LParen, "`(` after the function name")?;
+        let mut log = self.log_query()?;
+        let at = self.pos();
+        if self.peek() != &Tok::LBrack {
+            return Err(self.err(format!(
+                "expected a range like [5m] after the log query, found {}",
+                self.found()
+            )));
+        }
+        self.next();
+        let range_ns = match self.next() {
+            Tok::Num(t) => argus_model::parse_duration(&t)
+                .ok()
+                .and_then(|ms| ms.checked_mul(1_000_000))
+                .filter(|ns| *ns > 0),
+            _ => None,
+        };
+        let Some(range_ns) = range_ns else {
+            return Err(LogqlError::Syntax {
+                pos: at,
+                msg: "the range must be a positive duration like [5m] or [1h30m]".into(),
+            });
+        };
+        self.expect(Tok::RBrack, "`]` closing the range")?;
+        self.pipeline(&mut log.stages)?;
+        if matches!(self.peek(), Tok::Ident(w) if w == "offset") {
+            return Err(self.unsupported("`offset`"));
+        }
+        self.expect(Tok::RParen, "`)` closing the range function")?;
+        if matches!(self.peek(), Tok::Ident(w) if w == "by" || w == "without") {
+            return Err(self.unsupported("`by`/`without` on a range function"));
+        }
+        Ok(MetricExpr::Range {
+            func,
+            log,
+            range_ns,
+        })
+    }
+}

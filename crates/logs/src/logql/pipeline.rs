@@ -1,0 +1,279 @@
+//! Running a pipeline over one line: line filters, the `json` and `logfmt` parsers, label
+//! filters.
+
+use super::lex::{byte_size, go_duration_secs, go_quoted};
+use super::parse::{CmpOp, LabelExpr, LineFilter, LineOp, NumKind, Stage};
+use argus_model::Labels;
+use serde_json::Value;
+use std::borrow::Cow;
+
+/// The label that carries a parser's or a filter's error, as in Loki.
+pub const ERROR_LABEL: &str = "__error__";
+/// `__error__` when a line is not a JSON object.
+pub const JSON_ERR: &str = "JSONParserErr";
+/// `__error__` when `logfmt --strict` meets a malformed pair.
+pub const LOGFMT_ERR: &str = "LogfmtParserErr";
+/// `__error__` when a numeric label filter meets a value that is not a number.
+pub const LABEL_FILTER_ERR: &str = "LabelFilterErr";
+
+/// Nesting of JSON objects flattened at most; deeper objects are skipped.
+const MAX_JSON_DEPTH: usize = 64;
+
+/// Runs `stages` on one line of a stream; `None` when a filter drops it, else the labels
+/// (the stream's, plus what parsers extracted).
+pub(crate) fn run<'a>(stages: &[Stage], stream: &'a Labels, line: &str) -> Option<Cow<'a, Labels>> {
+    let mut labels = Cow::Borrowed(stream);
+    for st in stages {
+        match st {
+            Stage::Line(f) => {
+                if !line_passes(f, line) {
+                    return None;
+                }
+            }
+            Stage::Json => json(line, stream, labels.to_mut()),
+            Stage::Logfmt { strict } => logfmt(line, stream, labels.to_mut(), *strict),
+            Stage::Drop(sels) => {
+                let gone: Vec<String> = labels
+                    .iter()
+                    .filter(|l| sels.iter().any(|s| s.selects(&l.name, &l.value)))
+                    .map(|l| l.name.clone())
+                    .collect();
+                if !gone.is_empty() {
+                    let l = labels.to_mut();
+                    for n in gone {
+                        l.remove(&n);
+                    }
+                }
+            }
+            Stage::Keep(sels) => {
+                let kept: Labels = labels
+                    .iter()
+                    .filter(|l| sels.iter().any(|s| s.selects(&l.name, &l.value)))
+                    .cloned()
+                    .collect();
+                if kept.len() != labels.len() {
+                    labels = Cow::Owned(kept);
+                }
+            }
+            Stage::Labels(e) => {
+                let mut err = None;
+                if !label_passes(e, &labels, &mut err) {
+                    return None;
+                }
+                if let Some(e) = err {
+                    labels.to_mut().set(ERROR_LABEL, e);
+                }
+            }
+        }
+    }
+    Some(labels)
+}
+
+fn line_passes(f: &LineFilter, line: &str) -> bool {
+    match f.op {
+        LineOp::Contains => line.contains(f.text.as_str()),
+        LineOp::NotContains => !line.contains(f.text.as_str()),
+        LineOp::Match => f.re.as_ref().is_some_and(|r| r.is_match(line)),
+        LineOp::NotMatch => !f.re.as_ref().is_some_and(|r| r.is_match(line)),
+    }
+}
+
+/// Loki's semantics: a line already in error passes numeric filters (only `__error__`
+/// matchers can drop it); a missing label fails them; an unreadable value passes and marks
+/// the line `LabelFilterErr`.
+fn label_passes(e: &LabelExpr, l: &Labels, err: &mut Option<&'static str>) -> bool {
+    match e {
+        LabelExpr::And(a, b) => label_passes(a, l, err) && label_passes(b, l, err),
+        LabelExpr::Or(a, b) => label_passes(a, l, err) || label_passes(b, l, err),
+        LabelExpr::Str(m) => m.matches(l.get(&m.name).unwrap_or("")),
+        LabelExpr::Num {
+            name,
+            op,
+            value,
+            kind,
+        } => {
+            if l.get(ERROR_LABEL).is_some() || err.is_some() {
+                return true;
+            }
+            let Some(raw) = l.get(name) else {
+                return false;
+            };
+            let got = match kind {
+                NumKind::Number => raw.trim().parse::<f64>().ok(),
+                NumKind::Duration => go_duration_secs(raw.trim()),
+                NumKind::Bytes => byte_size(raw.trim()),
+            };
+            let Some(got) = got else {
+                *err = Some(LABEL_FILTER_ERR);
+                return true;
+            };
+            match op {
+                CmpOp::Eq => got == *value,
+                CmpOp::Ne => got != *value,
+                CmpOp::Gt => got > *value,
+                CmpOp::Ge => got >= *value,
+                CmpOp::Lt => got < *value,
+                CmpOp::Le => got <= *value,
+            }
+        }
+    }
+}
+
+/// A key as a label name: characters outside `[a-zA-Z0-9_]` become `_`, and a leading digit
+/// gets a `_` in front.
+pub(crate) fn sanitize(key: &str) -> String {
+    let mut s: String = key
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        s.insert(0, '_');
+    }
+    s
+}
+
+/// Sets an extracted label; a name the stream already has gets `_extracted` appended.
+fn set_extracted(out: &mut Labels, stream: &Labels, name: &str, value: &str) {
+    if name.is_empty() {
+        return;
+    }
+    if stream.get(name).is_some() {
+        out.set(&format!("{name}_extracted"), value);
+    } else {
+        out.set(name, value);
+    }
+}
+
+fn json(line: &str, stream: &Labels, out: &mut Labels) {
+    match serde_json::from_str::<serde_json::Map<String, Value>>(line) {
+        Ok(obj) => flatten("", &obj, stream, out, 0),
+        Err(_) => out.set(ERROR_LABEL, JSON_ERR),
+    }
+}
+
+fn flatten(
+    prefix: &str,
+    obj: &serde_json::Map<String, Value>,
+    stream: &Labels,
+    out: &mut Labels,
+    depth: usize,
+) {
+    if depth > MAX_JSON_DEPTH {
+        return;
+    }
+    for (k, v) in obj {
+        let key = if prefix.is_empty() {
+            sanitize(k)
+        } else {
+            let part: String = k
+                .trim()
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            format!("{prefix}_{part}")
+        };
+        match v {
+            Value::Object(inner) => flatten(&key, inner, stream, out, depth + 1),
+            Value::String(s) => set_extracted(out, stream, &key, s),
+            Value::Number(n) => set_extracted(out, stream, &key, &n.to_string()),
+            Value::Bool(b) => set_extracted(out, stream, &key, if *b { "true" } else { "false" }),
+            // Loki's parser without expressions skips arrays; null is an empty value.
+            Value::Array(_) | Value::Null => {}
+        }
+    }
+}
+
+/// Parses `key=value key2="quoted value" flag` pairs. Without `strict`, malformed pieces are
+/// skipped (Loki's default); with it, the first one stops parsing and marks the line.
+fn logfmt(line: &str, stream: &Labels, out: &mut Labels, strict: bool) {
+    let b = line.as_bytes();
+    let mut i = 0;
+    let n = b.len();
+    let skip_token = |mut i: usize| {
+        while i < n && b[i] > b' ' {
+            i += 1;
+        }
+        i
+    };
+    while i < n {
+        while i < n && b[i] <= b' ' {
+            i += 1;
+        }
+        if i >= n {
+            break;
+        }
+        let ks = i;
+        while i < n && b[i] > b' ' && b[i] != b'=' && b[i] != b'"' {
+            i += 1;
+        }
+        if ks == i {
+            // `=` or `"` where a key should start.
+            if strict {
+                out.set(ERROR_LABEL, LOGFMT_ERR);
+                return;
+            }
+            i = skip_token(i + 1);
+            continue;
+        }
+        let key = &line[ks..i];
+        if i < n && b[i] == b'"' {
+            if strict {
+                out.set(ERROR_LABEL, LOGFMT_ERR);
+                return;
+            }
+            i = skip_token(i);
+            continue;
+        }
+        if i >= n || b[i] != b'=' {
+            // A key without a value: an empty value, which a label set does not keep.
+            continue;
+        }
+        i += 1;
+        if i < n && b[i] == b'"' {
+            match go_quoted(line, i) {
+                Ok((v, len)) => {
+                    set_extracted(out, stream, &sanitize(key), &v);
+                    i += len;
+                }
+                Err(_) => {
+                    if strict {
+                        out.set(ERROR_LABEL, LOGFMT_ERR);
+                        return;
+                    }
+                    // Skip the rest of the malformed quoted value.
+                    i += 1;
+                    while i < n && b[i] != b'"' {
+                        i += 1;
+                    }
+                    i = skip_token((i + 1).min(n));
+                }
+            }
+            continue;
+        }
+        let vs = i;
+        let ve = skip_token(i);
+        let value = &line[vs..ve];
+        i = ve;
+        if value.contains(['=', '"']) {
+            if strict {
+                out.set(ERROR_LABEL, LOGFMT_ERR);
+                return;
+            }
+            continue;
+        }
+        set_extracted(out, stream, &sanitize(key), value);
+    }
+}
