@@ -106,6 +106,33 @@ pub fn query_range(
     }
 }
 
+/// Runs a metric query at one instant `time_ns` and returns its samples as label sets and
+/// values, for callers that store them (log metrics) rather than answer HTTP.
+pub fn eval_instant(
+    src: &dyn LogSource,
+    q: &Query,
+    time_ns: i64,
+    limits: &Limits,
+) -> Result<Vec<(Labels, f64)>, LogqlError> {
+    let Query::Metric(e) = q else {
+        return Err(LogqlError::BadParam(
+            "a log query gives lines, not numbers; use a metric query such as count_over_time"
+                .into(),
+        ));
+    };
+    let mut stats = Stats::new();
+    let steps = Steps {
+        start: time_ns,
+        step: 1,
+        n: 1,
+    };
+    let series = eval_metric(src, e, steps, limits, &mut stats)?;
+    Ok(series
+        .into_iter()
+        .filter_map(|s| s.points.first().map(|&(_, v)| (s.labels, v)))
+        .collect())
+}
+
 /// Runs a metric query at one instant `time_ns` (windows `(time - range, time]`), returning a
 /// `vector`. A log query is refused, as Loki does: use [`query_range`] for lines.
 pub fn query_instant(

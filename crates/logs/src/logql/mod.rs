@@ -58,7 +58,7 @@ mod tests_eval;
 #[cfg(test)]
 mod tests_parse;
 
-pub use eval::{query_instant, query_range};
+pub use eval::{eval_instant, query_instant, query_range};
 pub use parse::{
     parse, parse_selector, AggOp, CmpOp, Grouping, LabelExpr, LabelSel, LineFilter, LineOp,
     LogQuery, MetricExpr, NumKind, Query, RangeFn, Stage, MAX_DEPTH, MAX_QUERY_BYTES, MAX_TERMS,

@@ -142,8 +142,8 @@ async fn start(
         Some(storage.clone()),
         up,
     )
-        .await
-        .map_err(ServerError::Logs)?;
+    .await
+    .map_err(ServerError::Logs)?;
 
     let predict = start_predict(cfg, &storage, clock.clone(), &alert_sink, up)?;
     let health_index = start_health_index(cfg, &storage, &query, clock.clone(), &alert_sink, up)?;

@@ -17,7 +17,6 @@ use argus_model::Labels;
 use argus_tsdb::Storage;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 /// One compiled rule and its progress.
 struct Rule {
@@ -39,7 +38,9 @@ pub struct LogMetrics {
 
 impl std::fmt::Debug for LogMetrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogMetrics").field("rules", &self.rules.len()).finish()
+        f.debug_struct("LogMetrics")
+            .field("rules", &self.rules.len())
+            .finish()
     }
 }
 
@@ -51,7 +52,10 @@ pub fn compile(cfgs: &[LogMetricConfig]) -> Result<Vec<(LogMetricConfig, Query)>
     for (i, c) in cfgs.iter().enumerate() {
         let at = format!("logs.metrics[{i}] ({})", c.record);
         if !argus_model::is_valid_metric_name(&c.record) {
-            return Err(format!("{at}: record {:?} is not a valid metric name", c.record));
+            return Err(format!(
+                "{at}: record {:?} is not a valid metric name",
+                c.record
+            ));
         }
         for name in c.labels.keys() {
             if !argus_model::is_valid_label_name(name) {
@@ -141,7 +145,12 @@ impl LogMetrics {
                     r.cfg.record
                 ));
             }
-            Err(e) => return fail(format!("The log metric {} could not be evaluated: {e}", r.cfg.record)),
+            Err(e) => {
+                return fail(format!(
+                    "The log metric {} could not be evaluated: {e}",
+                    r.cfg.record
+                ))
+            }
         };
         let ts_ms = t.div_euclid(MS);
         let samples: Vec<(Labels, i64, f64)> = series

@@ -85,7 +85,9 @@ pub struct LogsRuntime {
 
 impl std::fmt::Debug for LogsRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogsRuntime").field("dir", &self.dir).finish()
+        f.debug_struct("LogsRuntime")
+            .field("dir", &self.dir)
+            .finish()
     }
 }
 
@@ -290,7 +292,10 @@ impl LogsRuntime {
             ("argus_log_chunk_bytes", "gauge", "Bytes of log chunk files on disk.", s.chunk_bytes),
         ];
         for (name, kind, help, v) in rows {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+            );
         }
         if let Some(m) = &self.metrics {
             m.metrics_text(out);

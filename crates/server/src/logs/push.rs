@@ -71,7 +71,9 @@ impl LogsRuntime {
         let permit = match self.writes.enter().await {
             Ok(p) => p,
             Err(t) => {
-                self.counters.requests_failed.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .requests_failed
+                    .fetch_add(1, Ordering::Relaxed);
                 let mut r = plain(StatusCode::SERVICE_UNAVAILABLE, format!("{t}\n"));
                 let secs = t.waited.as_secs().max(1).to_string();
                 if let Ok(v) = header::HeaderValue::from_str(&secs) {
@@ -83,9 +85,8 @@ impl LogsRuntime {
         let rt = self.clone();
         let res = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let decoded = decode(&rt).map_err(|e| {
-                plain(StatusCode::BAD_REQUEST, format!("nothing stored: {e}\n"))
-            })?;
+            let decoded = decode(&rt)
+                .map_err(|e| plain(StatusCode::BAD_REQUEST, format!("nothing stored: {e}\n")))?;
             rt.store_decoded(decoded).map_err(|e| {
                 let mut r = plain(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -102,7 +103,9 @@ impl LogsRuntime {
         let out = match res {
             Ok(Ok(stored)) => {
                 if !stored.refused.is_empty() {
-                    self.counters.requests_failed.fetch_add(1, Ordering::Relaxed);
+                    self.counters
+                        .requests_failed
+                        .fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(summary = %stored.summary(), "Refused some lines of a log push.");
                 }
                 return answer(stored);
@@ -112,11 +115,14 @@ impl LogsRuntime {
                 tracing::error!(error = %e, "A log push's worker failed; nothing was acknowledged.");
                 plain(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "the push failed inside the server; nothing was acknowledged, retry it\n".into(),
+                    "the push failed inside the server; nothing was acknowledged, retry it\n"
+                        .into(),
                 )
             }
         };
-        self.counters.requests_failed.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .requests_failed
+            .fetch_add(1, Ordering::Relaxed);
         out
     }
 }
@@ -235,7 +241,8 @@ async fn lines(
                             .into(),
                     });
                 }
-                let body = push::decode_content(&body, hdr(&headers, header::CONTENT_ENCODING), &limits)?;
+                let body =
+                    push::decode_content(&body, hdr(&headers, header::CONTENT_ENCODING), &limits)?;
                 Ok(push::decode_text(&body, &labels, rt.now_ns(), &limits))
             } else {
                 let opts = JsonLinesOptions {

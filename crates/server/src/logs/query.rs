@@ -21,7 +21,10 @@ const SEC: i64 = 1_000_000_000;
 
 pub(super) fn router(rt: Arc<LogsRuntime>) -> Router {
     Router::new()
-        .route("/loki/api/v1/query_range", get(query_range).post(query_range))
+        .route(
+            "/loki/api/v1/query_range",
+            get(query_range).post(query_range),
+        )
         .route("/loki/api/v1/query", get(query).post(query))
         .route("/loki/api/v1/labels", get(labels).post(labels))
         .route("/loki/api/v1/label", get(labels).post(labels))
@@ -65,7 +68,11 @@ fn parse_ts(name: &str, s: &str) -> Result<i64, Bad> {
     let s = s.trim();
     if let Ok(n) = s.parse::<i64>() {
         let digits = s.trim_start_matches('-').len();
-        return Ok(if digits <= 10 { n.saturating_mul(SEC) } else { n });
+        return Ok(if digits <= 10 {
+            n.saturating_mul(SEC)
+        } else {
+            n
+        });
     }
     if let Ok(f) = s.parse::<f64>() {
         let ns = f * 1e9;
@@ -90,7 +97,11 @@ fn parse_dur(name: &str, s: &str) -> Result<i64, Bad> {
     }
     argus_model::parse_duration(s.trim())
         .map(|ms| ms.saturating_mul(1_000_000))
-        .map_err(|_| Bad(format!("invalid parameter {name:?}: cannot parse {s:?} as a duration")))
+        .map_err(|_| {
+            Bad(format!(
+                "invalid parameter {name:?}: cannot parse {s:?} as a duration"
+            ))
+        })
 }
 
 struct Params(Vec<(String, String)>);
@@ -101,13 +112,19 @@ impl Params {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        param(&self.0, name).map(String::as_str).filter(|s| !s.is_empty())
+        param(&self.0, name)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     /// `start`/`end`/`since` as Loki reads them: end defaults to now, start
     /// to end minus `since` (default `default_since`).
     fn range(&self, now: i64, default_since: i64) -> Result<(i64, i64), Bad> {
-        let end = self.get("end").map(|s| parse_ts("end", s)).transpose()?.unwrap_or(now);
+        let end = self
+            .get("end")
+            .map(|s| parse_ts("end", s))
+            .transpose()?
+            .unwrap_or(now);
         let since = self
             .get("since")
             .map(|s| parse_dur("since", s))
@@ -127,9 +144,11 @@ impl Params {
     fn limit(&self) -> Result<usize, Bad> {
         match self.get("limit") {
             None => Ok(100),
-            Some(s) => s
-                .parse::<usize>()
-                .map_err(|_| Bad(format!("invalid parameter \"limit\": {s:?} is not a whole number"))),
+            Some(s) => s.parse::<usize>().map_err(|_| {
+                Bad(format!(
+                    "invalid parameter \"limit\": {s:?} is not a whole number"
+                ))
+            }),
         }
     }
 
@@ -216,11 +235,7 @@ async fn query_range(
     .await
 }
 
-async fn query(
-    State(rt): State<Arc<LogsRuntime>>,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Response {
+async fn query(State(rt): State<Arc<LogsRuntime>>, RawQuery(q): RawQuery, body: Bytes) -> Response {
     let p = Params::new(q, &body);
     let parsed = (|| {
         let query = logql::parse(p.query()?)?;
@@ -300,11 +315,7 @@ async fn series(
 
 /// `index/stats`: streams, chunks, lines and bytes a selector covers, which
 /// Grafana asks for before running a query.
-async fn stats(
-    State(rt): State<Arc<LogsRuntime>>,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Response {
+async fn stats(State(rt): State<Arc<LogsRuntime>>, RawQuery(q): RawQuery, body: Bytes) -> Response {
     let p = Params::new(q, &body);
     let parsed = (|| {
         let matchers = logql::parse_selector(p.query()?)?;
@@ -349,14 +360,23 @@ mod tests {
 
     #[test]
     fn timestamps_and_durations_read_as_loki_reads_them() {
-        assert_eq!(parse_ts("t", "1700000000000000000").unwrap(), 1_700_000_000 * SEC);
+        assert_eq!(
+            parse_ts("t", "1700000000000000000").unwrap(),
+            1_700_000_000 * SEC
+        );
         assert_eq!(parse_ts("t", "1700000000").unwrap(), 1_700_000_000 * SEC);
-        assert_eq!(parse_ts("t", "1700000000.5").unwrap(), 1_700_000_000 * SEC + SEC / 2);
+        assert_eq!(
+            parse_ts("t", "1700000000.5").unwrap(),
+            1_700_000_000 * SEC + SEC / 2
+        );
         assert_eq!(
             parse_ts("t", "2023-11-14T22:13:20Z").unwrap(),
             1_700_000_000 * SEC
         );
-        assert!(parse_ts("start", "yesterday").unwrap_err().0.contains("\"start\""));
+        assert!(parse_ts("start", "yesterday")
+            .unwrap_err()
+            .0
+            .contains("\"start\""));
         assert!(parse_ts("t", "1e400").is_err());
         assert_eq!(parse_dur("step", "15s").unwrap(), 15 * SEC);
         assert_eq!(parse_dur("step", "0.5").unwrap(), SEC / 2);
@@ -368,8 +388,14 @@ mod tests {
     #[test]
     fn ranges_default_like_loki() {
         let p = Params(vec![("since".into(), "1h".into())]);
-        assert_eq!(p.range(10_000 * SEC, 0).unwrap(), (6_400 * SEC, 10_000 * SEC));
-        let p = Params(vec![("start".into(), "20".into()), ("end".into(), "10".into())]);
+        assert_eq!(
+            p.range(10_000 * SEC, 0).unwrap(),
+            (6_400 * SEC, 10_000 * SEC)
+        );
+        let p = Params(vec![
+            ("start".into(), "20".into()),
+            ("end".into(), "10".into()),
+        ]);
         assert!(p.range(0, 0).is_err());
         let p = Params(vec![("limit".into(), "x".into())]);
         assert!(p.limit().is_err());

@@ -15,7 +15,10 @@ use tokio::io::AsyncReadExt;
 /// Frames stored together at most.
 const BATCH: usize = 1_000;
 
-pub(super) async fn start(rt: &Arc<LogsRuntime>, up: &mut Components) -> Result<(), super::LogsError> {
+pub(super) async fn start(
+    rt: &Arc<LogsRuntime>,
+    up: &mut Components,
+) -> Result<(), super::LogsError> {
     let listen_err = |addr: &str| {
         let addr = addr.to_string();
         move |source| super::LogsError::Listen { addr, source }
@@ -25,14 +28,20 @@ pub(super) async fn start(rt: &Arc<LogsRuntime>, up: &mut Components) -> Result<
             .await
             .map_err(listen_err(&addr))?;
         tracing::info!(listen = %addr, "Receiving syslog over TCP.");
-        up.push(Part::task("syslog tcp", tokio::spawn(accept(rt.clone(), l))));
+        up.push(Part::task(
+            "syslog tcp",
+            tokio::spawn(accept(rt.clone(), l)),
+        ));
     }
     if let Some(addr) = rt.cfg.syslog.udp.clone() {
         let s = tokio::net::UdpSocket::bind(&addr)
             .await
             .map_err(listen_err(&addr))?;
         tracing::info!(listen = %addr, "Receiving syslog over UDP.");
-        up.push(Part::task("syslog udp", tokio::spawn(datagrams(rt.clone(), s))));
+        up.push(Part::task(
+            "syslog udp",
+            tokio::spawn(datagrams(rt.clone(), s)),
+        ));
     }
     Ok(())
 }
@@ -51,7 +60,11 @@ async fn accept(rt: Arc<LogsRuntime>, l: tokio::net::TcpListener) {
     }
 }
 
-async fn connection(rt: Arc<LogsRuntime>, mut conn: tokio::net::TcpStream, peer: std::net::SocketAddr) {
+async fn connection(
+    rt: Arc<LogsRuntime>,
+    mut conn: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+) {
     let limits = rt.decode_limits();
     let mut framer = SyslogFramer::new(limits.max_line_bytes.saturating_add(1024));
     let mut buf = vec![0u8; 64 << 10];
@@ -84,7 +97,9 @@ async fn datagrams(rt: Arc<LogsRuntime>, s: tokio::net::UdpSocket) {
     let mut buf = vec![0u8; 65_536];
     loop {
         match s.recv_from(&mut buf).await {
-            Ok((n, peer)) => store(&rt, vec![Ok::<_, String>(buf[..n].to_vec())], peer, false).await,
+            Ok((n, peer)) => {
+                store(&rt, vec![Ok::<_, String>(buf[..n].to_vec())], peer, false).await
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "Receiving a syslog datagram failed.");
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
