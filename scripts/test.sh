@@ -22,6 +22,13 @@ need python3 || apt_install python3 python3-pip
 python3 -c 'import aiosmtpd' 2>/dev/null || apt_install python3-aiosmtpd || \
   python3 -m pip install -q aiosmtpd || python3 -m pip install -q --break-system-packages aiosmtpd
 
+# Real log senders for the log ingest tests (crates/server/tests/logs.rs): Debian's rsyslog,
+# and PyPI's python-logging-loki and the OpenTelemetry SDK with its OTLP/HTTP exporter.
+need rsyslogd && need logger || apt_install rsyslog bsdutils
+python3 -c 'import logging_loki, opentelemetry.sdk._logs, opentelemetry.exporter.otlp.proto.http' 2>/dev/null || \
+  python3 -m pip install -q python-logging-loki opentelemetry-sdk opentelemetry-exporter-otlp-proto-http || \
+  python3 -m pip install -q --break-system-packages python-logging-loki opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
+
 # Redis for the service health tests (argus-health): the system one on 6379, and the
 # redis-server binary, which the Redis-restart test runs on a port of its own.
 need redis-server && need redis-cli || apt_install redis-server redis-tools

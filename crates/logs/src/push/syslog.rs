@@ -124,6 +124,10 @@ pub fn parse_syslog_with(
     if let Some(a) = m.app.take() {
         pairs.push(("app".to_string(), a));
     }
+    // rsyslog's %msg% keeps the space that followed the tag's colon; it is not part of the text.
+    if let Some(rest) = m.line.strip_prefix(' ') {
+        m.line = rest.to_string();
+    }
     check_line(&m.line, limits).map_err(SyslogError::new)?;
     Ok(LogRecord {
         labels: make_labels(pairs, limits).map_err(SyslogError::new)?,
