@@ -46,6 +46,9 @@ impl std::fmt::Debug for LogMetrics {
 
 const MS: i64 = 1_000_000;
 
+/// A self-metric family: name, help, and how to read it off a rule.
+type Family = (&'static str, &'static str, fn(&Rule) -> u64);
+
 /// Compiles the rules; `Err` names the rule and what is wrong.
 pub fn compile(cfgs: &[LogMetricConfig]) -> Result<Vec<(LogMetricConfig, Query)>, String> {
     let mut out = Vec::new();
@@ -180,7 +183,7 @@ impl LogMetrics {
     /// `argus_log_metric_*` self-metrics per rule.
     pub fn metrics_text(&self, out: &mut String) {
         use std::fmt::Write;
-        let fams: [(&str, &str, fn(&Rule) -> u64); 3] = [
+        let fams: [Family; 3] = [
             ("argus_log_metric_evaluations_total", "Evaluations of a log metric rule.", |r| r.evaluations.load(Ordering::Relaxed)),
             ("argus_log_metric_failures_total", "Evaluations of a log metric rule that wrote nothing (a query or store error, or too many series).", |r| r.failures.load(Ordering::Relaxed)),
             ("argus_log_metric_series_limit_hits_total", "Rounds of a log metric rule refused because the answer had more series than max_series.", |r| r.refused_rounds.load(Ordering::Relaxed)),

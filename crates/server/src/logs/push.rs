@@ -85,8 +85,12 @@ impl LogsRuntime {
         let rt = self.clone();
         let res = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let decoded = decode(&rt)
-                .map_err(|e| plain(StatusCode::BAD_REQUEST, format!("nothing stored: {e}\n")))?;
+            let decoded = decode(&rt).map_err(|e| {
+                Box::new(plain(
+                    StatusCode::BAD_REQUEST,
+                    format!("nothing stored: {e}\n"),
+                ))
+            })?;
             rt.store_decoded(decoded).map_err(|e| {
                 let mut r = plain(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -96,7 +100,7 @@ impl LogsRuntime {
                     header::RETRY_AFTER,
                     header::HeaderValue::from_static(RETRY_AFTER_S),
                 );
-                r
+                Box::new(r)
             })
         })
         .await;
@@ -110,7 +114,7 @@ impl LogsRuntime {
                 }
                 return answer(stored);
             }
-            Ok(Err(r)) => r,
+            Ok(Err(r)) => *r,
             Err(e) => {
                 tracing::error!(error = %e, "A log push's worker failed; nothing was acknowledged.");
                 plain(
