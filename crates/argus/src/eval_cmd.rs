@@ -298,3 +298,26 @@ pub fn logparse(a: LogparseArgs) -> anyhow::Result<i32> {
     argus_eval::logparse::run_logparse(&opts, &mut std::io::stdout().lock())?;
     Ok(0)
 }
+
+/// Arguments of `argus eval logstore`.
+#[derive(clap::Args)]
+pub struct LogstoreArgs {
+    /// A directory of `*.log` files (one system each; one level of
+    /// sub-directories is searched too), such as the Loghub samples.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Lines in the replayed day searched for the query timings.
+    #[arg(long, default_value_t = 1_000_000)]
+    lines_per_day: usize,
+}
+
+/// Runs `argus eval logstore`: bytes per line on disk beside gzip and zstd,
+/// and the time of a day's searches.
+pub fn logstore(a: LogstoreArgs) -> anyhow::Result<i32> {
+    let opts = argus_eval::logstore::LogstoreOptions {
+        dir: a.dir,
+        lines_per_day: a.lines_per_day,
+    };
+    argus_eval::logstore::run_logstore(&opts, &mut std::io::stdout().lock())?;
+    Ok(0)
+}

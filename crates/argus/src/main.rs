@@ -85,6 +85,8 @@ enum EvalCmd {
     LabStorm(eval_cmd::LabStormArgs),
     /// Mine the templates of a log file: `LineId,EventTemplate`, `<*>` for values.
     Logparse(eval_cmd::LogparseArgs),
+    /// Measure the log store: bytes per line beside gzip and zstd, and a day's searches.
+    Logstore(eval_cmd::LogstoreArgs),
 }
 
 #[derive(Args)]
@@ -198,6 +200,7 @@ fn main() {
                 EvalCmd::Storms(a) => eval_cmd::storms(a),
                 EvalCmd::LabStorm(a) => eval_cmd::lab_storm(a),
                 EvalCmd::Logparse(a) => eval_cmd::logparse(a),
+                EvalCmd::Logstore(a) => eval_cmd::logstore(a),
             };
             code.map(|c| {
                 if c != 0 {

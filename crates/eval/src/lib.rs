@@ -39,6 +39,7 @@ pub mod cv;
 mod error;
 pub mod incidents;
 pub mod logparse;
+pub mod logstore;
 pub mod nab;
 pub mod storm;
 
