@@ -335,10 +335,12 @@ fn from_structured(
             Value::String(s) => s.clone(),
             Value::Bool(b) => b.to_string(),
             Value::Number(n) => n.to_string(),
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "the extension attribute \"{name}\" must be a string, number or boolean, not a {}",
                 type_name(other)
-            )),
+            ))
+            }
         };
         if name == "kind" || name == "eventkind" {
             if let Ok(k) = text.parse::<EventKind>() {

@@ -22,7 +22,7 @@
 //! assert_eq!(e.kind, EventKind::Deploy);
 //! assert_eq!(e.labels.get("service"), Some("api"));
 //! let r = e.to_log_record();
-//! assert_eq!(r.labels.to_string(), r#"{kind="deploy", source="/ci", type="com.example.deploy.finished"}"#);
+//! assert_eq!(r.labels.to_string(), r#"{kind="deploy",source="/ci",type="com.example.deploy.finished"}"#);
 //! ```
 
 pub mod cloudevents;
@@ -31,3 +31,6 @@ pub mod model;
 
 pub use cloudevents::{decode_events, DecodedEvents, EventsError};
 pub use model::{Event, EventKind, UnknownKind};
+pub mod mix;
+
+pub use mix::{Direction, MixConfig, MixDetector, MixModel, MixVerdict, MixWindow, TypeDeviation};
