@@ -13,9 +13,9 @@
 //! - [`logql`]: a LogQL engine over a [`record::LogSource`] (selectors, line filters, `json`,
 //!   `logfmt`, label filters, `count_over_time`/`rate` and aggregations), answering in Loki's
 //!   JSON shapes.
-//! - [`events`]: events (deploys, configuration changes, Kubernetes events, business events)
-//!   decoded from CloudEvents, stored as log streams, and a learned model of their normal mix
-//!   that flags an abnormal one.
+//! - [`events`]: deploys, configuration changes, Kubernetes and business events, decoded from
+//!   CloudEvents and stored as log streams, with a learned model of their normal mix that
+//!   flags an abnormal one.
 //!
 //! This crate knows nothing of the rest of Argus beyond `argus-model`.
 //!

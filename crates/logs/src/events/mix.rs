@@ -91,12 +91,12 @@ impl Default for MixConfig {
             window_ns: DEFAULT_WINDOW_NS,
             hour_of_day: true,
             profile_prior_windows: 12.0,
-            unseen_rate: 0.05,
+            unseen_rate: 0.01,
             min_expected: 0.02,
             drift_alpha: 0.25,
-            noise_allowance: 4.0,
+            noise_allowance: 6.0,
             threshold_quantile: 0.995,
-            threshold_margin: 1.25,
+            threshold_margin: 1.0,
             enter_windows: 2,
             clear_windows: 2,
             max_explained: 8,
@@ -234,7 +234,7 @@ pub struct MixModel {
 }
 
 /// Whether a type is above, below, or outside what training saw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Direction {
     /// More than expected.
     High,

@@ -34,3 +34,4 @@ pub use model::{Event, EventKind, UnknownKind};
 pub mod mix;
 
 pub use mix::{Direction, MixConfig, MixDetector, MixModel, MixVerdict, MixWindow, TypeDeviation};
+pub mod generate;
