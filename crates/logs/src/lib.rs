@@ -13,6 +13,9 @@
 //! - [`logql`]: a LogQL engine over a [`record::LogSource`] (selectors, line filters, `json`,
 //!   `logfmt`, label filters, `count_over_time`/`rate` and aggregations), answering in Loki's
 //!   JSON shapes.
+//! - [`events`]: deploys, configuration changes, Kubernetes and business events, decoded from
+//!   CloudEvents and stored as log streams, with a learned model of their normal mix that
+//!   flags an abnormal one.
 //!
 //! This crate knows nothing of the rest of Argus beyond `argus-model`.
 //!
@@ -25,6 +28,7 @@
 //! assert_eq!(t, vec!["took <*> ms", "took <*> ms", "disk full"]);
 //! ```
 
+pub mod events;
 pub mod format;
 pub mod logql;
 pub mod miner;
