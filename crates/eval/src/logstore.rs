@@ -40,7 +40,11 @@ fn log_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, EvalError> {
     let mut out = Vec::new();
     let mut dirs = vec![dir.to_path_buf()];
     if let Ok(rd) = std::fs::read_dir(dir) {
-        dirs.extend(rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()));
+        dirs.extend(
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_dir()),
+        );
     }
     for d in dirs {
         let rd = std::fs::read_dir(&d).map_err(io(format!("reading {}", d.display())))?;
@@ -55,7 +59,10 @@ fn log_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, EvalError> {
     }
     out.sort();
     if out.is_empty() {
-        return Err(EvalError::Input(format!("no *.log files in {}", dir.display())));
+        return Err(EvalError::Input(format!(
+            "no *.log files in {}",
+            dir.display()
+        )));
     }
     Ok(out)
 }
@@ -103,7 +110,10 @@ pub fn run_logstore(opts: &LogstoreOptions, out: &mut dyn Write) -> Result<(), E
         out.write_all(s.as_bytes())
             .map_err(io("writing the report".into()))
     };
-    w(out, "system      lines  raw B/line  store B/line  gzip-6 B/line  zstd-3 B/line\n".into())?;
+    w(
+        out,
+        "system      lines  raw B/line  store B/line  gzip-6 B/line  zstd-3 B/line\n".into(),
+    )?;
     let mut systems = Vec::new();
     let (mut t_lines, mut t_raw, mut t_store, mut t_gz, mut t_zs) = (0u64, 0u64, 0u64, 0u64, 0u64);
     for (system, path) in &files {
@@ -197,9 +207,15 @@ fn day_search(
         let s = i % systems.len();
         let lines = &systems[s].1;
         let line = &lines[(i / systems.len()) % lines.len()];
-        batch.push(LogRecord::new(labels[s].clone(), NOW - DAY + i as i64 * step, vary(line, &mut rng)));
+        batch.push(LogRecord::new(
+            labels[s].clone(),
+            NOW - DAY + i as i64 * step,
+            vary(line, &mut rng),
+        ));
         if batch.len() == 10_000 {
-            store.append(std::mem::take(&mut batch), NOW).map_err(store_error)?;
+            store
+                .append(std::mem::take(&mut batch), NOW)
+                .map_err(store_error)?;
             store.maintain(NOW).map_err(store_error)?;
         }
     }
@@ -223,9 +239,21 @@ fn day_search(
         ),
     )?;
     let queries = [
-        ("line search, one system, a day", r#"{system="BGL"} |= "error""#, false),
-        ("regex search, all systems, a day", r#"{system=~".+"} |~ "(?i)fail(ed|ure)""#, false),
-        ("hourly counts per system, a day", r#"sum by (system) (count_over_time({system=~".+"} [1h]))"#, true),
+        (
+            "line search, one system, a day",
+            r#"{system="BGL"} |= "error""#,
+            false,
+        ),
+        (
+            "regex search, all systems, a day",
+            r#"{system=~".+"} |~ "(?i)fail(ed|ure)""#,
+            false,
+        ),
+        (
+            "hourly counts per system, a day",
+            r#"sum by (system) (count_over_time({system=~".+"} [1h]))"#,
+            true,
+        ),
     ];
     for (what, q, metric) in queries {
         let parsed = logql::parse(q).map_err(|e| EvalError::Input(format!("{q}: {e}")))?;
@@ -279,7 +307,11 @@ mod tests {
             .map(|i| format!("GET /item/{i} 200 {} ms error={}\n", i % 17, i % 2))
             .collect();
         std::fs::write(dir.path().join("Web/Web_2k.log"), lines).unwrap();
-        std::fs::write(dir.path().join("BGL_2k.log"), "RAS KERNEL INFO error 1\n".repeat(50)).unwrap();
+        std::fs::write(
+            dir.path().join("BGL_2k.log"),
+            "RAS KERNEL INFO error 1\n".repeat(50),
+        )
+        .unwrap();
         let mut out = Vec::new();
         run_logstore(
             &LogstoreOptions {

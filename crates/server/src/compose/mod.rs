@@ -140,6 +140,7 @@ async fn start(
         clock.clone(),
         writes.clone(),
         Some(storage.clone()),
+        Some(log_alerts(&alert_sink)),
         up,
     )
     .await
@@ -355,6 +356,12 @@ fn file_as_started(opts: &ServerOptions) -> crate::config::Config {
         .as_deref()
         .and_then(|p| crate::config::Config::load(p).ok())
         .unwrap_or_else(|| opts.config.clone())
+}
+
+/// The alerts of logs and events (the abnormal event mix) into the ingress.
+fn log_alerts(sink: &alerting::IngressSink) -> crate::logs::events::AlertSink {
+    let sink = sink.clone();
+    Arc::new(move |evs| sink.send_predictions(evs))
 }
 
 /// The exhaustion rules (`exhaustion_rules:`), evaluated every second

@@ -53,6 +53,10 @@ pub struct LogsConfig {
     /// Syslog listeners (RFC 5424 and RFC 3164; TCP with octet counting or
     /// newlines). Default: none.
     pub syslog: SyslogConfig,
+    /// Learn the normal mix of events (CloudEvents and Kubernetes events sent
+    /// to `/api/v1/events`) from the last week and alert (`AbnormalEventMix`)
+    /// when a five-minute window is out of line. Default true.
+    pub event_mix: bool,
     /// Log metrics: LogQL metric queries evaluated on an interval, their
     /// results written into the time-series store as series (per-minute
     /// business volume per center, errors per service…). Default: none.
@@ -128,6 +132,7 @@ impl Default for LogsConfig {
                 .map(String::from)
                 .to_vec(),
             syslog: SyslogConfig::default(),
+            event_mix: true,
             metrics: Vec::new(),
         }
     }

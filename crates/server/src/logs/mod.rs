@@ -11,13 +11,14 @@
 //! let clock: Arc<dyn argus_model::Clock> = Arc::new(argus_model::SystemClock);
 //! let gate = Arc::new(argus_server::api::WriteGate::new(4, std::time::Duration::from_secs(10)));
 //! let mut up = argus_server::lifecycle::Components::default();
-//! let logs = argus_server::logs::start(&LogsConfig::default(), "./data".as_ref(), clock, gate, None, &mut up)
+//! let logs = argus_server::logs::start(&LogsConfig::default(), "./data".as_ref(), clock, gate, None, None, &mut up)
 //!     .await
 //!     .unwrap();
 //! assert!(logs.is_some());
 //! # }
 //! ```
 
+pub mod events;
 pub mod metrics;
 mod push;
 mod query;
@@ -81,6 +82,7 @@ pub struct LogsRuntime {
     problem: Mutex<Option<String>>,
     dir: PathBuf,
     metrics: Option<Arc<metrics::LogMetrics>>,
+    events: Option<Arc<events::EventMix>>,
 }
 
 impl std::fmt::Debug for LogsRuntime {
@@ -99,6 +101,7 @@ pub async fn start(
     clock: Arc<dyn Clock>,
     writes: Arc<WriteGate>,
     storage: Option<argus_tsdb::Storage>,
+    alerts: Option<events::AlertSink>,
     up: &mut Components,
 ) -> Result<Option<Arc<LogsRuntime>>, LogsError> {
     if !cfg.enabled {
@@ -132,7 +135,15 @@ pub async fn start(
         problem: Mutex::new(None),
         dir,
         metrics: log_metrics.clone(),
+        events: alerts
+            .filter(|_| cfg.event_mix)
+            .map(|sink| Arc::new(events::EventMix::new(sink))),
     });
+    if let Some(m) = rt.events.clone() {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(run_event_mix(rt.clone(), m, stopped));
+        up.push(Part::signalled_task("event mix", stop, task));
+    }
     if let (Some(m), Some(storage)) = (log_metrics, storage) {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(run_metrics(rt.clone(), m, storage, stopped));
@@ -145,7 +156,11 @@ pub async fn start(
     let s = rt.store.clone();
     up.push(
         Part::new("logs")
-            .routes(push::router(rt.clone()).merge(query::router(rt.clone())))
+            .routes(
+                push::router(rt.clone())
+                    .merge(query::router(rt.clone()))
+                    .merge(events::router(rt.clone())),
+            )
             .on_stop(async move {
                 let _ = tokio::task::spawn_blocking(move || s.sync()).await;
             }),
@@ -205,6 +220,28 @@ async fn run_metrics(
         let res = tokio::task::spawn_blocking(move || m.run_due(&r, &s, r.now_ns())).await;
         if let Err(e) = res {
             tracing::error!(error = %e, "The log metrics task failed.");
+        }
+    }
+}
+
+/// Judges closed event windows (and trains the event-mix model when due)
+/// every ten seconds.
+async fn run_event_mix(
+    rt: Arc<LogsRuntime>,
+    m: Arc<events::EventMix>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        let (r, m) = (rt.clone(), m.clone());
+        if let Err(e) = tokio::task::spawn_blocking(move || m.tick(&**r.store(), r.now_ns())).await
+        {
+            tracing::error!(error = %e, "The event-mix task failed.");
         }
     }
 }
@@ -299,6 +336,9 @@ impl LogsRuntime {
         }
         if let Some(m) = &self.metrics {
             m.metrics_text(out);
+        }
+        if let Some(e) = &self.events {
+            e.metrics_text(out);
         }
     }
 }
