@@ -22,6 +22,7 @@ pub mod metrics;
 mod push;
 mod query;
 mod syslog;
+mod templates;
 
 use crate::api::WriteGate;
 use crate::config::LogsConfig;
@@ -145,7 +146,11 @@ pub async fn start(
     let s = rt.store.clone();
     up.push(
         Part::new("logs")
-            .routes(push::router(rt.clone()).merge(query::router(rt.clone())))
+            .routes(
+                push::router(rt.clone())
+                    .merge(query::router(rt.clone()))
+                    .merge(templates::router(rt.clone())),
+            )
             .on_stop(async move {
                 let _ = tokio::task::spawn_blocking(move || s.sync()).await;
             }),
