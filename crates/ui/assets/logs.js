@@ -86,7 +86,8 @@
   async function drawVolume(query, p) {
     const span = (p.end - p.start) / 1000;
     const step = STEPS.find((s) => span / s <= 120) || 7200;
-    const start = Math.ceil(p.start / 1000 / step) * step, end = Math.floor(p.end / 1000);
+    // Windows end at multiples of the step, the last one at or after the period's end.
+    const start = Math.ceil(p.start / 1000 / step) * step, end = Math.ceil(p.end / 1000 / step) * step;
     const expr = "sum by (level) (count_over_time(" + query + " [" + step + "s]))";
     const params = new URLSearchParams({ query: expr, start: ns(start * 1000), end: ns(end * 1000), step: step + "s" });
     const c = cur;
@@ -126,7 +127,7 @@
     series.forEach((s, i) => {
       const c = LEVEL_COLORS[s.name.toLowerCase()] || (s.name === "all lines" ? "#5d6878" : PALETTE[i % PALETTE.length]);
       data.push(stacked[i]);
-      opts.series.push({ label: s.name, stroke: c, fill: c + "cc", width: 0, paths: bars });
+      opts.series.push({ label: s.name, stroke: c, fill: c + "cc", width: 0, paths: bars, points: { show: false } });
     });
     plot = new uPlot(opts, data, volume);
   }

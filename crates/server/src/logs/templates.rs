@@ -22,7 +22,6 @@ use crate::api::params::{collect_params, param, parse_time, success, ApiError};
 use argus_logs::logql::{self, Direction, Limits, LogqlError, Query};
 use argus_logs::miner::{mine, VAR};
 use argus_logs::record::LogSource;
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -44,10 +43,7 @@ const NS_PER_MS: i64 = 1_000_000;
 
 pub(super) fn router(rt: Arc<LogsRuntime>) -> Router {
     Router::new()
-        .route(
-            "/api/argus/v1/logs/templates",
-            get(templates).post(templates),
-        )
+        .route("/api/argus/v1/logs/templates", get(templates))
         .with_state(rt)
 }
 
@@ -214,12 +210,8 @@ fn number(p: &[(String, String)], name: &str, dflt: usize, max: usize) -> Result
     }
 }
 
-async fn templates(
-    State(rt): State<Arc<LogsRuntime>>,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> Response {
-    let p = collect_params(q.as_deref(), &body);
+async fn templates(State(rt): State<Arc<LogsRuntime>>, RawQuery(q): RawQuery) -> Response {
+    let p = collect_params(q.as_deref(), &[]);
     let parsed = (|| {
         let text = param(&p, "query")
             .filter(|s| !s.is_empty())
