@@ -295,10 +295,25 @@ const scenarios = {
     const first = await trows.first().innerText();
     check(first.startsWith("6") && first.includes("payment <*> failed: card declined"), `the first template should be the payment failure, 6 lines: ${first}`);
     check(page.url().includes("tab=templates"), `the address should keep the tab: ${page.url()}`);
+    await shot(page, "logs-templates");
     await trows.first().locator("button").click();
     await page.locator("#lines-view").waitFor();
     check((await q.inputValue()).includes('|= "failed: card declined"'), `choosing a template should filter the lines: ${await q.inputValue()}`);
     await page.waitForFunction(() => document.querySelectorAll("#log-lines tbody tr").length === 6);
+    // More lines than a page: "Show older lines" pages back from the oldest shown.
+    const batch = [];
+    for (let i = 0; i < 130; i++) {
+      batch.push(JSON.stringify({ ts: new Date(now - 200000 + i * 1000).toISOString(), labels: { service: "batch" }, line: `job ${i} done` }));
+    }
+    const r2 = await page.request.post(base + "/api/v1/logs", { headers: { "Content-Type": "application/x-ndjson" }, data: batch.join("\n") });
+    check(r2.ok(), `POST /api/v1/logs answered ${r2.status()}`);
+    await q.fill('{service="batch"}');
+    await q.press("Enter");
+    await page.waitForFunction(() => document.querySelectorAll("#log-lines tbody tr").length === 100);
+    await page.getByRole("button", { name: "Show older lines" }).click();
+    await page.waitForFunction(() => document.querySelectorAll("#log-lines tbody tr").length === 130);
+    check((await rows.last().innerText()).includes("job 0 done"), `the oldest line should come last: ${await rows.last().innerText()}`);
+    check(await page.getByRole("button", { name: "Show older lines" }).isHidden(), "no older lines: the button should go");
     // The incident's timeline opens the lines around its moments, the nearest one marked.
     const inc = await reloadUntil(page, "/ui/incidents", "tr[data-id]:has-text('DiskFull')");
     await inc.getByRole("link").first().click();
