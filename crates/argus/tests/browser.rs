@@ -279,6 +279,11 @@ fn an_incident_shows_its_times_and_is_acknowledged_on_its_page() {
 }
 
 #[test]
+fn the_logs_page_shows_pushed_lines_their_volume_and_templates() {
+    scenario("logs");
+}
+
+#[test]
 fn silences_are_created_from_an_alert_and_expired() {
     scenario("silences");
 }

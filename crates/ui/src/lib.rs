@@ -45,6 +45,8 @@ pub enum Page {
     Incidents,
     /// `/ui/incidents/{id}` (not in the navigation; it shows as Incidents there)
     Incident,
+    /// `/ui/logs`
+    Logs,
     /// `/ui/silences`
     Silences,
     /// `/ui/rules`
@@ -53,11 +55,12 @@ pub enum Page {
 
 impl Page {
     /// Every page of the navigation, in its order.
-    pub const ALL: [Page; 6] = [
+    pub const ALL: [Page; 7] = [
         Page::Overview,
         Page::Explorer,
         Page::Alerts,
         Page::Incidents,
+        Page::Logs,
         Page::Silences,
         Page::Rules,
     ];
@@ -70,6 +73,7 @@ impl Page {
             Page::Alerts => "Alerts",
             Page::Incidents => "Incidents",
             Page::Incident => "Incident",
+            Page::Logs => "Logs",
             Page::Silences => "Silences",
             Page::Rules => "Rules and models",
         }
@@ -82,6 +86,7 @@ impl Page {
             Page::Explorer => "/ui/explorer",
             Page::Alerts => "/ui/alerts",
             Page::Incidents | Page::Incident => "/ui/incidents",
+            Page::Logs => "/ui/logs",
             Page::Silences => "/ui/silences",
             Page::Rules => "/ui/rules",
         }
@@ -94,6 +99,7 @@ impl Page {
             Page::Explorer => 'e',
             Page::Alerts => 'a',
             Page::Incidents | Page::Incident => 'i',
+            Page::Logs => 'l',
             Page::Silences => 's',
             Page::Rules => 'r',
         }
@@ -106,6 +112,7 @@ impl Page {
             Page::Alerts => "alerts.html",
             Page::Incidents => "incidents.html",
             Page::Incident => "incident.html",
+            Page::Logs => "logs.html",
             Page::Silences => "silences.html",
             Page::Rules => "rules.html",
         }
@@ -120,7 +127,7 @@ struct NavItem {
     current: bool,
 }
 
-const TEMPLATES: [(&str, &str); 8] = [
+const TEMPLATES: [(&str, &str); 9] = [
     ("base.html", include_str!("../templates/base.html")),
     ("overview.html", include_str!("../templates/overview.html")),
     ("explorer.html", include_str!("../templates/explorer.html")),
@@ -130,6 +137,7 @@ const TEMPLATES: [(&str, &str); 8] = [
         include_str!("../templates/incidents.html"),
     ),
     ("incident.html", include_str!("../templates/incident.html")),
+    ("logs.html", include_str!("../templates/logs.html")),
     ("silences.html", include_str!("../templates/silences.html")),
     ("rules.html", include_str!("../templates/rules.html")),
 ];
@@ -198,6 +206,11 @@ impl Ui {
     /// One incident's page.
     pub fn incident(&self, d: &model::IncidentPage) -> Result<String, UiError> {
         self.render(Page::Incident, d)
+    }
+
+    /// The logs page.
+    pub fn logs(&self, d: &model::LogsPage) -> Result<String, UiError> {
+        self.render(Page::Logs, d)
     }
 
     /// The silences page.
@@ -269,6 +282,15 @@ mod tests {
                 query: "up{a=\"</script>\"}".into(),
                 range: "1h".into(),
             }),
+            ui.logs(&LogsPage {
+                query: "{a=\"</script>\"}".into(),
+                range: "1h".into(),
+                enabled: true,
+                label_names: vec!["<script>x</script>".into()],
+                errors: vec!["<b>boom</b>".into()],
+                ..LogsPage::default()
+            }),
+            ui.logs(&LogsPage::default()),
         ];
         for (i, p) in pages.into_iter().enumerate() {
             let html = p.unwrap_or_else(|e| panic!("page {i}: {e}"));
@@ -311,6 +333,7 @@ mod tests {
                     kind_text: "opened".into(),
                     text: "Opened by <script>x</script>.".into(),
                     alert: String::new(),
+                    at_ms: 1_772_359_240_000,
                 }],
                 alerts: vec![IncidentAlertRow {
                     fingerprint: "00000000000000ab".into(),
@@ -341,6 +364,7 @@ mod tests {
         assert!(html.contains(r#"class="node" data-service="web""#));
         assert!(html.contains("confidence 80%"));
         assert!(html.contains("Opened by &lt;script&gt;"));
+        assert!(html.contains(r#"href="/ui/logs?at=1772359240000">logs around this time</a>"#));
         // The navigation marks the incidents list as the current page.
         assert!(html.contains(r#"aria-current="page" title="g then i">Incidents</a>"#));
         let none = Ui::new()
@@ -352,6 +376,38 @@ mod tests {
             .unwrap();
         assert!(none.contains("There is no incident 9."));
         assert!(!none.contains("data-incident-action"));
+    }
+
+    #[test]
+    fn the_logs_page_has_its_query_box_views_and_period() {
+        let ui = Ui::new().unwrap();
+        let html = ui
+            .logs(&LogsPage {
+                query: "{service=\"pay\"}".into(),
+                range: "6h".into(),
+                tab: "templates".into(),
+                enabled: true,
+                label_names: vec!["service".into()],
+                ..LogsPage::default()
+            })
+            .unwrap();
+        assert!(html.contains(r#"<input id="q" name="query" value="{service=&quot;pay&quot;}""#));
+        assert!(html.contains(r#"<option value="6h" selected>last 6h</option>"#));
+        assert!(html.contains(r#"data-tab="templates""#));
+        assert!(html.contains(r#"<section id="lines-view" hidden>"#));
+        assert!(html.contains("<option>service</option>"));
+        assert!(!html.contains("chosen period"));
+        let at = ui
+            .logs(&LogsPage {
+                at: Some(1_700_000_000_000),
+                enabled: true,
+                ..LogsPage::default()
+            })
+            .unwrap();
+        assert!(at.contains(r#"data-at="1700000000000""#));
+        assert!(at.contains(r#"<option value="" selected>chosen period</option>"#));
+        let off = ui.logs(&LogsPage::default()).unwrap();
+        assert!(off.contains("This server keeps no logs."));
     }
 
     #[test]

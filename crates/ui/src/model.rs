@@ -12,11 +12,13 @@
 //! ```
 
 mod incidents;
+mod logs;
 
 pub use incidents::{
     IncidentAlertRow, IncidentPage, IncidentRow, IncidentView, IncidentsPage, Milestone, MoveRow,
     OneFiveTen, RootView, TimeFigure, TimelineRow,
 };
+pub use logs::LogsPage;
 
 use serde::Serialize;
 use std::collections::BTreeMap;

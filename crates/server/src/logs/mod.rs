@@ -23,6 +23,7 @@ pub mod metrics;
 mod push;
 mod query;
 mod syslog;
+mod templates;
 
 use crate::api::WriteGate;
 use crate::config::LogsConfig;
@@ -159,7 +160,8 @@ pub async fn start(
             .routes(
                 push::router(rt.clone())
                     .merge(query::router(rt.clone()))
-                    .merge(events::router(rt.clone())),
+                    .merge(events::router(rt.clone()))
+                    .merge(templates::router(rt.clone())),
             )
             .on_stop(async move {
                 let _ = tokio::task::spawn_blocking(move || s.sync()).await;

@@ -1,6 +1,6 @@
 //! The web UI's routes: `/` redirects to `/ui/`; `/ui/`, `/ui/explorer`,
-//! `/ui/alerts`, `/ui/incidents`, `/ui/incidents/{id}`, `/ui/silences` and
-//! `/ui/rules` are rendered by `argus-ui`
+//! `/ui/alerts`, `/ui/incidents`, `/ui/incidents/{id}`, `/ui/logs`,
+//! `/ui/silences` and `/ui/rules` are rendered by `argus-ui`
 //! from the answers of the server's own JSON APIs (called in process, see
 //! [`fetch`]); `/ui/assets/{path}` serves the embedded static files.
 //!
@@ -14,6 +14,7 @@
 
 pub mod data;
 pub mod fetch;
+mod logs;
 
 use argus_model::Clock;
 use argus_ui::model::{
@@ -57,6 +58,7 @@ pub fn router(api: Router, clock: Arc<dyn Clock>) -> Router {
         .route("/ui/alerts", get(alerts))
         .route("/ui/incidents", get(incidents))
         .route("/ui/incidents/{id}", get(incident))
+        .route("/ui/logs", get(logs::logs))
         .route("/ui/silences", get(silences))
         .route("/ui/rules", get(rules))
         .route("/ui/assets/{*path}", get(asset))

@@ -197,6 +197,8 @@ pub struct TimelineRow {
     pub text: String,
     /// The fingerprint of the alert it is about; empty when none.
     pub alert: String,
+    /// When, in Unix milliseconds (0 when unknown): the Logs page's `at`.
+    pub at_ms: i64,
 }
 
 /// One alert of an incident.

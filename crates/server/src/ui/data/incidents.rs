@@ -289,6 +289,10 @@ pub fn incident(v: &Value) -> IncidentView {
                         kind,
                         text: s(e, "text"),
                         alert: s(e, "alert"),
+                        at_ms: e["at"]
+                            .as_str()
+                            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                            .map_or(0, |t| t.timestamp_millis()),
                     }
                 })
                 .collect()
@@ -451,6 +455,7 @@ mod tests {
         assert_eq!(i.timeline[1].kind_text, "alert resolved");
         assert_eq!(i.timeline[0].alert, "00000000000000ab");
         assert_eq!(i.timeline[1].alert, "");
+        assert_eq!(i.timeline[0].at_ms, 1_772_359_240_000);
         assert_eq!(i.alerts[0].name, "SlowQueries");
         assert_eq!(i.alerts[0].summary, "p99 over 2 s");
         assert_eq!(i.alerts[0].node, "");
