@@ -33,7 +33,7 @@ const TRAIN_SPAN_NS: i64 = 7 * 86_400 * NS;
 /// How often the model is trained again.
 const RETRAIN_EVERY_NS: i64 = 6 * 3_600 * NS;
 /// How soon an untrained detector tries again (too little history).
-const RETRY_NS: i64 = 30 * 60 * NS;
+const RETRY_NS: i64 = 5 * 60 * NS;
 
 /// The event-mix detector and its alert state.
 pub struct EventMix {

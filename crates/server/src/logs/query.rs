@@ -120,11 +120,12 @@ impl Params {
     /// `start`/`end`/`since` as Loki reads them: end defaults to now, start
     /// to end minus `since` (default `default_since`).
     fn range(&self, now: i64, default_since: i64) -> Result<(i64, i64), Bad> {
+        // Without an end, a line stamped this very nanosecond is included.
         let end = self
             .get("end")
             .map(|s| parse_ts("end", s))
             .transpose()?
-            .unwrap_or(now);
+            .unwrap_or(now.saturating_add(1));
         let since = self
             .get("since")
             .map(|s| parse_dur("since", s))
@@ -390,7 +391,7 @@ mod tests {
         let p = Params(vec![("since".into(), "1h".into())]);
         assert_eq!(
             p.range(10_000 * SEC, 0).unwrap(),
-            (6_400 * SEC, 10_000 * SEC)
+            (6_400 * SEC + 1, 10_000 * SEC + 1)
         );
         let p = Params(vec![
             ("start".into(), "20".into()),
