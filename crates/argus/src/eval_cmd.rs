@@ -285,6 +285,10 @@ pub struct LogparseArgs {
     /// prints GA, FGA, PA, FTA and lines per second.
     #[arg(long)]
     truth: Option<PathBuf>,
+    /// Assign templates line by line, as the server does for arriving logs,
+    /// instead of mining the whole file at once.
+    #[arg(long)]
+    online: bool,
 }
 
 /// Runs `argus eval logparse`; returns the process exit code.
@@ -294,6 +298,7 @@ pub fn logparse(a: LogparseArgs) -> anyhow::Result<i32> {
         format: a.format,
         out: a.out,
         truth: a.truth,
+        online: a.online,
     };
     argus_eval::logparse::run_logparse(&opts, &mut std::io::stdout().lock())?;
     Ok(0)

@@ -4,6 +4,7 @@
 //!   <Component>: <Content>`), splitting a line into its fields and message.
 //! - [`miner`]: which messages are the same template with different values;
 //!   every line gets its template with `<*>` for the values.
+//! - [`online`]: online template assignment: each message gets a template id as it arrives.
 //! - [`record`]: log records, streams, what a decoder refused, and the
 //!   [`record::LogSource`] a query engine reads.
 //! - [`store`]: the log store: a WAL that acknowledges, a head in memory, and
@@ -32,6 +33,7 @@ pub mod events;
 pub mod format;
 pub mod logql;
 pub mod miner;
+pub mod online;
 pub mod push;
 pub mod record;
 pub mod store;

@@ -19,6 +19,9 @@ pub struct LogparseOptions {
     pub out: PathBuf,
     /// A labelled `*_structured*.csv` to score against.
     pub truth: Option<PathBuf>,
+    /// Assign templates line by line as a running server does
+    /// ([`argus_logs::online`]) instead of mining the whole file.
+    pub online: bool,
 }
 
 fn read(path: &Path) -> Result<String, EvalError> {
@@ -40,6 +43,19 @@ fn lines(text: &str) -> Vec<&str> {
 pub fn templates(text: &str, format: &Format) -> Vec<String> {
     let contents: Vec<&str> = lines(text).into_iter().map(|l| format.content(l)).collect();
     mine(&contents)
+}
+
+/// The template of every line as the online miner assigns them one by one;
+/// each line carries its template's final text.
+pub fn templates_online(text: &str, format: &Format) -> Vec<String> {
+    let mut m = argus_logs::online::OnlineMiner::new();
+    let ids: Vec<_> = lines(text)
+        .into_iter()
+        .map(|l| m.assign(format.content(l)).id)
+        .collect();
+    ids.into_iter()
+        .map(|id| m.template(id).unwrap_or_default().to_string())
+        .collect()
 }
 
 /// The `EventTemplate` column of a labelled CSV, in `LineId` order.
@@ -84,7 +100,11 @@ pub fn run_logparse(opts: &LogparseOptions, report: &mut dyn Write) -> Result<()
     let format = Format::parse(&opts.format).map_err(|e| EvalError::Input(e.to_string()))?;
     let text = read(&opts.input)?;
     let t0 = std::time::Instant::now();
-    let out = templates(&text, &format);
+    let out = if opts.online {
+        templates_online(&text, &format)
+    } else {
+        templates(&text, &format)
+    };
     let secs = t0.elapsed().as_secs_f64();
     write_csv(&opts.out, &out)?;
     if let Some(tp) = &opts.truth {
