@@ -22,7 +22,7 @@ mod query;
 mod web;
 pub use global::GlobalConfig;
 pub use limits::LimitsConfig;
-pub use logs::{LogMetricConfig, LogsConfig, SyslogConfig};
+pub use logs::{LogAnomaliesConfig, LogMetricConfig, LogsConfig, SyslogConfig};
 pub use query::QueryConfig;
 pub use web::WebConfig;
 

@@ -297,6 +297,14 @@ impl LogStore {
         ))
     }
 
+    /// The times a line may carry at `now_ns` to be accepted: `(oldest, newest)`.
+    pub fn accepted_window(&self, now_ns: i64) -> (i64, i64) {
+        (
+            now_ns.saturating_sub(nanos(self.opts.retention)),
+            now_ns.saturating_add(nanos(self.opts.max_future)),
+        )
+    }
+
     /// The options the store was opened with.
     pub fn options(&self) -> &StoreOptions {
         &self.opts
@@ -306,8 +314,7 @@ impl LogStore {
     /// far in the future (named in the report), writes the rest as one WAL frame, then makes
     /// them readable. Returns only after the frame is written, so an `Ok` is an acknowledgement.
     pub fn append(&self, records: Vec<LogRecord>, now_ns: i64) -> Result<AppendReport, StoreError> {
-        let oldest = now_ns.saturating_sub(nanos(self.opts.retention));
-        let newest = now_ns.saturating_add(nanos(self.opts.max_future));
+        let (oldest, newest) = self.accepted_window(now_ns);
         let mut report = AppendReport::default();
         let mut keep = Vec::with_capacity(records.len());
         for r in records {

@@ -57,10 +57,37 @@ pub struct LogsConfig {
     /// to `/api/v1/events`) from the last week and alert (`AbnormalEventMix`)
     /// when a five-minute window is out of line. Default true.
     pub event_mix: bool,
+    /// Alerts from the lines themselves: a template a service never logged
+    /// before, and bursts of error lines.
+    pub anomalies: LogAnomaliesConfig,
     /// Log metrics: LogQL metric queries evaluated on an interval, their
     /// results written into the time-series store as series (per-minute
     /// business volume per center, errors per service…). Default: none.
     pub metrics: Vec<LogMetricConfig>,
+}
+
+/// `logs.anomalies:`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogAnomaliesConfig {
+    /// Raise `NewLogTemplate` and `LogErrorBurst` alerts. Default true.
+    pub enabled: bool,
+    /// A service's messages are learned this long before a template it
+    /// never logged raises `NewLogTemplate`. Default `1h`.
+    pub learn: PromDuration,
+    /// Fewest error lines in a minute that can be a burst (it must also be
+    /// four times the service's usual rate). Default `20`.
+    pub error_burst_min: u64,
+}
+
+impl Default for LogAnomaliesConfig {
+    fn default() -> Self {
+        LogAnomaliesConfig {
+            enabled: true,
+            learn: PromDuration(3_600_000),
+            error_burst_min: 20,
+        }
+    }
 }
 
 /// One entry of `logs.metrics:`.
@@ -133,6 +160,7 @@ impl Default for LogsConfig {
                 .to_vec(),
             syslog: SyslogConfig::default(),
             event_mix: true,
+            anomalies: LogAnomaliesConfig::default(),
             metrics: Vec::new(),
         }
     }

@@ -277,18 +277,16 @@ impl LogsRuntime {
             refused,
         };
         let n = d.records.len();
-        let stored = self.store_decoded(d)?;
+        let stored = self.store_records(d, false)?;
         // Events the store refused (outside its time window) are not counted.
         if let Some(m) = &self.events {
             if stored.accepted == n {
                 m.observe(&seen);
             } else {
-                let now = self.now_ns();
-                let max = now + self.store.options().max_future.as_nanos() as i64;
-                let min = now - self.store.options().retention.as_nanos() as i64;
+                let (lo, hi) = self.store.accepted_window(self.now_ns());
                 let kept: Vec<(String, i64)> = seen
                     .into_iter()
-                    .filter(|(_, t)| *t >= min && *t <= max)
+                    .filter(|(_, t)| *t >= lo && *t <= hi)
                     .collect();
                 m.observe(&kept);
             }

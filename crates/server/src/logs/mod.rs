@@ -18,6 +18,7 @@
 //! # }
 //! ```
 
+mod anomaly;
 pub mod events;
 pub mod metrics;
 mod push;
@@ -84,6 +85,7 @@ pub struct LogsRuntime {
     dir: PathBuf,
     metrics: Option<Arc<metrics::LogMetrics>>,
     events: Option<Arc<events::EventMix>>,
+    anomalies: Option<Arc<anomaly::LogAnomalies>>,
 }
 
 impl std::fmt::Debug for LogsRuntime {
@@ -137,9 +139,31 @@ pub async fn start(
         dir,
         metrics: log_metrics.clone(),
         events: alerts
+            .clone()
             .filter(|_| cfg.event_mix)
             .map(|sink| Arc::new(events::EventMix::new(sink))),
+        anomalies: alerts.filter(|_| cfg.anomalies.enabled).map(|sink| {
+            let s = anomaly::AnomalySettings {
+                learn_ns: cfg.anomalies.learn.as_millis().saturating_mul(1_000_000),
+                error_burst_min: cfg.anomalies.error_burst_min,
+            };
+            Arc::new(anomaly::LogAnomalies::new(s, sink))
+        }),
     });
+    if let Some(a) = rt.anomalies.clone() {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let r = rt.clone();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => a.tick(r.now_ns()),
+                    _ = stopped.wait_for(|s| *s) => return,
+                }
+            }
+        });
+        up.push(Part::signalled_task("log anomalies", stop, task));
+    }
     if let Some(m) = rt.events.clone() {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(run_event_mix(rt.clone(), m, stopped));
@@ -263,10 +287,28 @@ impl LogsRuntime {
     /// store are counted together. `Err` when nothing could be written (the
     /// WAL failed): then nothing of the request was acknowledged.
     fn store_decoded(&self, d: Decoded) -> Result<Stored, StoreError> {
+        self.store_records(d, true)
+    }
+
+    /// Stores lines; with `learn`, the stored ones also feed the log
+    /// anomaly alerts (events do not).
+    fn store_records(&self, d: Decoded, learn: bool) -> Result<Stored, StoreError> {
         let n = d.records.len();
         let mut refused = d.refused;
-        match self.store.append(d.records, self.now_ns()) {
+        let copy = match &self.anomalies {
+            Some(_) if learn => Some(d.records.clone()),
+            _ => None,
+        };
+        let now = self.now_ns();
+        match self.store.append(d.records, now) {
             Ok(r) => {
+                if let (Some(a), Some(mut records)) = (&self.anomalies, copy) {
+                    if !r.refused.is_empty() {
+                        let (lo, hi) = self.store.accepted_window(now);
+                        records.retain(|x| x.ts_ns >= lo && x.ts_ns <= hi);
+                    }
+                    a.observe(&records, now);
+                }
                 refused.extend(r.refused);
                 self.counters
                     .lines_received
@@ -341,6 +383,9 @@ impl LogsRuntime {
         }
         if let Some(e) = &self.events {
             e.metrics_text(out);
+        }
+        if let Some(a) = &self.anomalies {
+            a.metrics_text(out);
         }
     }
 }
