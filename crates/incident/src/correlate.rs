@@ -543,6 +543,7 @@ impl Correlator {
             merged_into: None,
             evidence: Vec::new(),
             evidence_at_ms: None,
+            changes: Vec::new(),
             updated_ms: s.at_ms,
         };
         inc.log(

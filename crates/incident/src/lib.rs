@@ -33,6 +33,7 @@
 
 pub mod actions;
 pub mod api;
+pub mod changes;
 pub mod config;
 pub mod correlate;
 pub mod entity;

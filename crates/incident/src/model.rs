@@ -274,6 +274,10 @@ pub struct Incident {
     /// When the evidence was last gathered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence_at_ms: Option<i64>,
+    /// Deploys, configuration changes and other events of its services from
+    /// half an hour before the fault on, gathered with the evidence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<crate::changes::Change>,
     /// The last time anything changed.
     pub updated_ms: i64,
 }

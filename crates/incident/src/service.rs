@@ -219,6 +219,7 @@ struct Shared {
     tx: mpsc::UnboundedSender<Input>,
     rx: Mutex<Option<mpsc::UnboundedReceiver<Input>>>,
     source: Mutex<Option<Arc<dyn SeriesSource>>>,
+    changes: Mutex<Option<Arc<dyn crate::changes::ChangeSource>>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -260,6 +261,7 @@ impl IncidentService {
                 tx,
                 rx: Mutex::new(Some(rx)),
                 source: Mutex::new(None),
+                changes: Mutex::new(None),
             }),
         })
     }

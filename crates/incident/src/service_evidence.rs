@@ -26,6 +26,11 @@ pub trait SeriesSource: Send + Sync + std::fmt::Debug {
 #[error("cannot read series: {0}")]
 pub struct SourceError(pub String);
 
+/// How long before the fault changes are looked for.
+pub const CHANGES_BEFORE_MS: i64 = 30 * 60_000;
+/// The most changes kept with an incident.
+pub const MAX_CHANGES: usize = 50;
+
 /// The most series one evidence ranking reads.
 pub const EVIDENCE_MAX_SERIES: usize = 2000;
 
@@ -70,6 +75,12 @@ impl IncidentService {
         *self.shared.source.lock() = Some(s);
     }
 
+    /// Sets where the changes around an incident (deploys, configuration
+    /// changes) are read.
+    pub fn set_change_source(&self, s: Arc<dyn crate::changes::ChangeSource>) {
+        *self.shared.changes.lock() = Some(s);
+    }
+
     /// Ranks what else moved around incident `id` ([`crate::evidence`]),
     /// keeps the result in the incident, and moves its fault start earlier
     /// when the root's own series moved before its first alert.
@@ -108,12 +119,27 @@ impl IncidentService {
             node: inc.root.as_ref().and_then(|r| r.node.clone()),
         };
         let sel = selectors(&inc);
-        let moves = tokio::task::spawn_blocking(move || -> Result<_, SourceError> {
+        let changes_src = self.shared.changes.lock().clone();
+        let names: Vec<String> = {
+            let mut n = std::collections::BTreeSet::new();
+            for a in &inc.alerts {
+                n.extend(a.entities.service.iter().cloned());
+                n.extend(a.entities.instance.iter().cloned());
+            }
+            n.into_iter().collect()
+        };
+        let (moves, changes) = tokio::task::spawn_blocking(move || -> Result<_, SourceError> {
+            let changes = match changes_src {
+                Some(c) if !names.is_empty() => {
+                    c.changes(&names, fs - CHANGES_BEFORE_MS, w.to_ms, MAX_CHANGES)?
+                }
+                _ => Vec::new(),
+            };
             if sel.is_empty() {
-                return Ok(Vec::new());
+                return Ok((Vec::new(), changes));
             }
             let series = source.read(&sel, w.baseline_from_ms, w.to_ms, EVIDENCE_MAX_SERIES)?;
-            Ok(rank(&series, &w, &root, &topo, &aliases, 20))
+            Ok((rank(&series, &w, &root, &topo, &aliases, 20), changes))
         })
         .await
         .map_err(|e| SourceError(e.to_string()))??;
@@ -129,6 +155,7 @@ impl IncidentService {
             }
             let inc = c.incident_mut(id).ok_or(ActionError::NotFound(id))?;
             inc.evidence = moves;
+            inc.changes = changes;
             inc.evidence_at_ms = Some(now);
             Ok(())
         })

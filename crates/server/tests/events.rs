@@ -196,3 +196,73 @@ async fn an_abnormal_event_mix_raises_an_alert_naming_the_type() {
     );
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_shows_on_the_incident_of_its_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start_server(dir.path(), "", Arc::new(argus_model::SystemClock), None).await;
+    let base = srv.base.clone();
+    let now = chrono::Utc::now();
+    let at = |s: i64| {
+        (now + chrono::Duration::seconds(s)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    // A deploy of checkout four minutes before its alert, and one of another service.
+    let deploys = json!([
+        {"specversion": "1.0", "id": "d1", "source": "/ci", "type": "com.ci.deploy.finished",
+         "time": at(-300), "service": "checkout", "data": {"version": "v42"}},
+        {"specversion": "1.0", "id": "d2", "source": "/ci", "type": "com.ci.deploy.finished",
+         "time": at(-200), "service": "search", "data": {"version": "v7"}}
+    ]);
+    let r = post(
+        &base,
+        "application/cloudevents-batch+json",
+        deploys.to_string(),
+    )
+    .await;
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    let alert = json!([{"labels": {"alertname": "HighErrorRate", "service": "checkout"},
+                        "startsAt": at(-60), "endsAt": at(600)}]);
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v2/alerts"))
+        .json(&alert)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let t0 = Instant::now();
+    let id = loop {
+        let v = get_json(format!("{base}/api/argus/v1/incidents")).await;
+        if let Some(i) = v["data"][0]["id"].as_str() {
+            break i.to_string();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "no incident: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Gathering the evidence gathers the changes too.
+    let ev = reqwest::get(format!("{base}/api/argus/v1/incidents/{id}/evidence"))
+        .await
+        .unwrap();
+    assert_eq!(ev.status(), 200, "{}", ev.text().await.unwrap());
+    let inc = get_json(format!("{base}/api/argus/v1/incidents/{id}")).await;
+    let changes = inc["data"]["changes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(changes.len(), 1, "{inc}");
+    assert_eq!(changes[0]["service"], "checkout");
+    assert_eq!(
+        changes[0]["summary"],
+        "deploy: com.ci.deploy.finished: version v42"
+    );
+    let page = reqwest::get(format!("{base}/ui/incidents/{id}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("deploy: com.ci.deploy.finished: version v42"),
+        "the page lists the change"
+    );
+    srv.stop().await;
+}

@@ -15,8 +15,8 @@ mod incidents;
 mod logs;
 
 pub use incidents::{
-    IncidentAlertRow, IncidentPage, IncidentRow, IncidentView, IncidentsPage, Milestone, MoveRow,
-    OneFiveTen, RootView, TimeFigure, TimelineRow,
+    ChangeRow, IncidentAlertRow, IncidentPage, IncidentRow, IncidentView, IncidentsPage, Milestone,
+    MoveRow, OneFiveTen, RootView, TimeFigure, TimelineRow,
 };
 pub use logs::LogsPage;
 

@@ -181,6 +181,11 @@ async fn start(
     }
     detect.set_alert_sink(Arc::new(alert_sink.clone()));
     let incidents = incidents.start(&alerting, up);
+    if let Some(l) = &logs {
+        incidents.set_change_source(Arc::new(crate::logs::changes::LogChanges(
+            l.store().clone(),
+        )));
+    }
 
     let deps = argus_rules::Deps {
         query: Arc::new(rules::store_query_fn(query.clone())),

@@ -19,6 +19,7 @@
 //! ```
 
 mod anomaly;
+pub mod changes;
 pub mod events;
 pub mod metrics;
 mod push;

@@ -129,6 +129,22 @@ pub struct IncidentView {
     pub evidence: Vec<MoveRow>,
     /// When that was gathered; empty when not yet.
     pub evidence_at: String,
+    /// Deploys, configuration changes and other events of its services from
+    /// half an hour before the fault on.
+    pub changes: Vec<ChangeRow>,
+}
+
+/// A change around an incident.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ChangeRow {
+    /// When it happened.
+    pub at: String,
+    /// `deploy`, `config_change`, `kubernetes`.
+    pub kind: String,
+    /// The service it changed.
+    pub service: String,
+    /// What happened.
+    pub summary: String,
 }
 
 /// One series that moved around an incident.

@@ -312,7 +312,21 @@ pub fn incident(v: &Value) -> IncidentView {
         .as_array()
         .map(|a| a.iter().map(move_row).collect())
         .unwrap_or_default();
+    let changes = v["changes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| argus_ui::model::ChangeRow {
+                    at: s(c, "at"),
+                    kind: s(c, "kind"),
+                    service: s(c, "service"),
+                    summary: s(c, "summary"),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     IncidentView {
+        changes,
         evidence,
         evidence_at: when(&v["evidenceAt"]),
         id: s(v, "id"),
