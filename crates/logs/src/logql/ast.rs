@@ -39,6 +39,10 @@ pub enum Stage {
     Drop(Vec<LabelSel>),
     /// `| keep a, b="x"`: keeps only these labels (those with a matcher only when it matches).
     Keep(Vec<LabelSel>),
+    /// `| pattern "<ip> - <_> <status>"`: captures between literal parts.
+    Pattern(super::pattern::Pattern),
+    /// `| regexp "(?P<status>\\d+)"`: the named groups of the first match.
+    Regexp(Regex),
 }
 
 /// A label named in `drop` or `keep`, with an optional matcher on its value.

@@ -3,7 +3,7 @@
 //!
 //! Supported: stream selectors (`{app="api", env=~"prod|dev"}`, at least one matcher that does
 //! not match the empty string), line filters (`|=`, `!=`, `|~`, `!~`, with Go-quoted or
-//! backtick strings), the `json` and `logfmt` parsers, `drop` and `keep` (label names,
+//! backtick strings), the `json`, `logfmt`, `pattern` and `regexp` parsers, `drop` and `keep` (label names,
 //! optionally with a matcher: Grafana's log volume sends `| drop __error__`), label filters
 //! (string matchers, numbers, durations and byte sizes, combined with `and`, `or`, `,` and
 //! parentheses), the
@@ -12,7 +12,7 @@
 //! with `by`/`without` before or after the argument.
 //!
 //! Refused with a message naming the construct and its byte offset: `line_format`,
-//! `label_format`, `pattern`, `regexp`, `unwrap` and the functions needing it, `offset`,
+//! `label_format`, `unwrap` and the functions needing it, `offset`,
 //! binary operators, and log queries as instant queries (as Loki 3.2+ does).
 //!
 //! A parsed line keeps its stream labels plus what parsers extracted; a name the stream already
@@ -50,6 +50,7 @@ mod ast;
 mod eval;
 mod lex;
 mod parse;
+mod pattern;
 mod pipeline;
 mod response;
 
@@ -63,6 +64,7 @@ pub use parse::{
     parse, parse_selector, AggOp, CmpOp, Grouping, LabelExpr, LabelSel, LineFilter, LineOp,
     LogQuery, MetricExpr, NumKind, Query, RangeFn, Stage, MAX_DEPTH, MAX_QUERY_BYTES, MAX_TERMS,
 };
+pub use pattern::Pattern;
 pub use pipeline::{ERROR_LABEL, JSON_ERR, LABEL_FILTER_ERR, LOGFMT_ERR};
 pub use response::{label_names, label_values, labels_response, series, series_response};
 

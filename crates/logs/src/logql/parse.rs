@@ -43,8 +43,6 @@ pub fn parse_selector(q: &str) -> Result<Vec<Matcher>, LogqlError> {
 const PARSER_STAGES: &[&str] = &[
     "line_format",
     "label_format",
-    "pattern",
-    "regexp",
     "unpack",
     "unwrap",
     "decolorize",
@@ -322,6 +320,29 @@ impl Parser {
                     return Err(self.unsupported("`| logfmt` with parameters"));
                 }
                 Ok(Stage::Logfmt { strict })
+            }
+            "pattern" | "regexp" => {
+                self.next();
+                let Tok::Str(src) = self.peek().clone() else {
+                    return Err(self.err(format!(
+                        "`| {word}` needs its expression as a quoted string, found {}",
+                        self.found()
+                    )));
+                };
+                let stage = if word == "pattern" {
+                    Stage::Pattern(super::pattern::Pattern::parse(&src).map_err(|e| self.err(e))?)
+                } else {
+                    let re = Regex::new(&src)
+                        .map_err(|e| self.err(format!("invalid regexp {src:?}: {e}")))?;
+                    if re.capture_names().flatten().next().is_none() {
+                        return Err(self.err(format!(
+                            "the regexp {src:?} names no group such as (?P<status>\\d+)"
+                        )));
+                    }
+                    Stage::Regexp(re)
+                };
+                self.next();
+                Ok(stage)
             }
             "drop" | "keep" => {
                 self.next();

@@ -32,6 +32,24 @@ pub(crate) fn run<'a>(stages: &[Stage], stream: &'a Labels, line: &str) -> Optio
             }
             Stage::Json => json(line, stream, labels.to_mut()),
             Stage::Logfmt { strict } => logfmt(line, stream, labels.to_mut(), *strict),
+            Stage::Pattern(p) => {
+                if let Some(caps) = p.captures(line) {
+                    let out = labels.to_mut();
+                    for (name, value) in caps {
+                        set_extracted(out, stream, name, value);
+                    }
+                }
+            }
+            Stage::Regexp(re) => {
+                if let Some(caps) = re.captures(line) {
+                    let out = labels.to_mut();
+                    for name in re.capture_names().flatten() {
+                        if let Some(m) = caps.name(name) {
+                            set_extracted(out, stream, name, m.as_str());
+                        }
+                    }
+                }
+            }
             Stage::Drop(sels) => {
                 let gone: Vec<String> = labels
                     .iter()

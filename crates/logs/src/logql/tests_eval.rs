@@ -640,3 +640,49 @@ fn value_formatting() {
     assert_eq!(fmt_value(f64::INFINITY), "+Inf");
     assert_eq!(fmt_value(1e21), "1000000000000000000000");
 }
+
+#[test]
+fn pattern_and_regexp_extract_labels_for_filters_and_sums() {
+    let s = 1_000_000_000i64;
+    let app = Labels::from_pairs(&[("app", "web")]);
+    let src = MemorySource::from_records(vec![
+        LogRecord::new(app.clone(), 10 * s, r#"10.0.0.7 "GET /pay" 502 31"#),
+        LogRecord::new(app.clone(), 20 * s, r#"10.0.0.8 "GET /pay" 200 12"#),
+        LogRecord::new(app.clone(), 30 * s, r#"10.0.0.7 "POST /cart" 503 9"#),
+        LogRecord::new(app.clone(), 40 * s, "garbage line"),
+    ]);
+    let q = parse(r#"sum by (status) (count_over_time({app="web"} | pattern "<ip> \"<method> <uri>\" <status> <_>" | status >= 500 [1m]))"#).unwrap();
+    let v = query_instant(&src, &q, 60 * s, &Limits::default()).unwrap();
+    let r = v["data"]["result"].as_array().unwrap();
+    let mut got: Vec<(String, String)> = r
+        .iter()
+        .map(|x| {
+            (
+                x["metric"]["status"].as_str().unwrap().to_string(),
+                x["value"][1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![("502".into(), "1".into()), ("503".into(), "1".into())]
+    );
+    let q = parse(r#"{app="web"} | regexp "^(?P<ip>\\S+) " | ip="10.0.0.7""#).unwrap();
+    let v = query_range(
+        &src,
+        &q,
+        0,
+        100 * s,
+        0,
+        100,
+        Direction::Forward,
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        v["data"]["result"][0]["values"].as_array().unwrap().len(),
+        2,
+        "{v}"
+    );
+}

@@ -252,11 +252,9 @@ fn label_filters_combine_with_and_over_or() {
 fn unsupported_stages_are_named() {
     for (q, name, pos) in [
         (r#"{a="b"} | line_format "{{.x}}""#, "line_format", 10),
-        (r#"{a="b"} | pattern "<x>""#, "pattern", 10),
         (r#"{a="b"} | json | unwrap x"#, "unwrap", 17),
         (r#"{a="b"} | decolorize"#, "decolorize", 10),
         (r#"{a="b"} | label_format x=y"#, "label_format", 10),
-        (r#"{a="b"} | regexp "(?P<x>.)""#, "regexp", 10),
     ] {
         let (p, what) = unsupported(q);
         assert!(what.contains(name), "{q}: {what}");
@@ -278,6 +276,25 @@ fn unsupported_stages_are_named() {
     assert!(what.contains('/'), "{what}");
     let (_, what) = unsupported(r#"sum(rate({a="b"}[5m])) > 2"#);
     assert!(what.contains('>'), "{what}");
+}
+
+#[test]
+fn pattern_and_regexp_parse_and_bad_ones_are_named() {
+    assert!(matches!(
+        parse(r#"{a="b"} | pattern "<ip> - <_> <status>""#).unwrap(),
+        Query::Log(ref l) if matches!(l.stages[0], Stage::Pattern(_))
+    ));
+    assert!(matches!(
+        parse(r#"{a="b"} | regexp "(?P<status>\\d{3})""#).unwrap(),
+        Query::Log(ref l) if matches!(l.stages[0], Stage::Regexp(_))
+    ));
+    let (pos, msg) = syntax_pos(r#"{a="b"} | pattern "<x><y>""#);
+    assert_eq!(pos, 18);
+    assert!(msg.contains("two captures"), "{msg}");
+    let (_, msg) = syntax_pos(r#"{a="b"} | regexp "(\\d+)""#);
+    assert!(msg.contains("names no group"), "{msg}");
+    let (_, msg) = syntax_pos(r#"{a="b"} | pattern status"#);
+    assert!(msg.contains("quoted string"), "{msg}");
 }
 
 #[test]
