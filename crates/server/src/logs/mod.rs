@@ -1,6 +1,6 @@
 //! Logs in the server: the log store under `<data>/logs/`, its maintenance
 //! (flushes, fsyncs, retention), the push endpoints (Loki, OTLP/HTTP, JSON
-//! lines, plain text), the syslog listeners, and Loki's query API over the
+//! lines, plain text), the syslog listeners, the NATS JetStream sources, and Loki's query API over the
 //! store. The decoding, storing and querying live in `argus-logs`; this
 //! module is the HTTP and task wiring.
 //!
@@ -20,6 +20,7 @@
 
 pub mod events;
 pub mod metrics;
+mod nats;
 mod push;
 mod query;
 mod syslog;
@@ -84,6 +85,7 @@ pub struct LogsRuntime {
     dir: PathBuf,
     metrics: Option<Arc<metrics::LogMetrics>>,
     events: Option<Arc<events::EventMix>>,
+    nats: nats::NatsSources,
 }
 
 impl std::fmt::Debug for LogsRuntime {
@@ -95,7 +97,7 @@ impl std::fmt::Debug for LogsRuntime {
 }
 
 /// Opens the log store (replaying its WAL) and starts maintenance, the
-/// routes and the syslog listeners; `None` when `logs.enabled` is false.
+/// routes, the syslog listeners and the NATS sources; `None` when `logs.enabled` is false.
 pub async fn start(
     cfg: &LogsConfig,
     data_dir: &Path,
@@ -139,6 +141,7 @@ pub async fn start(
         events: alerts
             .filter(|_| cfg.event_mix)
             .map(|sink| Arc::new(events::EventMix::new(sink))),
+        nats: nats::NatsSources::new(&cfg.nats),
     });
     if let Some(m) = rt.events.clone() {
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -154,6 +157,7 @@ pub async fn start(
     let task = tokio::spawn(maintain(rt.clone(), stopped));
     up.push(Part::signalled_task("log maintenance", stop, task));
     syslog::start(&rt, up).await?;
+    nats::start(&rt, up);
     let s = rt.store.clone();
     up.push(
         Part::new("logs")
@@ -300,6 +304,7 @@ impl LogsRuntime {
         if let Some(m) = &self.metrics {
             out.extend(m.problems());
         }
+        out.extend(self.nats.problems());
         out
     }
 
@@ -342,6 +347,7 @@ impl LogsRuntime {
         if let Some(e) = &self.events {
             e.metrics_text(out);
         }
+        self.nats.metrics_text(out);
     }
 }
 
