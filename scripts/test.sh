@@ -34,6 +34,12 @@ python3 -c 'import logging_loki, opentelemetry.sdk._logs, opentelemetry.exporter
 need redis-server && need redis-cli || apt_install redis-server redis-tools
 redis-cli -p 6379 ping >/dev/null 2>&1 || redis-server --port 6379 --daemonize yes --save '' --appendonly no >/dev/null
 
+# NATS with JetStream for the NATS JetStream log and event sources (crates/server/tests/logs_nats.rs
+# fails, never skips, when nothing answers on 127.0.0.1:4222).
+need nats-server || apt_install nats-server
+(exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null || \
+  { mkdir -p /tmp/argus-nats-js; nohup nats-server -a 127.0.0.1 -p 4222 -js -sd /tmp/argus-nats-js >/tmp/argus-nats.log 2>&1 & sleep 1; }
+
 # Headless Chromium, Node.js and playwright-core for the web UI's browser tests
 # (crates/argus/tests/browser.rs fails, never skips, when one is missing).
 need chromium || apt_install chromium

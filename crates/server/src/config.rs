@@ -17,12 +17,14 @@ use std::path::{Path, PathBuf};
 mod global;
 mod limits;
 mod logs;
+mod logs_nats;
 pub mod prometheus_keys;
 mod query;
 mod web;
 pub use global::GlobalConfig;
 pub use limits::LimitsConfig;
 pub use logs::{LogAnomaliesConfig, LogMetricConfig, LogsConfig, SyslogConfig};
+pub use logs_nats::{NatsFormat, NatsSourceConfig};
 pub use query::QueryConfig;
 pub use web::WebConfig;
 

@@ -1,14 +1,14 @@
 //! The `logs:` section: the log store and the log ingest endpoints.
 
-use super::{ByteSize, WalFsync};
+use super::{ByteSize, NatsSourceConfig, WalFsync};
 use argus_model::PromDuration;
 use serde::Deserialize;
 use std::time::Duration;
 
 /// `logs:` section. Logs are received on the Loki push API
 /// (`/loki/api/v1/push`), OTLP/HTTP (`/v1/logs`), JSON lines and plain text
-/// (`/api/v1/logs`) and, when listen addresses are set, syslog; they are
-/// queried through Loki's HTTP API (`/loki/api/v1/query_range`…).
+/// (`/api/v1/logs`), when listen addresses are set, syslog, and from NATS
+/// JetStream subjects through durable consumers (`nats`); they are queried through Loki's HTTP API (`/loki/api/v1/query_range`…).
 ///
 /// ```yaml
 /// logs:
@@ -17,6 +17,11 @@ use std::time::Duration;
 ///   syslog:
 ///     tcp: 0.0.0.0:1514
 ///     udp: 0.0.0.0:1514
+///   nats:
+///     - stream: LOGS
+///       subjects: [logs.>]
+///       create_stream: true
+///       labels: {source: bus}
 /// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -64,6 +69,10 @@ pub struct LogsConfig {
     /// results written into the time-series store as series (per-minute
     /// business volume per center, errors per service…). Default: none.
     pub metrics: Vec<LogMetricConfig>,
+    /// NATS JetStream sources: streams read through durable pull consumers,
+    /// each message acknowledged once its lines are in the WAL (see
+    /// [`NatsSourceConfig`]). Default: none.
+    pub nats: Vec<NatsSourceConfig>,
 }
 
 /// `logs.anomalies:`.
@@ -162,6 +171,7 @@ impl Default for LogsConfig {
             event_mix: true,
             anomalies: LogAnomaliesConfig::default(),
             metrics: Vec::new(),
+            nats: Vec::new(),
         }
     }
 }
@@ -189,6 +199,7 @@ impl LogsConfig {
             );
         }
         crate::logs::metrics::compile(&self.metrics)?;
+        super::logs_nats::validate(&self.nats)?;
         for (what, addr) in [("tcp", &self.syslog.tcp), ("udp", &self.syslog.udp)] {
             if let Some(a) = addr {
                 a.parse::<std::net::SocketAddr>().map_err(|e| {

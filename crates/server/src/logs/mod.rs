@@ -1,6 +1,6 @@
 //! Logs in the server: the log store under `<data>/logs/`, its maintenance
 //! (flushes, fsyncs, retention), the push endpoints (Loki, OTLP/HTTP, JSON
-//! lines, plain text), the syslog listeners, and Loki's query API over the
+//! lines, plain text), the syslog listeners, the NATS JetStream sources, and Loki's query API over the
 //! store. The decoding, storing and querying live in `argus-logs`; this
 //! module is the HTTP and task wiring.
 //!
@@ -22,6 +22,7 @@ mod anomaly;
 pub mod changes;
 pub mod events;
 pub mod metrics;
+mod nats;
 mod push;
 mod query;
 mod syslog;
@@ -87,6 +88,7 @@ pub struct LogsRuntime {
     metrics: Option<Arc<metrics::LogMetrics>>,
     events: Option<Arc<events::EventMix>>,
     anomalies: Option<Arc<anomaly::LogAnomalies>>,
+    nats: nats::NatsSources,
 }
 
 impl std::fmt::Debug for LogsRuntime {
@@ -98,7 +100,7 @@ impl std::fmt::Debug for LogsRuntime {
 }
 
 /// Opens the log store (replaying its WAL) and starts maintenance, the
-/// routes and the syslog listeners; `None` when `logs.enabled` is false.
+/// routes, the syslog listeners and the NATS sources; `None` when `logs.enabled` is false.
 pub async fn start(
     cfg: &LogsConfig,
     data_dir: &Path,
@@ -150,6 +152,7 @@ pub async fn start(
             };
             Arc::new(anomaly::LogAnomalies::new(s, sink))
         }),
+        nats: nats::NatsSources::new(&cfg.nats),
     });
     if let Some(a) = rt.anomalies.clone() {
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
@@ -179,6 +182,7 @@ pub async fn start(
     let task = tokio::spawn(maintain(rt.clone(), stopped));
     up.push(Part::signalled_task("log maintenance", stop, task));
     syslog::start(&rt, up).await?;
+    nats::start(&rt, up);
     let s = rt.store.clone();
     up.push(
         Part::new("logs")
@@ -343,6 +347,7 @@ impl LogsRuntime {
         if let Some(m) = &self.metrics {
             out.extend(m.problems());
         }
+        out.extend(self.nats.problems());
         out
     }
 
@@ -388,6 +393,7 @@ impl LogsRuntime {
         if let Some(a) = &self.anomalies {
             a.metrics_text(out);
         }
+        self.nats.metrics_text(out);
     }
 }
 
