@@ -162,12 +162,15 @@ async fn tailed_lines_arrive_once_across_rotation_kill_and_server_outage() {
             .text()
             .await
             .expect("body");
-        let queued = m
-            .lines()
-            .find_map(|l| l.strip_prefix("argus_agent_log_queue_batches "))
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0);
-        if queued > 0.0 && m.contains("argus_agent_log_send_failures_total ") {
+        let value = |name: &str| {
+            m.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        if value("argus_agent_log_queue_batches") > 0.0
+            && value("argus_agent_log_send_failures_total") > 0.0
+        {
             break;
         }
         assert!(

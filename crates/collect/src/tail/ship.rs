@@ -141,10 +141,7 @@ impl std::fmt::Debug for LogShipper {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T
-where
-    T: Default,
-{
+async fn blocking<T: Send + Default + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.unwrap_or_default()
 }
 
