@@ -1,8 +1,12 @@
 //! One tailed file: its open handle, read position, and the record being
 //! built. Reads only complete lines; see the parent module for the rules.
 //!
-//! ```no_run
-//! // Used through `argus_collect::tail::Tailer`; see its example.
+//! ```
+//! use argus_collect::tail::file::{Entry, IDLE_POLLS};
+//! // What one read record looks like before it is queued.
+//! let e = Entry { ts: 1, group: 0, path: "/var/log/app.log".into(), line: "started".into() };
+//! assert_eq!(e.line, "started");
+//! assert_eq!(IDLE_POLLS, 3); // polls of stillness before a partial line is sent
 //! ```
 
 use std::fs::File;

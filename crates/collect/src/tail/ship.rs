@@ -9,12 +9,12 @@
 //! 500 ms up to `max_backoff_secs`, waiting at least `Retry-After` seconds
 //! when the server sends one, so lines wait on disk while the server is down.
 //!
-//! ```no_run
-//! use argus_collect::tail::{FileGroup, LogTailConfig, LogShipper};
-//! # async fn demo() -> Result<(), argus_collect::CollectError> {
-//! let cfg = LogTailConfig::new("http://127.0.0.1:9797", vec![], "/tmp/logs-state");
-//! let shipper = LogShipper::new(cfg)?; // fails: `files` is empty
-//! # Ok(()) }
+//! ```
+//! use argus_collect::tail::{LogShipper, LogTailConfig};
+//! let dir = tempfile::tempdir().unwrap();
+//! let cfg = LogTailConfig::new("http://127.0.0.1:9797", vec![], dir.path());
+//! // Settings are checked before anything is opened: `files` may not be empty.
+//! assert!(LogShipper::new(cfg).is_err());
 //! ```
 
 use std::future::Future;
