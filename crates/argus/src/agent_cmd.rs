@@ -1,6 +1,7 @@
 //! `argus agent`: serves the host's metrics on `/metrics` (Prometheus text or
 //! OpenMetrics by the Accept header) and, with `--push-url`, pushes them by
-//! remote_write through an on-disk buffer.
+//! remote_write through an on-disk buffer, and, with `logs:` in its file, tails
+//! log files and ships their lines to the server through another.
 
 use anyhow::Context;
 use argus_collect::{Agent, AgentConfig};
@@ -19,13 +20,13 @@ pub struct AgentArgs {
     /// HTTP listen address for /metrics. Default `127.0.0.1:9798` (or the file's `listen`).
     #[arg(long)]
     listen: Option<SocketAddr>,
-    /// YAML file with the agent's settings (collectors, processes, push).
+    /// YAML file with the agent's settings (collectors, processes, push, logs).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Push to this remote_write URL as well (e.g. http://127.0.0.1:9797/api/v1/write).
     #[arg(long)]
     push_url: Option<String>,
-    /// Directory of the push buffer.
+    /// Directory of the push buffer (and, under `logs/`, of the log tailer's state).
     #[arg(long, default_value = "./agent-buffer")]
     buffer_dir: PathBuf,
     #[command(flatten)]
@@ -84,6 +85,10 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     if let Some(push) = cfg.push.as_mut() {
         add_identity(&mut push.extra_labels, &argus_model::host::hostname());
     }
+    if let Some(logs) = cfg.logs.as_mut() {
+        logs.state_dir
+            .get_or_insert_with(|| args.buffer_dir.join("logs"));
+    }
     let listen: SocketAddr = match args.listen {
         Some(l) => l,
         None => cfg.listen.parse().with_context(|| {
@@ -102,6 +107,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
         let push_cfg = cfg.push.clone();
+        let logs_cfg = cfg.logs.clone();
         let agent: Shared =
             Arc::new(Agent::new(cfg, clock.clone()).context("cannot start the agent")?);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -112,6 +118,18 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
                 agent.attach_push_stats(p.stats());
                 let mut rx = stop_rx.clone();
                 Some(tokio::spawn(p.run(async move {
+                    let _ = rx.wait_for(|v| *v).await;
+                })))
+            }
+            None => None,
+        };
+        let shipper = match logs_cfg {
+            Some(lc) => {
+                let s =
+                    argus_collect::tail::LogShipper::new(lc).context("cannot start log tailing")?;
+                agent.attach_log_stats(s.stats());
+                let mut rx = stop_rx.clone();
+                Some(tokio::spawn(s.run(async move {
                     let _ = rx.wait_for(|v| *v).await;
                 })))
             }
@@ -132,6 +150,9 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
         if let Some(p) = pusher {
             let _ = p.await;
+        }
+        if let Some(s) = shipper {
+            let _ = s.await;
         }
         Ok(())
     })

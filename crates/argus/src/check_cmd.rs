@@ -148,6 +148,10 @@ fn check_agent(file: &Path) -> anyhow::Result<()> {
             .as_ref()
             .map(|p| format!(", pushes to {}", p.url))
             .unwrap_or_default()
+            + &c.logs
+                .as_ref()
+                .map(|l| format!(", tails {} file groups to {}", l.files.len(), l.url))
+                .unwrap_or_default()
     );
     Ok(())
 }

@@ -34,6 +34,7 @@ use crate::collectors::{
 };
 use crate::expose::{render, Format, MetricFamily, MetricKind};
 use crate::push::{PushConfig, PushStats};
+use crate::tail::{LogStats, LogTailConfig};
 use crate::CollectError;
 
 /// Which collectors run. Every one defaults to on.
@@ -127,6 +128,8 @@ pub struct AgentConfig {
     pub services: Vec<ServiceConfig>,
     /// Push to a remote_write endpoint. Default none (scrape only).
     pub push: Option<PushConfig>,
+    /// Tail log files and ship them to the server. Default none.
+    pub logs: Option<LogTailConfig>,
 }
 
 impl Default for AgentConfig {
@@ -143,6 +146,7 @@ impl Default for AgentConfig {
             process_interval_secs: 15,
             services: Vec::new(),
             push: None,
+            logs: None,
         }
     }
 }
@@ -167,6 +171,7 @@ pub struct Agent {
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
     push_stats: Mutex<Option<Arc<PushStats>>>,
+    log_stats: Mutex<Option<Arc<LogStats>>>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -273,6 +278,7 @@ impl Agent {
                 out: String::new(),
             }),
             push_stats: Mutex::new(None),
+            log_stats: Mutex::new(None),
         })
     }
 
@@ -289,6 +295,11 @@ impl Agent {
     /// Includes a pusher's queue and delivery counters in the self metrics.
     pub fn attach_push_stats(&self, stats: Arc<PushStats>) {
         *self.push_stats.lock() = Some(stats);
+    }
+
+    /// Includes the log tailer's counters in the self metrics.
+    pub fn attach_log_stats(&self, stats: Arc<LogStats>) {
+        *self.log_stats.lock() = Some(stats);
     }
 
     fn gather_locked(&self, st: &mut State) {
@@ -332,6 +343,9 @@ impl Agent {
         families.push(errs);
         if let Some(ps) = self.push_stats.lock().as_ref() {
             ps.families(families);
+        }
+        if let Some(ls) = self.log_stats.lock().as_ref() {
+            ls.families(families);
         }
     }
 

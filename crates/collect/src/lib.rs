@@ -1,6 +1,7 @@
 //! The Argus agent library: host collectors reading `/proc` and `/sys`, GPUs
 //! through NVML, the Prometheus text / OpenMetrics encoders, and a
-//! remote_write pusher with an on-disk queue.
+//! remote_write pusher with an on-disk queue, and a log file tailer
+//! ([`tail`]) shipping lines to the server through another.
 //!
 //! The collectors parse the kernel's files by hand into reused buffers and
 //! render straight into one reused `String`, so that a scrape costs a fraction
@@ -24,6 +25,7 @@ pub mod collectors;
 pub mod expose;
 pub mod push;
 pub mod queue;
+pub mod tail;
 
 pub use agent::{Agent, AgentConfig, CollectorsConfig, FilesystemConfig, ServiceConfig};
 pub use expose::{negotiate, render, to_samples, Format, MetricFamily, MetricKind, MetricSample};

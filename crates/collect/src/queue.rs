@@ -324,6 +324,29 @@ impl DiskQueue {
         }
     }
 
+    /// The newest record, acknowledged or not; `None` when the newest segment
+    /// is empty. The log tailer reads it at start to find offsets that were
+    /// queued but not yet saved.
+    pub fn last_record(&self) -> Result<Option<Vec<u8>>, CollectError> {
+        let Some(s) = self.segments.back() else {
+            return Ok(None);
+        };
+        let p = seg_path(&self.dir, s.id);
+        let data = std::fs::read(&p).map_err(io(&p))?;
+        let valid = data.len().min(s.len as usize);
+        let (mut off, mut last) = (0usize, None);
+        while off + HEADER as usize <= valid {
+            let len = u32::from_le_bytes([data[off], data[off + 1], data[off + 2], data[off + 3]]);
+            let end = off + HEADER as usize + len as usize;
+            if end > valid {
+                break;
+            }
+            last = Some(off + HEADER as usize..end);
+            off = end;
+        }
+        Ok(last.map(|r| data[r].to_vec()))
+    }
+
     /// Acknowledges the record at `pos` (from [`DiskQueue::peek`]) and persists
     /// the cursor. A stale position (its record was dropped meanwhile) is ignored.
     pub fn ack(&mut self, pos: Position) -> Result<(), CollectError> {
