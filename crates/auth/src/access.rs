@@ -97,6 +97,7 @@ fn ingest(path: &str) -> bool {
         || path.starts_with("/loki/api/v1/push")
         || path == "/v1/logs"
         || path == "/api/v1/logs"
+        || path == "/api/v1/events"
 }
 
 /// Endpoints of the people on call.
@@ -174,6 +175,7 @@ mod tests {
             ("POST", "/api/v1/import/prometheus", Need::Write),
             ("POST", "/v1/logs", Need::Write),
             ("POST", "/api/v1/logs", Need::Write),
+            ("POST", "/api/v1/events", Need::Write),
             ("POST", "/loki/api/v1/query_range", Need::Read),
             ("POST", "/loki/api/v1/label/app/values", Need::Read),
             ("POST", "/api/v1/heartbeat/db", Need::Write),
