@@ -201,7 +201,7 @@ pub(crate) fn eval_log(
             if out_of_reach {
                 continue;
             }
-            let Some(labels) = pipeline::run(&lq.stages, stream, &e.line) else {
+            let Some(labels) = pipeline::run(&lq.stages, stream, &e.metadata, &e.line) else {
                 continue;
             };
             let idx = match index.get(labels.as_ref()) {
@@ -306,7 +306,7 @@ fn eval_range(
         }
         for e in entries {
             stats.bytes = stats.bytes.saturating_add(e.line.len());
-            let Some(labels) = pipeline::run(&log.stages, stream, &e.line) else {
+            let Some(labels) = pipeline::run(&log.stages, stream, &e.metadata, &e.line) else {
                 continue;
             };
             let v = if bytes { e.line.len() as f64 } else { 1.0 };

@@ -20,9 +20,21 @@ pub const LABEL_FILTER_ERR: &str = "LabelFilterErr";
 const MAX_JSON_DEPTH: usize = 64;
 
 /// Runs `stages` on one line of a stream; `None` when a filter drops it, else the labels
-/// (the stream's, plus what parsers extracted).
-pub(crate) fn run<'a>(stages: &[Stage], stream: &'a Labels, line: &str) -> Option<Cow<'a, Labels>> {
+/// (the stream's, the line's structured metadata, as Loki 3 shows and filters them, plus what
+/// parsers extracted).
+pub(crate) fn run<'a>(
+    stages: &[Stage],
+    stream: &'a Labels,
+    metadata: &[(String, String)],
+    line: &str,
+) -> Option<Cow<'a, Labels>> {
     let mut labels = Cow::Borrowed(stream);
+    if !metadata.is_empty() {
+        let out = labels.to_mut();
+        for (k, v) in metadata {
+            set_extracted(out, stream, &sanitize(k), v);
+        }
+    }
     for st in stages {
         match st {
             Stage::Line(f) => {

@@ -686,3 +686,55 @@ fn pattern_and_regexp_extract_labels_for_filters_and_sums() {
         "{v}"
     );
 }
+
+#[test]
+fn structured_metadata_is_filtered_and_grouped_like_labels() {
+    let s = 1_000_000_000i64;
+    let svc = Labels::from_pairs(&[("service_name", "checkout")]);
+    let rec = |t: i64, level: &str, line: &str| {
+        let mut r = LogRecord::new(svc.clone(), t * s, line);
+        r.metadata.push(("detected_level".into(), level.into()));
+        r.metadata.push(("trace.id".into(), format!("t{t}")));
+        r
+    };
+    let src = MemorySource::from_records(vec![
+        rec(10, "error", "payment failed"),
+        rec(20, "info", "order shipped"),
+        rec(30, "error", "stock missing"),
+    ]);
+    let q = parse(r#"{service_name="checkout"} | detected_level="error""#).unwrap();
+    let v = query_range(
+        &src,
+        &q,
+        0,
+        100 * s,
+        0,
+        100,
+        Direction::Forward,
+        &Limits::default(),
+    )
+    .unwrap();
+    let r = v["data"]["result"].as_array().unwrap();
+    assert_eq!(r.len(), 2, "one stream per trace id: {v}");
+    assert_eq!(r[0]["stream"]["trace_id"], "t10");
+    assert_eq!(r[0]["values"][0][1], "payment failed");
+    let q = parse(r#"sum by (detected_level) (count_over_time({service_name="checkout"} [1m]))"#)
+        .unwrap();
+    let v = query_instant(&src, &q, 60 * s, &Limits::default()).unwrap();
+    let mut got: Vec<(String, String)> = v["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["metric"]["detected_level"].as_str().unwrap().to_string(),
+                x["value"][1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![("error".into(), "2".into()), ("info".into(), "1".into())]
+    );
+}
