@@ -15,7 +15,8 @@
 //! `label_format`, `unwrap` and the functions needing it, `offset`,
 //! binary operators, and log queries as instant queries (as Loki 3.2+ does).
 //!
-//! A parsed line keeps its stream labels, its structured metadata (as Loki 3 does) and what parsers extracted; a name the stream already
+//! A parsed line keeps its stream labels, its structured metadata (as Loki 3 does) and what
+//! parsers extracted; a name the stream already
 //! has is extracted as `name_extracted`. A line a parser could not read carries
 //! `__error__="JSONParserErr"` (or `LogfmtParserErr` with `| logfmt --strict`; plain `logfmt`
 //! skips malformed pairs as Loki does) and passes on unless `| __error__=""` drops it.

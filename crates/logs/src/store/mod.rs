@@ -5,7 +5,7 @@
 //! file (one zstd block per stream) when it is large or old, then deletes the WAL segments the
 //! chunk covers, and drops chunks past the retention or over the size limit. After `kill -9`
 //! [`LogStore::open`] reads the chunks' indexes and replays the WAL, so nothing acknowledged is
-//! lost. The store is a [`LogSource`], so the query engine reads it directly.
+//! lost. The store is a [`LogSource`](crate::record::LogSource), so the query engine reads it directly.
 //!
 //! ```
 //! use argus_logs::record::{LogRecord, LogSource};
