@@ -189,3 +189,92 @@ async fn a_drop_in_one_center_raises_a_dynamic_alert() {
 
     srv.stop().await;
 }
+
+/// `logs.metrics` is reloaded; the rest of `logs:` needs a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_metrics_are_reloaded_and_other_logs_keys_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("argus.yml");
+    std::fs::write(&file, "web: {enable_lifecycle: true}\n").unwrap();
+    let config = argus_server::config::Config::load(&file).unwrap();
+    let listen: std::net::SocketAddr = format!("127.0.0.1:{}", common::free_port())
+        .parse()
+        .unwrap();
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(argus_server::run(
+        argus_server::ServerOptions {
+            data_dir: dir.path().join("data"),
+            listen,
+            config,
+            run_agent: false,
+            config_path: Some(file.clone()),
+            alert_tx: None,
+            write_gate: None,
+        },
+        Arc::new(argus_model::SystemClock),
+        async {
+            let _ = rx.await;
+        },
+    ));
+    let base = format!("http://{listen}");
+    let t0 = Instant::now();
+    while reqwest::get(format!("{base}/-/ready"))
+        .await
+        .map(|r| r.status().as_u16())
+        .ok()
+        != Some(200)
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reload = || async {
+        let r = reqwest::Client::new()
+            .post(format!("{base}/-/reload"))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    let metrics = || async {
+        reqwest::get(format!("{base}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    std::fs::write(
+        &file,
+        "web: {enable_lifecycle: true}\nlogs:\n  metrics:\n    - {record: pay_lines, expr: 'sum(count_over_time({app=\"pay\"} [1m]))'}\n",
+    )
+    .unwrap();
+    assert_eq!(reload().await.0, 200);
+    assert!(metrics()
+        .await
+        .contains("argus_log_metric_evaluations_total{record=\"pay_lines\"}"));
+    // A broken rule is refused, naming it; the rule in force stays.
+    std::fs::write(
+        &file,
+        "web: {enable_lifecycle: true}\nlogs:\n  metrics:\n    - {record: pay_lines, expr: '{app=\"pay\"}'}\n",
+    )
+    .unwrap();
+    let (status, body) = reload().await;
+    assert_eq!(status, 500);
+    assert!(body.contains("logs.metrics[0] (pay_lines)"), "{body}");
+    assert!(metrics().await.contains("record=\"pay_lines\""));
+    // Another key of logs: needs a restart.
+    std::fs::write(
+        &file,
+        "web: {enable_lifecycle: true}\nlogs: {retention: 2d}\n",
+    )
+    .unwrap();
+    let (status, body) = reload().await;
+    assert_eq!(status, 500);
+    assert!(body.contains("logs"), "{body}");
+    assert!(metrics().await.contains("record=\"pay_lines\""));
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+}

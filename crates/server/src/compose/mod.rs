@@ -225,6 +225,7 @@ async fn start(
         Arc::new(sections::HealthIndexSection(health_index)),
         Arc::new(sections::ForwardSection(forwarder.clone())),
         Arc::new(sections::IncidentsSection(incidents.clone())),
+        Arc::new(sections::LogMetricsSection(logs.clone())),
         Arc::new(sections::AlertLabelsSection(alert_sink, opts.listen)),
         Arc::new(sections::RemoteWriteSection(remote_write.clone())),
         Arc::new(sections::ConfigTextSection(info.config_yaml.clone())),

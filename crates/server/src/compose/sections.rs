@@ -184,8 +184,39 @@ fn restart_only(cfg: &Config) -> Vec<(&'static str, String)> {
         ("limits", format!("{:?}", cfg.limits)),
         ("agent", format!("{:?}", cfg.agent)),
         ("detect", format!("{:?}", cfg.detect)),
-        ("logs", format!("{:?}", cfg.logs)),
+        // `logs.metrics` is reloaded (LogMetricsSection); the rest of `logs:` is not.
+        (
+            "logs",
+            format!(
+                "{:?}",
+                crate::config::LogsConfig {
+                    metrics: Vec::new(),
+                    ..cfg.logs.clone()
+                }
+            ),
+        ),
     ]
+}
+
+/// `logs.metrics`: the rules are compiled when preparing and swapped in when
+/// applying; unchanged rules keep their place.
+pub(crate) struct LogMetricsSection(pub(crate) Option<Arc<crate::logs::LogsRuntime>>);
+
+impl Reloader for LogMetricsSection {
+    fn name(&self) -> &'static str {
+        "logs.metrics"
+    }
+
+    fn prepare(&self, cfg: &Config) -> Result<Box<dyn Prepared>, SectionError> {
+        let rules = crate::logs::metrics::compile(&cfg.logs.metrics)?;
+        let rt = self.0.clone();
+        Ok(prepared(move || {
+            if let Some(rt) = rt {
+                rt.set_metric_rules(rules);
+            }
+            Ok(())
+        }))
+    }
 }
 
 /// A reload that would change sections which apply only at a restart.

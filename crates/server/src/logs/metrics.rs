@@ -196,6 +196,11 @@ impl LogMetrics {
         }
     }
 
+    /// The rules' settings, in order.
+    pub fn configs(&self) -> Vec<&LogMetricConfig> {
+        self.rules.iter().map(|r| &r.cfg).collect()
+    }
+
     /// The rules' last errors, for the status banner.
     pub fn problems(&self) -> Vec<String> {
         self.rules

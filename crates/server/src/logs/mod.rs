@@ -85,7 +85,7 @@ pub struct LogsRuntime {
     /// The last write or flush failure, until a later one succeeds.
     problem: Mutex<Option<String>>,
     dir: PathBuf,
-    metrics: Option<Arc<metrics::LogMetrics>>,
+    metrics: Mutex<Option<Arc<metrics::LogMetrics>>>,
     events: Option<Arc<events::EventMix>>,
     anomalies: Option<Arc<anomaly::LogAnomalies>>,
     nats: nats::NatsSources,
@@ -130,8 +130,8 @@ pub async fn start(
     );
     let rules = metrics::compile(&cfg.metrics).map_err(LogsError::Metrics)?;
     let now_ns = clock.now_ms().saturating_mul(1_000_000);
-    let log_metrics = (!rules.is_empty() && storage.is_some())
-        .then(|| Arc::new(metrics::LogMetrics::new(rules, now_ns)));
+    let log_metrics =
+        (!rules.is_empty()).then(|| Arc::new(metrics::LogMetrics::new(rules, now_ns)));
     let rt = Arc::new(LogsRuntime {
         store: Arc::new(store),
         clock,
@@ -140,7 +140,7 @@ pub async fn start(
         counters: Counters::default(),
         problem: Mutex::new(None),
         dir,
-        metrics: log_metrics.clone(),
+        metrics: Mutex::new(log_metrics),
         events: alerts
             .clone()
             .filter(|_| cfg.event_mix)
@@ -173,9 +173,10 @@ pub async fn start(
         let task = tokio::spawn(run_event_mix(rt.clone(), m, stopped));
         up.push(Part::signalled_task("event mix", stop, task));
     }
-    if let (Some(m), Some(storage)) = (log_metrics, storage) {
+    // Running even with no rule, so a reload can add some.
+    if let Some(storage) = storage {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(run_metrics(rt.clone(), m, storage, stopped));
+        let task = tokio::spawn(run_metrics(rt.clone(), storage, stopped));
         up.push(Part::signalled_task("log metrics", stop, task));
     }
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -233,10 +234,9 @@ async fn maintain(rt: Arc<LogsRuntime>, mut stopped: tokio::sync::watch::Receive
     }
 }
 
-/// Evaluates the log metric rules that are due, every second.
+/// Evaluates the log metric rules in force that are due, every second.
 async fn run_metrics(
     rt: Arc<LogsRuntime>,
-    m: Arc<metrics::LogMetrics>,
     storage: argus_tsdb::Storage,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -247,7 +247,10 @@ async fn run_metrics(
             _ = tick.tick() => {}
             _ = stopped.wait_for(|s| *s) => return,
         }
-        let (r, m, s) = (rt.clone(), m.clone(), storage.clone());
+        let Some(m) = rt.metrics.lock().clone() else {
+            continue;
+        };
+        let (r, s) = (rt.clone(), storage.clone());
         let res = tokio::task::spawn_blocking(move || m.run_due(&r, &s, r.now_ns())).await;
         if let Err(e) = res {
             tracing::error!(error = %e, "The log metrics task failed.");
@@ -278,6 +281,23 @@ async fn run_event_mix(
 }
 
 impl LogsRuntime {
+    /// Puts new log metric rules in force (a reload); each starts at its next
+    /// interval boundary. Rules whose settings did not change keep their
+    /// counters and their place.
+    pub fn set_metric_rules(
+        &self,
+        rules: Vec<(crate::config::LogMetricConfig, argus_logs::logql::Query)>,
+    ) {
+        let mut m = self.metrics.lock();
+        let same = m
+            .as_ref()
+            .is_some_and(|old| old.configs() == rules.iter().map(|r| &r.0).collect::<Vec<_>>());
+        if same {
+            return;
+        }
+        *m = (!rules.is_empty()).then(|| Arc::new(metrics::LogMetrics::new(rules, self.now_ns())));
+    }
+
     /// The store, for queries and tests.
     pub fn store(&self) -> &Arc<LogStore> {
         &self.store
@@ -344,7 +364,7 @@ impl LogsRuntime {
     /// metrics that fail.
     pub fn problems(&self) -> Vec<String> {
         let mut out: Vec<String> = self.store_problem().into_iter().collect();
-        if let Some(m) = &self.metrics {
+        if let Some(m) = self.metrics.lock().clone() {
             out.extend(m.problems());
         }
         out.extend(self.nats.problems());
@@ -384,7 +404,7 @@ impl LogsRuntime {
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
             );
         }
-        if let Some(m) = &self.metrics {
+        if let Some(m) = self.metrics.lock().clone() {
             m.metrics_text(out);
         }
         if let Some(e) = &self.events {
