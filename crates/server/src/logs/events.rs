@@ -3,7 +3,8 @@
 //! the log store as a line of the stream `{source, type, kind}` (so it is
 //! searched, shown and counted like any log line), and counted by the
 //! event-mix detector. The detector's model is trained from the store's
-//! events of the last week (at start, then every six hours); each closed
+//! events of the last week (at start, then every six hours; read an hour at a
+//! time and counted per window as it is read); each closed
 //! window is judged, and an abnormal mix raises the alert `AbnormalEventMix`
 //! naming the types out of line, resolved once the mix is normal again.
 
@@ -105,25 +106,15 @@ impl EventMix {
         let window_ns = argus_logs::events::MixConfig::default().window_ns;
         // Whole windows only: the current one is counted live.
         let end = now_ns - now_ns.rem_euclid(window_ns);
-        let mut seen: Vec<(String, i64)> = Vec::new();
-        let read = src.scan(
-            &event_streams(),
-            end - TRAIN_SPAN_NS,
-            end,
-            &mut |labels, es| {
-                if let Some(t) = labels.get("type") {
-                    seen.extend(es.iter().map(|e| (t.to_string(), e.ts_ns)));
-                }
-                true
-            },
-        );
-        if let Err(e) = read {
-            tracing::warn!(error = %e, "The event-mix model could not read its history; it will try again.");
-            self.next_training_ns
-                .store((now_ns + RETRY_NS) as u64, Ordering::Relaxed);
-            return;
-        }
-        let windows = MixWindow::count(seen.iter().map(|(t, ts)| (t.as_str(), *ts)), window_ns);
+        let (windows, events) = match count_windows(src, end - TRAIN_SPAN_NS, end, window_ns) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(error = %e, "The event-mix model could not read its history; it will try again.");
+                self.next_training_ns
+                    .store((now_ns + RETRY_NS) as u64, Ordering::Relaxed);
+                return;
+            }
+        };
         match MixModel::train(&windows) {
             Ok(model) => {
                 let mut d = MixDetector::new(model);
@@ -138,7 +129,7 @@ impl EventMix {
                 });
                 tracing::info!(
                     windows = windows.len(),
-                    events = seen.len(),
+                    events,
                     "Trained the event-mix model."
                 );
                 *self.detector.lock() = Some(d);
@@ -177,6 +168,55 @@ impl EventMix {
         let _ = writeln!(out, "# HELP argus_event_mix_abnormal_windows_total Event windows judged abnormal.\n# TYPE argus_event_mix_abnormal_windows_total counter\nargus_event_mix_abnormal_windows_total {}", self.windows_abnormal.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP argus_event_mix_alerting Whether the abnormal event mix alert fires.\n# TYPE argus_event_mix_alerting gauge\nargus_event_mix_alerting {firing}");
     }
+}
+
+/// Reads a slice of this many windows at a time, so a busy week of events is
+/// counted without holding it in memory or hitting the store's read limit.
+const SLICE_WINDOWS: i64 = 12;
+
+/// Counts the stored events per type in each window of `[start, end)`,
+/// oldest first, empty windows included; also returns the events counted.
+fn count_windows(
+    src: &dyn LogSource,
+    start: i64,
+    end: i64,
+    window_ns: i64,
+) -> Result<(Vec<MixWindow>, u64), argus_logs::record::SourceError> {
+    let mut counts: std::collections::BTreeMap<i64, std::collections::BTreeMap<String, u64>> =
+        std::collections::BTreeMap::new();
+    let mut events = 0u64;
+    let mut from = start;
+    while from < end {
+        let to = (from + SLICE_WINDOWS * window_ns).min(end);
+        src.scan(&event_streams(), from, to, &mut |labels, es| {
+            if let Some(t) = labels.get("type") {
+                for e in es {
+                    let w = e.ts_ns - e.ts_ns.rem_euclid(window_ns);
+                    *counts
+                        .entry(w)
+                        .or_default()
+                        .entry(t.to_string())
+                        .or_insert(0) += 1;
+                    events += 1;
+                }
+            }
+            true
+        })?;
+        from = to;
+    }
+    let (Some(&first), Some(&last)) = (counts.keys().next(), counts.keys().next_back()) else {
+        return Ok((Vec::new(), 0));
+    };
+    let windows = (0..=(last - first) / window_ns)
+        .map(|i| {
+            let w = first + i * window_ns;
+            MixWindow {
+                start_ns: w,
+                counts: counts.remove(&w).unwrap_or_default(),
+            }
+        })
+        .collect();
+    Ok((windows, events))
 }
 
 fn alert(v: &MixVerdict, start_ms: i64, ends_ms: Option<i64>) -> AlertEvent {
@@ -292,5 +332,36 @@ impl LogsRuntime {
             }
         }
         Ok(stored)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argus_logs::events::Event;
+    use argus_logs::record::MemorySource;
+
+    #[test]
+    fn windows_are_counted_slice_by_slice_with_the_empty_ones() {
+        const W: i64 = 300 * NS;
+        let t0 = 1_800_000_000 * NS - (1_800_000_000 * NS) % W;
+        // Events in windows 0, 1 and 30 (past the first slices), none between.
+        let at = [
+            (t0, "a"),
+            (t0 + 10 * NS, "a"),
+            (t0 + W, "b"),
+            (t0 + 30 * W + 1, "a"),
+        ];
+        let src = MemorySource::from_records(at.iter().enumerate().map(|(i, (t, ty))| {
+            Event::new(&i.to_string(), "/x", &format!("com.x.{ty}"), *t).to_log_record()
+        }));
+        let (w, n) = count_windows(&src, t0 - 5 * W, t0 + 40 * W, W).unwrap();
+        assert_eq!(n, 4);
+        assert_eq!(w.len(), 31);
+        assert_eq!(w[0].start_ns, t0);
+        assert_eq!(w[0].counts["com.x.a"], 2);
+        assert_eq!(w[1].counts["com.x.b"], 1);
+        assert!(w[2].counts.is_empty());
+        assert_eq!(w[30].counts["com.x.a"], 1);
     }
 }
