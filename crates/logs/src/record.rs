@@ -169,6 +169,20 @@ pub trait LogSource {
     ) -> Result<Vec<Labels>, SourceError>;
 }
 
+/// True when `labels` match every matcher (a missing label matches as empty, as in Prometheus).
+pub fn selects(matchers: &[Matcher], labels: &Labels) -> bool {
+    matchers
+        .iter()
+        .all(|m| m.matches(labels.get(&m.name).unwrap_or("")))
+}
+
+/// The entries (sorted by time) stamped in `[start_ns, end_ns)`.
+pub fn in_range(entries: &[Entry], start_ns: i64, end_ns: i64) -> &[Entry] {
+    let lo = entries.partition_point(|e| e.ts_ns < start_ns);
+    let hi = entries.partition_point(|e| e.ts_ns < end_ns);
+    &entries[lo..hi.max(lo)]
+}
+
 /// A [`LogSource`] over streams held in memory: tests, and small answers built by hand.
 #[derive(Debug, Clone, Default)]
 pub struct MemorySource {
@@ -207,15 +221,11 @@ impl MemorySource {
         end_ns: i64,
     ) -> impl Iterator<Item = (&'a Stream, &'a [Entry])> + 'a {
         self.streams.iter().filter_map(move |s| {
-            if !matchers
-                .iter()
-                .all(|m| m.matches(s.labels.get(&m.name).unwrap_or("")))
-            {
+            if !selects(matchers, &s.labels) {
                 return None;
             }
-            let lo = s.entries.partition_point(|e| e.ts_ns < start_ns);
-            let hi = s.entries.partition_point(|e| e.ts_ns < end_ns);
-            (lo < hi).then(|| (s, &s.entries[lo..hi]))
+            let e = in_range(&s.entries, start_ns, end_ns);
+            (!e.is_empty()).then_some((s, e))
         })
     }
 }

@@ -4,26 +4,14 @@
 
 use super::chunk::ChunkFile;
 use super::{Head, LogStore};
-use crate::record::{Entry, LogSource, SourceError};
+use crate::record::{in_range, selects as matches, Entry, LogSource, SourceError};
 use argus_model::{Labels, Matcher};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-fn matches(matchers: &[Matcher], labels: &Labels) -> bool {
-    matchers
-        .iter()
-        .all(|m| m.matches(labels.get(&m.name).unwrap_or("")))
-}
-
 fn overlaps(min: i64, max: i64, start: i64, end: i64) -> bool {
     min < end && max >= start
-}
-
-fn in_range(entries: &[Entry], start: i64, end: i64) -> &[Entry] {
-    let lo = entries.partition_point(|e| e.ts_ns < start);
-    let hi = entries.partition_point(|e| e.ts_ns < end);
-    &entries[lo..hi.max(lo)]
 }
 
 /// Streams gathered for one read, in the order first met.

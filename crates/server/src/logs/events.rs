@@ -353,7 +353,7 @@ mod tests {
             (t0 + 30 * W + 1, "a"),
         ];
         let src = MemorySource::from_records(at.iter().enumerate().map(|(i, (t, ty))| {
-            Event::new(&i.to_string(), "/x", &format!("com.x.{ty}"), *t).to_log_record()
+            Event::new(i.to_string(), "/x", format!("com.x.{ty}"), *t).to_log_record()
         }));
         let (w, n) = count_windows(&src, t0 - 5 * W, t0 + 40 * W, W).unwrap();
         assert_eq!(n, 4);
