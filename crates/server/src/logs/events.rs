@@ -8,6 +8,7 @@
 //! window is judged, and an abnormal mix raises the alert `AbnormalEventMix`
 //! naming the types out of line, resolved once the mix is normal again.
 
+use super::push::Batch;
 use super::LogsRuntime;
 use argus_logs::events::{decode_events, Direction, MixDetector, MixModel, MixVerdict, MixWindow};
 use argus_logs::record::{Decoded, LogSource};
@@ -15,8 +16,8 @@ use argus_model::alert::AlertEvent;
 use argus_model::{Labels, MatchOp, Matcher};
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use parking_lot::Mutex;
@@ -260,45 +261,20 @@ pub(super) fn router(rt: Arc<LogsRuntime>) -> Router {
         .with_state(rt)
 }
 
-/// `POST /api/v1/events`: 204 when every event was stored, 400 naming the
-/// refused ones otherwise (the good ones are kept), 503 when nothing could
-/// be stored.
+/// `POST /api/v1/events`: like the log pushes, a slot of the ingest budget,
+/// then 204 when every event was stored, 400 naming the refused ones
+/// otherwise (the good ones are kept), 503 with `Retry-After` when nothing
+/// could be stored.
 async fn push(State(rt): State<Arc<LogsRuntime>>, headers: HeaderMap, body: Bytes) -> Response {
     let hdrs: Vec<(String, String)> = headers
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
-    let r = rt.clone();
-    let res = tokio::task::spawn_blocking(move || {
-        let limits = r.decode_limits();
-        let decoded = decode_events(&body, &hdrs, r.now_ns(), &limits)
-            .map_err(|e| (StatusCode::BAD_REQUEST, format!("nothing stored: {e}\n")))?;
-        r.store_events(decoded.events, decoded.refused)
-            .map_err(|e| {
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("nothing stored: {e}\n"),
-                )
-            })
-    })
-    .await;
-    match res {
-        Ok(Ok(s)) if s.refused.is_empty() => StatusCode::NO_CONTENT.into_response(),
-        Ok(Ok(s)) => (StatusCode::BAD_REQUEST, format!("{}\n", s.summary())).into_response(),
-        Ok(Err((status, msg))) => {
-            let mut r = (status, msg).into_response();
-            if status == StatusCode::SERVICE_UNAVAILABLE {
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("10"));
-            }
-            r
-        }
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the push failed inside the server: {e}\n"),
-        )
-            .into_response(),
-    }
+    rt.push(
+        move |rt| decode_events(&body, &hdrs, rt.now_ns(), &rt.decode_limits()).map(Batch::Events),
+        super::push::loki_answer,
+    )
+    .await
 }
 
 impl LogsRuntime {

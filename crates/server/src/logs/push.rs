@@ -60,11 +60,14 @@ impl LogsRuntime {
         }
     }
 
-    /// Takes a slot, then decodes with `decode` and stores on a blocking
-    /// thread; `answer` turns the outcome into the protocol's response.
-    async fn push<D, A>(self: Arc<Self>, decode: D, answer: A) -> Response
+    /// Takes a slot of the ingest budget, then decodes with `decode` and
+    /// stores on a blocking thread; `answer` turns the outcome into the
+    /// protocol's response. `decode`'s error is the whole request's fault
+    /// (400); a store failure is 503 with `Retry-After`.
+    pub(super) async fn push<D, E, A>(self: Arc<Self>, decode: D, answer: A) -> Response
     where
-        D: FnOnce(&LogsRuntime) -> Result<Decoded, PushError> + Send + 'static,
+        D: FnOnce(&LogsRuntime) -> Result<Batch, E> + Send + 'static,
+        E: std::fmt::Display,
         A: FnOnce(Stored) -> Response + Send + 'static,
     {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
@@ -91,7 +94,11 @@ impl LogsRuntime {
                     format!("nothing stored: {e}\n"),
                 ))
             })?;
-            rt.store_decoded(decoded).map_err(|e| {
+            let stored = match decoded {
+                Batch::Lines(d) => rt.store_decoded(d),
+                Batch::Events(e) => rt.store_events(e.events, e.refused),
+            };
+            stored.map_err(|e| {
                 let mut r = plain(
                     StatusCode::SERVICE_UNAVAILABLE,
                     format!("nothing stored: {e}\n"),
@@ -131,9 +138,24 @@ impl LogsRuntime {
     }
 }
 
+/// What a push decoded: log lines, or events (kept as lines and counted by
+/// the event-mix model).
+pub(super) enum Batch {
+    /// Log lines.
+    Lines(Decoded),
+    /// Events.
+    Events(argus_logs::events::DecodedEvents),
+}
+
+impl From<Decoded> for Batch {
+    fn from(d: Decoded) -> Batch {
+        Batch::Lines(d)
+    }
+}
+
 /// 204 when every line was stored; 400 naming the refused ones otherwise
 /// (Loki's answer to a partly bad push; the good lines are kept).
-fn loki_answer(s: Stored) -> Response {
+pub(super) fn loki_answer(s: Stored) -> Response {
     if s.refused.is_empty() {
         StatusCode::NO_CONTENT.into_response()
     } else {
@@ -150,6 +172,7 @@ async fn loki(State(rt): State<Arc<LogsRuntime>>, headers: HeaderMap, body: Byte
                 hdr(&headers, header::CONTENT_ENCODING),
                 &rt.decode_limits(),
             )
+            .map(Batch::from)
         },
         loki_answer,
     )
@@ -171,6 +194,7 @@ async fn otlp(State(rt): State<Arc<LogsRuntime>>, headers: HeaderMap, body: Byte
                 rt.now_ns(),
                 &rt.decode_limits(),
             )
+            .map(Batch::from)
         },
         move |s| otlp_answer(&s, json),
     )
@@ -247,7 +271,7 @@ async fn lines(
                 }
                 let body =
                     push::decode_content(&body, hdr(&headers, header::CONTENT_ENCODING), &limits)?;
-                Ok(push::decode_text(&body, &labels, rt.now_ns(), &limits))
+                Ok(push::decode_text(&body, &labels, rt.now_ns(), &limits).into())
             } else {
                 let opts = JsonLinesOptions {
                     labels,
@@ -260,6 +284,7 @@ async fn lines(
                     rt.now_ns(),
                     &limits,
                 )
+                .map(Batch::from)
             }
         },
         loki_answer,
