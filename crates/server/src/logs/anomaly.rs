@@ -125,8 +125,12 @@ impl LogAnomalies {
         }
     }
 
-    /// Takes stored lines (after their WAL write), at `now_ns`.
-    pub(super) fn observe(&self, records: &[LogRecord], now_ns: i64) {
+    /// Takes lines being stored, at `now_ns`.
+    pub(super) fn observe<'a>(
+        &self,
+        records: impl IntoIterator<Item = &'a LogRecord>,
+        now_ns: i64,
+    ) {
         let mut alerts = Vec::new();
         let mut groups = self.groups.lock();
         for r in records {

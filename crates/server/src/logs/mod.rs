@@ -320,20 +320,19 @@ impl LogsRuntime {
     fn store_records(&self, d: Decoded, learn: bool) -> Result<Stored, StoreError> {
         let n = d.records.len();
         let mut refused = d.refused;
-        let copy = match &self.anomalies {
-            Some(_) if learn => Some(d.records.clone()),
-            _ => None,
-        };
         let now = self.now_ns();
+        // Learned before the write, so the lines need no copy: the store keeps
+        // exactly those inside its time window, unless the write fails (then
+        // the sender retries and a line is seen twice, which the alerts bear).
+        if let (Some(a), true) = (&self.anomalies, learn) {
+            let (lo, hi) = self.store.accepted_window(now);
+            a.observe(
+                d.records.iter().filter(|x| x.ts_ns >= lo && x.ts_ns <= hi),
+                now,
+            );
+        }
         match self.store.append(d.records, now) {
             Ok(r) => {
-                if let (Some(a), Some(mut records)) = (&self.anomalies, copy) {
-                    if !r.refused.is_empty() {
-                        let (lo, hi) = self.store.accepted_window(now);
-                        records.retain(|x| x.ts_ns >= lo && x.ts_ns <= hi);
-                    }
-                    a.observe(&records, now);
-                }
                 refused.extend(r.refused);
                 self.counters
                     .lines_received
