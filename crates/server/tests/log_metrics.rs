@@ -196,40 +196,13 @@ async fn log_metrics_are_reloaded_and_other_logs_keys_are_not() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("argus.yml");
     std::fs::write(&file, "web: {enable_lifecycle: true}\n").unwrap();
-    let config = argus_server::config::Config::load(&file).unwrap();
-    let listen: std::net::SocketAddr = format!("127.0.0.1:{}", common::free_port())
-        .parse()
-        .unwrap();
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(argus_server::run(
-        argus_server::ServerOptions {
-            data_dir: dir.path().join("data"),
-            listen,
-            config,
-            run_agent: false,
-            config_path: Some(file.clone()),
-            alert_tx: None,
-            write_gate: None,
-        },
+    let srv = common::start_server_with_file(
+        &dir.path().join("data"),
+        &file,
         Arc::new(argus_model::SystemClock),
-        async {
-            let _ = rx.await;
-        },
-    ));
-    let base = format!("http://{listen}");
-    let t0 = Instant::now();
-    while reqwest::get(format!("{base}/-/ready"))
-        .await
-        .map(|r| r.status().as_u16())
-        .ok()
-        != Some(200)
-    {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    )
+    .await;
+    let base = srv.base.clone();
     let reload = || async {
         let r = reqwest::Client::new()
             .post(format!("{base}/-/reload"))
@@ -275,6 +248,5 @@ async fn log_metrics_are_reloaded_and_other_logs_keys_are_not() {
     assert_eq!(status, 500);
     assert!(body.contains("logs"), "{body}");
     assert!(metrics().await.contains("record=\"pay_lines\""));
-    let _ = stop.send(());
-    task.await.unwrap().unwrap();
+    srv.stop().await;
 }

@@ -139,9 +139,30 @@ pub async fn start_server(
     clock: std::sync::Arc<dyn argus_model::Clock>,
     write_gate: Option<std::sync::Arc<argus_server::api::WriteGate>>,
 ) -> TestServer {
-    use std::time::{Duration, Instant};
     let config =
         argus_server::config::Config::from_yaml_str(yaml, "argus.yml").expect("config parses");
+    start_with(data, config, None, clock, write_gate).await
+}
+
+/// Starts the server with the configuration file `file`, which
+/// `POST /-/reload` re-reads, and waits for `/-/ready`.
+pub async fn start_server_with_file(
+    data: &std::path::Path,
+    file: &std::path::Path,
+    clock: std::sync::Arc<dyn argus_model::Clock>,
+) -> TestServer {
+    let config = argus_server::config::Config::load(file).expect("config loads");
+    start_with(data, config, Some(file.to_path_buf()), clock, None).await
+}
+
+async fn start_with(
+    data: &std::path::Path,
+    config: argus_server::config::Config,
+    config_path: Option<std::path::PathBuf>,
+    clock: std::sync::Arc<dyn argus_model::Clock>,
+    write_gate: Option<std::sync::Arc<argus_server::api::WriteGate>>,
+) -> TestServer {
+    use std::time::{Duration, Instant};
     let listen: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(argus_server::run(
@@ -150,7 +171,7 @@ pub async fn start_server(
             listen,
             config,
             run_agent: false,
-            config_path: None,
+            config_path,
             alert_tx: None,
             write_gate,
         },
