@@ -33,6 +33,10 @@ pub(crate) struct ChunkFile {
     pub(crate) max_ts: i64,
     pub(crate) bytes: u64,
     pub(crate) lines: u64,
+    /// The last WAL segment whose lines this chunk holds: at start, segments up
+    /// to it are not replayed (a crash between the chunk's rename and the
+    /// segments' deletion would otherwise bring its lines back twice).
+    pub(crate) wal_upto: u64,
     pub(crate) blocks: Vec<BlockMeta>,
 }
 
@@ -45,6 +49,7 @@ pub(crate) fn chunk_path(dir: &Path, seq: u64) -> PathBuf {
 pub(crate) fn write(
     dir: &Path,
     seq: u64,
+    wal_upto: u64,
     streams: &[(&Labels, &[Entry])],
 ) -> io::Result<ChunkFile> {
     let path = chunk_path(dir, seq);
@@ -70,6 +75,7 @@ pub(crate) fn write(
     }
     let index_at = body.len() as u64;
     let mut index = Vec::new();
+    encode_varint(wal_upto, &mut index);
     encode_varint(blocks.len() as u64, &mut index);
     for b in &blocks {
         put_labels(&mut index, &b.labels);
@@ -103,13 +109,20 @@ pub(crate) fn write(
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
-    Ok(summarise(path, seq, body.len() as u64, blocks))
+    Ok(summarise(path, seq, body.len() as u64, wal_upto, blocks))
 }
 
-fn summarise(path: PathBuf, seq: u64, bytes: u64, blocks: Vec<BlockMeta>) -> ChunkFile {
+fn summarise(
+    path: PathBuf,
+    seq: u64,
+    bytes: u64,
+    wal_upto: u64,
+    blocks: Vec<BlockMeta>,
+) -> ChunkFile {
     ChunkFile {
         path,
         seq,
+        wal_upto,
         min_ts: blocks.iter().map(|b| b.min_ts).min().unwrap_or(0),
         max_ts: blocks.iter().map(|b| b.max_ts).max().unwrap_or(0),
         bytes,
@@ -150,6 +163,7 @@ pub(crate) fn open(path: &Path, seq: u64) -> io::Result<ChunkFile> {
         return Err(corrupt(path, CodecError("index checksum mismatch")));
     }
     let mut r = Reader::new(&index);
+    let wal_upto = r.uvarint().map_err(bad)?;
     let n = r.len(index.len()).map_err(bad)?;
     let mut blocks = Vec::with_capacity(n);
     for _ in 0..n {
@@ -171,7 +185,7 @@ pub(crate) fn open(path: &Path, seq: u64) -> io::Result<ChunkFile> {
             raw_len: v[5],
         });
     }
-    Ok(summarise(path.to_path_buf(), seq, size, blocks))
+    Ok(summarise(path.to_path_buf(), seq, size, wal_upto, blocks))
 }
 
 impl ChunkFile {
@@ -211,10 +225,11 @@ mod tests {
             line: "db up".into(),
             metadata: vec![("k".into(), "v".into())],
         }];
-        let c = write(dir.path(), 3, &[(&a, &ea), (&b, &eb)]).unwrap();
+        let c = write(dir.path(), 3, 9, &[(&a, &ea), (&b, &eb)]).unwrap();
         assert_eq!((c.min_ts, c.max_ts, c.lines), (7, 149, 51));
         let back = open(&c.path, 3).unwrap();
         assert_eq!(back.blocks.len(), 2);
+        assert_eq!(back.wal_upto, 9);
         assert_eq!(back.blocks[1].labels, b);
         assert_eq!(back.read_block(&back.blocks[0]).unwrap(), ea);
         assert_eq!(back.read_block(&back.blocks[1]).unwrap(), eb);

@@ -261,7 +261,9 @@ impl LogStore {
         let next_seq = chunks.last().map_or(1, |c| c.seq + 1);
         let wdir = dir.join("wal");
         fs::create_dir_all(&wdir).map_err(err)?;
-        let replay = wal::replay(&wdir).map_err(err)?;
+        // Segments a chunk already holds are not replayed, and are deleted.
+        let covered = chunks.iter().map(|c| c.wal_upto).max().unwrap_or(0);
+        let replay = wal::replay(&wdir, covered).map_err(err)?;
         report.warnings.extend(replay.torn);
         let mut head = Head::default();
         for (i, frame) in replay.frames.iter().enumerate() {
@@ -277,7 +279,8 @@ impl LogStore {
                     .push(format!("log WAL frame {i} could not be decoded: {e}")),
             }
         }
-        let wal = wal::Wal::open(&wdir, opts.fsync).map_err(err)?;
+        let wal = wal::Wal::open(&wdir, opts.fsync, covered + 1).map_err(err)?;
+        let _ = wal.remove_upto(covered);
         Ok((
             LogStore {
                 dir: dir.to_path_buf(),
@@ -400,7 +403,7 @@ impl LogStore {
             Ok(None)
         } else {
             let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
-            chunk::write(&chunks_dir(&self.dir), seq, &streams).map(Some)
+            chunk::write(&chunks_dir(&self.dir), seq, closed, &streams).map(Some)
         };
         match written {
             Ok(c) => {

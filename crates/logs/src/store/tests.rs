@@ -230,3 +230,37 @@ fn concurrent_appends_and_reads_see_every_acknowledged_line() {
         assert_eq!(lines(&s, &format!("w{w}"), 0, i64::MAX).len(), 200);
     }
 }
+
+#[test]
+fn a_crash_between_the_chunk_and_the_wal_cleanup_brings_nothing_back_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = dir.path().join("wal");
+    let (s, _) = LogStore::open(dir.path(), opts()).unwrap();
+    s.append(vec![rec("api", NOW, "a"), rec("api", NOW + 1, "b")], NOW)
+        .unwrap();
+    // The segments as they were before the flush: a crash right after the
+    // chunk's rename leaves them all on disk.
+    let saved: Vec<(std::path::PathBuf, Vec<u8>)> = fs::read_dir(&wal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.clone(), fs::read(&p).unwrap()))
+        .collect();
+    s.flush().unwrap();
+    drop(s);
+    for (p, bytes) in &saved {
+        fs::write(p, bytes).unwrap();
+    }
+    let (s, r) = LogStore::open(dir.path(), opts()).unwrap();
+    assert_eq!(r.replayed, 0, "segments a chunk holds are not replayed");
+    assert_eq!(lines(&s, "api", 0, i64::MAX).len(), 2);
+    // New segments are numbered after the covered ones, so they are replayed.
+    s.append(vec![rec("api", NOW + 2, "c")], NOW).unwrap();
+    drop(s);
+    let (s, r) = LogStore::open(dir.path(), opts()).unwrap();
+    assert_eq!(r.replayed, 1);
+    let got: Vec<String> = lines(&s, "api", 0, i64::MAX)
+        .into_iter()
+        .map(|x| x.1)
+        .collect();
+    assert_eq!(got, ["a", "b", "c"]);
+}

@@ -53,14 +53,15 @@ pub(crate) struct Replay {
     pub(crate) torn: Vec<String>,
 }
 
-/// Reads every segment of `dir` in order. A torn or corrupt frame ends its segment's replay
-/// (a crash mid-write leaves at most the last frame torn; it was never acknowledged).
-pub(crate) fn replay(dir: &Path) -> io::Result<Replay> {
+/// Reads every segment of `dir` numbered above `after` in order. A torn or corrupt frame ends
+/// its segment's replay (a crash mid-write leaves at most the last frame torn; it was never
+/// acknowledged).
+pub(crate) fn replay(dir: &Path, after: u64) -> io::Result<Replay> {
     let mut out = Replay {
         frames: Vec::new(),
         torn: Vec::new(),
     };
-    for n in segments(dir)? {
+    for n in segments(dir)?.into_iter().filter(|&n| n > after) {
         let path = seg_path(dir, n);
         let mut buf = Vec::new();
         File::open(&path)?.read_to_end(&mut buf)?;
@@ -108,10 +109,11 @@ pub(crate) fn replay(dir: &Path) -> io::Result<Replay> {
 }
 
 impl Wal {
-    /// Opens a new segment after the existing ones (which replay has read).
-    pub(crate) fn open(dir: &Path, fsync: Fsync) -> io::Result<Wal> {
+    /// Opens a new segment after the existing ones (which replay has read) and after
+    /// `at_least - 1` (segments a chunk already covers, even when deleted).
+    pub(crate) fn open(dir: &Path, fsync: Fsync, at_least: u64) -> io::Result<Wal> {
         fs::create_dir_all(dir)?;
-        let next = segments(dir)?.last().map_or(1, |n| n + 1);
+        let next = segments(dir)?.last().map_or(1, |n| n + 1).max(at_least);
         let (file, len) = create_segment(dir, next)?;
         Ok(Wal {
             dir: dir.to_path_buf(),
@@ -225,7 +227,7 @@ mod tests {
     #[test]
     fn frames_survive_reopen_and_a_torn_tail_is_skipped() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = Wal::open(dir.path(), Fsync::Always).unwrap();
+        let mut w = Wal::open(dir.path(), Fsync::Always, 1).unwrap();
         w.append(b"one").unwrap();
         w.append(b"two").unwrap();
         let seg = w.current();
@@ -236,24 +238,24 @@ mod tests {
             .open(seg_path(dir.path(), seg))
             .unwrap();
         f.write_all(&[9, 0, 0, 0, 1, 2]).unwrap();
-        let r = replay(dir.path()).unwrap();
+        let r = replay(dir.path(), 0).unwrap();
         assert_eq!(r.frames, vec![b"one".to_vec(), b"two".to_vec()]);
         assert_eq!(r.torn.len(), 1, "{:?}", r.torn);
-        let mut w = Wal::open(dir.path(), Fsync::Interval(Duration::from_secs(1))).unwrap();
+        let mut w = Wal::open(dir.path(), Fsync::Interval(Duration::from_secs(1)), 1).unwrap();
         assert_eq!(w.current(), seg + 1);
         w.append(b"three").unwrap();
-        let r = replay(dir.path()).unwrap();
+        let r = replay(dir.path(), 0).unwrap();
         assert_eq!(r.frames.len(), 3);
         let closed = w.cut().unwrap();
         w.remove_upto(closed).unwrap();
         assert_eq!(segments(dir.path()).unwrap(), vec![closed + 1]);
-        assert!(replay(dir.path()).unwrap().frames.is_empty());
+        assert!(replay(dir.path(), 0).unwrap().frames.is_empty());
     }
 
     #[test]
     fn a_corrupt_frame_is_not_replayed() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = Wal::open(dir.path(), Fsync::Always).unwrap();
+        let mut w = Wal::open(dir.path(), Fsync::Always, 1).unwrap();
         w.append(b"good").unwrap();
         w.append(b"flipped").unwrap();
         let path = seg_path(dir.path(), w.current());
@@ -262,7 +264,7 @@ mod tests {
         let n = bytes.len();
         bytes[n - 1] ^= 0xff;
         fs::write(&path, bytes).unwrap();
-        let r = replay(dir.path()).unwrap();
+        let r = replay(dir.path(), 0).unwrap();
         assert_eq!(r.frames, vec![b"good".to_vec()]);
         assert_eq!(r.torn.len(), 1);
     }
