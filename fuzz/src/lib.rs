@@ -25,6 +25,8 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("alertmanager_config", alertmanager_config),
     ("server_config", server_config),
     ("rule_file", rule_file),
+    ("log_push", log_push),
+    ("logql", logql),
 ];
 
 /// "Now" for the targets that need a clock: 2023-11-14T22:13:20Z.
@@ -323,4 +325,116 @@ pub fn rule_file(data: &[u8]) {
             );
         }
     }
+}
+
+/// Every log and event decoder, picked by the first byte: Loki push (protobuf
+/// after snappy, JSON), OTLP logs (protobuf, JSON), JSON lines, syslog, and
+/// CloudEvents or Kubernetes events. A kept record must keep the limits.
+pub fn log_push(data: &[u8]) {
+    use argus_logs::push::{self, DecodeLimits, JsonLinesOptions};
+    let Some((&which, body)) = data.split_first() else {
+        return;
+    };
+    let limits = DecodeLimits {
+        max_line_bytes: 4096,
+        max_labels: 8,
+        max_label_value_bytes: 256,
+        max_body_bytes: 1 << 20,
+    };
+    let now = NOW_MS * 1_000_000;
+    let decoded = match which % 7 {
+        0 => push::decode_loki(body, Some("application/x-protobuf"), None, &limits).ok(),
+        1 => push::decode_loki(body, Some("application/json"), None, &limits).ok(),
+        2 => push::decode_otlp(body, Some("application/x-protobuf"), None, now, &limits).ok(),
+        3 => push::decode_otlp(body, Some("application/json"), None, now, &limits).ok(),
+        4 => {
+            let opts = JsonLinesOptions {
+                label_fields: vec!["service".into(), "level".into()],
+                ..JsonLinesOptions::default()
+            };
+            push::decode_json_lines(body, None, &opts, now, &limits).ok()
+        }
+        5 => Some(push::decode_syslog(body, now, &limits)),
+        _ => {
+            let headers = [(
+                "content-type".to_string(),
+                "application/cloudevents-batch+json".to_string(),
+            )];
+            let _ = argus_logs::events::decode_events(body, &headers, now, &limits);
+            None
+        }
+    };
+    for r in decoded.iter().flat_map(|d| &d.records) {
+        assert!(
+            r.line.len() <= limits.max_line_bytes,
+            "a line over the limit was kept"
+        );
+        assert!(
+            r.labels.len() <= limits.max_labels,
+            "a stream over the label limit was kept"
+        );
+        for l in r.labels.iter() {
+            assert!(
+                is_valid_label_name(&l.name),
+                "invalid label name {:?}",
+                l.name
+            );
+        }
+    }
+}
+
+/// A small set of streams for the LogQL target.
+fn log_source() -> &'static argus_logs::record::MemorySource {
+    static SRC: OnceLock<argus_logs::record::MemorySource> = OnceLock::new();
+    SRC.get_or_init(|| {
+        use argus_logs::record::{LogRecord, MemorySource};
+        let s = 1_000_000_000i64;
+        let t0 = NOW_MS * 1_000_000;
+        let lines = [
+            r#"{"level":"error","req":{"ms":12},"path":"/pay"}"#,
+            "level=info msg=\"order shipped\" took=35ms size=2KB",
+            r#"10.0.0.7 "GET /pay HTTP/1.1" 502 31"#,
+            "plain text line with error in it",
+        ];
+        MemorySource::from_records((0..40).map(|i| {
+            let app = if i % 2 == 0 { "api" } else { "db" };
+            let mut r = LogRecord::new(
+                Labels::from_pairs(&[("app", app), ("env", "prod")]),
+                t0 - 600 * s + i * 15 * s,
+                lines[i as usize % lines.len()],
+            );
+            r.metadata.push(("trace_id".into(), format!("t{}", i % 3)));
+            r
+        }))
+    })
+}
+
+/// LogQL: parse any text; run what parses over a small store within limits.
+pub fn logql(data: &[u8]) {
+    use argus_logs::logql::{self, Direction, Limits};
+    let Ok(q) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = logql::parse_selector(q);
+    let Ok(parsed) = logql::parse(q) else {
+        return;
+    };
+    let limits = Limits {
+        max_lines_scanned: 10_000,
+        max_series: 500,
+        max_steps: 200,
+    };
+    let end = NOW_MS * 1_000_000;
+    let start = end - 900_000_000_000;
+    let _ = logql::query_range(
+        log_source(),
+        &parsed,
+        start,
+        end,
+        60_000_000_000,
+        50,
+        Direction::Backward,
+        &limits,
+    );
+    let _ = logql::query_instant(log_source(), &parsed, end, &limits);
 }
