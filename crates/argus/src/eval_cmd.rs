@@ -326,3 +326,39 @@ pub fn logstore(a: LogstoreArgs) -> anyhow::Result<i32> {
     argus_eval::logstore::run_logstore(&opts, &mut std::io::stdout().lock())?;
     Ok(0)
 }
+
+/// Arguments of `argus eval rca`.
+#[derive(clap::Args)]
+pub struct RcaArgs {
+    /// A folder of cases: one `<case>.csv` (or `.csv.gz`) each, a header
+    /// line with the columns `real` and `predict` and any dimension columns,
+    /// in any order, one row per leaf.
+    #[arg(long)]
+    input: PathBuf,
+    /// Where the answers go: one `case,root_cause` line per case.
+    #[arg(long)]
+    out: PathBuf,
+    /// The answers (`timestamp,set` columns) to score against; by default
+    /// `injection_info.csv` in the input folder, when there is one.
+    #[arg(long)]
+    truth: Option<PathBuf>,
+    /// Scales the penalty each element pays: higher finds fewer, surer
+    /// elements.
+    #[arg(long, default_value_t = argus_rca::md::Settings::default().penalty)]
+    penalty: f64,
+}
+
+/// Runs `argus eval rca`.
+pub fn rca(a: RcaArgs) -> anyhow::Result<i32> {
+    let opts = argus_eval::rca::RcaOptions {
+        input: a.input,
+        out: a.out,
+        truth: a.truth,
+        settings: argus_rca::md::Settings {
+            penalty: a.penalty,
+            ..argus_rca::md::Settings::default()
+        },
+    };
+    argus_eval::rca::run(&opts, &mut std::io::stdout().lock())?;
+    Ok(0)
+}

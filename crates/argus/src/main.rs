@@ -87,6 +87,8 @@ enum EvalCmd {
     Logparse(eval_cmd::LogparseArgs),
     /// Measure the log store: bytes per line beside gzip and zstd, and a day's searches.
     Logstore(eval_cmd::LogstoreArgs),
+    /// Localise a KPI's deviation over its dimensions, for a folder of cases.
+    Rca(eval_cmd::RcaArgs),
 }
 
 #[derive(Args)]
@@ -201,6 +203,7 @@ fn main() {
                 EvalCmd::LabStorm(a) => eval_cmd::lab_storm(a),
                 EvalCmd::Logparse(a) => eval_cmd::logparse(a),
                 EvalCmd::Logstore(a) => eval_cmd::logstore(a),
+                EvalCmd::Rca(a) => eval_cmd::rca(a),
             };
             code.map(|c| {
                 if c != 0 {

@@ -41,6 +41,7 @@ const PEERS: &[&str] = &[
 const REPLAYS: &[(&str, &str)] = &[
     ("argus-eval", "argus-incident"),
     ("argus-eval", "argus-logs"),
+    ("argus-eval", "argus-rca"),
 ];
 
 /// The composition roots: the only crates that may depend on every other.
@@ -155,6 +156,11 @@ fn violations(metadata: &Value) -> Result<Vec<String>, String> {
                     "argus-forward depends on {dep} ({kind}); it may use only argus-model and argus-ingest (HTTP client settings, relabeling, file discovery): the server hands it the alerts."
                 ));
             }
+            if pkg == "argus-rca" && ours(dep) && dep != "argus-model" {
+                out.push(format!(
+                    "argus-rca depends on {dep} ({kind}); it may use only argus-model: the server reads the data and hands it over."
+                ));
+            }
             if pkg == "argus-logs" && ours(dep) && dep != "argus-model" {
                 out.push(format!(
                     "argus-logs depends on {dep} ({kind}); it may use only argus-model."
@@ -173,11 +179,12 @@ fn violations(metadata: &Value) -> Result<Vec<String>, String> {
                     "argus-detect",
                     "argus-incident",
                     "argus-logs",
+                    "argus-rca",
                 ]
                 .contains(&dep.as_str())
             {
                 out.push(format!(
-                    "argus-eval depends on {dep} ({kind}); it may use only argus-model, argus-detect, argus-incident (the replay of an alert file) and argus-logs (template mining)."
+                    "argus-eval depends on {dep} ({kind}); it may use only argus-model, argus-detect, argus-incident (the replay of an alert file), argus-logs (template mining) and argus-rca (localisation)."
                 ));
             }
             if (pkg == "argus-detect" || pkg == "argus-model")

@@ -16,6 +16,8 @@
 //! - [`incidents`]: `argus eval incidents` and `argus eval storms`: an
 //!   alert grouping scored against that truth (compression, pairwise F1,
 //!   root top-1), Argus beside two simple baselines.
+//! - [`rca`]: `argus eval rca`: multi-dimensional localisation over a
+//!   folder of cases, scored element by element.
 //! - [`csv`]: `argus eval csv`: the dynamic-threshold detector streamed over
 //!   one `timestamp,value[,label]` file, with precision, recall and F1.
 //!
@@ -41,6 +43,7 @@ pub mod incidents;
 pub mod logparse;
 pub mod logstore;
 pub mod nab;
+pub mod rca;
 pub mod storm;
 
 pub use error::EvalError;

@@ -1,0 +1,336 @@
+//! The search behind [`localize`]: a greedy sparse fit of per-element
+//! shifts of the leaves' relative deviations (see the module header of
+//! [`super`]).
+
+use super::{Cause, Element, Found, Leaf, MdError, Settings};
+use std::collections::HashMap;
+
+/// Leaves per magnitude band when the noise is estimated per band.
+const BAND_LEAVES: usize = 400;
+/// The most magnitude bands.
+const MAX_BANDS: usize = 8;
+/// Above this many (cuboid, leaf) pairs the deepest layers are left out.
+const MAX_WORK: usize = 60_000_000;
+
+/// The dimension values of the leaves as small integers.
+struct Coded {
+    /// `codes[l * d + j]`: leaf `l`'s value of dimension `j`.
+    codes: Vec<u32>,
+    /// The text of each value, per dimension.
+    names: Vec<Vec<String>>,
+}
+
+fn encode(dims: usize, leaves: &[Leaf]) -> Coded {
+    let mut maps: Vec<HashMap<&str, u32>> = vec![HashMap::new(); dims];
+    let mut names: Vec<Vec<String>> = vec![Vec::new(); dims];
+    let mut codes = Vec::with_capacity(leaves.len() * dims);
+    for leaf in leaves {
+        for (j, v) in leaf.values.iter().enumerate() {
+            let next = maps[j].len() as u32;
+            let id = *maps[j].entry(v.as_str()).or_insert_with(|| {
+                names[j].push(v.clone());
+                next
+            });
+            codes.push(id);
+        }
+    }
+    Coded { codes, names }
+}
+
+/// One cuboid: a set of dimensions, and each leaf's element in it.
+struct Cuboid {
+    dims: Vec<usize>,
+    /// The element of each leaf (a compact index).
+    of_leaf: Vec<u32>,
+    /// The first leaf of each element (to name it).
+    first_leaf: Vec<u32>,
+    /// The penalty an element of this cuboid pays.
+    penalty: f64,
+}
+
+fn choose(n: usize, k: usize) -> f64 {
+    (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
+}
+
+fn cuboids(coded: &Coded, d: usize, n: usize, s: &Settings) -> Vec<Cuboid> {
+    let mut max_layer = if s.max_layer == 0 {
+        d
+    } else {
+        s.max_layer.min(d)
+    };
+    // Keep the work bounded when there are many dimensions.
+    while max_layer > 1 {
+        let count: f64 = (1..=max_layer).map(|k| choose(d, k)).sum();
+        if count * n as f64 <= MAX_WORK as f64 {
+            break;
+        }
+        max_layer -= 1;
+    }
+    let card: Vec<usize> = coded.names.iter().map(|v| v.len().max(1)).collect();
+    let mut out = Vec::new();
+    for mask in 1u32..(1u32 << d) {
+        let dims: Vec<usize> = (0..d).filter(|j| mask & (1 << j) != 0).collect();
+        let k = dims.len();
+        if k > max_layer {
+            continue;
+        }
+        let possible: f64 = dims.iter().map(|&j| card[j] as f64).product();
+        let prior = (max_layer as f64).ln() + choose(d, k).ln() + possible.ln();
+        let mut of_leaf = Vec::with_capacity(n);
+        let mut first_leaf = Vec::new();
+        if possible <= (4 * n + 1024) as f64 {
+            let mut stride = Vec::with_capacity(k);
+            let mut acc = 1usize;
+            for &j in &dims {
+                stride.push(acc);
+                acc *= card[j];
+            }
+            let mut slot = vec![u32::MAX; acc];
+            for l in 0..n {
+                let key: usize = dims
+                    .iter()
+                    .zip(&stride)
+                    .map(|(&j, &st)| coded.codes[l * d + j] as usize * st)
+                    .sum();
+                if slot[key] == u32::MAX {
+                    slot[key] = first_leaf.len() as u32;
+                    first_leaf.push(l as u32);
+                }
+                of_leaf.push(slot[key]);
+            }
+        } else {
+            let mut slot: HashMap<Vec<u32>, u32> = HashMap::new();
+            for l in 0..n {
+                let key: Vec<u32> = dims.iter().map(|&j| coded.codes[l * d + j]).collect();
+                let next = first_leaf.len() as u32;
+                let id = *slot.entry(key).or_insert_with(|| {
+                    first_leaf.push(l as u32);
+                    next
+                });
+                of_leaf.push(id);
+            }
+        }
+        out.push(Cuboid {
+            dims,
+            of_leaf,
+            first_leaf,
+            penalty: prior * s.penalty,
+        });
+    }
+    out
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mid = v.len() / 2;
+    let (_, m, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
+    *m
+}
+
+/// The relative noise of each informative leaf: the median absolute
+/// deviation of the residuals of the leaves no element covers, per band of
+/// leaves of similar magnitude.
+fn noise(
+    resid: &[f64],
+    magnitude: &[f64],
+    covered: &[bool],
+    order: &[usize],
+    floor: f64,
+) -> Vec<f64> {
+    let free: Vec<usize> = order.iter().copied().filter(|&l| !covered[l]).collect();
+    let bands = (free.len() / BAND_LEAVES).clamp(1, MAX_BANDS);
+    let mut sigma = vec![floor; resid.len()];
+    let mut global: Vec<f64> = free.iter().map(|&l| resid[l].abs()).collect();
+    let g = (1.4826 * median(&mut global)).max(floor);
+    if bands == 1 {
+        sigma.iter_mut().for_each(|s| *s = g);
+        return sigma;
+    }
+    // Band edges by magnitude among the free leaves; covered leaves take
+    // the band of their magnitude.
+    let edges: Vec<f64> = (1..bands)
+        .map(|b| magnitude[free[b * free.len() / bands]])
+        .collect();
+    let band_of = |m: f64| edges.iter().take_while(|&&e| m >= e).count();
+    let mut per: Vec<Vec<f64>> = vec![Vec::new(); bands];
+    for &l in &free {
+        per[band_of(magnitude[l])].push(resid[l].abs());
+    }
+    let sig: Vec<f64> = per
+        .iter_mut()
+        .map(|v| (1.4826 * median(v)).max(floor))
+        .collect();
+    for &l in order {
+        sigma[l] = sig[band_of(magnitude[l])];
+    }
+    sigma
+}
+
+/// The chosen elements: (cuboid, element) pairs.
+type Chosen = Vec<(usize, u32)>;
+
+fn greedy(cubes: &[Cuboid], x: &[f64], w: &[f64], informative: &[bool], s: &Settings) -> Chosen {
+    let n = x.len();
+    let mut resid = x.to_vec();
+    let mut chosen: Chosen = Vec::new();
+    let mut s1: Vec<f64> = Vec::new();
+    let mut s0: Vec<f64> = Vec::new();
+    while chosen.len() < s.max_causes {
+        let mut best: Option<(f64, usize, u32, f64)> = None;
+        for (ci, c) in cubes.iter().enumerate() {
+            let m = c.first_leaf.len();
+            s1.clear();
+            s1.resize(m, 0.0);
+            s0.clear();
+            s0.resize(m, 0.0);
+            for l in 0..n {
+                if informative[l] {
+                    let e = c.of_leaf[l] as usize;
+                    s1[e] += w[l] * resid[l];
+                    s0[e] += w[l];
+                }
+            }
+            for e in 0..m {
+                if s0[e] <= 0.0 {
+                    continue;
+                }
+                let gain = s1[e] * s1[e] / (2.0 * s0[e]) - c.penalty;
+                if gain > 0.0 && best.is_none_or(|b| gain > b.0) {
+                    best = Some((gain, ci, e as u32, s1[e] / s0[e]));
+                }
+            }
+        }
+        let Some((_, ci, e, mu)) = best else { break };
+        let c = &cubes[ci];
+        for l in 0..n {
+            if c.of_leaf[l] == e {
+                resid[l] -= mu;
+            }
+        }
+        chosen.push((ci, e));
+    }
+    chosen
+}
+
+/// Finds the elements that explain the deviation of `leaves` (one value per
+/// dimension of `dims` each). See [`super`] for the method.
+pub fn localize(dims: &[String], leaves: &[Leaf], s: &Settings) -> Result<Found, MdError> {
+    let d = dims.len();
+    if d == 0 {
+        return Err(MdError::NoDimensions);
+    }
+    for (i, leaf) in leaves.iter().enumerate() {
+        if leaf.values.len() != d {
+            return Err(MdError::Arity {
+                leaf: i,
+                got: leaf.values.len(),
+                want: d,
+            });
+        }
+        if !leaf.actual.is_finite() {
+            return Err(MdError::NotFinite {
+                leaf: i,
+                what: "actual",
+            });
+        }
+        if !leaf.expected.is_finite() {
+            return Err(MdError::NotFinite {
+                leaf: i,
+                what: "expected",
+            });
+        }
+    }
+    let n = leaves.len();
+    let total_actual: f64 = leaves.iter().map(|l| l.actual).sum();
+    let total_expected: f64 = leaves.iter().map(|l| l.expected).sum();
+    let mut found = Found {
+        causes: Vec::new(),
+        total_actual,
+        total_expected,
+        noise: 0.0,
+    };
+    if n == 0 {
+        return Ok(found);
+    }
+    let magnitude: Vec<f64> = leaves
+        .iter()
+        .map(|l| (l.actual.abs() + l.expected.abs()) / 2.0)
+        .collect();
+    let informative: Vec<bool> = magnitude.iter().map(|&m| m > 0.0).collect();
+    let x: Vec<f64> = leaves
+        .iter()
+        .zip(&magnitude)
+        .map(|(l, &m)| {
+            if m > 0.0 {
+                (l.actual - l.expected) / m
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..n).filter(|&l| informative[l]).collect();
+    order.sort_by(|&a, &b| magnitude[a].total_cmp(&magnitude[b]));
+    if order.is_empty() {
+        return Ok(found);
+    }
+
+    let coded = encode(d, leaves);
+    let cubes = cuboids(&coded, d, n, s);
+
+    // Two passes: the noise estimated from all leaves, then again from the
+    // leaves the first answer leaves uncovered.
+    let mut covered = vec![false; n];
+    let mut chosen = Vec::new();
+    let mut sigma = Vec::new();
+    for _ in 0..2 {
+        sigma = noise(&x, &magnitude, &covered, &order, s.min_noise);
+        let w: Vec<f64> = sigma.iter().map(|s| 1.0 / (s * s)).collect();
+        chosen = greedy(&cubes, &x, &w, &informative, s);
+        covered.iter_mut().for_each(|c| *c = false);
+        for &(ci, e) in &chosen {
+            for l in 0..n {
+                if cubes[ci].of_leaf[l] == e {
+                    covered[l] = true;
+                }
+            }
+        }
+    }
+    let mut sig: Vec<f64> = order.iter().map(|&l| sigma[l]).collect();
+    found.noise = median(&mut sig);
+
+    let dev = total_actual - total_expected;
+    for (ci, e) in chosen {
+        let c = &cubes[ci];
+        let first = c.first_leaf[e as usize] as usize;
+        let parts = c
+            .dims
+            .iter()
+            .map(|&j| {
+                let v = coded.codes[first * d + j] as usize;
+                (dims[j].clone(), coded.names[j][v].clone())
+            })
+            .collect();
+        let (mut a, mut ex, mut count) = (0.0, 0.0, 0usize);
+        for l in 0..n {
+            if c.of_leaf[l] == e {
+                a += leaves[l].actual;
+                ex += leaves[l].expected;
+                count += 1;
+            }
+        }
+        found.causes.push(Cause {
+            element: Element::new(parts),
+            actual: a,
+            expected: ex,
+            share: if dev != 0.0 { (a - ex) / dev } else { 0.0 },
+            change: if ex != 0.0 { a / ex - 1.0 } else { 0.0 },
+            leaves: count,
+        });
+    }
+    found
+        .causes
+        .sort_by(|a, b| b.share.abs().total_cmp(&a.share.abs()));
+    Ok(found)
+}
