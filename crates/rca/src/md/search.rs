@@ -9,6 +9,8 @@ use std::collections::HashMap;
 const BAND_LEAVES: usize = 400;
 /// The most magnitude bands.
 const MAX_BANDS: usize = 8;
+/// The rank from the top at which the noise's tail is measured.
+const TAIL_RANK: usize = 10;
 /// Above this many (cuboid, leaf) pairs the deepest layers are left out.
 const MAX_WORK: usize = 60_000_000;
 
@@ -168,45 +170,144 @@ fn noise(
     sigma
 }
 
+/// The standard normal quantile at `p` (0 < p < 1), by a rational
+/// approximation good to about 1e-9 (Acklam's coefficients).
+fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969683028665376e1,
+        2.209460984245205e2,
+        -2.759285104469687e2,
+        1.383_577_518_672_69e2,
+        -3.066479806614716e1,
+        2.506628277459239,
+    ];
+    const B: [f64; 5] = [
+        -5.447609879822406e1,
+        1.615858368580409e2,
+        -1.556989798598866e2,
+        6.680131188771972e1,
+        -1.328068155288572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784894002430293e-3,
+        -3.223964580411365e-1,
+        -2.400758277161838,
+        -2.549732539343734,
+        4.374664141464968,
+        2.938163982698783,
+    ];
+    const D: [f64; 4] = [
+        7.784695709041462e-3,
+        3.224671290700398e-1,
+        2.445134137142996,
+        3.754408661907416,
+    ];
+    let p = p.clamp(1e-300, 1.0 - 1e-16);
+    let tail = |q: f64| {
+        let q = (-2.0 * q.ln()).sqrt();
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < 0.02425 {
+        tail(p)
+    } else if p > 1.0 - 0.02425 {
+        -tail(1.0 - p)
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
+}
+
+/// How much heavier than a normal distribution's the tail of the free
+/// leaves' noise is: the `TAIL_RANK`-th largest |x/σ| over the normal
+/// quantile of the same rank (at least 1). Extreme single leaves of a
+/// heavy-tailed noise are then not taken for faults.
+fn tail_factor(x: &[f64], sigma: &[f64], covered: &[bool], order: &[usize]) -> f64 {
+    let mut z: Vec<f64> = order
+        .iter()
+        .filter(|&&l| !covered[l])
+        .map(|&l| (x[l] / sigma[l]).abs())
+        .collect();
+    let n = z.len();
+    let k = TAIL_RANK.max(n / 1000);
+    if n < 4 * k {
+        return 1.0;
+    }
+    let (_, e, _) = z.select_nth_unstable_by(n - k, f64::total_cmp);
+    let want = normal_quantile(1.0 - k as f64 / (2.0 * n as f64));
+    (*e / want).max(1.0)
+}
+
 /// The chosen elements: (cuboid, element) pairs.
 type Chosen = Vec<(usize, u32)>;
 
-fn greedy(cubes: &[Cuboid], x: &[f64], w: &[f64], informative: &[bool], s: &Settings) -> Chosen {
+/// How much the leaves of one faulty element spread around their common
+/// shift, relative to it.
+const SPREAD: f64 = 0.25;
+
+/// What leaf `x` (with noise `sigma`) gains from being explained by a fault
+/// that shifts its element by `mu`, against being normal: the log-likelihood
+/// of `N(mu, sigma² + (SPREAD·mu)²)` over that of `N(0, sigma²)`.
+fn leaf_gain(x: f64, sigma2: f64, mu: f64) -> f64 {
+    let v = sigma2 + SPREAD * SPREAD * mu * mu;
+    let r = x - mu;
+    x * x / (2.0 * sigma2) - r * r / (2.0 * v) - 0.5 * (v / sigma2).ln()
+}
+
+fn greedy(
+    cubes: &[Cuboid],
+    x: &[f64],
+    sigma: &[f64],
+    informative: &[bool],
+    s: &Settings,
+) -> Chosen {
     let n = x.len();
-    let mut resid = x.to_vec();
+    let sigma2: Vec<f64> = sigma.iter().map(|s| s * s).collect();
+    let mut covered: Vec<bool> = informative.iter().map(|i| !i).collect();
     let mut chosen: Chosen = Vec::new();
-    let mut s1: Vec<f64> = Vec::new();
-    let mut s0: Vec<f64> = Vec::new();
+    let mut acc: Vec<[f64; 2]> = Vec::new();
+    let mut mu: Vec<f64> = Vec::new();
+    let mut g: Vec<f64> = Vec::new();
     while chosen.len() < s.max_causes {
-        let mut best: Option<(f64, usize, u32, f64)> = None;
+        let mut best: Option<(f64, usize, u32)> = None;
         for (ci, c) in cubes.iter().enumerate() {
             let m = c.first_leaf.len();
-            s1.clear();
-            s1.resize(m, 0.0);
-            s0.clear();
-            s0.resize(m, 0.0);
+            acc.clear();
+            acc.resize(m, [0.0; 2]);
             for l in 0..n {
-                if informative[l] {
-                    let e = c.of_leaf[l] as usize;
-                    s1[e] += w[l] * resid[l];
-                    s0[e] += w[l];
+                if !covered[l] {
+                    let a = &mut acc[c.of_leaf[l] as usize];
+                    a[0] += 1.0 / sigma2[l];
+                    a[1] += x[l] / sigma2[l];
                 }
             }
-            for e in 0..m {
-                if s0[e] <= 0.0 {
-                    continue;
+            mu.clear();
+            mu.extend(
+                acc.iter()
+                    .map(|a| if a[0] > 0.0 { a[1] / a[0] } else { 0.0 }),
+            );
+            g.clear();
+            g.resize(m, 0.0);
+            for l in 0..n {
+                if !covered[l] {
+                    let e = c.of_leaf[l] as usize;
+                    g[e] += leaf_gain(x[l], sigma2[l], mu[e]);
                 }
-                let gain = s1[e] * s1[e] / (2.0 * s0[e]) - c.penalty;
-                if gain > 0.0 && best.is_none_or(|b| gain > b.0) {
-                    best = Some((gain, ci, e as u32, s1[e] / s0[e]));
+            }
+            for (e, &ge) in g.iter().enumerate() {
+                let ge = ge - c.penalty;
+                if ge > 0.0 && best.is_none_or(|b| ge > b.0) {
+                    best = Some((ge, ci, e as u32));
                 }
             }
         }
-        let Some((_, ci, e, mu)) = best else { break };
+        let Some((_, ci, e)) = best else { break };
         let c = &cubes[ci];
         for l in 0..n {
             if c.of_leaf[l] == e {
-                resid[l] -= mu;
+                covered[l] = true;
             }
         }
         chosen.push((ci, e));
@@ -286,8 +387,9 @@ pub fn localize(dims: &[String], leaves: &[Leaf], s: &Settings) -> Result<Found,
     let mut sigma = Vec::new();
     for _ in 0..2 {
         sigma = noise(&x, &magnitude, &covered, &order, s.min_noise);
-        let w: Vec<f64> = sigma.iter().map(|s| 1.0 / (s * s)).collect();
-        chosen = greedy(&cubes, &x, &w, &informative, s);
+        let t = tail_factor(&x, &sigma, &covered, &order);
+        sigma.iter_mut().for_each(|s| *s *= t);
+        chosen = greedy(&cubes, &x, &sigma, &informative, s);
         covered.iter_mut().for_each(|c| *c = false);
         for &(ci, e) in &chosen {
             for l in 0..n {
