@@ -170,9 +170,13 @@ pub struct Settings {
     pub max_layer: usize,
     /// The most elements in an answer.
     pub max_causes: usize,
-    /// Scales the penalty an element pays for being chosen; higher finds
-    /// fewer, surer elements.
+    /// What each element pays to be chosen, beyond what the number of
+    /// elements that could have been chosen costs (in units of
+    /// log-likelihood); higher finds fewer, surer elements.
     pub penalty: f64,
+    /// The smallest relative shift an element must show to be named (the
+    /// search also ignores shifts under half the typical leaf's noise).
+    pub min_change: f64,
     /// A floor on the estimated relative noise, so that a perfect forecast
     /// does not turn every rounding difference into a cause.
     pub min_noise: f64,
@@ -183,7 +187,8 @@ impl Default for Settings {
         Settings {
             max_layer: 0,
             max_causes: 20,
-            penalty: 1.0,
+            penalty: 3.0,
+            min_change: 0.01,
             min_noise: 0.002,
         }
     }

@@ -42,6 +42,8 @@ fn encode(dims: usize, leaves: &[Leaf]) -> Coded {
 /// One cuboid: a set of dimensions, and each leaf's element in it.
 struct Cuboid {
     dims: Vec<usize>,
+    /// The dimensions as a bit set.
+    mask: u32,
     /// The element of each leaf (a compact index).
     of_leaf: Vec<u32>,
     /// The first leaf of each element (to name it).
@@ -114,9 +116,10 @@ fn cuboids(coded: &Coded, d: usize, n: usize, s: &Settings) -> Vec<Cuboid> {
         }
         out.push(Cuboid {
             dims,
+            mask,
             of_leaf,
             first_leaf,
-            penalty: prior * s.penalty,
+            penalty: prior + s.penalty,
         });
     }
     out
@@ -261,6 +264,7 @@ fn greedy(
     x: &[f64],
     sigma: &[f64],
     informative: &[bool],
+    min_shift: f64,
     s: &Settings,
 ) -> Chosen {
     let n = x.len();
@@ -268,10 +272,23 @@ fn greedy(
     let mut covered: Vec<bool> = informative.iter().map(|i| !i).collect();
     let mut chosen: Chosen = Vec::new();
     let mut acc: Vec<[f64; 2]> = Vec::new();
-    let mut mu: Vec<f64> = Vec::new();
-    let mut g: Vec<f64> = Vec::new();
+    let mut net: Vec<Vec<f64>> = vec![Vec::new(); cubes.len()];
+    let mut value: Vec<Vec<f64>> = vec![Vec::new(); cubes.len()];
+    let mut split: Vec<Vec<f64>> = vec![Vec::new(); cubes.len()];
+    // Deepest cuboids first, for the bottom-up values.
+    let mut by_depth: Vec<usize> = (0..cubes.len()).collect();
+    by_depth.sort_by_key(|&c| std::cmp::Reverse(cubes[c].dims.len()));
+    let children: Vec<Vec<usize>> = cubes
+        .iter()
+        .map(|c| {
+            (0..cubes.len())
+                .filter(|&o| {
+                    cubes[o].mask & c.mask == c.mask && cubes[o].dims.len() == c.dims.len() + 1
+                })
+                .collect()
+        })
+        .collect();
     while chosen.len() < s.max_causes {
-        let mut best: Option<(f64, usize, u32)> = None;
         for (ci, c) in cubes.iter().enumerate() {
             let m = c.first_leaf.len();
             acc.clear();
@@ -283,23 +300,49 @@ fn greedy(
                     a[1] += x[l] / sigma2[l];
                 }
             }
-            mu.clear();
-            mu.extend(
-                acc.iter()
-                    .map(|a| if a[0] > 0.0 { a[1] / a[0] } else { 0.0 }),
-            );
+            let g = &mut net[ci];
             g.clear();
-            g.resize(m, 0.0);
+            g.resize(m, -c.penalty);
             for l in 0..n {
                 if !covered[l] {
                     let e = c.of_leaf[l] as usize;
-                    g[e] += leaf_gain(x[l], sigma2[l], mu[e]);
+                    let a = acc[e];
+                    g[e] += leaf_gain(x[l], sigma2[l], a[1] / a[0]);
                 }
             }
-            for (e, &ge) in g.iter().enumerate() {
-                let ge = ge - c.penalty;
-                if ge > 0.0 && best.is_none_or(|b| ge > b.0) {
-                    best = Some((ge, ci, e as u32));
+            for (e, a) in acc.iter().enumerate() {
+                if a[0] <= 0.0 || (a[1] / a[0]).abs() < min_shift {
+                    g[e] = f64::NEG_INFINITY;
+                }
+            }
+        }
+        // The best an element's leaves can be described: by itself, or by
+        // its children in one finer cuboid (each by its own best).
+        for &ci in &by_depth {
+            let m = cubes[ci].first_leaf.len();
+            let mut best_split = vec![0.0f64; m];
+            for &k in &children[ci] {
+                let mut sum = vec![0.0f64; m];
+                for (ce, v) in value[k].iter().enumerate() {
+                    let parent = cubes[ci].of_leaf[cubes[k].first_leaf[ce] as usize] as usize;
+                    sum[parent] += v;
+                }
+                for (b, s) in best_split.iter_mut().zip(sum) {
+                    *b = b.max(s);
+                }
+            }
+            value[ci] = net[ci]
+                .iter()
+                .zip(&best_split)
+                .map(|(&n, &b)| n.max(b).max(0.0))
+                .collect();
+            split[ci] = best_split;
+        }
+        let mut best: Option<(f64, usize, u32)> = None;
+        for ci in 0..cubes.len() {
+            for (e, (&g, &b)) in net[ci].iter().zip(&split[ci]).enumerate() {
+                if g > 0.0 && g >= b && best.is_none_or(|x| g > x.0) {
+                    best = Some((g, ci, e as u32));
                 }
             }
         }
@@ -387,9 +430,11 @@ pub fn localize(dims: &[String], leaves: &[Leaf], s: &Settings) -> Result<Found,
     let mut sigma = Vec::new();
     for _ in 0..2 {
         sigma = noise(&x, &magnitude, &covered, &order, s.min_noise);
+        let mut typical: Vec<f64> = order.iter().map(|&l| sigma[l]).collect();
+        let min_shift = s.min_change.max(0.5 * median(&mut typical));
         let t = tail_factor(&x, &sigma, &covered, &order);
         sigma.iter_mut().for_each(|s| *s *= t);
-        chosen = greedy(&cubes, &x, &sigma, &informative, s);
+        chosen = greedy(&cubes, &x, &sigma, &informative, min_shift, s);
         covered.iter_mut().for_each(|c| *c = false);
         for &(ci, e) in &chosen {
             for l in 0..n {
