@@ -44,6 +44,7 @@
 //! ```
 
 mod csv;
+mod noise;
 mod search;
 #[cfg(test)]
 mod tests;
@@ -187,7 +188,7 @@ impl Default for Settings {
         Settings {
             max_layer: 0,
             max_causes: 20,
-            penalty: 3.0,
+            penalty: 6.0,
             min_change: 0.01,
             min_noise: 0.002,
         }

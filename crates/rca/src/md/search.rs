@@ -2,15 +2,10 @@
 //! shifts of the leaves' relative deviations (see the module header of
 //! [`super`]).
 
+use super::noise::{median, tail_factor, Noise};
 use super::{Cause, Element, Found, Leaf, MdError, Settings};
 use std::collections::HashMap;
 
-/// Leaves per magnitude band when the noise is estimated per band.
-const BAND_LEAVES: usize = 400;
-/// The most magnitude bands.
-const MAX_BANDS: usize = 8;
-/// The rank from the top at which the noise's tail is measured.
-const TAIL_RANK: usize = 10;
 /// Above this many (cuboid, leaf) pairs the deepest layers are left out.
 const MAX_WORK: usize = 60_000_000;
 
@@ -125,124 +120,6 @@ fn cuboids(coded: &Coded, d: usize, n: usize, s: &Settings) -> Vec<Cuboid> {
     out
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    let mid = v.len() / 2;
-    let (_, m, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
-    *m
-}
-
-/// The relative noise of each informative leaf: the median absolute
-/// deviation of the residuals of the leaves no element covers, per band of
-/// leaves of similar magnitude.
-fn noise(
-    resid: &[f64],
-    magnitude: &[f64],
-    covered: &[bool],
-    order: &[usize],
-    floor: f64,
-) -> Vec<f64> {
-    let free: Vec<usize> = order.iter().copied().filter(|&l| !covered[l]).collect();
-    let bands = (free.len() / BAND_LEAVES).clamp(1, MAX_BANDS);
-    let mut sigma = vec![floor; resid.len()];
-    let mut global: Vec<f64> = free.iter().map(|&l| resid[l].abs()).collect();
-    let g = (1.4826 * median(&mut global)).max(floor);
-    if bands == 1 {
-        sigma.iter_mut().for_each(|s| *s = g);
-        return sigma;
-    }
-    // Band edges by magnitude among the free leaves; covered leaves take
-    // the band of their magnitude.
-    let edges: Vec<f64> = (1..bands)
-        .map(|b| magnitude[free[b * free.len() / bands]])
-        .collect();
-    let band_of = |m: f64| edges.iter().take_while(|&&e| m >= e).count();
-    let mut per: Vec<Vec<f64>> = vec![Vec::new(); bands];
-    for &l in &free {
-        per[band_of(magnitude[l])].push(resid[l].abs());
-    }
-    let sig: Vec<f64> = per
-        .iter_mut()
-        .map(|v| (1.4826 * median(v)).max(floor))
-        .collect();
-    for &l in order {
-        sigma[l] = sig[band_of(magnitude[l])];
-    }
-    sigma
-}
-
-/// The standard normal quantile at `p` (0 < p < 1), by a rational
-/// approximation good to about 1e-9 (Acklam's coefficients).
-fn normal_quantile(p: f64) -> f64 {
-    const A: [f64; 6] = [
-        -3.969683028665376e1,
-        2.209460984245205e2,
-        -2.759285104469687e2,
-        1.383_577_518_672_69e2,
-        -3.066479806614716e1,
-        2.506628277459239,
-    ];
-    const B: [f64; 5] = [
-        -5.447609879822406e1,
-        1.615858368580409e2,
-        -1.556989798598866e2,
-        6.680131188771972e1,
-        -1.328068155288572e1,
-    ];
-    const C: [f64; 6] = [
-        -7.784894002430293e-3,
-        -3.223964580411365e-1,
-        -2.400758277161838,
-        -2.549732539343734,
-        4.374664141464968,
-        2.938163982698783,
-    ];
-    const D: [f64; 4] = [
-        7.784695709041462e-3,
-        3.224671290700398e-1,
-        2.445134137142996,
-        3.754408661907416,
-    ];
-    let p = p.clamp(1e-300, 1.0 - 1e-16);
-    let tail = |q: f64| {
-        let q = (-2.0 * q.ln()).sqrt();
-        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
-            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
-    };
-    if p < 0.02425 {
-        tail(p)
-    } else if p > 1.0 - 0.02425 {
-        -tail(1.0 - p)
-    } else {
-        let q = p - 0.5;
-        let r = q * q;
-        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
-            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
-    }
-}
-
-/// How much heavier than a normal distribution's the tail of the free
-/// leaves' noise is: the `TAIL_RANK`-th largest |x/σ| over the normal
-/// quantile of the same rank (at least 1). Extreme single leaves of a
-/// heavy-tailed noise are then not taken for faults.
-fn tail_factor(x: &[f64], sigma: &[f64], covered: &[bool], order: &[usize]) -> f64 {
-    let mut z: Vec<f64> = order
-        .iter()
-        .filter(|&&l| !covered[l])
-        .map(|&l| (x[l] / sigma[l]).abs())
-        .collect();
-    let n = z.len();
-    let k = TAIL_RANK.max(n / 1000);
-    if n < 4 * k {
-        return 1.0;
-    }
-    let (_, e, _) = z.select_nth_unstable_by(n - k, f64::total_cmp);
-    let want = normal_quantile(1.0 - k as f64 / (2.0 * n as f64));
-    (*e / want).max(1.0)
-}
-
 /// The chosen elements: (cuboid, element) pairs.
 type Chosen = Vec<(usize, u32)>;
 
@@ -250,28 +127,52 @@ type Chosen = Vec<(usize, u32)>;
 /// shift, relative to it.
 const SPREAD: f64 = 0.25;
 
-/// What leaf `x` (with noise `sigma`) gains from being explained by a fault
-/// that shifts its element by `mu`, against being normal: the log-likelihood
-/// of `N(mu, sigma² + (SPREAD·mu)²)` over that of `N(0, sigma²)`.
-fn leaf_gain(x: f64, sigma2: f64, mu: f64) -> f64 {
-    let v = sigma2 + SPREAD * SPREAD * mu * mu;
-    let r = x - mu;
-    x * x / (2.0 * sigma2) - r * r / (2.0 * v) - 0.5 * (v / sigma2).ln()
+/// What the uncovered leaves of one element gain from being explained by a
+/// fault that shifts them all by one amount `mu` (with a spread of
+/// `SPREAD·mu`), against being normal: the log-likelihood ratio of
+/// `N(mu, σ² + (SPREAD·mu)²)` over `N(0, σ²)`, summed per noise band from
+/// each band's count, sum and sum of squares (`acc[3b..3b+3]`).
+///
+/// Returns 0 without the full sum when even a perfect fit could not gain
+/// more than `floor`.
+fn element_gain(acc: &[f64], sigma2: &[f64], floor: f64) -> (f64, f64) {
+    let (mut w, mut wx, mut most) = (0.0, 0.0, 0.0);
+    for (b, s2) in sigma2.iter().enumerate() {
+        w += acc[3 * b] / s2;
+        wx += acc[3 * b + 1] / s2;
+        most += acc[3 * b + 2] / (2.0 * s2);
+    }
+    if w <= 0.0 || most <= floor {
+        return (0.0, 0.0);
+    }
+    let mu = wx / w;
+    let mut g = 0.0;
+    for (b, s2) in sigma2.iter().enumerate() {
+        let (n, s1, sq) = (acc[3 * b], acc[3 * b + 1], acc[3 * b + 2]);
+        if n == 0.0 {
+            continue;
+        }
+        let v = s2 + SPREAD * SPREAD * mu * mu;
+        let resid = (sq - 2.0 * mu * s1 + mu * mu * n).max(0.0);
+        g += sq / (2.0 * s2) - resid / (2.0 * v) - 0.5 * n * (v / s2).ln();
+    }
+    (mu, g)
 }
 
 fn greedy(
     cubes: &[Cuboid],
     x: &[f64],
-    sigma: &[f64],
+    noise: &Noise,
     informative: &[bool],
     min_shift: f64,
     s: &Settings,
 ) -> Chosen {
     let n = x.len();
-    let sigma2: Vec<f64> = sigma.iter().map(|s| s * s).collect();
+    let sigma2: Vec<f64> = noise.sigma.iter().map(|s| s * s).collect();
+    let width = 3 * sigma2.len();
     let mut covered: Vec<bool> = informative.iter().map(|i| !i).collect();
     let mut chosen: Chosen = Vec::new();
-    let mut acc: Vec<[f64; 2]> = Vec::new();
+    let mut acc: Vec<f64> = Vec::new();
     let mut net: Vec<Vec<f64>> = vec![Vec::new(); cubes.len()];
     let mut value: Vec<Vec<f64>> = vec![Vec::new(); cubes.len()];
     let mut split: Vec<Vec<f64>> = vec![Vec::new(); cubes.len()];
@@ -292,29 +193,25 @@ fn greedy(
         for (ci, c) in cubes.iter().enumerate() {
             let m = c.first_leaf.len();
             acc.clear();
-            acc.resize(m, [0.0; 2]);
+            acc.resize(m * width, 0.0);
             for l in 0..n {
                 if !covered[l] {
-                    let a = &mut acc[c.of_leaf[l] as usize];
-                    a[0] += 1.0 / sigma2[l];
-                    a[1] += x[l] / sigma2[l];
+                    let i = c.of_leaf[l] as usize * width + 3 * noise.band[l] as usize;
+                    acc[i] += 1.0;
+                    acc[i + 1] += x[l];
+                    acc[i + 2] += x[l] * x[l];
                 }
             }
             let g = &mut net[ci];
             g.clear();
-            g.resize(m, -c.penalty);
-            for l in 0..n {
-                if !covered[l] {
-                    let e = c.of_leaf[l] as usize;
-                    let a = acc[e];
-                    g[e] += leaf_gain(x[l], sigma2[l], a[1] / a[0]);
+            g.extend(acc.chunks_exact(width).map(|a| {
+                let (mu, gain) = element_gain(a, &sigma2, c.penalty);
+                if gain <= 0.0 || mu.abs() < min_shift {
+                    f64::NEG_INFINITY
+                } else {
+                    gain - c.penalty
                 }
-            }
-            for (e, a) in acc.iter().enumerate() {
-                if a[0] <= 0.0 || (a[1] / a[0]).abs() < min_shift {
-                    g[e] = f64::NEG_INFINITY;
-                }
-            }
+            }));
         }
         // The best an element's leaves can be described: by itself, or by
         // its children in one finer cuboid (each by its own best).
@@ -427,14 +324,15 @@ pub fn localize(dims: &[String], leaves: &[Leaf], s: &Settings) -> Result<Found,
     // leaves the first answer leaves uncovered.
     let mut covered = vec![false; n];
     let mut chosen = Vec::new();
-    let mut sigma = Vec::new();
+    let mut typical = 0.0;
     for _ in 0..2 {
-        sigma = noise(&x, &magnitude, &covered, &order, s.min_noise);
-        let mut typical: Vec<f64> = order.iter().map(|&l| sigma[l]).collect();
-        let min_shift = s.min_change.max(0.5 * median(&mut typical));
-        let t = tail_factor(&x, &sigma, &covered, &order);
-        sigma.iter_mut().for_each(|s| *s *= t);
-        chosen = greedy(&cubes, &x, &sigma, &informative, min_shift, s);
+        let mut noise = Noise::estimate(&x, &magnitude, &covered, &order, s.min_noise);
+        let mut each: Vec<f64> = order.iter().map(|&l| noise.of(l)).collect();
+        typical = median(&mut each);
+        let min_shift = s.min_change.max(0.5 * typical);
+        let t = tail_factor(&x, &noise, &covered, &order);
+        noise.sigma.iter_mut().for_each(|s| *s *= t);
+        chosen = greedy(&cubes, &x, &noise, &informative, min_shift, s);
         covered.iter_mut().for_each(|c| *c = false);
         for &(ci, e) in &chosen {
             for l in 0..n {
@@ -444,8 +342,7 @@ pub fn localize(dims: &[String], leaves: &[Leaf], s: &Settings) -> Result<Found,
             }
         }
     }
-    let mut sig: Vec<f64> = order.iter().map(|&l| sigma[l]).collect();
-    found.noise = median(&mut sig);
+    found.noise = typical;
 
     let dev = total_actual - total_expected;
     for (ci, e) in chosen {
