@@ -68,6 +68,30 @@ pub struct DynamicRuleConfig {
     /// from the store. Default `14d`.
     #[serde(default = "default_window")]
     pub training_window: PromDuration,
+    /// `localize`: when the rule's alert fires on a KPI that adds up over
+    /// dimensions, find which dimension values explain the deviation (the
+    /// server runs it and adds the answer to the alert). Default: off.
+    #[serde(default)]
+    pub localize: Option<LocalizeConfig>,
+}
+
+/// The `localize:` key of a dynamic rule: the KPI's leaves, their actual
+/// and expected values. Unknown keys are refused.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalizeConfig {
+    /// `by` (required): the dimension labels of a leaf, e.g. `[center,
+    /// cluster, process, ip]`.
+    pub by: Vec<String>,
+    /// `actual` (required): a PromQL expression with one series per leaf at
+    /// the alert's time, e.g. `sum by (center, cluster, process, ip)
+    /// (rate(orders_total[5m]))`.
+    pub actual: String,
+    /// `expected` (required): a PromQL expression with each leaf's expected
+    /// value, joined to `actual` on the `by` labels, e.g. the leaves'
+    /// learned baselines `argus_baseline_expected{rule="OrdersByLeaf"}` or
+    /// last week's values (`… offset 1w`).
+    pub expected: String,
 }
 
 /// The `detect:` section. Unknown keys are refused. Read at start-up; a
@@ -249,6 +273,28 @@ pub fn compile_rules(rules: &[DynamicRuleConfig]) -> Result<Vec<CompiledRule>, C
         }
         if r.training_window.as_millis() <= 0 {
             return Err(duration("training_window must be positive"));
+        }
+        if let Some(l) = &r.localize {
+            let bad = |problem| ConfigError::Localize {
+                at: at.clone(),
+                problem,
+            };
+            if l.by.is_empty() {
+                return Err(bad("localize.by needs at least one label"));
+            }
+            if l.by.iter().any(|b| !argus_model::is_valid_label_name(b)) {
+                return Err(bad(
+                    "localize.by holds a name that is not a valid label name",
+                ));
+            }
+            if (1..l.by.len()).any(|i| l.by[..i].contains(&l.by[i])) {
+                return Err(bad("localize.by names a label twice"));
+            }
+            if l.actual.trim().is_empty() || l.expected.trim().is_empty() {
+                return Err(bad(
+                    "localize needs both an actual and an expected expression",
+                ));
+            }
         }
         let names = sets
             .iter()

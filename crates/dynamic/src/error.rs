@@ -49,6 +49,14 @@ pub enum ConfigError {
         /// For example `retrain_interval must be positive`.
         problem: &'static str,
     },
+    /// A `localize:` key that cannot be used.
+    #[error("{at}: {problem}")]
+    Localize {
+        /// `dynamic_rules[i] (name)`.
+        at: String,
+        /// What is wrong.
+        problem: &'static str,
+    },
     /// A key of `labels` or `annotations` that is not a valid label name.
     #[error("{at}: {what}: {name:?} is not a valid label name")]
     LabelName {

@@ -78,7 +78,7 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-pub use config::{compile_rules, CompiledRule, DetectConfig, DynamicRuleConfig};
+pub use config::{compile_rules, CompiledRule, DetectConfig, DynamicRuleConfig, LocalizeConfig};
 pub use error::{ConfigError, DynamicError};
 pub use sink::{AlertSink, AlertState, DynamicAlert};
 pub use tap::Tap;

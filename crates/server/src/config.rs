@@ -501,6 +501,15 @@ impl Config {
         }
         self.health.validate().map_err(|e| e.to_string())?;
         argus_dynamic::compile_rules(&self.dynamic_rules).map_err(|e| e.to_string())?;
+        for (i, r) in self.dynamic_rules.iter().enumerate() {
+            if let Some(l) = &r.localize {
+                for (which, expr) in [("actual", &l.actual), ("expected", &l.expected)] {
+                    argus_promql::parse(expr, &argus_promql::ParseLimits::default()).map_err(
+                        |e| format!("dynamic_rules[{i}] ({}): localize.{which}: {e}", r.name),
+                    )?;
+                }
+            }
+        }
         self.detect.validate().map_err(|e| e.to_string())?;
         self.incidents.validate().map_err(|e| e.to_string())?;
         self.logs.validate()?;

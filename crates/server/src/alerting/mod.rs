@@ -27,6 +27,7 @@
 pub mod api;
 mod json;
 mod links;
+pub mod localize;
 pub mod sources;
 
 pub use sources::IngressSink;

@@ -55,6 +55,8 @@ pub struct IngressSink {
     /// What the configuration adds to alerts; shared by the clones,
     /// replaced on reload.
     stamp: Arc<RwLock<Stamp>>,
+    /// Localises the alerts of dynamic rules with a `localize:` key.
+    localizer: Option<Arc<super::localize::Localizer>>,
 }
 
 /// What the configuration adds to every alert.
@@ -73,7 +75,15 @@ impl IngressSink {
             ingress,
             forwarder: None,
             stamp: Arc::new(RwLock::new(Stamp::default())),
+            localizer: None,
         }
+    }
+
+    /// Localises the alerts of dynamic rules with a `localize:` key
+    /// ([`super::localize`]) before they go on.
+    pub fn with_localizer(mut self, localizer: Arc<super::localize::Localizer>) -> Self {
+        self.localizer = Some(localizer);
+        self
     }
 
     /// Sends every alert, stamped, to `forwarder`'s Alertmanagers too.
@@ -93,6 +103,9 @@ impl IngressSink {
             .clone()
             .unwrap_or_else(|| format!("http://{listen}"));
         self.set_external_url(&url);
+        if let Some(l) = &self.localizer {
+            l.configure(&cfg.dynamic_rules);
+        }
     }
 
     /// Sets the base of the links given to health and dynamic-rule alerts.
@@ -210,8 +223,11 @@ impl argus_dynamic::AlertSink for IngressSink {
         self.forward(
             "dynamic rules",
             alerts
-                .iter()
-                .map(|a| {
+                .into_iter()
+                .map(|mut a| {
+                    if let Some(l) = &self.localizer {
+                        l.annotate(&mut a);
+                    }
                     let mut ev = a.event();
                     // The explorer shows the series with its learned band.
                     if let (true, Some(series)) =

@@ -101,7 +101,9 @@ async fn start(
     // dynamic rules; the pipeline's feed drains it once alerting runs.
     let (alert_sink, alert_queue) = alerting::sources::ingress(opts.alert_tx.clone());
     let forwarder = start_forwarder(cfg, clock.clone(), up)?;
-    let alert_sink = alert_sink.with_forwarder(forwarder.clone());
+    let alert_sink = alert_sink
+        .with_forwarder(forwarder.clone())
+        .with_localizer(Arc::new(alerting::localize::Localizer::new(query.clone())));
     alert_sink.configure(cfg, opts.listen);
     let health = health::HealthRuntime::start(
         cfg,
