@@ -224,6 +224,7 @@ pub fn incident_json(svc: &IncidentService, inc: &Incident) -> Value {
         "topology": neighbourhood(svc, inc),
         "evidence": inc.evidence.iter().map(move_json).collect::<Vec<_>>(),
         "evidenceAt": at(inc.evidence_at_ms),
+        "suspects": inc.suspects,
         "changes": inc.changes.iter().map(|c| json!({
             "at": format_time(c.at_ms),
             "kind": c.kind,

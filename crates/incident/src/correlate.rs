@@ -544,6 +544,7 @@ impl Correlator {
             evidence: Vec::new(),
             evidence_at_ms: None,
             changes: Vec::new(),
+            suspects: Vec::new(),
             updated_ms: s.at_ms,
         };
         inc.log(

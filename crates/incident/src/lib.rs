@@ -43,6 +43,7 @@ pub mod replay;
 pub mod root;
 pub mod service;
 pub mod store;
+pub mod suspects;
 pub mod topology;
 
 pub use correlate::{Correlator, Settings, Signal};

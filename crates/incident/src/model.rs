@@ -278,6 +278,10 @@ pub struct Incident {
     /// half an hour before the fault on, gathered with the evidence.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<crate::changes::Change>,
+    /// Its likely causes, best first ([`crate::suspects`]), ranked with the
+    /// evidence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suspects: Vec<crate::suspects::Suspect>,
     /// The last time anything changed.
     pub updated_ms: i64,
 }

@@ -220,6 +220,7 @@ struct Shared {
     rx: Mutex<Option<mpsc::UnboundedReceiver<Input>>>,
     source: Mutex<Option<Arc<dyn SeriesSource>>>,
     changes: Mutex<Option<Arc<dyn crate::changes::ChangeSource>>>,
+    ranker: Mutex<Option<Arc<dyn crate::suspects::SuspectRanker>>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -262,6 +263,7 @@ impl IncidentService {
                 rx: Mutex::new(Some(rx)),
                 source: Mutex::new(None),
                 changes: Mutex::new(None),
+                ranker: Mutex::new(None),
             }),
         })
     }

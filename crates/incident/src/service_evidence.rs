@@ -81,6 +81,12 @@ impl IncidentService {
         *self.shared.changes.lock() = Some(s);
     }
 
+    /// Sets what ranks an incident's likely causes
+    /// ([`crate::suspects`]), with the evidence.
+    pub fn set_ranker(&self, r: Arc<dyn crate::suspects::SuspectRanker>) {
+        *self.shared.ranker.lock() = Some(r);
+    }
+
     /// Ranks what else moved around incident `id` ([`crate::evidence`]),
     /// keeps the result in the incident, and moves its fault start earlier
     /// when the root's own series moved before its first alert.
@@ -128,19 +134,52 @@ impl IncidentService {
             }
             n.into_iter().collect()
         };
-        let (moves, changes) = tokio::task::spawn_blocking(move || -> Result<_, SourceError> {
-            let changes = match changes_src {
-                Some(c) if !names.is_empty() => {
-                    c.changes(&names, fs - CHANGES_BEFORE_MS, w.to_ms, MAX_CHANGES)?
+        let ranker = self.shared.ranker.lock().clone();
+        let entry = inc
+            .alerts
+            .iter()
+            .min_by_key(|a| a.starts_at_ms)
+            .and_then(|a| a.entities.service.clone());
+        let (moves, changes, suspects) =
+            tokio::task::spawn_blocking(move || -> Result<_, SourceError> {
+                let changes = match changes_src {
+                    Some(c) if !names.is_empty() => {
+                        c.changes(&names, fs - CHANGES_BEFORE_MS, w.to_ms, MAX_CHANGES)?
+                    }
+                    _ => Vec::new(),
+                };
+                let suspects = match ranker {
+                    Some(r) => {
+                        use crate::suspects::{RankInput, AFTER_MS, HISTORY_MS, MAX_SUSPECTS};
+                        let all = [("service".to_string(), ".+".to_string())];
+                        let series = source.read(
+                            &all,
+                            fs - HISTORY_MS,
+                            (fs + AFTER_MS).min(now),
+                            EVIDENCE_MAX_SERIES,
+                        )?;
+                        let edges: Vec<(String, String)> = topo
+                            .edges()
+                            .into_iter()
+                            .map(|e| (e.caller, e.callee))
+                            .collect();
+                        let mut s = r.rank(&RankInput {
+                            series: &series,
+                            start_ms: fs,
+                            entry: entry.as_deref(),
+                            edges: &edges,
+                        });
+                        s.truncate(MAX_SUSPECTS);
+                        s
+                    }
+                    None => Vec::new(),
+                };
+                if sel.is_empty() {
+                    return Ok((Vec::new(), changes, suspects));
                 }
-                _ => Vec::new(),
-            };
-            if sel.is_empty() {
-                return Ok((Vec::new(), changes));
-            }
-            let series = source.read(&sel, w.baseline_from_ms, w.to_ms, EVIDENCE_MAX_SERIES)?;
-            Ok((rank(&series, &w, &root, &topo, &aliases, 20), changes))
-        })
+                let series = source.read(&sel, w.baseline_from_ms, w.to_ms, EVIDENCE_MAX_SERIES)?;
+                Ok((rank(&series, &w, &root, &topo, &aliases, 20), changes, suspects))
+            })
         .await
         .map_err(|e| SourceError(e.to_string()))??;
         let out = moves.clone();
@@ -156,6 +195,7 @@ impl IncidentService {
             let inc = c.incident_mut(id).ok_or(ActionError::NotFound(id))?;
             inc.evidence = moves;
             inc.changes = changes;
+            inc.suspects = suspects;
             inc.evidence_at_ms = Some(now);
             Ok(())
         })

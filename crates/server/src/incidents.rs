@@ -125,6 +125,54 @@ impl SeriesSource for StoreSeries {
     }
 }
 
+/// Ranks an incident's likely causes with the topology-aware ranking of
+/// `argus-rca` (the code `argus eval rca-topology` measures).
+#[derive(Debug)]
+struct TopologyRanker;
+
+impl argus_incident::suspects::SuspectRanker for TopologyRanker {
+    fn rank(
+        &self,
+        input: &argus_incident::suspects::RankInput<'_>,
+    ) -> Vec<argus_incident::suspects::Suspect> {
+        use argus_rca::topology::{rank, Case, Entry, Series, Settings};
+        let case = Case {
+            window: input
+                .series
+                .iter()
+                .map(|s| Series {
+                    labels: s.labels.clone(),
+                    samples: s.samples.clone(),
+                })
+                .collect(),
+            normal: Vec::new(),
+            start_ms: input.start_ms,
+            entry: input.entry.map(|s| Entry {
+                service: Some(s.to_string()),
+                metric: None,
+            }),
+            edges: input.edges.to_vec(),
+        };
+        match rank(&case, &Settings::default()) {
+            Ok(r) => r
+                .suspects
+                .into_iter()
+                .map(|s| argus_incident::suspects::Suspect {
+                    service: s.service,
+                    score: s.score,
+                    metric: s.metric,
+                    kind: s.kind.as_str().to_string(),
+                    evidence: s.evidence,
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "Could not rank the likely causes of an incident.");
+                Vec::new()
+            }
+        }
+    }
+}
+
 /// Why the incident service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum IncidentsError {
@@ -162,6 +210,7 @@ pub fn open(
     let dir = data_dir.join(STORE_DIR);
     let svc = IncidentService::open(Some(&dir), cfg, clock.clone())?;
     svc.set_source(Arc::new(StoreSeries(db.clone())));
+    svc.set_ranker(Arc::new(TopologyRanker));
     tracing::info!(dir = %dir.display(), enabled = cfg.enabled, "Opened the incident store.");
     // Always installed: the feed drops what it is sent while `enabled` is false.
     let observer = Arc::new(Observer(svc.feed(), svc.clone()));

@@ -16,7 +16,7 @@ mod logs;
 
 pub use incidents::{
     ChangeRow, IncidentAlertRow, IncidentPage, IncidentRow, IncidentView, IncidentsPage, Milestone,
-    MoveRow, OneFiveTen, RootView, TimeFigure, TimelineRow,
+    MoveRow, OneFiveTen, RootView, SuspectRow, TimeFigure, TimelineRow,
 };
 pub use logs::LogsPage;
 

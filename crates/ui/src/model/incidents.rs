@@ -127,6 +127,8 @@ pub struct IncidentView {
     pub merged_into: String,
     /// What else moved around it, best first.
     pub evidence: Vec<MoveRow>,
+    /// Its likely causes, best first.
+    pub suspects: Vec<SuspectRow>,
     /// When that was gathered; empty when not yet.
     pub evidence_at: String,
     /// Deploys, configuration changes and other events of its services from
@@ -145,6 +147,21 @@ pub struct ChangeRow {
     pub service: String,
     /// What happened.
     pub summary: String,
+}
+
+/// One likely cause of an incident.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SuspectRow {
+    /// The service.
+    pub service: String,
+    /// What kind of fault it looks like: cpu, memory, network, code.
+    pub kind: String,
+    /// The metric that points there.
+    pub metric: String,
+    /// The score, formatted.
+    pub score: String,
+    /// What was seen.
+    pub evidence: String,
 }
 
 /// One series that moved around an incident.
@@ -240,4 +257,8 @@ pub struct IncidentAlertRow {
     pub firings: u64,
     /// Its `startsAt`.
     pub starts_at: String,
+    /// Where its KPI's deviation lies over the KPI's dimensions (the
+    /// `root_cause_detail` annotation of a localised alert); empty when
+    /// not localised.
+    pub located: String,
 }

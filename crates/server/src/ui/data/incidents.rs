@@ -325,9 +325,27 @@ pub fn incident(v: &Value) -> IncidentView {
                 .collect()
         })
         .unwrap_or_default();
+    let suspects = v["suspects"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| argus_ui::model::SuspectRow {
+                    service: s(x, "service"),
+                    kind: s(x, "kind"),
+                    metric: s(x, "metric"),
+                    score: x["score"]
+                        .as_f64()
+                        .map(|f| format!("{f:.2}"))
+                        .unwrap_or_default(),
+                    evidence: s(x, "evidence"),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     IncidentView {
         changes,
         evidence,
+        suspects,
         evidence_at: when(&v["evidenceAt"]),
         id: s(v, "id"),
         title: s(v, "title"),
@@ -363,6 +381,7 @@ fn incident_alert(a: &Value) -> IncidentAlertRow {
         firing: a["firing"].as_bool().unwrap_or(false),
         firings: a["firings"].as_u64().unwrap_or(0),
         starts_at: when(&a["startsAt"]),
+        located: s(&a["annotations"], "root_cause_detail"),
     }
 }
 
