@@ -51,18 +51,55 @@ pub struct Args {
     /// Also write every case's ranks and times, and the summary, here as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Overrides a numeric setting of the ranking, `NAME=VALUE` (repeatable):
+    /// edge_weight, min_baseline_points, recent_points, relative_floor,
+    /// family_floor, second_weight, anomalous_z, downstream_ratio,
+    /// downstream_penalty, downstream_depth, unreachable_penalty, kind_share.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    set: Vec<String>,
+}
+
+/// The default settings with `--set` overrides applied.
+fn settings(overrides: &[String]) -> anyhow::Result<Settings> {
+    let mut s = Settings::default();
+    for o in overrides {
+        let (name, value) = o
+            .split_once('=')
+            .with_context(|| format!("--set {o}: expected NAME=VALUE"))?;
+        let v: f64 = value
+            .trim()
+            .parse()
+            .with_context(|| format!("--set {o}: {value} is not a number"))?;
+        match name.trim() {
+            "edge_weight" => s.edge_weight = v,
+            "min_baseline_points" => s.min_baseline_points = v as usize,
+            "recent_points" => s.recent_points = v as usize,
+            "relative_floor" => s.relative_floor = v,
+            "family_floor" => s.family_floor = v,
+            "second_weight" => s.second_weight = v,
+            "anomalous_z" => s.anomalous_z = v,
+            "downstream_ratio" => s.downstream_ratio = v,
+            "downstream_penalty" => s.downstream_penalty = v,
+            "downstream_depth" => s.downstream_depth = v as usize,
+            "unreachable_penalty" => s.unreachable_penalty = v,
+            "kind_share" => s.kind_share = v,
+            other => bail!("--set {o}: no numeric setting named {other}"),
+        }
+    }
+    s.validate()?;
+    Ok(s)
 }
 
 /// Runs the command; exit code 1 when a case failed.
 pub fn run(a: Args) -> anyhow::Result<i32> {
     if let (Some(dir), Some(out)) = (&a.case, &a.out) {
         let case = load_case(dir, a.graph.as_deref(), a.normal.as_deref())?;
-        let ranking = topology::rank(&case, &Settings::default())?;
+        let ranking = topology::rank(&case, &settings(&a.set)?)?;
         write_ranking(out, &ranking)?;
         return Ok(0);
     }
     match (&a.cases, &a.labels) {
-        (Some(root), Some(labels)) => batch(root, labels, a.json.as_deref()),
+        (Some(root), Some(labels)) => batch(root, labels, a.json.as_deref(), &settings(&a.set)?),
         _ => bail!("give --case DIR --out FILE, or --cases ROOT --labels FILE"),
     }
 }
@@ -312,7 +349,7 @@ fn rank_of(r: &Ranking, answer: &str) -> Option<usize> {
 }
 
 /// Runs both methods on one case, catching errors and panics.
-fn run_case(dir: &Path, answer: &str) -> (Outcome, Outcome) {
+fn run_case(dir: &Path, answer: &str, set: &Settings) -> (Outcome, Outcome) {
     let parent = dir.parent().unwrap_or(dir);
     let graph = Some(parent.join("graph.csv")).filter(|p| p.is_file());
     let normal = Some(parent.join("normal.om")).filter(|p| p.is_file());
@@ -335,7 +372,7 @@ fn run_case(dir: &Path, answer: &str) -> (Outcome, Outcome) {
         }
     };
     let t1 = Instant::now();
-    let ours = std::panic::catch_unwind(|| topology::rank(&case, &Settings::default()));
+    let ours = std::panic::catch_unwind(|| topology::rank(&case, set));
     let ours_time = load_time + t1.elapsed();
     let t2 = Instant::now();
     let base = std::panic::catch_unwind(|| topology::zscore_baseline(&case, "service"));
@@ -415,7 +452,12 @@ impl Summary {
     }
 }
 
-fn batch(root: &Path, labels_path: &Path, json: Option<&Path>) -> anyhow::Result<i32> {
+fn batch(
+    root: &Path,
+    labels_path: &Path,
+    json: Option<&Path>,
+    set: &Settings,
+) -> anyhow::Result<i32> {
     let labels = read_labels(labels_path)?;
     let dirs = find_cases(root)?;
     if dirs.is_empty() {
@@ -432,7 +474,7 @@ fn batch(root: &Path, labels_path: &Path, json: Option<&Path>) -> anyhow::Result
         let scenario = id.rsplit_once('/').map_or("", |(s, _)| s).to_string();
         let label = labels.get(&id);
         let (ours, base) = match label {
-            Some(l) => run_case(dir, &l.service),
+            Some(l) => run_case(dir, &l.service, set),
             None => {
                 let o = Outcome {
                     error: Some(format!("no row for case {id} in {}", labels_path.display())),
