@@ -23,6 +23,7 @@ mod backtest_cmd;
 mod check_cmd;
 mod eval_cmd;
 mod logging;
+mod rca_topology_cmd;
 mod train_cmd;
 
 use anyhow::Context;
@@ -89,6 +90,9 @@ enum EvalCmd {
     Logstore(eval_cmd::LogstoreArgs),
     /// Localise a KPI's deviation over its dimensions, for a folder of cases.
     Rca(eval_cmd::RcaArgs),
+    /// Rank the services most likely to have caused an incident, for one case or a labelled folder of cases.
+    #[command(name = "rca-topology")]
+    RcaTopology(rca_topology_cmd::Args),
 }
 
 #[derive(Args)]
@@ -204,6 +208,7 @@ fn main() {
                 EvalCmd::Logparse(a) => eval_cmd::logparse(a),
                 EvalCmd::Logstore(a) => eval_cmd::logstore(a),
                 EvalCmd::Rca(a) => eval_cmd::rca(a),
+                EvalCmd::RcaTopology(a) => rca_topology_cmd::run(a),
             };
             code.map(|c| {
                 if c != 0 {

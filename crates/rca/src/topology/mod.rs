@@ -1,2 +1,481 @@
 //! Topology-aware ranking of the services (and their metrics) that most
 //! likely caused an incident.
+//!
+//! [`rank`] takes the series of a window around the incident's start (with
+//! the history before it), optionally the same series over a normal period,
+//! the start, the service or metric that alerted, and the call graph as
+//! `(caller, callee)` edges; it returns a [`Ranking`] of [`Suspect`]s, best
+//! first, each with its strongest metric, a [`Kind`] and a sentence of
+//! evidence. It is pure and deterministic: the server reads the series from
+//! the store and calls it live; `argus eval rca-topology` calls it offline.
+//!
+//! How a service is scored:
+//! 1. **Placing.** A series counts for the value of its `service` label; an
+//!    edge series (source and destination labels, no service) counts for its
+//!    destination, weighted by [`Settings::edge_weight`], and adds its edge to
+//!    the graph. Unlabelled series (front-end SLIs) are not candidates.
+//! 2. **Per series.** Counters (`_total` families that never fall) become
+//!    rates. The points from the start on are summed up by one value (the
+//!    second furthest from the normal level when there are three or more,
+//!    so one spike is not a move) and measured in robust z units against the
+//!    normal period *and* the history before the start, keeping the smaller
+//!    (the more conservative); a level already reached in the last points
+//!    before the start (an earlier incident) is no news. The scale is the
+//!    MAD, floored by a fraction of the series' own level and by a fraction
+//!    of its family's typical magnitude, so an idle series with near-zero
+//!    variance does not turn a tiny blip into a huge score.
+//! 3. **Per service.** The best series, plus [`Settings::second_weight`] times
+//!    the second best: a service is as anomalous as its clearest metric, not
+//!    as its number of metrics.
+//! 4. **Graph.** A moving service with a callee (up to
+//!    [`Settings::downstream_depth`] hops, through nodes without metrics) that
+//!    moved about as much is more likely a victim than the root, so its score
+//!    is multiplied by [`Settings::downstream_penalty`]. With an entry
+//!    service, services the entry cannot reach are multiplied by
+//!    [`Settings::unreachable_penalty`].
+//! 5. **Kind.** A rising cpu or memory series among the service's moving
+//!    series makes it cpu or memory; else an error or success-rate series
+//!    makes it code; else latency and traffic make it network. The words
+//!    read from family names are listed in `kind.rs`.
+//!
+//! ```
+//! use argus_model::Labels;
+//! use argus_rca::topology::{rank, Case, Kind, Series, Settings};
+//!
+//! let minute = 60_000;
+//! let start = 60 * minute;
+//! let series = |svc: &str, fam: &str, f: &dyn Fn(i64) -> f64| Series {
+//!     labels: Labels::from_pairs(&[("__name__", fam), ("service", svc)]),
+//!     samples: (0..65).map(|i| (i * minute, f(i))).collect(),
+//! };
+//! let wobble = |i: i64| ((i * 7919) % 13) as f64 / 13.0;
+//! let case = Case {
+//!     window: vec![
+//!         // The front end's latency follows its callee's.
+//!         series("front", "latency_seconds", &|i| 0.1 + 0.01 * wobble(i) + if i >= 60 { 0.3 } else { 0.0 }),
+//!         series("cart", "latency_seconds", &|i| 0.02 + 0.002 * wobble(i) + if i >= 60 { 0.3 } else { 0.0 }),
+//!         series("cart", "cpu_usage", &|i| 0.2 + 0.02 * wobble(i) + if i >= 60 { 1.0 } else { 0.0 }),
+//!         series("front", "cpu_usage", &|i| 0.3 + 0.02 * wobble(i)),
+//!     ],
+//!     start_ms: start,
+//!     edges: vec![("front".into(), "cart".into())],
+//!     ..Case::default()
+//! };
+//! let ranking = rank(&case, &Settings::default()).unwrap();
+//! assert_eq!(ranking.suspects[0].service, "cart");
+//! assert_eq!(ranking.suspects[0].kind, Kind::Cpu);
+//! assert_eq!(ranking.suspects[0].metric, "cpu_usage");
+//! assert!(ranking.suspects[0].evidence.contains("rose"));
+//! ```
+
+mod baseline;
+mod graph;
+mod kind;
+mod score;
+mod stats;
+#[cfg(test)]
+mod tests;
+
+pub use baseline::zscore_baseline;
+pub use kind::Kind;
+
+use argus_model::Labels;
+use graph::Graph;
+use kind::Signal;
+use score::Scored;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One series: its labels (`__name__` included) and its samples as
+/// `(milliseconds, value)`, in any order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Series {
+    /// The label set.
+    pub labels: Labels,
+    /// `(timestamp ms, value)` pairs.
+    pub samples: Vec<(i64, f64)>,
+}
+
+/// Where the incident was first seen.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Entry {
+    /// The service that alerted, if known.
+    pub service: Option<String>,
+    /// The metric (or kind of metric) that alerted, if known.
+    pub metric: Option<String>,
+}
+
+/// Everything [`rank`] looks at.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Case {
+    /// The series of a window around the start, with the history before it.
+    pub window: Vec<Series>,
+    /// The same series over a normal period (matched by label set); may be empty.
+    pub normal: Vec<Series>,
+    /// When the incident started (ms).
+    pub start_ms: i64,
+    /// Where it was first seen.
+    pub entry: Option<Entry>,
+    /// Call edges `(caller, callee)`; may be empty.
+    pub edges: Vec<(String, String)>,
+}
+
+/// One ranked service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Suspect {
+    /// The service (the value of its service label).
+    pub service: String,
+    /// Higher is more likely: `ln(1 + z)` of its best series' robust z
+    /// score, after the graph's adjustments.
+    pub score: f64,
+    /// The metric family that points there.
+    pub metric: String,
+    /// The kind of fault it points to.
+    pub kind: Kind,
+    /// A short sentence saying what moved, by how much and when.
+    pub evidence: String,
+}
+
+/// The suspects, best first.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Ranking {
+    /// Best first; ties broken by service name.
+    pub suspects: Vec<Suspect>,
+}
+
+/// Why [`rank`] refused its input.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TopologyError {
+    /// A setting is out of its range.
+    #[error("setting {name} is {value}, which is out of range: {expected}")]
+    InvalidSetting {
+        /// The field of [`Settings`].
+        name: &'static str,
+        /// The value given.
+        value: f64,
+        /// What it must be.
+        expected: &'static str,
+    },
+}
+
+/// The knobs of [`rank`]. `Default` gives the values chosen by leaving one
+/// scenario of the development set out at a time and on the synthetic cases
+/// (see `docs/eval-rca-topology.md`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The label naming a series' service. Default `service`.
+    pub service_label: String,
+    /// Labels naming the calling side of an edge series, first found wins.
+    /// Default `source`, `source_service`, `src`, `client`.
+    pub source_labels: Vec<String>,
+    /// Labels naming the called side of an edge series. Default
+    /// `destination`, `destination_service`, `dst`, `dest`, `server`.
+    pub destination_labels: Vec<String>,
+    /// Weight of an edge series in its destination's score. Default 0.8.
+    pub edge_weight: f64,
+    /// Fewest points a baseline (normal period or history) needs to be used
+    /// when another one is there. Default 3.
+    pub min_baseline_points: usize,
+    /// How many of the last points before the start make the "recent" level
+    /// that the move must also depart from; 0 turns it off. Default 3 (used
+    /// only with at least this many plus `min_baseline_points` points).
+    pub recent_points: usize,
+    /// The scale is at least this fraction of the series' own level. Default 0.05.
+    pub relative_floor: f64,
+    /// The scale is at least this fraction of the family's typical magnitude
+    /// (upper quartile over its series of their median). Default 0.01.
+    pub family_floor: f64,
+    /// Scores are capped here. Default 10 000.
+    pub max_z: f64,
+    /// Weight of a service's second-best series. Default 0.
+    pub second_weight: f64,
+    /// A series or service at or beyond this score moved. Default 3.
+    pub anomalous_z: f64,
+    /// A callee "moved as much" when its score (`ln(1 + z)`) is at least
+    /// this share of its caller's. Default 0.7.
+    pub downstream_ratio: f64,
+    /// A caller with such a callee has its score multiplied by this. Default 0.5.
+    pub downstream_penalty: f64,
+    /// How many hops down the graph to look for such a callee. Default 3.
+    pub downstream_depth: usize,
+    /// A service the entry cannot reach has its score multiplied by this. Default 0.5.
+    pub unreachable_penalty: f64,
+    /// A series decides the kind only when its score (`ln(1 + z)`) is at
+    /// least this share of the service's best. Default 0.5.
+    pub kind_share: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect();
+        Settings {
+            service_label: "service".into(),
+            source_labels: v(&["source", "source_service", "src", "client"]),
+            destination_labels: v(&[
+                "destination",
+                "destination_service",
+                "dst",
+                "dest",
+                "server",
+            ]),
+            edge_weight: 0.8,
+            min_baseline_points: 3,
+            recent_points: 3,
+            relative_floor: 0.05,
+            family_floor: 0.01,
+            max_z: 10_000.0,
+            second_weight: 0.0,
+            anomalous_z: 3.0,
+            downstream_ratio: 0.7,
+            downstream_penalty: 0.5,
+            downstream_depth: 3,
+            unreachable_penalty: 0.5,
+            kind_share: 0.5,
+        }
+    }
+}
+
+impl Settings {
+    /// Checks every setting's range.
+    pub fn validate(&self) -> Result<(), TopologyError> {
+        let checks: [(&'static str, f64, bool, &'static str); 10] = [
+            (
+                "edge_weight",
+                self.edge_weight,
+                (0.0..=1.0).contains(&self.edge_weight),
+                "0 to 1",
+            ),
+            (
+                "relative_floor",
+                self.relative_floor,
+                self.relative_floor >= 0.0,
+                "0 or more",
+            ),
+            (
+                "family_floor",
+                self.family_floor,
+                self.family_floor >= 0.0,
+                "0 or more",
+            ),
+            ("max_z", self.max_z, self.max_z > 0.0, "above 0"),
+            (
+                "second_weight",
+                self.second_weight,
+                (0.0..=1.0).contains(&self.second_weight),
+                "0 to 1",
+            ),
+            (
+                "anomalous_z",
+                self.anomalous_z,
+                self.anomalous_z > 0.0,
+                "above 0",
+            ),
+            (
+                "downstream_ratio",
+                self.downstream_ratio,
+                self.downstream_ratio > 0.0,
+                "above 0",
+            ),
+            (
+                "downstream_penalty",
+                self.downstream_penalty,
+                (0.0..=1.0).contains(&self.downstream_penalty),
+                "0 to 1",
+            ),
+            (
+                "unreachable_penalty",
+                self.unreachable_penalty,
+                (0.0..=1.0).contains(&self.unreachable_penalty),
+                "0 to 1",
+            ),
+            (
+                "kind_share",
+                self.kind_share,
+                (0.0..=1.0).contains(&self.kind_share),
+                "0 to 1",
+            ),
+        ];
+        for (name, value, ok, expected) in checks {
+            // `ok` is false for NaN too, since every comparison with NaN is.
+            if !ok {
+                return Err(TopologyError::InvalidSetting {
+                    name,
+                    value,
+                    expected,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Ranks the services of `case`, most likely root cause first.
+pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> {
+    settings.validate()?;
+    let placed: Vec<score::Placed<'_>> = case
+        .window
+        .iter()
+        .filter_map(|s| score::place(s, settings))
+        .collect();
+    let graph = Graph::new(
+        case.edges
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .chain(
+                placed
+                    .iter()
+                    .filter_map(|p| p.edge.as_ref().map(|(a, b)| (a.as_str(), b.as_str()))),
+            ),
+    );
+    let scored = score::score_all(&placed, &case.normal, case.start_ms, settings);
+    let mut by_service: BTreeMap<&str, Vec<&Scored>> = BTreeMap::new();
+    for s in &scored {
+        by_service.entry(s.service.as_str()).or_default().push(s);
+    }
+    for v in by_service.values_mut() {
+        v.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.family.cmp(&b.family))
+        });
+    }
+    let raw: BTreeMap<&str, f64> = by_service
+        .iter()
+        .map(|(svc, v)| {
+            let second = v.get(1).map_or(0.0, |s| s.score);
+            (*svc, v[0].score + settings.second_weight * second)
+        })
+        .collect();
+    let entry_reach = case
+        .entry
+        .as_ref()
+        .and_then(|e| e.service.as_deref())
+        .filter(|e| !graph.is_empty() && graph.contains(e))
+        .map(|e| {
+            let mut r = graph.downstream(e, usize::MAX);
+            r.insert(e);
+            r
+        });
+    let moved = settings.anomalous_z.ln_1p();
+    let mut suspects: Vec<Suspect> = by_service
+        .iter()
+        .map(|(svc, series)| {
+            let mut score = raw[svc];
+            let mut notes = String::new();
+            if score >= moved && !graph.is_empty() {
+                let victim_of = graph
+                    .downstream(svc, settings.downstream_depth)
+                    .into_iter()
+                    .filter(|u| u != svc)
+                    .filter_map(|u| raw.get(u).map(|z| (u, *z)))
+                    .filter(|(_, z)| *z >= moved && *z >= settings.downstream_ratio * score)
+                    .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(a.0)));
+                if let Some((u, _)) = victim_of {
+                    score *= settings.downstream_penalty;
+                    notes.push_str(&format!("; its callee {u} moved as much"));
+                }
+            }
+            if let Some(reach) = &entry_reach {
+                if !reach.contains(svc) {
+                    score *= settings.unreachable_penalty;
+                    notes.push_str("; not reachable from the entry");
+                }
+            }
+            let (kind, top) = kind_of(series, settings.kind_share);
+            Suspect {
+                service: svc.to_string(),
+                score,
+                metric: top.family.clone(),
+                kind,
+                evidence: format!("{}{notes}", evidence(top, case.start_ms)),
+            }
+        })
+        .collect();
+    suspects.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.service.cmp(&b.service))
+    });
+    Ok(Ranking { suspects })
+}
+
+/// The kind of a service and the series that decided it. `series` is
+/// sorted best first and not empty.
+fn kind_of<'a>(series: &[&'a Scored], share: f64) -> (Kind, &'a Scored) {
+    let best = series[0];
+    let strong = series
+        .iter()
+        .copied()
+        .filter(|s| s.score > 0.0 && s.score >= share * best.score);
+    let mut resource: Option<&Scored> = None;
+    let mut errors: Option<&Scored> = None;
+    for s in strong {
+        match s.signal {
+            Signal::Cpu | Signal::Memory if s.rose() => {
+                resource = resource.or(Some(s));
+            }
+            Signal::Errors => errors = errors.or(Some(s)),
+            _ => {}
+        }
+    }
+    if let Some(s) = resource {
+        return (s.signal.kind(), s);
+    }
+    if let Some(s) = errors {
+        return (Kind::Code, s);
+    }
+    (best.signal.kind(), best)
+}
+
+/// "cpu_usage rose 4.2x (0.2 to 0.84) at 10:02 UTC, 3 minutes before the start".
+fn evidence(s: &Scored, start_ms: i64) -> String {
+    let dir = if s.rose() { "rose" } else { "fell" };
+    let by = if s.level.abs() > 1e-12 && s.value / s.level > 0.0 {
+        let r = s.value / s.level;
+        if r >= 1.0 {
+            format!(" {r:.1}x")
+        } else {
+            format!(" to {:.0} %", r * 100.0)
+        }
+    } else {
+        String::new()
+    };
+    let when = match s.onset_ms {
+        None => format!("after the start, robust z {:.1}", s.z),
+        Some(t) => {
+            let clock = argus_model::time::format_rfc3339_ms(t, argus_model::time::Fraction::Omit)
+                .and_then(|d| d.get(11..16).map(str::to_string))
+                .unwrap_or_else(|| t.to_string());
+            let mins = (start_ms - t) / 60_000;
+            let rel = match mins {
+                0 => "at the start".to_string(),
+                1 => "1 minute before the start".to_string(),
+                -1 => "1 minute after the start".to_string(),
+                m if m > 0 => format!("{m} minutes before the start"),
+                m => format!("{} minutes after the start", -m),
+            };
+            format!("at {clock} UTC, {rel}")
+        }
+    };
+    format!(
+        "{}{} {dir}{by} ({} to {}) {when}",
+        s.family,
+        if s.family.is_empty() { "(unnamed)" } else { "" },
+        num(s.level),
+        num(s.value)
+    )
+}
+
+/// Three significant digits, without exponent for everyday magnitudes.
+fn num(x: f64) -> String {
+    if x == 0.0 {
+        return "0".into();
+    }
+    let a = x.abs();
+    if (1e-3..1e6).contains(&a) {
+        let digits = (2 - a.log10().floor() as i32).max(0) as usize;
+        format!("{x:.digits$}")
+    } else {
+        format!("{x:.2e}")
+    }
+}

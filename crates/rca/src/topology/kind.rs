@@ -1,0 +1,158 @@
+//! What kind of fault a metric family points to, read from the words of its
+//! name (split on `_`, `:`, `.` and `-`).
+//!
+//! | words in the family name | signal | kind |
+//! |---|---|---|
+//! | `cpu` | resource | cpu |
+//! | `mem`, `memory`, `rss`, `heap`, `swap`, `oom` | resource | memory |
+//! | `error(s)`, `fail(ed,ure,ures)`, `exception(s)`, `success`, `availability`, `status`, `5xx`, `syscall(s)` | errors | code |
+//! | `latency`, `duration`, `delay`, `rtt`, `network`, `net`, `tcp`, `udp`, `socket(s)`, `packet(s)`, `receive`, `transmit`, `rx`, `tx`, `request(s)`, `workload`, `throughput` | network | network |
+//! | anything else | other | code |
+//!
+//! The first row that matches wins, top to bottom. A service's kind is then
+//! chosen from all of its moving series (see `Kind` in the module above):
+//! a rising cpu or memory series strong enough wins, else errors mean code and
+//! latency alone means network.
+
+use serde::{Deserialize, Serialize};
+
+/// The kind of fault a suspect points to; serialised lowercase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// CPU saturation (a hog, throttling).
+    Cpu,
+    /// Memory growth (a leak, a hog).
+    Memory,
+    /// Network delay or loss: latency moved without errors.
+    Network,
+    /// Errors in the service's own code: error or success rates moved.
+    Code,
+}
+
+impl Kind {
+    /// The lowercase name (`cpu`, `memory`, `network`, `code`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Cpu => "cpu",
+            Kind::Memory => "memory",
+            Kind::Network => "network",
+            Kind::Code => "code",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a metric family measures, from the words of its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    Cpu,
+    Memory,
+    Errors,
+    Network,
+    Other,
+}
+
+const MEMORY: &[&str] = &["mem", "memory", "rss", "heap", "swap", "oom"];
+const ERRORS: &[&str] = &[
+    "error",
+    "errors",
+    "fail",
+    "failed",
+    "failure",
+    "failures",
+    "exception",
+    "exceptions",
+    "success",
+    "availability",
+    "status",
+    "5xx",
+    "syscall",
+    "syscalls",
+];
+const NETWORK: &[&str] = &[
+    "latency",
+    "duration",
+    "delay",
+    "rtt",
+    "network",
+    "net",
+    "tcp",
+    "udp",
+    "socket",
+    "sockets",
+    "packet",
+    "packets",
+    "receive",
+    "transmit",
+    "rx",
+    "tx",
+    "request",
+    "requests",
+    "workload",
+    "throughput",
+];
+
+/// Classifies a family name.
+pub(crate) fn signal_of(family: &str) -> Signal {
+    let lower = family.to_ascii_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let has = |list: &[&str]| words.iter().any(|w| list.contains(w));
+    if words.iter().any(|w| w.starts_with("cpu")) {
+        Signal::Cpu
+    } else if has(MEMORY) || words.iter().any(|w| w.starts_with("memory")) {
+        Signal::Memory
+    } else if has(ERRORS) {
+        Signal::Errors
+    } else if has(NETWORK) {
+        Signal::Network
+    } else {
+        Signal::Other
+    }
+}
+
+impl Signal {
+    /// The kind a suspect gets when this signal is its best evidence.
+    pub(crate) fn kind(self) -> Kind {
+        match self {
+            Signal::Cpu => Kind::Cpu,
+            Signal::Memory => Kind::Memory,
+            Signal::Network => Kind::Network,
+            Signal::Errors | Signal::Other => Kind::Code,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_classify_by_words() {
+        assert_eq!(signal_of("container_cpu_usage_seconds_total"), Signal::Cpu);
+        assert_eq!(
+            signal_of("container_memory_working_set_bytes"),
+            Signal::Memory
+        );
+        assert_eq!(signal_of("pod_latency_p90_seconds"), Signal::Network);
+        assert_eq!(signal_of("http_errors_ratio"), Signal::Errors);
+        assert_eq!(signal_of("success_rate"), Signal::Errors);
+        assert_eq!(
+            signal_of("container_network_receive_bytes_total"),
+            Signal::Network
+        );
+        assert_eq!(signal_of("something_else"), Signal::Other);
+        // "mem" as a word, not as a substring of another word.
+        assert_eq!(signal_of("member_count"), Signal::Other);
+        assert_eq!(Kind::Network.to_string(), "network");
+        assert_eq!(serde_json::to_string(&Kind::Cpu).unwrap(), "\"cpu\"");
+    }
+}

@@ -1,0 +1,214 @@
+//! Per-series scoring: how far the points after the start stand from the
+//! series' normal level, in units of a scale that cannot collapse to zero.
+
+use super::kind::{signal_of, Signal};
+use super::stats::{clean, median, median_mad, quantile};
+use super::{Series, Settings};
+use std::collections::{BTreeMap, HashMap};
+
+/// One scored series.
+#[derive(Debug, Clone)]
+pub(crate) struct Scored {
+    /// The service it counts for.
+    pub service: String,
+    /// The metric family (`__name__`).
+    pub family: String,
+    /// What the family measures.
+    pub signal: Signal,
+    /// The robust z score (capped), before weighting.
+    pub z: f64,
+    /// `weight · ln(1 + z)`: what services are compared by.
+    pub score: f64,
+    /// The normal level (median of the baseline used).
+    pub level: f64,
+    /// The representative value after the start.
+    pub value: f64,
+    /// When the move began (ms), if it crossed the threshold.
+    pub onset_ms: Option<i64>,
+}
+
+impl Scored {
+    /// True when the value rose above its normal level.
+    pub fn rose(&self) -> bool {
+        self.value > self.level
+    }
+}
+
+/// A series placed: which service it counts for, with which weight, and
+/// the call edge it names, if any.
+pub(crate) struct Placed<'a> {
+    pub series: &'a Series,
+    pub family: String,
+    pub service: String,
+    pub weight: f64,
+    pub edge: Option<(String, String)>,
+}
+
+/// Finds the service of a series: its service label, else the destination
+/// of an edge series (source and destination labels). Unlabelled series
+/// (front-end SLIs) are left out.
+pub(crate) fn place<'a>(s: &'a Series, set: &Settings) -> Option<Placed<'a>> {
+    let family = s.labels.metric_name().unwrap_or("").to_string();
+    if let Some(svc) = s.labels.get(&set.service_label) {
+        return Some(Placed {
+            series: s,
+            family,
+            service: svc.to_string(),
+            weight: 1.0,
+            edge: None,
+        });
+    }
+    let find = |names: &[String]| names.iter().find_map(|n| s.labels.get(n));
+    let src = find(&set.source_labels)?;
+    let dst = find(&set.destination_labels)?;
+    Some(Placed {
+        series: s,
+        family,
+        service: dst.to_string(),
+        weight: set.edge_weight,
+        edge: Some((src.to_string(), dst.to_string())),
+    })
+}
+
+/// Scores every placed series of the window against its history before the
+/// start and against the matching normal-period series.
+pub(crate) fn score_all(
+    placed: &[Placed<'_>],
+    normal: &[Series],
+    start_ms: i64,
+    set: &Settings,
+) -> Vec<Scored> {
+    let normal_by_labels: HashMap<&argus_model::Labels, &Series> =
+        normal.iter().map(|s| (&s.labels, s)).collect();
+    let cleaned: Vec<Vec<(i64, f64)>> = placed
+        .iter()
+        .map(|p| clean(&p.family, &p.series.samples))
+        .collect();
+    let cleaned_normal: Vec<Option<Vec<f64>>> = placed
+        .iter()
+        .map(|p| {
+            normal_by_labels.get(&p.series.labels).map(|n| {
+                clean(&p.family, &n.samples)
+                    .into_iter()
+                    .map(|x| x.1)
+                    .collect()
+            })
+        })
+        .collect();
+    // The typical magnitude of each family: the upper quartile over its
+    // series of each series' median absolute value in the window.
+    let mut levels: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for (p, c) in placed.iter().zip(&cleaned) {
+        let abs: Vec<f64> = c.iter().map(|x| x.1.abs()).collect();
+        if let Some(m) = median(&abs) {
+            levels.entry(p.family.as_str()).or_default().push(m);
+        }
+    }
+    let family_level: BTreeMap<&str, f64> = levels
+        .into_iter()
+        .map(|(f, v)| (f, quantile(&v, 0.75).unwrap_or(0.0)))
+        .collect();
+    placed
+        .iter()
+        .zip(cleaned.iter().zip(&cleaned_normal))
+        .filter_map(|(p, (c, n))| {
+            let fam = family_level.get(p.family.as_str()).copied().unwrap_or(0.0);
+            score_one(p, c, n.as_deref(), fam, start_ms, set)
+        })
+        .collect()
+}
+
+/// A baseline: its level and its floored scale.
+struct Base {
+    level: f64,
+    scale: f64,
+}
+
+fn base(xs: &[f64], family_level: f64, set: &Settings) -> Option<Base> {
+    let (m, s) = median_mad(xs)?;
+    let scale = s
+        .max(set.relative_floor * m.abs())
+        .max(set.family_floor * family_level)
+        .max(f64::MIN_POSITIVE);
+    Some(Base { level: m, scale })
+}
+
+fn score_one(
+    p: &Placed<'_>,
+    samples: &[(i64, f64)],
+    normal: Option<&[f64]>,
+    family_level: f64,
+    start_ms: i64,
+    set: &Settings,
+) -> Option<Scored> {
+    let split = samples.partition_point(|s| s.0 < start_ms);
+    let (before, after) = samples.split_at(split);
+    if after.is_empty() {
+        return None;
+    }
+    let hist: Vec<f64> = before.iter().map(|s| s.1).collect();
+    let mut bases: Vec<Base> = Vec::new();
+    let normal = normal.filter(|n| n.len() >= set.min_baseline_points);
+    if let Some(n) = normal {
+        bases.extend(base(n, family_level, set));
+    }
+    if hist.len() >= set.min_baseline_points || (bases.is_empty() && !hist.is_empty()) {
+        bases.extend(base(&hist, family_level, set));
+    }
+    // The scoring baseline is the first (the normal period when there is
+    // one); the others can only lower the score.
+    let first = bases.first()?;
+    let value = representative(after, first.level);
+    let mut z = bases
+        .iter()
+        .map(|b| (value - b.level).abs() / b.scale)
+        .fold(f64::INFINITY, f64::min);
+    // A level reached before the start (an earlier incident still going) is
+    // no news: score only the change from the last points before the start.
+    if set.recent_points > 0 && hist.len() >= set.recent_points + set.min_baseline_points {
+        let recent = median(&hist[hist.len() - set.recent_points..]).unwrap_or(first.level);
+        let scale = bases.last().map_or(first.scale, |b| b.scale);
+        z = z.min((value - recent).abs() / scale);
+    }
+    let z = z.min(set.max_z);
+    let onset_ms = onset(before, after, first, set.anomalous_z);
+    Some(Scored {
+        service: p.service.clone(),
+        family: p.family.clone(),
+        signal: signal_of(&p.family),
+        z,
+        score: p.weight * z.ln_1p(),
+        level: first.level,
+        value,
+        onset_ms,
+    })
+}
+
+/// The value after the start that represents the move: the second furthest
+/// from the level when there are three points or more (one spike is not a
+/// move), else the furthest.
+fn representative(after: &[(i64, f64)], level: f64) -> f64 {
+    let mut v: Vec<f64> = after.iter().map(|s| s.1).collect();
+    v.sort_by(|a, b| (b - level).abs().total_cmp(&(a - level).abs()));
+    if v.len() >= 3 {
+        v[1]
+    } else {
+        v[0]
+    }
+}
+
+/// The first point after the start beyond the threshold, moved back over
+/// the points just before the start that were already beyond it.
+fn onset(before: &[(i64, f64)], after: &[(i64, f64)], b: &Base, thr: f64) -> Option<i64> {
+    let beyond = |x: f64| (x - b.level).abs() / b.scale >= thr;
+    let mut t = after.iter().find(|s| beyond(s.1))?.0;
+    if after.first().map(|s| s.0) == Some(t) {
+        for s in before.iter().rev().take(5) {
+            if !beyond(s.1) {
+                break;
+            }
+            t = s.0;
+        }
+    }
+    Some(t)
+}
