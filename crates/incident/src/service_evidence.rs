@@ -178,10 +178,14 @@ impl IncidentService {
                     return Ok((Vec::new(), changes, suspects));
                 }
                 let series = source.read(&sel, w.baseline_from_ms, w.to_ms, EVIDENCE_MAX_SERIES)?;
-                Ok((rank(&series, &w, &root, &topo, &aliases, 20), changes, suspects))
+                Ok((
+                    rank(&series, &w, &root, &topo, &aliases, 20),
+                    changes,
+                    suspects,
+                ))
             })
-        .await
-        .map_err(|e| SourceError(e.to_string()))??;
+            .await
+            .map_err(|e| SourceError(e.to_string()))??;
         let out = moves.clone();
         self.act(move |c, now| {
             let root_moved = moves

@@ -8,7 +8,7 @@
 //! conjunction of `dimension=value` parts, such as `center=c3&process=p7`)
 //! whose leaves explain the deviation, each with its share.
 //!
-//! How it works ([`search`]): every leaf gets a relative deviation
+//! How it works: every leaf gets a relative deviation
 //! `2(actual − expected)/(|actual| + |expected|)`. The forecast noise of the
 //! normal leaves is estimated robustly (median absolute deviation, per
 //! magnitude band, so that small leaves may be noisier than large ones).

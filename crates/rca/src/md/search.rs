@@ -244,10 +244,9 @@ fn greedy(
             }
         }
         let Some((_, ci, e)) = best else { break };
-        let c = &cubes[ci];
-        for l in 0..n {
-            if c.of_leaf[l] == e {
-                covered[l] = true;
+        for (cov, &of) in covered.iter_mut().zip(&cubes[ci].of_leaf) {
+            if of == e {
+                *cov = true;
             }
         }
         chosen.push((ci, e));
@@ -335,9 +334,9 @@ pub fn localize(dims: &[String], leaves: &[Leaf], s: &Settings) -> Result<Found,
         chosen = greedy(&cubes, &x, &noise, &informative, min_shift, s);
         covered.iter_mut().for_each(|c| *c = false);
         for &(ci, e) in &chosen {
-            for l in 0..n {
-                if cubes[ci].of_leaf[l] == e {
-                    covered[l] = true;
+            for (cov, &of) in covered.iter_mut().zip(&cubes[ci].of_leaf) {
+                if of == e {
+                    *cov = true;
                 }
             }
         }
@@ -357,10 +356,10 @@ pub fn localize(dims: &[String], leaves: &[Leaf], s: &Settings) -> Result<Found,
             })
             .collect();
         let (mut a, mut ex, mut count) = (0.0, 0.0, 0usize);
-        for l in 0..n {
-            if c.of_leaf[l] == e {
-                a += leaves[l].actual;
-                ex += leaves[l].expected;
+        for (leaf, &of) in leaves.iter().zip(&c.of_leaf) {
+            if of == e {
+                a += leaf.actual;
+                ex += leaf.expected;
                 count += 1;
             }
         }

@@ -57,12 +57,15 @@ pub enum LocalizeError {
     Search(#[from] argus_rca::md::MdError),
 }
 
+/// A firing episode: its rule, its labels and since when it is active.
+type Episode = (String, Labels, i64);
+
 /// Localises the alerts of the rules with a `localize:` key.
 pub struct Localizer {
     query: Arc<QueryService>,
     rules: Mutex<HashMap<String, LocalizeConfig>>,
     /// Annotations per firing episode: (rule, labels, active since).
-    kept: Mutex<HashMap<(String, Labels, i64), Vec<(String, String)>>>,
+    kept: Mutex<HashMap<Episode, Vec<(String, String)>>>,
 }
 
 impl std::fmt::Debug for Localizer {
