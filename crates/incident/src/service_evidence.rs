@@ -31,6 +31,10 @@ pub const CHANGES_BEFORE_MS: i64 = 30 * 60_000;
 /// The most changes kept with an incident.
 pub const MAX_CHANGES: usize = 50;
 
+/// Without an earlier move, the likely causes are ranked from this long
+/// before the first alert.
+pub const SUSPECT_LEAD_MS: i64 = 2 * 60_000;
+
 /// The most series one evidence ranking reads.
 pub const EVIDENCE_MAX_SERIES: usize = 2000;
 
@@ -148,14 +152,29 @@ impl IncidentService {
                     }
                     _ => Vec::new(),
                 };
+                let moves = if sel.is_empty() {
+                    Vec::new()
+                } else {
+                    let series =
+                        source.read(&sel, w.baseline_from_ms, w.to_ms, EVIDENCE_MAX_SERIES)?;
+                    rank(&series, &w, &root, &topo, &aliases, 20)
+                };
+                // The fault began at the first move of its services' series
+                // when that came before the alerts; else a little before
+                // them (the alerts fired on points already changed).
+                let start = moves
+                    .iter()
+                    .map(|m| m.moved_at_ms)
+                    .min()
+                    .map_or(fs - SUSPECT_LEAD_MS, |m| m.min(fs));
                 let suspects = match ranker {
                     Some(r) => {
                         use crate::suspects::{RankInput, AFTER_MS, HISTORY_MS, MAX_SUSPECTS};
                         let all = [("service".to_string(), ".+".to_string())];
                         let series = source.read(
                             &all,
-                            fs - HISTORY_MS,
-                            (fs + AFTER_MS).min(now),
+                            start - HISTORY_MS,
+                            (start + AFTER_MS).min(now),
                             EVIDENCE_MAX_SERIES,
                         )?;
                         let edges: Vec<(String, String)> = topo
@@ -165,7 +184,7 @@ impl IncidentService {
                             .collect();
                         let mut s = r.rank(&RankInput {
                             series: &series,
-                            start_ms: fs,
+                            start_ms: start,
                             entry: entry.as_deref(),
                             edges: &edges,
                         });
@@ -174,15 +193,7 @@ impl IncidentService {
                     }
                     None => Vec::new(),
                 };
-                if sel.is_empty() {
-                    return Ok((Vec::new(), changes, suspects));
-                }
-                let series = source.read(&sel, w.baseline_from_ms, w.to_ms, EVIDENCE_MAX_SERIES)?;
-                Ok((
-                    rank(&series, &w, &root, &topo, &aliases, 20),
-                    changes,
-                    suspects,
-                ))
+                Ok((moves, changes, suspects))
             })
             .await
             .map_err(|e| SourceError(e.to_string()))??;

@@ -125,6 +125,10 @@ impl SeriesSource for StoreSeries {
     }
 }
 
+/// Services scoring under this (`ln(1 + z)` with a robust z under 1: nothing
+/// of theirs moved) are not listed as likely causes.
+const MIN_SUSPECT_SCORE: f64 = 0.7;
+
 /// Ranks an incident's likely causes with the topology-aware ranking of
 /// `argus-rca` (the code `argus eval rca-topology` measures).
 #[derive(Debug)]
@@ -157,6 +161,7 @@ impl argus_incident::suspects::SuspectRanker for TopologyRanker {
             Ok(r) => r
                 .suspects
                 .into_iter()
+                .filter(|s| s.score >= MIN_SUSPECT_SCORE)
                 .map(|s| argus_incident::suspects::Suspect {
                     service: s.service,
                     score: s.score,

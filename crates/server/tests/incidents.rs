@@ -419,3 +419,95 @@ async fn the_incident_pages_show_an_incident_from_posted_alerts() {
     assert_eq!(status, 404);
     srv.stop().await;
 }
+
+/// A CPU hog in the middle of a call chain (`web` → `api` → `db`): `api`'s
+/// CPU rises three minutes before the alerts and its latency with it, which
+/// `web`'s latency follows; `db` and an idle `billing` only wobble. The
+/// incident's likely causes rank `api` first, as a CPU fault, and the
+/// incident page shows them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn likely_causes_rank_a_cpu_hog_in_a_call_chain_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let yaml = "incidents:\n  topology:\n    - {caller: web, callee: api}\n    - {caller: api, callee: db}\n";
+    let srv = start_server(&data, yaml, Arc::new(SystemClock), None).await;
+    let now = chrono::Utc::now().timestamp_millis() / 60_000 * 60_000;
+    let mut text = String::new();
+    for i in 0..=60 {
+        let t = now - (60 - i) * 60_000;
+        let wobble = ((i * 7919) % 13) as f64 / 13.0;
+        let hog = t >= now - 3 * 60_000;
+        for (svc, cpu, lat) in [
+            ("web", 0.30, 0.120),
+            ("api", 0.25, 0.060),
+            ("db", 0.40, 0.010),
+            ("billing", 0.001, 0.002),
+        ] {
+            let mut c = cpu * (1.0 + 0.05 * wobble);
+            let mut l = lat * (1.0 + 0.05 * wobble);
+            if hog && svc == "api" {
+                c = 1.9;
+                l += 0.4;
+            }
+            if hog && svc == "web" {
+                l += 0.4;
+            }
+            if svc == "billing" && i == 58 {
+                c *= 3.0;
+            }
+            text.push_str(&format!(
+                "container_cpu_usage{{service=\"{svc}\"}} {c} {t}\n\
+                 request_latency_seconds{{service=\"{svc}\"}} {l} {t}\n"
+            ));
+        }
+    }
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/import/prometheus", srv.base))
+        .body(text)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    post_alerts(
+        &srv.base,
+        json!([
+            alert("HighLatency", &[("service", "web")]),
+            alert("HighLatency", &[("service", "api")]),
+        ]),
+    )
+    .await;
+    let list = wait_list(&srv.base, |l| l.len() == 1 && l[0]["alerts"] == 2).await;
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    let ev = get_json(format!("{}/api/argus/v1/incidents/{id}/evidence", srv.base)).await;
+    assert_eq!(ev["status"], "success", "{ev}");
+    let one = get_json(format!("{}/api/argus/v1/incidents/{id}", srv.base)).await;
+    let suspects = one["data"]["suspects"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no suspects: {one}"));
+    assert_eq!(suspects[0]["service"], "api", "{suspects:#?}");
+    assert_eq!(suspects[0]["kind"], "cpu", "{suspects:#?}");
+    assert_eq!(
+        suspects[0]["metric"], "container_cpu_usage",
+        "{suspects:#?}"
+    );
+    assert!(
+        suspects.iter().all(|s| s["service"] != "billing"),
+        "an idle service's blip is no suspect: {suspects:#?}"
+    );
+    let page = reqwest::get(format!("{}/ui/incidents/{id}", srv.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = page
+        .find("Likely causes")
+        .unwrap_or_else(|| panic!("{page}"));
+    let table = &page[at..];
+    assert!(
+        table.find("<strong>api</strong>") < table.find("<strong>web</strong>")
+            && table.contains("<strong>api</strong>"),
+        "{table}"
+    );
+    srv.stop().await;
+}

@@ -114,11 +114,19 @@ async fn the_alert_of_a_drop_in_one_center_names_the_center() {
                 .flatten()
                 .find_map(|a| {
                     (a["labels"]["alertname"] == "OrdersDrop")
-                        .then(|| a["annotations"]["root_cause"].clone())
+                        .then(|| (id.to_string(), a["annotations"]["root_cause"].clone()))
                 });
         }
-        if let Some(rc) = found {
+        if let Some((id, rc)) = found {
             assert_eq!(rc, "center=c3");
+            // The incident page shows where.
+            let page = reqwest::get(format!("{}/ui/incidents/{id}", srv.base))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(page.contains("Where: center=c3: "), "{page}");
             break;
         }
         assert!(
