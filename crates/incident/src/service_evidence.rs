@@ -146,7 +146,7 @@ impl IncidentService {
             .and_then(|a| a.entities.service.clone());
         let (moves, changes, suspects) =
             tokio::task::spawn_blocking(move || -> Result<_, SourceError> {
-                let changes = match changes_src {
+                let changes = match &changes_src {
                     Some(c) if !names.is_empty() => {
                         c.changes(&names, fs - CHANGES_BEFORE_MS, w.to_ms, MAX_CHANGES)?
                     }
@@ -189,6 +189,18 @@ impl IncidentService {
                             edges: &edges,
                         });
                         s.truncate(MAX_SUSPECTS);
+                        if let Some(c) = &changes_src {
+                            let names: Vec<String> = s.iter().map(|x| x.service.clone()).collect();
+                            if !names.is_empty() {
+                                let around = c.changes(
+                                    &names,
+                                    start - crate::suspects::CHANGE_BEFORE_MS,
+                                    start + AFTER_MS,
+                                    MAX_CHANGES,
+                                )?;
+                                crate::suspects::weigh_changes(&mut s, &around, start);
+                            }
+                        }
                         s
                     }
                     None => Vec::new(),

@@ -74,3 +74,42 @@ pub trait SuspectRanker: Send + Sync + std::fmt::Debug {
     /// The likely causes, best first.
     fn rank(&self, input: &RankInput<'_>) -> Vec<Suspect>;
 }
+
+/// A suspect changed (deployed, reconfigured) from this long before the
+/// fault's start on weighs more.
+pub const CHANGE_BEFORE_MS: i64 = 30 * 60_000;
+/// How much more.
+pub const CHANGE_WEIGHT: f64 = 2.0;
+
+/// Weighs the suspects that changed shortly before the fault's start (a
+/// deploy or a configuration change is the most common cause of a fault):
+/// their score is multiplied by [`CHANGE_WEIGHT`] and the change named in
+/// their evidence; the list is sorted again, best first.
+///
+/// ```
+/// use argus_incident::changes::Change;
+/// use argus_incident::suspects::{weigh_changes, Suspect};
+/// let s = |svc: &str, score| Suspect { service: svc.into(), score, metric: "m".into(), kind: "code".into(), evidence: "moved".into() };
+/// let mut v = vec![s("web", 3.0), s("api", 2.0)];
+/// let deploy = Change { at_ms: 50_000, kind: "deploy".into(), service: "api".into(), summary: "api v42 rolled out".into() };
+/// weigh_changes(&mut v, &[deploy], 60_000);
+/// assert_eq!(v[0].service, "api");
+/// assert!(v[0].evidence.ends_with("; changed before: api v42 rolled out"));
+/// ```
+pub fn weigh_changes(suspects: &mut [Suspect], changes: &[crate::changes::Change], start_ms: i64) {
+    for s in suspects.iter_mut() {
+        let last = changes
+            .iter()
+            .filter(|c| {
+                c.service == s.service
+                    && c.at_ms >= start_ms - CHANGE_BEFORE_MS
+                    && c.at_ms <= start_ms + AFTER_MS
+            })
+            .max_by_key(|c| c.at_ms);
+        if let Some(c) = last {
+            s.score *= CHANGE_WEIGHT;
+            s.evidence = format!("{}; changed before: {}", s.evidence, c.summary);
+        }
+    }
+    suspects.sort_by(|a, b| b.score.total_cmp(&a.score));
+}
