@@ -225,6 +225,8 @@ pub fn incident_json(svc: &IncidentService, inc: &Incident) -> Value {
         "evidence": inc.evidence.iter().map(move_json).collect::<Vec<_>>(),
         "evidenceAt": at(inc.evidence_at_ms),
         "suspects": inc.suspects,
+        "assistant": inc.assistant,
+        "assistantConfigured": svc.assistant().is_some(),
         "changes": inc.changes.iter().map(|c| json!({
             "at": format_time(c.at_ms),
             "kind": c.kind,

@@ -50,6 +50,40 @@ pub struct IncidentsConfig {
     pub learn_interval: PromDuration,
     /// Resolved incidents are kept this long (default 30d).
     pub retention: PromDuration,
+    /// An OpenAI-compatible language model that summarises an incident's
+    /// evidence when someone asks (default: none; nothing is ever sent
+    /// without it).
+    pub assistant: Option<AssistantConfig>,
+}
+
+/// `incidents.assistant`: an OpenAI-compatible chat completions endpoint (a
+/// local Ollama, vLLM or llama.cpp server). Unknown keys are refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssistantConfig {
+    /// `url` (required): the API's base, e.g. `http://127.0.0.1:11434/v1`;
+    /// Argus posts to `<url>/chat/completions`.
+    pub url: String,
+    /// `model` (required): the model's name, e.g. `llama3.1:8b`.
+    pub model: String,
+    /// `api_key_file`: a file holding a bearer token, when the endpoint
+    /// wants one (default none).
+    #[serde(default)]
+    pub api_key_file: Option<std::path::PathBuf>,
+    /// `timeout`: how long to wait for the answer (default 120s).
+    #[serde(default = "assistant_timeout")]
+    pub timeout: PromDuration,
+    /// `max_tokens`: the longest answer asked for (default 800).
+    #[serde(default = "assistant_max_tokens")]
+    pub max_tokens: u32,
+}
+
+fn assistant_timeout() -> PromDuration {
+    PromDuration(120_000)
+}
+
+fn assistant_max_tokens() -> u32 {
+    800
 }
 
 impl Default for IncidentsConfig {
@@ -67,6 +101,7 @@ impl Default for IncidentsConfig {
             topology: Vec::new(),
             learn_interval: PromDuration(5 * 60_000),
             retention: PromDuration(30 * 86_400_000),
+            assistant: None,
         }
     }
 }
@@ -123,6 +158,20 @@ impl IncidentsConfig {
         }
         if self.retention.as_millis() < 86_400_000 {
             return bad("retention", "must be at least 1d");
+        }
+        if let Some(a) = &self.assistant {
+            if !(a.url.starts_with("http://") || a.url.starts_with("https://")) {
+                return bad("assistant.url", "must start with http:// or https://");
+            }
+            if a.model.trim().is_empty() {
+                return bad("assistant.model", "must name a model");
+            }
+            if a.timeout.as_millis() <= 0 {
+                return bad("assistant.timeout", "must be positive");
+            }
+            if a.max_tokens == 0 {
+                return bad("assistant.max_tokens", "must be at least 1");
+            }
         }
         for (i, e) in self.topology.iter().enumerate() {
             if e.caller.is_empty() || e.callee.is_empty() || e.caller == e.callee {

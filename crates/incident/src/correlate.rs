@@ -545,6 +545,7 @@ impl Correlator {
             evidence_at_ms: None,
             changes: Vec::new(),
             suspects: Vec::new(),
+            assistant: None,
             updated_ms: s.at_ms,
         };
         inc.log(

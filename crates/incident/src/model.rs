@@ -282,8 +282,31 @@ pub struct Incident {
     /// evidence.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub suspects: Vec<crate::suspects::Suspect>,
+    /// What a language model made of the evidence, when someone asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assistant: Option<AssistantNote>,
     /// The last time anything changed.
     pub updated_ms: i64,
+}
+
+/// A language model's reading of an incident, with what it was sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssistantNote {
+    /// When it was asked, ms.
+    pub at_ms: i64,
+    /// The model that answered.
+    pub model: String,
+    /// Who asked.
+    pub who: String,
+    /// The instructions sent.
+    pub system: String,
+    /// The evidence sent.
+    pub evidence: String,
+    /// Its answer; empty when it failed.
+    pub answer: String,
+    /// Why it failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl Incident {

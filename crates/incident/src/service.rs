@@ -221,6 +221,7 @@ struct Shared {
     source: Mutex<Option<Arc<dyn SeriesSource>>>,
     changes: Mutex<Option<Arc<dyn crate::changes::ChangeSource>>>,
     ranker: Mutex<Option<Arc<dyn crate::suspects::SuspectRanker>>>,
+    assistant: Mutex<Option<crate::config::AssistantConfig>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -264,6 +265,7 @@ impl IncidentService {
                 source: Mutex::new(None),
                 changes: Mutex::new(None),
                 ranker: Mutex::new(None),
+                assistant: Mutex::new(cfg.assistant.clone()),
             }),
         })
     }
@@ -286,6 +288,26 @@ impl IncidentService {
         self.shared
             .retention_ms
             .store(cfg.retention.as_millis(), Ordering::Relaxed);
+        self.shared.assistant.lock().clone_from(&cfg.assistant);
+    }
+
+    /// The language model configured to summarise incidents, if any.
+    pub fn assistant(&self) -> Option<crate::config::AssistantConfig> {
+        self.shared.assistant.lock().clone()
+    }
+
+    /// Keeps a language model's reading with incident `id`.
+    pub async fn set_assistant_note(
+        &self,
+        id: u64,
+        note: crate::model::AssistantNote,
+    ) -> Result<(), ServiceError> {
+        self.act(move |c, _| {
+            let inc = c.incident_mut(id).ok_or(ActionError::NotFound(id))?;
+            inc.assistant = Some(note);
+            Ok(())
+        })
+        .await
     }
 
     /// Applies inputs at once (the task does this for the feed's queue).

@@ -14,7 +14,7 @@
 //! let opened = argus_server::incidents::open(&IncidentsConfig::default(), data, db, clock.clone()).unwrap();
 //! let alerting = AlertingService::start_with_observer(am, data, "http://localhost:9797".into(),
 //!     clock, Some(opened.observer())).await.unwrap();
-//! let svc = opened.start(&alerting, &mut up);
+//! let svc = opened.start(&alerting, None, &mut up);
 //! # let _ = svc;
 //! # }
 //! ```
@@ -239,7 +239,13 @@ impl Opened {
     /// or taken after the store's last save before a crash; an alert already
     /// in an incident stays where it is), then starts the service's task,
     /// the learning task and its routes as the `incidents` part.
-    pub fn start(self, alerting: &AlertingService, up: &mut Components) -> IncidentService {
+    /// `logs`: the log store, whose lines the assistant quotes.
+    pub fn start(
+        self,
+        alerting: &AlertingService,
+        logs: Option<Arc<argus_logs::store::LogStore>>,
+        up: &mut Components,
+    ) -> IncidentService {
         let Opened {
             svc,
             observer,
@@ -253,7 +259,10 @@ impl Opened {
         let learn = spawn_learner(db, svc.feed(), clock, learn_every, stopped);
         up.push(
             Part::new("incidents")
-                .routes(argus_incident::api::router(svc.clone()))
+                .routes(
+                    argus_incident::api::router(svc.clone())
+                        .merge(crate::assistant::router(svc.clone(), logs)),
+                )
                 .on_stop(async move {
                     let _ = stop.send(true);
                     let _ = learn.await;

@@ -19,6 +19,7 @@
 
 pub mod alerting;
 pub mod api;
+pub mod assistant;
 pub use argus_auth as auth;
 mod compose;
 pub mod config;

@@ -88,7 +88,7 @@
     if (e.key === "/" && $("#q")) { e.preventDefault(); $("#q").focus(); }
   });
 
-  const verbs = { ack: "Acknowledged", unack: "Unacknowledged", resolve: "Resolved" };
+  const verbs = { ack: "Acknowledged", unack: "Unacknowledged", resolve: "Resolved", assistant: "Asked the assistant about" };
 
   function esc(s) {
     return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));

@@ -15,8 +15,8 @@ mod incidents;
 mod logs;
 
 pub use incidents::{
-    ChangeRow, IncidentAlertRow, IncidentPage, IncidentRow, IncidentView, IncidentsPage, Milestone,
-    MoveRow, OneFiveTen, RootView, SuspectRow, TimeFigure, TimelineRow,
+    AssistantView, ChangeRow, IncidentAlertRow, IncidentPage, IncidentRow, IncidentView,
+    IncidentsPage, Milestone, MoveRow, OneFiveTen, RootView, SuspectRow, TimeFigure, TimelineRow,
 };
 pub use logs::LogsPage;
 

@@ -182,7 +182,7 @@ async fn start(
         up.push(Part::task("alert feed", alerting.spawn_feed(q)));
     }
     detect.set_alert_sink(Arc::new(alert_sink.clone()));
-    let incidents = incidents.start(&alerting, up);
+    let incidents = incidents.start(&alerting, logs.as_ref().map(|l| l.store().clone()), up);
     if let Some(l) = &logs {
         incidents.set_change_source(Arc::new(crate::logs::changes::LogChanges(
             l.store().clone(),

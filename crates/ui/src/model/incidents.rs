@@ -129,6 +129,10 @@ pub struct IncidentView {
     pub evidence: Vec<MoveRow>,
     /// Its likely causes, best first.
     pub suspects: Vec<SuspectRow>,
+    /// What a language model made of it, when someone asked.
+    pub assistant: Option<AssistantView>,
+    /// True when a language model is configured to be asked.
+    pub assistant_configured: bool,
     /// When that was gathered; empty when not yet.
     pub evidence_at: String,
     /// Deploys, configuration changes and other events of its services from
@@ -147,6 +151,25 @@ pub struct ChangeRow {
     pub service: String,
     /// What happened.
     pub summary: String,
+}
+
+/// A language model's reading of an incident.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AssistantView {
+    /// The model.
+    pub model: String,
+    /// When it was asked.
+    pub at: String,
+    /// Who asked.
+    pub who: String,
+    /// Its answer.
+    pub answer: String,
+    /// Why it failed, when it did.
+    pub error: String,
+    /// The instructions sent.
+    pub system: String,
+    /// The evidence sent.
+    pub evidence: String,
 }
 
 /// One likely cause of an incident.

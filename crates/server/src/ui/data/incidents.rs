@@ -342,10 +342,26 @@ pub fn incident(v: &Value) -> IncidentView {
                 .collect()
         })
         .unwrap_or_default();
+    let a = &v["assistant"];
+    let assistant = a.is_object().then(|| argus_ui::model::AssistantView {
+        model: s(a, "model"),
+        at: a["at_ms"]
+            .as_i64()
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default(),
+        who: s(a, "who"),
+        answer: s(a, "answer"),
+        error: s(a, "error"),
+        system: s(a, "system"),
+        evidence: s(a, "evidence"),
+    });
     IncidentView {
         changes,
         evidence,
         suspects,
+        assistant,
+        assistant_configured: v["assistantConfigured"].as_bool().unwrap_or(false),
         evidence_at: when(&v["evidenceAt"]),
         id: s(v, "id"),
         title: s(v, "title"),
