@@ -91,8 +91,11 @@ impl Element {
         Element { parts }
     }
 
-    /// Parses `a=a1&b=b3`.
+    /// Parses `a=a1&b=b3` (and `*`, every leaf).
     pub fn parse(s: &str) -> Result<Element, MdError> {
+        if s.trim() == "*" {
+            return Ok(Element { parts: Vec::new() });
+        }
         let mut parts = Vec::new();
         for p in s.split('&') {
             let (d, v) = p
@@ -108,7 +111,11 @@ impl Element {
 }
 
 impl fmt::Display for Element {
+    /// `a=a1&b=b3`; `*` for the element of no parts (every leaf).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.parts.is_empty() {
+            return f.write_str("*");
+        }
         for (i, (d, v)) in self.parts.iter().enumerate() {
             if i > 0 {
                 f.write_str("&")?;

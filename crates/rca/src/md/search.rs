@@ -67,14 +67,15 @@ fn cuboids(coded: &Coded, d: usize, n: usize, s: &Settings) -> Vec<Cuboid> {
     }
     let card: Vec<usize> = coded.names.iter().map(|v| v.len().max(1)).collect();
     let mut out = Vec::new();
-    for mask in 1u32..(1u32 << d) {
+    // Mask 0 is the whole: every leaf alike.
+    for mask in 0u32..(1u32 << d) {
         let dims: Vec<usize> = (0..d).filter(|j| mask & (1 << j) != 0).collect();
         let k = dims.len();
         if k > max_layer {
             continue;
         }
         let possible: f64 = dims.iter().map(|&j| card[j] as f64).product();
-        let prior = (max_layer as f64).ln() + choose(d, k).ln() + possible.ln();
+        let prior = ((max_layer + 1) as f64).ln() + choose(d, k).ln() + possible.ln();
         let mut of_leaf = Vec::with_capacity(n);
         let mut first_leaf = Vec::new();
         if possible <= (4 * n + 1024) as f64 {

@@ -113,3 +113,11 @@ proptest::proptest! {
         proptest::prop_assert!(f.causes.len() <= Settings::default().max_causes);
     }
 }
+
+#[test]
+fn every_leaf_alike_is_one_element() {
+    let (d, l) = grid(|_, _, _| Some(0.8));
+    assert_eq!(answer(&d, &l), ["*"]);
+    let f = localize(&d, &l, &Settings::default()).unwrap();
+    assert!((f.causes[0].change + 0.2).abs() < 1e-9);
+}

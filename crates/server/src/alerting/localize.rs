@@ -6,7 +6,8 @@
 //! incident:
 //!
 //! - `root_cause`: the elements, `; `-separated, each a `&`-joined set of
-//!   `label=value` parts (`center=c3; process=p7&ip=10.0.0.4`);
+//!   `label=value` parts (`center=c3; process=p7&ip=10.0.0.4`), or `all
+//!   leaves alike` when every leaf moved by about the same amount;
 //! - `root_cause_detail`: each element's actual and expected sums, its
 //!   change and its share of the deviation, or why nothing was named.
 //!
@@ -210,14 +211,21 @@ pub fn annotations(found: &Found, leaves: usize) -> Vec<(String, String)> {
             ),
         )];
     }
-    let names: Vec<String> = found.causes.iter().map(|c| c.element.to_string()).collect();
+    let name = |e: &argus_rca::md::Element| {
+        if e.parts.is_empty() {
+            "all leaves alike".to_string()
+        } else {
+            e.to_string()
+        }
+    };
+    let names: Vec<String> = found.causes.iter().map(|c| name(&c.element)).collect();
     let detail: Vec<String> = found
         .causes
         .iter()
         .map(|c| {
             format!(
                 "{}: {} against {} expected ({:+.0} %), {:.0} % of the deviation",
-                c.element,
+                name(&c.element),
                 number(c.actual),
                 number(c.expected),
                 c.change * 100.0,
