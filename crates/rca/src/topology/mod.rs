@@ -74,6 +74,8 @@ mod kind;
 mod score;
 mod stats;
 #[cfg(test)]
+mod synth;
+#[cfg(test)]
 mod tests;
 
 pub use baseline::zscore_baseline;
@@ -203,6 +205,22 @@ pub struct Settings {
     /// A series decides the kind only when its score (`ln(1 + z)`) is at
     /// least this share of the service's best. Default 0.5.
     pub kind_share: f64,
+    /// With an entry on the graph, a moving service that the entry reaches
+    /// only through callers that did not move (an anomalous path: every hop
+    /// moved or has no metrics) has its score multiplied by this. Default 0.7.
+    pub path_penalty: f64,
+    /// A hop of that path "moved" at this robust z (lower than
+    /// `anomalous_z`: a move carried up the graph weakens). Default 1.
+    pub path_z: f64,
+    /// Among the moving services scoring at least this share of the best,
+    /// the one whose move began first goes first (the root moves first); 0
+    /// turns it off. Default 0 (off: a ramp such as a memory leak crosses
+    /// later than an idle service's blip).
+    pub onset_share: f64,
+    /// A rising cpu or memory series has its score multiplied by this (the
+    /// service's own resource beats latency carried from elsewhere). Default 1
+    /// (off: it lifts idle services' cpu blips too).
+    pub resource_weight: f64,
 }
 
 impl Default for Settings {
@@ -231,6 +249,10 @@ impl Default for Settings {
             downstream_depth: 3,
             unreachable_penalty: 0.5,
             kind_share: 0.5,
+            path_penalty: 0.7,
+            path_z: 1.0,
+            onset_share: 0.0,
+            resource_weight: 1.0,
         }
     }
 }
@@ -238,7 +260,26 @@ impl Default for Settings {
 impl Settings {
     /// Checks every setting's range.
     pub fn validate(&self) -> Result<(), TopologyError> {
-        let checks: [(&'static str, f64, bool, &'static str); 10] = [
+        let checks: [(&'static str, f64, bool, &'static str); 14] = [
+            ("path_z", self.path_z, self.path_z >= 0.0, "0 or more"),
+            (
+                "path_penalty",
+                self.path_penalty,
+                (0.0..=1.0).contains(&self.path_penalty),
+                "0 to 1",
+            ),
+            (
+                "onset_share",
+                self.onset_share,
+                (0.0..=1.0).contains(&self.onset_share),
+                "0 to 1",
+            ),
+            (
+                "resource_weight",
+                self.resource_weight,
+                (1.0..=10.0).contains(&self.resource_weight),
+                "1 to 10",
+            ),
             (
                 "edge_weight",
                 self.edge_weight,
@@ -357,6 +398,16 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
             r
         });
     let moved = settings.anomalous_z.ln_1p();
+    // The services the entry reaches through moving callees (or callees
+    // without metrics): where the notebook-style traversal can go.
+    let hop = settings.path_z.ln_1p();
+    let path_reach = case
+        .entry
+        .as_ref()
+        .and_then(|e| e.service.as_deref())
+        .filter(|_| entry_reach.is_some())
+        .map(|e| graph.reach_through(e, |n| raw.get(n).is_none_or(|z| *z >= hop)));
+    let mut onsets: BTreeMap<&str, i64> = BTreeMap::new();
     let mut suspects: Vec<Suspect> = by_service
         .iter()
         .map(|(svc, series)| {
@@ -379,9 +430,15 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
                 if !reach.contains(svc) {
                     score *= settings.unreachable_penalty;
                     notes.push_str("; not reachable from the entry");
+                } else if score >= moved && path_reach.as_ref().is_some_and(|p| !p.contains(*svc)) {
+                    score *= settings.path_penalty;
+                    notes.push_str("; no moving path from the entry");
                 }
             }
             let (kind, top) = kind_of(series, settings.kind_share);
+            if let Some(t) = top.onset_ms {
+                onsets.insert(svc, t);
+            }
             Suspect {
                 service: svc.to_string(),
                 score,
@@ -396,7 +453,35 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
             .total_cmp(&a.score)
             .then_with(|| a.service.cmp(&b.service))
     });
+    earliest_first(&mut suspects, &onsets, moved, settings.onset_share);
     Ok(Ranking { suspects })
+}
+
+/// Among the leading moving suspects (score at least `share` of the best),
+/// moves the one whose move began first to the front, if it began strictly
+/// before the leader's.
+fn earliest_first(suspects: &mut [Suspect], onsets: &BTreeMap<&str, i64>, moved: f64, share: f64) {
+    let Some(lead) = suspects.first() else {
+        return;
+    };
+    if share <= 0.0 || lead.score < moved {
+        return;
+    }
+    let floor = (share * lead.score).max(moved);
+    let lead_onset = onsets.get(lead.service.as_str()).copied();
+    let earliest = suspects
+        .iter()
+        .enumerate()
+        .take_while(|(_, s)| s.score >= floor)
+        .filter_map(|(i, s)| onsets.get(s.service.as_str()).map(|t| (i, *t)))
+        .min_by_key(|&(i, t)| (t, i));
+    if let (Some((i, t)), Some(l)) = (earliest, lead_onset) {
+        if i > 0 && t < l {
+            suspects[..=i].rotate_right(1);
+            let e = &mut suspects[0].evidence;
+            e.push_str("; it moved before the others");
+        }
+    }
 }
 
 /// The kind of a service and the series that decided it. `series` is

@@ -172,12 +172,15 @@ fn score_one(
     }
     let z = z.min(set.max_z);
     let onset_ms = onset(before, after, first, set.anomalous_z);
+    let signal = signal_of(&p.family);
+    let resource = matches!(signal, Signal::Cpu | Signal::Memory) && value > first.level;
+    let weight = p.weight * if resource { set.resource_weight } else { 1.0 };
     Some(Scored {
         service: p.service.clone(),
         family: p.family.clone(),
-        signal: signal_of(&p.family),
+        signal,
         z,
-        score: p.weight * z.ln_1p(),
+        score: weight * z.ln_1p(),
         level: first.level,
         value,
         onset_ms,
