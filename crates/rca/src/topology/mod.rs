@@ -178,6 +178,10 @@ pub struct Settings {
     /// Fewest points a baseline (normal period or history) needs to be used
     /// when another one is there. Default 3.
     pub min_baseline_points: usize,
+    /// A history before the start of at least this many points that
+    /// disagrees with the normal period about the level (by more than
+    /// `anomalous_z` of its scale) is used alone; 0 turns it off. Default 10.
+    pub history_points: usize,
     /// How many of the last points before the start make the "recent" level
     /// that the move must also depart from; 0 turns it off. Default 3 (used
     /// only with at least this many plus `min_baseline_points` points).
@@ -210,7 +214,7 @@ pub struct Settings {
     /// moved or has no metrics) has its score multiplied by this. Default 0.7.
     pub path_penalty: f64,
     /// A hop of that path "moved" at this robust z (lower than
-    /// `anomalous_z`: a move carried up the graph weakens). Default 1.
+    /// `anomalous_z`: a move carried up the graph weakens). Default 2.
     pub path_z: f64,
     /// Among the moving services scoring at least this share of the best,
     /// the one whose move began first goes first (the root moves first); 0
@@ -238,6 +242,7 @@ impl Default for Settings {
             ]),
             edge_weight: 0.8,
             min_baseline_points: 3,
+            history_points: 10,
             recent_points: 3,
             relative_floor: 0.05,
             family_floor: 0.01,
@@ -250,7 +255,7 @@ impl Default for Settings {
             unreachable_penalty: 0.5,
             kind_share: 0.5,
             path_penalty: 0.7,
-            path_z: 1.0,
+            path_z: 2.0,
             onset_share: 0.0,
             resource_weight: 1.0,
         }

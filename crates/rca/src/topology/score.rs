@@ -155,6 +155,14 @@ fn score_one(
     if hist.len() >= set.min_baseline_points || (bases.is_empty() && !hist.is_empty()) {
         bases.extend(base(&hist, family_level, set));
     }
+    // A long history that disagrees with the normal period about the level
+    // (a deploy or a rescale since) is the better reference: the normal
+    // period is dropped.
+    if set.history_points > 0 && hist.len() >= set.history_points && bases.len() == 2 {
+        if (bases[0].level - bases[1].level).abs() > set.anomalous_z * bases[1].scale {
+            bases.remove(0);
+        }
+    }
     // The scoring baseline is the first (the normal period when there is
     // one); the others can only lower the score.
     let first = bases.first()?;

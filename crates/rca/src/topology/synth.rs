@@ -6,8 +6,8 @@
 //! minutes of history at one-minute steps and 5 after; one fault at the
 //! start (cpu hog, memory leak, network delay or code error) whose latency
 //! and errors reach the callers; in some cases an earlier recovered
-//! incident on another service, idle blips after the start, no graph, or no
-//! normal period.
+//! incident on another service, idle blips after the start, no graph, no
+//! normal period, or two services at another level in the normal period.
 
 use super::*;
 use argus_model::SplitMix64;
@@ -119,6 +119,13 @@ pub(crate) fn generate(seed: u64, fault: Fault) -> Generated {
     let with_graph = rng.unit() < 0.7;
     let with_normal = rng.unit() < 0.6;
     let strength = 0.5 + rng.unit();
+    // Services rescaled or redeployed between the normal hour and the
+    // incident: their level differs there.
+    let shifted: Vec<usize> = if rng.unit() < 0.5 {
+        (0..2).map(|_| rng.index(n)).collect()
+    } else {
+        Vec::new()
+    };
     let window = simulate(
         &svcs,
         &callees,
@@ -127,11 +134,20 @@ pub(crate) fn generate(seed: u64, fault: Fault) -> Generated {
         earlier,
         blips,
         0,
-        1.0,
+        &vec![1.0; n],
     );
     let normal = if with_normal {
         // A fault-free hour earlier the same day, at a slightly other load.
-        let load = 0.85 + 0.3 * rng.unit();
+        let all = 0.85 + 0.3 * rng.unit();
+        let load: Vec<f64> = (0..n)
+            .map(|v| {
+                if shifted.contains(&v) {
+                    all * if v % 2 == 0 { 0.3 } else { 3.0 }
+                } else {
+                    all
+                }
+            })
+            .collect();
         simulate(
             &svcs,
             &callees,
@@ -140,7 +156,7 @@ pub(crate) fn generate(seed: u64, fault: Fault) -> Generated {
             None,
             false,
             -3 * 3_600_000,
-            load,
+            &load,
         )
     } else {
         Vec::new()
@@ -179,7 +195,7 @@ fn simulate(
     earlier: Option<(usize, i64, bool)>,
     blips: bool,
     shift_ms: i64,
-    load: f64,
+    load: &[f64],
 ) -> Vec<Series> {
     let mut rng = SplitMix64::new(seed ^ 0x1234_5678);
     let n = svcs.len();
@@ -191,9 +207,11 @@ fn simulate(
     for i in 0..65i64 {
         let t = T0 + i * MINUTE + shift_ms;
         let mut noise = |s: f64| 1.0 + s * (2.0 * rng.unit() - 1.0);
-        let mut cpu: Vec<f64> = svcs.iter().map(|s| s.cpu * load * noise(0.1)).collect();
-        let mut mem: Vec<f64> = svcs.iter().map(|s| s.mem * noise(0.01)).collect();
-        let mut rx: Vec<f64> = svcs.iter().map(|s| s.rx * load * noise(0.1)).collect();
+        let mut cpu: Vec<f64> = (0..n).map(|v| svcs[v].cpu * load[v] * noise(0.1)).collect();
+        let mut mem: Vec<f64> = (0..n)
+            .map(|v| svcs[v].mem * load[v].sqrt() * noise(0.01))
+            .collect();
+        let mut rx: Vec<f64> = (0..n).map(|v| svcs[v].rx * load[v] * noise(0.1)).collect();
         let mut lat: Vec<f64> = svcs.iter().map(|s| s.lat * noise(0.1)).collect();
         let mut ok: Vec<f64> = (0..n).map(|_| 1.0 - 0.0005 * rng.unit()).collect();
         if let Some((e, from, hog)) = earlier {
@@ -304,9 +322,21 @@ mod tests {
             ("default", d.clone()),
             ("path_penalty=1", with(&|s| s.path_penalty = 1.0)),
             ("path_z=3", with(&|s| s.path_z = 3.0)),
+            ("path_z=2", with(&|s| s.path_z = 2.0)),
+            (
+                "path_z=3, path_penalty=0.5",
+                with(&|s| {
+                    s.path_z = 3.0;
+                    s.path_penalty = 0.5
+                }),
+            ),
             ("onset_share=0.8", with(&|s| s.onset_share = 0.8)),
             ("resource_weight=1.2", with(&|s| s.resource_weight = 1.2)),
-            ("downstream_penalty=1", with(&|s| s.downstream_penalty = 1.0)),
+            (
+                "downstream_penalty=1",
+                with(&|s| s.downstream_penalty = 1.0),
+            ),
+            ("history_points=0", with(&|s| s.history_points = 0)),
         ];
         for (name, s) in runs {
             let (per, avg5) = measure(40, &s);
