@@ -19,7 +19,10 @@
 //!    second furthest from the normal level when there are three or more,
 //!    so one spike is not a move) and measured in robust z units against the
 //!    normal period *and* the history before the start, keeping the smaller
-//!    (the more conservative); a level already reached in the last points
+//!    (the more conservative; but a history of at least
+//!    [`Settings::history_points`] points that disagrees with the normal
+//!    period about the level is used alone, since the service was rescaled
+//!    or redeployed since); a level already reached in the last points
 //!    before the start (an earlier incident) is no news. The scale is the
 //!    MAD, floored by a fraction of the series' own level and by a fraction
 //!    of its family's typical magnitude, so an idle series with near-zero
@@ -32,7 +35,10 @@
 //!    moved about as much is more likely a victim than the root, so its score
 //!    is multiplied by [`Settings::downstream_penalty`]. With an entry
 //!    service, services the entry cannot reach are multiplied by
-//!    [`Settings::unreachable_penalty`].
+//!    [`Settings::unreachable_penalty`]; a moving service it reaches only
+//!    through callers that did not move (each hop at robust z
+//!    [`Settings::path_z`] or more, or without metrics: the anomaly traversal
+//!    from the entry) by [`Settings::path_penalty`].
 //! 5. **Kind.** A rising cpu or memory series among the service's moving
 //!    series makes it cpu or memory; else an error or success-rate series
 //!    makes it code; else latency and traffic make it network. The words

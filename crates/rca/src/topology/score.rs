@@ -158,10 +158,12 @@ fn score_one(
     // A long history that disagrees with the normal period about the level
     // (a deploy or a rescale since) is the better reference: the normal
     // period is dropped.
-    if set.history_points > 0 && hist.len() >= set.history_points && bases.len() == 2 {
-        if (bases[0].level - bases[1].level).abs() > set.anomalous_z * bases[1].scale {
-            bases.remove(0);
-        }
+    if set.history_points > 0
+        && hist.len() >= set.history_points
+        && bases.len() == 2
+        && (bases[0].level - bases[1].level).abs() > set.anomalous_z * bases[1].scale
+    {
+        bases.remove(0);
     }
     // The scoring baseline is the first (the normal period when there is
     // one); the others can only lower the score.

@@ -337,6 +337,13 @@ mod tests {
                 with(&|s| s.downstream_penalty = 1.0),
             ),
             ("history_points=0", with(&|s| s.history_points = 0)),
+            (
+                "before this round",
+                with(&|s| {
+                    s.path_penalty = 1.0;
+                    s.history_points = 0
+                }),
+            ),
         ];
         for (name, s) in runs {
             let (per, avg5) = measure(40, &s);
