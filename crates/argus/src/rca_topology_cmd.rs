@@ -54,7 +54,8 @@ pub struct Args {
     /// Overrides a numeric setting of the ranking, `NAME=VALUE` (repeatable):
     /// edge_weight, min_baseline_points, recent_points, relative_floor,
     /// family_floor, second_weight, anomalous_z, downstream_ratio,
-    /// downstream_penalty, downstream_depth, unreachable_penalty, kind_share.
+    /// downstream_penalty, downstream_depth, unreachable_penalty, kind_share,
+    /// path_penalty, path_z, onset_share, resource_weight, history_points.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
 }
@@ -83,6 +84,11 @@ fn settings(overrides: &[String]) -> anyhow::Result<Settings> {
             "downstream_depth" => s.downstream_depth = v as usize,
             "unreachable_penalty" => s.unreachable_penalty = v,
             "kind_share" => s.kind_share = v,
+            "path_penalty" => s.path_penalty = v,
+            "onset_share" => s.onset_share = v,
+            "path_z" => s.path_z = v,
+            "history_points" => s.history_points = v as usize,
+            "resource_weight" => s.resource_weight = v,
             other => bail!("--set {o}: no numeric setting named {other}"),
         }
     }

@@ -55,6 +55,24 @@ impl Graph {
     }
 }
 
+impl Graph {
+    /// `from` and every node reachable from it through callees that `pass`
+    /// accepts (a refused callee is neither entered nor reached).
+    pub fn reach_through(&self, from: &str, pass: impl Fn(&str) -> bool) -> BTreeSet<String> {
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        seen.insert(from.to_string());
+        let mut queue: VecDeque<&str> = VecDeque::from([from]);
+        while let Some(n) = queue.pop_front() {
+            for c in self.callees.get(n).into_iter().flatten() {
+                if pass(c) && seen.insert(c.clone()) {
+                    queue.push_back(c.as_str());
+                }
+            }
+        }
+        seen
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +85,7 @@ mod tests {
         assert_eq!(d.into_iter().collect::<Vec<_>>(), vec!["a", "b", "c"]);
         assert_eq!(g.downstream("a", 1).len(), 1);
         assert!(g.downstream("y", 8).is_empty());
+        let r = g.reach_through("a", |n| n != "c");
+        assert_eq!(r.into_iter().collect::<Vec<_>>(), vec!["a", "b"]);
     }
 }

@@ -19,7 +19,10 @@
 //!    second furthest from the normal level when there are three or more,
 //!    so one spike is not a move) and measured in robust z units against the
 //!    normal period *and* the history before the start, keeping the smaller
-//!    (the more conservative); a level already reached in the last points
+//!    (the more conservative; but a history of at least
+//!    [`Settings::history_points`] points that disagrees with the normal
+//!    period about the level is used alone, since the service was rescaled
+//!    or redeployed since); a level already reached in the last points
 //!    before the start (an earlier incident) is no news. The scale is the
 //!    MAD, floored by a fraction of the series' own level and by a fraction
 //!    of its family's typical magnitude, so an idle series with near-zero
@@ -32,7 +35,10 @@
 //!    moved about as much is more likely a victim than the root, so its score
 //!    is multiplied by [`Settings::downstream_penalty`]. With an entry
 //!    service, services the entry cannot reach are multiplied by
-//!    [`Settings::unreachable_penalty`].
+//!    [`Settings::unreachable_penalty`]; a moving service it reaches only
+//!    through callers that did not move (each hop at robust z
+//!    [`Settings::path_z`] or more, or without metrics: the anomaly traversal
+//!    from the entry) by [`Settings::path_penalty`].
 //! 5. **Kind.** A rising cpu or memory series among the service's moving
 //!    series makes it cpu or memory; else an error or success-rate series
 //!    makes it code; else latency and traffic make it network. The words
@@ -73,6 +79,8 @@ mod graph;
 mod kind;
 mod score;
 mod stats;
+#[cfg(test)]
+mod synth;
 #[cfg(test)]
 mod tests;
 
@@ -176,6 +184,10 @@ pub struct Settings {
     /// Fewest points a baseline (normal period or history) needs to be used
     /// when another one is there. Default 3.
     pub min_baseline_points: usize,
+    /// A history before the start of at least this many points that
+    /// disagrees with the normal period about the level (by more than
+    /// `anomalous_z` of its scale) is used alone; 0 turns it off. Default 10.
+    pub history_points: usize,
     /// How many of the last points before the start make the "recent" level
     /// that the move must also depart from; 0 turns it off. Default 3 (used
     /// only with at least this many plus `min_baseline_points` points).
@@ -203,6 +215,22 @@ pub struct Settings {
     /// A series decides the kind only when its score (`ln(1 + z)`) is at
     /// least this share of the service's best. Default 0.5.
     pub kind_share: f64,
+    /// With an entry on the graph, a moving service that the entry reaches
+    /// only through callers that did not move (an anomalous path: every hop
+    /// moved or has no metrics) has its score multiplied by this. Default 0.7.
+    pub path_penalty: f64,
+    /// A hop of that path "moved" at this robust z (lower than
+    /// `anomalous_z`: a move carried up the graph weakens). Default 2.
+    pub path_z: f64,
+    /// Among the moving services scoring at least this share of the best,
+    /// the one whose move began first goes first (the root moves first); 0
+    /// turns it off. Default 0 (off: a ramp such as a memory leak crosses
+    /// later than an idle service's blip).
+    pub onset_share: f64,
+    /// A rising cpu or memory series has its score multiplied by this (the
+    /// service's own resource beats latency carried from elsewhere). Default 1
+    /// (off: it lifts idle services' cpu blips too).
+    pub resource_weight: f64,
 }
 
 impl Default for Settings {
@@ -220,6 +248,7 @@ impl Default for Settings {
             ]),
             edge_weight: 0.8,
             min_baseline_points: 3,
+            history_points: 10,
             recent_points: 3,
             relative_floor: 0.05,
             family_floor: 0.01,
@@ -231,6 +260,10 @@ impl Default for Settings {
             downstream_depth: 3,
             unreachable_penalty: 0.5,
             kind_share: 0.5,
+            path_penalty: 0.7,
+            path_z: 2.0,
+            onset_share: 0.0,
+            resource_weight: 1.0,
         }
     }
 }
@@ -238,7 +271,26 @@ impl Default for Settings {
 impl Settings {
     /// Checks every setting's range.
     pub fn validate(&self) -> Result<(), TopologyError> {
-        let checks: [(&'static str, f64, bool, &'static str); 10] = [
+        let checks: [(&'static str, f64, bool, &'static str); 14] = [
+            ("path_z", self.path_z, self.path_z >= 0.0, "0 or more"),
+            (
+                "path_penalty",
+                self.path_penalty,
+                (0.0..=1.0).contains(&self.path_penalty),
+                "0 to 1",
+            ),
+            (
+                "onset_share",
+                self.onset_share,
+                (0.0..=1.0).contains(&self.onset_share),
+                "0 to 1",
+            ),
+            (
+                "resource_weight",
+                self.resource_weight,
+                (1.0..=10.0).contains(&self.resource_weight),
+                "1 to 10",
+            ),
             (
                 "edge_weight",
                 self.edge_weight,
@@ -357,6 +409,16 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
             r
         });
     let moved = settings.anomalous_z.ln_1p();
+    // The services the entry reaches through moving callees (or callees
+    // without metrics): where the notebook-style traversal can go.
+    let hop = settings.path_z.ln_1p();
+    let path_reach = case
+        .entry
+        .as_ref()
+        .and_then(|e| e.service.as_deref())
+        .filter(|_| entry_reach.is_some())
+        .map(|e| graph.reach_through(e, |n| raw.get(n).is_none_or(|z| *z >= hop)));
+    let mut onsets: BTreeMap<&str, i64> = BTreeMap::new();
     let mut suspects: Vec<Suspect> = by_service
         .iter()
         .map(|(svc, series)| {
@@ -379,9 +441,15 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
                 if !reach.contains(svc) {
                     score *= settings.unreachable_penalty;
                     notes.push_str("; not reachable from the entry");
+                } else if score >= moved && path_reach.as_ref().is_some_and(|p| !p.contains(*svc)) {
+                    score *= settings.path_penalty;
+                    notes.push_str("; no moving path from the entry");
                 }
             }
             let (kind, top) = kind_of(series, settings.kind_share);
+            if let Some(t) = top.onset_ms {
+                onsets.insert(svc, t);
+            }
             Suspect {
                 service: svc.to_string(),
                 score,
@@ -396,7 +464,35 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
             .total_cmp(&a.score)
             .then_with(|| a.service.cmp(&b.service))
     });
+    earliest_first(&mut suspects, &onsets, moved, settings.onset_share);
     Ok(Ranking { suspects })
+}
+
+/// Among the leading moving suspects (score at least `share` of the best),
+/// moves the one whose move began first to the front, if it began strictly
+/// before the leader's.
+fn earliest_first(suspects: &mut [Suspect], onsets: &BTreeMap<&str, i64>, moved: f64, share: f64) {
+    let Some(lead) = suspects.first() else {
+        return;
+    };
+    if share <= 0.0 || lead.score < moved {
+        return;
+    }
+    let floor = (share * lead.score).max(moved);
+    let lead_onset = onsets.get(lead.service.as_str()).copied();
+    let earliest = suspects
+        .iter()
+        .enumerate()
+        .take_while(|(_, s)| s.score >= floor)
+        .filter_map(|(i, s)| onsets.get(s.service.as_str()).map(|t| (i, *t)))
+        .min_by_key(|&(i, t)| (t, i));
+    if let (Some((i, t)), Some(l)) = (earliest, lead_onset) {
+        if i > 0 && t < l {
+            suspects[..=i].rotate_right(1);
+            let e = &mut suspects[0].evidence;
+            e.push_str("; it moved before the others");
+        }
+    }
 }
 
 /// The kind of a service and the series that decided it. `series` is

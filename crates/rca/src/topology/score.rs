@@ -155,6 +155,16 @@ fn score_one(
     if hist.len() >= set.min_baseline_points || (bases.is_empty() && !hist.is_empty()) {
         bases.extend(base(&hist, family_level, set));
     }
+    // A long history that disagrees with the normal period about the level
+    // (a deploy or a rescale since) is the better reference: the normal
+    // period is dropped.
+    if set.history_points > 0
+        && hist.len() >= set.history_points
+        && bases.len() == 2
+        && (bases[0].level - bases[1].level).abs() > set.anomalous_z * bases[1].scale
+    {
+        bases.remove(0);
+    }
     // The scoring baseline is the first (the normal period when there is
     // one); the others can only lower the score.
     let first = bases.first()?;
@@ -172,12 +182,15 @@ fn score_one(
     }
     let z = z.min(set.max_z);
     let onset_ms = onset(before, after, first, set.anomalous_z);
+    let signal = signal_of(&p.family);
+    let resource = matches!(signal, Signal::Cpu | Signal::Memory) && value > first.level;
+    let weight = p.weight * if resource { set.resource_weight } else { 1.0 };
     Some(Scored {
         service: p.service.clone(),
         family: p.family.clone(),
-        signal: signal_of(&p.family),
+        signal,
         z,
-        score: p.weight * z.ln_1p(),
+        score: weight * z.ln_1p(),
         level: first.level,
         value,
         onset_ms,

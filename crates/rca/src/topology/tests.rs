@@ -379,3 +379,41 @@ fn the_baseline_scores_the_largest_robust_z() {
     assert_eq!(r.suspects[0].service, "checkout");
     assert_eq!(r.suspects.len(), SERVICES.len());
 }
+
+#[test]
+fn a_long_history_beats_a_normal_period_at_another_level() {
+    // "a" was rescaled since the normal period (cpu 1.0 there, 0.2 in the
+    // hour before the start) and its cpu rises back to 0.9 at the start;
+    // "b"'s latency moves less but agrees with both baselines.
+    let wobble = |i: i64| ((i * 7919) % 13) as f64 / 13.0;
+    let mk = |svc: &str, fam: &str, shift: i64, f: &dyn Fn(i64) -> f64| Series {
+        labels: Labels::from_pairs(&[("__name__", fam), ("service", svc)]),
+        samples: (0..65).map(|i| (T0 + shift + i * MINUTE, f(i))).collect(),
+    };
+    let a_now = |i: i64| if i >= 60 { 0.9 } else { 0.2 + 0.01 * wobble(i) };
+    let b_now = |i: i64| 0.1 + 0.005 * wobble(i) + if i >= 60 { 0.05 } else { 0.0 };
+    let c = Case {
+        window: vec![
+            mk("a", "cpu_usage_cores", 0, &a_now),
+            mk("b", "latency_seconds", 0, &b_now),
+        ],
+        normal: vec![
+            mk("a", "cpu_usage_cores", -86_400_000, &|i| {
+                1.0 + 0.05 * wobble(i)
+            }),
+            mk("b", "latency_seconds", -86_400_000, &|i| {
+                0.1 + 0.005 * wobble(i)
+            }),
+        ],
+        start_ms: START,
+        ..Case::default()
+    };
+    let r = rank(&c, &Settings::default()).unwrap();
+    assert_eq!(r.suspects[0].service, "a", "{:#?}", r.suspects);
+    let off = Settings {
+        history_points: 0,
+        ..Settings::default()
+    };
+    let r = rank(&c, &off).unwrap();
+    assert_eq!(r.suspects[0].service, "b", "{:#?}", r.suspects);
+}
