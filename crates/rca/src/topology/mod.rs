@@ -189,8 +189,8 @@ pub struct Settings {
     /// `anomalous_z` of its scale) is used alone; 0 turns it off. Default 10.
     pub history_points: usize,
     /// How many of the last points before the start make the "recent" level
-    /// that the move must also depart from; 0 turns it off. Default 3 (used
-    /// only with at least this many plus `min_baseline_points` points).
+    /// that the move must also depart from (fewer when the history is
+    /// shorter); 0 turns it off. Default 3.
     pub recent_points: usize,
     /// The scale is at least this fraction of the series' own level. Default 0.05.
     pub relative_floor: f64,

@@ -175,8 +175,9 @@ fn score_one(
         .fold(f64::INFINITY, f64::min);
     // A level reached before the start (an earlier incident still going) is
     // no news: score only the change from the last points before the start.
-    if set.recent_points > 0 && hist.len() >= set.recent_points + set.min_baseline_points {
-        let recent = median(&hist[hist.len() - set.recent_points..]).unwrap_or(first.level);
+    if set.recent_points > 0 && !hist.is_empty() {
+        let k = set.recent_points.min(hist.len());
+        let recent = median(&hist[hist.len() - k..]).unwrap_or(first.level);
         let scale = bases.last().map_or(first.scale, |b| b.scale);
         z = z.min((value - recent).abs() / scale);
     }
