@@ -9,7 +9,7 @@
 mod common;
 use argus_model::SystemClock;
 use axum::routing::post;
-use common::{get_json, start_server};
+use common::{get_json, get_text, start_server};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -128,12 +128,7 @@ async fn the_assistant_reads_the_evidence_and_its_answer_is_kept_and_labelled() 
         "what was sent is kept"
     );
 
-    let page = reqwest::get(format!("{}/ui/incidents/{id}", srv.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(format!("{}/ui/incidents/{id}", srv.base)).await;
     assert!(
         page.contains("Written by a language model (tiny)"),
         "{page}"
@@ -159,12 +154,7 @@ async fn without_an_assistant_nothing_is_sent() {
     assert_eq!(r.status(), 404);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["errorType"], "not_configured", "{body}");
-    let page = reqwest::get(format!("{}/ui/incidents/{id}", srv.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(format!("{}/ui/incidents/{id}", srv.base)).await;
     assert!(!page.contains("Ask the assistant"), "{page}");
     srv.stop().await;
 }

@@ -6,7 +6,7 @@
 
 mod common;
 use argus_model::SystemClock;
-use common::{alertmanager_to_webhook, get_json, start_server, wait_for_alert, webhook};
+use common::{alertmanager_to_webhook, get_json, get_text, start_server, wait_for_alert, webhook};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -494,12 +494,7 @@ async fn likely_causes_rank_a_cpu_hog_in_a_call_chain_first() {
         suspects.iter().all(|s| s["service"] != "billing"),
         "an idle service's blip is no suspect: {suspects:#?}"
     );
-    let page = reqwest::get(format!("{}/ui/incidents/{id}", srv.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(format!("{}/ui/incidents/{id}", srv.base)).await;
     let at = page
         .find("Likely causes")
         .unwrap_or_else(|| panic!("{page}"));

@@ -7,7 +7,7 @@
 
 mod common;
 use argus_model::ManualClock;
-use common::{get_json, start_server, webhook, Hooks};
+use common::{get_json, get_text, start_server, webhook, Hooks};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -120,12 +120,7 @@ async fn the_alert_of_a_drop_in_one_center_names_the_center() {
         if let Some((id, rc)) = found {
             assert_eq!(rc, "center=c3");
             // The incident page shows where.
-            let page = reqwest::get(format!("{}/ui/incidents/{id}", srv.base))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let page = get_text(format!("{}/ui/incidents/{id}", srv.base)).await;
             assert!(page.contains("Where: center=c3: "), "{page}");
             break;
         }

@@ -90,6 +90,11 @@ pub async fn get_json(url: String) -> Value {
     reqwest::get(&url).await.unwrap().json().await.unwrap()
 }
 
+/// `GET url`, its body as text (panics on a transport error).
+pub async fn get_text(url: String) -> String {
+    reqwest::get(&url).await.unwrap().text().await.unwrap()
+}
+
 /// `GET /api/v1/query` at the server's now; asserts success and returns the result vector.
 pub async fn query(base: &str, q: &str) -> Vec<Value> {
     run_query(base, &[("query", q.to_string())]).await
