@@ -181,6 +181,12 @@ fn main() {
     let log = match &cli.cmd {
         Cmd::Up(a) | Cmd::Server(a) => a.log.clone(),
         Cmd::Agent(a) => a.log.clone(),
+        // Evaluations print their results; the store's routine messages
+        // (a store opened per case) would drown them.
+        Cmd::Eval { .. } => logging::LogArgs {
+            level: logging::Level::Warn,
+            ..logging::LogArgs::default()
+        },
         _ => logging::LogArgs::default(),
     };
     logging::init(&log);
