@@ -208,6 +208,12 @@ pub enum MdError {
     /// No dimension given.
     #[error("no dimensions: a case needs at least one dimension column besides the values")]
     NoDimensions,
+    /// More dimensions than the search takes.
+    #[error("{got} dimensions: at most {} are searched", search::MAX_DIMS)]
+    TooManyDimensions {
+        /// How many there were.
+        got: usize,
+    },
     /// A leaf's number of values differs from the number of dimensions.
     #[error("leaf {leaf} has {got} values for {want} dimensions")]
     Arity {

@@ -6,6 +6,10 @@ use super::noise::{median, tail_factor, Noise};
 use super::{Cause, Element, Found, Leaf, MdError, Settings};
 use std::collections::HashMap;
 
+/// The most dimensions a case may have.
+pub const MAX_DIMS: usize = 64;
+/// Above this many sets of dimensions the deepest layers are left out.
+const MAX_CUBOIDS: usize = 20_000;
 /// Above this many (cuboid, leaf) pairs the deepest layers are left out.
 const MAX_WORK: usize = 60_000_000;
 
@@ -38,13 +42,34 @@ fn encode(dims: usize, leaves: &[Leaf]) -> Coded {
 struct Cuboid {
     dims: Vec<usize>,
     /// The dimensions as a bit set.
-    mask: u32,
+    mask: u64,
     /// The element of each leaf (a compact index).
     of_leaf: Vec<u32>,
     /// The first leaf of each element (to name it).
     first_leaf: Vec<u32>,
     /// The penalty an element of this cuboid pays.
     penalty: f64,
+}
+
+/// Every subset of `0..d` of at most `max` elements, smallest first, each
+/// in increasing order.
+fn subsets(d: usize, max: usize) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new()];
+    let mut layer: Vec<Vec<usize>> = vec![Vec::new()];
+    for _ in 0..max.min(d) {
+        let mut next = Vec::new();
+        for set in &layer {
+            let from = set.last().map_or(0, |&j| j + 1);
+            for j in from..d {
+                let mut s = set.clone();
+                s.push(j);
+                next.push(s);
+            }
+        }
+        out.extend(next.iter().cloned());
+        layer = next;
+    }
+    out
 }
 
 fn choose(n: usize, k: usize) -> f64 {
@@ -60,20 +85,17 @@ fn cuboids(coded: &Coded, d: usize, n: usize, s: &Settings) -> Vec<Cuboid> {
     // Keep the work bounded when there are many dimensions.
     while max_layer > 1 {
         let count: f64 = (1..=max_layer).map(|k| choose(d, k)).sum();
-        if count * n as f64 <= MAX_WORK as f64 {
+        if count * n as f64 <= MAX_WORK as f64 && count <= MAX_CUBOIDS as f64 {
             break;
         }
         max_layer -= 1;
     }
     let card: Vec<usize> = coded.names.iter().map(|v| v.len().max(1)).collect();
     let mut out = Vec::new();
-    // Mask 0 is the whole: every leaf alike.
-    for mask in 0u32..(1u32 << d) {
-        let dims: Vec<usize> = (0..d).filter(|j| mask & (1 << j) != 0).collect();
+    // The empty set of dimensions is the whole: every leaf alike.
+    for dims in subsets(d, max_layer) {
         let k = dims.len();
-        if k > max_layer {
-            continue;
-        }
+        let mask = dims.iter().fold(0u64, |m, &j| m | 1 << j);
         let possible: f64 = dims.iter().map(|&j| card[j] as f64).product();
         let prior = ((max_layer + 1) as f64).ln() + choose(d, k).ln() + possible.ln();
         let mut of_leaf = Vec::with_capacity(n);
@@ -180,13 +202,13 @@ fn greedy(
     // Deepest cuboids first, for the bottom-up values.
     let mut by_depth: Vec<usize> = (0..cubes.len()).collect();
     by_depth.sort_by_key(|&c| std::cmp::Reverse(cubes[c].dims.len()));
+    let by_mask: HashMap<u64, usize> = cubes.iter().enumerate().map(|(i, c)| (c.mask, i)).collect();
     let children: Vec<Vec<usize>> = cubes
         .iter()
         .map(|c| {
-            (0..cubes.len())
-                .filter(|&o| {
-                    cubes[o].mask & c.mask == c.mask && cubes[o].dims.len() == c.dims.len() + 1
-                })
+            (0..64)
+                .filter(|j| c.mask & (1 << j) == 0)
+                .filter_map(|j| by_mask.get(&(c.mask | 1 << j)).copied())
                 .collect()
         })
         .collect();
@@ -261,6 +283,9 @@ pub fn localize(dims: &[String], leaves: &[Leaf], s: &Settings) -> Result<Found,
     let d = dims.len();
     if d == 0 {
         return Err(MdError::NoDimensions);
+    }
+    if d > MAX_DIMS {
+        return Err(MdError::TooManyDimensions { got: d });
     }
     for (i, leaf) in leaves.iter().enumerate() {
         if leaf.values.len() != d {

@@ -121,3 +121,28 @@ fn every_leaf_alike_is_one_element() {
     let f = localize(&d, &l, &Settings::default()).unwrap();
     assert!((f.causes[0].change + 0.2).abs() < 1e-9);
 }
+
+#[test]
+fn many_dimensions_are_bounded_and_too_many_refused() {
+    // 40 dimensions: only the shallow layers are searched, quickly.
+    let dims: Vec<String> = (0..40).map(|j| format!("d{j}")).collect();
+    let leaves: Vec<Leaf> = (0..200)
+        .map(|i| {
+            let values = (0..40).map(|j| format!("v{}", (i * (j + 1)) % 5)).collect();
+            let hit = i % 5 == 2;
+            Leaf::new(
+                values,
+                if hit { 10.0 } else { 100.0 + (i % 3) as f64 },
+                100.0,
+            )
+        })
+        .collect();
+    let f = localize(&dims, &leaves, &Settings::default()).unwrap();
+    assert_eq!(f.causes[0].element.to_string(), "d0=v2", "{f:?}");
+    let dims: Vec<String> = (0..65).map(|j| format!("d{j}")).collect();
+    let leaf = Leaf::new(vec!["x".to_string(); 65], 1.0, 1.0);
+    assert_eq!(
+        localize(&dims, &[leaf], &Settings::default()).unwrap_err(),
+        MdError::TooManyDimensions { got: 65 }
+    );
+}
