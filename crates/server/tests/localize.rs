@@ -7,38 +7,18 @@
 
 mod common;
 use argus_model::ManualClock;
-use common::{get_json, get_text, start_server, webhook, Hooks};
-use serde_json::Value;
+use common::{get_json, get_text, start_server, wait_for_alert, webhook};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const T0: i64 = 1_700_000_000_000;
 const MIN: i64 = 60_000;
 
-fn find(h: &Hooks, name: &str) -> Option<Value> {
-    h.lock().unwrap().iter().find_map(|p| {
-        p["alerts"]
-            .as_array()?
-            .iter()
-            .find(|a| a["labels"]["alertname"] == name)
-            .cloned()
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_alert_of_a_drop_in_one_center_names_the_center() {
     let dir = tempfile::tempdir().unwrap();
     let (hook_port, hooks) = webhook().await;
-    let am = dir.path().join("alertmanager.yml");
-    std::fs::write(
-        &am,
-        format!(
-            "route: {{receiver: hook, group_by: ['...'], group_wait: 0s, group_interval: 1s, repeat_interval: 1h}}\n\
-             receivers:\n  - name: hook\n    webhook_configs: [{{url: 'http://127.0.0.1:{hook_port}/'}}]\n\
-             argus: {{flap_damping: {{enabled: false}}}}\n"
-        ),
-    )
-    .unwrap();
+    let am = common::alertmanager_to_webhook(dir.path(), hook_port);
     let yaml = format!(
         "alerting: {{config_file: '{}'}}\n\
          dynamic_rules:\n\
@@ -81,18 +61,7 @@ async fn the_alert_of_a_drop_in_one_center_names_the_center() {
         .unwrap();
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
 
-    let t0 = Instant::now();
-    let alert = loop {
-        if let Some(a) = find(&hooks, "OrdersDrop") {
-            break a;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "no OrdersDrop at the webhook; payloads: {:?}",
-            hooks.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let alert = wait_for_alert(&hooks, "OrdersDrop", 30).await;
     assert_eq!(alert["annotations"]["root_cause"], "center=c3", "{alert}");
     let detail = alert["annotations"]["root_cause_detail"].as_str().unwrap();
     assert!(
