@@ -26,5 +26,7 @@
 //! assert_eq!(found.to_string(), "center=c2");
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod md;
 pub mod topology;
