@@ -8,11 +8,13 @@
 //! argus-lab failures --system argus --groups 5 --failures 1000
 //! argus-lab failures --system prometheus --profile fast --groups 1 --failures 200 --out prom.json
 //! argus-lab failures --system none --groups 1 --failures 20      # the harness alone
+//! argus-lab incidents --faults 9 --seed 1                         # fault life, end to end
 //! ```
 //!
 //! Exit codes: 0 success, 1 failure.
 
 mod failures;
+mod incidents;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +33,9 @@ struct Cli {
 enum Cmd {
     /// Replay the failure-injection experiment on this machine.
     Failures(failures::Args),
+    /// The end-to-end fault-life experiment: ten services, Argus beside
+    /// Prometheus + Alertmanager, faults one after another.
+    Incidents(incidents::Args),
 }
 
 fn init_logging() {
@@ -47,6 +52,7 @@ fn main() {
     init_logging();
     let res = match cli.cmd {
         Cmd::Failures(a) => failures::run(a),
+        Cmd::Incidents(a) => incidents::run(a),
     };
     match res {
         Ok(0) => {}

@@ -13,13 +13,13 @@
 //! ```
 //! See docs/eval-failures.md for what each figure means.
 
-mod analysis;
+pub(crate) mod analysis;
 mod fleet;
-mod receiver;
+pub(crate) mod receiver;
 mod report;
-mod resources;
-mod service;
-mod systems;
+pub(crate) mod resources;
+pub(crate) mod service;
+pub(crate) mod systems;
 
 use analysis::{group_figures, match_notices, Injected, Kind};
 use anyhow::Context;
@@ -169,7 +169,7 @@ fn profiles(a: &Args) -> anyhow::Result<Vec<Profile>> {
 }
 
 /// Sends `INCR`-free `PING` to Redis so a missing Redis fails early and clearly.
-async fn check_redis(addr: &str) -> anyhow::Result<()> {
+pub(crate) async fn check_redis(addr: &str) -> anyhow::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let ping = async {
         let mut s = tokio::net::TcpStream::connect(addr).await?;
@@ -405,7 +405,7 @@ async fn run_group(
 /// The argus binary under test: `--argus-bin`, else `argus` in the directory
 /// of this binary (cargo builds both into the same `target/<profile>/`), else
 /// `argus` on PATH.
-fn argus_binary(given: Option<&Path>, lab_exe: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn argus_binary(given: Option<&Path>, lab_exe: &Path) -> anyhow::Result<PathBuf> {
     if let Some(p) = given {
         anyhow::ensure!(p.is_file(), "--argus-bin {}: no such file", p.display());
         return Ok(p.to_path_buf());
@@ -432,11 +432,16 @@ fn argus_binary(given: Option<&Path>, lab_exe: &Path) -> anyhow::Result<PathBuf>
 }
 
 /// A temporary work directory removed on drop.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
     fn new() -> anyhow::Result<TempDir> {
-        let d = std::env::temp_dir().join(format!("argus-eval-failures-{}", std::process::id()));
+        TempDir::named("failures")
+    }
+
+    /// A fresh `argus-eval-<what>-<pid>` under the system's temp directory.
+    pub(crate) fn named(what: &str) -> anyhow::Result<TempDir> {
+        let d = std::env::temp_dir().join(format!("argus-eval-{what}-{}", std::process::id()));
         std::fs::create_dir_all(&d).with_context(|| format!("mkdir {}", d.display()))?;
         Ok(TempDir(d))
     }

@@ -74,17 +74,40 @@ pub fn serve(o: ServeOptions) -> anyhow::Result<i32> {
 
 /// `INCR key` on a kept-open connection, reconnecting after any error.
 async fn heartbeat(o: ServeOptions, st: Arc<State>) {
+    let gate = st.clone();
+    heartbeat_loop(
+        o.redis,
+        o.key,
+        o.heartbeat,
+        move || !gate.hb_off.load(Ordering::SeqCst),
+        move || {
+            st.beats.fetch_add(1, Ordering::Relaxed);
+        },
+    )
+    .await
+}
+
+/// Every `period` while `on()` holds, `INCR key` in Redis at `redis` on a
+/// kept-open connection, reconnecting after any error; `beat()` after each
+/// success. Shared with `argus-lab incidents`' services.
+pub(crate) async fn heartbeat_loop(
+    redis: String,
+    key: String,
+    period: Duration,
+    on: impl Fn() -> bool,
+    beat: impl Fn(),
+) {
     let mut conn: Option<TcpStream> = None;
-    let cmd = format!("*2\r\n$4\r\nINCR\r\n${}\r\n{}\r\n", o.key.len(), o.key);
-    let mut tick = tokio::time::interval(o.heartbeat);
+    let cmd = format!("*2\r\n$4\r\nINCR\r\n${}\r\n{}\r\n", key.len(), key);
+    let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if st.hb_off.load(Ordering::SeqCst) {
+        if !on() {
             continue;
         }
         if conn.is_none() {
-            conn = TcpStream::connect(&o.redis).await.ok();
+            conn = TcpStream::connect(&redis).await.ok();
         }
         let Some(c) = conn.as_mut() else { continue };
         let ok = async {
@@ -95,9 +118,7 @@ async fn heartbeat(o: ServeOptions, st: Arc<State>) {
             Ok::<bool, std::io::Error>(n > 0 && buf[0] == b':')
         };
         match tokio::time::timeout(Duration::from_secs(1), ok).await {
-            Ok(Ok(true)) => {
-                st.beats.fetch_add(1, Ordering::Relaxed);
-            }
+            Ok(Ok(true)) => beat(),
             _ => conn = None,
         }
     }

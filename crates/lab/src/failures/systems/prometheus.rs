@@ -9,6 +9,7 @@
 
 use super::{free_port, need_binary, spawn_logged, wait_ready, Running, Target};
 use std::fmt::Write as _;
+use std::path::Path;
 use std::time::Duration;
 
 /// prometheus.yml for the services.
@@ -47,24 +48,46 @@ pub fn alertmanager_yml(receiver_port: u16, fast: bool) -> String {
 
 /// Starts Alertmanager, then Prometheus.
 pub async fn start(t: &Target, fast: bool) -> anyhow::Result<Running> {
-    let prom = need_binary("prometheus", &["prometheus"], t.install)?;
+    let settings = if fast {
+        "Prometheus 2.42 scrape 1s (timeout 1s), eval 1s, rule up==0 (no for); Alertmanager 0.25 group_wait 0s, group_interval 1s"
+    } else {
+        "Prometheus 2.42 scrape 15s (timeout 10s), eval 15s, rule up==0 (no for); Alertmanager 0.25 defaults: group_wait 30s, group_interval 5m, repeat 4h"
+    };
+    start_files(
+        &t.work,
+        t.install,
+        |am_port| prometheus_yml(t, am_port, fast),
+        &alertmanager_yml(t.receiver_port, fast),
+        RULES,
+        settings,
+    )
+    .await
+}
+
+/// Writes `alertmanager.yml`, `prometheus.yml` (given Alertmanager's port)
+/// and `rules.yml` under `work`, then starts Alertmanager and Prometheus on
+/// free loopback ports and waits until both are ready. Shared with
+/// `argus-lab incidents`.
+pub async fn start_files(
+    work: &Path,
+    install: bool,
+    prometheus_yml: impl FnOnce(u16) -> String,
+    alertmanager_yml: &str,
+    rules: &str,
+    settings: &str,
+) -> anyhow::Result<Running> {
+    let prom = need_binary("prometheus", &["prometheus"], install)?;
     let am = need_binary(
         "prometheus-alertmanager",
         &["prometheus-alertmanager"],
-        t.install,
+        install,
     )?;
     let am_port = free_port()?;
     let prom_port = free_port()?;
-    std::fs::write(
-        t.work.join("alertmanager.yml"),
-        alertmanager_yml(t.receiver_port, fast),
-    )?;
-    std::fs::write(
-        t.work.join("prometheus.yml"),
-        prometheus_yml(t, am_port, fast),
-    )?;
-    std::fs::write(t.work.join("rules.yml"), RULES)?;
-    let w = |p: &str| t.work.join(p).display().to_string();
+    std::fs::write(work.join("alertmanager.yml"), alertmanager_yml)?;
+    std::fs::write(work.join("prometheus.yml"), prometheus_yml(am_port))?;
+    std::fs::write(work.join("rules.yml"), rules)?;
+    let w = |p: &str| work.join(p).display().to_string();
     let am_child = spawn_logged(
         &am,
         &[
@@ -73,18 +96,14 @@ pub async fn start(t: &Target, fast: bool) -> anyhow::Result<Running> {
             format!("--web.listen-address=127.0.0.1:{am_port}"),
             "--cluster.listen-address=".into(),
         ],
-        &t.work.join("alertmanager.log"),
+        &work.join("alertmanager.log"),
     )?;
     let mut r = Running {
         children: vec![am_child],
-        settings: if fast {
-            "Prometheus 2.42 scrape 1s (timeout 1s), eval 1s, rule up==0 (no for); Alertmanager 0.25 group_wait 0s, group_interval 1s".into()
-        } else {
-            "Prometheus 2.42 scrape 15s (timeout 10s), eval 15s, rule up==0 (no for); Alertmanager 0.25 defaults: group_wait 30s, group_interval 5m, repeat 4h".into()
-        },
+        settings: settings.into(),
     };
     if let Err(e) = wait_ready(am_port, "/-/ready", Duration::from_secs(30), "alertmanager").await {
-        r.check_alive(&t.work)?;
+        r.check_alive(work)?;
         return Err(e);
     }
     let prom_child = spawn_logged(
@@ -94,11 +113,11 @@ pub async fn start(t: &Target, fast: bool) -> anyhow::Result<Running> {
             format!("--storage.tsdb.path={}", w("prom-data")),
             format!("--web.listen-address=127.0.0.1:{prom_port}"),
         ],
-        &t.work.join("prometheus.log"),
+        &work.join("prometheus.log"),
     )?;
     r.children.push(prom_child);
     if let Err(e) = wait_ready(prom_port, "/-/ready", Duration::from_secs(60), "prometheus").await {
-        r.check_alive(&t.work)?;
+        r.check_alive(work)?;
         return Err(e);
     }
     Ok(r)
