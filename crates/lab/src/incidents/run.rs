@@ -549,13 +549,12 @@ async fn wait_located(ctx: &Ctx, f: &Fault, t0: i64, until: i64) {
 fn runbook_outcome(executions: &[Value], id: &str) -> String {
     executions
         .iter()
-        .filter(|e| {
+        .rfind(|e| {
             e.get("incident")
                 .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
                 .as_deref()
                 == Some(id)
         })
-        .last()
         .map(|e| {
             let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
             format!("runbook {}: {}", s("runbook"), s("state"))
