@@ -1,6 +1,6 @@
 // Browser scenarios of the Argus web UI, in headless Chromium (playwright-core).
 // Usage: node run.mjs --base http://127.0.0.1:PORT --shots DIR --scenario NAME
-// Scenarios: overview, explorer, alerts, incidents, fault, silences, crosssite, signin, rules, logs. Exit status 0 only when the
+// Scenarios: overview, explorer, alerts, incidents, runbooks, fault, silences, crosssite, signin, rules, logs. Exit status 0 only when the
 // scenario passed; every failure prints what was expected and where.
 import { chromium } from "playwright-core";
 import { existsSync, mkdirSync } from "node:fs";
@@ -135,6 +135,40 @@ const scenarios = {
     const inc = await api(page, "/api/argus/v1/incidents/" + id);
     check(inc.data.state === "acknowledged" && inc.data.owner === "ui", `the API should show it acknowledged by ui: ${JSON.stringify(inc.data.owner)}`);
     check((await page.getByRole("button", { name: "Acknowledge" }).count()) === 0, "an acknowledged incident offers no second acknowledgement");
+  },
+
+  async runbooks(page) {
+    // The incident's page offers the runbook that applies; a dry run shows the step, a run executes
+    // it, and once the alert resolves the recovery is verified and becomes the incident's recovered time.
+    const row = await reloadUntil(page, "/ui/incidents", "tr[data-id]:has-text('DiskFull')");
+    const id = await row.getAttribute("data-id");
+    await page.goto(base + "/ui/incidents/" + id);
+    const offered = page.locator("#runbooks-available tr", { hasText: "free-disk" });
+    await offered.waitFor();
+    await offered.getByRole("button", { name: "Dry run" }).click();
+    await page.locator(".execution", { hasText: "Dry run: free-disk" }).waitFor({ timeout: 10000 });
+    check((await page.locator(".execution .st-would-run").count()) === 1, "the dry run should show one step that would run");
+    await page.locator("#runbooks-available tr", { hasText: "free-disk" }).getByRole("button", { name: "Run", exact: true }).click();
+    const run = await reloadUntil(page, "/ui/incidents/" + id, ".execution[data-state='verifying']", 20000);
+    const text = await run.innerText();
+    check(text.includes("Filesystem"), `the step's output (df) should be shown: ${text.slice(0, 300)}`);
+    // The disk is cleaned: the alert resolves, and verification holds.
+    const r = await page.request.post(base + "/api/v2/alerts", {
+      data: [{ labels: { alertname: "DiskFull", severity: "critical", instance: "db-1", mount: "/var" },
+               startsAt: new Date(Date.now() - 300000).toISOString(), endsAt: new Date().toISOString() }],
+    });
+    check(r.ok(), `resolving the alert answered ${r.status()}`);
+    await reloadUntil(page, "/ui/incidents/" + id, "#timeline tr:has-text('recovery verified')", 30000);
+    const done = page.locator(".execution[data-state='succeeded']");
+    check((await done.count()) === 1, "the execution should show as succeeded");
+    check((await done.innerText()).includes("Verified at"), "the verification time should be shown");
+    const recovered = page.locator("#times tr", { hasText: "Recovered" });
+    check(!(await recovered.innerText()).includes("not yet"), "the 1-5-10 table should show the recovery");
+    // The whole page: the 1-5-10 times at the top, the execution below.
+    await page.screenshot({ path: join(shots, "runbooks.png"), fullPage: true });
+    const ex = await api(page, "/api/argus/v1/runbooks/executions?incident=" + id);
+    const real = ex.data.executions.filter((e) => !e.dry_run);
+    check(real.length === 1 && real[0].state === "succeeded" && real[0].requested_by === "ui", `one succeeded execution asked for by ui: ${JSON.stringify(real)}`);
   },
 
   async fault(page) {

@@ -121,8 +121,12 @@ fn check_config(file: &Path) -> anyhow::Result<()> {
         .prepare()
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let _ = forward;
+    let runbooks = argus_server::recover::loaded(&c)
+        .map_err(|e| anyhow::anyhow!("{}: recover: {e}", file.display()))?
+        .runbooks
+        .len();
     println!(
-        "{}: valid ({} scrape jobs, {} remote_write queues, {files} rule files, {rules} rules, {} alert receivers, {} external Alertmanagers, {} health services, {} dynamic rules, {} exhaustion rules, {} composite health rules)",
+        "{}: valid ({} scrape jobs, {} remote_write queues, {files} rule files, {rules} rules, {} alert receivers, {} external Alertmanagers, {} health services, {} dynamic rules, {} exhaustion rules, {} composite health rules, {runbooks} runbooks)",
         file.display(),
         c.scrape_configs.len(),
         c.remote_write.len(),

@@ -161,6 +161,14 @@ fn violations(metadata: &Value) -> Result<Vec<String>, String> {
                     "argus-rca depends on {dep} ({kind}); it may use only argus-model: the server reads the data and hands it over."
                 ));
             }
+            if pkg == "argus-recover"
+                && ours(dep)
+                && !["argus-model", "argus-gotmpl"].contains(&dep.as_str())
+            {
+                out.push(format!(
+                    "argus-recover depends on {dep} ({kind}); it may use only argus-model and argus-gotmpl (step templates): the server hands it each incident and answers its questions through the Host trait."
+                ));
+            }
             if pkg == "argus-logs" && ours(dep) && dep != "argus-model" {
                 out.push(format!(
                     "argus-logs depends on {dep} ({kind}); it may use only argus-model."

@@ -97,7 +97,12 @@ async fn fixture(auth: bool) -> Fixture {
              \x20   - name: web\n      node: edge-1\n\
              \x20     probes: [{{type: http, url: 'http://127.0.0.1:{port}/-/healthy', interval: 1s}}]\n\
              \x20   - name: disk-array\n      node: db-1\n      source: hardware\n\
-             \x20     probes: [{{type: tcp, address: '127.0.0.1:{closed}', interval: 1s}}]\n"
+             \x20     probes: [{{type: tcp, address: '127.0.0.1:{closed}', interval: 1s}}]\n\
+             recover:\n  commands: [/usr/bin/df]\n  runbooks:\n\
+             \x20   - name: free-disk\n      description: Show what fills the disk, then wait for the cleanup.\n\
+             \x20     match: {{labels: {{alertname: DiskFull}}}}\n\
+             \x20     steps:\n        - name: disk usage\n          command: {{path: /usr/bin/df, args: [-h, /]}}\n\
+             \x20     verify: {{hold: 2s, deadline: 2m}}\n"
         ),
     )
     .expect("write argus.yml");
@@ -276,6 +281,11 @@ fn acknowledging_an_alert_changes_it_on_the_page_and_in_the_api() {
 #[test]
 fn an_incident_shows_its_times_and_is_acknowledged_on_its_page() {
     scenario("incidents");
+}
+
+#[test]
+fn a_runbook_runs_from_the_incident_page_and_its_recovery_is_verified() {
+    scenario("runbooks");
 }
 
 #[test]

@@ -108,6 +108,32 @@ impl Correlator {
         Ok(())
     }
 
+    /// A runbook execution changed: `text` goes on the timeline and, for a
+    /// verified execution, `recovered_at_ms` becomes the recovery time
+    /// (unless one is set). An incident merged away passes it on.
+    pub fn runbook(
+        &mut self,
+        id: u64,
+        text: String,
+        recovered_at_ms: Option<i64>,
+        at_ms: i64,
+    ) -> Result<(), ActionError> {
+        let id = match self
+            .incident(id)
+            .ok_or(ActionError::NotFound(id))?
+            .merged_into
+        {
+            Some(to) => to,
+            None => id,
+        };
+        let inc = self.incident_mut(id).ok_or(ActionError::NotFound(id))?;
+        if let (Some(t), None) = (recovered_at_ms, inc.times.recovered_ms) {
+            inc.times.recovered_ms = Some(t);
+        }
+        inc.log(at_ms, EntryKind::Runbook, text, None);
+        Ok(())
+    }
+
     /// `who` confirms (or corrects) the root; the incident counts as located
     /// from now if it was not yet.
     pub fn confirm_root(

@@ -222,6 +222,8 @@ pub enum EntryKind {
     Reopened,
     /// A note from a person.
     Note,
+    /// A runbook execution started, was verified, or failed.
+    Runbook,
 }
 
 /// One line of the timeline.

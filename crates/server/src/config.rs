@@ -83,6 +83,10 @@ pub struct Config {
     /// ([`LogsConfig`] documents every key). Default: on, Loki push, OTLP
     /// and JSON lines received on the HTTP port, no syslog listener.
     pub logs: LogsConfig,
+    /// Runbooks and recovery: what runs for which incidents, in which mode,
+    /// with which guards (`argus_recover::RecoverConfig` documents every
+    /// key). Default: no runbooks.
+    pub recover: argus_recover::RecoverConfig,
     /// Settings of the dynamic-threshold service (`argus_dynamic::DetectConfig`
     /// documents every key). Default: all defaults.
     pub detect: argus_dynamic::DetectConfig,
@@ -403,6 +407,13 @@ impl Config {
             path: origin.to_string(),
             message,
         })?;
+        // Runbooks name their own line (`FILE:LINE: runbook "name": ...`).
+        cfg.recover
+            .validate(origin, text)
+            .map_err(|e| ConfigError::Invalid {
+                path: origin.to_string(),
+                message: format!("recover:\n{e}"),
+            })?;
         Ok(cfg)
     }
 
@@ -512,6 +523,24 @@ impl Config {
         }
         self.detect.validate().map_err(|e| e.to_string())?;
         self.incidents.validate().map_err(|e| e.to_string())?;
+        self.recover
+            .validate(
+                "the configuration file",
+                self.source_text.as_deref().unwrap_or(""),
+            )
+            .map_err(|e| e.to_string())?;
+        for rb in &self.recover.runbooks {
+            let conds = rb
+                .steps
+                .iter()
+                .chain(&rb.rollback)
+                .filter_map(|s| s.wait_until.as_ref()?.condition.as_ref());
+            for expr in rb.verify.condition.iter().chain(conds) {
+                argus_promql::parse(expr, &argus_promql::ParseLimits::default()).map_err(|e| {
+                    format!("recover: runbook {:?}: condition {expr:?}: {e}", rb.name)
+                })?;
+            }
+        }
         self.logs.validate()?;
         let mut seen = std::collections::HashSet::new();
         for sc in &self.scrape_configs {

@@ -29,6 +29,7 @@ pub mod incidents;
 pub mod lifecycle;
 mod local_agent;
 pub mod logs;
+pub mod recover;
 pub mod redact;
 pub mod rules;
 pub mod selfmetrics;
@@ -101,6 +102,9 @@ pub enum ServerError {
     /// The incident service could not start.
     #[error("cannot start incidents: {0}")]
     Incidents(#[source] incidents::IncidentsError),
+    /// The runbooks are wrong or their journal cannot be opened.
+    #[error("cannot start runbooks: {0}")]
+    Recover(#[source] recover::RecoverStartError),
     /// SIGHUP could not be listened for.
     #[error("cannot listen for SIGHUP: {0}")]
     Signal(#[source] std::io::Error),

@@ -123,7 +123,26 @@
     const b = e.target.closest("button");
     if (!b) return;
     try {
-      if (b.dataset.incidentAction) {
+      if (b.dataset.runbook) {
+        b.disabled = true;
+        const dry = b.dataset.dryRun === "1";
+        const d = await call("POST", "/api/argus/v1/incidents/" + encodeURIComponent(b.dataset.incident) + "/runbooks/" + encodeURIComponent(b.dataset.runbook), { who: "ui", dry_run: dry });
+        const st = d && d.data ? d.data.state : "";
+        toast((dry ? "Dry run of " : "Runbook ") + b.dataset.runbook + (st ? ": " + st.replace(/_/g, " ") : ""));
+        refresh();
+      } else if (b.dataset.executionAction) {
+        b.disabled = true;
+        await call("POST", "/api/argus/v1/runbooks/executions/" + encodeURIComponent(b.dataset.execution) + "/" + b.dataset.executionAction, { who: "ui" });
+        toast((b.dataset.executionAction === "approve" ? "Approved" : "Cancelled") + " execution " + b.dataset.execution);
+        refresh();
+      } else if (b.dataset.killSwitch) {
+        const on = b.dataset.killSwitch === "on";
+        if (on && !confirm("Stop every runbook execution now, and refuse new ones until the kill switch is turned off?")) return;
+        b.disabled = true;
+        await call("POST", "/api/argus/v1/runbooks/kill-switch", { who: "ui", on: on });
+        toast(on ? "Every runbook is stopped" : "Runbooks may run again");
+        refresh();
+      } else if (b.dataset.incidentAction) {
         b.disabled = true;
         const id = b.dataset.incident;
         await call("POST", "/api/argus/v1/incidents/" + encodeURIComponent(id) + "/" + b.dataset.incidentAction, { who: "ui" });

@@ -13,12 +13,14 @@
 
 mod incidents;
 mod logs;
+mod runbooks;
 
 pub use incidents::{
     AssistantView, ChangeRow, IncidentAlertRow, IncidentPage, IncidentRow, IncidentView,
     IncidentsPage, Milestone, MoveRow, OneFiveTen, RootView, SuspectRow, TimeFigure, TimelineRow,
 };
 pub use logs::LogsPage;
+pub use runbooks::{ExecutionRow, RunbookRow, RunbooksView, StepRow};
 
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -26,7 +26,7 @@
 
 pub mod api;
 mod json;
-mod links;
+pub(crate) mod links;
 pub mod localize;
 pub mod sources;
 

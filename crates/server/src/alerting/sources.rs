@@ -177,6 +177,11 @@ impl IngressSink {
 }
 
 impl IngressSink {
+    /// The alerts of failed runbooks (an escalation of their incident).
+    pub fn send_recovery(&self, alerts: Vec<AlertEvent>) {
+        self.forward("runbooks", alerts);
+    }
+
     /// The alerts of the exhaustion and composite health rules; each links
     /// to its series in the explorer.
     pub fn send_predictions(&self, alerts: Vec<AlertEvent>) {

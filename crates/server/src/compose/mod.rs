@@ -189,6 +189,21 @@ async fn start(
         )));
     }
 
+    let recover = crate::recover::start(
+        cfg,
+        &opts.data_dir,
+        clock.clone(),
+        incidents.clone(),
+        query.clone(),
+        alert_sink.clone(),
+        cfg.rules
+            .external_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", opts.listen)),
+        up,
+    )
+    .map_err(ServerError::Recover)?;
+
     let deps = argus_rules::Deps {
         query: Arc::new(rules::store_query_fn(query.clone())),
         samples: Arc::new(rules::store_sample_sink(storage.clone())),
@@ -227,6 +242,7 @@ async fn start(
         Arc::new(sections::HealthIndexSection(health_index)),
         Arc::new(sections::ForwardSection(forwarder.clone())),
         Arc::new(sections::IncidentsSection(incidents.clone())),
+        Arc::new(crate::recover::RecoverSection(recover)),
         Arc::new(sections::LogMetricsSection(logs.clone())),
         Arc::new(sections::AlertLabelsSection(alert_sink, opts.listen)),
         Arc::new(sections::RemoteWriteSection(remote_write.clone())),

@@ -10,6 +10,7 @@
 //! ```
 
 pub mod incidents;
+pub mod runbooks;
 
 use argus_ui::model::{
     AlertGroup, AlertRow, LabelSet, LevelCount, ModelRow, NodeRow, RuleRow, ServiceRow, SilenceRow,

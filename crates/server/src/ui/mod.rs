@@ -239,6 +239,16 @@ async fn incident(State(st): St, Path(id): Path<String>) -> Response {
             Err(fetch::FetchError::Status { status, .. }) if status == StatusCode::NOT_FOUND => {}
             Err(e) => d.errors.push(e.to_string()),
         }
+        if let Some(i) = &mut d.incident {
+            match fetch::get_data(&st.api, &format!("/api/argus/v1/incidents/{id}/runbooks")).await
+            {
+                Ok(v) => i.runbooks = data::runbooks::runbooks(&v),
+                // A server without the runbook routes (tests of the UI alone).
+                Err(fetch::FetchError::Status { status, .. })
+                    if status == StatusCode::NOT_FOUND => {}
+                Err(e) => d.errors.push(e.to_string()),
+            }
+        }
     }
     let missing = d.incident.is_none() && d.errors.is_empty();
     let mut r = page(&st, |ui| ui.incident(&d));

@@ -138,6 +138,9 @@ pub struct IncidentView {
     /// Deploys, configuration changes and other events of its services from
     /// half an hour before the fault on.
     pub changes: Vec<ChangeRow>,
+    /// The runbooks that apply and their executions; `None` when no runbook
+    /// is configured.
+    pub runbooks: Option<super::RunbooksView>,
 }
 
 /// A change around an incident.

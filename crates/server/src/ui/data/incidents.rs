@@ -358,6 +358,7 @@ pub fn incident(v: &Value) -> IncidentView {
     });
     IncidentView {
         changes,
+        runbooks: None,
         evidence,
         suspects,
         assistant,

@@ -1,0 +1,703 @@
+//! The `recover:` section: runbooks, their steps and guards, and the limits
+//! every execution runs under.
+//!
+//! ```
+//! use argus_recover::config::{Action, Mode, RecoverConfig};
+//! let yaml = r#"
+//! commands: [/usr/bin/true]
+//! runbooks:
+//!   - name: restart-api
+//!     match: {labels: {alertname: "ApiDown|ApiErrors"}, root_service: api}
+//!     mode: approval
+//!     steps:
+//!       - command: {path: /usr/bin/true, args: ["{{ .Root.Service }}"]}
+//!       - wait: 30s
+//!     verify: {hold: 1m, deadline: 10m}
+//! "#;
+//! let c: RecoverConfig = serde_saphyr::from_str(yaml).unwrap();
+//! c.validate("argus.yml", yaml).unwrap();
+//! let rb = &c.runbooks[0];
+//! assert_eq!(rb.mode, Mode::Approval);
+//! assert!(matches!(rb.steps[1].action(), Ok(Action::Wait(_))));
+//! ```
+
+use argus_model::PromDuration;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// `recover:`: runbooks and the guards around them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecoverConfig {
+    /// At most this many executions run (or verify) at once; more are
+    /// refused (default 4).
+    pub max_concurrent: usize,
+    /// Start with every execution stopped (the kill switch), until someone
+    /// turns it off in the UI or API (default false).
+    pub paused: bool,
+    /// The only executables a `command` step may run, as absolute paths.
+    pub commands: Vec<PathBuf>,
+    /// The `systemctl` a `restart` step runs (default `/usr/bin/systemctl`).
+    pub systemctl: PathBuf,
+    /// A request waiting for approval expires after this long (default 1h).
+    pub approval_timeout: PromDuration,
+    /// Runbooks written here.
+    pub runbooks: Vec<Runbook>,
+    /// Files (globs, relative to the config file) each holding a list of
+    /// runbooks or `runbooks: [...]`.
+    pub runbook_files: Vec<String>,
+}
+
+impl Default for RecoverConfig {
+    fn default() -> Self {
+        RecoverConfig {
+            max_concurrent: 4,
+            paused: false,
+            commands: Vec::new(),
+            systemctl: PathBuf::from("/usr/bin/systemctl"),
+            approval_timeout: PromDuration(3_600_000),
+            runbooks: Vec::new(),
+            runbook_files: Vec::new(),
+        }
+    }
+}
+
+/// How a runbook starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Someone presses the button (or the link in a notification).
+    #[default]
+    Manual,
+    /// Someone asks, and someone else approves.
+    Approval,
+    /// Runs by itself for each matched incident, within the guards.
+    Auto,
+}
+
+impl Mode {
+    /// The name used in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Manual => "manual",
+            Mode::Approval => "approval",
+            Mode::Auto => "auto",
+        }
+    }
+}
+
+/// One runbook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Runbook {
+    /// Its name, unique (letters, digits, `-`, `_`, `.`).
+    pub name: String,
+    /// What it does, for people.
+    #[serde(default)]
+    pub description: String,
+    /// Which incidents it applies to.
+    #[serde(default, rename = "match")]
+    pub matches: Match,
+    /// How it starts (default manual).
+    #[serde(default)]
+    pub mode: Mode,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// Run, in order, when a step fails or verification does not hold.
+    #[serde(default)]
+    pub rollback: Vec<Step>,
+    /// What recovered means.
+    #[serde(default)]
+    pub verify: Verify,
+    /// At most `max` executions in any `per` (default none).
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+    /// No new execution this long after the last one ended (default 0).
+    #[serde(default)]
+    pub cooldown: PromDuration,
+}
+
+/// Which incidents a runbook applies to. Every given condition must hold;
+/// an empty match applies to every incident.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Match {
+    /// Label name → regular expression (anchored) that one of the
+    /// incident's alerts must match with all of them.
+    pub labels: BTreeMap<String, String>,
+    /// Regular expression (anchored) on the incident's root service.
+    pub root_service: Option<String>,
+    /// Regular expression (anchored) on the located cause (the top likely
+    /// cause, or a dynamic rule's localisation).
+    pub root_cause: Option<String>,
+}
+
+/// `rate_limit:`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// How many executions.
+    pub max: u32,
+    /// In how long.
+    pub per: PromDuration,
+}
+
+/// `verify:`: an execution succeeds only when this holds for `hold`,
+/// before `deadline` (counted from the end of the steps).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Verify {
+    /// Every alert of the incident must be resolved (default true).
+    pub resolved: bool,
+    /// A PromQL expression that must return at least one sample.
+    pub condition: Option<String>,
+    /// How long it must keep holding (default 1m).
+    pub hold: PromDuration,
+    /// Give up after this long (default 10m).
+    pub deadline: PromDuration,
+}
+
+impl Default for Verify {
+    fn default() -> Self {
+        Verify {
+            resolved: true,
+            condition: None,
+            hold: PromDuration(60_000),
+            deadline: PromDuration(600_000),
+        }
+    }
+}
+
+/// One step: a name, exactly one action key, and a timeout.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Its name (default: the action's kind).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// An HTTP call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpAction>,
+    /// An allowlisted executable, run without a shell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommandAction>,
+    /// Restart a systemd unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<RestartAction>,
+    /// Set a Redis key (a traffic switch or degrade flag services watch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_set: Option<RedisSet>,
+    /// Put a key in a NATS JetStream key-value bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nats_kv_put: Option<NatsKvPut>,
+    /// Wait this long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<PromDuration>,
+    /// Wait until named alerts resolve or a condition holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_until: Option<WaitUntil>,
+    /// The step fails after this long (default 30s; not for waits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<PromDuration>,
+}
+
+/// The one action of a step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action<'a> {
+    /// `http:`
+    Http(&'a HttpAction),
+    /// `command:`
+    Command(&'a CommandAction),
+    /// `restart:`
+    Restart(&'a RestartAction),
+    /// `redis_set:`
+    RedisSet(&'a RedisSet),
+    /// `nats_kv_put:`
+    NatsKvPut(&'a NatsKvPut),
+    /// `wait:`
+    Wait(PromDuration),
+    /// `wait_until:`
+    WaitUntil(&'a WaitUntil),
+}
+
+impl Action<'_> {
+    /// The action's key.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Http(_) => "http",
+            Action::Command(_) => "command",
+            Action::Restart(_) => "restart",
+            Action::RedisSet(_) => "redis_set",
+            Action::NatsKvPut(_) => "nats_kv_put",
+            Action::Wait(_) => "wait",
+            Action::WaitUntil(_) => "wait_until",
+        }
+    }
+}
+
+impl Step {
+    /// Its one action, or why there is not exactly one.
+    pub fn action(&self) -> Result<Action<'_>, String> {
+        let mut found = Vec::new();
+        if let Some(a) = &self.http {
+            found.push(Action::Http(a));
+        }
+        if let Some(a) = &self.command {
+            found.push(Action::Command(a));
+        }
+        if let Some(a) = &self.restart {
+            found.push(Action::Restart(a));
+        }
+        if let Some(a) = &self.redis_set {
+            found.push(Action::RedisSet(a));
+        }
+        if let Some(a) = &self.nats_kv_put {
+            found.push(Action::NatsKvPut(a));
+        }
+        if let Some(d) = self.wait {
+            found.push(Action::Wait(d));
+        }
+        if let Some(a) = &self.wait_until {
+            found.push(Action::WaitUntil(a));
+        }
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err("has no action (one of http, command, restart, redis_set, nats_kv_put, wait, wait_until)".into()),
+            _ => Err(format!(
+                "has {} actions ({}); give each its own step",
+                found.len(),
+                found.iter().map(|a| a.kind()).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+
+    /// Its name, or its action's kind.
+    pub fn display_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            self.action()
+                .map(|a| a.kind())
+                .unwrap_or("step")
+                .to_string()
+        })
+    }
+
+    /// Its timeout (default 30s).
+    pub fn timeout_ms(&self) -> i64 {
+        self.timeout.map_or(30_000, |d| d.as_millis())
+    }
+}
+
+/// `http:`. The URL, header values and body are templates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpAction {
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE` (default `POST`).
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// The URL.
+    pub url: String,
+    /// Headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Headers whose value is read from a file at each call (secrets; the
+    /// value never appears in the audit log).
+    #[serde(default)]
+    pub header_files: BTreeMap<String, PathBuf>,
+    /// The body.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// The statuses that count as success (default any 2xx).
+    #[serde(default)]
+    pub expect: Vec<u16>,
+}
+
+fn default_method() -> String {
+    "POST".into()
+}
+
+/// `command:`. Arguments and environment values are templates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandAction {
+    /// The executable: an absolute path listed in `recover.commands`.
+    pub path: PathBuf,
+    /// Its arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Its working directory (default: Argus's).
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// Its environment, on top of a minimal one (`PATH`, `LANG`).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// `restart:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestartAction {
+    /// The systemd unit (a template), restarted with `systemctl restart`
+    /// and then checked with `systemctl is-active`.
+    pub unit: String,
+}
+
+/// `redis_set:`. Key and value are templates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSet {
+    /// `redis://host:port/db` (default `redis://127.0.0.1:6379/`).
+    #[serde(default = "default_redis")]
+    pub url: String,
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: String,
+    /// Expire the key after this long (default never).
+    #[serde(default)]
+    pub ttl: Option<PromDuration>,
+}
+
+fn default_redis() -> String {
+    "redis://127.0.0.1:6379/".into()
+}
+
+/// `nats_kv_put:`. Key and value are templates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsKvPut {
+    /// The server (default `nats://127.0.0.1:4222`).
+    #[serde(default = "default_nats")]
+    pub url: String,
+    /// The bucket (it must exist).
+    pub bucket: String,
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: String,
+}
+
+fn default_nats() -> String {
+    "nats://127.0.0.1:4222".into()
+}
+
+/// `wait_until:`: holds when every named alert of the incident is resolved
+/// (all of its alerts when none is named and `condition` is absent) and the
+/// condition returns a sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitUntil {
+    /// Alert names that must be resolved.
+    #[serde(default)]
+    pub resolved: Vec<String>,
+    /// A PromQL expression that must return at least one sample.
+    #[serde(default)]
+    pub condition: Option<String>,
+    /// The step fails after this long (default 5m).
+    #[serde(default = "default_deadline")]
+    pub deadline: PromDuration,
+}
+
+fn default_deadline() -> PromDuration {
+    PromDuration(300_000)
+}
+
+/// A problem in the runbooks, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: runbook {runbook:?}: {message}")]
+pub struct RunbookError {
+    /// The file.
+    pub file: String,
+    /// The line of the runbook (or of the problem, when found).
+    pub line: usize,
+    /// The runbook's name.
+    pub runbook: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Why runbook files could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A file could not be read, or a glob is malformed.
+    #[error("runbook file {path}: {reason}")]
+    Read {
+        /// The file or glob.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A file is not valid YAML or does not fit the schema.
+    #[error("runbook file {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// The parser's message, with the line.
+        message: String,
+    },
+    /// Runbooks are wrong.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Runbooks(Vec<RunbookError>),
+}
+
+/// The 1-based line of the first line of `text` that contains `needle`
+/// (1 when none does).
+pub fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map_or(1, |i| i + 1)
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 100
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+impl RecoverConfig {
+    /// Checks every runbook; `file` and `text` place the errors.
+    pub fn validate(&self, file: &str, text: &str) -> Result<(), LoadError> {
+        let mut errs = Vec::new();
+        if self.max_concurrent == 0 {
+            errs.push(RunbookError {
+                file: file.into(),
+                line: line_of(text, "max_concurrent"),
+                runbook: String::new(),
+                message: "recover.max_concurrent must be at least 1".into(),
+            });
+        }
+        for c in &self.commands {
+            if !c.is_absolute() {
+                errs.push(RunbookError {
+                    file: file.into(),
+                    line: line_of(text, &c.display().to_string()),
+                    runbook: String::new(),
+                    message: format!("recover.commands: {} is not an absolute path", c.display()),
+                });
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for rb in &self.runbooks {
+            let line = line_of(text, &format!("name: {}", rb.name));
+            for message in self.problems(rb) {
+                errs.push(RunbookError {
+                    file: file.into(),
+                    line,
+                    runbook: rb.name.clone(),
+                    message,
+                });
+            }
+            if !seen.insert(rb.name.clone()) {
+                errs.push(RunbookError {
+                    file: file.into(),
+                    line,
+                    runbook: rb.name.clone(),
+                    message: "another runbook has this name".into(),
+                });
+            }
+        }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(LoadError::Runbooks(errs))
+        }
+    }
+
+    fn problems(&self, rb: &Runbook) -> Vec<String> {
+        let mut out = Vec::new();
+        if !valid_name(&rb.name) {
+            out.push("the name must be 1-100 letters, digits, '-', '_' or '.'".into());
+        }
+        if rb.steps.is_empty() {
+            out.push("has no steps".into());
+        }
+        for (k, re) in &rb.matches.labels {
+            if let Err(e) = crate::matching::anchored(re) {
+                out.push(format!("match.labels.{k}: {e}"));
+            }
+        }
+        for (what, re) in [
+            ("root_service", &rb.matches.root_service),
+            ("root_cause", &rb.matches.root_cause),
+        ] {
+            if let Some(Err(e)) = re.as_deref().map(crate::matching::anchored) {
+                out.push(format!("match.{what}: {e}"));
+            }
+        }
+        if let Some(r) = rb.rate_limit {
+            if r.max == 0 || r.per.as_millis() <= 0 {
+                out.push("rate_limit needs max ≥ 1 and a positive per".into());
+            }
+        }
+        if rb.verify.deadline.as_millis() <= 0 || rb.verify.hold.as_millis() < 0 {
+            out.push("verify.deadline must be positive and verify.hold not negative".into());
+        }
+        if !rb.verify.resolved && rb.verify.condition.is_none() {
+            out.push(
+                "verify needs resolved: true or a condition (an execution must be checked)".into(),
+            );
+        }
+        for (phase, steps) in [("steps", &rb.steps), ("rollback", &rb.rollback)] {
+            for (i, s) in steps.iter().enumerate() {
+                let at = format!("{phase}[{}]", i + 1);
+                match s.action() {
+                    Err(e) => out.push(format!("{at} {e}")),
+                    Ok(a) => {
+                        if let Err(e) = self.check_action(&a) {
+                            out.push(format!("{at} ({}): {e}", a.kind()));
+                        }
+                    }
+                }
+                if let Some(t) = s.timeout {
+                    if t.as_millis() <= 0 {
+                        out.push(format!("{at}: timeout must be positive"));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn check_action(&self, a: &Action<'_>) -> Result<(), String> {
+        let tpl = |s: &str| crate::template::check(s).map_err(|e| e.to_string());
+        match a {
+            Action::Http(h) => {
+                if !matches!(
+                    h.method.to_ascii_uppercase().as_str(),
+                    "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
+                ) {
+                    return Err(format!(
+                        "method {} is not GET, POST, PUT, PATCH or DELETE",
+                        h.method
+                    ));
+                }
+                tpl(&h.url)?;
+                if !(h.url.starts_with("http://")
+                    || h.url.starts_with("https://")
+                    || h.url.starts_with("{{"))
+                {
+                    return Err(format!("url {:?} is not http:// or https://", h.url));
+                }
+                for v in h.headers.values() {
+                    tpl(v)?;
+                }
+                if let Some(b) = &h.body {
+                    tpl(b)?;
+                }
+                Ok(())
+            }
+            Action::Command(c) => {
+                if !self.commands.iter().any(|p| p == &c.path) {
+                    return Err(format!(
+                        "{} is not in recover.commands (the executables steps may run)",
+                        c.path.display()
+                    ));
+                }
+                for s in c.args.iter().chain(c.env.values()) {
+                    tpl(s)?;
+                }
+                Ok(())
+            }
+            Action::Restart(r) => tpl(&r.unit),
+            Action::RedisSet(r) => {
+                tpl(&r.key)?;
+                tpl(&r.value)?;
+                redis::Client::open(r.url.as_str())
+                    .map(|_| ())
+                    .map_err(|e| format!("url {:?}: {e}", r.url))
+            }
+            Action::NatsKvPut(n) => {
+                tpl(&n.key)?;
+                tpl(&n.value)?;
+                if n.bucket.is_empty() {
+                    return Err("bucket is empty".into());
+                }
+                Ok(())
+            }
+            Action::Wait(d) => {
+                if d.as_millis() <= 0 {
+                    Err("must be positive".into())
+                } else {
+                    Ok(())
+                }
+            }
+            Action::WaitUntil(w) => {
+                if w.deadline.as_millis() <= 0 {
+                    Err("deadline must be positive".into())
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// Reads `runbook_files` (relative to `base`), appends their runbooks,
+    /// and validates the whole.
+    pub fn load_files(
+        &mut self,
+        base: &Path,
+        cfg_file: &str,
+        cfg_text: &str,
+    ) -> Result<(), LoadError> {
+        self.validate(cfg_file, cfg_text)?;
+        let mut errs = Vec::new();
+        for pat in &self.runbook_files.clone() {
+            let full = if Path::new(pat).is_absolute() {
+                PathBuf::from(pat)
+            } else {
+                base.join(pat)
+            };
+            let paths = glob::glob(&full.to_string_lossy()).map_err(|e| LoadError::Read {
+                path: pat.clone(),
+                reason: e.to_string(),
+            })?;
+            for p in paths {
+                let p = p.map_err(|e| LoadError::Read {
+                    path: pat.clone(),
+                    reason: e.to_string(),
+                })?;
+                let name = p.display().to_string();
+                let text = std::fs::read_to_string(&p).map_err(|e| LoadError::Read {
+                    path: name.clone(),
+                    reason: e.to_string(),
+                })?;
+                let list = parse_file(&text).map_err(|message| LoadError::Invalid {
+                    path: name.clone(),
+                    message,
+                })?;
+                let only = RecoverConfig {
+                    runbooks: list.clone(),
+                    ..self.clone()
+                };
+                if let Err(LoadError::Runbooks(e)) = only.validate(&name, &text) {
+                    errs.extend(e);
+                }
+                self.runbooks.extend(list);
+            }
+        }
+        if !errs.is_empty() {
+            return Err(LoadError::Runbooks(errs));
+        }
+        self.validate(cfg_file, cfg_text)
+    }
+}
+
+/// A runbook file: a list of runbooks, or a map with `runbooks:`.
+fn parse_file(text: &str) -> Result<Vec<Runbook>, String> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Wrapped {
+        runbooks: Vec<Runbook>,
+    }
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    if text.trim_start().starts_with('-') {
+        serde_saphyr::from_str::<Vec<Runbook>>(text).map_err(|e| e.to_string())
+    } else {
+        serde_saphyr::from_str::<Wrapped>(text)
+            .map(|w| w.runbooks)
+            .map_err(|e| e.to_string())
+    }
+}
