@@ -8,7 +8,7 @@
 //! ```text
 //! scrape 2s / evaluate 2s on both sides; the same rules.yml:
 //!   ServiceDown  up == 0 for 4s          HighErrorRate  5xx share > 10 % for 6s
-//!   HighLatency  p90 > 400 ms for 6s     HighCpu        > 0.6 core for 6s
+//!   HighLatency  p90 > 400 ms for 6s     HighCpu        > 0.4 core for 6s
 //!   MemoryHigh   RSS > 256 MiB for 4s    DiskAlmostFull free < 25 % for 4s
 //! ```
 
@@ -55,7 +55,7 @@ pub const RULES: &str = r#"groups:
         labels: {severity: page}
         annotations: {summary: '{{ $labels.service }}: p90 latency {{ $value }}s'}
       - alert: HighCpu
-        expr: rate(process_cpu_seconds_total{job="lab"}[10s]) > 0.6
+        expr: rate(process_cpu_seconds_total{job="lab"}[10s]) > 0.4
         for: 6s
         labels: {severity: warning}
       - alert: MemoryHigh
@@ -142,14 +142,14 @@ pub fn recover_yml(control: u16) -> String {
         labels: {{alertname: "ServiceDown|HighErrorRate|HighLatency|HighCpu|MemoryHigh|DiskAlmostFull|LogErrorBurst"}}
         root_service: "{roots}"
       mode: auto
-      cooldown: 1m
-      rate_limit: {{max: 30, per: 1h}}
+      cooldown: 10s
+      rate_limit: {{max: 60, per: 1h}}
       steps:
         - name: restart
           http: {{method: POST, url: "{restart}"}}
           timeout: 30s
         - wait: 5s
-      verify: {{resolved: true, hold: 20s, deadline: 3m}}
+      verify: {{resolved: true, hold: 20s, deadline: 90s}}
       rollback:
         - http: {{method: POST, url: "{heal}"}}
     - name: heal-kpi
@@ -157,12 +157,12 @@ pub fn recover_yml(control: u16) -> String {
         labels: {{alertname: "OrdersDrop"}}
         root_service: "orders"
       mode: auto
-      cooldown: 1m
+      cooldown: 10s
       steps:
         - name: heal
           http: {{method: POST, url: "{heal}"}}
           timeout: 30s
-      verify: {{resolved: true, hold: 20s, deadline: 3m}}
+      verify: {{resolved: true, hold: 20s, deadline: 90s}}
 "#,
         roots = plan::SERVICES.join("|"),
         restart = url("restart"),
@@ -253,6 +253,11 @@ mod tests {
 
     #[test]
     fn runbooks_name_the_control_endpoint() {
+        let sp = specs();
+        let text = argus_yml(&ports(&sp), true);
+        if let Err(e) = argus_server::config::Config::from_yaml_str(&text, "argus.yml") {
+            panic!("the server rejects the generated runbooks: {e}\n{text}");
+        }
         let r = recover_yml(9100);
         assert!(r.contains("url: \"http://127.0.0.1:9100/lab/restart/{{ .Root.Service }}\""));
         assert!(r.contains("mode: auto"));

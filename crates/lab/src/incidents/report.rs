@@ -156,7 +156,8 @@ pub struct Row {
     pub fixed_by: String,
     /// The KPI alert's `root_cause` annotation, when there was one.
     pub root_cause: Option<String>,
-    /// Prometheus: seconds from injection to the first notified alert's startsAt.
+    /// Prometheus: seconds from injection to the first notified alert's
+    /// startsAt (when its rule fired).
     pub prom_detect_s: Option<f64>,
     /// Prometheus + Alertmanager: seconds from injection to the first notification.
     pub prom_notify_s: Option<f64>,

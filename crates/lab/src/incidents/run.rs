@@ -442,13 +442,13 @@ async fn run_fault(ctx: &Ctx, f: &Fault) -> anyhow::Result<Row> {
         None => eprintln!("[fault {}/{}] no notification", f.n, a.faults),
     }
     // The fix: a runbook's call of the control endpoint, else the lab heals.
-    let fixed_by_runbook = if ctx.runbooks && detected_at.is_some() {
-        wait_runbook(ctx, f, t0).await
-    } else {
-        false
+    let acted = match detected_at {
+        Some(d) if ctx.runbooks => wait_runbook(ctx, f, t0, d).await,
+        _ => Vec::new(),
     };
-    if !fixed_by_runbook {
-        if let Some(d) = detected_at {
+    let by_runbook = acted.contains(&f.service);
+    if !by_runbook {
+        if let (Some(d), true) = (detected_at, acted.is_empty()) {
             wait_located(ctx, f, t0, d + 1000 * a.heal_after_secs as i64).await;
         }
         ctx.fleet
@@ -484,8 +484,12 @@ async fn run_fault(ctx: &Ctx, f: &Fault) -> anyhow::Result<Row> {
                 })
                 .map(str::to_string);
         }
-        if fixed_by_runbook {
+        if !acted.is_empty() {
             row.fixed_by = runbook_outcome(&ctx.executions().await, &i.id);
+            if !by_runbook {
+                row.fixed_by
+                    .push_str(&format!(" on {}; lab heal", acted.join(",")));
+            }
         }
     }
     if let Some((arr, start)) = report::first_notice(&ctx.prom_rx.notices(), t0, healed + 30_000) {
@@ -495,39 +499,49 @@ async fn run_fault(ctx: &Ctx, f: &Fault) -> anyhow::Result<Row> {
     Ok(row)
 }
 
-/// Waits until the control endpoint was called for `f`'s service after `t0`
-/// and the execution ended; true when a runbook acted in time.
-async fn wait_runbook(ctx: &Ctx, f: &Fault, t0: i64) -> bool {
-    let until = ctx.now() + 1000 * ctx.a.recover_timeout_secs as i64;
+/// Waits (until `max(--heal-after-secs, 60 s)` after the detection at
+/// `detected`) for a runbook to call the control endpoint, then for every
+/// execution to end (or roll back). Returns the services it acted on.
+async fn wait_runbook(ctx: &Ctx, f: &Fault, t0: i64, detected: i64) -> Vec<String> {
     let acted = |ctx: &Ctx| {
-        ctx.fleet
+        let mut v: Vec<String> = ctx
+            .fleet
             .actions()
-            .iter()
-            .any(|x| x.service == f.service && x.at_ms >= t0)
+            .into_iter()
+            .filter(|x| x.at_ms >= t0)
+            .map(|x| x.service)
+            .collect();
+        v.sort();
+        v.dedup();
+        v
     };
-    while ctx.now() < until {
-        if acted(ctx) {
-            break;
-        }
+    let first = detected + 1000 * ctx.a.heal_after_secs.max(60) as i64;
+    while ctx.now() < first && acted(ctx).is_empty() {
         sleep_s(1).await;
     }
-    if !acted(ctx) {
-        return false;
+    if acted(ctx).is_empty() {
+        return Vec::new();
     }
-    eprintln!("[fault {}/{}] a runbook called the lab", f.n, ctx.a.faults);
-    // Let its verification run out (or roll back).
+    eprintln!(
+        "[fault {}/{}] a runbook called the lab: {}",
+        f.n,
+        ctx.a.faults,
+        acted(ctx).join(", ")
+    );
+    let until = ctx.now() + 1000 * ctx.a.recover_timeout_secs as i64;
     while ctx.now() < until {
-        let ex = ctx.executions().await;
-        let open = ex.iter().any(|e| {
-            let st = e.get("state").and_then(Value::as_str).unwrap_or("");
-            !matches!(st, "succeeded" | "rolled_back" | "failed" | "skipped" | "")
+        let open = ctx.executions().await.iter().any(|e| {
+            matches!(
+                e.get("state").and_then(Value::as_str),
+                Some("pending_approval" | "running" | "verifying" | "rolling_back")
+            )
         });
         if !open {
             break;
         }
         sleep_s(2).await;
     }
-    true
+    acted(ctx)
 }
 
 /// Waits until the incident of `f` names a located root, or `until`.
