@@ -9,8 +9,8 @@
 //! fix it (or heals it itself), waits for the recovery and a quiet gap.
 //!
 //! ```text
-//! argus-lab incidents --faults 9 --seed 1
-//! argus-lab incidents --faults 27 --seed 4 --out incidents.json --work-dir /tmp/lab
+//! argus-lab incidents --faults 9
+//! argus-lab incidents --faults 27 --seed S --out incidents.json --work-dir /tmp/lab
 //! ```
 //! See docs/eval-incidents.md for what each figure means.
 
