@@ -315,6 +315,24 @@ pub fn table(rows: &[Row]) -> String {
     s
 }
 
+/// `runbook <name>: <state>` of the latest execution for incident `id`
+/// (the API lists the newest first).
+pub fn runbook_outcome(executions: &[Value], id: &str) -> String {
+    executions
+        .iter()
+        .find(|e| {
+            e.get("incident")
+                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                .as_deref()
+                == Some(id)
+        })
+        .map(|e| {
+            let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
+            format!("runbook {}: {}", s("runbook"), s("state"))
+        })
+        .unwrap_or_else(|| "runbook (no execution)".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,6 +424,22 @@ mod tests {
             .lines()
             .nth(1)
             .is_some_and(|l| l.contains("db ok") && l.contains("y/y/y")));
+    }
+
+    #[test]
+    fn runbook_outcome_is_the_newest_execution_of_the_incident() {
+        let v: Vec<Value> = serde_json::from_str(
+            r#"[{"id":9,"runbook":"heal-kpi","incident":8,"state":"running"},
+                {"id":8,"runbook":"restart-service","incident":7,"state":"rolled_back"},
+                {"id":7,"runbook":"restart-service","incident":7,"state":"failed"}]"#,
+        )
+        .expect("json");
+        assert_eq!(
+            runbook_outcome(&v, "7"),
+            "runbook restart-service: rolled_back"
+        );
+        assert_eq!(runbook_outcome(&v, "8"), "runbook heal-kpi: running");
+        assert_eq!(runbook_outcome(&v, "6"), "runbook (no execution)");
     }
 
     #[test]

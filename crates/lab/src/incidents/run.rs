@@ -485,7 +485,7 @@ async fn run_fault(ctx: &Ctx, f: &Fault) -> anyhow::Result<Row> {
                 .map(str::to_string);
         }
         if !acted.is_empty() {
-            row.fixed_by = runbook_outcome(&ctx.executions().await, &i.id);
+            row.fixed_by = report::runbook_outcome(&ctx.executions().await, &i.id);
             if !by_runbook {
                 row.fixed_by
                     .push_str(&format!(" on {}; lab heal", acted.join(",")));
@@ -557,21 +557,4 @@ async fn wait_located(ctx: &Ctx, f: &Fault, t0: i64, until: i64) {
         }
         sleep_s(2).await;
     }
-}
-
-/// `runbook <name>: <state>` of the latest execution for incident `id`.
-fn runbook_outcome(executions: &[Value], id: &str) -> String {
-    executions
-        .iter()
-        .rfind(|e| {
-            e.get("incident")
-                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
-                .as_deref()
-                == Some(id)
-        })
-        .map(|e| {
-            let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
-            format!("runbook {}: {}", s("runbook"), s("state"))
-        })
-        .unwrap_or_else(|| "runbook (no execution)".into())
 }
