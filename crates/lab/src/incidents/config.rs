@@ -105,7 +105,8 @@ pub fn argus_yml(p: &Ports, runbooks: bool) -> String {
         r#"dynamic_rules:
   - name: OrdersDrop
     selector: 'orders:rate:total'
-    detector: {kind: business_volume, period: none, min_points: 60}
+    detector: {kind: business_volume, period: none, min_points: 1800}
+    retrain_interval: 24h
     for: 10s
     labels: {severity: page}
     localize:

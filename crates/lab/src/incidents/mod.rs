@@ -14,6 +14,7 @@
 //! ```
 //! See docs/eval-incidents.md for what each figure means.
 
+mod api;
 mod config;
 mod fleet;
 mod plan;

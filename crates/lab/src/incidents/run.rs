@@ -7,6 +7,7 @@
 //! [fault 3/9] latency on payments: injected / notified 14.2 s / healed / recovered 61.0 s
 //! ```
 
+use super::api::Argus;
 use super::fleet::{self, Fleet};
 use super::plan::{self, Fault, FaultKind};
 use super::report::{self, IncidentView, Row};
@@ -44,8 +45,7 @@ struct Results {
 struct Ctx {
     a: Args,
     clock: Arc<dyn Clock>,
-    http: reqwest::Client,
-    argus: u16,
+    api: Argus,
     fleet: Arc<Fleet>,
     argus_rx: Receiver,
     prom_rx: Receiver,
@@ -55,50 +55,6 @@ struct Ctx {
 impl Ctx {
     fn now(&self) -> i64 {
         self.clock.now_ms()
-    }
-
-    async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let url = format!("http://127.0.0.1:{}{path}", self.argus);
-        let r = self.http.get(&url).send().await?;
-        anyhow::ensure!(r.status().is_success(), "GET {path}: {}", r.status());
-        Ok(r.json().await?)
-    }
-
-    async fn incidents(&self, from_ms: i64) -> Vec<IncidentView> {
-        let q = format!("/api/argus/v1/incidents?start={}", from_ms / 1000);
-        self.get(&q)
-            .await
-            .map(|v| report::parse_list(&v))
-            .unwrap_or_default()
-    }
-
-    /// The runbook executions (empty when Argus has no such API).
-    async fn executions(&self) -> Vec<Value> {
-        let Ok(v) = self.get("/api/argus/v1/runbooks/executions").await else {
-            return Vec::new();
-        };
-        let arr = v
-            .pointer("/executions")
-            .or_else(|| v.pointer("/data/executions"))
-            .or_else(|| v.pointer("/data"));
-        arr.and_then(Value::as_array).cloned().unwrap_or_default()
-    }
-
-    async fn deploy_event(&self, service: &str) -> anyhow::Result<()> {
-        let ev = serde_json::json!({
-            "specversion": "1.0", "id": format!("lab-{}", self.now()), "source": "/argus-lab/ci",
-            "type": "com.example.deploy.finished", "subject": service, "service": service,
-            "time": chrono::Utc::now().to_rfc3339(), "data": {"version": "2.0.0"},
-        });
-        let r = self
-            .http
-            .post(format!("http://127.0.0.1:{}/api/v1/events", self.argus))
-            .header("content-type", "application/cloudevents+json")
-            .body(ev.to_string())
-            .send()
-            .await?;
-        anyhow::ensure!(r.status().is_success(), "deploy event: {}", r.status());
-        Ok(())
     }
 }
 
@@ -225,10 +181,12 @@ pub async fn run_all(a: Args) -> anyhow::Result<i32> {
     let ctx = Ctx {
         a: a.clone(),
         clock: clock.clone(),
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()?,
-        argus: argus_port,
+        api: Argus {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()?,
+            argus: argus_port,
+        },
         fleet: fleet.clone(),
         argus_rx,
         prom_rx,
@@ -312,11 +270,16 @@ async fn experiment(
     eprintln!("[warm-up] {} s", a.warmup_secs);
     sleep_s(a.warmup_secs).await;
     argus.check_alive(adir)?;
+    match ctx.api.train_kpi().await {
+        Ok(st) => eprintln!("[warm-up] the KPI's band trained on the warm-up: {st}"),
+        Err(e) => eprintln!("[warm-up] the KPI's band could not be trained: {e:#}"),
+    }
     let quiet_from = ctx.now();
     eprintln!("[quiet] {} s with no fault", a.quiet_secs);
     sleep_s(a.quiet_secs).await;
     let quiet_to = ctx.now();
     let quiet_incidents: Vec<IncidentView> = ctx
+        .api
         .incidents(quiet_from)
         .await
         .into_iter()
@@ -354,10 +317,12 @@ async fn experiment(
         matched.extend(r.incident.clone());
         rows.push(r);
         argus.check_alive(adir)?;
+        ctx.api.wait_all_resolved().await;
         sleep_s(a.gap_secs).await;
     }
     let faults_to = ctx.now();
     let unmatched_incidents = ctx
+        .api
         .incidents(quiet_to)
         .await
         .into_iter()
@@ -376,7 +341,7 @@ async fn experiment(
         unmatched_incidents,
         argus_quiet: sampler.between(quiet_from, quiet_to),
         argus_faults: sampler.between(quiet_to, faults_to),
-        runbook_executions: Value::Array(ctx.executions().await),
+        runbook_executions: Value::Array(ctx.api.executions().await),
         control_actions: ctx.fleet.actions(),
     })
 }
@@ -393,7 +358,7 @@ async fn inject(ctx: &Ctx, f: &Fault) -> anyhow::Result<()> {
         FaultKind::Hang => fl.signal(s, libc::SIGSTOP).await,
         FaultKind::Latency => fl.send(s, "latency 800").await,
         FaultKind::DeployErrors => {
-            ctx.deploy_event(s).await?;
+            ctx.api.deploy_event(s).await?;
             fl.send(s, "errors 60").await
         }
         FaultKind::CpuHog => fl.send(s, "cpu on").await,
@@ -462,7 +427,7 @@ async fn run_fault(ctx: &Ctx, f: &Fault) -> anyhow::Result<Row> {
     // Recovery: the matched incident's recovered time.
     let until = healed + 1000 * a.recover_timeout_secs as i64;
     let inc = loop {
-        let list = ctx.incidents(t0 - 5000).await;
+        let list = ctx.api.incidents(t0 - 5000).await;
         let inc = report::match_incident(&list, &f.service, t0, healed.max(t0 + 1)).cloned();
         if inc.as_ref().is_some_and(|i| i.recovered_ms.is_some()) || ctx.now() > until {
             break inc;
@@ -474,7 +439,11 @@ async fn run_fault(ctx: &Ctx, f: &Fault) -> anyhow::Result<Row> {
     };
     if let Some(i) = &inc {
         row.set_incident(i);
-        if let Ok(v) = ctx.get(&format!("/api/argus/v1/incidents/{}", i.id)).await {
+        if let Ok(v) = ctx
+            .api
+            .get(&format!("/api/argus/v1/incidents/{}", i.id))
+            .await
+        {
             row.root_cause = v
                 .pointer("/data/alerts")
                 .and_then(Value::as_array)
@@ -485,7 +454,7 @@ async fn run_fault(ctx: &Ctx, f: &Fault) -> anyhow::Result<Row> {
                 .map(str::to_string);
         }
         if !acted.is_empty() {
-            row.fixed_by = report::runbook_outcome(&ctx.executions().await, &i.id);
+            row.fixed_by = report::runbook_outcome(&ctx.api.executions().await, &i.id);
             if !by_runbook {
                 row.fixed_by
                     .push_str(&format!(" on {}; lab heal", acted.join(",")));
@@ -530,7 +499,7 @@ async fn wait_runbook(ctx: &Ctx, f: &Fault, t0: i64, detected: i64) -> Vec<Strin
     );
     let until = ctx.now() + 1000 * ctx.a.recover_timeout_secs as i64;
     while ctx.now() < until {
-        let open = ctx.executions().await.iter().any(|e| {
+        let open = ctx.api.executions().await.iter().any(|e| {
             matches!(
                 e.get("state").and_then(Value::as_str),
                 Some("pending_approval" | "running" | "verifying" | "rolling_back")
@@ -547,7 +516,7 @@ async fn wait_runbook(ctx: &Ctx, f: &Fault, t0: i64, detected: i64) -> Vec<Strin
 /// Waits until the incident of `f` names a located root, or `until`.
 async fn wait_located(ctx: &Ctx, f: &Fault, t0: i64, until: i64) {
     while ctx.now() < until {
-        let list = ctx.incidents(t0 - 5000).await;
+        let list = ctx.api.incidents(t0 - 5000).await;
         if report::match_incident(&list, &f.service, t0, ctx.now())
             .is_some_and(|i| i.located_ms.is_some() && i.root.as_deref() == Some(&f.service))
         {
