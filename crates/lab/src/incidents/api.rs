@@ -117,4 +117,39 @@ impl Argus {
         anyhow::ensure!(r.status().is_success(), "deploy event: {}", r.status());
         Ok(())
     }
+
+    /// Every firing alert of incident `id` is a `RunbookFailed` (and one fires).
+    pub async fn only_runbook_failed(&self, id: &str) -> bool {
+        let Ok(v) = self.get(&format!("/api/argus/v1/incidents/{id}")).await else {
+            return false;
+        };
+        let firing: Vec<&str> = v
+            .pointer("/data/alerts")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter(|x| x.get("firing").and_then(Value::as_bool) == Some(true))
+                    .filter_map(|x| x.pointer("/labels/alertname").and_then(Value::as_str))
+                    .collect()
+            })
+            .unwrap_or_default();
+        !firing.is_empty() && firing.iter().all(|n| *n == "RunbookFailed")
+    }
+
+    /// Resolves incident `id` as the on-call person would.
+    pub async fn resolve(&self, id: &str) {
+        let url = format!(
+            "http://127.0.0.1:{}/api/argus/v1/incidents/{id}/resolve",
+            self.argus
+        );
+        let r = self
+            .http
+            .post(url)
+            .json(&serde_json::json!({"who": "argus-lab"}))
+            .send()
+            .await;
+        if let Err(e) = r {
+            tracing::warn!("resolving incident {id}: {e}");
+        }
+    }
 }

@@ -426,6 +426,7 @@ async fn run_fault(ctx: &Ctx, f: &Fault) -> anyhow::Result<Row> {
     let healed = ctx.now();
     // Recovery: the matched incident's recovered time.
     let until = healed + 1000 * a.recover_timeout_secs as i64;
+    let mut lab_resolved = false;
     let inc = loop {
         let list = ctx.api.incidents(t0 - 5000).await;
         let inc = report::match_incident(&list, &f.service, t0, healed.max(t0 + 1)).cloned();
@@ -434,6 +435,18 @@ async fn run_fault(ctx: &Ctx, f: &Fault) -> anyhow::Result<Row> {
         }
         if inc.is_none() && detected_at.is_none() && ctx.now() > healed + 10_000 {
             break inc;
+        }
+        // A failed runbook's page waits for a person: the lab is that person.
+        if let Some(i) = &inc {
+            if ctx.api.only_runbook_failed(&i.id).await {
+                ctx.api.resolve(&i.id).await;
+                lab_resolved = true;
+                eprintln!(
+                    "[fault {}/{}] only RunbookFailed fires: the lab resolved incident {}",
+                    f.n, a.faults, i.id
+                );
+                break inc;
+            }
         }
         sleep_s(2).await;
     };
@@ -460,6 +473,9 @@ async fn run_fault(ctx: &Ctx, f: &Fault) -> anyhow::Result<Row> {
                     .push_str(&format!(" on {}; lab heal", acted.join(",")));
             }
         }
+    }
+    if lab_resolved {
+        row.fixed_by.push_str("; lab resolved");
     }
     if let Some((arr, start)) = report::first_notice(&ctx.prom_rx.notices(), t0, healed + 30_000) {
         row.prom_notify_s = Some((arr - t0) as f64 / 1000.0);
