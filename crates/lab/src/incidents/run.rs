@@ -192,7 +192,13 @@ pub async fn run_all(a: Args) -> anyhow::Result<i32> {
         prom_rx,
         runbooks,
     };
-    let res = experiment(&ctx, &sampler, &mut argus, &adir).await;
+    // Interrupted, the lab still stops every process it started.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let res = tokio::select! {
+        r = experiment(&ctx, &sampler, &mut argus, &adir) => r,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        _ = term.recv() => Err(anyhow::anyhow!("terminated")),
+    };
     load.abort();
     drop(sampler);
     argus.stop().await;
