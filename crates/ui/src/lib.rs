@@ -465,7 +465,10 @@ mod tests {
             .unwrap();
         assert!(html.contains("2 incidents in the last 7 days"));
         assert!(html.contains(r#"<span class="over">7 min</span>"#));
-        assert!(html.contains(r#"<span class="over">1</span>"#), "one missed the locate goal");
+        assert!(
+            html.contains(r#"<span class="over">1</span>"#),
+            "one missed the locate goal"
+        );
         assert!(!html.contains("no data yet"));
         let empty = ui.overview(&Overview::default()).unwrap();
         assert!(empty.contains("no data yet"));
