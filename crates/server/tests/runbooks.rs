@@ -177,6 +177,15 @@ recover:
         "{texts:?}"
     );
 
+    let metrics = get_text(format!("{base}/metrics")).await;
+    assert!(
+        metrics.contains(
+            "argus_runbook_executions{runbook=\"restart-service\",state=\"succeeded\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains("argus_runbook_paused 0"));
+
     // The incident page shows the execution with its step and verification.
     let html = get_text(format!("{base}/ui/incidents/{id}")).await;
     assert!(html.contains("id=\"runbooks\""), "no runbooks section");

@@ -245,7 +245,7 @@ async fn start(
         Arc::new(sections::HealthIndexSection(health_index)),
         Arc::new(sections::ForwardSection(forwarder.clone())),
         Arc::new(sections::IncidentsSection(incidents.clone())),
-        Arc::new(crate::recover::RecoverSection(recover)),
+        Arc::new(crate::recover::RecoverSection(recover.clone())),
         Arc::new(sections::LogMetricsSection(logs.clone())),
         Arc::new(sections::AlertLabelsSection(alert_sink, opts.listen)),
         Arc::new(sections::RemoteWriteSection(remote_write.clone())),
@@ -279,6 +279,7 @@ async fn start(
         writes,
         remote_write: Some(remote_write),
         incidents: Some(incidents),
+        recover: Some(recover),
         logs,
     };
     state.ready.store(true, Ordering::Release);
