@@ -43,6 +43,9 @@ pub enum LinkAction {
     Resolve,
     /// Silence the alert's exact label set for `argus.links.silence_for`.
     Silence,
+    /// Run a runbook for the alert's incident (or ask to, when it needs
+    /// approval).
+    Run,
 }
 
 impl LinkAction {
@@ -52,6 +55,7 @@ impl LinkAction {
             LinkAction::Ack => "ack",
             LinkAction::Resolve => "resolve",
             LinkAction::Silence => "silence",
+            LinkAction::Run => "run",
         }
     }
 
@@ -61,6 +65,7 @@ impl LinkAction {
             "ack" => Some(LinkAction::Ack),
             "resolve" => Some(LinkAction::Resolve),
             "silence" => Some(LinkAction::Silence),
+            "run" => Some(LinkAction::Run),
             _ => None,
         }
     }
@@ -73,6 +78,13 @@ pub enum LinkTarget {
     Alert(u64),
     /// One aggregation group by group key.
     Group(String),
+    /// A runbook, for the incident of one alert (by fingerprint).
+    Runbook {
+        /// The alert's fingerprint.
+        alert: u64,
+        /// The runbook's name.
+        runbook: String,
+    },
 }
 
 impl LinkTarget {
@@ -81,6 +93,7 @@ impl LinkTarget {
         match self {
             LinkTarget::Alert(fp) => format!("a:{fp:016x}"),
             LinkTarget::Group(k) => format!("g:{k}"),
+            LinkTarget::Runbook { alert, runbook } => format!("r:{alert:016x}:{runbook}"),
         }
     }
 
@@ -88,6 +101,14 @@ impl LinkTarget {
     pub fn decode(s: &str) -> Option<LinkTarget> {
         if let Some(h) = s.strip_prefix("a:") {
             return u64::from_str_radix(h, 16).ok().map(LinkTarget::Alert);
+        }
+        if let Some(rest) = s.strip_prefix("r:") {
+            let (fp, name) = rest.split_once(':')?;
+            return Some(LinkTarget::Runbook {
+                alert: u64::from_str_radix(fp, 16).ok()?,
+                runbook: name.to_string(),
+            })
+            .filter(|_| !name.is_empty());
         }
         s.strip_prefix("g:")
             .map(|k| LinkTarget::Group(k.to_string()))

@@ -68,6 +68,10 @@ pub struct NotifiedAlert {
     pub fingerprint: u64,
     /// Firing or resolved (flap damping may hold a resolved alert as firing).
     pub status: AlertStatus,
+    /// The runbooks the notification offers a one-click link to (firing
+    /// alerts only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub runbooks: Vec<String>,
 }
 
 impl NotifiedAlert {
@@ -80,6 +84,7 @@ impl NotifiedAlert {
             fingerprint: alert.fingerprint(),
             alert,
             status,
+            runbooks: Vec::new(),
         }
     }
 }

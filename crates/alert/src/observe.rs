@@ -69,6 +69,11 @@ pub trait AlertObserver: Send + Sync + std::fmt::Debug {
     fn incident_of(&self, _fingerprint: u64) -> Option<String> {
         None
     }
+    /// The runbooks a person may run from a notification about this firing
+    /// alert (a signed link each); none by default.
+    fn runbooks(&self, _fingerprint: u64, _labels: &argus_model::Labels) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// The label a route can `group_by` to page once per incident; set on the

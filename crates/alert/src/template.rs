@@ -78,7 +78,8 @@ pub const DEFAULT_MARKDOWN: &str = "{% for a in alerts %}**{{ a.status|upper }}*
 - since {{ a.starts_at }}{% if a.status == 'resolved' %}, ended {{ a.ends_at }}{% endif %}
 {% if a.generator_url %}- [source]({{ a.generator_url }})
 {% endif %}{% if a.links.ack %}- [Acknowledge]({{ a.links.ack }}) · [Resolve]({{ a.links.resolve }}) · [Silence]({{ a.links.silence }})
-{% endif %}
+{% endif %}{% for r in a.links.runbooks %}- [Run runbook {{ r.name }}]({{ r.url }})
+{% endfor %}
 {% endfor %}{% if escalation %}Escalation {{ escalation.policy }}, level {{ escalation.level + 1 }}{% if escalation.contacts %}: {{ escalation.contacts|join(', ') }}{% endif %}
 
 {% endif %}{% if links.ack %}[Acknowledge all]({{ links.ack }}) · [Resolve all]({{ links.resolve }})
@@ -96,7 +97,8 @@ pub const DEFAULT_TEXT: &str = "{% for a in alerts %}*{{ a.status|upper }}* {{ a
 {% endif %}labels: {% for k, v in a.labels|items %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}
 since {{ a.starts_at }}{% if a.generator_url %} · <{{ a.generator_url }}|source>{% endif %}
 {% if a.links.ack %}<{{ a.links.ack }}|Acknowledge> · <{{ a.links.resolve }}|Resolve> · <{{ a.links.silence }}|Silence>
-{% endif %}{% endfor %}{% if links.ack %}<{{ links.ack }}|Acknowledge all>
+{% endif %}{% for r in a.links.runbooks %}<{{ r.url }}|Run runbook {{ r.name }}>
+{% endfor %}{% endfor %}{% if links.ack %}<{{ links.ack }}|Acknowledge all>
 {% endif %}{% if external_url %}{{ external_url }}{% endif %}";
 
 /// Renders the field `tpl` for a notification (Go or `minijinja`, see the module docs), or the
@@ -192,10 +194,23 @@ pub fn render<'a>(
             });
             let t = LinkTarget::Alert(na.fingerprint);
             let links = if a.status == "firing" {
+                let runbooks: Vec<_> = na
+                    .runbooks
+                    .iter()
+                    .filter_map(|name| {
+                        let target = LinkTarget::Runbook {
+                            alert: na.fingerprint,
+                            runbook: name.clone(),
+                        };
+                        let url = link(LinkAction::Run, &target)?;
+                        Some(minijinja::context! { name => name, url => url })
+                    })
+                    .collect();
                 minijinja::context! {
                     ack => link(LinkAction::Ack, &t),
                     resolve => link(LinkAction::Resolve, &t),
                     silence => link(LinkAction::Silence, &t),
+                    runbooks => runbooks,
                 }
             } else {
                 minijinja::context! {}

@@ -217,6 +217,7 @@ pub fn incident_json(svc: &IncidentService, inc: &Incident) -> Value {
         "owner": inc.owner,
         "root": inc.root,
         "times": times_json(&inc.times),
+        "goals": inc.times.goals(svc.now_ms()),
         "alerts": alerts,
         "timeline": timeline,
         "mergedInto": inc.merged_into.map(|m| m.to_string()),

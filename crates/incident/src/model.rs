@@ -139,7 +139,45 @@ pub struct Times {
     pub recovered_ms: Option<i64>,
 }
 
+/// The 1-5-10 goals: detected within a minute of the fault, located within
+/// five, recovered within ten.
+pub const GOALS_MS: [i64; 3] = [60_000, 300_000, 600_000];
+
+/// Whether each 1-5-10 goal was met: `Some(true)` met, `Some(false)` missed
+/// (late, or not yet reached and already past the goal), `None` not reached
+/// and still within it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Goals {
+    /// Detected within a minute.
+    pub detect: Option<bool>,
+    /// Located within five minutes.
+    pub locate: Option<bool>,
+    /// Recovered within ten minutes.
+    pub recover: Option<bool>,
+}
+
 impl Times {
+    /// Which goals were met, as of `now_ms`.
+    ///
+    /// ```
+    /// use argus_incident::model::Times;
+    /// let t = Times { fault_start_ms: 0, detected_ms: 45_000, located_ms: Some(400_000), ..Times::default() };
+    /// let g = t.goals(500_000);
+    /// assert_eq!((g.detect, g.locate, g.recover), (Some(true), Some(false), None));
+    /// assert_eq!(t.goals(700_000).recover, Some(false));
+    /// ```
+    pub fn goals(&self, now_ms: i64) -> Goals {
+        let judge = |took: Option<i64>, goal: i64| match took {
+            Some(ms) => Some(ms <= goal),
+            None => (now_ms - self.fault_start_ms > goal).then_some(false),
+        };
+        Goals {
+            detect: judge(Some(self.time_to_detect_ms()), GOALS_MS[0]),
+            locate: judge(self.time_to_locate_ms(), GOALS_MS[1]),
+            recover: judge(self.time_to_recover_ms(), GOALS_MS[2]),
+        }
+    }
+
     /// Fault start to detection.
     pub fn time_to_detect_ms(&self) -> i64 {
         (self.detected_ms - self.fault_start_ms).max(0)

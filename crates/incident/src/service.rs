@@ -189,6 +189,20 @@ pub struct TimesReport {
     pub locate: Quantiles,
     /// Fault start to recovery.
     pub recover: Quantiles,
+    /// How many of the period's incidents missed each goal: detected
+    /// within 1 minute, located within 5, recovered within 10.
+    pub missed: MissedGoals,
+}
+
+/// Incidents that missed each 1-5-10 goal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct MissedGoals {
+    /// Detected later than a minute after the fault.
+    pub detect: usize,
+    /// Located later than five minutes after it (or not yet, past that).
+    pub locate: usize,
+    /// Recovered later than ten minutes after it (or not yet, past that).
+    pub recover: usize,
 }
 
 fn quantiles(mut v: Vec<i64>) -> Quantiles {
@@ -268,6 +282,11 @@ impl IncidentService {
                 assistant: Mutex::new(cfg.assistant.clone()),
             }),
         })
+    }
+
+    /// The service's clock, now.
+    pub fn now_ms(&self) -> i64 {
+        self.shared.clock.now_ms()
     }
 
     /// Where to send alerts, deliveries and acknowledgements.
@@ -510,6 +529,15 @@ impl IncidentService {
             acknowledge: pick(&|i| i.times.time_to_acknowledge_ms()),
             locate: pick(&|i| i.times.time_to_locate_ms()),
             recover: pick(&|i| i.times.time_to_recover_ms()),
+            missed: {
+                let now = self.shared.clock.now_ms();
+                let gs: Vec<_> = incs.iter().map(|i| i.times.goals(now)).collect();
+                MissedGoals {
+                    detect: gs.iter().filter(|g| g.detect == Some(false)).count(),
+                    locate: gs.iter().filter(|g| g.locate == Some(false)).count(),
+                    recover: gs.iter().filter(|g| g.recover == Some(false)).count(),
+                }
+            },
         }
     }
 
@@ -577,6 +605,24 @@ impl IncidentService {
                 write_sample(name, &[("quantile", quant)], v.unwrap_or(f64::NAN), out);
             }
             write_sample(&format!("{name}_count"), &[], q.count as f64, out);
+        }
+        write_header(
+            "argus_incident_goal_missed",
+            "Incidents of the last 7 days that missed a 1-5-10 goal (detect within 1 minute, locate within 5, recover within 10).",
+            "gauge",
+            out,
+        );
+        for (goal, n) in [
+            ("detect", r.missed.detect),
+            ("locate", r.missed.locate),
+            ("recover", r.missed.recover),
+        ] {
+            write_sample(
+                "argus_incident_goal_missed",
+                &[("goal", goal)],
+                n as f64,
+                out,
+            );
         }
         write_header(
             "argus_incident_store_failures_total",

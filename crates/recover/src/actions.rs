@@ -58,7 +58,13 @@ pub enum Rendered {
     /// `restart:`
     Restart {
         /// Unit.
-        unit: String,
+        unit: Option<String>,
+        /// Process name.
+        process: Option<String>,
+        /// Pid file.
+        pid_file: Option<PathBuf>,
+        /// How the process is started again: executable, arguments, directory, environment.
+        start: Option<Box<Rendered>>,
     },
     /// `redis_set:`
     RedisSet {
@@ -131,7 +137,21 @@ pub fn render(step: &Step, dot: &Value) -> Result<Rendered, String> {
                 .map(|(k, v)| Ok((k.clone(), r(v)?)))
                 .collect::<Result<_, String>>()?,
         },
-        Action::Restart(u) => Rendered::Restart { unit: r(&u.unit)? },
+        Action::Restart(u) => Rendered::Restart {
+            unit: u.unit.as_deref().map(r).transpose()?,
+            process: u.process.as_deref().map(r).transpose()?,
+            pid_file: u.pid_file.clone(),
+            start: match &u.start {
+                Some(c) => Some(Box::new(render(
+                    &Step {
+                        command: Some(c.clone()),
+                        ..Step::default()
+                    },
+                    dot,
+                )?)),
+                None => None,
+            },
+        },
         Action::RedisSet(s) => Rendered::RedisSet {
             url: s.url.clone(),
             key: r(&s.key)?,
@@ -239,7 +259,9 @@ async fn run_inner(r: &Rendered, env: &Env, timeout: Duration) -> Result<String,
             }
             command(path, args, dir.as_ref(), vars).await
         }
-        Rendered::Restart { unit } => {
+        Rendered::Restart {
+            unit: Some(unit), ..
+        } => {
             let none = BTreeMap::new();
             let sc = &env.systemctl;
             let out = command(sc, &["restart".into(), unit.clone()], None, &none).await?;
@@ -247,6 +269,29 @@ async fn run_inner(r: &Rendered, env: &Env, timeout: Duration) -> Result<String,
                 .await
                 .map_err(|e| format!("{unit} is not active after the restart: {e}"))?;
             Ok(format!("{out}{active}"))
+        }
+        Rendered::Restart {
+            process,
+            pid_file,
+            start,
+            ..
+        } => {
+            let which = crate::process::Which::new(process.as_deref(), pid_file.as_deref())?;
+            let start = match start.as_deref() {
+                Some(Rendered::Command {
+                    path,
+                    args,
+                    dir,
+                    env: vars,
+                }) => {
+                    if !env.commands.iter().any(|p| p == path) {
+                        return Err(format!("{} is not an allowed command", path.display()));
+                    }
+                    Some((path.clone(), args.clone(), dir.clone(), vars.clone()))
+                }
+                _ => None,
+            };
+            crate::process::restart(&which, start, timeout.mul_f64(0.9)).await
         }
         Rendered::RedisSet {
             url,

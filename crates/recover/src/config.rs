@@ -182,7 +182,7 @@ pub struct Step {
     /// An allowlisted executable, run without a shell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandAction>,
-    /// Restart a systemd unit.
+    /// Restart a systemd unit or a process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart: Option<RestartAction>,
     /// Set a Redis key (a traffic switch or degrade flag services watch).
@@ -333,13 +333,27 @@ pub struct CommandAction {
     pub env: BTreeMap<String, String>,
 }
 
-/// `restart:`.
+/// `restart:`: a systemd unit, or a process found by name or pid file (as
+/// the health checks' process probes find it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RestartAction {
     /// The systemd unit (a template), restarted with `systemctl restart`
     /// and then checked with `systemctl is-active`.
-    pub unit: String,
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// A process name (`/proc/<pid>/comm`, or the file name of `argv[0]`):
+    /// every such process gets SIGTERM (SIGKILL after half the timeout), then
+    /// `start` runs, and the step waits until one runs again.
+    #[serde(default)]
+    pub process: Option<String>,
+    /// A file holding the pid of the process, instead of `process`.
+    #[serde(default)]
+    pub pid_file: Option<PathBuf>,
+    /// How to start the process again (an allowlisted executable, left
+    /// running); without it, a supervisor is expected to start it.
+    #[serde(default)]
+    pub start: Option<CommandAction>,
 }
 
 /// `redis_set:`. Key and value are templates.
@@ -599,7 +613,25 @@ impl RecoverConfig {
                 }
                 Ok(())
             }
-            Action::Restart(r) => tpl(&r.unit),
+            Action::Restart(r) => {
+                let given = [r.unit.is_some(), r.process.is_some(), r.pid_file.is_some()];
+                if given.iter().filter(|g| **g).count() != 1 {
+                    return Err("give exactly one of unit, process and pid_file".into());
+                }
+                if r.unit.is_some() && r.start.is_some() {
+                    return Err("start is for a process; systemd starts a unit".into());
+                }
+                if let Some(u) = &r.unit {
+                    tpl(u)?;
+                }
+                if let Some(p) = &r.process {
+                    tpl(p)?;
+                }
+                if let Some(c) = &r.start {
+                    self.check_action(&Action::Command(c))?;
+                }
+                Ok(())
+            }
             Action::RedisSet(r) => {
                 tpl(&r.key)?;
                 tpl(&r.value)?;

@@ -33,6 +33,7 @@ mod drive;
 pub mod exec;
 pub mod journal;
 pub mod matching;
+pub mod process;
 pub mod service;
 pub mod template;
 

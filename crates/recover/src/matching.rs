@@ -47,8 +47,21 @@ pub fn anchored(re: &str) -> Result<Regex, regex::Error> {
     Regex::new(&format!("^(?:{re})$"))
 }
 
+/// Whether `v` matches the anchored `re`. Patterns come from the
+/// configuration, so they are few: each is compiled once and kept.
 fn is(re: &str, v: &str) -> bool {
-    anchored(re).is_ok_and(|r| r.is_match(v))
+    static CACHE: std::sync::OnceLock<
+        parking_lot::Mutex<std::collections::HashMap<String, Option<Regex>>>,
+    > = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut c = cache.lock();
+    if c.len() > 10_000 {
+        c.clear();
+    }
+    c.entry(re.to_string())
+        .or_insert_with(|| anchored(re).ok())
+        .as_ref()
+        .is_some_and(|r| r.is_match(v))
 }
 
 /// The first of the subject's alerts that has every label of `m.labels`

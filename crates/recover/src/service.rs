@@ -480,17 +480,10 @@ impl RecoverService {
                 .map(|e| e.id)
                 .collect();
             for id in ids {
+                // A step running in a task is killed (its process with it);
+                // a wait simply ends.
                 if let Some(h) = st.busy.remove(&id) {
                     h.abort();
-                    record(
-                        &mut st,
-                        Event::StepFinished {
-                            at: now,
-                            id,
-                            ok: false,
-                            output: format!("stopped by the kill switch ({who})"),
-                        },
-                    )?;
                 }
                 if st.execs.get(&id).is_some_and(|e| e.in_flight().is_some()) {
                     record(

@@ -355,3 +355,50 @@ runbooks:
         done.steps[0].output
     );
 }
+
+#[tokio::test]
+async fn restart_step_restarts_a_process_found_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    // A copy of sleep under a name no other process has.
+    let name = format!("arsl{}", std::process::id() % 100_000);
+    let bin = dir.path().join(&name);
+    std::fs::copy("/usr/bin/sleep", &bin).unwrap();
+    let mut first = std::process::Command::new(&bin).arg("300").spawn().unwrap();
+    let yaml = format!(
+        "commands: [{bin}]\nrunbooks:\n  - name: bounce\n    steps:\n      - restart: {{process: {name}, start: {{path: {bin}, args: ['300']}}}}\n        timeout: 10s\n",
+        bin = bin.display()
+    );
+    let r = rig(None, &yaml);
+    let e = r
+        .svc
+        .request("bounce", &subject(9, "x"), "alice", false)
+        .unwrap();
+    r.run(2, 1_000).await;
+    let e = r.svc.get(e.id).unwrap();
+    assert_eq!(e.steps[0].ok, Some(true), "{e:?}");
+    assert!(
+        first.try_wait().unwrap().is_some(),
+        "the old process still runs"
+    );
+    let now = argus_recover::process::pids(&argus_recover::process::Which::Name(name.clone()));
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert!(
+        e.steps[0].output.contains("running again"),
+        "{}",
+        e.steps[0].output
+    );
+    for p in now {
+        let _ = std::process::Command::new("kill")
+            .arg(p.to_string())
+            .status();
+    }
+    // Without exactly one of unit, process and pid_file the config is refused.
+    let bad =
+        "runbooks:\n  - name: x\n    steps:\n      - restart: {unit: a.service, process: a}\n";
+    let c: argus_recover::RecoverConfig = serde_saphyr::from_str(bad).unwrap();
+    assert!(c
+        .validate("argus.yml", bad)
+        .unwrap_err()
+        .to_string()
+        .contains("exactly one of unit"));
+}

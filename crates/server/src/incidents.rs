@@ -38,11 +38,46 @@ pub const STORE_DIR: &str = "incidents";
 /// once (so a route can group notifications by incident), deliveries and
 /// acknowledgements through its queue.
 #[derive(Debug)]
-struct Observer(Feed, IncidentService);
+struct Observer(Feed, IncidentService, RunbookSlot);
+
+/// Where the runbook service is put once it runs (it starts after the
+/// alert pipeline, which asks which runbooks a notification offers).
+pub type RunbookSlot = Arc<std::sync::OnceLock<argus_recover::RecoverService>>;
 
 impl AlertObserver for Observer {
     fn incident_of(&self, fingerprint: u64) -> Option<String> {
         self.1.incident_of(fingerprint).map(|id| id.to_string())
+    }
+
+    /// The runbooks run by a person (manual or approval) that apply to the
+    /// alert's incident, or to the alert alone before it is in one.
+    fn runbooks(&self, fingerprint: u64, labels: &argus_model::Labels) -> Vec<String> {
+        let Some(rs) = self.2.get() else {
+            return Vec::new();
+        };
+        let inc = self
+            .1
+            .incident_of(fingerprint)
+            .and_then(|id| self.1.get(id));
+        let inc = match inc.as_ref().and_then(|i| i.merged_into) {
+            Some(to) => self.1.get(to),
+            None => inc,
+        };
+        let subject = match &inc {
+            Some(i) => crate::recover::subject(i),
+            None => argus_recover::matching::Subject {
+                alerts: vec![labels
+                    .iter()
+                    .map(|l| (l.name.to_string(), l.value.to_string()))
+                    .collect()],
+                ..Default::default()
+            },
+        };
+        rs.runbooks_for(&subject)
+            .into_iter()
+            .filter(|r| r.mode != argus_recover::config::Mode::Auto)
+            .map(|r| r.name)
+            .collect()
     }
 
     fn alerts(&self, changes: &[AlertChange]) {
@@ -198,6 +233,7 @@ const LEARN_FROM: &str = "up|target_info|kube_pod_info|node_uname_info|argus_ser
 /// it once the pipeline runs.
 pub struct Opened {
     svc: IncidentService,
+    runbooks: RunbookSlot,
     observer: Arc<Observer>,
     db: Db,
     clock: Arc<dyn Clock>,
@@ -218,9 +254,11 @@ pub fn open(
     svc.set_ranker(Arc::new(TopologyRanker));
     tracing::info!(dir = %dir.display(), enabled = cfg.enabled, "Opened the incident store.");
     // Always installed: the feed drops what it is sent while `enabled` is false.
-    let observer = Arc::new(Observer(svc.feed(), svc.clone()));
+    let runbooks = RunbookSlot::default();
+    let observer = Arc::new(Observer(svc.feed(), svc.clone(), runbooks.clone()));
     Ok(Opened {
         svc,
+        runbooks,
         observer,
         db,
         clock,
@@ -233,6 +271,12 @@ impl Opened {
     /// ([`AlertingService::start_with_observer`]).
     pub fn observer(&self) -> Arc<dyn AlertObserver> {
         self.observer.clone()
+    }
+
+    /// Where to put the runbook service once it runs, so notifications
+    /// offer links to the runbooks that apply.
+    pub fn runbook_slot(&self) -> RunbookSlot {
+        self.runbooks.clone()
     }
 
     /// Groups the alerts the pipeline already holds (kept across a restart,
@@ -248,6 +292,7 @@ impl Opened {
     ) -> IncidentService {
         let Opened {
             svc,
+            runbooks: _,
             observer,
             db,
             clock,

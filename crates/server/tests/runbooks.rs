@@ -177,6 +177,15 @@ recover:
         "{texts:?}"
     );
 
+    let metrics = get_text(format!("{base}/metrics")).await;
+    assert!(
+        metrics.contains(
+            "argus_runbook_executions{runbook=\"restart-service\",state=\"succeeded\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains("argus_runbook_paused 0"));
+
     // The incident page shows the execution with its step and verification.
     let html = get_text(format!("{base}/ui/incidents/{id}")).await;
     assert!(html.contains("id=\"runbooks\""), "no runbooks section");
@@ -335,6 +344,152 @@ recover:
     assert_eq!(
         evs.iter().filter(|e| e["event"] == "kill_switch").count(),
         2
+    );
+    srv.stop().await;
+}
+
+/// A chat robot (WeCom's API shape) on loopback: records each message.
+async fn robot() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let s2 = seen.clone();
+    let app = axum::Router::new().route(
+        "/robot",
+        axum::routing::post(move |b: axum::Json<Value>| {
+            let s = s2.clone();
+            async move {
+                s.lock().unwrap().push(b.0);
+                axum::Json(json!({"errcode": 0, "errmsg": "ok"}))
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/robot?key=k", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_carries_a_signed_link_that_runs_the_runbook() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (robot_url, messages) = robot().await;
+    let am = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &am,
+        format!(
+            "route: {{receiver: team, group_wait: 0s}}\nreceivers: [{{name: team}}]\n\
+             argus:\n  wecom_configs: [{{receiver: team, url: \"{robot_url}\"}}]\n"
+        ),
+    )
+    .unwrap();
+    let argus = Arc::new(Mutex::new(String::new()));
+    let (tools_url, seen) = tools(argus.clone()).await;
+    let yaml = format!(
+        r#"
+alerting: {{config_file: '{}'}}
+recover:
+  runbooks:
+    - name: restart-api
+      match: {{labels: {{service: api}}}}
+      steps:
+        - http: {{url: "{tools_url}/fix/{{{{ .Labels.service }}}}"}}
+      verify: {{hold: 1s, deadline: 1m}}
+    - name: not-for-db
+      match: {{labels: {{service: db}}}}
+      steps: [{{wait: 1s}}]
+"#,
+        am.display()
+    );
+    let srv = start_server(&data, &yaml, Arc::new(SystemClock), None).await;
+    let base = srv.base.clone();
+    *argus.lock().unwrap() = base.clone();
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v2/alerts"))
+        .json(&down("api", 600))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let t0 = Instant::now();
+    let text = loop {
+        if let Some(m) = messages.lock().unwrap().first() {
+            break m["markdown"]["content"].as_str().unwrap().to_string();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no message reached the robot"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(!text.contains("not-for-db"), "{text}");
+    let url = text
+        .split("[Run runbook restart-api](")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .unwrap_or_else(|| panic!("no runbook link in {text}"))
+        .to_string();
+    assert!(
+        url.starts_with(&format!("{base}/api/argus/v1/link/run?")),
+        "{url}"
+    );
+
+    // GET only shows what the link would do.
+    let page = get_text(url.clone()).await;
+    assert!(page.contains("runbook restart-api"), "{page}");
+    assert!(seen.lock().unwrap().is_empty(), "GET ran the runbook");
+    let none = get_json(format!("{base}/api/argus/v1/runbooks/executions")).await;
+    assert_eq!(none["data"]["executions"].as_array().unwrap().len(), 0);
+
+    // POST runs it, as the recipient of the link.
+    let form: Vec<(String, String)> = reqwest::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    let path = url.split('?').next().unwrap();
+    let r = reqwest::Client::new()
+        .post(path)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Started runbook restart-api"));
+    let e = wait_execution(&base, |e| e["state"] == "succeeded").await;
+    assert_eq!(e["requested_by"], "link:team");
+    assert_eq!(*seen.lock().unwrap(), vec!["/fix/api".to_string()]);
+
+    // A tampered link runs nothing.
+    let bad: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                if k == "target" {
+                    v.replace("restart-api", "not-for-db")
+                } else {
+                    v.clone()
+                },
+            )
+        })
+        .collect();
+    let r = reqwest::Client::new()
+        .post(path)
+        .form(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        get_json(format!("{base}/api/argus/v1/runbooks/executions")).await["data"]["executions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
     );
     srv.stop().await;
 }

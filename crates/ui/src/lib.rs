@@ -451,6 +451,7 @@ mod tests {
             p90: p50.into(),
             count: 2,
             over,
+            missed: usize::from(over),
         };
         let html = ui
             .overview(&Overview {
@@ -464,6 +465,10 @@ mod tests {
             .unwrap();
         assert!(html.contains("2 incidents in the last 7 days"));
         assert!(html.contains(r#"<span class="over">7 min</span>"#));
+        assert!(
+            html.contains(r#"<span class="over">1</span>"#),
+            "one missed the locate goal"
+        );
         assert!(!html.contains("no data yet"));
         let empty = ui.overview(&Overview::default()).unwrap();
         assert!(empty.contains("no data yet"));

@@ -54,7 +54,8 @@ pub const DEFAULT_EMAIL_TEXT: &str = "{{ firing }} firing, {{ resolved }} resolv
 {% if a.links.ack %}Acknowledge: {{ a.links.ack }}
 Resolve: {{ a.links.resolve }}
 Silence: {{ a.links.silence }}
-{% endif %}{% endfor %}{% if links.ack %}
+{% endif %}{% for r in a.links.runbooks %}Run runbook {{ r.name }}: {{ r.url }}
+{% endfor %}{% endfor %}{% if links.ack %}
 Acknowledge all: {{ links.ack }}
 {% endif %}{% if external_url %}
 Sent by Argus: {{ external_url }}
@@ -72,7 +73,7 @@ pub const DEFAULT_EMAIL_HTML: &str = "<html><body style=\"font-family: sans-seri
 <table>{% for k, v in a.labels|items %}<tr><td>{{ k|e }}</td><td>{{ v|e }}</td></tr>{% endfor %}</table>
 <p>Started {{ a.starts_at }}{% if a.status == 'resolved' %}, ended {{ a.ends_at }}{% endif %}</p>
 {% if a.generator_url %}<p><a href=\"{{ a.generator_url|e }}\">Source</a></p>{% endif %}
-{% if a.links.ack %}<p><a href=\"{{ a.links.ack|e }}\">Acknowledge</a> · <a href=\"{{ a.links.resolve|e }}\">Resolve</a> · <a href=\"{{ a.links.silence|e }}\">Silence</a></p>{% endif %}
+{% if a.links.ack %}<p><a href=\"{{ a.links.ack|e }}\">Acknowledge</a> · <a href=\"{{ a.links.resolve|e }}\">Resolve</a> · <a href=\"{{ a.links.silence|e }}\">Silence</a></p>{% endif %}{% for r in a.links.runbooks %}<p><a href=\"{{ r.url|e }}\">Run runbook {{ r.name }}</a></p>{% endfor %}
 </div>
 {% endfor %}{% if links.ack %}<p><a href=\"{{ links.ack|e }}\">Acknowledge all</a></p>{% endif %}{% if external_url %}<p><a href=\"{{ external_url|e }}\">Argus</a></p>{% endif %}
 </body></html>";

@@ -131,7 +131,13 @@ impl Dispatcher {
                 } else {
                     AlertStatus::Firing
                 };
-                NotifiedAlert::new(r.alert.clone(), st)
+                let mut n = NotifiedAlert::new(r.alert.clone(), st);
+                if st == AlertStatus::Firing {
+                    if let Some(o) = &self.observer {
+                        n.runbooks = o.runbooks(n.fingerprint, &n.alert.labels);
+                    }
+                }
+                n
             })
             .collect();
         sort_alerts(&mut v);

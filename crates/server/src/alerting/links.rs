@@ -75,6 +75,61 @@ fn describe(t: &LinkTarget) -> String {
     match t {
         LinkTarget::Alert(fp) => format!("alert {fp:016x}"),
         LinkTarget::Group(k) => format!("alert group {k}"),
+        LinkTarget::Runbook { alert, runbook } => {
+            format!("runbook {runbook} for the incident of alert {alert:016x}")
+        }
+    }
+}
+
+/// `POST` of a runbook link: asks for the runbook on the alert's incident
+/// as `who`; the guards and approval apply as in the UI.
+fn run_runbook(st: &Inner, alert: u64, runbook: &str, who: &str) -> Response {
+    let Some((recover, incidents)) = st.runbooks.get() else {
+        return page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Runbooks are not running",
+            "<p>Try again in a moment.</p>",
+        );
+    };
+    let inc = incidents
+        .incident_of(alert)
+        .and_then(|id| incidents.get(id));
+    let inc = match inc.as_ref().and_then(|i| i.merged_into) {
+        Some(to) => incidents.get(to),
+        None => inc,
+    };
+    let Some(inc) = inc else {
+        return page(
+            StatusCode::NOT_FOUND,
+            "No incident",
+            "<p>This alert is in no incident (any more).</p>",
+        );
+    };
+    let link = format!(
+        "<p><a href=\"/ui/incidents/{}\">Incident {}</a></p>",
+        inc.id, inc.id
+    );
+    match recover.request(runbook, &crate::recover::subject(&inc), who, false) {
+        Ok(e) => {
+            let what = if e.state == argus_recover::State::PendingApproval {
+                format!(
+                    "Asked for runbook {runbook} (execution {}); someone else must approve it.",
+                    e.id
+                )
+            } else {
+                format!("Started runbook {runbook} (execution {}) as {who}.", e.id)
+            };
+            page(
+                StatusCode::OK,
+                "Runbook",
+                &format!("<p>{}</p>{link}", esc(&what)),
+            )
+        }
+        Err(e) => page(
+            StatusCode::CONFLICT,
+            "Runbook refused",
+            &format!("<p>{}</p>{link}", esc(&e.to_string())),
+        ),
     }
 }
 
@@ -107,6 +162,7 @@ pub(crate) async fn get_link(
             "Silence for {}",
             argus_model::PromDuration(st.links.read().1)
         ),
+        LinkAction::Run => "Run".to_string(),
     };
     page(
         StatusCode::OK,
@@ -135,10 +191,23 @@ pub(crate) async fn post_link(
     let target = match &t {
         LinkTarget::Alert(fp) => AckTarget::Alert(*fp),
         LinkTarget::Group(k) => AckTarget::Group(k.clone()),
+        LinkTarget::Runbook { alert, runbook } if lq.action == LinkAction::Run => {
+            return run_runbook(&st, *alert, runbook, &who);
+        }
+        LinkTarget::Runbook { .. } => {
+            return refused(&LinkError::Malformed(
+                "a runbook target needs the run action".into(),
+            ));
+        }
     };
     let now = st.clock.now_ms();
     let silence_for = st.links.read().1;
     let res: Result<Result<String, DispatchError>, AlertingError> = match lq.action {
+        LinkAction::Run => {
+            return refused(&LinkError::Malformed(
+                "a run link needs a runbook target".into(),
+            ));
+        }
         LinkAction::Ack => {
             st.run(move |d| {
                 if let Some(a) = d.ack_of(&target) {

@@ -97,6 +97,11 @@ pub(crate) struct Inner {
     data_dir: PathBuf,
     /// The store's health, read without locking the dispatcher.
     pub(crate) store_health: HealthHandle,
+    /// What runs a runbook from a one-click link, once runbooks run.
+    pub(crate) runbooks: std::sync::OnceLock<(
+        argus_recover::RecoverService,
+        argus_incident::service::IncidentService,
+    )>,
 }
 
 impl Inner {
@@ -222,6 +227,7 @@ impl AlertingService {
                 links: parking_lot::RwLock::new((links, silence_for_ms)),
                 data_dir: data_dir.to_path_buf(),
                 store_health,
+                runbooks: std::sync::OnceLock::new(),
             }),
             external_url,
             stop,
@@ -281,6 +287,16 @@ impl AlertingService {
     /// metrics and the UI; cheap, and never waits for the dispatcher.
     pub fn store_health(&self) -> HealthHandle {
         self.inner.store_health.clone()
+    }
+
+    /// Lets one-click links run runbooks (set once, when the runbook
+    /// service runs).
+    pub fn set_runbooks(
+        &self,
+        recover: argus_recover::RecoverService,
+        incidents: argus_incident::service::IncidentService,
+    ) {
+        let _ = self.inner.runbooks.set((recover, incidents));
     }
 
     /// The config in force.

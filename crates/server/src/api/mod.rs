@@ -70,6 +70,8 @@ pub struct AppState {
     pub remote_write: Option<Arc<argus_ingest::remote_out::RemoteWrite>>,
     /// Incidents, for their self-metrics.
     pub incidents: Option<argus_incident::service::IncidentService>,
+    /// Runbooks, for their self-metrics.
+    pub recover: Option<argus_recover::RecoverService>,
     /// The log store, for its self-metrics and the status banner.
     pub logs: Option<Arc<crate::logs::LogsRuntime>>,
 }
@@ -221,6 +223,9 @@ async fn own_metrics(State(st): State<AppState>) -> Response {
     st.forwarder.metrics_text(&mut body);
     if let Some(i) = &st.incidents {
         i.metrics_text(&mut body);
+    }
+    if let Some(r) = &st.recover {
+        r.metrics_text(&mut body);
     }
     if let Some(l) = &st.logs {
         l.metrics_text(&mut body);

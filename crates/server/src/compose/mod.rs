@@ -182,6 +182,7 @@ async fn start(
         up.push(Part::task("alert feed", alerting.spawn_feed(q)));
     }
     detect.set_alert_sink(Arc::new(alert_sink.clone()));
+    let runbook_slot = incidents.runbook_slot();
     let incidents = incidents.start(&alerting, logs.as_ref().map(|l| l.store().clone()), up);
     if let Some(l) = &logs {
         incidents.set_change_source(Arc::new(crate::logs::changes::LogChanges(
@@ -203,6 +204,8 @@ async fn start(
         up,
     )
     .map_err(ServerError::Recover)?;
+    let _ = runbook_slot.set(recover.clone());
+    alerting.set_runbooks(recover.clone(), incidents.clone());
 
     let deps = argus_rules::Deps {
         query: Arc::new(rules::store_query_fn(query.clone())),
@@ -242,7 +245,7 @@ async fn start(
         Arc::new(sections::HealthIndexSection(health_index)),
         Arc::new(sections::ForwardSection(forwarder.clone())),
         Arc::new(sections::IncidentsSection(incidents.clone())),
-        Arc::new(crate::recover::RecoverSection(recover)),
+        Arc::new(crate::recover::RecoverSection(recover.clone())),
         Arc::new(sections::LogMetricsSection(logs.clone())),
         Arc::new(sections::AlertLabelsSection(alert_sink, opts.listen)),
         Arc::new(sections::RemoteWriteSection(remote_write.clone())),
@@ -276,6 +279,7 @@ async fn start(
         writes,
         remote_write: Some(remote_write),
         incidents: Some(incidents),
+        recover: Some(recover),
         logs,
     };
     state.ready.store(true, Ordering::Release);

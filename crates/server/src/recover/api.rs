@@ -165,13 +165,16 @@ fn actor(headers: &HeaderMap, b: &Body) -> Result<String, Box<Response>> {
     })
 }
 
+/// The body, and who acts (the signed-in user, else the body's `who`).
+fn body_and_actor(raw: &Bytes, headers: &HeaderMap) -> Result<(Body, String), Box<Response>> {
+    let b = body(raw)?;
+    let who = actor(headers, &b)?;
+    Ok((b, who))
+}
+
 async fn kill_switch(State(st): State<St>, headers: HeaderMap, raw: Bytes) -> Response {
-    let b = match body(&raw) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let who = match actor(&headers, &b) {
-        Ok(w) => w,
+    let (b, who) = match body_and_actor(&raw, &headers) {
+        Ok(x) => x,
         Err(r) => return *r,
     };
     let Some(on) = b.on else {
@@ -223,12 +226,8 @@ async fn act(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
-    let b = match body(&raw) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let who = match actor(&headers, &b) {
-        Ok(w) => w,
+    let (_, who) = match body_and_actor(&raw, &headers) {
+        Ok(x) => x,
         Err(r) => return *r,
     };
     let res = match action.as_str() {
@@ -293,12 +292,8 @@ async fn run(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
-    let b = match body(&raw) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let who = match actor(&headers, &b) {
-        Ok(w) => w,
+    let (b, who) = match body_and_actor(&raw, &headers) {
+        Ok(x) => x,
         Err(r) => return *r,
     };
     let inc = match incident_of(&st, &id) {

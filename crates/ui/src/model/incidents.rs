@@ -41,6 +41,8 @@ pub struct TimeFigure {
     pub count: usize,
     /// The median misses the goal.
     pub over: bool,
+    /// How many incidents missed the goal (late, or not there yet and past it).
+    pub missed: usize,
 }
 
 /// The incidents list.

@@ -88,6 +88,7 @@ pub fn one_five_ten(data: &Value) -> Option<OneFiveTen> {
             p90: fmt_secs(&q["p90"]),
             count: q["count"].as_u64().unwrap_or(0) as usize,
             over: secs(&q["p50"]).is_some_and(|x| x > goal),
+            missed: data["missed"][key].as_u64().unwrap_or(0) as usize,
         }
     };
     Some(OneFiveTen {
