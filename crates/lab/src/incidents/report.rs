@@ -127,6 +127,18 @@ pub fn first_notice(notices: &[Notice], from_ms: i64, to_ms: i64) -> Option<(i64
     Some((first, start))
 }
 
+/// `alertname@service` of the firing alerts of the notifications that arrived at `arrival_ms`.
+pub fn alerts_at(notices: &[Notice], arrival_ms: i64) -> Vec<String> {
+    let mut v: Vec<String> = notices
+        .iter()
+        .filter(|n| n.firing && n.arrival_ms == arrival_ms)
+        .map(|n| format!("{}@{}", n.alertname, n.service.as_deref().unwrap_or("-")))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
 /// The outcome of one fault.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Row {
@@ -146,6 +158,8 @@ pub struct Row {
     pub detect_s: Option<f64>,
     /// Argus: seconds from injection to the first notification received.
     pub notify_s: Option<f64>,
+    /// Argus: the firing alerts of its first notification.
+    pub first_alerts: Vec<String>,
     /// The root service the incident named.
     pub root: Option<String>,
     /// Seconds from injection until the right root was named.
@@ -462,5 +476,6 @@ mod tests {
             Some((13_000, Some(11_000)))
         );
         assert_eq!(first_notice(&v, 14_000, 20_000), None);
+        assert_eq!(alerts_at(&v, 13_000), ["ServiceDown@db"]);
     }
 }

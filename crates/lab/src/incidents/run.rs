@@ -12,6 +12,7 @@ use super::fleet::{self, Fleet};
 use super::plan::{self, Fault, FaultKind};
 use super::report::{self, IncidentView, Row};
 use super::{config, Args, RunbooksArg};
+use crate::failures::analysis::Notice;
 use crate::failures::receiver::Receiver;
 use crate::failures::resources::{Sampler, Usage};
 use crate::failures::systems::{free_port, spawn_logged, wait_ready, Running};
@@ -39,6 +40,8 @@ struct Results {
     argus_faults: Usage,
     runbook_executions: Value,
     control_actions: Vec<fleet::Action>,
+    argus_notices: Vec<Notice>,
+    prometheus_notices: Vec<Notice>,
 }
 
 /// What a fault's steps share.
@@ -349,6 +352,8 @@ async fn experiment(
         argus_faults: sampler.between(quiet_to, faults_to),
         runbook_executions: Value::Array(ctx.api.executions().await),
         control_actions: ctx.fleet.actions(),
+        argus_notices: ctx.argus_rx.notices(),
+        prometheus_notices: ctx.prom_rx.notices(),
     })
 }
 
@@ -403,12 +408,16 @@ async fn run_fault(ctx: &Ctx, f: &Fault) -> anyhow::Result<Row> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     row.notify_s = detected_at.map(|t| (t - t0) as f64 / 1000.0);
+    if let Some(t) = detected_at {
+        row.first_alerts = report::alerts_at(&ctx.argus_rx.notices(), t);
+    }
     match detected_at {
         Some(_) => eprintln!(
-            "[fault {}/{}] notified after {}",
+            "[fault {}/{}] notified after {}: {}",
             f.n,
             a.faults,
-            opt(row.notify_s)
+            opt(row.notify_s),
+            row.first_alerts.join(", ")
         ),
         None => eprintln!("[fault {}/{}] no notification", f.n, a.faults),
     }
