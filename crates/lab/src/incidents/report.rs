@@ -35,6 +35,8 @@ pub struct IncidentView {
     pub located_ms: Option<i64>,
     /// See `fault_start_ms`.
     pub recovered_ms: Option<i64>,
+    /// Its last change, Unix ms.
+    pub updated_ms: Option<i64>,
 }
 
 fn ms(v: &Value, key: &str) -> Option<i64> {
@@ -72,6 +74,11 @@ pub fn parse_incident(v: &Value) -> Option<IncidentView> {
         notified_ms: ms(v, "notified"),
         located_ms: ms(v, "located"),
         recovered_ms: ms(v, "recovered"),
+        updated_ms: v
+            .get("updated")
+            .and_then(Value::as_str)
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map(|d| d.timestamp_millis()),
     })
 }
 
@@ -85,7 +92,9 @@ pub fn parse_list(v: &Value) -> Vec<IncidentView> {
 
 /// The incident of a fault injected at `from_ms` into `service` and healed by
 /// `to_ms`: among those detected in `[from_ms − 2 s, to_ms]`, the earliest
-/// that holds the service (or names it as root), else the earliest.
+/// that holds the service (or names it as root), else the earliest; else an
+/// older incident holding the service that changed since `from_ms` (an alert
+/// that fired often reopens its own incident).
 pub fn match_incident<'a>(
     incidents: &'a [IncidentView],
     service: &str,
@@ -107,6 +116,13 @@ pub fn match_incident<'a>(
         .copied()
         .find(|i| holds(i))
         .or_else(|| c.first().copied())
+        .or_else(|| {
+            incidents
+                .iter()
+                .filter(|i| i.detected_ms.is_some_and(|d| d < from_ms))
+                .filter(|i| i.updated_ms.is_some_and(|u| u >= from_ms) && holds(i))
+                .max_by_key(|i| i.updated_ms)
+        })
 }
 
 /// First firing notification that arrived in `[from_ms, to_ms]`: (arrival,
@@ -190,14 +206,22 @@ impl Row {
         }
     }
 
-    /// Fills Argus's figures from the incident matched to the fault.
+    /// Fills Argus's figures from the incident matched to the fault; the
+    /// times of a reopened incident (detected before the fault) count from
+    /// the first notification instead.
     pub fn set_incident(&mut self, i: &IncidentView) {
-        let since = |t: Option<i64>| t.map(|t| (t - self.inject_ms).max(0) as f64 / 1000.0);
+        let t0 = self.inject_ms;
+        let reopened = i.detected_ms.is_some_and(|d| d < t0 - 2000);
+        let since = |t: Option<i64>| {
+            t.filter(|t| !reopened || *t >= t0)
+                .map(|t| (t - t0).max(0) as f64 / 1000.0)
+        };
         self.incident = Some(i.id.clone());
         self.detect_s = since(i.detected_ms);
         self.root = i.root.clone();
         if self.located() {
-            self.locate_s = since(i.located_ms.or(i.detected_ms));
+            self.locate_s =
+                since(i.located_ms.or(i.detected_ms)).or(self.notify_s.filter(|_| reopened));
         }
         self.recover_s = since(i.recovered_ms);
     }
@@ -363,6 +387,7 @@ mod tests {
             notified_ms: Some(detected + 500),
             located_ms: Some(detected + 60_000),
             recovered_ms: None,
+            updated_ms: Some(detected + 1000),
         }
     }
 
@@ -406,6 +431,24 @@ mod tests {
             Some("2")
         );
         assert!(match_incident(&list, "db", 20_000, 100_000).is_none());
+        // Reopened: detected long before the fault, changed after it.
+        let mut old = inc("5", "orders", &["orders"], 1_000);
+        old.updated_ms = Some(50_000);
+        old.located_ms = Some(2_000);
+        let l2 = vec![old];
+        let m = match_incident(&l2, "orders", 40_000, 60_000).expect("reopened");
+        let f = Fault {
+            n: 1,
+            kind: FaultKind::KpiDrop,
+            service: "orders".into(),
+            region: Some("eu".into()),
+        };
+        let mut r = Row::new(&f, 40_000);
+        r.notify_s = Some(12.0);
+        r.set_incident(m);
+        assert_eq!(r.detect_s, None);
+        assert_eq!(r.locate_s, Some(12.0));
+        assert!(r.detected() && r.located() && r.met1());
     }
 
     #[test]
