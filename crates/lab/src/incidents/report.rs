@@ -125,13 +125,16 @@ pub fn match_incident<'a>(
         })
 }
 
-/// First firing notification that arrived in `[from_ms, to_ms]`: (arrival,
+/// First firing notification of an alert that started after `from_ms` (less
+/// 2 s) that arrived in `[from_ms, to_ms]`: (arrival,
 /// the earliest `startsAt` among its alerts that is not older than `from_ms`
 /// less a scrape).
 pub fn first_notice(notices: &[Notice], from_ms: i64, to_ms: i64) -> Option<(i64, Option<i64>)> {
     let first = notices
         .iter()
         .filter(|n| n.firing && n.arrival_ms >= from_ms && n.arrival_ms <= to_ms)
+        // A group's update re-sends its older alerts: only a new alert counts.
+        .filter(|n| n.starts_ms.is_none_or(|s| s >= from_ms - 2000))
         .map(|n| n.arrival_ms)
         .min()?;
     let start = notices
@@ -510,6 +513,7 @@ mod tests {
         };
         let v = vec![
             n(1_000, true, Some(500)),
+            n(11_000, true, Some(2_000)),
             n(12_000, false, Some(9_000)),
             n(13_000, true, Some(11_000)),
             n(13_000, true, Some(1_000)),
