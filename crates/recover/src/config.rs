@@ -116,6 +116,10 @@ pub struct Runbook {
     /// No new execution this long after the last one ended (default 0).
     #[serde(default)]
     pub cooldown: PromDuration,
+    /// `mode: auto` only: wait this long after the incident was detected
+    /// before running, so its root can settle (default 0).
+    #[serde(default)]
+    pub delay: PromDuration,
 }
 
 /// Which incidents a runbook applies to. Every given condition must hold;
@@ -543,6 +547,9 @@ impl RecoverConfig {
             if r.max == 0 || r.per.as_millis() <= 0 {
                 out.push("rate_limit needs max ≥ 1 and a positive per".into());
             }
+        }
+        if rb.delay.as_millis() > 0 && rb.mode != Mode::Auto {
+            out.push("delay applies to mode: auto only".into());
         }
         if rb.verify.deadline.as_millis() <= 0 || rb.verify.hold.as_millis() < 0 {
             out.push("verify.deadline must be positive and verify.hold not negative".into());

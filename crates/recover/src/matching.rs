@@ -40,6 +40,12 @@ pub struct Subject {
     /// The located cause (the top likely cause, or a localisation), if any.
     #[serde(default)]
     pub root_cause: Option<String>,
+    /// The root is named with enough confidence (or a person confirmed it).
+    #[serde(default)]
+    pub located: bool,
+    /// When the incident was detected, ms.
+    #[serde(default)]
+    pub detected_ms: i64,
 }
 
 /// `re` anchored at both ends, as Prometheus and Alertmanager anchor theirs.

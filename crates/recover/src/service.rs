@@ -346,10 +346,20 @@ impl RecoverService {
     /// Runs every automatic runbook that applies to `s` and has not run for
     /// it yet. A guard's refusal is written once per runbook and incident,
     /// and the request is tried again on later calls.
+    ///
+    /// A runbook that matches on the root (service or cause) runs only once
+    /// the incident is located, and none runs before its `delay` after
+    /// detection: acting on a root that is about to change would restart
+    /// the wrong service.
     pub fn auto(&self, s: &Subject) -> Vec<Result<Execution, RecoverError>> {
         let mut out = Vec::new();
+        let now = self.now();
         for rb in self.runbooks_for(s) {
             if rb.mode != Mode::Auto {
+                continue;
+            }
+            let on_root = rb.matches.root_service.is_some() || rb.matches.root_cause.is_some();
+            if (on_root && !s.located) || now - s.detected_ms < rb.delay.as_millis() {
                 continue;
             }
             let key = (rb.name.clone(), s.incident);

@@ -340,3 +340,42 @@ runbooks:
         "argus"
     );
 }
+
+#[tokio::test]
+async fn automatic_runbooks_wait_for_the_root_and_their_delay() {
+    let yaml = r#"
+runbooks:
+  - name: on-root
+    mode: auto
+    match: {root_service: api}
+    steps: [{wait: 1s}]
+  - name: delayed
+    mode: auto
+    delay: 30s
+    match: {labels: {alertname: ServiceDown}}
+    steps: [{wait: 1s}]
+"#;
+    let r = rig(None, yaml);
+    let now = 1_000_000;
+    let mut s = subject(1, "api");
+    s.located = false;
+    s.detected_ms = now;
+    // Not located yet, and detected just now: nothing runs.
+    assert!(r.svc.auto(&s).is_empty());
+    s.located = true;
+    let ran: Vec<String> = r
+        .svc
+        .auto(&s)
+        .into_iter()
+        .map(|e| e.unwrap().runbook.name)
+        .collect();
+    assert_eq!(ran, vec!["on-root"]);
+    r.clock.advance(30_000);
+    let ran: Vec<String> = r
+        .svc
+        .auto(&s)
+        .into_iter()
+        .map(|e| e.unwrap().runbook.name)
+        .collect();
+    assert_eq!(ran, vec!["delayed"]);
+}

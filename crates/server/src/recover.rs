@@ -64,6 +64,8 @@ pub fn subject(inc: &Incident) -> Subject {
         alerts: alerts.into_iter().map(|a| a.labels.clone()).collect(),
         root_service: inc.root.as_ref().and_then(|r| r.service.clone()),
         root_cause,
+        located: inc.times.located_ms.is_some(),
+        detected_ms: inc.times.detected_ms,
     }
 }
 

@@ -143,6 +143,7 @@ pub fn recover_yml(control: u16) -> String {
         labels: {{alertname: "ServiceDown|HighErrorRate|HighLatency|HighCpu|MemoryHigh|DiskAlmostFull|LogErrorBurst"}}
         root_service: "{roots}"
       mode: auto
+      delay: 10s
       cooldown: 10s
       rate_limit: {{max: 60, per: 1h}}
       steps:

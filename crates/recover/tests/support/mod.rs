@@ -89,6 +89,8 @@ pub fn subject(incident: u64, service: &str) -> Subject {
         ])],
         root_service: Some(service.to_string()),
         root_cause: None,
+        located: true,
+        detected_ms: 0,
     }
 }
 
