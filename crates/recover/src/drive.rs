@@ -417,7 +417,36 @@ fn plan_next(
                 return Ok((Work::Idle, false));
             }
             "wait_until" => return Ok((Work::Check { wait_until: true }, false)),
-            _ => return Ok((Work::Idle, false)),
+            // No task runs it (ticks skip executions with one): it ended but
+            // its end could not be written (a full disk). It is not run
+            // again; the execution fails once the journal takes writes.
+            _ => {
+                let output =
+                    "it ended, but its result could not be written to the journal".to_string();
+                record(
+                    st,
+                    Event::StepFinished {
+                        at: now,
+                        id,
+                        ok: false,
+                        output,
+                    },
+                )?;
+                let reason = format!(
+                    "the result of step {:?} was lost; check the system by hand",
+                    s.name
+                );
+                record(
+                    st,
+                    Event::Finished {
+                        at: now,
+                        id,
+                        state: State::Failed,
+                        reason,
+                    },
+                )?;
+                return Ok((Work::Idle, true));
+            }
         }
     }
     let last = e.steps.iter().rev().find(|s| s.phase == phase);

@@ -28,10 +28,12 @@
 #![warn(missing_docs)]
 
 pub mod actions;
+mod check;
 pub mod config;
 mod drive;
 pub mod exec;
 pub mod journal;
+mod limits;
 pub mod matching;
 pub mod process;
 pub mod service;

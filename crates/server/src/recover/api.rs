@@ -34,8 +34,9 @@ pub fn router(svc: RecoverService, incidents: IncidentService) -> Router {
         .with_state(St { svc, incidents })
 }
 
+/// The Prometheus success envelope, as every API of the server answers.
 fn ok(data: Value) -> Response {
-    Json(json!({"status": "success", "data": data})).into_response()
+    crate::api::params::success(data)
 }
 
 fn fail(status: StatusCode, kind: &str, msg: impl Into<String>) -> Response {
