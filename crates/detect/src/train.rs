@@ -43,6 +43,7 @@ use crate::baseline::holt::HoltModel;
 use crate::baseline::kde::KdeModel;
 use crate::baseline::ma::MaModel;
 use crate::baseline::{robust_scale, Baseline, Model, TrainData};
+use crate::kind::Kind;
 use crate::levels::deviation;
 use crate::period::Period;
 use crate::spec::{Algorithm, RuleSpec};
@@ -333,6 +334,12 @@ pub fn train(
         None => {
             let period = spec.period.resolve(&ts, &vals);
             let c = match spec.algorithm {
+                // Business volume follows the calendar (seed 002's
+                // DataCluster); a backtest on the last days of a short
+                // history cannot tell, since they may hold no weekend.
+                Algorithm::Auto if spec.kind == Kind::BusinessVolume => {
+                    vec![Algorithm::DataCluster]
+                }
                 Algorithm::Auto if period.ms == 0 => vec![Algorithm::Ma, Algorithm::HoltWinters],
                 Algorithm::Auto => vec![
                     Algorithm::Ma,
@@ -372,7 +379,12 @@ pub fn train(
         done: candidates.len() as u32,
         total,
     });
-    let model = fit(alg, period, &all, spec)?;
+    let mut model = fit(alg, period, &all, spec)?;
+    if let (Model::DataCluster(m), Some(Model::DataCluster(p))) =
+        (&mut model, previous.map(|p| &p.model))
+    {
+        m.inherit(p, spec.cluster_min_days);
+    }
     let candidate = TrainedModel {
         version: previous.map_or(1, |p| p.version + 1),
         algorithm: alg,

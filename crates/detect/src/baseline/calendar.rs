@@ -76,7 +76,7 @@ pub fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
 pub enum DayClass {
     /// Monday to Friday.
     Workday,
-    /// Saturday and Sunday.
+    /// Saturday (and Sunday, when Sundays are alike Saturdays).
     Weekend,
     /// The first `month_start_days` days of a month.
     MonthStart,
@@ -84,6 +84,24 @@ pub enum DayClass {
     MonthEnd,
     /// A listed special day (holiday, promotion).
     Special,
+    /// Sunday, which often differs from Saturday.
+    Sunday,
+}
+
+impl DayClass {
+    /// The class a day of this class is most like when it is merged: a
+    /// special day (a holiday) is a Sunday, a Sunday a Saturday, and a
+    /// Saturday a workday. (Month starts and ends are factors on their own
+    /// weekday's profile instead; see the DataCluster model.)
+    pub fn base(self) -> DayClass {
+        match self {
+            DayClass::Workday | DayClass::MonthStart | DayClass::MonthEnd | DayClass::Weekend => {
+                DayClass::Workday
+            }
+            DayClass::Sunday => DayClass::Weekend,
+            DayClass::Special => DayClass::Sunday,
+        }
+    }
 }
 
 /// How days are classed: the calendar part of a rule.
@@ -101,7 +119,7 @@ pub struct CalendarSpec {
 
 impl CalendarSpec {
     /// The class of the local day containing `ts_ms`. Priority: special,
-    /// month start, month end, weekend, workday.
+    /// month start, month end, Sunday, Saturday (`weekend`), workday.
     pub fn class_of(&self, ts_ms: i64) -> DayClass {
         let dn = day_number(ts_ms, self.utc_offset_min);
         self.class_of_day(dn)
@@ -119,7 +137,9 @@ impl CalendarSpec {
         if d + self.month_end_days > days_in_month(y, m) {
             return DayClass::MonthEnd;
         }
-        if (dn + 3).rem_euclid(7) >= 5 {
+        if (dn + 3).rem_euclid(7) == 6 {
+            DayClass::Sunday
+        } else if CalendarSpec::weekday_class(dn) == DayClass::Weekend {
             DayClass::Weekend
         } else {
             DayClass::Workday
@@ -163,7 +183,12 @@ mod tests {
         assert_eq!(c(2024, 1, 2), DayClass::MonthStart);
         assert_eq!(c(2024, 1, 3), DayClass::Workday);
         assert_eq!(c(2024, 1, 6), DayClass::Weekend);
-        assert_eq!(c(2024, 1, 7), DayClass::Weekend);
+        assert_eq!(c(2024, 6, 1), DayClass::MonthStart); // a Saturday
+        assert_eq!(DayClass::Special.base(), DayClass::Sunday);
+        assert_eq!(DayClass::Sunday.base(), DayClass::Weekend);
+        assert_eq!(DayClass::Weekend.base(), DayClass::Workday);
+        assert_eq!(DayClass::MonthEnd.base(), DayClass::Workday);
+        assert_eq!(c(2024, 1, 7), DayClass::Sunday);
         assert_eq!(c(2024, 1, 10), DayClass::Special);
         assert_eq!(c(2024, 1, 31), DayClass::MonthEnd);
         assert_eq!(c(2024, 2, 29), DayClass::MonthEnd);

@@ -1,10 +1,26 @@
 //! DataCluster: day profiles clustered by calendar. Each day is classed
-//! (special day, month start, month end, weekend, workday; see
-//! [`CalendarSpec::class_of_day`]) and each class gets its own per-phase
-//! band over the day. Classes seen on fewer than `min_days` days in training
-//! fall back to the day's weekday class, and a class whose profile is within
-//! `merge_tol` robust σ of the workday profile on average is merged into it,
-//! so the model keeps only the clusters the data supports.
+//! (special day, month start, month end, Sunday, Saturday, workday; see
+//! [`CalendarSpec::class_of_day`]) and each weekday class and special day
+//! gets its own per-phase band over the day.
+//!
+//! - A class seen on at least `min_days` days in training gets its own
+//!   profile, unless its profile is within `merge_tol` robust σ (on average)
+//!   of its base class's ([`DayClass::base`]: a holiday is like a Sunday, a
+//!   Sunday like a Saturday, a Saturday like a workday, a month start like
+//!   its weekday), in which case it is merged and uses the base profile. So
+//!   the model keeps only the clusters the data supports.
+//! - Month starts and ends get no profile of their own: each is a factor on
+//!   its weekday's profile ([`MonthFactor`]), learned from as little as one
+//!   day, so a month start on a Sunday is judged as a Sunday's volume times
+//!   the month-start factor.
+//! - Retraining reads a window (two weeks by default) that often holds no
+//!   month start or holiday: [`ClusterModel::inherit`] keeps what the
+//!   previous model learned about classes the new window does not show.
+//! - A declared special day (a holiday) not yet seen on `min_days` days is
+//!   taken for a Sunday.
+//! - Any other class never seen (the first month start) gets the envelope
+//!   of every kept profile: with no evidence of how such a day behaves, only
+//!   a value outside anything seen on any kind of day departs from the band.
 //!
 //! ```
 //! use argus_detect::baseline::calendar::{days_from_civil, CalendarSpec, DAY_MS};
@@ -39,14 +55,109 @@ pub struct ClusterModel {
     pub profiles: Vec<(DayClass, Profile)>,
     /// Days seen per class in training (all classes, kept or not).
     pub days_seen: Vec<(DayClass, u32)>,
+    /// Classes seen often enough but alike their base class, which they use.
+    #[serde(default)]
+    pub merged: Vec<DayClass>,
+    /// Classes whose profile, merge or factor was kept from the previous model.
+    #[serde(default)]
+    pub inherited: Vec<DayClass>,
+    /// Month starts and ends, as a share of their weekday's profile.
+    #[serde(default)]
+    pub factors: Vec<MonthFactor>,
     /// Robust spread of the values.
     pub scale: f64,
 }
 
+/// A month start's or end's volume as a share of what its weekday (a
+/// workday, a Saturday or a Sunday) would have, per phase of the day: it
+/// learns from a single day, and applies to whichever weekday the next one
+/// falls on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonthFactor {
+    /// `month_start` or `month_end`.
+    pub class: DayClass,
+    /// Per phase bin, the weighted median of value ÷ the weekday profile's
+    /// expected value (its `expected` column; the bounds are not used).
+    pub ratios: Profile,
+    /// Days it was learned from.
+    pub days: u32,
+}
+
+impl MonthFactor {
+    /// The share at a phase (ms into the local day), interpolated.
+    pub fn ratio_at(&self, phase_ms: i64) -> f64 {
+        self.ratios.band_at(phase_ms).expected
+    }
+}
+
+/// Whether a class is a month start or end.
+fn is_month(c: DayClass) -> bool {
+    matches!(c, DayClass::MonthStart | DayClass::MonthEnd)
+}
+
+/// The weekday class of a day: workday, Saturday (`weekend`) or Sunday.
+fn weekday_of(dn: i64) -> DayClass {
+    match (dn + 3).rem_euclid(7) {
+        6 => DayClass::Sunday,
+        5 => DayClass::Weekend,
+        _ => DayClass::Workday,
+    }
+}
+
+/// Mean absolute difference of two profiles' expected values, per bin in
+/// units of `b`'s robust σ there (its band's half-width over `sigmas`;
+/// `floor` keeps a flat, noiseless bin from dividing by zero).
+fn distance(a: &Profile, b: &Profile, sigmas: f64, floor: f64) -> Option<f64> {
+    if a.bins.len() != b.bins.len() || a.bins.is_empty() {
+        return None;
+    }
+    let d: f64 = a
+        .bins
+        .iter()
+        .zip(&b.bins)
+        .map(|(x, y)| {
+            let sigma = (f64::from(y[2] - y[1]) / (2.0 * sigmas.max(1e-9))).max(floor);
+            f64::from((x[0] - y[0]).abs()) / sigma
+        })
+        .sum();
+    Some(d / a.bins.len() as f64)
+}
+
+/// Widens every bin to at least the class's typical relative noise: the
+/// median of σ ÷ expected over its busier half of the day (quiet hours'
+/// counting noise would inflate it). A class seen on few days (two
+/// Saturdays in a two-week window) has bins where those days happened to
+/// agree; their σ says nothing about the next one.
+fn floor_relative_noise(p: &mut Profile) {
+    let mut levels: Vec<f32> = p.bins.iter().map(|b| b[0].abs()).collect();
+    if levels.is_empty() {
+        return;
+    }
+    let mid = levels.len() / 2;
+    let busy = *levels.select_nth_unstable_by(mid, f32::total_cmp).1;
+    let mut rel: Vec<f32> = p
+        .bins
+        .iter()
+        .filter(|b| b[0].abs() >= busy && b[0].abs() > 0.0)
+        .map(|b| (b[2] - b[1]) / (2.0 * b[0].abs()))
+        .filter(|r| r.is_finite())
+        .collect();
+    if rel.is_empty() {
+        return;
+    }
+    let mid = rel.len() / 2;
+    let typical = *rel.select_nth_unstable_by(mid, f32::total_cmp).1;
+    for b in &mut p.bins {
+        let half = typical * b[0].abs();
+        b[1] = b[1].min(b[0] - half);
+        b[2] = b[2].max(b[0] + half);
+    }
+}
+
 impl ClusterModel {
     /// Fits on `data`. `min_days`: days a class needs to get its own
-    /// profile; `merge_tol`: mean |Δ expected| (in robust σ) under which a
-    /// class is merged into the workday profile.
+    /// profile; `merge_tol`: mean |Δ expected| (in the base profile's robust
+    /// σ, bin by bin) under which a class is merged into its base class.
     pub fn fit(
         data: &TrainData<'_>,
         calendar: CalendarSpec,
@@ -75,52 +186,123 @@ impl ClusterModel {
         let mut profiles: Vec<(DayClass, Profile)> = Vec::new();
         let most_seen = days_seen.iter().max_by_key(|d| d.1).map(|d| d.0);
         for (class, bins) in per_class {
+            if is_month(class) {
+                continue;
+            }
             let seen = days.get(&class).map_or(0, |d| d.len() as u32);
             // The most-seen class is always kept so there is something to fall back to.
             if seen < min_days && Some(class) != most_seen {
                 continue;
             }
-            let p = Profile::build(DAY_MS, cfg.bin_ms, bins, BinRule::Sigma(cfg.sigmas), false);
+            let mut p = Profile::build(DAY_MS, cfg.bin_ms, bins, BinRule::Sigma(cfg.sigmas), false);
+            floor_relative_noise(&mut p);
             profiles.push((class, p));
         }
-        // Merge classes that look like workdays.
-        if let Some(work) = profiles
-            .iter()
-            .find(|p| p.0 == DayClass::Workday)
-            .map(|p| p.1.clone())
-        {
-            profiles.retain(|(c, p)| {
-                if *c == DayClass::Workday || p.bins.len() != work.bins.len() {
-                    return true;
-                }
-                let d: f64 = p
-                    .bins
-                    .iter()
-                    .zip(&work.bins)
-                    .map(|(a, b)| f64::from((a[0] - b[0]).abs()))
-                    .sum::<f64>()
-                    / p.bins.len().max(1) as f64;
-                d > merge_tol * scale
-            });
-        }
-        ClusterModel {
+        let mut m = ClusterModel {
             calendar,
             profiles,
             days_seen,
+            merged: Vec::new(),
+            inherited: Vec::new(),
+            factors: Vec::new(),
             scale,
+        };
+        // Saturdays first (into workdays), then Sundays (into Saturdays),
+        // then every other class into its base (or what the base resolves to).
+        let floor = 1e-6 * scale.max(1e-9);
+        for class in [DayClass::Weekend, DayClass::Sunday, DayClass::Special] {
+            let target = m.resolved(class.base());
+            let (Some(own), Some(target)) = (m.own(class), target) else {
+                continue;
+            };
+            if distance(own, target, cfg.sigmas, floor).is_some_and(|d| d <= merge_tol) {
+                m.profiles.retain(|p| p.0 != class);
+                m.merged.push(class);
+            }
+        }
+        // Month starts and ends: their share of their weekday's profile.
+        let mut ratios: BTreeMap<DayClass, Vec<Vec<(f64, f64)>>> = BTreeMap::new();
+        for i in 0..data.len() {
+            let dn = day_number(data.ts[i], m.calendar.utc_offset_min);
+            let class = m.calendar.class_of_day(dn);
+            if !is_month(class) {
+                continue;
+            }
+            let Some(base) = m.weekday_profile(dn) else {
+                continue;
+            };
+            let phase = (data.ts[i] + off).rem_euclid(DAY_MS);
+            let e = base.band_at(phase).expected;
+            if e > 0.0 && e.is_finite() {
+                let b = ((phase / cfg.bin_ms.max(1)) as usize).min(nb - 1);
+                ratios.entry(class).or_insert_with(|| vec![Vec::new(); nb])[b]
+                    .push((data.values[i] / e, data.weights[i]));
+            }
+        }
+        for (class, bins) in ratios {
+            m.factors.push(MonthFactor {
+                class,
+                ratios: Profile::build(DAY_MS, cfg.bin_ms, bins, BinRule::Sigma(0.0), false),
+                days: days.get(&class).map_or(0, |d| d.len() as u32),
+            });
+        }
+        m
+    }
+
+    /// The profile of a day's weekday class (workday, Saturday or Sunday),
+    /// following merges.
+    fn weekday_profile(&self, dn: i64) -> Option<&Profile> {
+        self.resolved(weekday_of(dn))
+            .or_else(|| self.resolved(DayClass::Workday))
+    }
+
+    /// Keeps from `previous` what this model's window could not show: the
+    /// profile (or the merge) of every class seen on fewer than `min_days`
+    /// days here. Called on retraining, so a month start or a holiday learned
+    /// weeks ago still has its profile when the next one comes.
+    pub fn inherit(&mut self, previous: &ClusterModel, min_days: u32) {
+        let seen = |c: DayClass| self.days_seen.iter().find(|d| d.0 == c).map_or(0, |d| d.1);
+        for (class, p) in &previous.profiles {
+            if self.own(*class).is_none() && !self.merged.contains(class) && seen(*class) < min_days
+            {
+                self.profiles.push((*class, p.clone()));
+                self.inherited.push(*class);
+            }
+        }
+        for f in &previous.factors {
+            if !self.factors.iter().any(|g| g.class == f.class) {
+                self.factors.push(f.clone());
+                self.inherited.push(f.class);
+            }
+        }
+        for class in &previous.merged {
+            if self.own(*class).is_none() && !self.merged.contains(class) && seen(*class) < min_days
+            {
+                self.merged.push(*class);
+                self.inherited.push(*class);
+            }
         }
     }
 
-    /// The profile used for a day: its own class, else its weekday class,
-    /// else workday, else whatever is there.
-    fn profile_for(&self, ts_ms: i64) -> Option<&Profile> {
-        let dn = day_number(ts_ms, self.calendar.utc_offset_min);
-        let class = self.calendar.class_of_day(dn);
-        let find = |c: DayClass| self.profiles.iter().find(|p| p.0 == c).map(|p| &p.1);
-        find(class)
-            .or_else(|| find(CalendarSpec::weekday_class(dn)))
-            .or_else(|| find(DayClass::Workday))
-            .or_else(|| self.profiles.first().map(|p| &p.1))
+    /// The class's own profile.
+    fn own(&self, class: DayClass) -> Option<&Profile> {
+        self.profiles.iter().find(|p| p.0 == class).map(|p| &p.1)
+    }
+
+    /// The profile a class uses when it is known: its own, or, when it
+    /// merged, its base's (followed down to the workday).
+    fn resolved(&self, class: DayClass) -> Option<&Profile> {
+        let mut c = class;
+        for _ in 0..4 {
+            if let Some(p) = self.own(c) {
+                return Some(p);
+            }
+            if !self.merged.contains(&c) {
+                return None;
+            }
+            c = c.base();
+        }
+        None
     }
 
     /// The classes that kept their own profile.
@@ -139,9 +321,50 @@ impl Baseline for ClusterModel {
 
     fn band(&self, ts_ms: i64, _st: &OnlineState) -> Band {
         let off = i64::from(self.calendar.utc_offset_min) * 60_000;
-        match self.profile_for(ts_ms) {
-            Some(p) => p.band_at(ts_ms + off),
-            None => Band::OPEN,
+        let phase = ts_ms + off;
+        let class = self
+            .calendar
+            .class_of_day(day_number(ts_ms, self.calendar.utc_offset_min));
+        let dn = day_number(ts_ms, self.calendar.utc_offset_min);
+        if is_month(class) {
+            let factor = self.factors.iter().find(|f| f.class == class);
+            if let (Some(f), Some(p)) = (factor, self.weekday_profile(dn)) {
+                let b = p.band_at(phase);
+                let r = f.ratio_at(phase);
+                return Band {
+                    expected: b.expected * r,
+                    lower: b.lower * r,
+                    upper: b.upper * r,
+                };
+            }
+        } else if let Some(p) = self.resolved(class) {
+            return p.band_at(phase);
+        }
+        // A holiday not yet seen often enough is taken for a Sunday.
+        if class == DayClass::Special {
+            if let Some(p) = self.resolved(DayClass::Sunday) {
+                return p.band_at(phase);
+            }
+        }
+        // Never seen: the envelope of every kept profile, centred on the
+        // base class's expectation where there is one.
+        let bands: Vec<Band> = self.profiles.iter().map(|p| p.1.band_at(phase)).collect();
+        if bands.is_empty() {
+            return Band::OPEN;
+        }
+        let lower = bands.iter().map(|b| b.lower).fold(f64::INFINITY, f64::min);
+        let upper = bands
+            .iter()
+            .map(|b| b.upper)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let expected = self
+            .weekday_profile(dn)
+            .map_or(bands[0].expected, |p| p.band_at(phase).expected)
+            .clamp(lower, upper);
+        Band {
+            expected,
+            lower,
+            upper,
         }
     }
 
@@ -157,35 +380,103 @@ mod tests {
     use super::super::calendar::days_from_civil;
     use super::*;
 
-    #[test]
-    fn sparse_class_falls_back_and_similar_class_merges() {
-        let cal = CalendarSpec {
+    fn noon() -> i64 {
+        12 * 3_600_000
+    }
+
+    fn cal(month_start_days: u32, special: Vec<i64>) -> CalendarSpec {
+        CalendarSpec {
             utc_offset_min: 0,
-            month_start_days: 1,
+            month_start_days,
             month_end_days: 0,
-            special_days: vec![],
-        };
-        let start = days_from_civil(2024, 1, 1) * DAY_MS;
-        let ts: Vec<i64> = (0..21 * 96).map(|i| start + i * 900_000).collect();
-        // month start (only 2024-01-01, 1 day) behaves like a workday
-        let v: Vec<f64> = ts
+            special_days: special,
+        }
+    }
+
+    /// Workdays 100 (+ a little noise), weekends 20; a month start at
+    /// `ms_factor` of its weekday.
+    fn series(c: &CalendarSpec, start: i64, days: i64, ms_factor: f64) -> (Vec<i64>, Vec<f64>) {
+        let ts: Vec<i64> = (0..days * 96).map(|i| start + i * 900_000).collect();
+        let v = ts
             .iter()
             .map(|&t| {
-                if cal.class_of(t) == DayClass::Weekend {
-                    20.0
-                } else {
+                let dn = t.div_euclid(DAY_MS);
+                let base = if weekday_of(dn) == DayClass::Workday {
                     100.0 + (t / 900_000 % 5) as f64
+                } else {
+                    20.0 + (t / 900_000 % 3) as f64
+                };
+                if c.class_of(t) == DayClass::MonthStart {
+                    base * ms_factor
+                } else {
+                    base
                 }
             })
             .collect();
+        (ts, v)
+    }
+
+    #[test]
+    fn alike_classes_merge_and_month_starts_are_factors() {
+        let c = cal(1, vec![]);
+        let start = days_from_civil(2024, 1, 1) * DAY_MS; // a Monday and a month start
+        let (ts, v) = series(&c, start, 21, 1.5);
         let data = TrainData::new(&ts, &v, &[1.0; 21 * 96]);
-        let m = ClusterModel::fit(&data, cal.clone(), 2, 0.5, &BandConfig::default());
+        let m = ClusterModel::fit(&data, c, 1, 0.5, &BandConfig::default());
         assert_eq!(m.clusters(), vec![DayClass::Workday, DayClass::Weekend]);
-        let m1 = ClusterModel::fit(&data, cal, 1, 0.5, &BandConfig::default());
         assert_eq!(
-            m1.clusters(),
-            vec![DayClass::Workday, DayClass::Weekend],
-            "month start merged into workday"
+            m.merged,
+            vec![DayClass::Sunday],
+            "Sundays are like Saturdays"
         );
+        assert_eq!(m.factors.len(), 1);
+        assert!((m.factors[0].ratio_at(noon()) - 1.5).abs() < 0.05);
+        // 2024-06-01 is a Saturday and a month start: a Saturday's volume × 1.5.
+        let st = m.initial_state();
+        let sat = days_from_civil(2024, 6, 1) * DAY_MS + 12 * 3_600_000;
+        let b = m.band(sat, &st);
+        assert!((b.expected - 30.0).abs() < 2.0, "{b:?}");
+    }
+
+    #[test]
+    fn unseen_days_get_the_envelope_or_a_sunday_and_retraining_inherits() {
+        let holiday = days_from_civil(2024, 3, 13); // a Wednesday
+        let c = cal(1, vec![holiday]);
+        // Two weeks from 2024-01-08: no month start, no holiday seen.
+        let start = days_from_civil(2024, 1, 8) * DAY_MS;
+        let (ts, v) = series(&c, start, 14, 0.6);
+        let data = TrainData::new(&ts, &v, &[1.0; 14 * 96]);
+        let m = ClusterModel::fit(&data, c.clone(), 1, 0.5, &BandConfig::default());
+        assert!(m.factors.is_empty());
+        let st = m.initial_state();
+        let noon = 12 * 3_600_000;
+        // A month start never seen: any level seen on any day is inside.
+        let b = m.band(days_from_civil(2024, 2, 1) * DAY_MS + noon, &st);
+        assert!(b.lower < 20.0 && b.upper > 100.0, "{b:?}");
+        // A holiday never seen is taken for a Sunday.
+        let b = m.band(holiday * DAY_MS + noon, &st);
+        assert!((b.expected - 21.0).abs() < 2.0, "{b:?}");
+        // Trained over a month start, then retrained on a window without
+        // one: the factor is kept.
+        let start2 = days_from_civil(2024, 1, 25) * DAY_MS;
+        let (ts2, v2) = series(&c, start2, 14, 0.6);
+        let first = ClusterModel::fit(
+            &TrainData::new(&ts2, &v2, &[1.0; 14 * 96]),
+            c.clone(),
+            1,
+            0.5,
+            &BandConfig::default(),
+        );
+        assert!(
+            (first.factors[0].ratio_at(noon) - 0.6).abs() < 0.05,
+            "{:?}",
+            first.factors
+        );
+        let mut again = m.clone();
+        again.inherit(&first, 1);
+        assert_eq!(again.inherited, vec![DayClass::MonthStart]);
+        let b = again.band(days_from_civil(2024, 3, 1) * DAY_MS + noon, &st); // a Friday
+        assert!((b.expected - 61.0).abs() < 3.0, "{b:?}");
+        assert!(b.lower > 30.0, "a drop to half of it departs: {b:?}");
     }
 }
