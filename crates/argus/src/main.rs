@@ -25,6 +25,7 @@ mod eval_cmd;
 mod logging;
 mod rca_topology_cmd;
 mod train_cmd;
+mod tsdb_cmd;
 
 use anyhow::Context;
 use argus_server::config::{Config, ConfigError};
@@ -60,6 +61,11 @@ enum Cmd {
     Train(train_cmd::Args),
     /// Replay a dynamic rule over stored history and print what would have fired.
     Backtest(backtest_cmd::Args),
+    /// Work on a store directory: `tsdb import` writes history from a text file.
+    Tsdb {
+        #[command(subcommand)]
+        cmd: tsdb_cmd::TsdbCmd,
+    },
     /// Measure accuracy on labelled files: `eval nab`, `eval csv`, `eval cv`,
     /// and alert grouping: `eval incidents`, `eval storm`, `eval storms`.
     Eval {
@@ -202,6 +208,11 @@ fn main() {
             }
         }),
         Cmd::Backtest(a) => backtest_cmd::run(a).map(|_| ()),
+        Cmd::Tsdb { cmd } => tsdb_cmd::run(cmd).map(|c| {
+            if c != 0 {
+                std::process::exit(c)
+            }
+        }),
         Cmd::Eval { cmd } => {
             let code = match cmd {
                 EvalCmd::Nab(a) => eval_cmd::nab(a),

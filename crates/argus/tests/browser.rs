@@ -93,6 +93,8 @@ async fn fixture(auth: bool) -> Fixture {
              dynamic_rules:\n  - name: UiDemoLatency\n    selector: ui_demo_latency\n\
              \x20   detector: {{kind: latency, min_points: 100000, cold_start_min_points: 10, anomaly: {{}}}}\n\
              \x20   labels: {{team: web}}\n\
+             \x20 - name: OrdersHistory\n    selector: orders_history\n\
+             \x20   detector: {{kind: business_volume}}\n\
              health:\n  sample_interval: 1s\n  services:\n\
              \x20   - name: web\n      node: edge-1\n\
              \x20     probes: [{{type: http, url: 'http://127.0.0.1:{port}/-/healthy', interval: 1s}}]\n\
@@ -110,6 +112,7 @@ async fn fixture(auth: bool) -> Fixture {
     let mut args = vec![
         "--config".to_string(),
         cfg.to_str().expect("utf-8 path").to_string(),
+        "--web.enable-admin-api".to_string(),
     ];
     if auth {
         let h = |u: &str| bcrypt::hash(format!("{u}-pw"), 4).expect("bcrypt");
@@ -165,6 +168,50 @@ async fn fixture(auth: bool) -> Fixture {
         .expect("remote write");
     assert!(r.status().is_success(), "remote write: {}", r.status());
 
+    // Two weeks of minute history of a business KPI with a daily shape and
+    // quiet weekends, imported after the store has cut its head (so it is
+    // history, written to blocks and not scored live); then one live
+    // sample, which makes its rule watch the series and train on it.
+    let r = c
+        .post(url("/api/v1/admin/tsdb/compact?full=true"))
+        .send()
+        .await
+        .expect("compact");
+    assert!(r.status().is_success(), "compact: {}", r.status());
+    let first = end - 14 * 86_400_000;
+    let mut hist = String::new();
+    let mut t = first;
+    while t < end - 60_000 {
+        let hour = (t / 3_600_000) % 24;
+        let weekend = ((t / 86_400_000) + 3) % 7 >= 5;
+        let day = if (8..20).contains(&hour) {
+            1000.0
+        } else {
+            300.0
+        };
+        let v = if weekend { day * 0.4 } else { day } + ((t / 60_000) % 7) as f64 * 5.0;
+        hist.push_str(&format!("orders_history{{center=\"c1\"}} {v} {t}\n"));
+        t += 60_000;
+    }
+    let r = c
+        .post(url("/api/v1/import/prometheus"))
+        .body(hist)
+        .send()
+        .await
+        .expect("import history");
+    assert!(r.status().is_success(), "import: {}", r.status());
+    let live = encode_write(&[(
+        vec![
+            ("__name__", "orders_history".to_string()),
+            ("center", "c1".to_string()),
+        ],
+        vec![(now_ms().max(end + 1000), 1000.0)],
+    )]);
+    let r = post_write(&c, &url("/api/v1/write"), live)
+        .await
+        .expect("remote write");
+    assert!(r.status().is_success(), "remote write: {}", r.status());
+
     // An alert from outside, as Prometheus would post it.
     let alert = serde_json::json!([{
         "labels": {"alertname": "DiskFull", "severity": "critical", "instance": "db-1", "mount": "/var"},
@@ -208,6 +255,25 @@ async fn fixture(auth: bool) -> Fixture {
         assert!(
             t0.elapsed() < Duration::from_secs(30),
             "the band series did not appear: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The history's rule trained on the imported history.
+    loop {
+        let v: serde_json::Value = c
+            .get(url("/api/v1/models?rule=OrdersHistory"))
+            .send()
+            .await
+            .expect("models")
+            .json()
+            .await
+            .expect("models json");
+        if v["data"][0]["state"] == "trained" {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the model did not train on the imported history: {v}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -271,6 +337,11 @@ fn overview_shows_services_and_alert_levels() {
 #[test]
 fn explorer_draws_a_chart_with_its_band() {
     scenario("explorer");
+}
+
+#[test]
+fn the_explorer_bands_imported_history() {
+    scenario("history");
 }
 
 #[test]

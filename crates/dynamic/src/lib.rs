@@ -54,6 +54,7 @@
 
 pub mod alerts;
 pub mod backtest;
+pub mod band;
 pub mod config;
 pub mod engine;
 mod error;

@@ -179,6 +179,13 @@ impl SelfMetrics {
         );
         family(
             &mut o,
+            "argus_tsdb_backfilled_samples_total",
+            "counter",
+            "Samples older than the head, written straight to blocks.",
+            s.samples_backfilled_total as f64,
+        );
+        family(
+            &mut o,
             "argus_tsdb_compactions_total",
             "counter",
             "Head compactions.",

@@ -1,5 +1,6 @@
 //! The batch appender: stages samples against the head, then writes one WAL
-//! write per commit and applies the batch.
+//! write per commit and applies the batch. Samples older than the head go
+//! to blocks at commit instead (see the `backfill` module).
 //!
 //! ```text
 //! let mut app = db.appender();
@@ -23,6 +24,8 @@ pub struct DbAppender {
     unlogged: Vec<u32>,
     unlogged_set: HashSet<u32>,
     created: u64,
+    /// Samples older than the head, written to blocks at commit.
+    history: Vec<(crate::backfill::Pairs, i64, f64)>,
     /// WAL records of the commit; also the series key's scratch space.
     buf: Vec<u8>,
 }
@@ -44,18 +47,19 @@ impl DbAppender {
             unlogged: Vec::new(),
             unlogged_set: HashSet::new(),
             created: 0,
+            history: Vec::new(),
             buf: Vec::new(),
         }
     }
 
     /// Number of staged samples.
     pub fn len(&self) -> usize {
-        self.samples.len()
+        self.samples.len() + self.history.len()
     }
 
     /// True when nothing is staged.
     pub fn is_empty(&self) -> bool {
-        self.samples.is_empty()
+        self.samples.is_empty() && self.history.is_empty()
     }
 
     fn encode(&mut self) {
@@ -106,6 +110,18 @@ impl Appender for DbAppender {
                 self.samples.push((u64::from(id), t, v));
                 Ok(())
             }
+            // History: before the head's lower bound, or older than anything
+            // the head holds for this series. It goes to a block at commit.
+            Err(SampleError::OutOfBounds { .. }) => {
+                self.stage_history(pairs, t, v);
+                Ok(())
+            }
+            Err(SampleError::OutOfOrder { .. })
+                if self.db.inner.head.series_min_t(key).is_some_and(|m| t < m) =>
+            {
+                self.stage_history(pairs, t, v);
+                Ok(())
+            }
             Err(e) => {
                 match e {
                     SampleError::OutOfOrder { .. } => {
@@ -119,13 +135,38 @@ impl Appender for DbAppender {
     }
 
     fn commit(mut self) -> Result<AppendStats, TsdbError> {
-        if self.samples.is_empty() && self.unlogged.is_empty() {
+        if self.samples.is_empty() && self.unlogged.is_empty() && self.history.is_empty() {
             return Ok(AppendStats::default());
         }
         let inner = &self.db.inner;
         let now = inner.clock.now_ms();
         if let Some(reason) = inner.space.check(now) {
             return Err(TsdbError::ReadOnly(reason));
+        }
+        // History first: a failure here leaves the head untouched, so the
+        // sender's retry is not half applied.
+        let backfilled = if self.history.is_empty() {
+            0
+        } else {
+            match self.db.write_backfill(std::mem::take(&mut self.history)) {
+                Ok(n) => n,
+                Err(TsdbError::Io { path, source }) if crate::space::is_no_space(&source) => {
+                    let reason = inner.space.mark_full(now, &path, &source);
+                    return Err(TsdbError::ReadOnly(reason));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        if self.samples.is_empty() && self.unlogged.is_empty() {
+            inner
+                .counters
+                .appended
+                .fetch_add(backfilled, Ordering::Relaxed);
+            return Ok(AppendStats {
+                samples: backfilled,
+                new_series: 0,
+                rejected: 0,
+            });
         }
         self.encode();
         let inner = &self.db.inner;
@@ -143,7 +184,8 @@ impl Appender for DbAppender {
             inner.head.apply(&self.samples)
         };
         let c = &inner.counters;
-        c.appended.fetch_add(applied.added, Ordering::Relaxed);
+        c.appended
+            .fetch_add(applied.added + backfilled, Ordering::Relaxed);
         c.rejected_ooo
             .fetch_add(applied.out_of_order, Ordering::Relaxed);
         c.rejected_other.fetch_add(applied.other, Ordering::Relaxed);
@@ -156,11 +198,26 @@ impl Appender for DbAppender {
             );
         }
         Ok(AppendStats {
-            samples: applied.added,
+            samples: applied.added + backfilled,
             new_series: self.created,
             rejected,
         })
     }
 
     fn rollback(self) {}
+}
+
+impl DbAppender {
+    /// Staged samples older than the head (written to blocks at commit).
+    pub(crate) fn history_len(&self) -> usize {
+        self.history.len()
+    }
+
+    fn stage_history(&mut self, pairs: &[(&str, &str)], t: i64, v: f64) {
+        let owned = pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        self.history.push((owned, t, v));
+    }
 }

@@ -275,14 +275,16 @@ impl Db {
         Ok(doomed.len())
     }
 
-    /// Compaction, retention and a WAL fsync: call from a periodic task.
+    /// Compaction, merging each window's blocks (after history was written to
+    /// a window already cut), retention and a WAL fsync: call from a periodic task.
     /// Each step runs even when an earlier one failed (on a full disk,
     /// compaction fails but retention may free space); the first error is
     /// returned.
     pub fn maintenance(&self) -> Result<(), TsdbError> {
         let compacted = self.compact();
+        let merged = self.merge_blocks().map(|_| ());
         let retained = self.apply_retention().map(|_| ());
         let synced = self.sync_wal();
-        compacted.and(retained).and(synced)
+        compacted.and(merged).and(retained).and(synced)
     }
 }

@@ -106,7 +106,7 @@ pub struct DbStats {
     pub head_min_time: Option<i64>,
     /// Newest sample time in the head, if any.
     pub head_max_time: Option<i64>,
-    /// The head's lower bound: older samples are refused as out of bounds.
+    /// The head's lower bound: older samples go to blocks (history).
     pub head_min_valid_time: Option<i64>,
     /// Distinct interned label strings in the head.
     pub head_symbols: u64,
@@ -124,6 +124,9 @@ pub struct DbStats {
     pub samples_rejected_out_of_order_total: u64,
     /// Samples refused for any other reason since open.
     pub samples_rejected_other_total: u64,
+    /// Samples older than the head written straight to blocks since open
+    /// (also counted in `samples_appended_total`).
+    pub samples_backfilled_total: u64,
     /// Series created since open (replay included).
     pub series_created_total: u64,
     /// Blocks written by compaction since open.
@@ -167,6 +170,7 @@ pub(crate) struct Counters {
     pub(crate) wal_corruptions: AtomicU64,
     pub(crate) rejected_window: AtomicU64,
     pub(crate) replay_dropped: AtomicU64,
+    pub(crate) backfilled: AtomicU64,
 }
 
 pub(crate) struct Inner {
@@ -481,6 +485,7 @@ impl Db {
             samples_appended_total: c.appended.load(Ordering::Relaxed),
             samples_rejected_out_of_order_total: c.rejected_ooo.load(Ordering::Relaxed),
             samples_rejected_other_total: c.rejected_other.load(Ordering::Relaxed),
+            samples_backfilled_total: c.backfilled.load(Ordering::Relaxed),
             series_created_total: i.head.series_created.load(Ordering::Relaxed),
             compactions_total: c.compactions.load(Ordering::Relaxed),
             wal_fsyncs_total: wal.fsyncs,

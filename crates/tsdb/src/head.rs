@@ -321,6 +321,14 @@ impl Head {
         }
     }
 
+    /// The oldest sample the head holds for the series with `key`.
+    pub(crate) fn series_min_t(&self, key: SeriesKey) -> Option<i64> {
+        let sh = self.shards[(key.h as usize) & (SHARDS - 1)].lock();
+        sh.find(key)
+            .and_then(|id| sh.get(id))
+            .and_then(|s| s.min_t())
+    }
+
     fn reject_error(&self, r: Reject, series: String, t: i64) -> SampleError {
         match r {
             Reject::OutOfBounds(min_valid) => SampleError::OutOfBounds {

@@ -25,6 +25,7 @@
 
 mod api;
 mod appender;
+mod backfill;
 pub mod block;
 pub mod blockcodec;
 pub mod chunk;

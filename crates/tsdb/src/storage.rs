@@ -284,9 +284,14 @@ impl StorageAppender {
 
 impl Appender for StorageAppender {
     fn append_pairs(&mut self, pairs: &[(&str, &str)], t: i64, v: f64) -> Result<(), SampleError> {
+        let history = self.inner.history_len();
         self.inner.append_pairs(pairs, t, v)?;
-        for b in &mut self.batches {
-            b.accepted(pairs, t, v);
+        // History (older than the head) is stored, not live: observers such
+        // as the dynamic rules' scoring are not told about it.
+        if self.inner.history_len() == history {
+            for b in &mut self.batches {
+                b.accepted(pairs, t, v);
+            }
         }
         Ok(())
     }

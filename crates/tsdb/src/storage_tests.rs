@@ -94,7 +94,7 @@ fn the_report_counts_accepted_and_refused_by_reason() {
     );
     assert!(r.first_error.unwrap().contains("duplicate"));
     // Older than the newest sample, with no out-of-order window.
-    let r = s.append_batch([(&a, 1, 1.0)]).unwrap();
+    let r = s.append_batch([(&a, 5_500, 1.0)]).unwrap();
     assert_eq!((r.accepted, r.refused.total()), (0, 1));
     assert_eq!(r.refused.out_of_order + r.refused.out_of_bounds, 1);
     // An empty batch is an empty report.

@@ -1,7 +1,9 @@
 // Argus explorer: PromQL box with autocomplete of metric and label names,
 // a range picker, and uPlot charts. A series that a dynamic rule watches gets
 // its learned band (argus_baseline_lower/upper), the expected line, and its
-// anomalous points coloured by level (argus_anomaly_level), and, for rules with the
+// anomalous points coloured by level (argus_anomaly_level; where the live band has no
+// points, as over imported history, the model's band over the stored samples from
+// /api/v1/models/band), and, for rules with the
 // streaming scorer on, the samples it reported (argus_anomaly_stream_score >= 0.5) as
 // rings; hovering explains a point.
 (function () {
@@ -133,11 +135,39 @@
     const sel = ['__name__=~"' + BASELINE.join("|") + '"', "metric=" + JSON.stringify(metric.__name__)];
     for (const k of Object.keys(metric)) if (k !== "__name__") sel.push(k + "=" + JSON.stringify(metric[k]));
     const d = await range("{" + sel.join(",") + "}", start, end, step);
-    if (!d.result.length) return null;
-    const rule = d.result[0].metric.rule;
+    const rule = d.result.length ? d.result[0].metric.rule : await ruleWatching(metric);
+    if (!rule) return null;
     const out = { rule };
     for (const s of d.result) if (s.metric.rule === rule) out[s.metric.__name__] = toMap(s.values);
+    // Where the live band has no points (history from before the rule ran,
+    // or imported later), the model's band over the stored samples fills in.
+    const one = ["__name__=" + JSON.stringify(metric.__name__)];
+    for (const k of Object.keys(metric)) if (k !== "__name__") one.push(k + "=" + JSON.stringify(metric[k]));
+    try {
+      const p = new URLSearchParams({ rule, series: "{" + one.join(",") + "}",
+        start: String(start), end: String(end), step: String(step) });
+      const h = await getJSON("/api/v1/models/band?" + p);
+      for (const s of h.result) {
+        const m = out[s.metric.__name__] || new Map();
+        let added = 0;
+        for (const [t, v] of s.values) if (!m.has(t)) { m.set(t, Number(v)); added++; }
+        out[s.metric.__name__] = m;
+        if (added && s.metric.__name__ === "argus_baseline_lower") out.history = added;
+      }
+    } catch (_) { /* no trained model yet: the live band only */ }
     return out.argus_baseline_lower && out.argus_baseline_upper ? out : null;
+  }
+
+  // The rule whose trained model watches this series, when no live band names it.
+  async function ruleWatching(metric) {
+    try {
+      const ms = await getJSON("/api/v1/models?limit=1000");
+      const keys = Object.keys(metric);
+      const m = ms.find((x) => x.state === "trained" &&
+        keys.every((k) => (k === "__name__" ? (!x.labels.__name__ || x.labels.__name__ === metric[k]) : x.labels[k] === metric[k])) &&
+        Object.keys(x.labels).every((k) => metric[k] === x.labels[k]));
+      return m ? m.rule : null;
+    } catch (_) { return null; }
   }
 
   async function modelFor(rule, metric) {
@@ -194,6 +224,7 @@
       // series indices: 1 value, 2 expected, 3 lower, 4 upper
       opts.bands = [{ series: [4, 3], fill: "rgba(31,95,191,0.14)" }];
       box.dataset.band = "1";
+      if (info.history) box.dataset.history = String(info.history);
       box.dataset.anomalies = String(info.anomalies);
       if (info.stream) box.dataset.reported = String(info.reported);
     }
@@ -238,6 +269,7 @@
         if (b) {
           bands++;
           info.rule = b.rule;
+          info.history = b.history || 0;
           info.expected = align(b.argus_baseline_expected || new Map());
           info.lower = align(b.argus_baseline_lower); info.upper = align(b.argus_baseline_upper);
           info.level = align(b.argus_anomaly_level || new Map());

@@ -11,6 +11,15 @@
 //!   trains every stored series of the rule (and the selector) by hand;
 //!   answers 202 with `{"id": N}`.
 //! - `GET /api/v1/models/train/{id}`: the job's progress.
+//! - `GET /api/v1/models/band?rule=NAME&series=SELECTOR&start=&end=&step=`:
+//!   the band of one watched series over its stored history, computed now
+//!   from the active model (so history imported after the fact is banded
+//!   too), as a Prometheus matrix of `argus_baseline_expected`,
+//!   `argus_baseline_lower`, `argus_baseline_upper` and `argus_anomaly_level`
+//!   on the step grid (each point takes the latest sample within 5 minutes).
+//!   `series` must name the series' every label with `=`. A series without
+//!   a trained model answers an empty matrix with a warning; an unknown rule
+//!   or series answers 404.
 //!
 //! Answers use the Prometheus envelope (`{"status":"success","data":…}`).
 //!
@@ -41,6 +50,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/models", get(models))
         .route("/api/v1/models/train", post(start_train))
         .route("/api/v1/models/train/{id}", get(job_status))
+        .route("/api/v1/models/band", get(band))
         .with_state(shared)
 }
 
@@ -203,4 +213,140 @@ async fn job_status(State(sh): State<Arc<Shared>>, Path(id): Path<u64>) -> Respo
             format!("no training job {id}"),
         ),
     }
+}
+
+#[derive(Deserialize)]
+struct BandQuery {
+    rule: String,
+    series: String,
+    start: String,
+    end: String,
+    step: String,
+}
+
+/// Seconds (or RFC 3339) as in the query API, to ms.
+fn time_ms(s: &str) -> Option<i64> {
+    if let Ok(f) = s.parse::<f64>() {
+        return f.is_finite().then(|| (f * 1000.0).round() as i64);
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.timestamp_millis())
+}
+
+/// A step: seconds, or a Prometheus duration.
+fn step_ms(s: &str) -> Option<i64> {
+    if let Ok(f) = s.parse::<f64>() {
+        return (f.is_finite() && f > 0.0).then(|| (f * 1000.0).round() as i64);
+    }
+    s.parse::<argus_model::PromDuration>()
+        .ok()
+        .map(|d| d.as_millis())
+        .filter(|ms| *ms > 0)
+}
+
+/// Lookback of a grid point, as PromQL's.
+const LOOKBACK_MS: i64 = 5 * 60_000;
+/// The most grid points one answer holds, as the query API's.
+const MAX_GRID: i64 = 11_000;
+
+async fn band(State(sh): State<Arc<Shared>>, Query(q): Query<BandQuery>) -> Response {
+    let bad = |m: String| error(StatusCode::BAD_REQUEST, "bad_data", m);
+    let (Some(start), Some(end), Some(step)) =
+        (time_ms(&q.start), time_ms(&q.end), step_ms(&q.step))
+    else {
+        return bad(
+            "start, end (seconds or RFC 3339) and step (seconds or a duration) are required".into(),
+        );
+    };
+    if end < start || (end - start) / step > MAX_GRID {
+        return bad(format!(
+            "the range must end after it starts and hold at most {MAX_GRID} steps"
+        ));
+    }
+    let matchers = match argus_dynamic::config::parse_selector(&q.series) {
+        Ok(mut sets) if sets.len() == 1 => sets.remove(0),
+        Ok(_) => return bad("series: one selector, not several".into()),
+        Err(e) => return bad(format!("series: {e}")),
+    };
+    let mut labels = argus_model::Labels::default();
+    for m in &matchers {
+        if m.op != argus_model::MatchOp::Eq {
+            return bad("series: name every label with = (one series)".into());
+        }
+        labels.set(&m.name, &m.value);
+    }
+    let (rule, shared) = (q.rule.clone(), sh.clone());
+    let res = tokio::task::spawn_blocking(move || {
+        argus_dynamic::band::history_band(
+            &shared,
+            &rule,
+            &labels,
+            start - LOOKBACK_MS,
+            end,
+            usize::MAX,
+        )
+    })
+    .await;
+    let points = match res {
+        Ok(Ok(Some(p))) => p,
+        Ok(Ok(None)) => {
+            return (
+                StatusCode::OK,
+                Json(json!({"status": "success",
+                    "data": {"resultType": "matrix", "result": []},
+                    "warnings": [format!("the series has no trained model under the rule {:?} yet", q.rule)]})),
+            )
+                .into_response()
+        }
+        Ok(Err(e)) => return error(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    };
+    // Each grid point takes the latest sample within the lookback.
+    let names = [
+        "argus_baseline_expected",
+        "argus_baseline_lower",
+        "argus_baseline_upper",
+        "argus_anomaly_level",
+    ];
+    let mut cols: [Vec<Value>; 4] = Default::default();
+    let mut k = 0;
+    let mut t = start;
+    while t <= end {
+        while k + 1 < points.len() && points[k + 1].t <= t {
+            k += 1;
+        }
+        if let Some(p) = points.get(k).filter(|p| p.t <= t && t - p.t <= LOOKBACK_MS) {
+            let secs = json!(t as f64 / 1000.0);
+            for (c, v) in cols
+                .iter_mut()
+                .zip([p.expected, p.lower, p.upper, f64::from(p.level)])
+            {
+                if v.is_finite() {
+                    c.push(json!([secs, v.to_string()]));
+                }
+            }
+        }
+        t += step;
+    }
+    let mut base: BTreeMap<String, String> = matchers
+        .iter()
+        .map(|m| (m.name.clone(), m.value.clone()))
+        .collect();
+    let metric = base.remove("__name__").unwrap_or_default();
+    base.insert("metric".into(), metric);
+    base.insert("rule".into(), q.rule.clone());
+    let result: Vec<Value> = names
+        .iter()
+        .zip(cols)
+        .map(|(n, values)| {
+            let mut m = base.clone();
+            m.insert("__name__".into(), (*n).to_string());
+            json!({"metric": m, "values": values})
+        })
+        .collect();
+    ok(
+        StatusCode::OK,
+        json!({"resultType": "matrix", "result": result}),
+    )
 }

@@ -134,7 +134,9 @@ struct GraphQuery {
 }
 
 /// The explorer's range choices.
-const RANGES: [&str; 9] = ["5m", "15m", "1h", "3h", "6h", "12h", "24h", "2d", "7d"];
+const RANGES: [&str; 10] = [
+    "5m", "15m", "1h", "3h", "6h", "12h", "24h", "2d", "7d", "14d",
+];
 
 /// `/graph?g0.expr=…`, the link Prometheus puts in alerts' `generatorURL`:
 /// redirects to the explorer with the expression (and range, when it is one
