@@ -116,7 +116,8 @@ pub struct RuleSpec {
     pub month_end_days: u32,
     /// `special_days`: `YYYY-MM-DD` days with their own cluster. Default none.
     pub special_days: Vec<String>,
-    /// `cluster_min_days`: days a calendar class needs for its own profile. Default `1`.
+    /// `cluster_min_days`: days a special day (holiday) class needs for its own profile; until
+    /// then it is judged as a Sunday. Default `2`.
     pub cluster_min_days: u32,
     /// `cluster_merge_sigmas`: a calendar class whose day profile lies closer than this to its
     /// base class's (mean over the day, in the base's robust σ) uses the base's. Default `0.5`.
@@ -167,7 +168,7 @@ impl Default for RuleSpec {
             month_start_days: 2,
             month_end_days: 2,
             special_days: Vec::new(),
-            cluster_min_days: 1,
+            cluster_min_days: 2,
             cluster_merge_sigmas: 0.5,
             decay_half_life_days: 7.0,
             flagged_weight: 0.02,

@@ -3,12 +3,13 @@
 //! [`CalendarSpec::class_of_day`]) and each weekday class and special day
 //! gets its own per-phase band over the day.
 //!
-//! - A class seen on at least `min_days` days in training gets its own
-//!   profile, unless its profile is within `merge_tol` robust σ (on average)
-//!   of its base class's ([`DayClass::base`]: a holiday is like a Sunday, a
-//!   Sunday like a Saturday, a Saturday like a workday, a month start like
-//!   its weekday), in which case it is merged and uses the base profile. So
-//!   the model keeps only the clusters the data supports.
+//! - Workdays, Saturdays and Sundays seen on any day in training, and
+//!   special days seen on at least `min_days` days, get their own profile,
+//!   unless it lies within `merge_tol` robust σ (on average) of its base
+//!   class's ([`DayClass::base`]: a holiday is like a Sunday, a Sunday like a
+//!   Saturday, a Saturday like a workday), in which case it is merged and
+//!   uses the base profile. So the model keeps only the clusters the data
+//!   supports.
 //! - Month starts and ends get no profile of their own: each is a factor on
 //!   its weekday's profile ([`MonthFactor`]), learned from as little as one
 //!   day, so a month start on a Sunday is judged as a Sunday's volume times
@@ -155,7 +156,7 @@ fn floor_relative_noise(p: &mut Profile) {
 }
 
 impl ClusterModel {
-    /// Fits on `data`. `min_days`: days a class needs to get its own
+    /// Fits on `data`. `min_days`: days a special day needs to get its own
     /// profile; `merge_tol`: mean |Δ expected| (in the base profile's robust
     /// σ, bin by bin) under which a class is merged into its base class.
     pub fn fit(
@@ -190,8 +191,16 @@ impl ClusterModel {
                 continue;
             }
             let seen = days.get(&class).map_or(0, |d| d.len() as u32);
-            // The most-seen class is always kept so there is something to fall back to.
-            if seen < min_days && Some(class) != most_seen {
+            // Saturdays and Sundays are regular: one day is better than
+            // none. A special day needs `min_days` of its own (until then it
+            // is judged as a Sunday). The most-seen class is always kept so
+            // there is something to fall back to.
+            let need = if class == DayClass::Special {
+                min_days
+            } else {
+                1
+            };
+            if seen < need && Some(class) != most_seen {
                 continue;
             }
             let mut p = Profile::build(DAY_MS, cfg.bin_ms, bins, BinRule::Sigma(cfg.sigmas), false);
@@ -220,7 +229,11 @@ impl ClusterModel {
                 m.merged.push(class);
             }
         }
-        // Month starts and ends: their share of their weekday's profile.
+        // Month starts and ends: their share of their weekday's profile, in
+        // hour-wide bins (a share learned from one or two days needs the
+        // points of a whole hour to be steady).
+        let ratio_bin = cfg.bin_ms.max(1).saturating_mul(4).min(DAY_MS);
+        let nr = Profile::bin_count(DAY_MS, ratio_bin);
         let mut ratios: BTreeMap<DayClass, Vec<Vec<(f64, f64)>>> = BTreeMap::new();
         for i in 0..data.len() {
             let dn = day_number(data.ts[i], m.calendar.utc_offset_min);
@@ -234,15 +247,15 @@ impl ClusterModel {
             let phase = (data.ts[i] + off).rem_euclid(DAY_MS);
             let e = base.band_at(phase).expected;
             if e > 0.0 && e.is_finite() {
-                let b = ((phase / cfg.bin_ms.max(1)) as usize).min(nb - 1);
-                ratios.entry(class).or_insert_with(|| vec![Vec::new(); nb])[b]
+                let b = ((phase / ratio_bin) as usize).min(nr - 1);
+                ratios.entry(class).or_insert_with(|| vec![Vec::new(); nr])[b]
                     .push((data.values[i] / e, data.weights[i]));
             }
         }
         for (class, bins) in ratios {
             m.factors.push(MonthFactor {
                 class,
-                ratios: Profile::build(DAY_MS, cfg.bin_ms, bins, BinRule::Sigma(0.0), false),
+                ratios: Profile::build(DAY_MS, ratio_bin, bins, BinRule::Sigma(0.0), false),
                 days: days.get(&class).map_or(0, |d| d.len() as u32),
             });
         }

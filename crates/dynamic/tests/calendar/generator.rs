@@ -9,24 +9,18 @@
 //! day. The truth is returned beside the values.
 
 use argus_detect::baseline::calendar::{civil_from_days, days_in_month, DAY_MS};
+use argus_model::SplitMix64;
 
-/// splitmix64: small, deterministic, good enough for test data.
-pub struct Rng(u64);
+/// The workspace's seeded generator, with the draws the shapes need.
+pub struct Rng(SplitMix64);
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        Rng(SplitMix64::new(seed))
     }
     /// Uniform in [0, 1).
     pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.unit()
     }
     pub fn range(&mut self, a: f64, b: f64) -> f64 {
         a + (b - a) * self.unit()
