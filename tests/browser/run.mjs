@@ -1,6 +1,6 @@
 // Browser scenarios of the Argus web UI, in headless Chromium (playwright-core).
 // Usage: node run.mjs --base http://127.0.0.1:PORT --shots DIR --scenario NAME
-// Scenarios: overview, explorer, history, alerts, incidents, runbooks, fault, silences, crosssite, signin, rules, logs. Exit status 0 only when the
+// Scenarios: overview, firstminute, explorer, history, alerts, incidents, runbooks, fault, silences, crosssite, signin, rules, logs. Exit status 0 only when the
 // scenario passed; every failure prints what was expected and where.
 import { chromium } from "playwright-core";
 import { existsSync, mkdirSync } from "node:fs";
@@ -75,6 +75,8 @@ const scenarios = {
   async explorer(page) {
     await page.goto(base + "/ui/explorer?range=1h");
     const q = page.locator("#q");
+    // Opened without a query, the explorer shows a default chart; type a new one.
+    await q.fill("");
     await q.click();
     await q.pressSequentially("ui_demo_l");
     const opt = page.locator("#ac-list li", { hasText: "ui_demo_latency" });
@@ -113,6 +115,25 @@ const scenarios = {
     check(models.data[0].state === "trained" && models.data[0].algorithm === "data_cluster",
       `the rule should have trained a calendar model on the history: ${JSON.stringify(models.data[0])}`);
     await shot(page, "history");
+  },
+
+  // `argus up` on a fresh data directory: its own host reports within the
+  // first minute, and the explorer opens on a chart.
+  async firstminute(page) {
+    const node = await reloadUntil(page, "/ui/", "#overview tr:has(.st-up)", 60000);
+    check((await node.innerText()).includes("reporting"), "this host should be listed as reporting metrics");
+    const empty = await page.locator("#one-five-ten-empty").innerText();
+    check(empty.includes("detected within 1 minute"), `the 1-5-10 panel should explain what fills it: ${empty}`);
+    await shot(page, "firstminute");
+    // A rate needs two samples of the agent: reload until the chart is drawn.
+    const t0 = Date.now();
+    for (;;) {
+      await page.goto(base + "/ui/explorer");
+      check((await page.locator("#q").inputValue()).includes("node_cpu_seconds_total"),
+        "the explorer should open on the hosts' CPU");
+      try { await page.locator(".chart canvas").first().waitFor({ timeout: 3000 }); break; }
+      catch (_) { check(Date.now() - t0 < 60000, "the explorer's default chart should be drawn within a minute"); }
+    }
   },
 
   async alerts(page) {

@@ -293,10 +293,17 @@ fn scenario_with(name: &str, auth: bool) {
         .build()
         .expect("runtime");
     let fx = rt.block_on(fixture(auth));
+    run_node(name, &fx.proc);
+    fx.proc.stop();
+}
+
+/// Runs scenario `name` of `tests/browser/run.mjs` against `proc`; fails with
+/// the page's and the server's logs unless it passed and wrote its screenshot.
+fn run_node(name: &str, proc: &ArgusProc) {
     let shots = root().join("docs/screenshots");
     let out = Command::new("node")
         .arg(root().join("tests/browser/run.mjs"))
-        .args(["--base", &fx.proc.url("")])
+        .args(["--base", &proc.url("")])
         .arg("--shots")
         .arg(&shots)
         .args(["--scenario", name])
@@ -307,12 +314,9 @@ fn scenario_with(name: &str, auth: bool) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     print!("{stdout}");
     if !out.status.success() {
-        let log = std::fs::read_to_string(
-            fx.proc
-                .data_dir
-                .with_extension(format!("{}.log", fx.proc.port)),
-        )
-        .unwrap_or_default();
+        let log =
+            std::fs::read_to_string(proc.data_dir.with_extension(format!("{}.log", proc.port)))
+                .unwrap_or_default();
         panic!(
             "browser scenario {name} failed ({}):\n{stdout}{stderr}\nserver log:\n{log}",
             out.status
@@ -326,7 +330,20 @@ fn scenario_with(name: &str, auth: bool) {
         shots.join(format!("{name}.png")).exists(),
         "no screenshot {name}.png"
     );
-    fx.proc.stop();
+}
+
+/// `argus up` on a fresh data directory, nothing configured: within its
+/// first minute the overview counts this host (its built-in agent reports),
+/// explains the 1-5-10 panel, and the explorer opens on a chart.
+#[test]
+fn the_first_minute_of_argus_up_shows_this_host() {
+    let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    preflight();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let proc = ArgusProc::start_on("up", &data, free_port(), &[]);
+    run_node("firstminute", &proc);
+    proc.stop();
 }
 
 #[test]

@@ -409,7 +409,7 @@ async fn the_incident_pages_show_an_incident_from_posted_alerts() {
     // The overview's 1-5-10 panel counts it.
     let (_, html) = get_html(format!("{base}/ui/")).await;
     assert!(html.contains("1 incident in the last 7 days"), "{html}");
-    assert!(!html.contains("no data yet"));
+    assert!(!html.contains("one-five-ten-empty"));
 
     // No such incident, or no number: a page that says so, with 404.
     let (status, html) = get_html(format!("{base}/ui/incidents/999")).await;

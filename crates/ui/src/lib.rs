@@ -8,7 +8,7 @@
 //! let ui = Ui::new().unwrap();
 //! let html = ui.overview(&Overview::default()).unwrap();
 //! assert!(html.contains("<title>Overview · Argus</title>"));
-//! assert!(html.contains("no data yet"));
+//! assert!(html.contains("No incident in the last 7 days"));
 //! assert!(argus_ui::assets::get("vendor/uPlot.iife.min.js").is_some());
 //! ```
 
@@ -469,9 +469,9 @@ mod tests {
             html.contains(r#"<span class="over">1</span>"#),
             "one missed the locate goal"
         );
-        assert!(!html.contains("no data yet"));
+        assert!(!html.contains("one-five-ten-empty"));
         let empty = ui.overview(&Overview::default()).unwrap();
-        assert!(empty.contains("no data yet"));
+        assert!(empty.contains("No incident in the last 7 days"));
         assert!(empty.contains("<code>health.services</code>"));
     }
 

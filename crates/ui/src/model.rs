@@ -63,6 +63,9 @@ pub struct NodeRow {
     pub services: usize,
     /// Services on it whose status is neither `up` nor `normal`.
     pub unhealthy: usize,
+    /// Whether an agent or node_exporter on it reports metrics
+    /// (`node_uname_info`).
+    pub reporting: bool,
 }
 
 /// One service's five-tuple.

@@ -72,6 +72,34 @@ fn service(v: &Value) -> ServiceRow {
     }
 }
 
+/// Adds the hosts that report metrics (an answer of
+/// `count by (instance, nodename) (node_uname_info)`) to `nodes`, by host
+/// name (or instance), and marks them reporting.
+pub fn reporting_nodes(nodes: &mut Vec<NodeRow>, query_data: &Value) {
+    let Some(rows) = query_data["result"].as_array() else {
+        return;
+    };
+    for r in rows {
+        let name = r["metric"]["nodename"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .or_else(|| r["metric"]["instance"].as_str())
+            .unwrap_or_default();
+        if name.is_empty() {
+            continue;
+        }
+        match nodes.iter_mut().find(|n| n.node == name) {
+            Some(n) => n.reporting = true,
+            None => nodes.push(NodeRow {
+                node: name.to_string(),
+                reporting: true,
+                ..NodeRow::default()
+            }),
+        }
+    }
+    nodes.sort_by(|a, b| a.node.cmp(&b.node));
+}
+
 /// Nodes among the services, with how many of their services are unhealthy.
 pub fn nodes(services: &[ServiceRow]) -> Vec<NodeRow> {
     let mut by: BTreeMap<&str, NodeRow> = BTreeMap::new();
@@ -373,5 +401,24 @@ mod tests {
         assert_eq!(m.selector, "m{host=\"a\"}");
         assert_eq!(m.progress, "2/5 backtest");
         assert_eq!(m.scores, "f1=0.5");
+    }
+
+    #[test]
+    fn hosts_that_report_metrics_are_nodes() {
+        let mut nodes = vec![NodeRow {
+            node: "web-1".into(),
+            services: 2,
+            ..NodeRow::default()
+        }];
+        let answer = serde_json::json!({"result": [
+            {"metric": {"instance": "web-1:9100", "nodename": "web-1"}, "value": [0, "1"]},
+            {"metric": {"instance": "laptop", "nodename": ""}, "value": [0, "1"]},
+        ]});
+        reporting_nodes(&mut nodes, &answer);
+        let got: Vec<(&str, usize, bool)> = nodes
+            .iter()
+            .map(|n| (n.node.as_str(), n.services, n.reporting))
+            .collect();
+        assert_eq!(got, vec![("laptop", 0, true), ("web-1", 2, true)]);
     }
 }

@@ -85,11 +85,16 @@ async fn overview(State(st): St) -> Response {
         "/api/argus/v1/incidents/times?period={}",
         data::incidents::PERIOD.0
     );
-    let (svc, al, tsdb, times) = tokio::join!(
+    let hosts_path = format!(
+        "/api/v1/query?query={}",
+        argus_model::url::percent_encode("count by (instance, nodename) (node_uname_info)")
+    );
+    let (svc, al, tsdb, times, hosts) = tokio::join!(
         fetch::get_json(&st.api, "/api/v1/services"),
         fetch::get_json(&st.api, "/api/v2/alerts?silenced=true&inhibited=true"),
         fetch::get_data(&st.api, "/api/v1/status/tsdb"),
         fetch::get_data(&st.api, &times_path),
+        fetch::get_data(&st.api, &hosts_path),
     );
     match svc {
         Ok(v) => {
@@ -114,6 +119,10 @@ async fn overview(State(st): St) -> Response {
     match times {
         Ok(v) => d.one_five_ten = data::incidents::one_five_ten(&v),
         Err(e) => d.errors.push(e.to_string()),
+    }
+    // Hosts whose agent (or node_exporter) reports count as nodes too.
+    if let Ok(v) = hosts {
+        data::reporting_nodes(&mut d.nodes, &v);
     }
     page(&st, |ui| ui.overview(&d))
 }
@@ -171,11 +180,30 @@ async fn explorer(State(st): St, Query(p): Query<ExplorerQuery>) -> Response {
         .range
         .filter(|r| RANGES.contains(&r.as_str()))
         .unwrap_or_else(|| "1h".into());
-    let d = ExplorerPage {
-        query: p.q.unwrap_or_default(),
-        range,
+    let query = match p.q {
+        Some(q) => q,
+        None => default_chart(&st).await,
     };
+    let d = ExplorerPage { query, range };
     page(&st, |ui| ui.explorer(&d))
+}
+
+/// What the explorer shows when opened without a query: CPU busy per host
+/// where an agent or node_exporter reports, else `up`, else nothing.
+async fn default_chart(st: &UiState) -> String {
+    let names = fetch::get_data(&st.api, "/api/v1/label/__name__/values")
+        .await
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    let has = |n: &str| names.iter().any(|x| x.as_str() == Some(n));
+    if has("node_cpu_seconds_total") {
+        r#"sum by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[5m]))"#.into()
+    } else if has("up") {
+        "up".into()
+    } else {
+        String::new()
+    }
 }
 
 async fn alerts(State(st): St) -> Response {
