@@ -18,6 +18,7 @@ need curl || apt_install curl
 # Real peers the integration tests talk to: Prometheus 2.42 (PromQL differential test),
 # amtool and Alertmanager 0.25 (Alertmanager API tests), and an SMTP sink (aiosmtpd).
 need prometheus && need amtool && need prometheus-alertmanager || apt_install prometheus prometheus-alertmanager
+need prometheus-node-exporter || apt_install prometheus-node-exporter
 need python3 || apt_install python3 python3-pip
 python3 -c 'import aiosmtpd' 2>/dev/null || apt_install python3-aiosmtpd || \
   python3 -m pip install -q aiosmtpd || python3 -m pip install -q --break-system-packages aiosmtpd
