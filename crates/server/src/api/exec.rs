@@ -2,9 +2,9 @@
 //! options, shared by the HTTP API, the rules engine and the service health
 //! checks' load queries. It is created once, where the server starts.
 //!
-//! The HTTP API's queries run on the blocking pool, bounded in number, with a
-//! per-query timeout, and are canceled when the client goes away
-//! ([`QueryService::run`]). The rules engine and the health checks call it
+//! The HTTP API's queries run on their own threads at a lower priority
+//! ([`super::pool`]), bounded in number, with a per-query timeout, and are
+//! canceled when the client goes away ([`QueryService::run`]). The rules engine and the health checks call it
 //! from blocking threads ([`QueryService::rule_query`],
 //! [`QueryService::instant`]).
 //!
@@ -78,6 +78,8 @@ pub struct QueryService {
     rules_engine: Engine,
     slots: Arc<Semaphore>,
     max_concurrent: usize,
+    /// The threads the API's queries run on, at a lower priority.
+    pool: super::pool::QueryPool,
 }
 
 impl std::fmt::Debug for QueryService {
@@ -106,6 +108,7 @@ impl QueryService {
             opts,
             slots: Arc::new(Semaphore::new(cfg.max_concurrent.max(1))),
             max_concurrent: cfg.max_concurrent.max(1),
+            pool: super::pool::QueryPool::new(cfg.max_concurrent.max(1)),
         }
     }
 
@@ -187,7 +190,7 @@ impl QueryService {
             cancel: Some(cancel.clone()),
         };
         let db = self.db.clone();
-        let task = tokio::task::spawn_blocking(move || {
+        let task = self.pool.run(move || {
             let _slot = permit;
             engine.exec(&db, &req)
         });
@@ -197,10 +200,10 @@ impl QueryService {
             // caller asked for an answer within `timeout`.
             Ok(Ok(_)) if tokio::time::Instant::now() > deadline => Err(PromqlError::Timeout.into()),
             Ok(Ok(res)) => res.map_err(ApiError::from),
-            Ok(Err(join)) => {
-                tracing::error!(error = %join, "A query evaluation task failed; the query was answered with an internal error.");
+            Ok(Err(lost)) => {
+                tracing::error!(error = %lost, "A query evaluation failed; the query was answered with an internal error.");
                 Err(ApiError::internal(format!(
-                    "query evaluation failed: {join}"
+                    "query evaluation failed: {lost}"
                 )))
             }
             Err(_elapsed) => {

@@ -14,6 +14,7 @@ pub mod exec;
 pub mod guard;
 mod json_out;
 pub mod params;
+pub mod pool;
 mod query;
 mod read;
 pub mod rules;

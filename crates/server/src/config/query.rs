@@ -17,8 +17,10 @@ pub struct QueryConfig {
     /// Longest a query may run; the `timeout` request parameter can only
     /// shorten it. Past it the answer is a `timeout` error (HTTP 503). Default `2m`.
     pub timeout: PromDuration,
-    /// Most queries evaluated at once; others wait (within their timeout) for a
-    /// slot. Default `20`.
+    /// Most queries evaluated at once, each on a query thread at a lower
+    /// priority than ingest and alerting; others wait (within their timeout)
+    /// for a slot, then get a `timeout` error (HTTP 503). Default: twice the
+    /// CPU cores, at least 4 (Prometheus's default is 20).
     pub max_concurrent: usize,
     /// Longest query text accepted (a size such as `64KiB`); longer ones are
     /// refused with a `bad_data` error (HTTP 400), in rule files too. `0`
@@ -46,7 +48,9 @@ impl Default for QueryConfig {
             lookback_delta: PromDuration(5 * 60_000),
             max_samples: 50_000_000,
             timeout: PromDuration(2 * 60_000),
-            max_concurrent: 20,
+            max_concurrent: std::thread::available_parallelism()
+                .map_or(4, |n| n.get() * 2)
+                .max(4),
             max_length: ByteSize(argus_promql::DEFAULT_MAX_LENGTH as u64),
             max_depth: argus_promql::DEFAULT_MAX_DEPTH,
             max_subquery_points: argus_promql::DEFAULT_MAX_SUBQUERY_POINTS,
