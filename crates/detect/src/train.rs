@@ -334,7 +334,7 @@ pub fn train(
         None => {
             let period = spec.period.resolve(&ts, &vals);
             let c = match spec.algorithm {
-                // Business volume follows the calendar (seed 002's
+                // Business volume follows the calendar (the calendar model,
                 // DataCluster); a backtest on the last days of a short
                 // history cannot tell, since they may hold no weekend.
                 Algorithm::Auto if spec.kind == Kind::BusinessVolume => {

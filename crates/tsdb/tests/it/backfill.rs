@@ -3,8 +3,9 @@
 //! merge into one block per window at maintenance, and age out with
 //! retention; samples inside the head keep the usual out-of-order rules.
 
+use crate::open;
 use argus_model::{ManualClock, Matcher};
-use argus_tsdb::{Appender, Db, FsyncPolicy, Options, Querier, SampleError};
+use argus_tsdb::{Appender, Db, Querier, SampleError};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,18 +13,6 @@ const H: i64 = 3_600_000;
 const DAY: i64 = 24 * H;
 /// 2023-11-14T22:13:20Z.
 const NOW: i64 = 1_700_000_000_000;
-
-fn opts() -> Options {
-    Options {
-        wal_fsync: FsyncPolicy::Never,
-        min_free_bytes: 0,
-        ..Options::default()
-    }
-}
-
-fn open(dir: &Path, clock: &Arc<ManualClock>) -> Db {
-    Db::open(dir, opts(), clock.clone()).unwrap()
-}
 
 fn times(db: &Db, job: &str) -> Vec<i64> {
     db.select(&[Matcher::eq("job", job)], i64::MIN, i64::MAX)

@@ -3,27 +3,15 @@
 //! maintenance and restarts, backfill within the retention still works, and
 //! a WAL left by an interrupted write replays without a false corruption.
 
+use crate::{open, opts};
 use argus_model::{ManualClock, Matcher};
-use argus_tsdb::{Appender, Db, FsyncPolicy, Options, Querier, SampleError};
-use std::path::Path;
+use argus_tsdb::{Appender, Db, Options, Querier, SampleError};
 use std::sync::Arc;
 
 /// 2023-11-14T22:13:20Z.
 const NOW: i64 = 1_700_000_000_000;
 const DAY: i64 = 86_400_000;
 const UP: &[(&str, &str)] = &[("__name__", "up"), ("job", "api")];
-
-fn opts() -> Options {
-    Options {
-        wal_fsync: FsyncPolicy::Never,
-        min_free_bytes: 0,
-        ..Options::default()
-    }
-}
-
-fn open(dir: &Path, clock: &Arc<ManualClock>) -> Db {
-    Db::open(dir, opts(), clock.clone()).unwrap()
-}
 
 fn ts(db: &Db) -> Vec<i64> {
     db.select(&[Matcher::eq("job", "api")], i64::MIN, i64::MAX)
