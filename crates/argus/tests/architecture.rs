@@ -13,6 +13,11 @@
 //!   `argus-model` (and, for `argus-eval`, `argus-detect`, and
 //!   `argus-incident` to replay alert files through the real correlator:
 //!   [`REPLAYS`]).
+//! - A service crate ([`SERVICES`]: `argus-log-service`) is the HTTP and
+//!   task wiring of one engine; it uses only the crates listed beside it,
+//!   and only the composition roots depend on it. `argus-web`, what the
+//!   server and its services share, uses only the model, the store and
+//!   PromQL.
 //! - Nothing depends on the evaluation lab ([`LAB`]): the shipped `argus`
 //!   binary in particular never links its peer orchestration (ADR 0015).
 //!
@@ -43,6 +48,18 @@ const REPLAYS: &[(&str, &str)] = &[
     ("argus-eval", "argus-logs"),
     ("argus-eval", "argus-rca"),
 ];
+
+/// Service crates: the HTTP and task wiring of one engine, composed by the
+/// server, with every crate of ours each may use. Only the composition roots
+/// depend on a service.
+const SERVICES: &[(&str, &[&str])] = &[(
+    "argus-log-service",
+    &["argus-model", "argus-web", "argus-tsdb", "argus-logs"],
+)];
+
+/// What the server and its services share (parts, the API envelope, the
+/// write gate, configuration values), and what it may use.
+const WEB: (&str, &[&str]) = ("argus-web", &["argus-model", "argus-tsdb", "argus-promql"]);
 
 /// The composition roots: the only crates that may depend on every other.
 const ROOTS: &[&str] = &["argus-server", "argus", "argus-lab"];
@@ -203,12 +220,32 @@ fn violations(metadata: &Value) -> Result<Vec<String>, String> {
                     "{pkg} depends on the I/O crate {dep} ({kind}); it must stay pure computation."
                 ));
             }
+            let service = SERVICES.iter().find(|(name, _)| name == pkg);
+            for (name, allowed) in service
+                .iter()
+                .map(|(n, a)| (n, a))
+                .chain([(&WEB.0, &WEB.1)])
+            {
+                if pkg == *name && ours(dep) && !allowed.contains(&dep.as_str()) {
+                    out.push(format!(
+                        "{pkg} depends on {dep} ({kind}); it may use only {}.",
+                        allowed.join(", ")
+                    ));
+                }
+            }
+            if SERVICES.iter().any(|(name, _)| name == dep) && !ROOTS.contains(&pkg.as_str()) {
+                out.push(format!(
+                    "{pkg} depends on the service {dep} ({kind}); only the composition roots ({}) compose services.",
+                    ROOTS.join(", ")
+                ));
+            }
             if PEERS.contains(&pkg.as_str()) && PEERS.contains(&dep.as_str()) {
                 out.push(format!(
                     "{pkg} depends on {dep} ({kind}); the engines never import each other: have the server connect them through a function, channel or trait that the lower crate defines."
                 ));
             } else if !ROOTS.contains(&pkg.as_str())
                 && !PEERS.contains(&pkg.as_str())
+                && service.is_none()
                 && (PEERS.contains(&dep.as_str()) || ROOTS.contains(&dep.as_str()))
                 && !REPLAYS.contains(&(pkg.as_str(), dep.as_str()))
             {
@@ -264,6 +301,8 @@ fn crate_graph_follows_the_architecture() {
         "argus-server",
         "argus-eval",
         "argus-lab",
+        "argus-web",
+        "argus-log-service",
         "argus",
     ] {
         assert!(g.contains_key(name), "{name} is not in the workspace");
@@ -321,6 +360,11 @@ fn the_rules_catch_a_broken_graph() {
             ],
         ),
         ("argus-lab", &[("argus-model", None), ("tokio", None)]),
+        (
+            "argus-log-service",
+            &[("argus-logs", None), ("argus-web", None), ("axum", None)],
+        ),
+        ("argus-web", &[("argus-promql", None), ("axum", None)]),
     ]);
     assert_eq!(violations(&good).unwrap(), Vec::<String>::new());
 
@@ -332,8 +376,13 @@ fn the_rules_catch_a_broken_graph() {
             &[("argus-alert", None), ("argus-server", None)],
         ),
         ("argus-incident", &[("argus-logs", Some("dev"))]),
-        ("argus-tsdb", &[("argus-rules", None)]),
+        (
+            "argus-tsdb",
+            &[("argus-rules", None), ("argus-log-service", Some("dev"))],
+        ),
         ("argus", &[("argus-lab", None)]),
+        ("argus-log-service", &[("argus-rules", None)]),
+        ("argus-web", &[("argus-logs", None)]),
         ("argus-eval", &[("argus-lab", Some("dev"))]),
     ]);
     let v = violations(&bad).unwrap();
@@ -359,7 +408,19 @@ fn the_rules_catch_a_broken_graph() {
         "{v:#?}"
     );
     assert!(has("argus-eval depends on argus-lab (dev); only"), "{v:#?}");
-    assert_eq!(v.len(), 11, "{v:#?}");
+    assert!(
+        has("argus-log-service depends on argus-rules (normal); it may use only"),
+        "{v:#?}"
+    );
+    assert!(
+        has("argus-web depends on argus-logs (normal); it may use only"),
+        "{v:#?}"
+    );
+    assert!(
+        has("argus-tsdb depends on the service argus-log-service (dev)"),
+        "{v:#?}"
+    );
+    assert_eq!(v.len(), 15, "{v:#?}");
 
     assert!(violations(&serde_json::json!({})).is_err());
 }

@@ -16,15 +16,15 @@ use std::path::{Path, PathBuf};
 
 mod global;
 mod limits;
-mod logs;
-mod logs_nats;
 pub mod prometheus_keys;
 mod query;
 mod web;
+pub use argus_log_service::config::{
+    LogAnomaliesConfig, LogMetricConfig, LogsConfig, NatsFormat, NatsSourceConfig, SyslogConfig,
+};
+pub use argus_web::values::{ByteSize, WalFsync};
 pub use global::GlobalConfig;
 pub use limits::LimitsConfig;
-pub use logs::{LogAnomaliesConfig, LogMetricConfig, LogsConfig, SyslogConfig};
-pub use logs_nats::{NatsFormat, NatsSourceConfig};
 pub use query::QueryConfig;
 pub use web::WebConfig;
 
@@ -197,32 +197,6 @@ impl Default for RulesConfig {
     }
 }
 
-/// How the WAL is synced to disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WalFsync {
-    /// fsync before every acknowledgement.
-    Always,
-    /// fsync at most once per interval (and on a timer).
-    Interval(PromDuration),
-    /// Never fsync (the OS decides). Survives a process crash, not a power loss.
-    Never,
-}
-
-impl<'de> Deserialize<'de> for WalFsync {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        match s.as_str() {
-            "always" => Ok(WalFsync::Always),
-            "never" => Ok(WalFsync::Never),
-            other => other.parse().map(WalFsync::Interval).map_err(|e| {
-                serde::de::Error::custom(format!(
-                    "wal_fsync must be \"always\", \"never\" or a duration: {e}"
-                ))
-            }),
-        }
-    }
-}
-
 /// `storage:` section.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -299,52 +273,6 @@ impl Default for LocalAgentConfig {
             interval: PromDuration::from_secs(15),
             job: "argus-agent".to_string(),
             collect: argus_collect::AgentConfig::default(),
-        }
-    }
-}
-
-/// A byte count written as `512MiB`, `10GB`, `1024` (bytes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ByteSize(pub u64);
-
-impl std::str::FromStr for ByteSize {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t = s.trim();
-        let split = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let n: f64 = num
-            .parse()
-            .map_err(|_| format!("invalid size {s:?}: expected a number and a unit like 10GB"))?;
-        let mult: u64 = match unit.trim() {
-            "" | "B" => 1,
-            "KB" => 1_000,
-            "MB" => 1_000_000,
-            "GB" => 1_000_000_000,
-            "TB" => 1_000_000_000_000,
-            "KiB" => 1 << 10,
-            "MiB" => 1 << 20,
-            "GiB" => 1 << 30,
-            "TiB" => 1 << 40,
-            u => return Err(format!("invalid size {s:?}: unknown unit {u:?}")),
-        };
-        Ok(ByteSize((n * mult as f64) as u64))
-    }
-}
-
-impl<'de> Deserialize<'de> for ByteSize {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            N(u64),
-            S(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::N(n) => Ok(ByteSize(n)),
-            Raw::S(s) => s.parse().map_err(serde::de::Error::custom),
         }
     }
 }
@@ -541,7 +469,7 @@ impl Config {
                 })?;
             }
         }
-        self.logs.validate()?;
+        self.logs.validate().map_err(|e| e.0)?;
         let mut seen = std::collections::HashSet::new();
         for sc in &self.scrape_configs {
             sc.validate()

@@ -72,7 +72,7 @@ async fn a_write_that_finds_no_slot_in_time_gets_503_with_retry_after() {
     let dir = tempfile::tempdir().unwrap();
     let yaml = "storage:\n  min_free_space: 0\nlimits:\n  max_concurrent_writes: 1\n  write_queue_timeout: 100ms\n";
     let cfg = Config::from_yaml_str(yaml, "argus.yml").unwrap();
-    let gate = Arc::new(WriteGate::from_limits(&cfg.limits));
+    let gate = Arc::new(cfg.limits.write_gate());
     let s = start(dir.path(), yaml, Some(gate.clone())).await;
 
     // The only slot is taken: the write waits 100 ms and is refused.

@@ -99,13 +99,14 @@ async fn a_drop_in_one_center_raises_a_dynamic_alert() {
     // counted at the boundary T0+50m.
     let t0 = Instant::now();
     let at = T0 + 50 * MIN;
+    let stamp = (at / 1000).to_string();
     // The store may hold both series from earlier boundaries before the
     // boundary at `at` is written: wait until both samples are stamped `at`.
     let got = loop {
         let stamps = query_at(&base, "timestamp(business_volume)", at).await;
         let fresh = stamps
             .iter()
-            .filter(|s| s["value"][1] == (at / 1000).to_string())
+            .filter(|s| s["value"][1].as_str() == Some(stamp.as_str()))
             .count();
         let v = query_at(&base, "business_volume", at).await;
         if fresh == 2 && v.len() == 2 {

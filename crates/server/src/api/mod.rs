@@ -13,16 +13,14 @@
 pub mod exec;
 pub mod guard;
 mod json_out;
-pub mod params;
+pub use argus_web::params;
 pub mod pool;
 mod query;
 mod read;
 pub mod rules;
 pub mod status;
 mod write;
-mod write_gate;
-
-pub use write_gate::{Throttled, WriteGate, WritePermit};
+pub use argus_web::{Throttled, WriteGate, WritePermit};
 
 use crate::selfmetrics::SelfMetrics;
 use argus_model::Clock;

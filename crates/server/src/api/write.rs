@@ -9,11 +9,11 @@
 //! the answer is 400 with a body that says how many were accepted and
 //! rejected, and why.
 
-use super::write_gate::Throttled;
 use super::AppState;
 use argus_ingest::text::TextFormat;
 use argus_ingest::{IngestError, IngestReport};
 use argus_tsdb::Appender;
+use argus_web::Throttled;
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

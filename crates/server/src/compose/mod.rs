@@ -135,7 +135,7 @@ async fn start(
     let writes = opts
         .write_gate
         .clone()
-        .unwrap_or_else(|| Arc::new(api::WriteGate::from_limits(&cfg.limits)));
+        .unwrap_or_else(|| Arc::new(cfg.limits.write_gate()));
     let logs = crate::logs::start(
         &cfg.logs,
         &opts.data_dir,
@@ -185,9 +185,7 @@ async fn start(
     let runbook_slot = incidents.runbook_slot();
     let incidents = incidents.start(&alerting, logs.as_ref().map(|l| l.store().clone()), up);
     if let Some(l) = &logs {
-        incidents.set_change_source(Arc::new(crate::logs::changes::LogChanges(
-            l.store().clone(),
-        )));
+        incidents.set_change_source(Arc::new(crate::log_changes::LogChanges(l.store().clone())));
     }
 
     let recover = crate::recover::start(

@@ -208,7 +208,7 @@ impl Reloader for LogMetricsSection {
     }
 
     fn prepare(&self, cfg: &Config) -> Result<Box<dyn Prepared>, SectionError> {
-        let rules = crate::logs::metrics::compile(&cfg.logs.metrics)?;
+        let rules = crate::logs::metrics::compile(&cfg.logs.metrics).map_err(|e| e.0)?;
         let rt = self.0.clone();
         Ok(prepared(move || {
             if let Some(rt) = rt {

@@ -76,6 +76,16 @@ impl LimitsConfig {
         })
     }
 
+    /// The write gate these limits ask for: `max_concurrent_writes` slots,
+    /// each request waiting at most `write_queue_timeout` for one.
+    pub fn write_gate(&self) -> argus_web::WriteGate {
+        let ms = u64::try_from(self.write_queue_timeout.as_millis()).unwrap_or(0);
+        argus_web::WriteGate::new(
+            self.max_concurrent_writes(),
+            std::time::Duration::from_millis(ms),
+        )
+    }
+
     /// The store's limits on new series' label sets.
     pub fn label_limits(&self) -> argus_tsdb::LabelLimits {
         let clamp = |b: ByteSize| usize::try_from(b.0).unwrap_or(usize::MAX);

@@ -1,7 +1,11 @@
 //! The `logs:` section: the log store and the log ingest endpoints.
 
-use super::{ByteSize, NatsSourceConfig, WalFsync};
+mod nats;
+
+pub use nats::{NatsFormat, NatsSourceConfig};
+
 use argus_model::PromDuration;
+use argus_web::values::{ByteSize, WalFsync};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -180,9 +184,18 @@ fn positive(d: PromDuration) -> Duration {
     Duration::from_millis(d.as_millis().max(0) as u64)
 }
 
+/// A `logs:` value that cannot work; the message names the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct LogsConfigError(pub String);
+
 impl LogsConfig {
     /// Checks values that cannot work.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), LogsConfigError> {
+        self.check().map_err(LogsConfigError)
+    }
+
+    fn check(&self) -> Result<(), String> {
         if self.retention.as_millis() < 3_600_000 {
             return Err("logs.retention must be at least 1h".into());
         }
@@ -198,8 +211,8 @@ impl LogsConfig {
                     .into(),
             );
         }
-        crate::logs::metrics::compile(&self.metrics)?;
-        super::logs_nats::validate(&self.nats)?;
+        crate::metrics::compile(&self.metrics).map_err(|e| e.0)?;
+        nats::validate(&self.nats)?;
         for (what, addr) in [("tcp", &self.syslog.tcp), ("udp", &self.syslog.udp)] {
             if let Some(a) = addr {
                 a.parse::<std::net::SocketAddr>().map_err(|e| {
@@ -251,7 +264,7 @@ mod tests {
             },
             ..LogsConfig::default()
         };
-        assert!(bad.validate().unwrap_err().contains("logs.syslog.tcp"));
+        assert!(bad.validate().unwrap_err().0.contains("logs.syslog.tcp"));
         assert!(serde_saphyr::from_str::<LogsConfig>("retension: 2d\n").is_err());
     }
 }

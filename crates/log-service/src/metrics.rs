@@ -10,8 +10,8 @@
 //! `max_series` writes nothing for that round and says so: a dimension with
 //! unbounded values (a request id) would otherwise create series without end.
 
-use super::LogsRuntime;
 use crate::config::LogMetricConfig;
+use crate::LogsRuntime;
 use argus_logs::logql::{self, Query};
 use argus_model::Labels;
 use argus_tsdb::Storage;
@@ -50,7 +50,13 @@ const MS: i64 = 1_000_000;
 type Family = (&'static str, &'static str, fn(&Rule) -> u64);
 
 /// Compiles the rules; `Err` names the rule and what is wrong.
-pub fn compile(cfgs: &[LogMetricConfig]) -> Result<Vec<(LogMetricConfig, Query)>, String> {
+pub fn compile(
+    cfgs: &[LogMetricConfig],
+) -> Result<Vec<(LogMetricConfig, Query)>, crate::config::LogsConfigError> {
+    compile_rules(cfgs).map_err(crate::config::LogsConfigError)
+}
+
+fn compile_rules(cfgs: &[LogMetricConfig]) -> Result<Vec<(LogMetricConfig, Query)>, String> {
     let mut out = Vec::new();
     for (i, c) in cfgs.iter().enumerate() {
         let at = format!("logs.metrics[{i}] ({})", c.record);

@@ -8,8 +8,8 @@
 //! window is judged, and an abnormal mix raises the alert `AbnormalEventMix`
 //! naming the types out of line, resolved once the mix is normal again.
 
-use super::push::Batch;
-use super::LogsRuntime;
+use crate::push::Batch;
+use crate::LogsRuntime;
 use argus_logs::events::{decode_events, Direction, MixDetector, MixModel, MixVerdict, MixWindow};
 use argus_logs::record::{Decoded, LogSource};
 use argus_model::alert::AlertEvent;
@@ -272,7 +272,7 @@ async fn push(State(rt): State<Arc<LogsRuntime>>, headers: HeaderMap, body: Byte
         .collect();
     rt.push(
         move |rt| decode_events(&body, &hdrs, rt.now_ns(), &rt.decode_limits()).map(Batch::Events),
-        super::push::loki_answer,
+        crate::push::loki_answer,
     )
     .await
 }
@@ -283,7 +283,7 @@ impl LogsRuntime {
         &self,
         events: Vec<argus_logs::events::Event>,
         refused: Vec<argus_logs::record::Refusal>,
-    ) -> Result<super::Stored, argus_logs::store::StoreError> {
+    ) -> Result<crate::Stored, argus_logs::store::StoreError> {
         let seen: Vec<(String, i64)> = events
             .iter()
             .map(|e| (e.event_type.clone(), e.ts_ns))

@@ -5,7 +5,7 @@
 //!
 //! ```
 //! # async fn f() {
-//! use argus_server::api::WriteGate;
+//! use argus_web::WriteGate;
 //! use std::time::Duration;
 //! let gate = WriteGate::new(1, Duration::from_millis(100));
 //! let held = gate.enter().await.unwrap();
@@ -67,12 +67,6 @@ impl WriteGate {
         }
     }
 
-    /// The gate `limits:` asks for.
-    pub fn from_limits(l: &crate::config::LimitsConfig) -> WriteGate {
-        let ms = u64::try_from(l.write_queue_timeout.as_millis()).unwrap_or(0);
-        WriteGate::new(l.max_concurrent_writes(), Duration::from_millis(ms))
-    }
-
     /// Waits for a slot, at most the queue deadline; counts a refusal.
     pub async fn enter(&self) -> Result<WritePermit, Throttled> {
         let slot = match self.slots.clone().try_acquire_owned() {
@@ -103,26 +97,26 @@ impl WriteGate {
     /// Renders `argus_write_requests_throttled_total` and
     /// `argus_write_requests_in_flight` for `/metrics`.
     pub fn render(&self, out: &mut String) {
-        crate::selfmetrics::family(
-            out,
+        argus_model::exposition::write_family(
             "argus_write_requests_throttled_total",
             "counter",
             "Write requests refused with 503 because all limits.max_concurrent_writes slots stayed busy for limits.write_queue_timeout.",
             self.throttled_total() as f64,
-        );
-        crate::selfmetrics::family(
             out,
+        );
+        argus_model::exposition::write_family(
             "argus_write_requests_in_flight",
             "gauge",
             "Write requests being decoded and committed now.",
             self.in_flight() as f64,
-        );
-        crate::selfmetrics::family(
             out,
+        );
+        argus_model::exposition::write_family(
             "argus_write_requests_max_concurrent",
             "gauge",
             "Write requests that may be decoded and committed at once (limits.max_concurrent_writes).",
             self.max as f64,
+            out,
         );
     }
 

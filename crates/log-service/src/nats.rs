@@ -12,13 +12,13 @@
 //! A NATS server that is down never stops Argus from starting: the source
 //! connects again with a growing back-off and says so in the status banner.
 
-use super::LogsRuntime;
 use crate::config::{NatsFormat, NatsSourceConfig};
-use crate::lifecycle::{Components, Part};
+use crate::LogsRuntime;
 use argus_logs::events::{decode_events, Event};
 use argus_logs::push::{self, JsonLinesOptions};
 use argus_logs::record::{Decoded, LogRecord, Refusal};
 use argus_model::Labels;
+use argus_web::parts::{Components, Part};
 use async_nats::jetstream::{self, consumer::pull, AckKind};
 use futures::StreamExt;
 use parking_lot::Mutex;

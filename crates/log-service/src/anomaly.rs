@@ -13,7 +13,7 @@
 //!   with the count, the usual rate and three example lines; it resolves at
 //!   the first quiet minute.
 
-use super::events::AlertSink;
+use crate::events::AlertSink;
 use argus_logs::online::OnlineMiner;
 use argus_logs::record::LogRecord;
 use argus_model::alert::AlertEvent;

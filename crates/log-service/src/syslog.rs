@@ -5,10 +5,10 @@
 //! instead of filling memory; syslog has no acknowledgement, so what a
 //! sender wrote before a crash is kept as far as it reached the WAL.
 
-use super::LogsRuntime;
-use crate::lifecycle::{Components, Part};
+use crate::LogsRuntime;
 use argus_logs::push::{parse_syslog_with, SyslogFramer};
 use argus_logs::record::{Decoded, Refusal};
+use argus_web::parts::{Components, Part};
 use std::sync::Arc;
 use tokio::io::AsyncReadExt;
 
@@ -18,10 +18,10 @@ const BATCH: usize = 1_000;
 pub(super) async fn start(
     rt: &Arc<LogsRuntime>,
     up: &mut Components,
-) -> Result<(), super::LogsError> {
+) -> Result<(), crate::LogsError> {
     let listen_err = |addr: &str| {
         let addr = addr.to_string();
-        move |source| super::LogsError::Listen { addr, source }
+        move |source| crate::LogsError::Listen { addr, source }
     };
     if let Some(addr) = rt.cfg.syslog.tcp.clone() {
         let l = tokio::net::TcpListener::bind(&addr)

@@ -1,17 +1,17 @@
-//! Logs in the server: the log store under `<data>/logs/`, its maintenance
+//! The log service: the log store under `<data>/logs/`, its maintenance
 //! (flushes, fsyncs, retention), the push endpoints (Loki, OTLP/HTTP, JSON
 //! lines, plain text), the syslog listeners, the NATS JetStream sources, and Loki's query API over the
 //! store. The decoding, storing and querying live in `argus-logs`; this
-//! module is the HTTP and task wiring.
+//! crate is the HTTP and task wiring, and the `logs:` configuration section.
 //!
 //! ```no_run
 //! # async fn f() {
-//! use argus_server::config::LogsConfig;
+//! use argus_log_service::config::LogsConfig;
 //! use std::sync::Arc;
 //! let clock: Arc<dyn argus_model::Clock> = Arc::new(argus_model::SystemClock);
-//! let gate = Arc::new(argus_server::api::WriteGate::new(4, std::time::Duration::from_secs(10)));
-//! let mut up = argus_server::lifecycle::Components::default();
-//! let logs = argus_server::logs::start(&LogsConfig::default(), "./data".as_ref(), clock, gate, None, None, &mut up)
+//! let gate = Arc::new(argus_web::WriteGate::new(4, std::time::Duration::from_secs(10)));
+//! let mut up = argus_web::parts::Components::default();
+//! let logs = argus_log_service::start(&LogsConfig::default(), "./data".as_ref(), clock, gate, None, None, &mut up)
 //!     .await
 //!     .unwrap();
 //! assert!(logs.is_some());
@@ -19,7 +19,7 @@
 //! ```
 
 mod anomaly;
-pub mod changes;
+pub mod config;
 pub mod events;
 pub mod metrics;
 mod nats;
@@ -28,12 +28,12 @@ mod query;
 mod syslog;
 mod templates;
 
-use crate::api::WriteGate;
 use crate::config::LogsConfig;
-use crate::lifecycle::{Components, Part};
 use argus_logs::record::Decoded;
 use argus_logs::store::{LogStore, StoreError};
 use argus_model::Clock;
+use argus_web::parts::{Components, Part};
+use argus_web::WriteGate;
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,7 +58,7 @@ pub enum LogsError {
     },
     /// A `logs.metrics` rule is invalid.
     #[error("{0}")]
-    Metrics(String),
+    Metrics(config::LogsConfigError),
     /// The opening task failed.
     #[error("the log store's opening task failed: {0}")]
     Task(#[from] tokio::task::JoinError),

@@ -4,10 +4,10 @@
 //! by GET or form POST, answered in Loki's JSON shapes. Queries run on a
 //! blocking thread.
 
-use super::LogsRuntime;
-use crate::api::params::{collect_params, param, params_all};
+use crate::LogsRuntime;
 use argus_logs::logql::{self, Direction, Limits, LogqlError};
 use argus_logs::record::LogSource;
+use argus_web::params::{collect_params, param, params_all};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;

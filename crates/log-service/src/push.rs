@@ -13,7 +13,7 @@
 //! When the WAL cannot be written nothing is acknowledged: 503 with
 //! `Retry-After`, so the sender retries.
 
-use super::{LogsRuntime, Stored};
+use crate::{LogsRuntime, Stored};
 use argus_logs::push::{self, DecodeLimits, JsonLinesOptions, PushError};
 use argus_logs::record::Decoded;
 use axum::body::Bytes;

@@ -17,11 +17,11 @@
 //! Templates come most frequent first; `filter` is the template's longest
 //! constant part, a line filter (`|= "…"`) that finds its lines.
 
-use super::LogsRuntime;
-use crate::api::params::{collect_params, param, parse_time, success, ApiError};
+use crate::LogsRuntime;
 use argus_logs::logql::{self, Direction, Limits, LogqlError, Query};
 use argus_logs::miner::{mine, VAR};
 use argus_logs::record::LogSource;
+use argus_web::params::{collect_params, param, parse_time, success, ApiError};
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
