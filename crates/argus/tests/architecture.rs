@@ -13,8 +13,8 @@
 //!   `argus-model` (and, for `argus-eval`, `argus-detect`, and
 //!   `argus-incident` to replay alert files through the real correlator:
 //!   [`REPLAYS`]).
-//! - A service crate ([`SERVICES`]: `argus-log-service`) is the HTTP and
-//!   task wiring of one engine; it uses only the crates listed beside it,
+//! - A service crate ([`SERVICES`]: `argus-log-service`,
+//!   `argus-query-service`) is the HTTP and task wiring of one engine; it uses only the crates listed beside it,
 //!   and only the composition roots depend on it. `argus-web`, what the
 //!   server and its services share, uses only the model, the store and
 //!   PromQL.
@@ -52,10 +52,16 @@ const REPLAYS: &[(&str, &str)] = &[
 /// Service crates: the HTTP and task wiring of one engine, composed by the
 /// server, with every crate of ours each may use. Only the composition roots
 /// depend on a service.
-const SERVICES: &[(&str, &[&str])] = &[(
-    "argus-log-service",
-    &["argus-model", "argus-web", "argus-tsdb", "argus-logs"],
-)];
+const SERVICES: &[(&str, &[&str])] = &[
+    (
+        "argus-log-service",
+        &["argus-model", "argus-web", "argus-tsdb", "argus-logs"],
+    ),
+    (
+        "argus-query-service",
+        &["argus-model", "argus-web", "argus-tsdb", "argus-promql"],
+    ),
+];
 
 /// What the server and its services share (parts, the API envelope, the
 /// write gate, configuration values), and what it may use.
@@ -303,6 +309,7 @@ fn crate_graph_follows_the_architecture() {
         "argus-lab",
         "argus-web",
         "argus-log-service",
+        "argus-query-service",
         "argus",
     ] {
         assert!(g.contains_key(name), "{name} is not in the workspace");

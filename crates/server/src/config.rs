@@ -17,15 +17,14 @@ use std::path::{Path, PathBuf};
 mod global;
 mod limits;
 pub mod prometheus_keys;
-mod query;
 mod web;
 pub use argus_log_service::config::{
     LogAnomaliesConfig, LogMetricConfig, LogsConfig, NatsFormat, NatsSourceConfig, SyslogConfig,
 };
+pub use argus_query_service::config::QueryConfig;
 pub use argus_web::values::{ByteSize, WalFsync};
 pub use global::GlobalConfig;
 pub use limits::LimitsConfig;
-pub use query::QueryConfig;
 pub use web::WebConfig;
 
 /// The whole configuration file. All sections are optional.

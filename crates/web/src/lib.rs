@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod guard;
 pub mod params;
 pub mod parts;
 pub mod values;

@@ -10,13 +10,9 @@
 //! # }
 //! ```
 
-pub mod exec;
-pub mod guard;
-mod json_out;
+pub use argus_query_service::{exec, pool};
+pub use argus_web::guard;
 pub use argus_web::params;
-pub mod pool;
-mod query;
-mod read;
 pub mod rules;
 pub mod status;
 mod write;
@@ -77,29 +73,15 @@ pub struct AppState {
 
 /// Builds the router. `max_body` bounds request bodies in bytes.
 pub fn router(state: AppState, max_body: usize) -> Router {
+    let reads = argus_query_service::router(argus_query_service::QueryState {
+        db: state.db.clone(),
+        query: state.query.clone(),
+        clock: state.clock.clone(),
+    });
     Router::new()
         .route("/api/v1/write", post(write::remote_write))
         .route("/api/v1/import/prometheus", post(write::import_text))
         .route("/api/v1/push", post(write::push_json))
-        .route("/api/v1/series", get(read::series).post(read::series))
-        .route("/api/v1/labels", get(read::labels).post(read::labels))
-        .route(
-            "/api/v1/label/{name}/values",
-            get(read::label_values).post(read::label_values),
-        )
-        .route("/api/v1/query", get(query::query).post(query::query))
-        .route(
-            "/api/v1/query_range",
-            get(query::query_range).post(query::query_range),
-        )
-        .route(
-            "/api/v1/format_query",
-            get(query::format_query).post(query::format_query),
-        )
-        .route(
-            "/api/v1/query_exemplars",
-            get(query::query_exemplars).post(query::query_exemplars),
-        )
         .route(
             "/api/v1/metadata",
             get(status::metadata).post(status::metadata),
@@ -119,8 +101,9 @@ pub fn router(state: AppState, max_body: usize) -> Router {
         .route("/api/argus/v1/status", get(argus_status))
         .route("/-/reload", post(rules::reload).put(rules::reload))
         .route("/metrics", get(own_metrics))
-        .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
+        .merge(reads)
+        .layer(DefaultBodyLimit::max(max_body))
 }
 
 async fn healthy() -> &'static str {

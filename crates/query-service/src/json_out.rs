@@ -2,7 +2,7 @@
 //! intermediate `serde_json::Value` tree (which costs several allocations
 //! per point and dominated large `query_range` answers).
 //!
-//! The output is the same JSON as [`super::query::result_json`] builds:
+//! The output is the same JSON as [`crate::query::result_json`] builds:
 //! values as Go formats them, timestamps as seconds with the millisecond
 //! fraction trimmed, as Prometheus's `jsonutil` writes them.
 //!
@@ -64,7 +64,7 @@ pub fn write_ts(out: &mut String, ms: i64) {
 pub fn write_value(out: &mut String, v: f64) {
     out.push('"');
     if v.is_finite() && v != 0.0 && (v.abs() < 1e-6 || v.abs() >= 1e21) {
-        out.push_str(&super::params::format_value(v));
+        out.push_str(&argus_web::params::format_value(v));
     } else if v.is_nan() {
         out.push_str("NaN");
     } else if v.is_infinite() {

@@ -7,12 +7,12 @@
 //! → {"status":"success","data":["api","node"]}
 //! ```
 
-use super::params::{
-    collect_params, match_sets, opt_time, param, success, ApiError, MAX_TIME_MS, MIN_TIME_MS,
-};
-use super::AppState;
+use crate::QueryState;
 use argus_model::{Labels, Matcher};
 use argus_tsdb::Querier;
+use argus_web::params::{
+    collect_params, match_sets, opt_time, param, success, ApiError, MAX_TIME_MS, MIN_TIME_MS,
+};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
@@ -74,7 +74,7 @@ fn limited_success<T: serde::Serialize>(data: Vec<T>, truncated: bool, limit: us
 
 /// `GET|POST /api/v1/series`.
 pub async fn series(
-    State(st): State<AppState>,
+    State(st): State<QueryState>,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -98,7 +98,7 @@ pub async fn series(
 
 /// `GET|POST /api/v1/labels`.
 pub async fn labels(
-    State(st): State<AppState>,
+    State(st): State<QueryState>,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -122,7 +122,7 @@ pub async fn labels(
 
 /// `GET|POST /api/v1/label/<name>/values`.
 pub async fn label_values(
-    State(st): State<AppState>,
+    State(st): State<QueryState>,
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
     body: Bytes,

@@ -3,15 +3,15 @@
 //! checks' load queries. It is created once, where the server starts.
 //!
 //! The HTTP API's queries run on their own threads at a lower priority
-//! ([`super::pool`]), bounded in number, with a per-query timeout, and are
+//! ([`crate::pool`]), bounded in number, with a per-query timeout, and are
 //! canceled when the client goes away ([`QueryService::run`]). The rules engine and the health checks call it
 //! from blocking threads ([`QueryService::rule_query`],
 //! [`QueryService::instant`]).
 //!
 //! ```no_run
-//! # async fn f(db: argus_tsdb::Db) -> Result<(), argus_server::api::params::ApiError> {
-//! use argus_server::api::exec::{QueryJob, QueryService};
-//! let svc = QueryService::new(&argus_server::config::QueryConfig::default(), db);
+//! # async fn f(db: argus_tsdb::Db) -> Result<(), argus_web::params::ApiError> {
+//! use argus_query_service::exec::{QueryJob, QueryService};
+//! let svc = QueryService::new(&argus_query_service::config::QueryConfig::default(), db);
 //! let job = QueryJob { expr: "sum(up)".into(), start_ms: 0, end_ms: 0, step_ms: 0,
 //!                      timeout: None, lookback_ms: None };
 //! let result = svc.run(job).await?;
@@ -26,12 +26,12 @@
 //! cancel flag and the evaluator stops at its next check. The concurrency slot
 //! moves into the blocking task, so it is held until evaluation really ends.
 
-use super::params::{ApiError, ErrorType};
 use crate::config::QueryConfig;
 use argus_promql::{
     Engine, EngineOptions, ParseLimits, PromqlError, QueryRequest, QueryResult, Value,
 };
 use argus_tsdb::Db;
+use argus_web::params::{ApiError, ErrorType};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,7 +79,7 @@ pub struct QueryService {
     slots: Arc<Semaphore>,
     max_concurrent: usize,
     /// The threads the API's queries run on, at a lower priority.
-    pool: super::pool::QueryPool,
+    pool: crate::pool::QueryPool,
 }
 
 impl std::fmt::Debug for QueryService {
@@ -108,7 +108,7 @@ impl QueryService {
             opts,
             slots: Arc::new(Semaphore::new(cfg.max_concurrent.max(1))),
             max_concurrent: cfg.max_concurrent.max(1),
-            pool: super::pool::QueryPool::new(cfg.max_concurrent.max(1)),
+            pool: crate::pool::QueryPool::new(cfg.max_concurrent.max(1)),
         }
     }
 

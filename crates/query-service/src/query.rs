@@ -8,13 +8,13 @@
 //! → {"status":"success","data":{"resultType":"matrix","result":[{"metric":{..},"values":[[1700000000,"1"]]}]}}
 //! ```
 
-use super::exec::QueryJob;
-use super::params::{
+use crate::exec::QueryJob;
+use crate::QueryState;
+use argus_promql::QueryResult;
+use argus_web::params::{
     collect_params, opt_time, param, parse_duration_param, parse_time, success, ApiError,
     MAX_TIME_MS, MIN_TIME_MS,
 };
-use super::AppState;
-use argus_promql::QueryResult;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -97,9 +97,9 @@ pub fn range_job(p: &[(String, String)]) -> Result<QueryJob, ApiError> {
 }
 
 /// The success envelope with `warnings`/`infos` when there are any, written
-/// straight into one buffer (see [`super::json_out`]).
+/// straight into one buffer (see [`crate::json_out`]).
 fn query_response(r: &QueryResult) -> Response {
-    use super::json_out::{estimate_len, write_data, write_str};
+    use crate::json_out::{estimate_len, write_data, write_str};
     let mut out = String::with_capacity(estimate_len(&r.value) + 64);
     out.push_str("{\"status\":\"success\",\"data\":");
     write_data(&mut out, &r.value);
@@ -131,7 +131,7 @@ fn query_response(r: &QueryResult) -> Response {
 
 /// `GET|POST /api/v1/query`: `query`, `time` (default now), `timeout`, `lookback_delta`.
 pub async fn query(
-    State(st): State<AppState>,
+    State(st): State<QueryState>,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -144,7 +144,7 @@ pub async fn query(
 /// `GET|POST /api/v1/query_range`: `query`, `start`, `end`, `step` (all
 /// required), `timeout`, `lookback_delta`.
 pub async fn query_range(
-    State(st): State<AppState>,
+    State(st): State<QueryState>,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -157,7 +157,7 @@ pub async fn query_range(
 /// Parses the `query` parameter within the configured limits, on a blocking
 /// thread (parsing a long query is real work) with a stack that fits it.
 async fn with_parsed<T: Send + 'static>(
-    st: &AppState,
+    st: &QueryState,
     p: &[(String, String)],
     then: impl FnOnce(&promql_parser::parser::Expr) -> T + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -180,7 +180,7 @@ async fn with_parsed<T: Send + 'static>(
 
 /// `GET|POST /api/v1/format_query`: the query pretty-printed.
 pub async fn format_query(
-    State(st): State<AppState>,
+    State(st): State<QueryState>,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -192,7 +192,7 @@ pub async fn format_query(
 /// `GET|POST /api/v1/query_exemplars`: validates like Prometheus, answers `[]`
 /// (Argus stores no exemplars).
 pub async fn query_exemplars(
-    State(st): State<AppState>,
+    State(st): State<QueryState>,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -210,9 +210,9 @@ pub async fn query_exemplars(
 
 #[cfg(test)]
 mod tests {
-    use super::super::params::{format_value, ts_json};
     use argus_model::Labels;
     use argus_promql::Value;
+    use argus_web::params::{format_value, ts_json};
     use serde_json::{json, Map};
 
     fn labels_json(l: &Labels) -> Json {
@@ -349,7 +349,7 @@ mod tests {
 
     fn fast(v: &Value) -> Json {
         let mut s = String::new();
-        super::super::json_out::write_data(&mut s, v);
+        crate::json_out::write_data(&mut s, v);
         serde_json::from_str(&s).unwrap()
     }
 

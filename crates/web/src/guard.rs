@@ -22,7 +22,7 @@
 //!   that allows only Argus's own scripts and no framing.
 //!
 //! ```
-//! use argus_server::api::guard::{Guard, Verdict};
+//! use argus_web::guard::{Guard, Verdict};
 //! let g = Guard::new("127.0.0.1:9797".parse().unwrap(), None, &[], &[]);
 //! assert_eq!(g.check("POST", Some("127.0.0.1:9797"), Some("http://evil.example"), None), Verdict::CrossSite("http://evil.example".into()));
 //! assert_eq!(g.check("POST", Some("127.0.0.1:9797"), Some("http://127.0.0.1:9797"), None), Verdict::Pass);
@@ -98,7 +98,7 @@ impl Guard {
     ) -> Guard {
         let mut hosts: Vec<String> = allowed_hosts.iter().map(|h| host_name(h)).collect();
         // This machine's own name often resolves to a loopback address (/etc/hosts).
-        hosts.push(argus_health::hostname().to_ascii_lowercase());
+        hosts.push(argus_model::host::hostname().to_ascii_lowercase());
         let mut origins: Vec<String> = allowed_origins
             .iter()
             .map(|o| origin_of(o).unwrap_or_else(|| o.to_ascii_lowercase()))

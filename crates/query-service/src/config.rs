@@ -1,7 +1,7 @@
 //! The `query:` section: limits and defaults of the PromQL engine.
 
-use super::ByteSize;
 use argus_model::PromDuration;
+use argus_web::values::ByteSize;
 use serde::Deserialize;
 
 /// `query:` section: limits and defaults of the PromQL engine (Prometheus's
