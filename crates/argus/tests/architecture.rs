@@ -14,7 +14,7 @@
 //!   `argus-incident` to replay alert files through the real correlator:
 //!   [`REPLAYS`]).
 //! - A service crate ([`SERVICES`]: `argus-log-service`,
-//!   `argus-query-service`) is the HTTP and task wiring of one engine; it uses only the crates listed beside it,
+//!   `argus-query-service`, `argus-alert-service`) is the HTTP and task wiring of one engine; it uses only the crates listed beside it,
 //!   and only the composition roots depend on it. `argus-web`, what the
 //!   server and its services share, uses only the model, the store and
 //!   PromQL.
@@ -60,6 +60,10 @@ const SERVICES: &[(&str, &[&str])] = &[
     (
         "argus-query-service",
         &["argus-model", "argus-web", "argus-tsdb", "argus-promql"],
+    ),
+    (
+        "argus-alert-service",
+        &["argus-model", "argus-web", "argus-tsdb", "argus-alert"],
     ),
 ];
 
@@ -310,6 +314,7 @@ fn crate_graph_follows_the_architecture() {
         "argus-web",
         "argus-log-service",
         "argus-query-service",
+        "argus-alert-service",
         "argus",
     ] {
         assert!(g.contains_key(name), "{name} is not in the workspace");

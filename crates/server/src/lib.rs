@@ -31,7 +31,7 @@ mod local_agent;
 pub mod log_changes;
 pub use argus_log_service as logs;
 pub mod recover;
-pub mod redact;
+pub use argus_web::redact;
 pub mod rules;
 pub mod selfmetrics;
 pub mod ui;

@@ -42,6 +42,44 @@ pub use api::router;
 /// The directory, under the data directory, of the recovery journal.
 pub const DIR: &str = "recover";
 
+/// One-click runbook links: the runbook runs on the incident the link's
+/// alert is in (or the incident that one was merged into).
+#[derive(Debug, Clone)]
+pub struct LinkRunbooks {
+    /// The runbooks.
+    pub recover: RecoverService,
+    /// The incidents the alerts are in.
+    pub incidents: IncidentService,
+}
+
+impl argus_alert_service::RunbookLinks for LinkRunbooks {
+    fn request(&self, alert: u64, runbook: &str, who: &str) -> argus_alert_service::RunbookAnswer {
+        use argus_alert_service::RunbookAnswer;
+        let inc = self
+            .incidents
+            .incident_of(alert)
+            .and_then(|id| self.incidents.get(id));
+        let inc = match inc.as_ref().and_then(|i| i.merged_into) {
+            Some(to) => self.incidents.get(to),
+            None => inc,
+        };
+        let Some(inc) = inc else {
+            return RunbookAnswer::NoIncident;
+        };
+        match self.recover.request(runbook, &subject(&inc), who, false) {
+            Ok(e) => RunbookAnswer::Requested {
+                incident: inc.id.to_string(),
+                execution: e.id.to_string(),
+                pending_approval: e.state == State::PendingApproval,
+            },
+            Err(e) => RunbookAnswer::Refused {
+                incident: inc.id.to_string(),
+                reason: e.to_string(),
+            },
+        }
+    }
+}
+
 /// What a runbook sees of `inc`: its alerts (firing first), its root
 /// service, and the located cause (a dynamic rule's localisation on one of
 /// its alerts, else the top likely cause as `service kind`).

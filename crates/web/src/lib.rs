@@ -21,6 +21,7 @@
 pub mod guard;
 pub mod params;
 pub mod parts;
+pub mod redact;
 pub mod values;
 mod write_gate;
 

@@ -203,7 +203,10 @@ async fn start(
     )
     .map_err(ServerError::Recover)?;
     let _ = runbook_slot.set(recover.clone());
-    alerting.set_runbooks(recover.clone(), incidents.clone());
+    alerting.set_runbooks(Arc::new(crate::recover::LinkRunbooks {
+        recover: recover.clone(),
+        incidents: incidents.clone(),
+    }));
 
     let deps = argus_rules::Deps {
         query: Arc::new(rules::store_query_fn(query.clone())),

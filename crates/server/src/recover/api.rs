@@ -157,7 +157,7 @@ fn body(b: &Bytes) -> Result<Body, Box<Response>> {
 }
 
 fn actor(headers: &HeaderMap, b: &Body) -> Result<String, Box<Response>> {
-    crate::alerting::links::api_who(headers, b.who.as_deref()).ok_or_else(|| {
+    crate::alerting::api_who(headers, b.who.as_deref()).ok_or_else(|| {
         bfail(
             StatusCode::BAD_REQUEST,
             "bad_data",

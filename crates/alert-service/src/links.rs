@@ -7,11 +7,11 @@
 //! `docs/adr/0007-one-click-links.md`. A bad or expired link answers 403 with the reason.
 //! Acknowledge is idempotent: a second click reports who acknowledged first.
 
-use super::{AlertingError, Inner};
-use crate::api::params::collect_params;
+use crate::{AlertingError, Inner, RunbookAnswer};
 use argus_alert::links::{LinkAction, LinkError, LinkQuery, LinkTarget};
 use argus_alert::silence::{Silence, SilenceMatcher};
 use argus_alert::{AckTarget, DispatchError};
+use argus_web::params::collect_params;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -84,51 +84,47 @@ fn describe(t: &LinkTarget) -> String {
 /// `POST` of a runbook link: asks for the runbook on the alert's incident
 /// as `who`; the guards and approval apply as in the UI.
 fn run_runbook(st: &Inner, alert: u64, runbook: &str, who: &str) -> Response {
-    let Some((recover, incidents)) = st.runbooks.get() else {
+    let Some(runbooks) = st.runbooks.get() else {
         return page(
             StatusCode::SERVICE_UNAVAILABLE,
             "Runbooks are not running",
             "<p>Try again in a moment.</p>",
         );
     };
-    let inc = incidents
-        .incident_of(alert)
-        .and_then(|id| incidents.get(id));
-    let inc = match inc.as_ref().and_then(|i| i.merged_into) {
-        Some(to) => incidents.get(to),
-        None => inc,
+    let link = |incident: &str| {
+        format!(
+            "<p><a href=\"/ui/incidents/{i}\">Incident {i}</a></p>",
+            i = esc(incident)
+        )
     };
-    let Some(inc) = inc else {
-        return page(
+    match runbooks.request(alert, runbook, who) {
+        RunbookAnswer::NoIncident => page(
             StatusCode::NOT_FOUND,
             "No incident",
             "<p>This alert is in no incident (any more).</p>",
-        );
-    };
-    let link = format!(
-        "<p><a href=\"/ui/incidents/{}\">Incident {}</a></p>",
-        inc.id, inc.id
-    );
-    match recover.request(runbook, &crate::recover::subject(&inc), who, false) {
-        Ok(e) => {
-            let what = if e.state == argus_recover::State::PendingApproval {
+        ),
+        RunbookAnswer::Requested {
+            incident,
+            execution,
+            pending_approval,
+        } => {
+            let what = if pending_approval {
                 format!(
-                    "Asked for runbook {runbook} (execution {}); someone else must approve it.",
-                    e.id
+                    "Asked for runbook {runbook} (execution {execution}); someone else must approve it."
                 )
             } else {
-                format!("Started runbook {runbook} (execution {}) as {who}.", e.id)
+                format!("Started runbook {runbook} (execution {execution}) as {who}.")
             };
             page(
                 StatusCode::OK,
                 "Runbook",
-                &format!("<p>{}</p>{link}", esc(&what)),
+                &format!("<p>{}</p>{}", esc(&what), link(&incident)),
             )
         }
-        Err(e) => page(
+        RunbookAnswer::Refused { incident, reason } => page(
             StatusCode::CONFLICT,
             "Runbook refused",
-            &format!("<p>{}</p>{link}", esc(&e.to_string())),
+            &format!("<p>{}</p>{}", esc(&reason), link(&incident)),
         ),
     }
 }
@@ -307,7 +303,7 @@ pub(crate) async fn post_link(
 }
 
 /// The API actor: the `X-Argus-User` header, else the body's `who`.
-pub(crate) fn api_who(headers: &HeaderMap, body_who: Option<&str>) -> Option<String> {
+pub fn api_who(headers: &HeaderMap, body_who: Option<&str>) -> Option<String> {
     headers
         .get("x-argus-user")
         .and_then(|v| v.to_str().ok())
@@ -391,7 +387,7 @@ pub(crate) async fn post_alert_action(
             ))),
         )
             .into_response(),
-        Ok(Err(e)) if e.is_retryable() => super::api::dispatch_failed(e),
+        Ok(Err(e)) if e.is_retryable() => crate::api::dispatch_failed(e),
         Ok(Err(e)) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             axum::Json(serde_json::Value::String(e.to_string())),

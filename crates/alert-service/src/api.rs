@@ -16,16 +16,16 @@
 //! | `GET`/`POST /api/argus/v1/link/{ack,resolve,silence}` | Argus: signed one-click links; `GET` shows a confirmation page, `POST` acts (403 when bad or expired) |
 //! | `GET /api/argus/v1/alert-history` | Argus: history with `type` (`alerts`, `notifications`, `actions`; default all), `filter` (repeatable matcher on the record's labels), `start`/`end` (or `from`/`to`; RFC 3339 or Unix seconds), `limit` (default 1000), `kind`, `target`, `who` |
 
-use super::json::{
+use crate::json::{
     gettable_alert, gettable_silence, silence_matches_filter, sort_silences, valid_label_name,
     AlertFilter, PostableSilence,
 };
-use super::{AlertingError, Inner};
-use crate::api::params::{collect_params, param, params_all, parse_time, success, ApiError};
+use crate::{AlertingError, Inner};
 use argus_alert::alert::parse_rfc3339;
 use argus_alert::silence::{Silence, SilenceError};
 use argus_alert::{DispatchError, HistoryQuery, PostableAlert};
 use argus_model::Matcher;
+use argus_web::params::{collect_params, param, params_all, parse_time, success, ApiError};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -45,11 +45,11 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/api/v2/alerts/groups", get(get_groups))
         .route(
             "/api/v2/alerts/{fingerprint}/{action}",
-            post(super::links::post_alert_action),
+            post(crate::links::post_alert_action),
         )
         .route(
             "/api/argus/v1/link/{action}",
-            get(super::links::get_link).post(super::links::post_link),
+            get(crate::links::get_link).post(crate::links::post_link),
         )
         .route("/api/v2/silences", get(get_silences).post(post_silences))
         .route("/api/v2/silence/{id}", get(get_silence))
@@ -390,7 +390,7 @@ async fn delete_silence(State(st): St, Path(id): Path<String>) -> Response {
 async fn get_status(State(st): St) -> Response {
     let original = match st.run(|d| d.config().original.clone()).await {
         // Secrets (SMTP password, tokens, the link key) are never served.
-        Ok(o) => crate::redact::redact_yaml(&o),
+        Ok(o) => argus_web::redact::redact_yaml(&o),
         Err(e) => return e.into_response(),
     };
     Json(json!({

@@ -12,7 +12,7 @@
 //! password. Key order is kept; comments are not.
 //!
 //! ```
-//! let out = argus_server::redact::redact_yaml("global:\n  smtp_auth_password: hunter2\n  smtp_from: a@b\n");
+//! let out = argus_web::redact::redact_yaml("global:\n  smtp_auth_password: hunter2\n  smtp_from: a@b\n");
 //! assert!(out.contains("smtp_auth_password: <secret>"), "{out}");
 //! assert!(out.contains("a@b"));
 //! assert!(!out.contains("hunter2"));
