@@ -14,7 +14,7 @@
 //!   `argus-incident` to replay alert files through the real correlator:
 //!   [`REPLAYS`]).
 //! - A service crate ([`SERVICES`]: `argus-log-service`,
-//!   `argus-query-service`, `argus-alert-service`) is the HTTP and task wiring of one engine; it uses only the crates listed beside it,
+//!   `argus-store-service`, `argus-alert-service`) is the HTTP and task wiring of one engine; it uses only the crates listed beside it,
 //!   and only the composition roots depend on it. `argus-web`, what the
 //!   server and its services share, uses only the model, the store and
 //!   PromQL.
@@ -58,8 +58,14 @@ const SERVICES: &[(&str, &[&str])] = &[
         &["argus-model", "argus-web", "argus-tsdb", "argus-logs"],
     ),
     (
-        "argus-query-service",
-        &["argus-model", "argus-web", "argus-tsdb", "argus-promql"],
+        "argus-store-service",
+        &[
+            "argus-model",
+            "argus-web",
+            "argus-tsdb",
+            "argus-promql",
+            "argus-ingest",
+        ],
     ),
     (
         "argus-alert-service",
@@ -313,7 +319,7 @@ fn crate_graph_follows_the_architecture() {
         "argus-lab",
         "argus-web",
         "argus-log-service",
-        "argus-query-service",
+        "argus-store-service",
         "argus-alert-service",
         "argus",
     ] {

@@ -53,6 +53,7 @@
 //! ```
 
 pub mod alerts;
+pub mod api;
 pub mod backtest;
 pub mod band;
 pub mod config;

@@ -21,7 +21,7 @@ mod web;
 pub use argus_log_service::config::{
     LogAnomaliesConfig, LogMetricConfig, LogsConfig, NatsFormat, NatsSourceConfig, SyslogConfig,
 };
-pub use argus_query_service::config::QueryConfig;
+pub use argus_store_service::config::QueryConfig;
 pub use argus_web::values::{ByteSize, WalFsync};
 pub use global::GlobalConfig;
 pub use limits::LimitsConfig;

@@ -3,20 +3,7 @@
 use argus_tsdb::DbStats;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Counters updated by the HTTP handlers and background tasks.
-#[derive(Debug, Default)]
-pub struct SelfMetrics {
-    /// Write requests received on any ingest endpoint.
-    pub write_requests: AtomicU64,
-    /// Write requests answered with an error (fully or partly refused).
-    pub requests_failed: AtomicU64,
-    /// Samples accepted by the ingest endpoints.
-    pub samples_accepted: AtomicU64,
-    /// Samples refused by the ingest endpoints.
-    pub samples_rejected: AtomicU64,
-    /// Maintenance runs (compaction + retention) that failed.
-    pub maintenance_failures: AtomicU64,
-}
+pub use argus_store_service::StoreCounters as SelfMetrics;
 
 /// One family of one unlabelled sample; see [`argus_model::exposition::write_family`].
 pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str, v: f64) {
@@ -49,180 +36,178 @@ pub fn alert_store(out: &mut String, h: &argus_alert::store::StoreHealth) {
     );
 }
 
-impl SelfMetrics {
-    /// Renders the counters and the store's statistics in text format 0.0.4.
-    pub fn render(
-        &self,
-        s: &DbStats,
-        scrape: Option<&argus_ingest::scrape::ScrapeManager<argus_tsdb::Storage>>,
-    ) -> String {
-        let c = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
-        let mut o = String::with_capacity(4096);
-        family(
-            &mut o,
-            "argus_ingest_requests_total",
-            "counter",
-            "Write requests received.",
-            c(&self.write_requests),
-        );
-        family(
-            &mut o,
-            "argus_ingest_requests_failed_total",
-            "counter",
-            "Write requests answered with an error.",
-            c(&self.requests_failed),
-        );
-        family(
-            &mut o,
-            "argus_ingest_samples_accepted_total",
-            "counter",
-            "Samples accepted by the write endpoints.",
-            c(&self.samples_accepted),
-        );
-        family(
-            &mut o,
-            "argus_ingest_samples_rejected_total",
-            "counter",
-            "Samples refused by the write endpoints.",
-            c(&self.samples_rejected),
-        );
-        family(
-            &mut o,
-            "argus_tsdb_maintenance_failures_total",
-            "counter",
-            "Compaction or retention runs that failed.",
-            c(&self.maintenance_failures),
-        );
-        family(
+/// Renders the server's counters and the store's statistics in text format 0.0.4.
+pub fn render(
+    this: &SelfMetrics,
+    s: &DbStats,
+    scrape: Option<&argus_ingest::scrape::ScrapeManager<argus_tsdb::Storage>>,
+) -> String {
+    let c = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
+    let mut o = String::with_capacity(4096);
+    family(
+        &mut o,
+        "argus_ingest_requests_total",
+        "counter",
+        "Write requests received.",
+        c(&this.write_requests),
+    );
+    family(
+        &mut o,
+        "argus_ingest_requests_failed_total",
+        "counter",
+        "Write requests answered with an error.",
+        c(&this.requests_failed),
+    );
+    family(
+        &mut o,
+        "argus_ingest_samples_accepted_total",
+        "counter",
+        "Samples accepted by the write endpoints.",
+        c(&this.samples_accepted),
+    );
+    family(
+        &mut o,
+        "argus_ingest_samples_rejected_total",
+        "counter",
+        "Samples refused by the write endpoints.",
+        c(&this.samples_rejected),
+    );
+    family(
+        &mut o,
+        "argus_tsdb_maintenance_failures_total",
+        "counter",
+        "Compaction or retention runs that failed.",
+        c(&this.maintenance_failures),
+    );
+    family(
             &mut o,
             "argus_tsdb_read_only",
             "gauge",
             "1 while the store refuses writes because the disk is full or nearly full (storage.min_free_space).",
             f64::from(u8::from(s.read_only)),
         );
-        family(
+    family(
             &mut o,
             "argus_tsdb_out_of_window_samples_total",
             "counter",
             "Samples refused because their timestamp was too far in the future or older than the retention.",
             s.samples_rejected_out_of_window_total as f64,
         );
-        family(
-            &mut o,
-            "argus_tsdb_head_series",
-            "gauge",
-            "Series in the head.",
-            s.head_series as f64,
-        );
-        family(
-            &mut o,
-            "argus_tsdb_head_chunks",
-            "gauge",
-            "Chunks in the head.",
-            s.head_chunks as f64,
-        );
-        family(
-            &mut o,
-            "argus_tsdb_head_samples",
-            "gauge",
-            "Samples in the head.",
-            s.head_samples as f64,
-        );
-        family(
-            &mut o,
-            "argus_tsdb_blocks",
-            "gauge",
-            "Persisted blocks.",
-            s.blocks as f64,
-        );
-        family(
-            &mut o,
-            "argus_tsdb_blocks_size_bytes",
-            "gauge",
-            "Bytes of persisted blocks.",
-            s.block_bytes as f64,
-        );
-        family(
-            &mut o,
-            "argus_tsdb_wal_size_bytes",
-            "gauge",
-            "Bytes of WAL segments.",
-            s.wal_bytes as f64,
-        );
-        family(
+    family(
+        &mut o,
+        "argus_tsdb_head_series",
+        "gauge",
+        "Series in the head.",
+        s.head_series as f64,
+    );
+    family(
+        &mut o,
+        "argus_tsdb_head_chunks",
+        "gauge",
+        "Chunks in the head.",
+        s.head_chunks as f64,
+    );
+    family(
+        &mut o,
+        "argus_tsdb_head_samples",
+        "gauge",
+        "Samples in the head.",
+        s.head_samples as f64,
+    );
+    family(
+        &mut o,
+        "argus_tsdb_blocks",
+        "gauge",
+        "Persisted blocks.",
+        s.blocks as f64,
+    );
+    family(
+        &mut o,
+        "argus_tsdb_blocks_size_bytes",
+        "gauge",
+        "Bytes of persisted blocks.",
+        s.block_bytes as f64,
+    );
+    family(
+        &mut o,
+        "argus_tsdb_wal_size_bytes",
+        "gauge",
+        "Bytes of WAL segments.",
+        s.wal_bytes as f64,
+    );
+    family(
             &mut o,
             "argus_tsdb_wal_held_segments_dropped_total",
             "counter",
             "WAL segments a remote_write queue had not sent yet that were deleted because the unsent WAL exceeded storage.remote_write_max_wal_size.",
             s.wal_held_segments_dropped_total as f64,
         );
+    family(
+        &mut o,
+        "argus_tsdb_samples_appended_total",
+        "counter",
+        "Samples appended to the store.",
+        s.samples_appended_total as f64,
+    );
+    family(
+        &mut o,
+        "argus_tsdb_series_created_total",
+        "counter",
+        "Series created.",
+        s.series_created_total as f64,
+    );
+    family(
+        &mut o,
+        "argus_tsdb_out_of_order_samples_total",
+        "counter",
+        "Samples refused as out of order.",
+        s.samples_rejected_out_of_order_total as f64,
+    );
+    family(
+        &mut o,
+        "argus_tsdb_backfilled_samples_total",
+        "counter",
+        "Samples older than the head, written straight to blocks.",
+        s.samples_backfilled_total as f64,
+    );
+    family(
+        &mut o,
+        "argus_tsdb_compactions_total",
+        "counter",
+        "Head compactions.",
+        s.compactions_total as f64,
+    );
+    if let Some(sm) = scrape {
+        let t = sm.targets();
+        let up = t
+            .iter()
+            .filter(|x| x.health == argus_ingest::scrape::Health::Up)
+            .count();
         family(
             &mut o,
-            "argus_tsdb_samples_appended_total",
-            "counter",
-            "Samples appended to the store.",
-            s.samples_appended_total as f64,
+            "argus_scrape_targets",
+            "gauge",
+            "Scrape targets configured.",
+            t.len() as f64,
         );
         family(
             &mut o,
-            "argus_tsdb_series_created_total",
-            "counter",
-            "Series created.",
-            s.series_created_total as f64,
+            "argus_scrape_targets_up",
+            "gauge",
+            "Scrape targets whose last scrape succeeded.",
+            up as f64,
         );
-        family(
-            &mut o,
-            "argus_tsdb_out_of_order_samples_total",
-            "counter",
-            "Samples refused as out of order.",
-            s.samples_rejected_out_of_order_total as f64,
-        );
-        family(
-            &mut o,
-            "argus_tsdb_backfilled_samples_total",
-            "counter",
-            "Samples older than the head, written straight to blocks.",
-            s.samples_backfilled_total as f64,
-        );
-        family(
-            &mut o,
-            "argus_tsdb_compactions_total",
-            "counter",
-            "Head compactions.",
-            s.compactions_total as f64,
-        );
-        if let Some(sm) = scrape {
-            let t = sm.targets();
-            let up = t
-                .iter()
-                .filter(|x| x.health == argus_ingest::scrape::Health::Up)
-                .count();
-            family(
-                &mut o,
-                "argus_scrape_targets",
-                "gauge",
-                "Scrape targets configured.",
-                t.len() as f64,
-            );
-            family(
-                &mut o,
-                "argus_scrape_targets_up",
-                "gauge",
-                "Scrape targets whose last scrape succeeded.",
-                up as f64,
-            );
-        }
-        if let Some(rss) = read_rss_bytes() {
-            family(
-                &mut o,
-                "process_resident_memory_bytes",
-                "gauge",
-                "Resident memory size in bytes.",
-                rss as f64,
-            );
-        }
-        o
     }
+    if let Some(rss) = read_rss_bytes() {
+        family(
+            &mut o,
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            rss as f64,
+        );
+    }
+    o
 }
 
 fn read_rss_bytes() -> Option<u64> {

@@ -10,12 +10,11 @@
 //! # }
 //! ```
 
-pub use argus_query_service::{exec, pool};
+pub use argus_store_service::{exec, pool};
 pub use argus_web::guard;
 pub use argus_web::params;
 pub mod rules;
 pub mod status;
-mod write;
 pub use argus_web::{Throttled, WriteGate, WritePermit};
 
 use crate::selfmetrics::SelfMetrics;
@@ -73,15 +72,19 @@ pub struct AppState {
 
 /// Builds the router. `max_body` bounds request bodies in bytes.
 pub fn router(state: AppState, max_body: usize) -> Router {
-    let reads = argus_query_service::router(argus_query_service::QueryState {
+    let reads = argus_store_service::router(argus_store_service::QueryState {
         db: state.db.clone(),
         query: state.query.clone(),
         clock: state.clock.clone(),
     });
+    let writes = argus_store_service::write_router(argus_store_service::WriteState {
+        db: state.db.clone(),
+        storage: state.storage.clone(),
+        clock: state.clock.clone(),
+        metrics: state.metrics.clone(),
+        writes: state.writes.clone(),
+    });
     Router::new()
-        .route("/api/v1/write", post(write::remote_write))
-        .route("/api/v1/import/prometheus", post(write::import_text))
-        .route("/api/v1/push", post(write::push_json))
         .route(
             "/api/v1/metadata",
             get(status::metadata).post(status::metadata),
@@ -103,6 +106,7 @@ pub fn router(state: AppState, max_body: usize) -> Router {
         .route("/metrics", get(own_metrics))
         .with_state(state)
         .merge(reads)
+        .merge(writes)
         .layer(DefaultBodyLimit::max(max_body))
 }
 
@@ -193,7 +197,7 @@ async fn alertmanagers(State(st): State<AppState>) -> Response {
 
 async fn own_metrics(State(st): State<AppState>) -> Response {
     let stats = st.db.stats();
-    let mut body = st.metrics.render(&stats, st.scrape.as_deref());
+    let mut body = crate::selfmetrics::render(&st.metrics, &stats, st.scrape.as_deref());
     body.push_str(&st.tap.metrics_text());
     st.writes.render(&mut body);
     if let Some(rw) = &st.remote_write {

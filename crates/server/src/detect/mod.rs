@@ -21,7 +21,7 @@
 //! # Ok(()) }
 //! ```
 
-pub mod api;
+pub use argus_dynamic::api;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Write endpoints: remote_write, Prometheus text import and JSON push.
 //!
-//! Every write first takes a slot in the ingest budget ([`super::WriteGate`]:
+//! Every write first takes a slot in the ingest budget ([`argus_web::WriteGate`]:
 //! `limits.max_concurrent_writes`, waiting at most `limits.write_queue_timeout`,
 //! else 503 with `Retry-After`), then decodes, stages and commits through the
 //! store's write path ([`argus_tsdb::Storage`], whose commit observers
@@ -9,7 +9,7 @@
 //! the answer is 400 with a body that says how many were accepted and
 //! rejected, and why.
 
-use super::AppState;
+use crate::WriteState;
 use argus_ingest::text::TextFormat;
 use argus_ingest::{IngestError, IngestReport};
 use argus_tsdb::Appender;
@@ -32,7 +32,7 @@ fn plain(status: StatusCode, msg: String) -> Response {
         .into_response()
 }
 
-fn ingest_error(st: &AppState, e: IngestError) -> Response {
+fn ingest_error(st: &WriteState, e: IngestError) -> Response {
     st.metrics.requests_failed.fetch_add(1, Ordering::Relaxed);
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     plain(status, format!("{e}\n"))
@@ -46,7 +46,7 @@ const RETRY_AFTER_READ_ONLY_S: &str = "30";
 const RETRY_AFTER_S: &str = "5";
 
 /// Commits `app` and turns the report into the HTTP answer.
-fn finish<A: Appender>(st: &AppState, app: A, mut report: IngestReport) -> Response {
+fn finish<A: Appender>(st: &WriteState, app: A, mut report: IngestReport) -> Response {
     match app.commit() {
         Ok(stats) if stats.rejected > 0 => {
             // Staged, then refused when applied: never count them as stored.
@@ -104,7 +104,7 @@ fn finish<A: Appender>(st: &AppState, app: A, mut report: IngestReport) -> Respo
 }
 
 /// Answers a write that found no free slot in time: 503 with `Retry-After`.
-fn throttled(st: &AppState, t: Throttled) -> Response {
+fn throttled(st: &WriteState, t: Throttled) -> Response {
     st.metrics.requests_failed.fetch_add(1, Ordering::Relaxed);
     tracing::warn!(in_progress = t.in_progress, waited = ?t.waited, "Refused a write request: every ingest slot stayed busy (limits.max_concurrent_writes, limits.write_queue_timeout).");
     let mut r = plain(StatusCode::SERVICE_UNAVAILABLE, format!("{t}\n"));
@@ -119,9 +119,9 @@ fn throttled(st: &AppState, t: Throttled) -> Response {
 /// and the WAL commit, fsync included) on a blocking thread while holding
 /// it, so a large write never stalls the async workers that serve
 /// `/-/healthy` and queries.
-async fn run_write<F>(st: AppState, work: F) -> Response
+async fn run_write<F>(st: WriteState, work: F) -> Response
 where
-    F: FnOnce(&AppState) -> Response + Send + 'static,
+    F: FnOnce(&WriteState) -> Response + Send + 'static,
 {
     st.metrics.write_requests.fetch_add(1, Ordering::Relaxed);
     let permit = match st.writes.enter().await {
@@ -150,7 +150,7 @@ where
 
 /// `POST /api/v1/write`: Prometheus remote_write 1.0 (protobuf + snappy).
 pub async fn remote_write(
-    axum::extract::State(st): axum::extract::State<AppState>,
+    axum::extract::State(st): axum::extract::State<WriteState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -176,7 +176,7 @@ pub async fn remote_write(
 /// `POST /api/v1/import/prometheus`: Prometheus text 0.0.4 or OpenMetrics
 /// (by content type). Lines without a timestamp get the server's time.
 pub async fn import_text(
-    axum::extract::State(st): axum::extract::State<AppState>,
+    axum::extract::State(st): axum::extract::State<WriteState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -202,7 +202,7 @@ pub async fn import_text(
 
 /// `POST /api/v1/push`: JSON samples (see docs/format/json-push.md).
 pub async fn push_json(
-    axum::extract::State(st): axum::extract::State<AppState>,
+    axum::extract::State(st): axum::extract::State<WriteState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {

@@ -25,7 +25,7 @@
 //!
 //! ```no_run
 //! # fn f(shared: std::sync::Arc<argus_dynamic::engine::Shared>) {
-//! let app: axum::Router = argus_server::detect::api::router(shared);
+//! let app: axum::Router = argus_dynamic::api::router(shared);
 //! # }
 //! ```
 
@@ -41,8 +41,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use argus_dynamic::engine::{SeriesState, Shared};
-use argus_dynamic::trainer;
+use crate::engine::{SeriesState, Shared};
+use crate::trainer;
 
 /// The routes, with their own state.
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -189,7 +189,7 @@ async fn start_train(State(sh): State<Arc<Shared>>, body: axum::body::Bytes) -> 
     }
     let extra = match &b.matcher {
         None => Vec::new(),
-        Some(m) => match argus_dynamic::config::parse_selector(m) {
+        Some(m) => match crate::config::parse_selector(m) {
             Ok(s) => s,
             Err(e) => {
                 return error(StatusCode::BAD_REQUEST, "bad_data", format!("match: {e}"));
@@ -264,7 +264,7 @@ async fn band(State(sh): State<Arc<Shared>>, Query(q): Query<BandQuery>) -> Resp
             "the range must end after it starts and hold at most {MAX_GRID} steps"
         ));
     }
-    let matchers = match argus_dynamic::config::parse_selector(&q.series) {
+    let matchers = match crate::config::parse_selector(&q.series) {
         Ok(mut sets) if sets.len() == 1 => sets.remove(0),
         Ok(_) => return bad("series: one selector, not several".into()),
         Err(e) => return bad(format!("series: {e}")),
@@ -278,7 +278,7 @@ async fn band(State(sh): State<Arc<Shared>>, Query(q): Query<BandQuery>) -> Resp
     }
     let (rule, shared) = (q.rule.clone(), sh.clone());
     let res = tokio::task::spawn_blocking(move || {
-        argus_dynamic::band::history_band(
+        crate::band::history_band(
             &shared,
             &rule,
             &labels,

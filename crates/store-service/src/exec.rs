@@ -10,8 +10,8 @@
 //!
 //! ```no_run
 //! # async fn f(db: argus_tsdb::Db) -> Result<(), argus_web::params::ApiError> {
-//! use argus_query_service::exec::{QueryJob, QueryService};
-//! let svc = QueryService::new(&argus_query_service::config::QueryConfig::default(), db);
+//! use argus_store_service::exec::{QueryJob, QueryService};
+//! let svc = QueryService::new(&argus_store_service::config::QueryConfig::default(), db);
 //! let job = QueryJob { expr: "sum(up)".into(), start_ms: 0, end_ms: 0, step_ms: 0,
 //!                      timeout: None, lookback_ms: None };
 //! let result = svc.run(job).await?;

@@ -7,7 +7,7 @@
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
-//! let pool = argus_query_service::pool::QueryPool::new(2);
+//! let pool = argus_store_service::pool::QueryPool::new(2);
 //! let answer = pool.run(|| 6 * 7).await.unwrap();
 //! assert_eq!(answer, 42);
 //! # });
