@@ -46,6 +46,7 @@
 #![warn(missing_docs)]
 
 mod alert;
+pub mod api_json;
 mod file;
 mod group;
 mod inject;

@@ -26,6 +26,7 @@
 pub mod config;
 pub mod exec;
 mod json_out;
+mod metrics;
 pub mod pool;
 mod query;
 mod read;

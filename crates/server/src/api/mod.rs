@@ -197,7 +197,7 @@ async fn alertmanagers(State(st): State<AppState>) -> Response {
 
 async fn own_metrics(State(st): State<AppState>) -> Response {
     let stats = st.db.stats();
-    let mut body = crate::selfmetrics::render(&st.metrics, &stats, st.scrape.as_deref());
+    let mut body = st.metrics.render(&stats, st.scrape.as_deref());
     body.push_str(&st.tap.metrics_text());
     st.writes.render(&mut body);
     if let Some(rw) = &st.remote_write {
