@@ -17,7 +17,7 @@
 //!   `argus-store-service`, `argus-alert-service`) is the HTTP and task wiring of one engine; it uses only the crates listed beside it,
 //!   and only the composition roots depend on it. `argus-web`, what the
 //!   server and its services share, uses only the model, the store and
-//!   PromQL.
+//!   PromQL; the web UI (`argus-ui`) only the model ([`SHARED`]).
 //! - Nothing depends on the evaluation lab ([`LAB`]): the shipped `argus`
 //!   binary in particular never links its peer orchestration (ADR 0015).
 //!
@@ -73,9 +73,14 @@ const SERVICES: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// What the server and its services share (parts, the API envelope, the
-/// write gate, configuration values), and what it may use.
-const WEB: (&str, &[&str]) = ("argus-web", &["argus-model", "argus-tsdb", "argus-promql"]);
+/// Crates the server composes that are no engine, and all each may use:
+/// what the server and its services share (parts, the API envelope, the
+/// write gate, configuration values), and the web UI, which reads only the
+/// JSON API.
+const SHARED: &[(&str, &[&str])] = &[
+    ("argus-web", &["argus-model", "argus-tsdb", "argus-promql"]),
+    ("argus-ui", &["argus-model"]),
+];
 
 /// The composition roots: the only crates that may depend on every other.
 const ROOTS: &[&str] = &["argus-server", "argus", "argus-lab"];
@@ -237,11 +242,7 @@ fn violations(metadata: &Value) -> Result<Vec<String>, String> {
                 ));
             }
             let service = SERVICES.iter().find(|(name, _)| name == pkg);
-            for (name, allowed) in service
-                .iter()
-                .map(|(n, a)| (n, a))
-                .chain([(&WEB.0, &WEB.1)])
-            {
+            for (name, allowed) in service.into_iter().chain(SHARED) {
                 if pkg == *name && ours(dep) && !allowed.contains(&dep.as_str()) {
                     out.push(format!(
                         "{pkg} depends on {dep} ({kind}); it may use only {}.",
@@ -401,6 +402,7 @@ fn the_rules_catch_a_broken_graph() {
         ("argus", &[("argus-lab", None)]),
         ("argus-log-service", &[("argus-rules", None)]),
         ("argus-web", &[("argus-logs", None)]),
+        ("argus-ui", &[("argus-incident", None)]),
         ("argus-eval", &[("argus-lab", Some("dev"))]),
     ]);
     let v = violations(&bad).unwrap();
@@ -438,7 +440,11 @@ fn the_rules_catch_a_broken_graph() {
         has("argus-tsdb depends on the service argus-log-service (dev)"),
         "{v:#?}"
     );
-    assert_eq!(v.len(), 15, "{v:#?}");
+    assert!(
+        has("argus-ui depends on argus-incident (normal); it may use only argus-model"),
+        "{v:#?}"
+    );
+    assert_eq!(v.len(), 17, "{v:#?}");
 
     assert!(violations(&serde_json::json!({})).is_err());
 }

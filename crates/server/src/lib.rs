@@ -34,7 +34,7 @@ pub mod recover;
 pub use argus_web::redact;
 pub mod rules;
 pub mod selfmetrics;
-pub mod ui;
+pub use argus_ui::routes as ui;
 
 use argus_model::Clock;
 use std::net::SocketAddr;

@@ -15,6 +15,7 @@
 pub mod assets;
 pub mod graph;
 pub mod model;
+pub mod routes;
 
 use minijinja::Environment;
 use serde::Serialize;

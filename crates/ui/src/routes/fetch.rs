@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! # async fn f(api: axum::Router) {
-//! let v = argus_server::ui::fetch::get_json(&api, "/api/v1/services").await.unwrap();
+//! let v = argus_ui::routes::fetch::get_json(&api, "/api/v1/services").await.unwrap();
 //! assert!(v.is_array());
 //! # }
 //! ```

@@ -2,7 +2,7 @@
 //! (with its service map laid out), and the overview's 1-5-10 figures.
 //!
 //! ```
-//! use argus_server::ui::data::incidents::{duration, one_five_ten};
+//! use argus_ui::routes::data::incidents::{duration, one_five_ten};
 //! assert_eq!(duration(45.0), "45 s");
 //! assert_eq!(duration(200.0), "3 min 20 s");
 //! let v = serde_json::json!({"incidents": 2, "detect": {"count": 2, "p50": 30.0, "p90": 90.0},
@@ -13,8 +13,8 @@
 //! ```
 
 use super::s;
-use argus_ui::graph;
-use argus_ui::model::{
+use crate::graph;
+use crate::model::{
     IncidentAlertRow, IncidentRow, IncidentView, Milestone, MoveRow, OneFiveTen, RootView,
     TimeFigure, TimelineRow,
 };
@@ -317,7 +317,7 @@ pub fn incident(v: &Value) -> IncidentView {
         .as_array()
         .map(|a| {
             a.iter()
-                .map(|c| argus_ui::model::ChangeRow {
+                .map(|c| crate::model::ChangeRow {
                     at: s(c, "at"),
                     kind: s(c, "kind"),
                     service: s(c, "service"),
@@ -330,7 +330,7 @@ pub fn incident(v: &Value) -> IncidentView {
         .as_array()
         .map(|a| {
             a.iter()
-                .map(|x| argus_ui::model::SuspectRow {
+                .map(|x| crate::model::SuspectRow {
                     service: s(x, "service"),
                     kind: s(x, "kind"),
                     metric: s(x, "metric"),
@@ -344,7 +344,7 @@ pub fn incident(v: &Value) -> IncidentView {
         })
         .unwrap_or_default();
     let a = &v["assistant"];
-    let assistant = a.is_object().then(|| argus_ui::model::AssistantView {
+    let assistant = a.is_object().then(|| crate::model::AssistantView {
         model: s(a, "model"),
         at: a["at_ms"]
             .as_i64()

@@ -8,7 +8,7 @@
 //! # fn f(api: axum::Router) {
 //! // `api` holds every JSON route; the UI reads through it.
 //! let clock = std::sync::Arc::new(argus_model::SystemClock);
-//! let app = api.clone().merge(argus_server::ui::router(api, clock));
+//! let app = api.clone().merge(argus_ui::routes::router(api, clock));
 //! # }
 //! ```
 
@@ -16,11 +16,11 @@ pub mod data;
 pub mod fetch;
 mod logs;
 
-use argus_model::Clock;
-use argus_ui::model::{
+use crate::model::{
     AlertsPage, ExplorerPage, IncidentPage, IncidentsPage, Overview, RulesPage, SilencesPage,
 };
-use argus_ui::{Ui, UiError};
+use crate::{Ui, UiError};
+use argus_model::Clock;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -346,7 +346,7 @@ async fn rules(State(st): St, Query(p): Query<RulesQuery>) -> Response {
 }
 
 async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
-    let Some(a) = argus_ui::assets::get(&path) else {
+    let Some(a) = crate::assets::get(&path) else {
         return (StatusCode::NOT_FOUND, format!("no asset {path:?}")).into_response();
     };
     let etag = format!("\"{}\"", a.etag);

@@ -2,14 +2,14 @@
 //! `GET /api/argus/v1/incidents/{id}/runbooks`.
 //!
 //! ```
-//! use argus_server::ui::data::runbooks::runbooks;
+//! use argus_ui::routes::data::runbooks::runbooks;
 //! let v = serde_json::json!({"runbooks": [{"name": "restart", "mode": "manual", "steps": ["restart", "wait"], "rollback": []}], "executions": []});
 //! let r = runbooks(&v).unwrap();
 //! assert_eq!(r.available[0].steps, "restart → wait");
 //! assert!(runbooks(&serde_json::json!({"runbooks": [], "executions": []})).is_none());
 //! ```
 
-use argus_ui::model::{ExecutionRow, RunbookRow, RunbooksView, StepRow};
+use crate::model::{ExecutionRow, RunbookRow, RunbooksView, StepRow};
 use serde_json::Value;
 
 fn s(v: &Value, k: &str) -> String {

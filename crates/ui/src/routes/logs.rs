@@ -8,7 +8,7 @@
 //! (`lines` or `templates`).
 
 use super::{fetch, page, St};
-use argus_ui::model::LogsPage;
+use crate::model::LogsPage;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -139,7 +139,7 @@ mod tests {
     use tower::ServiceExt;
 
     async fn get_page(api: Router, path: &str) -> (StatusCode, String) {
-        let ui = super::super::router(api, Arc::new(argus_model::SystemClock));
+        let ui = crate::routes::router(api, Arc::new(argus_model::SystemClock));
         let r = ui
             .oneshot(Request::get(path).body(Body::empty()).unwrap())
             .await

@@ -4,15 +4,15 @@
 //! ```
 //! let v = serde_json::json!([{"node": "n1", "source": "software", "content": "api heartbeat",
 //!     "status": "up", "value": 1.0, "service": "api", "checks": []}]);
-//! let rows = argus_server::ui::data::services(&v);
+//! let rows = argus_ui::routes::data::services(&v);
 //! assert_eq!(rows[0].status, "up");
-//! assert_eq!(argus_server::ui::data::nodes(&rows)[0].services, 1);
+//! assert_eq!(argus_ui::routes::data::nodes(&rows)[0].services, 1);
 //! ```
 
 pub mod incidents;
 pub mod runbooks;
 
-use argus_ui::model::{
+use crate::model::{
     AlertGroup, AlertRow, LabelSet, LevelCount, ModelRow, NodeRow, RuleRow, ServiceRow, SilenceRow,
 };
 use serde_json::Value;
