@@ -16,6 +16,7 @@
 use crate::{LogsRuntime, Stored};
 use argus_logs::push::{self, DecodeLimits, JsonLinesOptions, PushError};
 use argus_logs::record::Decoded;
+use argus_web::params::{header_str as hdr, plain};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -33,19 +34,6 @@ pub(super) fn router(rt: Arc<LogsRuntime>) -> Router {
         .route("/otlp/v1/logs", post(otlp))
         .route("/api/v1/logs", post(lines))
         .with_state(rt)
-}
-
-fn hdr(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
-    h.get(name).and_then(|v| v.to_str().ok())
-}
-
-fn plain(status: StatusCode, msg: String) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        msg,
-    )
-        .into_response()
 }
 
 /// Seconds a sender waits before retrying when the WAL could not be written.

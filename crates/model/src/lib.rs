@@ -30,6 +30,7 @@ mod labels;
 mod matcher;
 pub mod prompb;
 mod sample;
+pub mod size;
 mod splitmix;
 pub mod time;
 pub mod url;

@@ -13,24 +13,12 @@ use crate::WriteState;
 use argus_ingest::text::TextFormat;
 use argus_ingest::{IngestError, IngestReport};
 use argus_tsdb::Appender;
+use argus_web::params::{header_str, plain};
 use argus_web::Throttled;
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::sync::atomic::Ordering;
-
-fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
-    h.get(name).and_then(|v| v.to_str().ok())
-}
-
-fn plain(status: StatusCode, msg: String) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        msg,
-    )
-        .into_response()
-}
 
 fn ingest_error(st: &WriteState, e: IngestError) -> Response {
     st.metrics.requests_failed.fetch_add(1, Ordering::Relaxed);

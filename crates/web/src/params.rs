@@ -131,6 +131,25 @@ impl From<argus_promql::PromqlError> for ApiError {
     }
 }
 
+/// A header's value when it is text.
+pub fn header_str(h: &axum::http::HeaderMap, name: axum::http::header::HeaderName) -> Option<&str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A plain-text answer, as the write endpoints give (Prometheus's remote
+/// write and Loki's push answer errors as text).
+pub fn plain(status: StatusCode, msg: String) -> Response {
+    (
+        status,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        msg,
+    )
+        .into_response()
+}
+
 /// A success envelope `{"status":"success","data":..}`.
 pub fn success<T: Serialize>(data: T) -> Response {
     axum::Json(serde_json::json!({ "status": "success", "data": data })).into_response()

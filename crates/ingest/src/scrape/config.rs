@@ -228,55 +228,7 @@ pub struct ScrapeConfig {
     pub ignored_native_histogram_min_bucket_factor: Option<serde::de::IgnoredAny>,
 }
 
-/// A byte count: a number of bytes or a number with a unit (`B`, `KB`,
-/// `MB`, `GB`, `TB`, `KiB`, `MiB`, `GiB`, `TiB`), as Prometheus's
-/// `body_size_limit`. 0 means no limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ByteSize(pub u64);
-
-impl ByteSize {
-    /// Parses `10MB`, `512KiB`, `1024`.
-    pub fn parse(s: &str) -> Option<ByteSize> {
-        let t = s.trim();
-        let split = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let n: f64 = num.parse().ok()?;
-        let mult: u64 = match unit.trim() {
-            "" | "B" => 1,
-            "KB" => 1_000,
-            "MB" => 1_000_000,
-            "GB" => 1_000_000_000,
-            "TB" => 1_000_000_000_000,
-            "KiB" => 1 << 10,
-            "MiB" => 1 << 20,
-            "GiB" => 1 << 30,
-            "TiB" => 1 << 40,
-            _ => return None,
-        };
-        Some(ByteSize((n * mult as f64) as u64))
-    }
-}
-
-impl<'de> Deserialize<'de> for ByteSize {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            N(u64),
-            S(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::N(n) => Ok(ByteSize(n)),
-            Raw::S(s) => ByteSize::parse(&s).ok_or_else(|| {
-                serde::de::Error::custom(format!(
-                    "invalid size {s:?}: expected a number and a unit like 10MB"
-                ))
-            }),
-        }
-    }
-}
+pub use argus_model::size::ByteSize;
 
 /// A scrape configuration that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
