@@ -107,7 +107,9 @@ impl Db {
     /// Merges the blocks of every block-range window that holds more than
     /// one (history written to a window the head had already cut) into one
     /// block, deduplicating samples by time. Streams series by series.
-    /// Returns the windows merged.
+    /// Returns the windows merged. A window whose merge fails (a damaged
+    /// block, a full disk) keeps its blocks as they were, and the windows
+    /// after it are still merged; the first such error is then returned.
     pub fn merge_blocks(&self) -> Result<usize, TsdbError> {
         let i = &self.inner;
         let _c = i.compact_lock.lock();
@@ -123,11 +125,20 @@ impl Db {
             }
         }
         let mut merged = 0;
+        let mut first_error = None;
         for (w, group) in by_window.into_iter().filter(|(_, g)| g.len() > 1) {
-            self.merge_window(w.saturating_mul(range), &group)?;
-            merged += 1;
+            match self.merge_window(w.saturating_mul(range), &group) {
+                Ok(()) => merged += 1,
+                Err(e) => {
+                    tracing::warn!(window_start_ms = w.saturating_mul(range), blocks = group.len(), error = %e, "Could not merge the blocks of one window; they stay as they are, and the other windows are merged.");
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        Ok(merged)
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(merged),
+        }
     }
 
     fn merge_window(&self, start: i64, group: &[Arc<Block>]) -> Result<(), TsdbError> {

@@ -120,6 +120,63 @@ fn many_small_imports_merge_into_one_block_per_window() {
     assert_eq!(times(&db, "h").len(), 10);
 }
 
+/// The blocks under `dir/blocks` whose samples all lie in `[start, end)`.
+fn block_dirs_in(dir: &Path, start: i64, end: i64) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir.join("blocks")).unwrap() {
+        let p = e.unwrap().path();
+        let Ok(raw) = std::fs::read(p.join("meta.json")) else {
+            continue;
+        };
+        let m: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+        let (a, z) = (m["mint"].as_i64().unwrap(), m["maxt"].as_i64().unwrap());
+        if a >= start && z < end {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_damaged_block_keeps_its_window_unmerged_and_the_others_merge() {
+    use std::io::{Seek, SeekFrom, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(NOW));
+    let db = running(dir.path(), &clock);
+    let early = (NOW - 4 * DAY).div_euclid(2 * H) * 2 * H;
+    let late = (NOW - 2 * DAY).div_euclid(2 * H) * 2 * H;
+    // Two commits into each of two windows: two blocks per window.
+    for base in [early, late] {
+        for k in 0..2 {
+            let mut a = db.appender();
+            a.append_pairs(&[("__name__", "m"), ("job", "w")], base + k * 60_000, 1.0)
+                .unwrap();
+            a.commit().unwrap();
+        }
+    }
+    // Damage the series data of one of the early window's blocks in place.
+    let damaged = block_dirs_in(dir.path(), early, early + 2 * H);
+    assert_eq!(damaged.len(), 2, "{damaged:?}");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(damaged[0].join("data"))
+        .unwrap();
+    f.seek(SeekFrom::Start(8 + 3)).unwrap();
+    f.write_all(&[0xff, 0xff, 0xff]).unwrap();
+    drop(f);
+    let e = db.merge_blocks().unwrap_err().to_string();
+    assert!(e.contains("checksum"), "{e}");
+    // The late window merged despite the early one failing first.
+    assert_eq!(block_dirs_in(dir.path(), late, late + 2 * H).len(), 1);
+    assert_eq!(block_dirs_in(dir.path(), early, early + 2 * H).len(), 2);
+    let s = db
+        .select(&[Matcher::eq("job", "w")], late, late + 2 * H)
+        .unwrap();
+    assert_eq!(s[0].samples.len(), 2);
+    // Maintenance reports the failure and keeps going.
+    assert!(db.maintenance().is_err());
+}
+
 #[test]
 fn history_ages_out_and_the_head_keeps_its_rules() {
     let dir = tempfile::tempdir().unwrap();
