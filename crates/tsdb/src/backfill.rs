@@ -23,6 +23,12 @@ use std::sync::Arc;
 /// A label set as owned pairs, in the order the writer adds series.
 pub(crate) type Pairs = Vec<(String, String)>;
 
+/// Blocks one window may hold before a history write merges them itself
+/// instead of leaving it to maintenance: a sender that writes history in
+/// many small requests cannot pile up blocks (and their open files)
+/// between two maintenance passes.
+pub(crate) const MAX_BLOCKS_PER_WINDOW: usize = 16;
+
 /// Distinguishes the temporary directories of concurrent writers.
 static NEXT_TAG: AtomicU64 = AtomicU64::new(0);
 
@@ -84,6 +90,7 @@ impl Db {
                 .push(Sample::new(t, v));
         }
         let mut written = 0u64;
+        let touched: Vec<i64> = windows.keys().copied().collect();
         for (w, mut series) in windows {
             for s in series.values_mut() {
                 settle(s);
@@ -101,7 +108,34 @@ impl Db {
             .counters
             .backfilled
             .fetch_add(written, Ordering::Relaxed);
+        for w in touched {
+            self.merge_if_crowded(w);
+        }
         Ok(written)
+    }
+
+    /// Merges window `w`'s blocks now when it holds more than
+    /// [`MAX_BLOCKS_PER_WINDOW`]. The history is already durable, so a
+    /// failure is only logged: maintenance tries again.
+    fn merge_if_crowded(&self, w: i64) {
+        let range = self.inner.opts.block_range_ms.max(1);
+        let _c = self.inner.compact_lock.lock();
+        let group: Vec<Arc<Block>> = self
+            .inner
+            .blocks
+            .read()
+            .iter()
+            .filter(|b| {
+                b.meta().mint.div_euclid(range) == w && b.meta().maxt.div_euclid(range) == w
+            })
+            .cloned()
+            .collect();
+        if group.len() <= MAX_BLOCKS_PER_WINDOW {
+            return;
+        }
+        if let Err(e) = self.merge_window(w.saturating_mul(range), &group) {
+            tracing::warn!(window_start_ms = w.saturating_mul(range), blocks = group.len(), error = %e, "Could not merge the blocks of a window that history keeps writing to; maintenance will try again.");
+        }
     }
 
     /// Merges the blocks of every block-range window that holds more than

@@ -178,6 +178,33 @@ fn a_damaged_block_keeps_its_window_unmerged_and_the_others_merge() {
 }
 
 #[test]
+fn history_sent_in_many_small_writes_does_not_pile_up_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(NOW));
+    let db = running(dir.path(), &clock);
+    let base = (NOW - 3 * DAY).div_euclid(2 * H) * 2 * H;
+    let before = db.stats().blocks;
+    // Two hundred one-sample writes into one window, with no maintenance.
+    for k in 0..200 {
+        let mut a = db.appender();
+        a.append_pairs(
+            &[("__name__", "m"), ("job", "flood")],
+            base + k * 1_000,
+            k as f64,
+        )
+        .unwrap();
+        a.commit().unwrap();
+        let here = block_dirs_in(dir.path(), base, base + 2 * H).len();
+        assert!(here <= 17, "write {k}: {here} blocks in one window");
+    }
+    assert!(db.stats().blocks - before <= 17);
+    assert_eq!(times(&db, "flood").len(), 200);
+    db.close().unwrap();
+    let db = open(dir.path(), &clock);
+    assert_eq!(times(&db, "flood").len(), 200);
+}
+
+#[test]
 fn history_ages_out_and_the_head_keeps_its_rules() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(NOW));
