@@ -10,12 +10,13 @@
 //!   depend on an engine or on `argus-server`.
 //! - `argus-auth` (the HTTP edge's sign-in and roles) and `argus-eval` (the
 //!   evaluation of our own detectors) depend on nothing of ours but
-//!   `argus-model` (and, for `argus-eval`, `argus-detect`, and
-//!   `argus-incident` to replay alert files through the real correlator:
-//!   [`REPLAYS`]).
+//!   `argus-model` (and, for `argus-eval`, `argus-detect`, the store and
+//!   the text import to load a case, and the engines it replays recorded
+//!   input through: [`REPLAYS`]).
 //! - A service crate ([`SERVICES`]: `argus-log-service`,
-//!   `argus-store-service`, `argus-alert-service`) is the HTTP and task wiring of one engine; it uses only the crates listed beside it,
-//!   and only the composition roots depend on it. `argus-web`, what the
+//!   `argus-store-service`, `argus-alert-service`) is the HTTP and task
+//!   wiring of one engine; it uses only the crates listed beside it, and
+//!   only the composition roots depend on it. `argus-web`, what the
 //!   server and its services share, uses only the model, the store and
 //!   PromQL; the web UI (`argus-ui`) only the model ([`SHARED`]).
 //! - Nothing depends on the evaluation lab ([`LAB`]): the shipped `argus`
@@ -226,11 +227,13 @@ fn violations(metadata: &Value) -> Result<Vec<String>, String> {
                     "argus-incident",
                     "argus-logs",
                     "argus-rca",
+                    "argus-tsdb",
+                    "argus-ingest",
                 ]
                 .contains(&dep.as_str())
             {
                 out.push(format!(
-                    "argus-eval depends on {dep} ({kind}); it may use only argus-model, argus-detect, argus-incident (the replay of an alert file), argus-logs (template mining) and argus-rca (localisation)."
+                    "argus-eval depends on {dep} ({kind}); it may use only argus-model, argus-detect, argus-incident (the replay of an alert file), argus-logs (template mining), argus-rca (localisation), and argus-tsdb and argus-ingest (a case loaded through the text import into a temporary store)."
                 ));
             }
             if (pkg == "argus-detect" || pkg == "argus-model")

@@ -44,6 +44,7 @@ pub mod logparse;
 pub mod logstore;
 pub mod nab;
 pub mod rca;
+pub mod rca_topology;
 pub mod storm;
 
 pub use error::EvalError;
