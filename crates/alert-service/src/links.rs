@@ -20,13 +20,7 @@ use std::sync::Arc;
 
 type St = State<Arc<Inner>>;
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
+use argus_model::html::escape as esc;
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(

@@ -25,13 +25,7 @@ pub fn router(auth: Arc<Auth>) -> Router {
         .with_state(auth)
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
+use argus_model::html::escape as html_escape;
 
 /// Only pages of this server: no scheme, no `//host`, no backslashes.
 fn safe_next(next: Option<&str>) -> String {

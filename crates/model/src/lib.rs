@@ -26,6 +26,7 @@ mod clock;
 mod duration;
 pub mod exposition;
 pub mod host;
+pub mod html;
 mod labels;
 mod matcher;
 pub mod prompb;
