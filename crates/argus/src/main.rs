@@ -21,9 +21,7 @@
 mod agent_cmd;
 mod backtest_cmd;
 mod check_cmd;
-mod eval_cmd;
 mod logging;
-mod rca_topology_cmd;
 mod train_cmd;
 mod tsdb_cmd;
 
@@ -66,39 +64,13 @@ enum Cmd {
         #[command(subcommand)]
         cmd: tsdb_cmd::TsdbCmd,
     },
-    /// Measure accuracy on labelled files: `eval nab`, `eval csv`, `eval cv`,
-    /// and alert grouping: `eval incidents`, `eval storm`, `eval storms`.
+    /// Measure accuracy on labelled files: detection (`nab`, `csv`, `cv`),
+    /// alert grouping (`incidents`, `storm`, `storms`), logs (`logparse`,
+    /// `logstore`) and localisation (`rca`, `rca-topology`).
     Eval {
         #[command(subcommand)]
-        cmd: EvalCmd,
+        cmd: argus_eval::cli::EvalCmd,
     },
-}
-
-#[derive(Subcommand)]
-enum EvalCmd {
-    /// Score the detector on the Numenta Anomaly Benchmark (NAB layout).
-    Nab(eval_cmd::NabArgs),
-    /// Run the dynamic-threshold detector over one `timestamp,value[,label]` CSV.
-    Csv(eval_cmd::CsvArgs),
-    /// Cross-validate the anomaly scorer's settings, leaving one dataset out at a time.
-    Cv(eval_cmd::CvArgs),
-    /// Group an alert file into incidents; with a truth file, score Argus beside two baselines.
-    Incidents(eval_cmd::IncidentsArgs),
-    /// Write a synthetic alert storm with its call graph and ground truth.
-    Storm(eval_cmd::StormArgs),
-    /// Generate and score many storms; print the means, Argus beside two baselines.
-    Storms(eval_cmd::StormsArgs),
-    /// Turn a recorded run of `argus-lab failures` into an alert file and its truth.
-    LabStorm(eval_cmd::LabStormArgs),
-    /// Mine the templates of a log file: `LineId,EventTemplate`, `<*>` for values.
-    Logparse(eval_cmd::LogparseArgs),
-    /// Measure the log store: bytes per line beside gzip and zstd, and a day's searches.
-    Logstore(eval_cmd::LogstoreArgs),
-    /// Localise a KPI's deviation over its dimensions, for a folder of cases.
-    Rca(eval_cmd::RcaArgs),
-    /// Rank the services most likely to have caused an incident, for one case or a labelled folder of cases.
-    #[command(name = "rca-topology")]
-    RcaTopology(rca_topology_cmd::Args),
 }
 
 #[derive(Args)]
@@ -213,26 +185,13 @@ fn main() {
                 std::process::exit(c)
             }
         }),
-        Cmd::Eval { cmd } => {
-            let code = match cmd {
-                EvalCmd::Nab(a) => eval_cmd::nab(a),
-                EvalCmd::Csv(a) => eval_cmd::csv(a),
-                EvalCmd::Cv(a) => eval_cmd::cv(a),
-                EvalCmd::Incidents(a) => eval_cmd::incidents(a),
-                EvalCmd::Storm(a) => eval_cmd::storm(a),
-                EvalCmd::Storms(a) => eval_cmd::storms(a),
-                EvalCmd::LabStorm(a) => eval_cmd::lab_storm(a),
-                EvalCmd::Logparse(a) => eval_cmd::logparse(a),
-                EvalCmd::Logstore(a) => eval_cmd::logstore(a),
-                EvalCmd::Rca(a) => eval_cmd::rca(a),
-                EvalCmd::RcaTopology(a) => rca_topology_cmd::run(a),
-            };
-            code.map(|c| {
+        Cmd::Eval { cmd } => argus_eval::cli::run(cmd)
+            .map(|c| {
                 if c != 0 {
                     std::process::exit(c)
                 }
             })
-        }
+            .map_err(Into::into),
     };
     if let Err(e) = res {
         if let Some(check_cmd::Exit(code)) = e.downcast_ref::<check_cmd::Exit>() {

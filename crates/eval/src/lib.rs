@@ -5,6 +5,7 @@
 //! evaluation lab's job (`argus-lab`).
 //!
 //! Module map (each module's own header has its example):
+//! - [`cli`]: the `argus eval` subcommands and their flags ([`cli::run`]).
 //! - [`nab`]: the Numenta Anomaly Benchmark scorer, the `argus eval nab`
 //!   run over a NAB directory ([`nab::run`]) and the published detectors'
 //!   scores beside ours ([`nab::peers`]).
@@ -36,6 +37,7 @@
 //! assert!((r.normalized.unwrap() - 100.0).abs() < 1e-9);
 //! ```
 
+pub mod cli;
 pub mod csv;
 pub mod cv;
 mod error;

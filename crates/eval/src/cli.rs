@@ -1,9 +1,12 @@
-//! `argus eval nab|csv|cv|incidents|storm|storms`: Argus's own detectors
-//! and alert grouping over a user's labelled files (as `promtool test` runs
-//! rules over test files). This module holds the flags; the runs are
-//! `argus_eval::nab::run`, `argus_eval::csv::run`, `argus_eval::cv::run`,
-//! `argus_eval::incidents::{run_incidents, run_storms}` and
-//! `argus_eval::storm::generate`.
+//! The `argus eval` command line: one subcommand a run, each a set of
+//! flags turned into the options of the module that does the work
+//! ([`crate::nab::run`], [`crate::csv::run`], [`crate::cv::run`],
+//! [`crate::incidents::run_incidents`], [`crate::incidents::run_storms`],
+//! [`crate::storm::generate`], [`crate::logparse::run_logparse`],
+//! [`crate::logstore::run_logstore`], [`crate::rca::run`] and
+//! [`crate::rca_topology::batch`]). The `argus` binary mounts [`EvalCmd`]
+//! under `argus eval` and calls [`run`]; results go to standard output,
+//! progress to standard error.
 //!
 //! ```text
 //! argus eval nab --data ../shared/data/nab --out /tmp/nab-results
@@ -14,6 +17,20 @@
 //! argus eval incidents --alerts /tmp/storm/ALERTS.jsonl --graph /tmp/storm/GRAPH.csv \
 //!     --out incidents.jsonl --truth /tmp/storm/TRUTH.jsonl
 //! argus eval storms --seeds A-B --preset medium --json storms.json
+//! argus eval rca-topology --cases DIR --labels labels.csv
+//! ```
+//!
+//! ```
+//! use argus_eval::cli::EvalCmd;
+//! use clap::Parser;
+//!
+//! #[derive(Parser)]
+//! struct Cli {
+//!     #[command(subcommand)]
+//!     eval: EvalCmd,
+//! }
+//! let cli = Cli::try_parse_from(["eval", "storm", "--seed", "7", "--out", "/tmp/s"]).unwrap();
+//! assert!(matches!(cli.eval, EvalCmd::Storm(_)));
 //! ```
 //!
 //! The default NAB configuration is the production scorer's; a `--config`
@@ -21,7 +38,73 @@
 //! `{"context_add": 0, "context_weight": 6, "point_weight": 0,
 //! "likelihood_weight": 0, "context": {"levels": 64}}`.
 
+use crate::rca_topology::{batch, load_case, settings, write_ranking, TopologyEvalError};
+use crate::EvalError;
+use argus_rca::topology;
 use std::path::PathBuf;
+
+/// Why an evaluation could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A file, a setting or a detector refused the run.
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+    /// A topology case, its labels or the ranking's settings were refused.
+    #[error(transparent)]
+    Topology(#[from] TopologyEvalError),
+    /// The ranking refused a case.
+    #[error(transparent)]
+    Rank(#[from] topology::TopologyError),
+    /// The flags given do not make a run.
+    #[error("{0}")]
+    Usage(&'static str),
+}
+
+/// The subcommands of `argus eval`.
+#[derive(clap::Subcommand)]
+pub enum EvalCmd {
+    /// Score the detector on the Numenta Anomaly Benchmark (NAB layout).
+    Nab(NabArgs),
+    /// Run the dynamic-threshold detector over one `timestamp,value[,label]` CSV.
+    Csv(CsvArgs),
+    /// Cross-validate the anomaly scorer's settings, leaving one dataset out at a time.
+    Cv(CvArgs),
+    /// Group an alert file into incidents; with a truth file, score Argus beside two baselines.
+    Incidents(IncidentsArgs),
+    /// Write a synthetic alert storm with its call graph and ground truth.
+    Storm(StormArgs),
+    /// Generate and score many storms; print the means, Argus beside two baselines.
+    Storms(StormsArgs),
+    /// Turn a recorded run of `argus-lab failures` into an alert file and its truth.
+    LabStorm(LabStormArgs),
+    /// Mine the templates of a log file: `LineId,EventTemplate`, `<*>` for values.
+    Logparse(LogparseArgs),
+    /// Measure the log store: bytes per line beside gzip and zstd, and a day's searches.
+    Logstore(LogstoreArgs),
+    /// Localise a KPI's deviation over its dimensions, for a folder of cases.
+    Rca(RcaArgs),
+    /// Rank the services most likely to have caused an incident, for one case or a labelled folder of cases.
+    #[command(name = "rca-topology")]
+    RcaTopology(RcaTopologyArgs),
+}
+
+/// Runs one evaluation; returns the process exit code (1 when a
+/// topology case failed, else 0).
+pub fn run(cmd: EvalCmd) -> Result<i32, CliError> {
+    match cmd {
+        EvalCmd::Nab(a) => nab(a),
+        EvalCmd::Csv(a) => csv(a),
+        EvalCmd::Cv(a) => cv(a),
+        EvalCmd::Incidents(a) => incidents(a),
+        EvalCmd::Storm(a) => storm(a),
+        EvalCmd::Storms(a) => storms(a),
+        EvalCmd::LabStorm(a) => lab_storm(a),
+        EvalCmd::Logparse(a) => logparse(a),
+        EvalCmd::Logstore(a) => logstore(a),
+        EvalCmd::Rca(a) => rca(a),
+        EvalCmd::RcaTopology(a) => rca_topology(a),
+    }
+}
 
 /// Arguments of `argus eval nab`.
 #[derive(clap::Args)]
@@ -61,8 +144,8 @@ pub struct NabArgs {
 }
 
 /// Runs `argus eval nab`; returns the process exit code.
-pub fn nab(a: NabArgs) -> anyhow::Result<i32> {
-    let opts = argus_eval::nab::NabOptions {
+fn nab(a: NabArgs) -> Result<i32, CliError> {
+    let opts = crate::nab::NabOptions {
         data: a.data,
         out: a.out,
         config: a.config,
@@ -71,7 +154,7 @@ pub fn nab(a: NabArgs) -> anyhow::Result<i32> {
         input_range: !a.no_input_range,
         peers: a.peers,
     };
-    argus_eval::nab::run(&opts, &mut std::io::stdout().lock())?;
+    crate::nab::run(&opts, &mut std::io::stdout().lock())?;
     Ok(0)
 }
 
@@ -99,8 +182,8 @@ pub struct CsvArgs {
 }
 
 /// Runs `argus eval csv`; returns the process exit code.
-pub fn csv(a: CsvArgs) -> anyhow::Result<i32> {
-    let opts = argus_eval::csv::CsvOptions {
+fn csv(a: CsvArgs) -> Result<i32, CliError> {
+    let opts = crate::csv::CsvOptions {
         input: a.input,
         kind: a.kind,
         period: a.period,
@@ -108,7 +191,7 @@ pub fn csv(a: CsvArgs) -> anyhow::Result<i32> {
         min_points: a.min_points,
         out: a.out,
     };
-    argus_eval::csv::run(&opts, &mut std::io::stdout().lock())?;
+    crate::csv::run(&opts, &mut std::io::stdout().lock())?;
     Ok(0)
 }
 
@@ -137,15 +220,15 @@ pub struct CvArgs {
 }
 
 /// Runs `argus eval cv`: the table on stdout, progress on stderr.
-pub fn cv(a: CvArgs) -> anyhow::Result<i32> {
-    let opts = argus_eval::cv::CvOptions {
+fn cv(a: CvArgs) -> Result<i32, CliError> {
+    let opts = crate::cv::CvOptions {
         data: a.data,
         groups: a.groups,
         grid: a.grid.parse()?,
         threads: a.threads,
         json: a.json,
     };
-    argus_eval::cv::run(
+    crate::cv::run(
         &opts,
         &mut std::io::stdout().lock(),
         &mut std::io::stderr().lock(),
@@ -173,14 +256,14 @@ pub struct IncidentsArgs {
 }
 
 /// Runs `argus eval incidents`; returns the process exit code.
-pub fn incidents(a: IncidentsArgs) -> anyhow::Result<i32> {
-    let opts = argus_eval::incidents::IncidentsOptions {
+fn incidents(a: IncidentsArgs) -> Result<i32, CliError> {
+    let opts = crate::incidents::IncidentsOptions {
         alerts: a.alerts,
         graph: a.graph,
         out: a.out,
         truth: a.truth,
     };
-    argus_eval::incidents::run_incidents(&opts, &mut std::io::stdout().lock())?;
+    crate::incidents::run_incidents(&opts, &mut std::io::stdout().lock())?;
     Ok(0)
 }
 
@@ -199,9 +282,9 @@ pub struct StormArgs {
 }
 
 /// Runs `argus eval storm`; returns the process exit code.
-pub fn storm(a: StormArgs) -> anyhow::Result<i32> {
-    let preset: argus_eval::storm::Preset = a.preset.parse()?;
-    let storm = argus_eval::storm::generate(&preset.config(a.seed));
+fn storm(a: StormArgs) -> Result<i32, CliError> {
+    let preset: crate::storm::Preset = a.preset.parse()?;
+    let storm = crate::storm::generate(&preset.config(a.seed));
     storm.write(&a.out)?;
     println!(
         "{} alert lines in {}",
@@ -226,13 +309,13 @@ pub struct StormsArgs {
 }
 
 /// Runs `argus eval storms`: the averaged table on stdout.
-pub fn storms(a: StormsArgs) -> anyhow::Result<i32> {
-    let opts = argus_eval::incidents::StormsOptions {
-        seeds: argus_eval::incidents::parse_seeds(&a.seeds)?,
+fn storms(a: StormsArgs) -> Result<i32, CliError> {
+    let opts = crate::incidents::StormsOptions {
+        seeds: crate::incidents::parse_seeds(&a.seeds)?,
         preset: a.preset.parse()?,
         json: a.json,
     };
-    argus_eval::incidents::run_storms(&opts, &mut std::io::stdout().lock())?;
+    crate::incidents::run_storms(&opts, &mut std::io::stdout().lock())?;
     Ok(0)
 }
 
@@ -253,8 +336,8 @@ pub struct LabStormArgs {
 }
 
 /// Runs `argus eval lab-storm`; returns the process exit code.
-pub fn lab_storm(a: LabStormArgs) -> anyhow::Result<i32> {
-    use argus_eval::incidents::lab;
+fn lab_storm(a: LabStormArgs) -> Result<i32, CliError> {
+    use crate::incidents::lab;
     let (failures, notices) = lab::read_dir(&a.lab)?;
     let r = lab::record(&failures, &notices, a.tolerance_ms);
     r.write(&a.out)?;
@@ -292,15 +375,15 @@ pub struct LogparseArgs {
 }
 
 /// Runs `argus eval logparse`; returns the process exit code.
-pub fn logparse(a: LogparseArgs) -> anyhow::Result<i32> {
-    let opts = argus_eval::logparse::LogparseOptions {
+fn logparse(a: LogparseArgs) -> Result<i32, CliError> {
+    let opts = crate::logparse::LogparseOptions {
         input: a.input,
         format: a.format,
         out: a.out,
         truth: a.truth,
         online: a.online,
     };
-    argus_eval::logparse::run_logparse(&opts, &mut std::io::stdout().lock())?;
+    crate::logparse::run_logparse(&opts, &mut std::io::stdout().lock())?;
     Ok(0)
 }
 
@@ -318,12 +401,12 @@ pub struct LogstoreArgs {
 
 /// Runs `argus eval logstore`: bytes per line on disk beside gzip and zstd,
 /// and the time of a day's searches.
-pub fn logstore(a: LogstoreArgs) -> anyhow::Result<i32> {
-    let opts = argus_eval::logstore::LogstoreOptions {
+fn logstore(a: LogstoreArgs) -> Result<i32, CliError> {
+    let opts = crate::logstore::LogstoreOptions {
         dir: a.dir,
         lines_per_day: a.lines_per_day,
     };
-    argus_eval::logstore::run_logstore(&opts, &mut std::io::stdout().lock())?;
+    crate::logstore::run_logstore(&opts, &mut std::io::stdout().lock())?;
     Ok(0)
 }
 
@@ -349,8 +432,8 @@ pub struct RcaArgs {
 }
 
 /// Runs `argus eval rca`.
-pub fn rca(a: RcaArgs) -> anyhow::Result<i32> {
-    let opts = argus_eval::rca::RcaOptions {
+fn rca(a: RcaArgs) -> Result<i32, CliError> {
+    let opts = crate::rca::RcaOptions {
         input: a.input,
         out: a.out,
         truth: a.truth,
@@ -359,6 +442,74 @@ pub fn rca(a: RcaArgs) -> anyhow::Result<i32> {
             ..argus_rca::md::Settings::default()
         },
     };
-    argus_eval::rca::run(&opts, &mut std::io::stdout().lock())?;
+    crate::rca::run(&opts, &mut std::io::stdout().lock())?;
     Ok(0)
+}
+
+/// Arguments of `argus eval rca-topology`.
+#[derive(clap::Args)]
+pub struct RcaTopologyArgs {
+    /// One case folder: `metrics.om` (OpenMetrics text, timestamps in
+    /// seconds) and `incident.json` (`{"start": unix seconds, "entry":
+    /// {"service": ..., "metric": ...}}`, entry optional).
+    #[arg(
+        long,
+        conflicts_with = "cases",
+        required_unless_present = "cases",
+        requires = "out"
+    )]
+    case: Option<PathBuf>,
+    /// Where the ranking of `--case` goes: JSON, best first.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The call graph: a CSV file with a `caller,callee` header line.
+    #[arg(long, requires = "case")]
+    graph: Option<PathBuf>,
+    /// A normal period of the same series, OpenMetrics text.
+    #[arg(long, requires = "case")]
+    normal: Option<PathBuf>,
+    /// A root folder: every folder under it holding `metrics.om` is a case;
+    /// `graph.csv` and `normal.om` in its parent folder are used when there.
+    #[arg(long, requires = "labels")]
+    cases: Option<PathBuf>,
+    /// The answers for `--cases`: CSV with `case`, `system` and `service`
+    /// columns, `case` being the case folder relative to the root.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Also write every case's ranks and times, and the summary, here as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Overrides a numeric setting of the ranking, `NAME=VALUE` (repeatable):
+    /// edge_weight, min_baseline_points, recent_points, relative_floor,
+    /// family_floor, second_weight, anomalous_z, downstream_ratio,
+    /// downstream_penalty, downstream_depth, unreachable_penalty, kind_share,
+    /// path_penalty, path_z, onset_share, resource_weight, history_points.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    set: Vec<String>,
+}
+
+/// Runs the command; exit code 1 when a case failed.
+fn rca_topology(a: RcaTopologyArgs) -> Result<i32, CliError> {
+    if let (Some(dir), Some(out)) = (&a.case, &a.out) {
+        let case = load_case(dir, a.graph.as_deref(), a.normal.as_deref())?;
+        let ranking = topology::rank(&case, &settings(&a.set)?)?;
+        write_ranking(out, &ranking)?;
+        return Ok(0);
+    }
+    match (&a.cases, &a.labels) {
+        (Some(root), Some(labels)) => {
+            let ok = batch(
+                root,
+                labels,
+                a.json.as_deref(),
+                &settings(&a.set)?,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            )?;
+            Ok(if ok { 0 } else { 1 })
+        }
+        _ => Err(CliError::Usage(
+            "give --case DIR --out FILE, or --cases ROOT --labels FILE",
+        )),
+    }
 }
