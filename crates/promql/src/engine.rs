@@ -40,6 +40,10 @@ pub struct EngineOptions {
     /// intermediate results, estimated before they are allocated where the
     /// size is known beforehand). 0 means unlimited.
     pub max_memory_bytes: usize,
+    /// Memory shared by every query of this engine running at once; a query
+    /// that would take it past its total fails with `Busy`. `None`: no
+    /// shared limit.
+    pub memory_pool: Option<crate::memory::MemoryPool>,
 }
 
 impl Default for EngineOptions {
@@ -54,6 +58,7 @@ impl Default for EngineOptions {
             parse: ParseLimits::default(),
             max_subquery_points: DEFAULT_MAX_SUBQUERY_POINTS,
             max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
+            memory_pool: None,
         }
     }
 }
@@ -190,6 +195,7 @@ impl Engine {
             max_memory_bytes: self.opts.max_memory_bytes,
             samples: 0,
             bytes: 0,
+            reservation: self.opts.memory_pool.as_ref().map(|p| p.reservation()),
             deadline: (!self.opts.timeout.is_zero()).then(|| Instant::now() + self.opts.timeout),
             cancel: req.cancel.as_deref(),
             query_start: req.start_ms,

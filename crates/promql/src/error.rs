@@ -24,6 +24,15 @@ pub enum PromqlError {
         /// The limit in force (bytes).
         limit: usize,
     },
+    /// The queries running now hold the memory all queries may share; this
+    /// one may succeed a little later (`unavailable`, HTTP 503).
+    #[error("the queries running now hold {used} of the {limit} bytes all queries may use together; try again shortly")]
+    Busy {
+        /// Bytes held by running queries when this one asked for more.
+        used: usize,
+        /// The shared limit (bytes).
+        limit: usize,
+    },
     /// The store failed (`internal`, HTTP 500).
     #[error("storage error: {0}")]
     Storage(String),
@@ -38,6 +47,7 @@ impl PromqlError {
             | PromqlError::TooManySamples
             | PromqlError::TooMuchMemory { .. } => "execution",
             PromqlError::Timeout => "timeout",
+            PromqlError::Busy { .. } => "unavailable",
             PromqlError::Canceled => "canceled",
             PromqlError::Storage(_) => "internal",
         }
@@ -50,14 +60,18 @@ impl PromqlError {
             PromqlError::Execution(_)
             | PromqlError::TooManySamples
             | PromqlError::TooMuchMemory { .. } => 422,
-            PromqlError::Timeout | PromqlError::Canceled => 503,
+            PromqlError::Timeout | PromqlError::Canceled | PromqlError::Busy { .. } => 503,
             PromqlError::Storage(_) => 500,
         }
     }
 
-    /// Whether retrying the same query may succeed (timeouts and storage failures).
+    /// Whether retrying the same query may succeed (timeouts, storage failures
+    /// and a full shared memory pool).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, PromqlError::Timeout | PromqlError::Storage(_))
+        matches!(
+            self,
+            PromqlError::Timeout | PromqlError::Storage(_) | PromqlError::Busy { .. }
+        )
     }
 }
 

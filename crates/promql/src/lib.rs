@@ -25,6 +25,7 @@ mod engine;
 mod error;
 mod eval;
 mod locate;
+mod memory;
 mod parse;
 mod selector;
 mod storage;
@@ -36,6 +37,7 @@ pub use engine::{
     DEFAULT_MAX_SUBQUERY_POINTS, MAX_POINTS,
 };
 pub use error::PromqlError;
+pub use memory::{MemoryPool, Reservation};
 pub use eval::util::almost_equal;
 pub use eval::Annotations;
 pub use parse::{

@@ -18,10 +18,15 @@ pub struct QueryConfig {
     /// shorten it. Past it the answer is a `timeout` error (HTTP 503). Default `2m`.
     pub timeout: PromDuration,
     /// Most queries evaluated at once, each on a query thread at a lower
-    /// priority than ingest and alerting; others wait (within their timeout)
-    /// for a slot, then get a `timeout` error (HTTP 503). Default: twice the
-    /// CPU cores, at least 4 (Prometheus's default is 20).
+    /// priority than ingest and alerting; others wait for a slot (see
+    /// `max_queue_duration`). Default: twice the CPU cores, at least 4
+    /// (Prometheus's default is 20).
     pub max_concurrent: usize,
+    /// Longest an API query waits for a free slot when `max_concurrent`
+    /// queries are running; past it (or past its own timeout, if shorter) it
+    /// is refused with an `unavailable` error (HTTP 503, `Retry-After: 5`),
+    /// so clients back off instead of piling up. Default `10s`.
+    pub max_queue_duration: PromDuration,
     /// Longest query text accepted (a size such as `64KiB`); longer ones are
     /// refused with a `bad_data` error (HTTP 400), in rule files too. `0`
     /// means unlimited. Default `64KiB`.
@@ -40,6 +45,14 @@ pub struct QueryConfig {
     /// past it the query fails with an `execution` error. `0` means
     /// unlimited. Default `1GiB`.
     pub max_memory: ByteSize,
+    /// Most memory the API's queries running at once may hold together
+    /// (estimated as for `max_memory`); a query that would take them past it
+    /// is refused with an `unavailable` error (HTTP 503, `Retry-After: 5`)
+    /// and may succeed when retried. Rule and health-check queries are not
+    /// counted. `0` means no shared limit. Default: a quarter of the
+    /// machine's memory (or of the container's memory limit, when lower),
+    /// at least `max_memory`.
+    pub max_memory_total: ByteSize,
 }
 
 impl Default for QueryConfig {
@@ -55,6 +68,10 @@ impl Default for QueryConfig {
             max_depth: argus_promql::DEFAULT_MAX_DEPTH,
             max_subquery_points: argus_promql::DEFAULT_MAX_SUBQUERY_POINTS,
             max_memory: ByteSize(argus_promql::DEFAULT_MAX_MEMORY_BYTES as u64),
+            max_queue_duration: PromDuration(10_000),
+            max_memory_total: ByteSize(
+                (memory_limit().unwrap_or(0) / 4).max(argus_promql::DEFAULT_MAX_MEMORY_BYTES as u64),
+            ),
         }
     }
 }
@@ -68,7 +85,17 @@ impl QueryConfig {
         }
     }
 
-    /// The engine options this section sets.
+    /// The memory pool of the API's queries (`max_memory_total`), or none.
+    pub fn memory_pool(&self) -> Option<argus_promql::MemoryPool> {
+        (self.max_memory_total.0 > 0).then(|| {
+            argus_promql::MemoryPool::new(
+                usize::try_from(self.max_memory_total.0).unwrap_or(usize::MAX),
+            )
+        })
+    }
+
+    /// The engine options this section sets (without the API's shared
+    /// memory pool: rules and health checks are not held to it).
     pub fn engine_options(&self) -> argus_promql::EngineOptions {
         argus_promql::EngineOptions {
             lookback_ms: self.lookback_delta.as_millis(),
@@ -77,6 +104,57 @@ impl QueryConfig {
             parse: self.parse_limits(),
             max_subquery_points: self.max_subquery_points,
             max_memory_bytes: usize::try_from(self.max_memory.0).unwrap_or(usize::MAX),
+            memory_pool: None,
         }
+    }
+}
+
+/// The memory this process may use: the machine's (`MemTotal`), or the
+/// container's limit (cgroup v2 `memory.max`, v1 `memory.limit_in_bytes`)
+/// when that is lower. `None` where neither can be read.
+pub fn memory_limit() -> Option<u64> {
+    let machine = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| parse_meminfo_total(&t));
+    let cgroup = [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .find_map(|p| std::fs::read_to_string(p).ok()?.trim().parse::<u64>().ok());
+    match (machine, cgroup) {
+        (Some(m), Some(c)) => Some(m.min(c)),
+        (m, c) => m.or(c),
+    }
+}
+
+/// `MemTotal` of `/proc/meminfo`, in bytes.
+fn parse_meminfo_total(text: &str) -> Option<u64> {
+    let line = text.lines().find_map(|l| l.strip_prefix("MemTotal:"))?;
+    let kib: u64 = line.trim().trim_end_matches("kB").trim().parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meminfo_total_is_read_in_bytes() {
+        let text = "MemTotal:       24579200 kB\nMemFree:         1000 kB\n";
+        assert_eq!(parse_meminfo_total(text), Some(24_579_200 * 1024));
+        assert_eq!(parse_meminfo_total("MemFree: 1 kB\n"), None);
+    }
+
+    #[test]
+    fn the_shared_limit_defaults_to_at_least_one_query_s_limit() {
+        let c = QueryConfig::default();
+        assert!(c.max_memory_total.0 >= c.max_memory.0);
+        assert!(c.memory_pool().is_some());
+        let off = QueryConfig {
+            max_memory_total: ByteSize(0),
+            ..QueryConfig::default()
+        };
+        assert!(off.memory_pool().is_none());
     }
 }

@@ -28,11 +28,11 @@
 
 use crate::config::QueryConfig;
 use argus_promql::{
-    Engine, EngineOptions, ParseLimits, PromqlError, QueryRequest, QueryResult, Value,
+    Engine, EngineOptions, MemoryPool, ParseLimits, PromqlError, QueryRequest, QueryResult, Value,
 };
 use argus_tsdb::Db;
 use argus_web::params::{ApiError, ErrorType};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -78,6 +78,14 @@ pub struct QueryService {
     rules_engine: Engine,
     slots: Arc<Semaphore>,
     max_concurrent: usize,
+    /// Longest an API query waits for a slot.
+    max_queue: Duration,
+    /// The memory the API's running queries share (`query.max_memory_total`).
+    memory_pool: Option<MemoryPool>,
+    /// API queries refused after waiting `max_queue` for a slot.
+    refused_queued: AtomicU64,
+    /// API queries refused because the shared memory was in use.
+    refused_busy: AtomicU64,
     /// The threads the API's queries run on, at a lower priority.
     pool: crate::pool::QueryPool,
 }
@@ -108,6 +116,10 @@ impl QueryService {
             opts,
             slots: Arc::new(Semaphore::new(cfg.max_concurrent.max(1))),
             max_concurrent: cfg.max_concurrent.max(1),
+            max_queue: cfg.max_queue_duration.to_std(),
+            memory_pool: cfg.memory_pool(),
+            refused_queued: AtomicU64::new(0),
+            refused_busy: AtomicU64::new(0),
             pool: crate::pool::QueryPool::new(cfg.max_concurrent.max(1)),
         }
     }
@@ -140,6 +152,43 @@ impl QueryService {
         self.max_concurrent
     }
 
+    /// Appends the query service's metrics (text format 0.0.4): refusals
+    /// and the memory the API's queries hold together.
+    pub fn metrics_text(&self, out: &mut String) {
+        use argus_model::exposition::write_family;
+        let c = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
+        write_family(
+            "argus_query_queue_refusals_total",
+            "counter",
+            "API queries refused with 503 after waiting query.max_queue_duration for a free slot.",
+            c(&self.refused_queued),
+            out,
+        );
+        write_family(
+            "argus_query_memory_refusals_total",
+            "counter",
+            "API queries refused with 503 because the queries running held the memory they share (query.max_memory_total).",
+            c(&self.refused_busy),
+            out,
+        );
+        if let Some(p) = &self.memory_pool {
+            write_family(
+                "argus_query_memory_held_bytes",
+                "gauge",
+                "Estimated memory held now by the API's running queries.",
+                p.used() as f64,
+                out,
+            );
+            write_family(
+                "argus_query_memory_limit_bytes",
+                "gauge",
+                "The memory the API's running queries may hold together (query.max_memory_total).",
+                p.total() as f64,
+                out,
+            );
+        }
+    }
+
     /// The timeout a request gets: its own `timeout` parameter capped by the
     /// configured one.
     pub fn effective_timeout(&self, requested: Option<Duration>) -> Duration {
@@ -160,11 +209,22 @@ impl QueryService {
         let cancel = Arc::new(AtomicBool::new(false));
         let _guard = CancelOnDrop(cancel.clone());
 
+        let queue_end = deadline.min(tokio::time::Instant::now() + self.max_queue);
         let permit =
-            match tokio::time::timeout_at(deadline, self.slots.clone().acquire_owned()).await {
+            match tokio::time::timeout_at(queue_end, self.slots.clone().acquire_owned()).await {
                 Ok(Ok(p)) => p,
                 Ok(Err(_closed)) => {
                     return Err(ApiError::internal("the query slots were closed"));
+                }
+                Err(_elapsed) if queue_end < deadline => {
+                    self.refused_queued.fetch_add(1, Ordering::Relaxed);
+                    return Err(ApiError {
+                        kind: ErrorType::Unavailable,
+                        message: format!(
+                            "{} queries are running and this one waited {:?} for a slot (query.max_queue_duration); try again shortly",
+                            self.max_concurrent, self.max_queue
+                        ),
+                    });
                 }
                 Err(_elapsed) => {
                     return Err(ApiError {
@@ -180,6 +240,7 @@ impl QueryService {
         let engine = Engine::new(EngineOptions {
             lookback_ms: job.lookback_ms.unwrap_or(self.opts.lookback_ms),
             timeout: remaining,
+            memory_pool: self.memory_pool.clone(),
             ..self.opts.clone()
         });
         let req = QueryRequest {
@@ -199,7 +260,12 @@ impl QueryService {
             // that arrives after the deadline is still a timeout, as the
             // caller asked for an answer within `timeout`.
             Ok(Ok(_)) if tokio::time::Instant::now() > deadline => Err(PromqlError::Timeout.into()),
-            Ok(Ok(res)) => res.map_err(ApiError::from),
+            Ok(Ok(res)) => res.map_err(|e| {
+                if matches!(e, PromqlError::Busy { .. }) {
+                    self.refused_busy.fetch_add(1, Ordering::Relaxed);
+                }
+                ApiError::from(e)
+            }),
             Ok(Err(lost)) => {
                 tracing::error!(error = %lost, "A query evaluation failed; the query was answered with an internal error.");
                 Err(ApiError::internal(format!(
@@ -249,6 +315,76 @@ mod tests {
             flag.load(Ordering::Acquire),
             "the timed-out future was dropped"
         );
+    }
+
+    fn service(cfg: QueryConfig) -> (tempfile::TempDir, QueryService) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(
+            dir.path(),
+            argus_tsdb::Options::default(),
+            Arc::new(argus_model::SystemClock),
+        )
+        .unwrap();
+        (dir, QueryService::new(&cfg, db))
+    }
+
+    fn job(timeout: Option<Duration>) -> QueryJob {
+        QueryJob {
+            expr: "vector(1)".into(),
+            start_ms: 0,
+            end_ms: 0,
+            step_ms: 0,
+            timeout,
+            lookback_ms: None,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_query_queued_past_the_queue_duration_is_refused_as_unavailable() {
+        let (_dir, svc) = service(QueryConfig {
+            max_concurrent: 1,
+            max_queue_duration: PromDuration(2_000),
+            ..QueryConfig::default()
+        });
+        let held = svc.slots.clone().acquire_owned().await.unwrap();
+        let started = tokio::time::Instant::now();
+        let err = svc.run(job(None)).await.unwrap_err();
+        assert_eq!(err.kind, ErrorType::Unavailable, "{}", err.message);
+        assert!(err.message.contains("query.max_queue_duration"), "{}", err.message);
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        // A request whose own timeout ends first still gets a timeout.
+        let err = svc.run(job(Some(Duration::from_secs(1)))).await.unwrap_err();
+        assert_eq!(err.kind, ErrorType::Timeout);
+        let mut text = String::new();
+        svc.metrics_text(&mut text);
+        assert!(text.contains("argus_query_queue_refusals_total 1\n"), "{text}");
+        // With the slot free, the same query runs (on a query thread, in
+        // real time: a paused clock would let its deadline pass at once).
+        drop(held);
+        tokio::time::resume();
+        assert!(svc.run(job(None)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn api_queries_share_the_memory_pool_and_rules_do_not() {
+        let (_dir, svc) = service(QueryConfig {
+            max_memory_total: argus_web::values::ByteSize(1 << 20),
+            ..QueryConfig::default()
+        });
+        let pool = svc.memory_pool.clone().unwrap();
+        let mut other = pool.reservation();
+        other.resize(1 << 20).unwrap();
+        let err = svc.run(job(None)).await.unwrap_err();
+        assert_eq!(err.kind, ErrorType::Unavailable, "{}", err.message);
+        assert!(svc.rule_query("vector(1)", 0).is_ok());
+        assert!(svc.instant("vector(1)", 0).is_ok());
+        let mut text = String::new();
+        svc.metrics_text(&mut text);
+        assert!(text.contains("argus_query_memory_refusals_total 1\n"), "{text}");
+        assert!(text.contains("argus_query_memory_limit_bytes 1048576\n"), "{text}");
+        drop(other);
+        assert!(svc.run(job(None)).await.is_ok());
+        assert_eq!(pool.used(), 0);
     }
 
     #[test]

@@ -62,6 +62,10 @@ impl ErrorType {
     }
 }
 
+/// The `Retry-After` (seconds) of an `unavailable` answer: the server is busy
+/// (every query slot taken, the queries' shared memory in use).
+pub const RETRY_AFTER_UNAVAILABLE_S: &str = "5";
+
 /// An API error rendered as `{"status":"error","errorType":..,"error":..}`.
 #[derive(Debug)]
 pub struct ApiError {
@@ -95,7 +99,15 @@ impl IntoResponse for ApiError {
             "errorType": self.kind.as_str(),
             "error": self.message,
         });
-        (self.kind.status(), axum::Json(body)).into_response()
+        let mut r = (self.kind.status(), axum::Json(body)).into_response();
+        if self.kind == ErrorType::Unavailable {
+            // Busy now, not broken: tell clients when to come back.
+            r.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_AFTER_UNAVAILABLE_S),
+            );
+        }
+        r
     }
 }
 
@@ -121,6 +133,7 @@ impl From<argus_promql::PromqlError> for ApiError {
             P::Execution(_) | P::TooManySamples | P::TooMuchMemory { .. } => ErrorType::Execution,
             P::Timeout => ErrorType::Timeout,
             P::Canceled => ErrorType::Canceled,
+            P::Busy { .. } => ErrorType::Unavailable,
             P::Storage(_) => ErrorType::Internal,
         };
         let message = match &e {
@@ -327,6 +340,21 @@ pub fn ts_json(ms: i64) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_busy_query_is_a_503_with_retry_after_and_a_timeout_is_not() {
+        let busy = ApiError::from(argus_promql::PromqlError::Busy {
+            used: 10,
+            limit: 10,
+        });
+        assert_eq!(busy.kind, ErrorType::Unavailable);
+        let r = busy.into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[axum::http::header::RETRY_AFTER], "5");
+        let r = ApiError::from(argus_promql::PromqlError::Timeout).into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(r.headers().get(axum::http::header::RETRY_AFTER).is_none());
+    }
 
     #[test]
     fn times_and_durations() {

@@ -71,6 +71,31 @@ fn memory_is_limited_per_query() {
 }
 
 #[test]
+fn queries_share_the_pool_and_give_it_back_when_they_end() {
+    let m = store_of(20, 100);
+    let pool = crate::MemoryPool::new(1 << 20);
+    let e = engine_with(|o| o.memory_pool = Some(pool.clone()));
+    // Alone, the query fits the pool, and holds nothing once it ends.
+    assert!(e.range_query(&m, "m + m", 0, 99_000, 1000).is_ok());
+    assert_eq!(pool.used(), 0);
+    // Another query holds most of the pool: this one is refused as busy
+    // (retryable, 503), not as too large for its own limit.
+    let mut other = pool.reservation();
+    other.resize((1 << 20) - (8 << 10)).unwrap();
+    let err = e.range_query(&m, "m + m", 0, 99_000, 1000).unwrap_err();
+    assert!(
+        matches!(err, PromqlError::Busy { limit, .. } if limit == 1 << 20),
+        "{err:?}"
+    );
+    assert_eq!((err.http_status(), err.is_retryable()), (503, true));
+    assert_eq!(pool.used(), (1 << 20) - (8 << 10), "the refused query gave back its part");
+    // Once the other query ends, the same query runs again.
+    drop(other);
+    assert!(e.range_query(&m, "m + m", 0, 99_000, 1000).is_ok());
+    assert_eq!(pool.used(), 0);
+}
+
+#[test]
 fn a_range_query_past_11000_points_is_refused() {
     let m = MemStorage::new();
     let err = Engine::new(EngineOptions::default())

@@ -112,6 +112,9 @@ pub(crate) struct Evaluator<'a> {
     pub max_memory_bytes: usize,
     pub samples: usize,
     pub bytes: usize,
+    /// What this query holds of the memory shared by running queries, when
+    /// the engine has a pool: kept equal to `bytes`.
+    pub reservation: Option<crate::memory::Reservation>,
     pub deadline: Option<Instant>,
     pub cancel: Option<&'a AtomicBool>,
     pub query_start: i64,
@@ -144,7 +147,22 @@ impl<'a> Evaluator<'a> {
     pub fn charge(&mut self, points: usize, bytes: usize) -> Result<(), PromqlError> {
         self.samples = self.samples.saturating_add(points);
         self.bytes = self.bytes.saturating_add(bytes);
-        self.within_limits(0)
+        self.within_limits(0)?;
+        self.reserve()
+    }
+
+    /// Makes the shared pool's reservation follow `bytes` (growing or
+    /// shrinking); fails with `Busy` when the pool lacks the growth.
+    pub fn reserve(&mut self) -> Result<(), PromqlError> {
+        match self.reservation.as_mut() {
+            Some(r) => r.resize(self.bytes),
+            None => Ok(()),
+        }
+    }
+
+    /// Bytes this query could hold now under the shared pool, if any.
+    fn pool_room(&self) -> Option<usize> {
+        self.reservation.as_ref().map(|r| r.room())
     }
 
     /// Samples that may still be loaded within `max_samples` and
@@ -155,9 +173,16 @@ impl<'a> Evaluator<'a> {
             (self.max_samples > 0).then(|| self.max_samples.saturating_sub(self.samples));
         let by_bytes = (self.max_memory_bytes > 0)
             .then(|| self.max_memory_bytes.saturating_sub(self.bytes) / POINT_BYTES);
-        match (by_count, by_bytes) {
-            (None, None) => 0,
-            (a, b) => a.unwrap_or(usize::MAX).min(b.unwrap_or(usize::MAX)).max(1),
+        let by_pool = self
+            .pool_room()
+            .map(|room| room.saturating_sub(self.bytes) / POINT_BYTES);
+        match (by_count, by_bytes, by_pool) {
+            (None, None, None) => 0,
+            (a, b, c) => a
+                .unwrap_or(usize::MAX)
+                .min(b.unwrap_or(usize::MAX))
+                .min(c.unwrap_or(usize::MAX))
+                .max(1),
         }
     }
 
@@ -166,6 +191,14 @@ impl<'a> Evaluator<'a> {
     pub fn budget_error(&self) -> PromqlError {
         let by_count = self.max_samples.saturating_sub(self.samples);
         let by_bytes = self.max_memory_bytes.saturating_sub(self.bytes) / POINT_BYTES;
+        if let Some(r) = &self.reservation {
+            let by_pool = r.room().saturating_sub(self.bytes) / POINT_BYTES;
+            let binding = (self.max_samples == 0 || by_pool < by_count)
+                && (self.max_memory_bytes == 0 || by_pool < by_bytes);
+            if binding {
+                return r.busy();
+            }
+        }
         if self.max_memory_bytes > 0 && (self.max_samples == 0 || by_bytes < by_count) {
             PromqlError::TooMuchMemory {
                 limit: self.max_memory_bytes,
@@ -186,6 +219,11 @@ impl<'a> Evaluator<'a> {
             return Err(PromqlError::TooMuchMemory {
                 limit: self.max_memory_bytes,
             });
+        }
+        if let Some(r) = &self.reservation {
+            if bytes > r.room() {
+                return Err(r.busy());
+            }
         }
         Ok(())
     }

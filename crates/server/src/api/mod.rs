@@ -199,6 +199,7 @@ async fn own_metrics(State(st): State<AppState>) -> Response {
     let stats = st.db.stats();
     let mut body = st.metrics.render(&stats, st.scrape.as_deref());
     body.push_str(&st.tap.metrics_text());
+    st.query.metrics_text(&mut body);
     st.writes.render(&mut body);
     if let Some(rw) = &st.remote_write {
         rw.render(&mut body);
