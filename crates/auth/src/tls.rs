@@ -2,6 +2,10 @@
 //! `tls_server_config`, and a listener that completes handshakes off the
 //! accept loop, so a slow client cannot hold up others.
 //!
+//! With `client_allowed_sans`, a client certificate the client CA verified
+//! must also carry one of the listed subject alternative names (DNS name,
+//! email address, IP address or URI, compared exactly), as in Prometheus.
+//!
 //! Certificates are read again when the web configuration file or one of
 //! the certificate files changes, at most once a second, as Prometheus picks
 //! up renewed certificates without a restart.
@@ -22,6 +26,8 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
 use super::webconfig::TlsServerConfig;
+
+mod sans;
 
 /// How long a client may take to finish the handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,8 +58,13 @@ pub fn check(t: &TlsServerConfig) -> Result<(), String> {
         }
         other => return Err(format!("unknown client_auth_type {other:?}")),
     }
-    if !t.client_allowed_sans.is_empty() {
-        return Err("client_allowed_sans is not supported yet; restrict clients with a dedicated client CA (client_ca_file)".into());
+    if !t.client_allowed_sans.is_empty() && auth != "RequireAndVerifyClientCert" {
+        // With VerifyClientCertIfGiven a client could connect without a
+        // certificate, and so without any name to check (Prometheus refuses
+        // it too).
+        return Err(format!(
+            "client_allowed_sans needs client_auth_type RequireAndVerifyClientCert (it is {auth}), as only then does every client present a verified certificate whose names can be checked"
+        ));
     }
     let min = version(t.min_version.as_deref().unwrap_or("TLS12"))?;
     let max = version(t.max_version.as_deref().unwrap_or("TLS13"))?;
@@ -182,7 +193,12 @@ pub fn server_config(t: &TlsServerConfig, http2: bool) -> Result<ServerConfig, S
         } else {
             b
         };
-        b.build().map_err(|e| format!("client_ca: {e}"))?
+        let v = b.build().map_err(|e| format!("client_ca: {e}"))?;
+        if t.client_allowed_sans.is_empty() {
+            v
+        } else {
+            Arc::new(sans::AllowedSans::new(v, t.client_allowed_sans.clone()))
+        }
     };
     let mut cfg = builder
         .with_client_cert_verifier(verifier)
@@ -296,6 +312,13 @@ mod tests {
     #[test]
     fn check_names_what_is_wrong() {
         assert!(check(&cfg()).is_ok());
+        assert!(check(&TlsServerConfig {
+            client_auth_type: Some("RequireAndVerifyClientCert".into()),
+            client_ca_file: Some("ca.pem".into()),
+            client_allowed_sans: vec!["scraper.example".into()],
+            ..cfg()
+        })
+        .is_ok());
         let cases: Vec<(TlsServerConfig, &str)> = vec![
             (
                 TlsServerConfig {
@@ -317,6 +340,22 @@ mod tests {
                     ..cfg()
                 },
                 "nobody verified",
+            ),
+            (
+                TlsServerConfig {
+                    client_allowed_sans: vec!["scraper.example".into()],
+                    ..cfg()
+                },
+                "client_allowed_sans needs client_auth_type RequireAndVerifyClientCert (it is NoClientCert)",
+            ),
+            (
+                TlsServerConfig {
+                    client_auth_type: Some("VerifyClientCertIfGiven".into()),
+                    client_ca_file: Some("ca.pem".into()),
+                    client_allowed_sans: vec!["scraper.example".into()],
+                    ..cfg()
+                },
+                "client_allowed_sans needs client_auth_type RequireAndVerifyClientCert (it is VerifyClientCertIfGiven)",
             ),
             (
                 TlsServerConfig {

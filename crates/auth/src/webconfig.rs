@@ -65,7 +65,8 @@ pub struct TlsServerConfig {
     pub client_auth_type: Option<String>,
     /// The CA file for client certificates.
     pub client_ca_file: Option<PathBuf>,
-    /// Client certificates must carry one of these subject alternative names.
+    /// Client certificates must also carry one of these subject alternative
+    /// names (DNS, email, IP or URI; needs `RequireAndVerifyClientCert`).
     pub client_allowed_sans: Vec<String>,
     /// `TLS12` (default) or `TLS13`.
     pub min_version: Option<String>,

@@ -32,3 +32,29 @@ pub fn alert_store(out: &mut String, h: &argus_alert::store::StoreHealth) {
         h.pending_changes as f64,
     );
 }
+
+/// The audit log's backlog: `argus_audit_pending_entries`,
+/// `argus_audit_write_failures_total` and `argus_audit_dropped_entries_total`.
+pub fn audit(out: &mut String, log: &argus_auth::audit::AuditLog) {
+    family(
+        out,
+        "argus_audit_pending_entries",
+        "gauge",
+        "Audit entries kept in memory because the audit log cannot be written (a full disk, say).",
+        log.pending_entries() as f64,
+    );
+    family(
+        out,
+        "argus_audit_write_failures_total",
+        "counter",
+        "Failed tries to write the audit log.",
+        log.write_failures_total() as f64,
+    );
+    family(
+        out,
+        "argus_audit_dropped_entries_total",
+        "counter",
+        "Audit entries dropped unwritten because too many waited for the disk.",
+        log.dropped_entries_total() as f64,
+    );
+}

@@ -68,6 +68,8 @@ pub struct AppState {
     pub recover: Option<argus_recover::RecoverService>,
     /// The log store, for its self-metrics and the status banner.
     pub logs: Option<Arc<crate::logs::LogsRuntime>>,
+    /// The audit log, for its self-metrics.
+    pub audit: Option<Arc<argus_auth::Auth>>,
 }
 
 /// Builds the router. `max_body` bounds request bodies in bytes.
@@ -206,6 +208,9 @@ async fn own_metrics(State(st): State<AppState>) -> Response {
     }
     if let Some(h) = &st.alert_store {
         crate::selfmetrics::alert_store(&mut body, &h.get());
+    }
+    if let Some(a) = &st.audit {
+        crate::selfmetrics::audit(&mut body, a.audit());
     }
     st.forwarder.metrics_text(&mut body);
     if let Some(i) = &st.incidents {

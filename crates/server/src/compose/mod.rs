@@ -91,6 +91,7 @@ async fn start(
     // Checked before anything starts: a bad web configuration stops here.
     let auth = auth::Auth::new(&cfg.auth_settings(), &opts.data_dir, clock.clone())
         .map_err(ServerError::Auth)?;
+    up.push(Part::task("audit_flush", spawn_audit_flush(auth.clone())));
     let storage = start_store(opts, clock.clone(), up).await?;
     let db = storage.db().clone();
     // Before maintenance starts: the queues' WAL holds are taken here.
@@ -282,6 +283,7 @@ async fn start(
         incidents: Some(incidents),
         recover: Some(recover),
         logs,
+        audit: Some(auth.clone()),
     };
     state.ready.store(true, Ordering::Release);
     let app = api::router(state, cfg.limits.max_request_body.0 as usize)
@@ -495,6 +497,27 @@ fn alerting_part(alerting: &Arc<alerting::AlertingService>) -> Part {
 
 /// Reloads the configuration on SIGHUP, like Prometheus.
 #[cfg(unix)]
+/// How often audit entries held in memory (the disk was full) are retried.
+const AUDIT_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Writes audit entries that waited for the disk, every
+/// [`AUDIT_FLUSH_EVERY`], so they reach the file once it has room even when
+/// no one acts meanwhile.
+fn spawn_audit_flush(auth: Arc<auth::Auth>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(AUDIT_FLUSH_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if auth.audit().pending_entries() == 0 {
+                continue;
+            }
+            let a = auth.clone();
+            let _ = tokio::task::spawn_blocking(move || a.audit().flush_pending()).await;
+        }
+    })
+}
+
 fn spawn_sighup_reload(
     reload: Arc<ReloadService>,
 ) -> Result<tokio::task::JoinHandle<()>, ServerError> {
