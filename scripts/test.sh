@@ -30,6 +30,10 @@ python3 -c 'import logging_loki, opentelemetry.sdk._logs, opentelemetry.exporter
   python3 -m pip install -q python-logging-loki opentelemetry-sdk opentelemetry-exporter-otlp-proto-http || \
   python3 -m pip install -q --break-system-packages python-logging-loki opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
 
+# A real DNS server (dnsmasq) serving SRV and MX records for the DNS service discovery tests
+# (crates/ingest: scrape::dns_sd fails, never skips, without it).
+need dnsmasq || apt_install dnsmasq-base
+
 # Redis for the service health tests (argus-health): the system one on 6379, and the
 # redis-server binary, which the Redis-restart test runs on a port of its own.
 need redis-server && need redis-cli || apt_install redis-server redis-tools

@@ -191,14 +191,22 @@ fn alertmanagers_load_and_unsupported_discovery_is_refused() {
         ["http://am:9093/am/api/v2/alerts"]
     );
     assert_eq!(s.alert_relabel_configs.len(), 1);
-    let e = Config::from_yaml_str(
+    // kubernetes_sd_configs loads (in-cluster when api_server is absent);
+    // other discoveries are refused by name.
+    let cfg = Config::from_yaml_str(
         "scrape_configs:\n  - job_name: k8s\n    kubernetes_sd_configs: [{role: pod}]\n",
+        "prometheus.yml",
+    )
+    .unwrap();
+    assert_eq!(cfg.scrape_configs[0].kubernetes_sd_configs.len(), 1);
+    let e = Config::from_yaml_str(
+        "scrape_configs:\n  - job_name: c\n    consul_sd_configs: [{server: 'localhost:8500'}]\n",
         "prometheus.yml",
     )
     .unwrap_err()
     .to_string();
     assert!(
-        e.contains("job \"k8s\": kubernetes_sd_configs is not supported yet"),
+        e.contains("job \"c\": consul_sd_configs is not supported yet"),
         "{e}"
     );
     let cfg =
@@ -262,14 +270,19 @@ fn the_migration_guide_lists_every_key() {
 }
 
 #[test]
-fn dns_srv_records_are_refused_by_name() {
-    let e = Config::from_yaml_str(
+fn dns_srv_records_load_and_mx_needs_a_port() {
+    Config::from_yaml_str(
         "scrape_configs:\n  - job_name: d\n    dns_sd_configs:\n      - names: [_prometheus._tcp.example.com]\n",
+        "prometheus.yml",
+    )
+    .unwrap();
+    let e = Config::from_yaml_str(
+        "scrape_configs:\n  - job_name: d\n    dns_sd_configs:\n      - names: [example.com]\n        type: MX\n",
         "prometheus.yml",
     )
     .unwrap_err()
     .to_string();
-    assert!(e.contains("type SRV is not supported yet"), "{e}");
+    assert!(e.contains("a port is required for MX records"), "{e}");
 }
 
 #[test]
