@@ -152,7 +152,12 @@ pub(crate) async fn resolve_records(
     let lookup = match lookup {
         Ok(l) => l,
         Err(e) if e.is_no_records_found() || e.is_nx_domain() => return Ok(Vec::new()),
-        Err(e) => return Err(format!("cannot look up the {} records of {name}: {e}", sd.kind.name())),
+        Err(e) => {
+            return Err(format!(
+                "cannot look up the {} records of {name}: {e}",
+                sd.kind.name()
+            ))
+        }
     };
     let port = sd.port.unwrap_or(0);
     let mut groups: Vec<TargetGroup> = lookup
@@ -170,11 +175,19 @@ pub(crate) async fn resolve_records(
                 }
                 RData::MX(mx) => {
                     let target = mx.exchange.to_string();
-                    (target.clone(), port, vec![("__meta_dns_mx_record_target", target)])
+                    (
+                        target.clone(),
+                        port,
+                        vec![("__meta_dns_mx_record_target", target)],
+                    )
                 }
                 RData::NS(ns) => {
                     let target = ns.0.to_string();
-                    (target.clone(), port, vec![("__meta_dns_ns_record_target", target)])
+                    (
+                        target.clone(),
+                        port,
+                        vec![("__meta_dns_ns_record_target", target)],
+                    )
                 }
                 // A CNAME on the way to the records, say.
                 _ => return None,
@@ -304,7 +317,10 @@ mod tests {
         let targets: Vec<&str> = g.iter().map(|t| t.targets[0].as_str()).collect();
         assert_eq!(targets, ["web-1.argus.test:9100", "web-2.argus.test:9101"]);
         assert_eq!(g[0].labels["__meta_dns_name"], "_node._tcp.argus.test");
-        assert_eq!(g[0].labels["__meta_dns_srv_record_target"], "web-1.argus.test.");
+        assert_eq!(
+            g[0].labels["__meta_dns_srv_record_target"],
+            "web-1.argus.test."
+        );
         assert_eq!(g[1].labels["__meta_dns_srv_record_port"], "9101");
 
         let mx: DnsSdConfig =
@@ -312,7 +328,10 @@ mod tests {
         let g = records(dns.port, &mx, "argus.test").await;
         assert_eq!(g.len(), 1);
         assert_eq!(g[0].targets, ["mail.argus.test:25"]);
-        assert_eq!(g[0].labels["__meta_dns_mx_record_target"], "mail.argus.test.");
+        assert_eq!(
+            g[0].labels["__meta_dns_mx_record_target"],
+            "mail.argus.test."
+        );
 
         // A name with no records gives no targets, not an error.
         let none = resolve_records(&resolver_of(dns.port), &srv, "_none._tcp.argus.test").await;
@@ -332,7 +351,10 @@ mod tests {
         let e = resolve_records(&resolver_of(port), &srv, "_node._tcp.argus.test")
             .await
             .unwrap_err();
-        assert!(e.contains("cannot look up the SRV records of _node._tcp.argus.test"), "{e}");
+        assert!(
+            e.contains("cannot look up the SRV records of _node._tcp.argus.test"),
+            "{e}"
+        );
     }
 
     #[tokio::test]
