@@ -37,9 +37,9 @@ pub use engine::{
     DEFAULT_MAX_SUBQUERY_POINTS, MAX_POINTS,
 };
 pub use error::PromqlError;
-pub use memory::{MemoryPool, Reservation};
 pub use eval::util::almost_equal;
 pub use eval::Annotations;
+pub use memory::{MemoryPool, Reservation};
 pub use parse::{
     parse, tree_depth, with_stack, ParseLimits, DEFAULT_MAX_DEPTH, DEFAULT_MAX_LENGTH,
 };

@@ -150,7 +150,13 @@ mod tests {
         let mut other = pool.reservation();
         other.resize(50).unwrap();
         let err = r.resize(60).unwrap_err();
-        assert_eq!(err, PromqlError::Busy { used: 90, limit: 100 });
+        assert_eq!(
+            err,
+            PromqlError::Busy {
+                used: 90,
+                limit: 100
+            }
+        );
         assert_eq!((r.held(), pool.used()), (40, 90));
         assert_eq!(r.room(), 50);
         r.resize(10).unwrap();

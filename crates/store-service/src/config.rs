@@ -70,7 +70,8 @@ impl Default for QueryConfig {
             max_memory: ByteSize(argus_promql::DEFAULT_MAX_MEMORY_BYTES as u64),
             max_queue_duration: PromDuration(10_000),
             max_memory_total: ByteSize(
-                (memory_limit().unwrap_or(0) / 4).max(argus_promql::DEFAULT_MAX_MEMORY_BYTES as u64),
+                (memory_limit().unwrap_or(0) / 4)
+                    .max(argus_promql::DEFAULT_MAX_MEMORY_BYTES as u64),
             ),
         }
     }

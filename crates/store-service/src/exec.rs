@@ -210,29 +210,30 @@ impl QueryService {
         let _guard = CancelOnDrop(cancel.clone());
 
         let queue_end = deadline.min(tokio::time::Instant::now() + self.max_queue);
-        let permit =
-            match tokio::time::timeout_at(queue_end, self.slots.clone().acquire_owned()).await {
-                Ok(Ok(p)) => p,
-                Ok(Err(_closed)) => {
-                    return Err(ApiError::internal("the query slots were closed"));
-                }
-                Err(_elapsed) if queue_end < deadline => {
-                    self.refused_queued.fetch_add(1, Ordering::Relaxed);
-                    return Err(ApiError {
+        let permit = match tokio::time::timeout_at(queue_end, self.slots.clone().acquire_owned())
+            .await
+        {
+            Ok(Ok(p)) => p,
+            Ok(Err(_closed)) => {
+                return Err(ApiError::internal("the query slots were closed"));
+            }
+            Err(_elapsed) if queue_end < deadline => {
+                self.refused_queued.fetch_add(1, Ordering::Relaxed);
+                return Err(ApiError {
                         kind: ErrorType::Unavailable,
                         message: format!(
                             "{} queries are running and this one waited {:?} for a slot (query.max_queue_duration); try again shortly",
                             self.max_concurrent, self.max_queue
                         ),
                     });
-                }
-                Err(_elapsed) => {
-                    return Err(ApiError {
-                        kind: ErrorType::Timeout,
-                        message: "query timed out in query queue".into(),
-                    })
-                }
-            };
+            }
+            Err(_elapsed) => {
+                return Err(ApiError {
+                    kind: ErrorType::Timeout,
+                    message: "query timed out in query queue".into(),
+                })
+            }
+        };
         let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
         if remaining.is_zero() {
             return Err(PromqlError::Timeout.into());
@@ -350,14 +351,24 @@ mod tests {
         let started = tokio::time::Instant::now();
         let err = svc.run(job(None)).await.unwrap_err();
         assert_eq!(err.kind, ErrorType::Unavailable, "{}", err.message);
-        assert!(err.message.contains("query.max_queue_duration"), "{}", err.message);
+        assert!(
+            err.message.contains("query.max_queue_duration"),
+            "{}",
+            err.message
+        );
         assert_eq!(started.elapsed(), Duration::from_secs(2));
         // A request whose own timeout ends first still gets a timeout.
-        let err = svc.run(job(Some(Duration::from_secs(1)))).await.unwrap_err();
+        let err = svc
+            .run(job(Some(Duration::from_secs(1))))
+            .await
+            .unwrap_err();
         assert_eq!(err.kind, ErrorType::Timeout);
         let mut text = String::new();
         svc.metrics_text(&mut text);
-        assert!(text.contains("argus_query_queue_refusals_total 1\n"), "{text}");
+        assert!(
+            text.contains("argus_query_queue_refusals_total 1\n"),
+            "{text}"
+        );
         // With the slot free, the same query runs (on a query thread, in
         // real time: a paused clock would let its deadline pass at once).
         drop(held);
@@ -380,8 +391,14 @@ mod tests {
         assert!(svc.instant("vector(1)", 0).is_ok());
         let mut text = String::new();
         svc.metrics_text(&mut text);
-        assert!(text.contains("argus_query_memory_refusals_total 1\n"), "{text}");
-        assert!(text.contains("argus_query_memory_limit_bytes 1048576\n"), "{text}");
+        assert!(
+            text.contains("argus_query_memory_refusals_total 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("argus_query_memory_limit_bytes 1048576\n"),
+            "{text}"
+        );
         drop(other);
         assert!(svc.run(job(None)).await.is_ok());
         assert_eq!(pool.used(), 0);

@@ -88,7 +88,11 @@ fn queries_share_the_pool_and_give_it_back_when_they_end() {
         "{err:?}"
     );
     assert_eq!((err.http_status(), err.is_retryable()), (503, true));
-    assert_eq!(pool.used(), (1 << 20) - (8 << 10), "the refused query gave back its part");
+    assert_eq!(
+        pool.used(),
+        (1 << 20) - (8 << 10),
+        "the refused query gave back its part"
+    );
     // Once the other query ends, the same query runs again.
     drop(other);
     assert!(e.range_query(&m, "m + m", 0, 99_000, 1000).is_ok());
