@@ -6,7 +6,9 @@
 # query latency (p50, p95, max) and failed queries, peak RSS, and acknowledged samples lost (a 2xx'd
 # sample not found in the store afterwards; must be 0).
 # Usage: bench/overload.sh [SERIES=50000] [DURATION_S=60] [SENDERS=32] [QUERIES=40]
-# Env: RWGEN=path to the load generator (default: ../shared/peers/rwgen, built when missing).
+# Env: RWGEN=path to the load generator (default: ../shared/peers/rwgen, built when missing);
+#      ARGUS_CONFIG=a configuration file for Argus (to compare its limits: e.g. a `query:` section
+#      with `max_queue_duration: 2m` and `max_memory_total: 0` turns off early refusals).
 . "$(dirname "$0")/lib.sh"
 SERIES=${1:-50000}; DUR=${2:-60}; SENDERS=${3:-32}; QUERIES=${4:-40}
 OUT=$WORK/overload; rm -rf "$OUT"; mkdir -p "$OUT"
@@ -66,12 +68,13 @@ stored() {
 
 # ---- Argus
 PORT=19797
-ARGUS_LOG=warn "$ARGUS" server --data-dir "$OUT/argus-data" --listen 127.0.0.1:$PORT >"$OUT/argus.log" 2>&1 &
+ARGUS_LOG=warn "$ARGUS" server --data-dir "$OUT/argus-data" --listen 127.0.0.1:$PORT \
+  ${ARGUS_CONFIG:+--config "$ARGUS_CONFIG"} >"$OUT/argus.log" 2>&1 &
 SERVER_PID=$!
 trap 'kill $SERVER_PID 2>/dev/null' EXIT
 wait_http http://127.0.0.1:$PORT/-/ready || exit 1
 run argus $SERVER_PID http://127.0.0.1:$PORT
-echo "  server: write requests $(metric http://127.0.0.1:$PORT argus_ingest_requests_total), answered 503 (busy) $(metric http://127.0.0.1:$PORT argus_write_requests_throttled_total), failed $(metric http://127.0.0.1:$PORT argus_ingest_requests_failed_total)"
+echo "  server: write requests $(metric http://127.0.0.1:$PORT argus_ingest_requests_total), answered 503 (busy) $(metric http://127.0.0.1:$PORT argus_write_requests_throttled_total), failed $(metric http://127.0.0.1:$PORT argus_ingest_requests_failed_total); queries refused: queued too long $(metric http://127.0.0.1:$PORT argus_query_queue_refusals_total), memory in use $(metric http://127.0.0.1:$PORT argus_query_memory_refusals_total)"
 S=$(stored http://127.0.0.1:$PORT)
 echo "  stored samples $S; acknowledged but lost: $(awk -v a="$ACKED" -v s="${S:-0}" 'BEGIN{d=a-s; print (d>0?d:0)}')"
 kill $SERVER_PID; wait $SERVER_PID 2>/dev/null
