@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::collectors::process::ServiceConfig;
 use crate::collectors::{
     cpu::CpuCollector, disk::DiskCollector, filesystem::FilesystemCollector, filesystem::FsOptions,
-    gpu::GpuCollector, inventory::InventoryCollector, memory::MemoryCollector,
+    gpu::GpuCollector, gpu::GpuConfig, inventory::InventoryCollector, memory::MemoryCollector,
     network::NetworkCollector, pressure::PressureCollector, process::ProcessCollector, Collector,
 };
 use crate::expose::{render, Format, MetricFamily, MetricKind};
@@ -119,6 +119,8 @@ pub struct AgentConfig {
     pub collectors: CollectorsConfig,
     /// Filesystem collector settings.
     pub filesystem: FilesystemConfig,
+    /// GPU collector settings (dcgm-exporter names, per-process bound).
+    pub gpu: GpuConfig,
     /// How many processes to report by CPU and by memory. Default 10.
     pub top_n: usize,
     /// How often the process table is re-read, in seconds; gathers in between
@@ -142,6 +144,7 @@ impl Default for AgentConfig {
             os_release: "/etc/os-release".into(),
             collectors: CollectorsConfig::default(),
             filesystem: FilesystemConfig::default(),
+            gpu: GpuConfig::default(),
             top_n: 10,
             process_interval_secs: 15,
             services: Vec::new(),
@@ -194,6 +197,12 @@ impl Agent {
                 cfg.top_n
             )));
         }
+        if cfg.gpu.max_processes > 1000 {
+            return Err(CollectError::Config(format!(
+                "gpu.max_processes {} is above the limit of 1000",
+                cfg.gpu.max_processes
+            )));
+        }
         if let Some(s) = cfg
             .services
             .iter()
@@ -242,7 +251,7 @@ impl Agent {
             )));
         }
         let gpu = if c.gpu {
-            Some(GpuCollector::new())
+            Some(GpuCollector::with_config(cfg.gpu.clone(), proc_root))
         } else {
             None
         };
@@ -395,6 +404,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.push.unwrap().max_queue_bytes, 512 << 20);
+        let c: AgentConfig = serde_json::from_str(r#"{"gpu": {"dcgm_names": true}}"#).unwrap();
+        assert!(c.gpu.dcgm_names);
+        assert_eq!(c.gpu.max_processes, 32);
+        let e = serde_json::from_str::<AgentConfig>(r#"{"gpu": {"dcgm": true}}"#).unwrap_err();
+        assert!(e.to_string().contains("dcgm"), "{e}");
     }
 
     #[test]
@@ -416,7 +430,13 @@ mod tests {
             }],
             ..Default::default()
         };
-        assert!(Agent::new(cfg, clock).is_err());
+        assert!(Agent::new(cfg, clock.clone()).is_err());
+        let mut cfg = AgentConfig::default();
+        cfg.gpu.max_processes = 5000;
+        assert!(matches!(
+            Agent::new(cfg, clock),
+            Err(CollectError::Config(_))
+        ));
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod queue;
 pub mod tail;
 
 pub use agent::{Agent, AgentConfig, CollectorsConfig, FilesystemConfig, ServiceConfig};
+pub use collectors::gpu::GpuConfig;
 pub use expose::{negotiate, render, to_samples, Format, MetricFamily, MetricKind, MetricSample};
 pub use push::{PushConfig, PushStats, Pusher, SampleSource};
 pub use queue::DiskQueue;
