@@ -208,9 +208,12 @@ fn violations(metadata: &Value) -> Result<Vec<String>, String> {
                     "argus-recover depends on {dep} ({kind}); it may use only argus-model and argus-gotmpl (step templates): the server hands it each incident and answers its questions through the Host trait."
                 ));
             }
-            if pkg == "argus-logs" && ours(dep) && dep != "argus-model" {
+            if pkg == "argus-logs"
+                && ours(dep)
+                && !["argus-model", "argus-gotmpl"].contains(&dep.as_str())
+            {
                 out.push(format!(
-                    "argus-logs depends on {dep} ({kind}); it may use only argus-model."
+                    "argus-logs depends on {dep} ({kind}); it may use only argus-model and argus-gotmpl (LogQL line_format/label_format templates)."
                 ));
             }
             if pkg == "argus-incident" && ours(dep) && dep != "argus-model" {

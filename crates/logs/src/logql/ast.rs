@@ -43,6 +43,56 @@ pub enum Stage {
     Pattern(super::pattern::Pattern),
     /// `| regexp "(?P<status>\\d+)"`: the named groups of the first match.
     Regexp(Regex),
+    /// `| line_format "{{.level}}: {{__line__}}"`: the template's output replaces the line.
+    LineFormat(super::template::LineTemplate),
+    /// `| label_format a=b, c="{{.x}}-{{.y}}"`: renames and templated labels.
+    LabelFormat(Vec<LabelFmt>),
+    /// `| unwrap latency`: only in a range function, where the parser moves it to
+    /// [`MetricExpr::Range`]'s `unwrap`.
+    Unwrap(Unwrap),
+}
+
+/// One assignment of `label_format`.
+#[derive(Debug, Clone)]
+pub enum LabelFmt {
+    /// `dst=src`: `dst` takes `src`'s value and `src` is removed.
+    Rename {
+        /// The new name.
+        dst: String,
+        /// The label renamed.
+        src: String,
+    },
+    /// `dst="{{…}}"`: `dst` takes the template's output over the labels before the stage.
+    Template {
+        /// The label set.
+        dst: String,
+        /// The template.
+        tmpl: super::template::LineTemplate,
+    },
+}
+
+/// How `unwrap` reads a label's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conversion {
+    /// `unwrap x`: a float.
+    Number,
+    /// `unwrap duration(x)` or `duration_seconds(x)`: a Go duration, in seconds.
+    Duration,
+    /// `unwrap bytes(x)`: a byte size (`20KB`, `1.5MiB`), in bytes.
+    Bytes,
+}
+
+/// `| unwrap x` and the label filters after it.
+#[derive(Debug, Clone)]
+pub struct Unwrap {
+    /// The label whose value becomes the sample.
+    pub label: String,
+    /// How the value is read.
+    pub conv: Conversion,
+    /// Label filters after the unwrap (`| __error__=""`).
+    pub post: Vec<LabelExpr>,
+    /// Byte offset of `unwrap` in the query.
+    pub pos: usize,
 }
 
 /// A label named in `drop` or `keep`, with an optional matcher on its value.
@@ -146,7 +196,95 @@ pub enum RangeFn {
     BytesOverTime,
     /// Bytes per second over the window.
     BytesRate,
+    /// Sum of the unwrapped values.
+    SumOverTime,
+    /// Mean of the unwrapped values.
+    AvgOverTime,
+    /// Largest unwrapped value.
+    MaxOverTime,
+    /// Smallest unwrapped value.
+    MinOverTime,
+    /// Oldest unwrapped value in the window.
+    FirstOverTime,
+    /// Newest unwrapped value in the window.
+    LastOverTime,
+    /// Population variance of the unwrapped values.
+    StdvarOverTime,
+    /// Population standard deviation of the unwrapped values.
+    StddevOverTime,
+    /// The φ-quantile of the unwrapped values (`quantile_over_time(0.99, …)`).
+    QuantileOverTime,
+    /// Per-second increase of unwrapped values read as a counter (resets allowed),
+    /// extrapolated as Prometheus's `rate`.
+    RateCounter,
+    /// 1 when the window holds no line at all.
+    AbsentOverTime,
 }
+
+impl RangeFn {
+    /// The function's name in LogQL.
+    pub fn name(self) -> &'static str {
+        match self {
+            RangeFn::CountOverTime => "count_over_time",
+            RangeFn::Rate => "rate",
+            RangeFn::BytesOverTime => "bytes_over_time",
+            RangeFn::BytesRate => "bytes_rate",
+            RangeFn::SumOverTime => "sum_over_time",
+            RangeFn::AvgOverTime => "avg_over_time",
+            RangeFn::MaxOverTime => "max_over_time",
+            RangeFn::MinOverTime => "min_over_time",
+            RangeFn::FirstOverTime => "first_over_time",
+            RangeFn::LastOverTime => "last_over_time",
+            RangeFn::StdvarOverTime => "stdvar_over_time",
+            RangeFn::StddevOverTime => "stddev_over_time",
+            RangeFn::QuantileOverTime => "quantile_over_time",
+            RangeFn::RateCounter => "rate_counter",
+            RangeFn::AbsentOverTime => "absent_over_time",
+        }
+    }
+
+    /// The function called `name`.
+    pub fn from_name(name: &str) -> Option<RangeFn> {
+        ALL_RANGE_FNS.iter().copied().find(|f| f.name() == name)
+    }
+
+    /// True when the function reads log lines and refuses `unwrap`.
+    pub fn lines_only(self) -> bool {
+        matches!(
+            self,
+            RangeFn::CountOverTime | RangeFn::BytesOverTime | RangeFn::BytesRate
+        )
+    }
+
+    /// True when the function needs `unwrap`.
+    pub fn needs_unwrap(self) -> bool {
+        !self.lines_only() && !matches!(self, RangeFn::Rate | RangeFn::AbsentOverTime)
+    }
+
+    /// True when Loki accepts `by`/`without` on the function (every unwrapped function but
+    /// `sum_over_time`, `rate`, `rate_counter` and `absent_over_time`).
+    pub fn allows_grouping(self) -> bool {
+        self.needs_unwrap() && !matches!(self, RangeFn::SumOverTime | RangeFn::RateCounter)
+    }
+}
+
+const ALL_RANGE_FNS: &[RangeFn] = &[
+    RangeFn::CountOverTime,
+    RangeFn::Rate,
+    RangeFn::BytesOverTime,
+    RangeFn::BytesRate,
+    RangeFn::SumOverTime,
+    RangeFn::AvgOverTime,
+    RangeFn::MaxOverTime,
+    RangeFn::MinOverTime,
+    RangeFn::FirstOverTime,
+    RangeFn::LastOverTime,
+    RangeFn::StdvarOverTime,
+    RangeFn::StddevOverTime,
+    RangeFn::QuantileOverTime,
+    RangeFn::RateCounter,
+    RangeFn::AbsentOverTime,
+];
 
 /// A vector aggregation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,6 +329,13 @@ pub enum MetricExpr {
         log: LogQuery,
         /// The window, in nanoseconds.
         range_ns: i64,
+        /// `| unwrap x` at the end of the log query, for the functions over values.
+        unwrap: Option<Unwrap>,
+        /// φ of `quantile_over_time`.
+        param: Option<f64>,
+        /// `by`/`without` on the range function: series with the same group labels are
+        /// merged before the function runs.
+        grouping: Option<Grouping>,
     },
     /// `sum by (a) (…)`, `topk(3, …)`.
     Agg {

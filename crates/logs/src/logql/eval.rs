@@ -1,8 +1,9 @@
 //! Evaluating parsed queries against a [`LogSource`].
 
-use super::parse::{AggOp, Grouping, LogQuery, MetricExpr, Query, RangeFn};
+use super::parse::{AggOp, Grouping, LogQuery, MetricExpr, Query, RangeFn, Unwrap};
 use super::pipeline;
 use super::response::{matrix_json, streams_json, vector_json};
+use super::unwrap;
 use super::{Direction, Limits, LogqlError};
 use crate::record::{LogSource, SourceError};
 use argus_model::Labels;
@@ -201,7 +202,9 @@ pub(crate) fn eval_log(
             if out_of_reach {
                 continue;
             }
-            let Some(labels) = pipeline::run(&lq.stages, stream, &e.metadata, &e.line) else {
+            let Some((labels, line)) =
+                pipeline::run(&lq.stages, stream, &e.metadata, &e.line, e.ts_ns)
+            else {
                 continue;
             };
             let idx = match index.get(labels.as_ref()) {
@@ -213,7 +216,7 @@ pub(crate) fn eval_log(
                     keys.len() - 1
                 }
             };
-            kept.push((e.ts_ns, idx, e.line.clone()));
+            kept.push((e.ts_ns, idx, line.into_owned()));
             if kept.len() >= cap {
                 prune(&mut kept, limit, dir);
                 cutoff = if kept.len() == limit {
@@ -263,7 +266,20 @@ fn eval_metric(
             func,
             log,
             range_ns,
-        } => eval_range(src, *func, log, *range_ns, steps, limits, stats),
+            unwrap,
+            param,
+            grouping,
+        } => {
+            let spec = RangeSpec {
+                func: *func,
+                log,
+                range_ns: *range_ns,
+                unwrap: unwrap.as_ref(),
+                param: *param,
+                grouping: grouping.as_ref(),
+            };
+            eval_range(src, &spec, steps, limits, stats)
+        }
         MetricExpr::Agg {
             op,
             k,
@@ -281,15 +297,24 @@ fn eval_metric(
     }
 }
 
+/// A range function call.
+struct RangeSpec<'a> {
+    func: RangeFn,
+    log: &'a LogQuery,
+    range_ns: i64,
+    unwrap: Option<&'a Unwrap>,
+    param: Option<f64>,
+    grouping: Option<&'a Grouping>,
+}
+
 fn eval_range(
     src: &dyn LogSource,
-    func: RangeFn,
-    log: &LogQuery,
-    range_ns: i64,
+    spec: &RangeSpec<'_>,
     steps: Steps,
     limits: &Limits,
     stats: &mut Stats,
 ) -> Result<Vec<Series>, LogqlError> {
+    let (func, log, range_ns) = (spec.func, spec.log, spec.range_ns);
     let last = steps.at(steps.n.saturating_sub(1));
     let lo = steps.start.saturating_sub(range_ns).saturating_add(1);
     let hi = last.saturating_add(1);
@@ -306,10 +331,22 @@ fn eval_range(
         }
         for e in entries {
             stats.bytes = stats.bytes.saturating_add(e.line.len());
-            let Some(labels) = pipeline::run(&log.stages, stream, &e.metadata, &e.line) else {
+            let Some((labels, line)) =
+                pipeline::run(&log.stages, stream, &e.metadata, &e.line, e.ts_ns)
+            else {
                 continue;
             };
-            let v = if bytes { e.line.len() as f64 } else { 1.0 };
+            let (labels, v) = match spec.unwrap {
+                None => (labels, if bytes { line.len() as f64 } else { 1.0 }),
+                Some(u) => match unwrap::extract(u, labels) {
+                    Some(x) => x,
+                    None => continue,
+                },
+            };
+            let labels = match spec.grouping {
+                Some(g) => std::borrow::Cow::Owned(unwrap::group(&labels, g)),
+                None => labels,
+            };
             match samples.get_mut(labels.as_ref()) {
                 Some(s) => s.push((e.ts_ns, v)),
                 None => {
@@ -328,11 +365,37 @@ fn eval_range(
     if let Some(f) = failure {
         return Err(f);
     }
+    if func == RangeFn::AbsentOverTime {
+        return Ok(absent(samples, log, steps, range_ns));
+    }
     let per_second = matches!(func, RangeFn::Rate | RangeFn::BytesRate);
+    let summed = per_second
+        || matches!(
+            func,
+            RangeFn::CountOverTime | RangeFn::BytesOverTime | RangeFn::SumOverTime
+        );
     let secs = range_ns as f64 / 1e9;
     let mut out = Vec::with_capacity(samples.len());
     for (labels, mut s) in samples {
         s.sort_by_key(|x| x.0);
+        if !summed {
+            let mut points = Vec::new();
+            for i in 0..steps.n {
+                let t = steps.at(i);
+                let a = s.partition_point(|x| x.0 <= t.saturating_sub(range_ns));
+                let b = s.partition_point(|x| x.0 <= t);
+                if b > a {
+                    if let Some(v) = unwrap::window(func, spec.param, &s[a..b], t, range_ns) {
+                        points.push((i, v));
+                    }
+                }
+            }
+            if !points.is_empty() {
+                unwrap::check_error(&labels)?;
+                out.push(Series { labels, points });
+            }
+            continue;
+        }
         let mut prefix = Vec::with_capacity(s.len() + 1);
         prefix.push(0.0);
         let mut acc = 0.0;
@@ -352,10 +415,40 @@ fn eval_range(
             }
         }
         if !points.is_empty() {
+            if spec.unwrap.is_some() {
+                unwrap::check_error(&labels)?;
+            }
             out.push(Series { labels, points });
         }
     }
     Ok(out)
+}
+
+/// `absent_over_time`: 1 at the steps whose window holds no line of any series.
+fn absent(
+    samples: HashMap<Labels, Vec<(i64, f64)>>,
+    log: &LogQuery,
+    steps: Steps,
+    range_ns: i64,
+) -> Vec<Series> {
+    let mut times: Vec<i64> = samples.values().flatten().map(|x| x.0).collect();
+    times.sort_unstable();
+    let points: Vec<(usize, f64)> = (0..steps.n)
+        .filter(|&i| {
+            let t = steps.at(i);
+            let a = times.partition_point(|x| *x <= t.saturating_sub(range_ns));
+            let b = times.partition_point(|x| *x <= t);
+            a == b
+        })
+        .map(|i| (i, 1.0))
+        .collect();
+    if points.is_empty() {
+        return Vec::new();
+    }
+    vec![Series {
+        labels: unwrap::absent_labels(&log.matchers),
+        points,
+    }]
 }
 
 fn group_labels(l: &Labels, g: Option<&Grouping>) -> Labels {

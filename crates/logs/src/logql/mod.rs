@@ -6,20 +6,29 @@
 //! backtick strings), the `json`, `logfmt`, `pattern` and `regexp` parsers, `drop` and `keep` (label names,
 //! optionally with a matcher: Grafana's log volume sends `| drop __error__`), label filters
 //! (string matchers, numbers, durations and byte sizes, combined with `and`, `or`, `,` and
-//! parentheses), the
-//! range functions `count_over_time`, `rate`, `bytes_over_time` and `bytes_rate`, and the
+//! parentheses), `line_format` and `label_format` (Go templates on `argus-gotmpl` with Loki's
+//! common functions, [`LINE_FUNCS`]; `__line__` and `__timestamp__`), the range functions
+//! `count_over_time`, `rate`, `bytes_over_time`, `bytes_rate` and `absent_over_time`, `unwrap`
+//! (`x`, `duration(x)`, `duration_seconds(x)`, `bytes(x)`, then label filters) with
+//! `sum_over_time`, `avg_over_time`, `max_over_time`, `min_over_time`, `first_over_time`,
+//! `last_over_time`, `stdvar_over_time`, `stddev_over_time`, `quantile_over_time`, `rate` and
+//! `rate_counter` (with `by`/`without` on the function where Loki allows it), and the
 //! aggregations `sum`, `min`, `max`, `avg`, `count`, `stddev`, `stdvar`, `topk` and `bottomk`
 //! with `by`/`without` before or after the argument.
 //!
-//! Refused with a message naming the construct and its byte offset: `line_format`,
-//! `label_format`, `unwrap` and the functions needing it, `offset`,
-//! binary operators, and log queries as instant queries (as Loki 3.2+ does).
+//! Refused with a message naming the construct and its byte offset: `offset`, binary
+//! operators, `unpack`, `decolorize`, `distinct`, `label_replace`, `sort`, `vector`, pattern
+//! line filters, and log queries as instant queries (as Loki 3.2+ does).
 //!
 //! A parsed line keeps its stream labels, its structured metadata (as Loki 3 does) and what
 //! parsers extracted; a name the stream already
 //! has is extracted as `name_extracted`. A line a parser could not read carries
 //! `__error__="JSONParserErr"` (or `LogfmtParserErr` with `| logfmt --strict`; plain `logfmt`
-//! skips malformed pairs as Loki does) and passes on unless `| __error__=""` drops it.
+//! skips malformed pairs as Loki does) and passes on unless `| __error__=""` drops it; a
+//! template that fails on a line marks it `TemplateFormatErr`. `unwrap` skips a line without
+//! the label (Loki ≥ 2.7) and marks a value it cannot read `SampleExtractionErr`; an unwrapped
+//! series that keeps an `__error__` fails the query with [`LogqlError::Pipeline`], as Loki's
+//! "pipeline error", unless a label filter drops those lines.
 //!
 //! ```
 //! use argus_logs::logql::{self, Direction, Limits};
@@ -45,6 +54,16 @@
 //! assert_eq!(v["data"]["resultType"], "vector");
 //! assert_eq!(v["data"]["result"][0]["metric"]["level"], "error");
 //! assert_eq!(v["data"]["result"][0]["value"][1], "1");
+//!
+//! // 12 and 40 ms in the window (-50s, 70s]: their mean, per level, with the level in upper case.
+//! let q = logql::parse(r#"avg_over_time({app="api"} | json | level="error" | label_format level=`{{ .level | ToUpper }}` | unwrap req_ms [2m]) by (level)"#).unwrap();
+//! let v = logql::query_instant(&src, &q, 70 * s, &Limits::default()).unwrap();
+//! assert_eq!(v["data"]["result"][0]["metric"]["level"], "ERROR");
+//! assert_eq!(v["data"]["result"][0]["value"][1], "26");
+//!
+//! let q = logql::parse(r#"{app="api"} | json | line_format "{{.level}} took {{.req_ms}}ms""#).unwrap();
+//! let v = logql::query_range(&src, &q, 0, 100 * s, 0, 100, Direction::Forward, &Limits::default()).unwrap();
+//! assert_eq!(v["data"]["result"][0]["values"][0][1], "error took 12ms");
 //! ```
 
 mod ast;
@@ -54,20 +73,31 @@ mod parse;
 mod pattern;
 mod pipeline;
 mod response;
+mod template;
+mod unwrap;
 
 #[cfg(test)]
 mod tests_eval;
 #[cfg(test)]
 mod tests_parse;
+#[cfg(test)]
+mod tests_template;
+#[cfg(test)]
+mod tests_unwrap;
 
 pub use eval::{eval_instant, query_instant, query_range};
 pub use parse::{
-    parse, parse_selector, AggOp, CmpOp, Grouping, LabelExpr, LabelSel, LineFilter, LineOp,
-    LogQuery, MetricExpr, NumKind, Query, RangeFn, Stage, MAX_DEPTH, MAX_QUERY_BYTES, MAX_TERMS,
+    parse, parse_selector, AggOp, CmpOp, Conversion, Grouping, LabelExpr, LabelFmt, LabelSel,
+    LineFilter, LineOp, LogQuery, MetricExpr, NumKind, Query, RangeFn, Stage, Unwrap, MAX_DEPTH,
+    MAX_QUERY_BYTES, MAX_TERMS,
 };
 pub use pattern::Pattern;
-pub use pipeline::{ERROR_LABEL, JSON_ERR, LABEL_FILTER_ERR, LOGFMT_ERR};
+pub use pipeline::{
+    ERROR_DETAILS_LABEL, ERROR_LABEL, JSON_ERR, LABEL_FILTER_ERR, LOGFMT_ERR, SAMPLE_ERR,
+    TEMPLATE_ERR,
+};
 pub use response::{label_names, label_values, labels_response, series, series_response};
+pub use template::{LineTemplate, LINE_FUNCS};
 
 use crate::record::SourceError;
 
@@ -116,6 +146,15 @@ pub enum LogqlError {
     TooManySeries {
         /// The limit.
         limit: usize,
+    },
+    /// A series of an unwrapped range function carries `__error__` (a value `unwrap` could not
+    /// read, a parser error): Loki fails the query unless a label filter drops such lines.
+    #[error("pipeline error: '{error}' for series: '{series}'. Use a label filter to intentionally skip this error. (e.g | __error__!=\"{error}\"). To skip all potential errors you can match empty errors.(e.g __error__=\"\") The label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )")]
+    Pipeline {
+        /// The `__error__` value.
+        error: String,
+        /// The series' labels, as `{a="b", …}`.
+        series: String,
     },
     /// The store failed, or the query would read more lines than allowed.
     #[error(transparent)]

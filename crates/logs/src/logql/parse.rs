@@ -13,11 +13,20 @@ pub const MAX_DEPTH: usize = 64;
 /// The most label filter comparisons in one query.
 pub const MAX_TERMS: usize = 512;
 
+#[path = "parse_ext.rs"]
+mod ext;
+
 /// Parses a LogQL query.
 pub fn parse(q: &str) -> Result<Query, LogqlError> {
     let mut p = Parser::new(q)?;
     let query = if p.peek() == &Tok::LBrace {
         let log = p.log_query()?;
+        if let Some(pos) = ext::stray_unwrap(&log.stages) {
+            return Err(LogqlError::Syntax {
+                pos,
+                msg: "`unwrap` belongs in a range function, as in `sum_over_time({…} | unwrap x [5m])`".into(),
+            });
+        }
         if p.peek() == &Tok::LBrack {
             return Err(
                 p.err("a range like [5m] belongs inside a function such as count_over_time(…)")
@@ -40,30 +49,9 @@ pub fn parse_selector(q: &str) -> Result<Vec<Matcher>, LogqlError> {
     Ok(m)
 }
 
-const PARSER_STAGES: &[&str] = &[
-    "line_format",
-    "label_format",
-    "unpack",
-    "unwrap",
-    "decolorize",
-    "distinct",
-];
-
-const UNWRAP_FNS: &[&str] = &[
-    "sum_over_time",
-    "avg_over_time",
-    "max_over_time",
-    "min_over_time",
-    "first_over_time",
-    "last_over_time",
-    "stdvar_over_time",
-    "stddev_over_time",
-    "quantile_over_time",
-    "rate_counter",
-];
+const PARSER_STAGES: &[&str] = &["unpack", "decolorize", "distinct"];
 
 const OTHER_FNS: &[&str] = &[
-    "absent_over_time",
     "sort",
     "sort_desc",
     "label_replace",
@@ -344,6 +332,15 @@ impl Parser {
                 self.next();
                 Ok(stage)
             }
+            "line_format" => {
+                self.next();
+                self.line_format()
+            }
+            "label_format" => {
+                self.next();
+                self.label_format()
+            }
+            "unwrap" => self.unwrap(),
             "drop" | "keep" => {
                 self.next();
                 let sels = self.label_sels(&word)?;
@@ -534,16 +531,10 @@ impl Parser {
                 )))
             }
         };
-        let range_fn = match word.as_str() {
-            "count_over_time" => Some(RangeFn::CountOverTime),
-            "rate" => Some(RangeFn::Rate),
-            "bytes_over_time" => Some(RangeFn::BytesOverTime),
-            "bytes_rate" => Some(RangeFn::BytesRate),
-            _ => None,
-        };
-        if let Some(func) = range_fn {
+        if let Some(func) = RangeFn::from_name(&word) {
+            let at = self.pos();
             self.next();
-            return self.range_call(func);
+            return self.range_call(func, at);
         }
         let op = match word.as_str() {
             "sum" => AggOp::Sum,
@@ -555,11 +546,6 @@ impl Parser {
             "stdvar" => AggOp::Stdvar,
             "topk" => AggOp::Topk,
             "bottomk" => AggOp::Bottomk,
-            w if UNWRAP_FNS.contains(&w) => {
-                return Err(self.unsupported(format!(
-                    "the function `{w}` (it needs `| unwrap`, which is not supported)"
-                )))
-            }
             w if OTHER_FNS.contains(&w) => {
                 return Err(self.unsupported(format!("the function `{w}`")))
             }
@@ -631,45 +617,5 @@ impl Parser {
         } else {
             Grouping::Without(names)
         }))
-    }
-
-    fn range_call(&mut self, func: RangeFn) -> Result<MetricExpr, LogqlError> {
-        self.expect(Tok::LParen, "`(` after the function name")?;
-        let mut log = self.log_query()?;
-        let at = self.pos();
-        if self.peek() != &Tok::LBrack {
-            return Err(self.err(format!(
-                "expected a range like [5m] after the log query, found {}",
-                self.found()
-            )));
-        }
-        self.next();
-        let range_ns = match self.next() {
-            Tok::Num(t) => argus_model::parse_duration(&t)
-                .ok()
-                .and_then(|ms| ms.checked_mul(1_000_000))
-                .filter(|ns| *ns > 0),
-            _ => None,
-        };
-        let Some(range_ns) = range_ns else {
-            return Err(LogqlError::Syntax {
-                pos: at,
-                msg: "the range must be a positive duration like [5m] or [1h30m]".into(),
-            });
-        };
-        self.expect(Tok::RBrack, "`]` closing the range")?;
-        self.pipeline(&mut log.stages)?;
-        if matches!(self.peek(), Tok::Ident(w) if w == "offset") {
-            return Err(self.unsupported("`offset`"));
-        }
-        self.expect(Tok::RParen, "`)` closing the range function")?;
-        if matches!(self.peek(), Tok::Ident(w) if w == "by" || w == "without") {
-            return Err(self.unsupported("`by`/`without` on a range function"));
-        }
-        Ok(MetricExpr::Range {
-            func,
-            log,
-            range_ns,
-        })
     }
 }

@@ -2,7 +2,7 @@
 //! filters.
 
 use super::lex::{byte_size, go_duration_secs, go_quoted};
-use super::parse::{CmpOp, LabelExpr, LineFilter, LineOp, NumKind, Stage};
+use super::parse::{CmpOp, LabelExpr, LabelFmt, LineFilter, LineOp, NumKind, Stage};
 use argus_model::Labels;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -15,20 +15,28 @@ pub const JSON_ERR: &str = "JSONParserErr";
 pub const LOGFMT_ERR: &str = "LogfmtParserErr";
 /// `__error__` when a numeric label filter meets a value that is not a number.
 pub const LABEL_FILTER_ERR: &str = "LabelFilterErr";
+/// `__error__` when a `line_format` or `label_format` template fails to run.
+pub const TEMPLATE_ERR: &str = "TemplateFormatErr";
+/// `__error__` when `unwrap` meets a label that is missing or not a number.
+pub const SAMPLE_ERR: &str = "SampleExtractionErr";
+/// The label that says what went wrong, next to `__error__`, as in Loki.
+pub const ERROR_DETAILS_LABEL: &str = "__error_details__";
 
 /// Nesting of JSON objects flattened at most; deeper objects are skipped.
 const MAX_JSON_DEPTH: usize = 64;
 
 /// Runs `stages` on one line of a stream; `None` when a filter drops it, else the labels
 /// (the stream's, the line's structured metadata, as Loki 3 shows and filters them, plus what
-/// parsers extracted).
-pub(crate) fn run<'a>(
+/// parsers extracted) and the line (changed by `line_format`).
+pub(crate) fn run<'a, 'l>(
     stages: &[Stage],
     stream: &'a Labels,
     metadata: &[(String, String)],
-    line: &str,
-) -> Option<Cow<'a, Labels>> {
+    line: &'l str,
+    ts_ns: i64,
+) -> Option<(Cow<'a, Labels>, Cow<'l, str>)> {
     let mut labels = Cow::Borrowed(stream);
+    let mut cur: Cow<'l, str> = Cow::Borrowed(line);
     if !metadata.is_empty() {
         let out = labels.to_mut();
         for (k, v) in metadata {
@@ -38,14 +46,14 @@ pub(crate) fn run<'a>(
     for st in stages {
         match st {
             Stage::Line(f) => {
-                if !line_passes(f, line) {
+                if !line_passes(f, &cur) {
                     return None;
                 }
             }
-            Stage::Json => json(line, stream, labels.to_mut()),
-            Stage::Logfmt { strict } => logfmt(line, stream, labels.to_mut(), *strict),
+            Stage::Json => json(&cur, stream, labels.to_mut()),
+            Stage::Logfmt { strict } => logfmt(&cur, stream, labels.to_mut(), *strict),
             Stage::Pattern(p) => {
-                if let Some(caps) = p.captures(line) {
+                if let Some(caps) = p.captures(&cur) {
                     let out = labels.to_mut();
                     for (name, value) in caps {
                         set_extracted(out, stream, name, value);
@@ -53,7 +61,7 @@ pub(crate) fn run<'a>(
                 }
             }
             Stage::Regexp(re) => {
-                if let Some(caps) = re.captures(line) {
+                if let Some(caps) = re.captures(&cur) {
                     let out = labels.to_mut();
                     for name in re.capture_names().flatten() {
                         if let Some(m) = caps.name(name) {
@@ -94,9 +102,44 @@ pub(crate) fn run<'a>(
                     labels.to_mut().set(ERROR_LABEL, e);
                 }
             }
+            Stage::LineFormat(t) => match t.render(&labels, &cur, ts_ns) {
+                Ok(new) => cur = Cow::Owned(new),
+                Err(e) => set_error(labels.to_mut(), TEMPLATE_ERR, &e),
+            },
+            Stage::LabelFormat(fmts) => label_format(fmts, labels.to_mut(), &cur, ts_ns),
+            // The parser moves `unwrap` out of the pipeline.
+            Stage::Unwrap(_) => {}
         }
     }
-    Some(labels)
+    Some((labels, cur))
+}
+
+/// Sets `__error__` (unless a stage before set it) and `__error_details__`.
+pub(crate) fn set_error(l: &mut Labels, err: &str, details: &str) {
+    if l.get(ERROR_LABEL).is_none() {
+        l.set(ERROR_LABEL, err);
+        l.set(ERROR_DETAILS_LABEL, details);
+    }
+}
+
+/// Loki's `label_format`: templates read the labels as they were before the stage; a rename
+/// of a missing label does nothing.
+fn label_format(fmts: &[LabelFmt], l: &mut Labels, line: &str, ts_ns: i64) {
+    let before = l.clone();
+    for f in fmts {
+        match f {
+            LabelFmt::Rename { dst, src } => {
+                if let Some(v) = l.get(src).map(str::to_string) {
+                    l.remove(src);
+                    l.set(dst, &v);
+                }
+            }
+            LabelFmt::Template { dst, tmpl } => match tmpl.render(&before, line, ts_ns) {
+                Ok(v) => l.set(dst, &v),
+                Err(e) => set_error(l, TEMPLATE_ERR, &e),
+            },
+        }
+    }
 }
 
 fn line_passes(f: &LineFilter, line: &str) -> bool {
@@ -111,7 +154,7 @@ fn line_passes(f: &LineFilter, line: &str) -> bool {
 /// Loki's semantics: a line already in error passes numeric filters (only `__error__`
 /// matchers can drop it); a missing label fails them; an unreadable value passes and marks
 /// the line `LabelFilterErr`.
-fn label_passes(e: &LabelExpr, l: &Labels, err: &mut Option<&'static str>) -> bool {
+pub(crate) fn label_passes(e: &LabelExpr, l: &Labels, err: &mut Option<&'static str>) -> bool {
     match e {
         LabelExpr::And(a, b) => label_passes(a, l, err) && label_passes(b, l, err),
         LabelExpr::Or(a, b) => label_passes(a, l, err) || label_passes(b, l, err),

@@ -5,13 +5,13 @@ use crate::record::{LogRecord, MemorySource};
 use argus_model::Labels;
 use serde_json::{json, Value};
 
-const S: i64 = 1_000_000_000;
+pub(super) const S: i64 = 1_000_000_000;
 
-fn rec(pairs: &[(&str, &str)], ts_s: i64, line: &str) -> LogRecord {
+pub(super) fn rec(pairs: &[(&str, &str)], ts_s: i64, line: &str) -> LogRecord {
     LogRecord::new(Labels::from_pairs(pairs), ts_s * S, line)
 }
 
-fn range(src: &MemorySource, q: &str, start_s: i64, end_s: i64, step_s: i64) -> Value {
+pub(super) fn range(src: &MemorySource, q: &str, start_s: i64, end_s: i64, step_s: i64) -> Value {
     let q = parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
     query_range(
         src,
@@ -26,13 +26,13 @@ fn range(src: &MemorySource, q: &str, start_s: i64, end_s: i64, step_s: i64) -> 
     .unwrap()
 }
 
-fn logs(src: &MemorySource, q: &str, limit: usize, dir: Direction) -> Value {
+pub(super) fn logs(src: &MemorySource, q: &str, limit: usize, dir: Direction) -> Value {
     let q = parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
     query_range(src, &q, 0, 1000 * S, 0, limit, dir, &Limits::default()).unwrap()
 }
 
 /// `[(labels, [(ts, value)])]` of a matrix.
-fn matrix(v: &Value) -> Vec<(Value, Vec<(i64, String)>)> {
+pub(super) fn matrix(v: &Value) -> Vec<(Value, Vec<(i64, String)>)> {
     assert_eq!(v["status"], "success");
     assert_eq!(v["data"]["resultType"], "matrix");
     v["data"]["result"]
@@ -52,7 +52,7 @@ fn matrix(v: &Value) -> Vec<(Value, Vec<(i64, String)>)> {
 }
 
 /// `[(stream labels, [(ts string, line)])]` of a streams answer.
-fn streams(v: &Value) -> Vec<(Value, Vec<(String, String)>)> {
+pub(super) fn streams(v: &Value) -> Vec<(Value, Vec<(String, String)>)> {
     assert_eq!(v["status"], "success");
     assert_eq!(v["data"]["resultType"], "streams");
     v["data"]["result"]
@@ -71,7 +71,7 @@ fn streams(v: &Value) -> Vec<(Value, Vec<(String, String)>)> {
         .collect()
 }
 
-fn pts(p: &[(i64, &str)]) -> Vec<(i64, String)> {
+pub(super) fn pts(p: &[(i64, &str)]) -> Vec<(i64, String)> {
     p.iter().map(|(t, v)| (*t, v.to_string())).collect()
 }
 
