@@ -5,10 +5,15 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PEERS=${PEERS:-$ROOT/../shared/peers}
 WORK=${BENCH_WORK:-${TMPDIR:-/tmp}/argus-bench}
 CLK=$(getconf CLK_TCK)
+ARGUS_GIVEN=${ARGUS:-}
 ARGUS=${ARGUS:-$ROOT/target/release/argus}
 
+# Builds Argus in release mode, unless ARGUS names a binary built elsewhere.
 need_build() {
-  (cd "$ROOT" && cargo build --release -q -p argus) || { echo "argus build failed" >&2; exit 1; }
+  if [ -z "$ARGUS_GIVEN" ]; then
+    (cd "$ROOT" && cargo build --release -q -p argus) || { echo "argus build failed" >&2; exit 1; }
+  fi
+  [ -x "$ARGUS" ] || { echo "no Argus binary at $ARGUS" >&2; exit 1; }
   RWGEN=$PEERS/rwgen/target/release/rwgen
   [ -x "$RWGEN" ] || (cd "$PEERS/rwgen" && cargo build --release -q) || { echo "rwgen build failed" >&2; exit 1; }
 }
