@@ -4,6 +4,7 @@
 use super::dns_sd::DnsSdConfig;
 use super::http::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};
 use super::http_sd::HttpSdConfig;
+use super::kubernetes::KubernetesSdConfig;
 use crate::relabel::{RelabelConfig, RelabelError};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
@@ -127,6 +128,9 @@ pub struct ScrapeConfig {
     /// DNS-based discovery (A and AAAA records).
     #[serde(default)]
     pub dns_sd_configs: Vec<DnsSdConfig>,
+    /// Kubernetes API discovery.
+    #[serde(default)]
+    pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
     /// Relabeling of target labels before scraping.
     #[serde(default)]
     pub relabel_configs: Vec<RelabelConfig>,
@@ -276,6 +280,7 @@ impl ScrapeConfig {
             file_sd_configs: Vec::new(),
             http_sd_configs: Vec::new(),
             dns_sd_configs: Vec::new(),
+            kubernetes_sd_configs: Vec::new(),
             relabel_configs: Vec::new(),
             metric_relabel_configs: Vec::new(),
             sample_limit: 0,
@@ -372,6 +377,11 @@ impl ScrapeConfig {
             }
         }
         for sd in &self.dns_sd_configs {
+            if let Err(e) = sd.validate() {
+                return bad(&e);
+            }
+        }
+        for sd in &self.kubernetes_sd_configs {
             if let Err(e) = sd.validate() {
                 return bad(&e);
             }

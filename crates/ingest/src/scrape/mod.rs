@@ -1,6 +1,6 @@
-//! The scrape manager: discovers targets (static and file-based), runs one
-//! tokio task per target, and writes what it scrapes through an
-//! [`AppenderFactory`].
+//! The scrape manager: discovers targets (static, file, HTTP, DNS and
+//! Kubernetes discovery), runs one tokio task per target, and writes what it
+//! scrapes through an [`AppenderFactory`].
 //!
 //! Behaviour follows Prometheus:
 //! - each target starts at an offset within the interval derived from its
@@ -41,6 +41,7 @@ pub mod config;
 pub mod dns_sd;
 pub mod http;
 pub mod http_sd;
+pub mod kubernetes;
 mod scrape_loop;
 pub mod target;
 mod tls;
@@ -51,6 +52,7 @@ pub use config::{
 pub use dns_sd::{DnsRecordType, DnsSdConfig};
 pub use http::{Authorization, BasicAuth, HttpClientConfig, HttpConfigError, TlsConfig};
 pub use http_sd::HttpSdConfig;
+pub use kubernetes::KubernetesSdConfig;
 pub use scrape_loop::{merge_target_labels, ACCEPT_HEADER};
 pub use target::{populate, Health, Target, TargetStatus};
 
@@ -205,6 +207,7 @@ impl<F: AppenderFactory> ScrapeManager<F> {
                 old.file_sd_configs != cfg.file_sd_configs
                     || old.http_sd_configs != cfg.http_sd_configs
                     || old.dns_sd_configs != cfg.dns_sd_configs
+                    || old.kubernetes_sd_configs != cfg.kubernetes_sd_configs
                     || job.sd_stop.is_none()
             };
             *job.cfg.write() = cfg.clone();
@@ -250,6 +253,12 @@ impl<F: AppenderFactory> ScrapeManager<F> {
                             sd.clone(),
                             rx.clone(),
                         ));
+                    }
+                    for (i, sd) in cfg.kubernetes_sd_configs.iter().enumerate() {
+                        let (inner, key) = (Arc::downgrade(&self.inner), kubernetes::sd_key(i, sd));
+                        let task =
+                            kubernetes::task(inner, name.clone(), key, sd.clone(), rx.clone());
+                        handle.spawn(task);
                     }
                 } else {
                     // A placeholder sender marks the discovery as set up.
@@ -518,7 +527,7 @@ async fn http_sd_task<F: AppenderFactory>(
     }
 }
 
-/// The keys of a job's http_sd and dns_sd sources in `Job::sd_groups`.
+/// The keys of a job's http_sd, dns_sd and kubernetes_sd sources in `Job::sd_groups`.
 fn sd_keys(cfg: &ScrapeConfig) -> HashSet<String> {
     let http = cfg
         .http_sd_configs
@@ -528,7 +537,9 @@ fn sd_keys(cfg: &ScrapeConfig) -> HashSet<String> {
         .dns_sd_configs
         .iter()
         .flat_map(|s| s.names.iter().map(|n| format!("dns:{n}")));
-    http.chain(dns).collect()
+    let k8s = cfg.kubernetes_sd_configs.iter().enumerate();
+    let k8s = k8s.map(|(i, s)| kubernetes::sd_key(i, s));
+    http.chain(dns).chain(k8s).collect()
 }
 
 /// Stores one discovery source's groups and re-syncs the job when they

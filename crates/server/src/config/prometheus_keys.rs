@@ -45,7 +45,7 @@ const fn refused(section: &'static str, key: &'static str, why: &'static str) ->
 }
 
 const SD: &str =
-    "this service discovery is not implemented; use static_configs, file_sd_configs, http_sd_configs or dns_sd_configs";
+    "this service discovery is not implemented; use static_configs, file_sd_configs, http_sd_configs, dns_sd_configs or kubernetes_sd_configs";
 const NATIVE: &str = "Argus stores classic (float) samples only";
 const SC: &str = "scrape_configs";
 const RW: &str = "remote_write";
@@ -74,7 +74,6 @@ pub const PROMETHEUS_KEYS: &[KeyRule] = &[
     refused("storage", "tsdb", "Argus's storage keys differ: use storage.out_of_order_window, storage.retention, storage.block_range"),
     refused("storage", "exemplars", "Argus does not store exemplars"),
     // Each scrape job.
-    refused(SC, "kubernetes_sd_configs", SD),
     refused(SC, "consul_sd_configs", SD),
     refused(SC, "ec2_sd_configs", SD),
     refused(SC, "azure_sd_configs", SD),
