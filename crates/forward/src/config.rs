@@ -1,11 +1,14 @@
 //! `alerting.alertmanagers` entries, as in Prometheus's configuration:
-//! where the Alertmanagers are (static targets and file discovery), how to
+//! where the Alertmanagers are (static targets, file, DNS, HTTP and
+//! Kubernetes discovery), how to
 //! reach them (scheme, path prefix, timeout, HTTP client settings), and the
 //! relabeling of targets and alerts.
 
 use argus_ingest::relabel::RelabelConfig;
+use argus_ingest::scrape::discovery;
 use argus_ingest::scrape::{
-    Authorization, BasicAuth, FileSdConfig, HttpClientConfig, PromDuration, TargetGroup, TlsConfig,
+    Authorization, BasicAuth, DnsSdConfig, FileSdConfig, HttpClientConfig, HttpSdConfig,
+    KubernetesSdConfig, PromDuration, TargetGroup, TlsConfig,
 };
 use serde::Deserialize;
 use std::time::Duration;
@@ -86,15 +89,17 @@ pub struct AlertmanagerConfig {
     /// Allow HTTP/2. Default true.
     #[serde(default = "default_true")]
     pub enable_http2: bool,
-    /// Not supported: refused with the reason.
+    /// Alertmanagers found through DNS (SRV by default, or A/AAAA with a
+    /// port), looked up every `refresh_interval`.
     #[serde(default)]
-    pub dns_sd_configs: Option<serde::de::IgnoredAny>,
-    /// Not supported: refused with the reason.
+    pub dns_sd_configs: Vec<DnsSdConfig>,
+    /// Alertmanagers fetched from an HTTP endpoint every `refresh_interval`.
     #[serde(default)]
-    pub http_sd_configs: Option<serde::de::IgnoredAny>,
-    /// Not supported: refused with the reason.
+    pub http_sd_configs: Vec<HttpSdConfig>,
+    /// Alertmanagers found in Kubernetes (typically `role: pod` or
+    /// `endpoints` with relabeling), listed every `refresh_interval`.
     #[serde(default)]
-    pub kubernetes_sd_configs: Option<serde::de::IgnoredAny>,
+    pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
     /// Not supported: refused with the reason.
     #[serde(default)]
     pub consul_sd_configs: Option<serde::de::IgnoredAny>,
@@ -129,6 +134,55 @@ pub struct ForwardConfigError {
 }
 
 impl AlertmanagerConfig {
+    /// Whether the entry has discoveries that need the network (DNS, HTTP,
+    /// Kubernetes), run by the forwarder's discovery task.
+    pub fn discovers(&self) -> bool {
+        !self.dns_sd_configs.is_empty()
+            || !self.http_sd_configs.is_empty()
+            || !self.kubernetes_sd_configs.is_empty()
+    }
+
+    /// The shortest `refresh_interval` of those discoveries.
+    pub fn discovery_interval(&self) -> Option<Duration> {
+        self.dns_sd_configs
+            .iter()
+            .map(|d| d.refresh_interval.0)
+            .chain(self.http_sd_configs.iter().map(|d| d.refresh_interval.0))
+            .chain(
+                self.kubernetes_sd_configs
+                    .iter()
+                    .map(|d| d.refresh_interval.0),
+            )
+            .min()
+    }
+
+    /// Runs the entry's network discoveries once. A discovery that fails
+    /// keeps its part of `last` (the previous result, by position), so an
+    /// unreachable DNS server or API server does not drop every target.
+    pub async fn discover(&self, last: &[Vec<TargetGroup>]) -> Vec<Vec<TargetGroup>> {
+        let mut out = Vec::new();
+        let keep = |i: usize| last.get(i).cloned().unwrap_or_default();
+        for sd in &self.dns_sd_configs {
+            out.push(discovery::dns_groups(sd).await);
+        }
+        for sd in &self.http_sd_configs {
+            out.push(discovery::http_groups(sd).await);
+        }
+        for sd in &self.kubernetes_sd_configs {
+            out.push(discovery::kubernetes_groups(sd).await);
+        }
+        out.into_iter()
+            .enumerate()
+            .map(|(i, r)| match r {
+                Ok(g) => g,
+                Err(e) => {
+                    tracing::warn!(error = %e, "Alertmanager discovery failed; its last targets are kept.");
+                    keep(i)
+                }
+            })
+            .collect()
+    }
+
     /// A config sending to the `host:port` targets, with every default.
     ///
     /// ```
@@ -158,9 +212,9 @@ impl AlertmanagerConfig {
             proxy_from_environment: false,
             follow_redirects: true,
             enable_http2: true,
-            dns_sd_configs: None,
-            http_sd_configs: None,
-            kubernetes_sd_configs: None,
+            dns_sd_configs: Vec::new(),
+            http_sd_configs: Vec::new(),
+            kubernetes_sd_configs: Vec::new(),
             consul_sd_configs: None,
             ec2_sd_configs: None,
             azure_sd_configs: None,
@@ -195,12 +249,6 @@ impl AlertmanagerConfig {
             reason,
         };
         let refused = [
-            ("dns_sd_configs", self.dns_sd_configs.is_some()),
-            ("http_sd_configs", self.http_sd_configs.is_some()),
-            (
-                "kubernetes_sd_configs",
-                self.kubernetes_sd_configs.is_some(),
-            ),
             ("consul_sd_configs", self.consul_sd_configs.is_some()),
             ("ec2_sd_configs", self.ec2_sd_configs.is_some()),
             ("azure_sd_configs", self.azure_sd_configs.is_some()),
@@ -211,7 +259,7 @@ impl AlertmanagerConfig {
         ];
         if let Some((key, _)) = refused.iter().find(|(_, set)| *set) {
             let why = if key.ends_with("_sd_configs") {
-                "this discovery is not implemented for Alertmanagers; use static_configs or file_sd_configs"
+                "this discovery is not implemented for Alertmanagers; use static_configs, file_sd_configs, dns_sd_configs, http_sd_configs or kubernetes_sd_configs"
             } else {
                 "this authentication is not implemented; use basic_auth, authorization or tls_config"
             };
@@ -237,6 +285,16 @@ impl AlertmanagerConfig {
                 "path_prefix {:?} must start with /",
                 self.path_prefix
             )));
+        }
+        for (i, sd) in self.dns_sd_configs.iter().enumerate() {
+            discovery::check_dns(sd).map_err(|e| err(format!("dns_sd_configs[{i}]: {e}")))?;
+        }
+        for (i, sd) in self.http_sd_configs.iter().enumerate() {
+            discovery::check_http(sd).map_err(|e| err(format!("http_sd_configs[{i}]: {e}")))?;
+        }
+        for (i, sd) in self.kubernetes_sd_configs.iter().enumerate() {
+            discovery::check_kubernetes(sd)
+                .map_err(|e| err(format!("kubernetes_sd_configs[{i}]: {e}")))?;
         }
         for (key, list) in [
             ("relabel_configs", &self.relabel_configs),

@@ -69,6 +69,11 @@ struct Am {
     client: reqwest::Client,
     /// The alert URLs and when they were resolved (ms).
     urls: Option<(Vec<String>, i64)>,
+    /// What the DNS, HTTP and Kubernetes discoveries found last, one list
+    /// per discovery in the order of [`AlertmanagerConfig::discover`].
+    discovered: Vec<Vec<TargetGroup>>,
+    /// When those discoveries are due again (ms).
+    next_discovery_ms: i64,
 }
 
 #[derive(Default)]
@@ -79,6 +84,12 @@ struct State {
     /// The last event of every alert not resolved for longer than the
     /// retention, by labels (after relabeling).
     active: HashMap<Labels, AlertEvent>,
+    /// Bumped by every `apply`, so a discovery that ran over old settings
+    /// does not land in new ones.
+    generation: u64,
+    /// The next send goes to every Alertmanager with every active alert
+    /// (a discovery found new Alertmanagers).
+    resend_all_next: bool,
 }
 
 struct Inner {
@@ -141,8 +152,11 @@ impl Forwarder {
                 cfg,
                 client,
                 urls: None,
+                discovered: Vec::new(),
+                next_discovery_ms: 0,
             })
             .collect();
+        st.generation += 1;
         st.alert_relabel = settings.alert_relabel_configs;
         if st.ams.is_empty() {
             st.pending.clear();
@@ -273,6 +287,7 @@ impl Forwarder {
         mut stop: watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
+        let discovery = tokio::spawn(self.clone().discovery_loop());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(resend.max(std::time::Duration::from_secs(1)));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -281,7 +296,10 @@ impl Forwarder {
                 let resend_all = tokio::select! {
                     _ = me.inner.wake.notified() => false,
                     _ = tick.tick() => true,
-                    _ = stop.wait_for(|s| *s) => return,
+                    _ = stop.wait_for(|s| *s) => {
+                        discovery.abort();
+                        return;
+                    }
                 };
                 let (batch, targets) = me.take(resend_all);
                 if !batch.is_empty() {
@@ -291,10 +309,62 @@ impl Forwarder {
         })
     }
 
+    /// Runs the DNS, HTTP and Kubernetes discoveries of every entry when
+    /// due (checked each second), until the forwarder's task stops.
+    async fn discovery_loop(self) {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.discover_due().await;
+        }
+    }
+
+    /// Runs the discoveries that are due now. When one finds a different
+    /// set, the URLs are worked out again and the next send resends every
+    /// active alert, so a new Alertmanager gets them all.
+    pub async fn discover_due(&self) {
+        let now = self.inner.clock.now_ms();
+        type Due = (usize, AlertmanagerConfig, Vec<Vec<TargetGroup>>);
+        let (generation, due): (u64, Vec<Due>) = {
+            let st = self.inner.state.lock();
+            let due = st
+                .ams
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| a.cfg.discovers() && now >= a.next_discovery_ms)
+                .map(|(i, a)| (i, a.cfg.clone(), a.discovered.clone()))
+                .collect();
+            (st.generation, due)
+        };
+        for (i, cfg, last) in due {
+            let groups = cfg.discover(&last).await;
+            let every = cfg
+                .discovery_interval()
+                .map_or(30_000, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            let mut st = self.inner.state.lock();
+            if st.generation != generation {
+                return;
+            }
+            let Some(am) = st.ams.get_mut(i) else {
+                return;
+            };
+            am.next_discovery_ms = now.saturating_add(every.max(1000));
+            if am.discovered != groups {
+                am.discovered = groups;
+                am.urls = None;
+                st.resend_all_next = true;
+                drop(st);
+                self.inner.wake.notify_one();
+            }
+        }
+    }
+
     /// The alerts to send now and where to.
     fn take(&self, resend_all: bool) -> (Vec<AlertEvent>, Vec<Target>) {
         let now = self.inner.clock.now_ms();
         let mut st = self.inner.state.lock();
+        let resend_all = resend_all || std::mem::take(&mut st.resend_all_next);
         let batch: Vec<AlertEvent> = if resend_all {
             st.active
                 .retain(|_, a| a.ends_at_ms.is_none_or(|e| e > now - RESOLVED_RETENTION_MS));
@@ -428,6 +498,7 @@ fn resolve(am: &mut Am, now: i64) -> Vec<String> {
         }
     }
     let mut groups: Vec<TargetGroup> = am.cfg.static_configs.clone();
+    groups.extend(am.discovered.iter().flatten().cloned());
     for f in &am.cfg.file_sd_configs {
         for pattern in &f.files {
             for path in expand_pattern(pattern) {
@@ -492,6 +563,24 @@ mod tests {
 
     fn relabel_cfg(yaml: &str) -> Vec<RelabelConfig> {
         serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn a_bad_discovery_entry_is_named() {
+        let c: AlertmanagerConfig =
+            serde_saphyr::from_str("dns_sd_configs: [{names: [am.example], type: A}]\n").unwrap();
+        let e = Settings {
+            alertmanagers: vec![c],
+            ..Settings::default()
+        }
+        .prepare()
+        .unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "alerting.alertmanagers[0]: dns_sd_configs[0]: dns_sd_configs: a port is required for A records"
+            ),
+            "{e}"
+        );
     }
 
     fn forwarder(settings: Settings) -> Forwarder {
@@ -588,7 +677,7 @@ mod refused_tests {
     #[test]
     fn an_unsupported_discovery_is_refused_with_the_reason() {
         let c: AlertmanagerConfig =
-            serde_saphyr::from_str("dns_sd_configs: [{names: [am.example]}]\n").unwrap();
+            serde_saphyr::from_str("consul_sd_configs: [{server: consul:8500}]\n").unwrap();
         let e = Settings {
             alertmanagers: vec![c],
             ..Settings::default()
@@ -597,7 +686,7 @@ mod refused_tests {
         .unwrap_err();
         assert!(
             e.to_string()
-                .contains("dns_sd_configs: this discovery is not implemented"),
+                .contains("consul_sd_configs: this discovery is not implemented"),
             "{e}"
         );
     }

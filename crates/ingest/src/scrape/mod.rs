@@ -38,6 +38,7 @@
 //! ```
 
 pub mod config;
+pub mod discovery;
 pub mod dns_sd;
 pub mod http;
 pub mod http_sd;
