@@ -139,6 +139,7 @@ impl IncidentService {
             n.into_iter().collect()
         };
         let ranker = self.shared.ranker.lock().clone();
+        let log_anomalies = crate::suspects::log_anomalies(&inc.alerts);
         let entry = inc
             .alerts
             .iter()
@@ -201,6 +202,7 @@ impl IncidentService {
                                 crate::suspects::weigh_changes(&mut s, &around, start);
                             }
                         }
+                        crate::suspects::weigh_log_anomalies(&mut s, &log_anomalies, start);
                         s
                     }
                     None => Vec::new(),

@@ -113,3 +113,137 @@ pub fn weigh_changes(suspects: &mut [Suspect], changes: &[crate::changes::Change
     }
     suspects.sort_by(|a, b| b.score.total_cmp(&a.score));
 }
+
+/// The alerts of the log service that point at a service's own code: an
+/// error burst, and a message it never logged before.
+pub const LOG_ALERTS: [&str; 2] = ["LogErrorBurst", "NewLogTemplate"];
+/// A suspect whose logs burst or showed a new message from this long before
+/// the fault's start on weighs more.
+pub const LOG_BEFORE_MS: i64 = 5 * 60_000;
+/// How much more (less than a deploy: a burst can be a symptom too).
+pub const LOG_WEIGHT: f64 = 1.5;
+
+/// A log anomaly of one service, as the incident holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogAnomaly {
+    /// The service whose logs it is about.
+    pub service: String,
+    /// When it began, ms.
+    pub at_ms: i64,
+    /// What it says (the alert's summary).
+    pub summary: String,
+}
+
+/// Weighs the suspects whose logs burst with errors or showed a new message
+/// around the fault's start (from [`LOG_BEFORE_MS`] before it to
+/// [`AFTER_MS`] after): their score is multiplied by [`LOG_WEIGHT`] and the
+/// first such anomaly named in their evidence; the list is sorted again.
+///
+/// ```
+/// use argus_incident::suspects::{weigh_log_anomalies, LogAnomaly, Suspect};
+/// let s = |svc: &str, score| Suspect { service: svc.into(), score, metric: "m".into(), kind: "latency".into(), evidence: "moved".into() };
+/// let mut v = vec![s("web", 3.0), s("api", 2.5)];
+/// let burst = LogAnomaly { service: "api".into(), at_ms: 58_000, summary: "api logs 40 errors a minute".into() };
+/// weigh_log_anomalies(&mut v, &[burst], 60_000);
+/// assert_eq!(v[0].service, "api");
+/// assert!(v[0].evidence.ends_with("; logs: api logs 40 errors a minute"));
+/// ```
+pub fn weigh_log_anomalies(suspects: &mut [Suspect], anomalies: &[LogAnomaly], start_ms: i64) {
+    for s in suspects.iter_mut() {
+        let first = anomalies
+            .iter()
+            .filter(|a| {
+                a.service == s.service
+                    && a.at_ms >= start_ms - LOG_BEFORE_MS
+                    && a.at_ms <= start_ms + AFTER_MS
+            })
+            .min_by_key(|a| a.at_ms);
+        if let Some(a) = first {
+            s.score *= LOG_WEIGHT;
+            s.evidence = format!("{}; logs: {}", s.evidence, a.summary);
+        }
+    }
+    suspects.sort_by(|a, b| b.score.total_cmp(&a.score));
+}
+
+/// The log anomalies among an incident's alerts (see [`LOG_ALERTS`]).
+pub fn log_anomalies(alerts: &[crate::model::IncidentAlert]) -> Vec<LogAnomaly> {
+    alerts
+        .iter()
+        .filter(|a| {
+            a.labels
+                .get("alertname")
+                .is_some_and(|n| LOG_ALERTS.contains(&n.as_str()))
+        })
+        .filter_map(|a| {
+            let service = a.labels.get("service")?.clone();
+            let summary = a
+                .annotations
+                .get("summary")
+                .cloned()
+                .unwrap_or_else(|| a.labels.get("alertname").cloned().unwrap_or_default());
+            Some(LogAnomaly {
+                service,
+                at_ms: a.starts_at_ms,
+                summary,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::IncidentAlert;
+
+    fn alert(name: &str, service: &str, at_ms: i64, summary: Option<&str>) -> IncidentAlert {
+        IncidentAlert {
+            key: 0,
+            labels: [("alertname", name), ("service", service)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            annotations: summary
+                .map(|s| [("summary".to_string(), s.to_string())].into_iter().collect())
+                .unwrap_or_default(),
+            entities: Default::default(),
+            severity: crate::model::Severity::Warning,
+            starts_at_ms: at_ms,
+            joined_ms: at_ms,
+            changed_ms: at_ms,
+            firing: true,
+            firings: 1,
+            expires_ms: None,
+        }
+    }
+
+    #[test]
+    fn only_the_log_service_alerts_count_and_only_near_the_start() {
+        let alerts = [
+            alert("LogErrorBurst", "api", 100_000, Some("api logs 40 errors a minute")),
+            alert("NewLogTemplate", "db", 100_000, None),
+            alert("HighLatency", "web", 100_000, Some("slow")),
+        ];
+        let found = log_anomalies(&alerts);
+        assert_eq!(
+            found.iter().map(|a| a.service.as_str()).collect::<Vec<_>>(),
+            ["api", "db"]
+        );
+        assert_eq!(found[1].summary, "NewLogTemplate");
+        let s = |svc: &str, score| Suspect {
+            service: svc.into(),
+            score,
+            metric: "m".into(),
+            kind: "code".into(),
+            evidence: "moved".into(),
+        };
+        // Start 10 minutes after the anomalies: too early to count.
+        let mut v = vec![s("web", 3.0), s("api", 2.5)];
+        weigh_log_anomalies(&mut v, &found, 100_000 + 10 * 60_000);
+        assert_eq!((v[0].service.as_str(), v[1].score), ("web", 2.5));
+        // Start a minute after: api's burst weighs.
+        weigh_log_anomalies(&mut v, &found, 160_000);
+        assert_eq!(v[0].service, "api");
+        assert!((v[0].score - 3.75).abs() < 1e-12);
+    }
+}
