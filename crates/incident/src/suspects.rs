@@ -204,7 +204,11 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             annotations: summary
-                .map(|s| [("summary".to_string(), s.to_string())].into_iter().collect())
+                .map(|s| {
+                    [("summary".to_string(), s.to_string())]
+                        .into_iter()
+                        .collect()
+                })
                 .unwrap_or_default(),
             entities: Default::default(),
             severity: crate::model::Severity::Warning,
@@ -220,7 +224,12 @@ mod tests {
     #[test]
     fn only_the_log_service_alerts_count_and_only_near_the_start() {
         let alerts = [
-            alert("LogErrorBurst", "api", 100_000, Some("api logs 40 errors a minute")),
+            alert(
+                "LogErrorBurst",
+                "api",
+                100_000,
+                Some("api logs 40 errors a minute"),
+            ),
             alert("NewLogTemplate", "db", 100_000, None),
             alert("HighLatency", "web", 100_000, Some("slow")),
         ];
