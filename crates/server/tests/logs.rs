@@ -149,12 +149,12 @@ async fn loki_clients_and_grafana_queries() {
     // A bad query is a 400 that names the problem.
     let r = reqwest::get(format!(
         "{base}/loki/api/v1/query_range?query={}",
-        enc(r#"{application="shop"} | line_format "{{.x}}""#)
+        enc(r#"{application="shop"} | unpack"#)
     ))
     .await
     .unwrap();
     assert_eq!(r.status(), 400);
-    assert!(r.text().await.unwrap().contains("line_format"));
+    assert!(r.text().await.unwrap().contains("unpack"));
 
     // Promtail's encoding: snappy protobuf of logproto.PushRequest.
     use argus_logs::push::loki::proto;
