@@ -40,6 +40,7 @@
 
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::BTreeMap;
 
 /// The value placeholder.
@@ -108,48 +109,49 @@ pub fn mask_word(w: &str) -> Cow<'_, str> {
     if !may_hold_value(w) {
         return Cow::Borrowed(w);
     }
-    // Split into runs of word characters and single other characters.
-    let mut parts: Vec<(bool, &str)> = Vec::new();
+    let hexish = |s: &str| s.len() >= 4 && s.bytes().all(|c| c.is_ascii_hexdigit());
+    let hyphenated = w.contains('-');
+    let mut out = String::with_capacity(w.len() + VAR.len());
+    // 1: `out` ends with a value; 2: with a value and a dot or hyphen.
+    let mut tail = 0u8;
+    // A run of word characters (`word`) or a single other character. Values
+    // joined by dots or hyphens are one value: `<*>.<*>`, `<*>-<*>` → `<*>`.
+    let mut emit = |word: bool, s: &str| {
+        let value = word
+            && (s.bytes().any(|c| c.is_ascii_digit())
+                // A hex group of an identifier (`b8cc` in a UUID).
+                || (hyphenated && hexish(s))
+                || (s.len() >= 8 && hexish(s)));
+        if value {
+            if tail == 2 {
+                out.pop();
+            } else {
+                out.push_str(VAR);
+            }
+            tail = 1;
+        } else {
+            out.push_str(s);
+            tail = if tail == 1 && (s == "." || s == "-") {
+                2
+            } else {
+                0
+            };
+        }
+    };
     let mut start = 0;
     let mut in_word = false;
     for (i, c) in w.char_indices() {
         let word = c.is_alphanumeric() || c == '_';
         if i > start && !(word && in_word) {
-            parts.push((in_word, &w[start..i]));
+            emit(in_word, &w[start..i]);
             start = i;
         }
         in_word = word;
     }
     if start < w.len() {
-        parts.push((in_word, &w[start..]));
+        emit(in_word, &w[start..]);
     }
-    let hexish = |s: &str| s.len() >= 4 && s.bytes().all(|c| c.is_ascii_hexdigit());
-    let hyphenated = parts.iter().any(|(w, s)| !*w && *s == "-");
-    let mut out: Vec<&str> = parts
-        .into_iter()
-        .map(|(word, s)| {
-            let value = word
-                && (s.bytes().any(|c| c.is_ascii_digit())
-                    // A hex group of an identifier (`b8cc` in a UUID).
-                    || (hyphenated && hexish(s))
-                    || (s.len() >= 8 && hexish(s)));
-            if value {
-                VAR
-            } else {
-                s
-            }
-        })
-        .collect();
-    // Values joined by dots or hyphens are one value: `<*>.<*>`, `<*>-<*>` → `<*>`.
-    let mut i = 0;
-    while i + 2 < out.len() {
-        if out[i] == VAR && (out[i + 1] == "." || out[i + 1] == "-") && out[i + 2] == VAR {
-            out.drain(i + 1..i + 3);
-        } else {
-            i += 1;
-        }
-    }
-    Cow::Owned(out.concat())
+    Cow::Owned(out)
 }
 
 /// At most this many distinct words at a position split a group there (chosen by
@@ -177,6 +179,43 @@ impl<'a> Vocab<'a> {
     }
 }
 
+/// Every message's word numbers, one message after another.
+struct Messages {
+    words: Vec<u32>,
+    /// Where each message's words start in `words`, and where the last ends.
+    starts: Vec<usize>,
+}
+
+impl std::ops::Index<usize> for Messages {
+    type Output = [u32];
+    fn index(&self, i: usize) -> &[u32] {
+        &self.words[self.starts[i]..self.starts[i + 1]]
+    }
+}
+
+/// Calls `f` with each word of `s` in turn, as `str::split_whitespace`
+/// splits them (a quicker loop when `s` is ASCII).
+fn for_each_word<'a>(s: &'a str, mut f: impl FnMut(&'a str)) {
+    if !s.is_ascii() {
+        s.split_whitespace().for_each(f);
+        return;
+    }
+    let mut start = None;
+    for (i, c) in s.bytes().enumerate() {
+        // The ASCII characters with Unicode's White_Space property.
+        if matches!(c, b'\t'..=b'\r' | b' ') {
+            if let Some(st) = start.take() {
+                f(&s[st..i]);
+            }
+        } else if start.is_none() {
+            start = Some(i);
+        }
+    }
+    if let Some(st) = start {
+        f(&s[st..]);
+    }
+}
+
 /// The template of each message of `contents`, in order.
 pub fn mine<S: AsRef<str>>(contents: &[S]) -> Vec<String> {
     let mut vocab = Vocab {
@@ -184,18 +223,28 @@ pub fn mine<S: AsRef<str>>(contents: &[S]) -> Vec<String> {
         words: Vec::new(),
         valued: Vec::new(),
     };
-    let masked: Vec<Vec<u32>> = contents
-        .iter()
-        .map(|c| {
-            c.as_ref()
-                .split_whitespace()
-                .map(|w| vocab.id(mask_word(w)))
-                .collect()
-        })
-        .collect();
+    let mut masked = Messages {
+        words: Vec::with_capacity(contents.len() * 8),
+        starts: Vec::with_capacity(contents.len() + 1),
+    };
+    masked.starts.push(0);
+    // Each word as written, with the number of its masked form: most words
+    // recur, and masking one again would give the same number.
+    let mut raw: FxHashMap<&str, u32> =
+        FxHashMap::with_capacity_and_hasher(contents.len(), Default::default());
+    for c in contents {
+        for_each_word(c.as_ref(), |w| {
+            let id = match raw.entry(w) {
+                Entry::Occupied(e) => *e.get(),
+                Entry::Vacant(e) => *e.insert(vocab.id(mask_word(w))),
+            };
+            masked.words.push(id);
+        });
+        masked.starts.push(masked.words.len());
+    }
     let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (i, w) in masked.iter().enumerate() {
-        by_len.entry(w.len()).or_default().push(i);
+    for i in 0..contents.len() {
+        by_len.entry(masked[i].len()).or_default().push(i);
     }
     let mut out = vec![String::new(); contents.len()];
     for ids in by_len.values() {
@@ -209,47 +258,67 @@ pub fn mine<S: AsRef<str>>(contents: &[S]) -> Vec<String> {
     out
 }
 
+/// The count most of `f`'s numbers share (the larger on a tie); `sorted`
+/// is scratch space.
+fn mode(f: &[u32], sorted: &mut Vec<u32>) -> u32 {
+    sorted.clear();
+    sorted.extend_from_slice(f);
+    sorted.sort_unstable();
+    let (mut mode, mut best) = (0, 0);
+    for run in sorted.chunk_by(|a, b| a == b) {
+        if run.len() >= best {
+            best = run.len();
+            mode = run[0];
+        }
+    }
+    mode
+}
+
 /// Groups messages of one length (see the module docs).
-fn group_same_length(masked: &[Vec<u32>], ids: &[usize], valued: &[bool]) -> Vec<Vec<usize>> {
+fn group_same_length(masked: &Messages, ids: &[usize], valued: &[bool]) -> Vec<Vec<usize>> {
     let n = masked[ids[0]].len();
     if n == 0 {
         return vec![ids.to_vec()];
     }
+    // Each word at its position gets a number (a slot), and is counted.
     let key = |p: usize, w: u32| ((p as u64) << 32) | u64::from(w);
-    let mut count: FxHashMap<u64, u32> = FxHashMap::default();
+    let mut slot_of: FxHashMap<u64, u32> =
+        FxHashMap::with_capacity_and_hasher(ids.len() * n / 2, Default::default());
+    let mut count: Vec<u32> = Vec::with_capacity(ids.len() * n / 2);
+    let mut slots: Vec<u32> = Vec::with_capacity(ids.len() * n);
     for &i in ids {
         for (p, &w) in masked[i].iter().enumerate() {
-            *count.entry(key(p, w)).or_default() += 1;
+            let next = count.len() as u32;
+            let s = *slot_of.entry(key(p, w)).or_insert(next);
+            if s == next {
+                count.push(0);
+            }
+            count[s as usize] += 1;
+            slots.push(s);
         }
     }
-    // Pattern: positions whose word count is the count most words share.
-    let mut groups: FxHashMap<Vec<u64>, Vec<usize>> = FxHashMap::default();
+    // Pattern: the slots whose count is the count most of the message's share.
+    let mut groups: FxHashMap<Vec<u32>, Vec<usize>> = FxHashMap::default();
     let mut f: Vec<u32> = Vec::with_capacity(n);
-    let mut hist: FxHashMap<u32, u32> = FxHashMap::default();
-    for &i in ids {
+    let mut sorted: Vec<u32> = Vec::with_capacity(n);
+    let mut pattern: Vec<u32> = Vec::with_capacity(n);
+    for (&i, line) in ids.iter().zip(slots.chunks_exact(n)) {
         f.clear();
-        f.extend(
-            masked[i]
-                .iter()
-                .enumerate()
-                .map(|(p, &w)| count[&key(p, w)]),
+        f.extend(line.iter().map(|&s| count[s as usize]));
+        let mode = mode(&f, &mut sorted);
+        pattern.clear();
+        pattern.extend(
+            line.iter()
+                .zip(&f)
+                .filter(|(_, &c)| c >= mode)
+                .map(|(&s, _)| s),
         );
-        hist.clear();
-        for &x in &f {
-            *hist.entry(x).or_default() += 1;
+        match groups.get_mut(pattern.as_slice()) {
+            Some(g) => g.push(i),
+            None => {
+                groups.insert(pattern.clone(), vec![i]);
+            }
         }
-        let mode = hist
-            .iter()
-            .max_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)))
-            .map(|(k, _)| *k)
-            .unwrap_or(0);
-        let pattern: Vec<u64> = masked[i]
-            .iter()
-            .enumerate()
-            .filter(|(p, _)| f[*p] >= mode)
-            .map(|(p, &w)| key(p, w))
-            .collect();
-        groups.entry(pattern).or_default().push(i);
     }
     let mut out = Vec::new();
     let mut keys: Vec<Vec<usize>> = groups.into_values().collect();
@@ -262,21 +331,27 @@ fn group_same_length(masked: &[Vec<u32>], ids: &[usize], valued: &[bool]) -> Vec
 
 /// Splits `g` at the first position with a few distinct words without
 /// values; appends the pieces to `out`.
-fn split(masked: &[Vec<u32>], g: Vec<usize>, valued: &[bool], out: &mut Vec<Vec<usize>>) {
+fn split(masked: &Messages, g: Vec<usize>, valued: &[bool], out: &mut Vec<Vec<usize>>) {
     let n = masked[g[0]].len();
+    let mut vals: Vec<u32> = Vec::with_capacity(SPLIT_MAX_VALUES + 1);
     for p in 0..n {
-        let mut vals: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        vals.clear();
         for &i in &g {
-            vals.entry(masked[i][p]).or_default().push(i);
-            if vals.len() > SPLIT_MAX_VALUES {
-                break;
+            let w = masked[i][p];
+            if !vals.contains(&w) {
+                vals.push(w);
+                if vals.len() > SPLIT_MAX_VALUES {
+                    break;
+                }
             }
         }
         if vals.len() < 2 || vals.len() > SPLIT_MAX_VALUES {
             continue;
         }
-        if vals.keys().all(|&w| !valued[w as usize]) {
-            for (_, sub) in vals {
+        if vals.iter().all(|&w| !valued[w as usize]) {
+            vals.sort_unstable();
+            for &w in &vals {
+                let sub: Vec<usize> = g.iter().copied().filter(|&i| masked[i][p] == w).collect();
                 split(masked, sub, valued, out);
             }
             return;
@@ -286,7 +361,7 @@ fn split(masked: &[Vec<u32>], g: Vec<usize>, valued: &[bool], out: &mut Vec<Vec<
 }
 
 /// The words all messages of `g` share, `<*>` elsewhere.
-fn template(masked: &[Vec<u32>], g: &[usize], words: &[Cow<'_, str>]) -> String {
+fn template(masked: &Messages, g: &[usize], words: &[Cow<'_, str>]) -> String {
     let first = &masked[g[0]];
     let parts: Vec<&str> = (0..first.len())
         .map(|p| {
@@ -322,6 +397,21 @@ mod tests {
         assert_eq!(mask_word("ws=null,"), "ws=<*>,");
         assert_eq!(mask_word("false,"), "<*>,");
         assert_eq!(mask_word("=x"), "=x");
+    }
+
+    #[test]
+    fn words_split_as_split_whitespace_does() {
+        for s in [
+            "",
+            " a  b\tc\r\nd\x0be\x0cf ",
+            "a\x1cb\x1fc",
+            "x\u{a0}y \u{2003}z é",
+            "   ",
+        ] {
+            let mut got = Vec::new();
+            for_each_word(s, |w| got.push(w));
+            assert_eq!(got, s.split_whitespace().collect::<Vec<_>>(), "{s:?}");
+        }
     }
 
     #[test]
