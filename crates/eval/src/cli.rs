@@ -15,7 +15,7 @@
 //! argus eval cv --data ../shared/data --json cv.json
 //! argus eval storm --seed N --preset medium --out /tmp/storm
 //! argus eval incidents --alerts /tmp/storm/ALERTS.jsonl --graph /tmp/storm/GRAPH.csv \
-//!     --out incidents.jsonl --truth /tmp/storm/TRUTH.jsonl
+//!     --placement /tmp/storm/PLACEMENT.csv --out incidents.jsonl --truth /tmp/storm/TRUTH.jsonl
 //! argus eval storms --seeds A-B --preset medium --json storms.json
 //! argus eval rca-topology --cases DIR --labels labels.csv
 //! ```
@@ -71,7 +71,7 @@ pub enum EvalCmd {
     Cv(CvArgs),
     /// Group an alert file into incidents; with a truth file, score Argus beside two baselines.
     Incidents(IncidentsArgs),
-    /// Write a synthetic alert storm with its call graph and ground truth.
+    /// Write a synthetic alert storm with its call graph, placement and ground truth.
     Storm(StormArgs),
     /// Generate and score many storms; print the means, Argus beside two baselines.
     Storms(StormsArgs),
@@ -246,6 +246,10 @@ pub struct IncidentsArgs {
     /// The call graph, a `caller,callee` CSV.
     #[arg(long)]
     graph: Option<PathBuf>,
+    /// Where instances run, an `address,node` CSV (what `kube_pod_info` and
+    /// `node_uname_info` tell a running Argus).
+    #[arg(long)]
+    placement: Option<PathBuf>,
     /// Where the incidents go, one JSON object a line.
     #[arg(long)]
     out: PathBuf,
@@ -260,6 +264,7 @@ fn incidents(a: IncidentsArgs) -> Result<i32, CliError> {
     let opts = crate::incidents::IncidentsOptions {
         alerts: a.alerts,
         graph: a.graph,
+        placement: a.placement,
         out: a.out,
         truth: a.truth,
     };
@@ -276,7 +281,7 @@ pub struct StormArgs {
     /// Size: small, medium or large (about 10 000 alert lines).
     #[arg(long, default_value = "medium")]
     preset: String,
-    /// Directory for ALERTS.jsonl, GRAPH.csv and TRUTH.jsonl (created if missing).
+    /// Directory for ALERTS.jsonl, GRAPH.csv, PLACEMENT.csv and TRUTH.jsonl (created if missing).
     #[arg(long)]
     out: PathBuf,
 }
@@ -306,6 +311,9 @@ pub struct StormsArgs {
     /// Also write every storm's scores and the means as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Replay without the storms' placement (which machine each pod is on).
+    #[arg(long)]
+    no_placement: bool,
 }
 
 /// Runs `argus eval storms`: the averaged table on stdout.
@@ -314,6 +322,7 @@ fn storms(a: StormsArgs) -> Result<i32, CliError> {
         seeds: crate::incidents::parse_seeds(&a.seeds)?,
         preset: a.preset.parse()?,
         json: a.json,
+        no_placement: a.no_placement,
     };
     crate::incidents::run_storms(&opts, &mut std::io::stdout().lock())?;
     Ok(0)

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use argus_eval::incidents::{compare, format_summary, format_table, mean_table, score_storms};
 use argus_eval::storm::{generate, Preset};
+use argus_incident::placement::Placement;
 use argus_incident::replay::read_alerts;
 use argus_incident::topology::Topology;
 
@@ -17,7 +18,9 @@ fn medium_storms_group_every_firing_line_once_and_score_in_range() {
         let storm = generate(&Preset::Medium.config(seed));
         let alerts = read_alerts(&storm.alerts).unwrap();
         let topo = Topology::from_csv(&storm.graph).unwrap();
-        let (incidents, rows) = compare(&alerts, &topo, &storm.truth, &settings()).unwrap();
+        let placement = Placement::from_csv(&storm.placement).unwrap();
+        let (incidents, rows) =
+            compare(&alerts, &topo, &placement, &storm.truth, &settings()).unwrap();
         let mut seen: HashMap<usize, usize> = HashMap::new();
         for i in &incidents {
             for &l in &i.alerts {
@@ -58,7 +61,7 @@ fn medium_storms_group_every_firing_line_once_and_score_in_range() {
 #[ignore]
 fn table_over_twenty_medium_storms() {
     let seeds: Vec<u64> = (1..=20).collect();
-    let (_, summary) = score_storms(&seeds, Preset::Medium, &settings()).unwrap();
+    let (_, summary) = score_storms(&seeds, Preset::Medium, &settings(), true).unwrap();
     println!("20 medium storms:\n{}", format_summary(&summary));
 }
 
@@ -67,8 +70,9 @@ fn a_large_storm_replays() {
     let storm = generate(&Preset::Large.config(1009));
     let alerts = read_alerts(&storm.alerts).unwrap();
     let topo = Topology::from_csv(&storm.graph).unwrap();
+    let placement = Placement::from_csv(&storm.placement).unwrap();
     let t = Instant::now();
-    let (incidents, rows) = compare(&alerts, &topo, &storm.truth, &settings()).unwrap();
+    let (incidents, rows) = compare(&alerts, &topo, &placement, &storm.truth, &settings()).unwrap();
     println!(
         "large storm: {} lines, {} incidents, all three methods in {:.1} s\n{}",
         alerts.len(),
@@ -105,10 +109,12 @@ fn table_from_env() {
         Ok("large") => Preset::Large,
         _ => Preset::Medium,
     };
-    let (_, summary) = score_storms(&seeds, preset, &settings()).unwrap();
+    let placed = std::env::var("ARGUS_STORM_PLACEMENT").as_deref() != Ok("off");
+    let (_, summary) = score_storms(&seeds, preset, &settings(), placed).unwrap();
     println!(
-        "{} storms {preset:?}:\n{}",
+        "{} storms {preset:?} (placement {}):\n{}",
         seeds.len(),
+        if placed { "on" } else { "off" },
         format_summary(&summary)
     );
 }

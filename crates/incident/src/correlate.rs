@@ -4,7 +4,12 @@
 //! new one. Related means, together:
 //! - **identity**: the same service, instance or machine, whatever labels
 //!   the source used ([`crate::entity`]);
-//! - **placement**: an alert about a machine and the instances on it;
+//! - **placement**: an alert about a machine and the instances on it (where
+//!   an instance runs comes from its labels, or is learned from series such
+//!   as `kube_pod_info`: [`crate::placement`]); an instance alert on a
+//!   machine whose own alert just fired goes to that machine's incident, and
+//!   such an incident takes, through the graph, only the callers of the
+//!   services that alerted on the machine;
 //! - **topology**: services within a few calls of each other
 //!   ([`crate::topology`]), a fault's callers and its callees;
 //! - **history**: services whose alerts were in one incident before;
@@ -14,7 +19,8 @@
 //!   services scored lower on generated storms and was dropped.)
 //!
 //! An alert that keeps firing on its own (it fired [`Settings::noisy_after`]
-//! times in a day: a flapping disk warning, a nightly job) joins only through
+//! times in a day, and the last incident it opened held nothing else: a
+//! flapping disk warning, a nightly job) joins only through
 //! its own service, instance or machine, never through the graph, so noise
 //! stays out of a fault's incident. A machine-level alert merges the
 //! incidents of the instances on that machine that opened within
@@ -41,108 +47,11 @@ use crate::model::{EntryKind, Incident, IncidentAlert, Root, Severity, State, Ti
 
 use crate::topology::{Relation, Topology};
 use argus_model::Labels;
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-/// The correlator's settings (`incidents:` in the server's config).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Settings {
-    /// An incident takes related alerts for this long after its last firing
-    /// alert, at first.
-    pub window_ms: i64,
-    /// An incident stops taking alerts related only through the graph or a
-    /// machine once none joined or fired for this long.
-    pub quiet_ms: i64,
-    /// Services this many calls apart or closer are related.
-    pub max_hops: u8,
-    /// Alerts on one machine this close in time are one fault's when a
-    /// machine-level alert ties them.
-    pub burst_ms: i64,
-    /// An incident whose alerts all resolved is recovered after they stay
-    /// resolved this long.
-    pub recovery_stable_ms: i64,
-    /// A root is "located" once its confidence reaches this.
-    pub locate_confidence: f64,
-    /// An alert that fired this many times in [`Settings::noisy_window_ms`]
-    /// joins incidents only through its own service, instance or machine.
-    pub noisy_after: u32,
-    /// See [`Settings::noisy_after`].
-    pub noisy_window_ms: i64,
-    /// Two services whose alerts shared this many earlier incidents are
-    /// related even without an edge between them.
-    pub together_after: u32,
-    /// The least relation an alert needs to join an incident (0–1).
-    pub join_threshold: f64,
-    /// How related an instance alert of a service whose machines are unknown
-    /// is to a machine's alert of the last [`Settings::burst_ms`].
-    pub unplaced_near_machine: f64,
-    /// A machine's alert also merges the young incidents of one service
-    /// whose machines are unknown.
-    pub merge_unplaced: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            window_ms: 5 * 60_000,
-            quiet_ms: 3 * 60_000,
-            max_hops: 2,
-            burst_ms: 2 * 60_000,
-            recovery_stable_ms: 5 * 60_000,
-            locate_confidence: 0.6,
-            noisy_after: 3,
-            noisy_window_ms: 24 * 3_600_000,
-            together_after: 2,
-            join_threshold: 0.5,
-            unplaced_near_machine: 0.6,
-            merge_unplaced: true,
-        }
-    }
-}
-
-/// One alert change, from any source.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Signal {
-    /// The alert's identity (a fingerprint of its labels).
-    pub key: u64,
-    /// Its labels.
-    pub labels: Labels,
-    /// Its annotations.
-    pub annotations: BTreeMap<String, String>,
-    /// True when it fires, false when it resolved.
-    pub firing: bool,
-    /// When this change was seen, ms since the epoch.
-    pub at_ms: i64,
-    /// The alert's own start (`startsAt`).
-    pub starts_at_ms: i64,
-    /// For a firing alert, when its last send stops being valid: it counts
-    /// as resolved then unless refreshed. `None`: until resolved.
-    pub ends_at_ms: Option<i64>,
-}
-
-impl Signal {
-    /// A firing alert seen at `at_ms`, keyed by its labels' hash.
-    pub fn firing(labels: Labels, at_ms: i64) -> Signal {
-        Signal {
-            key: labels.stable_hash(),
-            labels,
-            annotations: BTreeMap::new(),
-            firing: true,
-            at_ms,
-            starts_at_ms: at_ms,
-            ends_at_ms: None,
-        }
-    }
-
-    /// The same alert resolved at `at_ms`.
-    pub fn resolved(labels: Labels, at_ms: i64) -> Signal {
-        Signal {
-            firing: false,
-            ..Signal::firing(labels, at_ms)
-        }
-    }
-}
+#[path = "correlate_settings.rs"]
+mod settings;
+pub use settings::{Settings, Signal};
 
 /// What the correlator keeps beside an incident to answer "is this alert
 /// related?" quickly.
@@ -158,6 +67,10 @@ struct Index {
     opened_ms: i64,
     /// The root's service, once named.
     root: Option<String>,
+    /// The machine of the alert that opened it, when known.
+    opener_node: Option<String>,
+    /// (machine, service) of its instance alerts that name both.
+    placed: BTreeSet<(String, String)>,
 }
 
 impl Index {
@@ -167,6 +80,9 @@ impl Index {
         }
         if let Some(i) = &e.instance {
             self.instances.insert(i.clone());
+        }
+        if let (Some(n), Some(s)) = (&e.node, &e.service) {
+            self.placed.insert((n.clone(), s.clone()));
         }
         if let Some(n) = &e.node {
             let v = self.nodes.entry(n.clone()).or_insert((false, at));
@@ -181,6 +97,7 @@ impl Index {
     fn of(inc: &Incident) -> Index {
         let mut ix = Index {
             opened_ms: inc.times.detected_ms,
+            opener_node: inc.alerts.first().and_then(|a| a.entities.node.clone()),
             root: inc.root.as_ref().and_then(|r| r.service.clone()),
             ..Index::default()
         };
@@ -315,12 +232,19 @@ impl Correlator {
         while q.front().is_some_and(|&t| t < at - w) {
             q.pop_front();
         }
-        let noisy = q.len() as u32 >= self.settings.noisy_after;
+        let often = q.len() as u32 >= self.settings.noisy_after;
         q.push_back(at);
         if q.len() > 64 {
             q.pop_front();
         }
-        noisy
+        // A symptom of one fault after another fires as often; noise fires
+        // on its own: the last incident it opened held nothing else.
+        often
+            && self.solo.get(&key).is_some_and(|id| {
+                self.incidents
+                    .get(id)
+                    .is_some_and(|inc| inc.alerts.iter().all(|a| a.key == key))
+            })
     }
 
     /// How strongly an alert about `e` at `at` relates to an incident
@@ -349,8 +273,9 @@ impl Correlator {
         let burst = self.settings.burst_ms;
         if let Some(n) = &e.node {
             if ix.node_alerts.get(n).is_some_and(|&t| at - t <= burst) {
-                // An instance on a machine whose own alert just fired.
-                best = best.max(0.9);
+                // An instance on a machine whose own alert just fired: the
+                // machine explains it before any service does.
+                return 0.99;
             } else if e.is_node_level()
                 && ix
                     .nodes
@@ -391,14 +316,24 @@ impl Correlator {
             let max = self.settings.max_hops;
             // Relative to the root where one is named: a fault spreads up to
             // its callers, and its cause may show itself late, below.
+            // Under a machine's own alert, relative to the services that
+            // alerted on that machine, and only upwards: the machine's fault
+            // spreads to their callers, and explains nothing below them.
+            let machine = ix.root.is_none() && !ix.node_alerts.is_empty();
             let anchors: Vec<&String> = match &ix.root {
                 Some(r) => vec![r],
+                None if machine => ix
+                    .placed
+                    .iter()
+                    .filter(|(n, _)| ix.node_alerts.contains_key(n))
+                    .map(|(_, s)| s)
+                    .collect(),
                 None => ix.services.keys().collect(),
             };
             for other in anchors {
                 let r = match self.topo.relation_cached(s, other, max + 2) {
                     Some(Relation::Caller(h)) => 1.0 - 0.1 * h as f64,
-                    Some(Relation::Callee(h)) if h <= max => 0.8 - 0.1 * h as f64,
+                    Some(Relation::Callee(h)) if h <= max && !machine => 0.8 - 0.1 * h as f64,
                     _ => 0.0,
                 };
                 let together = self
@@ -560,6 +495,7 @@ impl Correlator {
             id,
             Index {
                 opened_ms: s.at_ms,
+                opener_node: e.node.clone(),
                 ..Index::default()
             },
         );

@@ -19,8 +19,9 @@ impl Correlator {
             .filter(|(id, ix)| {
                 **id != into
                     && (ix.opened_ms - at).abs() <= burst
-                    && (ix.nodes.contains_key(node)
-                        || ix.services.keys().any(|s| self.aliases.placed_on(s, node))
+                    && (ix.opener_node.as_ref() == Some(node)
+                        || (ix.opener_node.is_none()
+                            && ix.services.keys().any(|s| self.aliases.placed_on(s, node)))
                         || (self.settings.merge_unplaced
                             && at - ix.opened_ms <= burst / 2
                             && !ix.instances.is_empty()
@@ -86,6 +87,11 @@ impl Correlator {
                 v.0 |= lvl;
                 v.1 = v.1.min(t);
             }
+            for (n, t) in ix.node_alerts {
+                let v = d.node_alerts.entry(n).or_insert(t);
+                *v = (*v).min(t);
+            }
+            d.placed.extend(ix.placed);
             d.last_fire_ms = d.last_fire_ms.max(ix.last_fire_ms);
             d.opened_ms = d.opened_ms.min(ix.opened_ms);
         }

@@ -138,3 +138,57 @@ fn the_root_is_located_once_confident() {
     assert_eq!(inc.times.located_ms, Some(50_000));
     assert!(inc.title.starts_with("Slow on db"), "{}", inc.title);
 }
+
+#[test]
+fn placement_joins_a_machine_alert_with_the_pod_alerts_on_it() {
+    use crate::placement::Placement;
+    // Two pods on n1 (named only by address and service in their alerts), one
+    // on n2, and n1's node exporter.
+    let placement = Placement::from_csv(
+        "address,node\n10.244.1.5:8080,n1\n10.244.1.9:5432,n1\n10.244.2.7:8080,n2\n10.0.0.1:9100,n1\n",
+    )
+    .unwrap();
+    let run = || {
+        let mut c = Correlator::new(Settings::default(), Topology::default());
+        for l in placement.label_sets() {
+            c.learn(&l);
+        }
+        let node = [
+            ("alertname", "NodeDown"),
+            ("job", "node"),
+            ("instance", "10.0.0.1:9100"),
+        ];
+        let n = c.observe(sig(&node, 0)).unwrap();
+        let a = c.observe(sig(
+            &[
+                ("alertname", "TargetDown"),
+                ("job", "cart"),
+                ("instance", "10.244.1.5:8080"),
+            ],
+            40_000,
+        ));
+        let b = c.observe(sig(
+            &[
+                ("alertname", "InstanceUnreachable"),
+                ("service", "orders-db"),
+                ("instance", "10.244.1.9:5432"),
+            ],
+            70_000,
+        ));
+        let other = c.observe(sig(
+            &[
+                ("alertname", "TargetDown"),
+                ("job", "search"),
+                ("instance", "10.244.2.7:8080"),
+            ],
+            75_000,
+        ));
+        (n, a.unwrap(), b.unwrap(), other.unwrap(), c)
+    };
+    let (n, a, b, other, c) = run();
+    assert_eq!((a, b), (n, n));
+    // A pod on another machine stays out.
+    assert_ne!(other, n);
+    let root = c.incident(n).unwrap().root.clone().unwrap();
+    assert_eq!(root.node.as_deref(), Some("n1"));
+}

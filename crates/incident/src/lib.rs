@@ -39,6 +39,7 @@ pub mod correlate;
 pub mod entity;
 pub mod evidence;
 pub mod model;
+pub mod placement;
 pub mod replay;
 pub mod root;
 pub mod service;

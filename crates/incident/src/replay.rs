@@ -28,6 +28,7 @@
 
 use crate::correlate::{Correlator, Settings, Signal};
 use crate::model::Root;
+use crate::placement::Placement;
 use crate::topology::Topology;
 use argus_model::Labels;
 use serde::{Deserialize, Serialize};
@@ -164,7 +165,21 @@ impl From<&Root> for ReplayRoot {
 
 /// Replays `alerts` through a fresh correlator over `topo`.
 pub fn replay(alerts: &[ReplayAlert], topo: Topology, settings: &Settings) -> Vec<ReplayIncident> {
+    replay_placed(alerts, topo, &Placement::default(), settings)
+}
+
+/// [`replay`], with the correlator first taught where instances run, as a
+/// running Argus learns it from its series before the alerts come.
+pub fn replay_placed(
+    alerts: &[ReplayAlert],
+    topo: Topology,
+    placement: &Placement,
+    settings: &Settings,
+) -> Vec<ReplayIncident> {
     let mut c = Correlator::new(settings.clone(), topo);
+    for labels in placement.label_sets() {
+        c.learn(&labels);
+    }
     let mut line_of: Vec<(usize, u64)> = Vec::new();
     for a in alerts {
         c.tick(a.at_ms);

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use argus_incident::correlate::Settings;
-use argus_incident::replay::{read_alerts, replay, to_jsonl, ReplayAlert, ReplayIncident};
+use argus_incident::placement::Placement;
+use argus_incident::replay::{read_alerts, replay_placed, to_jsonl, ReplayAlert, ReplayIncident};
 use argus_incident::topology::Topology;
 use serde::Serialize;
 
@@ -31,15 +32,17 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
     (v, t.elapsed().as_secs_f64() * 1000.0)
 }
 
-/// Runs Argus and the baselines over `alerts` and scores them against
-/// `truth`. Returns Argus's incidents and the scores, Argus first.
+/// Runs Argus (taught `placement`, as a running Argus learns it) and the
+/// baselines over `alerts` and scores them against `truth`. Returns Argus's
+/// incidents and the scores, Argus first.
 pub fn compare(
     alerts: &[ReplayAlert],
     topo: &Topology,
+    placement: &Placement,
     truth: &[TruthLine],
     settings: &Settings,
 ) -> Result<(Vec<ReplayIncident>, Vec<MethodScores>), EvalError> {
-    let (incidents, ms) = timed(|| replay(alerts, topo.clone(), settings));
+    let (incidents, ms) = timed(|| replay_placed(alerts, topo.clone(), placement, settings));
     let mut rows = Vec::new();
     let mut push = |method: &str, g: &Grouping, ms: f64| -> Result<(), EvalError> {
         let mut scores = score(alerts, truth, g)?;
@@ -191,6 +194,8 @@ pub struct IncidentsOptions {
     pub alerts: PathBuf,
     /// The call graph, `caller,callee` CSV.
     pub graph: Option<PathBuf>,
+    /// Where instances run, `address,node` CSV.
+    pub placement: Option<PathBuf>,
     /// Where the incidents go (JSON lines).
     pub out: PathBuf,
     /// The truth file; with it, the comparison table is printed.
@@ -206,6 +211,11 @@ fn read_graph(path: &Path) -> Result<Topology, EvalError> {
         .map_err(|e| EvalError::Input(format!("{}: {e}", path.display())))
 }
 
+fn read_placement(path: &Path) -> Result<Placement, EvalError> {
+    Placement::from_csv(&read_text(path)?)
+        .map_err(|e| EvalError::Input(format!("{}: {e}", path.display())))
+}
+
 /// Runs `argus eval incidents`: writes the incidents, and with a truth file
 /// prints Argus beside the baselines to `report`.
 pub fn run_incidents(opts: &IncidentsOptions, report: &mut dyn Write) -> Result<(), EvalError> {
@@ -214,10 +224,14 @@ pub fn run_incidents(opts: &IncidentsOptions, report: &mut dyn Write) -> Result<
         Some(p) => read_graph(p)?,
         None => Topology::default(),
     };
+    let placement = match &opts.placement {
+        Some(p) => read_placement(p)?,
+        None => Placement::default(),
+    };
     let out_err = || EvalError::io(format!("cannot write {}", opts.out.display()));
     let write = |incidents: &[ReplayIncident]| std::fs::write(&opts.out, to_jsonl(incidents));
     let Some(truth_path) = &opts.truth else {
-        let incidents = replay(&alerts, topo, &Settings::default());
+        let incidents = replay_placed(&alerts, topo, &placement, &Settings::default());
         write(&incidents).map_err(out_err())?;
         writeln!(
             report,
@@ -230,7 +244,7 @@ pub fn run_incidents(opts: &IncidentsOptions, report: &mut dyn Write) -> Result<
     };
     let truth = read_truth(&read_text(truth_path)?)
         .map_err(|e| e.within(truth_path.display().to_string()))?;
-    let (incidents, rows) = compare(&alerts, &topo, &truth, &Settings::default())
+    let (incidents, rows) = compare(&alerts, &topo, &placement, &truth, &Settings::default())
         .map_err(|e| e.within(truth_path.display().to_string()))?;
     write(&incidents).map_err(out_err())?;
     let io = EvalError::io("cannot write the report");
@@ -247,6 +261,8 @@ pub struct StormsOptions {
     pub preset: Preset,
     /// Also write every storm's scores and the means as JSON here.
     pub json: Option<PathBuf>,
+    /// Replay without the storms' placement (as before it was written).
+    pub no_placement: bool,
 }
 
 /// Parses seeds: a range `A-B`, a list `A,B,C` or a mix.
@@ -296,12 +312,13 @@ pub struct StormScores {
     pub methods: Vec<MethodScores>,
 }
 
-/// Generates and scores one storm per seed; returns the per-storm rows and
-/// their means.
+/// Generates and scores one storm per seed, Argus taught each storm's
+/// placement when `placed`; returns the per-storm rows and their means.
 pub fn score_storms(
     seeds: &[u64],
     preset: Preset,
     settings: &Settings,
+    placed: bool,
 ) -> Result<(Vec<StormScores>, Vec<StormsSummary>), EvalError> {
     let mut per = Vec::new();
     for &seed in seeds {
@@ -311,8 +328,14 @@ pub fn score_storms(
             read_alerts(&storm.alerts).map_err(|e| EvalError::Input(format!("{}: {e}", what())))?;
         let topo = Topology::from_csv(&storm.graph)
             .map_err(|e| EvalError::Input(format!("{}: {e}", what())))?;
-        let (_, rows) =
-            compare(&alerts, &topo, &storm.truth, settings).map_err(|e| e.within(what()))?;
+        let placement = if placed {
+            Placement::from_csv(&storm.placement)
+                .map_err(|e| EvalError::Input(format!("{}: {e}", what())))?
+        } else {
+            Placement::default()
+        };
+        let (_, rows) = compare(&alerts, &topo, &placement, &storm.truth, settings)
+            .map_err(|e| e.within(what()))?;
         per.push(StormScores {
             seed,
             alert_lines: alerts.len(),
@@ -329,7 +352,12 @@ pub fn run_storms(
     opts: &StormsOptions,
     report: &mut dyn Write,
 ) -> Result<Vec<StormsSummary>, EvalError> {
-    let (per, summary) = score_storms(&opts.seeds, opts.preset, &Settings::default())?;
+    let (per, summary) = score_storms(
+        &opts.seeds,
+        opts.preset,
+        &Settings::default(),
+        !opts.no_placement,
+    )?;
     let io = EvalError::io("cannot write the report");
     write!(
         report,

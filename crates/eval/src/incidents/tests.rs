@@ -211,6 +211,7 @@ fn the_file_run_writes_incidents_and_names_bad_files_and_lines() {
     let opts = IncidentsOptions {
         alerts: dir.path().join("ALERTS.jsonl"),
         graph: Some(dir.path().join("GRAPH.csv")),
+        placement: Some(dir.path().join("PLACEMENT.csv")),
         out: dir.path().join("INCIDENTS.jsonl"),
         truth: Some(dir.path().join("TRUTH.jsonl")),
     };
@@ -236,6 +237,13 @@ fn the_file_run_writes_incidents_and_names_bad_files_and_lines() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("BAD.jsonl: line 2"), "{e}");
+    let placement = dir.path().join("PLACEMENT.csv");
+    let good = std::fs::read_to_string(&placement).unwrap();
+    assert!(good.starts_with("address,node\n") && good.lines().count() > 3);
+    std::fs::write(&placement, "address,node\n10.0.0.1:80,n1\n10.0.0.2:80\n").unwrap();
+    let e = run_incidents(&opts, &mut Vec::new()).unwrap_err();
+    assert!(e.to_string().contains("PLACEMENT.csv: line 3"), "{e}");
+    std::fs::write(&placement, good).unwrap();
     std::fs::write(dir.path().join("GRAPH.csv"), "a,b\n").unwrap();
     let e = run_incidents(&opts, &mut Vec::new()).unwrap_err();
     assert!(e.to_string().contains("GRAPH.csv: line 1"), "{e}");

@@ -14,8 +14,10 @@
 //!   Kubernetes (`pod`, `namespace`, `node`), node exporter (`job="node"`,
 //!   `instance="10.0.0.7:9100"`), health checks (`job` only), syslog (`host`).
 //!
-//! Output: the alert file (`ALERTS.jsonl`), the call graph (`GRAPH.csv`) and
-//! the truth (`TRUTH.jsonl`, one line per alert line).
+//! Output: the alert file (`ALERTS.jsonl`), the call graph (`GRAPH.csv`),
+//! where each pod and node exporter runs (`PLACEMENT.csv`, what a running
+//! Argus learns from `kube_pod_info` and `node_uname_info`) and the truth
+//! (`TRUTH.jsonl`, one line per alert line).
 //!
 //! ```
 //! use argus_eval::storm::{generate, Preset};
@@ -115,6 +117,8 @@ pub struct Storm {
     pub alerts: String,
     /// The call graph, `caller,callee` CSV.
     pub graph: String,
+    /// Where each instance runs, `address,node` CSV.
+    pub placement: String,
     /// One truth line per alert line.
     pub truth: Vec<TruthLine>,
 }
@@ -130,7 +134,7 @@ impl Storm {
         s
     }
 
-    /// Writes `ALERTS.jsonl`, `GRAPH.csv` and `TRUTH.jsonl` into `dir`
+    /// Writes `ALERTS.jsonl`, `GRAPH.csv`, `PLACEMENT.csv` and `TRUTH.jsonl` into `dir`
     /// (created if missing).
     pub fn write(&self, dir: &Path) -> Result<(), EvalError> {
         std::fs::create_dir_all(dir)
@@ -138,6 +142,7 @@ impl Storm {
         for (name, text) in [
             ("ALERTS.jsonl", self.alerts.as_str()),
             ("GRAPH.csv", self.graph.as_str()),
+            ("PLACEMENT.csv", self.placement.as_str()),
             ("TRUTH.jsonl", self.truth_jsonl().as_str()),
         ] {
             let p = dir.join(name);
@@ -307,6 +312,7 @@ pub fn generate(cfg: &StormConfig) -> Storm {
     let mut rng = SplitMix64::new(cfg.seed ^ 0x005e_ed0f_a1e7_5707);
     let world = World::build(&mut rng, cfg.services, cfg.nodes);
     let graph = world.graph_csv();
+    let placement = world.placement_csv();
     // A weekday evening in 2026, so the nightly job falls inside longer storms.
     let start_ms = 1_772_488_800_000 + (cfg.seed % 5) as i64 * 86_400_000;
     let duration = cfg.duration_ms.max(10 * MIN);
@@ -324,6 +330,7 @@ pub fn generate(cfg: &StormConfig) -> Storm {
     Storm {
         alerts,
         graph,
+        placement,
         truth,
     }
 }

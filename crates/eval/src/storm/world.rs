@@ -284,6 +284,23 @@ impl World {
         s
     }
 
+    /// Where every instance runs, as `address,node` CSV: each pod's address
+    /// and name, and each machine's node exporter address, with the node's
+    /// name. What `kube_pod_info`, `node_uname_info` and node-labelled
+    /// scrape targets tell a running Argus; nothing about faults.
+    pub fn placement_csv(&self) -> String {
+        let mut s = String::from("address,node\n");
+        for (i, inst) in self.instances.iter().enumerate() {
+            let node = &self.nodes[inst.node].name;
+            s.push_str(&format!("{},{node}\n", self.address(i)));
+            s.push_str(&format!("{},{node}\n", inst.pod));
+        }
+        for n in &self.nodes {
+            s.push_str(&format!("{}:9100,{}\n", n.ip, n.name));
+        }
+        s
+    }
+
     /// `ip:port` of an instance.
     pub fn address(&self, i: usize) -> String {
         let inst = &self.instances[i];

@@ -1,0 +1,105 @@
+//! The correlator's settings and its input, one alert change.
+
+use argus_model::Labels;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The correlator's settings (`incidents:` in the server's config).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// An incident takes related alerts for this long after its last firing
+    /// alert, at first.
+    pub window_ms: i64,
+    /// An incident stops taking alerts related only through the graph or a
+    /// machine once none joined or fired for this long.
+    pub quiet_ms: i64,
+    /// Services this many calls apart or closer are related.
+    pub max_hops: u8,
+    /// Alerts on one machine this close in time are one fault's when a
+    /// machine-level alert ties them.
+    pub burst_ms: i64,
+    /// An incident whose alerts all resolved is recovered after they stay
+    /// resolved this long.
+    pub recovery_stable_ms: i64,
+    /// A root is "located" once its confidence reaches this.
+    pub locate_confidence: f64,
+    /// An alert that fired this many times in [`Settings::noisy_window_ms`]
+    /// joins incidents only through its own service, instance or machine.
+    pub noisy_after: u32,
+    /// See [`Settings::noisy_after`].
+    pub noisy_window_ms: i64,
+    /// Two services whose alerts shared this many earlier incidents are
+    /// related even without an edge between them.
+    pub together_after: u32,
+    /// The least relation an alert needs to join an incident (0–1).
+    pub join_threshold: f64,
+    /// How related an instance alert of a service whose machines are unknown
+    /// is to a machine's alert of the last [`Settings::burst_ms`].
+    pub unplaced_near_machine: f64,
+    /// A machine's alert also merges the young incidents of one service
+    /// whose machines are unknown.
+    pub merge_unplaced: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            window_ms: 5 * 60_000,
+            quiet_ms: 3 * 60_000,
+            max_hops: 2,
+            burst_ms: 2 * 60_000,
+            recovery_stable_ms: 5 * 60_000,
+            locate_confidence: 0.6,
+            noisy_after: 3,
+            noisy_window_ms: 24 * 3_600_000,
+            together_after: 2,
+            join_threshold: 0.5,
+            unplaced_near_machine: 0.6,
+            merge_unplaced: true,
+        }
+    }
+}
+
+/// One alert change, from any source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signal {
+    /// The alert's identity (a fingerprint of its labels).
+    pub key: u64,
+    /// Its labels.
+    pub labels: Labels,
+    /// Its annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// True when it fires, false when it resolved.
+    pub firing: bool,
+    /// When this change was seen, ms since the epoch.
+    pub at_ms: i64,
+    /// The alert's own start (`startsAt`).
+    pub starts_at_ms: i64,
+    /// For a firing alert, when its last send stops being valid: it counts
+    /// as resolved then unless refreshed. `None`: until resolved.
+    pub ends_at_ms: Option<i64>,
+}
+
+impl Signal {
+    /// A firing alert seen at `at_ms`, keyed by its labels' hash.
+    pub fn firing(labels: Labels, at_ms: i64) -> Signal {
+        Signal {
+            key: labels.stable_hash(),
+            labels,
+            annotations: BTreeMap::new(),
+            firing: true,
+            at_ms,
+            starts_at_ms: at_ms,
+            ends_at_ms: None,
+        }
+    }
+
+    /// The same alert resolved at `at_ms`.
+    pub fn resolved(labels: Labels, at_ms: i64) -> Signal {
+        Signal {
+            firing: false,
+            ..Signal::firing(labels, at_ms)
+        }
+    }
+}
