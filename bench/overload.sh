@@ -88,7 +88,7 @@ trap 'kill $SERVER_PID 2>/dev/null' EXIT
 wait_http http://127.0.0.1:$VPORT/health || exit 1
 run victoriametrics $SERVER_PID http://127.0.0.1:$VPORT
 curl -s http://127.0.0.1:$VPORT/metrics > "$OUT/vm-metrics.txt"
-echo "  server: write requests $(awk '/^vm_http_requests_total\{path="\/api\/v1\/write"/{s+=$2}END{print s+0}' "$OUT/vm-metrics.txt"), refused at the insert limit $(awk '/^vm_concurrent_insert_limit_timeout_total/{s+=$2}END{print s+0}' "$OUT/vm-metrics.txt"), errors $(awk '/^vm_http_request_errors_total\{path="\/api\/v1\/write"/{s+=$2}END{print s+0}' "$OUT/vm-metrics.txt")"
+echo "  server: write requests $(awk '/^vm_http_requests_total\{path="\/api\/v1\/write"/{s+=$NF}END{print s+0}' "$OUT/vm-metrics.txt"), refused at the insert limit $(awk '/^vm_concurrent_insert_limit_timeout_total/{s+=$NF}END{print s+0}' "$OUT/vm-metrics.txt"), errors $(awk '/^vm_http_request_errors_total\{path="\/api\/v1\/write"/{s+=$NF}END{print s+0}' "$OUT/vm-metrics.txt")"
 curl -s http://127.0.0.1:$VPORT/internal/force_flush >/dev/null
 sleep 2
 S=$(stored http://127.0.0.1:$VPORT)
