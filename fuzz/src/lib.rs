@@ -172,6 +172,9 @@ fn promql_options() -> EngineOptions {
         },
         max_subquery_points: 5_000,
         max_memory_bytes: 16 << 20,
+        // A pool of its own per query, a little larger than one query's
+        // limit: the reservation code runs on every input.
+        memory_pool: Some(argus_promql::MemoryPool::new(24 << 20)),
     }
 }
 
