@@ -136,14 +136,14 @@ pub struct ForwardConfigError {
 impl AlertmanagerConfig {
     /// Whether the entry has discoveries that need the network (DNS, HTTP,
     /// Kubernetes), run by the forwarder's discovery task.
-    pub fn discovers(&self) -> bool {
+    pub(crate) fn discovers(&self) -> bool {
         !self.dns_sd_configs.is_empty()
             || !self.http_sd_configs.is_empty()
             || !self.kubernetes_sd_configs.is_empty()
     }
 
     /// The shortest `refresh_interval` of those discoveries.
-    pub fn discovery_interval(&self) -> Option<Duration> {
+    pub(crate) fn discovery_interval(&self) -> Option<Duration> {
         self.dns_sd_configs
             .iter()
             .map(|d| d.refresh_interval.0)
@@ -159,7 +159,7 @@ impl AlertmanagerConfig {
     /// Runs the entry's network discoveries once. A discovery that fails
     /// keeps its part of `last` (the previous result, by position), so an
     /// unreachable DNS server or API server does not drop every target.
-    pub async fn discover(&self, last: &[Vec<TargetGroup>]) -> Vec<Vec<TargetGroup>> {
+    pub(crate) async fn discover(&self, last: &[Vec<TargetGroup>]) -> Vec<Vec<TargetGroup>> {
         let mut out = Vec::new();
         let keep = |i: usize| last.get(i).cloned().unwrap_or_default();
         for sd in &self.dns_sd_configs {

@@ -323,7 +323,7 @@ impl Forwarder {
     /// Runs the discoveries that are due now. When one finds a different
     /// set, the URLs are worked out again and the next send resends every
     /// active alert, so a new Alertmanager gets them all.
-    pub async fn discover_due(&self) {
+    async fn discover_due(&self) {
         let now = self.inner.clock.now_ms();
         type Due = (usize, AlertmanagerConfig, Vec<Vec<TargetGroup>>);
         let (generation, due): (u64, Vec<Due>) = {
