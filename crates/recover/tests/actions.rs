@@ -364,6 +364,15 @@ async fn restart_step_restarts_a_process_found_by_name() {
     let bin = dir.path().join(&name);
     std::fs::copy("/usr/bin/sleep", &bin).unwrap();
     let mut first = std::process::Command::new(&bin).arg("300").spawn().unwrap();
+    // spawn returns once the child has left our memory, a moment before
+    // exec gives it its new name: wait until the name shows.
+    let which = argus_recover::process::Which::Name(name.clone());
+    for _ in 0..500 {
+        if argus_recover::process::pids(&which).contains(&first.id()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let yaml = format!(
         "commands: [{bin}]\nrunbooks:\n  - name: bounce\n    steps:\n      - restart: {{process: {name}, start: {{path: {bin}, args: ['300']}}}}\n        timeout: 10s\n",
         bin = bin.display()
@@ -378,9 +387,11 @@ async fn restart_step_restarts_a_process_found_by_name() {
     assert_eq!(e.steps[0].ok, Some(true), "{e:?}");
     assert!(
         first.try_wait().unwrap().is_some(),
-        "the old process still runs"
+        "the old process {} still runs: {}",
+        first.id(),
+        e.steps[0].output
     );
-    let now = argus_recover::process::pids(&argus_recover::process::Which::Name(name.clone()));
+    let now = argus_recover::process::pids(&which);
     assert_eq!(now.len(), 1, "{now:?}");
     assert!(
         e.steps[0].output.contains("running again"),
