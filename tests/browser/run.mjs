@@ -92,6 +92,12 @@ const scenarios = {
     const reported = Number(await chart.first().getAttribute("data-reported"));
     check(reported > 0, `the chart should ring the samples the streaming scorer reported, saw ${reported}`);
     check((await chart.first().locator("canvas").count()) > 0, "the chart has no canvas");
+    // The fixture's deploy is drawn on the chart and listed under it.
+    const marked = Number(await chart.first().getAttribute("data-changes"));
+    check(marked === 1, `the chart should mark the one deploy in the range, saw ${marked}`);
+    const listed = await page.locator(".changes li").allInnerTexts();
+    check(listed.length === 1 && listed[0].includes("deploy") && listed[0].includes("web"),
+      `the deploy should be listed under the charts: ${JSON.stringify(listed)}`);
     // Hover the last quarter of the plot: the tooltip explains the point.
     const over = chart.first().locator(".u-over");
     const box = await over.boundingBox();
@@ -329,6 +335,13 @@ const scenarios = {
       headers: { "Content-Type": "application/x-ndjson" }, data: lines.join("\n") + "\n",
     });
     check(pushed.ok(), `POST /api/v1/logs answered ${pushed.status()}: ${await pushed.text()}`);
+    // A feature flag flipped twenty seconds ago: the volume chart marks it.
+    const flag = await page.request.post(base + "/api/v1/events", {
+      headers: { "Content-Type": "application/cloudevents+json" },
+      data: JSON.stringify({ specversion: "1.0", id: "flag-7", source: "flags", type: "dev.flags.featureflag.toggled",
+        subject: "pay", time: new Date(now - 20000).toISOString() }),
+    });
+    check(flag.ok(), `POST /api/v1/events answered ${flag.status()}: ${await flag.text()}`);
     // The page starts on every stream of the service label; the picker narrows it to pay.
     await page.goto(base + "/ui/logs?range=15m");
     const q = page.locator("#q");
@@ -344,6 +357,10 @@ const scenarios = {
     check((await rows.first().innerText()).includes("order 58 shipped"), `the newest line should come first: ${await rows.first().innerText()}`);
     check((await rows.first().locator(".label", { hasText: "service=pay" }).count()) === 1, "a line should show its stream labels");
     await page.locator('#volume[data-total="9"]').waitFor();
+    await page.locator('#volume[data-changes="1"]').waitFor();
+    const change = await page.locator("#volume .changes li").allInnerTexts();
+    check(change.length === 1 && change[0].includes("config change") && change[0].includes("pay"),
+      `the flag's change should be listed under the volume chart: ${JSON.stringify(change)}`);
     check((await page.locator("#volume").getAttribute("data-series")) === "2", "the volume should have a series per level");
     check((await page.locator("#volume canvas").count()) > 0, "the volume chart has no canvas");
     await shot(page, "logs");

@@ -231,6 +231,26 @@ async fn fixture(auth: bool) -> Fixture {
         r.status()
     );
 
+    // A deploy a quarter of an hour ago, as a CI pipeline posts it: the
+    // explorer marks it on its charts.
+    let deploy = serde_json::json!({
+        "specversion": "1.0", "id": "deploy-web-42", "source": "ci/pipeline",
+        "type": "com.example.deploy.finished", "subject": "web",
+        "time": rfc3339(end - 900_000),
+    });
+    let r = c
+        .post(url("/api/v1/events"))
+        .header("content-type", "application/cloudevents+json")
+        .body(deploy.to_string())
+        .send()
+        .await
+        .expect("post event");
+    assert!(
+        r.status().is_success(),
+        "POST /api/v1/events: {}",
+        r.status()
+    );
+
     // The detector scores the samples asynchronously: wait for the band and the anomalies.
     let t0 = Instant::now();
     loop {

@@ -5,7 +5,9 @@
 // points, as over imported history, the model's band over the stored samples from
 // /api/v1/models/band), and, for rules with the
 // streaming scorer on, the samples it reported (argus_anomaly_stream_score >= 0.5) as
-// rings; hovering explains a point.
+// rings; hovering explains a point. Deploys and configuration changes stored as
+// events in the range are drawn on every chart as dashed vertical lines, named
+// in the tooltip near them and listed under the charts.
 (function () {
   "use strict";
   const $ = (s) => document.querySelector(s);
@@ -200,6 +202,7 @@
         "<div>" + (info.model ? info.model.algorithm + " · model v" + info.model.version : "model unknown") +
         " · rule " + info.rule + "</div>";
     }
+    if (info.changes) html += ArgusChanges.near(u, info.changes);
     tip.innerHTML = html;
     tip.hidden = false;
     const r = u.over.getBoundingClientRect();
@@ -219,6 +222,10 @@
       cursor: { focus: { prox: 16 } },
       hooks: { setCursor: [(u) => showTip(u, info)] },
     };
+    if (info.changes && info.changes.length) {
+      opts.hooks.draw = [(u) => ArgusChanges.draw(u, info.changes)];
+      box.dataset.changes = String(ArgusChanges.within(info.changes, xs));
+    }
     for (const s of series) { data.push(s.values); opts.series.push(s.opts); }
     if (info.band) {
       // series indices: 1 value, 2 expected, 3 lower, 4 upper
@@ -256,6 +263,7 @@
     if (d.resultType !== "matrix") { status.textContent = "The query returned a " + d.resultType + "."; return; }
     const res = d.result;
     if (!res.length) { status.textContent = "No data in this range."; return; }
+    const changes = await ArgusChanges.fetchRange(start, end);
     const xs = [];
     for (let t = start; t <= end; t += step) xs.push(t);
     const align = (m) => xs.map((t) => (m.has(t) ? m.get(t) : null));
@@ -264,7 +272,7 @@
       for (const s of res) {
         const vals = align(toMap(s.values));
         const b = await baselineFor(s.metric, start, end, step).catch(() => null);
-        const info = { band: !!b, anomalies: 0 };
+        const info = { band: !!b, anomalies: 0, changes };
         const series = [{ values: vals, opts: { label: "value", stroke: "#1d2430", width: 1.5 } }];
         if (b) {
           bands++;
@@ -294,11 +302,14 @@
         }
         chart(labelStr(s.metric), xs, series, info);
       }
-      status.textContent = res.length + " series" + (bands ? ", " + bands + " with a learned band" : "") + ".";
+      ArgusChanges.list(charts, changes);
+      status.textContent = res.length + " series" + (bands ? ", " + bands + " with a learned band" : "") +
+        (changes.length ? "; " + changes.length + " change" + (changes.length > 1 ? "s" : "") + " marked" : "") + ".";
     } else {
       const shown = res.slice(0, 30);
       chart(expr, xs, shown.map((s, i) => ({ values: align(toMap(s.values)),
-        opts: { label: labelStr(s.metric), stroke: PALETTE[i % PALETTE.length], width: 1 } })), { band: false });
+        opts: { label: labelStr(s.metric), stroke: PALETTE[i % PALETTE.length], width: 1 } })), { band: false, changes });
+      ArgusChanges.list(charts, changes);
       status.textContent = res.length + " series" + (res.length > 30 ? " (first 30 drawn)" : "") +
         "; bands are drawn when a query returns at most 6 series.";
     }

@@ -106,7 +106,11 @@
     volume.dataset.total = String(total);
     volume.querySelector("h3").textContent = "Lines per " + (step >= 60 ? step / 60 + " min" : step + " s") +
       (series.length > 1 || (series[0] && series[0].name !== "all lines") ? ", by level" : "");
+    const changes = await ArgusChanges.fetchRange(start, end);
+    if (c !== cur) return;
+    volume.dataset.changes = String(ArgusChanges.within(changes, xs));
     if (plot) { plot.destroy(); plot = null; }
+    volume.querySelectorAll(".changes").forEach((n) => n.remove());
     if (!series.length) series.push({ name: "all lines", values: xs.map(() => 0) });
     // Stacked bars: each series is drawn as the sum of itself and those after it.
     const data = [xs], opts = {
@@ -118,7 +122,7 @@
         const a = u.posToVal(u.select.left, "x"), b = u.posToVal(u.select.left + u.select.width, "x");
         rangeSel.value = ""; at = null; from = Math.floor(a * 1000); to = Math.ceil(b * 1000);
         ensureChosen(); run();
-      }] },
+      }], draw: [(u) => ArgusChanges.draw(u, changes)] },
     };
     const bars = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.9, 40] }) : undefined;
     const acc = xs.map(() => 0);
@@ -130,6 +134,7 @@
       opts.series.push({ label: s.name, stroke: c, fill: c + "cc", width: 0, paths: bars, points: { show: false } });
     });
     plot = new uPlot(opts, data, volume);
+    ArgusChanges.list(volume, changes);
   }
 
   function ensureChosen() {

@@ -71,6 +71,8 @@ mod tests {
             "vendor/htmx.LICENSE",
             "app.js",
             "explorer.js",
+            "changes.js",
+            "logs.js",
         ] {
             let a = get(p).unwrap_or_else(|| panic!("{p} is not embedded"));
             assert!(a.data.len() > 100, "{p} is too small");
