@@ -146,15 +146,36 @@ async fn loki_clients_and_grafana_queries() {
     assert_eq!(inst["data"]["resultType"], "vector");
     assert_eq!(inst["data"]["result"][0]["value"][1], "21");
 
+    // Arithmetic between metric queries and numbers, as in PromQL.
+    let share = get_json(format!(
+        "{base}/loki/api/v1/query?query={}",
+        enc(r#"sum(count_over_time({application="shop"} | logfmt [1h])) / 3 + vector(1)"#)
+    ))
+    .await;
+    assert_eq!(share["data"]["result"][0]["value"][1], "8", "{share}");
+
     // A bad query is a 400 that names the problem.
     let r = reqwest::get(format!(
         "{base}/loki/api/v1/query_range?query={}",
-        enc(r#"{application="shop"} | unpack"#)
+        enc(r#"{application="shop"} | distinct level"#)
     ))
     .await
     .unwrap();
     assert_eq!(r.status(), 400);
-    assert!(r.text().await.unwrap().contains("unpack"));
+    assert!(r.text().await.unwrap().contains("distinct"));
+    // So is a pairing PromQL refuses: many series to one without group_left.
+    let r = reqwest::get(format!(
+        "{base}/loki/api/v1/query?query={}",
+        enc(r#"count_over_time({application="shop"}[1h]) / on (application) sum by (application) (count_over_time({application="shop"}[1h]))"#)
+    ))
+    .await
+    .unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert!(
+        status == 400 && text.contains("group_left"),
+        "{status}: {text}"
+    );
 
     // Promtail's encoding: snappy protobuf of logproto.PushRequest.
     use argus_logs::push::loki::proto;

@@ -39,6 +39,11 @@ pub enum Stage {
     Drop(Vec<LabelSel>),
     /// `| keep a, b="x"`: keeps only these labels (those with a matcher only when it matches).
     Keep(Vec<LabelSel>),
+    /// `| decolorize`: ANSI colour and cursor sequences removed from the line.
+    Decolorize,
+    /// `| unpack`: a line packed by Promtail's `pack` stage (a JSON object): its `_entry`
+    /// becomes the line and its other string fields labels.
+    Unpack,
     /// `| pattern "<ip> - <_> <status>"`: captures between literal parts.
     Pattern(super::pattern::Pattern),
     /// `| regexp "(?P<status>\\d+)"`: the named groups of the first match.
@@ -122,6 +127,10 @@ pub enum LineOp {
     Match,
     /// `!~`: the regex matches nowhere in the line.
     NotMatch,
+    /// `|>`: the line fits the pattern (`<_>` for any text).
+    Fits,
+    /// `!>`: the line does not fit the pattern.
+    NotFits,
 }
 
 /// A line filter.
@@ -133,6 +142,8 @@ pub struct LineFilter {
     pub text: String,
     /// The compiled regex for `|~` and `!~`.
     pub re: Option<Regex>,
+    /// The compiled pattern for `|>` and `!>`.
+    pub pattern: Option<super::pattern::Pattern>,
 }
 
 /// A comparison operator of a numeric label filter.
@@ -336,6 +347,8 @@ pub enum MetricExpr {
         /// `by`/`without` on the range function: series with the same group labels are
         /// merged before the function runs.
         grouping: Option<Grouping>,
+        /// `offset 1h`: every window ends this long before its step, in nanoseconds.
+        offset_ns: i64,
     },
     /// `sum by (a) (…)`, `topk(3, …)`.
     Agg {
@@ -348,4 +361,166 @@ pub enum MetricExpr {
         /// The aggregated expression.
         inner: Box<MetricExpr>,
     },
+    /// A number: `2`, `0.5`, `1e3`.
+    Literal(f64),
+    /// `vector(1)`: one series without labels, the number at every step.
+    Vector(f64),
+    /// `a / b`, `x > bool 10`, `a and on (app) b`.
+    Binary(Box<Binary>),
+    /// `sort(…)`, `sort_desc(…)`: the series ordered by value (the first step's, in a range).
+    Sort {
+        /// Largest first.
+        desc: bool,
+        /// The sorted expression.
+        inner: Box<MetricExpr>,
+    },
+    /// `label_replace(v, "dst", "$1", "src", "(.*)-.*")`.
+    LabelReplace {
+        /// The expression whose series are relabelled.
+        inner: Box<MetricExpr>,
+        /// The label written.
+        dst: String,
+        /// The replacement, with `$1` and `${name}` for the groups.
+        replacement: String,
+        /// The label read.
+        src: String,
+        /// The regex, anchored at both ends.
+        regex: Regex,
+    },
+}
+
+/// A binary operator between metric expressions, as in PromQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `%`
+    Mod,
+    /// `^`
+    Pow,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `and`
+    And,
+    /// `or`
+    Or,
+    /// `unless`
+    Unless,
+}
+
+impl BinOp {
+    /// Binding strength: `^` 6, `* / %` 5, `+ -` 4, comparisons 3, `and unless` 2, `or` 1.
+    pub fn precedence(self) -> u8 {
+        match self {
+            BinOp::Pow => 6,
+            BinOp::Mul | BinOp::Div | BinOp::Mod => 5,
+            BinOp::Add | BinOp::Sub => 4,
+            BinOp::Eq | BinOp::Ne | BinOp::Gt | BinOp::Ge | BinOp::Lt | BinOp::Le => 3,
+            BinOp::And | BinOp::Unless => 2,
+            BinOp::Or => 1,
+        }
+    }
+
+    /// A comparison (`== != > >= < <=`).
+    pub fn is_comparison(self) -> bool {
+        self.precedence() == 3
+    }
+
+    /// A set operator (`and or unless`).
+    pub fn is_set(self) -> bool {
+        matches!(self, BinOp::And | BinOp::Or | BinOp::Unless)
+    }
+
+    /// The operator as written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Mod => "%",
+            BinOp::Pow => "^",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::And => "and",
+            BinOp::Or => "or",
+            BinOp::Unless => "unless",
+        }
+    }
+
+    /// Applies an arithmetic operator, or a comparison as 1 (true) or 0.
+    pub fn apply(self, a: f64, b: f64) -> f64 {
+        let t = |c: bool| if c { 1.0 } else { 0.0 };
+        match self {
+            BinOp::Add => a + b,
+            BinOp::Sub => a - b,
+            BinOp::Mul => a * b,
+            BinOp::Div => a / b,
+            BinOp::Mod => a % b,
+            BinOp::Pow => a.powf(b),
+            BinOp::Eq => t(a == b),
+            BinOp::Ne => t(a != b),
+            BinOp::Gt => t(a > b),
+            BinOp::Ge => t(a >= b),
+            BinOp::Lt => t(a < b),
+            BinOp::Le => t(a <= b),
+            BinOp::And | BinOp::Or | BinOp::Unless => f64::NAN,
+        }
+    }
+}
+
+/// A binary operation and its modifiers.
+#[derive(Debug, Clone)]
+pub struct Binary {
+    /// The operator.
+    pub op: BinOp,
+    /// The left operand.
+    pub lhs: MetricExpr,
+    /// The right operand.
+    pub rhs: MetricExpr,
+    /// `bool` after a comparison: 0 or 1 instead of filtering.
+    pub return_bool: bool,
+    /// `on (…)`/`ignoring (…)` and `group_left`/`group_right`.
+    pub matching: Option<Matching>,
+}
+
+/// How the series of two vectors are paired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matching {
+    /// `on`: pair by these labels only; else `ignoring`: by all labels but these.
+    pub on: bool,
+    /// The labels of `on` or `ignoring`.
+    pub labels: Vec<String>,
+    /// `group_left (…)` or `group_right (…)`: which side may have many series to one, and
+    /// the labels copied from the "one" side.
+    pub group: Option<(Side, Vec<String>)>,
+}
+
+/// The side of a many-to-one match that has many series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// `group_left`
+    Left,
+    /// `group_right`
+    Right,
 }

@@ -11,6 +11,9 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
+#[path = "eval_binary.rs"]
+mod binary;
+
 /// What a query read, for the `stats` of an answer.
 #[derive(Debug)]
 pub(crate) struct Stats {
@@ -154,7 +157,8 @@ pub fn query_instant(
         n: 1,
     };
     let series = eval_metric(src, e, steps, limits, &mut stats)?;
-    Ok(vector_json(&series, time_ns, &mut stats))
+    let keep_order = matches!(e, MetricExpr::Sort { .. });
+    Ok(vector_json(&series, time_ns, keep_order, &mut stats))
 }
 
 /// Keeps the `limit` best entries per direction (stable among equal times).
@@ -269,7 +273,12 @@ fn eval_metric(
             unwrap,
             param,
             grouping,
+            offset_ns,
         } => {
+            let steps = Steps {
+                start: steps.start.saturating_sub(*offset_ns),
+                ..steps
+            };
             let spec = RangeSpec {
                 func: *func,
                 log,
@@ -294,6 +303,28 @@ fn eval_metric(
                 _ => aggregate(input, *op, grouping.as_ref()),
             })
         }
+        MetricExpr::Literal(v) | MetricExpr::Vector(v) => Ok(vec![Series {
+            labels: Labels::empty(),
+            points: (0..steps.n).map(|i| (i, *v)).collect(),
+        }]),
+        MetricExpr::Binary(b) => binary::eval(src, b, steps, limits, stats),
+        MetricExpr::Sort { desc, inner } => Ok(binary::sort(
+            eval_metric(src, inner, steps, limits, stats)?,
+            *desc,
+        )),
+        MetricExpr::LabelReplace {
+            inner,
+            dst,
+            replacement,
+            src: from,
+            regex,
+        } => binary::label_replace(
+            eval_metric(src, inner, steps, limits, stats)?,
+            dst,
+            replacement,
+            from,
+            regex,
+        ),
     }
 }
 

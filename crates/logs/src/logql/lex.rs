@@ -33,8 +33,8 @@ pub(crate) enum Tok {
     PipeTilde,
     /// `|` alone
     Pipe,
-    /// `|>` or `!>`: pattern line filters (refused by the parser).
-    PatternFilter,
+    /// `|>` (false) or `!>` (true): pattern line filters.
+    PatternFilter(bool),
     /// `--name`: a parser flag such as `--strict`.
     Flag(String),
     Ident(String),
@@ -93,10 +93,10 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, LogqlError> {
             b'=' => (Tok::Eq, 1),
             b'!' if two(b"!=") => (Tok::Neq, 2),
             b'!' if two(b"!~") => (Tok::Nre, 2),
-            b'!' if two(b"!>") => (Tok::PatternFilter, 2),
+            b'!' if two(b"!>") => (Tok::PatternFilter(true), 2),
             b'|' if two(b"|=") => (Tok::PipeEq, 2),
             b'|' if two(b"|~") => (Tok::PipeTilde, 2),
-            b'|' if two(b"|>") => (Tok::PatternFilter, 2),
+            b'|' if two(b"|>") => (Tok::PatternFilter(false), 2),
             b'|' => (Tok::Pipe, 1),
             b'>' if two(b">=") => (Tok::Ge, 2),
             b'>' => (Tok::Gt, 1),

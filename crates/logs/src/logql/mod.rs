@@ -77,6 +77,8 @@ mod template;
 mod unwrap;
 
 #[cfg(test)]
+mod tests_binary;
+#[cfg(test)]
 mod tests_eval;
 #[cfg(test)]
 mod tests_parse;
@@ -156,6 +158,10 @@ pub enum LogqlError {
         /// The series' labels, as `{a="b", …}`.
         series: String,
     },
+    /// Two vectors' series cannot be paired as the operator asks (many to many, or many to
+    /// one without `group_left`/`group_right`), or relabelled series collide.
+    #[error("{0}")]
+    Matching(String),
     /// The store failed, or the query would read more lines than allowed.
     #[error(transparent)]
     Source(#[from] SourceError),

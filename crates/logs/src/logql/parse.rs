@@ -13,6 +13,8 @@ pub const MAX_DEPTH: usize = 64;
 /// The most label filter comparisons in one query.
 pub const MAX_TERMS: usize = 512;
 
+#[path = "parse_binary.rs"]
+mod binary;
 #[path = "parse_ext.rs"]
 mod ext;
 
@@ -49,15 +51,9 @@ pub fn parse_selector(q: &str) -> Result<Vec<Matcher>, LogqlError> {
     Ok(m)
 }
 
-const PARSER_STAGES: &[&str] = &["unpack", "decolorize", "distinct"];
+const PARSER_STAGES: &[&str] = &["distinct"];
 
-const OTHER_FNS: &[&str] = &[
-    "sort",
-    "sort_desc",
-    "label_replace",
-    "vector",
-    "approx_topk",
-];
+const OTHER_FNS: &[&str] = &["approx_topk"];
 
 struct Parser {
     toks: Vec<Token>,
@@ -143,13 +139,9 @@ impl Parser {
     fn end(&mut self) -> Result<(), LogqlError> {
         match self.peek() {
             Tok::Eof => Ok(()),
-            Tok::Arith(_) | Tok::Num(_) | Tok::Gt | Tok::Ge | Tok::Lt | Tok::Le | Tok::EqEq => {
-                Err(self.unsupported(format!("the binary operator or number {}", self.found())))
-            }
-            Tok::Ident(w) if matches!(w.as_str(), "and" | "or" | "unless") => {
-                Err(self.unsupported(format!("the binary operator `{w}`")))
-            }
-            Tok::Ident(w) if w == "offset" => Err(self.unsupported("`offset`")),
+            Tok::Ident(w) if w == "offset" => Err(self.err(
+                "`offset` belongs inside the range function, after the range: `count_over_time({…}[5m] offset 1h)`",
+            )),
             _ => Err(self.err(format!("unexpected {} after the query", self.found()))),
         }
     }
@@ -240,7 +232,8 @@ impl Parser {
                 Tok::Neq => LineOp::NotContains,
                 Tok::PipeTilde => LineOp::Match,
                 Tok::Nre => LineOp::NotMatch,
-                Tok::PatternFilter => return Err(self.unsupported("the pattern line filter")),
+                Tok::PatternFilter(false) => LineOp::Fits,
+                Tok::PatternFilter(true) => LineOp::NotFits,
                 Tok::Pipe => {
                     self.next();
                     let stage = self.stage()?;
@@ -264,10 +257,22 @@ impl Parser {
                 }
                 _ => None,
             };
+            let pattern = match op {
+                LineOp::Fits | LineOp::NotFits => Some(
+                    super::pattern::Pattern::filter(&text)
+                        .map_err(|msg| LogqlError::Syntax { pos: at, msg })?,
+                ),
+                _ => None,
+            };
             if matches!(self.peek(), Tok::Ident(w) if w == "or") {
                 return Err(self.unsupported("`or` between line filter texts"));
             }
-            stages.push(Stage::Line(LineFilter { op, text, re }));
+            stages.push(Stage::Line(LineFilter {
+                op,
+                text,
+                re,
+                pattern,
+            }));
         }
     }
 
@@ -341,6 +346,14 @@ impl Parser {
                 self.label_format()
             }
             "unwrap" => self.unwrap(),
+            "decolorize" => {
+                self.next();
+                Ok(Stage::Decolorize)
+            }
+            "unpack" => {
+                self.next();
+                Ok(Stage::Unpack)
+            }
             "drop" | "keep" => {
                 self.next();
                 let sels = self.label_sels(&word)?;
@@ -509,7 +522,7 @@ impl Parser {
 
     fn metric_expr(&mut self) -> Result<MetricExpr, LogqlError> {
         self.enter()?;
-        let e = self.metric_inner();
+        let e = self.binary(1);
         self.depth -= 1;
         e
     }
@@ -523,7 +536,6 @@ impl Parser {
         }
         let word = match self.peek() {
             Tok::Ident(w) => w.clone(),
-            Tok::Num(_) => return Err(self.unsupported("a number literal as a query")),
             _ => {
                 return Err(self.err(format!(
                     "expected a stream selector `{{…}}` or a function, found {}",
@@ -535,6 +547,13 @@ impl Parser {
             let at = self.pos();
             self.next();
             return self.range_call(func, at);
+        }
+        match word.as_str() {
+            "vector" | "sort" | "sort_desc" | "label_replace" => {
+                self.next();
+                return self.function(&word);
+            }
+            _ => {}
         }
         let op = match word.as_str() {
             "sum" => AggOp::Sum,

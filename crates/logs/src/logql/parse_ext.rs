@@ -151,9 +151,22 @@ impl Parser {
         };
         self.expect(Tok::RBrack, "`]` closing the range")?;
         self.pipeline(&mut log.stages)?;
-        if matches!(self.peek(), Tok::Ident(w) if w == "offset") {
-            return Err(self.unsupported("`offset`"));
-        }
+        let offset_ns = if matches!(self.peek(), Tok::Ident(w) if w == "offset") {
+            self.next();
+            let at = self.pos();
+            let ns = match self.next() {
+                Tok::Num(t) => argus_model::parse_duration(&t)
+                    .ok()
+                    .and_then(|ms| ms.checked_mul(1_000_000)),
+                _ => None,
+            };
+            ns.ok_or_else(|| LogqlError::Syntax {
+                pos: at,
+                msg: "`offset` needs a duration like 1h or 30m".into(),
+            })?
+        } else {
+            0
+        };
         self.expect(Tok::RParen, &format!("`)` closing `{name}(`"))?;
         let group_at = self.pos();
         let grouping = self.grouping()?;
@@ -190,6 +203,7 @@ impl Parser {
             unwrap,
             param,
             grouping,
+            offset_ns,
         })
     }
 }

@@ -29,46 +29,89 @@ pub struct Pattern {
 impl Pattern {
     /// Compiles a pattern; the error says what is wrong with it.
     pub fn parse(src: &str) -> Result<Pattern, String> {
-        let mut parts: Vec<Part> = Vec::new();
-        let mut rest = src;
-        while !rest.is_empty() {
-            let capture = rest.strip_prefix('<').and_then(|r| {
-                let end = r.find('>')?;
-                let name = &r[..end];
-                let ok = name == "_"
-                    || (!name.is_empty()
-                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                        && !name.starts_with(|c: char| c.is_ascii_digit()));
-                ok.then(|| (name, &r[end + 1..]))
-            });
-            match capture {
-                Some((name, r)) => {
-                    if matches!(parts.last(), Some(Part::Capture(_))) {
-                        return Err(format!(
-                            "the pattern {src:?} has two captures with no text between them"
-                        ));
-                    }
-                    parts.push(Part::Capture((name != "_").then(|| name.to_string())));
-                    rest = r;
-                }
-                None => {
-                    let mut chars = rest.char_indices();
-                    let first = chars.next().map_or(0, |(_, c)| c.len_utf8());
-                    let next = rest[first..].find('<').map_or(rest.len(), |i| i + first);
-                    match parts.last_mut() {
-                        Some(Part::Literal(l)) => l.push_str(&rest[..next]),
-                        _ => parts.push(Part::Literal(rest[..next].to_string())),
-                    }
-                    rest = &rest[next..];
-                }
-            }
-        }
+        let parts = parts(src)?;
         if !parts.iter().any(|p| matches!(p, Part::Capture(Some(_)))) {
             return Err(format!(
                 "the pattern {src:?} names no capture such as <status>"
             ));
         }
         Ok(Pattern { parts })
+    }
+}
+
+/// The parts of a pattern, with the errors that make any pattern invalid.
+fn parts(src: &str) -> Result<Vec<Part>, String> {
+    let mut parts: Vec<Part> = Vec::new();
+    let mut rest = src;
+    while !rest.is_empty() {
+        let capture = rest.strip_prefix('<').and_then(|r| {
+            let end = r.find('>')?;
+            let name = &r[..end];
+            let ok = name == "_"
+                || (!name.is_empty()
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && !name.starts_with(|c: char| c.is_ascii_digit()));
+            ok.then(|| (name, &r[end + 1..]))
+        });
+        match capture {
+            Some((name, r)) => {
+                if matches!(parts.last(), Some(Part::Capture(_))) {
+                    return Err(format!(
+                        "the pattern {src:?} has two captures with no text between them"
+                    ));
+                }
+                parts.push(Part::Capture((name != "_").then(|| name.to_string())));
+                rest = r;
+            }
+            None => {
+                let mut chars = rest.char_indices();
+                let first = chars.next().map_or(0, |(_, c)| c.len_utf8());
+                let next = rest[first..].find('<').map_or(rest.len(), |i| i + first);
+                match parts.last_mut() {
+                    Some(Part::Literal(l)) => l.push_str(&rest[..next]),
+                    _ => parts.push(Part::Literal(rest[..next].to_string())),
+                }
+                rest = &rest[next..];
+            }
+        }
+    }
+    Ok(parts)
+}
+
+impl Pattern {
+    /// Compiles the pattern of a line filter (`|> "<_> timeout <_>"`): it needs literal text
+    /// but no named capture.
+    pub fn filter(src: &str) -> Result<Pattern, String> {
+        let parts = parts(src)?;
+        if !parts.iter().any(|x| matches!(x, Part::Literal(_))) {
+            return Err(format!(
+                "the pattern {src:?} has no literal text to look for"
+            ));
+        }
+        Ok(Pattern { parts })
+    }
+
+    /// True when `line` fits: the literal parts in order, the first at the start unless the
+    /// pattern starts with a capture, the last at the end unless it ends with one.
+    pub fn fits(&self, line: &str) -> bool {
+        let mut rest = line;
+        let n = self.parts.len();
+        for (i, part) in self.parts.iter().enumerate() {
+            let Part::Literal(l) = part else {
+                continue;
+            };
+            let found = match (i == 0, i + 1 == n) {
+                (true, true) => (rest == l.as_str()).then_some(""),
+                (true, false) => rest.strip_prefix(l.as_str()),
+                (false, true) => rest.strip_suffix(l.as_str()).map(|_| ""),
+                (false, false) => rest.find(l.as_str()).map(|at| &rest[at + l.len()..]),
+            };
+            match found {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        true
     }
 
     /// The named captures of `line`, or `None` when the line does not fit.

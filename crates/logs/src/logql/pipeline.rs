@@ -51,6 +51,16 @@ pub(crate) fn run<'a, 'l>(
                 }
             }
             Stage::Json => json(&cur, stream, labels.to_mut()),
+            Stage::Decolorize => {
+                if cur.contains('\u{1b}') {
+                    cur = Cow::Owned(decolorize(&cur));
+                }
+            }
+            Stage::Unpack => {
+                if let Some(entry) = unpack(&cur, stream, labels.to_mut()) {
+                    cur = Cow::Owned(entry);
+                }
+            }
             Stage::Logfmt { strict } => logfmt(&cur, stream, labels.to_mut(), *strict),
             Stage::Pattern(p) => {
                 if let Some(caps) = p.captures(&cur) {
@@ -148,6 +158,8 @@ fn line_passes(f: &LineFilter, line: &str) -> bool {
         LineOp::NotContains => !line.contains(f.text.as_str()),
         LineOp::Match => f.re.as_ref().is_some_and(|r| r.is_match(line)),
         LineOp::NotMatch => !f.re.as_ref().is_some_and(|r| r.is_match(line)),
+        LineOp::Fits => f.pattern.as_ref().is_some_and(|p| p.fits(line)),
+        LineOp::NotFits => !f.pattern.as_ref().is_some_and(|p| p.fits(line)),
     }
 }
 
@@ -349,4 +361,59 @@ fn logfmt(line: &str, stream: &Labels, out: &mut Labels, strict: bool) {
         }
         set_extracted(out, stream, &sanitize(key), value);
     }
+}
+
+/// The line without ANSI escape sequences: CSI (`ESC [ … final`), OSC (`ESC ] … BEL` or
+/// `ESC \\`) and two-byte escapes.
+pub(crate) fn decolorize(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('[') => {
+                // Parameters and intermediates, then one final byte in @–~.
+                for d in chars.by_ref() {
+                    if ('@'..='~').contains(&d) {
+                        break;
+                    }
+                }
+            }
+            Some(']') => {
+                while let Some(d) = chars.next() {
+                    if d == '\u{7}' {
+                        break;
+                    }
+                    if d == '\u{1b}' && chars.peek() == Some(&'\\') {
+                        chars.next();
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `| unpack`: of a JSON object line, the string fields but `_entry` become labels (as
+/// extracted labels: a clash with a stream label gets `_extracted`); returns `_entry`, the
+/// new line. A line that is not a JSON object is left as it is, with `__error__="JSONParserErr"`.
+fn unpack(line: &str, stream: &Labels, out: &mut Labels) -> Option<String> {
+    let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(line) else {
+        out.set(ERROR_LABEL, JSON_ERR);
+        return None;
+    };
+    let mut entry = None;
+    for (k, v) in m {
+        match (k.as_str(), v) {
+            ("_entry", serde_json::Value::String(s)) => entry = Some(s),
+            (_, serde_json::Value::String(s)) => set_extracted(out, stream, &sanitize(&k), &s),
+            _ => {}
+        }
+    }
+    entry
 }

@@ -108,8 +108,19 @@ pub(crate) fn matrix_json(series: &[Series], steps: Steps, stats: &mut Stats) ->
     success("matrix", result, stats)
 }
 
-pub(crate) fn vector_json(series: &[Series], time_ns: i64, stats: &mut Stats) -> Value {
-    let rows = sorted(series);
+/// `keep_order`: the series are already in the order asked for (`sort`, `sort_desc`); else
+/// they are ordered by labels.
+pub(crate) fn vector_json(
+    series: &[Series],
+    time_ns: i64,
+    keep_order: bool,
+    stats: &mut Stats,
+) -> Value {
+    let rows = if keep_order {
+        series.iter().collect()
+    } else {
+        sorted(series)
+    };
     stats.returned = rows.len();
     let result = rows
         .into_iter()

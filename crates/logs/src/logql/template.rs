@@ -72,6 +72,11 @@ pub const LINE_FUNCS: &[&str] = &[
     "unixEpochNanos",
     "unixToTime",
     "date",
+    "now",
+    "b64enc",
+    "b64dec",
+    "urlencode",
+    "urldecode",
 ];
 
 /// A parsed `line_format`/`label_format` template and its source text.
@@ -412,6 +417,78 @@ fn call(name: &str, a: &[Value]) -> Result<Value, String> {
             want(a, 2, name)?;
             Ok(Value::Str(time_arg(&a[1])?.utc().format(&s(&a[0]))))
         }
+        "now" => {
+            want(a, 0, name)?;
+            let ns = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            Ok(Value::Time(GoTime::from_unix(
+                i64::try_from(ns / 1_000_000_000).unwrap_or(i64::MAX),
+                u32::try_from(ns % 1_000_000_000).unwrap_or(0),
+            )))
+        }
+        "b64enc" => {
+            use base64::Engine;
+            want(a, 1, name)?;
+            Ok(Value::Str(
+                base64::engine::general_purpose::STANDARD.encode(s(&a[0])),
+            ))
+        }
+        "b64dec" => {
+            use base64::Engine;
+            want(a, 1, name)?;
+            let x = s(&a[0]);
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(x.trim())
+                .map_err(|e| format!("b64dec: {x:?} is not base64: {e}"))?;
+            Ok(Value::Str(String::from_utf8_lossy(&bytes).into_owned()))
+        }
+        "urlencode" => {
+            want(a, 1, name)?;
+            Ok(Value::Str(query_escape(&s(&a[0]))))
+        }
+        "urldecode" => {
+            want(a, 1, name)?;
+            let x = s(&a[0]);
+            query_unescape(&x)
+                .map(Value::Str)
+                .ok_or_else(|| format!("urldecode: {x:?} has a bad % escape"))
+        }
         _ => Err(format!("function {name:?} not defined")),
     }
+}
+
+/// Go's `url.QueryEscape`: letters, digits and `-_.~` stay, a space is `+`, the rest `%XX`.
+fn query_escape(x: &str) -> String {
+    let mut out = String::with_capacity(x.len());
+    for b in x.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b))
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Go's `url.QueryUnescape`: `+` is a space, `%XX` a byte; `None` for a bad escape.
+fn query_unescape(x: &str) -> Option<String> {
+    let b = x.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
 }

@@ -84,6 +84,17 @@ fn line_format_functions() {
             "4 90 2048",
         ),
         (r#"[{{ alignRight 6 .level }}]"#, "[  info]"),
+        (r#"{{ .path | b64enc }}"#, "L2FwaS91c2Vycw=="),
+        (r#"{{ .path | b64enc | b64dec }}"#, "/api/users"),
+        (
+            r#"{{ printf "%s a+b=c~&é" .path | urlencode }}"#,
+            "%2Fapi%2Fusers+a%2Bb%3Dc~%26%C3%A9",
+        ),
+        (r#"{{ "%2Fx+y%C3%A9" | urldecode }}"#, "/x yé"),
+        (
+            r#"{{ if gt (unixEpoch now) 1700000000 }}later{{ end }}"#,
+            "later",
+        ),
     ] {
         let q = format!("{{app=\"api\"}} | logfmt | line_format `{tmpl}`");
         assert_eq!(first_line(&q), want, "{tmpl}");
@@ -214,6 +225,7 @@ fn bad_arguments_never_panic() {
         r#"{{ unixToTime "x" }}"#,
         r#"{{ index .path 3 }}"#,
         r#"{{ printf "%d %s" }}"#,
+        r#"{{ "%zz" | urldecode }} {{ "%4" | urldecode }} {{ "@@" | b64dec }}"#,
         r#"{{ round 2.555 2 }} {{ ceil "x" }} {{ max 1 "9" 3 }}"#,
     ] {
         let q = format!("{{app=\"api\"}} | logfmt | line_format `{tmpl}`");
