@@ -613,24 +613,7 @@ impl Parser {
             _ => return Ok(None),
         };
         self.next();
-        self.expect(Tok::LParen, "`(` after `by`/`without`")?;
-        let mut names = Vec::new();
-        while self.peek() != &Tok::RParen {
-            names.push(self.ident("a label name")?);
-            match self.peek() {
-                Tok::Comma => {
-                    self.next();
-                }
-                Tok::RParen => {}
-                _ => {
-                    return Err(self.err(format!(
-                        "expected `,` or `)` in the label list, found {}",
-                        self.found()
-                    )))
-                }
-            }
-        }
-        self.next();
+        let names = self.label_list(if by { "by" } else { "without" })?;
         Ok(Some(if by {
             Grouping::By(names)
         } else {

@@ -153,7 +153,7 @@ impl Parser {
     }
 
     /// `(a, b, …)` after `what`.
-    fn label_list(&mut self, what: &str) -> Result<Vec<String>, LogqlError> {
+    pub(super) fn label_list(&mut self, what: &str) -> Result<Vec<String>, LogqlError> {
         self.expect(Tok::LParen, &format!("`(` after `{what}`"))?;
         let mut names = Vec::new();
         while self.peek() != &Tok::RParen {

@@ -1,7 +1,7 @@
 //! Binary operations, `offset`, `vector`, `sort` and `label_replace`, the pattern line filters,
 //! `decolorize` and `unpack`, over a [`MemorySource`].
 
-use super::tests_eval::{logs, range, rec, streams, S};
+use super::tests_eval::{logs, matrix, range, rec, streams, S};
 use super::*;
 use crate::record::MemorySource;
 use serde_json::{json, Value};
@@ -19,24 +19,15 @@ fn source() -> MemorySource {
 
 /// `[(labels, [(ts, value)])]` of a matrix, values as numbers.
 fn series(v: &Value) -> Vec<(Value, Vec<(i64, f64)>)> {
-    assert_eq!(v["status"], "success", "{v}");
-    v["data"]["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let pts = r["values"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| {
-                    (
-                        p[0].as_i64().unwrap(),
-                        p[1].as_str().unwrap().parse::<f64>().unwrap(),
-                    )
-                })
-                .collect();
-            (r["metric"].clone(), pts)
+    matrix(v)
+        .into_iter()
+        .map(|(l, pts)| {
+            (
+                l,
+                pts.into_iter()
+                    .map(|(t, x)| (t, x.parse().unwrap()))
+                    .collect(),
+            )
         })
         .collect()
 }
