@@ -8,10 +8,17 @@ impl Parser {
     /// An expression whose operators bind at least as strongly as `min`.
     pub(super) fn binary(&mut self, min: u8) -> Result<MetricExpr, LogqlError> {
         let mut lhs = self.unary()?;
+        // A chain `a + b + c …` nests to the left without recursing here; its depth counts
+        // against the same limit, so evaluating it cannot exhaust the stack.
+        let mut chain = 0;
         while let Some(op) = self.peek_op() {
             let prec = op.precedence();
             if prec < min {
                 break;
+            }
+            chain += 1;
+            if self.depth + chain > MAX_DEPTH {
+                return Err(LogqlError::TooDeep { max: MAX_DEPTH });
             }
             let at = self.pos();
             self.take_op();

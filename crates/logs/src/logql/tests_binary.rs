@@ -270,6 +270,14 @@ fn what_promql_refuses_is_refused_with_the_reason() {
     // Deep nesting through signs is bounded, not a stack overflow.
     let deep = format!("{}1", "- ".repeat(10_000));
     assert!(matches!(parse(&deep), Err(LogqlError::TooDeep { .. })));
+    let long = format!("vector(1){}", " + vector(1)".repeat(5_000));
+    assert!(matches!(parse(&long), Err(LogqlError::TooDeep { .. })));
+    let pow = format!("vector(2){}", " ^ 1".repeat(5_000));
+    assert!(matches!(parse(&pow), Err(LogqlError::TooDeep { .. })));
+    // Sixty terms are fine.
+    let ok = format!("vector(1){}", " + vector(1)".repeat(60));
+    let v = series(&range(&source(), &ok, 60, 60, 60));
+    assert_eq!(v[0].1, vec![(60, 61.0)]);
 }
 
 #[test]
