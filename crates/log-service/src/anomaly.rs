@@ -248,6 +248,11 @@ impl LogAnomalies {
     }
 }
 
+/// The alert of a message a service never logged before.
+pub const NEW_TEMPLATE_ALERT: &str = "NewLogTemplate";
+/// The alert of a burst of a service's error lines.
+pub const ERROR_BURST_ALERT: &str = "LogErrorBurst";
+
 fn new_template_alert(
     service: &str,
     id: u32,
@@ -258,7 +263,7 @@ fn new_template_alert(
 ) -> AlertEvent {
     let mut ev = AlertEvent::new(
         Labels::from_pairs(&[
-            ("alertname", "NewLogTemplate"),
+            ("alertname", NEW_TEMPLATE_ALERT),
             ("service", service),
             ("template_id", &id.to_string()),
             ("severity", if err { "warning" } else { "info" }),
@@ -288,7 +293,7 @@ fn burst_alert(
 ) -> AlertEvent {
     let mut ev = AlertEvent::new(
         Labels::from_pairs(&[
-            ("alertname", "LogErrorBurst"),
+            ("alertname", ERROR_BURST_ALERT),
             ("service", service),
             ("severity", "warning"),
         ]),

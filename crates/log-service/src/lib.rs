@@ -19,6 +19,7 @@
 //! ```
 
 mod anomaly;
+pub use anomaly::{ERROR_BURST_ALERT, NEW_TEMPLATE_ALERT};
 pub mod config;
 pub mod events;
 pub mod metrics;

@@ -554,6 +554,15 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// The live ranking weighs the log service's alerts by name; the two crates may not
+    /// import each other, so the server, which wires them, checks the names agree.
+    #[test]
+    fn the_ranking_knows_the_log_alerts_by_their_names() {
+        let known = argus_incident::suspects::LOG_ALERTS;
+        assert!(known.contains(&argus_log_service::ERROR_BURST_ALERT));
+        assert!(known.contains(&argus_log_service::NEW_TEMPLATE_ALERT));
+    }
+
     #[test]
     fn unknown_key_is_named_with_its_line() {
         let e = Config::from_yaml_str(
