@@ -83,6 +83,8 @@ mod tests_eval;
 #[cfg(test)]
 mod tests_parse;
 #[cfg(test)]
+mod tests_parsers;
+#[cfg(test)]
 mod tests_template;
 #[cfg(test)]
 mod tests_unwrap;
