@@ -404,7 +404,9 @@ fn sync_job<F: AppenderFactory>(
         }
     }
     for (h, t) in wanted {
-        if job.targets.contains_key(&h) {
+        if let Some(r) = job.targets.get(&h) {
+            // The same target (same final labels); only what discovery said of it may differ.
+            r.shared.status.lock().discovered_labels = t.discovered_labels;
             continue;
         }
         let status = TargetStatus::new(&t, &cfg);

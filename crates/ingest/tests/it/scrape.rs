@@ -153,6 +153,22 @@ async fn file_sd_adds_and_removes_targets() {
     assert_eq!(m.targets().len(), 1);
     assert_eq!(m.targets()[0].labels.get("team"), Some("a"));
     wait_for(&recs, "x", |r| named(r, "x") && get(r, "team") == Some("a")).await;
+    // A meta label that changes leaves the target as it is, but its discovered labels follow.
+    std::fs::write(
+        &file,
+        format!(r#"[{{"targets": ["{addr}"], "labels": {{"team": "a", "__meta_zone": "b"}}}}]"#),
+    )
+    .unwrap();
+    for _ in 0..100 {
+        if m.targets()[0].discovered_labels.get("__meta_zone") == Some("b") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let t = &m.targets()[0];
+    assert_eq!(t.discovered_labels.get("__meta_zone"), Some("b"));
+    assert_eq!(t.labels.get("__meta_zone"), None);
+    assert_eq!(m.targets().len(), 1);
     std::fs::write(&file, "[]").unwrap();
     for _ in 0..100 {
         if m.targets().is_empty() {
