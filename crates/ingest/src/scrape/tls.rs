@@ -52,6 +52,55 @@ impl ServerCertVerifier for FixedName {
     }
 }
 
+/// A client configuration that verifies the server's certificate against
+/// `name` (not the URL's host), trusting `ca_pem` (else the web PKI roots),
+/// and presents `identity` (certificate and key PEM) when given: a
+/// kubeconfig's `tls-server-name`.
+pub(crate) fn fixed_name_config(
+    name: &str,
+    ca_pem: Option<&[u8]>,
+    identity: Option<(&[u8], &[u8])>,
+) -> Result<rustls::ClientConfig, String> {
+    let server = ServerName::try_from(name.to_string())
+        .map_err(|e| format!("tls-server-name {name:?}: {e}"))?;
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_pem {
+        Some(pem) => {
+            for c in CertificateDer::pem_slice_iter(pem) {
+                let c = c.map_err(|e| format!("certificate-authority: {e}"))?;
+                roots
+                    .add(c)
+                    .map_err(|e| format!("certificate-authority: {e}"))?;
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| format!("certificate-authority: {e}"))?;
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(FixedName {
+            inner,
+            name: server,
+        }));
+    match identity {
+        Some((cert, key)) => {
+            let certs = CertificateDer::pem_slice_iter(cert)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("client-certificate: {e}"))?;
+            let k = PrivateKeyDer::from_pem_slice(key).map_err(|e| format!("client-key: {e}"))?;
+            builder
+                .with_client_auth_cert(certs, k)
+                .map_err(|e| format!("client-certificate: {e}"))
+        }
+        None => Ok(builder.with_no_client_auth()),
+    }
+}
+
 fn file_err(key: &'static str, path: &str, e: impl std::fmt::Display) -> HttpConfigError {
     HttpConfigError::File {
         key,

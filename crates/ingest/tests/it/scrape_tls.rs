@@ -136,3 +136,32 @@ async fn server_name_checks_the_certificate_against_another_name() {
     let t = scrape(port, &format!("{ca}  server_name: other.internal\n")).await;
     assert_eq!(t.health, Health::Down);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubeconfig_tls_server_name_checks_the_certificate_against_that_name() {
+    use argus_ingest::scrape::kubernetes::kubeconfig::KubeConfig;
+    use base64::Engine;
+    let server = rcgen::generate_simple_self_signed(vec!["kube.internal".into()]).unwrap();
+    let port = serve_tls(&server, None).await;
+    let ca = base64::engine::general_purpose::STANDARD.encode(server.cert.pem());
+    let get = |extra: &str| {
+        let text = format!(
+            "current-context: c\ncontexts: [{{name: c, context: {{cluster: k, user: u}}}}]\n\
+             clusters: [{{name: k, cluster: {{server: \"https://127.0.0.1:{port}\", certificate-authority-data: {ca}{extra}}}}}]\n\
+             users: [{{name: u, user: {{token: t}}}}]\n"
+        );
+        async move {
+            let r = KubeConfig::parse(&text)
+                .unwrap()
+                .current(std::path::Path::new("."))
+                .unwrap();
+            r.client.get(format!("{}/metrics", r.server)).send().await
+        }
+    };
+    // The certificate names kube.internal, not 127.0.0.1.
+    assert!(get("").await.is_err());
+    let ok = get(", tls-server-name: kube.internal").await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), "m 1\n");
+    assert!(get(", tls-server-name: other.internal").await.is_err());
+}

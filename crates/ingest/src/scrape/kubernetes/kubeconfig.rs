@@ -1,7 +1,8 @@
 //! `kubeconfig_file`: the API server, TLS settings and credentials of a
 //! kubeconfig's current context, as `kubectl` reads them. Certificates and
 //! keys may be files (relative to the kubeconfig) or inline `-data`
-//! (base64 PEM); credentials may be a token, a token file, or a user name
+//! (base64 PEM), and `tls-server-name` names the certificate expected;
+//! credentials may be a token, a token file, or a user name
 //! and password. `exec` and `auth-provider` plugins are refused.
 //!
 //! ```
@@ -50,6 +51,7 @@ struct Cluster {
     certificate_authority_data: Option<String>,
     insecure_skip_tls_verify: bool,
     proxy_url: Option<String>,
+    tls_server_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -189,14 +191,6 @@ impl KubeConfig {
             &cluster.certificate_authority,
             &cluster.certificate_authority_data,
         )?;
-        if let Some(pem) = ca {
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| bad(format!("certificate-authority: {e}")))?;
-            b = b.tls_built_in_root_certs(false);
-            for c in certs {
-                b = b.add_root_certificate(c);
-            }
-        }
         let cert = material(
             dir,
             "client-certificate",
@@ -204,15 +198,32 @@ impl KubeConfig {
             &user.client_certificate_data,
         )?;
         let key = material(dir, "client-key", &user.client_key, &user.client_key_data)?;
-        if let (Some(mut pem), Some(key)) = (cert, key) {
-            pem.push(b'\n');
-            pem.extend(key);
-            let id = reqwest::Identity::from_pem(&pem)
-                .map_err(|e| bad(format!("client-certificate: {e}")))?;
-            b = b.identity(id);
-        }
-        if cluster.insecure_skip_tls_verify {
-            b = b.danger_accept_invalid_certs(true);
+        let name = cluster.tls_server_name.as_deref().filter(|n| !n.is_empty());
+        if let (Some(name), false) = (name, cluster.insecure_skip_tls_verify) {
+            // The certificate is checked against this name, whatever the server's address.
+            let identity = cert.as_deref().zip(key.as_deref());
+            let tls = crate::scrape::tls::fixed_name_config(name, ca.as_deref(), identity)
+                .map_err(bad)?;
+            b = b.use_preconfigured_tls(tls);
+        } else {
+            if let Some(pem) = ca {
+                let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                    .map_err(|e| bad(format!("certificate-authority: {e}")))?;
+                b = b.tls_built_in_root_certs(false);
+                for c in certs {
+                    b = b.add_root_certificate(c);
+                }
+            }
+            if let (Some(mut pem), Some(key)) = (cert, key) {
+                pem.push(b'\n');
+                pem.extend(key);
+                let id = reqwest::Identity::from_pem(&pem)
+                    .map_err(|e| bad(format!("client-certificate: {e}")))?;
+                b = b.identity(id);
+            }
+            if cluster.insecure_skip_tls_verify {
+                b = b.danger_accept_invalid_certs(true);
+            }
         }
         let client = b
             .build()
