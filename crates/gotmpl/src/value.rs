@@ -142,3 +142,51 @@ pub fn parse_go_float(s: &str) -> Result<f64, String> {
     t.parse::<f64>()
         .map_err(|_| format!("strconv.ParseFloat: parsing {s:?}: invalid syntax"))
 }
+
+impl Value {
+    /// The value as JSON, the way Go's `json.Marshal` writes it: times as RFC 3339 with
+    /// nanoseconds, durations as nanoseconds; a NaN or infinite float is an error.
+    pub fn to_json(&self) -> Result<serde_json::Value, String> {
+        Ok(match self {
+            Value::Nil => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Int(i) | Value::Duration(i) => serde_json::Value::from(*i),
+            // Go writes a whole float without a decimal point.
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
+                serde_json::Value::from(*f as i64)
+            }
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map(serde_json::Value::Number)
+                .ok_or_else(|| format!("json: unsupported value: {}", self.to_go_string()))?,
+            Value::Str(s) => serde_json::Value::String(s.clone()),
+            Value::List(l) => {
+                serde_json::Value::Array(l.iter().map(Value::to_json).collect::<Result<_, _>>()?)
+            }
+            Value::Map(m) => serde_json::Value::Object(
+                m.iter()
+                    .map(|(k, x)| Ok((k.clone(), x.to_json()?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+            Value::Time(t) => {
+                serde_json::Value::String(t.format(crate::time_layouts::RFC3339_NANO))
+            }
+        })
+    }
+
+    /// A JSON value as Go's `json.Unmarshal` into `interface{}` gives it: objects as maps,
+    /// arrays as lists, every number a float.
+    pub fn from_json(j: &serde_json::Value) -> Value {
+        match j {
+            serde_json::Value::Null => Value::Nil,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            serde_json::Value::String(s) => Value::Str(s.clone()),
+            serde_json::Value::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
+            serde_json::Value::Object(o) => Value::Map(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+}

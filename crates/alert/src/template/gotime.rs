@@ -52,26 +52,7 @@ pub fn in_zone(name: &str, t: &GoTime) -> Result<GoTime, String> {
 
 /// A template value as JSON, the way Go's `json.Marshal` writes it (times as RFC 3339).
 pub fn to_json(v: &Value) -> Result<serde_json::Value, String> {
-    Ok(match v {
-        Value::Nil => serde_json::Value::Null,
-        Value::Bool(b) => serde_json::Value::Bool(*b),
-        Value::Int(i) | Value::Duration(i) => serde_json::Value::from(*i),
-        Value::Float(f) => serde_json::Number::from_f64(*f)
-            .map(serde_json::Value::Number)
-            .ok_or_else(|| format!("json: unsupported value: {}", v.to_go_string()))?,
-        Value::Str(s) => serde_json::Value::String(s.clone()),
-        Value::List(l) => {
-            serde_json::Value::Array(l.iter().map(to_json).collect::<Result<_, _>>()?)
-        }
-        Value::Map(m) => serde_json::Value::Object(
-            m.iter()
-                .map(|(k, x)| Ok((k.clone(), to_json(x)?)))
-                .collect::<Result<_, String>>()?,
-        ),
-        Value::Time(t) => {
-            serde_json::Value::String(t.format(argus_gotmpl::time_layouts::RFC3339_NANO))
-        }
-    })
+    v.to_json()
 }
 
 /// Registers `date`, `tz`, `since` (on `clock`), `humanizeDuration` and `toJson`.

@@ -53,8 +53,6 @@ pub fn parse_selector(q: &str) -> Result<Vec<Matcher>, LogqlError> {
 
 const PARSER_STAGES: &[&str] = &["distinct"];
 
-const OTHER_FNS: &[&str] = &["approx_topk"];
-
 struct Parser {
     toks: Vec<Token>,
     i: usize,
@@ -563,11 +561,9 @@ impl Parser {
             "count" => AggOp::Count,
             "stddev" => AggOp::Stddev,
             "stdvar" => AggOp::Stdvar,
-            "topk" => AggOp::Topk,
+            // Loki's approx_topk is a sketch of topk; the exact answer is a fine approximation.
+            "topk" | "approx_topk" => AggOp::Topk,
             "bottomk" => AggOp::Bottomk,
-            w if OTHER_FNS.contains(&w) => {
-                return Err(self.unsupported(format!("the function `{w}`")))
-            }
             w => return Err(self.err(format!("unknown function `{w}`"))),
         };
         self.next();
@@ -597,6 +593,9 @@ impl Parser {
                 return Err(self.err("`by`/`without` given twice"));
             }
             grouping = Some(g);
+        }
+        if word == "approx_topk" && grouping.is_some() {
+            return Err(self.err("`approx_topk` takes no `by`/`without`"));
         }
         Ok(MetricExpr::Agg {
             op,

@@ -77,6 +77,8 @@ pub const LINE_FUNCS: &[&str] = &[
     "b64dec",
     "urlencode",
     "urldecode",
+    "toJson",
+    "fromJson",
 ];
 
 /// A parsed `line_format`/`label_format` template and its source text.
@@ -442,6 +444,20 @@ fn call(name: &str, a: &[Value]) -> Result<Value, String> {
                 .decode(x.trim())
                 .map_err(|e| format!("b64dec: {x:?} is not base64: {e}"))?;
             Ok(Value::Str(String::from_utf8_lossy(&bytes).into_owned()))
+        }
+        "toJson" => {
+            want(a, 1, name)?;
+            let j = a[0].to_json()?;
+            serde_json::to_string(&j)
+                .map(Value::Str)
+                .map_err(|e| e.to_string())
+        }
+        "fromJson" => {
+            want(a, 1, name)?;
+            let x = s(&a[0]);
+            serde_json::from_str::<serde_json::Value>(&x)
+                .map(|j| Value::from_json(&j))
+                .map_err(|e| format!("fromJson: {e}"))
         }
         "urlencode" => {
             want(a, 1, name)?;

@@ -243,6 +243,12 @@ fn label_replace_and_sort() {
         .map(|r| r["value"][1].as_str().unwrap())
         .collect();
     assert_eq!(vals, ["2", "1", "1"]);
+    // approx_topk is answered exactly.
+    let q = parse(r#"approx_topk(1, count_over_time({app=~".+"}[1m]))"#).unwrap();
+    let v = query_instant(&src, &q, 60 * S, &Limits::default()).unwrap();
+    assert_eq!(v["data"]["result"].as_array().unwrap().len(), 1);
+    assert_eq!(v["data"]["result"][0]["value"][1], "2");
+    assert!(syntax(r#"approx_topk by (app) (1, count_over_time({a="b"}[1m]))"#).contains("by"));
     let q = parse(r#"sort(count_over_time({app=~".+"}[1m]))"#).unwrap();
     let v = query_instant(&src, &q, 60 * S, &Limits::default()).unwrap();
     assert_eq!(v["data"]["result"][2]["value"][1], "2");

@@ -252,11 +252,7 @@ fn label_filters_combine_with_and_over_or() {
 fn unsupported_stages_are_named() {
     for (q, name, pos) in [
         (r#"{a="b"} | distinct a"#, "distinct", 10),
-        (
-            r#"topk(2, rate({a="b"}[1m])) + approx_topk(2, rate({a="b"}[1m]))"#,
-            "approx_topk",
-            29,
-        ),
+        (r#"sum(rate({a="b"} | distinct a [1m]))"#, "distinct", 19),
     ] {
         let (p, what) = unsupported(q);
         assert!(what.contains(name), "{q}: {what}");

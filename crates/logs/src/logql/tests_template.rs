@@ -95,6 +95,11 @@ fn line_format_functions() {
             r#"{{ if gt (unixEpoch now) 1700000000 }}later{{ end }}"#,
             "later",
         ),
+        (
+            r#"{{ toJson .level }} {{ (fromJson "{\"a\": [1, \"x\"]}").a | toJson }}"#,
+            r#""info" [1,"x"]"#,
+        ),
+        (r#"{{ (fromJson "{\"code\": 502}").code }}"#, "502"),
     ] {
         let q = format!("{{app=\"api\"}} | logfmt | line_format `{tmpl}`");
         assert_eq!(first_line(&q), want, "{tmpl}");
@@ -226,6 +231,7 @@ fn bad_arguments_never_panic() {
         r#"{{ index .path 3 }}"#,
         r#"{{ printf "%d %s" }}"#,
         r#"{{ "%zz" | urldecode }} {{ "%4" | urldecode }} {{ "@@" | b64dec }}"#,
+        r#"{{ fromJson "{" }} {{ fromJson .path }}"#,
         r#"{{ round 2.555 2 }} {{ ceil "x" }} {{ max 1 "9" 3 }}"#,
     ] {
         let q = format!("{{app=\"api\"}} | logfmt | line_format `{tmpl}`");
