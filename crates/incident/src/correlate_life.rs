@@ -286,6 +286,8 @@ fn candidates(inc: &Incident) -> (Vec<Candidate>, Vec<NodeCandidate>) {
     let mut hosted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for a in &inc.alerts {
         let name = a.labels.get("alertname").cloned().unwrap_or_default();
+        // A dynamic rule's alert on a business volume: the traffic fell.
+        let volume = a.labels.get("kind").map(String::as_str) == Some("business_volume");
         if let Some(s) = a.entities.service.as_deref() {
             let c = svcs.entry(s).or_insert_with(|| Candidate {
                 service: s.to_string(),
@@ -293,7 +295,9 @@ fn candidates(inc: &Incident) -> (Vec<Candidate>, Vec<NodeCandidate>) {
                 severity: a.severity,
                 metric: name.clone(),
                 instance: a.entities.instance.clone(),
+                volume_drop: volume,
             });
+            c.volume_drop &= volume;
             c.severity = c.severity.max(a.severity);
             if c.instance != a.entities.instance {
                 c.instance = None;

@@ -4,7 +4,11 @@
 //! A fault travels from a callee to its callers, so among the incident's
 //! services the root is the one the most others depend on (through the call
 //! graph) and that depends on no other alerting service itself; ties go to
-//! the earlier and the more severe. A machine whose own alert fired (node
+//! the earlier and the more severe. A drop in traffic travels both ways: a
+//! service whose only alerts say its volume fell (a `business_volume`
+//! dynamic rule) is explained by an alerting caller (which stopped sending)
+//! as well as by an alerting callee (which failed its transactions), and
+//! explains nothing itself. A machine whose own alert fired (node
 //! down, disk full) and that hosts the incident's alerting instances is the
 //! root before any service on it. The confidence is the share of the
 //! incident's services the root explains.
@@ -15,7 +19,7 @@
 //! use argus_incident::model::Severity;
 //!
 //! let topo = Topology::from_csv("caller,callee\nweb,api\napi,db\n").unwrap();
-//! let c = |s: &str, t| Candidate { service: s.into(), first_ms: t, severity: Severity::Warning, metric: "HighLatency".into(), instance: None };
+//! let c = |s: &str, t| Candidate { service: s.into(), first_ms: t, severity: Severity::Warning, metric: "HighLatency".into(), instance: None, volume_drop: false };
 //! // The callers alerted first; the database is still the root.
 //! let r = rank(&[c("web", 0), c("api", 10), c("db", 30)], &[], &topo, 3).unwrap();
 //! assert_eq!(r.service.as_deref(), Some("db"));
@@ -38,6 +42,8 @@ pub struct Candidate {
     pub metric: String,
     /// Its instance, when all its alerts name one.
     pub instance: Option<String>,
+    /// Every alert of it says its traffic volume dropped.
+    pub volume_drop: bool,
 }
 
 /// A machine with a machine-level alert in the incident.
@@ -90,15 +96,22 @@ pub fn rank(
     }
     let earliest = services.iter().map(|c| c.first_ms).min().unwrap_or(0);
     let mut best: Option<(f64, usize, &Candidate, bool)> = None;
+    // `o` is a symptom of `c`: a caller of `c`; for a drop in volume, a caller
+    // or a callee (`c` stopped calling it, or failed its transactions). A drop
+    // in volume explains nothing.
+    let explains = |c: &Candidate, o: &Candidate| {
+        if c.volume_drop {
+            false
+        } else if o.volume_drop {
+            topo.depends_on(&c.service, &o.service, max_hops)
+                || topo.depends_on(&o.service, &c.service, max_hops)
+        } else {
+            topo.depends_on(&o.service, &c.service, max_hops)
+        }
+    };
     for c in services {
-        let explained = services
-            .iter()
-            .filter(|o| topo.depends_on(&o.service, &c.service, max_hops))
-            .count();
-        let blocked = services
-            .iter()
-            .filter(|o| topo.depends_on(&c.service, &o.service, max_hops))
-            .count();
+        let explained = services.iter().filter(|o| explains(c, o)).count();
+        let blocked = services.iter().filter(|o| explains(o, c)).count();
         let score = explained as f64 - 1.5 * blocked as f64
             + if c.first_ms == earliest { 0.5 } else { 0.0 }
             + 0.1 * (c.severity as u8) as f64;
@@ -139,7 +152,33 @@ mod tests {
             severity: Severity::Warning,
             metric: "X".into(),
             instance: None,
+            volume_drop: false,
         }
+    }
+
+    #[test]
+    fn a_drop_in_volume_points_at_the_caller_that_stopped_calling() {
+        let topo = Topology::from_csv("caller,callee\ngateway,orders\norders,db\n").unwrap();
+        let drop = |s: &str, t| Candidate {
+            volume_drop: true,
+            metric: "OrdersDrop".into(),
+            ..c(s, t)
+        };
+        // The gateway is down; the orders it no longer sends drop: the gateway is the root,
+        // whichever alert came first.
+        for (g, o) in [(0, 20), (20, 0)] {
+            let r = rank(&[c("gateway", g), drop("orders", o)], &[], &topo, 3).unwrap();
+            assert_eq!(r.service.as_deref(), Some("gateway"), "{g} {o}");
+            assert!(r.confidence > 0.99);
+        }
+        // A drop alone is its own root; above a failing callee, the callee is.
+        let r = rank(&[drop("orders", 0)], &[], &topo, 3).unwrap();
+        assert_eq!(r.service.as_deref(), Some("orders"));
+        let r = rank(&[drop("orders", 0), c("db", 5)], &[], &topo, 3).unwrap();
+        assert_eq!(r.service.as_deref(), Some("db"));
+        // A latency alert below the gateway still points down the graph.
+        let r = rank(&[c("gateway", 0), c("orders", 20)], &[], &topo, 3).unwrap();
+        assert_eq!(r.service.as_deref(), Some("orders"));
     }
 
     #[test]

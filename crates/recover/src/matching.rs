@@ -46,6 +46,11 @@ pub struct Subject {
     /// When the incident was detected, ms.
     #[serde(default)]
     pub detected_ms: i64,
+    /// When it last reopened (its alert fired again after it recovered), ms; 0 when it
+    /// never did. A reopened incident is a new occurrence of its fault: its automatic
+    /// runbooks may run again, and their `delay` counts from here.
+    #[serde(default)]
+    pub reopened_ms: i64,
 }
 
 /// `re` anchored at both ends, as Prometheus and Alertmanager anchor theirs.

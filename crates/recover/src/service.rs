@@ -337,8 +337,9 @@ impl RecoverService {
     }
 
     /// Runs every automatic runbook that applies to `s` and has not run for
-    /// it yet. A guard's refusal is written once per runbook and incident,
-    /// and the request is tried again on later calls.
+    /// it yet (since it last reopened, for an incident that did). A guard's
+    /// refusal is written once per runbook and incident, and the request is
+    /// tried again on later calls.
     ///
     /// A runbook that matches on the root (service or cause) runs only once
     /// the incident is located, and none runs before its `delay` after
@@ -352,12 +353,16 @@ impl RecoverService {
                 continue;
             }
             let on_root = rb.matches.root_service.is_some() || rb.matches.root_cause.is_some();
-            if (on_root && !s.located) || now - s.detected_ms < rb.delay.as_millis() {
+            let since = s.detected_ms.max(s.reopened_ms);
+            if (on_root && !s.located) || now - since < rb.delay.as_millis() {
                 continue;
             }
             let key = (rb.name.clone(), s.incident);
             let ran = self.inner.st.lock().execs.values().any(|e| {
-                !e.dry_run && e.runbook.name == rb.name && e.subject.incident == s.incident
+                !e.dry_run
+                    && e.runbook.name == rb.name
+                    && e.subject.incident == s.incident
+                    && e.requested_ms >= s.reopened_ms
             });
             if ran {
                 continue;

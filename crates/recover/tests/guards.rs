@@ -326,6 +326,16 @@ runbooks:
     assert_eq!(names, vec!["heal", "by-hand"]);
     assert_eq!(r.svc.auto(&s).len(), 1);
     assert!(r.svc.auto(&s).is_empty(), "ran twice for one incident");
+    // The incident recovers and its alert fires again an hour later: a new occurrence,
+    // so the runbook runs again (the rate limit allows one an hour).
+    r.run(5, 1_000).await;
+    assert_eq!(r.svc.get(1).unwrap().state, State::Succeeded);
+    r.clock.advance(3_700_000);
+    let mut again = s.clone();
+    again.reopened_ms = argus_model::Clock::now_ms(&*r.clock);
+    let ran = r.svc.auto(&again);
+    assert!(ran.len() == 1 && ran[0].is_ok(), "{ran:?}");
+    assert!(r.svc.auto(&again).is_empty(), "ran twice for one reopening");
     assert!(
         r.svc.auto(&subject(2, "web")).is_empty(),
         "web does not match"

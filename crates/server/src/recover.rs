@@ -104,6 +104,13 @@ pub fn subject(inc: &Incident) -> Subject {
         root_cause,
         located: inc.times.located_ms.is_some(),
         detected_ms: inc.times.detected_ms,
+        reopened_ms: inc
+            .timeline
+            .iter()
+            .filter(|e| e.kind == argus_incident::model::EntryKind::Reopened)
+            .map(|e| e.at_ms)
+            .max()
+            .unwrap_or(0),
     }
 }
 

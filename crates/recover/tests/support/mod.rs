@@ -91,6 +91,7 @@ pub fn subject(incident: u64, service: &str) -> Subject {
         root_cause: None,
         located: true,
         detected_ms: 0,
+        reopened_ms: 0,
     }
 }
 
