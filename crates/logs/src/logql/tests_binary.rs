@@ -1,20 +1,14 @@
 //! Binary operations, `offset`, `vector`, `sort` and `label_replace`, the pattern line filters,
 //! `decolorize` and `unpack`, over a [`MemorySource`].
 
-use super::tests_eval::{logs, matrix, range, rec, streams, S};
+use super::tests_eval::{logs, matrix, range, rec, streams, two_apps, S};
 use super::*;
 use crate::record::MemorySource;
 use serde_json::{json, Value};
 
+/// The evaluator tests' two apps: api (prod and dev) and db.
 fn source() -> MemorySource {
-    MemorySource::from_records(vec![
-        rec(&[("app", "api"), ("env", "prod")], 10, "GET /a 200"),
-        rec(&[("app", "api"), ("env", "prod")], 50, "GET /b 500 error"),
-        rec(&[("app", "api"), ("env", "prod")], 61, "GET /c 200"),
-        rec(&[("app", "api"), ("env", "prod")], 120, "GET /d 500 error"),
-        rec(&[("app", "api"), ("env", "dev")], 55, "GET /x 200"),
-        rec(&[("app", "db")], 30, "slow query"),
-    ])
+    two_apps()
 }
 
 /// `[(labels, [(ts, value)])]` of a matrix, values as numbers.

@@ -75,7 +75,7 @@ pub(super) fn pts(p: &[(i64, &str)]) -> Vec<(i64, String)> {
     p.iter().map(|(t, v)| (*t, v.to_string())).collect()
 }
 
-fn two_apps() -> MemorySource {
+pub(super) fn two_apps() -> MemorySource {
     MemorySource::from_records(vec![
         rec(&[("app", "api"), ("env", "prod")], 10, "GET /a 200"),
         rec(&[("app", "api"), ("env", "prod")], 50, "GET /b 500 error"),
