@@ -37,48 +37,7 @@ impl Pattern {
         }
         Ok(Pattern { parts })
     }
-}
 
-/// The parts of a pattern, with the errors that make any pattern invalid.
-fn parts(src: &str) -> Result<Vec<Part>, String> {
-    let mut parts: Vec<Part> = Vec::new();
-    let mut rest = src;
-    while !rest.is_empty() {
-        let capture = rest.strip_prefix('<').and_then(|r| {
-            let end = r.find('>')?;
-            let name = &r[..end];
-            let ok = name == "_"
-                || (!name.is_empty()
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    && !name.starts_with(|c: char| c.is_ascii_digit()));
-            ok.then(|| (name, &r[end + 1..]))
-        });
-        match capture {
-            Some((name, r)) => {
-                if matches!(parts.last(), Some(Part::Capture(_))) {
-                    return Err(format!(
-                        "the pattern {src:?} has two captures with no text between them"
-                    ));
-                }
-                parts.push(Part::Capture((name != "_").then(|| name.to_string())));
-                rest = r;
-            }
-            None => {
-                let mut chars = rest.char_indices();
-                let first = chars.next().map_or(0, |(_, c)| c.len_utf8());
-                let next = rest[first..].find('<').map_or(rest.len(), |i| i + first);
-                match parts.last_mut() {
-                    Some(Part::Literal(l)) => l.push_str(&rest[..next]),
-                    _ => parts.push(Part::Literal(rest[..next].to_string())),
-                }
-                rest = &rest[next..];
-            }
-        }
-    }
-    Ok(parts)
-}
-
-impl Pattern {
     /// Compiles the pattern of a line filter (`|> "<_> timeout <_>"`): it needs literal text
     /// but no named capture.
     pub fn filter(src: &str) -> Result<Pattern, String> {
@@ -140,6 +99,45 @@ impl Pattern {
         }
         Some(out)
     }
+}
+
+/// The parts of a pattern, with the errors that make any pattern invalid.
+fn parts(src: &str) -> Result<Vec<Part>, String> {
+    let mut parts: Vec<Part> = Vec::new();
+    let mut rest = src;
+    while !rest.is_empty() {
+        let capture = rest.strip_prefix('<').and_then(|r| {
+            let end = r.find('>')?;
+            let name = &r[..end];
+            let ok = name == "_"
+                || (!name.is_empty()
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && !name.starts_with(|c: char| c.is_ascii_digit()));
+            ok.then(|| (name, &r[end + 1..]))
+        });
+        match capture {
+            Some((name, r)) => {
+                if matches!(parts.last(), Some(Part::Capture(_))) {
+                    return Err(format!(
+                        "the pattern {src:?} has two captures with no text between them"
+                    ));
+                }
+                parts.push(Part::Capture((name != "_").then(|| name.to_string())));
+                rest = r;
+            }
+            None => {
+                let mut chars = rest.char_indices();
+                let first = chars.next().map_or(0, |(_, c)| c.len_utf8());
+                let next = rest[first..].find('<').map_or(rest.len(), |i| i + first);
+                match parts.last_mut() {
+                    Some(Part::Literal(l)) => l.push_str(&rest[..next]),
+                    _ => parts.push(Part::Literal(rest[..next].to_string())),
+                }
+                rest = &rest[next..];
+            }
+        }
+    }
+    Ok(parts)
 }
 
 #[cfg(test)]
