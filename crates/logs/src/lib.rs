@@ -5,10 +5,11 @@
 //! - [`miner`]: which messages are the same template with different values;
 //!   every line gets its template with `<*>` for the values.
 //! - [`online`]: online template assignment: each message gets a template id as it arrives.
+//! - [`patterns`]: a selector's lines counted per template over time (Loki's patterns API).
 //! - [`record`]: log records, streams, what a decoder refused, and the
 //!   [`record::LogSource`] a query engine reads.
 //! - [`store`]: the log store: a WAL that acknowledges, a head in memory, and
-//!   zstd chunk files with retention by time and size.
+//!   zstd chunk files (lines kept as templates and values) with retention by time and size.
 //! - [`push`]: decoders for every ingest protocol (Loki push, OTLP logs, JSON lines, plain
 //!   text, syslog), pure functions from request bytes to records and refusals.
 //! - [`logql`]: a LogQL engine over a [`record::LogSource`] (selectors, line filters, `json`,
@@ -34,6 +35,7 @@ pub mod format;
 pub mod logql;
 pub mod miner;
 pub mod online;
+pub mod patterns;
 pub mod push;
 pub mod record;
 pub mod store;

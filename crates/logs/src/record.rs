@@ -14,6 +14,7 @@
 //! assert_eq!(d.summary(), "1 accepted, 1 refused (stream 1, entry 2: the timestamp is not a number)");
 //! ```
 
+use crate::patterns::PatternCounter;
 use argus_model::Labels;
 use argus_model::Matcher;
 use std::fmt;
@@ -167,6 +168,21 @@ pub trait LogSource {
         start_ns: i64,
         end_ns: i64,
     ) -> Result<Vec<Labels>, SourceError>;
+
+    /// Counts the lines of streams matching `matchers` in `counter`'s range under their
+    /// templates. By default each stream's lines are mined; the log store reads the templates
+    /// kept in its chunks.
+    fn patterns(
+        &self,
+        matchers: &[Matcher],
+        counter: &mut PatternCounter,
+    ) -> Result<(), SourceError> {
+        let (start_ns, end_ns) = counter.range();
+        self.scan(matchers, start_ns, end_ns, &mut |_, entries| {
+            counter.add_mined(entries);
+            true
+        })
+    }
 }
 
 /// True when `labels` match every matcher (a missing label matches as empty, as in Prometheus).

@@ -1,7 +1,11 @@
 //! Chunk files: the flushed head, one zstd block per stream, with an index of the streams'
-//! labels and time ranges at the end so a query opens only the blocks it needs.
+//! labels and time ranges at the end so a query opens only the blocks it needs. Chunks are
+//! written with the templated block layout (`ALOGCHK2`); chunks of the first layout
+//! (`ALOGCHK1`, whole lines) still read.
 
-use super::codec::{decode_block, encode_block, put_labels, read_labels, CodecError, Reader};
+use super::codec::{
+    decode_block, encode_block, put_labels, read_labels, Block, CodecError, Reader,
+};
 use crate::record::Entry;
 use argus_model::Labels;
 use prost::encoding::encode_varint;
@@ -9,7 +13,10 @@ use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"ALOGCHK1";
+/// The magic of chunks written now: blocks hold templates and values.
+const MAGIC: &[u8; 8] = b"ALOGCHK2";
+/// The magic of chunks of the first layout: blocks hold whole lines.
+const MAGIC_PLAIN: &[u8; 8] = b"ALOGCHK1";
 const FOOTER: usize = 8 + 8 + 4 + 8;
 
 /// Where one stream's block lies in a chunk file, and what it holds.
@@ -38,6 +45,8 @@ pub(crate) struct ChunkFile {
     /// segments' deletion would otherwise bring its lines back twice).
     pub(crate) wal_upto: u64,
     pub(crate) blocks: Vec<BlockMeta>,
+    /// Whether the blocks hold templates and values (else whole lines).
+    templated: bool,
 }
 
 pub(crate) fn chunk_path(dir: &Path, seq: u64) -> PathBuf {
@@ -52,16 +61,32 @@ pub(crate) fn write(
     wal_upto: u64,
     streams: &[(&Labels, &[Entry])],
 ) -> io::Result<ChunkFile> {
+    write_as(dir, seq, wal_upto, streams, MAGIC, encode_block)
+}
+
+/// A block encoder: the compressed block and its uncompressed size.
+type Encoder = fn(&[Entry]) -> io::Result<(Vec<u8>, usize)>;
+
+/// Writes a chunk with `magic` and blocks made by `encode` (tests write the first layout).
+fn write_as(
+    dir: &Path,
+    seq: u64,
+    wal_upto: u64,
+    streams: &[(&Labels, &[Entry])],
+    magic: &[u8; 8],
+    encode: Encoder,
+) -> io::Result<ChunkFile> {
+    let templated = magic == MAGIC;
     let path = chunk_path(dir, seq);
     let tmp = path.with_extension("tmp");
     let mut body = Vec::new();
-    body.extend_from_slice(MAGIC);
+    body.extend_from_slice(magic);
     let mut blocks = Vec::with_capacity(streams.len());
     for (labels, entries) in streams {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
             continue;
         };
-        let (block, raw_len) = encode_block(entries)?;
+        let (block, raw_len) = encode(entries)?;
         blocks.push(BlockMeta {
             labels: (*labels).clone(),
             min_ts: first.ts_ns,
@@ -94,7 +119,7 @@ pub(crate) fn write(
     body.extend_from_slice(&index_at.to_le_bytes());
     body.extend_from_slice(&(index.len() as u64).to_le_bytes());
     body.extend_from_slice(&crc32fast::hash(&index).to_le_bytes());
-    body.extend_from_slice(MAGIC);
+    body.extend_from_slice(magic);
     let written = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(&body)?;
@@ -109,7 +134,14 @@ pub(crate) fn write(
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
-    Ok(summarise(path, seq, body.len() as u64, wal_upto, blocks))
+    Ok(summarise(
+        path,
+        seq,
+        body.len() as u64,
+        wal_upto,
+        blocks,
+        templated,
+    ))
 }
 
 fn summarise(
@@ -118,8 +150,10 @@ fn summarise(
     bytes: u64,
     wal_upto: u64,
     blocks: Vec<BlockMeta>,
+    templated: bool,
 ) -> ChunkFile {
     ChunkFile {
+        templated,
         path,
         seq,
         wal_upto,
@@ -153,7 +187,10 @@ pub(crate) fn open(path: &Path, seq: u64) -> io::Result<ChunkFile> {
     let index_at = r.u64_le().map_err(bad)?;
     let index_len = r.u64_le().map_err(bad)?;
     let crc = u32::from_le_bytes([foot[16], foot[17], foot[18], foot[19]]);
-    if &foot[20..] != MAGIC || index_at.checked_add(index_len) != Some(size - FOOTER as u64) {
+    let templated = &foot[20..] == MAGIC;
+    if !(templated || &foot[20..] == MAGIC_PLAIN)
+        || index_at.checked_add(index_len) != Some(size - FOOTER as u64)
+    {
         return Err(corrupt(path, CodecError("bad footer")));
     }
     f.seek(SeekFrom::Start(index_at))?;
@@ -185,12 +222,19 @@ pub(crate) fn open(path: &Path, seq: u64) -> io::Result<ChunkFile> {
             raw_len: v[5],
         });
     }
-    Ok(summarise(path.to_path_buf(), seq, size, wal_upto, blocks))
+    Ok(summarise(
+        path.to_path_buf(),
+        seq,
+        size,
+        wal_upto,
+        blocks,
+        templated,
+    ))
 }
 
 impl ChunkFile {
     /// Reads and decompresses one block.
-    pub(crate) fn read_block(&self, b: &BlockMeta) -> io::Result<Vec<Entry>> {
+    pub(crate) fn read_block(&self, b: &BlockMeta) -> io::Result<Block> {
         let mut f = File::open(&self.path)?;
         f.seek(SeekFrom::Start(b.offset))?;
         let mut buf = vec![0u8; b.len as usize];
@@ -200,13 +244,39 @@ impl ChunkFile {
             .ok()
             .filter(|n| *n <= 1 << 31)
             .ok_or_else(|| corrupt(&self.path, CodecError("block too large")))?;
-        decode_block(&buf, raw).map_err(|e| corrupt(&self.path, e))
+        decode_block(&buf, raw, self.templated).map_err(|e| corrupt(&self.path, e))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunks_of_the_first_layout_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Labels::from_pairs(&[("service", "api")]);
+        let ea: Vec<Entry> = (0..20)
+            .map(|i| Entry {
+                ts_ns: i,
+                line: format!("took {i} ms"),
+                metadata: vec![],
+            })
+            .collect();
+        let plain = super::super::codec::encode_block_plain;
+        let c = write_as(dir.path(), 1, 0, &[(&a, &ea)], MAGIC_PLAIN, plain).unwrap();
+        let back = open(&c.path, 1).unwrap();
+        assert!(!back.templated);
+        let b = back.read_block(&back.blocks[0]).unwrap();
+        assert_eq!((b.entries, b.templates.len()), (ea.clone(), 0));
+        let c = write(dir.path(), 2, 0, &[(&a, &ea)]).unwrap();
+        let back = open(&c.path, 2).unwrap();
+        assert!(back.templated);
+        assert_eq!(
+            back.read_block(&back.blocks[0]).unwrap().templates,
+            vec!["took <*> ms"]
+        );
+    }
 
     #[test]
     fn a_chunk_reads_back_and_damage_is_refused() {
@@ -231,8 +301,8 @@ mod tests {
         assert_eq!(back.blocks.len(), 2);
         assert_eq!(back.wal_upto, 9);
         assert_eq!(back.blocks[1].labels, b);
-        assert_eq!(back.read_block(&back.blocks[0]).unwrap(), ea);
-        assert_eq!(back.read_block(&back.blocks[1]).unwrap(), eb);
+        assert_eq!(back.read_block(&back.blocks[0]).unwrap().entries, ea);
+        assert_eq!(back.read_block(&back.blocks[1]).unwrap().entries, eb);
         let mut bytes = fs::read(&c.path).unwrap();
         let n = bytes.len();
         bytes[n - FOOTER - 2] ^= 1;

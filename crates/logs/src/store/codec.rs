@@ -1,6 +1,7 @@
 //! Byte layouts of the log store: a batch of records (one WAL frame) and a stream's block of
 //! entries inside a chunk file (columns, then zstd). Described in `docs/format/logs.md`.
 
+use super::templated::{self, Layout};
 use crate::record::{Entry, LogRecord};
 use argus_model::{Label, Labels};
 use prost::encoding::{decode_varint, encode_varint};
@@ -15,7 +16,7 @@ pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-fn zigzag(v: i64) -> u64 {
+pub(crate) fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
 
@@ -59,6 +60,18 @@ impl<'a> Reader<'a> {
         }
         let (head, rest) = self.buf.split_at(n);
         self.buf = rest;
+        Ok(head)
+    }
+
+    /// The bytes up to `end`, which is consumed and not returned.
+    pub(crate) fn until(&mut self, end: u8) -> Result<&'a [u8], CodecError> {
+        let at = self
+            .buf
+            .iter()
+            .position(|&b| b == end)
+            .ok_or(CodecError("truncated"))?;
+        let head = &self.buf[..at];
+        self.buf = &self.buf[at + 1..];
         Ok(head)
     }
 
@@ -146,42 +159,95 @@ pub(crate) fn decode_batch(buf: &[u8]) -> Result<Vec<LogRecord>, CodecError> {
     Ok(out)
 }
 
-/// The compression level of chunk blocks: 9 stores the nine Loghub samples in 12.9 bytes a line
-/// against 15.3 at level 3 (raw files: 14.7 with zstd -3, 15.0 with gzip -6); chunks are written in the
-/// background, so the slower compression does not slow ingest.
+/// The compression level of chunk blocks (chunks are written in the background, so the slower
+/// compression does not slow ingest).
 const ZSTD_LEVEL: i32 = 9;
 
-/// Encodes a stream's entries (sorted by time) as columns: time deltas, line lengths, the
-/// lines, metadata; then compresses the whole with zstd. Similar lines sit next to each other
-/// in the line column, where zstd finds them. Returns the block and its uncompressed size.
+/// A stream's lines read back from a chunk block.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Block {
+    /// The lines, sorted by time.
+    pub(crate) entries: Vec<Entry>,
+    /// The block's templates (none when the block keeps whole lines).
+    pub(crate) templates: Vec<String>,
+    /// Each entry's template, an index into `templates` (empty when `templates` is).
+    pub(crate) template_of: Vec<u32>,
+}
+
+/// Encodes a stream's entries (sorted by time) as columns: time deltas, the lines as templates
+/// and values ([`templated`]), metadata; then compresses the whole with zstd. Returns the block
+/// and its uncompressed size.
 pub(crate) fn encode_block(entries: &[Entry]) -> std::io::Result<(Vec<u8>, usize)> {
-    let mut raw = Vec::new();
-    encode_varint(entries.len() as u64, &mut raw);
+    let mut head = Vec::new();
+    encode_varint(entries.len() as u64, &mut head);
+    put_times(entries, &mut head);
+    let mut tail = Vec::new();
+    put_metadata(entries, &mut tail);
+    let lines: Vec<&str> = entries.iter().map(|e| e.line.as_str()).collect();
+    let (whole, templated) = templated::encode(&lines);
+    let mut best: Option<(Vec<u8>, usize)> = None;
+    for (layout, body) in [(Layout::Templated, templated), (Layout::Lines, whole)] {
+        let mut raw = Vec::with_capacity(1 + head.len() + body.len() + tail.len());
+        raw.push(layout as u8);
+        raw.extend_from_slice(&head);
+        raw.extend_from_slice(&body);
+        raw.extend_from_slice(&tail);
+        let packed = zstd::bulk::compress(&raw, ZSTD_LEVEL)?;
+        if best.as_ref().is_none_or(|(b, _)| packed.len() < b.len()) {
+            best = Some((packed, raw.len()));
+        }
+    }
+    Ok(best.unwrap_or_default())
+}
+
+fn put_times(entries: &[Entry], raw: &mut Vec<u8>) {
     let mut prev = 0i64;
     for e in entries {
-        encode_varint(zigzag(e.ts_ns.wrapping_sub(prev)), &mut raw);
+        encode_varint(zigzag(e.ts_ns.wrapping_sub(prev)), raw);
         prev = e.ts_ns;
     }
+}
+
+fn put_metadata(entries: &[Entry], raw: &mut Vec<u8>) {
+    let with_meta = entries.iter().any(|e| !e.metadata.is_empty());
+    raw.push(u8::from(with_meta));
+    if with_meta {
+        for e in entries {
+            put_pairs(raw, &e.metadata);
+        }
+    }
+}
+
+/// The first layout, written by earlier versions: the line lengths, then the lines back to back.
+#[cfg(test)]
+pub(crate) fn encode_block_plain(entries: &[Entry]) -> std::io::Result<(Vec<u8>, usize)> {
+    let mut raw = Vec::new();
+    encode_varint(entries.len() as u64, &mut raw);
+    put_times(entries, &mut raw);
     for e in entries {
         encode_varint(e.line.len() as u64, &mut raw);
     }
     for e in entries {
         raw.extend_from_slice(e.line.as_bytes());
     }
-    let with_meta = entries.iter().any(|e| !e.metadata.is_empty());
-    raw.push(u8::from(with_meta));
-    if with_meta {
-        for e in entries {
-            put_pairs(&mut raw, &e.metadata);
-        }
-    }
+    put_metadata(entries, &mut raw);
     Ok((zstd::bulk::compress(&raw, ZSTD_LEVEL)?, raw.len()))
 }
 
-/// Reads a block written by [`encode_block`]; `raw_len` is its uncompressed size.
-pub(crate) fn decode_block(buf: &[u8], raw_len: usize) -> Result<Vec<Entry>, CodecError> {
+/// Reads a block written by [`encode_block`] (`templated`: with a layout byte and templates)
+/// or by the first layout; `raw_len` is its uncompressed size.
+pub(crate) fn decode_block(
+    buf: &[u8],
+    raw_len: usize,
+    templated: bool,
+) -> Result<Block, CodecError> {
     let raw = zstd::bulk::decompress(buf, raw_len).map_err(|_| CodecError("bad zstd block"))?;
     let mut r = Reader::new(&raw);
+    let layout = if templated {
+        Some(Layout::from_byte(r.bytes(1)?[0])?)
+    } else {
+        None
+    };
     let n = r.len(raw.len())?;
     let mut ts = Vec::with_capacity(n);
     let mut prev = 0i64;
@@ -189,26 +255,42 @@ pub(crate) fn decode_block(buf: &[u8], raw_len: usize) -> Result<Vec<Entry>, Cod
         prev = prev.wrapping_add(r.varint()?);
         ts.push(prev);
     }
-    let mut lens = Vec::with_capacity(n);
-    for _ in 0..n {
-        lens.push(r.len(raw.len())?);
-    }
-    let mut out = Vec::with_capacity(n);
-    for (t, len) in ts.into_iter().zip(lens) {
-        let line =
-            std::str::from_utf8(r.bytes(len)?).map_err(|_| CodecError("line is not UTF-8"))?;
-        out.push(Entry {
-            ts_ns: t,
-            line: line.to_string(),
+    let mut block = Block::default();
+    let lines = if let Some(layout) = layout {
+        let d = templated::decode(&mut r, n, raw.len(), layout)?;
+        block.templates = d.templates;
+        block.template_of = d.template_of;
+        d.lines
+    } else {
+        let mut lens = Vec::with_capacity(n);
+        for _ in 0..n {
+            lens.push(r.len(raw.len())?);
+        }
+        let mut lines = Vec::with_capacity(n);
+        for len in lens {
+            lines.push(
+                std::str::from_utf8(r.bytes(len)?)
+                    .map_err(|_| CodecError("line is not UTF-8"))?
+                    .to_string(),
+            );
+        }
+        lines
+    };
+    block.entries = ts
+        .into_iter()
+        .zip(lines)
+        .map(|(ts_ns, line)| Entry {
+            ts_ns,
+            line,
             metadata: Vec::new(),
-        });
-    }
+        })
+        .collect();
     if r.bytes(1)?[0] == 1 {
-        for e in &mut out {
+        for e in &mut block.entries {
             e.metadata = read_pairs(&mut r)?;
         }
     }
-    Ok(out)
+    Ok(block)
 }
 
 #[cfg(test)]
@@ -257,10 +339,18 @@ mod tests {
             "{} bytes for {raw} of lines",
             block.len()
         );
-        assert_eq!(decode_block(&block, raw_len).unwrap(), entries);
+        let back = decode_block(&block, raw_len, true).unwrap();
+        assert_eq!(back.entries, entries);
+        // These lines compress smaller as templates and values, so they are kept so.
+        assert_eq!(back.templates, vec!["GET /api/<*>/items/<*> <*> <*> ms"]);
+        assert_eq!(back.template_of, vec![0; 1000]);
         let with_meta = vec![entry(5, "a", &[("k", "v")]), entry(3, "b", &[])];
         let (b, n) = encode_block(&with_meta).unwrap();
-        assert_eq!(decode_block(&b, n).unwrap(), with_meta);
-        assert!(decode_block(&b[..b.len() / 2], 100).is_err());
+        assert_eq!(decode_block(&b, n, true).unwrap().entries, with_meta);
+        assert!(decode_block(&b[..b.len() / 2], 100, true).is_err());
+        // Blocks of the first layout still read.
+        let (b, n) = encode_block_plain(&with_meta).unwrap();
+        let back = decode_block(&b, n, false).unwrap();
+        assert_eq!((back.entries, back.templates.len()), (with_meta, 0));
     }
 }

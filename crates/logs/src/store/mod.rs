@@ -30,6 +30,7 @@
 mod chunk;
 mod codec;
 mod read;
+mod templated;
 mod wal;
 
 pub use codec::CodecError;

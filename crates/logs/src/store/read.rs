@@ -2,8 +2,9 @@
 //! merged per stream. Chunk blocks are read after the state lock is released, so a long
 //! query never holds up an append.
 
-use super::chunk::ChunkFile;
+use super::chunk::{BlockMeta, ChunkFile};
 use super::{Head, LogStore};
+use crate::patterns::PatternCounter;
 use crate::record::{in_range, selects as matches, Entry, LogSource, SourceError};
 use argus_model::{Labels, Matcher};
 use rustc_hash::FxHashMap;
@@ -83,6 +84,50 @@ impl LogStore {
     }
 }
 
+impl LogStore {
+    /// Under the lock: the chunks that overlap the range, and copies of the heads' matching
+    /// lines in it.
+    fn snapshot(
+        &self,
+        matchers: &[Matcher],
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<(Vec<Arc<ChunkFile>>, Gather), SourceError> {
+        let limit = self.opts.max_read_lines;
+        let st = self.state.read();
+        let chunks = st
+            .chunks
+            .iter()
+            .filter(|c| overlaps(c.min_ts, c.max_ts, start_ns, end_ns))
+            .cloned()
+            .collect();
+        let mut h = Gather::default();
+        for head in st.flushing.iter().map(|f| &**f).chain([&st.head]) {
+            for s in head.streams.iter().filter(|s| matches(matchers, &s.labels)) {
+                h.add(&s.labels, in_range(&s.entries, start_ns, end_ns), limit)?;
+            }
+        }
+        Ok((chunks, h))
+    }
+}
+
+/// The blocks of `chunks` that hold lines of matching streams in the range.
+fn blocks<'a>(
+    chunks: &'a [Arc<ChunkFile>],
+    matchers: &'a [Matcher],
+    start_ns: i64,
+    end_ns: i64,
+) -> impl Iterator<Item = (&'a ChunkFile, &'a BlockMeta)> + 'a {
+    chunks.iter().flat_map(move |c| {
+        c.blocks
+            .iter()
+            .filter(move |b| {
+                overlaps(b.min_ts, b.max_ts, start_ns, end_ns) && matches(matchers, &b.labels)
+            })
+            .map(move |b| (&**c, b))
+    })
+}
+
 impl LogSource for LogStore {
     fn scan(
         &self,
@@ -93,30 +138,10 @@ impl LogSource for LogStore {
     ) -> Result<(), SourceError> {
         let limit = self.opts.max_read_lines;
         let mut g = Gather::default();
-        // Under the lock: which chunks to read, and copies of the heads' matching lines.
-        let (chunks, from_heads): (Vec<Arc<ChunkFile>>, Gather) = {
-            let st = self.state.read();
-            let chunks = st
-                .chunks
-                .iter()
-                .filter(|c| overlaps(c.min_ts, c.max_ts, start_ns, end_ns))
-                .cloned()
-                .collect();
-            let mut h = Gather::default();
-            for head in st.flushing.iter().map(|f| &**f).chain([&st.head]) {
-                for s in head.streams.iter().filter(|s| matches(matchers, &s.labels)) {
-                    h.add(&s.labels, in_range(&s.entries, start_ns, end_ns), limit)?;
-                }
-            }
-            (chunks, h)
-        };
-        for c in &chunks {
-            for b in &c.blocks {
-                if overlaps(b.min_ts, b.max_ts, start_ns, end_ns) && matches(matchers, &b.labels) {
-                    let entries = c.read_block(b)?;
-                    g.add(&b.labels, in_range(&entries, start_ns, end_ns), limit)?;
-                }
-            }
+        let (chunks, from_heads) = self.snapshot(matchers, start_ns, end_ns)?;
+        for (c, b) in blocks(&chunks, matchers, start_ns, end_ns) {
+            let entries = c.read_block(b)?.entries;
+            g.add(&b.labels, in_range(&entries, start_ns, end_ns), limit)?;
         }
         for (labels, entries, _) in from_heads.streams {
             g.add(&labels, &entries, limit)?;
@@ -127,6 +152,41 @@ impl LogSource for LogStore {
             }
             if !visit(&labels, &entries) {
                 break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Lines in chunks are counted under the templates kept with them, without mining them
+    /// again; lines still in the head are mined per stream.
+    fn patterns(
+        &self,
+        matchers: &[Matcher],
+        counter: &mut PatternCounter,
+    ) -> Result<(), SourceError> {
+        let limit = self.opts.max_read_lines;
+        let (start_ns, end_ns) = counter.range();
+        let (chunks, from_heads) = self.snapshot(matchers, start_ns, end_ns)?;
+        for (c, b) in blocks(&chunks, matchers, start_ns, end_ns) {
+            let block = c.read_block(b)?;
+            if block.templates.is_empty() {
+                counter.add_mined(in_range(&block.entries, start_ns, end_ns));
+            } else {
+                for (e, &t) in block.entries.iter().zip(&block.template_of) {
+                    counter.add(&block.templates[t as usize], e.ts_ns);
+                }
+            }
+            if counter.lines() > limit {
+                return Err(SourceError::TooMany { limit });
+            }
+        }
+        for (_, entries, sorted) in &from_heads.streams {
+            if *sorted {
+                counter.add_mined(entries);
+            } else {
+                let mut entries = entries.clone();
+                entries.sort_by_key(|e| e.ts_ns);
+                counter.add_mined(&entries);
             }
         }
         Ok(())

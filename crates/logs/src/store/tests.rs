@@ -264,3 +264,48 @@ fn a_crash_between_the_chunk_and_the_wal_cleanup_brings_nothing_back_twice() {
         .collect();
     assert_eq!(got, ["a", "b", "c"]);
 }
+
+#[test]
+fn patterns_come_from_chunk_templates_and_from_the_head_alike() {
+    use crate::patterns::PatternCounter;
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = LogStore::open(dir.path(), opts()).unwrap();
+    let batch = |from: i64| -> Vec<LogRecord> {
+        (0..10)
+            .map(|i| {
+                let t = NOW - 100 * SEC + (from + i) * SEC;
+                if i % 5 == 4 {
+                    rec("api", t, "cache  warmed")
+                } else {
+                    rec(
+                        "api",
+                        t,
+                        &format!("GET /items/{} took {} ms", from + i, i * 3),
+                    )
+                }
+            })
+            .collect()
+    };
+    s.append(batch(0), NOW).unwrap();
+    s.flush().unwrap();
+    s.append(batch(10), NOW).unwrap();
+    s.append(vec![rec("db", NOW - 50 * SEC, "vacuum done")], NOW)
+        .unwrap();
+    // Ten lines in a chunk (with their templates), ten in the head (mined when asked).
+    let mut c = PatternCounter::new(NOW - 100 * SEC, NOW, 10 * SEC);
+    s.patterns(&[Matcher::eq("app", "api")], &mut c).unwrap();
+    let p = c.finish(10);
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert_eq!(p[0].pattern, "GET /items/<_> took <_> ms");
+    assert_eq!(p[0].total, 16);
+    assert_eq!(
+        p[0].samples,
+        vec![(NOW - 100 * SEC, 8), (NOW - 90 * SEC, 8)]
+    );
+    assert_eq!((p[1].pattern.as_str(), p[1].total), ("cache warmed", 4));
+    // The chunk gives back every line byte for byte (two spaces kept).
+    let got = lines(&s, "api", 0, i64::MAX);
+    assert_eq!(got.len(), 20);
+    assert_eq!(got[4].1, "cache  warmed");
+    assert_eq!(got[3].1, "GET /items/3 took 9 ms");
+}

@@ -1,0 +1,525 @@
+//! A stream's lines as templates and variables: the block layout of `ALOGCHK2` chunks.
+//!
+//! When a block is written its lines are mined ([`crate::miner::mine`]); each line becomes a
+//! *skeleton* (the line with each value cut out and a marker byte left in its place, its spacing
+//! kept as written) and the values cut out of it. A block keeps its miner templates, its distinct
+//! skeletons, each line's skeleton number, and then the values column by column: every value of
+//! one skeleton's first slot, then of its second, and so on. Values of one slot (a port, a
+//! duration, a user id) sit side by side, where zstd finds far more repeats than in whole lines.
+//! Reading puts every line back byte for byte and hands out its template with it.
+//!
+//! A block of lines that share little (many templates of a line or two each) can compress
+//! smaller whole, so [`encode`] gives both layouts and the block keeps the smaller; the
+//! templates of whole lines are mined again when asked for.
+//!
+//! ```text
+//! lines      took 15 ms | took  7 ms | ready
+//! template   took <*> ms              ready
+//! skeletons  "took \x11 ms", "took  \x11 ms", "ready"
+//! values     15 | 7
+//! ```
+//! (`tests` below round-trips lines like these.)
+
+use super::codec::{put_str, zigzag, CodecError, Reader};
+use crate::miner::{mine, VAR};
+use prost::encoding::encode_varint;
+use rustc_hash::FxHashMap;
+use std::borrow::Cow;
+
+/// Stands where a value was cut out of a line. A line that holds this byte itself is kept whole,
+/// as the one value of the skeleton [`WHOLE`].
+const MARK: char = '\u{11}';
+/// The skeleton of a line kept whole.
+const WHOLE: &str = "\u{11}";
+
+/// A column of values as text, each ended by a newline (or, for whole lines, after its length).
+const COLUMN_TEXT: u8 = 0;
+/// A column of plain decimal numbers, as zigzag varints of the differences between them.
+const COLUMN_NUMBERS: u8 = 1;
+
+/// `v` as a number when it is written exactly as the number is (no sign but `-`, no leading
+/// zero), so that writing the number gives `v` back.
+fn decimal(v: &str) -> Option<i64> {
+    let digits = v.strip_prefix('-').unwrap_or(v);
+    if digits.is_empty()
+        || digits.len() > 18
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || (digits.len() > 1 && digits.starts_with('0'))
+        || v == "-0"
+    {
+        return None;
+    }
+    v.parse().ok()
+}
+
+/// The words of `s` (as `str::split_whitespace` finds them) with their byte ranges.
+fn words(s: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in s.char_indices() {
+        if c.is_whitespace() {
+            if let Some(st) = start.take() {
+                out.push((st, i));
+            }
+        } else if start.is_none() {
+            start = Some(i);
+        }
+    }
+    if let Some(st) = start {
+        out.push((st, s.len()));
+    }
+    out
+}
+
+/// Splits `word` along template word `t` (constant parts and `<*>`): the values between the
+/// constant parts, or `None` when the word does not fit.
+fn fit<'a>(t: &str, word: &'a str) -> Option<Vec<&'a str>> {
+    let mut parts = t.split(VAR);
+    let first = parts.next().unwrap_or("");
+    let mut rest = word.strip_prefix(first)?;
+    let parts: Vec<&str> = parts.collect();
+    let mut vals = Vec::with_capacity(parts.len());
+    for (i, p) in parts.iter().enumerate() {
+        if i + 1 == parts.len() {
+            // The last constant part ends the word; the value is what comes before it.
+            let v = rest.strip_suffix(p)?;
+            vals.push(v);
+            rest = "";
+        } else {
+            // A value ends where the next constant part starts (empty parts match at once).
+            let at = if p.is_empty() { 0 } else { rest.find(p)? };
+            vals.push(&rest[..at]);
+            rest = &rest[at + p.len()..];
+        }
+    }
+    rest.is_empty().then_some(vals)
+}
+
+/// `line` cut along `template`: its skeleton and values. A line that does not fit its template
+/// word for word, or holds the marker, is one value of the skeleton [`WHOLE`].
+fn cut<'a>(template: &str, line: &'a str) -> (String, Vec<&'a str>) {
+    let whole = || (WHOLE.to_string(), vec![line]);
+    if line.contains(MARK) {
+        return whole();
+    }
+    let ws = words(line);
+    let ts: Vec<&str> = if template.is_empty() {
+        Vec::new()
+    } else {
+        template.split(' ').collect()
+    };
+    if ws.len() != ts.len() {
+        return whole();
+    }
+    let mut skeleton = String::with_capacity(line.len());
+    let mut vals = Vec::new();
+    let mut at = 0;
+    for (&(s, e), t) in ws.iter().zip(&ts) {
+        skeleton.push_str(&line[at..s]);
+        let w = &line[s..e];
+        if !t.contains(VAR) {
+            if *t != w {
+                return whole();
+            }
+            skeleton.push_str(w);
+        } else {
+            match fit(t, w) {
+                Some(vs) => {
+                    let mut pieces = t.split(VAR);
+                    skeleton.push_str(pieces.next().unwrap_or(""));
+                    for (v, p) in vs.into_iter().zip(pieces) {
+                        skeleton.push(MARK);
+                        vals.push(v);
+                        skeleton.push_str(p);
+                    }
+                }
+                None => {
+                    skeleton.push(MARK);
+                    vals.push(w);
+                }
+            }
+        }
+        at = e;
+    }
+    skeleton.push_str(&line[at..]);
+    (skeleton, vals)
+}
+
+/// How a block keeps its lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// The line lengths, then the lines whole (their templates are mined again when asked).
+    Lines = 0,
+    /// The templates, the skeletons, each line's skeleton, then the values column by column.
+    Templated = 1,
+}
+
+impl Layout {
+    pub(crate) fn from_byte(b: u8) -> Result<Layout, CodecError> {
+        match b {
+            0 => Ok(Layout::Lines),
+            1 => Ok(Layout::Templated),
+            _ => Err(CodecError("unknown block layout")),
+        }
+    }
+}
+
+/// `lines` in both layouts (described in `docs/format/logs.md`), mined once: the caller keeps
+/// whichever compresses smaller.
+pub(crate) fn encode<S: AsRef<str>>(lines: &[S]) -> (Vec<u8>, Vec<u8>) {
+    let mined = mine(lines);
+    let mut template_ids: FxHashMap<&str, u32> = FxHashMap::default();
+    let mut templates: Vec<&str> = Vec::new();
+    let mut skeleton_ids: FxHashMap<(String, u32), u32> = FxHashMap::default();
+    let mut skeletons: Vec<(String, u32, usize)> = Vec::new();
+    let mut line_skeleton = Vec::with_capacity(lines.len());
+    // Per skeleton, its lines' values one line after another.
+    let mut values: Vec<Vec<&str>> = Vec::new();
+    for (line, t) in lines.iter().zip(&mined) {
+        let next = templates.len() as u32;
+        let tid = *template_ids.entry(t.as_str()).or_insert(next);
+        if tid == next {
+            templates.push(t);
+        }
+        let (skeleton, vals) = cut(t, line.as_ref());
+        let next = skeletons.len() as u32;
+        let sid = *skeleton_ids.entry((skeleton.clone(), tid)).or_insert(next);
+        if sid == next {
+            skeletons.push((skeleton, tid, vals.len()));
+            values.push(Vec::new());
+        }
+        line_skeleton.push(sid);
+        values[sid as usize].extend(vals);
+    }
+    let mut head = Vec::new();
+    encode_varint(templates.len() as u64, &mut head);
+    for t in &templates {
+        put_str(&mut head, t);
+    }
+    let mut whole = Vec::new();
+    for l in lines {
+        encode_varint(l.as_ref().len() as u64, &mut whole);
+    }
+    for l in lines {
+        whole.extend_from_slice(l.as_ref().as_bytes());
+    }
+    let out = &mut head;
+    encode_varint(skeletons.len() as u64, out);
+    for (s, tid, _) in &skeletons {
+        put_str(out, s);
+        encode_varint(u64::from(*tid), out);
+    }
+    for s in &line_skeleton {
+        encode_varint(u64::from(*s), out);
+    }
+    // Column by column: slot k of skeleton s holds values k, k + slots, k + 2·slots, …
+    // Values cut from words hold no whitespace, so a newline ends each; a whole line may hold
+    // anything, so its length goes first.
+    for ((skeleton, _, slots), vals) in skeletons.iter().zip(&values) {
+        let whole = skeleton == WHOLE;
+        for k in 0..*slots {
+            // A column of plain decimal numbers is kept as the differences between them.
+            let numbers: Option<Vec<i64>> = vals
+                .iter()
+                .skip(k)
+                .step_by(*slots)
+                .map(|v| decimal(v))
+                .collect();
+            if let Some(ns) = numbers.filter(|_| !whole) {
+                out.push(COLUMN_NUMBERS);
+                let mut prev = 0i64;
+                for n in ns {
+                    encode_varint(zigzag(n.wrapping_sub(prev)), out);
+                    prev = n;
+                }
+                continue;
+            }
+            out.push(COLUMN_TEXT);
+            for v in vals.iter().skip(k).step_by(*slots) {
+                if whole {
+                    encode_varint(v.len() as u64, out);
+                    out.extend_from_slice(v.as_bytes());
+                } else {
+                    out.extend_from_slice(v.as_bytes());
+                    out.push(b'\n');
+                }
+            }
+        }
+    }
+    (whole, head)
+}
+
+/// Lines read back from the templated layout.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Decoded {
+    /// The lines, byte for byte as written.
+    pub(crate) lines: Vec<String>,
+    /// The block's templates.
+    pub(crate) templates: Vec<String>,
+    /// Each line's template (an index into `templates`).
+    pub(crate) template_of: Vec<u32>,
+}
+
+/// Reads `n` lines written by [`encode`] in `layout`.
+pub(crate) fn decode(
+    r: &mut Reader<'_>,
+    n: usize,
+    limit: usize,
+    layout: Layout,
+) -> Result<Decoded, CodecError> {
+    if layout == Layout::Lines {
+        let mut lens = Vec::with_capacity(n);
+        for _ in 0..n {
+            lens.push(r.len(limit)?);
+        }
+        let mut lines = Vec::with_capacity(n);
+        for len in lens {
+            let l =
+                std::str::from_utf8(r.bytes(len)?).map_err(|_| CodecError("line is not UTF-8"))?;
+            lines.push(l.to_string());
+        }
+        return Ok(Decoded {
+            lines,
+            ..Decoded::default()
+        });
+    }
+    let nt = r.len(limit)?;
+    let mut templates = Vec::with_capacity(nt);
+    for _ in 0..nt {
+        templates.push(r.str()?.to_string());
+    }
+    let ns = r.len(limit)?;
+    // Each skeleton: its constant pieces (between the markers) and its template.
+    let mut skeletons: Vec<(Vec<&str>, u32)> = Vec::with_capacity(ns);
+    for _ in 0..ns {
+        let s = r.str()?;
+        let tid = r.uvarint()?;
+        if tid >= nt as u64 {
+            return Err(CodecError("skeleton names a template that is not there"));
+        }
+        skeletons.push((s.split(MARK).collect(), tid as u32));
+    }
+    let mut line_skeleton = Vec::with_capacity(n);
+    let mut per_skeleton = vec![0usize; ns];
+    for _ in 0..n {
+        let s = r.uvarint()?;
+        let c = per_skeleton
+            .get_mut(s as usize)
+            .ok_or(CodecError("line names a skeleton that is not there"))?;
+        *c += 1;
+        line_skeleton.push(s as u32);
+    }
+    // values[s][k]: slot k's values, in line order.
+    let mut values: Vec<Vec<Vec<Cow<'_, str>>>> = Vec::with_capacity(ns);
+    for ((pieces, _), &count) in skeletons.iter().zip(&per_skeleton) {
+        let slots = pieces.len() - 1;
+        let whole = pieces.len() == 2 && pieces.iter().all(|p| p.is_empty());
+        let mut cols = Vec::with_capacity(slots);
+        for _ in 0..slots {
+            let mut col = Vec::with_capacity(count);
+            if r.bytes(1)?[0] == COLUMN_NUMBERS {
+                let mut prev = 0i64;
+                for _ in 0..count {
+                    prev = prev.wrapping_add(r.varint()?);
+                    col.push(Cow::Owned(prev.to_string()));
+                }
+                cols.push(col);
+                continue;
+            }
+            for _ in 0..count {
+                let v = if whole {
+                    let len = r.len(limit)?;
+                    r.bytes(len)?
+                } else {
+                    r.until(b'\n')?
+                };
+                col.push(Cow::Borrowed(
+                    std::str::from_utf8(v).map_err(|_| CodecError("value is not UTF-8"))?,
+                ));
+            }
+            cols.push(col);
+        }
+        values.push(cols);
+    }
+    let mut next = vec![0usize; ns];
+    let mut lines = Vec::with_capacity(n);
+    let mut template_of = Vec::with_capacity(n);
+    for s in line_skeleton {
+        let s = s as usize;
+        let (pieces, tid) = &skeletons[s];
+        let i = next[s];
+        next[s] += 1;
+        let mut line = String::from(pieces[0]);
+        for (k, p) in pieces[1..].iter().enumerate() {
+            line.push_str(&values[s][k][i]);
+            line.push_str(p);
+        }
+        lines.push(line);
+        template_of.push(*tid);
+    }
+    Ok(Decoded {
+        lines,
+        templates,
+        template_of,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn round_trip(lines: &[String]) -> Decoded {
+        let (whole, templated) = encode(lines);
+        let mut r = Reader::new(&whole);
+        let a = decode(&mut r, lines.len(), whole.len(), Layout::Lines).unwrap();
+        assert!(r.is_empty(), "bytes left after the lines");
+        let mut r = Reader::new(&templated);
+        let b = decode(&mut r, lines.len(), templated.len(), Layout::Templated).unwrap();
+        assert!(r.is_empty(), "bytes left after the lines");
+        assert_eq!(a.lines, b.lines);
+        assert!(a.templates.is_empty() && a.template_of.is_empty());
+        b
+    }
+
+    #[test]
+    fn lines_come_back_byte_for_byte_with_their_templates() {
+        let lines: Vec<String> = [
+            "took 15 ms",
+            "took  7 ms ",
+            "\tready",
+            "",
+            "core.2275 size=12 user=\"bob\",",
+            "core.17 size=9 user=\"al\",",
+            "odd \u{11} marker 3",
+            "x\u{a0}y 12",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let d = round_trip(&lines);
+        assert_eq!(d.lines, lines);
+        let t = |i: usize| d.templates[d.template_of[i] as usize].as_str();
+        assert_eq!(t(0), "took <*> ms");
+        assert_eq!(t(0), t(1));
+        assert_eq!(t(4), "core.<*> size=<*> user=\"<*>\",");
+        assert_eq!(t(4), t(5));
+        assert_eq!(t(3), "");
+    }
+
+    #[test]
+    fn words_are_cut_along_their_template_word() {
+        assert_eq!(fit("core.<*>", "core.2275"), Some(vec!["2275"]));
+        assert_eq!(fit("<*>:<*>", "10.0.0.1:80"), Some(vec!["10.0.0.1", "80"]));
+        assert_eq!(fit("(<*>)::cb", "(0x0)::cb"), Some(vec!["0x0"]));
+        assert_eq!(fit("a=<*>", "b=1"), None);
+        assert_eq!(fit("<*>]", "x"), None);
+        let (s, v) = cut("took <*> ms", "took  15 ms");
+        assert_eq!((s.as_str(), v), ("took  \u{11} ms", vec!["15"]));
+        let (s, v) = cut("a b", "a c");
+        assert_eq!((s.as_str(), v), (WHOLE, vec!["a c"]));
+    }
+
+    #[test]
+    fn repeated_values_compress_better_than_whole_lines() {
+        let lines: Vec<String> = (0..2000)
+            .map(|i| {
+                format!(
+                    "081109 2036{:02} {} INFO dfs.DataNode: Receiving block blk_{} src: /10.250.{}.{}:{} dest: /10.250.19.102:50010",
+                    i % 60,
+                    140 + i % 7,
+                    (i * 7919) % 100_003,
+                    i % 20,
+                    i % 200,
+                    40_000 + i % 997
+                )
+            })
+            .collect();
+        let (plain, templated) = encode(&lines);
+        let a = zstd::bulk::compress(&templated, 9).unwrap().len();
+        let b = zstd::bulk::compress(&plain, 9).unwrap().len();
+        assert!(a < b, "templated {a} bytes, plain {b}");
+        assert_eq!(round_trip(&lines).lines, lines);
+    }
+
+    #[test]
+    fn damage_is_an_error_not_a_panic() {
+        let lines: Vec<String> = (0..50)
+            .map(|i| format!("job {i} done in {} s", i * 3))
+            .collect();
+        let (whole, templated) = encode(&lines);
+        for (buf, layout) in [(whole, Layout::Lines), (templated, Layout::Templated)] {
+            for cut in 0..buf.len() {
+                let mut r = Reader::new(&buf[..cut]);
+                assert!(decode(&mut r, lines.len(), cut, layout).is_err());
+            }
+            for i in 0..buf.len() {
+                let mut b = buf.clone();
+                b[i] ^= 0x5a;
+                let mut r = Reader::new(&b);
+                let _ = decode(&mut r, lines.len(), b.len(), layout);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_lines_round_trip(lines in proptest::collection::vec("[ a-c0-9=.:\\-\t\u{11}\u{a0}é]{0,24}", 0..40)) {
+            let d = round_trip(&lines);
+            prop_assert_eq!(d.lines, lines);
+        }
+    }
+}
+
+/// Bytes per line of both layouts on the `*.log` files under `ARGUS_LOG_DIR` (a measuring aid,
+/// not a check: `cargo test -p argus-logs --release layouts_on -- --ignored --nocapture`).
+#[cfg(test)]
+#[test]
+#[ignore]
+fn layouts_on_log_files() {
+    let Ok(dir) = std::env::var("ARGUS_LOG_DIR") else {
+        return;
+    };
+    let mut files = Vec::new();
+    for d in std::fs::read_dir(&dir).unwrap().flatten() {
+        let p = d.path();
+        let inner: Vec<_> = if p.is_dir() {
+            std::fs::read_dir(&p)
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .collect()
+        } else {
+            vec![p]
+        };
+        files.extend(
+            inner
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|x| x == "log")),
+        );
+    }
+    files.sort();
+    let (mut tp, mut tt, mut tn) = (0, 0, 0);
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let (plain, t) = encode(&lines);
+        let p = zstd::bulk::compress(&plain, 9).unwrap().len();
+        let q = zstd::bulk::compress(&t, 9).unwrap().len().min(p);
+        println!(
+            "{:<40} {:>6} lines  whole lines {:>6.2} B/line  kept {:>6.2} B/line",
+            f.file_name().unwrap().to_string_lossy(),
+            lines.len(),
+            p as f64 / lines.len() as f64,
+            q as f64 / lines.len() as f64
+        );
+        tp += p;
+        tt += q;
+        tn += lines.len();
+    }
+    println!(
+        "all: {tn} lines, whole lines {:.2} B/line, kept (the smaller) {:.2} B/line",
+        tp as f64 / tn as f64,
+        tt as f64 / tn as f64
+    );
+}
