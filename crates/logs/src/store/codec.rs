@@ -185,19 +185,22 @@ pub(crate) fn encode_block(entries: &[Entry]) -> std::io::Result<(Vec<u8>, usize
     put_metadata(entries, &mut tail);
     let lines: Vec<&str> = entries.iter().map(|e| e.line.as_str()).collect();
     let (whole, templated) = templated::encode(&lines);
-    let mut best: Option<(Vec<u8>, usize)> = None;
-    for (layout, body) in [(Layout::Templated, templated), (Layout::Lines, whole)] {
+    let raw = |layout: Layout, body: &[u8]| {
         let mut raw = Vec::with_capacity(1 + head.len() + body.len() + tail.len());
         raw.push(layout as u8);
         raw.extend_from_slice(&head);
-        raw.extend_from_slice(&body);
+        raw.extend_from_slice(body);
         raw.extend_from_slice(&tail);
-        let packed = zstd::bulk::compress(&raw, ZSTD_LEVEL)?;
-        if best.as_ref().is_none_or(|(b, _)| packed.len() < b.len()) {
-            best = Some((packed, raw.len()));
-        }
-    }
-    Ok(best.unwrap_or_default())
+        raw
+    };
+    // Which layout is smaller is judged at zstd's fastest level; the winner is then packed hard.
+    let trial = |b: &[u8]| zstd::bulk::compress(b, 1).map(|c| c.len());
+    let raw = if trial(&templated)? <= trial(&whole)? {
+        raw(Layout::Templated, &templated)
+    } else {
+        raw(Layout::Lines, &whole)
+    };
+    Ok((zstd::bulk::compress(&raw, ZSTD_LEVEL)?, raw.len()))
 }
 
 fn put_times(entries: &[Entry], raw: &mut Vec<u8>) {

@@ -24,7 +24,6 @@ use super::codec::{put_str, zigzag, CodecError, Reader};
 use crate::miner::{mine, VAR};
 use prost::encoding::encode_varint;
 use rustc_hash::FxHashMap;
-use std::borrow::Cow;
 
 /// Stands where a value was cut out of a line. A line that holds this byte itself is kept whole,
 /// as the one value of the skeleton [`WHOLE`].
@@ -52,88 +51,124 @@ fn decimal(v: &str) -> Option<i64> {
     v.parse().ok()
 }
 
-/// The words of `s` (as `str::split_whitespace` finds them) with their byte ranges.
-fn words(s: &str) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in s.char_indices() {
-        if c.is_whitespace() {
-            if let Some(st) = start.take() {
-                out.push((st, i));
-            }
-        } else if start.is_none() {
-            start = Some(i);
-        }
-    }
-    if let Some(st) = start {
-        out.push((st, s.len()));
-    }
-    out
+/// The byte ranges of the words of `s`, as `str::split_whitespace` finds them.
+fn words(s: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut chars = s.char_indices().peekable();
+    std::iter::from_fn(move || {
+        while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+        let (start, _) = chars.next()?;
+        while chars.next_if(|(_, c)| !c.is_whitespace()).is_some() {}
+        let end = chars.peek().map_or(s.len(), |(i, _)| *i);
+        Some((start, end))
+    })
 }
 
-/// Splits `word` along template word `t` (constant parts and `<*>`): the values between the
-/// constant parts, or `None` when the word does not fit.
-fn fit<'a>(t: &str, word: &'a str) -> Option<Vec<&'a str>> {
-    let mut parts = t.split(VAR);
-    let first = parts.next().unwrap_or("");
-    let mut rest = word.strip_prefix(first)?;
-    let parts: Vec<&str> = parts.collect();
-    let mut vals = Vec::with_capacity(parts.len());
-    for (i, p) in parts.iter().enumerate() {
-        if i + 1 == parts.len() {
-            // The last constant part ends the word; the value is what comes before it.
-            let v = rest.strip_suffix(p)?;
-            vals.push(v);
+/// A word of a template: written as is, or constant pieces with a value between each two.
+enum TemplateWord<'t> {
+    Literal(&'t str),
+    Pieces(Vec<&'t str>),
+}
+
+fn template_words(t: &str) -> Vec<TemplateWord<'_>> {
+    if t.is_empty() {
+        return Vec::new();
+    }
+    t.split(' ')
+        .map(|w| {
+            if w.contains(VAR) {
+                TemplateWord::Pieces(w.split(VAR).collect())
+            } else {
+                TemplateWord::Literal(w)
+            }
+        })
+        .collect()
+}
+
+/// Splits `word` along a template word's constant `pieces` (a value between each two), pushing
+/// the values onto `vals`; false (and `vals` as it was) when the word does not fit.
+fn fit<'a>(pieces: &[&str], word: &'a str, vals: &mut Vec<&'a str>) -> bool {
+    let mark = vals.len();
+    let Some((first, rest_pieces)) = pieces.split_first() else {
+        return false;
+    };
+    let Some(mut rest) = word.strip_prefix(first) else {
+        return false;
+    };
+    for (i, p) in rest_pieces.iter().enumerate() {
+        if i + 1 == rest_pieces.len() {
+            // The last constant piece ends the word; the value is what comes before it.
+            match rest.strip_suffix(p) {
+                Some(v) => vals.push(v),
+                None => {
+                    vals.truncate(mark);
+                    return false;
+                }
+            }
             rest = "";
         } else {
-            // A value ends where the next constant part starts (empty parts match at once).
-            let at = if p.is_empty() { 0 } else { rest.find(p)? };
+            // A value ends where the next constant piece starts (an empty piece at once).
+            let at = if p.is_empty() { Some(0) } else { rest.find(p) };
+            let Some(at) = at else {
+                vals.truncate(mark);
+                return false;
+            };
             vals.push(&rest[..at]);
             rest = &rest[at + p.len()..];
         }
     }
-    rest.is_empty().then_some(vals)
+    if rest.is_empty() {
+        true
+    } else {
+        vals.truncate(mark);
+        false
+    }
 }
 
-/// `line` cut along `template`: its skeleton and values. A line that does not fit its template
-/// word for word, or holds the marker, is one value of the skeleton [`WHOLE`].
-fn cut<'a>(template: &str, line: &'a str) -> (String, Vec<&'a str>) {
-    let whole = || (WHOLE.to_string(), vec![line]);
-    if line.contains(MARK) {
-        return whole();
+/// Writes `line` cut along its template's words into `skeleton` and `vals` (both cleared
+/// first). A line that does not fit word for word, or holds the marker, becomes the one value
+/// of the skeleton [`WHOLE`].
+fn cut<'a>(tw: &[TemplateWord<'_>], line: &'a str, skeleton: &mut String, vals: &mut Vec<&'a str>) {
+    skeleton.clear();
+    vals.clear();
+    let fits = !line.contains(MARK) && cut_words(tw, line, skeleton, vals);
+    if !fits {
+        skeleton.clear();
+        skeleton.push_str(WHOLE);
+        vals.clear();
+        vals.push(line);
     }
-    let ws = words(line);
-    let ts: Vec<&str> = if template.is_empty() {
-        Vec::new()
-    } else {
-        template.split(' ').collect()
-    };
-    if ws.len() != ts.len() {
-        return whole();
-    }
-    let mut skeleton = String::with_capacity(line.len());
-    let mut vals = Vec::new();
+}
+
+fn cut_words<'a>(
+    tw: &[TemplateWord<'_>],
+    line: &'a str,
+    skeleton: &mut String,
+    vals: &mut Vec<&'a str>,
+) -> bool {
     let mut at = 0;
-    for (&(s, e), t) in ws.iter().zip(&ts) {
+    let mut n = 0;
+    for (s, e) in words(line) {
+        let Some(t) = tw.get(n) else {
+            return false;
+        };
+        n += 1;
         skeleton.push_str(&line[at..s]);
         let w = &line[s..e];
-        if !t.contains(VAR) {
-            if *t != w {
-                return whole();
+        match t {
+            TemplateWord::Literal(l) => {
+                if *l != w {
+                    return false;
+                }
+                skeleton.push_str(w);
             }
-            skeleton.push_str(w);
-        } else {
-            match fit(t, w) {
-                Some(vs) => {
-                    let mut pieces = t.split(VAR);
-                    skeleton.push_str(pieces.next().unwrap_or(""));
-                    for (v, p) in vs.into_iter().zip(pieces) {
+            TemplateWord::Pieces(pieces) => {
+                if fit(pieces, w, vals) {
+                    skeleton.push_str(pieces[0]);
+                    for p in &pieces[1..] {
                         skeleton.push(MARK);
-                        vals.push(v);
                         skeleton.push_str(p);
                     }
-                }
-                None => {
+                } else {
                     skeleton.push(MARK);
                     vals.push(w);
                 }
@@ -142,7 +177,7 @@ fn cut<'a>(template: &str, line: &'a str) -> (String, Vec<&'a str>) {
         at = e;
     }
     skeleton.push_str(&line[at..]);
-    (skeleton, vals)
+    n == tw.len()
 }
 
 /// How a block keeps its lines.
@@ -170,26 +205,35 @@ pub(crate) fn encode<S: AsRef<str>>(lines: &[S]) -> (Vec<u8>, Vec<u8>) {
     let mined = mine(lines);
     let mut template_ids: FxHashMap<&str, u32> = FxHashMap::default();
     let mut templates: Vec<&str> = Vec::new();
-    let mut skeleton_ids: FxHashMap<(String, u32), u32> = FxHashMap::default();
+    // Per template: its words, and its skeletons' numbers.
+    let mut per_template: Vec<(Vec<TemplateWord<'_>>, FxHashMap<String, u32>)> = Vec::new();
     let mut skeletons: Vec<(String, u32, usize)> = Vec::new();
     let mut line_skeleton = Vec::with_capacity(lines.len());
     // Per skeleton, its lines' values one line after another.
     let mut values: Vec<Vec<&str>> = Vec::new();
+    let mut skeleton = String::new();
+    let mut vals: Vec<&str> = Vec::new();
     for (line, t) in lines.iter().zip(&mined) {
         let next = templates.len() as u32;
         let tid = *template_ids.entry(t.as_str()).or_insert(next);
         if tid == next {
             templates.push(t);
+            per_template.push((template_words(t), FxHashMap::default()));
         }
-        let (skeleton, vals) = cut(t, line.as_ref());
-        let next = skeletons.len() as u32;
-        let sid = *skeleton_ids.entry((skeleton.clone(), tid)).or_insert(next);
-        if sid == next {
-            skeletons.push((skeleton, tid, vals.len()));
-            values.push(Vec::new());
-        }
+        let (words, ids) = &mut per_template[tid as usize];
+        cut(words, line.as_ref(), &mut skeleton, &mut vals);
+        let sid = match ids.get(skeleton.as_str()) {
+            Some(&sid) => sid,
+            None => {
+                let sid = skeletons.len() as u32;
+                ids.insert(skeleton.clone(), sid);
+                skeletons.push((skeleton.clone(), tid, vals.len()));
+                values.push(Vec::new());
+                sid
+            }
+        };
         line_skeleton.push(sid);
-        values[sid as usize].extend(vals);
+        values[sid as usize].extend_from_slice(&vals);
     }
     let mut head = Vec::new();
     encode_varint(templates.len() as u64, &mut head);
@@ -247,6 +291,32 @@ pub(crate) fn encode<S: AsRef<str>>(lines: &[S]) -> (Vec<u8>, Vec<u8>) {
         }
     }
     (whole, head)
+}
+
+/// One slot's values as read.
+enum Column<'a> {
+    Text(Vec<&'a str>),
+    Numbers(Vec<i64>),
+}
+
+/// Appends `n` in decimal (what `to_string` writes, without its allocation).
+fn push_decimal(out: &mut String, n: i64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut u = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push('-');
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
 }
 
 /// Lines read back from the templated layout.
@@ -310,22 +380,23 @@ pub(crate) fn decode(
         line_skeleton.push(s as u32);
     }
     // values[s][k]: slot k's values, in line order.
-    let mut values: Vec<Vec<Vec<Cow<'_, str>>>> = Vec::with_capacity(ns);
+    let mut values: Vec<Vec<Column<'_>>> = Vec::with_capacity(ns);
     for ((pieces, _), &count) in skeletons.iter().zip(&per_skeleton) {
         let slots = pieces.len() - 1;
         let whole = pieces.len() == 2 && pieces.iter().all(|p| p.is_empty());
         let mut cols = Vec::with_capacity(slots);
         for _ in 0..slots {
-            let mut col = Vec::with_capacity(count);
             if r.bytes(1)?[0] == COLUMN_NUMBERS {
+                let mut col = Vec::with_capacity(count);
                 let mut prev = 0i64;
                 for _ in 0..count {
                     prev = prev.wrapping_add(r.varint()?);
-                    col.push(Cow::Owned(prev.to_string()));
+                    col.push(prev);
                 }
-                cols.push(col);
+                cols.push(Column::Numbers(col));
                 continue;
             }
+            let mut col = Vec::with_capacity(count);
             for _ in 0..count {
                 let v = if whole {
                     let len = r.len(limit)?;
@@ -333,11 +404,9 @@ pub(crate) fn decode(
                 } else {
                     r.until(b'\n')?
                 };
-                col.push(Cow::Borrowed(
-                    std::str::from_utf8(v).map_err(|_| CodecError("value is not UTF-8"))?,
-                ));
+                col.push(std::str::from_utf8(v).map_err(|_| CodecError("value is not UTF-8"))?);
             }
-            cols.push(col);
+            cols.push(Column::Text(col));
         }
         values.push(cols);
     }
@@ -349,9 +418,13 @@ pub(crate) fn decode(
         let (pieces, tid) = &skeletons[s];
         let i = next[s];
         next[s] += 1;
-        let mut line = String::from(pieces[0]);
-        for (k, p) in pieces[1..].iter().enumerate() {
-            line.push_str(&values[s][k][i]);
+        let mut line = String::with_capacity(pieces.iter().map(|p| p.len() + 8).sum());
+        line.push_str(pieces[0]);
+        for (col, p) in values[s].iter().zip(&pieces[1..]) {
+            match col {
+                Column::Text(v) => line.push_str(v[i]),
+                Column::Numbers(v) => push_decimal(&mut line, v[i]),
+            }
             line.push_str(p);
         }
         lines.push(line);
@@ -408,16 +481,52 @@ mod tests {
     }
 
     #[test]
+    fn numbers_are_written_as_to_string_writes_them() {
+        for n in [0, 7, -7, 10, 1_000_000, i64::MAX, i64::MIN, -1] {
+            let mut s = String::from("x");
+            push_decimal(&mut s, n);
+            assert_eq!(s, format!("x{n}"));
+        }
+        assert_eq!(decimal("0012"), None);
+        assert_eq!(decimal("-0"), None);
+        assert_eq!(decimal("+5"), None);
+        assert_eq!(decimal("12345678901234567890"), None);
+        assert_eq!(decimal("-42"), Some(-42));
+    }
+
+    #[test]
     fn words_are_cut_along_their_template_word() {
-        assert_eq!(fit("core.<*>", "core.2275"), Some(vec!["2275"]));
-        assert_eq!(fit("<*>:<*>", "10.0.0.1:80"), Some(vec!["10.0.0.1", "80"]));
-        assert_eq!(fit("(<*>)::cb", "(0x0)::cb"), Some(vec!["0x0"]));
-        assert_eq!(fit("a=<*>", "b=1"), None);
-        assert_eq!(fit("<*>]", "x"), None);
-        let (s, v) = cut("took <*> ms", "took  15 ms");
+        let fit_word = |t: &str, w: &'static str| {
+            let pieces: Vec<&str> = t.split(VAR).collect();
+            let mut vals = vec!["before"];
+            let fits = fit(&pieces, w, &mut vals);
+            assert!(fits || vals == ["before"], "{vals:?}");
+            fits.then(|| vals[1..].to_vec())
+        };
+        assert_eq!(fit_word("core.<*>", "core.2275"), Some(vec!["2275"]));
+        assert_eq!(
+            fit_word("<*>:<*>", "10.0.0.1:80"),
+            Some(vec!["10.0.0.1", "80"])
+        );
+        assert_eq!(fit_word("(<*>)::cb", "(0x0)::cb"), Some(vec!["0x0"]));
+        assert_eq!(fit_word("a=<*>", "b=1"), None);
+        assert_eq!(fit_word("<*>]", "x"), None);
+        assert_eq!(fit_word("<*>:<*>]", "1:2"), None);
+        let cut_line = |t: &str, line: &'static str| {
+            let (mut s, mut v) = (String::from("old"), vec!["old"]);
+            cut(&template_words(t), line, &mut s, &mut v);
+            (s, v)
+        };
+        let (s, v) = cut_line("took <*> ms", "took  15 ms");
         assert_eq!((s.as_str(), v), ("took  \u{11} ms", vec!["15"]));
-        let (s, v) = cut("a b", "a c");
+        let (s, v) = cut_line("a b", "a c");
         assert_eq!((s.as_str(), v), (WHOLE, vec!["a c"]));
+        let (s, v) = cut_line("a b", "a b c");
+        assert_eq!((s.as_str(), v), (WHOLE, vec!["a b c"]));
+        let (s, v) = cut_line("a b c", " a b ");
+        assert_eq!((s.as_str(), v), (WHOLE, vec![" a b "]));
+        let (s, v) = cut_line("", "  ");
+        assert_eq!((s.as_str(), v), ("  ", vec![]));
     }
 
     #[test]
@@ -503,9 +612,33 @@ fn layouts_on_log_files() {
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
         let lines: Vec<&str> = text.lines().collect();
+        let t0 = std::time::Instant::now();
+        let _ = mine(&lines);
+        let t_mine = t0.elapsed();
+        let t0 = std::time::Instant::now();
         let (plain, t) = encode(&lines);
+        let t_enc = t0.elapsed();
+        let t0 = std::time::Instant::now();
         let p = zstd::bulk::compress(&plain, 9).unwrap().len();
-        let q = zstd::bulk::compress(&t, 9).unwrap().len().min(p);
+        let q = zstd::bulk::compress(&t, 9).unwrap().len();
+        let trial = |b: &[u8]| zstd::bulk::compress(b, 1).unwrap().len();
+        let q = if trial(&t) <= trial(&plain) { q } else { p };
+        let t_zstd = t0.elapsed();
+        let t0 = std::time::Instant::now();
+        for _ in 0..10 {
+            let mut r = Reader::new(&t);
+            decode(&mut r, lines.len(), t.len(), Layout::Templated).unwrap();
+        }
+        let t_dec = t0.elapsed() / 10;
+        let t0 = std::time::Instant::now();
+        for _ in 0..10 {
+            let mut r = Reader::new(&plain);
+            decode(&mut r, lines.len(), plain.len(), Layout::Lines).unwrap();
+        }
+        let t_dec_plain = t0.elapsed() / 10;
+        println!(
+            "  mine {t_mine:?} encode (with mining) {t_enc:?} zstd both {t_zstd:?} decode templated {t_dec:?} whole {t_dec_plain:?}"
+        );
         println!(
             "{:<40} {:>6} lines  whole lines {:>6.2} B/line  kept {:>6.2} B/line",
             f.file_name().unwrap().to_string_lossy(),
