@@ -118,3 +118,51 @@ fn table_from_env() {
         format_summary(&summary)
     );
 }
+
+/// Where the wrong pairs come from, over seeds and a preset from the
+/// environment (as `table_from_env`), by fault kind and cause; with
+/// `ARGUS_STORM_DETAIL=1`, every mixed or split incident line by line:
+/// `ARGUS_STORM_SEEDS=1-20 cargo test -p argus-eval --test storms diagnose_from_env -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn diagnose_from_env() {
+    use argus_eval::incidents::diagnose::{details, diagnose, Diagnosis};
+    let seeds = argus_eval::incidents::parse_seeds(
+        &std::env::var("ARGUS_STORM_SEEDS").unwrap_or_else(|_| "1-20".into()),
+    )
+    .unwrap();
+    let preset = match std::env::var("ARGUS_STORM_PRESET").as_deref() {
+        Ok("small") => Preset::Small,
+        Ok("large") => Preset::Large,
+        _ => Preset::Medium,
+    };
+    let detail = std::env::var("ARGUS_STORM_DETAIL").is_ok();
+    let mut all = Diagnosis::default();
+    for seed in seeds {
+        let storm = generate(&preset.config(seed));
+        let alerts = read_alerts(&storm.alerts).unwrap();
+        let topo = Topology::from_csv(&storm.graph).unwrap();
+        let placement = Placement::from_csv(&storm.placement).unwrap();
+        let incidents =
+            argus_incident::replay::replay_placed(&alerts, topo.clone(), &placement, &settings());
+        let d = diagnose(&alerts, &storm.truth, &incidents, &topo, &placement);
+        println!(
+            "seed {seed}: {:.0} wrongly merged pairs, {:.0} wrongly split",
+            d.merge_pairs(),
+            d.split_pairs()
+        );
+        if detail {
+            println!("{}", details(&alerts, &storm.truth, &incidents));
+        }
+        all.add(&d);
+        for (k, v) in d.examples {
+            all.examples.entry(k).or_insert(v);
+        }
+    }
+    println!("{}", all.format());
+    if std::env::var("ARGUS_STORM_EXAMPLES").is_ok() {
+        for (k, v) in &all.examples {
+            println!("{k}:\n  {}", v.join("\n  "));
+        }
+    }
+}

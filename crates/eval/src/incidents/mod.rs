@@ -35,6 +35,7 @@
 //! ```
 
 pub mod baseline;
+pub mod diagnose;
 pub mod lab;
 mod run;
 #[cfg(test)]
