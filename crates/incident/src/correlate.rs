@@ -45,7 +45,7 @@
 use crate::entity::{AliasBook, Entities};
 use crate::model::{EntryKind, Incident, IncidentAlert, Root, Severity, State, Times};
 
-use crate::topology::{Relation, Topology};
+use crate::topology::Topology;
 use argus_model::Labels;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -130,6 +130,8 @@ pub struct Correlator {
     together: HashMap<(String, String), u32>,
     next_id: u64,
     dirty: BTreeSet<u64>,
+    /// Alerts moved by the last `observe`: (key, from, to).
+    moved: Vec<(u64, u64, u64)>,
 }
 
 impl Correlator {
@@ -147,6 +149,7 @@ impl Correlator {
             together: HashMap::new(),
             next_id: 1,
             dirty: BTreeSet::new(),
+            moved: Vec::new(),
         }
     }
 
@@ -226,189 +229,133 @@ impl Correlator {
         self.by_alert.get(&key).copied()
     }
 
-    fn noisy(&mut self, key: u64, at: i64) -> bool {
-        let w = self.settings.noisy_window_ms;
-        let q = self.fired.entry(key).or_default();
-        while q.front().is_some_and(|&t| t < at - w) {
-            q.pop_front();
-        }
-        let often = q.len() as u32 >= self.settings.noisy_after;
-        q.push_back(at);
-        if q.len() > 64 {
-            q.pop_front();
-        }
-        // A symptom of one fault after another fires as often; noise fires
-        // on its own: the last incident it opened held nothing else.
-        often
-            && self.solo.get(&key).is_some_and(|id| {
-                self.incidents
-                    .get(id)
-                    .is_some_and(|inc| inc.alerts.iter().all(|a| a.key == key))
-            })
-    }
-
-    /// How strongly an alert about `e` at `at` relates to an incident
-    /// (0–1), within the incident's span.
-    fn relation(&mut self, e: &Entities, at: i64, ix: &Index, noisy: bool) -> f64 {
-        if at - ix.opened_ms > self.settings.window_ms
-            || at - ix.last_fire_ms > self.settings.quiet_ms
-        {
-            return 0.0;
-        }
-        if e.instance
-            .as_ref()
-            .is_some_and(|i| ix.instances.contains(i))
-        {
-            return 1.0;
-        }
-        let mut best: f64 = 0.0;
-        if let Some(s) = &e.service {
-            if ix.root.as_ref() == Some(s) {
-                return 0.95;
-            }
-            if ix.services.contains_key(s) {
-                best = 0.7;
-            }
-        }
-        let burst = self.settings.burst_ms;
-        if let Some(n) = &e.node {
-            if ix.node_alerts.get(n).is_some_and(|&t| at - t <= burst) {
-                // An instance on a machine whose own alert just fired: the
-                // machine explains it before any service does.
-                return 0.99;
-            } else if e.is_node_level()
-                && ix
-                    .nodes
-                    .get(n)
-                    .is_some_and(|&(_, t)| (at - t).abs() <= burst)
-            {
-                // The machine under instances that just alerted.
-                best = best.max(0.9);
-            } else if e.is_node_level()
-                && ix.opened_ms >= at - burst
-                && ix.services.keys().any(|s| self.aliases.placed_on(s, n))
-            {
-                // The machine under services known to run on it.
-                best = best.max(0.85);
-            }
-        }
-        if let (Some(s), None) = (&e.service, &e.node) {
-            // A service known to run on a machine whose own alert just fired.
-            if ix
-                .node_alerts
-                .iter()
-                .any(|(n, &t)| at - t <= burst && self.aliases.placed_on(s, n))
-            {
-                best = best.max(0.85);
-            } else if e.instance.is_some()
-                && !self.aliases.placed(s)
-                && ix.node_alerts.values().any(|&t| at - t <= burst)
-            {
-                // An instance whose machine is unknown, failing just after a
-                // machine's own alert: likely on it.
-                best = best.max(self.settings.unplaced_near_machine);
-            }
-        }
-        if noisy {
-            return if best >= 0.9 { best } else { 0.0 };
-        }
-        if let Some(s) = &e.service {
-            let max = self.settings.max_hops;
-            // Relative to the root where one is named: a fault spreads up to
-            // its callers, and its cause may show itself late, below.
-            // Under a machine's own alert, relative to the services that
-            // alerted on that machine, and only upwards: the machine's fault
-            // spreads to their callers, and explains nothing below them.
-            let machine = ix.root.is_none() && !ix.node_alerts.is_empty();
-            let anchors: Vec<&String> = match &ix.root {
-                Some(r) => vec![r],
-                None if machine => ix
-                    .placed
-                    .iter()
-                    .filter(|(n, _)| ix.node_alerts.contains_key(n))
-                    .map(|(_, s)| s)
-                    .collect(),
-                None => ix.services.keys().collect(),
-            };
-            for other in anchors {
-                let r = match self.topo.relation_cached(s, other, max + 2) {
-                    Some(Relation::Caller(h)) => 1.0 - 0.1 * h as f64,
-                    Some(Relation::Callee(h)) if h <= max && !machine => 0.8 - 0.1 * h as f64,
-                    _ => 0.0,
-                };
-                let together = self
-                    .together
-                    .get(&ordered(s, other))
-                    .is_some_and(|&n| n >= self.settings.together_after);
-                best = best.max(r).max(if together { 0.6 } else { 0.0 });
-            }
-        }
-        best
-    }
-
     /// Takes one alert change. For a firing alert, returns the incident it
     /// is now in; for a resolved one, the incident it was in.
     pub fn observe(&mut self, s: Signal) -> Option<u64> {
         self.aliases.learn(&s.labels);
+        self.moved.clear();
         if !s.firing {
             return self.resolve_alert(&s);
         }
         let e = self.aliases.resolve(&s.labels);
         let noisy = self.noisy(s.key, s.at_ms);
+        let mut only_after = None;
         if let Some(&id) = self.by_alert.get(&s.key) {
-            if self.still_in(id, &s) {
-                self.refire(id, &s, &e);
-                return Some(id);
+            match self.flap(id, &s) {
+                Flap::Firing => {
+                    self.refire(id, &s, &e);
+                    return Some(id);
+                }
+                // Back within a window of clearing: the same trouble again
+                // while its root still fires; once the root cleared, a
+                // trouble that started since then explains it better.
+                Flap::Cleared(t)
+                    if self.root_firing(id)
+                        || self.best_home(&e, s.at_ms, noisy, Some((t, id))).is_none() =>
+                {
+                    self.refire(id, &s, &e);
+                    return Some(id);
+                }
+                Flap::Cleared(t) => only_after = Some((t, id)),
+                // Resolved long enough ago: this firing is judged afresh.
+                Flap::Gone => {}
             }
-            // Resolved long enough ago: this firing is judged afresh.
             self.by_alert.remove(&s.key);
         }
         if let Some(id) = self.recurring(&s, noisy) {
             self.refire(id, &s, &e);
             return Some(id);
         }
-        let mut scored: Vec<(f64, i64, u64)> = Vec::new();
-        let ids: Vec<u64> = self.index.keys().copied().collect();
-        for id in ids {
-            let Some(ix) = self.index.get(&id) else {
-                continue;
-            };
-            if s.at_ms - ix.opened_ms > self.settings.window_ms {
-                continue;
-            }
-            let ix = ix.clone();
-            let r = self.relation(&e, s.at_ms, &ix, noisy);
-            if r >= self.settings.join_threshold {
-                scored.push((r, ix.opened_ms, id));
-            }
-        }
-        // The most related; among equals the most recently opened.
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(b.2.cmp(&a.2)));
-        let scored: Vec<(f64, u64)> = scored.into_iter().map(|(r, _, id)| (r, id)).collect();
-        let id = match scored.first() {
-            Some(&(_, id)) => {
+        let id = match self.best_home(&e, s.at_ms, noisy, only_after) {
+            Some(id) => {
                 self.join(id, &s, e.clone());
                 id
             }
             None => self.open(&s, e.clone()),
         };
-        if e.is_node_level() && !noisy {
+        if let (Some(node), false) = (e.node.as_deref().filter(|_| e.is_node_level()), noisy) {
             self.merge_on_machine(id, &e, s.at_ms);
+            self.gather_machine(id, node, s.at_ms);
         }
         self.rerank(id, s.at_ms);
         Some(id)
     }
 
-    /// True when the alert `s` is in incident `id` and fires, or resolved
-    /// less than a window ago (a flap).
-    fn still_in(&self, id: u64, s: &Signal) -> bool {
+    /// Where the alert `s` stands in incident `id`.
+    fn flap(&self, id: u64, s: &Signal) -> Flap {
+        let a = self
+            .incidents
+            .get(&id)
+            .and_then(|inc| inc.alerts.iter().find(|a| a.key == s.key));
+        match a {
+            Some(a) if a.firing => Flap::Firing,
+            Some(a) if s.at_ms - a.changed_ms <= self.settings.window_ms => {
+                Flap::Cleared(a.changed_ms)
+            }
+            _ => Flap::Gone,
+        }
+    }
+
+    /// True when an alert of incident `id`'s root (its service, or its
+    /// machine's own alerts) still fires.
+    fn root_firing(&self, id: u64) -> bool {
         let Some(inc) = self.incidents.get(&id) else {
             return false;
         };
-        inc.alerts
-            .iter()
-            .find(|a| a.key == s.key)
-            .is_some_and(|a| a.firing || s.at_ms - a.changed_ms <= self.settings.window_ms)
+        let Some(r) = &inc.root else {
+            return false;
+        };
+        inc.alerts.iter().any(|a| {
+            a.firing
+                && match (&r.service, &r.node) {
+                    (Some(s), _) => a.entities.service.as_ref() == Some(s),
+                    (None, Some(n)) => {
+                        a.entities.is_node_level() && a.entities.node.as_ref() == Some(n)
+                    }
+                    _ => false,
+                }
+        })
+    }
+
+    /// The open incident an alert about `e` at `at` is most related to
+    /// (among equals the most recently opened), if any reaches the join
+    /// threshold; with `after` `(t, id)`, only among those opened after `t`
+    /// other than `id`.
+    fn best_home(
+        &mut self,
+        e: &Entities,
+        at: i64,
+        noisy: bool,
+        after: Option<(i64, u64)>,
+    ) -> Option<u64> {
+        let mut best: Option<(f64, i64, u64)> = None;
+        let ids: Vec<u64> = self.index.keys().copied().collect();
+        for id in ids {
+            let Some(ix) = self.index.get(&id) else {
+                continue;
+            };
+            if at - ix.opened_ms > self.settings.window_ms
+                || after.is_some_and(|(t, old)| id == old || ix.opened_ms <= t)
+            {
+                continue;
+            }
+            let ix = ix.clone();
+            let r = self.relation(e, at, &ix, noisy);
+            if r < self.settings.join_threshold {
+                continue;
+            }
+            let c = (r, ix.opened_ms, id);
+            let better = best.is_none_or(|b| {
+                c.0.total_cmp(&b.0)
+                    .then(c.1.cmp(&b.1))
+                    .then(c.2.cmp(&b.2))
+                    .is_gt()
+            });
+            if better {
+                best = Some(c);
+            }
+        }
+        best.map(|b| b.2)
     }
 
     /// An alert that fires again and again on its own (its last incident
@@ -577,6 +524,16 @@ impl Correlator {
     }
 }
 
+/// Where a firing alert stands in the incident it was last in.
+enum Flap {
+    /// Still firing there (a resend).
+    Firing,
+    /// Cleared at this time, less than a window ago.
+    Cleared(i64),
+    /// Cleared long ago, or no longer there.
+    Gone,
+}
+
 fn ordered(a: &str, b: &str) -> (String, String) {
     if a <= b {
         (a.to_string(), b.to_string())
@@ -608,6 +565,10 @@ fn describe(labels: &Labels) -> String {
 
 #[path = "correlate_life.rs"]
 mod life;
+#[path = "correlate_machine.rs"]
+mod machine;
+#[path = "correlate_relation.rs"]
+mod relation;
 
 #[cfg(test)]
 #[path = "correlate_tests.rs"]

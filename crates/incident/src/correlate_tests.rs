@@ -192,3 +192,64 @@ fn placement_joins_a_machine_alert_with_the_pod_alerts_on_it() {
     let root = c.incident(n).unwrap().root.clone().unwrap();
     assert_eq!(root.node.as_deref(), Some("n1"));
 }
+
+#[test]
+fn two_machines_failing_together_are_two_incidents_and_take_their_pods_back() {
+    let topo = Topology::from_csv("caller,callee\nweb,api\n").unwrap();
+    let mut c = Correlator::new(Settings::default(), topo);
+    let n1 = c
+        .observe(sig(&[("alertname", "NodeDown"), ("node", "n1")], 0))
+        .unwrap();
+    let api = [
+        ("alertname", "KubePodNotReady"),
+        ("pod", "api-7d9f8c6b5-x2k4q"),
+        ("node", "n1"),
+    ];
+    assert_eq!(c.observe(sig(&api, 5_000)), Some(n1));
+    // A pod of a caller, on another machine whose own alert has not fired
+    // yet: through the graph, it first joins n1's incident.
+    let web = [
+        ("alertname", "KubePodNotReady"),
+        ("pod", "web-6c8d7f9b4-p9z2m"),
+        ("node", "n2"),
+    ];
+    assert_eq!(c.observe(sig(&web, 10_000)), Some(n1));
+    // n2's own alert: an incident of its own, which takes its pod's alert.
+    let n2 = c
+        .observe(sig(
+            &[("alertname", "KubeNodeNotReady"), ("node", "n2")],
+            30_000,
+        ))
+        .unwrap();
+    assert_ne!(n2, n1);
+    let key = Labels::from_pairs(&web).stable_hash();
+    assert_eq!(c.incident_of(key), Some(n2));
+    assert_eq!(c.last_moves(), &[(key, n1, n2)]);
+    assert_eq!(c.incident(n1).unwrap().alerts.len(), 2);
+    let root = |id| c.incident(id).unwrap().root.clone().unwrap().node;
+    assert_eq!(root(n1).as_deref(), Some("n1"));
+    assert_eq!(root(n2).as_deref(), Some("n2"));
+}
+
+#[test]
+fn an_alert_back_after_its_fault_cleared_joins_the_new_fault() {
+    let topo = Topology::from_csv("caller,callee\nweb,db\nweb,cache\n").unwrap();
+    let mut c = Correlator::new(Settings::default(), topo);
+    let db = [("alertname", "Slow"), ("service", "db")];
+    let web = [("alertname", "Latency"), ("service", "web")];
+    let first = c.observe(sig(&db, 0)).unwrap();
+    assert_eq!(c.observe(sig(&web, 20_000)), Some(first));
+    // The database recovers, then the web's symptom clears.
+    c.observe(Signal::resolved(Labels::from_pairs(&db), 100_000));
+    c.observe(Signal::resolved(Labels::from_pairs(&web), 110_000));
+    // The cache fails; the web's latency comes back: the cache's symptom.
+    let cache = c
+        .observe(sig(&[("alertname", "Down"), ("service", "cache")], 150_000))
+        .unwrap();
+    assert_ne!(cache, first);
+    assert_eq!(c.observe(sig(&web, 170_000)), Some(cache));
+    // While the root fires, a symptom that clears and fires again is a flap.
+    let flap = c.observe(sig(&web, 170_000)).unwrap();
+    c.observe(Signal::resolved(Labels::from_pairs(&web), 200_000));
+    assert_eq!(c.observe(sig(&web, 230_000)), Some(flap));
+}

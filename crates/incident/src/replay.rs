@@ -32,7 +32,7 @@ use crate::placement::Placement;
 use crate::topology::Topology;
 use argus_model::Labels;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// One input line, read.
 #[derive(Debug, Clone, PartialEq)]
@@ -181,6 +181,8 @@ pub fn replay_placed(
         c.learn(&labels);
     }
     let mut line_of: Vec<(usize, u64)> = Vec::new();
+    // Alert key → its entries in `line_of`, to follow an alert moved alone.
+    let mut of_key: HashMap<u64, Vec<usize>> = HashMap::new();
     for a in alerts {
         c.tick(a.at_ms);
         let mut s = if a.firing {
@@ -189,20 +191,24 @@ pub fn replay_placed(
             Signal::resolved(a.labels.clone(), a.at_ms)
         };
         s.annotations.clone_from(&a.annotations);
+        let key = s.key;
         let id = c.observe(s);
         if let (true, Some(id)) = (a.firing, id) {
+            of_key.entry(key).or_default().push(line_of.len());
             line_of.push((a.line, id));
+        }
+        for &(key, from, to) in c.last_moves() {
+            for &i in of_key.get(&key).into_iter().flatten() {
+                if merged_target(&c, line_of[i].1) == from {
+                    line_of[i].1 = to;
+                }
+            }
         }
         // Keep the correlator's own bookkeeping from growing with the file.
         let _ = c.take_dirty();
     }
     // Follow merges to the incident that holds the alerts now.
-    let target = |mut id: u64| {
-        while let Some(next) = c.incident(id).and_then(|i| i.merged_into) {
-            id = next;
-        }
-        id
-    };
+    let target = |id: u64| merged_target(&c, id);
     let mut groups: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
     for (line, id) in line_of {
         groups.entry(target(id)).or_default().push(line);
@@ -221,6 +227,17 @@ pub fn replay_placed(
         .collect();
     out.sort_by_key(|i| (i.alerts.first().copied(), i.id.clone()));
     out
+}
+
+/// The incident `id` was merged into, following merges, or `id`.
+fn merged_target(c: &Correlator, mut id: u64) -> u64 {
+    while let Some(next) = c.incident(id).and_then(|i| i.merged_into) {
+        if next == id {
+            break;
+        }
+        id = next;
+    }
+    id
 }
 
 /// The same as [`replay`], as JSON lines.
