@@ -22,9 +22,14 @@
 //! times in a day, and the last incident it opened held nothing else: a
 //! flapping disk warning, a nightly job) joins only through
 //! its own service, instance or machine, never through the graph, so noise
-//! stays out of a fault's incident. A machine-level alert merges the
-//! incidents of the instances on that machine that opened within
-//! [`Settings::burst_ms`] of each other.
+//! stays out of a fault's incident. A machine-level alert joins only its
+//! own machine's incident, never another machine's; it merges the incidents
+//! of the instances on that machine that opened within
+//! [`Settings::burst_ms`] of each other, and moves to its incident the
+//! alerts on its instances of the last burst that joined other incidents.
+//! An alert that clears and fires again within a window goes back to its
+//! incident while that incident's root still fires; once the root cleared,
+//! to a related incident opened since it cleared, if any.
 //!
 //! ```
 //! use argus_incident::correlate::{Correlator, Settings, Signal};

@@ -1,6 +1,8 @@
 //! Where a grouping's wrong pairs come from: every wrong pair is counted
-//! once, split between its two lines, and each line is described by its
-//! fault's kind, its part in the fault and why it may have gone astray.
+//! once, on the line that went astray (half on each when both did), and
+//! each such line is described by its fault's kind, its part in the fault
+//! and why it may have gone astray. Each fault whose main incident names
+//! another root is counted too, by what it names.
 //!
 //! - A **wrong merge** is a pair of lines in one incident from two true
 //!   groups. A line of an incident's minority group (not the group with the
