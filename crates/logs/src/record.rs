@@ -149,6 +149,19 @@ pub trait LogSource {
         visit: &mut dyn FnMut(&Labels, &[Entry]) -> bool,
     ) -> Result<(), SourceError>;
 
+    /// As [`scan`](Self::scan), but the entries' lines may be empty: for counting, which needs
+    /// only the times and the structured metadata. By default it is `scan`; the log store
+    /// leaves the lines in its chunks unread.
+    fn scan_times(
+        &self,
+        matchers: &[Matcher],
+        start_ns: i64,
+        end_ns: i64,
+        visit: &mut dyn FnMut(&Labels, &[Entry]) -> bool,
+    ) -> Result<(), SourceError> {
+        self.scan(matchers, start_ns, end_ns, visit)
+    }
+
     /// The label names of streams with entries in the range, sorted.
     fn label_names(&self, start_ns: i64, end_ns: i64) -> Result<Vec<String>, SourceError>;
 

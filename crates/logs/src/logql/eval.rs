@@ -355,7 +355,14 @@ fn eval_range(
     let bytes = matches!(func, RangeFn::BytesOverTime | RangeFn::BytesRate);
     let mut samples: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
     let mut failure: Option<LogqlError> = None;
-    src.scan(&log.matchers, lo, hi, &mut |stream, entries| {
+    // Counting lines with no stage needs only their times (and metadata, which are labels).
+    let times_only = log.stages.is_empty() && spec.unwrap.is_none() && !bytes;
+    let scan = if times_only {
+        LogSource::scan_times
+    } else {
+        LogSource::scan
+    };
+    scan(src, &log.matchers, lo, hi, &mut |stream, entries| {
         stats.lines = stats.lines.saturating_add(entries.len());
         if stats.lines > limits.max_lines_scanned {
             failure = Some(LogqlError::Source(SourceError::TooMany {

@@ -233,8 +233,8 @@ pub(crate) fn open(path: &Path, seq: u64) -> io::Result<ChunkFile> {
 }
 
 impl ChunkFile {
-    /// Reads and decompresses one block.
-    pub(crate) fn read_block(&self, b: &BlockMeta) -> io::Result<Block> {
+    /// Reads and decompresses one block; without `with_lines`, its entries' lines are empty.
+    pub(crate) fn read_block(&self, b: &BlockMeta, with_lines: bool) -> io::Result<Block> {
         let mut f = File::open(&self.path)?;
         f.seek(SeekFrom::Start(b.offset))?;
         let mut buf = vec![0u8; b.len as usize];
@@ -244,7 +244,7 @@ impl ChunkFile {
             .ok()
             .filter(|n| *n <= 1 << 31)
             .ok_or_else(|| corrupt(&self.path, CodecError("block too large")))?;
-        decode_block(&buf, raw, self.templated).map_err(|e| corrupt(&self.path, e))
+        decode_block(&buf, raw, self.templated, with_lines).map_err(|e| corrupt(&self.path, e))
     }
 }
 
@@ -267,13 +267,13 @@ mod tests {
         let c = write_as(dir.path(), 1, 0, &[(&a, &ea)], MAGIC_PLAIN, plain).unwrap();
         let back = open(&c.path, 1).unwrap();
         assert!(!back.templated);
-        let b = back.read_block(&back.blocks[0]).unwrap();
+        let b = back.read_block(&back.blocks[0], true).unwrap();
         assert_eq!((b.entries, b.templates.len()), (ea.clone(), 0));
         let c = write(dir.path(), 2, 0, &[(&a, &ea)]).unwrap();
         let back = open(&c.path, 2).unwrap();
         assert!(back.templated);
         assert_eq!(
-            back.read_block(&back.blocks[0]).unwrap().templates,
+            back.read_block(&back.blocks[0], true).unwrap().templates,
             vec!["took <*> ms"]
         );
     }
@@ -301,8 +301,8 @@ mod tests {
         assert_eq!(back.blocks.len(), 2);
         assert_eq!(back.wal_upto, 9);
         assert_eq!(back.blocks[1].labels, b);
-        assert_eq!(back.read_block(&back.blocks[0]).unwrap().entries, ea);
-        assert_eq!(back.read_block(&back.blocks[1]).unwrap().entries, eb);
+        assert_eq!(back.read_block(&back.blocks[0], true).unwrap().entries, ea);
+        assert_eq!(back.read_block(&back.blocks[1], true).unwrap().entries, eb);
         let mut bytes = fs::read(&c.path).unwrap();
         let n = bytes.len();
         bytes[n - FOOTER - 2] ^= 1;

@@ -38,6 +38,11 @@ impl<'a> Reader<'a> {
         self.buf.is_empty()
     }
 
+    /// Bytes left to read.
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len()
+    }
+
     pub(crate) fn uvarint(&mut self) -> Result<u64, CodecError> {
         decode_varint(&mut self.buf).map_err(|_| CodecError("bad varint"))
     }
@@ -178,19 +183,18 @@ pub(crate) struct Block {
 /// and values ([`templated`]), metadata; then compresses the whole with zstd. Returns the block
 /// and its uncompressed size.
 pub(crate) fn encode_block(entries: &[Entry]) -> std::io::Result<(Vec<u8>, usize)> {
+    // Times and metadata come before the lines, so counting reads no line.
     let mut head = Vec::new();
     encode_varint(entries.len() as u64, &mut head);
     put_times(entries, &mut head);
-    let mut tail = Vec::new();
-    put_metadata(entries, &mut tail);
+    put_metadata(entries, &mut head);
     let lines: Vec<&str> = entries.iter().map(|e| e.line.as_str()).collect();
     let (whole, templated) = templated::encode(&lines);
     let raw = |layout: Layout, body: &[u8]| {
-        let mut raw = Vec::with_capacity(1 + head.len() + body.len() + tail.len());
+        let mut raw = Vec::with_capacity(1 + head.len() + body.len());
         raw.push(layout as u8);
         raw.extend_from_slice(&head);
         raw.extend_from_slice(body);
-        raw.extend_from_slice(&tail);
         raw
     };
     // Which layout is smaller is judged at zstd's fastest level; the winner is then packed hard.
@@ -238,11 +242,13 @@ pub(crate) fn encode_block_plain(entries: &[Entry]) -> std::io::Result<(Vec<u8>,
 }
 
 /// Reads a block written by [`encode_block`] (`templated`: with a layout byte and templates)
-/// or by the first layout; `raw_len` is its uncompressed size.
+/// or by the first layout; `raw_len` is its uncompressed size. Without `with_lines` the entries'
+/// lines are left empty (and, in the current layout, not read at all).
 pub(crate) fn decode_block(
     buf: &[u8],
     raw_len: usize,
     templated: bool,
+    with_lines: bool,
 ) -> Result<Block, CodecError> {
     let raw = zstd::bulk::decompress(buf, raw_len).map_err(|_| CodecError("bad zstd block"))?;
     let mut r = Reader::new(&raw);
@@ -258,41 +264,70 @@ pub(crate) fn decode_block(
         prev = prev.wrapping_add(r.varint()?);
         ts.push(prev);
     }
-    let mut block = Block::default();
-    let lines = if let Some(layout) = layout {
+    let mut block = Block {
+        entries: ts
+            .into_iter()
+            .map(|ts_ns| Entry {
+                ts_ns,
+                line: String::new(),
+                metadata: Vec::new(),
+            })
+            .collect(),
+        ..Block::default()
+    };
+    let Some(layout) = layout else {
+        return first_layout(&mut r, block, with_lines);
+    };
+    read_metadata(&mut r, &mut block.entries)?;
+    if with_lines {
         let d = templated::decode(&mut r, n, raw.len(), layout)?;
         block.templates = d.templates;
         block.template_of = d.template_of;
-        d.lines
-    } else {
+        for (e, line) in block.entries.iter_mut().zip(d.lines) {
+            e.line = line;
+        }
+    }
+    Ok(block)
+}
+
+fn read_metadata(r: &mut Reader<'_>, entries: &mut [Entry]) -> Result<(), CodecError> {
+    if r.bytes(1)?[0] == 1 {
+        for e in entries {
+            e.metadata = read_pairs(r)?;
+        }
+    }
+    Ok(())
+}
+
+/// The rest of a block of the first layout: the lines, then the metadata.
+fn first_layout(
+    r: &mut Reader<'_>,
+    mut block: Block,
+    with_lines: bool,
+) -> Result<Block, CodecError> {
+    let n = block.entries.len();
+    let limit = r.remaining();
+    let lines = {
         let mut lens = Vec::with_capacity(n);
         for _ in 0..n {
-            lens.push(r.len(raw.len())?);
+            lens.push(r.len(limit)?);
         }
         let mut lines = Vec::with_capacity(n);
         for len in lens {
-            lines.push(
-                std::str::from_utf8(r.bytes(len)?)
-                    .map_err(|_| CodecError("line is not UTF-8"))?
-                    .to_string(),
-            );
+            let l =
+                std::str::from_utf8(r.bytes(len)?).map_err(|_| CodecError("line is not UTF-8"))?;
+            lines.push(if with_lines {
+                l.to_string()
+            } else {
+                String::new()
+            });
         }
         lines
     };
-    block.entries = ts
-        .into_iter()
-        .zip(lines)
-        .map(|(ts_ns, line)| Entry {
-            ts_ns,
-            line,
-            metadata: Vec::new(),
-        })
-        .collect();
-    if r.bytes(1)?[0] == 1 {
-        for e in &mut block.entries {
-            e.metadata = read_pairs(&mut r)?;
-        }
+    for (e, line) in block.entries.iter_mut().zip(lines) {
+        e.line = line;
     }
+    read_metadata(r, &mut block.entries)?;
     Ok(block)
 }
 
@@ -342,18 +377,30 @@ mod tests {
             "{} bytes for {raw} of lines",
             block.len()
         );
-        let back = decode_block(&block, raw_len, true).unwrap();
+        let back = decode_block(&block, raw_len, true, true).unwrap();
         assert_eq!(back.entries, entries);
         // These lines compress smaller as templates and values, so they are kept so.
         assert_eq!(back.templates, vec!["GET /api/<*>/items/<*> <*> <*> ms"]);
         assert_eq!(back.template_of, vec![0; 1000]);
         let with_meta = vec![entry(5, "a", &[("k", "v")]), entry(3, "b", &[])];
         let (b, n) = encode_block(&with_meta).unwrap();
-        assert_eq!(decode_block(&b, n, true).unwrap().entries, with_meta);
-        assert!(decode_block(&b[..b.len() / 2], 100, true).is_err());
+        assert_eq!(decode_block(&b, n, true, true).unwrap().entries, with_meta);
+        assert!(decode_block(&b[..b.len() / 2], 100, true, true).is_err());
         // Blocks of the first layout still read.
         let (b, n) = encode_block_plain(&with_meta).unwrap();
-        let back = decode_block(&b, n, false).unwrap();
-        assert_eq!((back.entries, back.templates.len()), (with_meta, 0));
+        let back = decode_block(&b, n, false, true).unwrap();
+        assert_eq!((back.entries, back.templates.len()), (with_meta.clone(), 0));
+        // Without lines: the times and metadata, in both layouts.
+        let bare: Vec<Entry> = with_meta
+            .iter()
+            .map(|e| Entry {
+                line: String::new(),
+                ..e.clone()
+            })
+            .collect();
+        assert_eq!(decode_block(&b, n, false, false).unwrap().entries, bare);
+        let (b, n) = encode_block(&with_meta).unwrap();
+        let back = decode_block(&b, n, true, false).unwrap();
+        assert_eq!((back.entries, back.templates.len()), (bare, 0));
     }
 }

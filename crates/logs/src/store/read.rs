@@ -128,19 +128,20 @@ fn blocks<'a>(
     })
 }
 
-impl LogSource for LogStore {
-    fn scan(
+impl LogStore {
+    fn read(
         &self,
         matchers: &[Matcher],
         start_ns: i64,
         end_ns: i64,
+        with_lines: bool,
         visit: &mut dyn FnMut(&Labels, &[Entry]) -> bool,
     ) -> Result<(), SourceError> {
         let limit = self.opts.max_read_lines;
         let mut g = Gather::default();
         let (chunks, from_heads) = self.snapshot(matchers, start_ns, end_ns)?;
         for (c, b) in blocks(&chunks, matchers, start_ns, end_ns) {
-            let entries = c.read_block(b)?.entries;
+            let entries = c.read_block(b, with_lines)?.entries;
             g.add(&b.labels, in_range(&entries, start_ns, end_ns), limit)?;
         }
         for (labels, entries, _) in from_heads.streams {
@@ -156,6 +157,30 @@ impl LogSource for LogStore {
         }
         Ok(())
     }
+}
+
+impl LogSource for LogStore {
+    fn scan(
+        &self,
+        matchers: &[Matcher],
+        start_ns: i64,
+        end_ns: i64,
+        visit: &mut dyn FnMut(&Labels, &[Entry]) -> bool,
+    ) -> Result<(), SourceError> {
+        self.read(matchers, start_ns, end_ns, true, visit)
+    }
+
+    /// Lines in chunks are not read (the block's times and metadata come before them); lines
+    /// in memory are handed out as they are.
+    fn scan_times(
+        &self,
+        matchers: &[Matcher],
+        start_ns: i64,
+        end_ns: i64,
+        visit: &mut dyn FnMut(&Labels, &[Entry]) -> bool,
+    ) -> Result<(), SourceError> {
+        self.read(matchers, start_ns, end_ns, false, visit)
+    }
 
     /// Lines in chunks are counted under the templates kept with them, without mining them
     /// again; lines still in the head are mined per stream.
@@ -168,7 +193,7 @@ impl LogSource for LogStore {
         let (start_ns, end_ns) = counter.range();
         let (chunks, from_heads) = self.snapshot(matchers, start_ns, end_ns)?;
         for (c, b) in blocks(&chunks, matchers, start_ns, end_ns) {
-            let block = c.read_block(b)?;
+            let block = c.read_block(b, true)?;
             if block.templates.is_empty() {
                 counter.add_mined(in_range(&block.entries, start_ns, end_ns));
             } else {

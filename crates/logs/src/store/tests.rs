@@ -309,3 +309,47 @@ fn patterns_come_from_chunk_templates_and_from_the_head_alike() {
     assert_eq!(got[4].1, "cache  warmed");
     assert_eq!(got[3].1, "GET /items/3 took 9 ms");
 }
+
+#[test]
+fn counting_reads_times_and_metadata_but_no_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = LogStore::open(dir.path(), opts()).unwrap();
+    let mut recs: Vec<LogRecord> = (0..30)
+        .map(|i| rec("api", NOW - 60 * SEC + i * SEC, &format!("GET /x/{i} 200")))
+        .collect();
+    recs[3]
+        .metadata
+        .push(("detected_level".into(), "error".into()));
+    s.append(recs, NOW).unwrap();
+    s.flush().unwrap();
+    s.append(vec![rec("api", NOW - SEC, "in memory")], NOW)
+        .unwrap();
+    let mut seen = Vec::new();
+    s.scan_times(&[Matcher::eq("app", "api")], 0, i64::MAX, &mut |_, es| {
+        seen.extend(es.iter().cloned());
+        true
+    })
+    .unwrap();
+    assert_eq!(seen.len(), 31);
+    assert!(seen[..30].iter().all(|e| e.line.is_empty()));
+    assert_eq!(
+        seen[3].metadata,
+        vec![("detected_level".into(), "error".into())]
+    );
+    assert_eq!(seen[30].line, "in memory");
+    // A count over the store gives the same answer as ever, split by the metadata's label.
+    let q = crate::logql::parse(r#"sum by (detected_level) (count_over_time({app="api"}[2m]))"#)
+        .unwrap();
+    let v = crate::logql::query_instant(&s, &q, NOW, &crate::logql::Limits::default()).unwrap();
+    let r = v["data"]["result"].as_array().unwrap();
+    let count = |level: &str| -> String {
+        r.iter()
+            .find(|x| x["metric"]["detected_level"].as_str().unwrap_or("") == level)
+            .map(|x| x["value"][1].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        (count("error"), count("")),
+        ("1".to_string(), "30".to_string())
+    );
+}
