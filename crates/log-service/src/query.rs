@@ -1,11 +1,12 @@
 //! Loki's query API over the log store, so Grafana's Loki data source and
 //! `logcli` work unchanged: `query_range`, `query`, `labels`,
-//! `label/{name}/values`, `series`, `index/stats` and `status/buildinfo`,
+//! `label/{name}/values`, `series`, `index/stats`, `patterns` and `status/buildinfo`,
 //! by GET or form POST, answered in Loki's JSON shapes. Queries run on a
 //! blocking thread.
 
 use crate::LogsRuntime;
 use argus_logs::logql::{self, Direction, Limits, LogqlError};
+use argus_logs::patterns::PatternCounter;
 use argus_logs::record::LogSource;
 use argus_web::params::{collect_params, param, params_all};
 use axum::body::Bytes;
@@ -34,6 +35,7 @@ pub(super) fn router(rt: Arc<LogsRuntime>) -> Router {
         )
         .route("/loki/api/v1/series", get(series).post(series))
         .route("/loki/api/v1/index/stats", get(stats).post(stats))
+        .route("/loki/api/v1/patterns", get(patterns).post(patterns))
         .route("/loki/api/v1/status/buildinfo", get(buildinfo))
         .with_state(rt)
 }
@@ -338,6 +340,52 @@ async fn stats(State(rt): State<Arc<LogsRuntime>>, RawQuery(q): RawQuery, body: 
             })
             .map_err(LogqlError::from)?;
         Ok(json!({"streams": streams, "chunks": streams, "entries": entries, "bytes": bytes}))
+    })
+    .await
+}
+
+/// Patterns answered at most (the most frequent).
+const MAX_PATTERNS: usize = 1_000;
+
+/// `patterns`: a selector's lines counted per template over the range, each template with
+/// Loki's `<_>` for its values (Grafana's Logs Drilldown shows them on its Patterns tab).
+async fn patterns(
+    State(rt): State<Arc<LogsRuntime>>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    let p = Params::new(q, &body);
+    let parsed = (|| {
+        let matchers = logql::parse_selector(p.query()?)?;
+        let (start, end) = p.range(rt.now_ns(), 3_600 * SEC)?;
+        let step = match p.get("step") {
+            Some(s) => parse_dur("step", s)?,
+            None => default_step(start, end),
+        };
+        if step <= 0 {
+            return Err(Bad("the parameter \"step\" must be positive".into()));
+        }
+        Ok::<_, Bad>((matchers, start, end, step))
+    })();
+    let (matchers, start, end, step) = match parsed {
+        Ok(x) => x,
+        Err(b) => return bad(b),
+    };
+    rt.read(move |rt| {
+        let mut counter = PatternCounter::new(start, end.saturating_add(1), step);
+        rt.store()
+            .patterns(&matchers, &mut counter)
+            .map_err(LogqlError::from)?;
+        let data: Vec<Value> = counter
+            .finish(MAX_PATTERNS)
+            .into_iter()
+            .map(|p| {
+                let samples: Vec<Value> =
+                    p.samples.iter().map(|(t, n)| json!([t / SEC, n])).collect();
+                json!({"pattern": p.pattern, "samples": samples})
+            })
+            .collect();
+        Ok(json!({"status": "success", "data": data}))
     })
     .await
 }

@@ -120,6 +120,35 @@ async fn loki_clients_and_grafana_queries() {
     .await;
     assert_eq!(s["data"].as_array().unwrap().len(), 3, "{s}");
 
+    // The Patterns tab of Grafana's Logs Drilldown.
+    let p = get_json(format!(
+        "{base}/loki/api/v1/patterns?query={}&step=1h",
+        enc(r#"{application="shop"}"#)
+    ))
+    .await;
+    assert_eq!(p["status"], "success", "{p}");
+    let data = p["data"].as_array().unwrap();
+    assert_eq!(data[0]["pattern"], "payment <_> accepted in <_> ms", "{p}");
+    let total = |d: &Value| -> i64 {
+        let s = d["samples"].as_array().unwrap();
+        assert!(s.iter().all(|x| x[0].is_i64() && x[1].is_i64()), "{d}");
+        s.iter().map(|x| x[1].as_i64().unwrap()).sum()
+    };
+    assert_eq!(total(&data[0]), 20);
+    assert_eq!(data[1]["pattern"], "payment <_> failed: card declined");
+    assert_eq!(total(&data[1]), 1);
+    // Drilldown filters by a pattern with `|>`; the pattern finds its lines.
+    lines(
+        &base,
+        r#"{application="shop"} |> "payment <_> accepted in <_> ms""#,
+        20,
+    )
+    .await;
+    let r = reqwest::get(format!("{base}/loki/api/v1/patterns?query=shop"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
     // A count_over_time panel: a matrix of [seconds, "value"] points.
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap();
     let q = r#"sum by (center) (count_over_time({application="shop"} |= "payment" [1h]))"#;
