@@ -327,15 +327,10 @@ pub fn diagnose(
             continue;
         }
         let named = incidents.get(p).map(|i| i.root.clone()).unwrap_or_default();
+        let led_by_other = owner.get(&p).is_some_and(|o| o.0 != *g);
+        let true_node = t.root.node.as_deref().map(super::machine);
         let key = match (t.kind, &named.service, &named.node) {
-            (TruthKind::NodeFailure, _, Some(n))
-                if super::machine(n)
-                    == t.root
-                        .node
-                        .clone()
-                        .map(|x| super::machine(&x))
-                        .unwrap_or_default() =>
-            {
+            (TruthKind::NodeFailure, _, Some(n)) if Some(super::machine(n)) == true_node => {
                 continue
             }
             (TruthKind::NodeFailure, _, Some(_)) => "node fault: another machine".to_string(),
@@ -343,7 +338,7 @@ pub fn diagnose(
             (_, Some(s), _) if Some(s) == t.root.service.as_ref() => continue,
             (_, _, Some(_)) => format!(
                 "service fault: a machine{}",
-                if owner.get(&p).is_some_and(|o| o.0 != g.to_owned()) {
+                if led_by_other {
                     " (incident led by another fault)"
                 } else {
                     ""
@@ -351,7 +346,6 @@ pub fn diagnose(
             ),
             (_, Some(s), None) => {
                 let r = t.root.service.clone().unwrap_or_default();
-                let other = owner.get(&p).map(|o| o.0 != g.to_owned()).unwrap_or(false);
                 let rel = match topo.relation(s, &r, 4) {
                     Some(Relation::Caller(_)) => "a caller",
                     Some(Relation::Callee(_)) => "a callee",
@@ -359,7 +353,7 @@ pub fn diagnose(
                 };
                 format!(
                     "service fault: {rel}{}",
-                    if other {
+                    if led_by_other {
                         " (incident led by another fault)"
                     } else {
                         ""
