@@ -144,6 +144,21 @@ impl Params {
         Ok((start, end))
     }
 
+    /// `step`, or Loki's default for the range; it must be positive.
+    fn step(&self, start: i64, end: i64) -> Result<i64, Bad> {
+        let step = match self.get("step") {
+            Some(s) => parse_dur("step", s)?,
+            None => default_step(start, end),
+        };
+        if step <= 0 {
+            return Err(Bad(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer"
+                    .into(),
+            ));
+        }
+        Ok(step)
+    }
+
     fn limit(&self) -> Result<usize, Bad> {
         match self.get("limit") {
             None => Ok(100),
@@ -213,10 +228,7 @@ async fn query_range(
     let parsed = (|| {
         let query = logql::parse(p.query()?)?;
         let (start, end) = p.range(rt.now_ns(), 3_600 * SEC)?;
-        let step = match p.get("step") {
-            Some(s) => parse_dur("step", s)?,
-            None => default_step(start, end),
-        };
+        let step = p.step(start, end)?;
         Ok::<_, Bad>((query, start, end, step, p.limit()?, p.direction()?))
     })();
     let (query, start, end, step, limit, dir) = match parsed {
@@ -358,13 +370,7 @@ async fn patterns(
     let parsed = (|| {
         let matchers = logql::parse_selector(p.query()?)?;
         let (start, end) = p.range(rt.now_ns(), 3_600 * SEC)?;
-        let step = match p.get("step") {
-            Some(s) => parse_dur("step", s)?,
-            None => default_step(start, end),
-        };
-        if step <= 0 {
-            return Err(Bad("the parameter \"step\" must be positive".into()));
-        }
+        let step = p.step(start, end)?;
         Ok::<_, Bad>((matchers, start, end, step))
     })();
     let (matchers, start, end, step) = match parsed {

@@ -290,6 +290,25 @@ pub(crate) fn decode_block(
     Ok(block)
 }
 
+/// `n` line lengths, then the lines back to back (left empty without `keep`, but still checked).
+pub(crate) fn read_lines(
+    r: &mut Reader<'_>,
+    n: usize,
+    keep: bool,
+) -> Result<Vec<String>, CodecError> {
+    let limit = r.remaining();
+    let mut lens = Vec::with_capacity(n);
+    for _ in 0..n {
+        lens.push(r.len(limit)?);
+    }
+    let mut lines = Vec::with_capacity(n);
+    for len in lens {
+        let l = std::str::from_utf8(r.bytes(len)?).map_err(|_| CodecError("line is not UTF-8"))?;
+        lines.push(if keep { l.to_string() } else { String::new() });
+    }
+    Ok(lines)
+}
+
 fn read_metadata(r: &mut Reader<'_>, entries: &mut [Entry]) -> Result<(), CodecError> {
     if r.bytes(1)?[0] == 1 {
         for e in entries {
@@ -305,25 +324,7 @@ fn first_layout(
     mut block: Block,
     with_lines: bool,
 ) -> Result<Block, CodecError> {
-    let n = block.entries.len();
-    let limit = r.remaining();
-    let lines = {
-        let mut lens = Vec::with_capacity(n);
-        for _ in 0..n {
-            lens.push(r.len(limit)?);
-        }
-        let mut lines = Vec::with_capacity(n);
-        for len in lens {
-            let l =
-                std::str::from_utf8(r.bytes(len)?).map_err(|_| CodecError("line is not UTF-8"))?;
-            lines.push(if with_lines {
-                l.to_string()
-            } else {
-                String::new()
-            });
-        }
-        lines
-    };
+    let lines = read_lines(r, block.entries.len(), with_lines)?;
     for (e, line) in block.entries.iter_mut().zip(lines) {
         e.line = line;
     }

@@ -20,7 +20,7 @@
 //! ```
 //! (`tests` below round-trips lines like these.)
 
-use super::codec::{put_str, zigzag, CodecError, Reader};
+use super::codec::{put_str, read_lines, zigzag, CodecError, Reader};
 use crate::miner::{mine, VAR};
 use prost::encoding::encode_varint;
 use rustc_hash::FxHashMap;
@@ -338,16 +338,7 @@ pub(crate) fn decode(
     layout: Layout,
 ) -> Result<Decoded, CodecError> {
     if layout == Layout::Lines {
-        let mut lens = Vec::with_capacity(n);
-        for _ in 0..n {
-            lens.push(r.len(limit)?);
-        }
-        let mut lines = Vec::with_capacity(n);
-        for len in lens {
-            let l =
-                std::str::from_utf8(r.bytes(len)?).map_err(|_| CodecError("line is not UTF-8"))?;
-            lines.push(l.to_string());
-        }
+        let lines = read_lines(r, n, true)?;
         return Ok(Decoded {
             lines,
             ..Decoded::default()
