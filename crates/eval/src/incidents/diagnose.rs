@@ -289,8 +289,9 @@ pub fn diagnose(
         // Wrong splits.
         let (mp, mn) = main[g];
         // The main fragment's pairs with this line, and half of those with
-        // the other fragments.
-        let w = mn as f64 + (size_g[g] - mn - mine) as f64 / 2.0;
+        // the other fragments (used only for a line outside the main one,
+        // where its fragment and the main one are apart).
+        let w = mn as f64 + size_g[g].saturating_sub(mn + mine) as f64 / 2.0;
         if mp != l.inc && l.t.kind != TruthKind::Noise {
             let (og, _) = owner[&l.inc];
             let whr = if og == g {
