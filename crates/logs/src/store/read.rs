@@ -60,6 +60,23 @@ fn heads_labels(head: &Head, start: i64, end: i64, out: &mut Vec<Labels>) {
     }
 }
 
+/// The blocks of `chunks` that hold lines of matching streams in the range.
+fn blocks<'a>(
+    chunks: &'a [Arc<ChunkFile>],
+    matchers: &'a [Matcher],
+    start_ns: i64,
+    end_ns: i64,
+) -> impl Iterator<Item = (&'a ChunkFile, &'a BlockMeta)> + 'a {
+    chunks.iter().flat_map(move |c| {
+        c.blocks
+            .iter()
+            .filter(move |b| {
+                overlaps(b.min_ts, b.max_ts, start_ns, end_ns) && matches(matchers, &b.labels)
+            })
+            .map(move |b| (&**c, b))
+    })
+}
+
 impl LogStore {
     /// Label sets of streams with lines in the range (repeats across chunks included).
     fn stream_labels(&self, start: i64, end: i64) -> Vec<Labels> {
@@ -82,9 +99,7 @@ impl LogStore {
         heads_labels(&st.head, start, end, &mut out);
         out
     }
-}
 
-impl LogStore {
     /// Under the lock: the chunks that overlap the range, and copies of the heads' matching
     /// lines in it.
     fn snapshot(
@@ -109,26 +124,7 @@ impl LogStore {
         }
         Ok((chunks, h))
     }
-}
 
-/// The blocks of `chunks` that hold lines of matching streams in the range.
-fn blocks<'a>(
-    chunks: &'a [Arc<ChunkFile>],
-    matchers: &'a [Matcher],
-    start_ns: i64,
-    end_ns: i64,
-) -> impl Iterator<Item = (&'a ChunkFile, &'a BlockMeta)> + 'a {
-    chunks.iter().flat_map(move |c| {
-        c.blocks
-            .iter()
-            .filter(move |b| {
-                overlaps(b.min_ts, b.max_ts, start_ns, end_ns) && matches(matchers, &b.labels)
-            })
-            .map(move |b| (&**c, b))
-    })
-}
-
-impl LogStore {
     fn read(
         &self,
         matchers: &[Matcher],
