@@ -105,8 +105,9 @@ async fn start() -> (String, Api) {
     (format!("http://{addr}"), api)
 }
 
+/// Polls `f` for up to 10 s: enough for a resumed watch on a loaded two-core machine.
 async fn until(what: &str, f: impl Fn() -> bool) {
-    for _ in 0..200 {
+    for _ in 0..500 {
         if f() {
             return;
         }
