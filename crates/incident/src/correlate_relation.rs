@@ -18,12 +18,15 @@ impl Correlator {
             q.pop_front();
         }
         // A symptom of one fault after another fires as often; noise fires
-        // on its own: the last incident it opened held nothing else.
+        // on its own: the last incident it opened still holds it and nothing
+        // else (not emptied by a merge or by its machine taking it).
         often
             && self.solo.get(&key).is_some_and(|id| {
-                self.incidents
-                    .get(id)
-                    .is_some_and(|inc| inc.alerts.iter().all(|a| a.key == key))
+                self.incidents.get(id).is_some_and(|inc| {
+                    inc.merged_into.is_none()
+                        && !inc.alerts.is_empty()
+                        && inc.alerts.iter().all(|a| a.key == key)
+                })
             })
     }
 

@@ -253,3 +253,43 @@ fn an_alert_back_after_its_fault_cleared_joins_the_new_fault() {
     c.observe(Signal::resolved(Labels::from_pairs(&web), 200_000));
     assert_eq!(c.observe(sig(&web, 230_000)), Some(flap));
 }
+
+#[test]
+fn an_alert_whose_lone_incident_was_merged_away_is_not_noise() {
+    let topo = Topology::from_csv("caller,callee\nx,db\ny,db\n").unwrap();
+    let mut c = Correlator::new(Settings::default(), topo);
+    let x = [("alertname", "Down"), ("service", "x"), ("node", "n1")];
+    let y = [("alertname", "Down"), ("service", "y"), ("node", "n1")];
+    let node = [
+        ("alertname", "NodeDown"),
+        ("job", "node"),
+        ("instance", "n1:9100"),
+    ];
+    // Each opens an incident alone; the machine's alert merges them, so one
+    // of the two incidents is left empty, marked merged.
+    let a = c.observe(sig(&x, 0)).unwrap();
+    let b = c.observe(sig(&y, 5_000)).unwrap();
+    c.observe(sig(&node, 20_000)).unwrap();
+    let emptied = [(a, x), (b, y)]
+        .into_iter()
+        .find(|(id, _)| c.incident(*id).unwrap().merged_into.is_some());
+    let (_, subject) = emptied.expect("the machine's alert merged an incident");
+    for p in [&x, &y, &node] {
+        c.observe(Signal::resolved(Labels::from_pairs(p), 60_000));
+    }
+    // Three more times, each a symptom of a slow database: it fires as
+    // often as noise, but never on its own, so it joins the fault each time.
+    let db = [("alertname", "Slow"), ("service", "db")];
+    for k in 1..=3 {
+        let t = k * 3_600_000;
+        c.tick(t - 1);
+        let fault = c.observe(sig(&db, t)).unwrap();
+        assert_eq!(
+            c.observe(sig(&subject, t + 30_000)),
+            Some(fault),
+            "round {k}"
+        );
+        c.observe(Signal::resolved(Labels::from_pairs(&db), t + 60_000));
+        c.observe(Signal::resolved(Labels::from_pairs(&subject), t + 60_000));
+    }
+}

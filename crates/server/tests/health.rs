@@ -138,6 +138,7 @@ async fn health_series_api_and_alerts_through_the_server() {
     // Heartbeats over HTTP.
     let beating = Arc::new(AtomicBool::new(true));
     let beats_ok = Arc::new(AtomicU64::new(0));
+    let beats_bad = Arc::new(AtomicU64::new(0));
     {
         let (b, c, url) = (
             beating.clone(),
@@ -145,6 +146,7 @@ async fn health_series_api_and_alerts_through_the_server() {
             format!("{base}/api/v1/heartbeat/web"),
         );
         let ok = beats_ok.clone();
+        let bad = beats_bad.clone();
         tokio::spawn(async move {
             loop {
                 if b.load(Ordering::Relaxed) {
@@ -153,7 +155,7 @@ async fn health_series_api_and_alerts_through_the_server() {
                         if r.status() == 204 {
                             ok.fetch_add(1, Ordering::Relaxed);
                         } else {
-                            ok.store(u64::MAX / 2, Ordering::Relaxed);
+                            bad.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                 }
@@ -272,10 +274,16 @@ async fn health_series_api_and_alerts_through_the_server() {
         .iter()
         .any(|(_, i, _)| i == "ServiceDown/web/tcp"));
 
-    let beats = beats_ok.load(Ordering::Relaxed);
-    assert!(
-        beats > 10 && beats < u64::MAX / 4,
-        "heartbeat POSTs: {beats} answered 204, or one was not"
+    // How many beats fit in the run depends on the machine's speed, so only
+    // "some, and every one accepted" is asserted.
+    let (beats, refused) = (
+        beats_ok.load(Ordering::Relaxed),
+        beats_bad.load(Ordering::Relaxed),
+    );
+    assert!(beats >= 3, "only {beats} heartbeat POSTs were answered 204");
+    assert_eq!(
+        refused, 0,
+        "{refused} heartbeat POSTs were not answered 204"
     );
     let _ = stop_tx.send(());
     server.await.unwrap().unwrap();
