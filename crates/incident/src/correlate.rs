@@ -133,6 +133,8 @@ pub struct Correlator {
     solo: HashMap<u64, u64>,
     /// (service, service) → incidents they shared.
     together: HashMap<(String, String), u32>,
+    /// service → closed incidents it was in (those learned from).
+    seen_in: HashMap<String, u32>,
     next_id: u64,
     dirty: BTreeSet<u64>,
     /// Alerts moved by the last `observe`: (key, from, to).
@@ -152,6 +154,7 @@ impl Correlator {
             fired: HashMap::new(),
             solo: HashMap::new(),
             together: HashMap::new(),
+            seen_in: HashMap::new(),
             next_id: 1,
             dirty: BTreeSet::new(),
             moved: Vec::new(),

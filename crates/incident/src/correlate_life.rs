@@ -226,12 +226,26 @@ impl Correlator {
         self.dirty.insert(id);
     }
 
+    /// Whether `a` and `b` failed together often enough, and in a large
+    /// enough share of the incidents of the rarer of the two, to be related
+    /// without an edge between them.
+    pub(super) fn fail_together(&self, a: &str, b: &str) -> bool {
+        let Some(&n) = self.together.get(&ordered(a, b)) else {
+            return false;
+        };
+        let seen = |s: &str| self.seen_in.get(s).copied().unwrap_or(0);
+        let rarer = seen(a).min(seen(b)).max(1);
+        n >= self.settings.together_after
+            && f64::from(n) >= self.settings.together_share * f64::from(rarer)
+    }
+
     pub(super) fn learn_together(&mut self, inc: &Incident) {
         let svcs = inc.services();
         if svcs.len() > 20 {
             return;
         }
         for (i, a) in svcs.iter().enumerate() {
+            *self.seen_in.entry(a.to_string()).or_default() += 1;
             for b in &svcs[i + 1..] {
                 *self.together.entry(ordered(a, b)).or_default() += 1;
             }

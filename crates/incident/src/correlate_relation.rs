@@ -1,7 +1,7 @@
 //! How strongly an alert relates to an open incident, and whether it is
 //! noise (a part of [`super`], split for size).
 
-use super::{ordered, Correlator, Index};
+use super::{Correlator, Index};
 use crate::entity::Entities;
 use crate::topology::Relation;
 
@@ -120,10 +120,7 @@ impl Correlator {
                     Some(Relation::Callee(h)) if h <= max && !machine => 0.8 - 0.1 * h as f64,
                     _ => 0.0,
                 };
-                let together = self
-                    .together
-                    .get(&ordered(s, other))
-                    .is_some_and(|&n| n >= self.settings.together_after);
+                let together = self.fail_together(s, other);
                 best = best.max(r).max(if together { 0.6 } else { 0.0 });
             }
         }

@@ -32,6 +32,11 @@ pub struct Settings {
     /// Two services whose alerts shared this many earlier incidents are
     /// related even without an edge between them.
     pub together_after: u32,
+    /// ... and only when those shared incidents are at least this share of
+    /// the incidents of the one of the two seen in fewer (0–1): two busy
+    /// services meet by chance; services that fail together do so most
+    /// times either fails.
+    pub together_share: f64,
     /// The least relation an alert needs to join an incident (0–1).
     pub join_threshold: f64,
     /// How related an instance alert of a service whose machines are unknown
@@ -54,6 +59,7 @@ impl Default for Settings {
             noisy_after: 3,
             noisy_window_ms: 24 * 3_600_000,
             together_after: 2,
+            together_share: 0.7,
             join_threshold: 0.5,
             unplaced_near_machine: 0.6,
             merge_unplaced: true,

@@ -293,3 +293,75 @@ fn an_alert_whose_lone_incident_was_merged_away_is_not_noise() {
         c.observe(Signal::resolved(Labels::from_pairs(&subject), t + 60_000));
     }
 }
+
+/// Fires and resolves the alerts `ps` together at `t` (`at_ms` apart), then
+/// lets the incident recover.
+fn fail_together(c: &mut Correlator, ps: &[&[(&str, &str)]], t: i64) -> Vec<Option<u64>> {
+    let ids = ps
+        .iter()
+        .enumerate()
+        .map(|(i, p)| c.observe(sig(p, t + i as i64 * 10_000)))
+        .collect();
+    for p in ps {
+        c.observe(Signal::resolved(Labels::from_pairs(p), t + 120_000));
+    }
+    c.tick(t + 900_000);
+    ids
+}
+
+#[test]
+fn services_that_failed_together_before_are_related_without_an_edge() {
+    let mut c = Correlator::new(Settings::default(), Topology::default());
+    let node = [
+        ("alertname", "NodeDown"),
+        ("job", "node"),
+        ("instance", "n1:9100"),
+    ];
+    let pay_n = [("alertname", "Errors"), ("service", "pay"), ("node", "n1")];
+    let fraud_n = [
+        ("alertname", "Errors"),
+        ("service", "fraud"),
+        ("node", "n1"),
+    ];
+    // Twice, their machine failed and took both down: one incident each time.
+    for k in 0..2 {
+        fail_together(&mut c, &[&pay_n, &fraud_n, &node], k * 7_200_000);
+    }
+    // Now they fail together with no machine alert and no edge between them.
+    let pay = [("alertname", "Latency"), ("service", "pay")];
+    let fraud = [("alertname", "Latency"), ("service", "fraud")];
+    let ids = fail_together(&mut c, &[&pay, &fraud], 20_000_000);
+    assert_eq!(ids[0], ids[1]);
+}
+
+#[test]
+fn busy_services_that_met_by_chance_stay_apart() {
+    let mut c = Correlator::new(Settings::default(), Topology::default());
+    let node = [
+        ("alertname", "NodeDown"),
+        ("job", "node"),
+        ("instance", "n1:9100"),
+    ];
+    let pay_n = [("alertname", "Errors"), ("service", "pay"), ("node", "n1")];
+    let fraud_n = [
+        ("alertname", "Errors"),
+        ("service", "fraud"),
+        ("node", "n1"),
+    ];
+    let day = 86_400_000;
+    for k in 0..2 {
+        fail_together(&mut c, &[&pay_n, &fraud_n, &node], k * 7_200_000);
+    }
+    // Each also failed eight times without the other (days apart, so
+    // neither counts as noise).
+    let pay = [("alertname", "Latency"), ("service", "pay")];
+    let fraud = [("alertname", "Latency"), ("service", "fraud")];
+    for k in 1..=8 {
+        fail_together(&mut c, &[&pay], k * 2 * day);
+        fail_together(&mut c, &[&fraud], k * 2 * day + day);
+    }
+    // Two shared incidents out of ten each is chance: apart.
+    let ids = fail_together(&mut c, &[&pay, &fraud], 20 * day);
+    assert_ne!(ids[0], ids[1]);
+    assert!(ids.iter().all(Option::is_some));
+}
