@@ -12,7 +12,11 @@
 //!   services that alerted on the machine;
 //! - **topology**: services within a few calls of each other
 //!   ([`crate::topology`]), a fault's callers and its callees;
-//! - **history**: services whose alerts were in one incident before;
+//! - **history**: services whose alerts shared [`Settings::together_after`]
+//!   earlier incidents or more, making up at least
+//!   [`Settings::together_share`] of the incidents of the rarer of the two
+//!   (two busy services meet by chance; wrongly merged incidents would
+//!   otherwise teach more wrong merges);
 //! - **time**: an incident takes such alerts for [`Settings::window_ms`]
 //!   after it opened, and stops early once no alert joined or fired for
 //!   [`Settings::quiet_ms`]. (A window that widened as the incident gathered
