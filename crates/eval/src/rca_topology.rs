@@ -105,6 +105,7 @@ pub fn settings(overrides: &[String]) -> Result<Settings> {
             "unreachable_penalty" => s.unreachable_penalty = v,
             "kind_share" => s.kind_share = v,
             "path_penalty" => s.path_penalty = v,
+            "shared_weight" => s.shared_weight = v,
             "onset_share" => s.onset_share = v,
             "path_z" => s.path_z = v,
             "history_points" => s.history_points = v as usize,

@@ -13,7 +13,10 @@
 //! 1. **Placing.** A series counts for the value of its `service` label; an
 //!    edge series (source and destination labels, no service) counts for its
 //!    destination, weighted by [`Settings::edge_weight`], and adds its edge to
-//!    the graph. Unlabelled series (front-end SLIs) are not candidates.
+//!    the graph. Unlabelled series (front-end SLIs) are not candidates. A
+//!    series that another service's series of the same family repeats
+//!    point for point (a machine's cpu beside each pod on it) is weighted by
+//!    [`Settings::shared_weight`]: it cannot tell those services apart.
 //! 2. **Per series.** Counters (`_total` families that never fall) become
 //!    rates. The points from the start on are summed up by one value (the
 //!    second furthest from the normal level when there are three or more,
@@ -231,6 +234,11 @@ pub struct Settings {
     /// service's own resource beats latency carried from elsewhere). Default 1
     /// (off: it lifts idle services' cpu blips too).
     pub resource_weight: f64,
+    /// A series whose samples are the same, point for point, as another
+    /// service's series of the same family (a machine's cpu or memory
+    /// reported beside every pod on it) says nothing about which of those
+    /// services is at fault; its score is multiplied by this. Default 0.5.
+    pub shared_weight: f64,
 }
 
 impl Default for Settings {
@@ -264,6 +272,7 @@ impl Default for Settings {
             path_z: 2.0,
             onset_share: 0.0,
             resource_weight: 1.0,
+            shared_weight: 0.5,
         }
     }
 }
@@ -271,7 +280,13 @@ impl Default for Settings {
 impl Settings {
     /// Checks every setting's range.
     pub fn validate(&self) -> Result<(), TopologyError> {
-        let checks: [(&'static str, f64, bool, &'static str); 14] = [
+        let checks: [(&'static str, f64, bool, &'static str); 15] = [
+            (
+                "shared_weight",
+                self.shared_weight,
+                (0.0..=1.0).contains(&self.shared_weight),
+                "0 to 1",
+            ),
             ("path_z", self.path_z, self.path_z >= 0.0, "0 or more"),
             (
                 "path_penalty",
@@ -364,11 +379,12 @@ impl Settings {
 /// Ranks the services of `case`, most likely root cause first.
 pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> {
     settings.validate()?;
-    let placed: Vec<score::Placed<'_>> = case
+    let mut placed: Vec<score::Placed<'_>> = case
         .window
         .iter()
         .filter_map(|s| score::place(s, settings))
         .collect();
+    score::weigh_shared(&mut placed, settings.shared_weight);
     let graph = Graph::new(
         case.edges
             .iter()

@@ -70,6 +70,49 @@ pub(crate) fn place<'a>(s: &'a Series, set: &Settings) -> Option<Placed<'a>> {
     })
 }
 
+/// Multiplies by `weight` the weight of every series whose family and
+/// samples (times and values, bit for bit) another service's series also
+/// has: one machine's metric reported beside each pod on it. Series of
+/// fewer than two distinct values are left alone (an idle counter is the
+/// same everywhere and moves nowhere).
+pub(crate) fn weigh_shared(placed: &mut [Placed<'_>], weight: f64) {
+    if weight >= 1.0 {
+        return;
+    }
+    let key = |p: &Placed<'_>| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&p.family, &mut h);
+        for &(t, v) in &p.series.samples {
+            std::hash::Hash::hash(&t, &mut h);
+            std::hash::Hash::hash(&v.to_bits(), &mut h);
+        }
+        std::hash::Hasher::finish(&h)
+    };
+    let varied = |p: &Placed<'_>| {
+        let s = &p.series.samples;
+        s.iter().any(|x| x.1.to_bits() != s[0].1.to_bits())
+    };
+    let keys: Vec<Option<u64>> = placed.iter().map(|p| varied(p).then(|| key(p))).collect();
+    let mut services: HashMap<u64, Vec<&str>> = HashMap::new();
+    for (p, k) in placed.iter().zip(&keys) {
+        if let Some(k) = k {
+            let v = services.entry(*k).or_default();
+            if !v.contains(&p.service.as_str()) {
+                v.push(p.service.as_str());
+            }
+        }
+    }
+    let shared: Vec<bool> = keys
+        .iter()
+        .map(|k| k.is_some_and(|k| services.get(&k).is_some_and(|v| v.len() > 1)))
+        .collect();
+    for (p, s) in placed.iter_mut().zip(shared) {
+        if s {
+            p.weight *= weight;
+        }
+    }
+}
+
 /// Scores every placed series of the window against its history before the
 /// start and against the matching normal-period series.
 pub(crate) fn score_all(

@@ -1,8 +1,9 @@
 //! A deterministic generator of Kubernetes-like cases, and the measure of
 //! the ranking on a set of them: 12 to 20 services in a random call graph
 //! (a tree from the front end plus a few extra edges), per service a cpu
-//! counter, a memory gauge, a network-receive counter, a p95 latency and a
-//! success rate; about a third of the services idle with tiny values; 60
+//! counter, a memory gauge, a network-receive counter, a p95 latency, a
+//! success rate, and the cpu and memory of its machine (three to six
+//! machines, each reported beside every pod on it); about a third of the services idle with tiny values; 60
 //! minutes of history at one-minute steps and 5 after; one fault at the
 //! start (cpu hog, memory leak, network delay or code error) whose latency
 //! and errors reach the callers; in some cases an earlier recovered
@@ -126,9 +127,17 @@ pub(crate) fn generate(seed: u64, fault: Fault) -> Generated {
     } else {
         Vec::new()
     };
+    // The machines: each service's pods on one of three to six, whose cpu
+    // and memory are reported beside every pod on them (drawn apart, so
+    // the draws above stay what they were).
+    let mut mrng = SplitMix64::new(seed ^ 0x0D0E_5EED);
+    let machines = 3 + mrng.index(4);
+    let node_of: Vec<usize> = (0..n).map(|_| mrng.index(machines)).collect();
+    let placement = (&node_of[..], machines);
     let window = simulate(
         &svcs,
         &callees,
+        placement,
         seed,
         Some((fault, culprit, strength)),
         earlier,
@@ -151,6 +160,7 @@ pub(crate) fn generate(seed: u64, fault: Fault) -> Generated {
         simulate(
             &svcs,
             &callees,
+            placement,
             seed ^ 0xABCD,
             None,
             None,
@@ -190,6 +200,7 @@ pub(crate) fn generate(seed: u64, fault: Fault) -> Generated {
 fn simulate(
     svcs: &[Svc],
     callees: &[Vec<usize>],
+    (node_of, machines): (&[usize], usize),
     seed: u64,
     fault: Option<(Fault, usize, f64)>,
     earlier: Option<(usize, i64, bool)>,
@@ -202,7 +213,7 @@ fn simulate(
     // cpu seconds and received bytes are counters.
     let mut cpu_total = vec![0.0; n];
     let mut rx_total = vec![0.0; n];
-    let mut out: Vec<[Vec<(i64, f64)>; 5]> = (0..n).map(|_| Default::default()).collect();
+    let mut out: Vec<[Vec<(i64, f64)>; 7]> = (0..n).map(|_| Default::default()).collect();
     let mut leak = vec![1.0; n];
     for i in 0..65i64 {
         let t = T0 + i * MINUTE + shift_ms;
@@ -251,11 +262,27 @@ fn simulate(
                 }
             }
         }
+        // Machines of four cores and 16 GiB, with their own base load.
+        let mut node_cpu = vec![0.05; machines];
+        let mut node_mem = vec![0.2; machines];
+        for v in 0..n {
+            node_cpu[node_of[v]] += cpu[v] / 4.0;
+            node_mem[node_of[v]] += mem[v] / (16.0 * 1_073_741_824.0);
+        }
         for v in 0..n {
             cpu_total[v] += cpu[v] * 60.0;
             rx_total[v] += rx[v] * 60.0;
             let (l, s) = total(v, callees, &lat, &ok);
-            let vals = [cpu_total[v], mem[v], rx_total[v], l, s];
+            let m = node_of[v];
+            let vals = [
+                cpu_total[v],
+                mem[v],
+                rx_total[v],
+                l,
+                s,
+                node_cpu[m].min(1.0),
+                node_mem[m].min(1.0),
+            ];
             for (k, x) in vals.into_iter().enumerate() {
                 out[v][k].push((t, x));
             }
@@ -267,6 +294,8 @@ fn simulate(
         "container_network_receive_bytes_total",
         "pod_server_latency_p95_seconds",
         "pod_success_rate",
+        "node_cpu_usage_ratio",
+        "node_memory_usage_ratio",
     ];
     let mut series = Vec::new();
     for (v, per) in out.into_iter().enumerate() {
@@ -332,6 +361,9 @@ mod tests {
             ),
             ("onset_share=0.8", with(&|s| s.onset_share = 0.8)),
             ("resource_weight=1.2", with(&|s| s.resource_weight = 1.2)),
+            ("shared_weight=1", with(&|s| s.shared_weight = 1.0)),
+            ("shared_weight=0.25", with(&|s| s.shared_weight = 0.25)),
+            ("shared_weight=0", with(&|s| s.shared_weight = 0.0)),
             (
                 "downstream_penalty=1",
                 with(&|s| s.downstream_penalty = 1.0),

@@ -417,3 +417,43 @@ fn a_long_history_beats_a_normal_period_at_another_level() {
     let r = rank(&c, &off).unwrap();
     assert_eq!(r.suspects[0].service, "b", "{:#?}", r.suspects);
 }
+
+/// A machine's cpu reported beside each of its two pods moves for both; the
+/// pod whose own cpu moved too is ranked first, though the machine's series
+/// moved further and the other pod's name sorts first.
+#[test]
+fn a_machine_series_shared_by_two_services_does_not_decide() {
+    let series = |name: &str, svc: &str, f: &dyn Fn(i64) -> f64| Series {
+        labels: Labels::from_pairs(&[("__name__", name), ("service", svc)]),
+        samples: (0..65).map(|i| (T0 + i * MINUTE, f(i))).collect(),
+    };
+    let wobble = |i: i64| ((i * 7919) % 13) as f64 / 13.0 - 0.5;
+    let node = |i: i64| 0.10 + 0.005 * wobble(i) + if i >= 60 { 0.60 } else { 0.0 };
+    let own = |i: i64| 0.50 + 0.05 * wobble(i) + if i >= 60 { 0.60 } else { 0.0 };
+    let quiet = |i: i64| 0.30 + 0.03 * wobble(i);
+    let case = Case {
+        window: vec![
+            series("node_cpu_usage_ratio", "a-idle", &node),
+            series("node_cpu_usage_ratio", "z-hog", &node),
+            series("container_cpu_usage_ratio", "a-idle", &quiet),
+            series("container_cpu_usage_ratio", "z-hog", &own),
+        ],
+        start_ms: START,
+        ..Case::default()
+    };
+    let ranked = |shared_weight| {
+        let s = Settings {
+            shared_weight,
+            ..Settings::default()
+        };
+        rank(&case, &s)
+            .unwrap()
+            .suspects
+            .into_iter()
+            .map(|s| s.service)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ranked(Settings::default().shared_weight)[0], "z-hog");
+    // Counted in full, the machine's series ties the two and the name decides.
+    assert_eq!(ranked(1.0)[0], "a-idle");
+}
