@@ -297,7 +297,8 @@ fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 fn candidates(inc: &Incident) -> (Vec<Candidate>, Vec<NodeCandidate>) {
     let mut svcs: BTreeMap<&str, Candidate> = BTreeMap::new();
     let mut nodes: BTreeMap<&str, NodeCandidate> = BTreeMap::new();
-    let mut hosted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    // service → the machines its alerts name.
+    let mut machines_of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for a in &inc.alerts {
         let name = a.labels.get("alertname").cloned().unwrap_or_default();
         // A dynamic rule's alert on a business volume: the traffic fell.
@@ -317,7 +318,7 @@ fn candidates(inc: &Incident) -> (Vec<Candidate>, Vec<NodeCandidate>) {
                 c.instance = None;
             }
             if let Some(n) = a.entities.node.as_deref() {
-                hosted.entry(n).or_default().insert(s);
+                machines_of.entry(s).or_default().insert(n);
             }
         } else if let Some(n) = a.entities.node.as_deref() {
             nodes.entry(n).or_insert_with(|| NodeCandidate {
@@ -328,8 +329,14 @@ fn candidates(inc: &Incident) -> (Vec<Candidate>, Vec<NodeCandidate>) {
             });
         }
     }
+    // A machine hosts a service's trouble when that service alerts on it
+    // alone: a service failing on several machines at once is not one
+    // machine's fault.
     for (n, c) in nodes.iter_mut() {
-        c.hosted = hosted.get(n).map_or(0, BTreeSet::len);
+        c.hosted = machines_of
+            .values()
+            .filter(|ms| ms.len() == 1 && ms.contains(n))
+            .count();
     }
     (svcs.into_values().collect(), nodes.into_values().collect())
 }

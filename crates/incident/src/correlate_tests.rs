@@ -365,3 +365,29 @@ fn busy_services_that_met_by_chance_stay_apart() {
     assert_ne!(ids[0], ids[1]);
     assert!(ids.iter().all(Option::is_some));
 }
+
+#[test]
+fn a_machine_warning_does_not_take_the_root_from_a_service_failing_everywhere() {
+    let mut c = Correlator::new(Settings::default(), Topology::default());
+    let api = |inst: &'static str, node: &'static str| {
+        [
+            ("alertname", "HighErrorRate"),
+            ("service", "api"),
+            ("instance", inst),
+            ("node", node),
+        ]
+    };
+    let id = c.observe(sig(&api("api-1", "n1"), 0)).unwrap();
+    assert_eq!(c.observe(sig(&api("api-2", "n2"), 5_000)), Some(id));
+    // A disk warning on one of its machines joins the incident.
+    let disk = [
+        ("alertname", "NodeFilesystemSpaceFillingUp"),
+        ("job", "node"),
+        ("instance", "n1:9100"),
+        ("severity", "warning"),
+    ];
+    assert_eq!(c.observe(sig(&disk, 20_000)), Some(id));
+    let root = c.incident(id).unwrap().root.clone().unwrap();
+    assert_eq!(root.service.as_deref(), Some("api"), "{root:?}");
+    assert_eq!(root.node, None);
+}

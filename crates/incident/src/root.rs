@@ -10,7 +10,9 @@
 //! as well as by an alerting callee (which failed its transactions), and
 //! explains nothing itself. A machine whose own alert fired (node
 //! down, disk full) and that hosts the incident's alerting instances is the
-//! root before any service on it. The confidence is the share of the
+//! root before any service on it; a service whose alerts name several
+//! machines does not count as hosted (one machine does not explain a
+//! service failing everywhere). The confidence is the share of the
 //! incident's services the root explains.
 //!
 //! ```
@@ -55,7 +57,9 @@ pub struct NodeCandidate {
     pub first_ms: i64,
     /// The name of that alert.
     pub metric: String,
-    /// How many of the incident's services have an alerting instance on it.
+    /// How many of the incident's services alert on this machine and on no
+    /// other (a service failing on several machines at once is not one
+    /// machine's fault).
     pub hosted: usize,
 }
 
