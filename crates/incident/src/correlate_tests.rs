@@ -309,9 +309,9 @@ fn fail_together(c: &mut Correlator, ps: &[&[(&str, &str)]], t: i64) -> Vec<Opti
     ids
 }
 
-#[test]
-fn services_that_failed_together_before_are_related_without_an_edge() {
-    let mut c = Correlator::new(Settings::default(), Topology::default());
+/// Twice, the machine of `pay` and `fraud` failed and took both down: one
+/// incident each time.
+fn down_twice_with_their_machine(c: &mut Correlator) {
     let node = [
         ("alertname", "NodeDown"),
         ("job", "node"),
@@ -323,10 +323,15 @@ fn services_that_failed_together_before_are_related_without_an_edge() {
         ("service", "fraud"),
         ("node", "n1"),
     ];
-    // Twice, their machine failed and took both down: one incident each time.
     for k in 0..2 {
-        fail_together(&mut c, &[&pay_n, &fraud_n, &node], k * 7_200_000);
+        fail_together(c, &[&pay_n, &fraud_n, &node], k * 7_200_000);
     }
+}
+
+#[test]
+fn services_that_failed_together_before_are_related_without_an_edge() {
+    let mut c = Correlator::new(Settings::default(), Topology::default());
+    down_twice_with_their_machine(&mut c);
     // Now they fail together with no machine alert and no edge between them.
     let pay = [("alertname", "Latency"), ("service", "pay")];
     let fraud = [("alertname", "Latency"), ("service", "fraud")];
@@ -337,21 +342,8 @@ fn services_that_failed_together_before_are_related_without_an_edge() {
 #[test]
 fn busy_services_that_met_by_chance_stay_apart() {
     let mut c = Correlator::new(Settings::default(), Topology::default());
-    let node = [
-        ("alertname", "NodeDown"),
-        ("job", "node"),
-        ("instance", "n1:9100"),
-    ];
-    let pay_n = [("alertname", "Errors"), ("service", "pay"), ("node", "n1")];
-    let fraud_n = [
-        ("alertname", "Errors"),
-        ("service", "fraud"),
-        ("node", "n1"),
-    ];
+    down_twice_with_their_machine(&mut c);
     let day = 86_400_000;
-    for k in 0..2 {
-        fail_together(&mut c, &[&pay_n, &fraud_n, &node], k * 7_200_000);
-    }
     // Each also failed eight times without the other (days apart, so
     // neither counts as noise).
     let pay = [("alertname", "Latency"), ("service", "pay")];
