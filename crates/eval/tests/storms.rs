@@ -94,21 +94,28 @@ fn settings() -> argus_incident::correlate::Settings {
     }
 }
 
+/// `ARGUS_STORM_SEEDS` (else `default_seeds`) and `ARGUS_STORM_PRESET`
+/// (`small`, `large`, else medium), for the measuring aids below.
+fn seeds_and_preset(default_seeds: &str) -> (Vec<u64>, Preset) {
+    let seeds = argus_eval::incidents::parse_seeds(
+        &std::env::var("ARGUS_STORM_SEEDS").unwrap_or_else(|_| default_seeds.into()),
+    )
+    .expect("ARGUS_STORM_SEEDS is a range A-B, a list A,B,C or a mix");
+    let preset = match std::env::var("ARGUS_STORM_PRESET").as_deref() {
+        Ok("small") => Preset::Small,
+        Ok("large") => Preset::Large,
+        _ => Preset::Medium,
+    };
+    (seeds, preset)
+}
+
 /// The table over seeds and a preset from the environment, for checking
 /// settings on storms they were not chosen on:
 /// `ARGUS_STORM_SEEDS=1001-1020 ARGUS_STORM_PRESET=large cargo test -p argus-eval --test storms table_from_env -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn table_from_env() {
-    let seeds = argus_eval::incidents::parse_seeds(
-        &std::env::var("ARGUS_STORM_SEEDS").unwrap_or_else(|_| "1001-1020".into()),
-    )
-    .unwrap();
-    let preset = match std::env::var("ARGUS_STORM_PRESET").as_deref() {
-        Ok("small") => Preset::Small,
-        Ok("large") => Preset::Large,
-        _ => Preset::Medium,
-    };
+    let (seeds, preset) = seeds_and_preset("1001-1020");
     let placed = std::env::var("ARGUS_STORM_PLACEMENT").as_deref() != Ok("off");
     let (_, summary) = score_storms(&seeds, preset, &settings(), placed).unwrap();
     println!(
@@ -127,15 +134,7 @@ fn table_from_env() {
 #[ignore]
 fn diagnose_from_env() {
     use argus_eval::incidents::diagnose::{details, diagnose, Diagnosis};
-    let seeds = argus_eval::incidents::parse_seeds(
-        &std::env::var("ARGUS_STORM_SEEDS").unwrap_or_else(|_| "1-20".into()),
-    )
-    .unwrap();
-    let preset = match std::env::var("ARGUS_STORM_PRESET").as_deref() {
-        Ok("small") => Preset::Small,
-        Ok("large") => Preset::Large,
-        _ => Preset::Medium,
-    };
+    let (seeds, preset) = seeds_and_preset("1-20");
     let detail = std::env::var("ARGUS_STORM_DETAIL").is_ok();
     let mut all = Diagnosis::default();
     for seed in seeds {

@@ -32,10 +32,10 @@ pub struct Settings {
     /// Two services whose alerts shared this many earlier incidents are
     /// related even without an edge between them.
     pub together_after: u32,
-    /// ... and only when those shared incidents are at least this share of
-    /// the incidents of the one of the two seen in fewer (0–1): two busy
-    /// services meet by chance; services that fail together do so most
-    /// times either fails.
+    /// Services related by [`Settings::together_after`] must also have
+    /// shared at least this share (0–1) of the incidents of the one of the
+    /// two seen in fewer: two busy services meet by chance; services that
+    /// fail together do so most times either fails.
     pub together_share: f64,
     /// The least relation an alert needs to join an incident (0–1).
     pub join_threshold: f64,

@@ -144,6 +144,13 @@ impl Params {
         Ok((start, end))
     }
 
+    /// The range of a query over time (Loki's default: the last hour) and
+    /// its `step`.
+    fn stepped_range(&self, now: i64) -> Result<(i64, i64, i64), Bad> {
+        let (start, end) = self.range(now, QUERY_SINCE)?;
+        Ok((start, end, self.step(start, end)?))
+    }
+
     /// `step`, or Loki's default for the range; it must be positive.
     fn step(&self, start: i64, end: i64) -> Result<i64, Bad> {
         let step = match self.get("step") {
@@ -213,6 +220,9 @@ fn bad(b: Bad) -> Response {
     (StatusCode::BAD_REQUEST, format!("{}\n", b.0)).into_response()
 }
 
+/// How far back a query reaches without `start` or `since`: Loki's hour.
+const QUERY_SINCE: i64 = 3_600 * SEC;
+
 /// Loki's default step: the range over 250 points, at least one second.
 fn default_step(start: i64, end: i64) -> i64 {
     let secs = ((end - start) as f64 / SEC as f64 / 250.0).ceil().max(1.0);
@@ -227,8 +237,7 @@ async fn query_range(
     let p = Params::new(q, &body);
     let parsed = (|| {
         let query = logql::parse(p.query()?)?;
-        let (start, end) = p.range(rt.now_ns(), 3_600 * SEC)?;
-        let step = p.step(start, end)?;
+        let (start, end, step) = p.stepped_range(rt.now_ns())?;
         Ok::<_, Bad>((query, start, end, step, p.limit()?, p.direction()?))
     })();
     let (query, start, end, step, limit, dir) = match parsed {
@@ -334,7 +343,7 @@ async fn stats(State(rt): State<Arc<LogsRuntime>>, RawQuery(q): RawQuery, body: 
     let p = Params::new(q, &body);
     let parsed = (|| {
         let matchers = logql::parse_selector(p.query()?)?;
-        let (start, end) = p.range(rt.now_ns(), 3_600 * SEC)?;
+        let (start, end) = p.range(rt.now_ns(), QUERY_SINCE)?;
         Ok::<_, Bad>((matchers, start, end))
     })();
     let (matchers, start, end) = match parsed {
@@ -369,8 +378,7 @@ async fn patterns(
     let p = Params::new(q, &body);
     let parsed = (|| {
         let matchers = logql::parse_selector(p.query()?)?;
-        let (start, end) = p.range(rt.now_ns(), 3_600 * SEC)?;
-        let step = p.step(start, end)?;
+        let (start, end, step) = p.stepped_range(rt.now_ns())?;
         Ok::<_, Bad>((matchers, start, end, step))
     })();
     let (matchers, start, end, step) = match parsed {
