@@ -11,7 +11,7 @@
 
 mod common;
 use argus_model::ManualClock;
-use common::{free_port, get_json, start_server, webhook, Hooks};
+use common::{free_port, get_json, import_text, start_server, webhook, Hooks};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,14 +105,7 @@ async fn a_rule_a_health_check_and_a_dynamic_rule_reach_the_webhook() {
     body.push_str(&format!(
         "req_latency{{job=\"api\",instance=\"a\"}} 1000 {T0}\n"
     ));
-    let r = reqwest::Client::new()
-        .post(format!("{}/api/v1/import/prometheus", srv.base))
-        .header("content-type", "text/plain; version=0.0.4")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    import_text(&srv.base, body).await;
 
     let within = Duration::from_secs(20);
 

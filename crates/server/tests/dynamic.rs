@@ -13,7 +13,7 @@ mod common;
 use argus_model::ManualClock;
 use argus_server::config::Config;
 use argus_server::{run, ServerOptions};
-use common::{free_port, get_json, query_at};
+use common::{free_port, get_json, import_text as import, query_at};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -80,21 +80,6 @@ impl Server {
         let _ = self.stop.send(());
         self.task.await.unwrap().unwrap();
     }
-}
-
-async fn import(base: &str, body: String) {
-    let r = reqwest::Client::new()
-        .post(format!("{base}/api/v1/import/prometheus"))
-        .header("content-type", "text/plain; version=0.0.4")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        r.status().is_success(),
-        "import: {}",
-        r.text().await.unwrap()
-    );
 }
 
 /// Polls `f` every 50 ms until it returns `Some`, failing after `secs`.

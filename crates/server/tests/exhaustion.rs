@@ -5,7 +5,7 @@
 
 mod common;
 use argus_model::ManualClock;
-use common::{alertmanager_to_webhook, start_server, wait_for_alert, webhook};
+use common::{alertmanager_to_webhook, import_text, start_server, wait_for_alert, webhook};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -39,14 +39,7 @@ async fn a_leak_reaches_the_webhook_with_its_predicted_time() {
         let v = 3e9 - i as f64 / 60.0 * 1e9;
         body.push_str(&format!("disk_free_bytes{{mount=\"/data\"}} {v} {t}\n"));
     }
-    let r = reqwest::Client::new()
-        .post(format!("{}/api/v1/import/prometheus", srv.base))
-        .header("content-type", "text/plain; version=0.0.4")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    import_text(&srv.base, body).await;
     // The rule's next evaluation is a minute later.
     clock.advance(MIN);
 

@@ -18,7 +18,9 @@ mod common;
 use argus_collect::collectors::filesystem::{FilesystemCollector, FsOptions};
 use argus_collect::collectors::Collector;
 use argus_model::ManualClock;
-use common::{alertmanager_to_webhook, query_at, start_server, wait_for_alert, webhook, Mount};
+use common::{
+    alertmanager_to_webhook, import_text, query_at, start_server, wait_for_alert, webhook, Mount,
+};
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -113,14 +115,7 @@ async fn a_filling_tmpfs_is_predicted_and_scratch_files_are_not() {
     );
     let clock = Arc::new(ManualClock::new(T0));
     let srv = start_server(&dir.path().join("data"), &yaml, clock.clone(), None).await;
-    let r = reqwest::Client::new()
-        .post(format!("{}/api/v1/import/prometheus", srv.base))
-        .header("content-type", "text/plain; version=0.0.4")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    import_text(&srv.base, body).await;
     clock.advance(MIN);
 
     let alert = wait_for_alert(&hooks, "FilesystemFillsSoon", 20).await;

@@ -4,7 +4,7 @@
 
 mod common;
 use argus_model::ManualClock;
-use common::{alertmanager_to_webhook, start_server, wait_for_alert, webhook};
+use common::{alertmanager_to_webhook, import_text, start_server, wait_for_alert, webhook};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,14 +25,7 @@ async fn import(base: &str, from: i64, to: i64, level: f64) {
         }
         t += MIN;
     }
-    let r = reqwest::Client::new()
-        .post(format!("{base}/api/v1/import/prometheus"))
-        .header("content-type", "text/plain; version=0.0.4")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    import_text(base, body).await;
 }
 
 async fn query(base: &str, q: &str, t: i64) -> Value {

@@ -6,7 +6,9 @@
 
 mod common;
 use argus_model::SystemClock;
-use common::{alertmanager_to_webhook, get_json, get_text, start_server, wait_for_alert, webhook};
+use common::{
+    alertmanager_to_webhook, get_json, get_text, import_text, start_server, wait_for_alert, webhook,
+};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -264,13 +266,7 @@ async fn evidence_ranks_what_else_moved() {
             5.0 + jitter
         ));
     }
-    let r = reqwest::Client::new()
-        .post(format!("{}/api/v1/import/prometheus", srv.base))
-        .body(text)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    import_text(&srv.base, text).await;
     post_alerts(
         &srv.base,
         json!([
@@ -461,13 +457,7 @@ async fn likely_causes_rank_a_cpu_hog_in_a_call_chain_first() {
             ));
         }
     }
-    let r = reqwest::Client::new()
-        .post(format!("{}/api/v1/import/prometheus", srv.base))
-        .body(text)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    import_text(&srv.base, text).await;
     post_alerts(
         &srv.base,
         json!([

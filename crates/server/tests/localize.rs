@@ -7,7 +7,7 @@
 
 mod common;
 use argus_model::ManualClock;
-use common::{get_json, get_text, start_server, wait_for_alert, webhook};
+use common::{get_json, get_text, import_text, start_server, wait_for_alert, webhook};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -52,14 +52,7 @@ async fn the_alert_of_a_drop_in_one_center_names_the_center() {
         }
         body.push_str(&format!("orders_total {total} {t}\n"));
     }
-    let r = reqwest::Client::new()
-        .post(format!("{}/api/v1/import/prometheus", srv.base))
-        .header("content-type", "text/plain; version=0.0.4")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    import_text(&srv.base, body).await;
 
     let alert = wait_for_alert(&hooks, "OrdersDrop", 30).await;
     assert_eq!(alert["annotations"]["root_cause"], "center=c3", "{alert}");

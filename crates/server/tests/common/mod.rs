@@ -85,6 +85,23 @@ pub async fn wait_for_alert(hooks: &Hooks, name: &str, secs: u64) -> Value {
     }
 }
 
+/// `POST /api/v1/import/prometheus` with `body` (text exposition lines with
+/// timestamps); asserts that the server took it.
+pub async fn import_text(base: &str, body: String) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v1/import/prometheus"))
+        .header("content-type", "text/plain; version=0.0.4")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "import: {}",
+        r.text().await.unwrap()
+    );
+}
+
 /// `GET url`, its body parsed as JSON (panics on a transport or parse error).
 pub async fn get_json(url: String) -> Value {
     reqwest::get(&url).await.unwrap().json().await.unwrap()
