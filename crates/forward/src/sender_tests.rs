@@ -8,20 +8,34 @@ fn relabel_cfg(yaml: &str) -> Vec<RelabelConfig> {
     serde_saphyr::from_str(yaml).unwrap()
 }
 
-#[test]
-fn a_bad_discovery_entry_is_named() {
-    let c: AlertmanagerConfig =
-        serde_saphyr::from_str("dns_sd_configs: [{names: [am.example], type: A}]\n").unwrap();
-    let e = Settings {
+/// The error `prepare` gives for one Alertmanager entry written as `yaml`.
+fn refused(yaml: &str) -> String {
+    let c: AlertmanagerConfig = serde_saphyr::from_str(yaml).unwrap();
+    Settings {
         alertmanagers: vec![c],
         ..Settings::default()
     }
     .prepare()
-    .unwrap_err();
+    .unwrap_err()
+    .to_string()
+}
+
+#[test]
+fn a_bad_discovery_entry_is_named() {
+    let e = refused("dns_sd_configs: [{names: [am.example], type: A}]\n");
     assert!(
-        e.to_string().contains(
+        e.contains(
             "alerting.alertmanagers[0]: dns_sd_configs[0]: dns_sd_configs: a port is required for A records"
         ),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_unsupported_discovery_is_refused_with_the_reason() {
+    let e = refused("consul_sd_configs: [{server: consul:8500}]\n");
+    assert!(
+        e.contains("consul_sd_configs: this discovery is not implemented"),
         "{e}"
     );
 }
@@ -110,25 +124,4 @@ fn a_bad_entry_is_named() {
     .unwrap_err();
     assert_eq!(e.key, "alerting.alertmanagers[1]");
     assert!(e.reason.contains("scheme"), "{e}");
-}
-
-mod refused_tests {
-    use crate::{AlertmanagerConfig, Settings};
-
-    #[test]
-    fn an_unsupported_discovery_is_refused_with_the_reason() {
-        let c: AlertmanagerConfig =
-            serde_saphyr::from_str("consul_sd_configs: [{server: consul:8500}]\n").unwrap();
-        let e = Settings {
-            alertmanagers: vec![c],
-            ..Settings::default()
-        }
-        .prepare()
-        .unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("consul_sd_configs: this discovery is not implemented"),
-            "{e}"
-        );
-    }
 }
