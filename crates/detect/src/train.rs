@@ -6,11 +6,14 @@
 //!   pool; `progress` reports each step.
 //! - **Weights:** a point of age `a` (from the newest point) weighs
 //!   `0.5^(a / half_life)`; points flagged by the caller or by the previous
-//!   model (outside its band by more than T2) stay in the data, marked, at
-//!   `flagged_weight` (unless the previous model flags over half the window:
-//!   that is a regime change, not an incident). Every fit is also two-pass: fit, flag the points
-//!   outside the first band, refit, so a first training on data with an
-//!   incident does not learn the incident.
+//!   model (outside its band, whether or not they reached an alert level)
+//!   stay in the data, marked, at `flagged_weight` (unless the previous
+//!   model flags over half the window: that is a regime change, not an
+//!   incident). Every fit is also two-pass: fit, flag the points at an
+//!   alert level outside the first band, refit, so a first training on
+//!   data with an incident does not learn the incident. DataCluster also
+//!   keeps the previous model's phases where a class seen on one day has
+//!   only flagged points ([`ClusterModel::fit_after`]).
 //! - **Algorithm:** declared, inherited from the previous model (the seed:
 //!   retraining keeps algorithm and parameters), or chosen by backtest: each
 //!   candidate is fitted on the older `1 − holdout_fraction` of the history
@@ -133,6 +136,8 @@ impl TrainOutcome {
 
 /// Fits one algorithm (two-pass, robust): points outside the first fit's
 /// band are down-weighted by `flagged_weight` and the model is refitted.
+/// `previous` is the model being replaced: DataCluster keeps what it knew
+/// of a phase where the new window's own evidence is weak.
 // Parallel slices are walked by index.
 #[allow(clippy::needless_range_loop)]
 pub fn fit(
@@ -140,8 +145,9 @@ pub fn fit(
     period: Period,
     data: &TrainData<'_>,
     spec: &RuleSpec,
+    previous: Option<&Model>,
 ) -> Result<Model, DetectError> {
-    let first = fit_once(alg, period, data, spec)?;
+    let first = fit_once(alg, period, data, spec, previous)?;
     // Second pass: down-weight what the first fit calls anomalous.
     let mut st = first.initial_state();
     let scale = first.scale();
@@ -166,7 +172,13 @@ pub fn fit(
     if !any {
         return Ok(first);
     }
-    fit_once(alg, period, &TrainData::new(data.ts, data.values, &w), spec)
+    fit_once(
+        alg,
+        period,
+        &TrainData::new(data.ts, data.values, &w),
+        spec,
+        previous,
+    )
 }
 
 fn fit_once(
@@ -174,6 +186,7 @@ fn fit_once(
     period: Period,
     data: &TrainData<'_>,
     spec: &RuleSpec,
+    previous: Option<&Model>,
 ) -> Result<Model, DetectError> {
     let band = spec.band();
     let off = spec.utc_offset_minutes;
@@ -188,12 +201,16 @@ fn fit_once(
             };
             Model::Kde(KdeModel::fit(data, p, off, &band))
         }
-        Algorithm::DataCluster => Model::DataCluster(ClusterModel::fit(
+        Algorithm::DataCluster => Model::DataCluster(ClusterModel::fit_after(
             data,
             spec.calendar()?,
             spec.cluster_min_days,
             spec.cluster_merge_sigmas,
             &band,
+            match previous {
+                Some(Model::DataCluster(p)) => Some(p),
+                _ => None,
+            },
         )),
         Algorithm::HoltWinters => Model::HoltWinters(HoltModel::fit(data, period.ms, off, &band)),
         Algorithm::Auto | Algorithm::ColdStart => {
@@ -291,22 +308,21 @@ pub fn train(
             "training needs at least 16 finite points, got {n}"
         )));
     }
-    // Mark what the previous model would have flagged. If it flags most of
-    // the window, the series has changed regime rather than had an
-    // incident, and nothing is down-weighted for it.
+    // Mark what lies outside the previous model's band, alerted or not: an
+    // incident that only just reached an alert level has most of its
+    // points just inside it, and one Sunday's worth of them is all the
+    // next model knows of Sundays. If it marks most of the window, the
+    // series has changed regime rather than had an incident, and nothing
+    // is down-weighted for it.
     let caller_flags = flags.clone();
     if let Some(prev) = previous {
         let m = &prev.model;
         let mut st = m.initial_state();
-        let levels = spec.levels();
         let mut prev_flags = vec![false; n];
         for i in 0..n {
             let b = m.band(ts[i], &st);
-            let floor = m.scale().max(b.upper - b.lower);
-            let x = vals[i];
-            prev_flags[i] = (x < b.lower && levels.level(deviation(x, b.lower, floor)) > 0)
-                || (x > b.upper && levels.level(deviation(x, b.upper, floor)) > 0);
-            m.learn(x, &b, &mut st);
+            prev_flags[i] = vals[i] < b.lower || vals[i] > b.upper;
+            m.learn(vals[i], &b, &mut st);
         }
         if prev_flags.iter().filter(|f| **f).count() * 2 < n {
             for (f, p) in flags.iter_mut().zip(prev_flags) {
@@ -365,7 +381,7 @@ pub fn train(
             done: k as u32,
             total,
         });
-        let m = fit(alg, period, &head, spec)?;
+        let m = fit(alg, period, &head, spec, previous.map(|p| &p.model))?;
         let s = evaluate(&m, &head.head(0), &hold, hold_skip);
         if best.is_none_or(|b| s.interval_score < b.1.interval_score) {
             best = Some((alg, s));
@@ -379,7 +395,7 @@ pub fn train(
         done: candidates.len() as u32,
         total,
     });
-    let mut model = fit(alg, period, &all, spec)?;
+    let mut model = fit(alg, period, &all, spec, previous.map(|p| &p.model))?;
     if let (Model::DataCluster(m), Some(Model::DataCluster(p))) =
         (&mut model, previous.map(|p| &p.model))
     {

@@ -45,6 +45,7 @@ use serde::{Deserialize, Serialize};
 
 use super::calendar::{day_number, CalendarSpec, DayClass, DAY_MS};
 use super::profile::{BinRule, Profile};
+use super::stats::median;
 use super::{robust_scale, Band, BandConfig, Baseline, OnlineState, TrainData};
 
 /// A trained DataCluster model.
@@ -82,13 +83,67 @@ pub struct MonthFactor {
     pub ratios: Profile,
     /// Days it was learned from.
     pub days: u32,
+    /// Per phase bin, whether the share is unknown: the days it was learned
+    /// from held none of that phase, or only points flagged as anomalous.
+    /// Empty when every bin is known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<bool>,
 }
 
 impl MonthFactor {
-    /// The share at a phase (ms into the local day), interpolated.
-    pub fn ratio_at(&self, phase_ms: i64) -> f64 {
-        self.ratios.band_at(phase_ms).expected
+    /// The share at a phase (ms into the local day), interpolated; `None`
+    /// where it is unknown.
+    pub fn ratio_at(&self, phase_ms: i64) -> Option<f64> {
+        let (i, j, _) = self.ratios.neighbours(phase_ms)?;
+        if self.is_unknown(i) || self.is_unknown(j) {
+            return None;
+        }
+        Some(self.ratios.band_at(phase_ms).expected)
     }
+
+    fn is_unknown(&self, bin: usize) -> bool {
+        self.unknown.get(bin).copied().unwrap_or(false)
+    }
+
+    /// Takes `previous`'s share in the bins unknown here and known there.
+    fn fill_from(&mut self, previous: &MonthFactor) {
+        if self.unknown.is_empty() || previous.ratios.bins.len() != self.ratios.bins.len() {
+            return;
+        }
+        for b in 0..self.ratios.bins.len() {
+            if self.is_unknown(b) && !previous.is_unknown(b) {
+                self.ratios.bins[b] = previous.ratios.bins[b];
+                self.unknown[b] = false;
+            }
+        }
+        if !self.unknown.iter().any(|u| *u) {
+            self.unknown.clear();
+        }
+    }
+}
+
+/// The share of a bin's own weight, against the class's typical bin, under
+/// which the bin's own points are not evidence enough: most of them were
+/// down-weighted as anomalous (an incident on the only Sunday of the
+/// window), or the day was seen only in part.
+const WEAK_SHARE: f64 = 0.25;
+
+/// Per bin, whether its own points carry too little weight to stand on
+/// their own: none at all, or under [`WEAK_SHARE`] of the median weight of
+/// the bins that have any.
+fn weak_bins(bins: &[Vec<(f64, f64)>]) -> Vec<bool> {
+    let w: Vec<f64> = bins
+        .iter()
+        .map(|b| b.iter().map(|p| p.1.max(0.0)).sum())
+        .collect();
+    let mut any: Vec<f64> = w.iter().copied().filter(|x| *x > 0.0).collect();
+    if any.is_empty() {
+        return vec![true; w.len()];
+    }
+    let typical = median(&mut any);
+    w.iter()
+        .map(|&x| x <= 0.0 || x < WEAK_SHARE * typical)
+        .collect()
 }
 
 /// Whether a class is a month start or end.
@@ -166,6 +221,24 @@ impl ClusterModel {
         merge_tol: f64,
         cfg: &BandConfig,
     ) -> ClusterModel {
+        Self::fit_after(data, calendar, min_days, merge_tol, cfg, None)
+    }
+
+    /// [`ClusterModel::fit`] on retraining. In a class seen on one day of
+    /// the window, a bin whose own points are too few or mostly flagged as
+    /// anomalous (see [`WEAK_SHARE`]) keeps what `previous` knew of that
+    /// phase of that class: one incident on the only Sunday of the window
+    /// does not become the Sunday profile, nor (through it) the month
+    /// start's share. A month share's phase with no points of its own takes
+    /// `previous`'s, or is unknown (judged against the envelope).
+    pub fn fit_after(
+        data: &TrainData<'_>,
+        calendar: CalendarSpec,
+        min_days: u32,
+        merge_tol: f64,
+        cfg: &BandConfig,
+        previous: Option<&ClusterModel>,
+    ) -> ClusterModel {
         let nb = Profile::bin_count(DAY_MS, cfg.bin_ms);
         let mut per_class: BTreeMap<DayClass, Vec<Vec<(f64, f64)>>> = BTreeMap::new();
         let mut days: BTreeMap<DayClass, BTreeSet<i64>> = BTreeMap::new();
@@ -203,7 +276,23 @@ impl ClusterModel {
             if seen < need && Some(class) != most_seen {
                 continue;
             }
+            let weak = weak_bins(&bins);
             let mut p = Profile::build(DAY_MS, cfg.bin_ms, bins, BinRule::Sigma(cfg.sigmas), false);
+            // Only a class seen on one day: with two, a flagged day is
+            // outweighed by the other, and a bin the previous model had
+            // wrong (which flags every new day there) is learned again.
+            let prev = previous
+                .filter(|_| seen == 1)
+                .and_then(|m| m.resolved(class));
+            if let Some(prev) = prev {
+                if prev.bins.len() == p.bins.len() {
+                    for (b, w) in p.bins.iter_mut().zip(&weak).enumerate() {
+                        if *w.1 {
+                            *w.0 = prev.bins[b];
+                        }
+                    }
+                }
+            }
             floor_relative_noise(&mut p);
             profiles.push((class, p));
         }
@@ -253,11 +342,28 @@ impl ClusterModel {
             }
         }
         for (class, bins) in ratios {
-            m.factors.push(MonthFactor {
+            // A phase the days did not show (a day seen only in part) is
+            // unknown. Phases shown only by flagged points are still
+            // learned: a first month start is flagged whole by a model that
+            // did not know month starts, and a share the previous model had
+            // wrong must be learned again.
+            let unknown = bins.iter().map(|b| b.iter().all(|p| p.1 <= 0.0)).collect();
+            let mut f = MonthFactor {
                 class,
                 ratios: Profile::build(DAY_MS, ratio_bin, bins, BinRule::Sigma(0.0), false),
                 days: days.get(&class).map_or(0, |d| d.len() as u32),
-            });
+                unknown,
+            };
+            if let Some(prev) = previous.and_then(|m| m.factors.iter().find(|g| g.class == class)) {
+                f.fill_from(prev);
+            }
+            if !f.unknown.is_empty() && f.unknown.iter().all(|u| *u) {
+                continue; // nothing known at all
+            }
+            if !f.unknown.iter().any(|u| *u) {
+                f.unknown.clear();
+            }
+            m.factors.push(f);
         }
         m
     }
@@ -283,9 +389,12 @@ impl ClusterModel {
             }
         }
         for f in &previous.factors {
-            if !self.factors.iter().any(|g| g.class == f.class) {
-                self.factors.push(f.clone());
-                self.inherited.push(f.class);
+            match self.factors.iter_mut().find(|g| g.class == f.class) {
+                Some(g) => g.fill_from(f),
+                None => {
+                    self.factors.push(f.clone());
+                    self.inherited.push(f.class);
+                }
             }
         }
         for class in &previous.merged {
@@ -341,9 +450,9 @@ impl Baseline for ClusterModel {
         let dn = day_number(ts_ms, self.calendar.utc_offset_min);
         if is_month(class) {
             let factor = self.factors.iter().find(|f| f.class == class);
-            if let (Some(f), Some(p)) = (factor, self.weekday_profile(dn)) {
+            let r = factor.and_then(|f| f.ratio_at(phase));
+            if let (Some(r), Some(p)) = (r, self.weekday_profile(dn)) {
                 let b = p.band_at(phase);
-                let r = f.ratio_at(phase);
                 return Band {
                     expected: b.expected * r,
                     lower: b.lower * r,
@@ -389,107 +498,5 @@ impl Baseline for ClusterModel {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::calendar::days_from_civil;
-    use super::*;
-
-    fn noon() -> i64 {
-        12 * 3_600_000
-    }
-
-    fn cal(month_start_days: u32, special: Vec<i64>) -> CalendarSpec {
-        CalendarSpec {
-            utc_offset_min: 0,
-            month_start_days,
-            month_end_days: 0,
-            special_days: special,
-        }
-    }
-
-    /// Workdays 100 (+ a little noise), weekends 20; a month start at
-    /// `ms_factor` of its weekday.
-    fn series(c: &CalendarSpec, start: i64, days: i64, ms_factor: f64) -> (Vec<i64>, Vec<f64>) {
-        let ts: Vec<i64> = (0..days * 96).map(|i| start + i * 900_000).collect();
-        let v = ts
-            .iter()
-            .map(|&t| {
-                let dn = t.div_euclid(DAY_MS);
-                let base = if weekday_of(dn) == DayClass::Workday {
-                    100.0 + (t / 900_000 % 5) as f64
-                } else {
-                    20.0 + (t / 900_000 % 3) as f64
-                };
-                if c.class_of(t) == DayClass::MonthStart {
-                    base * ms_factor
-                } else {
-                    base
-                }
-            })
-            .collect();
-        (ts, v)
-    }
-
-    #[test]
-    fn alike_classes_merge_and_month_starts_are_factors() {
-        let c = cal(1, vec![]);
-        let start = days_from_civil(2024, 1, 1) * DAY_MS; // a Monday and a month start
-        let (ts, v) = series(&c, start, 21, 1.5);
-        let data = TrainData::new(&ts, &v, &[1.0; 21 * 96]);
-        let m = ClusterModel::fit(&data, c, 1, 0.5, &BandConfig::default());
-        assert_eq!(m.clusters(), vec![DayClass::Workday, DayClass::Weekend]);
-        assert_eq!(
-            m.merged,
-            vec![DayClass::Sunday],
-            "Sundays are like Saturdays"
-        );
-        assert_eq!(m.factors.len(), 1);
-        assert!((m.factors[0].ratio_at(noon()) - 1.5).abs() < 0.05);
-        // 2024-06-01 is a Saturday and a month start: a Saturday's volume × 1.5.
-        let st = m.initial_state();
-        let sat = days_from_civil(2024, 6, 1) * DAY_MS + 12 * 3_600_000;
-        let b = m.band(sat, &st);
-        assert!((b.expected - 30.0).abs() < 2.0, "{b:?}");
-    }
-
-    #[test]
-    fn unseen_days_get_the_envelope_or_a_sunday_and_retraining_inherits() {
-        let holiday = days_from_civil(2024, 3, 13); // a Wednesday
-        let c = cal(1, vec![holiday]);
-        // Two weeks from 2024-01-08: no month start, no holiday seen.
-        let start = days_from_civil(2024, 1, 8) * DAY_MS;
-        let (ts, v) = series(&c, start, 14, 0.6);
-        let data = TrainData::new(&ts, &v, &[1.0; 14 * 96]);
-        let m = ClusterModel::fit(&data, c.clone(), 1, 0.5, &BandConfig::default());
-        assert!(m.factors.is_empty());
-        let st = m.initial_state();
-        let noon = 12 * 3_600_000;
-        // A month start never seen: any level seen on any day is inside.
-        let b = m.band(days_from_civil(2024, 2, 1) * DAY_MS + noon, &st);
-        assert!(b.lower < 20.0 && b.upper > 100.0, "{b:?}");
-        // A holiday never seen is taken for a Sunday.
-        let b = m.band(holiday * DAY_MS + noon, &st);
-        assert!((b.expected - 21.0).abs() < 2.0, "{b:?}");
-        // Trained over a month start, then retrained on a window without
-        // one: the factor is kept.
-        let start2 = days_from_civil(2024, 1, 25) * DAY_MS;
-        let (ts2, v2) = series(&c, start2, 14, 0.6);
-        let first = ClusterModel::fit(
-            &TrainData::new(&ts2, &v2, &[1.0; 14 * 96]),
-            c.clone(),
-            1,
-            0.5,
-            &BandConfig::default(),
-        );
-        assert!(
-            (first.factors[0].ratio_at(noon) - 0.6).abs() < 0.05,
-            "{:?}",
-            first.factors
-        );
-        let mut again = m.clone();
-        again.inherit(&first, 1);
-        assert_eq!(again.inherited, vec![DayClass::MonthStart]);
-        let b = again.band(days_from_civil(2024, 3, 1) * DAY_MS + noon, &st); // a Friday
-        assert!((b.expected - 61.0).abs() < 3.0, "{b:?}");
-        assert!(b.lower > 30.0, "a drop to half of it departs: {b:?}");
-    }
-}
+#[path = "cluster_tests.rs"]
+mod tests;

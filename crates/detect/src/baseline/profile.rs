@@ -111,15 +111,9 @@ impl Profile {
     /// The band at `phase_ms` (milliseconds into the period), interpolated
     /// between the centres of the two nearest bins.
     pub fn band_at(&self, phase_ms: i64) -> Band {
-        let n = self.bins.len();
-        if n == 0 || self.bin_ms <= 0 {
+        let Some((i, j, f)) = self.neighbours(phase_ms) else {
             return Band::OPEN;
-        }
-        let pos = phase_ms.rem_euclid(self.period_ms.max(1)) as f64 / self.bin_ms as f64 - 0.5;
-        let pos = pos.rem_euclid(n as f64);
-        let i = (pos.floor() as usize).min(n - 1);
-        let j = (i + 1) % n;
-        let f = (pos - i as f64) as f32;
+        };
         let (a, b) = (self.bins[i], self.bins[j]);
         let lerp = |k: usize| f64::from(a[k] + (b[k] - a[k]) * f);
         Band {
@@ -127,6 +121,20 @@ impl Profile {
             lower: lerp(1),
             upper: lerp(2),
         }
+    }
+
+    /// The two bins whose centres enclose `phase_ms`, and how far (0–1)
+    /// the phase lies from the first towards the second; `None` for an
+    /// empty profile.
+    pub fn neighbours(&self, phase_ms: i64) -> Option<(usize, usize, f32)> {
+        let n = self.bins.len();
+        if n == 0 || self.bin_ms <= 0 {
+            return None;
+        }
+        let pos = phase_ms.rem_euclid(self.period_ms.max(1)) as f64 / self.bin_ms as f64 - 0.5;
+        let pos = pos.rem_euclid(n as f64);
+        let i = (pos.floor() as usize).min(n - 1);
+        Some((i, (i + 1) % n, (pos - i as f64) as f32))
     }
 }
 
