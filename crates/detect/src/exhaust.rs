@@ -1,7 +1,9 @@
 //! Failure prediction: time to exhaustion of a filling (disk, memory leak)
 //! or leaking (free space, pool) resource, from a robust linear trend
 //! (Theil–Sen: the median of pairwise slopes, which a few spikes cannot
-//! tilt) over a window of recent samples.
+//! tilt) over a window of recent samples, read from the regime since the
+//! window's last change (a writer that ran away ten minutes ago is judged
+//! by those ten minutes, not by the hour).
 //!
 //! ```
 //! use argus_detect::exhaust::{predict, ExhaustConfig, Trend};
@@ -109,6 +111,7 @@ pub fn predict(
     if pts.len() < cfg.min_points.max(2) {
         return Ok(None);
     }
+    let pts = since_last_change(pts, cfg.min_points.max(3));
     let mut slopes = Vec::with_capacity(pts.len() * (pts.len() - 1) / 2);
     for i in 0..pts.len() {
         for j in i + 1..pts.len() {
@@ -145,6 +148,98 @@ pub fn predict(
         agreement,
         alert: eta_ms <= cfg.horizon_ms,
     }))
+}
+
+/// Residual sum of squares of a least-squares line through one stretch of
+/// points, from its sums.
+#[derive(Clone, Copy, Default)]
+struct Sums {
+    n: f64,
+    t: f64,
+    v: f64,
+    tt: f64,
+    tv: f64,
+    vv: f64,
+}
+
+impl Sums {
+    fn add(mut self, t: f64, v: f64) -> Sums {
+        self.n += 1.0;
+        self.t += t;
+        self.v += v;
+        self.tt += t * t;
+        self.tv += t * v;
+        self.vv += v * v;
+        self
+    }
+
+    fn minus(self, o: Sums) -> Sums {
+        Sums {
+            n: self.n - o.n,
+            t: self.t - o.t,
+            v: self.v - o.v,
+            tt: self.tt - o.tt,
+            tv: self.tv - o.tv,
+            vv: self.vv - o.vv,
+        }
+    }
+
+    fn rss(self) -> f64 {
+        let var_t = self.tt - self.t * self.t / self.n;
+        let cov = self.tv - self.t * self.v / self.n;
+        let var_v = self.vv - self.v * self.v / self.n;
+        let explained = if var_t > 0.0 { cov * cov / var_t } else { 0.0 };
+        (var_v - explained).max(0.0)
+    }
+}
+
+/// The points since the window's last change of regime (a runaway writer
+/// starting), so the trend is read from what the resource does now rather
+/// than averaged with what it did before. A change is the split into two
+/// separately fitted lines that the Bayesian information criterion prefers
+/// to one line (three more parameters: a slope, an intercept and the
+/// split), the older part of at least `min_len` points and the newer of at
+/// least 3, so a step (a temporary file) is placed where it is. The newer
+/// part is used once it has `min_len` points of its own; until then the
+/// whole window is (a step a few points old is not a trend). It is looked
+/// for again within the newer part.
+fn since_last_change(pts: &[(f64, f64)], min_len: usize) -> &[(f64, f64)] {
+    const NEWEST: usize = 3;
+    let mut from = 0;
+    loop {
+        let seg = &pts[from..];
+        let n = seg.len();
+        if n < min_len + NEWEST {
+            return seg;
+        }
+        let (t0, v0) = seg[0];
+        let mut prefix = Vec::with_capacity(n + 1);
+        prefix.push(Sums::default());
+        for &(t, v) in seg {
+            let last = prefix[prefix.len() - 1];
+            prefix.push(last.add(t - t0, v - v0));
+        }
+        let all = prefix[n];
+        // A floor on the residuals, so noiseless data does not split on
+        // rounding.
+        let floor = 1e-12 * (all.vv - all.v * all.v / all.n).abs() + f64::MIN_POSITIVE;
+        let one = all.rss().max(floor);
+        let mut best: Option<(usize, f64)> = None;
+        for k in min_len..=n - NEWEST {
+            let two = (prefix[k].rss() + all.minus(prefix[k]).rss()).max(floor);
+            if best.is_none_or(|b| two < b.1) {
+                best = Some((k, two));
+            }
+        }
+        let Some((k, two)) = best else {
+            return seg;
+        };
+        let nf = n as f64;
+        if nf * (one / two).ln() <= 3.0 * nf.ln() || n - k < min_len {
+            return seg;
+        }
+        from += k;
+    }
 }
 
 #[cfg(test)]
@@ -195,6 +290,35 @@ mod tests {
             None
         );
         assert!(predict(&ts, &falling[..3], &ExhaustConfig::default()).is_err());
+    }
+
+    #[test]
+    fn the_trend_is_read_from_the_regime_since_the_last_change() {
+        // 8 GB free and steady for 45 minutes, then a writer takes 100 MB a
+        // minute: 15 minutes in, the hour's trend is still mostly flat, the
+        // new regime's is not.
+        let ts: Vec<i64> = (0..60).map(|i| i * 60_000).collect();
+        let wobble = |i: i64| ((i * 37) % 11 - 5) as f64 * 4e6;
+        let v: Vec<f64> = (0..60)
+            .map(|i| 8e9 - 1e8 * (i - 45).max(0) as f64 + wobble(i))
+            .collect();
+        let cfg = ExhaustConfig {
+            limit: 0.0,
+            trend: Trend::Leaking,
+            horizon_ms: 4 * 3_600_000,
+            ..Default::default()
+        };
+        let p = predict(&ts, &v, &cfg).unwrap().unwrap();
+        assert!((p.slope_per_s * 60.0 / 1e8 + 1.0).abs() < 0.05, "{p:?}");
+        // 6.6 GB left at 100 MB a minute: about 66 minutes.
+        assert!((p.eta_ms / 60_000 - 66).abs() <= 2, "{p:?}");
+        assert!(p.alert);
+        // A temporary file three minutes old is a step, not a trend: the
+        // whole window is read, and it shows none.
+        let step: Vec<f64> = (0..60)
+            .map(|i| 8e9 - if i >= 57 { 4e9 } else { 0.0 } + wobble(i))
+            .collect();
+        assert_eq!(predict(&ts, &step, &cfg).unwrap(), None);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! fill), each evaluated every five minutes over a one-hour window with a 4-hour
 //! horizon. Counted: false alarms (alarming evaluations on series that never
 //! run out within the horizon) and the warning time before exhaustion on
-//! series that do. Run with `--nocapture` for the table.
+//! series that do, overall and by shape. Run with `--nocapture` for the
+//! table.
 
 use argus_detect::exhaust::{predict, ExhaustConfig, Trend};
 
@@ -119,6 +120,8 @@ struct Score {
     series_with_false_alarms: usize,
     missed: usize,
     lead_minutes: Vec<usize>,
+    /// Warning times by shape.
+    lead_by_shape: std::collections::BTreeMap<&'static str, Vec<usize>>,
 }
 
 fn score(shapes: &[Shape], alarm: impl Fn(&[i64], &[f64]) -> bool) -> Score {
@@ -148,7 +151,10 @@ fn score(shapes: &[Shape], alarm: impl Fn(&[i64], &[f64]) -> bool) -> Score {
         s.series_with_false_alarms += usize::from(false_minutes > 0);
         if let Some(e) = sh.empty_at {
             match first {
-                Some(f) => s.lead_minutes.push(e - f),
+                Some(f) => {
+                    s.lead_minutes.push(e - f);
+                    s.lead_by_shape.entry(sh.name).or_default().push(e - f);
+                }
                 None => s.missed += 1,
             }
         }
@@ -200,6 +206,20 @@ fn theil_sen_beside_predict_linear() {
         "false-alarm evaluations by shape: Theil–Sen {:?}, least squares {:?}",
         ts_score.by_shape, ols_score.by_shape
     );
+    let runaway = |s: &Score| median(&s.lead_by_shape["runaway writer"]);
+    println!(
+        "median warning (min) by shape: Theil–Sen {:?}, least squares {:?}",
+        ts_score
+            .lead_by_shape
+            .iter()
+            .map(|(k, v)| (k, median(v)))
+            .collect::<Vec<_>>(),
+        ols_score
+            .lead_by_shape
+            .iter()
+            .map(|(k, v)| (k, median(v)))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(ts_score.missed, 0, "every filling series is warned of");
     assert!(
         ts_score.false_alarm_minutes < ols_score.false_alarm_minutes,
@@ -208,5 +228,12 @@ fn theil_sen_beside_predict_linear() {
     assert!(
         median(&ts_score.lead_minutes) + 15 >= median(&ols_score.lead_minutes),
         "warning time at least as long, give or take a quarter hour: {ts_score:?} vs {ols_score:?}"
+    );
+    // A steady leak crosses the horizon at the same time for both; a
+    // runaway writer is seen sooner when the trend is read from the new
+    // regime rather than from an hour that is mostly the old one.
+    assert!(
+        runaway(&ts_score) >= runaway(&ols_score) + 5,
+        "earlier warning of a sudden fill: {ts_score:?} vs {ols_score:?}"
     );
 }
