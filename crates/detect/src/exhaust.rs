@@ -225,8 +225,8 @@ fn since_last_change(pts: &[(f64, f64)], min_len: usize) -> &[(f64, f64)] {
         let floor = 1e-12 * (all.vv - all.v * all.v / all.n).abs() + f64::MIN_POSITIVE;
         let one = all.rss().max(floor);
         let mut best: Option<(usize, f64)> = None;
-        for k in min_len..=n - NEWEST {
-            let two = (prefix[k].rss() + all.minus(prefix[k]).rss()).max(floor);
+        for (k, head) in prefix.iter().enumerate().take(n - NEWEST + 1).skip(min_len) {
+            let two = (head.rss() + all.minus(*head).rss()).max(floor);
             if best.is_none_or(|b| two < b.1) {
                 best = Some((k, two));
             }

@@ -226,7 +226,7 @@ impl ClusterModel {
 
     /// [`ClusterModel::fit`] on retraining. In a class seen on one day of
     /// the window, a bin whose own points are too few or mostly flagged as
-    /// anomalous (see [`WEAK_SHARE`]) keeps what `previous` knew of that
+    /// anomalous (its weight under a quarter of the class's typical bin's) keeps what `previous` knew of that
     /// phase of that class: one incident on the only Sunday of the window
     /// does not become the Sunday profile, nor (through it) the month
     /// start's share. A month share's phase with no points of its own takes
