@@ -195,51 +195,59 @@ impl Sums {
 
 /// The points since the window's last change of regime (a runaway writer
 /// starting), so the trend is read from what the resource does now rather
-/// than averaged with what it did before. A change is the split into two
-/// separately fitted lines that the Bayesian information criterion prefers
-/// to one line (three more parameters: a slope, an intercept and the
-/// split), the older part of at least `min_len` points and the newer of at
-/// least 3, so a step (a temporary file) is placed where it is. The newer
-/// part is used once it has `min_len` points of its own; until then the
-/// whole window is (a step a few points old is not a trend). It is looked
-/// for again within the newer part.
+/// than averaged with what it did before.
+///
+/// A change is the split into two separately fitted lines that the
+/// Bayesian information criterion prefers to one line (three more
+/// parameters: a slope, an intercept and the split), the older part of at
+/// least `min_len` points and the newer of at least 3, so a step (a
+/// temporary file) is placed where it is. It counts only when the time
+/// before it was one regime itself (no split within it, its sides of 3
+/// points or more): a resource that churns (a spool filling and emptying
+/// every few minutes) has no regime its last minutes could stand for. The
+/// newer part is used once it has `min_len` points of its own; until then
+/// the whole window is (a step a few points old is not a trend).
 fn since_last_change(pts: &[(f64, f64)], min_len: usize) -> &[(f64, f64)] {
-    const NEWEST: usize = 3;
-    let mut from = 0;
-    loop {
-        let seg = &pts[from..];
-        let n = seg.len();
-        if n < min_len + NEWEST {
-            return seg;
-        }
-        let (t0, v0) = seg[0];
-        let mut prefix = Vec::with_capacity(n + 1);
-        prefix.push(Sums::default());
-        for &(t, v) in seg {
-            let last = prefix[prefix.len() - 1];
-            prefix.push(last.add(t - t0, v - v0));
-        }
-        let all = prefix[n];
-        // A floor on the residuals, so noiseless data does not split on
-        // rounding.
-        let floor = 1e-12 * (all.vv - all.v * all.v / all.n).abs() + f64::MIN_POSITIVE;
-        let one = all.rss().max(floor);
-        let mut best: Option<(usize, f64)> = None;
-        for (k, head) in prefix.iter().enumerate().take(n - NEWEST + 1).skip(min_len) {
-            let two = (head.rss() + all.minus(*head).rss()).max(floor);
-            if best.is_none_or(|b| two < b.1) {
-                best = Some((k, two));
-            }
-        }
-        let Some((k, two)) = best else {
-            return seg;
-        };
-        let nf = n as f64;
-        if nf * (one / two).ln() <= 3.0 * nf.ln() || n - k < min_len {
-            return seg;
-        }
-        from += k;
+    match change(pts, min_len) {
+        Some(k) if pts.len() - k >= min_len && change(&pts[..k], NEWEST).is_none() => &pts[k..],
+        _ => pts,
     }
+}
+
+/// The fewest points a line is fitted to on the newer side of a split.
+const NEWEST: usize = 3;
+
+/// Where `seg` splits best into two lines, the older of at least `min_old`
+/// points, when the split is worth its parameters (see
+/// [`since_last_change`]).
+fn change(seg: &[(f64, f64)], min_old: usize) -> Option<usize> {
+    let min_len = min_old;
+    let n = seg.len();
+    if n < min_len + NEWEST {
+        return None;
+    }
+    let (t0, v0) = seg[0];
+    let mut prefix = Vec::with_capacity(n + 1);
+    prefix.push(Sums::default());
+    for &(t, v) in seg {
+        let last = prefix[prefix.len() - 1];
+        prefix.push(last.add(t - t0, v - v0));
+    }
+    let all = prefix[n];
+    // A floor on the residuals, so noiseless data does not split on
+    // rounding.
+    let floor = 1e-12 * (all.vv - all.v * all.v / all.n).abs() + f64::MIN_POSITIVE;
+    let one = all.rss().max(floor);
+    let mut best: Option<(usize, f64)> = None;
+    for (k, head) in prefix.iter().enumerate().take(n - NEWEST + 1).skip(min_len) {
+        let two = (head.rss() + all.minus(*head).rss()).max(floor);
+        if best.is_none_or(|b| two < b.1) {
+            best = Some((k, two));
+        }
+    }
+    let (k, two) = best?;
+    let nf = n as f64;
+    (nf * (one / two).ln() > 3.0 * nf.ln()).then_some(k)
 }
 
 #[cfg(test)]

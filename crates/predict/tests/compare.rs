@@ -1,7 +1,7 @@
 //! Exhaustion prediction beside `predict_linear` on the same data: a family
 //! of filesystem shapes, generated here (steady leaks of several rates with
-//! noise, steady use with temporary files, log rotation saw-tooth, a sudden
-//! fill), each evaluated every five minutes over a one-hour window with a 4-hour
+//! noise, steady use with temporary files, log rotation saw-tooth, a spool
+//! that churns, a sudden fill), each evaluated every five minutes over a one-hour window with a 4-hour
 //! horizon. Counted: false alarms (alarming evaluations on series that never
 //! run out within the horizon) and the warning time before exhaustion on
 //! series that do, overall and by shape. Run with `--nocapture` for the
@@ -73,6 +73,22 @@ fn family() -> Vec<Shape> {
             .collect();
         out.push(Shape {
             name: "log rotation",
+            free,
+            empty_at: None,
+        });
+        // Churn: a cache or spool that fills and empties by 0.3–1 GB every
+        // 6–20 minutes around 3–8 GB free, never running out.
+        let base = (3.0 + 5.0 * r.next()) * GB;
+        let amp = (0.3 + 0.7 * r.next()) * GB;
+        let period = 6.0 + 14.0 * r.next();
+        let free: Vec<f64> = (0..minutes)
+            .map(|m| {
+                let phase = (m as f64 / period).fract();
+                base - amp * phase + (r.next() - 0.5) * 1e8
+            })
+            .collect();
+        out.push(Shape {
+            name: "churn",
             free,
             empty_at: None,
         });
