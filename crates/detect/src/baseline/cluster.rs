@@ -84,8 +84,8 @@ pub struct MonthFactor {
     /// Days it was learned from.
     pub days: u32,
     /// Per phase bin, whether the share is unknown: the days it was learned
-    /// from held none of that phase, or only points flagged as anomalous.
-    /// Empty when every bin is known.
+    /// from held no point of that phase (a day seen only in part), and no
+    /// earlier model knew it. Empty when every bin is known.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unknown: Vec<bool>,
 }
@@ -116,7 +116,12 @@ impl MonthFactor {
                 self.unknown[b] = false;
             }
         }
-        if !self.unknown.iter().any(|u| *u) {
+        self.tidy();
+    }
+
+    /// Empties `unknown` when every bin is known.
+    fn tidy(&mut self) {
+        if !self.unknown.contains(&true) {
             self.unknown.clear();
         }
     }
@@ -226,11 +231,12 @@ impl ClusterModel {
 
     /// [`ClusterModel::fit`] on retraining. In a class seen on one day of
     /// the window, a bin whose own points are too few or mostly flagged as
-    /// anomalous (its weight under a quarter of the class's typical bin's) keeps what `previous` knew of that
-    /// phase of that class: one incident on the only Sunday of the window
-    /// does not become the Sunday profile, nor (through it) the month
-    /// start's share. A month share's phase with no points of its own takes
-    /// `previous`'s, or is unknown (judged against the envelope).
+    /// anomalous (its weight under a quarter of the class's typical bin's)
+    /// keeps what `previous` knew of that phase of that class: one incident
+    /// on the only Sunday of the window does not become the Sunday profile,
+    /// nor (through it) the month start's share. A month share's phase with
+    /// no points of its own takes `previous`'s, or is unknown (judged
+    /// against the envelope).
     pub fn fit_after(
         data: &TrainData<'_>,
         calendar: CalendarSpec,
@@ -284,12 +290,10 @@ impl ClusterModel {
             let prev = previous
                 .filter(|_| seen == 1)
                 .and_then(|m| m.resolved(class));
-            if let Some(prev) = prev {
-                if prev.bins.len() == p.bins.len() {
-                    for (b, w) in p.bins.iter_mut().zip(&weak).enumerate() {
-                        if *w.1 {
-                            *w.0 = prev.bins[b];
-                        }
+            if let Some(prev) = prev.filter(|q| q.bins.len() == p.bins.len()) {
+                for ((bin, old), is_weak) in p.bins.iter_mut().zip(&prev.bins).zip(&weak) {
+                    if *is_weak {
+                        *bin = *old;
                     }
                 }
             }
@@ -357,11 +361,9 @@ impl ClusterModel {
             if let Some(prev) = previous.and_then(|m| m.factors.iter().find(|g| g.class == class)) {
                 f.fill_from(prev);
             }
-            if !f.unknown.is_empty() && f.unknown.iter().all(|u| *u) {
+            f.tidy();
+            if !f.unknown.is_empty() && !f.unknown.contains(&false) {
                 continue; // nothing known at all
-            }
-            if !f.unknown.iter().any(|u| *u) {
-                f.unknown.clear();
             }
             m.factors.push(f);
         }
