@@ -190,3 +190,23 @@ fn a_month_start_seen_in_part_leaves_its_other_phases_unknown() {
     let b = m.band(days_from_civil(2024, 3, 1) * DAY_MS + noon(), &st);
     assert!((b.expected - 61.0).abs() < 3.0 && b.lower > 30.0, "{b:?}");
 }
+
+/// A month share saved before shares could have unknown phases reads back
+/// with every phase known, and one with none unknown is saved as before.
+#[test]
+fn month_shares_from_older_model_files_read_as_known() {
+    let old = r#"{"class":"month_start","ratios":{"period_ms":86400000,"bin_ms":43200000,"bins":[[1.5,1.5,1.5],[1.5,1.5,1.5]]},"days":1}"#;
+    let f: MonthFactor = serde_json::from_str(old).unwrap();
+    assert!(f.unknown.is_empty());
+    assert_eq!(f.ratio_at(noon()), Some(1.5));
+    let again = serde_json::to_string(&f).unwrap();
+    assert!(!again.contains("unknown"), "{again}");
+    let partial = MonthFactor {
+        unknown: vec![false, true],
+        ..f
+    };
+    let back: MonthFactor =
+        serde_json::from_str(&serde_json::to_string(&partial).unwrap()).unwrap();
+    assert_eq!(back, partial);
+    assert_eq!(back.ratio_at(noon()), None);
+}
