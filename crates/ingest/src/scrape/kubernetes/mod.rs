@@ -6,7 +6,8 @@
 //! (an Argus key, default `30s`) and, between lists, watches them
 //! (`?watch=1&resourceVersion=...`), so changes show at once, as with
 //! Prometheus's informers. A failed list keeps the last targets and is
-//! logged; a failed watch waits for the next list. Without `api_server`, the
+//! logged; a watch whose connection fails is retried a few times, and one
+//! the API server refuses waits for the next list. Without `api_server`, the
 //! cluster Argus runs in is used (`KUBERNETES_SERVICE_HOST`/`_PORT` and the
 //! service account's token and CA certificate), or the current context of
 //! `kubeconfig_file`.

@@ -2,7 +2,8 @@
 //! role needs, publish the target groups, then watch each list from its
 //! `resourceVersion` and publish every change at once, until the next list
 //! (every `refresh_interval`). A failed list keeps the last targets; a watch
-//! that fails or ends waits for the next list.
+//! the server ends is resumed where it stopped; one whose connection fails is
+//! retried a few times; one the server refuses waits for the next list.
 
 use super::api::{Api, Event, KubernetesSdError, Listed, Query};
 use super::{build, list_all, KubernetesSdConfig};
@@ -17,6 +18,12 @@ use tokio::time::Instant;
 /// rebuilt: at most one rebuild a second in a busy cluster (Prometheus
 /// throttles its discovery updates to one every 5 seconds).
 const SETTLE: Duration = Duration::from_secs(1);
+
+/// Transport failures in a row a watch retries (after 1, 2 and 4 s)
+/// before it waits for the next list. An error the API server answers
+/// (an expired `resourceVersion`, a refused request) is not retried: the
+/// next list starts afresh.
+const WATCH_RETRIES: u32 = 3;
 
 const YEAR: Duration = Duration::from_secs(365 * 86400);
 
@@ -113,28 +120,50 @@ async fn watch_until<F: AppenderFactory>(
         let job = job_name.to_string();
         watches.spawn(async move {
             let mut rv = rv;
+            // Transport failures in a row (a reused connection the server
+            // had closed, a brief network fault): retried with a growing
+            // pause, as client-go's reflector does, before the watch waits
+            // for the next list.
+            let mut failures = 0u32;
             loop {
                 let started = Instant::now();
                 let left = until.saturating_duration_since(started);
                 if left.is_zero() {
                     return;
                 }
+                let mut got = false;
                 let res = async {
                     let mut w = api.watch(&q, &rv, left).await?;
-                    while let Some(ev) = w.next().await? {
+                    loop {
+                        let ev = w.next().await;
+                        // Events already read are kept: a later failure
+                        // resumes after them.
+                        rv = w.resource_version().to_string();
+                        let Some(ev) = ev? else { break };
+                        got = true;
                         if tx.send((i, ev)).await.is_err() {
                             return Ok(true);
                         }
                     }
-                    rv = w.resource_version().to_string();
                     Ok::<bool, KubernetesSdError>(false)
                 }
                 .await;
+                if got {
+                    failures = 0;
+                }
                 match res {
                     Ok(true) => return,
                     // The server ended the watch: resume where it stopped,
                     // not in a tight loop.
-                    Ok(false) => tokio::time::sleep_until(started + Duration::from_secs(1)).await,
+                    Ok(false) => {
+                        failures = 0;
+                        tokio::time::sleep_until(started + Duration::from_secs(1)).await
+                    }
+                    Err(e @ KubernetesSdError::Request { .. }) if failures < WATCH_RETRIES => {
+                        failures += 1;
+                        tracing::debug!(job = %job, resource = q.resource, error = %e, attempt = failures, "Kubernetes watch failed; retrying.");
+                        tokio::time::sleep(Duration::from_secs(1 << (failures - 1))).await;
+                    }
                     Err(e) => {
                         tracing::debug!(job = %job, resource = q.resource, error = %e, "Kubernetes watch ended; changes wait for the next list.");
                         return;
