@@ -91,7 +91,7 @@ async fn retries_500_twice_then_delivers_once_through_the_runner() {
     let task = tokio::spawn(runner.run(async {
         let _ = rx.await;
     }));
-    for _ in 0..200 {
+    for _ in 0..1500 {
         if seen.lock().unwrap().iter().any(|(s, _)| *s == 200) {
             break;
         }

@@ -164,7 +164,7 @@ async fn survives_receiver_errors_and_a_restart_without_loss() {
     rx.fail_with.store(400, Ordering::Relaxed);
     push(&db, 301, 10);
     let m = rw.metrics()[0].1.clone();
-    for _ in 0..200 {
+    for _ in 0..600 {
         if m.samples_failed.load(Ordering::Relaxed) >= 100 {
             break;
         }

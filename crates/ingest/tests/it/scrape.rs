@@ -40,7 +40,7 @@ async fn serve() -> (String, Served) {
 }
 
 async fn wait_for(recs: &Arc<Mutex<Vec<Rec>>>, what: &str, f: impl Fn(&Rec) -> bool) {
-    for _ in 0..100 {
+    for _ in 0..300 {
         if recs.lock().iter().any(&f) {
             return;
         }
@@ -51,7 +51,7 @@ async fn wait_for(recs: &Arc<Mutex<Vec<Rec>>>, what: &str, f: impl Fn(&Rec) -> b
 
 /// Waits until the health-change counter reaches `n`, and checks it does not pass it.
 async fn wait_changes(rx: &tokio::sync::watch::Receiver<u64>, n: u64) {
-    for _ in 0..100 {
+    for _ in 0..750 {
         if *rx.borrow() >= n {
             break;
         }
@@ -159,7 +159,7 @@ async fn file_sd_adds_and_removes_targets() {
         format!(r#"[{{"targets": ["{addr}"], "labels": {{"team": "a", "__meta_zone": "b"}}}}]"#),
     )
     .unwrap();
-    for _ in 0..100 {
+    for _ in 0..750 {
         if m.targets()[0].discovered_labels.get("__meta_zone") == Some("b") {
             break;
         }
@@ -170,7 +170,7 @@ async fn file_sd_adds_and_removes_targets() {
     assert_eq!(t.labels.get("__meta_zone"), None);
     assert_eq!(m.targets().len(), 1);
     std::fs::write(&file, "[]").unwrap();
-    for _ in 0..100 {
+    for _ in 0..750 {
         if m.targets().is_empty() {
             break;
         }

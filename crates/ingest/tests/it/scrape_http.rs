@@ -58,7 +58,7 @@ async fn serve(body: &str) -> (String, Seen) {
 }
 
 async fn wait_up(m: &ScrapeManager<VecFactory>) -> argus_ingest::scrape::TargetStatus {
-    for _ in 0..100 {
+    for _ in 0..500 {
         if let Some(t) = m.targets().into_iter().next() {
             if t.health != Health::Unknown {
                 return t;
@@ -265,7 +265,7 @@ async fn http_sd_finds_targets_and_keeps_them_when_it_fails() {
     assert_eq!(m.targets().len(), 1);
     // It answers no groups: the target goes.
     *groups.lock() = (200, "[]".into());
-    for _ in 0..100 {
+    for _ in 0..500 {
         if m.targets().is_empty() {
             break;
         }

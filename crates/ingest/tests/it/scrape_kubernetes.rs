@@ -554,7 +554,7 @@ relabel_configs:
     .unwrap();
     m.apply(vec![cfg]).unwrap();
     let mut up = None;
-    for _ in 0..150 {
+    for _ in 0..500 {
         if let Some(t) = m.targets().into_iter().find(|t| t.health == Health::Up) {
             up = Some(t);
             break;
@@ -579,18 +579,25 @@ relabel_configs:
         .any(|r| get(r, "__name__") == Some("m") && get(r, "pod") == Some("web-7d9f8c6b5d-x2x7k")));
     // The API server fails: the target stays.
     *fake.status.lock() = 500;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let failed = || {
+        m.discovery_errors()
+            .get("kubernetes-pods")
+            .is_some_and(|e| e.iter().any(|e| e.contains("HTTP status 500")))
+    };
+    for _ in 0..500 {
+        if failed() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert!(failed());
     assert_eq!(m.targets().len(), 1);
-    assert!(m
-        .discovery_errors()
-        .get("kubernetes-pods")
-        .is_some_and(|e| e.iter().any(|e| e.contains("HTTP status 500"))));
     // The pod goes away: so does the target.
     *fake.status.lock() = 200;
     fake.lists
         .lock()
         .insert("pods".into(), r#"{"kind":"PodList","items":[]}"#.into());
-    for _ in 0..100 {
+    for _ in 0..500 {
         if m.targets().is_empty() {
             break;
         }

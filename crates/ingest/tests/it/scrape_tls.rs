@@ -71,7 +71,7 @@ async fn scrape(port: u16, tls: &str) -> TargetStatus {
     ))
     .unwrap();
     m.apply(vec![cfg]).unwrap();
-    for _ in 0..100 {
+    for _ in 0..500 {
         if let Some(t) = m.targets().into_iter().next() {
             if t.health != Health::Unknown {
                 m.shutdown().await;
