@@ -13,7 +13,7 @@
 //! ```
 
 use crate::EvalError;
-use argus_rca::md::{localize, parse_case, Element, Settings};
+use argus_rca::md::{localize, parse_case, Case, Element, Leaf, Settings};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -83,6 +83,74 @@ pub fn score(predicted: &str, truth: &str) -> Counts {
         fp: p.len() - tp,
         fn_: t.len() - tp,
     }
+}
+
+/// Whether `leaf` (its values in `dims`' order) lies under `e`.
+fn covers(e: &Element, dims: &[String], leaf: &Leaf) -> bool {
+    e.parts.iter().all(|(d, v)| {
+        dims.iter()
+            .position(|x| x == d)
+            .is_some_and(|j| leaf.values[j] == *v)
+    })
+}
+
+/// The relative deviation the search reads, `2(a − e)/(|a| + |e|)`; `None`
+/// for a leaf where both are 0.
+fn rel(leaf: &Leaf) -> Option<f64> {
+    let m = (leaf.actual.abs() + leaf.expected.abs()) / 2.0;
+    (m > 0.0).then(|| (leaf.actual - leaf.expected) / m)
+}
+
+/// For each true element the answer missed: how many leaves it has, their
+/// mean relative deviation in units of the case's noise, and, for a single
+/// leaf, whether some leaf outside every true element deviates as much (no
+/// method that reads the leaves alone could then tell it from the noise).
+pub fn missed_detail(case: &Case, answer: &str, truth: &str, noise: f64) -> Vec<String> {
+    let got = elements(answer);
+    let wanted: Vec<Element> = truth
+        .split(';')
+        .filter_map(|s| Element::parse(s).ok())
+        .collect();
+    if noise <= 0.0 {
+        return Vec::new();
+    }
+    let largest_normal = case
+        .leaves
+        .iter()
+        .filter(|l| !wanted.iter().any(|e| covers(e, &case.dims, l)))
+        .filter_map(rel)
+        .fold(0.0f64, |m, x| m.max(x.abs()))
+        / noise;
+    let mut out = Vec::new();
+    for e in wanted.iter().filter(|e| !got.contains(&e.to_string())) {
+        let x: Vec<f64> = case
+            .leaves
+            .iter()
+            .filter(|l| covers(e, &case.dims, l))
+            .filter_map(rel)
+            .collect();
+        if x.is_empty() {
+            out.push(format!("missed {e}: no leaf with a value"));
+            continue;
+        }
+        let z = x.iter().sum::<f64>() / x.len() as f64 / noise;
+        let mut line = format!(
+            "missed {e}: {} leaves, mean deviation {z:.1} noise",
+            x.len()
+        );
+        if x.len() == 1 {
+            line = format!(
+                "missed {e}: 1 leaf, deviation {z:.1} noise; the largest normal leaf's {largest_normal:.1}{}",
+                if z.abs() <= largest_normal {
+                    " (no larger than the noise's own extremes)"
+                } else {
+                    ""
+                }
+            );
+        }
+        out.push(line);
+    }
+    out
 }
 
 fn read_case(path: &Path) -> Result<String, EvalError> {
@@ -221,6 +289,9 @@ pub fn run(opts: &RcaOptions, w: &mut dyn Write) -> Result<RcaReport, EvalError>
                     found.noise
                 )
                 .map_err(EvalError::io("cannot write the report"))?;
+                for line in missed_detail(&parsed, &answer, want, found.noise) {
+                    writeln!(w, "    {line}").map_err(EvalError::io("cannot write the report"))?;
+                }
             }
             counts.add(c);
         }
@@ -262,4 +333,46 @@ pub fn run(opts: &RcaOptions, w: &mut dyn Write) -> Result<RcaReport, EvalError>
         .map_err(EvalError::io("cannot write the report"))?;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(rows: &[(&str, &str, f64, f64)]) -> Case {
+        Case {
+            dims: vec!["a".into(), "b".into()],
+            leaves: rows
+                .iter()
+                .map(|&(a, b, act, exp)| Leaf::new(vec![a.into(), b.into()], act, exp))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_missed_leaf_is_compared_with_the_largest_normal_one() {
+        // Noise 0.1; the normal leaf a2/b2 deviates by 0.5 (5 noise), the
+        // missed leaf a1/b1 by 0.2 (2 noise), the missed a3/b1 by 1 (10).
+        let c = case(&[
+            ("a1", "b1", 110.0, 90.0),
+            ("a1", "b2", 100.0, 100.0),
+            ("a2", "b2", 125.0, 75.0),
+            ("a3", "b1", 150.0, 50.0),
+            ("a3", "b2", 0.0, 0.0),
+        ]);
+        let lines = missed_detail(&c, "", "a=a1&b=b1;b=b1&a=a3", 0.1);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].starts_with("missed a=a1&b=b1: 1 leaf, deviation 2.0 noise; the largest normal leaf's 5.0 (no larger"), "{}", lines[0]);
+        assert!(
+            lines[1].starts_with(
+                "missed a=a3&b=b1: 1 leaf, deviation 10.0 noise; the largest normal leaf's 5.0"
+            ),
+            "{}",
+            lines[1]
+        );
+        assert!(!lines[1].contains("no larger"), "{}", lines[1]);
+        // A found element is not listed; a larger element reports its mean.
+        let lines = missed_detail(&c, "a=a3&b=b1", "a=a1;a=a3&b=b1", 0.1);
+        assert_eq!(lines, ["missed a=a1: 2 leaves, mean deviation 1.0 noise"]);
+    }
 }
