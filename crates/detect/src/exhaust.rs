@@ -70,7 +70,8 @@ impl Default for ExhaustConfig {
 pub struct Exhaustion {
     /// Slope, units per second.
     pub slope_per_s: f64,
-    /// Fitted value at the last sample.
+    /// The level at the last sample: the fitted line's, or the level the
+    /// newest samples stand at when they gave capacity back.
     pub current: f64,
     /// Time from the last sample to the limit, ms (0 if already there).
     pub eta_ms: i64,
@@ -136,7 +137,11 @@ pub fn predict(
     let mut icpt: Vec<f64> = pts.iter().map(|(t, v)| v - slope * t).collect();
     let b = median(&mut icpt);
     let (t_last, _) = pts[pts.len() - 1];
-    let current = b + slope * t_last;
+    let fitted = b + slope * t_last;
+    let current = match given_back(pts, slope, b, cfg.trend) {
+        Some(level) => level + slope * t_last,
+        None => fitted,
+    };
     let eta_s = ((cfg.limit - current) / slope).max(0.0);
     let eta_ms = (eta_s * 1000.0).min(i64::MAX as f64 / 2.0) as i64;
     let at_ms = (t_last * 1000.0) as i64 + eta_ms;
@@ -148,6 +153,41 @@ pub fn predict(
         agreement,
         alert: eta_ms <= cfg.horizon_ms,
     }))
+}
+
+/// How far beyond the window's typical residual (its median absolute
+/// residual from the fitted line) the newest points must lie, away from the
+/// limit, to count as capacity given back.
+const GIVEN_BACK: f64 = 6.0;
+
+/// When the newest points lie further from the limit than the fitted line,
+/// by more than [`GIVEN_BACK`] typical residuals each (a log rotated, a
+/// cache emptied, a temporary file deleted, a restart that freed memory),
+/// the level they stand at (the median of their intercepts under the same
+/// slope); `None` otherwise. A release counts at once, since it can only
+/// postpone the exhaustion; a move towards the limit waits until it is a
+/// regime of its own ([`since_last_change`]), so a step a few points old
+/// raises no alarm. The newest points may be at most a third of the window.
+fn given_back(pts: &[(f64, f64)], slope: f64, b: f64, trend: Trend) -> Option<f64> {
+    let away = |r: f64| match trend {
+        Trend::Filling => -r,
+        Trend::Leaking => r,
+    };
+    let resid: Vec<f64> = pts.iter().map(|(t, v)| v - (b + slope * t)).collect();
+    let mut abs: Vec<f64> = resid.iter().map(|r| r.abs()).collect();
+    let scale = median(&mut abs);
+    // A floor, so noiseless data does not read rounding as a release.
+    let size = pts.iter().fold(0.0f64, |m, p| m.max(p.1.abs()));
+    let bar = (GIVEN_BACK * scale).max(1e-9 * size);
+    let run = resid.iter().rev().take_while(|&&r| away(r) > bar).count();
+    if run == 0 || 3 * run > pts.len() {
+        return None;
+    }
+    let mut icpt: Vec<f64> = pts[pts.len() - run..]
+        .iter()
+        .map(|(t, v)| v - slope * t)
+        .collect();
+    Some(median(&mut icpt))
 }
 
 /// The running sums of a stretch of points, from which the residual sum
@@ -349,6 +389,67 @@ mod tests {
             "{:?}",
             predict(&ts, &v, &cfg)
         );
+    }
+
+    #[test]
+    fn capacity_given_back_counts_at_once() {
+        // Logs take 1 GB an hour from 4 GB free and are rotated back to
+        // 6 GB: one minute and five minutes after the rotation, the level is
+        // 6 GB (6 hours at that rate), not the 3 GB the hour's line ends at.
+        let ts: Vec<i64> = (0..60).map(|i| i * 60_000).collect();
+        let wobble = |i: i64| ((i * 37) % 11 - 5) as f64 * 4e6;
+        let cfg = ExhaustConfig {
+            limit: 0.0,
+            trend: Trend::Leaking,
+            horizon_ms: 4 * 3_600_000,
+            ..Default::default()
+        };
+        for fresh in [1, 5] {
+            let v: Vec<f64> = (0..60)
+                .map(|i| {
+                    let from_rotation = i - (60 - fresh);
+                    let level = if from_rotation >= 0 {
+                        6e9 - from_rotation as f64 * 1e9 / 60.0
+                    } else {
+                        4e9 - i as f64 * 1e9 / 60.0
+                    };
+                    level + wobble(i)
+                })
+                .collect();
+            let p = predict(&ts, &v, &cfg).unwrap().unwrap();
+            assert!(!p.alert, "{fresh} minutes after: {p:?}");
+            assert!((p.current - 6e9).abs() < 1e8, "{p:?}");
+            assert!((p.eta_ms / 60_000 - 360).abs() <= 15, "{p:?}");
+        }
+        // Without the rotation the same hour ends at 3 GB: an alert.
+        let v: Vec<f64> = (0..60)
+            .map(|i| 4e9 - i as f64 * 1e9 / 60.0 + wobble(i))
+            .collect();
+        let p = predict(&ts, &v, &cfg).unwrap().unwrap();
+        assert!(p.alert && (p.current - 3.02e9).abs() < 1e8, "{p:?}");
+        // A filling resource gives back by falling: memory freed by a
+        // restart two minutes ago.
+        let cfg = ExhaustConfig {
+            limit: 100.0,
+            trend: Trend::Filling,
+            horizon_ms: 4 * 3_600_000,
+            ..Default::default()
+        };
+        let leak = |i: i64| 60.0 + i as f64 * 0.25 + wobble(i) / 1e9;
+        let v: Vec<f64> = (0..60).map(leak).collect();
+        let p = predict(&ts, &v, &cfg).unwrap().unwrap();
+        assert!(p.alert, "{p:?}");
+        let v: Vec<f64> = (0..60)
+            .map(|i| {
+                if i >= 58 {
+                    30.0 + (i - 58) as f64 * 0.25
+                } else {
+                    leak(i)
+                }
+            })
+            .collect();
+        let p = predict(&ts, &v, &cfg).unwrap().unwrap();
+        assert!((p.current - 30.25).abs() < 0.5 && !p.alert, "{p:?}");
     }
 
     #[test]
