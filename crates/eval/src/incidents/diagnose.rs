@@ -363,6 +363,35 @@ pub fn diagnose(
             }
             _ => "no root".to_string(),
         };
+        // What the named root's alerts in the incident were, and whose.
+        let ex = d.examples.entry(format!("root: {key}")).or_default();
+        if ex.len() < 6 {
+            if let Some(inc) = incidents.get(p) {
+                let named_alerts: Vec<String> = alerts
+                    .iter()
+                    .filter(|a| a.firing && inc.alerts.contains(&a.line))
+                    .filter(|a| {
+                        let e = book.resolve(&a.labels);
+                        (named.service.is_some() && e.service == named.service)
+                            || (named.service.is_none()
+                                && named.node.is_some()
+                                && e.node.as_deref().map(super::machine)
+                                    == named.node.as_deref().map(super::machine))
+                    })
+                    .map(|a| {
+                        let group = by_line.get(&a.line).map_or("?", |t| t.group.as_str());
+                        format!("{} ({group})", a.labels.get("alertname").unwrap_or("?"))
+                    })
+                    .take(4)
+                    .collect();
+                ex.push(format!(
+                    "{g}: true root {:?}, named {:?}/{:?} from {named_alerts:?}",
+                    t.root.service.as_deref().or(t.root.node.as_deref()),
+                    named.service,
+                    named.node
+                ));
+            }
+        }
         *d.roots.entry(key).or_default() += 1.0;
     }
     d
