@@ -492,7 +492,7 @@ pub struct RcaTopologyArgs {
     /// edge_weight, min_baseline_points, recent_points, relative_floor,
     /// family_floor, second_weight, anomalous_z, downstream_ratio,
     /// downstream_penalty, downstream_depth, unreachable_penalty, kind_share,
-    /// path_penalty, path_z, onset_share, resource_weight, history_points.
+    /// path_penalty, path_z, onset_share, resource_weight, entry_kind_weight, history_points.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
 }

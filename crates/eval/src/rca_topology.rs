@@ -110,6 +110,7 @@ pub fn settings(overrides: &[String]) -> Result<Settings> {
             "path_z" => s.path_z = v,
             "history_points" => s.history_points = v as usize,
             "resource_weight" => s.resource_weight = v,
+            "entry_kind_weight" => s.entry_kind_weight = v,
             other => {
                 return Err(TopologyEvalError::Setting(format!(
                     "{o}: no numeric setting named {other}"

@@ -140,11 +140,9 @@ impl IncidentService {
         };
         let ranker = self.shared.ranker.lock().clone();
         let log_anomalies = crate::suspects::log_anomalies(&inc.alerts);
-        let entry = inc
-            .alerts
-            .iter()
-            .min_by_key(|a| a.starts_at_ms)
-            .and_then(|a| a.entities.service.clone());
+        let first = inc.alerts.iter().min_by_key(|a| a.starts_at_ms);
+        let entry = first.and_then(|a| a.entities.service.clone());
+        let entry_metric = first.and_then(|a| a.labels.get("alertname").cloned());
         let (moves, changes, suspects) =
             tokio::task::spawn_blocking(move || -> Result<_, SourceError> {
                 let changes = match &changes_src {
@@ -187,6 +185,7 @@ impl IncidentService {
                             series: &series,
                             start_ms: start,
                             entry: entry.as_deref(),
+                            entry_metric: entry_metric.as_deref(),
                             edges: &edges,
                         });
                         s.truncate(MAX_SUSPECTS);

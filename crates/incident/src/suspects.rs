@@ -25,7 +25,7 @@
 //!     labels: argus_model::Labels::from_pairs(&[("__name__", "cpu"), ("service", "db")]),
 //!     samples: vec![(0, 1.0)],
 //! };
-//! let input = RankInput { series: &[s], start_ms: 0, entry: None, edges: &[] };
+//! let input = RankInput { series: &[s], start_ms: 0, entry: None, entry_metric: None, edges: &[] };
 //! assert_eq!(Loudest.rank(&input)[0].service, "db");
 //! ```
 
@@ -65,6 +65,9 @@ pub struct RankInput<'a> {
     pub start_ms: i64,
     /// The service whose alert came first, if its labels name one.
     pub entry: Option<&'a str>,
+    /// The name of that first alert (`HighErrorRate`), if any: the kind of
+    /// symptom the incident was seen by.
+    pub entry_metric: Option<&'a str>,
     /// The call graph, `(caller, callee)`.
     pub edges: &'a [(String, String)],
 }

@@ -192,9 +192,9 @@ impl argus_incident::suspects::SuspectRanker for TopologyRanker {
                 .collect(),
             normal: Vec::new(),
             start_ms: input.start_ms,
-            entry: input.entry.map(|s| Entry {
-                service: Some(s.to_string()),
-                metric: None,
+            entry: (input.entry.is_some() || input.entry_metric.is_some()).then(|| Entry {
+                service: input.entry.map(str::to_string),
+                metric: input.entry_metric.map(str::to_string),
             }),
             edges: input.edges.to_vec(),
         };

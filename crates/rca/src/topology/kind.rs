@@ -98,10 +98,19 @@ const NETWORK: &[&str] = &[
     "throughput",
 ];
 
-/// Classifies a family name.
+/// Classifies a family name (or an alert's: `HighErrorRate` is split into
+/// words at its capitals).
 pub(crate) fn signal_of(family: &str) -> Signal {
-    let lower = family.to_ascii_lowercase();
-    let words: Vec<&str> = lower
+    let mut spaced = String::with_capacity(family.len() + 8);
+    let mut prev_lower = false;
+    for c in family.chars() {
+        if c.is_ascii_uppercase() && prev_lower {
+            spaced.push(' ');
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        spaced.push(c.to_ascii_lowercase());
+    }
+    let words: Vec<&str> = spaced
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| !w.is_empty())
         .collect();
@@ -150,6 +159,11 @@ mod tests {
             Signal::Network
         );
         assert_eq!(signal_of("something_else"), Signal::Other);
+        // Alert names are split at their capitals.
+        assert_eq!(signal_of("HighErrorRate"), Signal::Errors);
+        assert_eq!(signal_of("HighLatency"), Signal::Network);
+        assert_eq!(signal_of("KubePodCPUThrottling"), Signal::Cpu);
+        assert_eq!(signal_of("ServiceDown"), Signal::Other);
         // "mem" as a word, not as a substring of another word.
         assert_eq!(signal_of("member_count"), Signal::Other);
         assert_eq!(Kind::Network.to_string(), "network");

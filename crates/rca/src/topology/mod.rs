@@ -32,7 +32,10 @@
 //!    variance does not turn a tiny blip into a huge score.
 //! 3. **Per service.** The best series, plus [`Settings::second_weight`] times
 //!    the second best: a service is as anomalous as its clearest metric, not
-//!    as its number of metrics.
+//!    as its number of metrics. When the entry's metric is of the error kind
+//!    (the incident was seen by failing requests), a service's latency and
+//!    traffic series count at [`Settings::entry_kind_weight`] (0): only its
+//!    errors and its cpu and memory say whether it caused the failures.
 //! 4. **Graph.** A moving service with a callee (up to
 //!    [`Settings::downstream_depth`] hops, through nodes without metrics) that
 //!    moved about as much is more likely a victim than the root, so its score
@@ -92,7 +95,7 @@ pub use kind::Kind;
 
 use argus_model::Labels;
 use graph::Graph;
-use kind::Signal;
+use kind::{signal_of, Signal};
 use score::Scored;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -234,6 +237,12 @@ pub struct Settings {
     /// service's own resource beats latency carried from elsewhere). Default 1
     /// (off: it lifts idle services' cpu blips too).
     pub resource_weight: f64,
+    /// When the entry's metric is of the error kind (errors, availability,
+    /// success rate: the incident was seen by failing requests), a series
+    /// that is neither of that kind nor cpu or memory (latency, traffic)
+    /// has its score multiplied by this. Default 0: only a service's errors
+    /// and resources say whether it caused failures.
+    pub entry_kind_weight: f64,
     /// A series whose samples are the same, point for point, as another
     /// service's series of the same family (a machine's cpu or memory
     /// reported beside every pod on it) says nothing about which of those
@@ -272,6 +281,7 @@ impl Default for Settings {
             path_z: 2.0,
             onset_share: 0.0,
             resource_weight: 1.0,
+            entry_kind_weight: 0.0,
             shared_weight: 0.5,
         }
     }
@@ -280,7 +290,13 @@ impl Default for Settings {
 impl Settings {
     /// Checks every setting's range.
     pub fn validate(&self) -> Result<(), TopologyError> {
-        let checks: [(&'static str, f64, bool, &'static str); 15] = [
+        let checks: [(&'static str, f64, bool, &'static str); 16] = [
+            (
+                "entry_kind_weight",
+                self.entry_kind_weight,
+                (0.0..=1.0).contains(&self.entry_kind_weight),
+                "0 to 1",
+            ),
             (
                 "shared_weight",
                 self.shared_weight,
@@ -407,11 +423,25 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
                 .then_with(|| a.family.cmp(&b.family))
         });
     }
+    let entry_signal = case
+        .entry
+        .as_ref()
+        .and_then(|e| e.metric.as_deref())
+        .map(signal_of)
+        .filter(|s| *s == Signal::Errors);
+    let weighted = |s: &Scored| match entry_signal {
+        Some(e) if !matches!(s.signal, Signal::Cpu | Signal::Memory) && s.signal != e => {
+            s.score * settings.entry_kind_weight
+        }
+        _ => s.score,
+    };
     let raw: BTreeMap<&str, f64> = by_service
         .iter()
         .map(|(svc, v)| {
-            let second = v.get(1).map_or(0.0, |s| s.score);
-            (*svc, v[0].score + settings.second_weight * second)
+            let mut w: Vec<f64> = v.iter().map(|s| weighted(s)).collect();
+            w.sort_by(|a, b| b.total_cmp(a));
+            let second = w.get(1).copied().unwrap_or(0.0);
+            (*svc, w[0] + settings.second_weight * second)
         })
         .collect();
     let entry_reach = case

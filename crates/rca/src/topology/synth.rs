@@ -185,9 +185,18 @@ pub(crate) fn generate(seed: u64, fault: Fault) -> Generated {
             window,
             normal,
             start_ms: START,
+            // The front end's SLI that alerted: its success rate for a code
+            // error (the errors reach it), its latency otherwise.
             entry: Some(Entry {
                 service: Some(name(0)),
-                metric: Some("latency".into()),
+                metric: Some(
+                    if fault == Fault::CodeError {
+                        "success_rate"
+                    } else {
+                        "latency"
+                    }
+                    .into(),
+                ),
             }),
             edges,
         },
@@ -361,6 +370,7 @@ mod tests {
             ),
             ("onset_share=0.8", with(&|s| s.onset_share = 0.8)),
             ("resource_weight=1.2", with(&|s| s.resource_weight = 1.2)),
+            ("entry_kind_weight=1", with(&|s| s.entry_kind_weight = 1.0)),
             ("shared_weight=1", with(&|s| s.shared_weight = 1.0)),
             ("shared_weight=0.25", with(&|s| s.shared_weight = 0.25)),
             ("shared_weight=0", with(&|s| s.shared_weight = 0.0)),
