@@ -128,6 +128,35 @@ pub(crate) fn signal_of(family: &str) -> Signal {
     }
 }
 
+/// Which way an error-kind family goes when requests fail: `Some(true)`
+/// when it falls (a success rate, an availability), `Some(false)` when it
+/// rises (errors, failures, exceptions), `None` when its name does not say.
+pub(crate) fn fails_falling(family: &str) -> Option<bool> {
+    let lower = family.to_ascii_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let has = |list: &[&str]| words.iter().any(|w| list.contains(w));
+    if has(&["success", "availability", "available", "ok"]) {
+        Some(true)
+    } else if has(&[
+        "error",
+        "errors",
+        "fail",
+        "failed",
+        "failure",
+        "failures",
+        "exception",
+        "exceptions",
+        "5xx",
+    ]) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 impl Signal {
     /// The kind a suspect gets when this signal is its best evidence.
     pub(crate) fn kind(self) -> Kind {
@@ -159,6 +188,10 @@ mod tests {
             Signal::Network
         );
         assert_eq!(signal_of("something_else"), Signal::Other);
+        assert_eq!(fails_falling("pod_success_rate"), Some(true));
+        assert_eq!(fails_falling("petshop_availability_ratio"), Some(true));
+        assert_eq!(fails_falling("http_errors_total"), Some(false));
+        assert_eq!(fails_falling("syscalls_total"), None);
         // Alert names are split at their capitals.
         assert_eq!(signal_of("HighErrorRate"), Signal::Errors);
         assert_eq!(signal_of("HighLatency"), Signal::Network);

@@ -34,8 +34,9 @@
 //!    the second best: a service is as anomalous as its clearest metric, not
 //!    as its number of metrics. When the entry's metric is of the error kind
 //!    (the incident was seen by failing requests), a service's latency and
-//!    traffic series count at [`Settings::entry_kind_weight`] (0): only its
-//!    errors and its cpu and memory say whether it caused the failures.
+//!    traffic series, and its error series that moved the healthy way, count
+//!    at [`Settings::entry_kind_weight`] (0): only its failing requests and
+//!    its cpu and memory say whether it caused the failures.
 //! 4. **Graph.** A moving service with a callee (up to
 //!    [`Settings::downstream_depth`] hops, through nodes without metrics) that
 //!    moved about as much is more likely a victim than the root, so its score
@@ -95,7 +96,7 @@ pub use kind::Kind;
 
 use argus_model::Labels;
 use graph::Graph;
-use kind::{signal_of, Signal};
+use kind::{fails_falling, signal_of, Signal};
 use score::Scored;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -239,9 +240,10 @@ pub struct Settings {
     pub resource_weight: f64,
     /// When the entry's metric is of the error kind (errors, availability,
     /// success rate: the incident was seen by failing requests), a series
-    /// that is neither of that kind nor cpu or memory (latency, traffic)
-    /// has its score multiplied by this. Default 0: only a service's errors
-    /// and resources say whether it caused failures.
+    /// that is neither of that kind nor cpu or memory (latency, traffic),
+    /// or of that kind but moved the healthy way (a success rate up), has
+    /// its score multiplied by this. Default 0: only a service's failing
+    /// requests and resources say whether it caused failures.
     pub entry_kind_weight: f64,
     /// A series whose samples are the same, point for point, as another
     /// service's series of the same family (a machine's cpu or memory
@@ -412,17 +414,9 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
             ),
     );
     let scored = score::score_all(&placed, &case.normal, case.start_ms, settings);
-    let mut by_service: BTreeMap<&str, Vec<&Scored>> = BTreeMap::new();
-    for s in &scored {
-        by_service.entry(s.service.as_str()).or_default().push(s);
-    }
-    for v in by_service.values_mut() {
-        v.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| a.family.cmp(&b.family))
-        });
-    }
+    // With an entry seen by failing requests, latency and traffic count at
+    // `entry_kind_weight`; a service's series are ordered by what counts,
+    // so its evidence names the series its score comes from.
     let entry_signal = case
         .entry
         .as_ref()
@@ -433,15 +427,29 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
         Some(e) if !matches!(s.signal, Signal::Cpu | Signal::Memory) && s.signal != e => {
             s.score * settings.entry_kind_weight
         }
+        // An error-kind series that moved the healthy way (a success rate
+        // up, errors down) does not show failing requests either.
+        Some(_) if s.signal == Signal::Errors && fails_falling(&s.family) == Some(s.rose()) => {
+            s.score * settings.entry_kind_weight
+        }
         _ => s.score,
     };
+    let mut by_service: BTreeMap<&str, Vec<&Scored>> = BTreeMap::new();
+    for s in &scored {
+        by_service.entry(s.service.as_str()).or_default().push(s);
+    }
+    for v in by_service.values_mut() {
+        v.sort_by(|a, b| {
+            weighted(b)
+                .total_cmp(&weighted(a))
+                .then_with(|| a.family.cmp(&b.family))
+        });
+    }
     let raw: BTreeMap<&str, f64> = by_service
         .iter()
         .map(|(svc, v)| {
-            let mut w: Vec<f64> = v.iter().map(|s| weighted(s)).collect();
-            w.sort_by(|a, b| b.total_cmp(a));
-            let second = w.get(1).copied().unwrap_or(0.0);
-            (*svc, w[0] + settings.second_weight * second)
+            let second = v.get(1).map_or(0.0, |s| weighted(s));
+            (*svc, weighted(v[0]) + settings.second_weight * second)
         })
         .collect();
     let entry_reach = case

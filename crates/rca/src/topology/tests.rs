@@ -483,6 +483,11 @@ fn an_error_entry_ranks_by_errors_not_by_a_slow_neighbour() {
             0.01 + 0.0005 * wobble(i + 5)
         }),
         series("ad", "success_rate", &|i| 0.999 + 0.0005 * wobble(i + 7)),
+        // Search recovers at the same minute: its success rate rises, the
+        // healthy way.
+        series("search", "success_rate", &|i| {
+            (if after(i) { 0.999 } else { 0.95 }) + 0.0005 * wobble(i + 11)
+        }),
         series("ad", "latency_p95_seconds", &|i| {
             (if after(i) { 0.03 } else { 0.01 }) + 0.0005 * wobble(i + 9)
         }),
@@ -498,6 +503,7 @@ fn an_error_entry_ranks_by_errors_not_by_a_slow_neighbour() {
         edges: vec![
             ("frontend".into(), "payment".into()),
             ("frontend".into(), "ad".into()),
+            ("frontend".into(), "search".into()),
         ],
     };
     let order = |metric: &str| -> Vec<String> {
@@ -508,12 +514,13 @@ fn an_error_entry_ranks_by_errors_not_by_a_slow_neighbour() {
             .map(|s| s.service)
             .collect()
     };
-    // Seen by failing requests: payment first, ad's latency does not count
-    // (ad is last, on its success rate's wobble).
+    // Seen by failing requests: payment first; ad's latency and search's
+    // recovery do not count (both trail, on their success rates' wobble).
     let by_errors = order("HighErrorRate");
-    assert_eq!(by_errors, ["payment", "frontend", "ad"]);
-    // Seen by latency, or with the weight at 1, ad's tripled latency leads.
-    assert_eq!(order("latency"), ["ad", "payment", "frontend"]);
+    assert_eq!(by_errors, ["payment", "frontend", "ad", "search"]);
+    // Seen by latency, or with the weight at 1, ad's tripled latency leads
+    // and search's move counts in either direction.
+    assert_eq!(order("latency"), ["ad", "search", "payment", "frontend"]);
     let off = Settings {
         entry_kind_weight: 1.0,
         ..Settings::default()
