@@ -59,7 +59,8 @@ pub(crate) enum Signal {
 }
 
 const MEMORY: &[&str] = &["mem", "memory", "rss", "heap", "swap", "oom"];
-const ERRORS: &[&str] = &[
+/// Error-kind words whose series rise when requests fail.
+const FAILING_UP: &[&str] = &[
     "error",
     "errors",
     "fail",
@@ -68,13 +69,12 @@ const ERRORS: &[&str] = &[
     "failures",
     "exception",
     "exceptions",
-    "success",
-    "availability",
-    "status",
     "5xx",
-    "syscall",
-    "syscalls",
 ];
+/// Error-kind words whose series fall when requests fail.
+const FAILING_DOWN: &[&str] = &["success", "availability"];
+/// Other error-kind words (which way they go is not said).
+const ERRORS_OTHER: &[&str] = &["status", "syscall", "syscalls"];
 const NETWORK: &[&str] = &[
     "latency",
     "duration",
@@ -98,28 +98,35 @@ const NETWORK: &[&str] = &[
     "throughput",
 ];
 
-/// Classifies a family name (or an alert's: `HighErrorRate` is split into
-/// words at its capitals).
-pub(crate) fn signal_of(family: &str) -> Signal {
-    let mut spaced = String::with_capacity(family.len() + 8);
+/// The lowercase words of a family or alert name, split at anything but
+/// letters and digits and at capitals after a lowercase letter
+/// (`HighErrorRate`: high, error, rate).
+fn words(name: &str) -> Vec<String> {
+    let mut spaced = String::with_capacity(name.len() + 8);
     let mut prev_lower = false;
-    for c in family.chars() {
+    for c in name.chars() {
         if c.is_ascii_uppercase() && prev_lower {
             spaced.push(' ');
         }
         prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
         spaced.push(c.to_ascii_lowercase());
     }
-    let words: Vec<&str> = spaced
+    spaced
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| !w.is_empty())
-        .collect();
-    let has = |list: &[&str]| words.iter().any(|w| list.contains(w));
+        .map(str::to_string)
+        .collect()
+}
+
+/// Classifies a family name (or an alert's).
+pub(crate) fn signal_of(family: &str) -> Signal {
+    let words = words(family);
+    let has = |list: &[&str]| words.iter().any(|w| list.contains(&w.as_str()));
     if words.iter().any(|w| w.starts_with("cpu")) {
         Signal::Cpu
     } else if has(MEMORY) || words.iter().any(|w| w.starts_with("memory")) {
         Signal::Memory
-    } else if has(ERRORS) {
+    } else if has(FAILING_UP) || has(FAILING_DOWN) || has(ERRORS_OTHER) {
         Signal::Errors
     } else if has(NETWORK) {
         Signal::Network
@@ -132,25 +139,11 @@ pub(crate) fn signal_of(family: &str) -> Signal {
 /// when it falls (a success rate, an availability), `Some(false)` when it
 /// rises (errors, failures, exceptions), `None` when its name does not say.
 pub(crate) fn fails_falling(family: &str) -> Option<bool> {
-    let lower = family.to_ascii_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let has = |list: &[&str]| words.iter().any(|w| list.contains(w));
-    if has(&["success", "availability", "available", "ok"]) {
+    let words = words(family);
+    let has = |list: &[&str]| words.iter().any(|w| list.contains(&w.as_str()));
+    if has(FAILING_DOWN) {
         Some(true)
-    } else if has(&[
-        "error",
-        "errors",
-        "fail",
-        "failed",
-        "failure",
-        "failures",
-        "exception",
-        "exceptions",
-        "5xx",
-    ]) {
+    } else if has(FAILING_UP) {
         Some(false)
     } else {
         None
