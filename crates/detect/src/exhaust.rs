@@ -137,11 +137,8 @@ pub fn predict(
     let mut icpt: Vec<f64> = pts.iter().map(|(t, v)| v - slope * t).collect();
     let b = median(&mut icpt);
     let (t_last, _) = pts[pts.len() - 1];
-    let fitted = b + slope * t_last;
-    let current = match given_back(pts, slope, b, cfg.trend) {
-        Some(level) => level + slope * t_last,
-        None => fitted,
-    };
+    let level = given_back(pts, slope, b, cfg.trend).unwrap_or(b);
+    let current = level + slope * t_last;
     let eta_s = ((cfg.limit - current) / slope).max(0.0);
     let eta_ms = (eta_s * 1000.0).min(i64::MAX as f64 / 2.0) as i64;
     let at_ms = (t_last * 1000.0) as i64 + eta_ms;
@@ -293,6 +290,16 @@ fn change(seg: &[(f64, f64)], min_old: usize) -> Option<usize> {
 mod tests {
     use super::*;
 
+    /// Free space running out to 0, alerting 4 hours ahead.
+    fn free_space_4h() -> ExhaustConfig {
+        ExhaustConfig {
+            limit: 0.0,
+            trend: Trend::Leaking,
+            horizon_ms: 4 * 3_600_000,
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn leaking_with_spikes() {
         // free memory falls 10 MB/min from 1000, with a few wild spikes
@@ -349,12 +356,7 @@ mod tests {
         let v: Vec<f64> = (0..60)
             .map(|i| 8e9 - 1e8 * (i - 45).max(0) as f64 + wobble(i))
             .collect();
-        let cfg = ExhaustConfig {
-            limit: 0.0,
-            trend: Trend::Leaking,
-            horizon_ms: 4 * 3_600_000,
-            ..Default::default()
-        };
+        let cfg = free_space_4h();
         let p = predict(&ts, &v, &cfg).unwrap().unwrap();
         assert!((p.slope_per_s * 60.0 / 1e8 + 1.0).abs() < 0.05, "{p:?}");
         // 6.6 GB left at 100 MB a minute: about 66 minutes.
@@ -376,12 +378,7 @@ mod tests {
         let v: Vec<f64> = (0..60)
             .map(|i| 4e9 - 0.8e9 * (i % 12) as f64 / 12.0 + ((i * 37) % 11) as f64 * 1e6)
             .collect();
-        let cfg = ExhaustConfig {
-            limit: 0.0,
-            trend: Trend::Leaking,
-            horizon_ms: 4 * 3_600_000,
-            ..Default::default()
-        };
+        let cfg = free_space_4h();
         // The window ends 11 minutes into a fall: read alone, 0.73 GB in 11
         // minutes would empty the disk in about 50 minutes.
         assert!(
@@ -398,12 +395,7 @@ mod tests {
         // 6 GB (6 hours at that rate), not the 3 GB the hour's line ends at.
         let ts: Vec<i64> = (0..60).map(|i| i * 60_000).collect();
         let wobble = |i: i64| ((i * 37) % 11 - 5) as f64 * 4e6;
-        let cfg = ExhaustConfig {
-            limit: 0.0,
-            trend: Trend::Leaking,
-            horizon_ms: 4 * 3_600_000,
-            ..Default::default()
-        };
+        let cfg = free_space_4h();
         for fresh in [1, 5] {
             let v: Vec<f64> = (0..60)
                 .map(|i| {
