@@ -135,6 +135,15 @@ pub(crate) fn signal_of(family: &str) -> Signal {
     }
 }
 
+/// Words of families that measure how long requests take (a subset of the
+/// network kind's, without traffic).
+const LATENCY: &[&str] = &["latency", "duration", "delay", "rtt"];
+
+/// Whether a family measures how long requests take.
+pub(crate) fn is_latency(family: &str) -> bool {
+    words(family).iter().any(|w| LATENCY.contains(&w.as_str()))
+}
+
 /// Which way an error-kind family goes when requests fail: `Some(true)`
 /// when it falls (a success rate, an availability), `Some(false)` when it
 /// rises (errors, failures, exceptions), `None` when its name does not say.

@@ -29,14 +29,20 @@
 //!    before the start (an earlier incident) is no news. The scale is the
 //!    MAD, floored by a fraction of the series' own level and by a fraction
 //!    of its family's typical magnitude, so an idle series with near-zero
-//!    variance does not turn a tiny blip into a huge score.
+//!    variance does not turn a tiny blip into a huge score. A success rate
+//!    or an availability (0–1 or 0–100) is sized by the share that fails:
+//!    99.9 % is 0.1 % failing, so its own floor is a fraction of that.
 //! 3. **Per service.** The best series, plus [`Settings::second_weight`] times
 //!    the second best: a service is as anomalous as its clearest metric, not
 //!    as its number of metrics. When the entry's metric is of the error kind
 //!    (the incident was seen by failing requests), a service's latency and
 //!    traffic series, and its error series that moved the healthy way, count
 //!    at [`Settings::entry_kind_weight`] (0): only its failing requests and
-//!    its cpu and memory say whether it caused the failures.
+//!    its cpu and memory say whether it caused the failures. One exception:
+//!    requests that time out fail at the caller, not at the slow callee. A
+//!    service whose latency rose, that reports cpu or memory of its own, and
+//!    that a failing service calls (one whose own callees do not fail) keeps
+//!    its latency series in full.
 //! 4. **Graph.** A moving service with a callee (up to
 //!    [`Settings::downstream_depth`] hops, through nodes without metrics) that
 //!    moved about as much is more likely a victim than the root, so its score
@@ -91,6 +97,8 @@ mod stats;
 mod synth;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_entry;
 
 pub use baseline::zscore_baseline;
 pub use kind::Kind;
@@ -98,10 +106,10 @@ pub use settings::Settings;
 
 use argus_model::Labels;
 use graph::Graph;
-use kind::{fails_falling, signal_of, Signal};
+use kind::{fails_falling, is_latency, signal_of, Signal};
 use score::Scored;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One series: its labels (`__name__` included) and its samples as
 /// `(milliseconds, value)`, in any order.
@@ -195,6 +203,7 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
             ),
     );
     let scored = score::score_all(&placed, &case.normal, case.start_ms, settings);
+    let moved = settings.anomalous_z.ln_1p();
     // With an entry seen by failing requests, latency and traffic count at
     // `entry_kind_weight`; a service's series are ordered by what counts,
     // so its evidence names the series its score comes from.
@@ -204,15 +213,21 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
         .and_then(|e| e.metric.as_deref())
         .map(signal_of)
         .filter(|s| *s == Signal::Errors);
+    // Requests that fail because a callee got slow (their calls to it time
+    // out) fail at the callers, not at the slow service: a service whose
+    // latency rose and that a failing service calls keeps its latency.
+    let timed_out = match entry_signal {
+        Some(_) if !graph.is_empty() => slow_callees_of_failing(&scored, &graph, moved, settings),
+        _ => BTreeSet::new(),
+    };
     let weighted = |s: &Scored| match entry_signal {
+        _ if is_latency(&s.family) && s.rose() && timed_out.contains(s.service.as_str()) => s.score,
         Some(e) if !matches!(s.signal, Signal::Cpu | Signal::Memory) && s.signal != e => {
             s.score * settings.entry_kind_weight
         }
         // An error-kind series that moved the healthy way (a success rate
         // up, errors down) does not show failing requests either.
-        Some(_) if s.signal == Signal::Errors && fails_falling(&s.family) == Some(s.rose()) => {
-            s.score * settings.entry_kind_weight
-        }
+        Some(_) if failing_way(s) == Some(false) => s.score * settings.entry_kind_weight,
         _ => s.score,
     };
     let mut by_service: BTreeMap<&str, Vec<&Scored>> = BTreeMap::new();
@@ -243,7 +258,6 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
             r.insert(e);
             r
         });
-    let moved = settings.anomalous_z.ln_1p();
     // The services the entry reaches through moving callees (or callees
     // without metrics): where the notebook-style traversal can go.
     let hop = settings.path_z.ln_1p();
@@ -301,6 +315,67 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
     });
     earliest_first(&mut suspects, &onsets, moved, settings.onset_share);
     Ok(Ranking { suspects })
+}
+
+/// Whether an error-kind series moved the way failing requests move it
+/// (errors up, a success rate down); `None` for other series and for error
+/// families whose name does not say which way they go.
+fn failing_way(s: &Scored) -> Option<bool> {
+    if s.signal != Signal::Errors {
+        return None;
+    }
+    fails_falling(&s.family).map(|falls| falls != s.rose())
+}
+
+/// The services whose latency rose (robust z at least `anomalous_z`), that
+/// report cpu or memory of their own, and that a service whose requests
+/// fail (an error-kind series that moved the failing way as much) while its
+/// callees do not calls, within `downstream_depth` hops. A node known only by latency and traffic
+/// (an external endpoint, a managed table, a function seen by tracing) is
+/// left out: its latency may be its callers' view of their own calls.
+fn slow_callees_of_failing<'a>(
+    scored: &'a [Scored],
+    graph: &Graph,
+    moved: f64,
+    settings: &Settings,
+) -> BTreeSet<&'a str> {
+    let inside: BTreeSet<&str> = scored
+        .iter()
+        .filter(|s| matches!(s.signal, Signal::Cpu | Signal::Memory))
+        .map(|s| s.service.as_str())
+        .collect();
+    let slow: BTreeSet<&str> = scored
+        .iter()
+        .filter(|s| is_latency(&s.family) && s.rose() && s.score >= moved)
+        .map(|s| s.service.as_str())
+        .filter(|svc| inside.contains(svc))
+        .collect();
+    let failing: BTreeSet<&str> = scored
+        .iter()
+        .filter(|s| s.score >= moved && failing_way(s) == Some(true))
+        .map(|s| s.service.as_str())
+        .collect();
+    let below = |f: &'a str| -> Vec<&'a str> {
+        let mut v: Vec<&'a str> = Vec::new();
+        for c in graph.downstream(f, settings.downstream_depth) {
+            if c != f {
+                if let Some(known) = scored.iter().find(|s| s.service == c) {
+                    v.push(known.service.as_str());
+                }
+            }
+        }
+        v
+    };
+    let mut out = BTreeSet::new();
+    // Only where failures begin: a failing service whose callees do not
+    // fail themselves (else those callees explain its failures).
+    for f in failing
+        .iter()
+        .filter(|f| !below(f).iter().any(|c| failing.contains(c)))
+    {
+        out.extend(below(f).into_iter().filter(|c| slow.contains(c)));
+    }
+    out
 }
 
 /// Among the leading moving suspects (score at least `share` of the best),

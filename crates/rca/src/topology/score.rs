@@ -1,7 +1,7 @@
 //! Per-series scoring: how far the points after the start stand from the
 //! series' normal level, in units of a scale that cannot collapse to zero.
 
-use super::kind::{signal_of, Signal};
+use super::kind::{fails_falling, signal_of, Signal};
 use super::stats::{clean, median, median_mad, quantile};
 use super::{Series, Settings};
 use std::collections::{BTreeMap, HashMap};
@@ -167,10 +167,18 @@ struct Base {
     scale: f64,
 }
 
-fn base(xs: &[f64], family_level: f64, set: &Settings) -> Option<Base> {
+fn base(xs: &[f64], family_level: f64, falls: bool, set: &Settings) -> Option<Base> {
     let (m, s) = median_mad(xs)?;
+    // A share of requests that succeed (0–1 or 0–100) is measured by the
+    // share that fails: 99.9 % is 0.1 % failing, and its floor is a
+    // fraction of that.
+    let size = match falls {
+        true if (0.0..=1.0).contains(&m) => 1.0 - m,
+        true if (0.0..=100.0).contains(&m) => 100.0 - m,
+        _ => m.abs(),
+    };
     let scale = s
-        .max(set.relative_floor * m.abs())
+        .max(set.relative_floor * size)
         .max(set.family_floor * family_level)
         .max(f64::MIN_POSITIVE);
     Some(Base { level: m, scale })
@@ -192,11 +200,12 @@ fn score_one(
     let hist: Vec<f64> = before.iter().map(|s| s.1).collect();
     let mut bases: Vec<Base> = Vec::new();
     let normal = normal.filter(|n| n.len() >= set.min_baseline_points);
+    let falls = fails_falling(&p.family) == Some(true);
     if let Some(n) = normal {
-        bases.extend(base(n, family_level, set));
+        bases.extend(base(n, family_level, falls, set));
     }
     if hist.len() >= set.min_baseline_points || (bases.is_empty() && !hist.is_empty()) {
-        bases.extend(base(&hist, family_level, set));
+        bases.extend(base(&hist, family_level, falls, set));
     }
     // A long history that disagrees with the normal period about the level
     // (a deploy or a rescale since) is the better reference: the normal

@@ -6,10 +6,10 @@
 use super::*;
 use argus_model::SplitMix64;
 
-const MINUTE: i64 = 60_000;
+pub(super) const MINUTE: i64 = 60_000;
 /// The start: minute 60 of the window, on the hour.
-const START: i64 = 1_700_000_000_000 / 3_600_000 * 3_600_000 + 60 * MINUTE;
-const T0: i64 = START - 60 * MINUTE;
+pub(super) const START: i64 = 1_700_000_000_000 / 3_600_000 * 3_600_000 + 60 * MINUTE;
+pub(super) const T0: i64 = START - 60 * MINUTE;
 
 /// (service, cpu cores, memory MiB, own latency s)
 const SERVICES: &[(&str, f64, f64, f64)] = &[
@@ -456,77 +456,4 @@ fn a_machine_series_shared_by_two_services_does_not_decide() {
     assert_eq!(ranked(Settings::default().shared_weight)[0], "z-hog");
     // Counted in full, the machine's series ties the two and the name decides.
     assert_eq!(ranked(1.0)[0], "a-idle");
-}
-
-#[test]
-fn an_error_entry_ranks_by_errors_not_by_a_slow_neighbour() {
-    // The front end calls payment and ad. Payment starts failing 5 % of its
-    // requests at the start, and the front end's success rate with it; at
-    // the same minute ad's latency triples (a slow neighbour, no errors).
-    let wobble = |i: i64| ((i * 7919) % 13) as f64 / 13.0 - 0.5;
-    let series = |svc: &str, fam: &str, f: &dyn Fn(i64) -> f64| Series {
-        labels: Labels::from_pairs(&[("__name__", fam), ("service", svc)]),
-        samples: (0..65).map(|i| (T0 + i * MINUTE, f(i))).collect(),
-    };
-    let after = |i: i64| i >= 60;
-    let window = vec![
-        series("frontend", "success_rate", &|i| {
-            (if after(i) { 0.95 } else { 0.999 }) + 0.0005 * wobble(i)
-        }),
-        series("frontend", "latency_p95_seconds", &|i| {
-            0.02 + 0.001 * wobble(i)
-        }),
-        series("payment", "success_rate", &|i| {
-            (if after(i) { 0.95 } else { 0.999 }) + 0.0005 * wobble(i + 3)
-        }),
-        series("payment", "latency_p95_seconds", &|i| {
-            0.01 + 0.0005 * wobble(i + 5)
-        }),
-        series("ad", "success_rate", &|i| 0.999 + 0.0005 * wobble(i + 7)),
-        // Search recovers at the same minute: its success rate rises, the
-        // healthy way.
-        series("search", "success_rate", &|i| {
-            (if after(i) { 0.999 } else { 0.95 }) + 0.0005 * wobble(i + 11)
-        }),
-        series("ad", "latency_p95_seconds", &|i| {
-            (if after(i) { 0.03 } else { 0.01 }) + 0.0005 * wobble(i + 9)
-        }),
-    ];
-    let case = |metric: &str| Case {
-        window: window.clone(),
-        normal: Vec::new(),
-        start_ms: START,
-        entry: Some(Entry {
-            service: Some("frontend".into()),
-            metric: Some(metric.into()),
-        }),
-        edges: vec![
-            ("frontend".into(), "payment".into()),
-            ("frontend".into(), "ad".into()),
-            ("frontend".into(), "search".into()),
-        ],
-    };
-    let order = |metric: &str| -> Vec<String> {
-        rank(&case(metric), &Settings::default())
-            .unwrap()
-            .suspects
-            .into_iter()
-            .map(|s| s.service)
-            .collect()
-    };
-    // Seen by failing requests: payment first; ad's latency and search's
-    // recovery do not count (both trail, on their success rates' wobble).
-    let by_errors = order("HighErrorRate");
-    assert_eq!(by_errors, ["payment", "frontend", "ad", "search"]);
-    // Seen by latency, or with the weight at 1, ad's tripled latency leads
-    // and search's move counts in either direction.
-    assert_eq!(order("latency"), ["ad", "search", "payment", "frontend"]);
-    let off = Settings {
-        entry_kind_weight: 1.0,
-        ..Settings::default()
-    };
-    let first = rank(&case("availability"), &off).unwrap().suspects[0]
-        .service
-        .clone();
-    assert_eq!(first, "ad");
 }
