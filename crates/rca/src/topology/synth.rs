@@ -467,10 +467,10 @@ mod tests {
     /// failing callers to it: about three in ten generated cases).
     #[test]
     fn timeouts_at_the_callers_still_name_the_slow_service() {
-        let (per, avg5) = measure_with(20, &Settings::default(), true);
+        let (per, avg5) = measure_with(40, &Settings::default(), true);
         eprintln!("timeouts: {per:?}, Avg@5 {avg5:.3}");
         let delay = per.iter().find(|p| p.0 == Fault::Delay).unwrap();
-        let with_graph = (0..20u64)
+        let with_graph = (0..40u64)
             .filter(|&seed| {
                 !generate_with(seed * 4 + Fault::Delay as u64, Fault::Delay, true)
                     .case
