@@ -299,6 +299,9 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
             if let Some(t) = top.onset_ms {
                 onsets.insert(svc, t);
             }
+            if timed_out.contains(svc) && is_latency(&top.family) {
+                notes.push_str("; services calling it fail (their calls time out)");
+            }
             Suspect {
                 service: svc.to_string(),
                 score,

@@ -118,6 +118,7 @@ fn a_slow_callee_is_blamed_for_its_callers_timeouts() {
         }
         w
     };
+    let evidence = std::cell::RefCell::new(String::new());
     let order = |db_resources: bool| -> Vec<String> {
         let case = Case {
             window: window(db_resources),
@@ -133,15 +134,17 @@ fn a_slow_callee_is_blamed_for_its_callers_timeouts() {
                 ("api".into(), "db".into()),
             ],
         };
-        rank(&case, &Settings::default())
-            .unwrap()
-            .suspects
-            .into_iter()
-            .map(|s| s.service)
-            .collect()
+        let r = rank(&case, &Settings::default()).unwrap();
+        *evidence.borrow_mut() = r.suspects[0].evidence.clone();
+        r.suspects.into_iter().map(|s| s.service).collect()
     };
     let seen = order(true);
     assert_eq!(seen[0], "db", "{seen:?}");
+    assert!(
+        evidence.borrow().contains("their calls time out"),
+        "{}",
+        evidence.borrow()
+    );
     // ad's latency does not count: its caller's failures come from api.
     let ad = seen.iter().position(|s| s == "ad").unwrap();
     assert!(
