@@ -144,6 +144,14 @@ pub(crate) fn is_latency(family: &str) -> bool {
     words(family).iter().any(|w| LATENCY.contains(&w.as_str()))
 }
 
+/// Whether a family measures the calls a service makes rather than those it
+/// serves (a client-side latency: its callees' time as the caller sees it).
+pub(crate) fn is_client_side(family: &str) -> bool {
+    words(family)
+        .iter()
+        .any(|w| matches!(w.as_str(), "client" | "outbound"))
+}
+
 /// Which way an error-kind family goes when requests fail: `Some(true)`
 /// when it falls (a success rate, an availability), `Some(false)` when it
 /// rises (errors, failures, exceptions), `None` when its name does not say.

@@ -1,7 +1,7 @@
 //! Per-series scoring: how far the points after the start stand from the
 //! series' normal level, in units of a scale that cannot collapse to zero.
 
-use super::kind::{fails_falling, signal_of, Signal};
+use super::kind::{fails_falling, is_client_side, signal_of, Signal};
 use super::stats::{clean, median, median_mad, quantile};
 use super::{Series, Settings};
 use std::collections::{BTreeMap, HashMap};
@@ -50,11 +50,19 @@ pub(crate) struct Placed<'a> {
 pub(crate) fn place<'a>(s: &'a Series, set: &Settings) -> Option<Placed<'a>> {
     let family = s.labels.metric_name().unwrap_or("").to_string();
     if let Some(svc) = s.labels.get(&set.service_label) {
+        // A client-side series moves with the service's callees as much as
+        // with the service: like a series shared with them, it cannot tell
+        // which of them is at fault.
+        let weight = if is_client_side(&family) {
+            set.shared_weight
+        } else {
+            1.0
+        };
         return Some(Placed {
             series: s,
             family,
             service: svc.to_string(),
-            weight: 1.0,
+            weight,
             edge: None,
         });
     }

@@ -1,8 +1,9 @@
 //! A deterministic generator of Kubernetes-like cases, and the measure of
 //! the ranking on a set of them: 12 to 20 services in a random call graph
 //! (a tree from the front end plus a few extra edges), per service a cpu
-//! counter, a memory gauge, a network-receive counter, a p95 latency, a
-//! success rate, and the cpu and memory of its machine (three to six
+//! counter, a memory gauge, a network-receive counter, a p95 latency (and,
+//! for a service that calls others, the p95 latency of its calls: the
+//! client side), a success rate, and the cpu and memory of its machine (three to six
 //! machines, each reported beside every pod on it); about a third of the services idle with tiny values; 60
 //! minutes of history at one-minute steps and 5 after; one fault at the
 //! start (cpu hog, memory leak, network delay or code error) whose latency
@@ -235,7 +236,7 @@ fn simulate(
     // cpu seconds and received bytes are counters.
     let mut cpu_total = vec![0.0; n];
     let mut rx_total = vec![0.0; n];
-    let mut out: Vec<[Vec<(i64, f64)>; 7]> = (0..n).map(|_| Default::default()).collect();
+    let mut out: Vec<[Vec<(i64, f64)>; 8]> = (0..n).map(|_| Default::default()).collect();
     let mut leak = vec![1.0; n];
     for i in 0..65i64 {
         let t = T0 + i * MINUTE + shift_ms;
@@ -302,6 +303,11 @@ fn simulate(
             cpu_total[v] += cpu[v] * 60.0;
             rx_total[v] += rx[v] * 60.0;
             let (l, s) = total(v, callees, &lat, &ok);
+            // The latency of the calls it makes: its callees' end to end.
+            let client: f64 = callees[v]
+                .iter()
+                .map(|&c| total(c, callees, &lat, &ok).0)
+                .sum();
             let m = node_of[v];
             let vals = [
                 cpu_total[v],
@@ -311,6 +317,7 @@ fn simulate(
                 s,
                 node_cpu[m].min(1.0),
                 node_mem[m].min(1.0),
+                client,
             ];
             for (k, x) in vals.into_iter().enumerate() {
                 out[v][k].push((t, x));
@@ -325,10 +332,15 @@ fn simulate(
         "pod_success_rate",
         "node_cpu_usage_ratio",
         "node_memory_usage_ratio",
+        "pod_client_latency_p95_seconds",
     ];
     let mut series = Vec::new();
     for (v, per) in out.into_iter().enumerate() {
         for (k, samples) in per.into_iter().enumerate() {
+            // A service that calls nobody has no client side.
+            if samples.iter().all(|p| p.1 == 0.0) {
+                continue;
+            }
             series.push(Series {
                 labels: Labels::from_pairs(&[("__name__", families[k]), ("service", &name(v))]),
                 samples,

@@ -185,3 +185,31 @@ fn a_success_rate_is_measured_by_the_share_that_fails() {
         r.suspects[0]
     );
 }
+
+#[test]
+fn a_client_side_latency_points_below_its_service() {
+    // db gets slower by 0.2 s; api, which calls it, sees its calls slow by
+    // as much (a client-side latency). No graph: only the family's name
+    // says that api's move is its callee's time.
+    let wobble = |i: i64| ((i * 7919) % 13) as f64 / 13.0 - 0.5;
+    let series = |svc: &str, fam: &str, f: &dyn Fn(i64) -> f64| Series {
+        labels: Labels::from_pairs(&[("__name__", fam), ("service", svc)]),
+        samples: (0..65).map(|i| (T0 + i * MINUTE, f(i))).collect(),
+    };
+    let slow = |i: i64| if i >= 60 { 0.2 } else { 0.0 };
+    let case = Case {
+        window: vec![
+            series("db", "pod_server_latency_p90_seconds", &|i| {
+                0.05 + slow(i) + 0.001 * wobble(i)
+            }),
+            series("api", "pod_client_latency_p90_seconds", &|i| {
+                0.05 + slow(i) + 0.001 * wobble(i + 4)
+            }),
+        ],
+        start_ms: START,
+        ..Case::default()
+    };
+    let r = rank(&case, &Settings::default()).unwrap();
+    assert_eq!(r.suspects[0].service, "db", "{:?}", r.suspects);
+    assert!(r.suspects[1].score < 0.6 * r.suspects[0].score, "{:?}", r.suspects);
+}
