@@ -16,7 +16,10 @@
 //!    the graph. Unlabelled series (front-end SLIs) are not candidates. A
 //!    series that another service's series of the same family repeats
 //!    point for point (a machine's cpu beside each pod on it) is weighted by
-//!    [`Settings::shared_weight`]: it cannot tell those services apart.
+//!    [`Settings::shared_weight`]: it cannot tell those services apart. So
+//!    is a client-side series (`client` or `outbound` in its family name:
+//!    the latency of the calls a service makes), which moves with the
+//!    service's callees as much as with the service.
 //! 2. **Per series.** Counters (`_total` families that never fall) become
 //!    rates. The points from the start on are summed up by one value (the
 //!    second furthest from the normal level when there are three or more,
