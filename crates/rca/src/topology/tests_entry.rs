@@ -211,5 +211,9 @@ fn a_client_side_latency_points_below_its_service() {
     };
     let r = rank(&case, &Settings::default()).unwrap();
     assert_eq!(r.suspects[0].service, "db", "{:?}", r.suspects);
-    assert!(r.suspects[1].score < 0.6 * r.suspects[0].score, "{:?}", r.suspects);
+    assert!(
+        r.suspects[1].score < 0.6 * r.suspects[0].score,
+        "{:?}",
+        r.suspects
+    );
 }
