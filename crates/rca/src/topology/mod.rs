@@ -109,7 +109,7 @@ pub use settings::Settings;
 
 use argus_model::Labels;
 use graph::Graph;
-use kind::{fails_falling, is_latency, signal_of, Signal};
+use kind::{fails_falling, is_client_side, is_latency, signal_of, Signal};
 use score::Scored;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -224,7 +224,9 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
         _ => BTreeSet::new(),
     };
     let weighted = |s: &Scored| match entry_signal {
-        _ if is_latency(&s.family) && s.rose() && timed_out.contains(s.service.as_str()) => s.score,
+        _ if own_latency(&s.family) && s.rose() && timed_out.contains(s.service.as_str()) => {
+            s.score
+        }
         Some(e) if !matches!(s.signal, Signal::Cpu | Signal::Memory) && s.signal != e => {
             s.score * settings.entry_kind_weight
         }
@@ -302,7 +304,7 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
             if let Some(t) = top.onset_ms {
                 onsets.insert(svc, t);
             }
-            if timed_out.contains(svc) && is_latency(&top.family) {
+            if timed_out.contains(svc) && own_latency(&top.family) {
                 notes.push_str("; services calling it fail (their calls time out)");
             }
             Suspect {
@@ -333,12 +335,13 @@ fn failing_way(s: &Scored) -> Option<bool> {
     fails_falling(&s.family).map(|falls| falls != s.rose())
 }
 
-/// The services whose latency rose (robust z at least `anomalous_z`), that
-/// report cpu or memory of their own, and that a service whose requests
-/// fail (an error-kind series that moved the failing way as much) while its
-/// callees do not calls, within `downstream_depth` hops. A node known only by latency and traffic
-/// (an external endpoint, a managed table, a function seen by tracing) is
-/// left out: its latency may be its callers' view of their own calls.
+/// The services whose own latency (not a client-side one) rose (robust z
+/// at least `anomalous_z`), that report cpu or memory of their own, and
+/// that a failing service (an error-kind series that moved the failing way
+/// as much) whose own callees do not fail calls, within `downstream_depth`
+/// hops. A node known only by latency and traffic (an external endpoint, a
+/// managed table, a function seen by tracing) is left out: its latency may
+/// be its callers' view of their own calls.
 fn slow_callees_of_failing<'a>(
     scored: &'a [Scored],
     graph: &Graph,
@@ -352,7 +355,7 @@ fn slow_callees_of_failing<'a>(
         .collect();
     let slow: BTreeSet<&str> = scored
         .iter()
-        .filter(|s| is_latency(&s.family) && s.rose() && s.score >= moved)
+        .filter(|s| own_latency(&s.family) && s.rose() && s.score >= moved)
         .map(|s| s.service.as_str())
         .filter(|svc| inside.contains(svc))
         .collect();
@@ -361,27 +364,30 @@ fn slow_callees_of_failing<'a>(
         .filter(|s| s.score >= moved && failing_way(s) == Some(true))
         .map(|s| s.service.as_str())
         .collect();
-    let below = |f: &'a str| -> Vec<&'a str> {
-        let mut v: Vec<&'a str> = Vec::new();
-        for c in graph.downstream(f, settings.downstream_depth) {
-            if c != f {
-                if let Some(known) = scored.iter().find(|s| s.service == c) {
-                    v.push(known.service.as_str());
-                }
-            }
-        }
-        v
+    let below = |f: &str| -> Vec<String> {
+        graph
+            .downstream(f, settings.downstream_depth)
+            .into_iter()
+            .filter(|c| *c != f)
+            .map(str::to_string)
+            .collect()
     };
     let mut out = BTreeSet::new();
     // Only where failures begin: a failing service whose callees do not
     // fail themselves (else those callees explain its failures).
-    for f in failing
-        .iter()
-        .filter(|f| !below(f).iter().any(|c| failing.contains(c)))
-    {
-        out.extend(below(f).into_iter().filter(|c| slow.contains(c)));
+    for f in &failing {
+        let callees = below(f);
+        if callees.iter().any(|c| failing.contains(c.as_str())) {
+            continue;
+        }
+        out.extend(callees.iter().filter_map(|c| slow.get(c.as_str()).copied()));
     }
     out
+}
+
+/// A latency the service measures of itself (not of the calls it makes).
+fn own_latency(family: &str) -> bool {
+    is_latency(family) && !is_client_side(family)
 }
 
 /// Among the leading moving suspects (score at least `share` of the best),
