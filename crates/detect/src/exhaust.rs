@@ -112,7 +112,7 @@ pub fn predict(
     if pts.len() < cfg.min_points.max(2) {
         return Ok(None);
     }
-    let pts = since_last_change(pts, cfg.min_points.max(3));
+    let pts = since_last_change(pts, cfg.min_points.max(3), cfg.trend);
     let mut slopes = Vec::with_capacity(pts.len() * (pts.len() - 1) / 2);
     for i in 0..pts.len() {
         for j in i + 1..pts.len() {
@@ -243,11 +243,74 @@ impl Sums {
 /// points or more): a resource that churns (a spool filling and emptying
 /// every few minutes) has no regime its last minutes could stand for. The
 /// newer part is used once it has `min_len` points of its own; until then
-/// the whole window is (a step a few points old is not a trend).
-fn since_last_change(pts: &[(f64, f64)], min_len: usize) -> &[(f64, f64)] {
+/// the whole window is (a step a few points old is not a trend). A split
+/// whose newer side starts further from the limit ([`released_at`]) is a
+/// release, not a regime: the whole window is read, and [`given_back`]
+/// takes the level.
+fn since_last_change(pts: &[(f64, f64)], min_len: usize, trend: Trend) -> &[(f64, f64)] {
     match change(pts, min_len) {
-        Some(k) if pts.len() - k >= min_len && change(&pts[..k], NEWEST).is_none() => &pts[k..],
+        Some(k)
+            if pts.len() - k >= min_len
+                && change(&pts[..k], NEWEST).is_none()
+                && !released_at(pts, k, trend) =>
+        {
+            &pts[k..]
+        }
         _ => pts,
+    }
+}
+
+/// Whether the newer side of a split at `k` starts further from the limit
+/// than the older side's line reaches there: capacity given back (a log
+/// rotated, a spool emptied), which can only postpone the exhaustion. Such
+/// a split is no new regime ([`given_back`] takes the level instead): read
+/// alone, the minutes since a release are the steepest of a saw-tooth.
+fn released_at(pts: &[(f64, f64)], k: usize, trend: Trend) -> bool {
+    let (older, newer) = pts.split_at(k);
+    let (Some(old), Some(new)) = (Line::fit(older), Line::fit(newer)) else {
+        return false;
+    };
+    // Measured in the newer side's scatter: the older side may be a
+    // saw-tooth that no line fits.
+    let mut resid: Vec<f64> = newer.iter().map(|p| (p.1 - new.at(p.0)).abs()).collect();
+    let bar = GIVEN_BACK * median(&mut resid);
+    let at = pts[k].0;
+    let jump = new.at(at) - old.at(at);
+    match trend {
+        Trend::Leaking => jump > bar,
+        Trend::Filling => -jump > bar,
+    }
+}
+
+/// A least-squares line.
+struct Line {
+    t0: f64,
+    v0: f64,
+    slope: f64,
+}
+
+impl Line {
+    fn fit(pts: &[(f64, f64)]) -> Option<Line> {
+        let (t0, v0) = *pts.first()?;
+        let s = pts
+            .iter()
+            .fold(Sums::default(), |s, &(x, y)| s.add(x - t0, y - v0));
+        let (mean_t, mean_v) = (s.t / s.n, s.v / s.n);
+        let var_t = s.tt - s.t * mean_t;
+        let slope = if var_t > 0.0 {
+            (s.tv - s.t * mean_v) / var_t
+        } else {
+            0.0
+        };
+        Some(Line {
+            t0: t0 + mean_t,
+            v0: v0 + mean_v,
+            slope,
+        })
+    }
+
+    fn at(&self, t: f64) -> f64 {
+        self.v0 + self.slope * (t - self.t0)
     }
 }
 
@@ -386,6 +449,28 @@ mod tests {
             "{:?}",
             predict(&ts, &v, &cfg)
         );
+    }
+
+    #[test]
+    fn a_release_is_no_new_regime() {
+        // 4.7 GB free; a spool takes 1 GB over 11.4 minutes and is emptied,
+        // with ±50 MB of noise: five releases an hour. The minutes since the
+        // last release are the steepest of the saw-tooth, and the minutes
+        // before it may be too rough to split into lines of their own, so
+        // only the direction of the last split (away from the limit) tells a
+        // release from a runaway writer.
+        let noise = |i: i64| (((i * 7919 + 13) % 101) as f64 / 100.0 - 0.5) * 1e8;
+        let free = |m: i64| 4.73e9 - 0.98e9 * (m as f64 / 11.39).fract() + noise(m);
+        let cfg = free_space_4h();
+        for end in (60..300).step_by(5) {
+            let ts: Vec<i64> = (end - 59..=end).map(|m| m * 60_000).collect();
+            let v: Vec<f64> = (end - 59..=end).map(free).collect();
+            let p = predict(&ts, &v, &cfg).unwrap();
+            assert!(
+                p.is_none_or(|p| !p.alert),
+                "window ending at minute {end}: {p:?}"
+            );
+        }
     }
 
     #[test]
