@@ -1,20 +1,31 @@
-//! Ranking by what the entry saw: an incident seen by failing requests
-//! counts failing requests and resources, blames a slow callee for its
-//! callers' timeouts, and measures a success rate by the share that fails.
+//! Ranking by what the entry saw and what a series measures: an incident
+//! seen by failing requests counts failing requests and resources and
+//! blames a slow callee for its callers' timeouts; a success rate is
+//! measured by the share that fails; a client-side latency is read as its
+//! callees' time.
 
 use super::tests::{MINUTE, START, T0};
 use super::*;
+
+/// A bounded wobble in [-0.5, 0.5), the same for every run.
+fn wobble(i: i64) -> f64 {
+    ((i * 7919) % 13) as f64 / 13.0 - 0.5
+}
+
+/// A series of `svc` in family `fam`: 65 one-minute points, the start at
+/// the 61st.
+fn series(svc: &str, fam: &str, f: &dyn Fn(i64) -> f64) -> Series {
+    Series {
+        labels: Labels::from_pairs(&[("__name__", fam), ("service", svc)]),
+        samples: (0..65).map(|i| (T0 + i * MINUTE, f(i))).collect(),
+    }
+}
 
 #[test]
 fn an_error_entry_ranks_by_errors_not_by_a_slow_neighbour() {
     // The front end calls payment and ad. Payment starts failing 5 % of its
     // requests at the start, and the front end's success rate with it; at
     // the same minute ad's latency triples (a slow neighbour, no errors).
-    let wobble = |i: i64| ((i * 7919) % 13) as f64 / 13.0 - 0.5;
-    let series = |svc: &str, fam: &str, f: &dyn Fn(i64) -> f64| Series {
-        labels: Labels::from_pairs(&[("__name__", fam), ("service", svc)]),
-        samples: (0..65).map(|i| (T0 + i * MINUTE, f(i))).collect(),
-    };
     let after = |i: i64| i >= 60;
     let window = vec![
         series("frontend", "success_rate", &|i| {
@@ -85,11 +96,6 @@ fn a_slow_callee_is_blamed_for_its_callers_timeouts() {
     // the start and api's calls to it time out: api fails 8 % of its
     // requests, and the front end with it. ad gets slower at the same
     // minute, a neighbour whose caller's failures api explains.
-    let wobble = |i: i64| ((i * 7919) % 13) as f64 / 13.0 - 0.5;
-    let series = |svc: &str, fam: &str, f: &dyn Fn(i64) -> f64| Series {
-        labels: Labels::from_pairs(&[("__name__", fam), ("service", svc)]),
-        samples: (0..65).map(|i| (T0 + i * MINUTE, f(i))).collect(),
-    };
     let after = |i: i64| i >= 60;
     let window = |db_resources: bool| {
         let mut w = vec![
@@ -162,16 +168,9 @@ fn a_success_rate_is_measured_by_the_share_that_fails() {
     // of 5 % of the success rate itself (0.05) that is one unit; the floor
     // is now 5 % of the failing share, and the family's (1 % of a success
     // rate's typical size, one point) binds: about five units.
-    let wobble = |i: i64| ((i * 7919) % 13) as f64 / 13.0 - 0.5;
-    let s = Series {
-        labels: Labels::from_pairs(&[("__name__", "pod_success_rate"), ("service", "pay")]),
-        samples: (0..65)
-            .map(|i| {
-                let v = if i >= 60 { 0.95 } else { 0.999 };
-                (T0 + i * MINUTE, v + 0.0001 * wobble(i))
-            })
-            .collect(),
-    };
+    let s = series("pay", "pod_success_rate", &|i| {
+        (if i >= 60 { 0.95 } else { 0.999 }) + 0.0001 * wobble(i)
+    });
     let case = Case {
         window: vec![s],
         start_ms: START,
@@ -191,11 +190,6 @@ fn a_client_side_latency_points_below_its_service() {
     // db gets slower by 0.2 s; api, which calls it, sees its calls slow by
     // as much (a client-side latency). No graph: only the family's name
     // says that api's move is its callee's time.
-    let wobble = |i: i64| ((i * 7919) % 13) as f64 / 13.0 - 0.5;
-    let series = |svc: &str, fam: &str, f: &dyn Fn(i64) -> f64| Series {
-        labels: Labels::from_pairs(&[("__name__", fam), ("service", svc)]),
-        samples: (0..65).map(|i| (T0 + i * MINUTE, f(i))).collect(),
-    };
     let slow = |i: i64| if i >= 60 { 0.2 } else { 0.0 };
     let case = Case {
         window: vec![
