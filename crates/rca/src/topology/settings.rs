@@ -11,10 +11,12 @@ pub struct Settings {
     /// The label naming a series' service. Default `service`.
     pub service_label: String,
     /// Labels naming the calling side of an edge series, first found wins.
-    /// Default `source`, `source_service`, `src`, `client`.
+    /// Default `source`, `source_service`, `source_workload`, `src`,
+    /// `client`.
     pub source_labels: Vec<String>,
     /// Labels naming the called side of an edge series. Default
-    /// `destination`, `destination_service`, `dst`, `dest`, `server`.
+    /// `destination`, `destination_service`, `destination_workload`, `dst`,
+    /// `dest`, `server`.
     pub destination_labels: Vec<String>,
     /// Weight of an edge series in its destination's score. Default 0.8.
     pub edge_weight: f64,
@@ -87,10 +89,17 @@ impl Default for Settings {
         let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect();
         Settings {
             service_label: "service".into(),
-            source_labels: v(&["source", "source_service", "src", "client"]),
+            source_labels: v(&[
+                "source",
+                "source_service",
+                "source_workload",
+                "src",
+                "client",
+            ]),
             destination_labels: v(&[
                 "destination",
                 "destination_service",
+                "destination_workload",
                 "dst",
                 "dest",
                 "server",

@@ -457,3 +457,31 @@ fn a_machine_series_shared_by_two_services_does_not_decide() {
     // Counted in full, the machine's series ties the two and the name decides.
     assert_eq!(ranked(1.0)[0], "a-idle");
 }
+
+#[test]
+fn an_istio_edge_series_counts_for_its_destination() {
+    // Only the mesh's view: request durations from the front end to cart,
+    // labelled by workload, five times slower after the start.
+    let edge = Series {
+        labels: Labels::from_pairs(&[
+            ("__name__", "istio_request_duration_milliseconds"),
+            ("source_workload", "frontend"),
+            ("destination_workload", "cart"),
+        ]),
+        samples: (0..65)
+            .map(|i| {
+                let wobble = ((i * 7919) % 13) as f64 / 13.0;
+                (T0 + i * MINUTE, if i >= 60 { 50.0 } else { 10.0 } + wobble)
+            })
+            .collect(),
+    };
+    let case = Case {
+        window: vec![edge],
+        start_ms: START,
+        ..Case::default()
+    };
+    let r = rank(&case, &Settings::default()).unwrap();
+    assert_eq!(r.suspects.len(), 1, "{:?}", r.suspects);
+    assert_eq!(r.suspects[0].service, "cart");
+    assert_eq!(r.suspects[0].kind, Kind::Network);
+}
