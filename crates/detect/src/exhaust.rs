@@ -221,12 +221,30 @@ impl Sums {
         }
     }
 
+    /// n times the variance of the times.
+    fn var_t(&self) -> f64 {
+        self.tt - self.t * self.t / self.n
+    }
+
+    /// n times the covariance of times and values.
+    fn cov(&self) -> f64 {
+        self.tv - self.t * self.v / self.n
+    }
+
+    /// The least-squares slope (0 when every time is the same).
+    fn slope(&self) -> f64 {
+        let var_t = self.var_t();
+        if var_t > 0.0 {
+            self.cov() / var_t
+        } else {
+            0.0
+        }
+    }
+
+    /// The residual sum of squares of the least-squares line.
     fn rss(self) -> f64 {
-        let var_t = self.tt - self.t * self.t / self.n;
-        let cov = self.tv - self.t * self.v / self.n;
         let var_v = self.vv - self.v * self.v / self.n;
-        let explained = if var_t > 0.0 { cov * cov / var_t } else { 0.0 };
-        (var_v - explained).max(0.0)
+        (var_v - self.slope() * self.cov()).max(0.0)
     }
 }
 
@@ -295,17 +313,10 @@ impl Line {
         let s = pts
             .iter()
             .fold(Sums::default(), |s, &(x, y)| s.add(x - t0, y - v0));
-        let (mean_t, mean_v) = (s.t / s.n, s.v / s.n);
-        let var_t = s.tt - s.t * mean_t;
-        let slope = if var_t > 0.0 {
-            (s.tv - s.t * mean_v) / var_t
-        } else {
-            0.0
-        };
         Some(Line {
-            t0: t0 + mean_t,
-            v0: v0 + mean_v,
-            slope,
+            t0: t0 + s.t / s.n,
+            v0: v0 + s.v / s.n,
+            slope: s.slope(),
         })
     }
 

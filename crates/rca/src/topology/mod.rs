@@ -235,22 +235,26 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
         Some(_) if failing_way(s) == Some(false) => s.score * settings.entry_kind_weight,
         _ => s.score,
     };
-    let mut by_service: BTreeMap<&str, Vec<&Scored>> = BTreeMap::new();
+    // Each series' weighted score, computed once (the weight reads the
+    // family's words), then each service's series best first.
+    let mut by_service: BTreeMap<&str, Vec<(f64, &Scored)>> = BTreeMap::new();
     for s in &scored {
-        by_service.entry(s.service.as_str()).or_default().push(s);
+        by_service
+            .entry(s.service.as_str())
+            .or_default()
+            .push((weighted(s), s));
     }
     for v in by_service.values_mut() {
         v.sort_by(|a, b| {
-            weighted(b)
-                .total_cmp(&weighted(a))
-                .then_with(|| a.family.cmp(&b.family))
+            b.0.total_cmp(&a.0)
+                .then_with(|| a.1.family.cmp(&b.1.family))
         });
     }
     let raw: BTreeMap<&str, f64> = by_service
         .iter()
         .map(|(svc, v)| {
-            let second = v.get(1).map_or(0.0, |s| weighted(s));
-            (*svc, weighted(v[0]) + settings.second_weight * second)
+            let second = v.get(1).map_or(0.0, |s| s.0);
+            (*svc, v[0].0 + settings.second_weight * second)
         })
         .collect();
     let entry_reach = case
@@ -300,7 +304,8 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
                     notes.push_str("; no moving path from the entry");
                 }
             }
-            let (kind, top) = kind_of(series, settings.kind_share);
+            let series: Vec<&Scored> = series.iter().map(|s| s.1).collect();
+            let (kind, top) = kind_of(&series, settings.kind_share);
             if let Some(t) = top.onset_ms {
                 onsets.insert(svc, t);
             }
