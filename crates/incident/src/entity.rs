@@ -30,7 +30,10 @@ use argus_model::Labels;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 
-/// Labels that name a service, most specific first.
+/// Labels that name a service, most specific first. Besides Prometheus's
+/// and kube-state-metrics' names: OpenTelemetry's resource attributes as
+/// Prometheus writes them (`k8s.deployment.name` → `k8s_deployment_name`)
+/// and the classic Kubernetes scrape configs' `kubernetes_name`.
 pub const SERVICE_KEYS: &[&str] = &[
     "service",
     "service_name",
@@ -41,17 +44,32 @@ pub const SERVICE_KEYS: &[&str] = &[
     "deployment",
     "statefulset",
     "daemonset",
+    "k8s_deployment_name",
+    "k8s_statefulset_name",
+    "k8s_daemonset_name",
+    "kubernetes_name",
 ];
-/// Labels that name an instance of a service.
-pub const INSTANCE_KEYS: &[&str] = &["pod", "pod_name", "instance"];
+/// Labels that name a pod.
+pub const POD_KEYS: &[&str] = &["pod", "pod_name", "k8s_pod_name", "kubernetes_pod_name"];
+/// Labels that name an instance of a service: a pod, else a scrape target.
+pub const INSTANCE_KEYS: &[&str] = &[
+    "pod",
+    "pod_name",
+    "k8s_pod_name",
+    "kubernetes_pod_name",
+    "instance",
+];
 /// Labels that name a machine.
 pub const NODE_KEYS: &[&str] = &[
     "node",
     "nodename",
     "kubernetes_node",
     "node_name",
+    "k8s_node_name",
+    "kubernetes_io_hostname",
     "host",
     "hostname",
+    "host_name",
 ];
 /// `job` values that name a kind of exporter, not a service: their `instance`
 /// is a machine.
@@ -191,7 +209,7 @@ fn raw(labels: &Labels) -> Raw {
     let job = labels.get("job").filter(|j| !j.is_empty());
     let node_job = job.is_some_and(|j| NODE_JOBS.contains(&j));
     let generic = job.is_some_and(|j| GENERIC_JOBS.contains(&j));
-    let pod = first(labels, &["pod", "pod_name"]);
+    let pod = first(labels, POD_KEYS);
     let instance = first(labels, INSTANCE_KEYS);
     Raw {
         service: first(labels, SERVICE_KEYS).map(str::to_string),
@@ -418,5 +436,32 @@ mod tests {
         let n = b.resolve(&l(&[("host", "N1.lan")]));
         assert!(n.is_node_level());
         assert_eq!(n.node.as_deref(), Some("n1"));
+    }
+
+    #[test]
+    fn opentelemetry_and_kubernetes_label_names_resolve() {
+        let mut b = AliasBook::default();
+        // A series exported by an OpenTelemetry collector with its resource
+        // attributes as labels, and an alert from the classic scrape config.
+        b.learn(&l(&[
+            ("k8s_deployment_name", "checkout"),
+            ("k8s_pod_name", "checkout-7d9f8c6b5-x2k4q"),
+            ("k8s_node_name", "node-3"),
+        ]));
+        let e = b.resolve(&l(&[
+            ("alertname", "PodRestarting"),
+            ("kubernetes_pod_name", "checkout-7d9f8c6b5-x2k4q"),
+        ]));
+        assert_eq!(e.service.as_deref(), Some("checkout"));
+        assert_eq!(e.instance.as_deref(), Some("checkout-7d9f8c6b5-x2k4q"));
+        assert_eq!(e.node.as_deref(), Some("node-3"));
+        let n = b.resolve(&l(&[
+            ("alertname", "HostDown"),
+            ("host_name", "Node-3.lan"),
+        ]));
+        assert!(n.is_node_level());
+        assert_eq!(n.node.as_deref(), Some("node-3"));
+        let k = b.resolve(&l(&[("kubernetes_io_hostname", "node-3")]));
+        assert_eq!(k.node.as_deref(), Some("node-3"));
     }
 }
