@@ -32,7 +32,10 @@
 //!    before the start (an earlier incident) is no news. The scale is the
 //!    MAD, floored by a fraction of the series' own level and by a fraction
 //!    of its family's typical magnitude, so an idle series with near-zero
-//!    variance does not turn a tiny blip into a huge score. A success rate
+//!    variance does not turn a tiny blip into a huge score. For what adds
+//!    up over services (cpu, memory, bytes, requests) that magnitude is the
+//!    size of the series that carry the bulk of it, however many idle
+//!    services sit near zero. A success rate
 //!    or an availability (0–1 or 0–100) is sized by the share that fails:
 //!    99.9 % is 0.1 % failing, so its own floor is a fraction of that.
 //! 3. **Per service.** The best series, plus [`Settings::second_weight`] times

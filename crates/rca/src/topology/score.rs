@@ -1,8 +1,8 @@
 //! Per-series scoring: how far the points after the start stand from the
 //! series' normal level, in units of a scale that cannot collapse to zero.
 
-use super::kind::{fails_falling, is_client_side, signal_of, Signal};
-use super::stats::{clean, median, median_mad, quantile};
+use super::kind::{fails_falling, is_client_side, is_latency, signal_of, Signal};
+use super::stats::{clean, median, median_mad, quantile, volume_quantile};
 use super::{Series, Settings};
 use std::collections::{BTreeMap, HashMap};
 
@@ -146,8 +146,13 @@ pub(crate) fn score_all(
             })
         })
         .collect();
-    // The typical magnitude of each family: the upper quartile over its
-    // series of each series' median absolute value in the window.
+    // The typical magnitude of each family, from each series' median
+    // absolute value in the window. What adds up over services (cpu,
+    // memory, bytes and requests) is sized by the series that carry the
+    // bulk of it (the volume-weighted median), so that many idle services
+    // near zero do not shrink it, and with it the floor that keeps their
+    // blips small; a level (a latency, a success rate) by the upper
+    // quartile over the family's series.
     let mut levels: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for (p, c) in placed.iter().zip(&cleaned) {
         let abs: Vec<f64> = c.iter().map(|x| x.1.abs()).collect();
@@ -157,7 +162,14 @@ pub(crate) fn score_all(
     }
     let family_level: BTreeMap<&str, f64> = levels
         .into_iter()
-        .map(|(f, v)| (f, quantile(&v, 0.75).unwrap_or(0.0)))
+        .map(|(f, v)| {
+            let level = if adds_up(f) {
+                volume_quantile(&v, 0.5)
+            } else {
+                quantile(&v, 0.75)
+            };
+            (f, level.unwrap_or(0.0))
+        })
         .collect();
     placed
         .iter()
@@ -167,6 +179,17 @@ pub(crate) fn score_all(
             score_one(p, c, n.as_deref(), fam, start_ms, set)
         })
         .collect()
+}
+
+/// Whether a family measures something that adds up over services and
+/// scales with their load (cpu, memory, bytes, requests), rather than a
+/// level each service has whatever its load (a latency, a share).
+fn adds_up(family: &str) -> bool {
+    match signal_of(family) {
+        Signal::Cpu | Signal::Memory => true,
+        Signal::Network => !is_latency(family),
+        Signal::Errors | Signal::Other => false,
+    }
 }
 
 /// A baseline: its level and its floored scale.

@@ -34,7 +34,9 @@ pub struct Settings {
     /// The scale is at least this fraction of the series' own level. Default 0.05.
     pub relative_floor: f64,
     /// The scale is at least this fraction of the family's typical magnitude
-    /// (upper quartile over its series of their median). Default 0.01.
+    /// (from each series' median: for cpu, memory, bytes and requests, the
+    /// volume-weighted median over the family's series, so idle services
+    /// do not shrink it; for other families, the upper quartile). Default 0.01.
     pub family_floor: f64,
     /// Scores are capped here. Default 10 000.
     pub max_z: f64,

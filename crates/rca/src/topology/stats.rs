@@ -20,6 +20,32 @@ pub(crate) fn quantile(xs: &[f64], q: f64) -> Option<f64> {
     Some(v[lo] + (v[hi] - v[lo]) * frac)
 }
 
+/// The value below which a share `q` of the total lies, each value
+/// weighted by its own size: the size of the series that carry the bulk of
+/// the total, however many near-zero ones there are. `None` when the sizes
+/// sum to 0 (or less).
+pub(crate) fn volume_quantile(xs: &[f64], q: f64) -> Option<f64> {
+    let mut v: Vec<f64> = xs
+        .iter()
+        .map(|x| x.abs())
+        .filter(|x| x.is_finite())
+        .collect();
+    v.sort_by(f64::total_cmp);
+    let total: f64 = v.iter().sum();
+    if total.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+        return None;
+    }
+    let goal = q.clamp(0.0, 1.0) * total;
+    let mut cum = 0.0;
+    for x in &v {
+        cum += x;
+        if cum >= goal {
+            return Some(*x);
+        }
+    }
+    v.last().copied()
+}
+
 /// Median and normal-consistent median absolute deviation (1.4826 · MAD).
 pub(crate) fn median_mad(xs: &[f64]) -> Option<(f64, f64)> {
     let m = median(xs)?;

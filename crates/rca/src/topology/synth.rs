@@ -10,6 +10,8 @@
 //! and errors reach the callers; in some cases an earlier recovered
 //! incident on another service, idle blips after the start, no graph, no
 //! normal period, or two services at another level in the normal period.
+//! Two variants ([`Variant`]): callers that time out on a slow service,
+//! and larger systems (40 to 64 services, 60 % idle).
 
 use super::*;
 use argus_model::SplitMix64;
@@ -68,18 +70,34 @@ fn total(v: usize, callees: &[Vec<usize>], lat: &[f64], ok: &[f64]) -> (f64, f64
     (l, s)
 }
 
-/// The case of `seed` with the fault `fault`.
-pub(crate) fn generate(seed: u64, fault: Fault) -> Generated {
-    generate_with(seed, fault, false)
+/// How a generated case departs from the plain one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Variant {
+    /// A service made slow (a cpu hog, a delay) makes its direct callers
+    /// fail a share of their requests (their calls to it time out), and the
+    /// front end alerts on its success rate: failures seen upstream, only
+    /// latency at the root.
+    pub timeouts: bool,
+    /// 40 to 64 services, 60 % of them idle (instead of 12 to 20, 35 %): a
+    /// larger system where more idle services can blip.
+    pub large: bool,
 }
 
-/// The case of `seed` with the fault `fault`; with `timeouts`, a service
-/// made slow (a cpu hog, a delay) makes its direct callers fail a share of
-/// their requests (their calls to it time out), and the front end alerts
-/// on its success rate: failures seen upstream, only latency at the root.
-pub(crate) fn generate_with(seed: u64, fault: Fault, timeouts: bool) -> Generated {
+/// The case of `seed` with the fault `fault`.
+pub(crate) fn generate(seed: u64, fault: Fault) -> Generated {
+    generate_with(seed, fault, Variant::default())
+}
+
+/// The case of `seed` with the fault `fault`, in the variant `variant`.
+pub(crate) fn generate_with(seed: u64, fault: Fault, variant: Variant) -> Generated {
+    let timeouts = variant.timeouts;
     let mut rng = SplitMix64::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5EED);
-    let n = 12 + rng.index(9);
+    let (first, spread, idle_share) = if variant.large {
+        (40, 25, 0.6)
+    } else {
+        (12, 9, 0.35)
+    };
+    let n = first + rng.index(spread);
     let mut callees: Vec<Vec<usize>> = vec![Vec::new(); n];
     for i in 1..n {
         let p = rng.index(i);
@@ -94,7 +112,7 @@ pub(crate) fn generate_with(seed: u64, fault: Fault, timeouts: bool) -> Generate
     }
     let svcs: Vec<Svc> = (0..n)
         .map(|i| {
-            let idle = i > 0 && rng.unit() < 0.35;
+            let idle = i > 0 && rng.unit() < idle_share;
             let u = rng.unit();
             Svc {
                 cpu: if idle {
@@ -352,14 +370,14 @@ fn simulate(
 
 /// Per fault `(top-1 hits, cases)` over `seeds` seeds each, and the mean Avg@5.
 pub(crate) fn measure(seeds: u64, settings: &Settings) -> (Vec<(Fault, usize, usize)>, f64) {
-    measure_with(seeds, settings, false)
+    measure_with(seeds, settings, Variant::default())
 }
 
-/// [`measure`], with or without timeouts at the callers ([`generate_with`]).
+/// [`measure`] on a variant of the cases ([`generate_with`]).
 pub(crate) fn measure_with(
     seeds: u64,
     settings: &Settings,
-    timeouts: bool,
+    variant: Variant,
 ) -> (Vec<(Fault, usize, usize)>, f64) {
     let mut per = Vec::new();
     let mut avg5 = 0.0;
@@ -367,7 +385,7 @@ pub(crate) fn measure_with(
     for f in FAULTS {
         let mut hits = 0;
         for seed in 0..seeds {
-            let g = generate_with(seed * 4 + f as u64, f, timeouts);
+            let g = generate_with(seed * 4 + f as u64, f, variant);
             debug_assert_eq!(g.fault, f);
             let r = rank(&g.case, settings).expect("valid settings");
             let pos = r.suspects.iter().position(|s| s.service == g.culprit);
@@ -443,6 +461,27 @@ mod tests {
         }
     }
 
+    /// A larger system, most of it idle: the culprit is still named first.
+    #[test]
+    fn larger_systems_with_many_idle_services() {
+        let large = Variant {
+            large: true,
+            ..Variant::default()
+        };
+        let t = std::time::Instant::now();
+        let (per, avg5) = measure_with(40, &Settings::default(), large);
+        let hits: usize = per.iter().map(|p| p.1).sum();
+        eprintln!(
+            "large: {per:?}, top-1 {hits}/160, Avg@5 {avg5:.3}, {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+        assert!(hits >= 144, "top-1 {hits}/160: {per:?}");
+        assert!(avg5 >= 0.9, "Avg@5 {avg5:.3}");
+        for (f, h, c) in per {
+            assert!(h as f64 >= 0.8 * c as f64, "{f:?}: {h}/{c}");
+        }
+    }
+
     #[test]
     fn generated_cases_are_deterministic_and_well_formed() {
         let a = generate(7, Fault::Delay);
@@ -479,12 +518,16 @@ mod tests {
     /// failing callers to it: about three in ten generated cases).
     #[test]
     fn timeouts_at_the_callers_still_name_the_slow_service() {
-        let (per, avg5) = measure_with(40, &Settings::default(), true);
+        let timeouts = Variant {
+            timeouts: true,
+            ..Variant::default()
+        };
+        let (per, avg5) = measure_with(40, &Settings::default(), timeouts);
         eprintln!("timeouts: {per:?}, Avg@5 {avg5:.3}");
         let delay = per.iter().find(|p| p.0 == Fault::Delay).unwrap();
         let with_graph = (0..40u64)
             .filter(|&seed| {
-                !generate_with(seed * 4 + Fault::Delay as u64, Fault::Delay, true)
+                !generate_with(seed * 4 + Fault::Delay as u64, Fault::Delay, timeouts)
                     .case
                     .edges
                     .is_empty()

@@ -211,3 +211,37 @@ fn a_client_side_latency_points_below_its_service() {
         r.suspects
     );
 }
+
+#[test]
+fn many_idle_services_do_not_shrink_the_size_of_cpu() {
+    // Six busy services and thirty idle ones (about a thousandth of a core
+    // each). At the start every idle one blips to three thousandths, and
+    // the culprit's cpu rises by a fifth. Against the idle services' own
+    // size the blips would be threefold moves; against what the busy
+    // services use they are nothing.
+    let after = |i: i64| i >= 60;
+    let mut window: Vec<Series> = (0..6)
+        .map(|k| {
+            let busy = 0.1 + 0.08 * k as f64;
+            let culprit = k == 2;
+            series(&format!("busy-{k}"), "cpu_usage_cores", &move |i| {
+                let lift = if culprit && after(i) { 1.2 } else { 1.0 };
+                busy * lift + 0.002 * wobble(i + k)
+            })
+        })
+        .collect();
+    window.extend((0..30).map(|k| {
+        series(&format!("idle-{k:02}"), "cpu_usage_cores", &move |i| {
+            (if after(i) { 0.003 } else { 0.001 }) + 0.0001 * wobble(i + k)
+        })
+    }));
+    let case = Case {
+        window,
+        normal: Vec::new(),
+        start_ms: START,
+        entry: None,
+        edges: Vec::new(),
+    };
+    let r = rank(&case, &Settings::default()).unwrap();
+    assert_eq!(r.suspects[0].service, "busy-2", "{:?}", &r.suspects[..3]);
+}
