@@ -10,8 +10,9 @@
 //! and errors reach the callers; in some cases an earlier recovered
 //! incident on another service, idle blips after the start, no graph, no
 //! normal period, or two services at another level in the normal period.
-//! Two variants ([`Variant`]): callers that time out on a slow service,
-//! and larger systems (40 to 64 services, 60 % idle).
+//! Three variants ([`Variant`]): callers that time out on a slow service,
+//! larger systems (40 to 64 services, 60 % idle), and a delay on what the
+//! culprit sends rather than in its own handling.
 
 use super::*;
 use argus_model::SplitMix64;
