@@ -56,6 +56,23 @@ impl Graph {
 }
 
 impl Graph {
+    /// The nodes `n` calls directly.
+    pub fn callees_of(&self, n: &str) -> impl Iterator<Item = &str> {
+        self.callees
+            .get(n)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+    }
+
+    /// The nodes that call `n` directly.
+    pub fn callers_of<'a>(&'a self, n: &'a str) -> impl Iterator<Item = &'a str> {
+        self.callees
+            .iter()
+            .filter(move |(_, cs)| cs.contains(n))
+            .map(|(a, _)| a.as_str())
+    }
+
     /// `from` and every node reachable from it through callees that `pass`
     /// accepts (a refused callee is neither entered nor reached).
     pub fn reach_through(&self, from: &str, pass: impl Fn(&str) -> bool) -> BTreeSet<String> {

@@ -144,6 +144,17 @@ pub(crate) fn is_latency(family: &str) -> bool {
     words(family).iter().any(|w| LATENCY.contains(&w.as_str()))
 }
 
+/// The unit of time a latency family's name gives (`seconds`, `ms`, …),
+/// normalised (`s`, `ms`, `us`); `None` when it names none.
+pub(crate) fn time_unit(family: &str) -> Option<&'static str> {
+    words(family).iter().rev().find_map(|w| match w.as_str() {
+        "seconds" | "second" | "sec" | "s" => Some("s"),
+        "milliseconds" | "millisecond" | "ms" => Some("ms"),
+        "microseconds" | "microsecond" | "us" => Some("us"),
+        _ => None,
+    })
+}
+
 /// Whether a family measures the calls a service makes rather than those it
 /// serves (a client-side latency: its callees' time as the caller sees it).
 pub(crate) fn is_client_side(family: &str) -> bool {

@@ -57,7 +57,13 @@
 //!    [`Settings::unreachable_penalty`]; a moving service it reaches only
 //!    through callers that did not move (each hop at robust z
 //!    [`Settings::path_z`] or more, or without metrics: the anomaly traversal
-//!    from the entry) by [`Settings::path_penalty`].
+//!    from the entry) by [`Settings::path_penalty`]. A caller whose client
+//!    side (the latency of its calls) rose by more than its callees' own
+//!    latencies together lost that time on the way: its callees get that
+//!    loss as evidence of their own (a network fault on a callee's
+//!    interface delays its answers, which its own latency does not show),
+//!    unless the caller is itself such a callee (then its interface is the
+//!    source of both). See `wire.rs`.
 //! 5. **Kind.** A rising cpu or memory series among the service's moving
 //!    series makes it cpu or memory; else an error or success-rate series
 //!    makes it code; else latency and traffic make it network. The words
@@ -105,6 +111,9 @@ mod synth;
 mod tests;
 #[cfg(test)]
 mod tests_entry;
+#[cfg(test)]
+mod tests_wire;
+mod wire;
 
 pub use baseline::zscore_baseline;
 pub use kind::Kind;
@@ -253,13 +262,26 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
                 .then_with(|| a.1.family.cmp(&b.1.family))
         });
     }
-    let raw: BTreeMap<&str, f64> = by_service
+    let mut raw: BTreeMap<&str, f64> = by_service
         .iter()
         .map(|(svc, v)| {
             let second = v.get(1).map_or(0.0, |s| s.0);
             (*svc, v[0].0 + settings.second_weight * second)
         })
         .collect();
+    // Time lost on the way to or from a callee, read from its callers'
+    // client side against its own latency: the callee's evidence when it
+    // has none stronger of its own.
+    let lost = wire::lost_on_the_way(&scored, &graph, moved);
+    let mut by_wire: BTreeSet<&str> = BTreeSet::new();
+    for (c, l) in &lost {
+        if let Some(r) = raw.get_mut(c) {
+            if l.score > *r {
+                *r = l.score;
+                by_wire.insert(c);
+            }
+        }
+    }
     let entry_reach = case
         .entry
         .as_ref()
@@ -314,6 +336,19 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
             }
             if timed_out.contains(svc) && own_latency(&top.family) {
                 notes.push_str("; services calling it fail (their calls time out)");
+            }
+            if let Some(l) = lost.get(svc).filter(|_| by_wire.contains(svc)) {
+                return Suspect {
+                    service: svc.to_string(),
+                    score,
+                    metric: l.family.to_string(),
+                    kind: Kind::Network,
+                    evidence: format!(
+                        "calls to it from {} lost time on the way ({} rose more than its own latency){notes}",
+                        l.callers.join(", "),
+                        l.family
+                    ),
+                };
             }
             Suspect {
                 service: svc.to_string(),
@@ -394,7 +429,7 @@ fn slow_callees_of_failing<'a>(
 }
 
 /// A latency the service measures of itself (not of the calls it makes).
-fn own_latency(family: &str) -> bool {
+pub(super) fn own_latency(family: &str) -> bool {
     is_latency(family) && !is_client_side(family)
 }
 

@@ -471,8 +471,9 @@ mod tests {
 
     /// A delay on what the culprit sends, seen by its callers and, through
     /// its own calls, in its own latency (a network fault on its
-    /// interface): the weakest of the shapes, kept as a measure (the
-    /// figures in `docs/eval-rca-topology.md`) with a floor under it.
+    /// interface): named by its callers' client side (the figures in
+    /// `docs/eval-rca-topology.md`). A leaf culprit whose one caller calls
+    /// other leaves too ties with them: nothing tells them apart.
     #[test]
     fn a_delay_on_the_wire_is_found_among_the_first() {
         for large in [false, true] {
@@ -485,8 +486,8 @@ mod tests {
             let hits: usize = per.iter().map(|p| p.1).sum();
             eprintln!("egress (large {large}): {per:?}, top-1 {hits}/160, Avg@5 {avg5:.3}");
             let delay = per.iter().find(|p| p.0 == Fault::Delay).unwrap();
-            assert!(delay.1 >= 16, "delay on the wire: {}/{}", delay.1, delay.2);
-            assert!(avg5 >= 0.85, "Avg@5 {avg5:.3}");
+            assert!(delay.1 >= 24, "delay on the wire: {}/{}", delay.1, delay.2);
+            assert!(avg5 >= 0.9, "Avg@5 {avg5:.3}");
         }
     }
 
