@@ -31,6 +31,9 @@ use argus_tsdb::{Db, Querier};
 use std::path::Path;
 use std::sync::Arc;
 
+#[path = "incidents_read.rs"]
+mod read;
+
 /// The sub-directory of the data directory that holds incidents.
 pub const STORE_DIR: &str = "incidents";
 
@@ -124,9 +127,6 @@ impl AlertObserver for Observer {
 #[derive(Debug)]
 struct StoreSeries(Db);
 
-/// The most samples one evidence read loads.
-const EVIDENCE_MAX_SAMPLES: usize = 5_000_000;
-
 impl SeriesSource for StoreSeries {
     fn read(
         &self,
@@ -135,34 +135,7 @@ impl SeriesSource for StoreSeries {
         to_ms: i64,
         max_series: usize,
     ) -> Result<Vec<SeriesData>, SourceError> {
-        let mut seen = std::collections::HashSet::new();
-        let mut out = Vec::new();
-        for (name, values) in selectors {
-            let m = Matcher::new(MatchOp::Re, name, values)
-                .map_err(|e| SourceError(format!("{name}=~{values:?}: {e}")))?;
-            let found = self
-                .0
-                .select_limited(&[m], from_ms, to_ms, EVIDENCE_MAX_SAMPLES)
-                .map_err(|e| SourceError(e.to_string()))?;
-            for s in found {
-                if out.len() >= max_series {
-                    return Ok(out);
-                }
-                if seen.insert(s.labels.stable_hash()) {
-                    let samples = s
-                        .samples
-                        .iter()
-                        .filter(|x| !argus_model::is_stale_nan(x.v))
-                        .map(|x| (x.t, x.v))
-                        .collect();
-                    out.push(SeriesData {
-                        labels: s.labels,
-                        samples,
-                    });
-                }
-            }
-        }
-        Ok(out)
+        read::read_fairly(&self.0, selectors, from_ms, to_ms, max_series)
     }
 }
 

@@ -496,3 +496,68 @@ async fn likely_causes_rank_a_cpu_hog_in_a_call_chain_first() {
     );
     srv.stop().await;
 }
+
+/// More series than the ranking may read (2 000): a sidecar's byte counter
+/// per pod, twelve services of 170 pods, sorts before every other family.
+/// Cut in the store's order, only those would be read; taken fairly, each
+/// service's cpu and latency are read too and the hog is still named.
+#[tokio::test]
+async fn a_large_system_is_ranked_on_a_fair_share_of_its_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let yaml = "incidents:\n  topology:\n    - {caller: web, callee: api}\n    - {caller: api, callee: db}\n";
+    let srv = start_server(&data, yaml, Arc::new(SystemClock), None).await;
+    let now = chrono::Utc::now().timestamp_millis() / 60_000 * 60_000;
+    let services: Vec<String> = ["web", "api", "db"]
+        .into_iter()
+        .map(str::to_string)
+        .chain((0..9).map(|k| format!("svc-{k}")))
+        .collect();
+    let mut text = String::new();
+    for i in 0..=60 {
+        let t = now - (60 - i) * 60_000;
+        let wobble = ((i * 7919) % 13) as f64 / 13.0;
+        let hog = t >= now - 3 * 60_000;
+        for svc in &services {
+            let (mut c, mut l) = (0.3 * (1.0 + 0.05 * wobble), 0.05 * (1.0 + 0.05 * wobble));
+            if hog && svc == "api" {
+                c = 1.9;
+                l += 0.4;
+            }
+            if hog && svc == "web" {
+                l += 0.4;
+            }
+            text.push_str(&format!(
+                "container_cpu_usage{{service=\"{svc}\"}} {c} {t}\n\
+                 request_latency_seconds{{service=\"{svc}\"}} {l} {t}\n"
+            ));
+            if i % 15 == 0 {
+                for pod in 0..170 {
+                    text.push_str(&format!(
+                        "aaa_sidecar_bytes{{service=\"{svc}\",pod=\"{svc}-{pod}\"}} 1000 {t}\n"
+                    ));
+                }
+            }
+        }
+    }
+    import_text(&srv.base, text).await;
+    post_alerts(
+        &srv.base,
+        json!([
+            alert("HighLatency", &[("service", "web")]),
+            alert("HighLatency", &[("service", "api")]),
+        ]),
+    )
+    .await;
+    let list = wait_list(&srv.base, |l| l.len() == 1 && l[0]["alerts"] == 2).await;
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    let ev = get_json(format!("{}/api/argus/v1/incidents/{id}/evidence", srv.base)).await;
+    assert_eq!(ev["status"], "success", "{ev}");
+    let one = get_json(format!("{}/api/argus/v1/incidents/{id}", srv.base)).await;
+    let suspects = one["data"]["suspects"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no suspects: {one}"));
+    assert_eq!(suspects[0]["service"], "api", "{suspects:#?}");
+    assert_eq!(suspects[0]["kind"], "cpu", "{suspects:#?}");
+    srv.stop().await;
+}
