@@ -116,11 +116,12 @@ pub(crate) fn read_fairly(
     };
     let mut taken = HashSet::new();
     if picked.len() == all {
-        // Everything fits: one read per selector.
-        for m in &matchers {
+        // Everything fits: one read per selector, without the buckets.
+        let no_bucket = Matcher::new(MatchOp::Eq, "le", "").map_err(source_error)?;
+        for m in matchers {
             let found = db
                 .select_limited(
-                    std::slice::from_ref(m),
+                    &[m, no_bucket.clone()],
                     from_ms,
                     to_ms,
                     EVIDENCE_MAX_SAMPLES,
