@@ -457,23 +457,7 @@ async fn likely_causes_rank_a_cpu_hog_in_a_call_chain_first() {
             ));
         }
     }
-    import_text(&srv.base, text).await;
-    post_alerts(
-        &srv.base,
-        json!([
-            alert("HighLatency", &[("service", "web")]),
-            alert("HighLatency", &[("service", "api")]),
-        ]),
-    )
-    .await;
-    let list = wait_list(&srv.base, |l| l.len() == 1 && l[0]["alerts"] == 2).await;
-    let id = list[0]["id"].as_str().unwrap().to_string();
-    let ev = get_json(format!("{}/api/argus/v1/incidents/{id}/evidence", srv.base)).await;
-    assert_eq!(ev["status"], "success", "{ev}");
-    let one = get_json(format!("{}/api/argus/v1/incidents/{id}", srv.base)).await;
-    let suspects = one["data"]["suspects"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no suspects: {one}"));
+    let (id, suspects) = suspects_after_latency_alerts(&srv.base, text).await;
     assert_eq!(suspects[0]["service"], "api", "{suspects:#?}");
     assert_eq!(suspects[0]["kind"], "cpu", "{suspects:#?}");
     assert_eq!(
@@ -540,24 +524,32 @@ async fn a_large_system_is_ranked_on_a_fair_share_of_its_series() {
             }
         }
     }
-    import_text(&srv.base, text).await;
+    let (_, suspects) = suspects_after_latency_alerts(&srv.base, text).await;
+    assert_eq!(suspects[0]["service"], "api", "{suspects:#?}");
+    assert_eq!(suspects[0]["kind"], "cpu", "{suspects:#?}");
+    srv.stop().await;
+}
+
+/// Imports `text`, posts latency alerts on web and api (one incident), and
+/// returns the incident's id and its likely causes once its evidence ran.
+async fn suspects_after_latency_alerts(base: &str, text: String) -> (String, Vec<Value>) {
+    import_text(base, text).await;
     post_alerts(
-        &srv.base,
+        base,
         json!([
             alert("HighLatency", &[("service", "web")]),
             alert("HighLatency", &[("service", "api")]),
         ]),
     )
     .await;
-    let list = wait_list(&srv.base, |l| l.len() == 1 && l[0]["alerts"] == 2).await;
+    let list = wait_list(base, |l| l.len() == 1 && l[0]["alerts"] == 2).await;
     let id = list[0]["id"].as_str().unwrap().to_string();
-    let ev = get_json(format!("{}/api/argus/v1/incidents/{id}/evidence", srv.base)).await;
+    let ev = get_json(format!("{base}/api/argus/v1/incidents/{id}/evidence")).await;
     assert_eq!(ev["status"], "success", "{ev}");
-    let one = get_json(format!("{}/api/argus/v1/incidents/{id}", srv.base)).await;
+    let one = get_json(format!("{base}/api/argus/v1/incidents/{id}")).await;
     let suspects = one["data"]["suspects"]
         .as_array()
-        .unwrap_or_else(|| panic!("no suspects: {one}"));
-    assert_eq!(suspects[0]["service"], "api", "{suspects:#?}");
-    assert_eq!(suspects[0]["kind"], "cpu", "{suspects:#?}");
-    srv.stop().await;
+        .unwrap_or_else(|| panic!("no suspects: {one}"))
+        .clone();
+    (id, suspects)
 }

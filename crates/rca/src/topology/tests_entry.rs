@@ -8,13 +8,13 @@ use super::tests::{MINUTE, START, T0};
 use super::*;
 
 /// A bounded wobble in [-0.5, 0.5), the same for every run.
-fn wobble(i: i64) -> f64 {
+pub(super) fn wobble(i: i64) -> f64 {
     ((i * 7919) % 13) as f64 / 13.0 - 0.5
 }
 
 /// A series of `svc` in family `fam`: 65 one-minute points, the start at
 /// the 61st.
-fn series(svc: &str, fam: &str, f: &dyn Fn(i64) -> f64) -> Series {
+pub(super) fn series(svc: &str, fam: &str, f: &dyn Fn(i64) -> f64) -> Series {
     Series {
         labels: Labels::from_pairs(&[("__name__", fam), ("service", svc)]),
         samples: (0..65).map(|i| (T0 + i * MINUTE, f(i))).collect(),

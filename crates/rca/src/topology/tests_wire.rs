@@ -1,22 +1,9 @@
 //! Time lost on the way: a callee named by its callers' client side when
 //! its own latency does not show the wait.
 
-use super::tests::{MINUTE, START, T0};
+use super::tests::START;
+use super::tests_entry::{series, wobble};
 use super::*;
-
-/// A bounded wobble in [-0.5, 0.5), the same for every run.
-fn wobble(i: i64) -> f64 {
-    ((i * 7919) % 13) as f64 / 13.0 - 0.5
-}
-
-/// A series of `svc` in family `fam`: 65 one-minute points, the start at
-/// the 61st.
-fn series(svc: &str, fam: &str, f: &dyn Fn(i64) -> f64) -> Series {
-    Series {
-        labels: Labels::from_pairs(&[("__name__", fam), ("service", svc)]),
-        samples: (0..65).map(|i| (T0 + i * MINUTE, f(i))).collect(),
-    }
-}
 
 /// front → api → db; the answers of db reach api 0.2 s late from the
 /// start. db's own latency does not move; api waits, and so does front.
