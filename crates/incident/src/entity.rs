@@ -49,16 +49,9 @@ pub const SERVICE_KEYS: &[&str] = &[
     "k8s_daemonset_name",
     "kubernetes_name",
 ];
-/// Labels that name a pod.
+/// Labels that name a pod; an instance of a service is a pod, else a scrape
+/// target (`instance`).
 pub const POD_KEYS: &[&str] = &["pod", "pod_name", "k8s_pod_name", "kubernetes_pod_name"];
-/// Labels that name an instance of a service: a pod, else a scrape target.
-pub const INSTANCE_KEYS: &[&str] = &[
-    "pod",
-    "pod_name",
-    "k8s_pod_name",
-    "kubernetes_pod_name",
-    "instance",
-];
 /// Labels that name a machine.
 pub const NODE_KEYS: &[&str] = &[
     "node",
@@ -210,7 +203,7 @@ fn raw(labels: &Labels) -> Raw {
     let node_job = job.is_some_and(|j| NODE_JOBS.contains(&j));
     let generic = job.is_some_and(|j| GENERIC_JOBS.contains(&j));
     let pod = first(labels, POD_KEYS);
-    let instance = first(labels, INSTANCE_KEYS);
+    let instance = pod.or_else(|| first(labels, &["instance"]));
     Raw {
         service: first(labels, SERVICE_KEYS).map(str::to_string),
         job: job

@@ -116,7 +116,9 @@ pub(crate) fn read_fairly(
     };
     let mut taken = HashSet::new();
     if picked.len() == all {
-        // Everything fits: one read per selector, without the buckets.
+        // Everything fits: one read per selector, without the buckets (and
+        // without a series that appeared since the listing, so the budget
+        // holds).
         let no_bucket = Matcher::new(MatchOp::Eq, "le", "").map_err(source_error)?;
         for m in matchers {
             let found = db

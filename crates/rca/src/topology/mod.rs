@@ -272,15 +272,10 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
     // Time lost on the way to or from a callee, read from its callers'
     // client side against its own latency: the callee's evidence when it
     // has none stronger of its own.
-    let lost = wire::lost_on_the_way(&scored, &graph, moved);
-    let mut by_wire: BTreeSet<&str> = BTreeSet::new();
+    let mut lost = wire::lost_on_the_way(&scored, &graph, moved);
+    lost.retain(|c, l| raw.get(c).is_some_and(|r| l.score > *r));
     for (c, l) in &lost {
-        if let Some(r) = raw.get_mut(c) {
-            if l.score > *r {
-                *r = l.score;
-                by_wire.insert(c);
-            }
-        }
+        raw.insert(c, l.score);
     }
     let entry_reach = case
         .entry
@@ -329,15 +324,14 @@ pub fn rank(case: &Case, settings: &Settings) -> Result<Ranking, TopologyError> 
                     notes.push_str("; no moving path from the entry");
                 }
             }
-            let series: Vec<&Scored> = series.iter().map(|s| s.1).collect();
-            let (kind, top) = kind_of(&series, settings.kind_share);
+            let (kind, top) = kind_of(series, settings.kind_share);
             if let Some(t) = top.onset_ms {
                 onsets.insert(svc, t);
             }
             if timed_out.contains(svc) && own_latency(&top.family) {
                 notes.push_str("; services calling it fail (their calls time out)");
             }
-            if let Some(l) = lost.get(svc).filter(|_| by_wire.contains(svc)) {
+            if let Some(l) = lost.get(svc) {
                 return Suspect {
                     service: svc.to_string(),
                     score,
@@ -462,11 +456,11 @@ fn earliest_first(suspects: &mut [Suspect], onsets: &BTreeMap<&str, i64>, moved:
 
 /// The kind of a service and the series that decided it. `series` is
 /// sorted best first and not empty.
-fn kind_of<'a>(series: &[&'a Scored], share: f64) -> (Kind, &'a Scored) {
-    let best = series[0];
+fn kind_of<'a>(series: &[(f64, &'a Scored)], share: f64) -> (Kind, &'a Scored) {
+    let best = series[0].1;
     let strong = series
         .iter()
-        .copied()
+        .map(|s| s.1)
         .filter(|s| s.score > 0.0 && s.score >= share * best.score);
     let mut resource: Option<&Scored> = None;
     let mut errors: Option<&Scored> = None;

@@ -80,21 +80,25 @@ pub(super) fn lost_on_the_way<'a>(
         .filter(|s| is_client_side(&s.family) && is_latency(&s.family))
         .map(|s| s.service.as_str())
         .collect();
-    let mut voters: BTreeMap<&str, (f64, &Scored)> = BTreeMap::new();
+    // The callers that lost time on the way, with their loss and callees.
+    let mut voters: BTreeMap<&str, (f64, &Scored, Vec<&str>)> = BTreeMap::new();
     for (&u, &s) in &client {
         if s.z.ln_1p() < moved {
             continue;
         }
-        let callees: Vec<&str> = graph.callees_of(u).collect();
-        // A callee without a latency of its own (in the same unit) could
-        // explain the wait.
-        if callees.is_empty()
-            || callees
-                .iter()
-                .any(|c| !own.get(c).is_some_and(|o| comparable(s, o)))
-        {
+        // Every callee must have a latency of its own in the same unit (one
+        // without could explain the wait); the names are the scored ones.
+        let callees: Option<Vec<&str>> = graph
+            .callees_of(u)
+            .map(|c| {
+                own.get_key_value(c)
+                    .filter(|(_, o)| comparable(s, o))
+                    .map(|(k, _)| *k)
+            })
+            .collect();
+        let Some(callees) = callees.filter(|c| !c.is_empty()) else {
             continue;
-        }
+        };
         // At most the callees' own rises together, were they called one
         // after another.
         let explained: f64 = callees.iter().map(|c| own[c].0).sum();
@@ -103,28 +107,21 @@ pub(super) fn lost_on_the_way<'a>(
         };
         let strength = ((rise(s) - explained) / sc).max(0.0).ln_1p();
         if strength >= moved {
-            voters.insert(u, (strength, s));
+            voters.insert(u, (strength, s, callees));
         }
     }
-    let voted: BTreeSet<&str> = voters.keys().flat_map(|u| graph.callees_of(u)).collect();
+    let voted: BTreeSet<&str> = voters.values().flat_map(|v| v.2.iter().copied()).collect();
     let mut votes: BTreeMap<&str, Vec<(&str, f64, &Scored)>> = BTreeMap::new();
-    for (&u, &(strength, s)) in &voters {
+    for (&u, (strength, s, callees)) in &voters {
         // A voter that is voted for lost time both ways: the source.
         if voted.contains(u) {
             continue;
         }
-        for c in graph.callees_of(u) {
-            votes.entry(c).or_default().push((u, strength, s));
+        for &c in callees {
+            votes.entry(c).or_default().push((u, *strength, s));
         }
     }
     for (c, v) in votes {
-        let Some(c) = scored
-            .iter()
-            .find(|s| s.service == c)
-            .map(|s| s.service.as_str())
-        else {
-            continue; // a node without metrics of its own is not ranked
-        };
         let callers = graph
             .callers_of(c)
             .filter(|u| reporting.contains(u))
