@@ -41,6 +41,12 @@ pub struct IncidentsConfig {
     /// An alert that fired this many times in a day joins incidents only
     /// through its own service, instance or machine (default 3).
     pub noisy_after: u32,
+    /// Alert names holding one of these words (any case) report a
+    /// service's own resources or process failing; such an alert does not
+    /// join an incident only because its service calls the incident's
+    /// services (default: cpu, memory, oom, throttl, disk, crashloop,
+    /// saturat, exhaust, gcpause, replication, rollout, connections).
+    pub own_trouble_alerts: Vec<String>,
     /// The service graph: `caller` depends on `callee`. Edges are also
     /// learned from `traces_service_graph_request_total{client,server}` and
     /// `istio_requests_total{source_workload,destination_workload}` series.
@@ -98,6 +104,7 @@ impl Default for IncidentsConfig {
             recovery_stable: PromDuration(s.recovery_stable_ms),
             locate_confidence: s.locate_confidence,
             noisy_after: s.noisy_after,
+            own_trouble_alerts: s.own_trouble,
             topology: Vec::new(),
             learn_interval: PromDuration(5 * 60_000),
             retention: PromDuration(30 * 86_400_000),
@@ -127,6 +134,7 @@ impl IncidentsConfig {
             recovery_stable_ms: self.recovery_stable.as_millis(),
             locate_confidence: self.locate_confidence,
             noisy_after: self.noisy_after,
+            own_trouble: self.own_trouble_alerts.clone(),
             ..Settings::default()
         }
     }
@@ -155,6 +163,9 @@ impl IncidentsConfig {
         }
         if self.max_hops == 0 || self.max_hops > 6 {
             return bad("max_hops", "must be between 1 and 6");
+        }
+        if self.own_trouble_alerts.iter().any(|w| w.trim().is_empty()) {
+            return bad("own_trouble_alerts", "words must not be empty");
         }
         if self.retention.as_millis() < 86_400_000 {
             return bad("retention", "must be at least 1d");

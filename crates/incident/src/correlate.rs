@@ -17,6 +17,12 @@
 //!   [`Settings::together_share`] of the incidents of the rarer of the two
 //!   (two busy services meet by chance; wrongly merged incidents would
 //!   otherwise teach more wrong merges);
+//! - **what the alert says**: an alert reporting its service's own
+//!   resources or process failing ([`Settings::own_trouble`]: its cpu,
+//!   memory or disk, a crash loop, an exhausted pool) is not related as a
+//!   caller of the incident's services, as their symptoms are: a caller of a
+//!   failing dependency shows latency and errors, not its own resources
+//!   failing;
 //! - **time**: an incident takes such alerts for [`Settings::window_ms`]
 //!   after it opened, and stops early once no alert joined or fired for
 //!   [`Settings::quiet_ms`]. (A window that widened as the incident gathered
@@ -60,7 +66,17 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 #[path = "correlate_settings.rs"]
 mod settings;
-pub use settings::{Settings, Signal};
+pub use settings::{Settings, Signal, OWN_TROUBLE};
+
+/// What an alert says of itself, beside what it is about.
+#[derive(Debug, Clone, Copy)]
+struct How {
+    /// It keeps firing on its own ([`Settings::noisy_after`]).
+    noisy: bool,
+    /// It reports its service's own resources or process failing
+    /// ([`Settings::own_trouble`]).
+    own_trouble: bool,
+}
 
 /// What the correlator keeps beside an incident to answer "is this alert
 /// related?" quickly.
@@ -251,6 +267,10 @@ impl Correlator {
         }
         let e = self.aliases.resolve(&s.labels);
         let noisy = self.noisy(s.key, s.at_ms);
+        let how = How {
+            noisy,
+            own_trouble: self.settings.is_own_trouble(&s.labels),
+        };
         let mut only_after = None;
         if let Some(&id) = self.by_alert.get(&s.key) {
             match self.flap(id, &s) {
@@ -263,7 +283,7 @@ impl Correlator {
                 // trouble that started since then explains it better.
                 Flap::Cleared(t)
                     if self.root_firing(id)
-                        || self.best_home(&e, s.at_ms, noisy, Some((t, id))).is_none() =>
+                        || self.best_home(&e, s.at_ms, how, Some((t, id))).is_none() =>
                 {
                     self.refire(id, &s, &e);
                     return Some(id);
@@ -278,7 +298,7 @@ impl Correlator {
             self.refire(id, &s, &e);
             return Some(id);
         }
-        let id = match self.best_home(&e, s.at_ms, noisy, only_after) {
+        let id = match self.best_home(&e, s.at_ms, how, only_after) {
             Some(id) => {
                 self.join(id, &s, e.clone());
                 id
@@ -337,7 +357,7 @@ impl Correlator {
         &mut self,
         e: &Entities,
         at: i64,
-        noisy: bool,
+        how: How,
         after: Option<(i64, u64)>,
     ) -> Option<u64> {
         let mut best: Option<(f64, i64, u64)> = None;
@@ -352,7 +372,7 @@ impl Correlator {
                 continue;
             }
             let ix = ix.clone();
-            let r = self.relation(e, at, &ix, noisy);
+            let r = self.relation(e, at, &ix, how);
             if r < self.settings.join_threshold {
                 continue;
             }

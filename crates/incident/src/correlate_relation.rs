@@ -1,7 +1,7 @@
 //! How strongly an alert relates to an open incident, and whether it is
 //! noise (a part of [`super`], split for size).
 
-use super::{Correlator, Index};
+use super::{Correlator, How, Index};
 use crate::entity::Entities;
 use crate::topology::Relation;
 
@@ -32,7 +32,7 @@ impl Correlator {
 
     /// How strongly an alert about `e` at `at` relates to an incident
     /// (0–1), within the incident's span.
-    pub(super) fn relation(&mut self, e: &Entities, at: i64, ix: &Index, noisy: bool) -> f64 {
+    pub(super) fn relation(&mut self, e: &Entities, at: i64, ix: &Index, how: How) -> f64 {
         if at - ix.opened_ms > self.settings.window_ms
             || at - ix.last_fire_ms > self.settings.quiet_ms
         {
@@ -93,7 +93,7 @@ impl Correlator {
                 best = best.max(self.settings.unplaced_near_machine);
             }
         }
-        if noisy {
+        if how.noisy {
             return if best >= 0.9 { best } else { 0.0 };
         }
         if let Some(s) = &e.service {
@@ -116,7 +116,8 @@ impl Correlator {
             };
             for other in anchors {
                 let r = match self.topo.relation_cached(s, other, max + 2) {
-                    Some(Relation::Caller(h)) => 1.0 - 0.1 * h as f64,
+                    // A service's own trouble is not its callee's symptom.
+                    Some(Relation::Caller(h)) if !how.own_trouble => 1.0 - 0.1 * h as f64,
                     Some(Relation::Callee(h)) if h <= max && !machine => 0.8 - 0.1 * h as f64,
                     _ => 0.0,
                 };

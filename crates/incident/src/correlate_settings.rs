@@ -45,7 +45,32 @@ pub struct Settings {
     /// A machine's alert also merges the young incidents of one service
     /// whose machines are unknown.
     pub merge_unplaced: bool,
+    /// Alert names holding one of these (any case) say a service's own
+    /// resources or process are failing (its cpu, memory or disk, a crash
+    /// loop, an exhausted pool), as does a dynamic rule's alert of kind
+    /// `saturation` or `resource`. Such an alert joins an incident through
+    /// its own service, instance or machine, or as a callee of the
+    /// incident's root, but not as a caller of the incident's services: a
+    /// caller of a failing dependency shows latency and errors, not its own
+    /// resources failing.
+    pub own_trouble: Vec<String>,
 }
+
+/// The default [`Settings::own_trouble`].
+pub const OWN_TROUBLE: [&str; 12] = [
+    "cpu",
+    "memory",
+    "oom",
+    "throttl",
+    "disk",
+    "crashloop",
+    "saturat",
+    "exhaust",
+    "gcpause",
+    "replication",
+    "rollout",
+    "connections",
+];
 
 impl Default for Settings {
     fn default() -> Self {
@@ -63,7 +88,22 @@ impl Default for Settings {
             join_threshold: 0.5,
             unplaced_near_machine: 0.6,
             merge_unplaced: true,
+            own_trouble: OWN_TROUBLE.iter().map(|s| s.to_string()).collect(),
         }
+    }
+}
+
+impl Settings {
+    /// Whether an alert with these labels reports its service's own
+    /// resources or process failing ([`Settings::own_trouble`]).
+    pub fn is_own_trouble(&self, labels: &Labels) -> bool {
+        if matches!(labels.get("kind"), Some("saturation" | "resource")) {
+            return true;
+        }
+        let name = labels.get("alertname").unwrap_or("").to_ascii_lowercase();
+        self.own_trouble
+            .iter()
+            .any(|w| !w.is_empty() && name.contains(&w.to_ascii_lowercase()))
     }
 }
 

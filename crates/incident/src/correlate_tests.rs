@@ -24,6 +24,56 @@ fn unrelated_faults_at_the_same_minute_are_two_incidents() {
 }
 
 #[test]
+fn a_callers_own_trouble_is_not_its_callees_symptom() {
+    let mut c = Correlator::new(Settings::default(), chain());
+    let db = c.observe(sig(&[("alertname", "SlowQueries"), ("service", "db")], 0));
+    // A caller's latency is the database's symptom; web's cpu is web's own.
+    let api = c.observe(sig(
+        &[("alertname", "HighRequestLatency"), ("service", "api")],
+        30_000,
+    ));
+    let cpu = c.observe(sig(
+        &[("alertname", "HighCPUUsage"), ("service", "web")],
+        40_000,
+    ));
+    // So is a dynamic rule's alert on a saturation.
+    let sat = c.observe(sig(
+        &[
+            ("alertname", "Workers"),
+            ("service", "web"),
+            ("kind", "saturation"),
+        ],
+        41_000,
+    ));
+    assert_eq!(api, db);
+    assert_ne!(cpu, db);
+    assert_eq!(sat, cpu, "web's own troubles belong together");
+    // Below the root, a callee's own trouble is the cause showing late.
+    let mut c = Correlator::new(Settings::default(), chain());
+    let web = c.observe(sig(
+        &[("alertname", "HighRequestLatency"), ("service", "web")],
+        0,
+    ));
+    let db = c.observe(sig(
+        &[("alertname", "HighMemoryUsage"), ("service", "db")],
+        30_000,
+    ));
+    assert_eq!(web, db);
+    // Without the words, web's cpu is taken for the database's symptom.
+    let settings = Settings {
+        own_trouble: Vec::new(),
+        ..Settings::default()
+    };
+    let mut c = Correlator::new(settings, chain());
+    let db = c.observe(sig(&[("alertname", "SlowQueries"), ("service", "db")], 0));
+    let cpu = c.observe(sig(
+        &[("alertname", "HighCPUUsage"), ("service", "web")],
+        40_000,
+    ));
+    assert_eq!(cpu, db);
+}
+
+#[test]
 fn a_noisy_alert_does_not_join_through_the_graph() {
     let mut c = Correlator::new(Settings::default(), chain());
     let disk = [("alertname", "DiskWarn"), ("service", "api")];
