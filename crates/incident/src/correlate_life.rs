@@ -1,7 +1,7 @@
 //! The rest of the correlator's life: merges, root ranking, recovery and
 //! expiry, forgetting (a part of [`super`], split for size).
 
-use super::{ordered, place, Correlator, Index};
+use super::{ordered, place, Correlator, Index, Settings};
 use crate::entity::Entities;
 use crate::model::{EntryKind, Incident, Root, State};
 use crate::root::{self, Candidate, NodeCandidate};
@@ -106,7 +106,7 @@ impl Correlator {
         let Some(inc) = self.incidents.get(&id) else {
             return;
         };
-        let (services, nodes) = candidates(inc);
+        let (services, nodes) = candidates(inc, &self.settings);
         let root = root::rank(&services, &nodes, &self.topo, self.settings.max_hops + 2);
         let threshold = self.settings.locate_confidence;
         let Some(inc) = self.incidents.get_mut(&id) else {
@@ -294,7 +294,7 @@ fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 }
 
 /// The ranking's view of an incident's alerts.
-fn candidates(inc: &Incident) -> (Vec<Candidate>, Vec<NodeCandidate>) {
+fn candidates(inc: &Incident, settings: &Settings) -> (Vec<Candidate>, Vec<NodeCandidate>) {
     let mut svcs: BTreeMap<&str, Candidate> = BTreeMap::new();
     let mut nodes: BTreeMap<&str, NodeCandidate> = BTreeMap::new();
     // service → the machines its alerts name.
@@ -311,8 +311,13 @@ fn candidates(inc: &Incident) -> (Vec<Candidate>, Vec<NodeCandidate>) {
                 metric: name.clone(),
                 instance: a.entities.instance.clone(),
                 volume_drop: volume,
+                own_trouble: false,
             });
             c.volume_drop &= volume;
+            c.own_trouble |= settings.names_own_trouble(
+                a.labels.get("alertname").map(String::as_str),
+                a.labels.get("kind").map(String::as_str),
+            );
             c.severity = c.severity.max(a.severity);
             if c.instance != a.entities.instance {
                 c.instance = None;

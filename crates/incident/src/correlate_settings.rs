@@ -97,10 +97,16 @@ impl Settings {
     /// Whether an alert with these labels reports its service's own
     /// resources or process failing ([`Settings::own_trouble`]).
     pub fn is_own_trouble(&self, labels: &Labels) -> bool {
-        if matches!(labels.get("kind"), Some("saturation" | "resource")) {
+        self.names_own_trouble(labels.get("alertname"), labels.get("kind"))
+    }
+
+    /// [`Settings::is_own_trouble`] from the alert's name and its `kind`
+    /// label.
+    pub fn names_own_trouble(&self, alertname: Option<&str>, kind: Option<&str>) -> bool {
+        if matches!(kind, Some("saturation" | "resource")) {
             return true;
         }
-        let name = labels.get("alertname").unwrap_or("").to_ascii_lowercase();
+        let name = alertname.unwrap_or("").to_ascii_lowercase();
         self.own_trouble
             .iter()
             .any(|w| !w.is_empty() && name.contains(&w.to_ascii_lowercase()))

@@ -4,7 +4,11 @@
 //! A fault travels from a callee to its callers, so among the incident's
 //! services the root is the one the most others depend on (through the call
 //! graph) and that depends on no other alerting service itself; ties go to
-//! the earlier and the more severe. A drop in traffic travels both ways: a
+//! the earlier and the more severe. A service whose alerts say its own
+//! resources or process fail (its cpu or memory, a crash loop: the
+//! correlator's [`crate::correlate::Settings::own_trouble`]) comes before
+//! one showing only symptoms (latency, errors), which any fault below it
+//! could cause. A drop in traffic travels both ways: a
 //! service whose only alerts say its volume fell (a `business_volume`
 //! dynamic rule) is explained by an alerting caller (which stopped sending)
 //! as well as by an alerting callee (which failed its transactions), and
@@ -21,7 +25,7 @@
 //! use argus_incident::model::Severity;
 //!
 //! let topo = Topology::from_csv("caller,callee\nweb,api\napi,db\n").unwrap();
-//! let c = |s: &str, t| Candidate { service: s.into(), first_ms: t, severity: Severity::Warning, metric: "HighLatency".into(), instance: None, volume_drop: false };
+//! let c = |s: &str, t| Candidate { service: s.into(), first_ms: t, severity: Severity::Warning, metric: "HighLatency".into(), instance: None, volume_drop: false, own_trouble: false };
 //! // The callers alerted first; the database is still the root.
 //! let r = rank(&[c("web", 0), c("api", 10), c("db", 30)], &[], &topo, 3).unwrap();
 //! assert_eq!(r.service.as_deref(), Some("db"));
@@ -46,6 +50,8 @@ pub struct Candidate {
     pub instance: Option<String>,
     /// Every alert of it says its traffic volume dropped.
     pub volume_drop: bool,
+    /// One of its alerts reports its own resources or process failing.
+    pub own_trouble: bool,
 }
 
 /// A machine with a machine-level alert in the incident.
@@ -119,12 +125,16 @@ pub fn rank(
         let score = explained as f64 - 1.5 * blocked as f64
             + if c.first_ms == earliest { 0.5 } else { 0.0 }
             + 0.1 * (c.severity as u8) as f64;
+        // A service reporting its own trouble comes before one showing only
+        // symptoms; within each, the graph decides.
         let better = match &best {
             None => true,
             Some((s, _, b, _)) => {
-                score > *s + 1e-9
-                    || ((score - *s).abs() <= 1e-9
-                        && (c.first_ms, &c.service) < (b.first_ms, &b.service))
+                c.own_trouble && !b.own_trouble
+                    || c.own_trouble == b.own_trouble
+                        && (score > *s + 1e-9
+                            || ((score - *s).abs() <= 1e-9
+                                && (c.first_ms, &c.service) < (b.first_ms, &b.service)))
             }
         };
         if better {
@@ -157,6 +167,7 @@ mod tests {
             metric: "X".into(),
             instance: None,
             volume_drop: false,
+            own_trouble: false,
         }
     }
 
@@ -183,6 +194,21 @@ mod tests {
         // A latency alert below the gateway still points down the graph.
         let r = rank(&[c("gateway", 0), c("orders", 20)], &[], &topo, 3).unwrap();
         assert_eq!(r.service.as_deref(), Some("orders"));
+    }
+
+    #[test]
+    fn a_service_in_trouble_of_its_own_comes_before_symptoms() {
+        let topo = Topology::from_csv("caller,callee\nweb,api\napi,db\n").unwrap();
+        // db's latency would explain api's; api reports its own memory failing.
+        let own = Candidate {
+            own_trouble: true,
+            ..c("api", 10)
+        };
+        let r = rank(&[c("web", 0), own.clone(), c("db", 20)], &[], &topo, 3).unwrap();
+        assert_eq!(r.service.as_deref(), Some("api"));
+        // Without it, the callee explains the most.
+        let r = rank(&[c("web", 0), c("api", 10), c("db", 20)], &[], &topo, 3).unwrap();
+        assert_eq!(r.service.as_deref(), Some("db"));
     }
 
     #[test]
