@@ -336,12 +336,17 @@ fn candidates(inc: &Incident, settings: &Settings) -> (Vec<Candidate>, Vec<NodeC
     }
     // A machine hosts a service's trouble when that service alerts on it
     // alone: a service failing on several machines at once is not one
-    // machine's fault.
+    // machine's fault. A lone service reporting its own trouble (its cpu,
+    // a crash loop) explains its alerts itself: the machine under it comes
+    // first only when it hosts more than that one.
     for (n, c) in nodes.iter_mut() {
-        c.hosted = machines_of
-            .values()
-            .filter(|ms| ms.len() == 1 && ms.contains(n))
-            .count();
+        let hosted: Vec<&str> = machines_of
+            .iter()
+            .filter(|(_, ms)| ms.len() == 1 && ms.contains(n))
+            .map(|(s, _)| *s)
+            .collect();
+        let lone_own = hosted.len() == 1 && svcs.get(hosted[0]).is_some_and(|c| c.own_trouble);
+        c.hosted = if lone_own { 0 } else { hosted.len() };
     }
     (svcs.into_values().collect(), nodes.into_values().collect())
 }

@@ -433,3 +433,38 @@ fn a_machine_warning_does_not_take_the_root_from_a_service_failing_everywhere() 
     assert_eq!(root.service.as_deref(), Some("api"), "{root:?}");
     assert_eq!(root.node, None);
 }
+
+#[test]
+fn a_machine_warning_does_not_take_the_root_from_its_one_service_in_trouble_of_its_own() {
+    let node_alert = |name: &'static str| [("alertname", name), ("node", "n1")];
+    let on_n1 = |name: &'static str, svc: &'static str| {
+        [
+            ("alertname", name),
+            ("service", svc),
+            ("instance", "10.0.0.1:80"),
+            ("node", "n1"),
+        ]
+    };
+    // One service whose cpu fails, on a machine that warns: the service.
+    let mut c = Correlator::new(Settings::default(), Topology::default());
+    let id = c
+        .observe(sig(&on_n1("HighCPUUsage", "accounts"), 0))
+        .unwrap();
+    assert_eq!(
+        c.observe(sig(&node_alert("NodeDiskFilling"), 10_000)),
+        Some(id)
+    );
+    let root = c.incident(id).unwrap().root.clone().unwrap();
+    assert_eq!(root.service.as_deref(), Some("accounts"), "{root:?}");
+    // One service whose requests fail there: the machine under it.
+    let mut c = Correlator::new(Settings::default(), Topology::default());
+    let id = c
+        .observe(sig(&on_n1("HighErrorRate", "accounts"), 0))
+        .unwrap();
+    assert_eq!(
+        c.observe(sig(&node_alert("NodeDiskFilling"), 10_000)),
+        Some(id)
+    );
+    let root = c.incident(id).unwrap().root.clone().unwrap();
+    assert_eq!(root.node.as_deref(), Some("n1"), "{root:?}");
+}

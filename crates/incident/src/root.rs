@@ -16,7 +16,8 @@
 //! down, disk full) and that hosts the incident's alerting instances is the
 //! root before any service on it; a service whose alerts name several
 //! machines does not count as hosted (one machine does not explain a
-//! service failing everywhere). The confidence is the share of the
+//! service failing everywhere), and neither does a lone hosted service
+//! reporting its own trouble (it explains its alerts itself). The confidence is the share of the
 //! incident's services the root explains.
 //!
 //! ```
