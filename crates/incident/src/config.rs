@@ -7,6 +7,8 @@
 //! assert_eq!(c.settings().window_ms, 180_000);
 //! assert_eq!(c.topology().callees("web").collect::<Vec<_>>(), vec!["db"]);
 //! assert!(c.validate().is_ok());
+//! let bad: IncidentsConfig = serde_saphyr::from_str("own_trouble_alerts: [cpu, ' ']\n").unwrap();
+//! assert_eq!(bad.validate().unwrap_err().key, "own_trouble_alerts");
 //! ```
 
 use crate::correlate::Settings;

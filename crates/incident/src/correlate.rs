@@ -66,7 +66,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 #[path = "correlate_settings.rs"]
 mod settings;
-pub use settings::{Settings, Signal, OWN_TROUBLE};
+pub use settings::{Settings, Signal};
 
 /// What an alert says of itself, beside what it is about.
 #[derive(Debug, Clone, Copy)]

@@ -57,7 +57,7 @@ pub struct Settings {
 }
 
 /// The default [`Settings::own_trouble`].
-pub const OWN_TROUBLE: [&str; 12] = [
+const OWN_TROUBLE: [&str; 12] = [
     "cpu",
     "memory",
     "oom",
@@ -106,10 +106,13 @@ impl Settings {
         if matches!(kind, Some("saturation" | "resource")) {
             return true;
         }
-        let name = alertname.unwrap_or("").to_ascii_lowercase();
-        self.own_trouble
-            .iter()
-            .any(|w| !w.is_empty() && name.contains(&w.to_ascii_lowercase()))
+        let name = alertname.unwrap_or("").as_bytes();
+        // Any case, without allocating: this runs for every alert of an
+        // incident each time its root is ranked again.
+        self.own_trouble.iter().any(|w| {
+            let w = w.as_bytes();
+            !w.is_empty() && name.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w))
+        })
     }
 }
 
@@ -153,5 +156,21 @@ impl Signal {
             firing: false,
             ..Signal::firing(labels, at_ms)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_trouble_reads_name_words_in_any_case_and_the_dynamic_kinds() {
+        let s = Settings::default();
+        assert!(s.names_own_trouble(Some("KubePodCrashLooping"), None));
+        assert!(s.names_own_trouble(Some("HighCPUUsage"), None));
+        assert!(s.names_own_trouble(Some("Workers"), Some("saturation")));
+        assert!(!s.names_own_trouble(Some("HighRequestLatency"), None));
+        assert!(!s.names_own_trouble(Some("Workers"), Some("latency")));
+        assert!(!s.names_own_trouble(None, None));
     }
 }

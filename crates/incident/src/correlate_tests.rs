@@ -436,35 +436,24 @@ fn a_machine_warning_does_not_take_the_root_from_a_service_failing_everywhere() 
 
 #[test]
 fn a_machine_warning_does_not_take_the_root_from_its_one_service_in_trouble_of_its_own() {
-    let node_alert = |name: &'static str| [("alertname", name), ("node", "n1")];
-    let on_n1 = |name: &'static str, svc: &'static str| {
-        [
-            ("alertname", name),
-            ("service", svc),
+    // A service alerts on machine n1, then the machine warns of its disk.
+    let root_after = |service_alert: &'static str| {
+        let mut c = Correlator::new(Settings::default(), Topology::default());
+        let on_n1 = [
+            ("alertname", service_alert),
+            ("service", "accounts"),
             ("instance", "10.0.0.1:80"),
             ("node", "n1"),
-        ]
+        ];
+        let id = c.observe(sig(&on_n1, 0)).unwrap();
+        let disk = [("alertname", "NodeDiskFilling"), ("node", "n1")];
+        assert_eq!(c.observe(sig(&disk, 10_000)), Some(id));
+        c.incident(id).unwrap().root.clone().unwrap()
     };
-    // One service whose cpu fails, on a machine that warns: the service.
-    let mut c = Correlator::new(Settings::default(), Topology::default());
-    let id = c
-        .observe(sig(&on_n1("HighCPUUsage", "accounts"), 0))
-        .unwrap();
-    assert_eq!(
-        c.observe(sig(&node_alert("NodeDiskFilling"), 10_000)),
-        Some(id)
-    );
-    let root = c.incident(id).unwrap().root.clone().unwrap();
+    // Its cpu fails: the service explains its own alert.
+    let root = root_after("HighCPUUsage");
     assert_eq!(root.service.as_deref(), Some("accounts"), "{root:?}");
-    // One service whose requests fail there: the machine under it.
-    let mut c = Correlator::new(Settings::default(), Topology::default());
-    let id = c
-        .observe(sig(&on_n1("HighErrorRate", "accounts"), 0))
-        .unwrap();
-    assert_eq!(
-        c.observe(sig(&node_alert("NodeDiskFilling"), 10_000)),
-        Some(id)
-    );
-    let root = c.incident(id).unwrap().root.clone().unwrap();
+    // Its requests fail there: the machine under it.
+    let root = root_after("HighErrorRate");
     assert_eq!(root.node.as_deref(), Some("n1"), "{root:?}");
 }
